@@ -1,0 +1,201 @@
+/*
+ * strata control: the control center daemon. One process holds the client
+ * manager, content directory, service manager and every DCM (SPEC P8's
+ * embedded default).
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "host.h"
+#include "http.h"
+#include "strata/control.h"
+
+static const char *const SUB = "control";
+
+static void usage(void)
+{
+    printf("usage: strata control [--listen ADDR:PORT] [OPTIONS]\n"
+           "\n"
+           "Runs the control center: nodes join channels through it, it groups them\n"
+           "into regions and builds each region's multi-tree (k substreams).\n"
+           "\n"
+           "  --listen ADDR:PORT     UDP address to serve on (default 127.0.0.1:7000;\n"
+           "                         port 0 lets the system choose)\n"
+           "  --k N                  substreams per channel, 1..16 (default 4)\n"
+           "  --heartbeat-ms MS      heartbeat interval nodes must keep (default 1000)\n"
+           "  --regions MODE         label (a node's --region, else its prefix) or prefix\n"
+           "                         (default label)\n"
+           "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
+           "  --status-file PATH     rewrite PATH with a JSON status every second\n"
+           "  --http ADDR:PORT       serve the JSON status at /status\n"
+           "  -v, --verbose          log every join, leave and repair\n"
+           "  -q, --quiet            log errors only\n"
+           "  -h, --help             show this help\n"
+           "\n"
+           "Once ready it prints one line: strata control listening on udp ADDR:PORT\n");
+}
+
+typedef struct control_daemon {
+    uv_loop_t *loop;
+    strata_control *ctl;
+    host_node node;
+    host_signals signals;
+    host_http *http;
+    uv_timer_t status_timer;
+    const char *status_file;
+    strata_log log;
+    host_logger logger;
+} control_daemon;
+
+static int ctl_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n, uint64_t now)
+{
+    return strata_control_handle_datagram(o, from, b, n, now);
+}
+static void ctl_handle_timeout(void *o, uint64_t now) { strata_control_handle_timeout(o, now); }
+static uint64_t ctl_next_timeout(const void *o) { return strata_control_next_timeout(o); }
+static strata_outbox *ctl_outbox(void *o) { return strata_control_outbox(o); }
+static const host_core_ops control_ops = {ctl_handle_datagram, ctl_handle_timeout,
+                                          ctl_next_timeout, ctl_outbox};
+
+static size_t status_json(void *user, char *buf, size_t buflen)
+{
+    control_daemon *d = user;
+    strata_control_status st;
+    strata_control_get_status(d->ctl, &st);
+    uint64_t due = st.played_packets + st.missed_packets;
+    uint64_t up = st.peer_tx_bytes + st.source_tx_bytes;
+    int n = snprintf(
+        buf, buflen,
+        "{\"nodes\":%zu,\"peers\":%zu,\"sources\":%zu,\"channels\":%zu,\"dcms\":%zu,"
+        "\"detached_pairs\":%zu,\"max_depth\":%d,\"played_packets\":%" PRIu64
+        ",\"missed_packets\":%" PRIu64 ",\"delivery\":%.6f,\"peer_tx_bytes\":%" PRIu64
+        ",\"source_tx_bytes\":%" PRIu64 ",\"p2p_share\":%.6f,\"joins\":%" PRIu64
+        ",\"leaves\":%" PRIu64 ",\"deaths\":%" PRIu64 ",\"reparents\":%" PRIu64
+        ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64 "}\n",
+        st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
+        st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
+        st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
+        st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent, st.drops.total);
+    if (n < 0)
+        return 0;
+    return (size_t)n < buflen ? (size_t)n : buflen - 1;
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    control_daemon *d = t->data;
+    char buf[2048];
+    size_t n = status_json(d, buf, sizeof buf);
+    if (cmd_write_file_atomic(d->status_file, buf, n) < 0)
+        strata_logf(&d->log, STRATA_LOG_WARN, "cannot write status file %s", d->status_file);
+}
+
+static void on_signal(void *user, int signum)
+{
+    control_daemon *d = user;
+    strata_logf(&d->log, STRATA_LOG_INFO, "signal %d: shutting down", signum);
+    host_node_close(&d->node);
+    host_signals_close(&d->signals);
+    if (d->status_file) {
+        uv_timer_stop(&d->status_timer);
+        uv_close((uv_handle_t *)&d->status_timer, NULL);
+    }
+    host_http_close(d->http);
+    d->http = NULL;
+}
+
+int cmd_control(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},   {"k", required_argument, NULL, 'k'},
+        {"heartbeat-ms", required_argument, NULL, 'b'}, {"regions", required_argument, NULL, 'r'},
+        {"prefix-bits", required_argument, NULL, 'p'}, {"status-file", required_argument, NULL, 's'},
+        {"http", required_argument, NULL, 'H'},     {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    control_daemon d;
+    memset(&d, 0, sizeof d);
+    strata_control_config cfg = {0};
+    strata_addr listen = {0x7f000001u, 7000};
+    strata_addr http_addr = {0};
+    int have_http = 0, level = STRATA_LOG_INFO;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
+        case 'k': cfg.k = (uint8_t)cmd_parse_u32(SUB, "--k", optarg, 1, 16); break;
+        case 'b': cfg.heartbeat_ms = cmd_parse_u32(SUB, "--heartbeat-ms", optarg, 10, 60000); break;
+        case 'r':
+            if (strcmp(optarg, "label") == 0)
+                cfg.region_mode = STRATA_REGION_LABEL_OR_PREFIX;
+            else if (strcmp(optarg, "prefix") == 0)
+                cfg.region_mode = STRATA_REGION_PREFIX;
+            else
+                cmd_usage_error(SUB, "--regions must be 'label' or 'prefix', got '%s'", optarg);
+            break;
+        case 'p': cfg.prefix_bits = (uint8_t)cmd_parse_u32(SUB, "--prefix-bits", optarg, 1, 32); break;
+        case 's': d.status_file = optarg; break;
+        case 'H': http_addr = cmd_parse_addr(SUB, "--http", optarg); have_http = 1; break;
+        case 'v': level = STRATA_LOG_DEBUG; break;
+        case 'q': level = STRATA_LOG_ERROR; break;
+        case 'h': usage(); return CMD_EXIT_OK;
+        case ':': cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+        default: cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
+
+    host_log_init(&d.log, &d.logger, "control", level);
+    cfg.seed = host_random_u64();
+    cfg.log = &d.log;
+    d.loop = uv_default_loop();
+    d.ctl = strata_control_new(&cfg, NULL, host_now_ns());
+    if (!d.ctl) {
+        fprintf(stderr, "strata control: cannot create the control center\n");
+        return CMD_EXIT_FAILURE;
+    }
+    int rc = host_node_start(&d.node, d.loop, listen, &control_ops, d.ctl);
+    if (rc < 0) {
+        char a[32];
+        fprintf(stderr, "strata control: cannot listen on %s: %s\n",
+                strata_addr_format(listen, a, sizeof a), uv_strerror(rc));
+        strata_control_del(d.ctl);
+        return CMD_EXIT_FAILURE;
+    }
+    strata_addr http_bound = {0};
+    if (have_http) {
+        rc = host_http_start(&d.http, d.loop, http_addr, &http_bound, status_json, &d);
+        if (rc < 0) {
+            fprintf(stderr, "strata control: cannot serve HTTP: %s\n", uv_strerror(rc));
+            return CMD_EXIT_FAILURE;
+        }
+    }
+    if (d.status_file) {
+        uv_timer_init(d.loop, &d.status_timer);
+        d.status_timer.data = &d;
+        uv_timer_start(&d.status_timer, on_status_timer, 0, 1000);
+    }
+    host_signals_start(&d.signals, d.loop, on_signal, &d);
+    char a[32], h[32];
+    if (have_http)
+        printf("strata control listening on udp %s http http://%s/status\n",
+               strata_addr_format(d.node.bound, a, sizeof a),
+               strata_addr_format(http_bound, h, sizeof h));
+    else
+        printf("strata control listening on udp %s\n",
+               strata_addr_format(d.node.bound, a, sizeof a));
+    fflush(stdout);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    if (d.status_file)
+        on_status_timer(&d.status_timer); /* a last status for whoever reads it */
+    strata_control_del(d.ctl);
+    uv_loop_close(d.loop);
+    return CMD_EXIT_OK;
+}

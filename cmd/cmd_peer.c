@@ -1,0 +1,266 @@
+/*
+ * strata peer: joins a channel, relays its part of the multi-tree and plays
+ * the stream out to a file, standard output and/or HTTP.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+#include "host.h"
+#include "http.h"
+#include "strata/peer.h"
+
+static const char *const SUB = "peer";
+
+static void usage(void)
+{
+    printf("usage: strata peer --control ADDR:PORT --channel NAME [--output FILE|-]\n"
+           "                   [--http ADDR:PORT] [--upload KBPS] [--region LABEL] [OPTIONS]\n"
+           "\n"
+           "Joins a channel through the control center, receives each substream from\n"
+           "its parent, relays to its children, and plays the stream out in order.\n"
+           "\n"
+           "  --control ADDR:PORT     the control center (required)\n"
+           "  --channel NAME          channel to watch (required, at most 64 bytes)\n"
+           "  --output FILE|-         write the stream to FILE, or to standard output\n"
+           "  --http ADDR:PORT        serve the live stream at http://ADDR:PORT/stream\n"
+           "                          (MPEG-TS; VLC, mpv and ffplay open it)\n"
+           "  --upload KBPS           upload capacity offered to the overlay (default 2000)\n"
+           "  --region LABEL          region label (default: decided by the control center)\n"
+           "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
+           "  --playout-delay-ms MS   how long a missing packet may be waited for (default 3000)\n"
+           "  --exit-on-end           exit once the end of the stream has been played\n"
+           "  --status-file PATH      rewrite PATH with a JSON status every second\n"
+           "  -v, --verbose           log more\n"
+           "  -q, --quiet             log errors only\n"
+           "  -h, --help              show this help\n"
+           "\n"
+           "Once ready it prints one line (to standard error when --output is -):\n"
+           "  strata peer ID listening on udp ADDR:PORT [http http://ADDR:PORT/stream]\n");
+}
+
+typedef struct peer_daemon {
+    uv_loop_t *loop;
+    strata_peer *peer;
+    host_node node;
+    host_signals signals;
+    host_http *http;
+    FILE *out;
+    int out_is_stdout, exit_on_end, ended, stopping, write_failed;
+    uv_timer_t status_timer;
+    const char *status_file;
+    strata_log log;
+    host_logger logger;
+    strata_node_id id;
+} peer_daemon;
+
+static int p_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n, uint64_t now)
+{
+    return strata_peer_handle_datagram(o, from, b, n, now);
+}
+static void p_handle_timeout(void *o, uint64_t now) { strata_peer_handle_timeout(o, now); }
+static uint64_t p_next_timeout(const void *o) { return strata_peer_next_timeout(o); }
+static strata_outbox *p_outbox(void *o) { return strata_peer_outbox(o); }
+static const host_core_ops peer_ops = {p_handle_datagram, p_handle_timeout, p_next_timeout,
+                                       p_outbox};
+
+static void on_play(void *user, const uint8_t *buf, size_t len)
+{
+    peer_daemon *d = user;
+    if (d->out && !d->write_failed && fwrite(buf, 1, len, d->out) != len) {
+        d->write_failed = 1;
+        strata_logf(&d->log, STRATA_LOG_ERROR, "writing the output failed: %s", strerror(errno));
+    }
+    if (d->http)
+        host_http_write(d->http, buf, len);
+}
+
+static void stop(peer_daemon *d);
+
+static void on_end(void *user)
+{
+    peer_daemon *d = user;
+    d->ended = 1;
+    strata_logf(&d->log, STRATA_LOG_INFO, "end of stream played");
+    if (d->out)
+        fflush(d->out);
+    if (d->http)
+        host_http_end_streams(d->http);
+}
+
+static size_t status_json(void *user, char *buf, size_t buflen)
+{
+    peer_daemon *d = user;
+    strata_peer_stats st;
+    strata_peer_get_stats(d->peer, &st);
+    int n = snprintf(buf, buflen,
+                     "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
+                     ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
+                     ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
+                     ",\"missed_packets\":%" PRIu64 ",\"repair_requests_sent\":%" PRIu64
+                     ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
+                     ",\"ended\":%d,\"http_clients\":%zu}\n",
+                     d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
+                     st.played_packets, st.played_bytes, st.missed_packets,
+                     st.repair_requests_sent, st.repair_requests_served, st.drops.total, d->ended,
+                     d->http ? host_http_clients(d->http) : 0u);
+    if (n < 0)
+        return 0;
+    return (size_t)n < buflen ? (size_t)n : buflen - 1;
+}
+
+static void on_status_timer(uv_timer_t *t)
+{
+    peer_daemon *d = t->data;
+    char buf[1024];
+    size_t n = status_json(d, buf, sizeof buf);
+    cmd_write_file_atomic(d->status_file, buf, n);
+}
+
+static void after_core(host_node *n)
+{
+    peer_daemon *d = n->user;
+    if (d->ended && d->exit_on_end)
+        stop(d);
+}
+
+static void stop(peer_daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    strata_peer_leave(d->peer, host_now_ns());
+    host_node_close(&d->node); /* sends the queued LEAVE first */
+    host_signals_close(&d->signals);
+    if (d->status_file) {
+        on_status_timer(&d->status_timer);
+        uv_close((uv_handle_t *)&d->status_timer, NULL);
+    }
+    host_http_close(d->http);
+    d->http = NULL;
+}
+
+static void on_signal(void *user, int signum)
+{
+    peer_daemon *d = user;
+    strata_logf(&d->log, STRATA_LOG_INFO, "signal %d: leaving the channel", signum);
+    stop(d);
+}
+
+int cmd_peer(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"control", required_argument, NULL, 'c'},  {"channel", required_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},   {"http", required_argument, NULL, 'H'},
+        {"upload", required_argument, NULL, 'u'},   {"region", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},   {"playout-delay-ms", required_argument, NULL, 'd'},
+        {"exit-on-end", no_argument, NULL, 'e'},    {"status-file", required_argument, NULL, 's'},
+        {"verbose", no_argument, NULL, 'v'},        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    peer_daemon d;
+    memset(&d, 0, sizeof d);
+    strata_peer_config cfg = {0};
+    strata_addr listen = {0, 0}, http_addr = {0};
+    int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
+    const char *output = NULL;
+    cfg.upload_kbps = 2000;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cfg.control = cmd_parse_addr(SUB, "--control", optarg); have_control = 1; break;
+        case 'n': cfg.channel = optarg; break;
+        case 'o': output = optarg; break;
+        case 'H': http_addr = cmd_parse_addr(SUB, "--http", optarg); have_http = 1; break;
+        case 'u': cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 0, 10000000); break;
+        case 'r': cfg.region = optarg; break;
+        case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
+        case 'd': cfg.playout_delay_ms = cmd_parse_u32(SUB, "--playout-delay-ms", optarg, 1, 600000); break;
+        case 'e': d.exit_on_end = 1; break;
+        case 's': d.status_file = optarg; break;
+        case 'v': level = STRATA_LOG_DEBUG; break;
+        case 'q': level = STRATA_LOG_ERROR; break;
+        case 'h': usage(); return CMD_EXIT_OK;
+        case ':': cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+        default: cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
+    if (!have_control)
+        cmd_usage_error(SUB, "--control ADDR:PORT is required");
+    if (!cfg.channel || !*cfg.channel || strlen(cfg.channel) > 64)
+        cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+    if (cfg.region && strlen(cfg.region) > 32)
+        cmd_usage_error(SUB, "--region LABEL must be at most 32 bytes");
+
+    if (output) {
+        if (strcmp(output, "-") == 0) {
+            d.out = stdout;
+            d.out_is_stdout = 1;
+        } else if (!(d.out = fopen(output, "wb"))) {
+            fprintf(stderr, "strata peer: cannot open output '%s': %s\n", output, strerror(errno));
+            return CMD_EXIT_FAILURE;
+        }
+    }
+    host_log_init(&d.log, &d.logger, "peer", level);
+    d.id.v = host_random_u64() | 1u; /* never zero */
+    if (d.id.v == UINT64_MAX)
+        d.id.v--;
+    cfg.node = d.id;
+    cfg.seed = host_random_u64();
+    cfg.log = &d.log;
+    strata_peer_callbacks cb = {on_play, on_end, &d};
+    d.loop = uv_default_loop();
+    d.peer = strata_peer_new(&cfg, &cb, NULL, host_now_ns());
+    if (!d.peer) {
+        fprintf(stderr, "strata peer: cannot create the peer\n");
+        return CMD_EXIT_FAILURE;
+    }
+    d.node.after_core = after_core;
+    d.node.user = &d;
+    int rc = host_node_start(&d.node, d.loop, listen, &peer_ops, d.peer);
+    if (rc < 0) {
+        fprintf(stderr, "strata peer: cannot open a UDP socket: %s\n", uv_strerror(rc));
+        strata_peer_del(d.peer);
+        return CMD_EXIT_FAILURE;
+    }
+    strata_addr http_bound = {0};
+    if (have_http) {
+        rc = host_http_start(&d.http, d.loop, http_addr, &http_bound, status_json, &d);
+        if (rc < 0) {
+            fprintf(stderr, "strata peer: cannot serve HTTP: %s\n", uv_strerror(rc));
+            return CMD_EXIT_FAILURE;
+        }
+    }
+    if (d.status_file) {
+        uv_timer_init(d.loop, &d.status_timer);
+        d.status_timer.data = &d;
+        uv_timer_start(&d.status_timer, on_status_timer, 0, 1000);
+    }
+    host_signals_start(&d.signals, d.loop, on_signal, &d);
+    FILE *ready = d.out_is_stdout ? stderr : stdout;
+    char a[32], h[32];
+    fprintf(ready, "strata peer %016" PRIx64 " listening on udp %s", d.id.v,
+            strata_addr_format(d.node.bound, a, sizeof a));
+    if (have_http)
+        fprintf(ready, " http http://%s/stream", strata_addr_format(http_bound, h, sizeof h));
+    fprintf(ready, "\n");
+    fflush(ready);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    int status = CMD_EXIT_OK;
+    if (d.out) {
+        if (fflush(d.out) != 0 || d.write_failed)
+            status = CMD_EXIT_FAILURE;
+        if (!d.out_is_stdout && fclose(d.out) != 0)
+            status = CMD_EXIT_FAILURE;
+    }
+    strata_peer_del(d.peer);
+    uv_loop_close(d.loop);
+    return status;
+}

@@ -1,0 +1,238 @@
+/*
+ * strata source: announces a channel and pushes a stream into it.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "args.h"
+#include "host.h"
+#include "ingest.h"
+#include "strata/source.h"
+
+static const char *const SUB = "source";
+
+static void usage(void)
+{
+    printf("usage: strata source --control ADDR:PORT --channel NAME --input FILE|-|udp://ADDR:PORT\n"
+           "                     --rate KBPS [OPTIONS]\n"
+           "\n"
+           "Announces a channel and pushes a stream into it: a file paced at --rate,\n"
+           "standard input (a redirected file is paced, a pipe is sent as it arrives), or\n"
+           "MPEG-TS over UDP as 'ffmpeg -f mpegts udp://ADDR:PORT' sends it.\n"
+           "\n"
+           "  --control ADDR:PORT   the control center (required)\n"
+           "  --channel NAME        channel name (required, at most 64 bytes)\n"
+           "  --input SRC           FILE, - (standard input) or udp://ADDR:PORT (required)\n"
+           "  --rate KBPS           stream rate in kbit/s (required; paces file input and\n"
+           "                        sizes the trees)\n"
+           "  --upload KBPS         the source's own upload capacity (default: unlimited)\n"
+           "  --listen ADDR:PORT    UDP address for the overlay (default 0.0.0.0:0)\n"
+           "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
+           "                        before leaving (default 5000)\n"
+           "  -v, --verbose         log more\n"
+           "  -q, --quiet           log errors only\n"
+           "  -h, --help            show this help\n"
+           "\n"
+           "Once ready it prints one line: strata source ID listening on udp ADDR:PORT\n");
+}
+
+typedef struct source_daemon {
+    uv_loop_t *loop;
+    strata_source *src;
+    host_node node;
+    host_signals signals;
+    host_ingest *ingest;
+    const char *input;
+    uint32_t rate_kbps, linger_ms;
+    int ingest_started, stopping, input_ended;
+    uint64_t dropped_before_ready;
+    uv_timer_t linger;
+    strata_log log;
+    host_logger logger;
+} source_daemon;
+
+static int s_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n, uint64_t now)
+{
+    return strata_source_handle_datagram(o, from, b, n, now);
+}
+static void s_handle_timeout(void *o, uint64_t now) { strata_source_handle_timeout(o, now); }
+static uint64_t s_next_timeout(const void *o) { return strata_source_next_timeout(o); }
+static strata_outbox *s_outbox(void *o) { return strata_source_outbox(o); }
+static const host_core_ops source_ops = {s_handle_datagram, s_handle_timeout, s_next_timeout,
+                                         s_outbox};
+
+static void stop(source_daemon *d)
+{
+    if (d->stopping)
+        return;
+    d->stopping = 1;
+    strata_source_stats st;
+    strata_source_get_stats(d->src, &st);
+    strata_logf(&d->log, STRATA_LOG_INFO,
+                "leaving: %" PRIu64 " bytes in, %" PRIu64 " packets, %" PRIu64
+                " repairs served",
+                st.bytes_in, st.packets_sent, st.repair_requests_served);
+    strata_source_leave(d->src, host_now_ns());
+    host_node_close(&d->node);
+    host_signals_close(&d->signals);
+    host_ingest_close(d->ingest);
+    d->ingest = NULL;
+    if (d->input_ended)
+        uv_close((uv_handle_t *)&d->linger, NULL);
+}
+
+static void on_linger_done(uv_timer_t *t) { stop(t->data); }
+
+static void on_input(void *user, const uint8_t *buf, size_t len)
+{
+    source_daemon *d = user;
+    if (!strata_source_ready(d->src)) {
+        d->dropped_before_ready += len; /* only UDP input runs before ready */
+        return;
+    }
+    if (strata_source_push(d->src, buf, len, host_now_ns()) < 0)
+        strata_logf(&d->log, STRATA_LOG_ERROR, "cannot packetise input");
+    host_node_kick(&d->node);
+}
+
+static void on_input_end(void *user)
+{
+    source_daemon *d = user;
+    strata_source_finish(d->src, host_now_ns());
+    host_node_kick(&d->node);
+    strata_logf(&d->log, STRATA_LOG_INFO, "input ended; lingering %u ms for repairs",
+                d->linger_ms);
+    d->input_ended = 1;
+    uv_timer_init(d->loop, &d->linger);
+    d->linger.data = d;
+    uv_timer_start(&d->linger, on_linger_done, d->linger_ms, 0);
+}
+
+static int start_ingest(source_daemon *d)
+{
+    char err[256];
+    host_ingest_sink sink = {on_input, on_input_end, d};
+    d->ingest_started = 1;
+    if (host_ingest_start(&d->ingest, d->loop, d->input, d->rate_kbps, &sink, err, sizeof err) < 0) {
+        fprintf(stderr, "strata source: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+static void after_core(host_node *n)
+{
+    source_daemon *d = n->user;
+    if (!d->ingest_started && !d->stopping && strata_source_ready(d->src)) {
+        strata_logf(&d->log, STRATA_LOG_INFO, "channel announced; reading %s", d->input);
+        if (start_ingest(d) < 0)
+            stop(d);
+    }
+}
+
+static void on_signal(void *user, int signum)
+{
+    source_daemon *d = user;
+    strata_logf(&d->log, STRATA_LOG_INFO, "signal %d", signum);
+    stop(d);
+}
+
+int cmd_source(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"control", required_argument, NULL, 'c'}, {"channel", required_argument, NULL, 'n'},
+        {"input", required_argument, NULL, 'i'},   {"rate", required_argument, NULL, 'R'},
+        {"upload", required_argument, NULL, 'u'},  {"listen", required_argument, NULL, 'l'},
+        {"linger-ms", required_argument, NULL, 'L'}, {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
+    source_daemon d;
+    memset(&d, 0, sizeof d);
+    strata_source_config cfg = {0};
+    strata_addr listen = {0, 0};
+    int have_control = 0, level = STRATA_LOG_INFO;
+    d.linger_ms = 5000;
+    int c;
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': cfg.control = cmd_parse_addr(SUB, "--control", optarg); have_control = 1; break;
+        case 'n': cfg.channel = optarg; break;
+        case 'i': d.input = optarg; break;
+        case 'R': cfg.rate_kbps = cmd_parse_u32(SUB, "--rate", optarg, 1, 10000000); break;
+        case 'u': cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 1, 100000000); break;
+        case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
+        case 'L': d.linger_ms = cmd_parse_u32(SUB, "--linger-ms", optarg, 0, 3600000); break;
+        case 'v': level = STRATA_LOG_DEBUG; break;
+        case 'q': level = STRATA_LOG_ERROR; break;
+        case 'h': usage(); return CMD_EXIT_OK;
+        case ':': cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+        default: cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+        }
+    }
+    if (optind < argc)
+        cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
+    if (!have_control)
+        cmd_usage_error(SUB, "--control ADDR:PORT is required");
+    if (!cfg.channel || !*cfg.channel || strlen(cfg.channel) > 64)
+        cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+    if (!d.input)
+        cmd_usage_error(SUB, "--input FILE|-|udp://ADDR:PORT is required");
+    if (!cfg.rate_kbps)
+        cmd_usage_error(SUB, "--rate KBPS is required");
+    if (strncmp(d.input, "udp://", 6) == 0) {
+        strata_addr probe;
+        if (host_parse_addr(d.input + 6, &probe) < 0)
+            cmd_usage_error(SUB, "--input udp://ADDR:PORT needs an IPv4 address, got '%s'", d.input);
+    }
+    if (strncmp(d.input, "udp://", 6) != 0 && strcmp(d.input, "-") != 0 &&
+        access(d.input, R_OK) != 0) {
+        fprintf(stderr, "strata source: cannot read input '%s': %s\n", d.input, strerror(errno));
+        return CMD_EXIT_FAILURE;
+    }
+    d.rate_kbps = cfg.rate_kbps;
+
+    host_log_init(&d.log, &d.logger, "source", level);
+    cfg.node.v = host_random_u64() | 1u;
+    if (cfg.node.v == UINT64_MAX)
+        cfg.node.v--;
+    cfg.seed = host_random_u64();
+    cfg.log = &d.log;
+    d.loop = uv_default_loop();
+    d.src = strata_source_new(&cfg, NULL, host_now_ns());
+    if (!d.src) {
+        fprintf(stderr, "strata source: cannot create the source\n");
+        return CMD_EXIT_FAILURE;
+    }
+    d.node.after_core = after_core;
+    d.node.user = &d;
+    int rc = host_node_start(&d.node, d.loop, listen, &source_ops, d.src);
+    if (rc < 0) {
+        fprintf(stderr, "strata source: cannot open a UDP socket: %s\n", uv_strerror(rc));
+        strata_source_del(d.src);
+        return CMD_EXIT_FAILURE;
+    }
+    /* UDP ingest listens at once so an encoder can start before the channel
+     * is announced; files wait for the announcement so nothing is lost. */
+    if (strncmp(d.input, "udp://", 6) == 0 && start_ingest(&d) < 0) {
+        host_node_close(&d.node);
+        uv_run(d.loop, UV_RUN_DEFAULT);
+        strata_source_del(d.src);
+        return CMD_EXIT_FAILURE;
+    }
+    host_signals_start(&d.signals, d.loop, on_signal, &d);
+    char a[32];
+    printf("strata source %016" PRIx64 " listening on udp %s\n", cfg.node.v,
+           strata_addr_format(d.node.bound, a, sizeof a));
+    fflush(stdout);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    strata_source_del(d.src);
+    uv_loop_close(d.loop);
+    return CMD_EXIT_OK;
+}

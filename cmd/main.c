@@ -1,0 +1,43 @@
+/*
+ * strata: one executable, one subcommand per role.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: strata COMMAND [OPTIONS]\n"
+               "\n"
+               "A live-streaming and content-distribution overlay.\n"
+               "\n"
+               "commands:\n"
+               "  control   run the control center (client manager, directory, DCMs)\n"
+               "  source    push a stream (file, stdin or MPEG-TS over UDP) into a channel\n"
+               "  peer      join a channel, relay it and play it out (file, stdout, HTTP)\n"
+               "\n"
+               "Run 'strata COMMAND --help' for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return CMD_EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return CMD_EXIT_OK;
+    }
+    if (strcmp(cmd, "control") == 0)
+        return cmd_control(argc - 1, argv + 1);
+    if (strcmp(cmd, "source") == 0)
+        return cmd_source(argc - 1, argv + 1);
+    if (strcmp(cmd, "peer") == 0)
+        return cmd_peer(argc - 1, argv + 1);
+    fprintf(stderr, "strata: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return CMD_EXIT_USAGE;
+}

@@ -1,0 +1,201 @@
+/*
+ * Implementation of the shared vocabulary in strata/common.h: errors,
+ * channel ids, address formatting, allocation, logging, reference-counted
+ * buffers, the outbox and the random generator.
+ */
+#include "strata/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *strata_strerror(int err)
+{
+    switch (err) {
+    case STRATA_OK: return "success";
+    case STRATA_ERR_SHORT: return "input too short";
+    case STRATA_ERR_LONG: return "trailing bytes after message";
+    case STRATA_ERR_MAGIC: return "bad magic";
+    case STRATA_ERR_VERSION: return "unsupported protocol version";
+    case STRATA_ERR_TYPE: return "unknown message type";
+    case STRATA_ERR_RANGE: return "field out of range";
+    case STRATA_ERR_UNEXPECTED: return "message not valid in this state";
+    case STRATA_ERR_INVAL: return "invalid argument";
+    case STRATA_ERR_NOSPACE: return "no space";
+    case STRATA_ERR_NOTFOUND: return "not found";
+    case STRATA_ERR_EXISTS: return "already exists";
+    case STRATA_ERR_FULL: return "queue full";
+    case STRATA_ERR_NOMEM: return "out of memory";
+    default: return "unknown error";
+    }
+}
+
+strata_channel_id strata_channel_id_from_name(const char *name, size_t namelen)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < namelen; i++) {
+        h ^= (uint8_t)name[i];
+        h *= 0x100000001b3ull;
+    }
+    if (h == 0)
+        h = 1; /* zero means "no channel" */
+    return (strata_channel_id){h};
+}
+
+char *strata_addr_format(strata_addr a, char *buf, size_t buflen)
+{
+    snprintf(buf, buflen, "%u.%u.%u.%u:%u", (unsigned)(a.ipv4 >> 24) & 255u,
+             (unsigned)(a.ipv4 >> 16) & 255u, (unsigned)(a.ipv4 >> 8) & 255u,
+             (unsigned)a.ipv4 & 255u, (unsigned)a.port);
+    return buf;
+}
+
+void *strata_mem_alloc(const strata_alloc *a, size_t size)
+{
+    return a ? a->alloc(a->user, size) : malloc(size);
+}
+
+void *strata_mem_calloc(const strata_alloc *a, size_t n, size_t size)
+{
+    if (size && n > SIZE_MAX / size)
+        return NULL;
+    void *p = strata_mem_alloc(a, n * size);
+    if (p)
+        memset(p, 0, n * size);
+    return p;
+}
+
+void *strata_mem_realloc(const strata_alloc *a, void *ptr, size_t size)
+{
+    return a ? a->realloc(a->user, ptr, size) : realloc(ptr, size);
+}
+
+void strata_mem_free(const strata_alloc *a, void *ptr)
+{
+    if (!ptr)
+        return;
+    if (a)
+        a->free(a->user, ptr);
+    else
+        free(ptr);
+}
+
+void strata_logf(const strata_log *log, int level, const char *fmt, ...)
+{
+    if (!log || !log->write || level > log->max_level)
+        return;
+    char line[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    log->write(log->user, level, line);
+}
+
+strata_buf *strata_buf_new(const strata_alloc *a, size_t capacity)
+{
+    if (capacity > UINT32_MAX)
+        return NULL;
+    strata_buf *b = strata_mem_alloc(a, sizeof *b + capacity);
+    if (!b)
+        return NULL;
+    b->refs = 1;
+    b->len = 0;
+    b->alloc = a;
+    return b;
+}
+
+void strata_buf_unref(strata_buf *b)
+{
+    if (b && --b->refs == 0)
+        strata_mem_free(b->alloc, b);
+}
+
+int strata_outbox_init(strata_outbox *ob, const strata_alloc *a, size_t cap)
+{
+    memset(ob, 0, sizeof *ob);
+    ob->items = strata_mem_calloc(a, cap, sizeof *ob->items);
+    if (!ob->items)
+        return STRATA_ERR_NOMEM;
+    ob->cap = cap;
+    ob->alloc = a;
+    return 0;
+}
+
+void strata_outbox_free(strata_outbox *ob)
+{
+    strata_datagram d;
+    while (strata_outbox_pop(ob, &d))
+        strata_buf_unref(d.buf);
+    strata_mem_free(ob->alloc, ob->items);
+    ob->items = NULL;
+    ob->cap = 0;
+}
+
+int strata_outbox_push(strata_outbox *ob, strata_addr to, strata_buf *buf)
+{
+    if (ob->count == ob->cap) {
+        ob->dropped++;
+        return STRATA_ERR_FULL;
+    }
+    size_t tail = (ob->head + ob->count) % ob->cap;
+    ob->items[tail].to = to;
+    ob->items[tail].buf = strata_buf_ref(buf);
+    ob->count++;
+    return 0;
+}
+
+int strata_outbox_pop(strata_outbox *ob, strata_datagram *out)
+{
+    if (ob->count == 0)
+        return 0;
+    *out = ob->items[ob->head];
+    ob->head = (ob->head + 1) % ob->cap;
+    ob->count--;
+    return 1;
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+void strata_rng_seed(strata_rng *r, uint64_t seed)
+{
+    for (int i = 0; i < 4; i++)
+        r->s[i] = splitmix64(&seed);
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+uint64_t strata_rng_next(strata_rng *r)
+{
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9;
+    uint64_t t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+uint64_t strata_rng_below(strata_rng *r, uint64_t bound)
+{
+    if (bound == 0)
+        return 0;
+    uint64_t threshold = (0 - bound) % bound; /* 2^64 mod bound */
+    for (;;) {
+        uint64_t x = strata_rng_next(r);
+        if (x >= threshold)
+            return x % bound;
+    }
+}
+
+double strata_rng_unit(strata_rng *r) { return (double)(strata_rng_next(r) >> 11) * 0x1.0p-53; }

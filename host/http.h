@@ -1,0 +1,34 @@
+/*
+ * A small HTTP/1.1 server for playback and status (SPEC P2, P6).
+ *
+ * GET /stream answers 200 with Content-Type video/mp2t and then streams
+ * every byte the peer plays, for as long as the client reads; VLC, mpv,
+ * ffplay and ffprobe open it. A client that falls more than
+ * HOST_HTTP_MAX_QUEUED_BYTES behind is disconnected rather than letting
+ * memory grow. GET /status answers the JSON the daemon provides.
+ */
+#ifndef STRATA_HOST_HTTP_H
+#define STRATA_HOST_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "strata/common.h"
+
+typedef struct host_http host_http;
+
+/* Writes a JSON document into buf (at most buflen bytes); returns its length. */
+typedef size_t (*host_http_status_fn)(void *user, char *buf, size_t buflen);
+
+/* Listens on addr (port 0 = any); *bound receives the real address. */
+int host_http_start(host_http **out, uv_loop_t *loop, strata_addr addr, strata_addr *bound,
+                    host_http_status_fn status, void *status_user);
+/* Sends stream bytes to every connected /stream client. */
+void host_http_write(host_http *h, const uint8_t *buf, size_t len);
+/* Ends every /stream response (end of stream) after what is queued. */
+void host_http_end_streams(host_http *h);
+size_t host_http_clients(const host_http *h);
+void host_http_close(host_http *h);
+
+#endif

@@ -1,0 +1,82 @@
+/*
+ * The control center (SPEC C1, C2, C7, C8, C11, C13, C14 addressing).
+ *
+ * Parts, each its own module under core/:
+ *  - client manager (control.c): receives JOIN, HEARTBEAT and LEAVE, keeps
+ *    the node table (id, address, region, last heartbeat), passes each on
+ *    to the DCM the node belongs to;
+ *  - content directory (directory.c): (channel, region) -> logical DCM id;
+ *  - service manager (control.c): creates a DCM for a (channel, region) on
+ *    demand and registers it in the directory;
+ *  - DCMs (dcm.c): one per channel and region, each owning a strata_mtree,
+ *    turning tree changes into INSTRUCTIONs with increasing epochs.
+ *
+ * Regions come from the label the node gives or, without one, from its
+ * address prefix (/prefix_bits). A node is dead when no heartbeat came for
+ * dead_after_ms; its trees are repaired. A parent whose child's reported
+ * last_rx_seq for that substream stalls for stall_after_ms while the
+ * child's other substreams advance has stopped delivering; the child is
+ * moved to a new parent. A node whose heartbeat reports an older
+ * instruction epoch than the DCM's gets its instructions again.
+ *
+ * Timers: the liveness and stall scan (every heartbeat_ms).
+ */
+#ifndef STRATA_CONTROL_H
+#define STRATA_CONTROL_H
+
+#include "strata/common.h"
+#include "strata/wire.h"
+
+typedef struct strata_control strata_control;
+
+enum strata_region_mode {
+    STRATA_REGION_LABEL_OR_PREFIX = 0, /* a node's label if it gives one, else its prefix */
+    STRATA_REGION_PREFIX = 1,          /* always the address prefix */
+};
+
+typedef struct strata_control_config {
+    uint8_t k;                   /* 0 = default 4 */
+    uint32_t heartbeat_ms;       /* 0 = default */
+    uint32_t dead_after_ms;      /* 0 = 3.5 heartbeats */
+    uint32_t stall_after_ms;     /* 0 = 3 heartbeats */
+    uint8_t region_mode;         /* enum strata_region_mode */
+    uint8_t prefix_bits;         /* 0 = 24 */
+    uint32_t max_nodes;          /* 0 = default; joins beyond are refused */
+    uint64_t seed;
+    const strata_log *log;
+} strata_control_config;
+
+enum strata_control_defaults {
+    STRATA_CONTROL_DEFAULT_K = 4,
+    STRATA_CONTROL_DEFAULT_HEARTBEAT_MS = 1000,
+    STRATA_CONTROL_DEFAULT_PREFIX_BITS = 24,
+    STRATA_CONTROL_DEFAULT_MAX_NODES = 1000000,
+};
+
+typedef struct strata_control_status {
+    size_t nodes;          /* live peers and sources */
+    size_t peers;
+    size_t sources;
+    size_t channels;
+    size_t dcms;
+    size_t detached_pairs; /* (node, substream) pairs without a parent */
+    int max_depth;
+    uint64_t played_packets, missed_packets;   /* summed from last heartbeats */
+    uint64_t peer_tx_bytes, source_tx_bytes;   /* data bytes uploaded */
+    uint64_t joins, leaves, deaths, reparents, instructions_sent;
+    strata_drop_counters drops;
+} strata_control_status;
+
+strata_control *strata_control_new(const strata_control_config *cfg, const strata_alloc *a,
+                                   uint64_t now);
+void strata_control_del(strata_control *c);
+
+int strata_control_handle_datagram(strata_control *c, strata_addr from, const uint8_t *buf,
+                                   size_t buflen, uint64_t now);
+void strata_control_handle_timeout(strata_control *c, uint64_t now);
+uint64_t strata_control_next_timeout(const strata_control *c);
+
+strata_outbox *strata_control_outbox(strata_control *c);
+void strata_control_get_status(const strata_control *c, strata_control_status *st);
+
+#endif

@@ -1,0 +1,95 @@
+/*
+ * A viewing node (SPEC C7, C11, C13; P2 output is the host's job).
+ *
+ * States: JOINING (sends JOIN to the control center every join_retry_ms
+ * until a JOIN_REPLY arrives) -> MEMBER (follows INSTRUCTIONs, receives,
+ * relays, plays, sends HEARTBEATs) -> LEFT (after strata_peer_leave).
+ *
+ * Data path: a DATA packet from anyone is accepted if its channel matches
+ * and its seq is inside the playout window; a new one is stored in the
+ * packet store (for repair and for relaying) and the playout buffer, and
+ * relayed to this node's children of that substream. Duplicates are counted
+ * and dropped.
+ *
+ * Playout: packets are handed to on_play in sequence order as soon as the
+ * next one is present. A missing packet is skipped (counted missed) when
+ * its deadline passes: deadline = send_ts mapped onto the local clock (by
+ * the smallest observed one-way offset) + playout_delay_ms.
+ *
+ * Repair: when a packet has been missing for repair_after_ms while later
+ * packets arrived, the peer asks, in turn, the parent of its substream,
+ * the parents of the other substreams, then the source, one REPAIR_REQUEST
+ * per repair_retry_ms, until its deadline.
+ *
+ * Timers (named deadlines): join retry, heartbeat, repair scan, playout
+ * deadline.
+ */
+#ifndef STRATA_PEER_H
+#define STRATA_PEER_H
+
+#include "strata/common.h"
+#include "strata/wire.h"
+
+typedef struct strata_peer strata_peer;
+
+typedef struct strata_peer_callbacks {
+    /* In-order stream bytes to play out. Must not call back into the peer. */
+    void (*on_play)(void *user, const uint8_t *buf, size_t len);
+    /* The end-of-stream marker has been played out. */
+    void (*on_end)(void *user);
+    void *user;
+} strata_peer_callbacks;
+
+typedef struct strata_peer_config {
+    strata_node_id node;        /* nonzero, random per process */
+    const char *channel;        /* channel name */
+    strata_addr control;        /* control center */
+    uint32_t upload_kbps;
+    const char *region;         /* label, or NULL/"" to let the control decide */
+    uint32_t playout_delay_ms;  /* 0 = default */
+    uint32_t join_retry_ms;     /* 0 = default */
+    uint32_t repair_after_ms;   /* 0 = default */
+    uint32_t store_packets;     /* packets kept for repair; 0 = default */
+    uint64_t seed;
+    const strata_log *log;
+} strata_peer_config;
+
+enum strata_peer_defaults {
+    STRATA_PEER_DEFAULT_PLAYOUT_DELAY_MS = 3000,
+    STRATA_PEER_DEFAULT_JOIN_RETRY_MS = 500,
+    STRATA_PEER_DEFAULT_REPAIR_AFTER_MS = 60,
+    STRATA_PEER_DEFAULT_REPAIR_RETRY_MS = 150,
+    STRATA_PEER_DEFAULT_STORE_PACKETS = 4096,
+};
+
+enum strata_peer_state { STRATA_PEER_JOINING, STRATA_PEER_MEMBER, STRATA_PEER_LEFT };
+
+typedef struct strata_peer_stats {
+    int state;
+    uint64_t rx_data_packets, rx_data_bytes, rx_duplicates, rx_repairs;
+    uint64_t tx_data_packets, tx_data_bytes, tx_repairs;
+    uint64_t played_packets, played_bytes, missed_packets;
+    uint64_t repair_requests_sent, repair_requests_served;
+    uint64_t instructions_applied;
+    strata_drop_counters drops;
+} strata_peer_stats;
+
+strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_callbacks *cb,
+                             const strata_alloc *a, uint64_t now);
+void strata_peer_del(strata_peer *p);
+
+/* Feeds one received datagram. Bad input is counted and dropped; returns 0
+ * or the (negative) reason it was dropped. */
+int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t *buf,
+                                size_t buflen, uint64_t now);
+/* Runs every deadline that is due at now. */
+void strata_peer_handle_timeout(strata_peer *p, uint64_t now);
+/* Earliest deadline, or STRATA_NEVER. */
+uint64_t strata_peer_next_timeout(const strata_peer *p);
+/* Sends LEAVE to the control center (and queues nothing else). */
+void strata_peer_leave(strata_peer *p, uint64_t now);
+
+strata_outbox *strata_peer_outbox(strata_peer *p);
+void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st);
+
+#endif

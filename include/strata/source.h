@@ -1,0 +1,69 @@
+/*
+ * The source of a channel (SPEC P1 ingest is the host's job; this is the
+ * protocol side). It announces the channel with a JOIN of role SOURCE,
+ * packetises the bytes the host pushes into DATA packets of
+ * STRATA_SOURCE_DEFAULT_PAYLOAD_BYTES (7 MPEG-TS packets), numbers them,
+ * and sends each to the roots of its substream's tree in every region, as
+ * the control center's INSTRUCTIONs say. It keeps recent packets to answer
+ * REPAIR_REQUESTs (it is the repairer of last resort) and sends heartbeats.
+ *
+ * Timers: join retry, heartbeat.
+ */
+#ifndef STRATA_SOURCE_H
+#define STRATA_SOURCE_H
+
+#include "strata/common.h"
+#include "strata/wire.h"
+
+typedef struct strata_source strata_source;
+
+typedef struct strata_source_config {
+    strata_node_id node;
+    const char *channel;
+    strata_addr control;
+    uint32_t rate_kbps;          /* nominal stream rate, > 0 */
+    uint32_t upload_kbps;        /* 0 = unlimited */
+    uint32_t payload_bytes;      /* 0 = default */
+    uint32_t store_packets;      /* 0 = default */
+    uint64_t seed;
+    const strata_log *log;
+} strata_source_config;
+
+enum strata_source_defaults {
+    STRATA_SOURCE_DEFAULT_PAYLOAD_BYTES = 1316,
+    STRATA_SOURCE_DEFAULT_STORE_PACKETS = 8192,
+};
+
+typedef struct strata_source_stats {
+    int joined;
+    uint64_t packets_sent, bytes_in, tx_data_packets, tx_data_bytes;
+    uint64_t repair_requests_served;
+    uint64_t next_seq;
+    size_t roots; /* distinct root children across substreams and regions */
+    strata_drop_counters drops;
+} strata_source_stats;
+
+strata_source *strata_source_new(const strata_source_config *cfg, const strata_alloc *a,
+                                 uint64_t now);
+void strata_source_del(strata_source *s);
+
+/* True once the control center has accepted the source; the host should
+ * hold input until then so that the first packets reach the trees. */
+int strata_source_ready(const strata_source *s);
+
+/* Appends input bytes; every full payload becomes one DATA packet sent now.
+ * Returns 0 or STRATA_ERR_NOMEM. */
+int strata_source_push(strata_source *s, const uint8_t *buf, size_t len, uint64_t now);
+/* Sends any partial payload, then the end-of-stream marker. */
+int strata_source_finish(strata_source *s, uint64_t now);
+
+int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint8_t *buf,
+                                  size_t buflen, uint64_t now);
+void strata_source_handle_timeout(strata_source *s, uint64_t now);
+uint64_t strata_source_next_timeout(const strata_source *s);
+void strata_source_leave(strata_source *s, uint64_t now);
+
+strata_outbox *strata_source_outbox(strata_source *s);
+void strata_source_get_stats(const strata_source *s, strata_source_stats *st);
+
+#endif

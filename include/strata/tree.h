@@ -1,0 +1,102 @@
+/*
+ * Bottom-level multi-tree (SPEC C7).
+ *
+ * The stream is split into k substreams; substream i carries the packets
+ * whose sequence number is i mod k, at rate_kbps / k each. Every node gets
+ * every substream: it has one parent per substream (another node or the
+ * source). Each node is interior (may have children) in at most one
+ * substream tree and a leaf in the others, and never has more children than
+ * its upload capacity allows: slots = floor(upload_kbps * k / rate_kbps),
+ * capped at STRATA_WIRE_MAX_CHILDREN.
+ *
+ * Construction is greedy, one tree at a time, highest spare capacity first:
+ * nodes with slots are spread over the trees so that each tree gets a
+ * similar total capacity, then each tree is filled breadth-first from the
+ * source, interior nodes first (highest capacity nearest the source, which
+ * keeps trees shallow), leaves last. Nodes with too little capacity are fed
+ * by the source while it has slots; a node no one can feed stays detached
+ * (parent none) until capacity appears, and is counted.
+ *
+ * The structure is incremental: add, remove and reparent change only what
+ * they must, and record which nodes' parent or children changed ("dirty")
+ * so the DCM sends new instructions to just those nodes.
+ */
+#ifndef STRATA_TREE_H
+#define STRATA_TREE_H
+
+#include "strata/common.h"
+
+typedef struct strata_mtree strata_mtree;
+
+typedef struct strata_mtree_config {
+    uint8_t k;                   /* substreams, 1..STRATA_WIRE_MAX_SUBSTREAMS */
+    uint32_t rate_kbps;          /* whole stream rate, > 0 */
+    uint32_t source_upload_kbps; /* 0 = source feeds up to max children per tree */
+    uint32_t max_children;       /* per node per tree, 0 = STRATA_WIRE_MAX_CHILDREN */
+} strata_mtree_config;
+
+/* Parent value meaning "the source" and "none" in queries. */
+#define STRATA_MTREE_SOURCE ((strata_node_id){UINT64_MAX})
+#define STRATA_MTREE_NONE ((strata_node_id){0})
+
+/* Creates an empty multi-tree; NULL on bad config or no memory. */
+strata_mtree *strata_mtree_new(const strata_alloc *a, const strata_mtree_config *cfg);
+void strata_mtree_del(strata_mtree *t);
+
+/* Changes the stream rate (slots are recomputed; a full rebuild follows). */
+int strata_mtree_set_rate(strata_mtree *t, uint32_t rate_kbps);
+
+/* Adds a node and attaches it to every tree; returns 0, STRATA_ERR_EXISTS,
+ * STRATA_ERR_INVAL (zero or reserved id) or STRATA_ERR_NOMEM. */
+int strata_mtree_add(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
+
+/* Adds many nodes without attaching them, then builds all trees from
+ * scratch; used for bulk construction and by rebuild. */
+int strata_mtree_add_detached(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
+int strata_mtree_rebuild(strata_mtree *t);
+
+/* Removes a node; its children in its interior tree are re-attached
+ * elsewhere (never under their own descendants). STRATA_ERR_NOTFOUND. */
+int strata_mtree_remove(strata_mtree *t, strata_node_id id);
+
+/* Moves id to a new parent in substream s, never back to its current parent
+ * (which stopped delivering); the old parent is avoided for id in s until
+ * the next rebuild. Returns 0, STRATA_ERR_NOTFOUND or STRATA_ERR_INVAL. */
+int strata_mtree_reparent(strata_mtree *t, strata_node_id id, uint8_t s);
+
+/* Queries. parent returns STRATA_MTREE_SOURCE, STRATA_MTREE_NONE (detached
+ * or unknown) or a node id. children writes up to max ids and returns the
+ * total number of children (which may exceed max). For the source pass
+ * STRATA_MTREE_SOURCE as id. interior_tree returns the substream in which
+ * id may have children, or -1 for a pure leaf, or STRATA_ERR_NOTFOUND. */
+strata_node_id strata_mtree_parent(const strata_mtree *t, strata_node_id id, uint8_t s);
+size_t strata_mtree_children(const strata_mtree *t, strata_node_id id, uint8_t s,
+                             strata_node_id *out, size_t max);
+int strata_mtree_interior_tree(const strata_mtree *t, strata_node_id id);
+int strata_mtree_depth(const strata_mtree *t, strata_node_id id, uint8_t s); /* source's children: 1 */
+size_t strata_mtree_count(const strata_mtree *t);
+size_t strata_mtree_detached(const strata_mtree *t); /* (node, substream) pairs with no parent */
+uint8_t strata_mtree_k(const strata_mtree *t);
+
+/* Takes up to max ids of nodes whose instructions changed since the last
+ * call (the source appears as STRATA_MTREE_SOURCE) and clears them from the
+ * dirty set; returns how many were written. */
+size_t strata_mtree_take_dirty(strata_mtree *t, strata_node_id *out, size_t max);
+
+/* Checks every invariant (each node has one parent per tree or is counted
+ * detached, no cycles, no capacity exceeded, interior in at most one tree,
+ * parent/child lists agree). Returns 0 or STRATA_ERR_INVAL with a reason in
+ * why (may be NULL). Linear time; for tests. */
+int strata_mtree_check(const strata_mtree *t, char *why, size_t whylen);
+
+/* Summary figures for status lines and benchmarks. */
+typedef struct strata_mtree_stats {
+    size_t nodes;
+    size_t detached_pairs;
+    size_t source_children;   /* summed over trees */
+    int max_depth;
+    double mean_depth;
+} strata_mtree_stats;
+void strata_mtree_get_stats(const strata_mtree *t, strata_mtree_stats *st);
+
+#endif

@@ -1,0 +1,221 @@
+/*
+ * Wire protocol v1: encoders and decoders for every strata datagram.
+ * docs/protocol.md is normative; section numbers there are cited here.
+ *
+ * Every message starts with a 4-byte header: magic "ST" (0x53 0x54),
+ * version (1), type. All integers are big-endian. Decoders check the
+ * remaining length before every read, reject trailing bytes, and validate
+ * every count and enum against the limits below. Decoded structs are plain
+ * values; variable-length fields (payload, names) point into the input
+ * buffer, which the caller must keep alive while using them.
+ */
+#ifndef STRATA_WIRE_H
+#define STRATA_WIRE_H
+
+#include "strata/common.h"
+
+/* Protocol limits (protocol.md section 2). */
+enum strata_wire_limits {
+    STRATA_WIRE_VERSION = 1,
+    STRATA_WIRE_HEADER_BYTES = 4,
+    STRATA_WIRE_MAX_DATAGRAM_BYTES = 1472,  /* fits a 1500-byte MTU */
+    STRATA_WIRE_MAX_PAYLOAD_BYTES = 1400,   /* data payload */
+    STRATA_WIRE_MAX_AUTH_TAG_BYTES = 64,    /* room for an Ed25519 signature (P3) */
+    STRATA_WIRE_MAX_SUBSTREAMS = 16,        /* k */
+    STRATA_WIRE_MAX_CHILDREN = 64,          /* children per substream in one instruction */
+    STRATA_WIRE_MAX_HB_CHILDREN = 64,       /* child entries in one heartbeat */
+    STRATA_WIRE_MAX_NAME_BYTES = 64,        /* channel name */
+    STRATA_WIRE_MAX_REGION_BYTES = 32,      /* region label */
+    STRATA_WIRE_REPAIR_SPAN = 64,           /* packets one repair request can name */
+};
+
+enum strata_msg_type {
+    STRATA_MSG_DATA = 1,
+    STRATA_MSG_HEARTBEAT = 2,
+    STRATA_MSG_JOIN = 3,
+    STRATA_MSG_JOIN_REPLY = 4,
+    STRATA_MSG_INSTRUCTION = 5,
+    STRATA_MSG_PROBE = 6,
+    STRATA_MSG_PROBE_REPLY = 7,
+    STRATA_MSG_LEAVE = 8,
+    STRATA_MSG_REPAIR_REQUEST = 9,
+    STRATA_MSG_TYPE_MAX = 9,
+};
+
+/* Reads the header; returns the message type (1..STRATA_MSG_TYPE_MAX) or a
+ * negative STRATA_ERR_* (SHORT, MAGIC, VERSION, TYPE). */
+int strata_wire_peek_type(const uint8_t *buf, size_t buflen);
+
+/* --- DATA (protocol.md 3.1) ------------------------------------------- */
+enum strata_data_flags {
+    STRATA_DATA_FLAG_REPAIR = 0x01, /* a retransmission answering a repair request */
+    STRATA_DATA_FLAG_EOS = 0x02,    /* end of stream: no payload, seq is one past the last */
+    STRATA_DATA_FLAGS_KNOWN = 0x03,
+};
+typedef struct strata_msg_data {
+    strata_channel_id channel;
+    uint64_t seq;            /* substream = seq mod k */
+    uint8_t substream;       /* < STRATA_WIRE_MAX_SUBSTREAMS */
+    uint8_t flags;           /* only STRATA_DATA_FLAGS_KNOWN bits */
+    uint64_t send_ts_ns;     /* source clock when the source sent it */
+    uint16_t auth_tag_len;   /* <= STRATA_WIRE_MAX_AUTH_TAG_BYTES; 0 until P3 */
+    const uint8_t *auth_tag;
+    uint16_t payload_len;    /* <= STRATA_WIRE_MAX_PAYLOAD_BYTES; 0 with EOS */
+    const uint8_t *payload;
+} strata_msg_data;
+
+/* --- HEARTBEAT (protocol.md 3.2, SPEC C13) ------------------------------ */
+typedef struct strata_hb_parent {
+    strata_node_id parent;   /* zero when substream i has no parent yet */
+    uint32_t buffer_packets; /* buffered packets of substream i (S_i) */
+    uint64_t last_rx_ts_ns;  /* local time of the last packet from the parent (TP_i) */
+    uint64_t last_rx_seq;    /* seq of the last packet from the parent */
+} strata_hb_parent;
+
+typedef struct strata_hb_child {
+    strata_node_id child;
+    uint8_t substream;
+    uint64_t last_tx_ts_ns;  /* local time of the last packet sent to it (CT_j) */
+    uint64_t last_tx_seq;
+} strata_hb_child;
+
+typedef struct strata_msg_heartbeat {
+    strata_node_id node;
+    strata_channel_id channel;
+    strata_dcm_id dcm;
+    uint32_t hb_seq;
+    uint64_t local_ts_ns;
+    uint32_t instr_epoch;    /* newest instruction epoch applied */
+    uint32_t upload_kbps;
+    uint64_t played_packets; /* counters since join, for delivery metrics */
+    uint64_t missed_packets;
+    uint64_t rx_data_bytes;
+    uint64_t tx_data_bytes;
+    uint8_t n_parents;       /* k, <= STRATA_WIRE_MAX_SUBSTREAMS */
+    uint8_t n_children;      /* <= STRATA_WIRE_MAX_HB_CHILDREN */
+    strata_hb_parent parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_hb_child children[STRATA_WIRE_MAX_HB_CHILDREN];
+} strata_msg_heartbeat;
+
+/* --- JOIN and JOIN_REPLY (protocol.md 3.3) ----------------------------- */
+enum strata_role { STRATA_ROLE_PEER = 0, STRATA_ROLE_SOURCE = 1, STRATA_ROLE_MAX = 1 };
+typedef struct strata_msg_join {
+    strata_node_id node;     /* chosen at random by the node, never zero */
+    uint8_t role;            /* enum strata_role */
+    uint32_t upload_kbps;
+    uint32_t rate_kbps;      /* stream rate, sources only; 0 for peers */
+    uint8_t name_len;        /* 1..STRATA_WIRE_MAX_NAME_BYTES */
+    const uint8_t *name;     /* channel name */
+    uint8_t region_len;      /* 0..STRATA_WIRE_MAX_REGION_BYTES; 0 = let the control decide */
+    const uint8_t *region;
+} strata_msg_join;
+
+enum strata_join_status {
+    STRATA_JOIN_OK = 0,
+    STRATA_JOIN_REFUSED = 1,       /* e.g. a second source for a channel */
+    STRATA_JOIN_OVERLOADED = 2,
+    STRATA_JOIN_STATUS_MAX = 2,
+};
+typedef struct strata_msg_join_reply {
+    strata_node_id node;     /* echo of the join */
+    strata_channel_id channel;
+    uint8_t status;          /* enum strata_join_status */
+    strata_dcm_id dcm;       /* logical DCM the node now reports to */
+    uint8_t k;               /* substreams, 1..STRATA_WIRE_MAX_SUBSTREAMS */
+    uint32_t rate_kbps;      /* 0 while no source has announced */
+    uint32_t heartbeat_ms;   /* heartbeat interval the node must keep, > 0 */
+    uint64_t start_seq;      /* where playout should begin; 0 before the stream starts */
+} strata_msg_join_reply;
+
+/* --- INSTRUCTION (protocol.md 3.4, SPEC C11) ------------------------------
+ * One message per substream. A node keeps, per substream, the instruction
+ * with the highest epoch it has seen from its DCM. */
+enum strata_algorithm {
+    STRATA_ALG_TREE = 1,       /* push along a tree (C7) */
+    STRATA_ALG_FLOOD = 2,      /* mesh flooding (C4), later */
+    STRATA_ALG_EC_TREE = 3,    /* erasure-coded multi-tree (C6), later */
+    STRATA_ALG_MAX = 3,
+};
+typedef struct strata_peer_ref {
+    strata_node_id node;
+    strata_addr addr;
+} strata_peer_ref;
+
+typedef struct strata_msg_instruction {
+    strata_dcm_id dcm;
+    strata_channel_id channel;
+    strata_node_id node;     /* the node this instruction is for */
+    uint32_t epoch;          /* increases with every change the DCM makes */
+    uint8_t k;               /* 1..STRATA_WIRE_MAX_SUBSTREAMS */
+    uint8_t substream;       /* < k */
+    uint8_t algorithm;       /* enum strata_algorithm */
+    strata_peer_ref parent;  /* zero node = none yet */
+    uint8_t n_children;      /* <= STRATA_WIRE_MAX_CHILDREN */
+    strata_peer_ref children[STRATA_WIRE_MAX_CHILDREN];
+} strata_msg_instruction;
+
+/* --- PROBE and PROBE_REPLY (protocol.md 3.5) -------------------------- */
+typedef struct strata_msg_probe {
+    strata_node_id node;     /* sender of the probe */
+    uint32_t probe_id;
+    uint64_t send_ts_ns;     /* sender's clock, echoed back */
+} strata_msg_probe;
+
+typedef struct strata_msg_probe_reply {
+    strata_node_id node;     /* echo: who probed */
+    uint32_t probe_id;
+    uint64_t send_ts_ns;     /* echo */
+    strata_node_id responder;
+} strata_msg_probe_reply;
+
+/* --- LEAVE (protocol.md 3.6) -------------------------------------------- */
+typedef struct strata_msg_leave {
+    strata_node_id node;
+    strata_channel_id channel;
+    strata_dcm_id dcm;
+} strata_msg_leave;
+
+/* --- REPAIR_REQUEST (protocol.md 3.7) -----------------------------------
+ * Asks for packets first_seq + i for every bit i set in mask. */
+typedef struct strata_msg_repair {
+    strata_node_id node;
+    strata_channel_id channel;
+    uint64_t first_seq;
+    uint64_t mask;           /* nonzero */
+} strata_msg_repair;
+
+/* Encoders write one complete datagram into buf and return its length, or
+ * STRATA_ERR_NOSPACE if buflen is too small, or STRATA_ERR_INVAL if the
+ * struct breaks a limit (the encoder never writes what the decoder rejects).
+ * Decoders parse one complete datagram (header included) and return the
+ * bytes consumed (== buflen) or a negative STRATA_ERR_* input error. */
+int strata_wire_encode_data(uint8_t *buf, size_t buflen, const strata_msg_data *m);
+int strata_wire_decode_data(const uint8_t *buf, size_t buflen, strata_msg_data *m);
+int strata_wire_encode_heartbeat(uint8_t *buf, size_t buflen, const strata_msg_heartbeat *m);
+int strata_wire_decode_heartbeat(const uint8_t *buf, size_t buflen, strata_msg_heartbeat *m);
+int strata_wire_encode_join(uint8_t *buf, size_t buflen, const strata_msg_join *m);
+int strata_wire_decode_join(const uint8_t *buf, size_t buflen, strata_msg_join *m);
+int strata_wire_encode_join_reply(uint8_t *buf, size_t buflen, const strata_msg_join_reply *m);
+int strata_wire_decode_join_reply(const uint8_t *buf, size_t buflen, strata_msg_join_reply *m);
+int strata_wire_encode_instruction(uint8_t *buf, size_t buflen, const strata_msg_instruction *m);
+int strata_wire_decode_instruction(const uint8_t *buf, size_t buflen, strata_msg_instruction *m);
+int strata_wire_encode_probe(uint8_t *buf, size_t buflen, const strata_msg_probe *m);
+int strata_wire_decode_probe(const uint8_t *buf, size_t buflen, strata_msg_probe *m);
+int strata_wire_encode_probe_reply(uint8_t *buf, size_t buflen, const strata_msg_probe_reply *m);
+int strata_wire_decode_probe_reply(const uint8_t *buf, size_t buflen, strata_msg_probe_reply *m);
+int strata_wire_encode_leave(uint8_t *buf, size_t buflen, const strata_msg_leave *m);
+int strata_wire_decode_leave(const uint8_t *buf, size_t buflen, strata_msg_leave *m);
+int strata_wire_encode_repair(uint8_t *buf, size_t buflen, const strata_msg_repair *m);
+int strata_wire_decode_repair(const uint8_t *buf, size_t buflen, strata_msg_repair *m);
+
+/* Per-reason drop counters, indexed by -err for input errors (1..99). A
+ * node or control center keeps one of these and the metrics export it. */
+typedef struct strata_drop_counters {
+    uint64_t by_reason[16];
+    uint64_t total;
+} strata_drop_counters;
+
+/* Counts one rejected datagram under err (an input-band error). */
+void strata_drop_count(strata_drop_counters *c, int err);
+
+#endif

@@ -1,0 +1,136 @@
+#!/usr/bin/env bash
+# The main job: a control center, a source streaming a real MPEG-TS video
+# (made with ffmpeg's test sources) and 32 peers with mixed upload
+# capacities, some leaving (cleanly and by SIGKILL) and others joining while
+# it runs. Prints a live status line, then a summary and the URL of a peer's
+# HTTP stream that VLC, mpv or ffplay opens.
+#
+# Usage: scripts/demo.sh PATH_TO_STRATA   (DEMO_SECONDS=60 DEMO_PEERS=32)
+set -euo pipefail
+STRATA=$(readlink -f "${1:?usage: $0 PATH_TO_STRATA}")
+SECONDS_TOTAL=${DEMO_SECONDS:-60}
+PEERS=${DEMO_PEERS:-32}
+WORK=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/strata-demo.XXXXXX")}
+mkdir -p "$WORK"
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    sleep 0.5
+    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+wait_for_line() {
+    local file=$1 re=$2 secs=$3 i
+    for ((i = 0; i < secs * 20; i++)); do
+        [ -f "$file" ] && grep -qE "$re" "$file" && return 0
+        sleep 0.05
+    done
+    echo "timed out waiting for $re in $file" >&2
+    return 1
+}
+field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" 2>/dev/null; }
+
+echo "== strata demo: $PEERS peers, ${SECONDS_TOTAL}s of live video; work dir $WORK"
+echo "-- encoding a ${SECONDS_TOTAL}s test video (H.264 + AAC in MPEG-TS) with ffmpeg"
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=size=640x360:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+    -t "$SECONDS_TOTAL" -c:v libx264 -preset veryfast -tune zerolatency -b:v 900k -maxrate 1000k \
+    -bufsize 1000k -g 50 -pix_fmt yuv420p -c:a aac -b:a 96k -f mpegts "$WORK/input.ts"
+bytes=$(stat -c %s "$WORK/input.ts")
+RATE=$((bytes * 8 / SECONDS_TOTAL / 1000 + 1))
+echo "   $bytes bytes, $RATE kbit/s"
+
+"$STRATA" control --listen 127.0.0.1:0 --status-file "$WORK/control.json" \
+    >"$WORK/control.out" 2>"$WORK/control.log" &
+PIDS+=($!)
+wait_for_line "$WORK/control.out" 'listening' 10
+CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")
+echo "-- control center on $CONTROL"
+
+# Mixed upload capacities (kbit/s) around the stream rate: fibre, cable, DSL, mobile.
+caps=($((RATE * 6)) $((RATE * 3)) $((RATE * 2)) $RATE $RATE $((RATE / 2)) $((RATE / 2)) 0)
+declare -A PEER_PID
+next_peer=0
+start_peer() {
+    local i=$next_peer extra=("$@")
+    next_peer=$((next_peer + 1))
+    "$STRATA" peer --control "$CONTROL" --channel demo --listen 127.0.0.1:0 \
+        --upload "${caps[i % ${#caps[@]}]}" --output "$WORK/peer$i.ts" --status-file "$WORK/peer$i.json" \
+        "${extra[@]}" >"$WORK/peer$i.out" 2>"$WORK/peer$i.log" &
+    PEER_PID[$i]=$!
+    PIDS+=($!)
+}
+start_peer --http 127.0.0.1:0        # peer0 serves HTTP and stays for the whole run
+wait_for_line "$WORK/peer0.out" 'http://' 10
+URL=$(sed -n 's/.* http \(http:[^ ]*\).*/\1/p' "$WORK/peer0.out")
+for ((n = 1; n < PEERS; n++)); do start_peer; done
+echo "-- $PEERS peers started; peer0 serves $URL"
+
+"$STRATA" source --control "$CONTROL" --channel demo --input "$WORK/input.ts" --rate "$RATE" \
+    --listen 127.0.0.1:0 --linger-ms 4000 >"$WORK/source.out" 2>"$WORK/source.log" &
+SOURCE_PID=$!
+PIDS+=($SOURCE_PID)
+wait_for_line "$WORK/source.out" 'listening' 10
+echo "-- source streaming at $RATE kbit/s"
+
+# Churn plan: at 1/4 of the run two peers leave cleanly and two are killed;
+# at 1/2 four new peers join; at 3/4 two more are killed.
+left=(); killed=(); joined=()
+status_line() {
+    local c=$WORK/control.json t=$1
+    [ -f "$c" ] || return 0
+    local peers dcms delivery ptx stx detached depth
+    peers=$(field "$c" peers); dcms=$(field "$c" dcms); delivery=$(field "$c" delivery)
+    ptx=$(field "$c" peer_tx_bytes); stx=$(field "$c" source_tx_bytes)
+    detached=$(field "$c" detached_pairs); depth=$(field "$c" max_depth)
+    awk -v t="$t" -v p="${peers:-0}" -v r="${dcms:-0}" -v dep="${depth:-0}" -v det="${detached:-0}" \
+        -v d="${delivery:-0}" -v ptx="${ptx:-0}" -v stx="${stx:-0}" 'BEGIN {
+        printf "\r[%3ds] peers %3d | trees: %d region(s), depth %d, detached %d | delivery %6.2f%% | from peers %6.1f MB, from source %5.1f MB   ",
+            t, p, r, dep, det, d * 100, ptx / 1e6, stx / 1e6 }' 
+}
+for ((t = 1; t <= SECONDS_TOTAL + 6; t++)); do
+    sleep 1
+    if [ $t -eq $((SECONDS_TOTAL / 4)) ]; then
+        for i in 3 4; do kill -TERM "${PEER_PID[$i]}"; left+=($i); done
+        for i in 1 5; do kill -KILL "${PEER_PID[$i]}"; killed+=($i); done
+        printf '\n-- churn: peers 3,4 left cleanly; peers 1,5 killed with SIGKILL\n'
+    fi
+    if [ $t -eq $((SECONDS_TOTAL / 2)) ]; then
+        for _ in 1 2 3 4; do joined+=($next_peer); start_peer; done
+        printf '\n-- churn: peers %s joined\n' "${joined[*]}"
+    fi
+    if [ $t -eq $((SECONDS_TOTAL * 3 / 4)) ]; then
+        for i in 2 9; do kill -KILL "${PEER_PID[$i]}"; killed+=($i); done
+        printf '\n-- churn: peers 2,9 killed with SIGKILL\n'
+    fi
+    if [ $t -eq $((SECONDS_TOTAL / 3)) ] && command -v ffprobe >/dev/null; then
+        probe=$(timeout 15 ffprobe -v error -show_entries stream=codec_type,codec_name,width,height \
+            -of csv=p=0 "$URL" 2>/dev/null | tr '\n' ' ' || true)
+        printf '\n-- player check: ffprobe %s sees: %s\n' "$URL" "${probe:-nothing}"
+    fi
+    status_line "$t"
+    kill -0 "$SOURCE_PID" 2>/dev/null || break
+done
+echo
+
+# Summary: peers present for the whole run must hold the exact input.
+identical=0; whole=0
+for ((i = 0; i < PEERS; i++)); do
+    [[ " ${left[*]} ${killed[*]} " == *" $i "* ]] && continue
+    whole=$((whole + 1))
+    cmp -s "$WORK/input.ts" "$WORK/peer$i.ts" && identical=$((identical + 1))
+done
+c=$WORK/control.json
+ptx=$(field "$c" peer_tx_bytes); stx=$(field "$c" source_tx_bytes)
+echo "== summary"
+echo "   peers now:            $(field "$c" peers) (joined $(field "$c" joins), left $(field "$c" leaves), died $(field "$c" deaths))"
+pct() { awk -v x="${1:-0}" 'BEGIN { printf "%.2f", x * 100 }'; }
+echo "   delivery:             $(pct "$(field "$c" delivery)")% of packets played on time"
+echo "   bytes from peers:     $ptx"
+echo "   bytes from source:    $stx  (peer share $(pct "$(field "$c" p2p_share)")%)"
+echo "   tree repairs:         $(field "$c" reparents) reparents, $(field "$c" instructions_sent) instructions sent"
+echo "   whole-run peers with byte-identical output: $identical of $whole"
+echo "   open the live stream of a peer: $URL   (e.g. mpv $URL  or  ffplay $URL)"
+echo "   logs and outputs: $WORK"

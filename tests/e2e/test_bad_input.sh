@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Garbage, truncated and oversized datagrams sent to the control center and
+# to a peer are counted and dropped, and both keep serving. Bad command-line
+# arguments print a message and exit with status 2.
+. "$(dirname "$0")/lib.sh"
+
+# --- command line -----------------------------------------------------------
+expect_usage() {
+    local rc=0
+    "$STRATA" "$@" >"$WORK/usage.out" 2>"$WORK/usage.err" || rc=$?
+    [ $rc -eq 2 ] || fail "'strata $*' exited $rc, want 2"
+    [ -s "$WORK/usage.err" ] || fail "'strata $*' printed no message"
+}
+expect_usage
+expect_usage frobnicate
+expect_usage control --listen nowhere
+expect_usage control --k 0
+expect_usage control --k 17
+expect_usage control --regions planets
+expect_usage control --bogus
+expect_usage peer --channel x
+expect_usage peer --control 127.0.0.1:1
+expect_usage peer --control 127.0.0.1:99999 --channel x
+expect_usage peer --control 127.0.0.1:1 --channel x --upload -5
+expect_usage peer --control 127.0.0.1:1 --channel x --upload 12abc
+expect_usage peer --control 127.0.0.1:1 --channel "$(printf 'c%.0s' {1..65})"
+expect_usage source --control 127.0.0.1:1 --channel x --input -
+expect_usage source --control 127.0.0.1:1 --channel x --rate 100
+expect_usage source --control 127.0.0.1:1 --channel x --input udp://nowhere --rate 100
+expect_usage peer --control 127.0.0.1:1 --channel x extra-argument
+for sub in control source peer; do
+    "$STRATA" $sub --help | grep -q "usage: strata $sub" || fail "strata $sub --help"
+done
+pass "bad arguments exit with status 2"
+
+# --- hostile datagrams ---------------------------------------------------------
+start_control
+start_peer victim --upload 2000
+VICTIM=$PEER_ADDR
+
+head -c 200 /dev/urandom >"$WORK/garbage"
+printf 'ST\001\003\000\000' >"$WORK/truncated_join"     # JOIN header and two bytes
+printf 'ST\002\001' >"$WORK/bad_version"
+printf 'ST\001\077' >"$WORK/bad_type"
+head -c 3000 /dev/urandom >"$WORK/oversized"
+printf 'ST\001\001' >"$WORK/truncated_data"; head -c 40 /dev/zero >>"$WORK/truncated_data"
+sent=0
+for target in "$CONTROL" "$VICTIM"; do
+    for f in garbage truncated_join bad_version bad_type oversized truncated_data; do
+        for _ in 1 2 3; do send_udp "$target" "$WORK/$f"; done
+    done
+done
+wait_for_line "$WORK/control.json" '"dropped_datagrams":(1[8-9]|[2-9][0-9]|[0-9]{3,})' 10 \
+    || fail "control did not count 18 drops: $(cat "$WORK/control.json")"
+wait_for_line "$WORK/victim.json" '"dropped_datagrams":(1[8-9]|[2-9][0-9]|[0-9]{3,})' 10 \
+    || fail "peer did not count 18 drops: $(cat "$WORK/victim.json")"
+kill -0 "$CONTROL_PID" || fail "control died"
+
+# Both keep serving: a stream still reaches the victim and a new peer.
+start_peer late --upload 2000 --exit-on-end
+late_pid=$LAST_PID
+head -c 300000 /dev/urandom >"$WORK/input.bin"
+start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
+    --rate 2000 --listen 127.0.0.1:0 --linger-ms 3000
+wait_exit "$late_pid" 60 || fail "the late peer did not get the stream"
+cmp -s "$WORK/input.bin" "$WORK/late.ts" || fail "late peer output differs"
+wait_for_line "$WORK/victim.json" '"ended":1' 20 || fail "victim peer did not reach the end"
+cmp -s "$WORK/input.bin" "$WORK/victim.ts" || fail "victim peer output differs"
+pass "hostile datagrams counted and dropped; control and peer kept serving"
