@@ -42,6 +42,11 @@ enum strata_msg_type {
     STRATA_MSG_TYPE_MAX = 9,
 };
 
+/* How many child entries a heartbeat with n_parents parent entries can
+ * carry within STRATA_WIRE_MAX_DATAGRAM_BYTES (protocol.md 3.2); a node
+ * with more children reports the rest in later heartbeats, round robin. */
+size_t strata_wire_hb_max_children(uint8_t n_parents);
+
 /* Reads the header; returns the message type (1..STRATA_MSG_TYPE_MAX) or a
  * negative STRATA_ERR_* (SHORT, MAGIC, VERSION, TYPE). */
 int strata_wire_peek_type(const uint8_t *buf, size_t buflen);

@@ -1,0 +1,834 @@
+/*
+ * Wire protocol v1 codec (docs/protocol.md is normative; its sections are
+ * cited as "protocol.md N").
+ *
+ * Model: every message is a fixed-layout sequence of big-endian integers
+ * after a 4-byte header, with at most one or two counted arrays or byte
+ * strings. The encoding is canonical: a struct has exactly one encoding and
+ * an accepted datagram decodes to exactly one struct, so decode followed by
+ * encode gives back the input bytes. The fuzz targets rely on that.
+ *
+ * Validity is defined once per message by a *_valid() function that both
+ * sides call: the encoder refuses (STRATA_ERR_INVAL) exactly the structs the
+ * decoder would refuse (STRATA_ERR_RANGE), so we never send what a peer
+ * drops. Decoders additionally check counts and lengths as soon as they are
+ * read, both so that the error names the real problem and because a count
+ * bounds the writes into the fixed arrays of the output struct.
+ *
+ * Reading goes through a small cursor whose every accessor checks the
+ * remaining length first; a short read sets a sticky error and yields
+ * zeros, so a decoder can read a run of fields and test once. Writing is
+ * unchecked: an encoder computes the exact size first and refuses a buffer
+ * that is too small before writing anything.
+ *
+ * No allocation, no clocks, no I/O, no globals.
+ */
+#include "strata/wire.h"
+
+#include <string.h>
+
+/* Fixed sizes of each message, header included (protocol.md 3.x tables). */
+enum wire_sizes {
+    DATA_FIXED_BYTES = 34,
+    HB_FIXED_BYTES = 78,
+    HB_PARENT_BYTES = 28,
+    HB_CHILD_BYTES = 25,
+    JOIN_FIXED_BYTES = 23, /* with both length bytes, without the strings */
+    JOIN_REPLY_BYTES = 42,
+    PEER_REF_BYTES = 14,
+    INSTR_FIXED_BYTES = 46,
+    PROBE_BYTES = 24,
+    PROBE_REPLY_BYTES = 32,
+    LEAVE_BYTES = 24,
+    REPAIR_BYTES = 36,
+};
+
+static const uint8_t wire_magic[2] = {0x53, 0x54}; /* "ST", protocol.md 2.1 */
+
+/* --- big-endian writers (callers have checked the room) ------------------ */
+
+static uint8_t *put_u8(uint8_t *p, uint8_t v)
+{
+    p[0] = v;
+    return p + 1;
+}
+
+static uint8_t *put_u16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)(v >> 8);
+    p[1] = (uint8_t)v;
+    return p + 2;
+}
+
+static uint8_t *put_u32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+    return p + 4;
+}
+
+static uint8_t *put_u64(uint8_t *p, uint64_t v)
+{
+    p = put_u32(p, (uint32_t)(v >> 32));
+    return put_u32(p, (uint32_t)v);
+}
+
+static uint8_t *put_bytes(uint8_t *p, const uint8_t *src, size_t n)
+{
+    if (n)
+        memcpy(p, src, n);
+    return p + n;
+}
+
+/* protocol.md 2.1: the header every message starts with. */
+static uint8_t *put_header(uint8_t *p, enum strata_msg_type type)
+{
+    p = put_u8(p, wire_magic[0]);
+    p = put_u8(p, wire_magic[1]);
+    p = put_u8(p, STRATA_WIRE_VERSION);
+    return put_u8(p, (uint8_t)type);
+}
+
+/* protocol.md 2.2: an address is a 4-byte IPv4 address and a 2-byte port. */
+static uint8_t *put_peer_ref(uint8_t *p, const strata_peer_ref *r)
+{
+    p = put_u64(p, r->node.v);
+    p = put_u32(p, r->addr.ipv4);
+    return put_u16(p, r->addr.port);
+}
+
+/* --- bounds-checked reader ---------------------------------------------- */
+
+typedef struct reader {
+    const uint8_t *p;
+    const uint8_t *end;
+    int err; /* sticky: STRATA_ERR_SHORT after the first short read */
+} reader;
+
+/* True when n more bytes can be read; sets the sticky error otherwise. */
+static int have(reader *r, size_t n)
+{
+    if (r->err)
+        return 0;
+    if ((size_t)(r->end - r->p) >= n)
+        return 1;
+    r->err = STRATA_ERR_SHORT;
+    return 0;
+}
+
+static uint8_t get_u8(reader *r)
+{
+    if (!have(r, 1))
+        return 0;
+    uint8_t v = r->p[0];
+    r->p += 1;
+    return v;
+}
+
+static uint16_t get_u16(reader *r)
+{
+    if (!have(r, 2))
+        return 0;
+    uint16_t v = (uint16_t)(((unsigned)r->p[0] << 8) | (unsigned)r->p[1]);
+    r->p += 2;
+    return v;
+}
+
+static uint32_t get_u32(reader *r)
+{
+    if (!have(r, 4))
+        return 0;
+    uint32_t v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) | ((uint32_t)r->p[2] << 8) |
+                 (uint32_t)r->p[3];
+    r->p += 4;
+    return v;
+}
+
+static uint64_t get_u64(reader *r)
+{
+    uint64_t hi = get_u32(r);
+    uint64_t lo = get_u32(r);
+    return (hi << 32) | lo;
+}
+
+/* Returns a pointer to the next n bytes inside the input (valid even for
+ * n == 0), or NULL with the sticky error set when they are not there. */
+static const uint8_t *get_bytes(reader *r, size_t n)
+{
+    if (!have(r, n))
+        return NULL;
+    const uint8_t *v = r->p;
+    r->p += n;
+    return v;
+}
+
+static void get_peer_ref(reader *r, strata_peer_ref *ref)
+{
+    ref->node.v = get_u64(r);
+    ref->addr.ipv4 = get_u32(r);
+    ref->addr.port = get_u16(r);
+}
+
+/* protocol.md 2.4 step 1: opens buf as a message of the expected type. */
+static int open_message(reader *r, const uint8_t *buf, size_t buflen, enum strata_msg_type want)
+{
+    if (!buf && buflen)
+        return STRATA_ERR_INVAL;
+    int type = strata_wire_peek_type(buf, buflen);
+    if (type < 0)
+        return type;
+    if (type != (int)want)
+        return STRATA_ERR_TYPE;
+    r->p = buf + STRATA_WIRE_HEADER_BYTES;
+    r->end = buf + buflen;
+    r->err = 0;
+    return 0;
+}
+
+/* Ends a decode: short input first, then leftover bytes. */
+static int close_message(const reader *r, size_t buflen)
+{
+    if (r->err)
+        return r->err;
+    if (r->p != r->end)
+        return STRATA_ERR_LONG;
+    /* Every accepted message is at most STRATA_WIRE_MAX_DATAGRAM_BYTES, so
+     * this conversion cannot overflow. */
+    return (int)buflen;
+}
+
+/* Shared start of every encoder: validity first, then room. */
+static int encode_prelude(const uint8_t *buf, size_t buflen, int valid, size_t need)
+{
+    if (!valid)
+        return STRATA_ERR_INVAL;
+    if (!buf && buflen)
+        return STRATA_ERR_INVAL;
+    if (buflen < need)
+        return STRATA_ERR_NOSPACE;
+    return 0;
+}
+
+/* --- header (protocol.md 2.1) --------------------------------------------- */
+
+int strata_wire_peek_type(const uint8_t *buf, size_t buflen)
+{
+    if (!buf || buflen < STRATA_WIRE_HEADER_BYTES)
+        return STRATA_ERR_SHORT;
+    if (buf[0] != wire_magic[0] || buf[1] != wire_magic[1])
+        return STRATA_ERR_MAGIC;
+    if (buf[2] != STRATA_WIRE_VERSION)
+        return STRATA_ERR_VERSION;
+    if (buf[3] == 0 || buf[3] > STRATA_MSG_TYPE_MAX)
+        return STRATA_ERR_TYPE;
+    return buf[3];
+}
+
+/* --- DATA (protocol.md 3.1) ----------------------------------------------- */
+
+static size_t data_bytes(const strata_msg_data *m)
+{
+    return (size_t)DATA_FIXED_BYTES + m->payload_len + m->auth_tag_len;
+}
+
+/* The "allowed" column of protocol.md 3.1. */
+static int data_valid(const strata_msg_data *m)
+{
+    if (m->channel.v == 0 || m->substream >= STRATA_WIRE_MAX_SUBSTREAMS)
+        return 0;
+    if (m->flags & ~(unsigned)STRATA_DATA_FLAGS_KNOWN)
+        return 0;
+    if (m->payload_len > STRATA_WIRE_MAX_PAYLOAD_BYTES ||
+        m->auth_tag_len > STRATA_WIRE_MAX_AUTH_TAG_BYTES)
+        return 0;
+    if ((m->flags & STRATA_DATA_FLAG_EOS) && m->payload_len != 0)
+        return 0;
+    /* A full payload and a full tag together would not fit (protocol.md 3.1). */
+    return data_bytes(m) <= STRATA_WIRE_MAX_DATAGRAM_BYTES;
+}
+
+/* Writes the layout of protocol.md 3.1, field by field in table order. */
+int strata_wire_encode_data(uint8_t *buf, size_t buflen, const strata_msg_data *m)
+{
+    if (!m || (m->payload_len && !m->payload) || (m->auth_tag_len && !m->auth_tag))
+        return STRATA_ERR_INVAL;
+    size_t n = data_bytes(m);
+    int err = encode_prelude(buf, buflen, data_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_DATA);
+    p = put_u64(p, m->channel.v);
+    p = put_u64(p, m->seq);
+    p = put_u64(p, m->send_ts_ns);
+    p = put_u8(p, m->substream);
+    p = put_u8(p, m->flags);
+    p = put_u16(p, m->payload_len);
+    p = put_u16(p, m->auth_tag_len);
+    p = put_bytes(p, m->payload, m->payload_len);
+    put_bytes(p, m->auth_tag, m->auth_tag_len);
+    return (int)n;
+}
+
+/* Reads protocol.md 3.1 under the rules of 2.4. */
+int strata_wire_decode_data(const uint8_t *buf, size_t buflen, strata_msg_data *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_DATA);
+    if (err)
+        return err;
+    m->channel.v = get_u64(&r);
+    m->seq = get_u64(&r);
+    m->send_ts_ns = get_u64(&r);
+    m->substream = get_u8(&r);
+    m->flags = get_u8(&r);
+    m->payload_len = get_u16(&r);
+    m->auth_tag_len = get_u16(&r);
+    if (r.err)
+        return r.err;
+    /* Lengths are judged before the bytes they announce are looked for, so a
+     * 60000-byte claim is reported as out of range rather than as short. */
+    if (m->payload_len > STRATA_WIRE_MAX_PAYLOAD_BYTES ||
+        m->auth_tag_len > STRATA_WIRE_MAX_AUTH_TAG_BYTES ||
+        data_bytes(m) > STRATA_WIRE_MAX_DATAGRAM_BYTES)
+        return STRATA_ERR_RANGE;
+    m->payload = get_bytes(&r, m->payload_len);
+    m->auth_tag = get_bytes(&r, m->auth_tag_len);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return data_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- HEARTBEAT (protocol.md 3.2) ------------------------------------------ */
+
+static size_t heartbeat_bytes(size_t n_parents, size_t n_children)
+{
+    return (size_t)HB_FIXED_BYTES + n_parents * HB_PARENT_BYTES + n_children * HB_CHILD_BYTES;
+}
+
+static int heartbeat_counts_valid(size_t n_parents, size_t n_children)
+{
+    return n_parents <= STRATA_WIRE_MAX_SUBSTREAMS && n_children <= STRATA_WIRE_MAX_HB_CHILDREN &&
+           heartbeat_bytes(n_parents, n_children) <= STRATA_WIRE_MAX_DATAGRAM_BYTES;
+}
+
+/* The "allowed" column of protocol.md 3.2. */
+static int heartbeat_valid(const strata_msg_heartbeat *m)
+{
+    if (m->node.v == 0 || m->channel.v == 0)
+        return 0;
+    if (!heartbeat_counts_valid(m->n_parents, m->n_children))
+        return 0;
+    /* n_parents is k; 0 means the sender has no parent slots (a source), and
+     * then children may name any substream below the protocol maximum. */
+    unsigned k = m->n_parents ? m->n_parents : STRATA_WIRE_MAX_SUBSTREAMS;
+    for (size_t i = 0; i < m->n_children; i++) {
+        if (m->children[i].child.v == 0 || m->children[i].substream >= k)
+            return 0;
+    }
+    return 1;
+}
+
+/* Writes the layout of protocol.md 3.2, field by field in table order. */
+int strata_wire_encode_heartbeat(uint8_t *buf, size_t buflen, const strata_msg_heartbeat *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    size_t n = heartbeat_bytes(m->n_parents, m->n_children);
+    int err = encode_prelude(buf, buflen, heartbeat_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_HEARTBEAT);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->channel.v);
+    p = put_u32(p, m->dcm.v);
+    p = put_u32(p, m->hb_seq);
+    p = put_u64(p, m->local_ts_ns);
+    p = put_u32(p, m->instr_epoch);
+    p = put_u32(p, m->upload_kbps);
+    p = put_u64(p, m->played_packets);
+    p = put_u64(p, m->missed_packets);
+    p = put_u64(p, m->rx_data_bytes);
+    p = put_u64(p, m->tx_data_bytes);
+    p = put_u8(p, m->n_parents);
+    p = put_u8(p, m->n_children);
+    for (size_t i = 0; i < m->n_parents; i++) {
+        const strata_hb_parent *e = &m->parents[i];
+        p = put_u64(p, e->parent.v);
+        p = put_u32(p, e->buffer_packets);
+        p = put_u64(p, e->last_rx_ts_ns);
+        p = put_u64(p, e->last_rx_seq);
+    }
+    for (size_t i = 0; i < m->n_children; i++) {
+        const strata_hb_child *e = &m->children[i];
+        p = put_u64(p, e->child.v);
+        p = put_u8(p, e->substream);
+        p = put_u64(p, e->last_tx_ts_ns);
+        p = put_u64(p, e->last_tx_seq);
+    }
+    return (int)n;
+}
+
+/* Reads protocol.md 3.2 under the rules of 2.4. */
+int strata_wire_decode_heartbeat(const uint8_t *buf, size_t buflen, strata_msg_heartbeat *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_HEARTBEAT);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->channel.v = get_u64(&r);
+    m->dcm.v = get_u32(&r);
+    m->hb_seq = get_u32(&r);
+    m->local_ts_ns = get_u64(&r);
+    m->instr_epoch = get_u32(&r);
+    m->upload_kbps = get_u32(&r);
+    m->played_packets = get_u64(&r);
+    m->missed_packets = get_u64(&r);
+    m->rx_data_bytes = get_u64(&r);
+    m->tx_data_bytes = get_u64(&r);
+    m->n_parents = get_u8(&r);
+    m->n_children = get_u8(&r);
+    if (r.err)
+        return r.err;
+    /* The counts bound the writes into parents[] and children[]. */
+    if (!heartbeat_counts_valid(m->n_parents, m->n_children))
+        return STRATA_ERR_RANGE;
+    for (size_t i = 0; i < m->n_parents; i++) {
+        strata_hb_parent *e = &m->parents[i];
+        e->parent.v = get_u64(&r);
+        e->buffer_packets = get_u32(&r);
+        e->last_rx_ts_ns = get_u64(&r);
+        e->last_rx_seq = get_u64(&r);
+    }
+    for (size_t i = 0; i < m->n_children; i++) {
+        strata_hb_child *e = &m->children[i];
+        e->child.v = get_u64(&r);
+        e->substream = get_u8(&r);
+        e->last_tx_ts_ns = get_u64(&r);
+        e->last_tx_seq = get_u64(&r);
+    }
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return heartbeat_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- JOIN (protocol.md 3.3.1) --------------------------------------------- */
+
+static size_t join_bytes(const strata_msg_join *m)
+{
+    return (size_t)JOIN_FIXED_BYTES + m->name_len + m->region_len;
+}
+
+/* The "allowed" column of protocol.md 3.3.1. */
+static int join_valid(const strata_msg_join *m)
+{
+    if (m->node.v == 0 || m->role > STRATA_ROLE_MAX)
+        return 0;
+    if (m->role == STRATA_ROLE_PEER && m->rate_kbps != 0)
+        return 0;
+    if (m->name_len == 0 || m->name_len > STRATA_WIRE_MAX_NAME_BYTES)
+        return 0;
+    return m->region_len <= STRATA_WIRE_MAX_REGION_BYTES;
+}
+
+/* Writes the layout of protocol.md 3.3.1, field by field in table order. */
+int strata_wire_encode_join(uint8_t *buf, size_t buflen, const strata_msg_join *m)
+{
+    if (!m || (m->name_len && !m->name) || (m->region_len && !m->region))
+        return STRATA_ERR_INVAL;
+    size_t n = join_bytes(m);
+    int err = encode_prelude(buf, buflen, join_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_JOIN);
+    p = put_u64(p, m->node.v);
+    p = put_u8(p, m->role);
+    p = put_u32(p, m->upload_kbps);
+    p = put_u32(p, m->rate_kbps);
+    p = put_u8(p, m->name_len);
+    p = put_bytes(p, m->name, m->name_len);
+    p = put_u8(p, m->region_len);
+    put_bytes(p, m->region, m->region_len);
+    return (int)n;
+}
+
+/* Reads protocol.md 3.3.1 under the rules of 2.4. */
+int strata_wire_decode_join(const uint8_t *buf, size_t buflen, strata_msg_join *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_JOIN);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->role = get_u8(&r);
+    m->upload_kbps = get_u32(&r);
+    m->rate_kbps = get_u32(&r);
+    m->name_len = get_u8(&r);
+    if (r.err)
+        return r.err;
+    if (m->name_len == 0 || m->name_len > STRATA_WIRE_MAX_NAME_BYTES)
+        return STRATA_ERR_RANGE;
+    m->name = get_bytes(&r, m->name_len);
+    m->region_len = get_u8(&r);
+    if (r.err)
+        return r.err;
+    if (m->region_len > STRATA_WIRE_MAX_REGION_BYTES)
+        return STRATA_ERR_RANGE;
+    m->region = get_bytes(&r, m->region_len);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return join_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- JOIN_REPLY (protocol.md 3.3.2) --------------------------------------- */
+
+/* The "allowed" column of protocol.md 3.3.2. */
+static int join_reply_valid(const strata_msg_join_reply *m)
+{
+    if (m->node.v == 0 || m->channel.v == 0 || m->status > STRATA_JOIN_STATUS_MAX)
+        return 0;
+    if (m->k == 0 || m->k > STRATA_WIRE_MAX_SUBSTREAMS)
+        return 0;
+    return m->heartbeat_ms != 0;
+}
+
+/* Writes the layout of protocol.md 3.3.2, field by field in table order. */
+int strata_wire_encode_join_reply(uint8_t *buf, size_t buflen, const strata_msg_join_reply *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, join_reply_valid(m), JOIN_REPLY_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_JOIN_REPLY);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->channel.v);
+    p = put_u8(p, m->status);
+    p = put_u8(p, m->k);
+    p = put_u32(p, m->dcm.v);
+    p = put_u32(p, m->rate_kbps);
+    p = put_u32(p, m->heartbeat_ms);
+    put_u64(p, m->start_seq);
+    return JOIN_REPLY_BYTES;
+}
+
+/* Reads protocol.md 3.3.2 under the rules of 2.4. */
+int strata_wire_decode_join_reply(const uint8_t *buf, size_t buflen, strata_msg_join_reply *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_JOIN_REPLY);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->channel.v = get_u64(&r);
+    m->status = get_u8(&r);
+    m->k = get_u8(&r);
+    m->dcm.v = get_u32(&r);
+    m->rate_kbps = get_u32(&r);
+    m->heartbeat_ms = get_u32(&r);
+    m->start_seq = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return join_reply_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- INSTRUCTION (protocol.md 3.4) ---------------------------------------- */
+
+static size_t instruction_bytes(size_t n_children)
+{
+    return (size_t)INSTR_FIXED_BYTES + n_children * PEER_REF_BYTES;
+}
+
+/* The "allowed" column of protocol.md 3.4. */
+static int instruction_valid(const strata_msg_instruction *m)
+{
+    if (m->node.v == 0 || m->channel.v == 0)
+        return 0;
+    if (m->k == 0 || m->k > STRATA_WIRE_MAX_SUBSTREAMS || m->substream >= m->k)
+        return 0;
+    if (m->algorithm == 0 || m->algorithm > STRATA_ALG_MAX)
+        return 0;
+    if (m->n_children > STRATA_WIRE_MAX_CHILDREN)
+        return 0;
+    for (size_t i = 0; i < m->n_children; i++) {
+        if (m->children[i].node.v == 0)
+            return 0;
+    }
+    return 1;
+}
+
+/* Writes the layout of protocol.md 3.4, field by field in table order. */
+int strata_wire_encode_instruction(uint8_t *buf, size_t buflen, const strata_msg_instruction *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    size_t n = instruction_bytes(m->n_children);
+    int err = encode_prelude(buf, buflen, instruction_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_INSTRUCTION);
+    p = put_u32(p, m->dcm.v);
+    p = put_u64(p, m->channel.v);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->epoch);
+    p = put_u8(p, m->k);
+    p = put_u8(p, m->substream);
+    p = put_u8(p, m->algorithm);
+    p = put_peer_ref(p, &m->parent);
+    p = put_u8(p, m->n_children);
+    for (size_t i = 0; i < m->n_children; i++)
+        p = put_peer_ref(p, &m->children[i]);
+    return (int)n;
+}
+
+/* Reads protocol.md 3.4 under the rules of 2.4. */
+int strata_wire_decode_instruction(const uint8_t *buf, size_t buflen, strata_msg_instruction *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_INSTRUCTION);
+    if (err)
+        return err;
+    m->dcm.v = get_u32(&r);
+    m->channel.v = get_u64(&r);
+    m->node.v = get_u64(&r);
+    m->epoch = get_u32(&r);
+    m->k = get_u8(&r);
+    m->substream = get_u8(&r);
+    m->algorithm = get_u8(&r);
+    get_peer_ref(&r, &m->parent);
+    m->n_children = get_u8(&r);
+    if (r.err)
+        return r.err;
+    /* The count bounds the writes into children[]. */
+    if (m->n_children > STRATA_WIRE_MAX_CHILDREN)
+        return STRATA_ERR_RANGE;
+    for (size_t i = 0; i < m->n_children; i++)
+        get_peer_ref(&r, &m->children[i]);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return instruction_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- PROBE and PROBE_REPLY (protocol.md 3.5) ------------------------------ */
+
+/* The "allowed" column of protocol.md 3.5.1. */
+static int probe_valid(const strata_msg_probe *m)
+{
+    return m->node.v != 0;
+}
+
+/* Writes the layout of protocol.md 3.5.1, field by field in table order. */
+int strata_wire_encode_probe(uint8_t *buf, size_t buflen, const strata_msg_probe *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, probe_valid(m), PROBE_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_PROBE);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->probe_id);
+    put_u64(p, m->send_ts_ns);
+    return PROBE_BYTES;
+}
+
+/* Reads protocol.md 3.5.1 under the rules of 2.4. */
+int strata_wire_decode_probe(const uint8_t *buf, size_t buflen, strata_msg_probe *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_PROBE);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->probe_id = get_u32(&r);
+    m->send_ts_ns = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return probe_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* The "allowed" column of protocol.md 3.5.2. */
+static int probe_reply_valid(const strata_msg_probe_reply *m)
+{
+    return m->node.v != 0 && m->responder.v != 0;
+}
+
+/* Writes the layout of protocol.md 3.5.2, field by field in table order. */
+int strata_wire_encode_probe_reply(uint8_t *buf, size_t buflen, const strata_msg_probe_reply *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, probe_reply_valid(m), PROBE_REPLY_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_PROBE_REPLY);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->probe_id);
+    p = put_u64(p, m->send_ts_ns);
+    put_u64(p, m->responder.v);
+    return PROBE_REPLY_BYTES;
+}
+
+/* Reads protocol.md 3.5.2 under the rules of 2.4. */
+int strata_wire_decode_probe_reply(const uint8_t *buf, size_t buflen, strata_msg_probe_reply *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_PROBE_REPLY);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->probe_id = get_u32(&r);
+    m->send_ts_ns = get_u64(&r);
+    m->responder.v = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return probe_reply_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- LEAVE (protocol.md 3.6) ---------------------------------------------- */
+
+/* The "allowed" column of protocol.md 3.6. */
+static int leave_valid(const strata_msg_leave *m)
+{
+    return m->node.v != 0 && m->channel.v != 0;
+}
+
+/* Writes the layout of protocol.md 3.6, field by field in table order. */
+int strata_wire_encode_leave(uint8_t *buf, size_t buflen, const strata_msg_leave *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, leave_valid(m), LEAVE_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_LEAVE);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->channel.v);
+    put_u32(p, m->dcm.v);
+    return LEAVE_BYTES;
+}
+
+/* Reads protocol.md 3.6 under the rules of 2.4. */
+int strata_wire_decode_leave(const uint8_t *buf, size_t buflen, strata_msg_leave *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_LEAVE);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->channel.v = get_u64(&r);
+    m->dcm.v = get_u32(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return leave_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- REPAIR_REQUEST (protocol.md 3.7) ------------------------------------- */
+
+/* The "allowed" column of protocol.md 3.7. */
+static int repair_valid(const strata_msg_repair *m)
+{
+    if (m->node.v == 0 || m->channel.v == 0 || m->mask == 0)
+        return 0;
+    /* The highest sequence number named must not wrap past 2^64 - 1. */
+    unsigned top = 63;
+    while (!(m->mask >> top))
+        top--;
+    return m->first_seq <= UINT64_MAX - top;
+}
+
+/* Writes the layout of protocol.md 3.7, field by field in table order. */
+int strata_wire_encode_repair(uint8_t *buf, size_t buflen, const strata_msg_repair *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, repair_valid(m), REPAIR_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_REPAIR_REQUEST);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->channel.v);
+    p = put_u64(p, m->first_seq);
+    put_u64(p, m->mask);
+    return REPAIR_BYTES;
+}
+
+/* Reads protocol.md 3.7 under the rules of 2.4. */
+int strata_wire_decode_repair(const uint8_t *buf, size_t buflen, strata_msg_repair *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_REPAIR_REQUEST);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->channel.v = get_u64(&r);
+    m->first_seq = get_u64(&r);
+    m->mask = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return repair_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- drop counters (protocol.md 6) ---------------------------------------- */
+
+void strata_drop_count(strata_drop_counters *c, int err)
+{
+    if (!c)
+        return;
+    size_t slots = sizeof c->by_reason / sizeof c->by_reason[0];
+    size_t slot;
+    if (err >= 0)
+        slot = 0; /* not an error at all: counted as "unknown" */
+    else if (err <= -(int)slots)
+        slot = slots - 1; /* rarer reasons and non-input errors share the last slot */
+    else
+        slot = (size_t)-err;
+    c->by_reason[slot]++;
+    c->total++;
+}
+
+size_t strata_wire_hb_max_children(uint8_t n_parents) /* protocol.md 3.2 */
+{
+    if (n_parents > STRATA_WIRE_MAX_SUBSTREAMS)
+        return 0;
+    size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 78u - 28u * n_parents) / 25u;
+    return room < STRATA_WIRE_MAX_HB_CHILDREN ? room : STRATA_WIRE_MAX_HB_CHILDREN;
+}
