@@ -1,0 +1,1062 @@
+/*
+ * The control center (see strata/control.h): client manager and service
+ * manager, with the content directory (directory.c) and the DCMs (dcm.c).
+ *
+ * Client manager. Keeps one record per live node: id, address, role,
+ * channel, DCM (peers), last time heard, the last instruction epoch sent and
+ * when, the counters of its latest heartbeat, and per substream the state
+ * stall detection needs. JOIN, HEARTBEAT and LEAVE are handled here and
+ * passed on to the node's DCM; PROBE is answered; anything else is counted
+ * and dropped.
+ *
+ * Channels. One record per channel with nodes: the source (live, or the
+ * last one known: when a source leaves its trees stay, and so does the ref
+ * instructions carry), the tree rate (provisional until a source
+ * announces), the stream position for newcomers (start_seq) and the list
+ * of the channel's DCMs. A channel record goes when it has neither a live
+ * source nor a DCM.
+ *
+ * Service manager. Creates a DCM when a (channel, region) has none, with
+ * logical ids from a counter starting at 1, and registers it in the
+ * directory. A DCM whose last member leaves is deleted (after telling the
+ * source it has no more roots there): keeping it would let anyone who
+ * invents region labels grow the table without limit.
+ *
+ * Epochs come from one counter for the whole control center, one value per
+ * batch of instructions, so a node can compare epochs from several DCMs.
+ *
+ * Timer: every heartbeat interval, nodes not heard for dead_after are
+ * removed like a leave (counted as deaths). Stall detection runs when a
+ * heartbeat brings the sequence numbers it compares.
+ */
+#include "strata/control.h"
+
+#include "dcm.h"
+#include "directory.h"
+#include "idmap.h"
+#include "strata/tree.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum control_limits {
+    CONTROL_OUTBOX_CAP = 65536,
+    CONTROL_PROVISIONAL_RATE_KBPS = 1000, /* tree rate until the source announces */
+    CONTROL_DIRTY_CHUNK = 64,
+    CONTROL_SCAN_CHUNK = 64,
+    CONTROL_LOG_WINDOW_MS = 1000,
+    CONTROL_LOG_LINES_PER_WINDOW = 20, /* drop lines beyond this are counted, not written */
+    CONTROL_REGION_BUF = STRATA_WIRE_MAX_REGION_BYTES + 1,
+};
+
+/* Stall detection state of one substream of one node (SPEC C13). */
+typedef struct ctl_stall {
+    uint64_t seq;        /* last_rx_seq as last reported */
+    uint64_t since_ns;   /* when it last advanced, or the baseline was reset */
+    uint64_t other_base; /* highest last_rx_seq of the other substreams then */
+    uint64_t parent;     /* tree parent (as reported) the baseline belongs to */
+} ctl_stall;
+
+struct ctl_channel;
+
+typedef struct ctl_node {
+    strata_node_id id;
+    strata_addr addr;
+    uint8_t role;            /* enum strata_role */
+    uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the tree */
+    uint8_t stall_init;
+    struct ctl_channel *ch;
+    strata_dcm *dcm; /* peers only */
+    uint32_t upload_kbps;
+    uint64_t last_seen_ns;
+    uint32_t last_epoch_sent;
+    uint64_t last_send_ns;
+    uint64_t played, missed, tx_bytes; /* from the latest heartbeat */
+    ctl_stall stall[];                 /* k entries */
+} ctl_node;
+
+typedef struct ctl_channel {
+    strata_channel_id id;
+    uint8_t source_live;
+    strata_node_id source; /* live or last known; 0 = never had one */
+    strata_addr source_addr;
+    uint32_t source_upload_kbps;
+    uint32_t rate_kbps; /* the trees' rate */
+    uint64_t start_seq;
+    strata_dcm **dcms;
+    size_t ndcms, capdcms;
+} ctl_channel;
+
+/* A dense array of pointers with an id index; swap-remove on delete. */
+typedef struct ptab {
+    void **items;
+    uint64_t *keys;
+    size_t count, cap;
+    strata_idmap index;
+} ptab;
+
+struct strata_control {
+    const strata_alloc *alloc;
+    const strata_log *log;
+    uint8_t k, region_mode, prefix_bits;
+    uint32_t heartbeat_ms, max_nodes;
+    uint64_t hb_ns, dead_ns, stall_ns;
+    uint64_t seed;
+    strata_node_id control_id; /* names the control as a PROBE responder */
+
+    strata_outbox outbox;
+    strata_directory *dir;
+    ptab nodes, channels, dcms;
+    uint32_t next_dcm_id;
+    uint32_t epoch;
+    uint64_t next_scan_ns;
+
+    size_t peers, sources;
+    uint64_t played_sum, missed_sum, peer_tx_sum, source_tx_sum;
+    uint64_t joins, leaves, deaths, reparents, instructions_sent;
+    strata_drop_counters drops;
+
+    uint64_t log_window_ns;
+    uint32_t log_lines;
+    uint64_t log_suppressed;
+
+    /* Scratch kept here rather than on the stack (about 20 KiB). */
+    strata_msg_heartbeat hb;
+    strata_msg_instruction instr[STRATA_WIRE_MAX_SUBSTREAMS];
+};
+
+/* --- small helpers -------------------------------------------------------------- */
+
+/* Time differences saturate: a host clock that steps back must not make a
+ * node look silent for centuries. */
+static uint64_t elapsed(uint64_t now, uint64_t then)
+{
+    return now > then ? now - then : 0;
+}
+
+static uint64_t deadline(uint64_t now, uint64_t after)
+{
+    return now > STRATA_NEVER - after ? STRATA_NEVER : now + after;
+}
+
+static void ptab_init(ptab *t, const strata_alloc *a, uint64_t seed)
+{
+    memset(t, 0, sizeof *t);
+    strata_idmap_init(&t->index, a, seed);
+}
+
+static void ptab_free(ptab *t, const strata_alloc *a)
+{
+    strata_mem_free(a, t->items);
+    strata_mem_free(a, t->keys);
+    strata_idmap_free(&t->index);
+    memset(t, 0, sizeof *t);
+}
+
+static void *ptab_get(const ptab *t, uint64_t key)
+{
+    uint32_t i;
+    return strata_idmap_get(&t->index, key, &i) ? t->items[i] : NULL;
+}
+
+/* Makes room for n entries so that ptab_put cannot fail. */
+static int ptab_reserve(ptab *t, const strata_alloc *a, size_t n)
+{
+    if (n > UINT32_MAX)
+        return STRATA_ERR_NOMEM;
+    if (n > t->cap) {
+        size_t cap = t->cap ? t->cap : 16;
+        while (cap < n)
+            cap *= 2;
+        if (cap > SIZE_MAX / sizeof(uint64_t))
+            return STRATA_ERR_NOMEM;
+        void **items = strata_mem_realloc(a, t->items, cap * sizeof *items);
+        if (!items)
+            return STRATA_ERR_NOMEM;
+        t->items = items;
+        uint64_t *keys = strata_mem_realloc(a, t->keys, cap * sizeof *keys);
+        if (!keys)
+            return STRATA_ERR_NOMEM; /* items grew, which is harmless */
+        t->keys = keys;
+        t->cap = cap;
+    }
+    return strata_idmap_reserve(&t->index, n);
+}
+
+static void ptab_put(ptab *t, uint64_t key, void *item)
+{
+    t->items[t->count] = item;
+    t->keys[t->count] = key;
+    strata_idmap_put(&t->index, key, (uint32_t)t->count); /* reserved: cannot fail */
+    t->count++;
+}
+
+static void ptab_del(ptab *t, uint64_t key)
+{
+    uint32_t i;
+    if (!strata_idmap_get(&t->index, key, &i))
+        return;
+    strata_idmap_del(&t->index, key);
+    size_t last = t->count - 1;
+    if (i != last) {
+        t->items[i] = t->items[last];
+        t->keys[i] = t->keys[last];
+        strata_idmap_put(&t->index, t->keys[i], i); /* replaces: cannot fail */
+    }
+    t->count--;
+}
+
+/* Log lines caused by peers are rate-limited per window of `now`. */
+static int log_allowed(strata_control *c, int level, uint64_t now)
+{
+    if (!c->log || !c->log->write || level > c->log->max_level)
+        return 0;
+    if (elapsed(now, c->log_window_ns) >= STRATA_MS(CONTROL_LOG_WINDOW_MS)) {
+        if (c->log_suppressed)
+            strata_logf(c->log, STRATA_LOG_WARN, "control: %llu log lines suppressed",
+                        (unsigned long long)c->log_suppressed);
+        c->log_window_ns = now;
+        c->log_lines = 0;
+        c->log_suppressed = 0;
+    }
+    if (c->log_lines >= CONTROL_LOG_LINES_PER_WINDOW) {
+        c->log_suppressed++;
+        return 0;
+    }
+    c->log_lines++;
+    return 1;
+}
+
+static int drop(strata_control *c, strata_addr from, int err, const char *what, uint64_t now)
+{
+    strata_drop_count(&c->drops, err);
+    if (log_allowed(c, STRATA_LOG_WARN, now)) {
+        char a[32];
+        strata_logf(c->log, STRATA_LOG_WARN, "control: dropped %s from %s: %s", what,
+                    strata_addr_format(from, a, sizeof a), strata_strerror(err));
+    }
+    return err;
+}
+
+static uint32_t next_epoch(strata_control *c)
+{
+    if (++c->epoch == 0)
+        c->epoch = 1; /* 0 means "nothing applied yet" to a node */
+    return c->epoch;
+}
+
+/* A fresh datagram buffer, or NULL when the outbox is full (counted there,
+ * like a full socket buffer) or memory is short. */
+static strata_buf *out_buf(strata_control *c)
+{
+    if (c->outbox.count == c->outbox.cap) {
+        c->outbox.dropped++;
+        return NULL;
+    }
+    return strata_buf_new(c->alloc, STRATA_WIRE_MAX_DATAGRAM_BYTES);
+}
+
+static int out_push(strata_control *c, strata_addr to, strata_buf *b, int len)
+{
+    int err = len;
+    if (len > 0) {
+        b->len = (uint32_t)len;
+        err = strata_outbox_push(&c->outbox, to, b);
+    }
+    strata_buf_unref(b);
+    return err < 0 ? err : 0;
+}
+
+/* --- channels and DCMs (service manager) ------------------------------------------ */
+
+static ctl_channel *channel_get(strata_control *c, strata_channel_id id)
+{
+    return ptab_get(&c->channels, id.v);
+}
+
+static ctl_channel *channel_get_or_create(strata_control *c, strata_channel_id id)
+{
+    ctl_channel *ch = channel_get(c, id);
+    if (ch)
+        return ch;
+    if (ptab_reserve(&c->channels, c->alloc, c->channels.count + 1))
+        return NULL;
+    ch = strata_mem_calloc(c->alloc, 1, sizeof *ch);
+    if (!ch)
+        return NULL;
+    ch->id = id;
+    ch->rate_kbps = CONTROL_PROVISIONAL_RATE_KBPS;
+    ptab_put(&c->channels, id.v, ch);
+    return ch;
+}
+
+static void channel_maybe_release(strata_control *c, ctl_channel *ch)
+{
+    if (ch->source_live || ch->ndcms > 0)
+        return;
+    ptab_del(&c->channels, ch->id.v);
+    strata_mem_free(c->alloc, ch->dcms);
+    strata_mem_free(c->alloc, ch);
+}
+
+static strata_dcm *dcm_create(strata_control *c, ctl_channel *ch, const char *region,
+                              size_t region_len)
+{
+    strata_dcm *d = NULL;
+    if (c->next_dcm_id == 0)
+        goto fail_ids; /* 2^32 - 1 DCMs created: the counter is spent */
+    if (ch->ndcms == ch->capdcms) {
+        size_t cap = ch->capdcms ? ch->capdcms * 2 : 4;
+        strata_dcm **p = strata_mem_realloc(c->alloc, ch->dcms, cap * sizeof *p);
+        if (!p)
+            goto fail_list;
+        ch->dcms = p;
+        ch->capdcms = cap;
+    }
+    if (ptab_reserve(&c->dcms, c->alloc, c->dcms.count + 1))
+        goto fail_table;
+    strata_dcm_config dc = {
+        .id = {c->next_dcm_id},
+        .channel = ch->id,
+        .k = c->k,
+        .rate_kbps = ch->rate_kbps,
+        .source_upload_kbps = ch->source.v ? ch->source_upload_kbps : 0,
+        .region = region,
+        .region_len = region_len,
+        .seed = c->seed ^ c->next_dcm_id,
+    };
+    d = strata_dcm_new(c->alloc, &dc);
+    if (!d)
+        goto fail_dcm;
+    /* A DCM made after the source joined learns it from the channel. */
+    if (ch->source.v && strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps,
+                                              ch->source_upload_kbps))
+        goto fail_source;
+    if (strata_directory_insert(c->dir, ch->id, region, region_len, dc.id))
+        goto fail_directory;
+    ptab_put(&c->dcms, dc.id.v, d);
+    ch->dcms[ch->ndcms++] = d;
+    c->next_dcm_id++;
+    return d;
+
+fail_directory:
+fail_source:
+    strata_dcm_del(d);
+fail_dcm:
+fail_table:
+fail_list:
+fail_ids:
+    return NULL;
+}
+
+static strata_dcm *dcm_for(strata_control *c, ctl_channel *ch, const char *region,
+                           size_t region_len)
+{
+    strata_dcm_id id;
+    if (strata_directory_lookup(c->dir, ch->id, region, region_len, &id) == 0)
+        return ptab_get(&c->dcms, id.v);
+    return dcm_create(c, ch, region, region_len);
+}
+
+static void dcm_destroy(strata_control *c, strata_dcm *d)
+{
+    ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
+    size_t rlen;
+    const char *region = strata_dcm_region(d, &rlen);
+    strata_directory_remove(c->dir, strata_dcm_channel(d), region, rlen);
+    ptab_del(&c->dcms, strata_dcm_id_of(d).v);
+    if (ch) {
+        for (size_t i = 0; i < ch->ndcms; i++) {
+            if (ch->dcms[i] == d) {
+                ch->dcms[i] = ch->dcms[--ch->ndcms];
+                break;
+            }
+        }
+    }
+    strata_dcm_del(d);
+}
+
+/* --- instructions ---------------------------------------------------------------------- */
+
+/* Sends who's k instructions of DCM d to rec's address, stamped epoch. who
+ * is rec's id, or STRATA_MTREE_SOURCE when rec is the channel's source. */
+static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
+                              uint32_t epoch, uint64_t now)
+{
+    int n = strata_dcm_instructions(d, who, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
+    for (int i = 0; i < n; i++) {
+        strata_buf *b = out_buf(c);
+        if (!b)
+            break;
+        int len =
+            strata_wire_encode_instruction(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &c->instr[i]);
+        if (out_push(c, rec->addr, b, len) == 0 && len > 0)
+            c->instructions_sent++;
+    }
+    if (n > 0) {
+        rec->last_epoch_sent = epoch;
+        rec->last_send_ns = now;
+        rec->mismatch_streak = 0;
+    }
+}
+
+/* Sends every dirty node of d its instructions, as one batch (one epoch). */
+static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
+{
+    strata_node_id ids[CONTROL_DIRTY_CHUNK];
+    uint32_t epoch = 0;
+    size_t n;
+    ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
+    do {
+        n = strata_dcm_take_dirty(d, ids, CONTROL_DIRTY_CHUNK);
+        for (size_t i = 0; i < n; i++) {
+            ctl_node *rec;
+            if (ids[i].v == STRATA_MTREE_SOURCE.v) {
+                if (!ch || !ch->source_live)
+                    continue;
+                rec = ptab_get(&c->nodes, ch->source.v);
+            } else {
+                rec = ptab_get(&c->nodes, ids[i].v);
+                if (rec && rec->dcm != d)
+                    rec = NULL;
+            }
+            if (!rec)
+                continue;
+            if (!epoch)
+                epoch = next_epoch(c);
+            send_instructions(c, d, ids[i], rec, epoch, now);
+        }
+    } while (n == CONTROL_DIRTY_CHUNK);
+}
+
+static void flush_channel(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    for (size_t i = 0; i < ch->ndcms; i++)
+        flush_dcm(c, ch->dcms[i], now);
+}
+
+/* Marks a node's instructions for resending (a source's in every DCM). */
+static void mark_resend(ctl_node *rec)
+{
+    if (rec->role == STRATA_ROLE_SOURCE) {
+        for (size_t i = 0; i < rec->ch->ndcms; i++)
+            strata_dcm_mark_dirty(rec->ch->dcms[i], STRATA_MTREE_SOURCE);
+    } else {
+        strata_dcm_mark_dirty(rec->dcm, rec->id);
+    }
+}
+
+static void flush_node(strata_control *c, ctl_node *rec, uint64_t now)
+{
+    if (rec->role == STRATA_ROLE_SOURCE)
+        flush_channel(c, rec->ch, now);
+    else
+        flush_dcm(c, rec->dcm, now);
+}
+
+/* Tells every DCM of the channel about its (new) source ref, rate or budget. */
+static void push_source(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    for (size_t i = 0; i < ch->ndcms; i++) {
+        int err = strata_dcm_set_source(ch->dcms[i], ch->source, ch->source_addr, ch->rate_kbps,
+                                        ch->source_upload_kbps);
+        if (err && log_allowed(c, STRATA_LOG_ERROR, now))
+            strata_logf(c->log, STRATA_LOG_ERROR, "control: dcm %u: source update failed: %s",
+                        (unsigned)strata_dcm_id_of(ch->dcms[i]).v, strata_strerror(err));
+    }
+}
+
+/* Records a node's new address and tells whoever holds a ref to it. */
+static void set_addr(strata_control *c, ctl_node *rec, strata_addr addr, uint64_t now)
+{
+    if (strata_addr_eq(rec->addr, addr))
+        return;
+    rec->addr = addr;
+    if (rec->role == STRATA_ROLE_SOURCE) {
+        rec->ch->source_addr = addr;
+        push_source(c, rec->ch, now);
+    } else {
+        strata_dcm_set_addr(rec->dcm, rec->id, addr);
+    }
+}
+
+/* --- node table (client manager) ------------------------------------------------------- */
+
+static void forget_counters(strata_control *c, ctl_node *rec)
+{
+    c->played_sum -= rec->played;
+    c->missed_sum -= rec->missed;
+    if (rec->role == STRATA_ROLE_SOURCE)
+        c->source_tx_sum -= rec->tx_bytes;
+    else
+        c->peer_tx_sum -= rec->tx_bytes;
+    rec->played = rec->missed = rec->tx_bytes = 0;
+}
+
+/* Removes a node (leave, death, or a JOIN that changes its channel or
+ * role) and repairs the trees it was in. */
+static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
+{
+    ctl_channel *ch = rec->ch;
+    forget_counters(c, rec);
+    ptab_del(&c->nodes, rec->id.v);
+    if (rec->role == STRATA_ROLE_SOURCE) {
+        /* Children keep their trees and the source's ref: the data plane
+         * goes on as it was until a new source registers. */
+        ch->source_live = 0;
+        c->sources--;
+    } else {
+        strata_dcm *d = rec->dcm;
+        strata_dcm_remove(d, rec->id);
+        c->peers--;
+        if (strata_dcm_count(d) == 0) {
+            /* Tell the source this region has no roots left, then go. */
+            strata_dcm_mark_dirty(d, STRATA_MTREE_SOURCE);
+            flush_dcm(c, d, now);
+            dcm_destroy(c, d);
+        } else {
+            flush_dcm(c, d, now);
+        }
+    }
+    strata_mem_free(c->alloc, rec);
+    channel_maybe_release(c, ch);
+}
+
+static ctl_node *node_new(strata_control *c, strata_node_id id, strata_addr addr, uint8_t role,
+                          ctl_channel *ch, uint32_t upload_kbps, uint64_t now)
+{
+    if (ptab_reserve(&c->nodes, c->alloc, c->nodes.count + 1))
+        return NULL;
+    ctl_node *rec = strata_mem_calloc(c->alloc, 1, sizeof *rec + c->k * sizeof(ctl_stall));
+    if (!rec)
+        return NULL;
+    rec->id = id;
+    rec->addr = addr;
+    rec->role = role;
+    rec->ch = ch;
+    rec->upload_kbps = upload_kbps;
+    rec->last_seen_ns = now;
+    return rec;
+}
+
+/* --- JOIN ---------------------------------------------------------------------------- */
+
+static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_join *j,
+                            strata_channel_id ch_id, const ctl_channel *ch, uint8_t status,
+                            strata_dcm_id dcm)
+{
+    strata_msg_join_reply r;
+    memset(&r, 0, sizeof r);
+    r.node = j->node;
+    r.channel = ch_id;
+    r.status = status;
+    r.dcm = status == STRATA_JOIN_OK ? dcm : (strata_dcm_id){0};
+    r.k = c->k;
+    r.rate_kbps = ch && ch->source_live ? ch->rate_kbps : 0;
+    r.heartbeat_ms = c->heartbeat_ms;
+    r.start_seq = ch ? ch->start_seq : 0;
+    strata_buf *b = out_buf(c);
+    if (b)
+        out_push(c, to, b,
+                 strata_wire_encode_join_reply(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &r));
+}
+
+/* The region of a joining node: its label when it gives one and the mode
+ * allows, else its address prefix ("10.1.2.0/24"). */
+static int region_of(const strata_control *c, const strata_msg_join *j, strata_addr from, char *out,
+                     size_t *len)
+{
+    if (c->region_mode == STRATA_REGION_LABEL_OR_PREFIX && j->region_len > 0) {
+        /* Labels end up in logs and status pages: printable ASCII only. */
+        for (size_t i = 0; i < j->region_len; i++)
+            if (j->region[i] < 0x20 || j->region[i] > 0x7e)
+                return STRATA_ERR_RANGE;
+        memcpy(out, j->region, j->region_len);
+        *len = j->region_len;
+        return 0;
+    }
+    uint32_t mask = c->prefix_bits >= 32 ? UINT32_MAX : ~(UINT32_MAX >> c->prefix_bits);
+    uint32_t net = from.ipv4 & mask;
+    int n = snprintf(out, CONTROL_REGION_BUF, "%u.%u.%u.%u/%u", (unsigned)(net >> 24),
+                     (unsigned)(net >> 16) & 255u, (unsigned)(net >> 8) & 255u,
+                     (unsigned)net & 255u, (unsigned)c->prefix_bits);
+    if (n <= 0 || n >= CONTROL_REGION_BUF)
+        return STRATA_ERR_RANGE;
+    *len = (size_t)n;
+    return 0;
+}
+
+/* A JOIN from a node we know (its reply was lost, or it moved): same DCM,
+ * reply again, send its instructions again. */
+static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, strata_addr from,
+                  uint64_t now)
+{
+    ctl_channel *ch = rec->ch;
+    rec->last_seen_ns = now;
+    set_addr(c, rec, from, now);
+    if (rec->role == STRATA_ROLE_SOURCE &&
+        (j->rate_kbps != ch->rate_kbps || j->upload_kbps != ch->source_upload_kbps)) {
+        ch->rate_kbps = j->rate_kbps;
+        ch->source_upload_kbps = j->upload_kbps;
+        push_source(c, ch, now);
+    }
+    strata_dcm_id dcm = rec->dcm ? strata_dcm_id_of(rec->dcm) : (strata_dcm_id){0};
+    send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, dcm);
+    mark_resend(rec);
+    flush_node(c, rec, now);
+    return 0;
+}
+
+static int join_source(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
+                       strata_addr from, uint64_t now)
+{
+    ctl_node *rec = NULL;
+    ctl_channel *ch = channel_get(c, ch_id);
+    if (ch && ch->source_live) {
+        /* One live source per channel; the known one would have matched
+         * rejoin, so this is a different node. */
+        send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_REFUSED, (strata_dcm_id){0});
+        if (log_allowed(c, STRATA_LOG_WARN, now))
+            strata_logf(c->log, STRATA_LOG_WARN,
+                        "control: refused second source %016llx for channel %016llx",
+                        (unsigned long long)j->node.v, (unsigned long long)ch_id.v);
+        return 0;
+    }
+    if (c->nodes.count >= c->max_nodes)
+        goto fail_full;
+    ch = channel_get_or_create(c, ch_id);
+    if (!ch)
+        goto fail_channel;
+    rec = node_new(c, j->node, from, STRATA_ROLE_SOURCE, ch, j->upload_kbps, now);
+    if (!rec)
+        goto fail_node;
+    ptab_put(&c->nodes, rec->id.v, rec);
+    if (ch->source.v != j->node.v)
+        ch->start_seq = 0; /* a new source numbers its packets afresh */
+    ch->source_live = 1;
+    ch->source = j->node;
+    ch->source_addr = from;
+    ch->source_upload_kbps = j->upload_kbps;
+    ch->rate_kbps = j->rate_kbps;
+    c->sources++;
+    c->joins++;
+    push_source(c, ch, now);
+    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, (strata_dcm_id){0});
+    for (size_t i = 0; i < ch->ndcms; i++)
+        strata_dcm_mark_dirty(ch->dcms[i], STRATA_MTREE_SOURCE);
+    flush_channel(c, ch, now);
+    return 0;
+
+fail_node:
+    channel_maybe_release(c, ch);
+fail_channel:
+fail_full:
+    send_join_reply(c, from, j, ch_id, NULL, STRATA_JOIN_OVERLOADED, (strata_dcm_id){0});
+    return 0;
+}
+
+static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
+                     const char *region, size_t region_len, strata_addr from, uint64_t now)
+{
+    ctl_channel *ch = NULL;
+    strata_dcm *d = NULL;
+    ctl_node *rec = NULL;
+    if (c->nodes.count >= c->max_nodes)
+        goto fail_full;
+    ch = channel_get_or_create(c, ch_id);
+    if (!ch)
+        goto fail_channel;
+    d = dcm_for(c, ch, region, region_len);
+    if (!d)
+        goto fail_dcm;
+    rec = node_new(c, j->node, from, STRATA_ROLE_PEER, ch, j->upload_kbps, now);
+    if (!rec)
+        goto fail_node;
+    if (strata_dcm_add(d, j->node, from, j->upload_kbps))
+        goto fail_add;
+    rec->dcm = d;
+    ptab_put(&c->nodes, rec->id.v, rec);
+    c->peers++;
+    c->joins++;
+    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
+    flush_dcm(c, d, now);
+    return 0;
+
+fail_add:
+    strata_mem_free(c->alloc, rec);
+fail_node:
+    if (strata_dcm_count(d) == 0)
+        dcm_destroy(c, d);
+fail_dcm:
+    channel_maybe_release(c, ch);
+fail_channel:
+fail_full:
+    send_join_reply(c, from, j, ch_id, NULL, STRATA_JOIN_OVERLOADED, (strata_dcm_id){0});
+    return 0;
+}
+
+static int handle_join(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
+                       uint64_t now)
+{
+    strata_msg_join j;
+    int rc = strata_wire_decode_join(buf, buflen, &j);
+    if (rc < 0)
+        return drop(c, from, rc, "JOIN", now);
+    if (j.node.v == 0 || j.node.v == STRATA_MTREE_SOURCE.v)
+        return drop(c, from, STRATA_ERR_RANGE, "JOIN (reserved node id)", now);
+    if (j.role == STRATA_ROLE_SOURCE && j.rate_kbps == 0)
+        return drop(c, from, STRATA_ERR_RANGE, "source JOIN without a rate", now);
+    char region[CONTROL_REGION_BUF];
+    size_t region_len = 0;
+    rc = region_of(c, &j, from, region, &region_len);
+    if (rc < 0)
+        return drop(c, from, rc, "JOIN (region label)", now);
+    strata_channel_id ch_id = strata_channel_id_from_name((const char *)j.name, j.name_len);
+
+    ctl_node *rec = ptab_get(&c->nodes, j.node.v);
+    if (rec && (rec->ch->id.v != ch_id.v || rec->role != j.role)) {
+        /* Same id, another channel or role: the old membership is over. */
+        remove_node(c, rec, now);
+        rec = NULL;
+    }
+    if (rec)
+        return rejoin(c, rec, &j, from, now);
+    if (j.role == STRATA_ROLE_SOURCE)
+        return join_source(c, &j, ch_id, from, now);
+    return join_peer(c, &j, ch_id, region, region_len, from, now);
+}
+
+/* --- HEARTBEAT ------------------------------------------------------------------------ */
+
+/* True when the parents a peer reports differ from its tree parents. */
+static int parents_differ(const strata_control *c, const ctl_node *rec,
+                          const strata_msg_heartbeat *hb)
+{
+    if (hb->n_parents != c->k)
+        return 1;
+    for (uint8_t s = 0; s < c->k; s++)
+        if (hb->parents[s].parent.v != strata_dcm_parent_id(rec->dcm, rec->id, s).v)
+            return 1;
+    return 0;
+}
+
+/* SPEC C13: substream s's parent stopped delivering when the node's
+ * last_rx_seq for s stood still for stall_after while its other substreams
+ * advanced by at least 2k packets. Each baseline belongs to one tree
+ * parent, so a new parent gets a full stall_after before it is judged. */
+static void stall_check(strata_control *c, ctl_node *rec, const strata_msg_heartbeat *hb,
+                        uint64_t now)
+{
+    if (c->k < 2 || hb->n_parents != c->k)
+        return;
+    uint64_t top1 = 0, top2 = 0;
+    int top1_s = -1;
+    for (int s = 0; s < c->k; s++) {
+        uint64_t v = hb->parents[s].last_rx_seq;
+        if (top1_s < 0 || v > top1) {
+            top2 = top1;
+            top1 = v;
+            top1_s = s;
+        } else if (v > top2) {
+            top2 = v;
+        }
+    }
+    for (uint8_t s = 0; s < c->k; s++) {
+        ctl_stall *st = &rec->stall[s];
+        uint64_t other = (int)s == top1_s ? top2 : top1;
+        uint64_t seq = hb->parents[s].last_rx_seq;
+        strata_node_id tp = strata_dcm_parent_id(rec->dcm, rec->id, s);
+        if (!rec->stall_init || tp.v != st->parent || seq != st->seq) {
+            st->seq = seq;
+            st->since_ns = now;
+            st->other_base = other;
+            st->parent = tp.v;
+            continue;
+        }
+        if (tp.v == 0 || hb->parents[s].parent.v != tp.v)
+            continue; /* no parent, or the node has not applied it yet */
+        if (elapsed(now, st->since_ns) < c->stall_ns)
+            continue;
+        if (other < st->other_base || other - st->other_base < 2u * c->k)
+            continue; /* everything stands still: the stream, not the parent */
+        int err = strata_dcm_reparent(rec->dcm, rec->id, s);
+        if (err == 0) {
+            c->reparents++;
+            if (log_allowed(c, STRATA_LOG_INFO, now))
+                strata_logf(c->log, STRATA_LOG_INFO,
+                            "control: node %016llx substream %u: parent %016llx stalled, "
+                            "reparented",
+                            (unsigned long long)rec->id.v, (unsigned)s, (unsigned long long)tp.v);
+        }
+        st->since_ns = now;
+        st->other_base = other;
+        st->parent = strata_dcm_parent_id(rec->dcm, rec->id, s).v;
+    }
+    rec->stall_init = 1;
+}
+
+static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
+                            uint64_t now)
+{
+    strata_msg_heartbeat *hb = &c->hb;
+    int rc = strata_wire_decode_heartbeat(buf, buflen, hb);
+    if (rc < 0)
+        return drop(c, from, rc, "HEARTBEAT", now);
+    ctl_node *rec = ptab_get(&c->nodes, hb->node.v);
+    if (!rec) {
+        /* A replacement control center will rebuild state from these (C14);
+         * for now they are counted and dropped. */
+        return drop(c, from, STRATA_ERR_UNEXPECTED, "HEARTBEAT from unknown node", now);
+    }
+    if (rec->ch->id.v != hb->channel.v)
+        return drop(c, from, STRATA_ERR_UNEXPECTED, "HEARTBEAT for another channel", now);
+
+    rec->last_seen_ns = now;
+    set_addr(c, rec, from, now);
+    forget_counters(c, rec);
+    rec->played = hb->played_packets;
+    rec->missed = hb->missed_packets;
+    rec->tx_bytes = hb->tx_data_bytes;
+    c->played_sum += rec->played;
+    c->missed_sum += rec->missed;
+    if (rec->role == STRATA_ROLE_SOURCE) {
+        c->source_tx_sum += rec->tx_bytes;
+        /* Newcomers start where the source is now. */
+        uint64_t top = 0;
+        for (size_t i = 0; i < hb->n_children; i++)
+            if (hb->children[i].last_tx_seq > top)
+                top = hb->children[i].last_tx_seq;
+        if (top > 0)
+            rec->ch->start_seq = top;
+    } else {
+        c->peer_tx_sum += rec->tx_bytes;
+    }
+
+    int resend =
+        hb->instr_epoch < rec->last_epoch_sent && elapsed(now, rec->last_send_ns) > c->hb_ns;
+    if (rec->role == STRATA_ROLE_PEER) {
+        if (parents_differ(c, rec, hb)) {
+            if (rec->mismatch_streak < UINT8_MAX)
+                rec->mismatch_streak++;
+        } else {
+            rec->mismatch_streak = 0;
+        }
+        if (rec->mismatch_streak >= 2)
+            resend = 1;
+        stall_check(c, rec, hb, now);
+    }
+    if (resend)
+        mark_resend(rec);
+    flush_node(c, rec, now);
+    return 0;
+}
+
+/* --- LEAVE, PROBE ---------------------------------------------------------------------- */
+
+static int handle_leave(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
+                        uint64_t now)
+{
+    strata_msg_leave m;
+    int rc = strata_wire_decode_leave(buf, buflen, &m);
+    if (rc < 0)
+        return drop(c, from, rc, "LEAVE", now);
+    ctl_node *rec = ptab_get(&c->nodes, m.node.v);
+    if (!rec)
+        return drop(c, from, STRATA_ERR_UNEXPECTED, "LEAVE from unknown node", now);
+    if (rec->ch->id.v != m.channel.v)
+        return drop(c, from, STRATA_ERR_UNEXPECTED, "LEAVE for another channel", now);
+    c->leaves++;
+    if (log_allowed(c, STRATA_LOG_DEBUG, now))
+        strata_logf(c->log, STRATA_LOG_DEBUG, "control: node %016llx left",
+                    (unsigned long long)rec->id.v);
+    remove_node(c, rec, now);
+    return 0;
+}
+
+static int handle_probe(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
+                        uint64_t now)
+{
+    strata_msg_probe p;
+    int rc = strata_wire_decode_probe(buf, buflen, &p);
+    if (rc < 0)
+        return drop(c, from, rc, "PROBE", now);
+    strata_msg_probe_reply r = {
+        .node = p.node,
+        .probe_id = p.probe_id,
+        .send_ts_ns = p.send_ts_ns,
+        .responder = c->control_id,
+    };
+    strata_buf *b = out_buf(c);
+    if (b)
+        out_push(c, from, b,
+                 strata_wire_encode_probe_reply(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &r));
+    return 0;
+}
+
+/* --- public API ---------------------------------------------------------------------------- */
+
+strata_control *strata_control_new(const strata_control_config *cfg, const strata_alloc *a,
+                                   uint64_t now)
+{
+    strata_control_config def;
+    if (!cfg) {
+        memset(&def, 0, sizeof def);
+        cfg = &def;
+    }
+    if (cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->region_mode > STRATA_REGION_PREFIX ||
+        cfg->prefix_bits > 32)
+        goto fail_config;
+    strata_control *c = strata_mem_calloc(a, 1, sizeof *c);
+    if (!c)
+        goto fail_control;
+    c->alloc = a;
+    c->log = cfg->log;
+    c->k = cfg->k ? cfg->k : STRATA_CONTROL_DEFAULT_K;
+    c->region_mode = cfg->region_mode;
+    c->prefix_bits = cfg->prefix_bits ? cfg->prefix_bits : STRATA_CONTROL_DEFAULT_PREFIX_BITS;
+    c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : STRATA_CONTROL_DEFAULT_HEARTBEAT_MS;
+    c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
+    c->hb_ns = STRATA_MS(c->heartbeat_ms);
+    c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;
+    c->stall_ns = cfg->stall_after_ms ? STRATA_MS(cfg->stall_after_ms) : c->hb_ns * 3;
+    c->seed = cfg->seed;
+    /* The codec wants a nonzero responder; a seed-derived id, never one of
+     * the reserved values, identifies this control center in PROBE_REPLYs. */
+    strata_rng rng;
+    strata_rng_seed(&rng, cfg->seed);
+    c->control_id.v = strata_rng_next(&rng);
+    if (c->control_id.v == 0 || c->control_id.v == UINT64_MAX)
+        c->control_id.v = 1;
+    c->next_dcm_id = 1;
+    c->next_scan_ns = deadline(now, c->hb_ns);
+    c->log_window_ns = now;
+    ptab_init(&c->nodes, a, cfg->seed ^ 0x6e6f646573ull);
+    ptab_init(&c->channels, a, cfg->seed ^ 0x6368616e6eull);
+    ptab_init(&c->dcms, a, cfg->seed ^ 0x64636d73ull);
+    if (strata_outbox_init(&c->outbox, a, CONTROL_OUTBOX_CAP))
+        goto fail_outbox;
+    c->dir = strata_directory_new(a);
+    if (!c->dir)
+        goto fail_directory;
+    return c;
+
+fail_directory:
+    strata_outbox_free(&c->outbox);
+fail_outbox:
+    strata_mem_free(a, c);
+fail_control:
+fail_config:
+    return NULL;
+}
+
+void strata_control_del(strata_control *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nodes.count; i++)
+        strata_mem_free(c->alloc, c->nodes.items[i]);
+    for (size_t i = 0; i < c->dcms.count; i++)
+        strata_dcm_del(c->dcms.items[i]);
+    for (size_t i = 0; i < c->channels.count; i++) {
+        ctl_channel *ch = c->channels.items[i];
+        strata_mem_free(c->alloc, ch->dcms);
+        strata_mem_free(c->alloc, ch);
+    }
+    ptab_free(&c->nodes, c->alloc);
+    ptab_free(&c->dcms, c->alloc);
+    ptab_free(&c->channels, c->alloc);
+    strata_directory_del(c->dir);
+    strata_outbox_free(&c->outbox);
+    strata_mem_free(c->alloc, c);
+}
+
+int strata_control_handle_datagram(strata_control *c, strata_addr from, const uint8_t *buf,
+                                   size_t buflen, uint64_t now)
+{
+    if (!buf && buflen)
+        return STRATA_ERR_INVAL;
+    if (buflen > STRATA_WIRE_MAX_DATAGRAM_BYTES)
+        return drop(c, from, STRATA_ERR_LONG, "oversized datagram", now);
+    int type = strata_wire_peek_type(buf, buflen);
+    if (type < 0)
+        return drop(c, from, type, "datagram", now);
+    switch (type) {
+    case STRATA_MSG_JOIN:
+        return handle_join(c, from, buf, buflen, now);
+    case STRATA_MSG_HEARTBEAT:
+        return handle_heartbeat(c, from, buf, buflen, now);
+    case STRATA_MSG_LEAVE:
+        return handle_leave(c, from, buf, buflen, now);
+    case STRATA_MSG_PROBE:
+        return handle_probe(c, from, buf, buflen, now);
+    default:
+        return drop(c, from, STRATA_ERR_UNEXPECTED, "message the control does not take", now);
+    }
+}
+
+void strata_control_handle_timeout(strata_control *c, uint64_t now)
+{
+    if (now < c->next_scan_ns)
+        return;
+    c->next_scan_ns = deadline(now, c->hb_ns);
+    /* Collect the dead in chunks (the table must not change while it is
+     * walked), remove them, and look again until a walk finds fewer than a
+     * chunk: one walk per CONTROL_SCAN_CHUNK deaths, without allocating. */
+    strata_node_id dead[CONTROL_SCAN_CHUNK];
+    size_t n;
+    do {
+        n = 0;
+        for (size_t i = 0; i < c->nodes.count && n < CONTROL_SCAN_CHUNK; i++) {
+            const ctl_node *rec = c->nodes.items[i];
+            if (elapsed(now, rec->last_seen_ns) >= c->dead_ns)
+                dead[n++] = rec->id;
+        }
+        for (size_t i = 0; i < n; i++) {
+            ctl_node *rec = ptab_get(&c->nodes, dead[i].v);
+            if (!rec)
+                continue;
+            c->deaths++;
+            if (log_allowed(c, STRATA_LOG_INFO, now))
+                strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx is dead",
+                            (unsigned long long)rec->id.v);
+            remove_node(c, rec, now);
+        }
+    } while (n == CONTROL_SCAN_CHUNK);
+}
+
+uint64_t strata_control_next_timeout(const strata_control *c)
+{
+    return c->next_scan_ns;
+}
+
+strata_outbox *strata_control_outbox(strata_control *c)
+{
+    return &c->outbox;
+}
+
+void strata_control_get_status(const strata_control *c, strata_control_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->peers = c->peers;
+    st->sources = c->sources;
+    st->nodes = c->peers + c->sources;
+    st->channels = c->channels.count;
+    st->dcms = c->dcms.count;
+    for (size_t i = 0; i < c->dcms.count; i++) {
+        strata_mtree_stats ts;
+        strata_mtree_get_stats(strata_dcm_tree(c->dcms.items[i]), &ts);
+        st->detached_pairs += ts.detached_pairs;
+        if (ts.max_depth > st->max_depth)
+            st->max_depth = ts.max_depth;
+    }
+    st->played_packets = c->played_sum;
+    st->missed_packets = c->missed_sum;
+    st->peer_tx_bytes = c->peer_tx_sum;
+    st->source_tx_bytes = c->source_tx_sum;
+    st->joins = c->joins;
+    st->leaves = c->leaves;
+    st->deaths = c->deaths;
+    st->reparents = c->reparents;
+    st->instructions_sent = c->instructions_sent;
+    st->drops = c->drops;
+}

@@ -1,0 +1,499 @@
+/*
+ * One DCM: a channel's members in one region, their multi-tree, and the
+ * translation of tree changes into INSTRUCTIONs. See dcm.h for the model.
+ *
+ * Members live in a dense array indexed by a strata_idmap (swap-remove on
+ * leave). The dirty list is a FIFO of ids with a per-member flag so a node
+ * is listed once however often it changes. Its capacity is reserved when a
+ * member is added, so marking a node dirty never allocates and a tree
+ * change can never be lost to an allocation failure.
+ */
+#include "dcm.h"
+
+#include "idmap.h"
+
+#include <string.h>
+
+typedef struct dcm_member {
+    strata_node_id id;
+    strata_addr addr;
+    uint32_t upload_kbps;
+    uint8_t dirty;
+} dcm_member;
+
+struct strata_dcm {
+    const strata_alloc *alloc;
+    strata_dcm_id id;
+    strata_channel_id channel;
+    uint8_t k;
+    uint8_t region_len;
+    char region[STRATA_WIRE_MAX_REGION_BYTES];
+    uint32_t rate_kbps;
+    uint32_t source_upload_kbps;
+    strata_peer_ref source;
+    uint8_t source_dirty;
+    strata_mtree *tree;
+
+    dcm_member *members; /* dense; index maps id -> position */
+    size_t count, cap;
+    strata_idmap index;
+
+    strata_node_id *dirty; /* FIFO of possibly dirty member ids */
+    size_t dirty_head, dirty_len, dirty_cap;
+};
+
+enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
+
+/* --- member table --------------------------------------------------------- */
+
+static dcm_member *member_get(const strata_dcm *d, strata_node_id id)
+{
+    uint32_t i;
+    if (!strata_idmap_get(&d->index, id.v, &i))
+        return NULL;
+    return &d->members[i];
+}
+
+/* Swap-removes a member from the dense array, fixing the moved one's index. */
+static void member_unlink(strata_dcm *d, strata_node_id id)
+{
+    uint32_t i;
+    if (!strata_idmap_get(&d->index, id.v, &i))
+        return;
+    strata_idmap_del(&d->index, id.v);
+    size_t last = d->count - 1;
+    if (i != last) {
+        d->members[i] = d->members[last];
+        strata_idmap_put(&d->index, d->members[i].id.v, i); /* replaces: cannot fail */
+    }
+    d->count--;
+}
+
+/* --- dirty set -------------------------------------------------------------- */
+
+/* Moves the FIFO to the front of its array, dropping entries of members
+ * that left and second entries of members that came back, so that it holds
+ * at most one entry per member. */
+static void dirty_compact(strata_dcm *d)
+{
+    size_t n = 0;
+    for (size_t i = d->dirty_head; i < d->dirty_head + d->dirty_len; i++) {
+        dcm_member *m = member_get(d, d->dirty[i]);
+        if (!m || m->dirty != 1)
+            continue;
+        m->dirty = 2; /* kept: a later duplicate is skipped */
+        d->dirty[n++] = d->dirty[i];
+    }
+    for (size_t i = 0; i < n; i++)
+        member_get(d, d->dirty[i])->dirty = 1;
+    d->dirty_head = 0;
+    d->dirty_len = n;
+}
+
+static int dirty_reserve(strata_dcm *d, size_t need)
+{
+    if (d->dirty_head + d->dirty_len + need > d->dirty_cap)
+        dirty_compact(d);
+    if (d->dirty_len + need <= d->dirty_cap)
+        return 0;
+    size_t cap = d->dirty_cap ? d->dirty_cap : DCM_DIRTY_CHUNK;
+    while (cap < d->dirty_len + need) {
+        if (cap > SIZE_MAX / 2 / sizeof *d->dirty)
+            return STRATA_ERR_NOMEM;
+        cap *= 2;
+    }
+    strata_node_id *p = strata_mem_realloc(d->alloc, d->dirty, cap * sizeof *p);
+    if (!p)
+        return STRATA_ERR_NOMEM;
+    d->dirty = p;
+    d->dirty_cap = cap;
+    return 0;
+}
+
+static void mark(strata_dcm *d, strata_node_id id)
+{
+    if (id.v == STRATA_MTREE_SOURCE.v) {
+        d->source_dirty = 1;
+        return;
+    }
+    dcm_member *m = member_get(d, id);
+    if (!m || m->dirty)
+        return;
+    /* strata_dcm_add keeps the capacity at least one more than the members,
+     * and a compacted FIFO holds at most one entry per member, so there is
+     * always room after compacting. */
+    if (d->dirty_head + d->dirty_len >= d->dirty_cap)
+        dirty_compact(d);
+    if (d->dirty_len >= d->dirty_cap)
+        return; /* unreachable by the argument above; never write past the end */
+    m->dirty = 1;
+    d->dirty[d->dirty_head + d->dirty_len++] = id;
+}
+
+static void pull_tree_dirty(strata_dcm *d)
+{
+    strata_node_id chunk[DCM_DIRTY_CHUNK];
+    size_t n;
+    do {
+        n = strata_mtree_take_dirty(d->tree, chunk, DCM_DIRTY_CHUNK);
+        for (size_t i = 0; i < n; i++)
+            mark(d, chunk[i]);
+    } while (n == DCM_DIRTY_CHUNK);
+}
+
+static void mark_neighbours(strata_dcm *d, strata_node_id id)
+{
+    strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    int is_source = id.v == STRATA_MTREE_SOURCE.v;
+    for (uint8_t s = 0; s < d->k; s++) {
+        strata_node_id p = is_source ? STRATA_MTREE_NONE : strata_mtree_parent(d->tree, id, s);
+        if (p.v != STRATA_MTREE_NONE.v)
+            mark(d, p);
+        size_t n = strata_mtree_children(d->tree, id, s, kids, STRATA_WIRE_MAX_CHILDREN);
+        if (n > STRATA_WIRE_MAX_CHILDREN)
+            n = STRATA_WIRE_MAX_CHILDREN;
+        for (size_t i = 0; i < n; i++)
+            mark(d, kids[i]);
+    }
+}
+
+/* --- lifecycle ---------------------------------------------------------------- */
+
+static strata_mtree *make_tree(const strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
+{
+    strata_mtree_config tc = {
+        .k = d->k,
+        .rate_kbps = rate_kbps,
+        .source_upload_kbps = src_upload,
+        .max_children = 0,
+    };
+    return strata_mtree_new(d->alloc, &tc);
+}
+
+strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
+{
+    if (!cfg || cfg->id.v == 0 || cfg->channel.v == 0 || cfg->k == 0 ||
+        cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->rate_kbps == 0 ||
+        cfg->region_len > STRATA_WIRE_MAX_REGION_BYTES || (cfg->region_len && !cfg->region))
+        goto fail_config;
+    strata_dcm *d = strata_mem_calloc(a, 1, sizeof *d);
+    if (!d)
+        goto fail_dcm;
+    d->alloc = a;
+    d->id = cfg->id;
+    d->channel = cfg->channel;
+    d->k = cfg->k;
+    d->rate_kbps = cfg->rate_kbps;
+    d->source_upload_kbps = cfg->source_upload_kbps;
+    d->region_len = (uint8_t)cfg->region_len;
+    if (cfg->region_len)
+        memcpy(d->region, cfg->region, cfg->region_len);
+    strata_idmap_init(&d->index, a, cfg->seed);
+    d->tree = make_tree(d, d->rate_kbps, d->source_upload_kbps);
+    if (!d->tree)
+        goto fail_tree;
+    return d;
+
+fail_tree:
+    strata_mem_free(a, d);
+fail_dcm:
+fail_config:
+    return NULL;
+}
+
+void strata_dcm_del(strata_dcm *d)
+{
+    if (!d)
+        return;
+    strata_idmap_free(&d->index);
+    strata_mem_free(d->alloc, d->members);
+    strata_mem_free(d->alloc, d->dirty);
+    strata_mtree_del(d->tree);
+    strata_mem_free(d->alloc, d);
+}
+
+strata_dcm_id strata_dcm_id_of(const strata_dcm *d)
+{
+    return d->id;
+}
+strata_channel_id strata_dcm_channel(const strata_dcm *d)
+{
+    return d->channel;
+}
+uint8_t strata_dcm_k(const strata_dcm *d)
+{
+    return d->k;
+}
+uint32_t strata_dcm_rate(const strata_dcm *d)
+{
+    return d->rate_kbps;
+}
+size_t strata_dcm_count(const strata_dcm *d)
+{
+    return d->count;
+}
+const strata_mtree *strata_dcm_tree(const strata_dcm *d)
+{
+    return d->tree;
+}
+strata_peer_ref strata_dcm_source(const strata_dcm *d)
+{
+    return d->source;
+}
+
+const char *strata_dcm_region(const strata_dcm *d, size_t *len)
+{
+    if (len)
+        *len = d->region_len;
+    return d->region;
+}
+
+int strata_dcm_has(const strata_dcm *d, strata_node_id node)
+{
+    return member_get(d, node) != NULL;
+}
+
+/* --- membership ----------------------------------------------------------------- */
+
+static int members_reserve(strata_dcm *d, size_t n)
+{
+    if (n <= d->cap)
+        return 0;
+    size_t cap = d->cap ? d->cap : DCM_MIN_MEMBERS;
+    while (cap < n) {
+        if (cap > SIZE_MAX / 2 / sizeof *d->members || cap > UINT32_MAX / 2)
+            return STRATA_ERR_NOMEM;
+        cap *= 2;
+    }
+    dcm_member *p = strata_mem_realloc(d->alloc, d->members, cap * sizeof *p);
+    if (!p)
+        return STRATA_ERR_NOMEM;
+    d->members = p;
+    d->cap = cap;
+    return 0;
+}
+
+int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps)
+{
+    int err;
+    if (node.v == 0 || node.v == STRATA_MTREE_SOURCE.v)
+        return STRATA_ERR_INVAL;
+    if (member_get(d, node))
+        return STRATA_ERR_EXISTS;
+    /* Make every later step but the tree's own infallible: room for the new
+     * member's dirty entry (see mark), its record and its index entry. */
+    err = dirty_reserve(d, d->count + 1);
+    if (err)
+        goto fail_reserve;
+    err = members_reserve(d, d->count + 1);
+    if (err)
+        goto fail_reserve;
+    err = strata_idmap_reserve(&d->index, d->count + 1);
+    if (err)
+        goto fail_reserve;
+    err = strata_mtree_add(d->tree, node, upload_kbps);
+    if (err)
+        goto fail_tree;
+    dcm_member *m = &d->members[d->count];
+    memset(m, 0, sizeof *m);
+    m->id = node;
+    m->addr = addr;
+    m->upload_kbps = upload_kbps;
+    strata_idmap_put(&d->index, node.v, (uint32_t)d->count);
+    d->count++;
+    pull_tree_dirty(d);
+    mark(d, node);
+    return 0;
+
+fail_tree:
+fail_reserve:
+    return err;
+}
+
+int strata_dcm_remove(strata_dcm *d, strata_node_id node)
+{
+    dcm_member *m = member_get(d, node);
+    if (!m)
+        return STRATA_ERR_NOTFOUND;
+    int err = strata_mtree_remove(d->tree, node);
+    /* Unlink before pulling so that the removed node itself is never reported
+     * dirty; a stale id left in the FIFO is skipped when drained. */
+    member_unlink(d, node);
+    pull_tree_dirty(d);
+    return err == STRATA_ERR_NOTFOUND ? 0 : err;
+}
+
+int strata_dcm_set_addr(strata_dcm *d, strata_node_id node, strata_addr addr)
+{
+    dcm_member *m = member_get(d, node);
+    if (!m)
+        return STRATA_ERR_NOTFOUND;
+    if (strata_addr_eq(m->addr, addr))
+        return 0;
+    m->addr = addr;
+    mark(d, node);
+    mark_neighbours(d, node);
+    return 0;
+}
+
+/* Builds a fresh tree under a new source budget, keeping the old one if
+ * anything fails. Every member and the source become dirty. */
+static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
+{
+    int err = 0;
+    strata_mtree *t = make_tree(d, rate_kbps, src_upload);
+    if (!t)
+        return STRATA_ERR_NOMEM;
+    for (size_t i = 0; i < d->count && !err; i++)
+        err = strata_mtree_add_detached(t, d->members[i].id, d->members[i].upload_kbps);
+    if (!err)
+        err = strata_mtree_rebuild(t);
+    if (err) {
+        strata_mtree_del(t);
+        return err;
+    }
+    strata_mtree_del(d->tree);
+    d->tree = t;
+    /* The fresh tree reports its own changes; drop them, all are dirty. */
+    strata_node_id chunk[DCM_DIRTY_CHUNK];
+    while (strata_mtree_take_dirty(d->tree, chunk, DCM_DIRTY_CHUNK) == DCM_DIRTY_CHUNK)
+        ;
+    for (size_t i = 0; i < d->count; i++)
+        mark(d, d->members[i].id);
+    d->source_dirty = 1;
+    return 0;
+}
+
+int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr,
+                          uint32_t rate_kbps, uint32_t source_upload_kbps)
+{
+    if (source.v == 0 || source.v == STRATA_MTREE_SOURCE.v)
+        return STRATA_ERR_INVAL;
+    /* The ref first: it cannot fail, and roots must learn a moved source
+     * even when a rebuild below runs out of memory. */
+    if (d->source.node.v != source.v || !strata_addr_eq(d->source.addr, addr)) {
+        d->source.node = source;
+        d->source.addr = addr;
+        /* Roots hold the source's ref; the source needs its instructions. */
+        mark(d, STRATA_MTREE_SOURCE);
+        mark_neighbours(d, STRATA_MTREE_SOURCE);
+    }
+    uint32_t rate = rate_kbps ? rate_kbps : d->rate_kbps;
+    if (source_upload_kbps != d->source_upload_kbps) {
+        int err = rebuild_fresh(d, rate, source_upload_kbps);
+        if (err)
+            return err;
+        d->source_upload_kbps = source_upload_kbps;
+        d->rate_kbps = rate;
+    } else if (rate != d->rate_kbps) {
+        /* set_rate recomputes every slot count and rebuilds the trees. */
+        int err = strata_mtree_set_rate(d->tree, rate);
+        if (err)
+            return err;
+        d->rate_kbps = rate;
+        pull_tree_dirty(d);
+    }
+    return 0;
+}
+
+int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
+{
+    if (!member_get(d, node))
+        return STRATA_ERR_NOTFOUND;
+    if (s >= d->k)
+        return STRATA_ERR_INVAL;
+    int err = strata_mtree_reparent(d->tree, node, s);
+    pull_tree_dirty(d);
+    return err;
+}
+
+int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node)
+{
+    if (node.v != STRATA_MTREE_SOURCE.v && !member_get(d, node))
+        return STRATA_ERR_NOTFOUND;
+    mark(d, node);
+    return 0;
+}
+
+size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max)
+{
+    size_t n = 0;
+    pull_tree_dirty(d);
+    if (n < max && d->source_dirty) {
+        d->source_dirty = 0;
+        out[n++] = STRATA_MTREE_SOURCE;
+    }
+    while (n < max && d->dirty_len > 0) {
+        strata_node_id id = d->dirty[d->dirty_head++];
+        d->dirty_len--;
+        dcm_member *m = member_get(d, id);
+        if (!m || !m->dirty)
+            continue; /* left, or listed twice after leaving and coming back */
+        m->dirty = 0;
+        out[n++] = id;
+    }
+    if (d->dirty_len == 0)
+        d->dirty_head = 0;
+    return n;
+}
+
+/* --- instructions ---------------------------------------------------------------- */
+
+static strata_peer_ref ref_of(const strata_dcm *d, strata_node_id id)
+{
+    strata_peer_ref r = {{0}, {0, 0}};
+    if (id.v == STRATA_MTREE_SOURCE.v)
+        return d->source;
+    const dcm_member *m = member_get(d, id);
+    if (m) {
+        r.node = m->id;
+        r.addr = m->addr;
+    }
+    return r;
+}
+
+int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
+                            strata_msg_instruction *out, size_t max)
+{
+    int is_source = node.v == STRATA_MTREE_SOURCE.v;
+    if (max < d->k)
+        return STRATA_ERR_NOSPACE;
+    if (is_source ? d->source.node.v == 0 : !member_get(d, node))
+        return is_source ? STRATA_ERR_INVAL : STRATA_ERR_NOTFOUND;
+    strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    for (uint8_t s = 0; s < d->k; s++) {
+        strata_msg_instruction *in = &out[s];
+        memset(in, 0, sizeof *in);
+        in->dcm = d->id;
+        in->channel = d->channel;
+        in->node = is_source ? d->source.node : node;
+        in->epoch = epoch;
+        in->k = d->k;
+        in->substream = s;
+        in->algorithm = STRATA_ALG_TREE;
+        if (!is_source) {
+            strata_node_id p = strata_mtree_parent(d->tree, node, s);
+            if (p.v != STRATA_MTREE_NONE.v)
+                in->parent = ref_of(d, p);
+        }
+        size_t n = strata_mtree_children(d->tree, node, s, kids, STRATA_WIRE_MAX_CHILDREN);
+        if (n > STRATA_WIRE_MAX_CHILDREN)
+            n = STRATA_WIRE_MAX_CHILDREN; /* the tree caps slots at this; defensive */
+        uint8_t nc = 0;
+        for (size_t i = 0; i < n; i++) {
+            strata_peer_ref r = ref_of(d, kids[i]);
+            if (r.node.v != 0)
+                in->children[nc++] = r;
+        }
+        in->n_children = nc;
+    }
+    return d->k;
+}
+
+strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, uint8_t s)
+{
+    strata_node_id p = strata_mtree_parent(d->tree, node, s);
+    if (p.v == STRATA_MTREE_SOURCE.v)
+        return d->source.node;
+    return p;
+}

@@ -1,0 +1,113 @@
+/*
+ * Delivery coordinator manager, DCM (SPEC C7, C8, C11).
+ *
+ * One DCM serves one channel in one region. It owns the bottom-level
+ * multi-tree (strata_mtree) of its members and knows every member's address
+ * and the channel source's, so it can say to each node, per substream,
+ * "your parent is P, your children are C1..Cm" (an INSTRUCTION, C11).
+ *
+ * The source is not a member: it is the root of every tree (the mtree's
+ * STRATA_MTREE_SOURCE) of every DCM of its channel. A DCM may exist before
+ * its source is known; it then builds trees for a provisional rate and sends
+ * parent refs to the source as zero until set_source gives it one.
+ *
+ * Dirty set: every change records which nodes' instructions changed. The
+ * mtree reports parent and child changes; the DCM adds what the mtree cannot
+ * see (a node's address changed, so its neighbours need new refs; the
+ * source's ref changed, so the roots need new refs). The control center
+ * drains the set after each change and sends those nodes their
+ * instructions. Epochs are chosen by the control center (one counter for
+ * all DCMs), not here.
+ *
+ * Nothing here sends, reads a clock or logs.
+ */
+#ifndef STRATA_DCM_H
+#define STRATA_DCM_H
+
+#include "strata/common.h"
+#include "strata/tree.h"
+#include "strata/wire.h"
+
+typedef struct strata_dcm strata_dcm;
+
+typedef struct strata_dcm_config {
+    strata_dcm_id id;            /* logical id, nonzero */
+    strata_channel_id channel;   /* nonzero */
+    uint8_t k;                   /* 1..STRATA_WIRE_MAX_SUBSTREAMS */
+    uint32_t rate_kbps;          /* stream rate (provisional until the source announces), > 0 */
+    uint32_t source_upload_kbps; /* 0 = let the source feed up to max children per tree */
+    const char *region;          /* region string, copied; may be NULL when region_len is 0 */
+    size_t region_len;           /* <= STRATA_WIRE_MAX_REGION_BYTES */
+    uint64_t seed;               /* hash seed for the member table */
+} strata_dcm_config;
+
+/* Creates an empty DCM; NULL on a bad config or no memory. */
+strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg);
+void strata_dcm_del(strata_dcm *d);
+
+strata_dcm_id strata_dcm_id_of(const strata_dcm *d);
+strata_channel_id strata_dcm_channel(const strata_dcm *d);
+/* The region string (not NUL-terminated); its length goes to *len. */
+const char *strata_dcm_region(const strata_dcm *d, size_t *len);
+uint8_t strata_dcm_k(const strata_dcm *d);
+uint32_t strata_dcm_rate(const strata_dcm *d);
+size_t strata_dcm_count(const strata_dcm *d);
+int strata_dcm_has(const strata_dcm *d, strata_node_id node);
+/* The multi-tree, for queries, stats and invariant checks. */
+const strata_mtree *strata_dcm_tree(const strata_dcm *d);
+
+/* Adds a member and attaches it to every tree; the member and every node
+ * whose instructions changed become dirty. Returns 0, STRATA_ERR_EXISTS,
+ * STRATA_ERR_INVAL (zero or reserved id) or STRATA_ERR_NOMEM. */
+int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps);
+
+/* Removes a member; its former neighbours become dirty. Returns 0 or
+ * STRATA_ERR_NOTFOUND. */
+int strata_dcm_remove(strata_dcm *d, strata_node_id node);
+
+/* Records a member's new address; the member, its parents and its children
+ * become dirty (they hold refs with the old address). Returns 0 or
+ * STRATA_ERR_NOTFOUND. */
+int strata_dcm_set_addr(strata_dcm *d, strata_node_id node, strata_addr addr);
+
+/* Tells the DCM who the source is. A new node id or address makes the
+ * source and its root children dirty. A new rate (rate_kbps > 0 and not
+ * the current one) changes the trees' rate and rebuilds them; a new
+ * source_upload_kbps rebuilds them from scratch under the new budget.
+ * The source ref is kept until the next call: when a source leaves, its
+ * children keep their trees. Returns 0, STRATA_ERR_INVAL, or
+ * STRATA_ERR_NOMEM (the ref is updated, the trees keep their old rate and
+ * budget). */
+int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr,
+                          uint32_t rate_kbps, uint32_t source_upload_kbps);
+/* The source ref instructions name (zero node while unknown). */
+strata_peer_ref strata_dcm_source(const strata_dcm *d);
+
+/* Moves node to another parent in substream s (its parent stopped
+ * delivering); see strata_mtree_reparent. The changed nodes become dirty. */
+int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s);
+
+/* Marks a member, or STRATA_MTREE_SOURCE, dirty so that it gets its
+ * instructions with the next drain. Returns 0 or STRATA_ERR_NOTFOUND. */
+int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node);
+
+/* Takes up to max dirty nodes (members, and STRATA_MTREE_SOURCE for the
+ * source) and clears them; returns how many were written. Call until it
+ * returns less than max to drain everything. */
+size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max);
+
+/* Fills out[0..k-1] with node's instructions, one per substream, stamped
+ * with epoch: algorithm tree, the parent as a ref (the source's ref when
+ * the tree parent is the source, a zero ref when it has none or it is
+ * unknown) and the children as refs. node is a member or
+ * STRATA_MTREE_SOURCE (then the instruction's node is the source's id and
+ * the parent is zero). Returns k, STRATA_ERR_NOTFOUND, or STRATA_ERR_INVAL
+ * when the source is asked for but not known. */
+int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
+                            strata_msg_instruction *out, size_t max);
+
+/* The tree parent of node in substream s as the node would report it in a
+ * heartbeat: a member id, the source's id (zero while unknown) or zero. */
+strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, uint8_t s);
+
+#endif

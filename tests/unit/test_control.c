@@ -1,0 +1,1133 @@
+/*
+ * The control center driven like a host would: encoded datagrams from fake
+ * node addresses, a test-owned clock, and every outbox datagram decoded and
+ * delivered to the fake node it is addressed to. Each fake node keeps, per
+ * (DCM, substream), the highest-epoch INSTRUCTION it received, exactly as a
+ * real node does; the checks rebuild the topology from those alone.
+ */
+#include "strata/control.h"
+#include "strata/tree.h"
+#include "testutil.h"
+
+#include <stdio.h>
+
+enum {
+    MAXN = 48, /* fake nodes */
+    MAXD = 32, /* DCMs one fake node can hear from (a source hears from all) */
+    K = 4,
+    HB_MS = 1000,
+};
+
+typedef struct fdcm {
+    uint32_t dcm;
+    uint8_t have[K];
+    strata_msg_instruction in[K];
+} fdcm;
+
+typedef struct fnode {
+    int used;
+    int alive; /* sends heartbeats and takes part in the checks */
+    int deaf;  /* drops whatever the control sends it */
+    strata_node_id id;
+    strata_addr addr;
+    uint8_t role;
+    uint32_t upload_kbps, rate_kbps;
+    const char *label;
+    const char *channel;
+    int replies;
+    strata_msg_join_reply reply;
+    fdcm d[MAXD];
+    int nd;
+    uint32_t epoch; /* highest applied */
+    uint64_t instr_rx;
+    uint32_t hb_seq;
+    uint64_t rx_seq[STRATA_WIRE_MAX_SUBSTREAMS];
+    int freeze_rx; /* substream whose rx_seq stops advancing, or -1 */
+    uint64_t tx_seq, played, missed, tx_bytes;
+    /* heartbeat overrides for specific tests */
+    int lie_parents;
+    int hb_epoch_override;
+    uint32_t hb_epoch;
+} fnode;
+
+typedef struct net {
+    strata_control *c;
+    uint64_t now;
+    fnode n[MAXN];
+    uint64_t stray; /* datagrams to an address no fake node has */
+    uint64_t probe_replies;
+    uint64_t bad_instr; /* instructions addressed to someone else */
+    strata_msg_probe_reply last_probe;
+} net;
+
+static net *net_new(const strata_control_config *cfg)
+{
+    net *t = calloc(1, sizeof *t);
+    t->now = STRATA_S(100);
+    t->c = strata_control_new(cfg, NULL, t->now);
+    CHECK(t->c != NULL);
+    return t;
+}
+
+static void net_del(net *t)
+{
+    strata_control_del(t->c);
+    free(t);
+}
+
+static fnode *add_node(net *t, uint64_t id, uint32_t ipv4, uint8_t role, uint32_t upload,
+                       const char *label)
+{
+    for (int i = 0; i < MAXN; i++) {
+        fnode *f = &t->n[i];
+        if (f->used)
+            continue;
+        memset(f, 0, sizeof *f);
+        f->used = 1;
+        f->id.v = id;
+        f->addr = (strata_addr){ipv4, (uint16_t)(5000 + i)};
+        f->role = role;
+        f->upload_kbps = upload;
+        f->rate_kbps = role == STRATA_ROLE_SOURCE ? 1000 : 0;
+        f->label = label;
+        f->channel = "news";
+        f->freeze_rx = -1;
+        return f;
+    }
+    CHECK(0);
+    return NULL;
+}
+
+static fnode *by_addr(net *t, strata_addr a)
+{
+    for (int i = 0; i < MAXN; i++)
+        if (t->n[i].used && strata_addr_eq(t->n[i].addr, a))
+            return &t->n[i];
+    return NULL;
+}
+
+static fnode *by_id(net *t, uint64_t id)
+{
+    for (int i = 0; i < MAXN; i++)
+        if (t->n[i].used && t->n[i].id.v == id)
+            return &t->n[i];
+    return NULL;
+}
+
+static fdcm *dcm_slot(fnode *f, uint32_t dcm, int create)
+{
+    for (int i = 0; i < f->nd; i++)
+        if (f->d[i].dcm == dcm)
+            return &f->d[i];
+    if (!create || f->nd == MAXD)
+        return NULL;
+    fdcm *d = &f->d[f->nd++];
+    memset(d, 0, sizeof *d);
+    d->dcm = dcm;
+    return d;
+}
+
+static const strata_msg_instruction *latest(fnode *f, uint32_t dcm, int s)
+{
+    fdcm *d = dcm_slot(f, dcm, 0);
+    return d && d->have[s] ? &d->in[s] : NULL;
+}
+
+static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
+{
+    int type = strata_wire_peek_type(buf, len);
+    if (type == STRATA_MSG_JOIN_REPLY) {
+        strata_msg_join_reply r;
+        CHECK_EQ_INT(strata_wire_decode_join_reply(buf, len, &r), (int)len);
+        CHECK_EQ_U64(r.node.v, f->id.v);
+        f->reply = r;
+        f->replies++;
+    } else if (type == STRATA_MSG_INSTRUCTION) {
+        strata_msg_instruction in;
+        CHECK_EQ_INT(strata_wire_decode_instruction(buf, len, &in), (int)len);
+        if (in.node.v != f->id.v) {
+            t->bad_instr++;
+            return;
+        }
+        f->instr_rx++;
+        CHECK_EQ_INT(in.k, K);
+        if (in.substream >= K)
+            return;
+        fdcm *d = dcm_slot(f, in.dcm.v, 1);
+        CHECK(d != NULL);
+        if (d && (!d->have[in.substream] || in.epoch > d->in[in.substream].epoch)) {
+            d->in[in.substream] = in;
+            d->have[in.substream] = 1;
+        }
+        if (in.epoch > f->epoch)
+            f->epoch = in.epoch;
+    } else if (type == STRATA_MSG_PROBE_REPLY) {
+        CHECK_EQ_INT(strata_wire_decode_probe_reply(buf, len, &t->last_probe), (int)len);
+        t->probe_replies++;
+    } else {
+        fprintf(stderr, "unexpected message type %d from the control\n", type);
+        CHECK(0);
+    }
+}
+
+static void drain(net *t)
+{
+    strata_datagram dg;
+    while (strata_outbox_pop(strata_control_outbox(t->c), &dg)) {
+        fnode *f = by_addr(t, dg.to);
+        if (!f)
+            t->stray++;
+        else if (!f->deaf)
+            deliver(t, f, dg.buf->data, dg.buf->len);
+        strata_buf_unref(dg.buf);
+    }
+}
+
+static int send_raw(net *t, strata_addr from, const uint8_t *buf, size_t len)
+{
+    int rc = strata_control_handle_datagram(t->c, from, buf, len, t->now);
+    drain(t);
+    return rc;
+}
+
+static strata_channel_id chan(const fnode *f)
+{
+    return strata_channel_id_from_name(f->channel, strlen(f->channel));
+}
+
+static int encode_join(const fnode *f, uint8_t *buf, size_t cap)
+{
+    strata_msg_join j;
+    memset(&j, 0, sizeof j);
+    j.node = f->id;
+    j.role = f->role;
+    j.upload_kbps = f->upload_kbps;
+    j.rate_kbps = f->rate_kbps;
+    j.name = (const uint8_t *)f->channel;
+    j.name_len = (uint8_t)strlen(f->channel);
+    j.region = (const uint8_t *)f->label;
+    j.region_len = f->label ? (uint8_t)strlen(f->label) : 0;
+    return strata_wire_encode_join(buf, cap, &j);
+}
+
+static int send_join(net *t, fnode *f)
+{
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int len = encode_join(f, buf, sizeof buf);
+    CHECK(len > 0);
+    f->alive = 1;
+    return send_raw(t, f->addr, buf, (size_t)len);
+}
+
+static int send_leave(net *t, fnode *f)
+{
+    strata_msg_leave m = {f->id, chan(f), f->reply.dcm};
+    uint8_t buf[64];
+    int len = strata_wire_encode_leave(buf, sizeof buf, &m);
+    CHECK(len > 0);
+    f->alive = 0;
+    return send_raw(t, f->addr, buf, (size_t)len);
+}
+
+static int send_hb(net *t, fnode *f)
+{
+    static strata_msg_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.node = f->id;
+    hb.channel = chan(f);
+    hb.dcm = f->reply.dcm;
+    hb.hb_seq = ++f->hb_seq;
+    hb.local_ts_ns = t->now;
+    hb.instr_epoch = f->hb_epoch_override ? f->hb_epoch : f->epoch;
+    hb.upload_kbps = f->upload_kbps;
+    hb.played_packets = f->played;
+    hb.missed_packets = f->missed;
+    hb.tx_data_bytes = f->tx_bytes;
+    if (f->role == STRATA_ROLE_PEER) {
+        hb.n_parents = K;
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(f, f->reply.dcm.v, s);
+            hb.parents[s].parent = in ? in->parent.node : (strata_node_id){0};
+            if (f->lie_parents)
+                hb.parents[s].parent.v = 0xdeadbeef;
+            hb.parents[s].last_rx_seq = f->rx_seq[s];
+        }
+    } else if (f->tx_seq) {
+        hb.n_children = 1;
+        hb.children[0].child.v = 1;
+        hb.children[0].last_tx_seq = f->tx_seq;
+    }
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int len = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
+    CHECK(len > 0);
+    return send_raw(t, f->addr, buf, (size_t)len);
+}
+
+/* One heartbeat interval: the stream advances, every live node reports,
+ * the control runs its timer. */
+static void tick(net *t)
+{
+    t->now += STRATA_MS(HB_MS);
+    for (int i = 0; i < MAXN; i++) {
+        fnode *f = &t->n[i];
+        if (!f->used || !f->alive)
+            continue;
+        for (int s = 0; s < K; s++)
+            if (s != f->freeze_rx)
+                f->rx_seq[s] += 10;
+        send_hb(t, f);
+    }
+    if (strata_control_next_timeout(t->c) <= t->now)
+        strata_control_handle_timeout(t->c, t->now);
+    drain(t);
+}
+
+static uint32_t slots_of(uint32_t upload, uint32_t rate)
+{
+    uint64_t s = (uint64_t)upload * K / rate;
+    return s > STRATA_WIRE_MAX_CHILDREN ? STRATA_WIRE_MAX_CHILDREN : (uint32_t)s;
+}
+
+static int ref_lists(const strata_msg_instruction *in, uint64_t id)
+{
+    for (int i = 0; i < in->n_children; i++)
+        if (in->children[i].node.v == id)
+            return 1;
+    return 0;
+}
+
+/* Rebuilds the topology of the channel from the latest instructions and
+ * checks it; returns the number of problems (each printed). With detached
+ * set, a peer without a parent in a substream is counted there instead of
+ * being a problem (the trees may lack capacity). */
+static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached)
+{
+    int bad = 0;
+    for (int i = 0; i < MAXN; i++) {
+        fnode *p = &t->n[i];
+        if (!p->used || !p->alive || p->role != STRATA_ROLE_PEER)
+            continue;
+        uint32_t dcm = p->reply.dcm.v;
+        uint32_t kids = 0;
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(p, dcm, s);
+            if (!in) {
+                fprintf(stderr, "peer %llu: no instruction for substream %d\n",
+                        (unsigned long long)p->id.v, s);
+                bad++;
+                continue;
+            }
+            if (in->channel.v != chan(p).v || in->k != K || in->algorithm != STRATA_ALG_TREE)
+                bad++;
+            kids += in->n_children;
+            if (detached && in->parent.node.v == 0) {
+                (*detached)++;
+                continue;
+            }
+            fnode *par = in->parent.node.v ? by_id(t, in->parent.node.v) : NULL;
+            if (!par || !par->alive) {
+                fprintf(stderr, "peer %llu substream %d: parent %llu missing or dead\n",
+                        (unsigned long long)p->id.v, s, (unsigned long long)in->parent.node.v);
+                bad++;
+                continue;
+            }
+            if (!strata_addr_eq(in->parent.addr, par->addr)) {
+                fprintf(stderr, "peer %llu: parent ref has a stale address\n",
+                        (unsigned long long)p->id.v);
+                bad++;
+            }
+            if (par == src ? 0 : par->reply.dcm.v != dcm)
+                bad++;
+            const strata_msg_instruction *pin = latest(par, dcm, s);
+            if (!pin || !ref_lists(pin, p->id.v)) {
+                fprintf(stderr, "peer %llu substream %d: parent %llu does not list it\n",
+                        (unsigned long long)p->id.v, s, (unsigned long long)par->id.v);
+                bad++;
+            }
+            /* No cycles: the parent chain reaches the source. */
+            fnode *q = p;
+            int hops = 0;
+            while (q && q != src && hops <= MAXN) {
+                const strata_msg_instruction *qi = latest(q, dcm, s);
+                q = qi && qi->parent.node.v ? by_id(t, qi->parent.node.v) : NULL;
+                hops++;
+            }
+            if (q != src) {
+                fprintf(stderr, "peer %llu substream %d: chain does not reach the source\n",
+                        (unsigned long long)p->id.v, s);
+                bad++;
+            }
+        }
+        if (kids > slots_of(p->upload_kbps, rate)) {
+            fprintf(stderr, "peer %llu: %u children > capacity %u\n", (unsigned long long)p->id.v,
+                    kids, slots_of(p->upload_kbps, rate));
+            bad++;
+        }
+    }
+    /* Children lists agree with the parents' view. */
+    for (int i = 0; i < MAXN; i++) {
+        fnode *x = &t->n[i];
+        if (!x->used || !x->alive)
+            continue;
+        for (int d = 0; d < x->nd; d++) {
+            for (int s = 0; s < K; s++) {
+                if (!x->d[d].have[s])
+                    continue;
+                const strata_msg_instruction *in = &x->d[d].in[s];
+                for (int c = 0; c < in->n_children; c++) {
+                    fnode *ch = by_id(t, in->children[c].node.v);
+                    const strata_msg_instruction *cin = ch ? latest(ch, x->d[d].dcm, s) : NULL;
+                    if (!ch || !ch->alive || !cin || cin->parent.node.v != x->id.v ||
+                        !strata_addr_eq(in->children[c].addr, ch->addr)) {
+                        fprintf(stderr,
+                                "node %llu dcm %u substream %d lists child %llu "
+                                "that does not agree\n",
+                                (unsigned long long)x->id.v, x->d[d].dcm, s,
+                                (unsigned long long)in->children[c].node.v);
+                        bad++;
+                    }
+                }
+            }
+        }
+    }
+    return bad;
+}
+
+static int check_topology(net *t, fnode *src, uint32_t rate)
+{
+    return check_topology_ex(t, src, rate, NULL);
+}
+
+/* How many refs (parent or child) in live nodes' latest instructions name id. */
+static int names(net *t, uint64_t id)
+{
+    int n = 0;
+    for (int i = 0; i < MAXN; i++) {
+        fnode *x = &t->n[i];
+        if (!x->used || !x->alive)
+            continue;
+        for (int d = 0; d < x->nd; d++)
+            for (int s = 0; s < K; s++) {
+                if (!x->d[d].have[s])
+                    continue;
+                const strata_msg_instruction *in = &x->d[d].in[s];
+                n += in->parent.node.v == id;
+                n += ref_lists(in, id);
+            }
+    }
+    return n;
+}
+
+/* The interior peer (one with children in some substream) of least upload,
+ * so that the trees can still hold everyone without it; or NULL. */
+static fnode *interior_peer(net *t)
+{
+    fnode *best = NULL;
+    for (int i = 0; i < MAXN; i++) {
+        fnode *p = &t->n[i];
+        if (!p->used || !p->alive || p->role != STRATA_ROLE_PEER)
+            continue;
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(p, p->reply.dcm.v, s);
+            if (in && in->n_children > 0 && (!best || p->upload_kbps < best->upload_kbps))
+                best = p;
+        }
+    }
+    return best;
+}
+
+static const uint32_t uploads[12] = {3000, 2000, 2000, 1000, 1000, 1000, 500, 500, 250, 250, 0, 0};
+
+static strata_control_config base_cfg(void)
+{
+    strata_control_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.k = K;
+    cfg.heartbeat_ms = HB_MS;
+    cfg.seed = 42;
+    return cfg;
+}
+
+/* 1 source + 12 peers; 4 peers join before the source. */
+static fnode *populate(net *t, fnode **peers)
+{
+    for (int i = 0; i < 4; i++) {
+        peers[i] = add_node(t, 100 + (uint64_t)i, 0x0a010200u + (uint32_t)i, STRATA_ROLE_PEER,
+                            uploads[i], NULL);
+        send_join(t, peers[i]);
+        CHECK_EQ_INT(peers[i]->replies, 1);
+        CHECK_EQ_INT(peers[i]->reply.status, STRATA_JOIN_OK);
+        CHECK_EQ_U64(peers[i]->reply.rate_kbps, 0); /* no source yet */
+        CHECK_EQ_U64(peers[i]->reply.start_seq, 0);
+        CHECK_EQ_INT(peers[i]->reply.k, K);
+        CHECK_EQ_U64(peers[i]->reply.heartbeat_ms, HB_MS);
+        CHECK_EQ_U64(peers[i]->reply.dcm.v, 1);
+        CHECK(peers[i]->instr_rx >= K);
+    }
+    /* Before the source, parents that are "the source" are zero refs. */
+    uint32_t epoch_before = peers[0]->epoch;
+    const strata_msg_instruction *in0 = latest(peers[0], 1, 0);
+    CHECK(in0 && in0->parent.node.v == 0);
+
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 4000, NULL);
+    send_join(t, src);
+    CHECK_EQ_INT(src->replies, 1);
+    CHECK_EQ_INT(src->reply.status, STRATA_JOIN_OK);
+    CHECK_EQ_U64(src->reply.dcm.v, 0);
+    CHECK_EQ_U64(src->reply.rate_kbps, 1000);
+    CHECK(latest(src, 1, 0) != NULL);
+    /* The early peers got new instructions naming the source. */
+    for (int i = 0; i < 4; i++)
+        CHECK(peers[i]->epoch > epoch_before);
+    int names_src = 0;
+    for (int i = 0; i < 4; i++)
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(peers[i], 1, s);
+            if (in && in->parent.node.v == src->id.v) {
+                names_src++;
+                CHECK(strata_addr_eq(in->parent.addr, src->addr));
+            }
+        }
+    CHECK(names_src > 0);
+
+    for (int i = 4; i < 12; i++) {
+        peers[i] = add_node(t, 100 + (uint64_t)i, 0x0a010200u + (uint32_t)i, STRATA_ROLE_PEER,
+                            uploads[i], NULL);
+        send_join(t, peers[i]);
+        CHECK_EQ_INT(peers[i]->reply.status, STRATA_JOIN_OK);
+        CHECK_EQ_U64(peers[i]->reply.rate_kbps, 1000);
+        CHECK_EQ_U64(peers[i]->reply.dcm.v, 1);
+    }
+    return src;
+}
+
+static void test_topology_and_churn(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *peers[12];
+    fnode *src = populate(t, peers);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    CHECK_EQ_U64(t->stray, 0);
+    CHECK_EQ_U64(t->bad_instr, 0);
+
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.nodes, 13);
+    CHECK_EQ_INT(st.peers, 12);
+    CHECK_EQ_INT(st.sources, 1);
+    CHECK_EQ_INT(st.channels, 1);
+    CHECK_EQ_INT(st.dcms, 1);
+    CHECK_EQ_INT(st.detached_pairs, 0);
+    CHECK(st.max_depth >= 1);
+    CHECK_EQ_U64(st.joins, 13);
+    CHECK(st.instructions_sent > 0);
+
+    /* Heartbeats that match the tree cause no traffic. */
+    tick(t);
+    tick(t);
+    strata_control_status st2;
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.instructions_sent, st.instructions_sent);
+    CHECK_EQ_U64(st2.drops.total, 0);
+
+    /* Status sums the latest heartbeat counters. */
+    peers[0]->played = 100;
+    peers[0]->missed = 3;
+    peers[0]->tx_bytes = 5000;
+    peers[1]->played = 50;
+    src->tx_bytes = 7000;
+    tick(t);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.played_packets, 150);
+    CHECK_EQ_U64(st2.missed_packets, 3);
+    CHECK_EQ_U64(st2.peer_tx_bytes, 5000);
+    CHECK_EQ_U64(st2.source_tx_bytes, 7000);
+
+    /* Silence one interior peer: it is declared dead and forgotten. */
+    fnode *victim = interior_peer(t);
+    CHECK(victim != NULL);
+    victim->alive = 0;
+    for (int i = 0; i < 5; i++)
+        tick(t);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.deaths, 1);
+    CHECK_EQ_INT(st2.peers, 11);
+    CHECK_EQ_INT(names(t, victim->id.v), 0);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* Its counters left the sums with it. */
+    if (victim == peers[0])
+        CHECK_EQ_U64(st2.played_packets, 50);
+
+    /* An interior peer leaves. */
+    fnode *leaver = interior_peer(t);
+    CHECK(leaver != NULL);
+    send_leave(t, leaver);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.leaves, 1);
+    CHECK_EQ_INT(st2.peers, 10);
+    CHECK_EQ_INT(names(t, leaver->id.v), 0);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* A second LEAVE for the same node is dropped and counted. */
+    uint64_t drops = st2.drops.total;
+    leaver->alive = 1;
+    send_leave(t, leaver);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.drops.total, drops + 1);
+    CHECK_EQ_U64(st2.leaves, 1);
+
+    /* The dead peer comes back (new process, same id): a fresh join. */
+    send_join(t, victim);
+    CHECK_EQ_INT(victim->reply.status, STRATA_JOIN_OK);
+    tick(t);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    net_del(t);
+}
+
+static void test_stall_reparent(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *peers[12];
+    fnode *src = populate(t, peers);
+    tick(t);
+    /* A peer whose parent in some substream is another peer. */
+    fnode *p = NULL;
+    int s0 = -1;
+    uint64_t old_parent = 0;
+    for (int i = 0; i < 12 && !p; i++) {
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(peers[i], 1, s);
+            if (in && in->parent.node.v && in->parent.node.v != src->id.v) {
+                p = peers[i];
+                s0 = s;
+                old_parent = in->parent.node.v;
+                break;
+            }
+        }
+    }
+    CHECK(p != NULL);
+    if (!p) {
+        net_del(t);
+        return;
+    }
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.reparents, 0);
+
+    /* One heartbeat interval is not yet a stall. */
+    p->freeze_rx = s0;
+    tick(t);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.reparents, 0);
+    for (int i = 0; i < 4; i++)
+        tick(t);
+    strata_control_get_status(t->c, &st);
+    CHECK(st.reparents >= 1);
+    const strata_msg_instruction *in = latest(p, 1, s0);
+    CHECK(in && in->parent.node.v != old_parent && in->parent.node.v != 0);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+
+    /* When the whole stream stands still nobody is blamed. */
+    p->freeze_rx = -1;
+    tick(t);
+    strata_control_get_status(t->c, &st);
+    uint64_t before = st.reparents;
+    /* Advance time without advancing any rx_seq. */
+    for (int r = 0; r < 6; r++) {
+        t->now += STRATA_MS(HB_MS);
+        for (int i = 0; i < MAXN; i++)
+            if (t->n[i].used && t->n[i].alive)
+                send_hb(t, &t->n[i]);
+        strata_control_handle_timeout(t->c, t->now);
+        drain(t);
+    }
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.reparents, before);
+    net_del(t);
+}
+
+static void test_regions(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    fnode *eu1 = add_node(t, 1, 0x0a010201u, STRATA_ROLE_PEER, 1000, "eu");
+    fnode *eu2 = add_node(t, 2, 0x0a090901u, STRATA_ROLE_PEER, 1000, "eu");
+    fnode *us1 = add_node(t, 3, 0x0a010202u, STRATA_ROLE_PEER, 1000, "us");
+    fnode *pa1 = add_node(t, 4, 0x0a010203u, STRATA_ROLE_PEER, 1000, NULL);
+    fnode *pa2 = add_node(t, 5, 0x0a0102feu, STRATA_ROLE_PEER, 1000, NULL);
+    fnode *pb1 = add_node(t, 6, 0x0a010303u, STRATA_ROLE_PEER, 1000, NULL);
+    fnode *all[] = {eu1, eu2, us1, pa1, pa2, pb1};
+    for (size_t i = 0; i < 6; i++) {
+        send_join(t, all[i]);
+        CHECK_EQ_INT(all[i]->reply.status, STRATA_JOIN_OK);
+    }
+    CHECK_EQ_U64(eu1->reply.dcm.v, eu2->reply.dcm.v);
+    CHECK(eu1->reply.dcm.v != us1->reply.dcm.v);
+    CHECK_EQ_U64(pa1->reply.dcm.v, pa2->reply.dcm.v);
+    CHECK(pa1->reply.dcm.v != pb1->reply.dcm.v);
+    CHECK(pa1->reply.dcm.v != eu1->reply.dcm.v && pa1->reply.dcm.v != us1->reply.dcm.v);
+    /* Logical ids count from 1 in creation order. */
+    CHECK_EQ_U64(eu1->reply.dcm.v, 1);
+    CHECK_EQ_U64(us1->reply.dcm.v, 2);
+    CHECK_EQ_U64(pa1->reply.dcm.v, 3);
+    CHECK_EQ_U64(pb1->reply.dcm.v, 4);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.dcms, 4);
+    /* The source is the root of every DCM and hears from each. */
+    CHECK_EQ_INT(src->nd, 4);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* Epochs come from one counter: all distinct batches. */
+    CHECK(src->epoch >= 4);
+
+    /* The last member of a DCM leaves: the source learns it has no roots there. */
+    send_leave(t, us1);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.dcms, 3);
+    for (int s = 0; s < K; s++) {
+        const strata_msg_instruction *in = latest(src, 2, s);
+        CHECK(in && in->n_children == 0);
+    }
+    net_del(t);
+
+    /* Prefix-only mode ignores labels; /16 groups wider. */
+    cfg.region_mode = STRATA_REGION_PREFIX;
+    cfg.prefix_bits = 16;
+    t = net_new(&cfg);
+    fnode *a = add_node(t, 1, 0x0a010201u, STRATA_ROLE_PEER, 1000, "eu");
+    fnode *b = add_node(t, 2, 0x0a01ff01u, STRATA_ROLE_PEER, 1000, "us");
+    fnode *c = add_node(t, 3, 0x0a020201u, STRATA_ROLE_PEER, 1000, "eu");
+    send_join(t, a);
+    send_join(t, b);
+    send_join(t, c);
+    CHECK_EQ_U64(a->reply.dcm.v, b->reply.dcm.v);
+    CHECK(a->reply.dcm.v != c->reply.dcm.v);
+    net_del(t);
+}
+
+static void test_rejoin_and_resend(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *peers[12];
+    fnode *src = populate(t, peers);
+    tick(t);
+    strata_control_status st, st2;
+    strata_control_get_status(t->c, &st);
+
+    /* Idempotent re-join: same DCM, a reply, its instructions again. */
+    fnode *p = interior_peer(t);
+    CHECK(p != NULL);
+    uint64_t rx = p->instr_rx;
+    uint32_t dcm = p->reply.dcm.v;
+    send_join(t, p);
+    CHECK_EQ_INT(p->replies, 2);
+    CHECK_EQ_U64(p->reply.dcm.v, dcm);
+    CHECK_EQ_U64(p->instr_rx, rx + K);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.joins, st.joins);
+    CHECK_EQ_INT(st2.nodes, st.nodes);
+
+    /* Re-join from a new address: parents and children learn it. */
+    p->addr.port = 7777;
+    send_join(t, p);
+    CHECK_EQ_U64(p->reply.dcm.v, dcm);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+
+    /* Lost instructions: the node reports an older epoch; a resend waits for
+     * one heartbeat interval after the last send, then happens. */
+    fnode *q = peers[5];
+    q->deaf = 1;
+    send_join(t, q); /* its reply and instructions are lost */
+    q->deaf = 0;
+    strata_control_get_status(t->c, &st);
+    rx = q->instr_rx;
+    send_hb(t, q); /* too soon after the send */
+    CHECK_EQ_U64(q->instr_rx, rx);
+    t->now += STRATA_MS(HB_MS) + 1;
+    send_hb(t, q);
+    CHECK_EQ_U64(q->instr_rx, rx + K);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.instructions_sent, st.instructions_sent + K);
+
+    /* Parents that differ from the tree twice in a row: resend. */
+    q->lie_parents = 1;
+    rx = q->instr_rx;
+    send_hb(t, q);
+    CHECK_EQ_U64(q->instr_rx, rx);
+    send_hb(t, q);
+    CHECK_EQ_U64(q->instr_rx, rx + K);
+    q->lie_parents = 0;
+    send_hb(t, q);
+    send_hb(t, q);
+    CHECK_EQ_U64(q->instr_rx, rx + K);
+
+    /* A source whose instructions got lost gets them from every DCM. */
+    src->hb_epoch_override = 1;
+    src->hb_epoch = 0;
+    rx = src->instr_rx;
+    t->now += STRATA_MS(HB_MS) + 1;
+    send_hb(t, src);
+    CHECK_EQ_U64(src->instr_rx, rx + K);
+    src->hb_epoch_override = 0;
+
+    /* Heartbeats from unknown nodes are counted and dropped. */
+    fnode *ghost = add_node(t, 4242, 0x0a0a0a0au, STRATA_ROLE_PEER, 0, NULL);
+    strata_control_get_status(t->c, &st);
+    send_hb(t, ghost);
+    strata_control_get_status(t->c, &st2);
+    CHECK_EQ_U64(st2.drops.total, st.drops.total + 1);
+    CHECK_EQ_U64(st2.drops.by_reason[-STRATA_ERR_UNEXPECTED],
+                 st.drops.by_reason[-STRATA_ERR_UNEXPECTED] + 1);
+
+    /* start_seq follows the source's latest heartbeat. */
+    src->tx_seq = 12345;
+    send_hb(t, src);
+    fnode *late = add_node(t, 555, 0x0a010277u, STRATA_ROLE_PEER, 1000, NULL);
+    send_join(t, late);
+    CHECK_EQ_U64(late->reply.start_seq, 12345);
+    CHECK_EQ_U64(late->reply.rate_kbps, 1000);
+
+    /* A second source is refused; the first keeps its place. */
+    fnode *src2 = add_node(t, 9001, 0xc0a80002u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src2);
+    CHECK_EQ_INT(src2->reply.status, STRATA_JOIN_REFUSED);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.sources, 1);
+
+    /* The source leaves: peers keep their trees; a new source takes over. */
+    send_leave(t, src);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.sources, 0);
+    fnode *late2 = add_node(t, 556, 0x0a010278u, STRATA_ROLE_PEER, 1000, NULL);
+    send_join(t, late2);
+    CHECK_EQ_U64(late2->reply.rate_kbps, 0);
+    src2->rate_kbps = 1000;
+    send_join(t, src2);
+    CHECK_EQ_INT(src2->reply.status, STRATA_JOIN_OK);
+    CHECK_EQ_U64(src2->reply.start_seq, 0);
+    tick(t);
+    CHECK_EQ_INT(names(t, src->id.v), 0);
+    CHECK_EQ_INT(check_topology(t, src2, 1000), 0);
+    net_del(t);
+}
+
+static void test_source_rate(void)
+{
+    /* Peers join under the provisional rate; the source's rate rebuilds. */
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *peers[6];
+    for (int i = 0; i < 6; i++) {
+        peers[i] =
+            add_node(t, 10 + (uint64_t)i, 0x0a010200u + (uint32_t)i, STRATA_ROLE_PEER, 4000, NULL);
+        send_join(t, peers[i]);
+    }
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 8000, NULL);
+    src->rate_kbps = 2000;
+    send_join(t, src);
+    CHECK_EQ_U64(src->reply.rate_kbps, 2000);
+    CHECK_EQ_INT(check_topology(t, src, 2000), 0);
+    /* A source that re-joins with a new rate rebuilds again. */
+    src->rate_kbps = 4000;
+    send_join(t, src);
+    CHECK_EQ_U64(src->reply.rate_kbps, 4000);
+    CHECK_EQ_INT(check_topology(t, src, 4000), 0);
+    net_del(t);
+}
+
+static void test_bad_input(void)
+{
+    strata_control_config cfg = base_cfg();
+    cfg.max_nodes = 3;
+    net *t = net_new(&cfg);
+    strata_addr from = {0x0b000001u, 1234};
+    strata_control_status st;
+    uint8_t buf[2048];
+
+    /* Garbage. */
+    memset(buf, 0xa5, 64);
+    CHECK(send_raw(t, from, buf, 64) < 0);
+    /* Empty. */
+    CHECK(send_raw(t, from, buf, 0) < 0);
+    /* Truncated JOIN. */
+    fnode *p = add_node(t, 77, 0x0a000001u, STRATA_ROLE_PEER, 1000, NULL);
+    int len = encode_join(p, buf, sizeof buf);
+    CHECK(len > 8);
+    CHECK(send_raw(t, from, buf, (size_t)len - 3) < 0);
+    /* JOIN with trailing bytes. */
+    CHECK(send_raw(t, from, buf, (size_t)len + 5) < 0);
+    /* Oversized datagram. */
+    memset(buf + len, 0, sizeof buf - (size_t)len);
+    CHECK_EQ_INT(send_raw(t, from, buf, sizeof buf), STRATA_ERR_LONG);
+    /* Well-formed messages the control does not take. */
+    strata_msg_data dm;
+    memset(&dm, 0, sizeof dm);
+    dm.channel.v = 1;
+    dm.seq = 5;
+    uint8_t payload[10] = {0};
+    dm.payload = payload;
+    dm.payload_len = sizeof payload;
+    len = strata_wire_encode_data(buf, sizeof buf, &dm);
+    CHECK(len > 0);
+    CHECK_EQ_INT(send_raw(t, from, buf, (size_t)len), STRATA_ERR_UNEXPECTED);
+    strata_msg_instruction in;
+    memset(&in, 0, sizeof in);
+    in.dcm.v = 1;
+    in.channel.v = 1;
+    in.node.v = 1;
+    in.epoch = 1;
+    in.k = 1;
+    in.algorithm = STRATA_ALG_TREE;
+    len = strata_wire_encode_instruction(buf, sizeof buf, &in);
+    CHECK(len > 0);
+    CHECK_EQ_INT(send_raw(t, from, buf, (size_t)len), STRATA_ERR_UNEXPECTED);
+    strata_msg_join_reply jr = {{1}, {1}, 0, {1}, 4, 0, 1000, 0};
+    len = strata_wire_encode_join_reply(buf, sizeof buf, &jr);
+    CHECK(len > 0);
+    CHECK_EQ_INT(send_raw(t, from, buf, (size_t)len), STRATA_ERR_UNEXPECTED);
+    /* JOIN with a reserved node id and a label with a control character. */
+    fnode *r = add_node(t, UINT64_MAX, 0x0a000002u, STRATA_ROLE_PEER, 1000, NULL);
+    len = encode_join(r, buf, sizeof buf);
+    CHECK(send_raw(t, r->addr, buf, (size_t)len) < 0);
+    fnode *l = add_node(t, 78, 0x0a000003u, STRATA_ROLE_PEER, 1000, "bad\nlabel");
+    len = encode_join(l, buf, sizeof buf);
+    CHECK(send_raw(t, l->addr, buf, (size_t)len) < 0);
+    /* A source without a rate. */
+    fnode *s0 = add_node(t, 79, 0x0a000004u, STRATA_ROLE_SOURCE, 1000, NULL);
+    s0->rate_kbps = 0;
+    len = encode_join(s0, buf, sizeof buf);
+    CHECK(send_raw(t, s0->addr, buf, (size_t)len) < 0);
+
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.drops.total, 11);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_UNEXPECTED], 3);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_LONG], 2);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_RANGE], 3);
+    CHECK_EQ_INT(st.nodes, 0);
+    CHECK_EQ_INT(st.channels, 0);
+    CHECK_EQ_INT(st.dcms, 0);
+    CHECK_EQ_U64(t->stray, 0);
+
+    /* The control still serves. */
+    send_join(t, p);
+    CHECK_EQ_INT(p->replies, 1);
+    CHECK_EQ_INT(p->reply.status, STRATA_JOIN_OK);
+    CHECK(p->instr_rx >= K);
+
+    /* PROBE is answered. */
+    strata_msg_probe pr = {{77}, 31, 123456};
+    len = strata_wire_encode_probe(buf, sizeof buf, &pr);
+    CHECK_EQ_INT(send_raw(t, p->addr, buf, (size_t)len), 0);
+    CHECK_EQ_U64(t->probe_replies, 1);
+    CHECK_EQ_U64(t->last_probe.node.v, 77);
+    CHECK_EQ_U64(t->last_probe.probe_id, 31);
+    CHECK_EQ_U64(t->last_probe.send_ts_ns, 123456);
+    CHECK(t->last_probe.responder.v != 0);
+
+    /* max_nodes: the fourth node is refused as overloaded. */
+    fnode *x[3];
+    for (int i = 0; i < 3; i++) {
+        x[i] =
+            add_node(t, 200 + (uint64_t)i, 0x0a000100u + (uint32_t)i, STRATA_ROLE_PEER, 1000, NULL);
+        send_join(t, x[i]);
+    }
+    CHECK_EQ_INT(x[0]->reply.status, STRATA_JOIN_OK);
+    CHECK_EQ_INT(x[1]->reply.status, STRATA_JOIN_OK);
+    CHECK_EQ_INT(x[2]->reply.status, STRATA_JOIN_OVERLOADED);
+    CHECK_EQ_U64(x[2]->reply.dcm.v, 0);
+    net_del(t);
+}
+
+/* Everyone goes quiet: all die, and everything is released. */
+static void test_all_dead(void)
+{
+    strata_control_config cfg = base_cfg();
+    cfg.dead_after_ms = 2500;
+    net *t = net_new(&cfg);
+    fnode *peers[12];
+    populate(t, peers);
+    for (int i = 0; i < MAXN; i++)
+        t->n[i].alive = 0;
+    for (int i = 0; i < 4; i++)
+        tick(t);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.deaths, 13);
+    CHECK_EQ_INT(st.nodes, 0);
+    CHECK_EQ_INT(st.channels, 0);
+    CHECK_EQ_INT(st.dcms, 0);
+    CHECK_EQ_U64(strata_control_next_timeout(t->c), t->now + STRATA_MS(HB_MS));
+    net_del(t);
+}
+
+/* Seeded churn: joins, leaves, silences, revivals, moves and re-joins
+ * across three regions, heartbeats in between; after each round the
+ * silent are left to die and the topology the nodes hold must be whole. */
+static void test_churn_property(void)
+{
+    enum { PEERS = 36, ROUNDS = 40 };
+    static const uint32_t ups[] = {0, 250, 500, 1000, 2000, 3000};
+    static const char *const labels[] = {NULL, NULL, "eu"};
+    strata_rng rng;
+    strata_rng_seed(&rng, test_seed(0xc4u));
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 6000, NULL);
+    send_join(t, src);
+    fnode *peers[PEERS];
+    for (int i = 0; i < PEERS; i++) {
+        uint32_t net24 = strata_rng_below(&rng, 2) ? 0x0a010200u : 0x0a020300u;
+        peers[i] = add_node(t, 1 + (uint64_t)i, net24 + (uint32_t)i, STRATA_ROLE_PEER,
+                            ups[strata_rng_below(&rng, 6)], labels[strata_rng_below(&rng, 3)]);
+    }
+    int bad = 0;
+    for (int round = 0; round < ROUNDS && bad == 0; round++) {
+        for (int op = 0; op < 12; op++) {
+            fnode *f = peers[strata_rng_below(&rng, PEERS)];
+            uint64_t r = strata_rng_below(&rng, 100);
+            if (r < 35) {
+                if (!f->alive) {
+                    /* A new process: it knows nothing of past instructions. */
+                    f->nd = 0;
+                    f->epoch = 0;
+                    send_join(t, f);
+                    bad += f->reply.status != STRATA_JOIN_OK;
+                }
+            } else if (r < 50) {
+                if (f->alive)
+                    send_leave(t, f);
+            } else if (r < 60) {
+                f->alive = 0; /* silent: the control must find out */
+            } else if (r < 70) {
+                if (f->alive) {
+                    if (strata_rng_below(&rng, 2))
+                        f->addr.port = (uint16_t)(f->addr.port + 100);
+                    uint32_t dcm = f->reply.dcm.v;
+                    send_join(t, f);
+                    bad += f->reply.dcm.v != dcm;
+                }
+            } else {
+                tick(t);
+            }
+        }
+        for (int i = 0; i < 5; i++)
+            tick(t);
+        size_t detached = 0;
+        int problems = check_topology_ex(t, src, 1000, &detached);
+        strata_control_status st;
+        strata_control_get_status(t->c, &st);
+        if (problems || detached != st.detached_pairs) {
+            fprintf(stderr, "round %d: %d problems, %zu detached seen, %zu in status\n", round,
+                    problems, detached, st.detached_pairs);
+            bad++;
+        }
+        size_t alive = 0;
+        for (int i = 0; i < PEERS; i++) {
+            alive += peers[i]->alive != 0;
+            if (!peers[i]->alive && names(t, peers[i]->id.v) != 0) {
+                fprintf(stderr, "round %d: gone peer %llu still named\n", round,
+                        (unsigned long long)peers[i]->id.v);
+                bad++;
+            }
+        }
+        if (st.peers != alive) {
+            fprintf(stderr, "round %d: control has %zu peers, %zu alive\n", round, st.peers, alive);
+            bad++;
+        }
+    }
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_U64(t->stray, 0);
+    net_del(t);
+}
+
+/* Allocation failures anywhere in a scenario: no crash, no leak. */
+typedef struct fail_alloc {
+    long countdown;
+    long live;
+} fail_alloc;
+
+static void *fa_alloc(void *user, size_t size)
+{
+    fail_alloc *f = user;
+    if (f->countdown >= 0 && f->countdown-- == 0)
+        return NULL;
+    void *p = malloc(size);
+    f->live += p != NULL;
+    return p;
+}
+static void *fa_realloc(void *user, void *ptr, size_t size)
+{
+    fail_alloc *f = user;
+    if (f->countdown >= 0 && f->countdown-- == 0)
+        return NULL;
+    void *p = realloc(ptr, size);
+    f->live += p != NULL && ptr == NULL;
+    return p;
+}
+static void fa_free(void *user, void *ptr)
+{
+    fail_alloc *f = user;
+    f->live -= ptr != NULL;
+    free(ptr);
+}
+
+static void alloc_scenario(const strata_alloc *a)
+{
+    strata_control_config cfg = base_cfg();
+    uint64_t now = STRATA_S(1);
+    strata_control *c = strata_control_new(&cfg, a, now);
+    if (!c)
+        return;
+    static fnode f;
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    for (int i = 0; i < 14; i++) {
+        memset(&f, 0, sizeof f);
+        f.id.v = 1 + (uint64_t)i;
+        f.role = i == 5 ? STRATA_ROLE_SOURCE : STRATA_ROLE_PEER;
+        f.rate_kbps = i == 5 ? 1200 : 0;
+        f.upload_kbps = (uint32_t)(i % 4) * 700;
+        f.channel = i % 3 ? "news" : "sport";
+        f.label = i % 2 ? "eu" : NULL;
+        f.addr = (strata_addr){0x0a000000u + (uint32_t)i * 300, 1};
+        int len = encode_join(&f, buf, sizeof buf);
+        strata_control_handle_datagram(c, f.addr, buf, (size_t)len, now);
+    }
+    strata_msg_leave lv = {{3}, strata_channel_id_from_name("news", 4), {1}};
+    int len = strata_wire_encode_leave(buf, sizeof buf, &lv);
+    strata_control_handle_datagram(c, f.addr, buf, (size_t)len, now);
+    now += STRATA_S(10);
+    strata_control_handle_timeout(c, now);
+    strata_control_status st;
+    strata_control_get_status(c, &st);
+    strata_control_del(c);
+}
+
+static void test_alloc_failures(void)
+{
+    for (long fail_at = 0; fail_at < 5000; fail_at++) {
+        fail_alloc f = {fail_at, 0};
+        strata_alloc a = {fa_alloc, fa_realloc, fa_free, &f};
+        alloc_scenario(&a);
+        CHECK_EQ_INT(f.live, 0);
+        if (f.countdown >= 0)
+            break;
+    }
+}
+
+int main(void)
+{
+    test_topology_and_churn();
+    test_stall_reparent();
+    test_regions();
+    test_rejoin_and_resend();
+    test_source_rate();
+    test_bad_input();
+    test_all_dead();
+    test_churn_property();
+    test_alloc_failures();
+    return test_summary("test_control");
+}

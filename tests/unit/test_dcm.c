@@ -1,0 +1,437 @@
+/*
+ * One DCM: membership, source handling, address changes, reparenting and,
+ * above all, the dirty set: after any sequence of changes, a node that was
+ * not reported dirty must still hold correct instructions. The property
+ * loop checks exactly that against a model of what was delivered.
+ */
+#include "dcm.h"
+#include "testutil.h"
+
+#include <stdio.h>
+
+enum { K = 4, RATE = 1000, MAXN = 80 };
+
+static strata_addr addr_of(uint64_t id, uint16_t gen)
+{
+    return (strata_addr){0x0a000000u + (uint32_t)id, (uint16_t)(4000 + gen)};
+}
+
+static strata_dcm *make_dcm(const strata_alloc *a, uint32_t src_upload)
+{
+    strata_dcm_config cfg = {
+        .id = {7},
+        .channel = {0xc4a11e1},
+        .k = K,
+        .rate_kbps = RATE,
+        .source_upload_kbps = src_upload,
+        .region = "eu",
+        .region_len = 2,
+        .seed = 1,
+    };
+    return strata_dcm_new(a, &cfg);
+}
+
+static int has_id(const strata_node_id *ids, size_t n, uint64_t v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (ids[i].v == v)
+            return 1;
+    return 0;
+}
+
+static size_t drain(strata_dcm *d, strata_node_id *out, size_t max)
+{
+    size_t n = 0, got;
+    do {
+        got = strata_dcm_take_dirty(d, out + n, max - n < 3 ? max - n : 3); /* small chunks */
+        n += got;
+    } while (got > 0 && n < max);
+    return n;
+}
+
+static void test_config(void)
+{
+    strata_dcm_config ok = {.id = {1}, .channel = {1}, .k = 4, .rate_kbps = 1000};
+    strata_dcm_config bad;
+    strata_dcm *d = strata_dcm_new(NULL, &ok);
+    CHECK(d != NULL);
+    size_t rlen = 99;
+    strata_dcm_region(d, &rlen);
+    CHECK_EQ_INT(rlen, 0);
+    CHECK_EQ_U64(strata_dcm_id_of(d).v, 1);
+    CHECK_EQ_INT(strata_dcm_k(d), 4);
+    strata_dcm_del(d);
+    bad = ok;
+    bad.id.v = 0;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = ok;
+    bad.channel.v = 0;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = ok;
+    bad.k = 0;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = ok;
+    bad.k = STRATA_WIRE_MAX_SUBSTREAMS + 1;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = ok;
+    bad.rate_kbps = 0;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = ok;
+    bad.region_len = STRATA_WIRE_MAX_REGION_BYTES + 1;
+    bad.region = "x";
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    CHECK(strata_dcm_new(NULL, NULL) == NULL);
+}
+
+static void test_basic_flow(void)
+{
+    strata_dcm *d = make_dcm(NULL, 0);
+    strata_node_id dirty[64];
+    strata_msg_instruction in[K];
+
+    /* Before any source: members attach under the source, whose ref is zero. */
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){1}, addr_of(1, 0), 2000), 0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){2}, addr_of(2, 0), 500), 0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){2}, addr_of(2, 0), 500), STRATA_ERR_EXISTS);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){0}, addr_of(0, 0), 500), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_dcm_add(d, STRATA_MTREE_SOURCE, addr_of(0, 0), 500), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_dcm_count(d), 2);
+    size_t n = drain(d, dirty, 64);
+    CHECK(has_id(dirty, n, 1) && has_id(dirty, n, 2) && has_id(dirty, n, STRATA_MTREE_SOURCE.v));
+    CHECK_EQ_INT(strata_dcm_take_dirty(d, dirty, 64), 0);
+
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){1}, 5, in, K), K);
+    for (int s = 0; s < K; s++) {
+        CHECK_EQ_U64(in[s].node.v, 1);
+        CHECK_EQ_U64(in[s].epoch, 5);
+        CHECK_EQ_INT(in[s].substream, s);
+        CHECK_EQ_INT(in[s].k, K);
+        CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_TREE);
+        CHECK_EQ_U64(in[s].dcm.v, 7);
+        CHECK_EQ_U64(in[s].channel.v, 0xc4a11e1);
+    }
+    /* Source unknown: asking for its instructions is an error; its ref is zero. */
+    CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 5, in, K), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){99}, 5, in, K), STRATA_ERR_NOTFOUND);
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){1}, 5, in, K - 1), STRATA_ERR_NOSPACE);
+
+    /* The source arrives with another rate and a budget: full rebuild, all dirty. */
+    strata_addr src_addr = {0xc0a80001u, 9000};
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 2000, 8000), 0);
+    CHECK_EQ_U64(strata_dcm_rate(d), 2000);
+    n = drain(d, dirty, 64);
+    CHECK_EQ_INT(n, 3);
+    CHECK(has_id(dirty, n, 1) && has_id(dirty, n, 2) && has_id(dirty, n, STRATA_MTREE_SOURCE.v));
+    CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 6, in, K), K);
+    size_t roots = 0;
+    for (int s = 0; s < K; s++) {
+        CHECK_EQ_U64(in[s].node.v, 1000);
+        CHECK_EQ_U64(in[s].parent.node.v, 0);
+        for (int i = 0; i < in[s].n_children; i++) {
+            uint64_t c = in[s].children[i].node.v;
+            CHECK(c == 1 || c == 2);
+            CHECK(strata_addr_eq(in[s].children[i].addr, addr_of(c, 0)));
+            roots++;
+        }
+    }
+    CHECK(roots > 0);
+    /* Members whose parent is the source now carry its ref. */
+    for (uint64_t id = 1; id <= 2; id++) {
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 6, in, K), K);
+        for (int s = 0; s < K; s++) {
+            strata_node_id p =
+                strata_mtree_parent(strata_dcm_tree(d), (strata_node_id){id}, (uint8_t)s);
+            if (p.v == STRATA_MTREE_SOURCE.v) {
+                CHECK_EQ_U64(in[s].parent.node.v, 1000);
+                CHECK(strata_addr_eq(in[s].parent.addr, src_addr));
+                CHECK_EQ_U64(strata_dcm_parent_id(d, (strata_node_id){id}, (uint8_t)s).v, 1000);
+            }
+        }
+    }
+
+    /* Same source again: nothing changes, nothing is dirty. */
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 2000, 8000), 0);
+    CHECK_EQ_INT(strata_dcm_take_dirty(d, dirty, 64), 0);
+    /* Source moved: it and its root children are dirty, nobody else. */
+    src_addr.port = 9001;
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 2000, 8000), 0);
+    n = drain(d, dirty, 64);
+    CHECK(has_id(dirty, n, STRATA_MTREE_SOURCE.v));
+    CHECK_EQ_U64(strata_dcm_source(d).addr.port, 9001);
+
+    /* A rate change alone goes through set_rate. */
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 1000, 8000), 0);
+    CHECK_EQ_U64(strata_dcm_rate(d), 1000);
+    drain(d, dirty, 64);
+
+    /* Member 2 moves: it and its neighbours are dirty. */
+    CHECK_EQ_INT(strata_dcm_set_addr(d, (strata_node_id){2}, addr_of(2, 1)), 0);
+    n = drain(d, dirty, 64);
+    CHECK(has_id(dirty, n, 2));
+    CHECK_EQ_INT(strata_dcm_set_addr(d, (strata_node_id){3}, addr_of(3, 1)), STRATA_ERR_NOTFOUND);
+    CHECK_EQ_INT(strata_dcm_set_addr(d, (strata_node_id){2}, addr_of(2, 1)), 0);
+    CHECK_EQ_INT(strata_dcm_take_dirty(d, dirty, 64), 0);
+
+    CHECK_EQ_INT(strata_dcm_mark_dirty(d, (strata_node_id){1}), 0);
+    CHECK_EQ_INT(strata_dcm_mark_dirty(d, (strata_node_id){1}), 0);
+    CHECK_EQ_INT(strata_dcm_mark_dirty(d, (strata_node_id){77}), STRATA_ERR_NOTFOUND);
+    n = drain(d, dirty, 64);
+    CHECK_EQ_INT(n, 1);
+
+    CHECK_EQ_INT(strata_dcm_reparent(d, (strata_node_id){77}, 0), STRATA_ERR_NOTFOUND);
+    CHECK_EQ_INT(strata_dcm_reparent(d, (strata_node_id){1}, K), STRATA_ERR_INVAL);
+
+    /* Removing a member: never reported itself, and no longer named. */
+    CHECK_EQ_INT(strata_dcm_mark_dirty(d, (strata_node_id){2}), 0);
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){2}), 0);
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){2}), STRATA_ERR_NOTFOUND);
+    CHECK(!strata_dcm_has(d, (strata_node_id){2}));
+    n = drain(d, dirty, 64);
+    CHECK(!has_id(dirty, n, 2));
+    CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 9, in, K), K);
+    for (int s = 0; s < K; s++)
+        for (int i = 0; i < in[s].n_children; i++)
+            CHECK(in[s].children[i].node.v != 2);
+    strata_dcm_del(d);
+}
+
+/* A host that keeps taking one dirty node while everything keeps changing
+ * walks the FIFO forward through its whole array; no mark may be lost,
+ * however far it has walked when the host finally drains everything. */
+static void test_partial_drain(void)
+{
+    enum { N = 20 };
+    strata_node_id dirty[N + 2];
+    int lost = 0;
+    for (int rounds = 1; rounds < 160; rounds += 3) {
+        strata_dcm *d = make_dcm(NULL, 0);
+        for (uint64_t id = 1; id <= N; id++)
+            CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 1000), 0);
+        drain(d, dirty, N + 2);
+        for (int r = 0; r < rounds; r++) {
+            for (uint64_t id = 1; id <= N; id++)
+                strata_dcm_mark_dirty(d, (strata_node_id){id});
+            strata_dcm_take_dirty(d, dirty, 1);
+        }
+        /* Everyone was marked before the last take: all but one remain. */
+        size_t n = drain(d, dirty, N + 2);
+        if (n != N - 1) {
+            fprintf(stderr, "after %d rounds: %zu dirty, want %d\n", rounds, n, N - 1);
+            lost++;
+        }
+        strata_dcm_del(d);
+    }
+    CHECK_EQ_INT(lost, 0);
+}
+
+/* What the test has "sent" to each node, to compare with the truth. */
+typedef struct delivered {
+    int have;
+    strata_peer_ref parent[K];
+    uint8_t nkids[K];
+    strata_peer_ref kids[K][STRATA_WIRE_MAX_CHILDREN];
+} delivered;
+
+static int ref_cmp(const void *a, const void *b)
+{
+    const strata_peer_ref *x = a, *y = b;
+    return x->node.v < y->node.v ? -1 : x->node.v > y->node.v;
+}
+
+static void record(delivered *dv, const strata_msg_instruction *in)
+{
+    dv->have = 1;
+    for (int s = 0; s < K; s++) {
+        dv->parent[s] = in[s].parent;
+        dv->nkids[s] = in[s].n_children;
+        memcpy(dv->kids[s], in[s].children, in[s].n_children * sizeof in[s].children[0]);
+        qsort(dv->kids[s], dv->nkids[s], sizeof dv->kids[s][0], ref_cmp);
+    }
+}
+
+static int same(const delivered *a, const delivered *b)
+{
+    for (int s = 0; s < K; s++) {
+        if (a->parent[s].node.v != b->parent[s].node.v ||
+            !strata_addr_eq(a->parent[s].addr, b->parent[s].addr) || a->nkids[s] != b->nkids[s])
+            return 0;
+        for (int i = 0; i < a->nkids[s]; i++)
+            if (a->kids[s][i].node.v != b->kids[s][i].node.v ||
+                !strata_addr_eq(a->kids[s][i].addr, b->kids[s][i].addr))
+                return 0;
+    }
+    return 1;
+}
+
+/* Random adds, removes, moves, reparents and source changes; after each
+ * step the dirty nodes get fresh instructions and every member's (and the
+ * source's) delivered instructions must equal what the DCM says now. */
+static void test_dirty_property(void)
+{
+    static delivered dv[MAXN + 1], fresh;
+    static uint16_t gen[MAXN + 1];
+    static int member[MAXN + 1];
+    memset(dv, 0, sizeof dv);
+    memset(gen, 0, sizeof gen);
+    memset(member, 0, sizeof member);
+    strata_rng rng;
+    strata_rng_seed(&rng, test_seed(0xdc11));
+    strata_dcm *d = make_dcm(NULL, 6000);
+    strata_msg_instruction in[K];
+    strata_node_id dirty[MAXN + 2];
+    int src_known = 0;
+    int failures = 0;
+    for (int step = 0; step < 4000 && failures < 5; step++) {
+        uint64_t op = strata_rng_below(&rng, 100);
+        uint64_t id = 1 + strata_rng_below(&rng, MAXN);
+        strata_node_id nid = {id};
+        if (op < 40) {
+            if (!member[id]) {
+                uint32_t up = (uint32_t)strata_rng_below(&rng, 4) * 750;
+                CHECK_EQ_INT(strata_dcm_add(d, nid, addr_of(id, gen[id]), up), 0);
+                member[id] = 1;
+                dv[id].have = 0;
+            }
+        } else if (op < 70) {
+            if (member[id]) {
+                CHECK_EQ_INT(strata_dcm_remove(d, nid), 0);
+                member[id] = 0;
+            }
+        } else if (op < 80) {
+            if (member[id]) {
+                gen[id]++;
+                CHECK_EQ_INT(strata_dcm_set_addr(d, nid, addr_of(id, gen[id])), 0);
+            }
+        } else if (op < 95) {
+            if (member[id])
+                CHECK_EQ_INT(strata_dcm_reparent(d, nid, (uint8_t)strata_rng_below(&rng, K)), 0);
+        } else {
+            strata_addr sa = {0xc0a80001u, (uint16_t)(9000 + strata_rng_below(&rng, 3))};
+            uint32_t rate = strata_rng_below(&rng, 2) ? 1000 : 1500;
+            uint32_t up = strata_rng_below(&rng, 2) ? 6000 : 9000;
+            CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){5000}, sa, rate, up), 0);
+            src_known = 1;
+        }
+        /* Now and then the host drains only part of the set before the next
+         * change; the rest must survive, and come out exactly once. */
+        int partial = strata_rng_below(&rng, 3) == 0;
+        size_t n = partial ? strata_dcm_take_dirty(d, dirty, 2) : drain(d, dirty, MAXN + 2);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t v = dirty[i].v;
+            if (v == STRATA_MTREE_SOURCE.v) {
+                if (src_known) {
+                    CHECK_EQ_INT(strata_dcm_instructions(d, dirty[i], 1, in, K), K);
+                    record(&dv[0], in);
+                }
+                continue;
+            }
+            if (v == 0 || v > MAXN || !member[v]) {
+                fprintf(stderr, "step %d: dirty id %llu is not a member\n", step,
+                        (unsigned long long)v);
+                failures++;
+                continue;
+            }
+            CHECK_EQ_INT(strata_dcm_instructions(d, dirty[i], 1, in, K), K);
+            record(&dv[v], in);
+        }
+        if (partial)
+            continue;
+        for (uint64_t v = 0; v <= MAXN; v++) {
+            if (v == 0 ? !src_known : !member[v])
+                continue;
+            strata_node_id q = v == 0 ? STRATA_MTREE_SOURCE : (strata_node_id){v};
+            CHECK_EQ_INT(strata_dcm_instructions(d, q, 1, in, K), K);
+            record(&fresh, in);
+            if (!dv[v].have || !same(&dv[v], &fresh)) {
+                fprintf(stderr, "step %d (op %llu): node %llu holds stale instructions\n", step,
+                        (unsigned long long)op, (unsigned long long)v);
+                failures++;
+            }
+        }
+        char why[128];
+        if (strata_mtree_check(strata_dcm_tree(d), why, sizeof why) != 0) {
+            fprintf(stderr, "step %d: tree invariant: %s\n", step, why);
+            failures++;
+        }
+    }
+    CHECK_EQ_INT(failures, 0);
+    strata_dcm_del(d);
+}
+
+/* Allocation failures during a scenario: every call fails cleanly or
+ * succeeds; nothing leaks. */
+typedef struct fail_alloc {
+    long countdown;
+    long live;
+} fail_alloc;
+
+static void *fa_alloc(void *user, size_t size)
+{
+    fail_alloc *f = user;
+    if (f->countdown >= 0 && f->countdown-- == 0)
+        return NULL;
+    void *p = malloc(size);
+    f->live += p != NULL;
+    return p;
+}
+static void *fa_realloc(void *user, void *ptr, size_t size)
+{
+    fail_alloc *f = user;
+    if (f->countdown >= 0 && f->countdown-- == 0)
+        return NULL;
+    void *p = realloc(ptr, size);
+    f->live += p != NULL && ptr == NULL;
+    return p;
+}
+static void fa_free(void *user, void *ptr)
+{
+    fail_alloc *f = user;
+    f->live -= ptr != NULL;
+    free(ptr);
+}
+
+static int scenario(const strata_alloc *a)
+{
+    strata_dcm *d = make_dcm(a, 0);
+    if (!d)
+        return 0;
+    strata_node_id dirty[16];
+    int calls = 0;
+    for (uint64_t id = 1; id <= 40; id++) {
+        int rc = strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), (uint32_t)(id % 4) * 600);
+        CHECK(rc == 0 || rc == STRATA_ERR_NOMEM);
+        calls++;
+    }
+    int rc = strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), 1200, 5000);
+    CHECK(rc == 0 || rc == STRATA_ERR_NOMEM);
+    for (uint64_t id = 1; id <= 40; id += 3)
+        strata_dcm_remove(d, (strata_node_id){id});
+    while (strata_dcm_take_dirty(d, dirty, 16) == 16)
+        ;
+    char why[128];
+    CHECK_EQ_INT(strata_mtree_check(strata_dcm_tree(d), why, sizeof why), 0);
+    strata_dcm_del(d);
+    return calls;
+}
+
+static void test_alloc_failures(void)
+{
+    for (long fail_at = 0; fail_at < 400; fail_at += 1) {
+        fail_alloc f = {fail_at, 0};
+        strata_alloc a = {fa_alloc, fa_realloc, fa_free, &f};
+        scenario(&a);
+        CHECK_EQ_INT(f.live, 0);
+        if (f.countdown >= 0)
+            break; /* the scenario made fewer allocations than fail_at */
+    }
+}
+
+int main(void)
+{
+    test_config();
+    test_basic_flow();
+    test_partial_drain();
+    test_dirty_property();
+    test_alloc_failures();
+    return test_summary("test_dcm");
+}
