@@ -30,7 +30,8 @@ static void usage(void)
            "  --input SRC           FILE, - (standard input) or udp://ADDR:PORT (required)\n"
            "  --rate KBPS           stream rate in kbit/s (required; paces file input and\n"
            "                        sizes the trees)\n"
-           "  --upload KBPS         the source's own upload capacity (default: unlimited)\n"
+           "  --upload KBPS         the source's own upload capacity (default 4 x --rate:\n"
+           "                        it feeds a few tree roots, the peers do the rest)\n"
            "  --listen ADDR:PORT    UDP address for the overlay (default 0.0.0.0:0)\n"
            "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
            "                        before leaving (default 5000)\n"
@@ -49,7 +50,7 @@ typedef struct source_daemon {
     host_ingest *ingest;
     const char *input;
     uint32_t rate_kbps, linger_ms;
-    int ingest_started, stopping, input_ended;
+    int ingest_started, announced, stopping, input_ended;
     uint64_t dropped_before_ready;
     uv_timer_t linger;
     strata_log log;
@@ -128,11 +129,12 @@ static int start_ingest(source_daemon *d)
 static void after_core(host_node *n)
 {
     source_daemon *d = n->user;
-    if (!d->ingest_started && !d->stopping && strata_source_ready(d->src)) {
-        strata_logf(&d->log, STRATA_LOG_INFO, "channel announced; reading %s", d->input);
-        if (start_ingest(d) < 0)
-            stop(d);
-    }
+    if (d->announced || d->stopping || !strata_source_ready(d->src))
+        return;
+    d->announced = 1;
+    strata_logf(&d->log, STRATA_LOG_INFO, "channel announced; reading %s", d->input);
+    if (!d->ingest_started && start_ingest(d) < 0)
+        stop(d);
 }
 
 static void on_signal(void *user, int signum)
@@ -197,6 +199,8 @@ int cmd_source(int argc, char **argv)
         return CMD_EXIT_FAILURE;
     }
     d.rate_kbps = cfg.rate_kbps;
+    if (!cfg.upload_kbps)
+        cfg.upload_kbps = cfg.rate_kbps > UINT32_MAX / 4 ? UINT32_MAX : cfg.rate_kbps * 4;
 
     host_log_init(&d.log, &d.logger, "source", level);
     cfg.node.v = host_random_u64() | 1u;

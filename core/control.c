@@ -498,7 +498,7 @@ static void forget_counters(strata_control *c, ctl_node *rec)
 static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
 {
     ctl_channel *ch = rec->ch;
-    forget_counters(c, rec);
+    /* Its counters stay in the sums: status figures cover the whole run. */
     ptab_del(&c->nodes, rec->id.v);
     if (rec->role == STRATA_ROLE_SOURCE) {
         /* Children keep their trees and the source's ref: the data plane

@@ -61,8 +61,8 @@ typedef struct strata_control_status {
     size_t dcms;
     size_t detached_pairs; /* (node, substream) pairs without a parent */
     int max_depth;
-    uint64_t played_packets, missed_packets;   /* summed from last heartbeats */
-    uint64_t peer_tx_bytes, source_tx_bytes;   /* data bytes uploaded */
+    uint64_t played_packets, missed_packets;   /* latest heartbeat of every node, departed ones included */
+    uint64_t peer_tx_bytes, source_tx_bytes;   /* data bytes uploaded, likewise over the whole run */
     uint64_t joins, leaves, deaths, reparents, instructions_sent;
     strata_drop_counters drops;
 } strata_control_status;

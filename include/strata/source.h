@@ -52,7 +52,8 @@ void strata_source_del(strata_source *s);
 int strata_source_ready(const strata_source *s);
 
 /* Appends input bytes; every full payload becomes one DATA packet sent now.
- * Returns 0 or STRATA_ERR_NOMEM. */
+ * Returns 0, STRATA_ERR_NOMEM, or STRATA_ERR_INVAL before the source is
+ * ready (k is not known yet; nothing is kept). */
 int strata_source_push(strata_source *s, const uint8_t *buf, size_t len, uint64_t now);
 /* Sends any partial payload, then the end-of-stream marker. */
 int strata_source_finish(strata_source *s, uint64_t now);

@@ -1,0 +1,775 @@
+/*
+ * A viewing node: see strata/peer.h for the contract.
+ *
+ * Model. JOINING sends JOIN every join_retry until a JOIN_REPLY for this
+ * node arrives (a refusal is logged and retried eight times slower).
+ * INSTRUCTIONs are kept from the start, per substream, newest epoch wins.
+ * MEMBER receives DATA from anyone, stores new packets once (pktstore),
+ * queues them for playout and relays the stored buffer to the children of
+ * the packet's substream; sends a HEARTBEAT every heartbeat interval; asks
+ * for missing packets; answers repair requests and probes. LEFT ignores
+ * everything.
+ *
+ * Where playout begins. A peer told that the stream has not started
+ * (rate 0 or start_seq 0 in its JOIN_REPLY) plays from seq 0 and so gets
+ * the whole stream. A late joiner waits for its first DATA packet, seq f,
+ * and starts at max(start_seq, f - (k - 1)): the k - 1 packets before f
+ * belong to other substreams whose parents are at about the same point, so
+ * they arrive (or are repaired) within moments, and nothing older than the
+ * control center's start_seq is waited for. Playback thus begins with the
+ * first packet, well within a second.
+ *
+ * Stall recovery. If playout has nothing buffered while packets beyond the
+ * window keep arriving for longer than the playout delay (a peer that
+ * fell far behind, or a start_seq of 0 for a stream that had in fact
+ * begun long ago), the window jumps to them. One stray packet cannot cause
+ * a jump; it takes the same condition a playout delay apart.
+ *
+ * Timers (named deadlines): join_at (JOINING), hb_at, repair_at (the
+ * repair scan), tail_at (see below) and the playout deadline (MEMBER).
+ *
+ * Tail probe. A missing packet is only noticed when a later one arrives,
+ * so the last packets of a stream (and its EOS marker) lost with a dead
+ * parent would never be asked for, nor would anything when every parent
+ * died at once. When no new packet has arrived for half a second, the
+ * peer asks for the 64 seqs after the highest it holds: once to each
+ * repair target in turn, a retry interval apart, then with a backoff from
+ * 1 s to 16 s while the silence lasts (a paused stream costs little).
+ * Whatever an answer brings reveals the gaps, which repair then fills.
+ *
+ * Source address. Repairs go to the source after the parents (repair.h
+ * has the whole rotation). The wire protocol does not mark the source, so
+ * this peer learns its ref from its instructions: a parent ref whose node
+ * id is the reserved "source" id (all ones), or a node named as parent in
+ * two substreams at once (only the source may have children in more than
+ * one tree, C7). Until then that step is skipped.
+ *
+ * Drops are counted per reason; malformed datagrams are logged as warnings
+ * and routine ones (late, out of window, not for this state) at debug
+ * level, at most LOG_LINES_PER_SECOND lines a second in all.
+ */
+#include "strata/peer.h"
+
+#include "pktstore.h"
+#include "playout.h"
+#include "repair.h"
+
+#include <string.h>
+
+enum peer_limits {
+    OUTBOX_DATAGRAMS = 2048,
+    REFUSED_RETRY_FACTOR = 8,
+    TAIL_IDLE_MS = 500,
+    TAIL_BACKOFF_MIN_MS = 1000,
+    TAIL_BACKOFF_MAX_MS = 16000,
+    LOG_LINES_PER_SECOND = 8,
+    REPAIR_SCAN_MIN_GAP_MS = 10, /* batches asks and bounds scan work */
+    HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
+};
+
+#define SOURCE_MARK_ID UINT64_MAX
+
+typedef struct child_slot {
+    strata_peer_ref ref;
+    uint64_t last_tx_ts_ns;
+    uint64_t last_tx_seq;
+} child_slot;
+
+typedef struct substream_state {
+    int have; /* an instruction was applied */
+    uint32_t epoch;
+    uint8_t algorithm;
+    strata_peer_ref parent;
+    uint8_t n_children;
+    child_slot children[STRATA_WIRE_MAX_CHILDREN];
+    uint64_t last_rx_ts_ns; /* last packet from the parent */
+    uint64_t last_rx_seq;
+} substream_state;
+
+struct strata_peer {
+    const strata_alloc *alloc;
+    const strata_log *log;
+    strata_peer_callbacks cb;
+    strata_node_id node;
+    strata_channel_id channel;
+    uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
+    uint8_t name_len;
+    uint8_t region[STRATA_WIRE_MAX_REGION_BYTES];
+    uint8_t region_len;
+    strata_addr control;
+    uint32_t upload_kbps;
+    uint64_t join_retry_ns, repair_after_ns, repair_retry_ns;
+    strata_rng rng;
+
+    int state;
+    uint64_t join_at;
+
+    /* From the JOIN_REPLY and the instructions. */
+    strata_dcm_id dcm;
+    uint8_t k;
+    uint32_t rate_kbps;
+    uint64_t heartbeat_ns;
+    uint64_t start_seq;
+    uint32_t max_epoch;
+    substream_state subs[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_peer_ref source;
+
+    /* Data plane. */
+    strata_pktstore store;
+    strata_playout po;
+    strata_playout_callbacks po_cb;
+    int late_start; /* start playout at the first DATA packet */
+    uint64_t hb_at;
+    uint32_t hb_seq;
+    uint64_t repair_at;
+    uint64_t tail_at;
+    uint64_t tail_backoff_ns;
+    uint32_t tail_attempts;
+    uint64_t ahead_since; /* 0 = no packet beyond the window seen while idle */
+
+    strata_outbox outbox;
+    strata_peer_stats st;
+
+    uint64_t log_window_ns;
+    uint32_t log_lines;
+    uint64_t log_suppressed;
+};
+
+/* --- small helpers ------------------------------------------------------- */
+
+static uint64_t add_ns(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+static uint64_t min_ns(uint64_t a, uint64_t b)
+{
+    return a < b ? a : b;
+}
+
+/* Drop lines are limited to LOG_LINES_PER_SECOND; the rest are counted and
+ * summarised when the next second opens. */
+static void drop_log(strata_peer *p, uint64_t now, int err, int type, strata_addr from)
+{
+    int malformed = err == STRATA_ERR_SHORT || err == STRATA_ERR_LONG || err == STRATA_ERR_MAGIC ||
+                    err == STRATA_ERR_VERSION || err == STRATA_ERR_TYPE;
+    int level = malformed ? STRATA_LOG_WARN : STRATA_LOG_DEBUG;
+    if (!p->log || p->log->max_level < level)
+        return;
+    if (now - p->log_window_ns >= STRATA_S(1) || now < p->log_window_ns) {
+        if (p->log_suppressed)
+            strata_logf(p->log, STRATA_LOG_WARN, "peer %016llx: %llu drop lines suppressed",
+                        (unsigned long long)p->node.v, (unsigned long long)p->log_suppressed);
+        p->log_window_ns = now;
+        p->log_lines = 0;
+        p->log_suppressed = 0;
+    }
+    if (p->log_lines >= LOG_LINES_PER_SECOND) {
+        p->log_suppressed++;
+        return;
+    }
+    p->log_lines++;
+    char a[32];
+    strata_logf(p->log, level, "peer %016llx: dropped datagram (type %d) from %s: %s",
+                (unsigned long long)p->node.v, type, strata_addr_format(from, a, sizeof a),
+                strata_strerror(err));
+}
+
+static int drop(strata_peer *p, uint64_t now, int err, int type, strata_addr from)
+{
+    strata_drop_count(&p->st.drops, err);
+    drop_log(p, now, err, type, from);
+    return err;
+}
+
+/* Copies an encoded datagram into a new buffer and queues it. */
+static int send_bytes(strata_peer *p, strata_addr to, const uint8_t *buf, int n)
+{
+    if (n < 0)
+        return n;
+    strata_buf *b = strata_buf_new(p->alloc, (size_t)n);
+    if (!b)
+        return STRATA_ERR_NOMEM;
+    memcpy(b->data, buf, (size_t)n);
+    b->len = (uint32_t)n;
+    int err = strata_outbox_push(&p->outbox, to, b);
+    strata_buf_unref(b);
+    return err;
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+static void po_play(void *user, const uint8_t *buf, size_t len)
+{
+    strata_peer *p = user;
+    if (p->cb.on_play)
+        p->cb.on_play(p->cb.user, buf, len);
+}
+
+static void po_end(void *user)
+{
+    strata_peer *p = user;
+    if (p->cb.on_end)
+        p->cb.on_end(p->cb.user);
+}
+
+strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_callbacks *cb,
+                             const strata_alloc *a, uint64_t now)
+{
+    if (!cfg || cfg->node.v == 0 || !cfg->channel)
+        return NULL;
+    size_t name_len = strlen(cfg->channel);
+    size_t region_len = cfg->region ? strlen(cfg->region) : 0;
+    if (name_len == 0 || name_len > STRATA_WIRE_MAX_NAME_BYTES ||
+        region_len > STRATA_WIRE_MAX_REGION_BYTES)
+        return NULL;
+
+    strata_peer *p = strata_mem_calloc(a, 1, sizeof *p);
+    if (!p)
+        goto fail_alloc;
+    p->alloc = a;
+    p->log = cfg->log;
+    if (cb)
+        p->cb = *cb;
+    p->node = cfg->node;
+    p->channel = strata_channel_id_from_name(cfg->channel, name_len);
+    memcpy(p->name, cfg->channel, name_len);
+    p->name_len = (uint8_t)name_len;
+    if (region_len)
+        memcpy(p->region, cfg->region, region_len);
+    p->region_len = (uint8_t)region_len;
+    p->control = cfg->control;
+    p->upload_kbps = cfg->upload_kbps;
+    p->join_retry_ns =
+        STRATA_MS(cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS);
+    p->repair_after_ns = STRATA_MS(cfg->repair_after_ms ? cfg->repair_after_ms
+                                                        : STRATA_PEER_DEFAULT_REPAIR_AFTER_MS);
+    p->repair_retry_ns = STRATA_MS(STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
+    strata_rng_seed(&p->rng, cfg->seed);
+    uint64_t delay_ns = STRATA_MS(cfg->playout_delay_ms ? cfg->playout_delay_ms
+                                                        : STRATA_PEER_DEFAULT_PLAYOUT_DELAY_MS);
+    size_t store = cfg->store_packets ? cfg->store_packets : STRATA_PEER_DEFAULT_STORE_PACKETS;
+
+    if (strata_pktstore_init(&p->store, a, store) != 0)
+        goto fail_store;
+    /* Same size as the store, so every packet in the window is also stored
+     * and a duplicate check against the store covers the window. */
+    if (strata_playout_init(&p->po, a, p->store.cap, delay_ns) != 0)
+        goto fail_playout;
+    if (strata_outbox_init(&p->outbox, a, OUTBOX_DATAGRAMS) != 0)
+        goto fail_outbox;
+    p->po_cb.on_play = po_play;
+    p->po_cb.on_end = po_end;
+    p->po_cb.user = p;
+
+    p->state = STRATA_PEER_JOINING;
+    p->join_at = now; /* first JOIN at the first timeout */
+    p->hb_at = STRATA_NEVER;
+    p->repair_at = STRATA_NEVER;
+    p->tail_at = STRATA_NEVER;
+    p->log_window_ns = now;
+    return p;
+
+fail_outbox:
+    strata_playout_free(&p->po);
+fail_playout:
+    strata_pktstore_free(&p->store);
+fail_store:
+    strata_mem_free(a, p);
+fail_alloc:
+    return NULL;
+}
+
+void strata_peer_del(strata_peer *p)
+{
+    if (!p)
+        return;
+    strata_outbox_free(&p->outbox);
+    strata_playout_free(&p->po);
+    strata_pktstore_free(&p->store);
+    strata_mem_free(p->alloc, p);
+}
+
+strata_outbox *strata_peer_outbox(strata_peer *p)
+{
+    return &p->outbox;
+}
+
+/* --- control plane ------------------------------------------------------- */
+
+static void send_join(strata_peer *p)
+{
+    strata_msg_join m = {
+        .node = p->node,
+        .role = STRATA_ROLE_PEER,
+        .upload_kbps = p->upload_kbps,
+        .rate_kbps = 0,
+        .name_len = p->name_len,
+        .name = p->name,
+        .region_len = p->region_len,
+        .region = p->region,
+    };
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    send_bytes(p, p->control, buf, strata_wire_encode_join(buf, sizeof buf, &m));
+}
+
+static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uint64_t now)
+{
+    strata_msg_join_reply m;
+    int err = strata_wire_decode_join_reply(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.node.v != p->node.v || m.channel.v != p->channel.v)
+        return STRATA_ERR_UNEXPECTED;
+    if (p->state != STRATA_PEER_JOINING)
+        return 0; /* an answer to a retried JOIN: harmless */
+    if (m.status != STRATA_JOIN_OK) {
+        strata_logf(p->log, STRATA_LOG_WARN, "peer %016llx: join refused (status %u), retrying",
+                    (unsigned long long)p->node.v, (unsigned)m.status);
+        p->join_at = add_ns(now, p->join_retry_ns * REFUSED_RETRY_FACTOR);
+        return 0;
+    }
+    p->state = STRATA_PEER_MEMBER;
+    p->dcm = m.dcm;
+    if (m.k != p->k) {
+        /* Instructions kept from before the reply that name substreams
+         * beyond the stream's k are meaningless. */
+        for (unsigned i = m.k; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
+            memset(&p->subs[i], 0, sizeof p->subs[i]);
+        p->k = m.k;
+    }
+    p->rate_kbps = m.rate_kbps;
+    p->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
+    p->start_seq = m.start_seq;
+    if (m.rate_kbps == 0 || m.start_seq == 0)
+        strata_playout_start(&p->po, 0);
+    else
+        p->late_start = 1;
+    p->hb_at = add_ns(now, p->heartbeat_ns);
+    strata_logf(p->log, STRATA_LOG_INFO,
+                "peer %016llx: member of dcm %u, k %u, rate %u kbps, start seq %llu",
+                (unsigned long long)p->node.v, (unsigned)m.dcm.v, (unsigned)m.k,
+                (unsigned)m.rate_kbps, (unsigned long long)m.start_seq);
+    return 0;
+}
+
+/* Carries the transmit history of children that stay across an update. */
+static void apply_children(substream_state *s, const strata_msg_instruction *m)
+{
+    child_slot next[STRATA_WIRE_MAX_CHILDREN];
+    memset(next, 0, sizeof next);
+    for (unsigned i = 0; i < m->n_children; i++) {
+        next[i].ref = m->children[i];
+        for (unsigned j = 0; j < s->n_children; j++) {
+            if (s->children[j].ref.node.v == m->children[i].node.v) {
+                next[i].last_tx_ts_ns = s->children[j].last_tx_ts_ns;
+                next[i].last_tx_seq = s->children[j].last_tx_seq;
+                break;
+            }
+        }
+    }
+    memcpy(s->children, next, sizeof next);
+    s->n_children = m->n_children;
+}
+
+static void learn_source(strata_peer *p)
+{
+    for (unsigned i = 0; i < p->k; i++) {
+        const strata_peer_ref *r = &p->subs[i].parent;
+        if (!p->subs[i].have || r->node.v == 0 || strata_addr_is_zero(r->addr))
+            continue;
+        int found = r->node.v == SOURCE_MARK_ID;
+        for (unsigned j = i + 1; j < p->k && !found; j++)
+            found = p->subs[j].have && p->subs[j].parent.node.v == r->node.v;
+        if (found) {
+            p->source = *r;
+            return;
+        }
+    }
+}
+
+static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
+{
+    strata_msg_instruction m;
+    int err = strata_wire_decode_instruction(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.node.v != p->node.v || m.channel.v != p->channel.v)
+        return STRATA_ERR_UNEXPECTED;
+    if (m.k != p->k) {
+        /* A change of k comes with a new epoch; an older message with
+         * another k is stale. Before the reply, the first instruction
+         * tells us k. */
+        if (p->k != 0 && p->max_epoch != 0 && m.epoch <= p->max_epoch)
+            return 0;
+        for (unsigned i = m.k; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
+            memset(&p->subs[i], 0, sizeof p->subs[i]);
+        p->k = m.k;
+    }
+    substream_state *s = &p->subs[m.substream];
+    if (s->have && m.epoch <= s->epoch)
+        return 0; /* older or the same: nothing new */
+    s->have = 1;
+    s->epoch = m.epoch;
+    s->algorithm = m.algorithm;
+    s->parent = m.parent;
+    apply_children(s, &m);
+    if (m.epoch > p->max_epoch)
+        p->max_epoch = m.epoch;
+    p->st.instructions_applied++;
+    learn_source(p);
+    return 0;
+}
+
+static void send_heartbeat(strata_peer *p, uint64_t now)
+{
+    strata_msg_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.node = p->node;
+    hb.channel = p->channel;
+    hb.dcm = p->dcm;
+    hb.hb_seq = ++p->hb_seq;
+    hb.local_ts_ns = now;
+    hb.instr_epoch = p->max_epoch;
+    hb.upload_kbps = p->upload_kbps;
+    hb.played_packets = p->po.played_packets;
+    hb.missed_packets = p->po.missed_packets;
+    hb.rx_data_bytes = p->st.rx_data_bytes;
+    hb.tx_data_bytes = p->st.tx_data_bytes;
+    hb.n_parents = p->k;
+    uint32_t counts[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_playout_count_by_substream(&p->po, p->k, counts);
+    for (unsigned i = 0; i < p->k; i++) {
+        const substream_state *s = &p->subs[i];
+        hb.parents[i].parent = s->parent.node;
+        hb.parents[i].buffer_packets = counts[i];
+        hb.parents[i].last_rx_ts_ns = s->last_rx_ts_ns;
+        hb.parents[i].last_rx_seq = s->last_rx_seq;
+    }
+    unsigned nc = 0;
+    for (unsigned i = 0; i < p->k && nc < STRATA_WIRE_MAX_HB_CHILDREN; i++) {
+        const substream_state *s = &p->subs[i];
+        for (unsigned j = 0; j < s->n_children && nc < STRATA_WIRE_MAX_HB_CHILDREN; j++) {
+            strata_hb_child *c = &hb.children[nc++];
+            c->child = s->children[j].ref.node;
+            c->substream = (uint8_t)i;
+            c->last_tx_ts_ns = s->children[j].last_tx_ts_ns;
+            c->last_tx_seq = s->children[j].last_tx_seq;
+        }
+    }
+    /* A heartbeat must fit one datagram: with many parents not every child
+     * entry fits, and the first ones are kept. */
+    uint8_t buf[HB_BUF_BYTES];
+    int n;
+    for (;;) {
+        hb.n_children = (uint8_t)nc;
+        n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
+        if (n >= 0 || nc == 0)
+            break;
+        nc--;
+    }
+    send_bytes(p, p->control, buf, n);
+}
+
+/* --- data plane ---------------------------------------------------------- */
+
+static void relay(strata_peer *p, unsigned sub, const strata_pktstore_entry *e, strata_addr from,
+                  uint64_t now)
+{
+    substream_state *s = &p->subs[sub];
+    for (unsigned i = 0; i < s->n_children; i++) {
+        child_slot *c = &s->children[i];
+        if (c->ref.node.v == p->node.v || strata_addr_is_zero(c->ref.addr) ||
+            strata_addr_eq(c->ref.addr, from))
+            continue;
+        if (strata_outbox_push(&p->outbox, c->ref.addr, e->buf) != 0)
+            continue;
+        c->last_tx_ts_ns = now;
+        c->last_tx_seq = e->seq;
+        p->st.tx_data_packets++;
+        p->st.tx_data_bytes += e->buf->len;
+    }
+}
+
+static void start_late(strata_peer *p, uint64_t seq)
+{
+    uint64_t back = p->k > 1 ? (uint64_t)(p->k - 1) : 0;
+    uint64_t first = seq > back ? seq - back : 0;
+    if (first < p->start_seq)
+        first = p->start_seq;
+    strata_playout_start(&p->po, first);
+    p->late_start = 0;
+}
+
+/* A valid packet beyond the window: see "Stall recovery" above. Returns
+ * 1 when the window jumped to take it. */
+static int beyond_window(strata_peer *p, uint64_t seq, uint64_t now)
+{
+    if (p->po.present != 0) {
+        p->ahead_since = 0;
+        return 0;
+    }
+    if (p->ahead_since == 0) {
+        p->ahead_since = now ? now : 1;
+        return 0;
+    }
+    if (now < p->ahead_since || now - p->ahead_since < p->po.delay_ns)
+        return 0;
+    uint64_t back = p->k > 1 ? (uint64_t)(p->k - 1) : 0;
+    uint64_t to = seq > back ? seq - back : 0;
+    int played = p->po.played_packets != 0 || p->po.missed_packets != 0;
+    strata_logf(p->log, STRATA_LOG_WARN, "peer %016llx: playout jumps from %llu to %llu",
+                (unsigned long long)p->node.v, (unsigned long long)p->po.next,
+                (unsigned long long)to);
+    strata_playout_jump(&p->po, to, played);
+    p->ahead_since = 0;
+    return 1;
+}
+
+static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
+                       uint64_t now)
+{
+    strata_msg_data m;
+    int err = strata_wire_decode_data(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (p->state != STRATA_PEER_MEMBER || p->k == 0 || m.channel.v != p->channel.v)
+        return STRATA_ERR_UNEXPECTED;
+    if (m.substream != m.seq % p->k)
+        return STRATA_ERR_RANGE;
+    unsigned sub = m.substream;
+    int repair = (m.flags & STRATA_DATA_FLAG_REPAIR) != 0;
+    substream_state *s = &p->subs[sub];
+    if (!repair && s->have && strata_addr_eq(from, s->parent.addr)) {
+        s->last_rx_ts_ns = now;
+        if (m.seq > s->last_rx_seq)
+            s->last_rx_seq = m.seq;
+    }
+    if (p->late_start)
+        start_late(p, m.seq);
+    strata_playout_observe(&p->po, m.send_ts_ns, now);
+
+    if (strata_pktstore_get(&p->store, m.seq)) {
+        p->st.rx_duplicates++;
+        return 0;
+    }
+    if (!strata_playout_in_window(&p->po, m.seq) &&
+        !(m.seq >= p->po.next && beyond_window(p, m.seq, now)))
+        return STRATA_ERR_RANGE;
+    const strata_pktstore_entry *e;
+    err = strata_pktstore_put_data(&p->store, &m, &e);
+    if (err == STRATA_ERR_NOMEM)
+        return err;
+    if (err < 0)
+        return STRATA_ERR_RANGE; /* cannot happen inside the window */
+    uint64_t old_end = p->po.end;
+    strata_playout_insert(&p->po, m.seq, m.send_ts_ns, e->buf, e->payload_off, e->payload_len,
+                          (e->flags & STRATA_DATA_FLAG_EOS) != 0, now);
+    p->ahead_since = 0;
+    p->st.rx_data_packets++;
+    p->st.rx_data_bytes += len;
+    if (repair)
+        p->st.rx_repairs++;
+    if (m.seq > old_end) /* a gap opened: its repair becomes due later */
+        p->repair_at = min_ns(p->repair_at, add_ns(now, p->repair_after_ns));
+    p->tail_attempts = 0;
+    p->tail_backoff_ns = STRATA_MS(TAIL_BACKOFF_MIN_MS);
+    p->tail_at = add_ns(now, STRATA_MS(TAIL_IDLE_MS));
+
+    /* Relay also what came as a repair: our children most likely missed
+     * it for the same reason we did. */
+    relay(p, sub, e, from, now);
+    strata_playout_poll(&p->po, now, &p->po_cb);
+    return 0;
+}
+
+static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len)
+{
+    strata_msg_repair m;
+    int err = strata_wire_decode_repair(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.channel.v != p->channel.v || m.node.v == p->node.v)
+        return STRATA_ERR_UNEXPECTED;
+    uint64_t packets = 0, bytes = 0;
+    err = strata_pktstore_answer_repair(&p->store, &m, from, &p->outbox, &packets, &bytes);
+    p->st.repair_requests_served++;
+    p->st.tx_repairs += packets;
+    p->st.tx_data_packets += packets;
+    p->st.tx_data_bytes += bytes;
+    return err == STRATA_ERR_NOMEM ? err : 0;
+}
+
+static int handle_probe(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len)
+{
+    strata_msg_probe m;
+    int err = strata_wire_decode_probe(buf, len, &m);
+    if (err < 0)
+        return err;
+    strata_msg_probe_reply r = {
+        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = p->node};
+    uint8_t out[64];
+    send_bytes(p, from, out, strata_wire_encode_probe_reply(out, sizeof out, &r));
+    return 0;
+}
+
+int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t *buf, size_t buflen,
+                                uint64_t now)
+{
+    int type = strata_wire_peek_type(buf, buflen);
+    if (type < 0)
+        return drop(p, now, type, 0, from);
+    if (p->state == STRATA_PEER_LEFT)
+        return drop(p, now, STRATA_ERR_UNEXPECTED, type, from);
+    int err;
+    switch (type) {
+    case STRATA_MSG_DATA:
+        err = handle_data(p, from, buf, buflen, now);
+        break;
+    case STRATA_MSG_JOIN_REPLY:
+        err = handle_join_reply(p, buf, buflen, now);
+        break;
+    case STRATA_MSG_INSTRUCTION:
+        err = handle_instruction(p, buf, buflen);
+        break;
+    case STRATA_MSG_REPAIR_REQUEST:
+        err = handle_repair_request(p, from, buf, buflen);
+        break;
+    case STRATA_MSG_PROBE:
+        err = handle_probe(p, from, buf, buflen);
+        break;
+    default:
+        err = STRATA_ERR_UNEXPECTED;
+        break;
+    }
+    if (err < 0 && strata_err_is_input(err))
+        return drop(p, now, err, type, from);
+    return err;
+}
+
+/* --- repair -------------------------------------------------------------- */
+
+/* The rotation for seq (repair.h). Children fed other substreams than
+ * seq's come first among the children: they get seq's substream from
+ * elsewhere. */
+static size_t repair_targets(void *user, uint64_t seq, strata_addr *out)
+{
+    strata_peer *p = user;
+    unsigned sub = (unsigned)(seq % p->k);
+    strata_peer_ref parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_peer_ref kids[STRATA_REPAIR_MAX_CHILD_TARGETS];
+    size_t nk = 0;
+    for (unsigned i = 0; i < p->k; i++)
+        parents[i] = p->subs[i].parent;
+    for (unsigned pass = 0; pass < 2; pass++) {
+        for (unsigned i = 0; i < p->k; i++) {
+            const substream_state *s = &p->subs[i];
+            if ((pass == 0) == (i == sub))
+                continue;
+            for (unsigned j = 0; j < s->n_children && nk < STRATA_REPAIR_MAX_CHILD_TARGETS; j++)
+                kids[nk++] = s->children[j].ref;
+        }
+    }
+    return strata_repair_targets(parents, p->k, sub, &p->source, kids, nk, p->node, out);
+}
+
+static void repair_emit(void *user, const strata_repair_batch *b)
+{
+    strata_peer *p = user;
+    strata_msg_repair m = {
+        .node = p->node, .channel = p->channel, .first_seq = b->first_seq, .mask = b->mask};
+    uint8_t buf[64];
+    if (send_bytes(p, b->to, buf, strata_wire_encode_repair(buf, sizeof buf, &m)) == 0)
+        p->st.repair_requests_sent++;
+}
+
+static void tail_probe(strata_peer *p, uint64_t now)
+{
+    uint64_t first = p->po.end;
+    strata_addr to[STRATA_REPAIR_MAX_TARGETS];
+    size_t n = repair_targets(p, first, to);
+    if (n && first <= UINT64_MAX - STRATA_WIRE_REPAIR_SPAN) {
+        strata_msg_repair m = {
+            .node = p->node, .channel = p->channel, .first_seq = first, .mask = UINT64_MAX};
+        uint8_t buf[64];
+        if (send_bytes(p, to[p->tail_attempts % n], buf,
+                       strata_wire_encode_repair(buf, sizeof buf, &m)) == 0)
+            p->st.repair_requests_sent++;
+    }
+    p->tail_attempts++;
+    if (p->tail_attempts < n) {
+        p->tail_at = add_ns(now, p->repair_retry_ns);
+        return;
+    }
+    p->tail_at = add_ns(now, p->tail_backoff_ns);
+    p->tail_backoff_ns = min_ns(p->tail_backoff_ns * 2, STRATA_MS(TAIL_BACKOFF_MAX_MS));
+}
+
+/* --- timers -------------------------------------------------------------- */
+
+void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
+{
+    if (p->state == STRATA_PEER_JOINING) {
+        if (now >= p->join_at) {
+            send_join(p);
+            p->join_at = add_ns(now, p->join_retry_ns);
+        }
+        return;
+    }
+    if (p->state != STRATA_PEER_MEMBER)
+        return;
+    if (now >= p->hb_at) {
+        send_heartbeat(p, now);
+        p->hb_at = add_ns(now, p->heartbeat_ns);
+    }
+    strata_playout_poll(&p->po, now, &p->po_cb);
+    if (now >= p->repair_at) {
+        strata_repair_batcher b;
+        strata_repair_batcher_init(&b, repair_emit, p);
+        uint64_t next = strata_repair_scan(&p->po, now, p->repair_after_ns, p->repair_retry_ns,
+                                           repair_targets, p, &b);
+        uint64_t soonest = add_ns(now, STRATA_MS(REPAIR_SCAN_MIN_GAP_MS));
+        p->repair_at = next != STRATA_NEVER && next < soonest ? soonest : next;
+    }
+    if (now >= p->tail_at) {
+        if (p->po.ended)
+            p->tail_at = STRATA_NEVER;
+        else
+            tail_probe(p, now);
+    }
+}
+
+uint64_t strata_peer_next_timeout(const strata_peer *p)
+{
+    switch (p->state) {
+    case STRATA_PEER_JOINING:
+        return p->join_at;
+    case STRATA_PEER_MEMBER: {
+        uint64_t t = min_ns(p->hb_at, p->repair_at);
+        t = min_ns(t, p->po.ended ? STRATA_NEVER : p->tail_at);
+        return min_ns(t, strata_playout_deadline(&p->po));
+    }
+    default:
+        return STRATA_NEVER;
+    }
+}
+
+void strata_peer_leave(strata_peer *p, uint64_t now)
+{
+    if (p->state == STRATA_PEER_LEFT)
+        return;
+    strata_msg_leave m = {.node = p->node, .channel = p->channel, .dcm = p->dcm};
+    uint8_t buf[64];
+    send_bytes(p, p->control, buf, strata_wire_encode_leave(buf, sizeof buf, &m));
+    p->state = STRATA_PEER_LEFT;
+    strata_logf(p->log, STRATA_LOG_INFO, "peer %016llx: left", (unsigned long long)p->node.v);
+    (void)now;
+}
+
+void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st)
+{
+    *st = p->st;
+    st->state = p->state;
+    st->played_packets = p->po.played_packets;
+    st->played_bytes = p->po.played_bytes;
+    st->missed_packets = p->po.missed_packets;
+}

@@ -1,0 +1,67 @@
+/*
+ * Packet store: a bounded ring of recently seen DATA packets, keyed by
+ * sequence number, shared by the peer and the source (SPEC C7 repair).
+ *
+ * Each stored packet is one reference-counted strata_buf holding the
+ * packet's canonical encoding (the REPAIR flag cleared), so relaying it to
+ * many children queues the same buffer many times, and a repair answer is
+ * a fresh copy with the REPAIR flag set. Seq s lives in slot s mod cap; a
+ * newer packet evicts an older one from its slot and an older one never
+ * evicts a newer one, so the store always holds the most recent packets.
+ * The capacity is fixed at init: nothing a peer sends makes it grow.
+ */
+#ifndef STRATA_PKTSTORE_H
+#define STRATA_PKTSTORE_H
+
+#include "strata/common.h"
+#include "strata/wire.h"
+
+enum strata_pktstore_limits {
+    STRATA_PKTSTORE_MIN_PACKETS = 64,       /* at least one repair span */
+    STRATA_PKTSTORE_MAX_PACKETS = 1u << 20, /* ~1.4 GB of payload at most */
+};
+
+typedef struct strata_pktstore_entry {
+    uint64_t seq;
+    uint64_t send_ts_ns;
+    strata_buf *buf;      /* canonical encoding; NULL when the slot is empty */
+    uint16_t payload_off; /* payload bytes within buf->data */
+    uint16_t payload_len;
+    uint8_t substream;
+    uint8_t flags; /* STRATA_DATA_FLAG_EOS or 0 */
+} strata_pktstore_entry;
+
+typedef struct strata_pktstore {
+    strata_pktstore_entry *slots;
+    size_t cap;
+    size_t count; /* occupied slots */
+    const strata_alloc *alloc;
+} strata_pktstore;
+
+/* Prepares a store of cap packets (clamped to the limits above). Returns 0
+ * or STRATA_ERR_NOMEM. */
+int strata_pktstore_init(strata_pktstore *ps, const strata_alloc *a, size_t cap);
+/* Releases every stored buffer and the ring. Safe on a zeroed struct. */
+void strata_pktstore_free(strata_pktstore *ps);
+
+/* The entry for seq, or NULL if it is not stored. Valid until the next put. */
+const strata_pktstore_entry *strata_pktstore_get(const strata_pktstore *ps, uint64_t seq);
+
+/* Encodes m canonically (REPAIR flag cleared) into a new buffer and stores
+ * it under m->seq. Returns 0 and the entry in *out (may be NULL), or
+ * STRATA_ERR_EXISTS when seq is already stored, STRATA_ERR_RANGE when a
+ * newer packet holds its slot, STRATA_ERR_INVAL when m does not encode, or
+ * STRATA_ERR_NOMEM. */
+int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
+                             const strata_pktstore_entry **out);
+
+/* Answers a repair request from the store: queues one DATA packet flagged
+ * REPAIR for every named seq that is stored, to the address to. At most
+ * STRATA_WIRE_REPAIR_SPAN packets by construction of the mask. Adds the
+ * datagrams queued and their bytes to *packets and *bytes. Returns 0 or
+ * STRATA_ERR_NOMEM (what was queued stays queued). */
+int strata_pktstore_answer_repair(const strata_pktstore *ps, const strata_msg_repair *req,
+                                  strata_addr to, strata_outbox *ob, uint64_t *packets,
+                                  uint64_t *bytes);
+
+#endif

@@ -1,0 +1,76 @@
+/*
+ * Repair of missing packets (SPEC C7): which seqs to ask for, whom to ask
+ * next, and how to batch the asks into REPAIR_REQUESTs.
+ *
+ * A seq is missing once a later seq is present (playout.h's MISSING
+ * slots). It becomes due for a request repair_after after it went missing,
+ * and then again every retry interval while it stays missing; playout
+ * skips it at its deadline, which ends the asking. Each request goes to the
+ * next target in a fixed rotation for the seq's substream: the parent of
+ * that substream, the parents of the other substreams in order, then the
+ * source, then a few of the node's own children, then round again. The
+ * children come last because they usually lack what we lack, but not
+ * always: a child gets the substreams we do not feed it from other
+ * parents, so when every parent is gone (and the source is not known) the
+ * children are the holders within reach. Due seqs that share a target are
+ * batched into one request naming up to STRATA_WIRE_REPAIR_SPAN
+ * consecutive seqs.
+ */
+#ifndef STRATA_REPAIR_H
+#define STRATA_REPAIR_H
+
+#include "strata/common.h"
+#include "strata/wire.h"
+#include "playout.h"
+
+enum strata_repair_limits {
+    STRATA_REPAIR_MAX_CHILD_TARGETS = 16,
+    /* k parents, the source and a few children */
+    STRATA_REPAIR_MAX_TARGETS = STRATA_WIRE_MAX_SUBSTREAMS + 1 + STRATA_REPAIR_MAX_CHILD_TARGETS,
+};
+
+/* Writes the rotation for substream s (< k) into out (room for
+ * STRATA_REPAIR_MAX_TARGETS): parents[s], parents[s+1 mod k], ..., then
+ * source (may be NULL), then up to STRATA_REPAIR_MAX_CHILD_TARGETS of the
+ * n_children refs in children (may be NULL; the caller orders them). Refs
+ * with a zero node or address, refs naming self and repeated addresses are
+ * left out. Returns the number written. */
+size_t strata_repair_targets(const strata_peer_ref *parents, unsigned k, unsigned s,
+                             const strata_peer_ref *source, const strata_peer_ref *children,
+                             size_t n_children, strata_node_id self, strata_addr *out);
+
+typedef struct strata_repair_batch {
+    strata_addr to;
+    uint64_t first_seq;
+    uint64_t mask; /* bit i names first_seq + i */
+} strata_repair_batch;
+
+typedef void (*strata_repair_emit_fn)(void *user, const strata_repair_batch *b);
+
+/* Collects (target, seq) pairs given in increasing seq order into batches
+ * and hands each finished batch to emit. */
+typedef struct strata_repair_batcher {
+    strata_repair_batch open[STRATA_REPAIR_MAX_TARGETS];
+    size_t n;
+    strata_repair_emit_fn emit;
+    void *user;
+} strata_repair_batcher;
+
+void strata_repair_batcher_init(strata_repair_batcher *b, strata_repair_emit_fn emit, void *user);
+void strata_repair_batcher_add(strata_repair_batcher *b, strata_addr to, uint64_t seq);
+/* Emits every open batch. */
+void strata_repair_batcher_flush(strata_repair_batcher *b);
+
+/* Fills out with the rotation for seq; returns its length. */
+typedef size_t (*strata_repair_targets_fn)(void *user, uint64_t seq, strata_addr *out);
+
+/* Walks the MISSING slots of po. A slot is due at max(missing_since +
+ * after_ns, next_ask); a due slot with at least one target is added to the
+ * batcher for target[attempts mod n], its attempts counted and its next ask
+ * set to now + retry_ns; a due slot without targets is retried after
+ * retry_ns. Flushes the batcher. Returns the earliest time a slot will next
+ * be due, or STRATA_NEVER. */
+uint64_t strata_repair_scan(strata_playout *po, uint64_t now, uint64_t after_ns, uint64_t retry_ns,
+                            strata_repair_targets_fn targets, void *user, strata_repair_batcher *b);
+
+#endif

@@ -1,0 +1,638 @@
+/*
+ * The source of a channel: see strata/source.h for the contract.
+ *
+ * Model. Before the control center accepts it (JOINING) the source sends
+ * JOIN with role SOURCE every join retry; a refusal is logged and retried
+ * eight times slower. Once a JOIN_REPLY with status OK arrives it is ready:
+ * k comes from the reply, heartbeats start, and pushed bytes flow.
+ *
+ * Input before ready is refused: push and finish return STRATA_ERR_INVAL
+ * and keep nothing, because until the reply the source does not know k and
+ * so cannot number substreams. The host holds its input until ready (the
+ * header asks it to); a host that does not loses only what it pushed early.
+ *
+ * Packets: bytes are cut into payload_bytes chunks; chunk n is DATA seq n
+ * (from 0), substream n mod k, stamped with the time of the push that
+ * completed it. Each is stored once (pktstore, for repairs) and its buffer
+ * is queued to every root child of its substream across all DCMs.
+ * finish() sends the partial chunk, then EOS (no payload, seq one past the
+ * last). After finish, push is refused.
+ *
+ * Instructions are kept per (DCM, substream), newest epoch wins. From them
+ * the source derives, per substream, one send list of distinct children
+ * (sorted by node id, so a child named by two DCMs is sent one copy),
+ * which also carries each child's transmit history for heartbeats. The
+ * number of DCMs followed is bounded.
+ *
+ * Timers: join_at (until ready), hb_at (after).
+ */
+#include "strata/source.h"
+
+#include "pktstore.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum source_limits {
+    JOIN_RETRY_MS = 500,
+    REFUSED_RETRY_FACTOR = 8,
+    MAX_DCMS = 256,
+    OUTBOX_DATAGRAMS = 16384,
+    LOG_LINES_PER_SECOND = 8,
+};
+
+typedef struct dcm_instr {
+    int have;
+    uint32_t epoch;
+    uint8_t n_children;
+    strata_peer_ref children[STRATA_WIRE_MAX_CHILDREN];
+} dcm_instr;
+
+typedef struct dcm_entry {
+    strata_dcm_id id;
+    uint32_t max_epoch;
+    dcm_instr subs[STRATA_WIRE_MAX_SUBSTREAMS];
+} dcm_entry;
+
+typedef struct send_child {
+    strata_peer_ref ref;
+    uint64_t last_tx_ts_ns;
+    uint64_t last_tx_seq;
+} send_child;
+
+typedef struct send_list {
+    send_child *items;
+    size_t n;
+} send_list;
+
+struct strata_source {
+    const strata_alloc *alloc;
+    const strata_log *log;
+    strata_node_id node;
+    strata_channel_id channel;
+    uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
+    uint8_t name_len;
+    strata_addr control;
+    uint32_t rate_kbps;
+    uint32_t upload_kbps;
+    size_t payload_bytes;
+    strata_rng rng;
+
+    int ready;
+    int left;
+    uint64_t join_at;
+    strata_dcm_id dcm;
+    uint8_t k;
+    uint64_t heartbeat_ns;
+    uint64_t hb_at;
+    uint32_t hb_seq;
+    uint32_t max_epoch;
+
+    dcm_entry *dcms[MAX_DCMS];
+    size_t n_dcms;
+    send_list lists[STRATA_WIRE_MAX_SUBSTREAMS];
+    size_t roots;
+
+    uint8_t *chunk;
+    size_t chunk_len;
+    uint64_t next_seq;
+    int finished;
+
+    strata_pktstore store;
+    strata_outbox outbox;
+    strata_source_stats st;
+
+    uint64_t log_window_ns;
+    uint32_t log_lines;
+};
+
+static uint64_t add_ns(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+/* Counts a drop; logs malformed datagrams as warnings and the rest at
+ * debug level, at most LOG_LINES_PER_SECOND lines a second. */
+static int drop(strata_source *s, uint64_t now, int err, int type, strata_addr from)
+{
+    strata_drop_count(&s->st.drops, err);
+    int malformed = err == STRATA_ERR_SHORT || err == STRATA_ERR_LONG || err == STRATA_ERR_MAGIC ||
+                    err == STRATA_ERR_VERSION || err == STRATA_ERR_TYPE;
+    int level = malformed ? STRATA_LOG_WARN : STRATA_LOG_DEBUG;
+    if (!s->log || s->log->max_level < level)
+        return err;
+    if (now - s->log_window_ns >= STRATA_S(1) || now < s->log_window_ns) {
+        s->log_window_ns = now;
+        s->log_lines = 0;
+    }
+    if (s->log_lines < LOG_LINES_PER_SECOND) {
+        s->log_lines++;
+        char a[32];
+        strata_logf(s->log, level, "source %016llx: dropped datagram (type %d) from %s: %s",
+                    (unsigned long long)s->node.v, type, strata_addr_format(from, a, sizeof a),
+                    strata_strerror(err));
+    }
+    return err;
+}
+
+static int send_bytes(strata_source *s, strata_addr to, const uint8_t *buf, int n)
+{
+    if (n < 0)
+        return n;
+    strata_buf *b = strata_buf_new(s->alloc, (size_t)n);
+    if (!b)
+        return STRATA_ERR_NOMEM;
+    memcpy(b->data, buf, (size_t)n);
+    b->len = (uint32_t)n;
+    int err = strata_outbox_push(&s->outbox, to, b);
+    strata_buf_unref(b);
+    return err;
+}
+
+/* --- lifecycle ----------------------------------------------------------- */
+
+strata_source *strata_source_new(const strata_source_config *cfg, const strata_alloc *a,
+                                 uint64_t now)
+{
+    if (!cfg || cfg->node.v == 0 || !cfg->channel || cfg->rate_kbps == 0)
+        return NULL;
+    size_t name_len = strlen(cfg->channel);
+    if (name_len == 0 || name_len > STRATA_WIRE_MAX_NAME_BYTES)
+        return NULL;
+    size_t payload = cfg->payload_bytes ? cfg->payload_bytes : STRATA_SOURCE_DEFAULT_PAYLOAD_BYTES;
+    if (payload > STRATA_WIRE_MAX_PAYLOAD_BYTES)
+        return NULL;
+    size_t store = cfg->store_packets ? cfg->store_packets : STRATA_SOURCE_DEFAULT_STORE_PACKETS;
+
+    strata_source *s = strata_mem_calloc(a, 1, sizeof *s);
+    if (!s)
+        goto fail_alloc;
+    s->alloc = a;
+    s->log = cfg->log;
+    s->node = cfg->node;
+    s->channel = strata_channel_id_from_name(cfg->channel, name_len);
+    memcpy(s->name, cfg->channel, name_len);
+    s->name_len = (uint8_t)name_len;
+    s->control = cfg->control;
+    s->rate_kbps = cfg->rate_kbps;
+    s->upload_kbps = cfg->upload_kbps;
+    s->payload_bytes = payload;
+    strata_rng_seed(&s->rng, cfg->seed);
+    s->chunk = strata_mem_alloc(a, payload);
+    if (!s->chunk)
+        goto fail_chunk;
+    if (strata_pktstore_init(&s->store, a, store) != 0)
+        goto fail_store;
+    if (strata_outbox_init(&s->outbox, a, OUTBOX_DATAGRAMS) != 0)
+        goto fail_outbox;
+    s->join_at = now;
+    s->hb_at = STRATA_NEVER;
+    s->log_window_ns = now;
+    return s;
+
+fail_outbox:
+    strata_pktstore_free(&s->store);
+fail_store:
+    strata_mem_free(a, s->chunk);
+fail_chunk:
+    strata_mem_free(a, s);
+fail_alloc:
+    return NULL;
+}
+
+void strata_source_del(strata_source *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_dcms; i++)
+        strata_mem_free(s->alloc, s->dcms[i]);
+    for (size_t i = 0; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
+        strata_mem_free(s->alloc, s->lists[i].items);
+    strata_outbox_free(&s->outbox);
+    strata_pktstore_free(&s->store);
+    strata_mem_free(s->alloc, s->chunk);
+    strata_mem_free(s->alloc, s);
+}
+
+int strata_source_ready(const strata_source *s)
+{
+    return s->ready && !s->left;
+}
+strata_outbox *strata_source_outbox(strata_source *s)
+{
+    return &s->outbox;
+}
+
+/* --- send lists ---------------------------------------------------------- */
+
+static int cmp_child(const void *a, const void *b)
+{
+    uint64_t x = ((const send_child *)a)->ref.node.v, y = ((const send_child *)b)->ref.node.v;
+    return x < y ? -1 : x > y;
+}
+
+static const send_child *find_child(const send_list *l, strata_node_id id)
+{
+    send_child key;
+    memset(&key, 0, sizeof key);
+    key.ref.node = id;
+    return l->n ? bsearch(&key, l->items, l->n, sizeof *l->items, cmp_child) : NULL;
+}
+
+/* Counts distinct children over every substream's list: a child counts
+ * in the first list that names it. The lists are sorted, so no memory is
+ * needed. */
+static void count_roots(strata_source *s)
+{
+    size_t n = 0;
+    for (unsigned i = 0; i < STRATA_WIRE_MAX_SUBSTREAMS; i++) {
+        for (size_t j = 0; j < s->lists[i].n; j++) {
+            int earlier = 0;
+            for (unsigned e = 0; e < i && !earlier; e++)
+                earlier = find_child(&s->lists[e], s->lists[i].items[j].ref.node) != NULL;
+            n += earlier ? 0u : 1u;
+        }
+    }
+    s->roots = n;
+}
+
+/* Rebuilds the send list of substream sub from every DCM's instruction,
+ * keeping the transmit history of children that stay. On failure the old
+ * list stays. */
+static int rebuild_list(strata_source *s, unsigned sub)
+{
+    send_list *old = &s->lists[sub];
+    size_t total = 0;
+    for (size_t i = 0; i < s->n_dcms; i++) {
+        if (sub < s->k && s->dcms[i]->subs[sub].have)
+            total += s->dcms[i]->subs[sub].n_children;
+    }
+    send_child *items = NULL;
+    size_t n = 0;
+    if (total) {
+        items = strata_mem_calloc(s->alloc, total, sizeof *items);
+        if (!items)
+            return STRATA_ERR_NOMEM;
+        for (size_t i = 0; i < s->n_dcms; i++) {
+            const dcm_instr *in = &s->dcms[i]->subs[sub];
+            if (!in->have)
+                continue;
+            for (unsigned j = 0; j < in->n_children; j++) {
+                if (in->children[j].node.v == s->node.v)
+                    continue;
+                items[n++].ref = in->children[j];
+            }
+        }
+        qsort(items, n, sizeof *items, cmp_child);
+        size_t w = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (w > 0 && items[w - 1].ref.node.v == items[i].ref.node.v)
+                continue; /* the same child named by two DCMs */
+            items[w] = items[i];
+            const send_child *was = find_child(old, items[w].ref.node);
+            if (was) {
+                items[w].last_tx_ts_ns = was->last_tx_ts_ns;
+                items[w].last_tx_seq = was->last_tx_seq;
+            }
+            w++;
+        }
+        n = w;
+    }
+    strata_mem_free(s->alloc, old->items);
+    old->items = items;
+    old->n = n;
+    count_roots(s);
+    return 0;
+}
+
+/* --- control plane ------------------------------------------------------- */
+
+static void send_join(strata_source *s)
+{
+    strata_msg_join m = {
+        .node = s->node,
+        .role = STRATA_ROLE_SOURCE,
+        .upload_kbps = s->upload_kbps,
+        .rate_kbps = s->rate_kbps,
+        .name_len = s->name_len,
+        .name = s->name,
+    };
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    send_bytes(s, s->control, buf, strata_wire_encode_join(buf, sizeof buf, &m));
+}
+
+/* Forgets instructions of substreams at or beyond a new k. */
+static int set_k(strata_source *s, uint8_t k)
+{
+    int err = 0;
+    s->k = k;
+    for (size_t i = 0; i < s->n_dcms; i++) {
+        for (unsigned j = k; j < STRATA_WIRE_MAX_SUBSTREAMS; j++)
+            memset(&s->dcms[i]->subs[j], 0, sizeof s->dcms[i]->subs[j]);
+    }
+    for (unsigned j = 0; j < STRATA_WIRE_MAX_SUBSTREAMS; j++) {
+        int e = rebuild_list(s, j);
+        if (e)
+            err = e;
+    }
+    return err;
+}
+
+static int handle_join_reply(strata_source *s, const uint8_t *buf, size_t len, uint64_t now)
+{
+    strata_msg_join_reply m;
+    int err = strata_wire_decode_join_reply(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.node.v != s->node.v || m.channel.v != s->channel.v)
+        return STRATA_ERR_UNEXPECTED;
+    if (s->ready)
+        return 0;
+    if (m.status != STRATA_JOIN_OK) {
+        strata_logf(s->log, STRATA_LOG_WARN, "source %016llx: join refused (status %u), retrying",
+                    (unsigned long long)s->node.v, (unsigned)m.status);
+        s->join_at = add_ns(now, STRATA_MS(JOIN_RETRY_MS) * REFUSED_RETRY_FACTOR);
+        return 0;
+    }
+    s->ready = 1;
+    s->dcm = m.dcm;
+    s->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
+    s->hb_at = add_ns(now, s->heartbeat_ns);
+    if (m.k != s->k && set_k(s, m.k) == STRATA_ERR_NOMEM)
+        return STRATA_ERR_NOMEM;
+    strata_logf(s->log, STRATA_LOG_INFO, "source %016llx: ready, k %u, heartbeat %u ms",
+                (unsigned long long)s->node.v, (unsigned)m.k, (unsigned)m.heartbeat_ms);
+    return 0;
+}
+
+static dcm_entry *dcm_get(strata_source *s, strata_dcm_id id, int create)
+{
+    for (size_t i = 0; i < s->n_dcms; i++) {
+        if (s->dcms[i]->id.v == id.v)
+            return s->dcms[i];
+    }
+    if (!create || s->n_dcms == MAX_DCMS)
+        return NULL;
+    dcm_entry *d = strata_mem_calloc(s->alloc, 1, sizeof *d);
+    if (!d)
+        return NULL;
+    d->id = id;
+    s->dcms[s->n_dcms++] = d;
+    return d;
+}
+
+static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len)
+{
+    strata_msg_instruction m;
+    int err = strata_wire_decode_instruction(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.node.v != s->node.v || m.channel.v != s->channel.v)
+        return STRATA_ERR_UNEXPECTED;
+    if (m.k != s->k) {
+        if (s->k != 0 && m.epoch <= s->max_epoch)
+            return 0; /* stale */
+        err = set_k(s, m.k);
+        if (err)
+            return err;
+    }
+    dcm_entry *d = dcm_get(s, m.dcm, 1);
+    if (!d)
+        return s->n_dcms == MAX_DCMS ? STRATA_ERR_UNEXPECTED : STRATA_ERR_NOMEM;
+    dcm_instr *in = &d->subs[m.substream];
+    if (in->have && m.epoch <= in->epoch)
+        return 0;
+    dcm_instr saved = *in;
+    in->have = 1;
+    in->epoch = m.epoch;
+    in->n_children = m.n_children;
+    memcpy(in->children, m.children, sizeof in->children);
+    err = rebuild_list(s, m.substream);
+    if (err) {
+        *in = saved; /* try again when the control center resends */
+        return err;
+    }
+    if (m.epoch > d->max_epoch)
+        d->max_epoch = m.epoch;
+    if (m.epoch > s->max_epoch)
+        s->max_epoch = m.epoch;
+    return 0;
+}
+
+static void send_heartbeat(strata_source *s, uint64_t now)
+{
+    strata_msg_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.node = s->node;
+    hb.channel = s->channel;
+    hb.dcm.v = 0; /* the source belongs to every DCM of its channel */
+    hb.hb_seq = ++s->hb_seq;
+    hb.local_ts_ns = now;
+    hb.instr_epoch = s->max_epoch;
+    hb.upload_kbps = s->upload_kbps;
+    hb.tx_data_bytes = s->st.tx_data_bytes;
+    hb.n_parents = 0;
+    unsigned nc = 0;
+    for (unsigned i = 0; i < s->k && nc < STRATA_WIRE_MAX_HB_CHILDREN; i++) {
+        const send_list *l = &s->lists[i];
+        for (size_t j = 0; j < l->n && nc < STRATA_WIRE_MAX_HB_CHILDREN; j++) {
+            strata_hb_child *c = &hb.children[nc++];
+            c->child = l->items[j].ref.node;
+            c->substream = (uint8_t)i;
+            c->last_tx_ts_ns = l->items[j].last_tx_ts_ns;
+            c->last_tx_seq = l->items[j].last_tx_seq;
+        }
+    }
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int n;
+    for (;;) {
+        hb.n_children = (uint8_t)nc;
+        n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
+        if (n >= 0 || nc == 0)
+            break;
+        nc--;
+    }
+    send_bytes(s, s->control, buf, n);
+}
+
+/* --- data plane ---------------------------------------------------------- */
+
+static int emit_packet(strata_source *s, const uint8_t *payload, size_t len, uint8_t flags,
+                       uint64_t now)
+{
+    strata_msg_data m = {
+        .channel = s->channel,
+        .seq = s->next_seq,
+        .substream = (uint8_t)(s->next_seq % s->k),
+        .flags = flags,
+        .send_ts_ns = now,
+        .payload_len = (uint16_t)len,
+        .payload = len ? payload : NULL,
+    };
+    const strata_pktstore_entry *e;
+    int err = strata_pktstore_put_data(&s->store, &m, &e);
+    if (err)
+        return err == STRATA_ERR_NOMEM ? err : STRATA_ERR_INVAL;
+    send_list *l = &s->lists[m.substream];
+    for (size_t i = 0; i < l->n; i++) {
+        send_child *c = &l->items[i];
+        if (strata_addr_is_zero(c->ref.addr))
+            continue;
+        if (strata_outbox_push(&s->outbox, c->ref.addr, e->buf) != 0)
+            continue;
+        c->last_tx_ts_ns = now;
+        c->last_tx_seq = m.seq;
+        s->st.tx_data_packets++;
+        s->st.tx_data_bytes += e->buf->len;
+    }
+    s->next_seq++;
+    s->st.packets_sent++;
+    return 0;
+}
+
+int strata_source_push(strata_source *s, const uint8_t *buf, size_t len, uint64_t now)
+{
+    if (!strata_source_ready(s) || s->finished || (len && !buf))
+        return STRATA_ERR_INVAL;
+    while (len) {
+        size_t take = s->payload_bytes - s->chunk_len;
+        if (take > len)
+            take = len;
+        memcpy(s->chunk + s->chunk_len, buf, take);
+        s->chunk_len += take;
+        buf += take;
+        len -= take;
+        s->st.bytes_in += take;
+        if (s->chunk_len == s->payload_bytes) {
+            int err = emit_packet(s, s->chunk, s->chunk_len, 0, now);
+            if (err)
+                return err; /* the chunk stays for the next push */
+            s->chunk_len = 0;
+        }
+    }
+    return 0;
+}
+
+int strata_source_finish(strata_source *s, uint64_t now)
+{
+    if (!strata_source_ready(s))
+        return STRATA_ERR_INVAL;
+    if (s->finished)
+        return 0;
+    if (s->chunk_len) {
+        int err = emit_packet(s, s->chunk, s->chunk_len, 0, now);
+        if (err)
+            return err;
+        s->chunk_len = 0;
+    }
+    int err = emit_packet(s, NULL, 0, STRATA_DATA_FLAG_EOS, now);
+    if (err)
+        return err;
+    s->finished = 1;
+    return 0;
+}
+
+static int handle_repair_request(strata_source *s, strata_addr from, const uint8_t *buf, size_t len)
+{
+    strata_msg_repair m;
+    int err = strata_wire_decode_repair(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.channel.v != s->channel.v || m.node.v == s->node.v)
+        return STRATA_ERR_UNEXPECTED;
+    uint64_t packets = 0, bytes = 0;
+    err = strata_pktstore_answer_repair(&s->store, &m, from, &s->outbox, &packets, &bytes);
+    s->st.repair_requests_served++;
+    s->st.tx_data_packets += packets;
+    s->st.tx_data_bytes += bytes;
+    return err;
+}
+
+static int handle_probe(strata_source *s, strata_addr from, const uint8_t *buf, size_t len)
+{
+    strata_msg_probe m;
+    int err = strata_wire_decode_probe(buf, len, &m);
+    if (err < 0)
+        return err;
+    strata_msg_probe_reply r = {
+        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = s->node};
+    uint8_t out[64];
+    send_bytes(s, from, out, strata_wire_encode_probe_reply(out, sizeof out, &r));
+    return 0;
+}
+
+int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint8_t *buf,
+                                  size_t buflen, uint64_t now)
+{
+    int type = strata_wire_peek_type(buf, buflen);
+    if (type < 0)
+        return drop(s, now, type, 0, from);
+    if (s->left)
+        return drop(s, now, STRATA_ERR_UNEXPECTED, type, from);
+    int err;
+    switch (type) {
+    case STRATA_MSG_JOIN_REPLY:
+        err = handle_join_reply(s, buf, buflen, now);
+        break;
+    case STRATA_MSG_INSTRUCTION:
+        err = handle_instruction(s, buf, buflen);
+        break;
+    case STRATA_MSG_REPAIR_REQUEST:
+        err = handle_repair_request(s, from, buf, buflen);
+        break;
+    case STRATA_MSG_PROBE:
+        err = handle_probe(s, from, buf, buflen);
+        break;
+    default:
+        err = STRATA_ERR_UNEXPECTED;
+        break;
+    }
+    if (err < 0 && strata_err_is_input(err))
+        return drop(s, now, err, type, from);
+    return err;
+}
+
+/* --- timers -------------------------------------------------------------- */
+
+void strata_source_handle_timeout(strata_source *s, uint64_t now)
+{
+    if (s->left)
+        return;
+    if (!s->ready) {
+        if (now >= s->join_at) {
+            send_join(s);
+            s->join_at = add_ns(now, STRATA_MS(JOIN_RETRY_MS));
+        }
+        return;
+    }
+    if (now >= s->hb_at) {
+        send_heartbeat(s, now);
+        s->hb_at = add_ns(now, s->heartbeat_ns);
+    }
+}
+
+uint64_t strata_source_next_timeout(const strata_source *s)
+{
+    if (s->left)
+        return STRATA_NEVER;
+    return s->ready ? s->hb_at : s->join_at;
+}
+
+void strata_source_leave(strata_source *s, uint64_t now)
+{
+    if (s->left)
+        return;
+    strata_msg_leave m = {.node = s->node, .channel = s->channel, .dcm = s->dcm};
+    uint8_t buf[64];
+    send_bytes(s, s->control, buf, strata_wire_encode_leave(buf, sizeof buf, &m));
+    s->left = 1;
+    (void)now;
+}
+
+void strata_source_get_stats(const strata_source *s, strata_source_stats *st)
+{
+    *st = s->st;
+    st->joined = s->ready;
+    st->next_seq = s->next_seq;
+    st->roots = s->roots;
+}

@@ -1,0 +1,482 @@
+/*
+ * Overlay test: the real control center, one source and twenty peers of
+ * mixed upload on an in-memory network, all in one thread.
+ *
+ * The network is a heap of datagrams ordered by (arrival time, insertion
+ * order). Each pair of nodes has a fixed latency of a few milliseconds
+ * plus up to a millisecond of seeded jitter, so packets do get reordered.
+ * The test owns `now` and jumps it to the earliest of: the next arrival,
+ * the next deadline any node asked for, and the next push of input. No
+ * sleeps; the same seed gives the same run.
+ *
+ * Scenario 1: every peer joins before the stream starts, the source
+ * streams a few hundred KB of random bytes at its nominal rate and
+ * finishes; every peer must play exactly the input and see the end.
+ * Scenario 2: the same, but half-way through 30% of the peers stop
+ * abruptly (freed, their datagrams dropped). Every survivor must still
+ * play exactly the input: packets lost with the dead are repaired from
+ * other parents and the source until the control center rebuilds the
+ * trees around the dead.
+ */
+#include "testutil.h"
+
+#include "strata/control.h"
+#include "strata/peer.h"
+#include "strata/source.h"
+#include "strata/wire.h"
+
+#define MS(x) STRATA_MS(x)
+
+enum {
+    N_PEERS = 20,
+    INPUT_BYTES = 300 * 1024,
+    RATE_KBPS = 400,
+    SOURCE_UPLOAD_KBPS = 1200,
+    CHUNK_BYTES = STRATA_SOURCE_DEFAULT_PAYLOAD_BYTES,
+    HEARTBEAT_MS = 500,
+};
+
+enum node_kind { NODE_CONTROL, NODE_SOURCE, NODE_PEER };
+
+typedef struct node {
+    int kind;
+    int alive;
+    strata_addr addr;
+    strata_control *ctl;
+    strata_source *src;
+    strata_peer *peer;
+    uint8_t *played;
+    size_t played_len;
+    int overflow;
+    int ends;
+} node;
+
+typedef struct event {
+    uint64_t t, order;
+    size_t to;
+    strata_addr from;
+    strata_buf *buf;
+} event;
+
+typedef struct net {
+    event *heap;
+    size_t n, cap;
+    uint64_t order;
+    node nodes[N_PEERS + 2];
+    size_t n_nodes;
+    strata_rng rng;
+    uint64_t now;
+    double loss; /* probability that a datagram is lost */
+    uint64_t sent, dropped_dead, lost;
+} net;
+
+/* --- event heap ------------------------------------------------------------ */
+
+static int ev_less(const event *a, const event *b)
+{
+    return a->t < b->t || (a->t == b->t && a->order < b->order);
+}
+
+static void heap_push(net *w, event e)
+{
+    if (w->n == w->cap) {
+        w->cap = w->cap ? w->cap * 2 : 1024;
+        w->heap = realloc(w->heap, w->cap * sizeof *w->heap);
+    }
+    size_t i = w->n++;
+    while (i > 0) {
+        size_t parent = (i - 1) / 2;
+        if (!ev_less(&e, &w->heap[parent]))
+            break;
+        w->heap[i] = w->heap[parent];
+        i = parent;
+    }
+    w->heap[i] = e;
+}
+
+static event heap_pop(net *w)
+{
+    event top = w->heap[0];
+    event last = w->heap[--w->n];
+    size_t i = 0;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        const event *cur = &last;
+        if (l < w->n && ev_less(&w->heap[l], cur)) {
+            m = l;
+            cur = &w->heap[l];
+        }
+        if (r < w->n && ev_less(&w->heap[r], cur))
+            m = r;
+        if (m == i)
+            break;
+        w->heap[i] = w->heap[m];
+        i = m;
+    }
+    if (w->n)
+        w->heap[i] = last;
+    return top;
+}
+
+/* --- nodes ------------------------------------------------------------------- */
+
+static void on_play(void *user, const uint8_t *buf, size_t len)
+{
+    node *n = user;
+    if (n->played_len + len > INPUT_BYTES) {
+        n->overflow = 1;
+        return;
+    }
+    memcpy(n->played + n->played_len, buf, len);
+    n->played_len += len;
+}
+
+static void on_end(void *user)
+{
+    ((node *)user)->ends++;
+}
+
+static strata_outbox *outbox_of(node *n)
+{
+    switch (n->kind) {
+    case NODE_CONTROL:
+        return strata_control_outbox(n->ctl);
+    case NODE_SOURCE:
+        return strata_source_outbox(n->src);
+    default:
+        return strata_peer_outbox(n->peer);
+    }
+}
+
+static uint64_t next_timeout_of(const node *n)
+{
+    if (!n->alive)
+        return STRATA_NEVER;
+    switch (n->kind) {
+    case NODE_CONTROL:
+        return strata_control_next_timeout(n->ctl);
+    case NODE_SOURCE:
+        return strata_source_next_timeout(n->src);
+    default:
+        return strata_peer_next_timeout(n->peer);
+    }
+}
+
+static size_t node_index(const net *w, strata_addr a)
+{
+    for (size_t i = 0; i < w->n_nodes; i++) {
+        if (strata_addr_eq(w->nodes[i].addr, a))
+            return i;
+    }
+    return SIZE_MAX;
+}
+
+/* Moves node i's outbox onto the network. */
+static void drain(net *w, size_t i)
+{
+    node *n = &w->nodes[i];
+    strata_datagram d;
+    while (strata_outbox_pop(outbox_of(n), &d)) {
+        size_t to = node_index(w, d.to);
+        if (to == SIZE_MAX) {
+            strata_buf_unref(d.buf);
+            continue;
+        }
+        if (w->loss > 0 && strata_rng_unit(&w->rng) < w->loss) {
+            w->lost++;
+            strata_buf_unref(d.buf);
+            continue;
+        }
+        uint64_t base = 2 + (i * 7 + to * 13) % 12;        /* ms, per pair */
+        uint64_t jitter = strata_rng_below(&w->rng, 1000); /* us */
+        event e = {w->now + MS(base) + jitter * 1000u, w->order++, to, n->addr, d.buf};
+        heap_push(w, e);
+        w->sent++;
+    }
+}
+
+static void deliver(net *w, const event *e)
+{
+    node *n = &w->nodes[e->to];
+    if (!n->alive) {
+        w->dropped_dead++;
+        return;
+    }
+    switch (n->kind) {
+    case NODE_CONTROL:
+        strata_control_handle_datagram(n->ctl, e->from, e->buf->data, e->buf->len, w->now);
+        break;
+    case NODE_SOURCE:
+        strata_source_handle_datagram(n->src, e->from, e->buf->data, e->buf->len, w->now);
+        break;
+    default:
+        strata_peer_handle_datagram(n->peer, e->from, e->buf->data, e->buf->len, w->now);
+        break;
+    }
+    drain(w, e->to);
+}
+
+static void timeout(net *w, size_t i)
+{
+    node *n = &w->nodes[i];
+    switch (n->kind) {
+    case NODE_CONTROL:
+        strata_control_handle_timeout(n->ctl, w->now);
+        break;
+    case NODE_SOURCE:
+        strata_source_handle_timeout(n->src, w->now);
+        break;
+    default:
+        strata_peer_handle_timeout(n->peer, w->now);
+        break;
+    }
+    drain(w, i);
+}
+
+/* Stops a peer abruptly: no LEAVE, nothing more sent or received. */
+static void kill(node *n)
+{
+    n->alive = 0;
+    strata_peer_del(n->peer);
+    n->peer = NULL;
+}
+
+/* --- one run ------------------------------------------------------------------- */
+
+typedef struct result {
+    size_t survivors, exact, ended;
+    uint64_t missed, repairs_sent, repairs_served, rx_repairs, drops;
+    uint64_t end_ns;
+} result;
+
+static void run(uint64_t seed, const uint8_t *input, double kill_fraction, double loss, result *res)
+{
+    static const uint32_t uploads[] = {3200, 1600, 800, 400, 200, 100, 0, 800, 400, 1600};
+    net *w = calloc(1, sizeof *w);
+    strata_rng_seed(&w->rng, seed);
+    w->loss = loss;
+    memset(res, 0, sizeof *res);
+
+    strata_control_config ccfg;
+    memset(&ccfg, 0, sizeof ccfg);
+    ccfg.k = 4;
+    ccfg.heartbeat_ms = HEARTBEAT_MS;
+    ccfg.seed = seed;
+    node *c = &w->nodes[w->n_nodes++];
+    c->kind = NODE_CONTROL;
+    c->alive = 1;
+    c->addr = (strata_addr){0x0a000001, 7000};
+    c->ctl = strata_control_new(&ccfg, NULL, 0);
+    CHECK(c->ctl != NULL);
+
+    strata_source_config scfg;
+    memset(&scfg, 0, sizeof scfg);
+    scfg.node.v = 0x5005;
+    scfg.channel = "overlay";
+    scfg.control = c->addr;
+    scfg.rate_kbps = RATE_KBPS;
+    scfg.upload_kbps = SOURCE_UPLOAD_KBPS;
+    scfg.seed = seed + 1;
+    node *s = &w->nodes[w->n_nodes++];
+    s->kind = NODE_SOURCE;
+    s->alive = 1;
+    s->addr = (strata_addr){0x0a010001, 7000};
+    s->src = strata_source_new(&scfg, NULL, 0);
+    CHECK(s->src != NULL);
+
+    uint64_t join_at[N_PEERS];
+    for (size_t i = 0; i < N_PEERS; i++) {
+        node *p = &w->nodes[w->n_nodes++];
+        p->kind = NODE_PEER;
+        p->addr = (strata_addr){0x0a020001u + (uint32_t)i, 7000};
+        p->played = malloc(INPUT_BYTES);
+        join_at[i] = MS(20) * i;
+    }
+    if (!c->ctl || !s->src)
+        goto done;
+
+    const uint64_t stream_start = MS(1000);
+    /* one payload per push at the nominal rate */
+    const uint64_t push_every = (uint64_t)CHUNK_BYTES * 8u * 1000000u / RATE_KBPS;
+    const size_t n_chunks = (INPUT_BYTES + CHUNK_BYTES - 1) / CHUNK_BYTES;
+    const uint64_t kill_at = stream_start + push_every * (n_chunks / 2);
+    const uint64_t give_up = stream_start + push_every * n_chunks + STRATA_S(60);
+    size_t pushed = 0;
+    int finished = 0, killed = 0;
+    uint64_t next_push = stream_start;
+
+    for (;;) {
+        /* the earliest thing that happens next */
+        uint64_t t = STRATA_NEVER;
+        if (w->n)
+            t = w->heap[0].t;
+        for (size_t i = 0; i < w->n_nodes; i++) {
+            uint64_t nt = next_timeout_of(&w->nodes[i]);
+            if (nt < t)
+                t = nt;
+        }
+        for (size_t i = 0; i < N_PEERS; i++) {
+            if (!w->nodes[2 + i].peer && !w->nodes[2 + i].ends && join_at[i] != STRATA_NEVER &&
+                join_at[i] < t)
+                t = join_at[i];
+        }
+        if (!finished && next_push < t)
+            t = next_push;
+        if (!killed && kill_fraction > 0 && kill_at < t)
+            t = kill_at;
+        if (t == STRATA_NEVER || t > give_up)
+            break;
+        if (t > w->now)
+            w->now = t;
+
+        for (size_t i = 0; i < N_PEERS; i++) {
+            node *p = &w->nodes[2 + i];
+            if (join_at[i] != STRATA_NEVER && join_at[i] <= w->now) {
+                strata_peer_config pcfg;
+                memset(&pcfg, 0, sizeof pcfg);
+                pcfg.node.v = 0x1000 + i;
+                pcfg.channel = "overlay";
+                pcfg.control = c->addr;
+                pcfg.upload_kbps = uploads[i % (sizeof uploads / sizeof uploads[0])];
+                pcfg.seed = seed + 100 + i;
+                strata_peer_callbacks cb = {on_play, on_end, p};
+                p->peer = strata_peer_new(&pcfg, &cb, NULL, w->now);
+                p->alive = p->peer != NULL;
+                CHECK(p->peer != NULL);
+                join_at[i] = STRATA_NEVER;
+            }
+        }
+        if (!killed && kill_fraction > 0 && kill_at <= w->now) {
+            size_t victims = (size_t)(N_PEERS * kill_fraction + 0.5);
+            while (victims) {
+                node *p = &w->nodes[2 + strata_rng_below(&w->rng, N_PEERS)];
+                if (p->alive) {
+                    kill(p);
+                    victims--;
+                }
+            }
+            killed = 1;
+        }
+        while (!finished && next_push <= w->now) {
+            CHECK(strata_source_ready(s->src));
+            size_t off = pushed * CHUNK_BYTES;
+            size_t len = INPUT_BYTES - off < CHUNK_BYTES ? INPUT_BYTES - off : CHUNK_BYTES;
+            CHECK_EQ_INT(strata_source_push(s->src, input + off, len, w->now), 0);
+            pushed++;
+            if (pushed == n_chunks) {
+                CHECK_EQ_INT(strata_source_finish(s->src, w->now), 0);
+                finished = 1;
+            }
+            next_push += push_every;
+            drain(w, 1);
+        }
+        while (w->n && w->heap[0].t <= w->now) {
+            event e = heap_pop(w);
+            deliver(w, &e);
+            strata_buf_unref(e.buf);
+        }
+        for (size_t i = 0; i < w->n_nodes; i++) {
+            if (w->nodes[i].alive && next_timeout_of(&w->nodes[i]) <= w->now)
+                timeout(w, i);
+        }
+        /* done when every survivor has seen the end */
+        if (finished) {
+            int all = 1;
+            for (size_t i = 0; i < N_PEERS && all; i++)
+                all = !w->nodes[2 + i].alive || w->nodes[2 + i].ends;
+            if (all)
+                break;
+        }
+    }
+    res->end_ns = w->now;
+
+    for (size_t i = 0; i < N_PEERS; i++) {
+        node *p = &w->nodes[2 + i];
+        if (!p->alive)
+            continue;
+        res->survivors++;
+        strata_peer_stats st;
+        strata_peer_get_stats(p->peer, &st);
+        int exact = !p->overflow && p->played_len == INPUT_BYTES &&
+                    memcmp(p->played, input, INPUT_BYTES) == 0;
+        res->exact += exact ? 1u : 0u;
+        res->ended += p->ends == 1 ? 1u : 0u;
+        res->missed += st.missed_packets;
+        res->repairs_sent += st.repair_requests_sent;
+        res->repairs_served += st.repair_requests_served;
+        res->rx_repairs += st.rx_repairs;
+        res->drops += st.drops.total;
+        if (!exact || p->ends != 1)
+            fprintf(stderr,
+                    "peer %zu: played %zu of %d bytes%s, ends %d, missed %llu, rx %llu, "
+                    "repairs asked %llu got %llu\n",
+                    i, p->played_len, INPUT_BYTES, p->overflow ? " (overflow)" : "", p->ends,
+                    (unsigned long long)st.missed_packets, (unsigned long long)st.rx_data_packets,
+                    (unsigned long long)st.repair_requests_sent, (unsigned long long)st.rx_repairs);
+    }
+    strata_source_stats sst;
+    strata_source_get_stats(s->src, &sst);
+    res->repairs_served += sst.repair_requests_served;
+    strata_control_status cst;
+    strata_control_get_status(c->ctl, &cst);
+    fprintf(
+        stderr,
+        "overlay seed %llu kill %.0f%% loss %.0f%%: %zu survivors, %zu exact, %zu ended at %.3f s; "
+        "missed %llu, repair requests %llu (served %llu, repaired packets %llu), "
+        "drops %llu, source roots %zu, control deaths %llu reparents %llu, "
+        "datagrams %llu (%llu to the dead, %llu lost)\n",
+        (unsigned long long)seed, kill_fraction * 100, loss * 100, res->survivors, res->exact,
+        res->ended, (double)res->end_ns / 1e9, (unsigned long long)res->missed,
+        (unsigned long long)res->repairs_sent, (unsigned long long)res->repairs_served,
+        (unsigned long long)res->rx_repairs, (unsigned long long)res->drops, sst.roots,
+        (unsigned long long)cst.deaths, (unsigned long long)cst.reparents,
+        (unsigned long long)w->sent, (unsigned long long)w->dropped_dead,
+        (unsigned long long)w->lost);
+
+done:
+    while (w->n) {
+        event e = heap_pop(w);
+        strata_buf_unref(e.buf);
+    }
+    free(w->heap);
+    for (size_t i = 0; i < w->n_nodes; i++) {
+        node *n = &w->nodes[i];
+        strata_peer_del(n->peer);
+        free(n->played);
+    }
+    strata_source_del(s->src);
+    strata_control_del(c->ctl);
+    free(w);
+}
+
+int main(void)
+{
+    uint64_t seed = test_seed(20240611);
+    strata_rng rng;
+    strata_rng_seed(&rng, seed);
+    uint8_t *input = malloc(INPUT_BYTES);
+    for (size_t i = 0; i < INPUT_BYTES; i++)
+        input[i] = (uint8_t)strata_rng_next(&rng);
+
+    result r;
+    run(seed, input, 0.0, 0.0, &r);
+    CHECK_EQ_U64(r.survivors, N_PEERS);
+    CHECK_EQ_U64(r.exact, N_PEERS);
+    CHECK_EQ_U64(r.ended, N_PEERS);
+    CHECK_EQ_U64(r.missed, 0);
+
+    run(seed, input, 0.3, 0.0, &r);
+    CHECK_EQ_U64(r.survivors, N_PEERS - 6);
+    CHECK_EQ_U64(r.exact, r.survivors);
+    CHECK_EQ_U64(r.ended, r.survivors);
+    CHECK_EQ_U64(r.missed, 0);
+
+    /* 2% of every datagram lost, control traffic included */
+    run(seed, input, 0.0, 0.02, &r);
+    CHECK_EQ_U64(r.exact, N_PEERS);
+    CHECK_EQ_U64(r.ended, N_PEERS);
+    CHECK_EQ_U64(r.missed, 0);
+
+    free(input);
+    return test_summary("test_overlay");
+}

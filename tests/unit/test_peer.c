@@ -1,0 +1,1000 @@
+/*
+ * Peer tests (core/peer.c). The test plays the control center and the
+ * other nodes by feeding encoded messages and decoding what the peer
+ * queues; it owns the clock.
+ */
+#include "repair.h"
+#include "testutil.h"
+
+#include "strata/peer.h"
+#include "strata/wire.h"
+
+#define MS(x) STRATA_MS(x)
+
+static const strata_addr CONTROL = {0x0a000001, 7000};
+static const strata_node_id ME = {0x5e1f};
+
+static strata_addr addr_of(uint32_t n)
+{
+    return (strata_addr){0x0a000100u + n, 7000};
+}
+static strata_node_id id_of(uint32_t n)
+{
+    return (strata_node_id){0x1000u + n};
+}
+static strata_peer_ref ref_of(uint32_t n)
+{
+    return (strata_peer_ref){id_of(n), addr_of(n)};
+}
+
+/* --- harness ------------------------------------------------------------- */
+
+typedef struct played {
+    uint8_t bytes[8192];
+    size_t len;
+    int ends;
+} played;
+
+static void on_play(void *user, const uint8_t *buf, size_t len)
+{
+    played *pl = user;
+    if (pl->len + len <= sizeof pl->bytes) {
+        memcpy(pl->bytes + pl->len, buf, len);
+        pl->len += len;
+    }
+}
+
+static void on_end(void *user)
+{
+    ((played *)user)->ends++;
+}
+
+typedef struct sent {
+    strata_addr to;
+    int type;
+    strata_buf *buf;
+} sent;
+
+typedef struct sent_list {
+    sent items[4096];
+    size_t n;
+} sent_list;
+
+static void sent_clear(sent_list *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        strata_buf_unref(s->items[i].buf);
+    s->n = 0;
+}
+
+/* Moves the peer's outbox into s (after clearing s). */
+static void drain(strata_peer *p, sent_list *s)
+{
+    sent_clear(s);
+    strata_datagram d;
+    while (strata_outbox_pop(strata_peer_outbox(p), &d)) {
+        if (s->n == sizeof s->items / sizeof s->items[0]) {
+            strata_buf_unref(d.buf);
+            continue;
+        }
+        sent *e = &s->items[s->n++];
+        e->to = d.to;
+        e->buf = d.buf;
+        e->type = strata_wire_peek_type(d.buf->data, d.buf->len);
+    }
+}
+
+static size_t count_type(const sent_list *s, int type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->items[i].type == type;
+    return n;
+}
+
+static const sent *find_type(const sent_list *s, int type, size_t nth)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->items[i].type == type && nth-- == 0)
+            return &s->items[i];
+    }
+    return NULL;
+}
+
+static strata_channel_id chan(void)
+{
+    return strata_channel_id_from_name("news", 4);
+}
+
+static strata_peer_config base_cfg(void)
+{
+    strata_peer_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.node = ME;
+    cfg.channel = "news";
+    cfg.control = CONTROL;
+    cfg.upload_kbps = 2000;
+    cfg.region = "eu";
+    cfg.seed = 1;
+    return cfg;
+}
+
+static int feed(strata_peer *p, strata_addr from, const uint8_t *buf, int len, uint64_t now)
+{
+    CHECK(len > 0);
+    if (len <= 0)
+        return -1000;
+    return strata_peer_handle_datagram(p, from, buf, (size_t)len, now);
+}
+
+static int feed_reply(strata_peer *p, uint8_t status, uint8_t k, uint32_t rate, uint64_t start,
+                      uint64_t now)
+{
+    strata_msg_join_reply r = {ME, chan(), status, {3}, k, rate, 1000, start};
+    uint8_t b[128];
+    return feed(p, CONTROL, b, strata_wire_encode_join_reply(b, sizeof b, &r), now);
+}
+
+static int feed_instr(strata_peer *p, uint32_t epoch, uint8_t k, uint8_t sub,
+                      strata_peer_ref parent, const strata_peer_ref *kids, uint8_t nkids,
+                      uint64_t now)
+{
+    strata_msg_instruction m;
+    memset(&m, 0, sizeof m);
+    m.dcm.v = 3;
+    m.channel = chan();
+    m.node = ME;
+    m.epoch = epoch;
+    m.k = k;
+    m.substream = sub;
+    m.algorithm = STRATA_ALG_TREE;
+    m.parent = parent;
+    m.n_children = nkids;
+    for (uint8_t i = 0; i < nkids; i++)
+        m.children[i] = kids[i];
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    return feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), now);
+}
+
+static int encode_data(uint8_t *b, size_t blen, uint64_t seq, uint8_t k, uint8_t flags, uint64_t ts)
+{
+    uint8_t pay[4] = {(uint8_t)seq, (uint8_t)(seq >> 8), 0xab, 0xcd};
+    strata_msg_data m;
+    memset(&m, 0, sizeof m);
+    m.channel = chan();
+    m.seq = seq;
+    m.substream = (uint8_t)(seq % k);
+    m.flags = flags;
+    m.send_ts_ns = ts;
+    if (!(flags & STRATA_DATA_FLAG_EOS)) {
+        m.payload = pay;
+        m.payload_len = sizeof pay;
+    }
+    return strata_wire_encode_data(b, blen, &m);
+}
+
+static int feed_data_ts(strata_peer *p, strata_addr from, uint64_t seq, uint8_t k, uint8_t flags,
+                        uint64_t ts, uint64_t now)
+{
+    uint8_t b[128];
+    return feed(p, from, b, encode_data(b, sizeof b, seq, k, flags, ts), now);
+}
+
+/* send_ts = seq * 10 ms */
+static int feed_data(strata_peer *p, strata_addr from, uint64_t seq, uint8_t k, uint8_t flags,
+                     uint64_t now)
+{
+    return feed_data_ts(p, from, seq, k, flags, MS(seq * 10), now);
+}
+
+/* A member with k = 4, parents 1..4 for substreams 0..3, children 10 and 11
+ * in substream 1, playing from 0. */
+static strata_peer *member(played *pl, uint64_t now)
+{
+    strata_peer_config cfg = base_cfg();
+    strata_peer_callbacks cb = {on_play, on_end, pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, now);
+    CHECK(p != NULL);
+    strata_peer_handle_timeout(p, now);
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, now), 0);
+    strata_peer_ref kids[2] = {ref_of(10), ref_of(11)};
+    for (uint8_t s = 0; s < 4; s++)
+        feed_instr(p, 1, 4, s, ref_of(1u + s), kids, s == 1 ? 2 : 0, now);
+    sent_list *tmp = calloc(1, sizeof *tmp);
+    drain(p, tmp);
+    sent_clear(tmp);
+    free(tmp);
+    return p;
+}
+
+/* --- tests --------------------------------------------------------------- */
+
+static void test_join(sent_list *out)
+{
+    strata_peer_config cfg = base_cfg();
+    cfg.join_retry_ms = 200;
+    strata_peer *p = strata_peer_new(&cfg, NULL, NULL, MS(1000));
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_INT(st.state, STRATA_PEER_JOINING);
+    CHECK_EQ_U64(strata_peer_next_timeout(p), MS(1000));
+    strata_peer_handle_timeout(p, MS(1000));
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 1);
+    const sent *j = find_type(out, STRATA_MSG_JOIN, 0);
+    CHECK(j != NULL);
+    if (j) {
+        strata_msg_join m;
+        CHECK(strata_wire_decode_join(j->buf->data, j->buf->len, &m) > 0);
+        CHECK(strata_addr_eq(j->to, CONTROL));
+        CHECK_EQ_U64(m.node.v, ME.v);
+        CHECK_EQ_INT(m.role, STRATA_ROLE_PEER);
+        CHECK_EQ_INT(m.upload_kbps, 2000);
+        CHECK_EQ_INT(m.rate_kbps, 0);
+        CHECK_EQ_INT(m.name_len, 4);
+        CHECK_EQ_MEM(m.name, "news", 4);
+        CHECK_EQ_INT(m.region_len, 2);
+        CHECK_EQ_MEM(m.region, "eu", 2);
+    }
+    /* retry every join_retry_ms, not before */
+    CHECK_EQ_U64(strata_peer_next_timeout(p), MS(1200));
+    strata_peer_handle_timeout(p, MS(1199));
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 0);
+    strata_peer_handle_timeout(p, MS(1200));
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_JOIN), 1);
+
+    /* an instruction before the reply is kept */
+    strata_peer_ref kids[1] = {ref_of(10)};
+    CHECK_EQ_INT(feed_instr(p, 5, 2, 0, ref_of(1), kids, 1, MS(1210)), 0);
+
+    /* a reply for someone else is dropped */
+    strata_msg_join_reply other = {{99}, chan(), STRATA_JOIN_OK, {3}, 2, 0, 1000, 0};
+    uint8_t b[128];
+    CHECK_EQ_INT(feed(p, CONTROL, b, strata_wire_encode_join_reply(b, sizeof b, &other), MS(1210)),
+                 STRATA_ERR_UNEXPECTED);
+    /* a refusal: still joining, retried eight times slower */
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_REFUSED, 2, 0, 0, MS(1300)), 0);
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_INT(st.state, STRATA_PEER_JOINING);
+    CHECK_EQ_U64(strata_peer_next_timeout(p), MS(1300 + 8 * 200));
+    strata_peer_handle_timeout(p, MS(1300 + 8 * 200));
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_JOIN), 1);
+
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 2, 0, 0, MS(3000)), 0);
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_INT(st.state, STRATA_PEER_MEMBER);
+    CHECK_EQ_U64(st.instructions_applied, 1);
+    CHECK_EQ_U64(strata_peer_next_timeout(p), MS(4000)); /* the first heartbeat */
+    /* a second reply (to a retried JOIN) changes nothing */
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 2, 0, 0, MS(3001)), 0);
+    strata_peer_handle_timeout(p, MS(3500));
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 0);
+
+    /* data flows to the child kept from before the reply */
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 0, 2, 0, MS(3600)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 1);
+    if (out->n)
+        CHECK(strata_addr_eq(out->items[0].to, addr_of(10)));
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.drops.total, 1);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static uint32_t hb_epoch(strata_peer *p, sent_list *out, uint64_t now, strata_msg_heartbeat *hb)
+{
+    strata_peer_handle_timeout(p, now);
+    drain(p, out);
+    const sent *h = find_type(out, STRATA_MSG_HEARTBEAT, 0);
+    CHECK(h != NULL);
+    if (!h)
+        return 0;
+    CHECK(strata_wire_decode_heartbeat(h->buf->data, h->buf->len, hb) > 0);
+    return hb->instr_epoch;
+}
+
+static void test_instructions(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    strata_msg_heartbeat hb;
+    CHECK_EQ_INT(hb_epoch(p, out, MS(1000), &hb), 1);
+    CHECK_EQ_U64(hb.parents[2].parent.v, id_of(3).v);
+
+    /* newer epoch replaces the parent of substream 2; an older one is ignored */
+    CHECK_EQ_INT(feed_instr(p, 7, 4, 2, ref_of(20), NULL, 0, MS(1100)), 0);
+    CHECK_EQ_INT(feed_instr(p, 6, 4, 2, ref_of(21), NULL, 0, MS(1100)), 0);
+    CHECK_EQ_INT(feed_instr(p, 7, 4, 2, ref_of(22), NULL, 0, MS(1100)), 0);
+    CHECK_EQ_INT(hb_epoch(p, out, MS(2000), &hb), 7);
+    CHECK_EQ_U64(hb.parents[2].parent.v, id_of(20).v);
+    CHECK_EQ_U64(hb.parents[0].parent.v, id_of(1).v);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.instructions_applied, 5);
+
+    /* for another node or channel: dropped */
+    strata_msg_instruction m;
+    memset(&m, 0, sizeof m);
+    m.dcm.v = 3;
+    m.channel = chan();
+    m.node = id_of(77);
+    m.epoch = 9;
+    m.k = 4;
+    m.algorithm = STRATA_ALG_TREE;
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    CHECK_EQ_INT(feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), MS(2100)),
+                 STRATA_ERR_UNEXPECTED);
+    m.node = ME;
+    m.channel.v = 42;
+    CHECK_EQ_INT(feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), MS(2100)),
+                 STRATA_ERR_UNEXPECTED);
+
+    /* a newer epoch may change k: slots beyond it are forgotten */
+    CHECK_EQ_INT(feed_instr(p, 10, 2, 0, ref_of(30), NULL, 0, MS(2200)), 0);
+    CHECK_EQ_INT(hb_epoch(p, out, MS(3000), &hb), 10);
+    CHECK_EQ_INT(hb.n_parents, 2);
+    CHECK_EQ_U64(hb.parents[0].parent.v, id_of(30).v);
+    CHECK_EQ_U64(hb.parents[1].parent.v, id_of(2).v);
+    /* an old instruction with the old k is stale */
+    CHECK_EQ_INT(feed_instr(p, 8, 4, 3, ref_of(31), NULL, 0, MS(3100)), 0);
+    CHECK_EQ_INT(hb_epoch(p, out, MS(4000), &hb), 10);
+    CHECK_EQ_INT(hb.n_parents, 2);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static void test_relay_and_duplicates(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    /* seq 1 is substream 1: relayed to children 10 and 11, one shared buffer */
+    CHECK_EQ_INT(feed_data(p, addr_of(2), 1, 4, 0, MS(10)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 2);
+    if (out->n == 2) {
+        CHECK(strata_addr_eq(out->items[0].to, addr_of(10)));
+        CHECK(strata_addr_eq(out->items[1].to, addr_of(11)));
+        CHECK(out->items[0].buf == out->items[1].buf);
+        /* the store and the playout buffer hold the same buffer too */
+        CHECK(out->items[0].buf->refs >= 3);
+    }
+    /* seq 0 (substream 0, no children): stored and played, not relayed */
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 0, 4, 0, MS(11)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 0);
+    CHECK_EQ_U64(pl.len, 8);
+    /* duplicates are counted and dropped, not relayed again */
+    CHECK_EQ_INT(feed_data(p, addr_of(5), 1, 4, 0, MS(12)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(5), 0, 4, 0, MS(12)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 0);
+    /* a packet that came as a repair is relayed too, without the flag,
+     * but not back to the child that sent it */
+    CHECK_EQ_INT(feed_data(p, addr_of(11), 5, 4, STRATA_DATA_FLAG_REPAIR, MS(13)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 1);
+    if (out->n == 1) {
+        CHECK(strata_addr_eq(out->items[0].to, addr_of(10)));
+        strata_msg_data m;
+        CHECK(strata_wire_decode_data(out->items[0].buf->data, out->items[0].buf->len, &m) > 0);
+        CHECK_EQ_INT(m.flags, 0);
+        CHECK_EQ_U64(m.seq, 5);
+    }
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.rx_data_packets, 3);
+    CHECK_EQ_U64(st.rx_duplicates, 2);
+    CHECK_EQ_U64(st.rx_repairs, 1);
+    CHECK_EQ_U64(st.tx_data_packets, 3);
+    CHECK_EQ_U64(st.played_packets, 2);
+    CHECK_EQ_U64(st.drops.total, 0);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* Like drain, but leaves out tail probes (requests naming all 64 seqs
+ * after the highest held), which tests of gap repair do not look at. */
+static void drain_gaps(strata_peer *p, sent_list *s)
+{
+    drain(p, s);
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        strata_msg_repair m;
+        if (s->items[i].type == STRATA_MSG_REPAIR_REQUEST &&
+            strata_wire_decode_repair(s->items[i].buf->data, s->items[i].buf->len, &m) > 0 &&
+            m.mask == UINT64_MAX) {
+            strata_buf_unref(s->items[i].buf);
+            continue;
+        }
+        s->items[w++] = s->items[i];
+    }
+    s->n = w;
+}
+
+/* Decodes the single REPAIR_REQUEST in out; returns its destination. */
+static strata_addr repair_to(const sent_list *out, uint64_t *first, uint64_t *mask)
+{
+    const sent *r = find_type(out, STRATA_MSG_REPAIR_REQUEST, 0);
+    CHECK(r != NULL);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 1);
+    if (!r)
+        return (strata_addr){0, 0};
+    strata_msg_repair m;
+    CHECK(strata_wire_decode_repair(r->buf->data, r->buf->len, &m) > 0);
+    CHECK_EQ_U64(m.node.v, ME.v);
+    CHECK_EQ_U64(m.channel.v, chan().v);
+    *first = m.first_seq;
+    *mask = m.mask;
+    return r->to;
+}
+
+static void test_repair_sequence(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    /* 1 and 5 (substream 1) are missing once 6 arrives at t = 0 */
+    uint64_t seqs[] = {0, 2, 3, 4, 6};
+    for (size_t i = 0; i < 5; i++)
+        feed_data(p, addr_of(1u + (uint32_t)(seqs[i] % 4)), seqs[i], 4, 0, 0);
+    drain_gaps(p, out);
+    CHECK_EQ_U64(strata_peer_next_timeout(p), MS(60)); /* repair_after */
+    strata_peer_handle_timeout(p, MS(59));
+    drain_gaps(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
+
+    /* the rotation for substream 1: parent 2, then 3, 4, 1, then the
+     * children 10 and 11; both seqs in one request, one request per retry
+     * interval */
+    uint32_t order[] = {2, 3, 4, 1, 10};
+    uint64_t t = MS(60);
+    for (size_t i = 0; i < 5; i++) {
+        strata_peer_handle_timeout(p, t);
+        drain_gaps(p, out);
+        uint64_t first = 0, mask = 0;
+        strata_addr to = repair_to(out, &first, &mask);
+        CHECK(strata_addr_eq(to, addr_of(order[i])));
+        CHECK_EQ_U64(first, 1);
+        CHECK_EQ_U64(mask, 0x11);
+        CHECK(strata_peer_next_timeout(p) <= t + MS(150));
+        strata_peer_handle_timeout(p, t + MS(149));
+        drain_gaps(p, out);
+        CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
+        t += MS(150);
+    }
+    /* the answer to 5 arrives: only 1 is asked for after that */
+    CHECK_EQ_INT(feed_data(p, addr_of(2), 5, 4, STRATA_DATA_FLAG_REPAIR, t - MS(1)), 0);
+    strata_peer_handle_timeout(p, t);
+    drain_gaps(p, out);
+    uint64_t first = 0, mask = 0;
+    repair_to(out, &first, &mask);
+    CHECK_EQ_U64(first, 1);
+    CHECK_EQ_U64(mask, 1);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.repair_requests_sent, 6 + 3); /* and tail probes at 500, 650, 800 ms */
+
+    /* at the deadline (send_ts of 2 + offset + 3000 ms) 1 is skipped and
+     * asking stops */
+    strata_peer_handle_timeout(p, MS(20) + MS(3000));
+    drain_gaps(p, out);
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.missed_packets, 1);
+    CHECK_EQ_U64(st.played_packets, 6);
+    strata_peer_handle_timeout(p, MS(4000));
+    drain_gaps(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* The source is learned from the instructions (a node that is parent in
+ * two trees) and asked after the parents. */
+static void test_repair_source(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 3, 0, 0, 0);
+    /* epoch 1: parents 1, 9, 9 -> 9 feeds two trees, so it is the source;
+     * epoch 2 moves substreams 1 and 2 to 5 and 6 */
+    feed_instr(p, 1, 3, 0, ref_of(1), NULL, 0, 0);
+    feed_instr(p, 1, 3, 1, ref_of(9), NULL, 0, 0);
+    feed_instr(p, 1, 3, 2, ref_of(9), NULL, 0, 0);
+    feed_instr(p, 2, 3, 1, ref_of(5), NULL, 0, 0);
+    feed_instr(p, 2, 3, 2, ref_of(6), NULL, 0, 0);
+    for (uint64_t s = 1; s <= 3; s++)
+        feed_data(p, addr_of(1), s, 3, 0, 0);
+    drain_gaps(p, out);
+    /* 0 is missing: its parent 1, the other parents 5 and 6, the source 9
+     * (no children to ask) */
+    uint32_t order[] = {1, 5, 6, 9, 1};
+    for (size_t i = 0; i < 5; i++) {
+        strata_peer_handle_timeout(p, MS(60) + i * MS(150));
+        drain_gaps(p, out);
+        uint64_t first = 0, mask = 0;
+        strata_addr to = repair_to(out, &first, &mask);
+        CHECK(strata_addr_eq(to, addr_of(order[i])));
+        CHECK_EQ_U64(first, 0);
+        CHECK_EQ_U64(mask, 1);
+    }
+    sent_clear(out);
+    strata_peer_del(p);
+
+    /* without a known source, the rotation is just the parents */
+    memset(&pl, 0, sizeof pl);
+    p = member(&pl, 0);
+    feed_data(p, addr_of(1), 4, 4, 0, 0);
+    uint32_t plain[] = {1, 2, 3, 4};
+    for (size_t i = 0; i < 4; i++) {
+        strata_peer_handle_timeout(p, MS(60) + i * MS(150));
+        drain_gaps(p, out);
+        /* 0, 1, 2 and 3 each follow their own rotation: check seq 0's */
+        CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 4);
+        int found = 0;
+        for (size_t j = 0; j < out->n; j++) {
+            strata_msg_repair m;
+            strata_wire_decode_repair(out->items[j].buf->data, out->items[j].buf->len, &m);
+            if (m.first_seq == 0 && m.mask == 1) {
+                found++;
+                CHECK(strata_addr_eq(out->items[j].to, addr_of(plain[i])));
+            }
+        }
+        CHECK_EQ_INT(found, 1);
+    }
+    /* then every rotation reaches child 10: one request for all four */
+    strata_peer_handle_timeout(p, MS(60) + 4 * MS(150));
+    drain_gaps(p, out);
+    uint64_t first = 0, mask = 0;
+    CHECK(strata_addr_eq(repair_to(out, &first, &mask), addr_of(10)));
+    CHECK_EQ_U64(first, 0);
+    CHECK_EQ_U64(mask, 0xf);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static void test_answer_repairs(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    for (uint64_t s = 0; s < 8; s++)
+        feed_data(p, addr_of(1u + (uint32_t)(s % 4)), s, 4, 0, MS(s));
+    drain(p, out);
+    /* asks 2, 3 and 70 (not held) */
+    strata_msg_repair req = {id_of(50), chan(), 2, 0x3ull | (1ull << 60)};
+    uint8_t b[64];
+    CHECK_EQ_INT(feed(p, addr_of(50), b, strata_wire_encode_repair(b, sizeof b, &req), MS(100)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 2);
+    for (size_t i = 0; i < out->n; i++) {
+        strata_msg_data m;
+        CHECK(strata_wire_decode_data(out->items[i].buf->data, out->items[i].buf->len, &m) > 0);
+        CHECK(strata_addr_eq(out->items[i].to, addr_of(50)));
+        CHECK_EQ_U64(m.seq, 2 + i);
+        CHECK_EQ_INT(m.flags, STRATA_DATA_FLAG_REPAIR);
+        CHECK_EQ_INT(m.payload_len, 4);
+        CHECK_EQ_INT(m.payload[0], 2 + i);
+    }
+    /* for another channel: dropped */
+    req.channel.v = 77;
+    CHECK_EQ_INT(feed(p, addr_of(50), b, strata_wire_encode_repair(b, sizeof b, &req), MS(100)),
+                 STRATA_ERR_UNEXPECTED);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.repair_requests_served, 1);
+    CHECK_EQ_U64(st.tx_repairs, 2);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static void test_heartbeat(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    /* 0, 1 from their parents; 3 from parent 4; 5 from a stranger */
+    feed_data(p, addr_of(1), 0, 4, 0, MS(100));
+    feed_data(p, addr_of(2), 1, 4, 0, MS(110));
+    feed_data(p, addr_of(4), 3, 4, 0, MS(130));
+    feed_data(p, addr_of(60), 5, 4, 0, MS(150));
+    drain(p, out);
+    strata_msg_heartbeat hb;
+    hb_epoch(p, out, MS(1000), &hb);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_HEARTBEAT), 1);
+    CHECK(strata_addr_eq(out->items[0].to, CONTROL));
+    CHECK_EQ_U64(hb.node.v, ME.v);
+    CHECK_EQ_U64(hb.channel.v, chan().v);
+    CHECK_EQ_INT(hb.dcm.v, 3);
+    CHECK_EQ_INT(hb.hb_seq, 1);
+    CHECK_EQ_U64(hb.local_ts_ns, MS(1000));
+    CHECK_EQ_INT(hb.instr_epoch, 1);
+    CHECK_EQ_INT(hb.upload_kbps, 2000);
+    CHECK_EQ_U64(hb.played_packets, 2);
+    CHECK_EQ_U64(hb.missed_packets, 0);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(hb.rx_data_bytes, st.rx_data_bytes);
+    CHECK(hb.rx_data_bytes > 0);
+    CHECK_EQ_U64(hb.tx_data_bytes, st.tx_data_bytes);
+    CHECK_EQ_INT(hb.n_parents, 4);
+    for (uint32_t s = 0; s < 4; s++)
+        CHECK_EQ_U64(hb.parents[s].parent.v, id_of(1 + s).v);
+    /* buffered: 3 (substream 3) and 5 (substream 1) wait behind missing 2 */
+    CHECK_EQ_INT(hb.parents[0].buffer_packets, 0);
+    CHECK_EQ_INT(hb.parents[1].buffer_packets, 1);
+    CHECK_EQ_INT(hb.parents[2].buffer_packets, 0);
+    CHECK_EQ_INT(hb.parents[3].buffer_packets, 1);
+    CHECK_EQ_U64(hb.parents[0].last_rx_ts_ns, MS(100));
+    CHECK_EQ_U64(hb.parents[0].last_rx_seq, 0);
+    CHECK_EQ_U64(hb.parents[1].last_rx_ts_ns, MS(110)); /* 5 came from a stranger */
+    CHECK_EQ_U64(hb.parents[1].last_rx_seq, 1);
+    CHECK_EQ_U64(hb.parents[2].last_rx_ts_ns, 0);
+    CHECK_EQ_U64(hb.parents[3].last_rx_seq, 3);
+    CHECK_EQ_INT(hb.n_children, 2);
+    CHECK_EQ_U64(hb.children[0].child.v, id_of(10).v);
+    CHECK_EQ_INT(hb.children[0].substream, 1);
+    CHECK_EQ_U64(hb.children[0].last_tx_seq, 5);
+    CHECK_EQ_U64(hb.children[0].last_tx_ts_ns, MS(150));
+    CHECK_EQ_U64(hb.children[1].child.v, id_of(11).v);
+    /* the next one a heartbeat later, numbered 2 */
+    CHECK_EQ_U64(strata_peer_next_timeout(p) <= MS(2000), 1);
+    hb_epoch(p, out, MS(2000), &hb);
+    CHECK_EQ_INT(hb.hb_seq, 2);
+
+    /* many children in a heartbeat: as many as fit one datagram */
+    strata_peer_ref kids[64];
+    for (uint32_t i = 0; i < 64; i++)
+        kids[i] = ref_of(100 + i);
+    feed_instr(p, 2, 4, 1, ref_of(2), kids, 64, MS(2100));
+    hb_epoch(p, out, MS(3000), &hb);
+    CHECK(hb.n_children > 40);
+    CHECK(out->items[0].buf->len <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static void test_probe_and_bad_input(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    strata_msg_probe pr = {id_of(70), 12345, 987654321};
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    CHECK_EQ_INT(feed(p, addr_of(70), b, strata_wire_encode_probe(b, sizeof b, &pr), MS(5)), 0);
+    drain(p, out);
+    const sent *r = find_type(out, STRATA_MSG_PROBE_REPLY, 0);
+    CHECK(r != NULL);
+    if (r) {
+        strata_msg_probe_reply m;
+        CHECK(strata_wire_decode_probe_reply(r->buf->data, r->buf->len, &m) > 0);
+        CHECK(strata_addr_eq(r->to, addr_of(70)));
+        CHECK_EQ_U64(m.node.v, id_of(70).v);
+        CHECK_EQ_INT(m.probe_id, 12345);
+        CHECK_EQ_U64(m.send_ts_ns, 987654321);
+        CHECK_EQ_U64(m.responder.v, ME.v);
+    }
+
+    uint8_t junk[3] = {1, 2, 3};
+    CHECK_EQ_INT(strata_peer_handle_datagram(p, addr_of(70), junk, 3, MS(6)), STRATA_ERR_SHORT);
+    uint8_t magic[8] = {'X', 'Y', 1, 1, 0, 0, 0, 0};
+    CHECK_EQ_INT(strata_peer_handle_datagram(p, addr_of(70), magic, 8, MS(6)), STRATA_ERR_MAGIC);
+    int n = encode_data(b, sizeof b, 0, 4, 0, 0);
+    CHECK_EQ_INT(strata_peer_handle_datagram(p, addr_of(70), b, (size_t)n - 1, MS(6)),
+                 STRATA_ERR_SHORT);
+    /* wrong substream for the seq */
+    n = encode_data(b, sizeof b, 5, 3, 0, 0);
+    CHECK_EQ_INT(feed(p, addr_of(70), b, n, MS(6)), STRATA_ERR_RANGE);
+    /* out of window */
+    CHECK_EQ_INT(feed_data(p, addr_of(70), STRATA_PEER_DEFAULT_STORE_PACKETS + 4, 4, 0, MS(6)),
+                 STRATA_ERR_RANGE);
+    /* another channel */
+    strata_msg_data d;
+    memset(&d, 0, sizeof d);
+    d.channel.v = 999;
+    CHECK_EQ_INT(feed(p, addr_of(70), b, strata_wire_encode_data(b, sizeof b, &d), MS(6)),
+                 STRATA_ERR_UNEXPECTED);
+    /* types a peer does not take */
+    strata_msg_leave lv = {id_of(70), chan(), {3}};
+    CHECK_EQ_INT(feed(p, addr_of(70), b, strata_wire_encode_leave(b, sizeof b, &lv), MS(6)),
+                 STRATA_ERR_UNEXPECTED);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.drops.total, 7);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_SHORT], 2);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_MAGIC], 1);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_RANGE], 2);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_UNEXPECTED], 2);
+    CHECK_EQ_U64(st.rx_data_packets, 0);
+
+    /* leave: LEAVE to the control center, then nothing is taken */
+    strata_peer_leave(p, MS(10));
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 1);
+    const sent *l = find_type(out, STRATA_MSG_LEAVE, 0);
+    CHECK(l != NULL);
+    if (l) {
+        strata_msg_leave m;
+        CHECK(strata_wire_decode_leave(l->buf->data, l->buf->len, &m) > 0);
+        CHECK(strata_addr_eq(l->to, CONTROL));
+        CHECK_EQ_U64(m.node.v, ME.v);
+        CHECK_EQ_U64(m.channel.v, chan().v);
+        CHECK_EQ_INT(m.dcm.v, 3);
+    }
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 0, 4, 0, MS(11)), STRATA_ERR_UNEXPECTED);
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_INT(st.state, STRATA_PEER_LEFT);
+    CHECK_EQ_U64(st.rx_data_packets, 0);
+    CHECK_EQ_U64(strata_peer_next_timeout(p), STRATA_NEVER);
+    strata_peer_leave(p, MS(12));
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 0);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static void test_late_join(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    /* data before the reply is not taken */
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 104, 4, 0, MS(1)), STRATA_ERR_UNEXPECTED);
+    feed_reply(p, STRATA_JOIN_OK, 4, 800, 100, MS(2));
+    /* the first packet is 105: start at max(100, 105 - 3) = 102 */
+    CHECK_EQ_INT(feed_data(p, addr_of(2), 105, 4, 0, MS(3)), 0);
+    CHECK_EQ_U64(pl.len, 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 101, 4, 0, MS(4)), STRATA_ERR_RANGE);
+    feed_data(p, addr_of(4), 103, 4, 0, MS(5));
+    feed_data(p, addr_of(1), 104, 4, 0, MS(5));
+    CHECK_EQ_U64(pl.len, 0);
+    feed_data(p, addr_of(3), 102, 4, 0, MS(6));
+    CHECK_EQ_U64(pl.len, 16);
+    CHECK_EQ_INT(pl.bytes[0], 102);
+    CHECK_EQ_INT(pl.bytes[12], 105);
+    /* a later start_seq wins over the first packet */
+    strata_peer_del(p);
+    memset(&pl, 0, sizeof pl);
+    p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 4, 800, 500, MS(2));
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 498, 4, 0, MS(3)), STRATA_ERR_RANGE);
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 500, 4, 0, MS(3)), 0);
+    CHECK_EQ_U64(pl.len, 4);
+    drain(p, out);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* A peer told start_seq 0 for a stream long under way jumps to it after a
+ * playout delay of seeing only packets beyond its window. */
+static void test_stall_resync(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.store_packets = 64;
+    cfg.playout_delay_ms = 1000;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0);
+    uint64_t seq = 10000;
+    int last = 0;
+    for (uint64_t t = 0; t <= MS(1100); t += MS(100))
+        last = feed_data_ts(p, addr_of(1), seq++, 4, 0, t, t);
+    CHECK_EQ_INT(last, 0); /* the one that made it jump, and was taken */
+    CHECK_EQ_INT(feed_data_ts(p, addr_of(1), seq, 4, 0, MS(1200), MS(1200)), 0);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.missed_packets, 0); /* never played: a late start, not a loss */
+    CHECK_EQ_U64(st.rx_data_packets, 2);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_RANGE], 11);
+    drain(p, out);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+static void test_eos_and_tail(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    feed_data(p, addr_of(1), 0, 4, 0, 0);
+    feed_data(p, addr_of(2), 1, 4, 0, 0);
+    /* nothing new for half a second: ask for 2..65, each target in turn a
+     * retry interval apart (substream 2's rotation: parents 3, 4, 1, 2,
+     * then the children 10 and 11), then back off from 1 s */
+    strata_peer_handle_timeout(p, MS(499));
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
+    struct {
+        uint64_t at_ms;
+        uint32_t to;
+    } probes[] = {{500, 3},   {650, 4},   {800, 1},  {950, 2},
+                  {1100, 10}, {1250, 11}, {2250, 3}, {4250, 4}};
+    for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
+        strata_peer_handle_timeout(p, MS(probes[i].at_ms) - 1);
+        drain(p, out);
+        CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
+        strata_peer_handle_timeout(p, MS(probes[i].at_ms));
+        drain(p, out);
+        uint64_t first = 0, mask = 0;
+        strata_addr to = repair_to(out, &first, &mask);
+        CHECK(strata_addr_eq(to, addr_of(probes[i].to)));
+        CHECK_EQ_U64(first, 2);
+        CHECK_EQ_U64(mask, UINT64_MAX);
+    }
+    /* the source sent 2 and the EOS (seq 3) at 4.2 s; the EOS arrives as
+     * an answer, then 2 */
+    uint8_t flags = STRATA_DATA_FLAG_EOS | STRATA_DATA_FLAG_REPAIR;
+    feed_data_ts(p, addr_of(4), 3, 4, flags, MS(4200), MS(4300));
+    CHECK_EQ_INT(pl.ends, 0);
+    feed_data_ts(p, addr_of(3), 2, 4, STRATA_DATA_FLAG_REPAIR, MS(4200), MS(4300));
+    CHECK_EQ_INT(pl.ends, 1);
+    CHECK_EQ_U64(pl.len, 12);
+    /* ended: no more tail probes; heartbeats go on */
+    strata_peer_handle_timeout(p, MS(20000));
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
+    CHECK_EQ_INT(pl.ends, 1);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* The rotation and batching helpers on their own (core/repair.c). */
+typedef struct batches {
+    strata_repair_batch b[8];
+    size_t n;
+} batches;
+
+static void collect(void *user, const strata_repair_batch *b)
+{
+    batches *bs = user;
+    if (bs->n < 8)
+        bs->b[bs->n++] = *b;
+}
+
+static void test_repair_helpers(void)
+{
+    strata_peer_ref parents[4] = {ref_of(1), ref_of(2), ref_of(1), {ME, addr_of(7)}};
+    parents[1].addr = (strata_addr){0, 0}; /* no address yet */
+    strata_peer_ref source = ref_of(9);
+    strata_peer_ref kids[20];
+    for (uint32_t i = 0; i < 20; i++)
+        kids[i] = ref_of(30 + i);
+    kids[0] = ref_of(9); /* already listed as the source */
+    strata_addr out[STRATA_REPAIR_MAX_TARGETS];
+    /* substream 2: parents[2] (1), parents[3] (self: skipped), parents[0]
+     * (1 again), parents[1] (no address), then source 9, then 16 children
+     * (the first, already named as the source, skipped) */
+    size_t n = strata_repair_targets(parents, 4, 2, &source, kids, 20, ME, out);
+    CHECK_EQ_U64(n, 2 + STRATA_REPAIR_MAX_CHILD_TARGETS);
+    CHECK(strata_addr_eq(out[0], addr_of(1)));
+    CHECK(strata_addr_eq(out[1], addr_of(9)));
+    CHECK(strata_addr_eq(out[2], addr_of(31)));
+    CHECK_EQ_U64(strata_repair_targets(parents, 4, 0, NULL, NULL, 0, ME, out), 1);
+
+    batches bs;
+    memset(&bs, 0, sizeof bs);
+    strata_repair_batcher b;
+    strata_repair_batcher_init(&b, collect, &bs);
+    strata_repair_batcher_add(&b, addr_of(1), 100);
+    strata_repair_batcher_add(&b, addr_of(2), 101);
+    strata_repair_batcher_add(&b, addr_of(1), 163); /* last bit of the span */
+    strata_repair_batcher_add(&b, addr_of(1), 164); /* opens the next span */
+    CHECK_EQ_U64(bs.n, 1);
+    strata_repair_batcher_flush(&b);
+    CHECK_EQ_U64(bs.n, 3);
+    CHECK_EQ_U64(bs.b[0].first_seq, 100);
+    CHECK_EQ_U64(bs.b[0].mask, 1ull | (1ull << 63));
+    CHECK(strata_addr_eq(bs.b[1].to, addr_of(1)));
+    CHECK_EQ_U64(bs.b[1].first_seq, 164);
+    CHECK_EQ_U64(bs.b[1].mask, 1);
+    CHECK(strata_addr_eq(bs.b[2].to, addr_of(2)));
+    CHECK_EQ_U64(bs.b[2].mask, 1);
+}
+
+/* --- allocation failure ---------------------------------------------------- */
+
+typedef struct failing {
+    int calls, fail_at;
+} failing;
+
+static void *f_alloc(void *user, size_t size)
+{
+    failing *f = user;
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return malloc(size);
+}
+static void *f_realloc(void *user, void *ptr, size_t size)
+{
+    failing *f = user;
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+static void f_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+/* A scenario touching every allocating path; returns allocations made. */
+static int scenario(const strata_alloc *a, sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.store_packets = 64;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, a, 0);
+    if (!p)
+        return 0;
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 2, 0, 0, 0);
+    strata_peer_ref kids[1] = {ref_of(10)};
+    feed_instr(p, 1, 2, 0, ref_of(1), kids, 1, 0);
+    feed_data(p, addr_of(1), 0, 2, 0, 0);
+    feed_data(p, addr_of(1), 2, 2, 0, 0);
+    feed_data(p, addr_of(1), 4, 2, STRATA_DATA_FLAG_EOS, 0);
+    strata_msg_repair req = {id_of(50), chan(), 0, 7};
+    uint8_t b[64];
+    feed(p, addr_of(50), b, strata_wire_encode_repair(b, sizeof b, &req), 0);
+    strata_peer_handle_timeout(p, MS(1000));
+    strata_peer_handle_timeout(p, MS(5000));
+    strata_peer_leave(p, MS(5001));
+    drain(p, out);
+    sent_clear(out);
+    strata_peer_del(p);
+    return 1;
+}
+
+static void test_alloc_failure(sent_list *out)
+{
+    failing f = {0, 0};
+    strata_alloc a = {f_alloc, f_realloc, f_free, &f};
+    scenario(&a, out);
+    int total = f.calls;
+    CHECK(total > 5);
+    for (int at = 1; at <= total; at++) {
+        failing g = {0, at};
+        strata_alloc b = {f_alloc, f_realloc, f_free, &g};
+        scenario(&b, out); /* must neither crash nor leak (ASan) */
+    }
+}
+
+int main(void)
+{
+    sent_list *out = calloc(1, sizeof *out);
+    test_join(out);
+    test_instructions(out);
+    test_relay_and_duplicates(out);
+    test_repair_sequence(out);
+    test_repair_source(out);
+    test_answer_repairs(out);
+    test_heartbeat(out);
+    test_probe_and_bad_input(out);
+    test_late_join(out);
+    test_stall_resync(out);
+    test_eos_and_tail(out);
+    test_repair_helpers();
+    test_alloc_failure(out);
+    sent_clear(out);
+    free(out);
+    return test_summary("test_peer");
+}

@@ -1,0 +1,426 @@
+/*
+ * Source tests (core/source.c): join, packetising, sending to the roots of
+ * every DCM without duplicates, EOS, repairs, probes, heartbeats, bad
+ * input and allocation failure. The test plays the control center.
+ */
+#include "testutil.h"
+
+#include "strata/source.h"
+#include "strata/wire.h"
+
+#define MS(x) STRATA_MS(x)
+
+static const strata_addr CONTROL = {0x0a000001, 7000};
+static const strata_node_id ME = {0x50c};
+
+static strata_addr addr_of(uint32_t n)
+{
+    return (strata_addr){0x0a000100u + n, 7000};
+}
+static strata_node_id id_of(uint32_t n)
+{
+    return (strata_node_id){0x1000u + n};
+}
+static strata_peer_ref ref_of(uint32_t n)
+{
+    return (strata_peer_ref){id_of(n), addr_of(n)};
+}
+static strata_channel_id chan(void)
+{
+    return strata_channel_id_from_name("live", 4);
+}
+
+typedef struct sent {
+    strata_addr to;
+    int type;
+    strata_buf *buf;
+} sent;
+
+typedef struct sent_list {
+    sent items[2048];
+    size_t n;
+} sent_list;
+
+static void sent_clear(sent_list *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        strata_buf_unref(s->items[i].buf);
+    s->n = 0;
+}
+
+static void drain(strata_source *src, sent_list *s)
+{
+    sent_clear(s);
+    strata_datagram d;
+    while (strata_outbox_pop(strata_source_outbox(src), &d)) {
+        if (s->n == sizeof s->items / sizeof s->items[0]) {
+            strata_buf_unref(d.buf);
+            continue;
+        }
+        sent *e = &s->items[s->n++];
+        e->to = d.to;
+        e->buf = d.buf;
+        e->type = strata_wire_peek_type(d.buf->data, d.buf->len);
+    }
+}
+
+static size_t count_type(const sent_list *s, int type)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++)
+        n += s->items[i].type == type;
+    return n;
+}
+
+static int feed(strata_source *s, strata_addr from, const uint8_t *buf, int len, uint64_t now)
+{
+    CHECK(len > 0);
+    if (len <= 0)
+        return -1000;
+    return strata_source_handle_datagram(s, from, buf, (size_t)len, now);
+}
+
+static int feed_reply(strata_source *s, uint8_t status, uint8_t k, uint64_t now)
+{
+    strata_msg_join_reply r = {ME, chan(), status, {1}, k, 800, 1000, 0};
+    uint8_t b[128];
+    return feed(s, CONTROL, b, strata_wire_encode_join_reply(b, sizeof b, &r), now);
+}
+
+static int feed_instr(strata_source *s, uint32_t dcm, uint32_t epoch, uint8_t k, uint8_t sub,
+                      const uint32_t *kids, uint8_t nkids, uint64_t now)
+{
+    strata_msg_instruction m;
+    memset(&m, 0, sizeof m);
+    m.dcm.v = dcm;
+    m.channel = chan();
+    m.node = ME;
+    m.epoch = epoch;
+    m.k = k;
+    m.substream = sub;
+    m.algorithm = STRATA_ALG_TREE;
+    m.n_children = nkids;
+    for (uint8_t i = 0; i < nkids; i++)
+        m.children[i] = ref_of(kids[i]);
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    return feed(s, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), now);
+}
+
+static strata_source_config base_cfg(void)
+{
+    strata_source_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.node = ME;
+    cfg.channel = "live";
+    cfg.control = CONTROL;
+    cfg.rate_kbps = 800;
+    cfg.upload_kbps = 5000;
+    cfg.payload_bytes = 1000;
+    cfg.seed = 7;
+    return cfg;
+}
+
+/* Collects the DATA datagrams in out: seq of each and the destinations. */
+static int has_data_to(const sent_list *out, uint64_t seq, strata_addr to, strata_buf **buf)
+{
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->items[i].type != STRATA_MSG_DATA)
+            continue;
+        strata_msg_data m;
+        if (strata_wire_decode_data(out->items[i].buf->data, out->items[i].buf->len, &m) < 0)
+            continue;
+        if (m.seq == seq && strata_addr_eq(out->items[i].to, to)) {
+            if (buf)
+                *buf = out->items[i].buf;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void test_join_and_send(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    strata_source *s = strata_source_new(&cfg, NULL, MS(10));
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_EQ_U64(strata_source_next_timeout(s), MS(10));
+    strata_source_handle_timeout(s, MS(10));
+    drain(s, out);
+    CHECK_EQ_U64(out->n, 1);
+    if (out->n) {
+        strata_msg_join j;
+        CHECK(strata_wire_decode_join(out->items[0].buf->data, out->items[0].buf->len, &j) > 0);
+        CHECK(strata_addr_eq(out->items[0].to, CONTROL));
+        CHECK_EQ_U64(j.node.v, ME.v);
+        CHECK_EQ_INT(j.role, STRATA_ROLE_SOURCE);
+        CHECK_EQ_INT(j.rate_kbps, 800);
+        CHECK_EQ_INT(j.upload_kbps, 5000);
+        CHECK_EQ_MEM(j.name, "live", 4);
+    }
+    CHECK_EQ_U64(strata_source_next_timeout(s), MS(510));
+    strata_source_handle_timeout(s, MS(510));
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_JOIN), 1);
+
+    /* not ready: input is refused */
+    uint8_t input[5000];
+    for (size_t i = 0; i < sizeof input; i++)
+        input[i] = (uint8_t)(i * 7 + 3);
+    CHECK(!strata_source_ready(s));
+    CHECK_EQ_INT(strata_source_push(s, input, 10, MS(600)), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_source_finish(s, MS(600)), STRATA_ERR_INVAL);
+
+    /* instructions may come before the reply */
+    uint32_t d1s0[] = {1, 2}, d1s1[] = {3}, d2s0[] = {2, 4};
+    CHECK_EQ_INT(feed_instr(s, 1, 5, 2, 0, d1s0, 2, MS(600)), 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_REFUSED, 2, MS(601)), 0);
+    CHECK(!strata_source_ready(s));
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 2, MS(602)), 0);
+    CHECK(strata_source_ready(s));
+    CHECK_EQ_INT(feed_instr(s, 1, 5, 2, 1, d1s1, 1, MS(603)), 0);
+    CHECK_EQ_INT(feed_instr(s, 2, 6, 2, 0, d2s0, 2, MS(603)), 0);
+    strata_source_stats st;
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.roots, 4);
+    CHECK(st.joined);
+
+    /* 2500 bytes: two packets now, 500 bytes wait */
+    CHECK_EQ_INT(strata_source_push(s, input, 2500, MS(700)), 0);
+    drain(s, out);
+    /* seq 0 (substream 0): 1, 2, 4 once each; seq 1 (substream 1): 3 */
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 4);
+    strata_buf *b1 = NULL, *b2 = NULL, *b4 = NULL;
+    CHECK(has_data_to(out, 0, addr_of(1), &b1));
+    CHECK(has_data_to(out, 0, addr_of(2), &b2));
+    CHECK(has_data_to(out, 0, addr_of(4), &b4));
+    CHECK(has_data_to(out, 1, addr_of(3), NULL));
+    CHECK(b1 == b2 && b2 == b4); /* one buffer for every root */
+    if (b1) {
+        strata_msg_data m;
+        CHECK(strata_wire_decode_data(b1->data, b1->len, &m) > 0);
+        CHECK_EQ_U64(m.channel.v, chan().v);
+        CHECK_EQ_INT(m.substream, 0);
+        CHECK_EQ_INT(m.flags, 0);
+        CHECK_EQ_U64(m.send_ts_ns, MS(700));
+        CHECK_EQ_INT(m.payload_len, 1000);
+        CHECK_EQ_MEM(m.payload, input, 1000);
+    }
+    /* 1000 more bytes complete seq 2; the 500 left become seq 3 on finish */
+    CHECK_EQ_INT(strata_source_push(s, input + 2500, 1000, MS(800)), 0);
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 3); /* seq 2 to 1, 2, 4 */
+    CHECK_EQ_INT(strata_source_finish(s, MS(900)), 0);
+    drain(s, out);
+    /* seq 3 (500 bytes, substream 1) to 3; EOS seq 4 (substream 0) to 1, 2, 4 */
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 4);
+    strata_buf *p3 = NULL, *eos = NULL;
+    CHECK(has_data_to(out, 3, addr_of(3), &p3));
+    CHECK(has_data_to(out, 4, addr_of(4), &eos));
+    if (p3) {
+        strata_msg_data m;
+        strata_wire_decode_data(p3->data, p3->len, &m);
+        CHECK_EQ_INT(m.payload_len, 500);
+        CHECK_EQ_MEM(m.payload, input + 3000, 500);
+    }
+    if (eos) {
+        strata_msg_data m;
+        strata_wire_decode_data(eos->data, eos->len, &m);
+        CHECK_EQ_INT(m.flags, STRATA_DATA_FLAG_EOS);
+        CHECK_EQ_INT(m.payload_len, 0);
+    }
+    CHECK_EQ_INT(strata_source_push(s, input, 1, MS(901)), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_source_finish(s, MS(901)), 0);
+    drain(s, out);
+    CHECK_EQ_U64(out->n, 0);
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.next_seq, 5);
+    CHECK_EQ_U64(st.packets_sent, 5);
+    CHECK_EQ_U64(st.bytes_in, 3500);
+    CHECK_EQ_U64(st.tx_data_packets, 11);
+
+    /* repairs come from the store, flagged */
+    strata_msg_repair req = {id_of(9), chan(), 1, 0x5}; /* 1 and 3 */
+    uint8_t b[64];
+    CHECK_EQ_INT(feed(s, addr_of(9), b, strata_wire_encode_repair(b, sizeof b, &req), MS(950)), 0);
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 2);
+    for (size_t i = 0; i < out->n; i++) {
+        strata_msg_data m;
+        strata_wire_decode_data(out->items[i].buf->data, out->items[i].buf->len, &m);
+        CHECK(strata_addr_eq(out->items[i].to, addr_of(9)));
+        CHECK_EQ_INT(m.flags, STRATA_DATA_FLAG_REPAIR);
+        CHECK_EQ_U64(m.seq, 1 + 2 * i);
+    }
+
+    /* heartbeat: dcm 0, no parents, the roots with their last seq */
+    CHECK_EQ_U64(strata_source_next_timeout(s), MS(1602));
+    strata_source_handle_timeout(s, MS(1602));
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_HEARTBEAT), 1);
+    if (out->n) {
+        strata_msg_heartbeat hb;
+        CHECK(strata_wire_decode_heartbeat(out->items[0].buf->data, out->items[0].buf->len, &hb) >
+              0);
+        CHECK(strata_addr_eq(out->items[0].to, CONTROL));
+        CHECK_EQ_U64(hb.node.v, ME.v);
+        CHECK_EQ_INT(hb.dcm.v, 0);
+        CHECK_EQ_INT(hb.hb_seq, 1);
+        CHECK_EQ_INT(hb.instr_epoch, 6);
+        CHECK_EQ_INT(hb.n_parents, 0);
+        CHECK_EQ_INT(hb.n_children, 4);
+        strata_source_get_stats(s, &st);
+        CHECK_EQ_U64(hb.tx_data_bytes, st.tx_data_bytes);
+        for (size_t i = 0; i < hb.n_children; i++) {
+            const strata_hb_child *c = &hb.children[i];
+            if (c->child.v == id_of(3).v) {
+                CHECK_EQ_INT(c->substream, 1);
+                CHECK_EQ_U64(c->last_tx_seq, 3);
+            } else {
+                CHECK_EQ_INT(c->substream, 0);
+                CHECK_EQ_U64(c->last_tx_seq, 4);
+                CHECK_EQ_U64(c->last_tx_ts_ns, MS(900));
+            }
+        }
+    }
+
+    /* an older epoch for (dcm 2, substream 0) is ignored; a newer one
+     * drops child 4 */
+    uint32_t only5[] = {5};
+    CHECK_EQ_INT(feed_instr(s, 2, 4, 2, 0, only5, 1, MS(1700)), 0);
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.roots, 4);
+    uint32_t none[] = {0};
+    CHECK_EQ_INT(feed_instr(s, 2, 9, 2, 0, none, 0, MS(1700)), 0);
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.roots, 3);
+
+    /* probes are answered */
+    strata_msg_probe pr = {id_of(8), 77, 123};
+    CHECK_EQ_INT(feed(s, addr_of(8), b, strata_wire_encode_probe(b, sizeof b, &pr), MS(1800)), 0);
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_PROBE_REPLY), 1);
+    if (out->n) {
+        strata_msg_probe_reply r;
+        CHECK(strata_wire_decode_probe_reply(out->items[0].buf->data, out->items[0].buf->len, &r) >
+              0);
+        CHECK_EQ_U64(r.responder.v, ME.v);
+        CHECK_EQ_INT(r.probe_id, 77);
+        CHECK(strata_addr_eq(out->items[0].to, addr_of(8)));
+    }
+
+    /* bad input is counted */
+    uint8_t junk[4] = {'S', 'T', 9, 1};
+    CHECK_EQ_INT(strata_source_handle_datagram(s, addr_of(8), junk, 4, MS(1900)),
+                 STRATA_ERR_VERSION);
+    req.channel.v = 5;
+    CHECK_EQ_INT(feed(s, addr_of(9), b, strata_wire_encode_repair(b, sizeof b, &req), MS(1900)),
+                 STRATA_ERR_UNEXPECTED);
+    strata_msg_data d;
+    memset(&d, 0, sizeof d);
+    d.channel = chan();
+    uint8_t db[64];
+    CHECK_EQ_INT(feed(s, addr_of(9), db, strata_wire_encode_data(db, sizeof db, &d), MS(1900)),
+                 STRATA_ERR_UNEXPECTED);
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.drops.total, 3);
+
+    strata_source_leave(s, MS(2000));
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_LEAVE), 1);
+    CHECK_EQ_U64(strata_source_next_timeout(s), STRATA_NEVER);
+    CHECK(!strata_source_ready(s));
+    sent_clear(out);
+    strata_source_del(s);
+}
+
+static void test_config(void)
+{
+    strata_source_config cfg = base_cfg();
+    cfg.rate_kbps = 0;
+    CHECK(strata_source_new(&cfg, NULL, 0) == NULL);
+    cfg = base_cfg();
+    cfg.payload_bytes = STRATA_WIRE_MAX_PAYLOAD_BYTES + 1;
+    CHECK(strata_source_new(&cfg, NULL, 0) == NULL);
+    cfg = base_cfg();
+    cfg.node.v = 0;
+    CHECK(strata_source_new(&cfg, NULL, 0) == NULL);
+}
+
+/* --- allocation failure ---------------------------------------------------- */
+
+typedef struct failing {
+    int calls, fail_at;
+} failing;
+
+static void *f_alloc(void *user, size_t size)
+{
+    failing *f = user;
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return malloc(size);
+}
+static void *f_realloc(void *user, void *ptr, size_t size)
+{
+    failing *f = user;
+    if (++f->calls == f->fail_at)
+        return NULL;
+    return realloc(ptr, size);
+}
+static void f_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+static void scenario(const strata_alloc *a, sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    cfg.store_packets = 64;
+    strata_source *s = strata_source_new(&cfg, a, 0);
+    if (!s)
+        return;
+    strata_source_handle_timeout(s, 0);
+    feed_reply(s, STRATA_JOIN_OK, 2, 0);
+    uint32_t k0[] = {1, 2}, k1[] = {2, 3};
+    feed_instr(s, 1, 1, 2, 0, k0, 2, 0);
+    feed_instr(s, 2, 2, 2, 1, k1, 2, 0);
+    uint8_t input[3500];
+    memset(input, 0x5a, sizeof input);
+    strata_source_push(s, input, sizeof input, MS(1));
+    strata_source_finish(s, MS(2));
+    strata_msg_repair req = {id_of(9), chan(), 0, 0xf};
+    uint8_t b[64];
+    feed(s, addr_of(9), b, strata_wire_encode_repair(b, sizeof b, &req), MS(3));
+    strata_source_handle_timeout(s, MS(2000));
+    strata_source_leave(s, MS(2001));
+    drain(s, out);
+    sent_clear(out);
+    strata_source_del(s);
+}
+
+static void test_alloc_failure(sent_list *out)
+{
+    failing f = {0, 0};
+    strata_alloc a = {f_alloc, f_realloc, f_free, &f};
+    scenario(&a, out);
+    int total = f.calls;
+    CHECK(total > 5);
+    for (int at = 1; at <= total; at++) {
+        failing g = {0, at};
+        strata_alloc b = {f_alloc, f_realloc, f_free, &g};
+        scenario(&b, out);
+    }
+}
+
+int main(void)
+{
+    sent_list *out = calloc(1, sizeof *out);
+    test_join_and_send(out);
+    test_config();
+    test_alloc_failure(out);
+    sent_clear(out);
+    free(out);
+    return test_summary("test_source");
+}
