@@ -33,6 +33,8 @@ static void usage(void)
            "  --upload KBPS         the source's own upload capacity (default 4 x --rate:\n"
            "                        it feeds a few tree roots, the peers do the rest)\n"
            "  --listen ADDR:PORT    UDP address for the overlay (default 0.0.0.0:0)\n"
+           "  --loop                start a file over at its end instead of ending the\n"
+           "                        stream (a test channel that never stops)\n"
            "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
            "                        before leaving (default 5000)\n"
            "  -v, --verbose         log more\n"
@@ -50,7 +52,7 @@ typedef struct source_daemon {
     host_ingest *ingest;
     const char *input;
     uint32_t rate_kbps, linger_ms;
-    int ingest_started, announced, stopping, input_ended;
+    int ingest_started, announced, stopping, input_ended, repeat;
     uint64_t dropped_before_ready;
     uv_timer_t linger;
     strata_log log;
@@ -119,7 +121,8 @@ static int start_ingest(source_daemon *d)
     char err[256];
     host_ingest_sink sink = {on_input, on_input_end, d};
     d->ingest_started = 1;
-    if (host_ingest_start(&d->ingest, d->loop, d->input, d->rate_kbps, &sink, err, sizeof err) < 0) {
+    if (host_ingest_start(&d->ingest, d->loop, d->input, d->rate_kbps, d->repeat, &sink, err,
+                          sizeof err) < 0) {
         fprintf(stderr, "strata source: %s\n", err);
         return -1;
     }
@@ -150,7 +153,7 @@ int cmd_source(int argc, char **argv)
         {"control", required_argument, NULL, 'c'}, {"channel", required_argument, NULL, 'n'},
         {"input", required_argument, NULL, 'i'},   {"rate", required_argument, NULL, 'R'},
         {"upload", required_argument, NULL, 'u'},  {"listen", required_argument, NULL, 'l'},
-        {"linger-ms", required_argument, NULL, 'L'}, {"verbose", no_argument, NULL, 'v'},
+        {"linger-ms", required_argument, NULL, 'L'}, {"loop", no_argument, NULL, 'O'}, {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0}};
     source_daemon d;
@@ -170,6 +173,7 @@ int cmd_source(int argc, char **argv)
         case 'R': cfg.rate_kbps = cmd_parse_u32(SUB, "--rate", optarg, 1, 10000000); break;
         case 'u': cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 1, 100000000); break;
         case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
+        case 'O': d.repeat = 1; break;
         case 'L': d.linger_ms = cmd_parse_u32(SUB, "--linger-ms", optarg, 0, 3600000); break;
         case 'v': level = STRATA_LOG_DEBUG; break;
         case 'q': level = STRATA_LOG_ERROR; break;

@@ -23,8 +23,8 @@ struct host_ingest {
     int kind;
     host_ingest_sink sink;
     uint32_t rate_kbps;
-    uint64_t bytes, start_ns;
-    int fd, own_fd, ended;
+    uint64_t bytes, start_ns, bytes_at_rewind;
+    int fd, own_fd, ended, repeat;
     uv_timer_t timer;
     uv_pipe_t pipe;
     uv_udp_t udp;
@@ -52,6 +52,12 @@ static void on_tick(uv_timer_t *t)
         ssize_t got = read(in->fd, in->buf, n);
         if (got < 0 && errno == EINTR)
             continue;
+        /* Start over only if the last pass read something: an emptied file ends. */
+        if (got == 0 && in->repeat && in->bytes > in->bytes_at_rewind &&
+            lseek(in->fd, 0, SEEK_SET) == 0) {
+            in->bytes_at_rewind = in->bytes;
+            continue;
+        }
         if (got <= 0) {
             uv_timer_stop(&in->timer);
             finish(in);
@@ -96,7 +102,7 @@ static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
 static void release(host_ingest *in);
 
 int host_ingest_start(host_ingest **out, uv_loop_t *loop, const char *input, uint32_t rate_kbps,
-                      const host_ingest_sink *sink, char *err, size_t errlen)
+                      int repeat, const host_ingest_sink *sink, char *err, size_t errlen)
 {
     host_ingest *in = calloc(1, sizeof *in);
     if (!in) {
@@ -106,6 +112,7 @@ int host_ingest_start(host_ingest **out, uv_loop_t *loop, const char *input, uin
     in->loop = loop;
     in->sink = *sink;
     in->rate_kbps = rate_kbps;
+    in->repeat = repeat;
     in->start_ns = host_now_ns();
     in->fd = -1;
     int rc = 0;

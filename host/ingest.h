@@ -19,10 +19,11 @@ typedef struct host_ingest_sink {
     void *user;
 } host_ingest_sink;
 
-/* input: "-", "udp://A.B.C.D:PORT" or a file path. Returns 0, or -1 with a
- * message in err. */
+/* input: "-", "udp://A.B.C.D:PORT" or a file path. With repeat set, a file
+ * starts over at its end instead of ending (a test channel that never
+ * stops). Returns 0, or -1 with a message in err. */
 int host_ingest_start(host_ingest **out, uv_loop_t *loop, const char *input, uint32_t rate_kbps,
-                      const host_ingest_sink *sink, char *err, size_t errlen);
+                      int repeat, const host_ingest_sink *sink, char *err, size_t errlen);
 uint64_t host_ingest_bytes(const host_ingest *in);
 void host_ingest_close(host_ingest *in);
 

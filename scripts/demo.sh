@@ -5,19 +5,26 @@
 # it runs. Prints a live status line, then a summary and the URL of a peer's
 # HTTP stream that VLC, mpv or ffplay opens.
 #
-# Usage: scripts/demo.sh PATH_TO_STRATA   (DEMO_SECONDS=60 DEMO_PEERS=32)
+# Usage: scripts/demo.sh PATH_TO_STRATA
+#   DEMO_SECONDS=60  length of the measured run
+#   DEMO_PEERS=32    peers at the start
+#   DEMO_HOLD=N      after the summary, keep the channel live N more seconds so
+#                    a player can open the URL (default 60 on a terminal, else 0)
 set -euo pipefail
 STRATA=$(readlink -f "${1:?usage: $0 PATH_TO_STRATA}")
 SECONDS_TOTAL=${DEMO_SECONDS:-60}
 PEERS=${DEMO_PEERS:-32}
+if [ -t 1 ]; then HOLD=${DEMO_HOLD:-60}; TTY=1; else HOLD=${DEMO_HOLD:-0}; TTY=0; fi
 WORK=${DEMO_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/strata-demo.XXXXXX")}
 mkdir -p "$WORK"
 PIDS=()
 cleanup() {
-    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    sleep 0.5
-    for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    {
+        for pid in "${PIDS[@]}"; do kill -TERM "$pid" || true; done
+        sleep 0.5
+        for pid in "${PIDS[@]}"; do kill -KILL "$pid" || true; done
+        wait
+    } 2>/dev/null
 }
 trap cleanup EXIT INT TERM
 
@@ -31,15 +38,20 @@ wait_for_line() {
     return 1
 }
 field() { sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1" 2>/dev/null; }
+# Kills a peer without bash reporting "Killed" in the middle of the status line.
+kill_quietly() { { kill "-$1" "$2" && wait "$2"; } 2>/dev/null || true; }
 
 echo "== strata demo: $PEERS peers, ${SECONDS_TOTAL}s of live video; work dir $WORK"
-echo "-- encoding a ${SECONDS_TOTAL}s test video (H.264 + AAC in MPEG-TS) with ffmpeg"
+# The video is shorter than the run so that every peer present throughout
+# holds at least one whole copy to compare; the source repeats it.
+VIDEO_SECONDS=$((SECONDS_TOTAL * 3 / 4 > 8 ? SECONDS_TOTAL * 3 / 4 : 8))
+echo "-- encoding a ${VIDEO_SECONDS}s test video (H.264 + AAC in MPEG-TS) with ffmpeg"
 ffmpeg -hide_banner -loglevel error -y \
     -f lavfi -i "testsrc2=size=640x360:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-    -t "$SECONDS_TOTAL" -c:v libx264 -preset veryfast -tune zerolatency -b:v 900k -maxrate 1000k \
+    -t "$VIDEO_SECONDS" -c:v libx264 -preset veryfast -tune zerolatency -b:v 900k -maxrate 1000k \
     -bufsize 1000k -g 50 -pix_fmt yuv420p -c:a aac -b:a 96k -f mpegts "$WORK/input.ts"
 bytes=$(stat -c %s "$WORK/input.ts")
-RATE=$((bytes * 8 / SECONDS_TOTAL / 1000 + 1))
+RATE=$((bytes * 8 / VIDEO_SECONDS / 1000 + 1))
 echo "   $bytes bytes, $RATE kbit/s"
 
 "$STRATA" control --listen 127.0.0.1:0 --status-file "$WORK/control.json" \
@@ -68,12 +80,12 @@ URL=$(sed -n 's/.* http \(http:[^ ]*\).*/\1/p' "$WORK/peer0.out")
 for ((n = 1; n < PEERS; n++)); do start_peer; done
 echo "-- $PEERS peers started; peer0 serves $URL"
 
-"$STRATA" source --control "$CONTROL" --channel demo --input "$WORK/input.ts" --rate "$RATE" \
-    --listen 127.0.0.1:0 --linger-ms 4000 >"$WORK/source.out" 2>"$WORK/source.log" &
+"$STRATA" source --control "$CONTROL" --channel demo --input "$WORK/input.ts" --rate "$RATE" --loop \
+    --listen 127.0.0.1:0 --linger-ms 1000 >"$WORK/source.out" 2>"$WORK/source.log" &
 SOURCE_PID=$!
 PIDS+=($SOURCE_PID)
 wait_for_line "$WORK/source.out" 'listening' 10
-echo "-- source streaming at $RATE kbit/s"
+echo "-- source streaming at $RATE kbit/s (the video repeats until the demo ends)"
 
 # Churn plan: at 1/4 of the run two peers leave cleanly and two are killed;
 # at 1/2 four new peers join; at 3/4 two more are killed.
@@ -90,11 +102,11 @@ status_line() {
         printf "\r[%3ds] peers %3d | trees: %d region(s), depth %d, detached %d | delivery %6.2f%% | from peers %6.1f MB, from source %5.1f MB   ",
             t, p, r, dep, det, d * 100, ptx / 1e6, stx / 1e6 }' 
 }
-for ((t = 1; t <= SECONDS_TOTAL + 6; t++)); do
+for ((t = 1; t <= SECONDS_TOTAL; t++)); do
     sleep 1
     if [ $t -eq $((SECONDS_TOTAL / 4)) ]; then
-        for i in 3 4; do kill -TERM "${PEER_PID[$i]}"; left+=($i); done
-        for i in 1 5; do kill -KILL "${PEER_PID[$i]}"; killed+=($i); done
+        for i in 3 4; do kill_quietly TERM "${PEER_PID[$i]}"; left+=($i); done
+        for i in 1 5; do kill_quietly KILL "${PEER_PID[$i]}"; killed+=($i); done
         printf '\n-- churn: peers 3,4 left cleanly; peers 1,5 killed with SIGKILL\n'
     fi
     if [ $t -eq $((SECONDS_TOTAL / 2)) ]; then
@@ -102,25 +114,31 @@ for ((t = 1; t <= SECONDS_TOTAL + 6; t++)); do
         printf '\n-- churn: peers %s joined\n' "${joined[*]}"
     fi
     if [ $t -eq $((SECONDS_TOTAL * 3 / 4)) ]; then
-        for i in 2 9; do kill -KILL "${PEER_PID[$i]}"; killed+=($i); done
+        for i in 2 9; do kill_quietly KILL "${PEER_PID[$i]}"; killed+=($i); done
         printf '\n-- churn: peers 2,9 killed with SIGKILL\n'
     fi
     if [ $t -eq $((SECONDS_TOTAL / 3)) ] && command -v ffprobe >/dev/null; then
-        probe=$(timeout 15 ffprobe -v error -show_entries stream=codec_type,codec_name,width,height \
-            -of csv=p=0 "$URL" 2>/dev/null | tr '\n' ' ' || true)
-        printf '\n-- player check: ffprobe %s sees: %s\n' "$URL" "${probe:-nothing}"
+        # A player's view, in the background so the status line keeps its pace.
+        (timeout 15 ffprobe -v error -show_entries stream=codec_type,codec_name,width,height \
+            -of csv=p=0 "$URL" 2>/dev/null | sort -u | tr '\n' ' ' >"$WORK/ffprobe.txt") &
+    fi
+    if [ -s "$WORK/ffprobe.txt" ] && [ ! -f "$WORK/ffprobe.shown" ]; then
+        printf '\n-- player check: ffprobe %s sees: %s\n' "$URL" "$(cat "$WORK/ffprobe.txt")"
+        touch "$WORK/ffprobe.shown"
     fi
     status_line "$t"
-    kill -0 "$SOURCE_PID" 2>/dev/null || break
+    [ $TTY -eq 1 ] || echo
 done
 echo
 
-# Summary: peers present for the whole run must hold the exact input.
+# Summary: peers present for the whole run hold the exact video, repeated;
+# the first copy is compared byte for byte.
 identical=0; whole=0
 for ((i = 0; i < PEERS; i++)); do
     [[ " ${left[*]} ${killed[*]} " == *" $i "* ]] && continue
     whole=$((whole + 1))
-    cmp -s "$WORK/input.ts" "$WORK/peer$i.ts" && identical=$((identical + 1))
+    [ "$(stat -c %s "$WORK/peer$i.ts")" -ge "$bytes" ] && cmp -s -n "$bytes" "$WORK/input.ts" "$WORK/peer$i.ts" \
+        && identical=$((identical + 1))
 done
 c=$WORK/control.json
 ptx=$(field "$c" peer_tx_bytes); stx=$(field "$c" source_tx_bytes)
@@ -134,3 +152,7 @@ echo "   tree repairs:         $(field "$c" reparents) reparents, $(field "$c" i
 echo "   whole-run peers with byte-identical output: $identical of $whole"
 echo "   open the live stream of a peer: $URL   (e.g. mpv $URL  or  ffplay $URL)"
 echo "   logs and outputs: $WORK"
+if [ "$HOLD" -gt 0 ]; then
+    echo "-- the channel stays live for ${HOLD}s more: open $URL in a player (Ctrl-C ends the demo)"
+    sleep "$HOLD"
+fi
