@@ -1,7 +1,10 @@
 /*
  * Source input; see ingest.h. Files are paced by a 5 ms timer that reads
  * what the rate allows since the start, so the average rate is exact and
- * bursts stay within one tick.
+ * bursts stay within one tick. A pipe is read into a bounded buffer (reading
+ * stops while it is full, which holds the writer back) and drained by the
+ * same timer through a token bucket at PIPE_RATE_PERCENT of the rate: a live
+ * encoder is never held back, a burst such as `cat file |` is smoothed.
  */
 #include "ingest.h"
 
@@ -14,7 +17,13 @@
 
 #include "host.h"
 
-enum { INGEST_TICK_MS = 5, INGEST_MAX_READ_BYTES = 65536 };
+enum {
+    INGEST_TICK_MS = 5,
+    INGEST_MAX_READ_BYTES = 65536,
+    PIPE_BUFFER_BYTES = 4 << 20,
+    PIPE_RATE_PERCENT = 125,
+    PIPE_BURST_MS = 200, /* most a quiet spell lets the bucket save up */
+};
 
 enum ingest_kind { INGEST_FILE, INGEST_PIPE, INGEST_UDP };
 
@@ -29,6 +38,11 @@ struct host_ingest {
     uv_pipe_t pipe;
     uv_udp_t udp;
     int handles_open;
+    uint8_t *pending; /* pipe input not yet passed on */
+    size_t pending_len;
+    double tokens;
+    uint64_t last_tick_ns;
+    int pipe_eof, reading;
     uint8_t buf[INGEST_MAX_READ_BYTES];
 };
 
@@ -75,17 +89,55 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
     *buf = uv_buf_init((char *)in->buf, sizeof in->buf);
 }
 
+static void on_pipe_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+    host_ingest *in = h->data;
+    (void)suggested;
+    *buf = uv_buf_init((char *)in->pending + in->pending_len,
+                       (unsigned)(PIPE_BUFFER_BYTES - in->pending_len));
+}
+
 static void on_pipe_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
 {
     host_ingest *in = st->data;
+    (void)buf;
     if (nread < 0) {
         uv_read_stop(st);
-        finish(in);
+        in->reading = 0;
+        in->pipe_eof = 1;
         return;
     }
-    in->bytes += (uint64_t)nread;
-    if (nread > 0)
-        in->sink.data(in->sink.user, (const uint8_t *)buf->base, (size_t)nread);
+    in->pending_len += (size_t)nread;
+    if (in->pending_len == PIPE_BUFFER_BYTES) {
+        uv_read_stop(st); /* the writer waits until the pacer catches up */
+        in->reading = 0;
+    }
+}
+
+static void on_pipe_tick(uv_timer_t *t)
+{
+    host_ingest *in = t->data;
+    uint64_t now = host_now_ns();
+    double bytes_per_s = in->rate_kbps * 1000.0 / 8.0 * PIPE_RATE_PERCENT / 100.0;
+    in->tokens += (double)(now - in->last_tick_ns) / 1e9 * bytes_per_s;
+    in->last_tick_ns = now;
+    if (in->tokens > bytes_per_s * PIPE_BURST_MS / 1000.0)
+        in->tokens = bytes_per_s * PIPE_BURST_MS / 1000.0;
+    size_t n = in->tokens < (double)in->pending_len ? (size_t)in->tokens : in->pending_len;
+    if (n > 0) {
+        in->tokens -= (double)n;
+        in->bytes += n;
+        in->sink.data(in->sink.user, in->pending, n);
+        memmove(in->pending, in->pending + n, in->pending_len - n);
+        in->pending_len -= n;
+    }
+    if (!in->reading && !in->pipe_eof && in->pending_len < PIPE_BUFFER_BYTES / 2 &&
+        uv_read_start((uv_stream_t *)&in->pipe, on_pipe_alloc, on_pipe_read) == 0)
+        in->reading = 1;
+    if (in->pipe_eof && in->pending_len == 0) {
+        uv_timer_stop(&in->timer);
+        finish(in);
+    }
 }
 
 static void on_udp_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf,
@@ -145,12 +197,28 @@ int host_ingest_start(host_ingest **out, uv_loop_t *loop, const char *input, uin
         in->fd = 0;
         if (uv_guess_handle(0) != UV_FILE) {
             in->kind = INGEST_PIPE;
+            if (rate_kbps == 0) {
+                snprintf(err, errlen, "standard input needs --rate KBPS to be paced");
+                goto fail;
+            }
+            in->pending = malloc(PIPE_BUFFER_BYTES);
+            if (!in->pending) {
+                snprintf(err, errlen, "out of memory");
+                goto fail;
+            }
             uv_pipe_init(loop, &in->pipe, 0);
             in->pipe.data = in;
-            in->handles_open = 1;
+            uv_timer_init(loop, &in->timer);
+            in->timer.data = in;
+            in->handles_open = 2;
+            in->last_tick_ns = host_now_ns();
             rc = uv_pipe_open(&in->pipe, 0);
             if (rc == 0)
-                rc = uv_read_start((uv_stream_t *)&in->pipe, on_alloc, on_pipe_read);
+                rc = uv_read_start((uv_stream_t *)&in->pipe, on_pipe_alloc, on_pipe_read);
+            if (rc == 0) {
+                in->reading = 1;
+                rc = uv_timer_start(&in->timer, on_pipe_tick, INGEST_TICK_MS, INGEST_TICK_MS);
+            }
             if (rc < 0) {
                 snprintf(err, errlen, "cannot read standard input: %s", uv_strerror(rc));
                 goto fail_handle;
@@ -191,10 +259,16 @@ static void release(host_ingest *in)
 {
     if (in->own_fd)
         close(in->fd);
+    free(in->pending);
     free(in);
 }
 
-static void on_closed(uv_handle_t *h) { release(h->data); }
+static void on_closed(uv_handle_t *h)
+{
+    host_ingest *in = h->data;
+    if (--in->handles_open == 0)
+        release(in);
+}
 
 void host_ingest_close(host_ingest *in)
 {
@@ -205,10 +279,12 @@ void host_ingest_close(host_ingest *in)
         release(in);
         return;
     }
-    in->handles_open = 0;
     switch (in->kind) {
     case INGEST_FILE: uv_close((uv_handle_t *)&in->timer, on_closed); break;
-    case INGEST_PIPE: uv_close((uv_handle_t *)&in->pipe, on_closed); break;
+    case INGEST_PIPE:
+        uv_close((uv_handle_t *)&in->pipe, on_closed);
+        uv_close((uv_handle_t *)&in->timer, on_closed);
+        break;
     default: uv_close((uv_handle_t *)&in->udp, on_closed); break;
     }
 }

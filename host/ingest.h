@@ -1,7 +1,8 @@
 /*
  * Source input (SPEC P1): a file paced at the stream rate, standard input
- * (paced like a file when it is a redirected file, passed on as it arrives
- * when it is a pipe from a live encoder), or MPEG-TS over UDP as
+ * (paced like a file when it is a redirected file; when it is a pipe, passed
+ * on as it arrives but never faster than 1.25 x the rate, so a live encoder
+ * is not held back and a burst is smoothed), or MPEG-TS over UDP as
  * `ffmpeg -f mpegts udp://ADDR:PORT` sends it (passed on as it arrives).
  */
 #ifndef STRATA_HOST_INGEST_H
