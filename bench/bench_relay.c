@@ -134,6 +134,7 @@ int main(int argc, char **argv)
     strata_msg_instruction ins = {.dcm = {1}, .channel = channel, .node = join.node, .epoch = 1,
                                   .k = 1, .substream = 0, .algorithm = STRATA_ALG_TREE,
                                   .parent = {source_id, to_addr(&src_sin)},
+                                  .source = {source_id, to_addr(&src_sin)},
                                   .n_children = CHILDREN};
     for (int i = 0; i < CHILDREN; i++)
         ins.children[i] = (strata_peer_ref){{100u + (uint64_t)i}, to_addr(&child_sin[i])};

@@ -141,12 +141,12 @@ static void pull_tree_dirty(strata_dcm *d)
     } while (n == DCM_DIRTY_CHUNK);
 }
 
+/* Marks the parents (the source, for a root) and children of member id. */
 static void mark_neighbours(strata_dcm *d, strata_node_id id)
 {
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
-    int is_source = id.v == STRATA_MTREE_SOURCE.v;
     for (uint8_t s = 0; s < d->k; s++) {
-        strata_node_id p = is_source ? STRATA_MTREE_NONE : strata_mtree_parent(d->tree, id, s);
+        strata_node_id p = strata_mtree_parent(d->tree, id, s);
         if (p.v != STRATA_MTREE_NONE.v)
             mark(d, p);
         size_t n = strata_mtree_children(d->tree, id, s, kids, STRATA_WIRE_MAX_CHILDREN);
@@ -374,9 +374,11 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
     if (d->source.node.v != source.v || !strata_addr_eq(d->source.addr, addr)) {
         d->source.node = source;
         d->source.addr = addr;
-        /* Roots hold the source's ref; the source needs its instructions. */
+        /* Every instruction names the source (protocol.md 3.4), so every
+         * member and the source itself need new ones. */
         mark(d, STRATA_MTREE_SOURCE);
-        mark_neighbours(d, STRATA_MTREE_SOURCE);
+        for (size_t i = 0; i < d->count; i++)
+            mark(d, d->members[i].id);
     }
     uint32_t rate = rate_kbps ? rate_kbps : d->rate_kbps;
     if (source_upload_kbps != d->source_upload_kbps) {
@@ -471,6 +473,7 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
         in->k = d->k;
         in->substream = s;
         in->algorithm = STRATA_ALG_TREE;
+        in->source = d->source; /* the zero ref while unknown */
         if (!is_source) {
             strata_node_id p = strata_mtree_parent(d->tree, node, s);
             if (p.v != STRATA_MTREE_NONE.v)

@@ -14,7 +14,8 @@
  * Dirty set: every change records which nodes' instructions changed. The
  * mtree reports parent and child changes; the DCM adds what the mtree cannot
  * see (a node's address changed, so its neighbours need new refs; the
- * source's ref changed, so the roots need new refs). The control center
+ * source's ref changed, so every member needs new instructions, since each
+ * names the source). The control center
  * drains the set after each change and sends those nodes their
  * instructions. Epochs are chosen by the control center (one counter for
  * all DCMs), not here.
@@ -71,7 +72,7 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node);
 int strata_dcm_set_addr(strata_dcm *d, strata_node_id node, strata_addr addr);
 
 /* Tells the DCM who the source is. A new node id or address makes the
- * source and its root children dirty. A new rate (rate_kbps > 0 and not
+ * source and every member dirty. A new rate (rate_kbps > 0 and not
  * the current one) changes the trees' rate and rebuilds them; a new
  * source_upload_kbps rebuilds them from scratch under the new budget.
  * The source ref is kept until the next call: when a source leaves, its
@@ -99,7 +100,8 @@ size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max);
 /* Fills out[0..k-1] with node's instructions, one per substream, stamped
  * with epoch: algorithm tree, the parent as a ref (the source's ref when
  * the tree parent is the source, a zero ref when it has none or it is
- * unknown) and the children as refs. node is a member or
+ * unknown), the channel's source ref (zero while unknown) and the children
+ * as refs. node is a member or
  * STRATA_MTREE_SOURCE (then the instruction's node is the source's id and
  * the parent is zero). Returns k, STRATA_ERR_NOTFOUND, or STRATA_ERR_INVAL
  * when the source is asked for but not known. */

@@ -37,12 +37,20 @@
  * 1 s to 16 s while the silence lasts (a paused stream costs little).
  * Whatever an answer brings reveals the gaps, which repair then fills.
  *
- * Source address. Repairs go to the source after the parents (repair.h
- * has the whole rotation). The wire protocol does not mark the source, so
- * this peer learns its ref from its instructions: a parent ref whose node
- * id is the reserved "source" id (all ones), or a node named as parent in
- * two substreams at once (only the source may have children in more than
- * one tree, C7). Until then that step is skipped.
+ * Source address. Every instruction names the channel's source (protocol.md
+ * 3.4), the one node that holds every packet. It is the repairer of last
+ * resort: repairs and tail probes go to it after the parents (repair.h has
+ * the whole rotation), which is what saves a peer whose parents all died
+ * at once until the control center gives it new ones. The ref of the
+ * newest instruction applied wins; a zero ref (the DCM does not know the
+ * source yet) does not erase one already known. Until one is known that
+ * step of the rotation is skipped.
+ *
+ * Heartbeat children. A heartbeat has room for
+ * strata_wire_hb_max_children(k) child entries. A peer with more child
+ * links reports that many per heartbeat, continuing each time where the
+ * last one stopped (round robin over the links, substream by substream),
+ * so the DCM sees every link within ceil(links / room) heartbeats.
  *
  * Drops are counted per reason; malformed datagrams are logged as warnings
  * and routine ones (late, out of window, not for this state) at debug
@@ -66,8 +74,6 @@ enum peer_limits {
     REPAIR_SCAN_MIN_GAP_MS = 10, /* batches asks and bounds scan work */
     HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
 };
-
-#define SOURCE_MARK_ID UINT64_MAX
 
 typedef struct child_slot {
     strata_peer_ref ref;
@@ -112,7 +118,8 @@ struct strata_peer {
     uint64_t start_seq;
     uint32_t max_epoch;
     substream_state subs[STRATA_WIRE_MAX_SUBSTREAMS];
-    strata_peer_ref source;
+    strata_peer_ref source; /* zero node until an instruction names it */
+    uint32_t source_epoch;  /* epoch of the instruction it came from */
 
     /* Data plane. */
     strata_pktstore store;
@@ -121,6 +128,7 @@ struct strata_peer {
     int late_start; /* start playout at the first DATA packet */
     uint64_t hb_at;
     uint32_t hb_seq;
+    size_t hb_child_next; /* first child link of the next heartbeat */
     uint64_t repair_at;
     uint64_t tail_at;
     uint64_t tail_backoff_ns;
@@ -371,22 +379,6 @@ static void apply_children(substream_state *s, const strata_msg_instruction *m)
     s->n_children = m->n_children;
 }
 
-static void learn_source(strata_peer *p)
-{
-    for (unsigned i = 0; i < p->k; i++) {
-        const strata_peer_ref *r = &p->subs[i].parent;
-        if (!p->subs[i].have || r->node.v == 0 || strata_addr_is_zero(r->addr))
-            continue;
-        int found = r->node.v == SOURCE_MARK_ID;
-        for (unsigned j = i + 1; j < p->k && !found; j++)
-            found = p->subs[j].have && p->subs[j].parent.node.v == r->node.v;
-        if (found) {
-            p->source = *r;
-            return;
-        }
-    }
-}
-
 static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
 {
     strata_msg_instruction m;
@@ -415,8 +407,11 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
     apply_children(s, &m);
     if (m.epoch > p->max_epoch)
         p->max_epoch = m.epoch;
+    if (m.source.node.v != 0 && m.epoch >= p->source_epoch) {
+        p->source = m.source;
+        p->source_epoch = m.epoch;
+    }
     p->st.instructions_applied++;
-    learn_source(p);
     return 0;
 }
 
@@ -445,29 +440,45 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
         hb.parents[i].last_rx_ts_ns = s->last_rx_ts_ns;
         hb.parents[i].last_rx_seq = s->last_rx_seq;
     }
-    unsigned nc = 0;
-    for (unsigned i = 0; i < p->k && nc < STRATA_WIRE_MAX_HB_CHILDREN; i++) {
+    /* The child links in a fixed order (substream by substream), and the
+     * window of them this heartbeat has room for (see "Heartbeat
+     * children" above). Link t lands at entry (t - first) mod links. */
+    size_t links = 0;
+    for (unsigned i = 0; i < p->k; i++)
+        links += p->subs[i].n_children;
+    size_t room = strata_wire_hb_max_children(p->k);
+    size_t first = 0, nc = links;
+    if (links > room) {
+        first = p->hb_child_next % links;
+        nc = room;
+    }
+    size_t t = 0;
+    for (unsigned i = 0; i < p->k; i++) {
         const substream_state *s = &p->subs[i];
-        for (unsigned j = 0; j < s->n_children && nc < STRATA_WIRE_MAX_HB_CHILDREN; j++) {
-            strata_hb_child *c = &hb.children[nc++];
+        for (unsigned j = 0; j < s->n_children; j++, t++) {
+            size_t at = (t + links - first) % links;
+            if (at >= nc)
+                continue;
+            strata_hb_child *c = &hb.children[at];
             c->child = s->children[j].ref.node;
             c->substream = (uint8_t)i;
             c->last_tx_ts_ns = s->children[j].last_tx_ts_ns;
             c->last_tx_seq = s->children[j].last_tx_seq;
         }
     }
-    /* A heartbeat must fit one datagram: with many parents not every child
-     * entry fits, and the first ones are kept. */
+    hb.n_children = (uint8_t)nc;
     uint8_t buf[HB_BUF_BYTES];
-    int n;
-    for (;;) {
-        hb.n_children = (uint8_t)nc;
+    int n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
+    if (n < 0) {
+        /* Cannot happen with entries taken from valid instructions; but a
+         * heartbeat is also the node's sign of life, so it goes without
+         * children rather than not at all. */
+        hb.n_children = 0;
         n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
-        if (n >= 0 || nc == 0)
-            break;
-        nc--;
     }
-    send_bytes(p, p->control, buf, n);
+    /* The window moves on only when this one went out. */
+    if (send_bytes(p, p->control, buf, n) == 0 && hb.n_children == nc)
+        p->hb_child_next = links > room ? (first + room) % links : 0;
 }
 
 /* --- data plane ---------------------------------------------------------- */

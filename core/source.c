@@ -24,6 +24,13 @@
  * which also carries each child's transmit history for heartbeats. The
  * number of DCMs followed is bounded.
  *
+ * Heartbeats carry one entry per (child, substream) link, but a datagram
+ * has room for only strata_wire_hb_max_children(0) of them, fewer than a
+ * source feeding many roots in several DCMs may have. Each heartbeat then
+ * reports that many links, continuing where the last one stopped (round
+ * robin over the send lists, substream by substream), so the DCMs see
+ * every root link within ceil(links / room) heartbeats.
+ *
  * Timers: join_at (until ready), hb_at (after).
  */
 #include "strata/source.h"
@@ -86,6 +93,7 @@ struct strata_source {
     uint64_t heartbeat_ns;
     uint64_t hb_at;
     uint32_t hb_seq;
+    size_t hb_child_next; /* first child link of the next heartbeat */
     uint32_t max_epoch;
 
     dcm_entry *dcms[MAX_DCMS];
@@ -432,27 +440,44 @@ static void send_heartbeat(strata_source *s, uint64_t now)
     hb.upload_kbps = s->upload_kbps;
     hb.tx_data_bytes = s->st.tx_data_bytes;
     hb.n_parents = 0;
-    unsigned nc = 0;
-    for (unsigned i = 0; i < s->k && nc < STRATA_WIRE_MAX_HB_CHILDREN; i++) {
+    /* The window of links this heartbeat has room for; link t of the
+     * fixed order lands at entry (t - first) mod links. */
+    size_t links = 0;
+    for (unsigned i = 0; i < s->k; i++)
+        links += s->lists[i].n;
+    size_t room = strata_wire_hb_max_children(0);
+    size_t first = 0, nc = links;
+    if (links > room) {
+        first = s->hb_child_next % links;
+        nc = room;
+    }
+    size_t t = 0;
+    for (unsigned i = 0; i < s->k; i++) {
         const send_list *l = &s->lists[i];
-        for (size_t j = 0; j < l->n && nc < STRATA_WIRE_MAX_HB_CHILDREN; j++) {
-            strata_hb_child *c = &hb.children[nc++];
+        for (size_t j = 0; j < l->n; j++, t++) {
+            size_t at = (t + links - first) % links;
+            if (at >= nc)
+                continue;
+            strata_hb_child *c = &hb.children[at];
             c->child = l->items[j].ref.node;
             c->substream = (uint8_t)i;
             c->last_tx_ts_ns = l->items[j].last_tx_ts_ns;
             c->last_tx_seq = l->items[j].last_tx_seq;
         }
     }
+    hb.n_children = (uint8_t)nc;
     uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    int n;
-    for (;;) {
-        hb.n_children = (uint8_t)nc;
+    int n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
+    if (n < 0) {
+        /* Cannot happen with entries taken from valid instructions; but a
+         * heartbeat is also the source's sign of life, so it goes without
+         * children rather than not at all. */
+        hb.n_children = 0;
         n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
-        if (n >= 0 || nc == 0)
-            break;
-        nc--;
     }
-    send_bytes(s, s->control, buf, n);
+    /* The window moves on only when this one went out. */
+    if (send_bytes(s, s->control, buf, n) == 0 && hb.n_children == nc)
+        s->hb_child_next = links > room ? (first + room) % links : 0;
 }
 
 /* --- data plane ---------------------------------------------------------- */

@@ -36,7 +36,7 @@ enum wire_sizes {
     JOIN_FIXED_BYTES = 23, /* with both length bytes, without the strings */
     JOIN_REPLY_BYTES = 42,
     PEER_REF_BYTES = 14,
-    INSTR_FIXED_BYTES = 46,
+    INSTR_FIXED_BYTES = 60,
     PROBE_BYTES = 24,
     PROBE_REPLY_BYTES = 32,
     LEAVE_BYTES = 24,
@@ -566,6 +566,10 @@ static int instruction_valid(const strata_msg_instruction *m)
         return 0;
     if (m->algorithm == 0 || m->algorithm > STRATA_ALG_MAX)
         return 0;
+    /* An unknown source is the all-zero reference: an address without a
+     * node id would be half a ref that no receiver could act on. */
+    if (m->source.node.v == 0 && !strata_addr_is_zero(m->source.addr))
+        return 0;
     if (m->n_children > STRATA_WIRE_MAX_CHILDREN)
         return 0;
     for (size_t i = 0; i < m->n_children; i++) {
@@ -593,6 +597,7 @@ int strata_wire_encode_instruction(uint8_t *buf, size_t buflen, const strata_msg
     p = put_u8(p, m->substream);
     p = put_u8(p, m->algorithm);
     p = put_peer_ref(p, &m->parent);
+    p = put_peer_ref(p, &m->source);
     p = put_u8(p, m->n_children);
     for (size_t i = 0; i < m->n_children; i++)
         p = put_peer_ref(p, &m->children[i]);
@@ -617,6 +622,7 @@ int strata_wire_decode_instruction(const uint8_t *buf, size_t buflen, strata_msg
     m->substream = get_u8(&r);
     m->algorithm = get_u8(&r);
     get_peer_ref(&r, &m->parent);
+    get_peer_ref(&r, &m->source);
     m->n_children = get_u8(&r);
     if (r.err)
         return r.err;

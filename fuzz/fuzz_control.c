@@ -56,9 +56,42 @@ static strata_addr addr_for(uint8_t sel)
                          (uint16_t)(1000 + sel % 3)};
 }
 
+/* Node ids that announced themselves as a source in a JOIN the control
+ * was given (built, mutated or raw), for the check in drain. The run is
+ * short, so a small table does; once full, the check is off. */
+enum { MAX_SOURCES = 64 };
+typedef struct sources_seen {
+    uint64_t id[MAX_SOURCES];
+    size_t n;
+    int overflow;
+} sources_seen;
+
+static void note_source_join(sources_seen *ss, const uint8_t *buf, size_t len)
+{
+    strata_msg_join j;
+    if (strata_wire_decode_join(buf, len, &j) < 0 || j.role != STRATA_ROLE_SOURCE)
+        return;
+    for (size_t i = 0; i < ss->n; i++)
+        if (ss->id[i] == j.node.v)
+            return;
+    if (ss->n == MAX_SOURCES)
+        ss->overflow = 1;
+    else
+        ss->id[ss->n++] = j.node.v;
+}
+
+static int source_seen(const sources_seen *ss, uint64_t id)
+{
+    for (size_t i = 0; i < ss->n; i++)
+        if (ss->id[i] == id)
+            return 1;
+    return ss->overflow;
+}
+
 /* Decodes everything the control sent; a message our own decoder rejects
- * is a bug. */
-static void drain(strata_control *c)
+ * is a bug, and so is an instruction whose source ref (protocol.md 3.4)
+ * names a node that never joined as a source. */
+static void drain(strata_control *c, const sources_seen *ss)
 {
     strata_datagram dg;
     static strata_msg_instruction in;
@@ -72,6 +105,8 @@ static void drain(strata_control *c)
             rc = strata_wire_decode_join_reply(b, n, &r);
         } else if (type == STRATA_MSG_INSTRUCTION) {
             rc = strata_wire_decode_instruction(b, n, &in);
+            if (rc > 0 && in.source.node.v != 0 && !source_seen(ss, in.source.node.v))
+                abort();
         } else if (type == STRATA_MSG_PROBE_REPLY) {
             strata_msg_probe_reply r;
             rc = strata_wire_decode_probe_reply(b, n, &r);
@@ -176,6 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.max_nodes = (cfgb[2] & 0x80) ? 20 : 0;
     cfg.seed = cfgb[0];
     uint64_t now = STRATA_S(5);
+    sources_seen ss;
+    memset(&ss, 0, sizeof ss);
     strata_control *c = strata_control_new(&cfg, NULL, now);
     if (!c)
         return 0;
@@ -206,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             memcpy(buf, r.p, n);
             r.p += n;
             r.left -= n;
+            note_source_join(&ss, buf, n);
             strata_control_handle_datagram(c, addr_for(sel), buf, n, now);
             break;
         }
@@ -243,18 +281,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (op % 8 >= 2) {
             if (len < 0)
                 goto done;
+            note_source_join(&ss, buf, (size_t)len);
             strata_control_handle_datagram(c, from, buf, (size_t)len, now);
         }
-        drain(c);
+        drain(c, &ss);
         check_status(c);
     }
 done:
-    drain(c);
+    drain(c, &ss);
     check_status(c);
     /* Let everyone die: the tables must empty out completely. */
     now += STRATA_S(3600);
     strata_control_handle_timeout(c, now);
-    drain(c);
+    drain(c, &ss);
     strata_control_status st;
     strata_control_get_status(c, &st);
     if (st.nodes != 0 || st.dcms != 0 || st.channels != 0)

@@ -24,7 +24,8 @@ static int same(const strata_msg_instruction *a, const strata_msg_instruction *b
     if (a->dcm.v != b->dcm.v || a->channel.v != b->channel.v || a->node.v != b->node.v ||
         a->epoch != b->epoch || a->k != b->k || a->substream != b->substream ||
         a->algorithm != b->algorithm || !same_ref(&a->parent, &b->parent) ||
-        a->n_children != b->n_children || a->n_children > STRATA_WIRE_MAX_CHILDREN)
+        !same_ref(&a->source, &b->source) || a->n_children != b->n_children ||
+        a->n_children > STRATA_WIRE_MAX_CHILDREN)
         return 0;
     for (size_t i = 0; i < a->n_children; i++) {
         if (!same_ref(&a->children[i], &b->children[i]))
@@ -45,6 +46,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if ((size_t)n != size || strata_wire_peek_type(data, size) != STRATA_MSG_INSTRUCTION)
+        abort();
+    /* protocol.md 3.4: an unknown source is the all-zero reference. */
+    if (m.source.node.v == 0 && (m.source.addr.ipv4 != 0 || m.source.addr.port != 0))
         abort();
 
     /* Canonical: the same bytes again, and never larger than one datagram. */

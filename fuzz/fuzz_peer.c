@@ -212,9 +212,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m.k = (kk & 0x80) ? (uint8_t)(1 + kk % STRATA_WIRE_MAX_SUBSTREAMS) : k;
             m.substream = (uint8_t)(u8(&r) % m.k);
             m.algorithm = STRATA_ALG_TREE;
+            /* One byte names both the parent and the source, so that the
+             * program layout (and the corpus) stays as it was before the
+             * source field: bit 7 a parent (bits 0-2), bit 6 a source
+             * (bits 3-5). */
             uint8_t par = u8(&r);
             if (par & 0x80)
                 m.parent = ref_of(par);
+            if (par & 0x40)
+                m.source = ref_of((uint8_t)(par >> 3));
             m.n_children = u8(&r) % 6;
             for (uint8_t i = 0; i < m.n_children; i++)
                 m.children[i] = ref_of(u8(&r));

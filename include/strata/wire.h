@@ -134,7 +134,8 @@ typedef struct strata_msg_join_reply {
 
 /* --- INSTRUCTION (protocol.md 3.4, SPEC C11) ------------------------------
  * One message per substream. A node keeps, per substream, the instruction
- * with the highest epoch it has seen from its DCM. */
+ * with the highest epoch it has seen from its DCM. Every instruction also
+ * names the channel's source, the one node that holds every packet. */
 enum strata_algorithm {
     STRATA_ALG_TREE = 1,       /* push along a tree (C7) */
     STRATA_ALG_FLOOD = 2,      /* mesh flooding (C4), later */
@@ -155,6 +156,7 @@ typedef struct strata_msg_instruction {
     uint8_t substream;       /* < k */
     uint8_t algorithm;       /* enum strata_algorithm */
     strata_peer_ref parent;  /* zero node = none yet */
+    strata_peer_ref source;  /* the channel's source; all zero = not known yet */
     uint8_t n_children;      /* <= STRATA_WIRE_MAX_CHILDREN */
     strata_peer_ref children[STRATA_WIRE_MAX_CHILDREN];
 } strata_msg_instruction;

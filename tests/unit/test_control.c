@@ -296,10 +296,18 @@ static int ref_lists(const strata_msg_instruction *in, uint64_t id)
     return 0;
 }
 
+/* Whether an instruction names src, with its current address, as the
+ * channel's source (protocol.md 3.4). */
+static int names_source(const strata_msg_instruction *in, const fnode *src)
+{
+    return in->source.node.v == src->id.v && strata_addr_eq(in->source.addr, src->addr);
+}
+
 /* Rebuilds the topology of the channel from the latest instructions and
  * checks it; returns the number of problems (each printed). With detached
  * set, a peer without a parent in a substream is counted there instead of
- * being a problem (the trees may lack capacity). */
+ * being a problem (the trees may lack capacity). Every instruction must
+ * name src as the source. */
 static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached)
 {
     int bad = 0;
@@ -319,6 +327,11 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
             }
             if (in->channel.v != chan(p).v || in->k != K || in->algorithm != STRATA_ALG_TREE)
                 bad++;
+            if (!names_source(in, src)) {
+                fprintf(stderr, "peer %llu substream %d: source ref %llu is not the source\n",
+                        (unsigned long long)p->id.v, s, (unsigned long long)in->source.node.v);
+                bad++;
+            }
             kids += in->n_children;
             if (detached && in->parent.node.v == 0) {
                 (*detached)++;
@@ -374,6 +387,11 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                 if (!x->d[d].have[s])
                     continue;
                 const strata_msg_instruction *in = &x->d[d].in[s];
+                if (x == src && !names_source(in, src)) {
+                    fprintf(stderr, "source: dcm %u substream %d does not name it\n", x->d[d].dcm,
+                            s);
+                    bad++;
+                }
                 for (int c = 0; c < in->n_children; c++) {
                     fnode *ch = by_id(t, in->children[c].node.v);
                     const strata_msg_instruction *cin = ch ? latest(ch, x->d[d].dcm, s) : NULL;
@@ -398,7 +416,8 @@ static int check_topology(net *t, fnode *src, uint32_t rate)
     return check_topology_ex(t, src, rate, NULL);
 }
 
-/* How many refs (parent or child) in live nodes' latest instructions name id. */
+/* How many refs (parent, source or child) in live nodes' latest
+ * instructions name id. */
 static int names(net *t, uint64_t id)
 {
     int n = 0;
@@ -412,6 +431,7 @@ static int names(net *t, uint64_t id)
                     continue;
                 const strata_msg_instruction *in = &x->d[d].in[s];
                 n += in->parent.node.v == id;
+                n += in->source.node.v == id;
                 n += ref_lists(in, id);
             }
     }
@@ -464,10 +484,16 @@ static fnode *populate(net *t, fnode **peers)
         CHECK_EQ_U64(peers[i]->reply.dcm.v, 1);
         CHECK(peers[i]->instr_rx >= K);
     }
-    /* Before the source, parents that are "the source" are zero refs. */
+    /* Before the source, parents that are "the source" are zero refs, and
+     * so is the source ref of every instruction. */
     uint32_t epoch_before = peers[0]->epoch;
     const strata_msg_instruction *in0 = latest(peers[0], 1, 0);
     CHECK(in0 && in0->parent.node.v == 0);
+    for (int i = 0; i < 4; i++)
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(peers[i], 1, s);
+            CHECK(in && in->source.node.v == 0 && strata_addr_is_zero(in->source.addr));
+        }
 
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 4000, NULL);
     send_join(t, src);
@@ -476,13 +502,15 @@ static fnode *populate(net *t, fnode **peers)
     CHECK_EQ_U64(src->reply.dcm.v, 0);
     CHECK_EQ_U64(src->reply.rate_kbps, 1000);
     CHECK(latest(src, 1, 0) != NULL);
-    /* The early peers got new instructions naming the source. */
+    /* The early peers got new instructions naming the source, all of them
+     * as the source and the roots also as their parent. */
     for (int i = 0; i < 4; i++)
         CHECK(peers[i]->epoch > epoch_before);
     int names_src = 0;
     for (int i = 0; i < 4; i++)
         for (int s = 0; s < K; s++) {
             const strata_msg_instruction *in = latest(peers[i], 1, s);
+            CHECK(in && names_source(in, src));
             if (in && in->parent.node.v == src->id.v) {
                 names_src++;
                 CHECK(strata_addr_eq(in->parent.addr, src->addr));
@@ -735,6 +763,13 @@ static void test_rejoin_and_resend(void)
     p->addr.port = 7777;
     send_join(t, p);
     CHECK_EQ_U64(p->reply.dcm.v, dcm);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+
+    /* The source re-joins from a new address: every node, not only the
+     * roots, learns it, since every instruction names the source. */
+    src->addr.port = 7778;
+    send_join(t, src);
+    CHECK_EQ_INT(src->reply.status, STRATA_JOIN_OK);
     CHECK_EQ_INT(check_topology(t, src, 1000), 0);
 
     /* Lost instructions: the node reports an older epoch; a resend waits for

@@ -109,6 +109,9 @@ static void test_basic_flow(void)
         CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_TREE);
         CHECK_EQ_U64(in[s].dcm.v, 7);
         CHECK_EQ_U64(in[s].channel.v, 0xc4a11e1);
+        /* the zero ref: no source known yet (protocol.md 3.4) */
+        CHECK_EQ_U64(in[s].source.node.v, 0);
+        CHECK(strata_addr_is_zero(in[s].source.addr));
     }
     /* Source unknown: asking for its instructions is an error; its ref is zero. */
     CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 5, in, K), STRATA_ERR_INVAL);
@@ -127,6 +130,8 @@ static void test_basic_flow(void)
     for (int s = 0; s < K; s++) {
         CHECK_EQ_U64(in[s].node.v, 1000);
         CHECK_EQ_U64(in[s].parent.node.v, 0);
+        CHECK_EQ_U64(in[s].source.node.v, 1000); /* the source's own name itself */
+        CHECK(strata_addr_eq(in[s].source.addr, src_addr));
         for (int i = 0; i < in[s].n_children; i++) {
             uint64_t c = in[s].children[i].node.v;
             CHECK(c == 1 || c == 2);
@@ -135,10 +140,13 @@ static void test_basic_flow(void)
         }
     }
     CHECK(roots > 0);
-    /* Members whose parent is the source now carry its ref. */
+    /* Every member's instructions name the source; those whose parent is
+     * the source carry its ref there too. */
     for (uint64_t id = 1; id <= 2; id++) {
         CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 6, in, K), K);
         for (int s = 0; s < K; s++) {
+            CHECK_EQ_U64(in[s].source.node.v, 1000);
+            CHECK(strata_addr_eq(in[s].source.addr, src_addr));
             strata_node_id p =
                 strata_mtree_parent(strata_dcm_tree(d), (strata_node_id){id}, (uint8_t)s);
             if (p.v == STRATA_MTREE_SOURCE.v) {
@@ -152,12 +160,17 @@ static void test_basic_flow(void)
     /* Same source again: nothing changes, nothing is dirty. */
     CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 2000, 8000), 0);
     CHECK_EQ_INT(strata_dcm_take_dirty(d, dirty, 64), 0);
-    /* Source moved: it and its root children are dirty, nobody else. */
+    /* Source moved: every instruction names it, so it and every member are
+     * dirty, and the new address is what they get. */
     src_addr.port = 9001;
     CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 2000, 8000), 0);
     n = drain(d, dirty, 64);
-    CHECK(has_id(dirty, n, STRATA_MTREE_SOURCE.v));
+    CHECK_EQ_INT(n, 3);
+    CHECK(has_id(dirty, n, 1) && has_id(dirty, n, 2) && has_id(dirty, n, STRATA_MTREE_SOURCE.v));
     CHECK_EQ_U64(strata_dcm_source(d).addr.port, 9001);
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){2}, 7, in, K), K);
+    for (int s = 0; s < K; s++)
+        CHECK(strata_addr_eq(in[s].source.addr, src_addr));
 
     /* A rate change alone goes through set_rate. */
     CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src_addr, 1000, 8000), 0);
@@ -227,6 +240,7 @@ static void test_partial_drain(void)
 /* What the test has "sent" to each node, to compare with the truth. */
 typedef struct delivered {
     int have;
+    strata_peer_ref source[K];
     strata_peer_ref parent[K];
     uint8_t nkids[K];
     strata_peer_ref kids[K][STRATA_WIRE_MAX_CHILDREN];
@@ -242,6 +256,7 @@ static void record(delivered *dv, const strata_msg_instruction *in)
 {
     dv->have = 1;
     for (int s = 0; s < K; s++) {
+        dv->source[s] = in[s].source;
         dv->parent[s] = in[s].parent;
         dv->nkids[s] = in[s].n_children;
         memcpy(dv->kids[s], in[s].children, in[s].n_children * sizeof in[s].children[0]);
@@ -253,7 +268,9 @@ static int same(const delivered *a, const delivered *b)
 {
     for (int s = 0; s < K; s++) {
         if (a->parent[s].node.v != b->parent[s].node.v ||
-            !strata_addr_eq(a->parent[s].addr, b->parent[s].addr) || a->nkids[s] != b->nkids[s])
+            !strata_addr_eq(a->parent[s].addr, b->parent[s].addr) || a->nkids[s] != b->nkids[s] ||
+            a->source[s].node.v != b->source[s].node.v ||
+            !strata_addr_eq(a->source[s].addr, b->source[s].addr))
             return 0;
         for (int i = 0; i < a->nkids[s]; i++)
             if (a->kids[s][i].node.v != b->kids[s][i].node.v ||

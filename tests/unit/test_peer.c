@@ -135,9 +135,9 @@ static int feed_reply(strata_peer *p, uint8_t status, uint8_t k, uint32_t rate, 
     return feed(p, CONTROL, b, strata_wire_encode_join_reply(b, sizeof b, &r), now);
 }
 
-static int feed_instr(strata_peer *p, uint32_t epoch, uint8_t k, uint8_t sub,
-                      strata_peer_ref parent, const strata_peer_ref *kids, uint8_t nkids,
-                      uint64_t now)
+static int feed_instr_src(strata_peer *p, uint32_t epoch, uint8_t k, uint8_t sub,
+                          strata_peer_ref parent, strata_peer_ref source,
+                          const strata_peer_ref *kids, uint8_t nkids, uint64_t now)
 {
     strata_msg_instruction m;
     memset(&m, 0, sizeof m);
@@ -149,11 +149,21 @@ static int feed_instr(strata_peer *p, uint32_t epoch, uint8_t k, uint8_t sub,
     m.substream = sub;
     m.algorithm = STRATA_ALG_TREE;
     m.parent = parent;
+    m.source = source;
     m.n_children = nkids;
     for (uint8_t i = 0; i < nkids; i++)
         m.children[i] = kids[i];
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     return feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), now);
+}
+
+/* An instruction that names no source (the DCM does not know it yet). */
+static int feed_instr(strata_peer *p, uint32_t epoch, uint8_t k, uint8_t sub,
+                      strata_peer_ref parent, const strata_peer_ref *kids, uint8_t nkids,
+                      uint64_t now)
+{
+    strata_peer_ref none = {{0}, {0, 0}};
+    return feed_instr_src(p, epoch, k, sub, parent, none, kids, nkids, now);
 }
 
 static int encode_data(uint8_t *b, size_t blen, uint64_t seq, uint8_t k, uint8_t flags, uint64_t ts)
@@ -495,43 +505,122 @@ static void test_repair_sequence(sent_list *out)
     strata_peer_del(p);
 }
 
-/* The source is learned from the instructions (a node that is parent in
- * two trees) and asked after the parents. */
-static void test_repair_source(sent_list *out)
+/* Checks the rotation for missing seq 0 of a peer made by new_peer: one
+ * request per retry interval, to want[0..n-1] in turn. */
+static void expect_rotation(strata_peer *p, sent_list *out, const strata_addr *want, size_t n)
 {
-    played pl;
-    memset(&pl, 0, sizeof pl);
+    for (size_t i = 0; i < n; i++) {
+        strata_peer_handle_timeout(p, MS(60) + i * MS(150));
+        drain_gaps(p, out);
+        uint64_t first = 0, mask = 0;
+        strata_addr to = repair_to(out, &first, &mask);
+        CHECK(strata_addr_eq(to, want[i]));
+        if (!strata_addr_eq(to, want[i]))
+            fprintf(stderr, "  rotation step %zu\n", i);
+        CHECK_EQ_U64(first, 0);
+        CHECK_EQ_U64(mask, 1);
+    }
+}
+
+/* A member with k = 3 and no instructions yet. */
+static strata_peer *new_peer(played *pl)
+{
+    memset(pl, 0, sizeof *pl);
     strata_peer_config cfg = base_cfg();
-    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer_callbacks cb = {on_play, on_end, pl};
     strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
     strata_peer_handle_timeout(p, 0);
     feed_reply(p, STRATA_JOIN_OK, 3, 0, 0, 0);
-    /* epoch 1: parents 1, 9, 9 -> 9 feeds two trees, so it is the source;
-     * epoch 2 moves substreams 1 and 2 to 5 and 6 */
+    return p;
+}
+
+/* The source is the one the instructions name (protocol.md 3.4), asked
+ * after the parents; nothing else makes a node the source. */
+static void test_repair_source(sent_list *out)
+{
+    played pl;
+    strata_peer_ref none = {{0}, {0, 0}};
+    strata_addr moved = addr_of(80);
+
+    /* epoch 1: parents 1, 9, 9 and no source named; epoch 2 moves
+     * substreams 1 and 2 to 5 and 6. Being parent in two trees once does
+     * not make 9 the source, nor does an all-ones id. 0 is missing: its
+     * parent 1, the other parents 5 and 6, and round again. */
+    strata_peer *p = new_peer(&pl);
+    strata_peer_ref marked = {{UINT64_MAX}, addr_of(7)};
     feed_instr(p, 1, 3, 0, ref_of(1), NULL, 0, 0);
     feed_instr(p, 1, 3, 1, ref_of(9), NULL, 0, 0);
     feed_instr(p, 1, 3, 2, ref_of(9), NULL, 0, 0);
     feed_instr(p, 2, 3, 1, ref_of(5), NULL, 0, 0);
     feed_instr(p, 2, 3, 2, ref_of(6), NULL, 0, 0);
+    feed_instr(p, 3, 3, 0, marked, NULL, 0, 0);
+    feed_instr(p, 4, 3, 0, ref_of(1), NULL, 0, 0);
     for (uint64_t s = 1; s <= 3; s++)
         feed_data(p, addr_of(1), s, 3, 0, 0);
     drain_gaps(p, out);
-    /* 0 is missing: its parent 1, the other parents 5 and 6, the source 9
-     * (no children to ask) */
-    uint32_t order[] = {1, 5, 6, 9, 1};
-    for (size_t i = 0; i < 5; i++) {
-        strata_peer_handle_timeout(p, MS(60) + i * MS(150));
-        drain_gaps(p, out);
-        uint64_t first = 0, mask = 0;
-        strata_addr to = repair_to(out, &first, &mask);
-        CHECK(strata_addr_eq(to, addr_of(order[i])));
-        CHECK_EQ_U64(first, 0);
-        CHECK_EQ_U64(mask, 1);
-    }
+    strata_addr parents_only[] = {addr_of(1), addr_of(5), addr_of(6), addr_of(1)};
+    expect_rotation(p, out, parents_only, 4);
     sent_clear(out);
     strata_peer_del(p);
 
-    /* without a known source, the rotation is just the parents */
+    /* The same, but the epoch 2 instructions name source 8: it comes
+     * after the parents. */
+    p = new_peer(&pl);
+    feed_instr(p, 1, 3, 0, ref_of(1), NULL, 0, 0);
+    feed_instr(p, 1, 3, 1, ref_of(9), NULL, 0, 0);
+    feed_instr(p, 1, 3, 2, ref_of(9), NULL, 0, 0);
+    feed_instr_src(p, 2, 3, 1, ref_of(5), ref_of(8), NULL, 0, 0);
+    feed_instr_src(p, 2, 3, 2, ref_of(6), ref_of(8), NULL, 0, 0);
+    for (uint64_t s = 1; s <= 3; s++)
+        feed_data(p, addr_of(1), s, 3, 0, 0);
+    drain_gaps(p, out);
+    strata_addr with_source[] = {addr_of(1), addr_of(5), addr_of(6), addr_of(8), addr_of(1)};
+    expect_rotation(p, out, with_source, 5);
+    sent_clear(out);
+    strata_peer_del(p);
+
+    /* The newest instruction's ref wins: the source moves at epoch 3; a
+     * late epoch 2 instruction with the old address does not bring it
+     * back, and an epoch 4 one naming no source does not erase it. */
+    p = new_peer(&pl);
+    for (uint8_t s = 0; s < 3; s++)
+        feed_instr_src(p, 1, 3, s, ref_of(1u + s), ref_of(8), NULL, 0, 0);
+    feed_instr_src(p, 3, 3, 0, ref_of(1), (strata_peer_ref){id_of(8), moved}, NULL, 0, 0);
+    feed_instr_src(p, 2, 3, 1, ref_of(2), ref_of(8), NULL, 0, 0);
+    feed_instr_src(p, 4, 3, 2, ref_of(3), none, NULL, 0, 0);
+    for (uint64_t s = 1; s <= 3; s++)
+        feed_data(p, addr_of(1), s, 3, 0, 0);
+    drain_gaps(p, out);
+    strata_addr newest[] = {addr_of(1), addr_of(2), addr_of(3), moved, addr_of(1)};
+    expect_rotation(p, out, newest, 5);
+    sent_clear(out);
+    strata_peer_del(p);
+
+    /* Every parent died at once and nothing arrives any more: the tail
+     * probe, after the silent parents, reaches the source, whose answer
+     * carries the stream on. */
+    p = new_peer(&pl);
+    for (uint8_t s = 0; s < 3; s++)
+        feed_instr_src(p, 1, 3, s, ref_of(1u + s), ref_of(9), NULL, 0, 0);
+    feed_data(p, addr_of(1), 0, 3, 0, 0);
+    drain(p, out);
+    uint32_t tail[] = {2, 3, 1, 9};
+    for (size_t i = 0; i < 4; i++) {
+        strata_peer_handle_timeout(p, MS(500) + i * MS(150));
+        drain(p, out);
+        uint64_t first = 0, mask = 0;
+        CHECK(strata_addr_eq(repair_to(out, &first, &mask), addr_of(tail[i])));
+        CHECK_EQ_U64(first, 1);
+        CHECK_EQ_U64(mask, UINT64_MAX);
+    }
+    for (uint64_t s = 1; s <= 4; s++)
+        CHECK_EQ_INT(feed_data(p, addr_of(9), s, 3, STRATA_DATA_FLAG_REPAIR, MS(960)), 0);
+    CHECK_EQ_U64(pl.len, 5 * 4);
+    sent_clear(out);
+    strata_peer_del(p);
+
+    /* without a known source, the rotation is the parents, then the
+     * children */
     memset(&pl, 0, sizeof pl);
     p = member(&pl, 0);
     feed_data(p, addr_of(1), 4, 4, 0, 0);
@@ -652,16 +741,98 @@ static void test_heartbeat(sent_list *out)
     hb_epoch(p, out, MS(2000), &hb);
     CHECK_EQ_INT(hb.hb_seq, 2);
 
-    /* many children in a heartbeat: as many as fit one datagram */
+    /* many children in a heartbeat: as many as fit one datagram, the
+     * rest in the next one */
     strata_peer_ref kids[64];
     for (uint32_t i = 0; i < 64; i++)
         kids[i] = ref_of(100 + i);
     feed_instr(p, 2, 4, 1, ref_of(2), kids, 64, MS(2100));
-    hb_epoch(p, out, MS(3000), &hb);
-    CHECK(hb.n_children > 40);
-    CHECK(out->items[0].buf->len <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    int seen[64] = {0};
+    for (uint64_t t = MS(3000); t <= MS(4000); t += MS(1000)) {
+        hb_epoch(p, out, t, &hb);
+        CHECK_EQ_INT(hb.n_children, 51);
+        CHECK_EQ_INT(out->items[0].buf->len, 78 + 4 * 28 + 51 * 25);
+        for (size_t i = 0; i < hb.n_children; i++) {
+            uint64_t c = hb.children[i].child.v - id_of(100).v;
+            CHECK(c < 64 && hb.children[i].substream == 1);
+            if (c < 64)
+                seen[c] = 1;
+        }
+    }
+    for (size_t i = 0; i < 64; i++)
+        CHECK(seen[i]);
     sent_clear(out);
     strata_peer_del(p);
+}
+
+/* A peer with more child links than a heartbeat holds reports each of them
+ * within ceil(links / room) heartbeats, every window of that many
+ * heartbeats in a row, however the links are spread over substreams. */
+static void test_heartbeat_round_robin(sent_list *out)
+{
+    enum { K16 = 16 };
+    static const struct {
+        uint8_t k;
+        uint8_t per_sub[K16]; /* children of each substream */
+    } cases[] = {
+        {16, {9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9, 9}},  /* 144 links, room 37 */
+        {16, {64, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}}, /* 65 links */
+        {4, {64, 64, 64, 64}},                                   /* 256 links, room 51 */
+        {2, {53, 1}},                                            /* 54 links, room 53 */
+        {2, {53, 0}},                                            /* exactly full */
+        {1, {3}},
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        uint8_t k = cases[ci].k;
+        played pl;
+        memset(&pl, 0, sizeof pl);
+        strata_peer_config cfg = base_cfg();
+        strata_peer_callbacks cb = {on_play, on_end, &pl};
+        strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+        strata_peer_handle_timeout(p, 0);
+        feed_reply(p, STRATA_JOIN_OK, k, 0, 0, 0);
+        size_t links = 0;
+        for (uint8_t s = 0; s < k; s++) {
+            strata_peer_ref kids[STRATA_WIRE_MAX_CHILDREN];
+            for (uint32_t j = 0; j < cases[ci].per_sub[s]; j++)
+                kids[j] = ref_of(1000 + 100u * s + j);
+            feed_instr(p, 1, k, s, ref_of(1), kids, cases[ci].per_sub[s], 0);
+            links += cases[ci].per_sub[s];
+        }
+        size_t room = strata_wire_hb_max_children(k);
+        size_t want = links < room ? links : room;
+        size_t rounds = (links + room - 1) / room;
+        /* seen[s][j]: heartbeat number that last reported link (s, j) */
+        static size_t seen[K16][STRATA_WIRE_MAX_CHILDREN];
+        memset(seen, 0, sizeof seen);
+        int failures_before = test_failures;
+        for (size_t h = 1; h <= 3 * rounds + 2; h++) {
+            strata_msg_heartbeat hb;
+            hb_epoch(p, out, MS(1000 * h), &hb);
+            CHECK_EQ_INT(hb.n_children, (long long)want);
+            CHECK(out->items[0].buf->len <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+            for (size_t i = 0; i < hb.n_children; i++) {
+                unsigned s = hb.children[i].substream;
+                uint64_t j = hb.children[i].child.v - id_of(1000 + 100u * s).v;
+                CHECK(s < k && j < cases[ci].per_sub[s < k ? s : 0]);
+                if (s >= k || j >= cases[ci].per_sub[s])
+                    continue;
+                CHECK(seen[s][j] != h); /* once per heartbeat */
+                seen[s][j] = h;
+            }
+            /* every link reported within the last `rounds` heartbeats */
+            if (h < rounds)
+                continue;
+            for (uint8_t s = 0; s < k; s++)
+                for (uint32_t j = 0; j < cases[ci].per_sub[s]; j++)
+                    CHECK(seen[s][j] + rounds > h);
+        }
+        if (test_failures != failures_before)
+            fprintf(stderr, "  round robin case %zu: k %u, %zu links, room %zu\n", ci, (unsigned)k,
+                    links, room);
+        sent_clear(out);
+        strata_peer_del(p);
+    }
 }
 
 static void test_probe_and_bad_input(sent_list *out)
@@ -988,6 +1159,7 @@ int main(void)
     test_repair_source(out);
     test_answer_repairs(out);
     test_heartbeat(out);
+    test_heartbeat_round_robin(out);
     test_probe_and_bad_input(out);
     test_late_join(out);
     test_stall_resync(out);

@@ -99,6 +99,7 @@ static int feed_instr(strata_source *s, uint32_t dcm, uint32_t epoch, uint8_t k,
     m.k = k;
     m.substream = sub;
     m.algorithm = STRATA_ALG_TREE;
+    m.source = (strata_peer_ref){ME, {0x0a000200u, 7000}}; /* a DCM names the source itself */
     m.n_children = nkids;
     for (uint8_t i = 0; i < nkids; i++)
         m.children[i] = ref_of(kids[i]);
@@ -335,6 +336,87 @@ static void test_join_and_send(sent_list *out)
     strata_source_del(s);
 }
 
+/* A source with more root links than a heartbeat holds (room for
+ * strata_wire_hb_max_children(0) = 55) reports each of them within
+ * ceil(links / 55) heartbeats, every window of that many in a row. Two
+ * DCMs, k = 2; a child named by both DCMs in a substream is one link. */
+static void test_heartbeat_round_robin(sent_list *out)
+{
+    static const struct {
+        uint8_t per_dcm[2][2]; /* children of [dcm][substream] */
+        uint8_t shared;        /* children of substream 0 named by both DCMs */
+    } cases[] = {
+        {{{40, 40}, {40, 40}}, 0},  /* 160 links: 3 heartbeats */
+        {{{64, 64}, {64, 64}}, 10}, /* 246 links: 5 heartbeats */
+        {{{30, 26}, {0, 0}}, 0},    /* 56 links: 2 heartbeats */
+        {{{30, 25}, {0, 0}}, 0},    /* exactly full */
+        {{{3, 0}, {2, 1}}, 2},      /* 4 links */
+    };
+    for (size_t ci = 0; ci < sizeof cases / sizeof cases[0]; ci++) {
+        strata_source_config cfg = base_cfg();
+        strata_source *s = strata_source_new(&cfg, NULL, 0);
+        CHECK(s != NULL);
+        if (!s)
+            return;
+        strata_source_handle_timeout(s, 0);
+        feed_reply(s, STRATA_JOIN_OK, 2, 0);
+        /* child ids: 1000 + 1000 * dcm + 100 * substream + j, except the
+         * first `shared` of substream 0 in DCM 2, which repeat DCM 1's */
+        static uint8_t want[2][4000];
+        memset(want, 0, sizeof want);
+        size_t links = 0;
+        for (uint32_t d = 0; d < 2; d++) {
+            for (uint8_t sub = 0; sub < 2; sub++) {
+                uint32_t kids[STRATA_WIRE_MAX_CHILDREN];
+                uint8_t n = cases[ci].per_dcm[d][sub];
+                for (uint32_t j = 0; j < n; j++) {
+                    int shared = d == 1 && sub == 0 && j < cases[ci].shared;
+                    kids[j] = 1000 + (shared ? 0 : 1000 * d) + 100u * sub + j;
+                    links += want[sub][kids[j]] ? 0u : 1u;
+                    want[sub][kids[j]] = 1;
+                }
+                feed_instr(s, 1 + d, 1, 2, sub, kids, n, 0);
+            }
+        }
+        drain(s, out); /* the first JOIN */
+        size_t room = strata_wire_hb_max_children(0);
+        size_t per_hb = links < room ? links : room;
+        size_t rounds = (links + room - 1) / room;
+        static size_t seen[2][4000]; /* heartbeat that last reported a link */
+        memset(seen, 0, sizeof seen);
+        int failures_before = test_failures;
+        for (size_t h = 1; h <= 3 * rounds + 2; h++) {
+            strata_source_handle_timeout(s, MS(1000 * h));
+            drain(s, out);
+            CHECK_EQ_U64(count_type(out, STRATA_MSG_HEARTBEAT), 1);
+            if (out->n != 1)
+                break;
+            strata_msg_heartbeat hb;
+            CHECK(strata_wire_decode_heartbeat(out->items[0].buf->data, out->items[0].buf->len,
+                                               &hb) > 0);
+            CHECK_EQ_INT(hb.n_children, (long long)per_hb);
+            for (size_t i = 0; i < hb.n_children; i++) {
+                unsigned sub = hb.children[i].substream;
+                uint64_t c = hb.children[i].child.v - id_of(0).v;
+                CHECK(sub < 2 && c < 4000 && want[sub < 2 ? sub : 0][c < 4000 ? c : 0]);
+                if (sub >= 2 || c >= 4000)
+                    continue;
+                CHECK(seen[sub][c] != h); /* once per heartbeat */
+                seen[sub][c] = h;
+            }
+            if (h < rounds)
+                continue;
+            for (unsigned sub = 0; sub < 2; sub++)
+                for (size_t c = 0; c < 4000; c++)
+                    CHECK(!want[sub][c] || seen[sub][c] + rounds > h);
+        }
+        if (test_failures != failures_before)
+            fprintf(stderr, "  round robin case %zu: %zu links, room %zu\n", ci, links, room);
+        sent_clear(out);
+        strata_source_del(s);
+    }
+}
+
 static void test_config(void)
 {
     strata_source_config cfg = base_cfg();
@@ -418,6 +500,7 @@ int main(void)
 {
     sent_list *out = calloc(1, sizeof *out);
     test_join_and_send(out);
+    test_heartbeat_round_robin(out);
     test_config();
     test_alloc_failure(out);
     sent_clear(out);

@@ -106,7 +106,7 @@ static int eq_instruction(const anymsg *x, const anymsg *y)
     if (a->dcm.v != b->dcm.v || a->channel.v != b->channel.v || a->node.v != b->node.v ||
         a->epoch != b->epoch || a->k != b->k || a->substream != b->substream ||
         a->algorithm != b->algorithm || !peer_ref_eq(&a->parent, &b->parent) ||
-        a->n_children != b->n_children)
+        !peer_ref_eq(&a->source, &b->source) || a->n_children != b->n_children)
         return 0;
     for (size_t i = 0; i < a->n_children && i < STRATA_WIRE_MAX_CHILDREN; i++) {
         if (!peer_ref_eq(&a->children[i], &b->children[i]))
@@ -327,6 +327,8 @@ static void rand_instruction(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->substream = (uint8_t)rnd(r, m->k);
     m->algorithm = (uint8_t)(1 + rnd(r, STRATA_ALG_MAX));
     rand_peer_ref(r, &m->parent, 0);
+    if (rnd(r, 4)) /* else the zero ref: source not known yet */
+        rand_peer_ref(r, &m->source, 1);
     m->n_children = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_CHILDREN);
     for (size_t i = 0; i < m->n_children; i++)
         rand_peer_ref(r, &m->children[i], 1);
@@ -433,6 +435,7 @@ enum sample_id {
     S_JOIN_REPLY,
     S_INSTR,
     S_INSTR_MAX,
+    S_INSTR_MIN,
     S_PROBE,
     S_PROBE_REPLY,
     S_LEAVE,
@@ -573,12 +576,22 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->algorithm = max ? STRATA_ALG_MAX : STRATA_ALG_TREE;
         m->parent.node.v = max ? UINT64_MAX : 0x7000;
         m->parent.addr = (strata_addr){max ? UINT32_MAX : 0x0a000001u, max ? 65535 : 7000};
+        m->source.node.v = max ? UINT64_MAX : 0x5005;
+        m->source.addr = (strata_addr){max ? UINT32_MAX : 0xc0a80001u, max ? 65535 : 9000};
         m->n_children = max ? STRATA_WIRE_MAX_CHILDREN : 3;
         for (size_t i = 0; i < m->n_children; i++) {
             m->children[i].node.v = max ? UINT64_MAX - i : 0x8000 + i;
             m->children[i].addr = (strata_addr){max ? UINT32_MAX : 0x0a000010u + (uint32_t)i,
                                                 (uint16_t)(max ? 65535 : 8000 + i)};
         }
+        break;
+    }
+    case S_INSTR_MIN: { /* no parent, no children, source not known yet */
+        strata_msg_instruction *m = &am->instruction;
+        m->channel.v = 1;
+        m->node.v = 1;
+        m->k = 1;
+        m->algorithm = STRATA_ALG_TREE;
         break;
     }
     case S_PROBE:
@@ -618,8 +631,9 @@ static const sample_info samples[N_SAMPLES] = {
     [S_JOIN] = {"typical", STRATA_MSG_JOIN, 23 + 4 + 7},
     [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 23 + 64 + 32},
     [S_JOIN_REPLY] = {"typical", STRATA_MSG_JOIN_REPLY, 42},
-    [S_INSTR] = {"typical", STRATA_MSG_INSTRUCTION, 46 + 3 * 14},
-    [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 46 + 64 * 14},
+    [S_INSTR] = {"typical", STRATA_MSG_INSTRUCTION, 60 + 3 * 14},
+    [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 60 + 64 * 14},
+    [S_INSTR_MIN] = {"min", STRATA_MSG_INSTRUCTION, 60},
     [S_PROBE] = {"typical", STRATA_MSG_PROBE, 24},
     [S_PROBE_REPLY] = {"typical", STRATA_MSG_PROBE_REPLY, 32},
     [S_LEAVE] = {"typical", STRATA_MSG_LEAVE, 24},
@@ -647,7 +661,7 @@ static void test_sizes_fit(void)
     /* protocol.md 2: every message fits one datagram. The maximal
      * instruction does; the maximal heartbeat (16 parents, 64 children)
      * does not, so the datagram limit caps its children (protocol.md 3.2). */
-    CHECK(46 + 64 * 14 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(60 + 64 * 14 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(78 + 16 * 28 + 64 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(78 + 16 * 28 + 37 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(78 + 16 * 28 + 38 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
@@ -814,6 +828,8 @@ static void test_exact_bytes(void)
         0x04, 0x02, 0x01,                               /* k, substream, algorithm */
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x70, 0x00, /* parent node */
         0x0a, 0x00, 0x00, 0x01, 0x1b, 0x58,             /* 10.0.0.1:7000 */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x50, 0x05, /* source node */
+        0xc0, 0xa8, 0x00, 0x01, 0x23, 0x28,             /* 192.168.0.1:9000 */
         0x01,                                           /* n_children */
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x00, /* child node */
         0xc0, 0xa8, 0x01, 0x02, 0x1f, 0x40,             /* 192.168.1.2:8000 */
@@ -827,6 +843,7 @@ static void test_exact_bytes(void)
     m.instruction.substream = 2;
     m.instruction.algorithm = STRATA_ALG_TREE;
     m.instruction.parent = (strata_peer_ref){{0x7000}, {0x0a000001u, 7000}};
+    m.instruction.source = (strata_peer_ref){{0x5005}, {0xc0a80001u, 9000}};
     m.instruction.n_children = 1;
     m.instruction.children[0] = (strata_peer_ref){{0x8000}, {0xc0a80102u, 8000}};
     CHECK_EQ_INT(strata_wire_encode_instruction(buf, sizeof buf, &m.instruction),
@@ -902,10 +919,14 @@ static const patch patches[] = {
     {S_INSTR_MAX, 29, 1, 16, STRATA_ERR_RANGE, "instruction: substream 16"},
     {S_INSTR, 30, 1, 0, STRATA_ERR_RANGE, "instruction: algorithm 0"},
     {S_INSTR, 30, 1, 4, STRATA_ERR_RANGE, "instruction: algorithm 4"},
-    {S_INSTR, 45, 1, 65, STRATA_ERR_RANGE, "instruction: 65 children"},
-    {S_INSTR, 45, 1, 255, STRATA_ERR_RANGE, "instruction: 255 children"},
-    {S_INSTR, 46 + 14, 8, 0, STRATA_ERR_RANGE, "instruction: zero child"},
-    {S_INSTR, 45, 1, 4, STRATA_ERR_SHORT, "instruction: one child more than sent"},
+    {S_INSTR, 45, 8, 0, STRATA_ERR_RANGE, "instruction: source address without a node"},
+    {S_INSTR_MIN, 53, 4, 1, STRATA_ERR_RANGE, "instruction: unknown source with an ipv4"},
+    {S_INSTR_MIN, 57, 2, 1, STRATA_ERR_RANGE, "instruction: unknown source with a port"},
+    {S_INSTR, 59, 1, 65, STRATA_ERR_RANGE, "instruction: 65 children"},
+    {S_INSTR, 59, 1, 255, STRATA_ERR_RANGE, "instruction: 255 children"},
+    {S_INSTR, 60 + 14, 8, 0, STRATA_ERR_RANGE, "instruction: zero child"},
+    {S_INSTR, 59, 1, 4, STRATA_ERR_SHORT, "instruction: one child more than sent"},
+    {S_INSTR, 59, 1, 2, STRATA_ERR_LONG, "instruction: one child less than sent"},
     {S_PROBE, 4, 8, 0, STRATA_ERR_RANGE, "probe: zero node"},
     {S_PROBE_REPLY, 4, 8, 0, STRATA_ERR_RANGE, "probe_reply: zero node"},
     {S_PROBE_REPLY, 24, 8, 0, STRATA_ERR_RANGE, "probe_reply: zero responder"},
@@ -991,6 +1012,8 @@ EDIT(in_alg0, m->instruction.algorithm = 0)
 EDIT(in_alg4, m->instruction.algorithm = STRATA_ALG_MAX + 1)
 EDIT(in_children, m->instruction.n_children = STRATA_WIRE_MAX_CHILDREN + 1)
 EDIT(in_child_zero, m->instruction.children[2].node.v = 0)
+EDIT(in_source_half, m->instruction.source.node.v = 0)
+EDIT(in_source_port, m->instruction.source.addr.port = 1)
 EDIT(pr_node, m->probe.node.v = 0)
 EDIT(prr_node, m->probe_reply.node.v = 0)
 EDIT(prr_responder, m->probe_reply.responder.v = 0)
@@ -1043,6 +1066,8 @@ static const edit edits[] = {
     {S_INSTR, edit_in_alg4, "instruction: algorithm 4"},
     {S_INSTR_MAX, edit_in_children, "instruction: 65 children"},
     {S_INSTR, edit_in_child_zero, "instruction: zero child"},
+    {S_INSTR, edit_in_source_half, "instruction: source address without a node"},
+    {S_INSTR_MIN, edit_in_source_port, "instruction: unknown source with a port"},
     {S_PROBE, edit_pr_node, "probe: zero node"},
     {S_PROBE_REPLY, edit_prr_node, "probe_reply: zero node"},
     {S_PROBE_REPLY, edit_prr_responder, "probe_reply: zero responder"},
