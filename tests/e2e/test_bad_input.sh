@@ -37,6 +37,7 @@ pass "bad arguments exit with status 2"
 start_control
 start_peer victim --upload 2000
 VICTIM=$PEER_ADDR
+VICTIM_PID=$LAST_PID
 
 head -c 200 /dev/urandom >"$WORK/garbage"
 printf 'ST\001\003\000\000' >"$WORK/truncated_join"     # JOIN header and two bytes
@@ -62,8 +63,26 @@ late_pid=$LAST_PID
 head -c 300000 /dev/urandom >"$WORK/input.bin"
 start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
     --rate 2000 --listen 127.0.0.1:0 --linger-ms 3000
+SOURCE_PID=$LAST_PID
 wait_exit "$late_pid" 60 || fail "the late peer did not get the stream"
 cmp -s "$WORK/input.bin" "$WORK/late.ts" || fail "late peer output differs"
 wait_for_line "$WORK/victim.json" '"ended":1' 20 || fail "victim peer did not reach the end"
 cmp -s "$WORK/input.bin" "$WORK/victim.ts" || fail "victim peer output differs"
 pass "hostile datagrams counted and dropped; control and peer kept serving"
+
+# A clean leave on SIGTERM: the peer exits 0 and the control center counts
+# a LEAVE rather than waiting for its heartbeats to stop.
+# The late peer and the source have left by now (the source after its linger).
+wait_exit "$SOURCE_PID" 20 || fail "source did not leave"
+wait_for_line "$WORK/control.json" '"leaves":2,' 10 || fail "want 2 leaves: $(cat "$WORK/control.json")"
+leaves_before=2
+kill -TERM "$VICTIM_PID"
+rc=0; wait "$VICTIM_PID" || rc=$?
+[ $rc -eq 0 ] || fail "peer exited with status $rc after SIGTERM"
+for ((i = 0; i < 40; i++)); do
+    [ "$(json_field "$WORK/control.json" leaves)" -gt "$leaves_before" ] && break
+    sleep 0.1
+done
+[ "$(json_field "$WORK/control.json" leaves)" -gt "$leaves_before" ] || fail "control saw no LEAVE: $(cat "$WORK/control.json")"
+[ "$(json_field "$WORK/control.json" deaths)" -eq 0 ] || fail "a peer was counted dead"
+pass "SIGTERM makes a peer leave cleanly"
