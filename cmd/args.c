@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "status_file.h"
 
 void cmd_usage_error(const char *sub, const char *fmt, ...)
 {
@@ -46,14 +47,5 @@ strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value)
 
 int cmd_write_file_atomic(const char *path, const char *data, size_t len)
 {
-    char tmp[4096];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp", path) >= sizeof tmp)
-        return -1;
-    FILE *f = fopen(tmp, "w");
-    if (!f)
-        return -1;
-    size_t w = fwrite(data, 1, len, f);
-    if (fclose(f) != 0 || w != len)
-        return -1;
-    return rename(tmp, path);
+    return host_write_file_atomic(path, data, len);
 }

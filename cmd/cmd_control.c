@@ -12,6 +12,7 @@
 #include "args.h"
 #include "host.h"
 #include "http.h"
+#include "status_file.h"
 #include "strata/control.h"
 
 static const char *const SUB = "control";
@@ -45,8 +46,7 @@ typedef struct control_daemon {
     host_node node;
     host_signals signals;
     host_http *http;
-    uv_timer_t status_timer;
-    const char *status_file;
+    host_status_file status_file;
     strata_log log;
     host_logger logger;
 } control_daemon;
@@ -85,25 +85,13 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
 }
 
-static void on_status_timer(uv_timer_t *t)
-{
-    control_daemon *d = t->data;
-    char buf[2048];
-    size_t n = status_json(d, buf, sizeof buf);
-    if (cmd_write_file_atomic(d->status_file, buf, n) < 0)
-        strata_logf(&d->log, STRATA_LOG_WARN, "cannot write status file %s", d->status_file);
-}
-
 static void on_signal(void *user, int signum)
 {
     control_daemon *d = user;
     strata_logf(&d->log, STRATA_LOG_INFO, "signal %d: shutting down", signum);
     host_node_close(&d->node);
     host_signals_close(&d->signals);
-    if (d->status_file) {
-        uv_timer_stop(&d->status_timer);
-        uv_close((uv_handle_t *)&d->status_timer, NULL);
-    }
+    host_status_file_close(&d->status_file);
     host_http_close(d->http);
     d->http = NULL;
 }
@@ -123,6 +111,7 @@ int cmd_control(int argc, char **argv)
     strata_addr listen = {0x7f000001u, 7000};
     strata_addr http_addr = {0};
     int have_http = 0, level = STRATA_LOG_INFO;
+    const char *status_path = NULL;
     int c;
     optind = 1;
     opterr = 0;
@@ -140,7 +129,7 @@ int cmd_control(int argc, char **argv)
                 cmd_usage_error(SUB, "--regions must be 'label' or 'prefix', got '%s'", optarg);
             break;
         case 'p': cfg.prefix_bits = (uint8_t)cmd_parse_u32(SUB, "--prefix-bits", optarg, 1, 32); break;
-        case 's': d.status_file = optarg; break;
+        case 's': status_path = optarg; break;
         case 'H': http_addr = cmd_parse_addr(SUB, "--http", optarg); have_http = 1; break;
         case 'v': level = STRATA_LOG_DEBUG; break;
         case 'q': level = STRATA_LOG_ERROR; break;
@@ -177,11 +166,7 @@ int cmd_control(int argc, char **argv)
             return CMD_EXIT_FAILURE;
         }
     }
-    if (d.status_file) {
-        uv_timer_init(d.loop, &d.status_timer);
-        d.status_timer.data = &d;
-        uv_timer_start(&d.status_timer, on_status_timer, 0, 1000);
-    }
+    host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     host_signals_start(&d.signals, d.loop, on_signal, &d);
     char a[32], h[32];
     if (have_http)
@@ -193,8 +178,6 @@ int cmd_control(int argc, char **argv)
                strata_addr_format(d.node.bound, a, sizeof a));
     fflush(stdout);
     uv_run(d.loop, UV_RUN_DEFAULT);
-    if (d.status_file)
-        on_status_timer(&d.status_timer); /* a last status for whoever reads it */
     strata_control_del(d.ctl);
     uv_loop_close(d.loop);
     return CMD_EXIT_OK;

@@ -12,6 +12,7 @@
 #include "args.h"
 #include "host.h"
 #include "http.h"
+#include "status_file.h"
 #include "strata/peer.h"
 
 static const char *const SUB = "peer";
@@ -51,8 +52,7 @@ typedef struct peer_daemon {
     host_http *http;
     FILE *out;
     int out_is_stdout, exit_on_end, ended, stopping, write_failed;
-    uv_timer_t status_timer;
-    const char *status_file;
+    host_status_file status_file;
     strata_log log;
     host_logger logger;
     strata_node_id id;
@@ -113,14 +113,6 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
 }
 
-static void on_status_timer(uv_timer_t *t)
-{
-    peer_daemon *d = t->data;
-    char buf[1024];
-    size_t n = status_json(d, buf, sizeof buf);
-    cmd_write_file_atomic(d->status_file, buf, n);
-}
-
 static void after_core(host_node *n)
 {
     peer_daemon *d = n->user;
@@ -136,10 +128,7 @@ static void stop(peer_daemon *d)
     strata_peer_leave(d->peer, host_now_ns());
     host_node_close(&d->node); /* sends the queued LEAVE first */
     host_signals_close(&d->signals);
-    if (d->status_file) {
-        on_status_timer(&d->status_timer);
-        uv_close((uv_handle_t *)&d->status_timer, NULL);
-    }
+    host_status_file_close(&d->status_file);
     host_http_close(d->http);
     d->http = NULL;
 }
@@ -168,6 +157,7 @@ int cmd_peer(int argc, char **argv)
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
     const char *output = NULL;
     cfg.upload_kbps = 2000;
+    const char *status_path = NULL;
     int c;
     optind = 1;
     opterr = 0;
@@ -182,7 +172,7 @@ int cmd_peer(int argc, char **argv)
         case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
         case 'd': cfg.playout_delay_ms = cmd_parse_u32(SUB, "--playout-delay-ms", optarg, 1, 600000); break;
         case 'e': d.exit_on_end = 1; break;
-        case 's': d.status_file = optarg; break;
+        case 's': status_path = optarg; break;
         case 'v': level = STRATA_LOG_DEBUG; break;
         case 'q': level = STRATA_LOG_ERROR; break;
         case 'h': usage(); return CMD_EXIT_OK;
@@ -238,11 +228,7 @@ int cmd_peer(int argc, char **argv)
             return CMD_EXIT_FAILURE;
         }
     }
-    if (d.status_file) {
-        uv_timer_init(d.loop, &d.status_timer);
-        d.status_timer.data = &d;
-        uv_timer_start(&d.status_timer, on_status_timer, 0, 1000);
-    }
+    host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     host_signals_start(&d.signals, d.loop, on_signal, &d);
     FILE *ready = d.out_is_stdout ? stderr : stdout;
     char a[32], h[32];
