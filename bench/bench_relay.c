@@ -70,8 +70,8 @@ static double cpu_seconds(pid_t pid)
     char *p = strrchr(buf, ')');
     unsigned long utime = 0, stime = 0;
     /* fields after the command name: state is field 3; utime 14, stime 15 */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime,
-                     &stime) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return 0;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -126,13 +126,23 @@ int main(int argc, char **argv)
     }
     strata_channel_id channel = strata_channel_id_from_name("bench", 5);
     strata_node_id source_id = {42};
-    strata_msg_join_reply reply = {.node = join.node, .channel = channel, .status = STRATA_JOIN_OK,
-                                   .dcm = {1}, .k = 1, .rate_kbps = 4000, .heartbeat_ms = 1000,
+    strata_msg_join_reply reply = {.node = join.node,
+                                   .channel = channel,
+                                   .status = STRATA_JOIN_OK,
+                                   .dcm = {1},
+                                   .k = 1,
+                                   .rate_kbps = 4000,
+                                   .heartbeat_ms = 1000,
                                    .start_seq = 0};
     int n = strata_wire_encode_join_reply(buf, sizeof buf, &reply);
     sendto(ctl, buf, (size_t)n, 0, (struct sockaddr *)&peer_sin, sizeof peer_sin);
-    strata_msg_instruction ins = {.dcm = {1}, .channel = channel, .node = join.node, .epoch = 1,
-                                  .k = 1, .substream = 0, .algorithm = STRATA_ALG_TREE,
+    strata_msg_instruction ins = {.dcm = {1},
+                                  .channel = channel,
+                                  .node = join.node,
+                                  .epoch = 1,
+                                  .k = 1,
+                                  .substream = 0,
+                                  .algorithm = STRATA_ALG_TREE,
                                   .parent = {source_id, to_addr(&src_sin)},
                                   .source = {source_id, to_addr(&src_sin)},
                                   .n_children = CHILDREN};
@@ -144,8 +154,8 @@ int main(int argc, char **argv)
 
     uint8_t payload[PAYLOAD];
     memset(payload, 0x47, sizeof payload);
-    strata_msg_data d = {.channel = channel, .substream = 0, .payload_len = PAYLOAD,
-                         .payload = payload};
+    strata_msg_data d = {
+        .channel = channel, .substream = 0, .payload_len = PAYLOAD, .payload = payload};
     uint64_t seq = 0;
 
     /* Phase 1: as fast as the source can send, in bursts so that the relay,

@@ -55,11 +55,20 @@ static int ctl_handle_datagram(void *o, strata_addr from, const uint8_t *b, size
 {
     return strata_control_handle_datagram(o, from, b, n, now);
 }
-static void ctl_handle_timeout(void *o, uint64_t now) { strata_control_handle_timeout(o, now); }
-static uint64_t ctl_next_timeout(const void *o) { return strata_control_next_timeout(o); }
-static strata_outbox *ctl_outbox(void *o) { return strata_control_outbox(o); }
-static const host_core_ops control_ops = {ctl_handle_datagram, ctl_handle_timeout,
-                                          ctl_next_timeout, ctl_outbox};
+static void ctl_handle_timeout(void *o, uint64_t now)
+{
+    strata_control_handle_timeout(o, now);
+}
+static uint64_t ctl_next_timeout(const void *o)
+{
+    return strata_control_next_timeout(o);
+}
+static strata_outbox *ctl_outbox(void *o)
+{
+    return strata_control_outbox(o);
+}
+static const host_core_ops control_ops = {ctl_handle_datagram, ctl_handle_timeout, ctl_next_timeout,
+                                          ctl_outbox};
 
 static size_t status_json(void *user, char *buf, size_t buflen)
 {
@@ -68,18 +77,18 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     strata_control_get_status(d->ctl, &st);
     uint64_t due = st.played_packets + st.missed_packets;
     uint64_t up = st.peer_tx_bytes + st.source_tx_bytes;
-    int n = snprintf(
-        buf, buflen,
-        "{\"nodes\":%zu,\"peers\":%zu,\"sources\":%zu,\"channels\":%zu,\"dcms\":%zu,"
-        "\"detached_pairs\":%zu,\"max_depth\":%d,\"played_packets\":%" PRIu64
-        ",\"missed_packets\":%" PRIu64 ",\"delivery\":%.6f,\"peer_tx_bytes\":%" PRIu64
-        ",\"source_tx_bytes\":%" PRIu64 ",\"p2p_share\":%.6f,\"joins\":%" PRIu64
-        ",\"leaves\":%" PRIu64 ",\"deaths\":%" PRIu64 ",\"reparents\":%" PRIu64
-        ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64 "}\n",
-        st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
-        st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
-        st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
-        st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent, st.drops.total);
+    int n = snprintf(buf, buflen,
+                     "{\"nodes\":%zu,\"peers\":%zu,\"sources\":%zu,\"channels\":%zu,\"dcms\":%zu,"
+                     "\"detached_pairs\":%zu,\"max_depth\":%d,\"played_packets\":%" PRIu64
+                     ",\"missed_packets\":%" PRIu64 ",\"delivery\":%.6f,\"peer_tx_bytes\":%" PRIu64
+                     ",\"source_tx_bytes\":%" PRIu64 ",\"p2p_share\":%.6f,\"joins\":%" PRIu64
+                     ",\"leaves\":%" PRIu64 ",\"deaths\":%" PRIu64 ",\"reparents\":%" PRIu64
+                     ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64 "}\n",
+                     st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs,
+                     st.max_depth, st.played_packets, st.missed_packets,
+                     due ? (double)st.played_packets / (double)due : 1.0, st.peer_tx_bytes,
+                     st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0, st.joins,
+                     st.leaves, st.deaths, st.reparents, st.instructions_sent, st.drops.total);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
@@ -98,13 +107,17 @@ static void on_signal(void *user, int signum)
 
 int cmd_control(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},   {"k", required_argument, NULL, 'k'},
-        {"heartbeat-ms", required_argument, NULL, 'b'}, {"regions", required_argument, NULL, 'r'},
-        {"prefix-bits", required_argument, NULL, 'p'}, {"status-file", required_argument, NULL, 's'},
-        {"http", required_argument, NULL, 'H'},     {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},          {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"k", required_argument, NULL, 'k'},
+                                         {"heartbeat-ms", required_argument, NULL, 'b'},
+                                         {"regions", required_argument, NULL, 'r'},
+                                         {"prefix-bits", required_argument, NULL, 'p'},
+                                         {"status-file", required_argument, NULL, 's'},
+                                         {"http", required_argument, NULL, 'H'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     control_daemon d;
     memset(&d, 0, sizeof d);
     strata_control_config cfg = {0};
@@ -117,9 +130,15 @@ int cmd_control(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
-        case 'k': cfg.k = (uint8_t)cmd_parse_u32(SUB, "--k", optarg, 1, 16); break;
-        case 'b': cfg.heartbeat_ms = cmd_parse_u32(SUB, "--heartbeat-ms", optarg, 10, 60000); break;
+        case 'l':
+            listen = cmd_parse_addr(SUB, "--listen", optarg);
+            break;
+        case 'k':
+            cfg.k = (uint8_t)cmd_parse_u32(SUB, "--k", optarg, 1, 16);
+            break;
+        case 'b':
+            cfg.heartbeat_ms = cmd_parse_u32(SUB, "--heartbeat-ms", optarg, 10, 60000);
+            break;
         case 'r':
             if (strcmp(optarg, "label") == 0)
                 cfg.region_mode = STRATA_REGION_LABEL_OR_PREFIX;
@@ -128,14 +147,29 @@ int cmd_control(int argc, char **argv)
             else
                 cmd_usage_error(SUB, "--regions must be 'label' or 'prefix', got '%s'", optarg);
             break;
-        case 'p': cfg.prefix_bits = (uint8_t)cmd_parse_u32(SUB, "--prefix-bits", optarg, 1, 32); break;
-        case 's': status_path = optarg; break;
-        case 'H': http_addr = cmd_parse_addr(SUB, "--http", optarg); have_http = 1; break;
-        case 'v': level = STRATA_LOG_DEBUG; break;
-        case 'q': level = STRATA_LOG_ERROR; break;
-        case 'h': usage(); return CMD_EXIT_OK;
-        case ':': cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
-        default: cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+        case 'p':
+            cfg.prefix_bits = (uint8_t)cmd_parse_u32(SUB, "--prefix-bits", optarg, 1, 32);
+            break;
+        case 's':
+            status_path = optarg;
+            break;
+        case 'H':
+            http_addr = cmd_parse_addr(SUB, "--http", optarg);
+            have_http = 1;
+            break;
+        case 'v':
+            level = STRATA_LOG_DEBUG;
+            break;
+        case 'q':
+            level = STRATA_LOG_ERROR;
+            break;
+        case 'h':
+            usage();
+            return CMD_EXIT_OK;
+        case ':':
+            cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+        default:
+            cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

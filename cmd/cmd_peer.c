@@ -62,9 +62,18 @@ static int p_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t
 {
     return strata_peer_handle_datagram(o, from, b, n, now);
 }
-static void p_handle_timeout(void *o, uint64_t now) { strata_peer_handle_timeout(o, now); }
-static uint64_t p_next_timeout(const void *o) { return strata_peer_next_timeout(o); }
-static strata_outbox *p_outbox(void *o) { return strata_peer_outbox(o); }
+static void p_handle_timeout(void *o, uint64_t now)
+{
+    strata_peer_handle_timeout(o, now);
+}
+static uint64_t p_next_timeout(const void *o)
+{
+    return strata_peer_next_timeout(o);
+}
+static strata_outbox *p_outbox(void *o)
+{
+    return strata_peer_outbox(o);
+}
 static const host_core_ops peer_ops = {p_handle_datagram, p_handle_timeout, p_next_timeout,
                                        p_outbox};
 
@@ -105,8 +114,8 @@ static size_t status_json(void *user, char *buf, size_t buflen)
                      ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
                      ",\"ended\":%d,\"http_clients\":%zu}\n",
                      d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
-                     st.played_packets, st.played_bytes, st.missed_packets,
-                     st.repair_requests_sent, st.repair_requests_served, st.drops.total, d->ended,
+                     st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
+                     st.repair_requests_served, st.drops.total, d->ended,
                      d->http ? host_http_clients(d->http) : 0u);
     if (n < 0)
         return 0;
@@ -142,14 +151,20 @@ static void on_signal(void *user, int signum)
 
 int cmd_peer(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"control", required_argument, NULL, 'c'},  {"channel", required_argument, NULL, 'n'},
-        {"output", required_argument, NULL, 'o'},   {"http", required_argument, NULL, 'H'},
-        {"upload", required_argument, NULL, 'u'},   {"region", required_argument, NULL, 'r'},
-        {"listen", required_argument, NULL, 'l'},   {"playout-delay-ms", required_argument, NULL, 'd'},
-        {"exit-on-end", no_argument, NULL, 'e'},    {"status-file", required_argument, NULL, 's'},
-        {"verbose", no_argument, NULL, 'v'},        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"control", required_argument, NULL, 'c'},
+                                         {"channel", required_argument, NULL, 'n'},
+                                         {"output", required_argument, NULL, 'o'},
+                                         {"http", required_argument, NULL, 'H'},
+                                         {"upload", required_argument, NULL, 'u'},
+                                         {"region", required_argument, NULL, 'r'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"playout-delay-ms", required_argument, NULL, 'd'},
+                                         {"exit-on-end", no_argument, NULL, 'e'},
+                                         {"status-file", required_argument, NULL, 's'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     peer_daemon d;
     memset(&d, 0, sizeof d);
     strata_peer_config cfg = {0};
@@ -163,21 +178,51 @@ int cmd_peer(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': cfg.control = cmd_parse_addr(SUB, "--control", optarg); have_control = 1; break;
-        case 'n': cfg.channel = optarg; break;
-        case 'o': output = optarg; break;
-        case 'H': http_addr = cmd_parse_addr(SUB, "--http", optarg); have_http = 1; break;
-        case 'u': cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 0, 10000000); break;
-        case 'r': cfg.region = optarg; break;
-        case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
-        case 'd': cfg.playout_delay_ms = cmd_parse_u32(SUB, "--playout-delay-ms", optarg, 1, 600000); break;
-        case 'e': d.exit_on_end = 1; break;
-        case 's': status_path = optarg; break;
-        case 'v': level = STRATA_LOG_DEBUG; break;
-        case 'q': level = STRATA_LOG_ERROR; break;
-        case 'h': usage(); return CMD_EXIT_OK;
-        case ':': cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
-        default: cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+        case 'c':
+            cfg.control = cmd_parse_addr(SUB, "--control", optarg);
+            have_control = 1;
+            break;
+        case 'n':
+            cfg.channel = optarg;
+            break;
+        case 'o':
+            output = optarg;
+            break;
+        case 'H':
+            http_addr = cmd_parse_addr(SUB, "--http", optarg);
+            have_http = 1;
+            break;
+        case 'u':
+            cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 0, 10000000);
+            break;
+        case 'r':
+            cfg.region = optarg;
+            break;
+        case 'l':
+            listen = cmd_parse_addr(SUB, "--listen", optarg);
+            break;
+        case 'd':
+            cfg.playout_delay_ms = cmd_parse_u32(SUB, "--playout-delay-ms", optarg, 1, 600000);
+            break;
+        case 'e':
+            d.exit_on_end = 1;
+            break;
+        case 's':
+            status_path = optarg;
+            break;
+        case 'v':
+            level = STRATA_LOG_DEBUG;
+            break;
+        case 'q':
+            level = STRATA_LOG_ERROR;
+            break;
+        case 'h':
+            usage();
+            return CMD_EXIT_OK;
+        case ':':
+            cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+        default:
+            cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)

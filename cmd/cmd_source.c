@@ -18,31 +18,32 @@ static const char *const SUB = "source";
 
 static void usage(void)
 {
-    printf("usage: strata source --control ADDR:PORT --channel NAME --input FILE|-|udp://ADDR:PORT\n"
-           "                     --rate KBPS [OPTIONS]\n"
-           "\n"
-           "Announces a channel and pushes a stream into it: a file paced at --rate,\n"
-           "standard input (a redirected file is paced; a pipe is passed on as it arrives,\n"
-           "never faster than 1.25 x --rate), or\n"
-           "MPEG-TS over UDP as 'ffmpeg -f mpegts udp://ADDR:PORT' sends it.\n"
-           "\n"
-           "  --control ADDR:PORT   the control center (required)\n"
-           "  --channel NAME        channel name (required, at most 64 bytes)\n"
-           "  --input SRC           FILE, - (standard input) or udp://ADDR:PORT (required)\n"
-           "  --rate KBPS           stream rate in kbit/s (required; paces file input and\n"
-           "                        sizes the trees)\n"
-           "  --upload KBPS         the source's own upload capacity (default 4 x --rate:\n"
-           "                        it feeds a few tree roots, the peers do the rest)\n"
-           "  --listen ADDR:PORT    UDP address for the overlay (default 0.0.0.0:0)\n"
-           "  --loop                start a file over at its end instead of ending the\n"
-           "                        stream (a test channel that never stops)\n"
-           "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
-           "                        before leaving (default 5000)\n"
-           "  -v, --verbose         log more\n"
-           "  -q, --quiet           log errors only\n"
-           "  -h, --help            show this help\n"
-           "\n"
-           "Once ready it prints one line: strata source ID listening on udp ADDR:PORT\n");
+    printf(
+        "usage: strata source --control ADDR:PORT --channel NAME --input FILE|-|udp://ADDR:PORT\n"
+        "                     --rate KBPS [OPTIONS]\n"
+        "\n"
+        "Announces a channel and pushes a stream into it: a file paced at --rate,\n"
+        "standard input (a redirected file is paced; a pipe is passed on as it arrives,\n"
+        "never faster than 1.25 x --rate), or\n"
+        "MPEG-TS over UDP as 'ffmpeg -f mpegts udp://ADDR:PORT' sends it.\n"
+        "\n"
+        "  --control ADDR:PORT   the control center (required)\n"
+        "  --channel NAME        channel name (required, at most 64 bytes)\n"
+        "  --input SRC           FILE, - (standard input) or udp://ADDR:PORT (required)\n"
+        "  --rate KBPS           stream rate in kbit/s (required; paces file input and\n"
+        "                        sizes the trees)\n"
+        "  --upload KBPS         the source's own upload capacity (default 4 x --rate:\n"
+        "                        it feeds a few tree roots, the peers do the rest)\n"
+        "  --listen ADDR:PORT    UDP address for the overlay (default 0.0.0.0:0)\n"
+        "  --loop                start a file over at its end instead of ending the\n"
+        "                        stream (a test channel that never stops)\n"
+        "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
+        "                        before leaving (default 5000)\n"
+        "  -v, --verbose         log more\n"
+        "  -q, --quiet           log errors only\n"
+        "  -h, --help            show this help\n"
+        "\n"
+        "Once ready it prints one line: strata source ID listening on udp ADDR:PORT\n");
 }
 
 typedef struct source_daemon {
@@ -64,9 +65,18 @@ static int s_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t
 {
     return strata_source_handle_datagram(o, from, b, n, now);
 }
-static void s_handle_timeout(void *o, uint64_t now) { strata_source_handle_timeout(o, now); }
-static uint64_t s_next_timeout(const void *o) { return strata_source_next_timeout(o); }
-static strata_outbox *s_outbox(void *o) { return strata_source_outbox(o); }
+static void s_handle_timeout(void *o, uint64_t now)
+{
+    strata_source_handle_timeout(o, now);
+}
+static uint64_t s_next_timeout(const void *o)
+{
+    return strata_source_next_timeout(o);
+}
+static strata_outbox *s_outbox(void *o)
+{
+    return strata_source_outbox(o);
+}
 static const host_core_ops source_ops = {s_handle_datagram, s_handle_timeout, s_next_timeout,
                                          s_outbox};
 
@@ -78,8 +88,7 @@ static void stop(source_daemon *d)
     strata_source_stats st;
     strata_source_get_stats(d->src, &st);
     strata_logf(&d->log, STRATA_LOG_INFO,
-                "leaving: %" PRIu64 " bytes in, %" PRIu64 " packets, %" PRIu64
-                " repairs served",
+                "leaving: %" PRIu64 " bytes in, %" PRIu64 " packets, %" PRIu64 " repairs served",
                 st.bytes_in, st.packets_sent, st.repair_requests_served);
     strata_source_leave(d->src, host_now_ns());
     host_node_close(&d->node);
@@ -90,7 +99,10 @@ static void stop(source_daemon *d)
         uv_close((uv_handle_t *)&d->linger, NULL);
 }
 
-static void on_linger_done(uv_timer_t *t) { stop(t->data); }
+static void on_linger_done(uv_timer_t *t)
+{
+    stop(t->data);
+}
 
 static void on_input(void *user, const uint8_t *buf, size_t len)
 {
@@ -109,8 +121,7 @@ static void on_input_end(void *user)
     source_daemon *d = user;
     strata_source_finish(d->src, host_now_ns());
     host_node_kick(&d->node);
-    strata_logf(&d->log, STRATA_LOG_INFO, "input ended; lingering %u ms for repairs",
-                d->linger_ms);
+    strata_logf(&d->log, STRATA_LOG_INFO, "input ended; lingering %u ms for repairs", d->linger_ms);
     d->input_ended = 1;
     uv_timer_init(d->loop, &d->linger);
     d->linger.data = d;
@@ -150,13 +161,18 @@ static void on_signal(void *user, int signum)
 
 int cmd_source(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"control", required_argument, NULL, 'c'}, {"channel", required_argument, NULL, 'n'},
-        {"input", required_argument, NULL, 'i'},   {"rate", required_argument, NULL, 'R'},
-        {"upload", required_argument, NULL, 'u'},  {"listen", required_argument, NULL, 'l'},
-        {"linger-ms", required_argument, NULL, 'L'}, {"loop", no_argument, NULL, 'O'}, {"verbose", no_argument, NULL, 'v'},
-        {"quiet", no_argument, NULL, 'q'},         {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"control", required_argument, NULL, 'c'},
+                                         {"channel", required_argument, NULL, 'n'},
+                                         {"input", required_argument, NULL, 'i'},
+                                         {"rate", required_argument, NULL, 'R'},
+                                         {"upload", required_argument, NULL, 'u'},
+                                         {"listen", required_argument, NULL, 'l'},
+                                         {"linger-ms", required_argument, NULL, 'L'},
+                                         {"loop", no_argument, NULL, 'O'},
+                                         {"verbose", no_argument, NULL, 'v'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
     source_daemon d;
     memset(&d, 0, sizeof d);
     strata_source_config cfg = {0};
@@ -168,19 +184,44 @@ int cmd_source(int argc, char **argv)
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': cfg.control = cmd_parse_addr(SUB, "--control", optarg); have_control = 1; break;
-        case 'n': cfg.channel = optarg; break;
-        case 'i': d.input = optarg; break;
-        case 'R': cfg.rate_kbps = cmd_parse_u32(SUB, "--rate", optarg, 1, 10000000); break;
-        case 'u': cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 1, 100000000); break;
-        case 'l': listen = cmd_parse_addr(SUB, "--listen", optarg); break;
-        case 'O': d.repeat = 1; break;
-        case 'L': d.linger_ms = cmd_parse_u32(SUB, "--linger-ms", optarg, 0, 3600000); break;
-        case 'v': level = STRATA_LOG_DEBUG; break;
-        case 'q': level = STRATA_LOG_ERROR; break;
-        case 'h': usage(); return CMD_EXIT_OK;
-        case ':': cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
-        default: cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+        case 'c':
+            cfg.control = cmd_parse_addr(SUB, "--control", optarg);
+            have_control = 1;
+            break;
+        case 'n':
+            cfg.channel = optarg;
+            break;
+        case 'i':
+            d.input = optarg;
+            break;
+        case 'R':
+            cfg.rate_kbps = cmd_parse_u32(SUB, "--rate", optarg, 1, 10000000);
+            break;
+        case 'u':
+            cfg.upload_kbps = cmd_parse_u32(SUB, "--upload", optarg, 1, 100000000);
+            break;
+        case 'l':
+            listen = cmd_parse_addr(SUB, "--listen", optarg);
+            break;
+        case 'O':
+            d.repeat = 1;
+            break;
+        case 'L':
+            d.linger_ms = cmd_parse_u32(SUB, "--linger-ms", optarg, 0, 3600000);
+            break;
+        case 'v':
+            level = STRATA_LOG_DEBUG;
+            break;
+        case 'q':
+            level = STRATA_LOG_ERROR;
+            break;
+        case 'h':
+            usage();
+            return CMD_EXIT_OK;
+        case ':':
+            cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+        default:
+            cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
@@ -196,7 +237,8 @@ int cmd_source(int argc, char **argv)
     if (strncmp(d.input, "udp://", 6) == 0) {
         strata_addr probe;
         if (host_parse_addr(d.input + 6, &probe) < 0)
-            cmd_usage_error(SUB, "--input udp://ADDR:PORT needs an IPv4 address, got '%s'", d.input);
+            cmd_usage_error(SUB, "--input udp://ADDR:PORT needs an IPv4 address, got '%s'",
+                            d.input);
     }
     if (strncmp(d.input, "udp://", 6) != 0 && strcmp(d.input, "-") != 0 &&
         access(d.input, R_OK) != 0) {

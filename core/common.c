@@ -13,21 +13,36 @@
 const char *strata_strerror(int err)
 {
     switch (err) {
-    case STRATA_OK: return "success";
-    case STRATA_ERR_SHORT: return "input too short";
-    case STRATA_ERR_LONG: return "trailing bytes after message";
-    case STRATA_ERR_MAGIC: return "bad magic";
-    case STRATA_ERR_VERSION: return "unsupported protocol version";
-    case STRATA_ERR_TYPE: return "unknown message type";
-    case STRATA_ERR_RANGE: return "field out of range";
-    case STRATA_ERR_UNEXPECTED: return "message not valid in this state";
-    case STRATA_ERR_INVAL: return "invalid argument";
-    case STRATA_ERR_NOSPACE: return "no space";
-    case STRATA_ERR_NOTFOUND: return "not found";
-    case STRATA_ERR_EXISTS: return "already exists";
-    case STRATA_ERR_FULL: return "queue full";
-    case STRATA_ERR_NOMEM: return "out of memory";
-    default: return "unknown error";
+    case STRATA_OK:
+        return "success";
+    case STRATA_ERR_SHORT:
+        return "input too short";
+    case STRATA_ERR_LONG:
+        return "trailing bytes after message";
+    case STRATA_ERR_MAGIC:
+        return "bad magic";
+    case STRATA_ERR_VERSION:
+        return "unsupported protocol version";
+    case STRATA_ERR_TYPE:
+        return "unknown message type";
+    case STRATA_ERR_RANGE:
+        return "field out of range";
+    case STRATA_ERR_UNEXPECTED:
+        return "message not valid in this state";
+    case STRATA_ERR_INVAL:
+        return "invalid argument";
+    case STRATA_ERR_NOSPACE:
+        return "no space";
+    case STRATA_ERR_NOTFOUND:
+        return "not found";
+    case STRATA_ERR_EXISTS:
+        return "already exists";
+    case STRATA_ERR_FULL:
+        return "queue full";
+    case STRATA_ERR_NOMEM:
+        return "out of memory";
+    default:
+        return "unknown error";
     }
 }
 
@@ -170,7 +185,10 @@ void strata_rng_seed(strata_rng *r, uint64_t seed)
         r->s[i] = splitmix64(&seed);
 }
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 uint64_t strata_rng_next(strata_rng *r)
 {
@@ -198,4 +216,7 @@ uint64_t strata_rng_below(strata_rng *r, uint64_t bound)
     }
 }
 
-double strata_rng_unit(strata_rng *r) { return (double)(strata_rng_next(r) >> 11) * 0x1.0p-53; }
+double strata_rng_unit(strata_rng *r)
+{
+    return (double)(strata_rng_next(r) >> 11) * 0x1.0p-53;
+}

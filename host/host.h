@@ -29,7 +29,7 @@ typedef struct host_node {
     uv_timer_t timer;
     const host_core_ops *ops;
     void *obj;
-    strata_addr bound;       /* address the socket is bound to (port resolved) */
+    strata_addr bound; /* address the socket is bound to (port resolved) */
     uint64_t tx_datagrams, tx_errors, rx_datagrams, rx_truncated;
     int closing;
     /* Called after every core call, once the outbox is drained (may be NULL);

@@ -253,7 +253,10 @@ fail:
     return -1;
 }
 
-uint64_t host_ingest_bytes(const host_ingest *in) { return in->bytes; }
+uint64_t host_ingest_bytes(const host_ingest *in)
+{
+    return in->bytes;
+}
 
 static void release(host_ingest *in)
 {
@@ -280,11 +283,15 @@ void host_ingest_close(host_ingest *in)
         return;
     }
     switch (in->kind) {
-    case INGEST_FILE: uv_close((uv_handle_t *)&in->timer, on_closed); break;
+    case INGEST_FILE:
+        uv_close((uv_handle_t *)&in->timer, on_closed);
+        break;
     case INGEST_PIPE:
         uv_close((uv_handle_t *)&in->pipe, on_closed);
         uv_close((uv_handle_t *)&in->timer, on_closed);
         break;
-    default: uv_close((uv_handle_t *)&in->udp, on_closed); break;
+    default:
+        uv_close((uv_handle_t *)&in->udp, on_closed);
+        break;
     }
 }

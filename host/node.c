@@ -14,7 +14,10 @@
 
 enum { HOST_SOCKET_BUFFER_BYTES = 4 << 20 };
 
-uint64_t host_now_ns(void) { return uv_hrtime(); }
+uint64_t host_now_ns(void)
+{
+    return uv_hrtime();
+}
 
 uint64_t host_random_u64(void)
 {
@@ -196,10 +199,14 @@ void host_node_close(host_node *n)
 static const char *level_name(int level)
 {
     switch (level) {
-    case STRATA_LOG_ERROR: return "error";
-    case STRATA_LOG_WARN: return "warn";
-    case STRATA_LOG_INFO: return "info";
-    default: return "debug";
+    case STRATA_LOG_ERROR:
+        return "error";
+    case STRATA_LOG_WARN:
+        return "warn";
+    case STRATA_LOG_INFO:
+        return "info";
+    default:
+        return "debug";
     }
 }
 

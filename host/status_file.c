@@ -27,7 +27,10 @@ static void write_now(host_status_file *sf)
         sf->write_errors++;
 }
 
-static void on_timer(uv_timer_t *t) { write_now(t->data); }
+static void on_timer(uv_timer_t *t)
+{
+    write_now(t->data);
+}
 
 void host_status_file_start(host_status_file *sf, uv_loop_t *loop, const char *path,
                             host_http_status_fn status, void *user)

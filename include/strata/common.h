@@ -18,19 +18,19 @@
 enum strata_err {
     STRATA_OK = 0,
     /* -1..-99: malformed or hostile input; counted and dropped */
-    STRATA_ERR_SHORT = -1,        /* input ends before a field */
-    STRATA_ERR_LONG = -2,         /* bytes left over after the message */
-    STRATA_ERR_MAGIC = -3,        /* not a strata datagram */
-    STRATA_ERR_VERSION = -4,      /* protocol version we do not speak */
-    STRATA_ERR_TYPE = -5,         /* unknown message type */
-    STRATA_ERR_RANGE = -6,        /* a field is outside its allowed range */
-    STRATA_ERR_UNEXPECTED = -7,   /* well-formed but not valid in this state */
+    STRATA_ERR_SHORT = -1,      /* input ends before a field */
+    STRATA_ERR_LONG = -2,       /* bytes left over after the message */
+    STRATA_ERR_MAGIC = -3,      /* not a strata datagram */
+    STRATA_ERR_VERSION = -4,    /* protocol version we do not speak */
+    STRATA_ERR_TYPE = -5,       /* unknown message type */
+    STRATA_ERR_RANGE = -6,      /* a field is outside its allowed range */
+    STRATA_ERR_UNEXPECTED = -7, /* well-formed but not valid in this state */
     /* -100..-199: state and usage errors */
-    STRATA_ERR_INVAL = -100,      /* bad argument from the caller */
-    STRATA_ERR_NOSPACE = -101,    /* output buffer or table too small */
+    STRATA_ERR_INVAL = -100,   /* bad argument from the caller */
+    STRATA_ERR_NOSPACE = -101, /* output buffer or table too small */
     STRATA_ERR_NOTFOUND = -102,
     STRATA_ERR_EXISTS = -103,
-    STRATA_ERR_FULL = -104,       /* a bounded queue or table is full */
+    STRATA_ERR_FULL = -104, /* a bounded queue or table is full */
     /* -200..: fatal */
     STRATA_ERR_NOMEM = -200,
 };
@@ -39,14 +39,25 @@ enum strata_err {
 const char *strata_strerror(int err);
 
 /* True when err belongs to the malformed-input band. */
-static inline int strata_err_is_input(int err) { return err <= -1 && err >= -99; }
+static inline int strata_err_is_input(int err)
+{
+    return err <= -1 && err >= -99;
+}
 
 /* Typed ids: one-member structs so that the compiler refuses to take one
  * kind of id for another. Zero means "none" for every kind. */
-typedef struct strata_node_id { uint64_t v; } strata_node_id;
-typedef struct strata_channel_id { uint64_t v; } strata_channel_id;
-typedef struct strata_dcm_id { uint32_t v; } strata_dcm_id;
-typedef struct strata_group_id { uint64_t v; } strata_group_id;
+typedef struct strata_node_id {
+    uint64_t v;
+} strata_node_id;
+typedef struct strata_channel_id {
+    uint64_t v;
+} strata_channel_id;
+typedef struct strata_dcm_id {
+    uint32_t v;
+} strata_dcm_id;
+typedef struct strata_group_id {
+    uint64_t v;
+} strata_group_id;
 
 /* Channel ids are the 64-bit FNV-1a hash of the channel name, so every
  * party computes the same id without asking anyone. Never returns 0. */
@@ -63,7 +74,10 @@ static inline int strata_addr_eq(strata_addr a, strata_addr b)
 {
     return a.ipv4 == b.ipv4 && a.port == b.port;
 }
-static inline int strata_addr_is_zero(strata_addr a) { return a.ipv4 == 0 && a.port == 0; }
+static inline int strata_addr_is_zero(strata_addr a)
+{
+    return a.ipv4 == 0 && a.port == 0;
+}
 
 /* Formats "a.b.c.d:port" into buf (at least 22 bytes); returns buf. */
 char *strata_addr_format(strata_addr a, char *buf, size_t buflen);
@@ -71,8 +85,8 @@ char *strata_addr_format(strata_addr a, char *buf, size_t buflen);
 /* Time is always uint64_t nanoseconds on the host's monotonic clock (or the
  * simulator's virtual clock). STRATA_NEVER means "no deadline". */
 #define STRATA_NEVER UINT64_MAX
-#define STRATA_MS(x) ((uint64_t)(x) * 1000000ull)
-#define STRATA_S(x) ((uint64_t)(x) * 1000000000ull)
+#define STRATA_MS(x) ((uint64_t)(x)*1000000ull)
+#define STRATA_S(x) ((uint64_t)(x)*1000000000ull)
 
 /* Allocator passed to every constructor; NULL means libc. */
 typedef struct strata_alloc {
@@ -121,7 +135,11 @@ typedef struct strata_buf {
 
 /* Allocates a buffer of capacity bytes with one reference and len 0. */
 strata_buf *strata_buf_new(const strata_alloc *a, size_t capacity);
-static inline strata_buf *strata_buf_ref(strata_buf *b) { b->refs++; return b; }
+static inline strata_buf *strata_buf_ref(strata_buf *b)
+{
+    b->refs++;
+    return b;
+}
 void strata_buf_unref(strata_buf *b);
 
 /* The outbox: datagrams the core wants sent, in order. The host drains it
@@ -148,7 +166,9 @@ int strata_outbox_push(strata_outbox *ob, strata_addr to, strata_buf *buf);
 int strata_outbox_pop(strata_outbox *ob, strata_datagram *out);
 
 /* Deterministic random numbers (xoshiro256**), seeded by the host. */
-typedef struct strata_rng { uint64_t s[4]; } strata_rng;
+typedef struct strata_rng {
+    uint64_t s[4];
+} strata_rng;
 void strata_rng_seed(strata_rng *r, uint64_t seed);
 uint64_t strata_rng_next(strata_rng *r);
 /* Uniform in [0, bound) without modulo bias; bound 0 returns 0. */

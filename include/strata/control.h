@@ -35,13 +35,13 @@ enum strata_region_mode {
 };
 
 typedef struct strata_control_config {
-    uint8_t k;                   /* 0 = default 4 */
-    uint32_t heartbeat_ms;       /* 0 = default */
-    uint32_t dead_after_ms;      /* 0 = 3.5 heartbeats */
-    uint32_t stall_after_ms;     /* 0 = 3 heartbeats */
-    uint8_t region_mode;         /* enum strata_region_mode */
-    uint8_t prefix_bits;         /* 0 = 24 */
-    uint32_t max_nodes;          /* 0 = default; joins beyond are refused */
+    uint8_t k;               /* 0 = default 4 */
+    uint32_t heartbeat_ms;   /* 0 = default */
+    uint32_t dead_after_ms;  /* 0 = 3.5 heartbeats */
+    uint32_t stall_after_ms; /* 0 = 3 heartbeats */
+    uint8_t region_mode;     /* enum strata_region_mode */
+    uint8_t prefix_bits;     /* 0 = 24 */
+    uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
     uint64_t seed;
     const strata_log *log;
 } strata_control_config;
@@ -54,15 +54,16 @@ enum strata_control_defaults {
 };
 
 typedef struct strata_control_status {
-    size_t nodes;          /* live peers and sources */
+    size_t nodes; /* live peers and sources */
     size_t peers;
     size_t sources;
     size_t channels;
     size_t dcms;
     size_t detached_pairs; /* (node, substream) pairs without a parent */
     int max_depth;
-    uint64_t played_packets, missed_packets;   /* latest heartbeat of every node, departed ones included */
-    uint64_t peer_tx_bytes, source_tx_bytes;   /* data bytes uploaded, likewise over the whole run */
+    uint64_t played_packets,
+        missed_packets; /* latest heartbeat of every node, departed ones included */
+    uint64_t peer_tx_bytes, source_tx_bytes; /* data bytes uploaded, likewise over the whole run */
     uint64_t joins, leaves, deaths, reparents, instructions_sent;
     strata_drop_counters drops;
 } strata_control_status;

@@ -41,15 +41,15 @@ typedef struct strata_peer_callbacks {
 } strata_peer_callbacks;
 
 typedef struct strata_peer_config {
-    strata_node_id node;        /* nonzero, random per process */
-    const char *channel;        /* channel name */
-    strata_addr control;        /* control center */
+    strata_node_id node; /* nonzero, random per process */
+    const char *channel; /* channel name */
+    strata_addr control; /* control center */
     uint32_t upload_kbps;
-    const char *region;         /* label, or NULL/"" to let the control decide */
-    uint32_t playout_delay_ms;  /* 0 = default */
-    uint32_t join_retry_ms;     /* 0 = default */
-    uint32_t repair_after_ms;   /* 0 = default */
-    uint32_t store_packets;     /* packets kept for repair; 0 = default */
+    const char *region;        /* label, or NULL/"" to let the control decide */
+    uint32_t playout_delay_ms; /* 0 = default */
+    uint32_t join_retry_ms;    /* 0 = default */
+    uint32_t repair_after_ms;  /* 0 = default */
+    uint32_t store_packets;    /* packets kept for repair; 0 = default */
     uint64_t seed;
     const strata_log *log;
 } strata_peer_config;
@@ -80,8 +80,8 @@ void strata_peer_del(strata_peer *p);
 
 /* Feeds one received datagram. Bad input is counted and dropped; returns 0
  * or the (negative) reason it was dropped. */
-int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t *buf,
-                                size_t buflen, uint64_t now);
+int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t *buf, size_t buflen,
+                                uint64_t now);
 /* Runs every deadline that is due at now. */
 void strata_peer_handle_timeout(strata_peer *p, uint64_t now);
 /* Earliest deadline, or STRATA_NEVER. */

@@ -21,10 +21,10 @@ typedef struct strata_source_config {
     strata_node_id node;
     const char *channel;
     strata_addr control;
-    uint32_t rate_kbps;          /* nominal stream rate, > 0 */
-    uint32_t upload_kbps;        /* 0 = unlimited */
-    uint32_t payload_bytes;      /* 0 = default */
-    uint32_t store_packets;      /* 0 = default */
+    uint32_t rate_kbps;     /* nominal stream rate, > 0 */
+    uint32_t upload_kbps;   /* 0 = unlimited */
+    uint32_t payload_bytes; /* 0 = default */
+    uint32_t store_packets; /* 0 = default */
     uint64_t seed;
     const strata_log *log;
 } strata_source_config;

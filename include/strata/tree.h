@@ -73,7 +73,8 @@ strata_node_id strata_mtree_parent(const strata_mtree *t, strata_node_id id, uin
 size_t strata_mtree_children(const strata_mtree *t, strata_node_id id, uint8_t s,
                              strata_node_id *out, size_t max);
 int strata_mtree_interior_tree(const strata_mtree *t, strata_node_id id);
-int strata_mtree_depth(const strata_mtree *t, strata_node_id id, uint8_t s); /* source's children: 1 */
+int strata_mtree_depth(const strata_mtree *t, strata_node_id id,
+                       uint8_t s); /* source's children: 1 */
 size_t strata_mtree_count(const strata_mtree *t);
 size_t strata_mtree_detached(const strata_mtree *t); /* (node, substream) pairs with no parent */
 uint8_t strata_mtree_k(const strata_mtree *t);
@@ -93,7 +94,7 @@ int strata_mtree_check(const strata_mtree *t, char *why, size_t whylen);
 typedef struct strata_mtree_stats {
     size_t nodes;
     size_t detached_pairs;
-    size_t source_children;   /* summed over trees */
+    size_t source_children; /* summed over trees */
     int max_depth;
     double mean_depth;
 } strata_mtree_stats;
