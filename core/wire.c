@@ -41,6 +41,16 @@ enum wire_sizes {
     PROBE_REPLY_BYTES = 32,
     LEAVE_BYTES = 24,
     REPAIR_BYTES = 36,
+    GROUP_NB_BYTES = 26,
+    GROUP_QUERY_BYTES = 24,
+    GROUP_INFO_FIXED_BYTES = 49,
+    GROUP_JOIN_BYTES = 24,
+    GROUP_STATE_FIXED_BYTES = 52,
+    GROUP_KEEPALIVE_BYTES = 37,
+    GROUP_LEAVE_BYTES = 46,
+    GROUP_LINK_BYTES = 37,
+    GROUP_PING_BYTES = 24,
+    GROUP_PONG_BYTES = 40,
 };
 
 static const uint8_t wire_magic[2] = {0x53, 0x54}; /* "ST", protocol.md 2.1 */
@@ -811,6 +821,550 @@ int strata_wire_decode_repair(const uint8_t *buf, size_t buflen, strata_msg_repa
     if (err < 0)
         return err;
     return repair_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- Locality groups (protocol.md 3.8) ----------------------------------- */
+
+static int peer_ref_is_zero(const strata_peer_ref *r)
+{
+    return r->node.v == 0 && strata_addr_is_zero(r->addr);
+}
+
+/* protocol.md 3.8.2: a neighbour entry names another group and its leader. */
+static int group_nb_valid(const strata_group_nb *e, strata_group_id own)
+{
+    return e->group.v != 0 && e->group.v != own.v && e->leader.node.v != 0;
+}
+
+static uint8_t *put_group_nb(uint8_t *p, const strata_group_nb *e)
+{
+    p = put_u64(p, e->group.v);
+    p = put_peer_ref(p, &e->leader);
+    return put_u32(p, e->distance);
+}
+
+static void get_group_nb(reader *r, strata_group_nb *e)
+{
+    e->group.v = get_u64(r);
+    get_peer_ref(r, &e->leader);
+    e->distance = get_u32(r);
+}
+
+static int group_metric_valid(uint8_t metric)
+{
+    return metric >= 1 && metric <= STRATA_GROUP_METRIC_MAX;
+}
+
+/* --- GROUP_QUERY (protocol.md 3.8.1) -------------------------------------- */
+
+static int group_query_valid(const strata_msg_group_query *m)
+{
+    return m->node.v != 0;
+}
+
+int strata_wire_encode_group_query(uint8_t *buf, size_t buflen, const strata_msg_group_query *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_query_valid(m), GROUP_QUERY_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_QUERY);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->query_id);
+    put_u64(p, m->group.v);
+    return GROUP_QUERY_BYTES;
+}
+
+int strata_wire_decode_group_query(const uint8_t *buf, size_t buflen, strata_msg_group_query *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_QUERY);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->query_id = get_u32(&r);
+    m->group.v = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_query_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_INFO (protocol.md 3.8.2) --------------------------------------- */
+
+static size_t group_info_bytes(size_t n_neighbours)
+{
+    return (size_t)GROUP_INFO_FIXED_BYTES + n_neighbours * GROUP_NB_BYTES;
+}
+
+/* The "allowed" column of protocol.md 3.8.2. */
+static int group_info_valid(const strata_msg_group_info *m)
+{
+    if (m->node.v == 0 || m->status > STRATA_GROUP_INFO_STATUS_MAX ||
+        !group_metric_valid(m->metric) || m->n_neighbours > STRATA_WIRE_MAX_GROUP_NEIGHBOURS)
+        return 0;
+    switch (m->status) {
+    case STRATA_GROUP_INFO_NO_GROUP:
+        return m->group.v == 0 && m->term == 0 && peer_ref_is_zero(&m->leader) &&
+               m->n_members == 0 && m->n_neighbours == 0;
+    case STRATA_GROUP_INFO_MEMBER:
+        if (m->group.v == 0 || m->leader.node.v == 0 || m->leader.node.v == m->node.v ||
+            m->n_neighbours != 0)
+            return 0;
+        break;
+    default: /* LEADER, FULL: the responder leads the group */
+        if (m->group.v == 0 || m->leader.node.v != m->node.v || m->n_members == 0)
+            return 0;
+        break;
+    }
+    for (size_t i = 0; i < m->n_neighbours; i++) {
+        if (!group_nb_valid(&m->neighbours[i], m->group))
+            return 0;
+    }
+    return 1;
+}
+
+int strata_wire_encode_group_info(uint8_t *buf, size_t buflen, const strata_msg_group_info *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    size_t n = group_info_bytes(m->n_neighbours);
+    int err = encode_prelude(buf, buflen, group_info_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_INFO);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->query_id);
+    p = put_u8(p, m->status);
+    p = put_u8(p, m->metric);
+    p = put_u64(p, m->group.v);
+    p = put_u32(p, m->term);
+    p = put_peer_ref(p, &m->leader);
+    p = put_u32(p, m->n_members);
+    p = put_u8(p, m->n_neighbours);
+    for (size_t i = 0; i < m->n_neighbours; i++)
+        p = put_group_nb(p, &m->neighbours[i]);
+    return (int)n;
+}
+
+int strata_wire_decode_group_info(const uint8_t *buf, size_t buflen, strata_msg_group_info *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_INFO);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->query_id = get_u32(&r);
+    m->status = get_u8(&r);
+    m->metric = get_u8(&r);
+    m->group.v = get_u64(&r);
+    m->term = get_u32(&r);
+    get_peer_ref(&r, &m->leader);
+    m->n_members = get_u32(&r);
+    m->n_neighbours = get_u8(&r);
+    if (r.err)
+        return r.err;
+    /* The count bounds the writes into neighbours[]. */
+    if (m->n_neighbours > STRATA_WIRE_MAX_GROUP_NEIGHBOURS)
+        return STRATA_ERR_RANGE;
+    for (size_t i = 0; i < m->n_neighbours; i++)
+        get_group_nb(&r, &m->neighbours[i]);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_info_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_JOIN (protocol.md 3.8.3) --------------------------------------- */
+
+static int group_join_valid(const strata_msg_group_join *m)
+{
+    return m->node.v != 0 && m->group.v != 0;
+}
+
+int strata_wire_encode_group_join(uint8_t *buf, size_t buflen, const strata_msg_group_join *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_join_valid(m), GROUP_JOIN_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_JOIN);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->join_id);
+    put_u64(p, m->group.v);
+    return GROUP_JOIN_BYTES;
+}
+
+int strata_wire_decode_group_join(const uint8_t *buf, size_t buflen, strata_msg_group_join *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_JOIN);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->join_id = get_u32(&r);
+    m->group.v = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_join_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_STATE (protocol.md 3.8.4) -------------------------------------- */
+
+static size_t group_state_bytes(size_t n_successors, size_t n_neighbours, size_t n_page)
+{
+    return (size_t)GROUP_STATE_FIXED_BYTES + n_successors * PEER_REF_BYTES +
+           n_neighbours * GROUP_NB_BYTES + n_page * PEER_REF_BYTES;
+}
+
+static int group_state_counts_valid(size_t n_successors, size_t n_neighbours, size_t n_page)
+{
+    return n_successors <= STRATA_WIRE_MAX_GROUP_SUCCESSORS &&
+           n_neighbours <= STRATA_WIRE_MAX_GROUP_NEIGHBOURS &&
+           n_page <= STRATA_WIRE_MAX_GROUP_PAGE &&
+           group_state_bytes(n_successors, n_neighbours, n_page) <= STRATA_WIRE_MAX_DATAGRAM_BYTES;
+}
+
+size_t strata_wire_group_state_max_page(uint8_t n_successors, uint8_t n_neighbours)
+{
+    if (!group_state_counts_valid(n_successors, n_neighbours, 0))
+        return 0;
+    size_t room =
+        (STRATA_WIRE_MAX_DATAGRAM_BYTES - group_state_bytes(n_successors, n_neighbours, 0)) /
+        PEER_REF_BYTES;
+    return room < STRATA_WIRE_MAX_GROUP_PAGE ? room : STRATA_WIRE_MAX_GROUP_PAGE;
+}
+
+/* The "allowed" column of protocol.md 3.8.4. */
+static int group_state_valid(const strata_msg_group_state *m)
+{
+    if (m->leader.v == 0 || m->group.v == 0 || m->member.v == 0 || !group_metric_valid(m->metric))
+        return 0;
+    if (m->n_members == 0 || !group_state_counts_valid(m->n_successors, m->n_neighbours, m->n_page))
+        return 0;
+    if (m->n_successors >= m->n_members ||
+        (uint64_t)m->page_offset + m->n_page > (uint64_t)m->n_members)
+        return 0;
+    for (size_t i = 0; i < m->n_successors; i++) {
+        if (m->successors[i].node.v == 0 || m->successors[i].node.v == m->leader.v)
+            return 0;
+    }
+    for (size_t i = 0; i < m->n_neighbours; i++) {
+        if (!group_nb_valid(&m->neighbours[i], m->group))
+            return 0;
+    }
+    for (size_t i = 0; i < m->n_page; i++) {
+        if (m->page[i].node.v == 0)
+            return 0;
+    }
+    return 1;
+}
+
+int strata_wire_encode_group_state(uint8_t *buf, size_t buflen, const strata_msg_group_state *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    size_t n = group_state_bytes(m->n_successors, m->n_neighbours, m->n_page);
+    int err = encode_prelude(buf, buflen, group_state_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_STATE);
+    p = put_u64(p, m->leader.v);
+    p = put_u64(p, m->group.v);
+    p = put_u32(p, m->term);
+    p = put_u32(p, m->epoch);
+    p = put_u64(p, m->member.v);
+    p = put_u32(p, m->reply_id);
+    p = put_u32(p, m->n_members);
+    p = put_u32(p, m->page_offset);
+    p = put_u8(p, m->metric);
+    p = put_u8(p, m->n_successors);
+    p = put_u8(p, m->n_neighbours);
+    p = put_u8(p, m->n_page);
+    for (size_t i = 0; i < m->n_successors; i++)
+        p = put_peer_ref(p, &m->successors[i]);
+    for (size_t i = 0; i < m->n_neighbours; i++)
+        p = put_group_nb(p, &m->neighbours[i]);
+    for (size_t i = 0; i < m->n_page; i++)
+        p = put_peer_ref(p, &m->page[i]);
+    return (int)n;
+}
+
+int strata_wire_decode_group_state(const uint8_t *buf, size_t buflen, strata_msg_group_state *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_STATE);
+    if (err)
+        return err;
+    m->leader.v = get_u64(&r);
+    m->group.v = get_u64(&r);
+    m->term = get_u32(&r);
+    m->epoch = get_u32(&r);
+    m->member.v = get_u64(&r);
+    m->reply_id = get_u32(&r);
+    m->n_members = get_u32(&r);
+    m->page_offset = get_u32(&r);
+    m->metric = get_u8(&r);
+    m->n_successors = get_u8(&r);
+    m->n_neighbours = get_u8(&r);
+    m->n_page = get_u8(&r);
+    if (r.err)
+        return r.err;
+    /* The counts bound the writes into the three arrays. */
+    if (!group_state_counts_valid(m->n_successors, m->n_neighbours, m->n_page))
+        return STRATA_ERR_RANGE;
+    for (size_t i = 0; i < m->n_successors; i++)
+        get_peer_ref(&r, &m->successors[i]);
+    for (size_t i = 0; i < m->n_neighbours; i++)
+        get_group_nb(&r, &m->neighbours[i]);
+    for (size_t i = 0; i < m->n_page; i++)
+        get_peer_ref(&r, &m->page[i]);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_state_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_KEEPALIVE (protocol.md 3.8.5) ---------------------------------- */
+
+static int group_keepalive_valid(const strata_msg_group_keepalive *m)
+{
+    if (m->node.v == 0 || m->group.v == 0)
+        return 0;
+    if (m->flags & ~(unsigned)STRATA_GROUP_KA_FLAGS_KNOWN)
+        return 0;
+    int takeover = (m->flags & STRATA_GROUP_KA_TAKEOVER) != 0;
+    if ((m->flags & STRATA_GROUP_KA_LEFT) && !takeover)
+        return 0;
+    return takeover ? m->lost_leader.v != 0 : m->lost_leader.v == 0;
+}
+
+int strata_wire_encode_group_keepalive(uint8_t *buf, size_t buflen,
+                                       const strata_msg_group_keepalive *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_keepalive_valid(m), GROUP_KEEPALIVE_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_KEEPALIVE);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->group.v);
+    p = put_u32(p, m->term);
+    p = put_u32(p, m->seq);
+    p = put_u8(p, m->flags);
+    put_u64(p, m->lost_leader.v);
+    return GROUP_KEEPALIVE_BYTES;
+}
+
+int strata_wire_decode_group_keepalive(const uint8_t *buf, size_t buflen,
+                                       strata_msg_group_keepalive *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_KEEPALIVE);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->group.v = get_u64(&r);
+    m->term = get_u32(&r);
+    m->seq = get_u32(&r);
+    m->flags = get_u8(&r);
+    m->lost_leader.v = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_keepalive_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_LEAVE (protocol.md 3.8.6) -------------------------------------- */
+
+static int group_leave_valid(const strata_msg_group_leave *m)
+{
+    if (m->node.v == 0 || m->group.v == 0)
+        return 0;
+    if (m->next_group.v == 0)
+        return peer_ref_is_zero(&m->next_leader);
+    return m->next_leader.node.v != 0 && m->next_leader.node.v != m->node.v;
+}
+
+int strata_wire_encode_group_leave(uint8_t *buf, size_t buflen, const strata_msg_group_leave *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_leave_valid(m), GROUP_LEAVE_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_LEAVE);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->group.v);
+    p = put_u32(p, m->term);
+    p = put_u64(p, m->next_group.v);
+    put_peer_ref(p, &m->next_leader);
+    return GROUP_LEAVE_BYTES;
+}
+
+int strata_wire_decode_group_leave(const uint8_t *buf, size_t buflen, strata_msg_group_leave *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_LEAVE);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->group.v = get_u64(&r);
+    m->term = get_u32(&r);
+    m->next_group.v = get_u64(&r);
+    get_peer_ref(&r, &m->next_leader);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_leave_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_LINK (protocol.md 3.8.7) --------------------------------------- */
+
+static int group_link_valid(const strata_msg_group_link *m)
+{
+    return m->node.v != 0 && m->group.v != 0 && m->kind <= STRATA_GROUP_LINK_KIND_MAX &&
+           m->peer_group.v != m->group.v;
+}
+
+int strata_wire_encode_group_link(uint8_t *buf, size_t buflen, const strata_msg_group_link *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_link_valid(m), GROUP_LINK_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_LINK);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->group.v);
+    p = put_u32(p, m->term);
+    p = put_u64(p, m->peer_group.v);
+    p = put_u8(p, m->kind);
+    put_u32(p, m->distance);
+    return GROUP_LINK_BYTES;
+}
+
+int strata_wire_decode_group_link(const uint8_t *buf, size_t buflen, strata_msg_group_link *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_LINK);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->group.v = get_u64(&r);
+    m->term = get_u32(&r);
+    m->peer_group.v = get_u64(&r);
+    m->kind = get_u8(&r);
+    m->distance = get_u32(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_link_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_PING and GROUP_PONG (protocol.md 3.8.8) ------------------------ */
+
+static int group_ping_valid(const strata_msg_group_ping *m)
+{
+    return m->node.v != 0;
+}
+
+int strata_wire_encode_group_ping(uint8_t *buf, size_t buflen, const strata_msg_group_ping *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_ping_valid(m), GROUP_PING_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_PING);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->ping_id);
+    put_u64(p, m->send_ts_ns);
+    return GROUP_PING_BYTES;
+}
+
+int strata_wire_decode_group_ping(const uint8_t *buf, size_t buflen, strata_msg_group_ping *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_PING);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->ping_id = get_u32(&r);
+    m->send_ts_ns = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_ping_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+static int group_pong_valid(const strata_msg_group_pong *m)
+{
+    return m->node.v != 0 && m->responder.v != 0;
+}
+
+int strata_wire_encode_group_pong(uint8_t *buf, size_t buflen, const strata_msg_group_pong *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_pong_valid(m), GROUP_PONG_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_PONG);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->ping_id);
+    p = put_u64(p, m->send_ts_ns);
+    p = put_u64(p, m->responder.v);
+    put_u64(p, m->rx_ts_ns);
+    return GROUP_PONG_BYTES;
+}
+
+int strata_wire_decode_group_pong(const uint8_t *buf, size_t buflen, strata_msg_group_pong *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_PONG);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->ping_id = get_u32(&r);
+    m->send_ts_ns = get_u64(&r);
+    m->responder.v = get_u64(&r);
+    m->rx_ts_ns = get_u64(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_pong_valid(m) ? err : STRATA_ERR_RANGE;
 }
 
 /* --- drop counters (protocol.md 6) ---------------------------------------- */

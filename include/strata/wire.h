@@ -39,7 +39,17 @@ enum strata_msg_type {
     STRATA_MSG_PROBE_REPLY = 7,
     STRATA_MSG_LEAVE = 8,
     STRATA_MSG_REPAIR_REQUEST = 9,
-    STRATA_MSG_TYPE_MAX = 9,
+    /* Locality groups (SPEC L1-L11, protocol.md 3.8) */
+    STRATA_MSG_GROUP_QUERY = 10,
+    STRATA_MSG_GROUP_INFO = 11,
+    STRATA_MSG_GROUP_JOIN = 12,
+    STRATA_MSG_GROUP_STATE = 13,
+    STRATA_MSG_GROUP_KEEPALIVE = 14,
+    STRATA_MSG_GROUP_LEAVE = 15,
+    STRATA_MSG_GROUP_LINK = 16,
+    STRATA_MSG_GROUP_PING = 17,
+    STRATA_MSG_GROUP_PONG = 18,
+    STRATA_MSG_TYPE_MAX = 18,
 };
 
 /* How many child entries a heartbeat with n_parents parent entries can
@@ -191,6 +201,158 @@ typedef struct strata_msg_repair {
     uint64_t mask;           /* nonzero */
 } strata_msg_repair;
 
+/* --- Locality groups (protocol.md 3.8, SPEC L1-L11) ---------------------
+ * Exchanged between group agents (core/groups.c). Distances travel as u32
+ * in the unit of the metric named alongside: microseconds for RTT and
+ * one-way latency, routing hops for HOPS; STRATA_GROUP_DISTANCE_UNKNOWN
+ * when not measured. */
+enum strata_wire_group_limits {
+    STRATA_WIRE_MAX_GROUP_NEIGHBOURS = 32, /* neighbour entries in INFO and STATE */
+    STRATA_WIRE_MAX_GROUP_SUCCESSORS = 8,  /* leadership list in STATE */
+    STRATA_WIRE_MAX_GROUP_PAGE = 64,       /* member entries in one STATE */
+};
+#define STRATA_GROUP_DISTANCE_UNKNOWN UINT32_MAX
+
+enum strata_group_metric {
+    STRATA_GROUP_METRIC_RTT = 1,     /* round trip, PROBE / PROBE_REPLY */
+    STRATA_GROUP_METRIC_ONE_WAY = 2, /* one way, GROUP_PING / GROUP_PONG, shared clocks */
+    STRATA_GROUP_METRIC_HOPS = 3,    /* routing hops from the received IP TTL */
+    STRATA_GROUP_METRIC_MAX = 3,
+};
+
+/* One neighbour group: its id, its leader, and the sender's distance to it. */
+typedef struct strata_group_nb {
+    strata_group_id group;   /* nonzero */
+    strata_peer_ref leader;  /* node nonzero */
+    uint32_t distance;       /* metric units, or STRATA_GROUP_DISTANCE_UNKNOWN */
+} strata_group_nb;
+
+/* GROUP_QUERY (3.8.1): "which group do you lead, and its neighbours?" */
+typedef struct strata_msg_group_query {
+    strata_node_id node;     /* asker */
+    uint32_t query_id;       /* echoed in the GROUP_INFO */
+    strata_group_id group;   /* group asked about; 0 = whichever the receiver is in */
+} strata_msg_group_query;
+
+enum strata_group_info_status {
+    STRATA_GROUP_INFO_LEADER = 0,   /* the sender leads `group`; neighbours follow */
+    STRATA_GROUP_INFO_MEMBER = 1,   /* the sender is a member; `leader` leads `group` */
+    STRATA_GROUP_INFO_NO_GROUP = 2, /* the sender is in no group (yet) */
+    STRATA_GROUP_INFO_FULL = 3,     /* the sender leads `group` and admits nobody more */
+    STRATA_GROUP_INFO_STATUS_MAX = 3,
+};
+
+/* GROUP_INFO (3.8.2): the answer to GROUP_QUERY, GROUP_JOIN (refusals) and
+ * misdirected GROUP_KEEPALIVE / GROUP_LINK. */
+typedef struct strata_msg_group_info {
+    strata_node_id node;     /* responder */
+    uint32_t query_id;       /* echo; 0 when unsolicited */
+    uint8_t status;          /* enum strata_group_info_status */
+    uint8_t metric;          /* enum strata_group_metric of the distances */
+    strata_group_id group;   /* 0 iff NO_GROUP */
+    uint32_t term;           /* leadership term of the group */
+    strata_peer_ref leader;  /* LEADER/FULL: the responder; MEMBER: its leader; NO_GROUP: zero */
+    uint32_t n_members;      /* as the responder knows it */
+    uint8_t n_neighbours;    /* <= STRATA_WIRE_MAX_GROUP_NEIGHBOURS; 0 unless LEADER/FULL */
+    strata_group_nb neighbours[STRATA_WIRE_MAX_GROUP_NEIGHBOURS];
+} strata_msg_group_info;
+
+/* GROUP_JOIN (3.8.3): a newcomer asks a leader to admit it. Its address is
+ * the datagram's source address. */
+typedef struct strata_msg_group_join {
+    strata_node_id node;
+    uint32_t join_id;        /* echoed as the STATE's reply_id or the INFO's query_id */
+    strata_group_id group;   /* nonzero */
+} strata_msg_group_join;
+
+/* GROUP_STATE (3.8.4): the leader's replica of the intra-group cache (L6),
+ * sent to one member: the leadership list, optionally the neighbour groups,
+ * and one page of the ordered member list. */
+typedef struct strata_msg_group_state {
+    strata_node_id leader;
+    strata_group_id group;
+    uint32_t term;
+    uint32_t epoch;          /* increases with every change within a term */
+    strata_node_id member;   /* the addressee */
+    uint32_t reply_id;       /* join_id or keepalive seq answered; 0 when pushed */
+    uint32_t n_members;      /* >= 1, leader included */
+    uint32_t page_offset;    /* index of page[0] in the ordered member list */
+    uint8_t metric;
+    uint8_t n_successors;    /* <= STRATA_WIRE_MAX_GROUP_SUCCESSORS, < n_members */
+    uint8_t n_neighbours;    /* <= STRATA_WIRE_MAX_GROUP_NEIGHBOURS */
+    uint8_t n_page;          /* <= STRATA_WIRE_MAX_GROUP_PAGE, and the size rule */
+    strata_peer_ref successors[STRATA_WIRE_MAX_GROUP_SUCCESSORS];
+    strata_group_nb neighbours[STRATA_WIRE_MAX_GROUP_NEIGHBOURS];
+    strata_peer_ref page[STRATA_WIRE_MAX_GROUP_PAGE];
+} strata_msg_group_state;
+
+/* How many member entries a GROUP_STATE with these counts can carry within
+ * STRATA_WIRE_MAX_DATAGRAM_BYTES (protocol.md 3.8.4); 0 for bad counts. */
+size_t strata_wire_group_state_max_page(uint8_t n_successors, uint8_t n_neighbours);
+
+enum strata_group_keepalive_flags {
+    STRATA_GROUP_KA_TAKEOVER = 0x01, /* my leader is lost: lead us, if you are next */
+    STRATA_GROUP_KA_LEFT = 0x02,     /* ... because it said it left (with TAKEOVER only) */
+    STRATA_GROUP_KA_FLAGS_KNOWN = 0x03,
+};
+
+/* GROUP_KEEPALIVE (3.8.5): a member to its leader (or, with TAKEOVER, to
+ * the next in the leadership list). */
+typedef struct strata_msg_group_keepalive {
+    strata_node_id node;
+    strata_group_id group;      /* nonzero */
+    uint32_t term;              /* newest term the member knows */
+    uint32_t seq;               /* echoed as the STATE's reply_id */
+    uint8_t flags;              /* enum strata_group_keepalive_flags */
+    strata_node_id lost_leader; /* nonzero iff TAKEOVER */
+} strata_msg_group_keepalive;
+
+/* GROUP_LEAVE (3.8.6): a node leaves its group; a leader names who its
+ * members follow next (a successor of the same group, or another group it
+ * merges into). */
+typedef struct strata_msg_group_leave {
+    strata_node_id node;
+    strata_group_id group;       /* nonzero */
+    uint32_t term;
+    strata_group_id next_group;  /* 0 = none */
+    strata_peer_ref next_leader; /* all zero iff next_group is 0 */
+} strata_msg_group_leave;
+
+enum strata_group_link_kind {
+    STRATA_GROUP_LINK_REQUEST = 0, /* please keep a link to my group */
+    STRATA_GROUP_LINK_ACCEPT = 1,
+    STRATA_GROUP_LINK_REFUSE = 2,
+    STRATA_GROUP_LINK_REFRESH = 3, /* the link lives; also a new leader's announcement */
+    STRATA_GROUP_LINK_UNLINK = 4,
+    STRATA_GROUP_LINK_KIND_MAX = 4,
+};
+
+/* GROUP_LINK (3.8.7): leader to leader, about the link between two groups. */
+typedef struct strata_msg_group_link {
+    strata_node_id node;         /* sender, leader of group */
+    strata_group_id group;       /* nonzero */
+    uint32_t term;
+    strata_group_id peer_group;  /* the receiver's group as the sender knows it; 0 = unknown */
+    uint8_t kind;                /* enum strata_group_link_kind */
+    uint32_t distance;           /* sender's distance to the receiver, metric units */
+} strata_msg_group_link;
+
+/* GROUP_PING and GROUP_PONG (3.8.8): a probe whose answer carries the
+ * responder's clock, for the one-way metric. */
+typedef struct strata_msg_group_ping {
+    strata_node_id node;
+    uint32_t ping_id;
+    uint64_t send_ts_ns;     /* sender's clock */
+} strata_msg_group_ping;
+
+typedef struct strata_msg_group_pong {
+    strata_node_id node;     /* echo: who pinged */
+    uint32_t ping_id;        /* echo */
+    uint64_t send_ts_ns;     /* echo */
+    strata_node_id responder;
+    uint64_t rx_ts_ns;       /* responder's clock when the ping arrived */
+} strata_msg_group_pong;
+
 /* Encoders write one complete datagram into buf and return its length, or
  * STRATA_ERR_NOSPACE if buflen is too small, or STRATA_ERR_INVAL if the
  * struct breaks a limit (the encoder never writes what the decoder rejects).
@@ -214,6 +376,27 @@ int strata_wire_encode_leave(uint8_t *buf, size_t buflen, const strata_msg_leave
 int strata_wire_decode_leave(const uint8_t *buf, size_t buflen, strata_msg_leave *m);
 int strata_wire_encode_repair(uint8_t *buf, size_t buflen, const strata_msg_repair *m);
 int strata_wire_decode_repair(const uint8_t *buf, size_t buflen, strata_msg_repair *m);
+
+int strata_wire_encode_group_query(uint8_t *buf, size_t buflen, const strata_msg_group_query *m);
+int strata_wire_decode_group_query(const uint8_t *buf, size_t buflen, strata_msg_group_query *m);
+int strata_wire_encode_group_info(uint8_t *buf, size_t buflen, const strata_msg_group_info *m);
+int strata_wire_decode_group_info(const uint8_t *buf, size_t buflen, strata_msg_group_info *m);
+int strata_wire_encode_group_join(uint8_t *buf, size_t buflen, const strata_msg_group_join *m);
+int strata_wire_decode_group_join(const uint8_t *buf, size_t buflen, strata_msg_group_join *m);
+int strata_wire_encode_group_state(uint8_t *buf, size_t buflen, const strata_msg_group_state *m);
+int strata_wire_decode_group_state(const uint8_t *buf, size_t buflen, strata_msg_group_state *m);
+int strata_wire_encode_group_keepalive(uint8_t *buf, size_t buflen,
+                                       const strata_msg_group_keepalive *m);
+int strata_wire_decode_group_keepalive(const uint8_t *buf, size_t buflen,
+                                       strata_msg_group_keepalive *m);
+int strata_wire_encode_group_leave(uint8_t *buf, size_t buflen, const strata_msg_group_leave *m);
+int strata_wire_decode_group_leave(const uint8_t *buf, size_t buflen, strata_msg_group_leave *m);
+int strata_wire_encode_group_link(uint8_t *buf, size_t buflen, const strata_msg_group_link *m);
+int strata_wire_decode_group_link(const uint8_t *buf, size_t buflen, strata_msg_group_link *m);
+int strata_wire_encode_group_ping(uint8_t *buf, size_t buflen, const strata_msg_group_ping *m);
+int strata_wire_decode_group_ping(const uint8_t *buf, size_t buflen, strata_msg_group_ping *m);
+int strata_wire_encode_group_pong(uint8_t *buf, size_t buflen, const strata_msg_group_pong *m);
+int strata_wire_decode_group_pong(const uint8_t *buf, size_t buflen, strata_msg_group_pong *m);
 
 /* Per-reason drop counters, indexed by -err for input errors (1..99). A
  * node or control center keeps one of these and the metrics export it. */

@@ -30,6 +30,15 @@ typedef union anymsg {
     strata_msg_probe_reply probe_reply;
     strata_msg_leave leave;
     strata_msg_repair repair;
+    strata_msg_group_query group_query;
+    strata_msg_group_info group_info;
+    strata_msg_group_join group_join;
+    strata_msg_group_state group_state;
+    strata_msg_group_keepalive group_keepalive;
+    strata_msg_group_leave group_leave;
+    strata_msg_group_link group_link;
+    strata_msg_group_ping group_ping;
+    strata_msg_group_pong group_pong;
 } anymsg;
 
 /* Room for any datagram plus slack to detect writes past the end. */
@@ -141,6 +150,97 @@ static int eq_repair(const anymsg *x, const anymsg *y)
            a->mask == b->mask;
 }
 
+static int group_nb_eq(const strata_group_nb *a, const strata_group_nb *b)
+{
+    return a->group.v == b->group.v && peer_ref_eq(&a->leader, &b->leader) &&
+           a->distance == b->distance;
+}
+
+static int eq_group_query(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_query *a = &x->group_query, *b = &y->group_query;
+    return a->node.v == b->node.v && a->query_id == b->query_id && a->group.v == b->group.v;
+}
+
+static int eq_group_info(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_info *a = &x->group_info, *b = &y->group_info;
+    if (a->node.v != b->node.v || a->query_id != b->query_id || a->status != b->status ||
+        a->metric != b->metric || a->group.v != b->group.v || a->term != b->term ||
+        !peer_ref_eq(&a->leader, &b->leader) || a->n_members != b->n_members ||
+        a->n_neighbours != b->n_neighbours)
+        return 0;
+    for (size_t i = 0; i < a->n_neighbours && i < STRATA_WIRE_MAX_GROUP_NEIGHBOURS; i++) {
+        if (!group_nb_eq(&a->neighbours[i], &b->neighbours[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int eq_group_join(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_join *a = &x->group_join, *b = &y->group_join;
+    return a->node.v == b->node.v && a->join_id == b->join_id && a->group.v == b->group.v;
+}
+
+static int eq_group_state(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_state *a = &x->group_state, *b = &y->group_state;
+    if (a->leader.v != b->leader.v || a->group.v != b->group.v || a->term != b->term ||
+        a->epoch != b->epoch || a->member.v != b->member.v || a->reply_id != b->reply_id ||
+        a->n_members != b->n_members || a->page_offset != b->page_offset ||
+        a->metric != b->metric || a->n_successors != b->n_successors ||
+        a->n_neighbours != b->n_neighbours || a->n_page != b->n_page)
+        return 0;
+    for (size_t i = 0; i < a->n_successors && i < STRATA_WIRE_MAX_GROUP_SUCCESSORS; i++) {
+        if (!peer_ref_eq(&a->successors[i], &b->successors[i]))
+            return 0;
+    }
+    for (size_t i = 0; i < a->n_neighbours && i < STRATA_WIRE_MAX_GROUP_NEIGHBOURS; i++) {
+        if (!group_nb_eq(&a->neighbours[i], &b->neighbours[i]))
+            return 0;
+    }
+    for (size_t i = 0; i < a->n_page && i < STRATA_WIRE_MAX_GROUP_PAGE; i++) {
+        if (!peer_ref_eq(&a->page[i], &b->page[i]))
+            return 0;
+    }
+    return 1;
+}
+
+static int eq_group_keepalive(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_keepalive *a = &x->group_keepalive, *b = &y->group_keepalive;
+    return a->node.v == b->node.v && a->group.v == b->group.v && a->term == b->term &&
+           a->seq == b->seq && a->flags == b->flags && a->lost_leader.v == b->lost_leader.v;
+}
+
+static int eq_group_leave(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_leave *a = &x->group_leave, *b = &y->group_leave;
+    return a->node.v == b->node.v && a->group.v == b->group.v && a->term == b->term &&
+           a->next_group.v == b->next_group.v && peer_ref_eq(&a->next_leader, &b->next_leader);
+}
+
+static int eq_group_link(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_link *a = &x->group_link, *b = &y->group_link;
+    return a->node.v == b->node.v && a->group.v == b->group.v && a->term == b->term &&
+           a->peer_group.v == b->peer_group.v && a->kind == b->kind && a->distance == b->distance;
+}
+
+static int eq_group_ping(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_ping *a = &x->group_ping, *b = &y->group_ping;
+    return a->node.v == b->node.v && a->ping_id == b->ping_id && a->send_ts_ns == b->send_ts_ns;
+}
+
+static int eq_group_pong(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_pong *a = &x->group_pong, *b = &y->group_pong;
+    return a->node.v == b->node.v && a->ping_id == b->ping_id && a->send_ts_ns == b->send_ts_ns &&
+           a->responder.v == b->responder.v && a->rx_ts_ns == b->rx_ts_ns;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Uniform encode/decode entry points so the codec table can hold them. */
 
@@ -162,6 +262,15 @@ WRAP(probe)
 WRAP(probe_reply)
 WRAP(leave)
 WRAP(repair)
+WRAP(group_query)
+WRAP(group_info)
+WRAP(group_join)
+WRAP(group_state)
+WRAP(group_keepalive)
+WRAP(group_leave)
+WRAP(group_link)
+WRAP(group_ping)
+WRAP(group_pong)
 #undef WRAP
 
 /* ------------------------------------------------------------------------ */
@@ -379,6 +488,157 @@ static void rand_repair(strata_rng *r, anymsg *am, uint8_t *scratch)
     (void)scratch;
 }
 
+static uint64_t rnd_other(strata_rng *r, uint64_t avoid)
+{
+    uint64_t v = rnd_nonzero(r);
+    return v == avoid ? v + 1 + (v + 1 == 0) : v;
+}
+
+static void rand_group_nb(strata_rng *r, strata_group_nb *e, strata_group_id own)
+{
+    e->group.v = rnd_other(r, own.v);
+    rand_peer_ref(r, &e->leader, 1);
+    e->distance = rnd_u32(r);
+}
+
+static void rand_group_query(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    memset(&am->group_query, 0, sizeof am->group_query);
+    am->group_query.node.v = rnd_nonzero(r);
+    am->group_query.query_id = rnd_u32(r);
+    am->group_query.group.v = rnd_u64(r);
+    (void)scratch;
+}
+
+static void rand_group_info(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_group_info *m = &am->group_info;
+    memset(m, 0, sizeof *m);
+    m->node.v = rnd_nonzero(r);
+    m->query_id = rnd_u32(r);
+    m->status = (uint8_t)rnd(r, STRATA_GROUP_INFO_STATUS_MAX + 1);
+    m->metric = (uint8_t)(1 + rnd(r, STRATA_GROUP_METRIC_MAX));
+    if (m->status == STRATA_GROUP_INFO_NO_GROUP)
+        return;
+    m->group.v = rnd_nonzero(r);
+    m->term = rnd_u32(r);
+    m->n_members = rnd_u32(r);
+    if (m->status == STRATA_GROUP_INFO_MEMBER) {
+        rand_peer_ref(r, &m->leader, 1);
+        m->leader.node.v = rnd_other(r, m->node.v);
+        return;
+    }
+    if (m->n_members == 0)
+        m->n_members = 1;
+    rand_peer_ref(r, &m->leader, 1);
+    m->leader.node = m->node;
+    m->n_neighbours = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_GROUP_NEIGHBOURS);
+    for (size_t i = 0; i < m->n_neighbours; i++)
+        rand_group_nb(r, &m->neighbours[i], m->group);
+    (void)scratch;
+}
+
+static void rand_group_join(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    memset(&am->group_join, 0, sizeof am->group_join);
+    am->group_join.node.v = rnd_nonzero(r);
+    am->group_join.join_id = rnd_u32(r);
+    am->group_join.group.v = rnd_nonzero(r);
+    (void)scratch;
+}
+
+static void rand_group_state(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_group_state *m = &am->group_state;
+    memset(m, 0, sizeof *m);
+    m->leader.v = rnd_nonzero(r);
+    m->group.v = rnd_nonzero(r);
+    m->term = rnd_u32(r);
+    m->epoch = rnd_u32(r);
+    m->member.v = rnd_nonzero(r);
+    m->reply_id = rnd_u32(r);
+    m->metric = (uint8_t)(1 + rnd(r, STRATA_GROUP_METRIC_MAX));
+    m->n_neighbours = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_GROUP_NEIGHBOURS);
+    m->n_successors = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_GROUP_SUCCESSORS);
+    size_t room = strata_wire_group_state_max_page(m->n_successors, m->n_neighbours);
+    m->n_page = (uint8_t)rnd_len(r, room);
+    /* n_members > n_successors and >= page_offset + n_page */
+    uint32_t least = m->n_successors + 1u > m->n_page ? m->n_successors + 1u : m->n_page;
+    m->n_members = least + (uint32_t)rnd(r, 3) * (uint32_t)rnd(r, 1000);
+    m->page_offset = (uint32_t)rnd(r, (uint64_t)m->n_members - m->n_page + 1);
+    for (size_t i = 0; i < m->n_successors; i++) {
+        rand_peer_ref(r, &m->successors[i], 1);
+        m->successors[i].node.v = rnd_other(r, m->leader.v);
+    }
+    for (size_t i = 0; i < m->n_neighbours; i++)
+        rand_group_nb(r, &m->neighbours[i], m->group);
+    for (size_t i = 0; i < m->n_page; i++)
+        rand_peer_ref(r, &m->page[i], 1);
+    (void)scratch;
+}
+
+static void rand_group_keepalive(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_group_keepalive *m = &am->group_keepalive;
+    memset(m, 0, sizeof *m);
+    m->node.v = rnd_nonzero(r);
+    m->group.v = rnd_nonzero(r);
+    m->term = rnd_u32(r);
+    m->seq = rnd_u32(r);
+    m->flags = (uint8_t)rnd(r, 2) ? (uint8_t)(STRATA_GROUP_KA_TAKEOVER | rnd(r, 2) * 2) : 0;
+    if (m->flags)
+        m->lost_leader.v = rnd_nonzero(r);
+    (void)scratch;
+}
+
+static void rand_group_leave(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_group_leave *m = &am->group_leave;
+    memset(m, 0, sizeof *m);
+    m->node.v = rnd_nonzero(r);
+    m->group.v = rnd_nonzero(r);
+    m->term = rnd_u32(r);
+    if (rnd(r, 3)) {
+        m->next_group.v = rnd(r, 2) ? m->group.v : rnd_nonzero(r);
+        rand_peer_ref(r, &m->next_leader, 1);
+        m->next_leader.node.v = rnd_other(r, m->node.v);
+    }
+    (void)scratch;
+}
+
+static void rand_group_link(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_group_link *m = &am->group_link;
+    memset(m, 0, sizeof *m);
+    m->node.v = rnd_nonzero(r);
+    m->group.v = rnd_nonzero(r);
+    m->term = rnd_u32(r);
+    m->peer_group.v = rnd(r, 4) ? rnd_other(r, m->group.v) : 0;
+    m->kind = (uint8_t)rnd(r, STRATA_GROUP_LINK_KIND_MAX + 1);
+    m->distance = rnd_u32(r);
+    (void)scratch;
+}
+
+static void rand_group_ping(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    memset(&am->group_ping, 0, sizeof am->group_ping);
+    am->group_ping.node.v = rnd_nonzero(r);
+    am->group_ping.ping_id = rnd_u32(r);
+    am->group_ping.send_ts_ns = rnd_u64(r);
+    (void)scratch;
+}
+
+static void rand_group_pong(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    memset(&am->group_pong, 0, sizeof am->group_pong);
+    am->group_pong.node.v = rnd_nonzero(r);
+    am->group_pong.ping_id = rnd_u32(r);
+    am->group_pong.send_ts_ns = rnd_u64(r);
+    am->group_pong.responder.v = rnd_nonzero(r);
+    am->group_pong.rx_ts_ns = rnd_u64(r);
+    (void)scratch;
+}
+
 /* ------------------------------------------------------------------------ */
 
 typedef struct codec {
@@ -404,6 +664,15 @@ static const codec codecs[] = {
     CODEC(probe_reply, STRATA_MSG_PROBE_REPLY),
     CODEC(leave, STRATA_MSG_LEAVE),
     CODEC(repair, STRATA_MSG_REPAIR_REQUEST),
+    CODEC(group_query, STRATA_MSG_GROUP_QUERY),
+    CODEC(group_info, STRATA_MSG_GROUP_INFO),
+    CODEC(group_join, STRATA_MSG_GROUP_JOIN),
+    CODEC(group_state, STRATA_MSG_GROUP_STATE),
+    CODEC(group_keepalive, STRATA_MSG_GROUP_KEEPALIVE),
+    CODEC(group_leave, STRATA_MSG_GROUP_LEAVE),
+    CODEC(group_link, STRATA_MSG_GROUP_LINK),
+    CODEC(group_ping, STRATA_MSG_GROUP_PING),
+    CODEC(group_pong, STRATA_MSG_GROUP_PONG),
 };
 #undef CODEC
 enum { N_CODECS = sizeof codecs / sizeof codecs[0] };
@@ -441,6 +710,22 @@ enum sample_id {
     S_LEAVE,
     S_REPAIR,
     S_REPAIR_TOP,
+    S_GQUERY,
+    S_GINFO,
+    S_GINFO_MAX,
+    S_GINFO_MEMBER,
+    S_GINFO_NOGROUP,
+    S_GJOIN,
+    S_GSTATE,
+    S_GSTATE_MAX,
+    S_GSTATE_MIN,
+    S_GKA,
+    S_GKA_TAKEOVER,
+    S_GLEAVE,
+    S_GLEAVE_HANDOVER,
+    S_GLINK,
+    S_GPING,
+    S_GPONG,
     N_SAMPLES
 };
 
@@ -609,6 +894,113 @@ static void build_sample(enum sample_id id, anymsg *am)
     case S_REPAIR_TOP: /* names exactly seq 2^64 - 1 with its top bit */
         am->repair = (strata_msg_repair){{1}, {1}, UINT64_MAX - 63, (uint64_t)1 << 63};
         break;
+    case S_GQUERY:
+        am->group_query = (strata_msg_group_query){{0x5eed}, 0x01020304u, {0x6a}};
+        break;
+    case S_GINFO:
+    case S_GINFO_MAX: {
+        strata_msg_group_info *m = &am->group_info;
+        int max = id == S_GINFO_MAX;
+        m->node.v = max ? UINT64_MAX : 0x10;
+        m->query_id = max ? UINT32_MAX : 77;
+        m->status = max ? STRATA_GROUP_INFO_FULL : STRATA_GROUP_INFO_LEADER;
+        m->metric = max ? STRATA_GROUP_METRIC_MAX : STRATA_GROUP_METRIC_RTT;
+        m->group.v = max ? UINT64_MAX : 0x6a;
+        m->term = max ? UINT32_MAX : 2;
+        m->leader =
+            (strata_peer_ref){m->node, {max ? UINT32_MAX : 0x0a000001u, max ? 65535 : 7000}};
+        m->n_members = max ? UINT32_MAX : 12;
+        m->n_neighbours = max ? STRATA_WIRE_MAX_GROUP_NEIGHBOURS : 3;
+        for (size_t i = 0; i < m->n_neighbours; i++) {
+            m->neighbours[i].group.v = max ? UINT64_MAX - 1 - i : 0x70 + i;
+            m->neighbours[i].leader =
+                (strata_peer_ref){{max ? UINT64_MAX - i : 0x100 + i},
+                                  {max ? UINT32_MAX : 0x0a000010u + (uint32_t)i, 7000}};
+            m->neighbours[i].distance = max ? UINT32_MAX : 20000u * (uint32_t)(i + 1);
+        }
+        break;
+    }
+    case S_GINFO_MEMBER:
+        am->group_info = (strata_msg_group_info){.node = {0x11},
+                                                 .query_id = 5,
+                                                 .status = STRATA_GROUP_INFO_MEMBER,
+                                                 .metric = STRATA_GROUP_METRIC_HOPS,
+                                                 .group = {0x6a},
+                                                 .term = 3,
+                                                 .leader = {{0x10}, {0x0a000001u, 7000}},
+                                                 .n_members = 9};
+        break;
+    case S_GINFO_NOGROUP:
+        am->group_info = (strata_msg_group_info){.node = {0x12},
+                                                 .query_id = 6,
+                                                 .status = STRATA_GROUP_INFO_NO_GROUP,
+                                                 .metric = STRATA_GROUP_METRIC_ONE_WAY};
+        break;
+    case S_GJOIN:
+        am->group_join = (strata_msg_group_join){{0x5eed}, 99, {0x6a}};
+        break;
+    case S_GSTATE:
+    case S_GSTATE_MAX: {
+        strata_msg_group_state *m = &am->group_state;
+        int max = id == S_GSTATE_MAX;
+        m->leader.v = max ? UINT64_MAX : 0x10;
+        m->group.v = max ? UINT64_MAX : 0x6a;
+        m->term = max ? UINT32_MAX : 2;
+        m->epoch = max ? UINT32_MAX : 17;
+        m->member.v = max ? UINT64_MAX - 1 : 0x11;
+        m->reply_id = max ? UINT32_MAX : 4;
+        m->metric = STRATA_GROUP_METRIC_RTT;
+        m->n_successors = max ? STRATA_WIRE_MAX_GROUP_SUCCESSORS : 2;
+        m->n_neighbours = max ? STRATA_WIRE_MAX_GROUP_NEIGHBOURS : 1;
+        /* with 8 successors and 32 neighbours, 34 member entries fit */
+        m->n_page = max ? 34 : 5;
+        m->n_members = max ? UINT32_MAX : 5;
+        m->page_offset = max ? UINT32_MAX - 34 : 0;
+        for (size_t i = 0; i < m->n_successors; i++)
+            m->successors[i] = (strata_peer_ref){{max ? UINT64_MAX - 1 - i : 0x11 + i},
+                                                 {0x0a000002u + (uint32_t)i, 7000}};
+        for (size_t i = 0; i < m->n_neighbours; i++) {
+            m->neighbours[i].group.v = max ? 1 + i : 0x70;
+            m->neighbours[i].leader = (strata_peer_ref){{0x100 + i}, {0x0b000001u, 7001}};
+            m->neighbours[i].distance = max ? UINT32_MAX : STRATA_GROUP_DISTANCE_UNKNOWN - 1;
+        }
+        for (size_t i = 0; i < m->n_page; i++)
+            m->page[i] = (strata_peer_ref){{max ? UINT64_MAX - i : 0x10 + i},
+                                           {0x0a000001u + (uint32_t)i, 7000}};
+        break;
+    }
+    case S_GSTATE_MIN:
+        am->group_state = (strata_msg_group_state){.leader = {1},
+                                                   .group = {1},
+                                                   .member = {2},
+                                                   .n_members = 1,
+                                                   .metric = STRATA_GROUP_METRIC_RTT};
+        break;
+    case S_GKA:
+        am->group_keepalive = (strata_msg_group_keepalive){{0x11}, {0x6a}, 2, 41, 0, {0}};
+        break;
+    case S_GKA_TAKEOVER:
+        am->group_keepalive = (strata_msg_group_keepalive){
+            {0x11}, {0x6a}, 2, 42, STRATA_GROUP_KA_TAKEOVER | STRATA_GROUP_KA_LEFT, {0x10}};
+        break;
+    case S_GLEAVE:
+        am->group_leave = (strata_msg_group_leave){{0x11}, {0x6a}, 2, {0}, {{0}, {0, 0}}};
+        break;
+    case S_GLEAVE_HANDOVER:
+        am->group_leave =
+            (strata_msg_group_leave){{0x10}, {0x6a}, 2, {0x6a}, {{0x11}, {0x0a000002u, 7000}}};
+        break;
+    case S_GLINK:
+        am->group_link =
+            (strata_msg_group_link){{0x10}, {0x6a}, 2, {0x70}, STRATA_GROUP_LINK_REQUEST, 45000};
+        break;
+    case S_GPING:
+        am->group_ping = (strata_msg_group_ping){{0x11}, 0xabcdef01u, STRATA_S(3)};
+        break;
+    case S_GPONG:
+        am->group_pong =
+            (strata_msg_group_pong){{0x11}, 0xabcdef01u, STRATA_S(3), {0x10}, STRATA_S(3) + 7};
+        break;
     case N_SAMPLES:
         break;
     }
@@ -639,6 +1031,22 @@ static const sample_info samples[N_SAMPLES] = {
     [S_LEAVE] = {"typical", STRATA_MSG_LEAVE, 24},
     [S_REPAIR] = {"typical", STRATA_MSG_REPAIR_REQUEST, 36},
     [S_REPAIR_TOP] = {"top", STRATA_MSG_REPAIR_REQUEST, 36},
+    [S_GQUERY] = {"typical", STRATA_MSG_GROUP_QUERY, 24},
+    [S_GINFO] = {"typical", STRATA_MSG_GROUP_INFO, 49 + 3 * 26},
+    [S_GINFO_MAX] = {"max", STRATA_MSG_GROUP_INFO, 49 + 32 * 26},
+    [S_GINFO_MEMBER] = {"member", STRATA_MSG_GROUP_INFO, 49},
+    [S_GINFO_NOGROUP] = {"no_group", STRATA_MSG_GROUP_INFO, 49},
+    [S_GJOIN] = {"typical", STRATA_MSG_GROUP_JOIN, 24},
+    [S_GSTATE] = {"typical", STRATA_MSG_GROUP_STATE, 52 + 2 * 14 + 26 + 5 * 14},
+    [S_GSTATE_MAX] = {"max", STRATA_MSG_GROUP_STATE, 52 + 8 * 14 + 32 * 26 + 34 * 14},
+    [S_GSTATE_MIN] = {"min", STRATA_MSG_GROUP_STATE, 52},
+    [S_GKA] = {"typical", STRATA_MSG_GROUP_KEEPALIVE, 37},
+    [S_GKA_TAKEOVER] = {"takeover", STRATA_MSG_GROUP_KEEPALIVE, 37},
+    [S_GLEAVE] = {"typical", STRATA_MSG_GROUP_LEAVE, 46},
+    [S_GLEAVE_HANDOVER] = {"handover", STRATA_MSG_GROUP_LEAVE, 46},
+    [S_GLINK] = {"typical", STRATA_MSG_GROUP_LINK, 37},
+    [S_GPING] = {"typical", STRATA_MSG_GROUP_PING, 24},
+    [S_GPONG] = {"typical", STRATA_MSG_GROUP_PONG, 40},
 };
 
 /* Encodes sample id into buf; returns its length (checked against the
@@ -673,8 +1081,27 @@ static void test_sizes_fit(void)
     CHECK_EQ_INT(strata_wire_hb_max_children(0), 55);
     CHECK_EQ_INT(strata_wire_hb_max_children(17), 0);
 
+    /* protocol.md 3.8: INFO fits at its maximum; STATE has a size rule. */
+    CHECK(49 + 32 * 26 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(52 + 8 * 14 + 32 * 26 + 64 * 14 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(8, 32), 34);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(0, 0), 64);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(4, 0), 64);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(4, 16), 64);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(8, 20), 56);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(9, 0), 0);
+    CHECK_EQ_INT(strata_wire_group_state_max_page(0, 33), 0);
+
     uint8_t buf[BUF_BYTES];
     anymsg m;
+    build_sample(S_GSTATE_MAX, &m);
+    m.group_state.n_page = 35;
+    m.group_state.page[34] = m.group_state.page[0];
+    m.group_state.page_offset = 0;
+    CHECK_EQ_INT(strata_wire_encode_group_state(buf, sizeof buf, &m.group_state), STRATA_ERR_INVAL);
+    m.group_state.n_page = 34;
+    CHECK_EQ_INT(strata_wire_encode_group_state(buf, sizeof buf, &m.group_state),
+                 52 + 8 * 14 + 32 * 26 + 34 * 14);
     build_sample(S_HB_MAX, &m);
     m.heartbeat.n_children = STRATA_WIRE_MAX_HB_CHILDREN;
     for (size_t i = 37; i < STRATA_WIRE_MAX_HB_CHILDREN; i++)
@@ -849,6 +1276,42 @@ static void test_exact_bytes(void)
     CHECK_EQ_INT(strata_wire_encode_instruction(buf, sizeof buf, &m.instruction),
                  (long long)sizeof instr);
     CHECK_EQ_MEM(buf, instr, sizeof instr);
+
+    static const uint8_t leave[] = {
+        0x53, 0x54, 0x01, 0x0f,                         /* "ST", v1, GROUP_LEAVE */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, /* node */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x6a, /* group */
+        0x00, 0x00, 0x00, 0x02,                         /* term */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x6a, /* next_group: the same, a handover */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x11, /* next leader node */
+        0x0a, 0x00, 0x00, 0x02, 0x1b, 0x58,             /* 10.0.0.2:7000 */
+    };
+    build_sample(S_GLEAVE_HANDOVER, &m);
+    CHECK_EQ_INT(strata_wire_encode_group_leave(buf, sizeof buf, &m.group_leave),
+                 (long long)sizeof leave);
+    CHECK_EQ_MEM(buf, leave, sizeof leave);
+
+    static const uint8_t info[] = {
+        0x53, 0x54, 0x01, 0x0b,                         /* "ST", v1, GROUP_INFO */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, /* node */
+        0x00, 0x00, 0x00, 0x4d,                         /* query_id */
+        0x00, 0x01,                                     /* status LEADER, metric RTT */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x6a, /* group */
+        0x00, 0x00, 0x00, 0x02,                         /* term */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, /* leader node */
+        0x0a, 0x00, 0x00, 0x01, 0x1b, 0x58,             /* 10.0.0.1:7000 */
+        0x00, 0x00, 0x00, 0x0c,                         /* n_members */
+        0x01,                                           /* n_neighbours */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x70, /* neighbour group */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, /* its leader */
+        0x0a, 0x00, 0x00, 0x10, 0x1b, 0x58,             /* 10.0.0.16:7000 */
+        0x00, 0x00, 0x4e, 0x20,                         /* distance 20000 us */
+    };
+    build_sample(S_GINFO, &m);
+    m.group_info.n_neighbours = 1;
+    CHECK_EQ_INT(strata_wire_encode_group_info(buf, sizeof buf, &m.group_info),
+                 (long long)sizeof info);
+    CHECK_EQ_MEM(buf, info, sizeof info);
 }
 
 /* Decoder: a byte patch at a documented offset must give the error. */
@@ -937,6 +1400,75 @@ static const patch patches[] = {
     {S_REPAIR, 28, 8, 0, STRATA_ERR_RANGE, "repair: zero mask"},
     {S_REPAIR_TOP, 20, 8, UINT64_MAX - 62, STRATA_ERR_RANGE, "repair: seq wraps"},
     {S_REPAIR, 20, 8, UINT64_MAX, STRATA_ERR_RANGE, "repair: seq wraps at bit 2"},
+    {S_GQUERY, 4, 8, 0, STRATA_ERR_RANGE, "group_query: zero node"},
+    {S_GINFO, 4, 8, 0, STRATA_ERR_RANGE, "group_info: zero node"},
+    {S_GINFO, 16, 1, 4, STRATA_ERR_RANGE, "group_info: status 4"},
+    {S_GINFO, 17, 1, 0, STRATA_ERR_RANGE, "group_info: metric 0"},
+    {S_GINFO, 17, 1, 4, STRATA_ERR_RANGE, "group_info: metric 4"},
+    {S_GINFO, 18, 8, 0, STRATA_ERR_RANGE, "group_info: leader without a group"},
+    {S_GINFO, 30, 8, 0x11, STRATA_ERR_RANGE, "group_info: leader is not the sender"},
+    {S_GINFO, 44, 4, 0, STRATA_ERR_RANGE, "group_info: leader of no member"},
+    {S_GINFO, 48, 1, 33, STRATA_ERR_RANGE, "group_info: 33 neighbours"},
+    {S_GINFO, 48, 1, 255, STRATA_ERR_RANGE, "group_info: 255 neighbours"},
+    {S_GINFO, 48, 1, 4, STRATA_ERR_SHORT, "group_info: one neighbour more than sent"},
+    {S_GINFO, 48, 1, 2, STRATA_ERR_LONG, "group_info: one neighbour less than sent"},
+    {S_GINFO, 49, 8, 0, STRATA_ERR_RANGE, "group_info: neighbour without a group"},
+    {S_GINFO, 49 + 26, 8, 0x6a, STRATA_ERR_RANGE, "group_info: own group as neighbour"},
+    {S_GINFO, 49 + 8, 8, 0, STRATA_ERR_RANGE, "group_info: neighbour without a leader"},
+    {S_GINFO, 16, 1, 1, STRATA_ERR_RANGE, "group_info: member naming itself, with neighbours"},
+    {S_GINFO, 16, 1, 2, STRATA_ERR_RANGE, "group_info: no group, with a group"},
+    {S_GINFO_MEMBER, 30, 8, 0x11, STRATA_ERR_RANGE, "group_info: member names itself"},
+    {S_GINFO_MEMBER, 30, 8, 0, STRATA_ERR_RANGE, "group_info: member names no leader"},
+    {S_GINFO_MEMBER, 18, 8, 0, STRATA_ERR_RANGE, "group_info: member of no group"},
+    {S_GINFO_NOGROUP, 18, 8, 1, STRATA_ERR_RANGE, "group_info: no group with a group"},
+    {S_GINFO_NOGROUP, 26, 4, 1, STRATA_ERR_RANGE, "group_info: no group with a term"},
+    {S_GINFO_NOGROUP, 42, 2, 1, STRATA_ERR_RANGE, "group_info: no group with a leader port"},
+    {S_GINFO_NOGROUP, 44, 4, 1, STRATA_ERR_RANGE, "group_info: no group with members"},
+    {S_GINFO_NOGROUP, 48, 1, 1, STRATA_ERR_SHORT, "group_info: no group, a neighbour short"},
+    {S_GJOIN, 4, 8, 0, STRATA_ERR_RANGE, "group_join: zero node"},
+    {S_GJOIN, 16, 8, 0, STRATA_ERR_RANGE, "group_join: zero group"},
+    {S_GSTATE, 4, 8, 0, STRATA_ERR_RANGE, "group_state: zero leader"},
+    {S_GSTATE, 12, 8, 0, STRATA_ERR_RANGE, "group_state: zero group"},
+    {S_GSTATE, 28, 8, 0, STRATA_ERR_RANGE, "group_state: zero member"},
+    {S_GSTATE, 40, 4, 0, STRATA_ERR_RANGE, "group_state: no members"},
+    {S_GSTATE, 40, 4, 4, STRATA_ERR_RANGE, "group_state: page beyond the members"},
+    {S_GSTATE, 44, 4, 1, STRATA_ERR_RANGE, "group_state: page offset beyond the members"},
+    {S_GSTATE, 44, 4, UINT32_MAX, STRATA_ERR_RANGE, "group_state: page offset wraps"},
+    {S_GSTATE, 48, 1, 0, STRATA_ERR_RANGE, "group_state: metric 0"},
+    {S_GSTATE, 48, 1, 4, STRATA_ERR_RANGE, "group_state: metric 4"},
+    {S_GSTATE, 49, 1, 9, STRATA_ERR_RANGE, "group_state: 9 successors"},
+    {S_GSTATE, 50, 1, 33, STRATA_ERR_RANGE, "group_state: 33 neighbours"},
+    {S_GSTATE, 51, 1, 65, STRATA_ERR_RANGE, "group_state: 65 members in a page"},
+    {S_GSTATE_MAX, 51, 1, 35, STRATA_ERR_RANGE, "group_state: 35 page entries > 1472"},
+    {S_GSTATE, 51, 1, 6, STRATA_ERR_SHORT, "group_state: one page entry more than sent"},
+    {S_GSTATE, 51, 1, 4, STRATA_ERR_LONG, "group_state: one page entry less than sent"},
+    {S_GSTATE, 52, 8, 0, STRATA_ERR_RANGE, "group_state: zero successor"},
+    {S_GSTATE, 52 + 14, 8, 0x10, STRATA_ERR_RANGE, "group_state: leader as successor"},
+    {S_GSTATE, 52 + 28, 8, 0x6a, STRATA_ERR_RANGE, "group_state: own group as neighbour"},
+    {S_GSTATE, 52 + 28 + 8, 8, 0, STRATA_ERR_RANGE, "group_state: neighbour without leader"},
+    {S_GSTATE, 52 + 28 + 26 + 14 * 4, 8, 0, STRATA_ERR_RANGE, "group_state: zero page entry"},
+    {S_GSTATE_MIN, 40, 4, 0, STRATA_ERR_RANGE, "group_state: min with no members"},
+    {S_GKA, 4, 8, 0, STRATA_ERR_RANGE, "group_keepalive: zero node"},
+    {S_GKA, 12, 8, 0, STRATA_ERR_RANGE, "group_keepalive: zero group"},
+    {S_GKA, 28, 1, 0x04, STRATA_ERR_RANGE, "group_keepalive: unknown flag"},
+    {S_GKA, 28, 1, 0x02, STRATA_ERR_RANGE, "group_keepalive: LEFT without TAKEOVER"},
+    {S_GKA, 28, 1, 0x01, STRATA_ERR_RANGE, "group_keepalive: TAKEOVER without a lost leader"},
+    {S_GKA, 29, 8, 5, STRATA_ERR_RANGE, "group_keepalive: lost leader without TAKEOVER"},
+    {S_GKA_TAKEOVER, 29, 8, 0, STRATA_ERR_RANGE, "group_keepalive: TAKEOVER of nobody"},
+    {S_GLEAVE, 4, 8, 0, STRATA_ERR_RANGE, "group_leave: zero node"},
+    {S_GLEAVE, 12, 8, 0, STRATA_ERR_RANGE, "group_leave: zero group"},
+    {S_GLEAVE, 24, 8, 5, STRATA_ERR_RANGE, "group_leave: next group without a leader"},
+    {S_GLEAVE, 40, 4, 1, STRATA_ERR_RANGE, "group_leave: no next group, an address"},
+    {S_GLEAVE, 32, 8, 1, STRATA_ERR_RANGE, "group_leave: no next group, a leader"},
+    {S_GLEAVE_HANDOVER, 32, 8, 0, STRATA_ERR_RANGE, "group_leave: next group, no leader"},
+    {S_GLEAVE_HANDOVER, 32, 8, 0x10, STRATA_ERR_RANGE, "group_leave: hands over to itself"},
+    {S_GLINK, 4, 8, 0, STRATA_ERR_RANGE, "group_link: zero node"},
+    {S_GLINK, 12, 8, 0, STRATA_ERR_RANGE, "group_link: zero group"},
+    {S_GLINK, 24, 8, 0x6a, STRATA_ERR_RANGE, "group_link: link to itself"},
+    {S_GLINK, 32, 1, 5, STRATA_ERR_RANGE, "group_link: kind 5"},
+    {S_GPING, 4, 8, 0, STRATA_ERR_RANGE, "group_ping: zero node"},
+    {S_GPONG, 4, 8, 0, STRATA_ERR_RANGE, "group_pong: zero node"},
+    {S_GPONG, 24, 8, 0, STRATA_ERR_RANGE, "group_pong: zero responder"},
 };
 
 static void test_patches(void)
@@ -1023,6 +1555,59 @@ EDIT(rp_node, m->repair.node.v = 0)
 EDIT(rp_channel, m->repair.channel.v = 0)
 EDIT(rp_mask, m->repair.mask = 0)
 EDIT(rp_wrap, m->repair.first_seq++)
+EDIT(gq_node, m->group_query.node.v = 0)
+EDIT(gi_node, m->group_info.node.v = 0)
+EDIT(gi_status, m->group_info.status = STRATA_GROUP_INFO_STATUS_MAX + 1)
+EDIT(gi_metric0, m->group_info.metric = 0)
+EDIT(gi_metric4, m->group_info.metric = STRATA_GROUP_METRIC_MAX + 1)
+EDIT(gi_group, m->group_info.group.v = 0)
+EDIT(gi_leader, m->group_info.leader.node.v++)
+EDIT(gi_members, m->group_info.n_members = 0)
+EDIT(gi_nbs, m->group_info.n_neighbours = STRATA_WIRE_MAX_GROUP_NEIGHBOURS + 1)
+EDIT(gi_nb_group, m->group_info.neighbours[1].group.v = 0)
+EDIT(gi_nb_own, m->group_info.neighbours[2].group = m->group_info.group)
+EDIT(gi_nb_leader, m->group_info.neighbours[0].leader.node.v = 0)
+EDIT(gi_member_nbs, m->group_info.n_neighbours = 1; m->group_info.neighbours[0].group.v = 7;
+     m->group_info.neighbours[0].leader.node.v = 8)
+EDIT(gi_member_self, m->group_info.leader.node = m->group_info.node)
+EDIT(gi_nogroup_group, m->group_info.group.v = 1)
+EDIT(gi_nogroup_leader, m->group_info.leader.addr.ipv4 = 1)
+EDIT(gj_node, m->group_join.node.v = 0)
+EDIT(gj_group, m->group_join.group.v = 0)
+EDIT(gs_leader, m->group_state.leader.v = 0)
+EDIT(gs_group, m->group_state.group.v = 0)
+EDIT(gs_member, m->group_state.member.v = 0)
+EDIT(gs_metric, m->group_state.metric = 0)
+EDIT(gs_members0, m->group_state.n_members = 0)
+EDIT(gs_succ_many, m->group_state.n_successors = STRATA_WIRE_MAX_GROUP_SUCCESSORS + 1)
+EDIT(gs_succ_all, m->group_state.n_members = 2; m->group_state.n_page = 2)
+EDIT(gs_succ_zero, m->group_state.successors[1].node.v = 0)
+EDIT(gs_succ_leader, m->group_state.successors[0].node = m->group_state.leader)
+EDIT(gs_nbs, m->group_state.n_neighbours = STRATA_WIRE_MAX_GROUP_NEIGHBOURS + 1)
+EDIT(gs_nb_own, m->group_state.neighbours[0].group = m->group_state.group)
+EDIT(gs_page_many, m->group_state.n_page = STRATA_WIRE_MAX_GROUP_PAGE + 1)
+EDIT(gs_page_fit, m->group_state.n_page = 35)
+EDIT(gs_page_beyond, m->group_state.page_offset = 1)
+EDIT(gs_page_zero, m->group_state.page[3].node.v = 0)
+EDIT(gk_node, m->group_keepalive.node.v = 0)
+EDIT(gk_group, m->group_keepalive.group.v = 0)
+EDIT(gk_flags, m->group_keepalive.flags = 0x04)
+EDIT(gk_left, m->group_keepalive.flags = STRATA_GROUP_KA_LEFT)
+EDIT(gk_lost, m->group_keepalive.lost_leader.v = 9)
+EDIT(gk_nolost, m->group_keepalive.lost_leader.v = 0)
+EDIT(gl_node, m->group_leave.node.v = 0)
+EDIT(gl_group, m->group_leave.group.v = 0)
+EDIT(gl_half, m->group_leave.next_group.v = 9)
+EDIT(gl_addr, m->group_leave.next_leader.addr.port = 1)
+EDIT(gl_noleader, m->group_leave.next_leader.node.v = 0)
+EDIT(gl_self, m->group_leave.next_leader.node = m->group_leave.node)
+EDIT(gk2_node, m->group_link.node.v = 0)
+EDIT(gk2_group, m->group_link.group.v = 0)
+EDIT(gk2_self, m->group_link.peer_group = m->group_link.group)
+EDIT(gk2_kind, m->group_link.kind = STRATA_GROUP_LINK_KIND_MAX + 1)
+EDIT(gp_node, m->group_ping.node.v = 0)
+EDIT(gpo_node, m->group_pong.node.v = 0)
+EDIT(gpo_responder, m->group_pong.responder.v = 0)
 #undef EDIT
 
 static const edit edits[] = {
@@ -1077,6 +1662,58 @@ static const edit edits[] = {
     {S_REPAIR, edit_rp_channel, "repair: zero channel"},
     {S_REPAIR, edit_rp_mask, "repair: zero mask"},
     {S_REPAIR_TOP, edit_rp_wrap, "repair: seq wraps"},
+    {S_GQUERY, edit_gq_node, "group_query: zero node"},
+    {S_GINFO, edit_gi_node, "group_info: zero node"},
+    {S_GINFO, edit_gi_status, "group_info: status 4"},
+    {S_GINFO, edit_gi_metric0, "group_info: metric 0"},
+    {S_GINFO, edit_gi_metric4, "group_info: metric 4"},
+    {S_GINFO, edit_gi_group, "group_info: leader of no group"},
+    {S_GINFO, edit_gi_leader, "group_info: leader is not the sender"},
+    {S_GINFO, edit_gi_members, "group_info: no members"},
+    {S_GINFO_MAX, edit_gi_nbs, "group_info: 33 neighbours"},
+    {S_GINFO, edit_gi_nb_group, "group_info: neighbour of no group"},
+    {S_GINFO, edit_gi_nb_own, "group_info: own group as neighbour"},
+    {S_GINFO, edit_gi_nb_leader, "group_info: neighbour without leader"},
+    {S_GINFO_MEMBER, edit_gi_member_nbs, "group_info: member with neighbours"},
+    {S_GINFO_MEMBER, edit_gi_member_self, "group_info: member names itself"},
+    {S_GINFO_NOGROUP, edit_gi_nogroup_group, "group_info: no group with a group"},
+    {S_GINFO_NOGROUP, edit_gi_nogroup_leader, "group_info: no group with a leader"},
+    {S_GJOIN, edit_gj_node, "group_join: zero node"},
+    {S_GJOIN, edit_gj_group, "group_join: zero group"},
+    {S_GSTATE, edit_gs_leader, "group_state: zero leader"},
+    {S_GSTATE, edit_gs_group, "group_state: zero group"},
+    {S_GSTATE, edit_gs_member, "group_state: zero member"},
+    {S_GSTATE, edit_gs_metric, "group_state: metric 0"},
+    {S_GSTATE_MIN, edit_gs_members0, "group_state: no members"},
+    {S_GSTATE, edit_gs_succ_many, "group_state: 9 successors"},
+    {S_GSTATE, edit_gs_succ_all, "group_state: every member a successor"},
+    {S_GSTATE, edit_gs_succ_zero, "group_state: zero successor"},
+    {S_GSTATE, edit_gs_succ_leader, "group_state: leader as successor"},
+    {S_GSTATE, edit_gs_nbs, "group_state: 33 neighbours"},
+    {S_GSTATE, edit_gs_nb_own, "group_state: own group as neighbour"},
+    {S_GSTATE, edit_gs_page_many, "group_state: 65 page entries"},
+    {S_GSTATE_MAX, edit_gs_page_fit, "group_state: 35 page entries > 1472"},
+    {S_GSTATE, edit_gs_page_beyond, "group_state: page beyond the members"},
+    {S_GSTATE, edit_gs_page_zero, "group_state: zero page entry"},
+    {S_GKA, edit_gk_node, "group_keepalive: zero node"},
+    {S_GKA, edit_gk_group, "group_keepalive: zero group"},
+    {S_GKA, edit_gk_flags, "group_keepalive: unknown flag"},
+    {S_GKA, edit_gk_left, "group_keepalive: LEFT alone"},
+    {S_GKA, edit_gk_lost, "group_keepalive: lost leader without TAKEOVER"},
+    {S_GKA_TAKEOVER, edit_gk_nolost, "group_keepalive: TAKEOVER of nobody"},
+    {S_GLEAVE, edit_gl_node, "group_leave: zero node"},
+    {S_GLEAVE, edit_gl_group, "group_leave: zero group"},
+    {S_GLEAVE, edit_gl_half, "group_leave: next group without leader"},
+    {S_GLEAVE, edit_gl_addr, "group_leave: address without next group"},
+    {S_GLEAVE_HANDOVER, edit_gl_noleader, "group_leave: next group, no leader"},
+    {S_GLEAVE_HANDOVER, edit_gl_self, "group_leave: hands over to itself"},
+    {S_GLINK, edit_gk2_node, "group_link: zero node"},
+    {S_GLINK, edit_gk2_group, "group_link: zero group"},
+    {S_GLINK, edit_gk2_self, "group_link: link to itself"},
+    {S_GLINK, edit_gk2_kind, "group_link: kind 5"},
+    {S_GPING, edit_gp_node, "group_ping: zero node"},
+    {S_GPONG, edit_gpo_node, "group_pong: zero node"},
+    {S_GPONG, edit_gpo_responder, "group_pong: zero responder"},
 };
 
 static void test_edits(void)
