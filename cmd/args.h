@@ -27,5 +27,6 @@ int cmd_write_file_atomic(const char *path, const char *data, size_t len);
 int cmd_control(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_peer(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

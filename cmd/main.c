@@ -16,6 +16,7 @@ static void usage(FILE *f)
                "  control   run the control center (client manager, directory, DCMs)\n"
                "  source    push a stream (file, stdin or MPEG-TS over UDP) into a channel\n"
                "  peer      join a channel, relay it and play it out (file, stdout, HTTP)\n"
+               "  sim       run the same core under a virtual clock at up to 100,000 nodes\n"
                "\n"
                "Run 'strata COMMAND --help' for a command's options.\n");
 }
@@ -37,6 +38,8 @@ int main(int argc, char **argv)
         return cmd_source(argc - 1, argv + 1);
     if (strcmp(cmd, "peer") == 0)
         return cmd_peer(argc - 1, argv + 1);
+    if (strcmp(cmd, "sim") == 0)
+        return cmd_sim(argc - 1, argv + 1);
     fprintf(stderr, "strata: unknown command '%s'\n", cmd);
     usage(stderr);
     return CMD_EXIT_USAGE;

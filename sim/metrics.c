@@ -1,0 +1,543 @@
+/*
+ * Metrics of a run: see metrics.h for what is measured and how.
+ *
+ * Due packets are counted when a session ends, from the send times the
+ * source recorded: the window is then closed and every packet in it has
+ * been sent. Each session adds +1 at its first due seq and -1 after its
+ * last (a difference array), so per-packet and per-interval delivery come
+ * out of one prefix sum at the end, whatever the number of sessions.
+ */
+#include "metrics.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --- helpers ---------------------------------------------------------------- */
+
+/* Index of the highest set bit of v (v > 0). */
+static unsigned msb64(uint64_t v)
+{
+#if defined(__GNUC__)
+    return 63u - (unsigned)__builtin_clzll(v);
+#else
+    unsigned b = 0;
+    while (v >>= 1)
+        b++;
+    return b;
+#endif
+}
+
+static size_t lag_bucket(uint64_t us)
+{
+    if (us < 128)
+        return (size_t)us;
+    unsigned b = msb64(us); /* >= 7 */
+    unsigned shift = b - 6;
+    uint64_t mant = us >> shift; /* [64, 128) */
+    size_t idx = 128 + (size_t)(b - 7) * 64 + (size_t)(mant - 64);
+    return idx < STRATA_SIMM_LAG_BUCKETS ? idx : STRATA_SIMM_LAG_BUCKETS - 1;
+}
+
+/* Middle of a bucket, in microseconds. */
+static double lag_bucket_mid(size_t idx)
+{
+    if (idx < 128)
+        return (double)idx;
+    size_t b = (idx - 128) / 64 + 7;
+    size_t mant = (idx - 128) % 64 + 64;
+    unsigned shift = (unsigned)(b - 6);
+    double lo = (double)((uint64_t)mant << shift);
+    return lo + (double)(1ull << shift) / 2.0;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+double strata_simm_percentile_f(float *v, size_t n, double p)
+{
+    if (n == 0)
+        return -1;
+    qsort(v, n, sizeof *v, cmp_float);
+    double rank = ceil(p * (double)n);
+    size_t i = rank < 1 ? 0 : (size_t)rank - 1;
+    if (i >= n)
+        i = n - 1;
+    return (double)v[i];
+}
+
+static double hist_percentile(const uint64_t *h, uint64_t count, double p)
+{
+    if (count == 0)
+        return -1;
+    double rank = ceil(p * (double)count);
+    uint64_t want = rank < 1 ? 1 : (uint64_t)rank;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < STRATA_SIMM_LAG_BUCKETS; i++) {
+        acc += h[i];
+        if (acc >= want)
+            return lag_bucket_mid(i) / 1e6;
+    }
+    return lag_bucket_mid(STRATA_SIMM_LAG_BUCKETS - 1) / 1e6;
+}
+
+/* First seq whose send time is >= t (m->seqs if none). */
+static uint64_t seq_at_or_after(const strata_simmetrics *m, uint64_t t)
+{
+    uint64_t lo = 0, hi = m->seqs;
+    while (lo < hi) {
+        uint64_t mid = lo + (hi - lo) / 2;
+        if (m->send_ns[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static strata_simm_row *row_at(strata_simmetrics *m, uint64_t now)
+{
+    size_t r = (size_t)(now / m->cfg.csv_interval_ns);
+    return r < m->nrows ? &m->rows[r] : &m->rows[m->nrows - 1];
+}
+
+static int is_peer(const strata_simmetrics *m, uint32_t node)
+{
+    return node >= STRATA_SIMM_FIRST_PEER && node < m->cfg.nodes;
+}
+
+/* --- lifecycle --------------------------------------------------------------- */
+
+int strata_simmetrics_init(strata_simmetrics *m, const strata_alloc *a,
+                           const strata_simmetrics_config *cfg)
+{
+    memset(m, 0, sizeof *m);
+    if (!cfg || cfg->nodes < STRATA_SIMM_FIRST_PEER || cfg->packet_interval_ns == 0 ||
+        cfg->csv_interval_ns == 0 || cfg->rate_kbps == 0)
+        return STRATA_ERR_INVAL;
+    m->cfg = *cfg;
+    m->alloc = a;
+    m->max_seqs = cfg->duration_ns / cfg->packet_interval_ns + 2;
+    m->nrows = (size_t)(cfg->duration_ns / cfg->csv_interval_ns) + 1;
+    m->node = strata_mem_calloc(a, cfg->nodes, sizeof *m->node);
+    m->send_ns = strata_mem_calloc(a, (size_t)m->max_seqs, sizeof *m->send_ns);
+    m->played = strata_mem_calloc(a, (size_t)m->max_seqs, sizeof *m->played);
+    m->due_diff = strata_mem_calloc(a, (size_t)m->max_seqs + 1, sizeof *m->due_diff);
+    m->rows = strata_mem_calloc(a, m->nrows, sizeof *m->rows);
+    if (!m->node || !m->send_ns || !m->played || !m->due_diff || !m->rows) {
+        strata_simmetrics_free(m);
+        return STRATA_ERR_NOMEM;
+    }
+    return 0;
+}
+
+void strata_simmetrics_free(strata_simmetrics *m)
+{
+    strata_mem_free(m->alloc, m->node);
+    strata_mem_free(m->alloc, m->send_ns);
+    strata_mem_free(m->alloc, m->played);
+    strata_mem_free(m->alloc, m->due_diff);
+    strata_mem_free(m->alloc, m->rows);
+    strata_mem_free(m->alloc, m->startup);
+    memset(m, 0, sizeof *m);
+}
+
+/* --- events ------------------------------------------------------------------- */
+
+void strata_simmetrics_set_direct(strata_simmetrics *m, uint32_t node, uint64_t direct_ns)
+{
+    if (node >= m->cfg.nodes)
+        return;
+    uint64_t us = (direct_ns + 500) / 1000;
+    m->node[node].direct_us = us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
+}
+
+/* Adds the capacity x time of the part of the session since mark. */
+static void budget(strata_simm_node *n, uint64_t now)
+{
+    if (now <= n->mark_ns)
+        return;
+    if (n->capacity_kbps == 0)
+        n->unlimited_seen = 1;
+    else
+        n->budget_bits += (double)n->capacity_kbps * (double)(now - n->mark_ns) / 1e6;
+    n->mark_ns = now;
+}
+
+void strata_simmetrics_set_capacity(strata_simmetrics *m, uint32_t node, uint32_t kbps,
+                                    uint64_t now)
+{
+    if (node >= m->cfg.nodes)
+        return;
+    strata_simm_node *n = &m->node[node];
+    if (n->online) {
+        /* The budget up to now at the old rate, and the sum of online
+         * capacity for the time series. */
+        budget(n, now);
+        m->online_capacity_kbps -= n->capacity_kbps;
+        m->online_capacity_kbps += kbps;
+    }
+    n->capacity_kbps = kbps;
+}
+
+void strata_simmetrics_source_packet(strata_simmetrics *m, uint64_t seq, uint64_t now)
+{
+    if (seq != m->seqs || seq >= m->max_seqs)
+        return; /* seqs come in order; the tables are sized for the run */
+    m->send_ns[seq] = now;
+    m->seqs++;
+}
+
+void strata_simmetrics_session_start(strata_simmetrics *m, uint32_t node, uint64_t now,
+                                     uint64_t planned_end_ns)
+{
+    if (!is_peer(m, node) || m->node[node].online)
+        return;
+    strata_simm_node *n = &m->node[node];
+    uint64_t end = planned_end_ns < m->cfg.duration_ns ? planned_end_ns : m->cfg.duration_ns;
+    n->online = 1;
+    n->played_any = 0;
+    n->join_ns = now;
+    n->mark_ns = now;
+    n->win_lo_ns = now + m->cfg.startup_grace_ns;
+    n->win_hi_ns = end >= m->cfg.playout_delay_ns ? end - m->cfg.playout_delay_ns : 0;
+    m->sessions++;
+    m->joins++;
+    m->online_now++;
+    m->online_capacity_kbps += n->capacity_kbps;
+    row_at(m, now)->joins++;
+}
+
+/* Closes node's session at now. how: 0 the run ended, 1 it left, 2 it was
+ * killed. */
+static void close_session(strata_simmetrics *m, uint32_t node, int how, uint64_t now)
+{
+    if (!is_peer(m, node) || !m->node[node].online)
+        return;
+    strata_simm_node *n = &m->node[node];
+    uint64_t due = 0;
+    if (now >= m->cfg.playout_delay_ns) {
+        uint64_t hi = now - m->cfg.playout_delay_ns;
+        if (hi > n->win_hi_ns)
+            hi = n->win_hi_ns;
+        if (hi >= n->win_lo_ns) {
+            uint64_t first = seq_at_or_after(m, n->win_lo_ns);
+            uint64_t last = seq_at_or_after(m, hi + 1); /* one past */
+            if (last > first) {
+                m->due_diff[first]++;
+                m->due_diff[last]--;
+                due = last - first;
+            }
+        }
+    }
+    if (!n->played_any && due > 0)
+        m->startup_failures++;
+    budget(n, now);
+    n->online_ns += now - n->join_ns;
+    n->online = 0;
+    m->online_now--;
+    m->online_capacity_kbps -= n->capacity_kbps;
+    if (how == 0)
+        return;
+    if (how == 1)
+        m->leaves++;
+    else
+        m->kills++;
+    row_at(m, now)->departures++;
+}
+
+void strata_simmetrics_session_end(strata_simmetrics *m, uint32_t node, int graceful, uint64_t now)
+{
+    close_session(m, node, graceful ? 1 : 2, now);
+}
+
+void strata_simmetrics_play(strata_simmetrics *m, uint32_t node, uint64_t seq, uint64_t send_ns,
+                            uint64_t now)
+{
+    if (!is_peer(m, node))
+        return;
+    strata_simm_node *n = &m->node[node];
+    if (!n->online)
+        return;
+    if (!n->played_any) {
+        n->played_any = 1;
+        if (m->nstartup == m->capstartup) {
+            size_t cap = m->capstartup ? m->capstartup * 2 : 1024;
+            float *p = strata_mem_realloc(m->alloc, m->startup, cap * sizeof *p);
+            if (p) {
+                m->startup = p;
+                m->capstartup = cap;
+            }
+        }
+        if (m->nstartup < m->capstartup)
+            m->startup[m->nstartup++] = (float)((double)(now - n->join_ns) / 1e9);
+    }
+    uint64_t lag_us = now > send_ns ? (now - send_ns) / 1000 : 0;
+    m->lag_hist[lag_bucket(lag_us)]++;
+    m->lag_count++;
+    strata_simm_row *row = row_at(m, now);
+    row->plays++;
+    row->lag_sum_us += lag_us;
+    if (seq < m->seqs && send_ns >= n->win_lo_ns && send_ns <= n->win_hi_ns &&
+        m->send_ns[seq] == send_ns)
+        m->played[seq]++;
+    else
+        m->plays_outside++;
+}
+
+void strata_simmetrics_path(strata_simmetrics *m, uint32_t node, uint64_t path_us)
+{
+    if (!is_peer(m, node))
+        return;
+    m->node[node].path_sum_us += path_us;
+    m->node[node].path_count++;
+}
+
+void strata_simmetrics_transfer(strata_simmetrics *m, uint32_t from, uint32_t to, uint32_t bytes,
+                                int data, int cross, int delivered, uint64_t now)
+{
+    (void)to;
+    strata_simm_row *row = row_at(m, now);
+    if (from < m->cfg.nodes) {
+        m->node[from].tx_bytes += bytes;
+        if (is_peer(m, from))
+            row->peer_tx_bytes += bytes;
+    }
+    if (!delivered)
+        return;
+    if (!data) {
+        m->control_bytes += bytes;
+        row->control_bytes += bytes;
+        return;
+    }
+    m->data_bytes += bytes;
+    row->data_bytes += bytes;
+    if (is_peer(m, from)) {
+        m->peer_data_bytes += bytes;
+        row->peer_data_bytes += bytes;
+    } else {
+        m->source_data_bytes += bytes;
+    }
+    if (cross) {
+        m->cross_bytes += bytes;
+        row->cross_bytes += bytes;
+    }
+}
+
+void strata_simmetrics_sample(strata_simmetrics *m, uint64_t now)
+{
+    strata_simm_row *row = row_at(m, now);
+    row->online = (uint32_t)m->online_now;
+    row->capacity_kbps = m->online_capacity_kbps;
+}
+
+/* --- results -------------------------------------------------------------------- */
+
+void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresult *r)
+{
+    for (uint32_t i = STRATA_SIMM_FIRST_PEER; i < m->cfg.nodes; i++)
+        close_session(m, i, 0, now);
+
+    r->nodes = m->cfg.nodes - STRATA_SIMM_FIRST_PEER;
+    r->duration_s = (double)m->cfg.duration_ns / 1e9;
+    r->rate_kbps = m->cfg.rate_kbps;
+    r->packet_bytes = m->cfg.packet_bytes;
+
+    uint64_t due = 0, played = 0;
+    int64_t run = 0;
+    for (uint64_t s = 0; s < m->seqs; s++) {
+        run += m->due_diff[s];
+        uint64_t d = run > 0 ? (uint64_t)run : 0;
+        due += d;
+        played += m->played[s] < d ? m->played[s] : d;
+    }
+    r->packets_sent = m->seqs;
+    r->packets_due = due;
+    r->packets_played = played;
+    r->delivery_ratio = due ? (double)played / (double)due : 0;
+
+    size_t nst = m->nstartup;
+    if (nst) {
+        r->startup_p50 = strata_simm_percentile_f(m->startup, nst, 0.50);
+        r->startup_p95 = strata_simm_percentile_f(m->startup, nst, 0.95);
+    } else {
+        r->startup_p50 = r->startup_p95 = -1;
+    }
+    r->lag_p50 = hist_percentile(m->lag_hist, m->lag_count, 0.50);
+    r->lag_p95 = hist_percentile(m->lag_hist, m->lag_count, 0.95);
+
+    /* Stretch and upload utilisation, per slot. */
+    size_t nstr = 0;
+    float *str = strata_mem_alloc(m->alloc, (size_t)m->cfg.nodes * sizeof *str);
+    double umax = 0, usum = 0;
+    size_t ucount = 0;
+    uint64_t cap_sum_kbps = 0;
+    int cap_unlimited = 0;
+    for (uint32_t i = STRATA_SIMM_FIRST_PEER; i < m->cfg.nodes; i++) {
+        const strata_simm_node *n = &m->node[i];
+        if (n->capacity_kbps == 0)
+            cap_unlimited = 1;
+        cap_sum_kbps += n->capacity_kbps;
+        if (str && n->path_count && n->direct_us)
+            str[nstr++] =
+                (float)((double)n->path_sum_us / (double)n->path_count / (double)n->direct_us);
+        if (n->budget_bits > 0 && !n->unlimited_seen) {
+            double u = (double)n->tx_bytes * 8.0 / n->budget_bits;
+            if (u > umax)
+                umax = u;
+            usum += u;
+            ucount++;
+        }
+    }
+    if (nstr) {
+        r->stretch_p50 = strata_simm_percentile_f(str, nstr, 0.50);
+        r->stretch_p95 = strata_simm_percentile_f(str, nstr, 0.95);
+    } else {
+        r->stretch_p50 = r->stretch_p95 = -1;
+    }
+    strata_mem_free(m->alloc, str);
+    r->max_upload_utilisation = umax;
+    r->mean_upload_utilisation = ucount ? usum / (double)ucount : 0;
+
+    r->p2p_share = m->data_bytes ? (double)m->peer_data_bytes / (double)m->data_bytes : 0;
+    double stream_bytes = (double)m->seqs * (double)m->cfg.packet_bytes;
+    uint32_t regions = m->cfg.regions ? m->cfg.regions : 1;
+    r->regions = regions;
+    r->cross_region_bytes_ratio =
+        stream_bytes > 0 ? (double)m->cross_bytes / ((double)regions * stream_bytes) : 0;
+    r->control_overhead = m->data_bytes ? (double)m->control_bytes / (double)m->data_bytes : 0;
+
+    /* Kumar-Liu-Ross: min(us, (us + sum up) / n); an unlimited term drops out
+     * of the min, and the bound is unlimited only if both are. */
+    uint32_t slots = m->cfg.nodes - STRATA_SIMM_FIRST_PEER;
+    double us = (double)m->cfg.source_upload_kbps;
+    int us_inf = m->cfg.source_upload_kbps == 0;
+    int share_inf = us_inf || cap_unlimited;
+    double share = slots ? (us + (double)cap_sum_kbps) / (double)slots : 0;
+    if (us_inf && share_inf)
+        r->fluid_bound_kbps = -1;
+    else if (us_inf)
+        r->fluid_bound_kbps = share;
+    else if (share_inf)
+        r->fluid_bound_kbps = us;
+    else
+        r->fluid_bound_kbps = us < share ? us : share;
+
+    r->sessions = m->sessions;
+    r->startup_failures = m->startup_failures;
+    r->leaves = m->leaves;
+    r->kills = m->kills;
+    r->data_bytes = m->data_bytes;
+    r->control_bytes = m->control_bytes;
+}
+
+/* --- output ---------------------------------------------------------------------- */
+
+static void put_num(FILE *f, const char *key, double v, int last)
+{
+    fprintf(f, "  \"%s\": %.6f%s\n", key, v, last ? "" : ",");
+}
+
+static void put_pct(FILE *f, const char *key, double p50, double p95)
+{
+    if (p50 < 0)
+        fprintf(f, "  \"%s\": {\"p50\": null, \"p95\": null},\n", key);
+    else
+        fprintf(f, "  \"%s\": {\"p50\": %.6f, \"p95\": %.6f},\n", key, p50, p95);
+}
+
+static void put_u64(FILE *f, const char *key, uint64_t v)
+{
+    fprintf(f, "  \"%s\": %llu,\n", key, (unsigned long long)v);
+}
+
+int strata_simresult_write_json(const strata_simresult *r, FILE *f)
+{
+    fprintf(f, "{\n");
+    fprintf(f, "  \"algorithm\": \"%s\",\n", r->algorithm);
+    put_u64(f, "nodes", r->nodes);
+    put_num(f, "duration_s", r->duration_s, 0);
+    put_u64(f, "rate_kbps", r->rate_kbps);
+    put_u64(f, "packet_bytes", r->packet_bytes);
+    put_u64(f, "seed", r->seed);
+    put_num(f, "delivery_ratio", r->delivery_ratio, 0);
+    put_pct(f, "startup_delay_s", r->startup_p50, r->startup_p95);
+    put_pct(f, "lag_s", r->lag_p50, r->lag_p95);
+    put_pct(f, "stretch", r->stretch_p50, r->stretch_p95);
+    put_num(f, "p2p_share", r->p2p_share, 0);
+    put_num(f, "cross_region_bytes_ratio", r->cross_region_bytes_ratio, 0);
+    put_num(f, "max_upload_utilisation", r->max_upload_utilisation, 0);
+    put_num(f, "mean_upload_utilisation", r->mean_upload_utilisation, 0);
+    put_num(f, "control_overhead", r->control_overhead, 0);
+    if (r->fluid_bound_kbps < 0)
+        fprintf(f, "  \"fluid_bound_kbps\": null,\n");
+    else
+        put_num(f, "fluid_bound_kbps", r->fluid_bound_kbps, 0);
+    put_u64(f, "regions", r->regions);
+    put_u64(f, "packets_sent", r->packets_sent);
+    put_u64(f, "packets_due", r->packets_due);
+    put_u64(f, "packets_played", r->packets_played);
+    put_u64(f, "sessions", r->sessions);
+    put_u64(f, "startup_failures", r->startup_failures);
+    put_u64(f, "leaves", r->leaves);
+    put_u64(f, "kills", r->kills);
+    put_u64(f, "data_bytes", r->data_bytes);
+    put_u64(f, "control_bytes", r->control_bytes);
+    put_u64(f, "net_queue_drops", r->net_queue_drops);
+    put_u64(f, "net_losses", r->net_losses);
+    put_u64(f, "undeliverable", r->undeliverable);
+    put_u64(f, "events", r->events);
+    if (r->have_timing) {
+        put_num(f, "wall_s", r->wall_s, 0);
+        put_num(f, "peak_rss_mb", r->peak_rss_mb, 0);
+    }
+    fprintf(f, "  \"fingerprint\": \"%016llx\"\n}\n", (unsigned long long)r->fingerprint);
+    return ferror(f) ? -1 : 0;
+}
+
+int strata_simmetrics_write_csv(const strata_simmetrics *m, FILE *f)
+{
+    fprintf(f, "t_s,online_peers,delivery_ratio,plays,mean_lag_s,data_kbps,p2p_share,"
+               "control_kbps,cross_region_kbps,upload_utilisation,joins,departures\n");
+    double iv_s = (double)m->cfg.csv_interval_ns / 1e9;
+    uint64_t s = 0;
+    int64_t run = 0;
+    for (size_t r = 0; r < m->nrows; r++) {
+        const strata_simm_row *row = &m->rows[r];
+        uint64_t row_end = (uint64_t)(r + 1) * m->cfg.csv_interval_ns;
+        uint64_t due = 0, played = 0;
+        for (; s < m->seqs && m->send_ns[s] < row_end; s++) {
+            run += m->due_diff[s];
+            uint64_t d = run > 0 ? (uint64_t)run : 0;
+            due += d;
+            played += m->played[s] < d ? m->played[s] : d;
+        }
+        fprintf(f, "%.3f,%u,", (double)r * iv_s, row->online);
+        if (due)
+            fprintf(f, "%.6f,", (double)played / (double)due);
+        else
+            fprintf(f, ",");
+        fprintf(f, "%llu,", (unsigned long long)row->plays);
+        if (row->plays)
+            fprintf(f, "%.6f,", (double)row->lag_sum_us / (double)row->plays / 1e6);
+        else
+            fprintf(f, ",");
+        fprintf(f, "%.3f,", (double)row->data_bytes * 8.0 / 1000.0 / iv_s);
+        if (row->data_bytes)
+            fprintf(f, "%.6f,", (double)row->peer_data_bytes / (double)row->data_bytes);
+        else
+            fprintf(f, ",");
+        fprintf(f, "%.3f,%.3f,", (double)row->control_bytes * 8.0 / 1000.0 / iv_s,
+                (double)row->cross_bytes * 8.0 / 1000.0 / iv_s);
+        if (row->capacity_kbps)
+            fprintf(f, "%.6f,",
+                    (double)row->peer_tx_bytes * 8.0 / 1000.0 / iv_s / (double)row->capacity_kbps);
+        else
+            fprintf(f, ",");
+        fprintf(f, "%u,%u\n", row->joins, row->departures);
+    }
+    return ferror(f) ? -1 : 0;
+}

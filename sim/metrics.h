@@ -1,0 +1,205 @@
+/*
+ * Metrics of a simulation run: what the world reports as it goes (packets
+ * the source sent, sessions, plays, paths, transfers) folded into the
+ * figures of issue 3, written as JSON and as a CSV time series.
+ *
+ * Nodes are the world's network indexes: 0 is the control center, 1 the
+ * source, 2.. the peer slots. A slot hosts one session at a time.
+ *
+ * Definitions (docs/simulator.md says the same in prose):
+ *  - delivery_ratio: packets played / packets due, summed over sessions. A
+ *    packet is due to a session when the source sent it in
+ *    [join + startup_grace, end - playout_delay], where end is when the
+ *    session ends (or the run does): after a node left nothing more is due
+ *    to it, and a packet sent in the last playout delay before it left
+ *    could not have been played yet. Played means handed to the
+ *    application by the node's playout buffer, which skips a packet once
+ *    its deadline has passed, so every played packet was on time; only
+ *    plays of due packets count, so the ratio never exceeds 1.
+ *  - startup_delay_s: per session, first play - join.
+ *  - lag_s: per played packet, play time - source send time (log-linear
+ *    histogram, relative error under 1/64).
+ *  - stretch: per slot, the mean propagation delay of the overlay paths its
+ *    new DATA packets took (sum of one-way link delays hop by hop) over the
+ *    direct one-way delay source -> slot. A packet straight from the source
+ *    has stretch exactly 1. Queueing and serialisation are in lag_s.
+ *  - p2p_share: DATA bytes delivered from peers / all DATA bytes delivered.
+ *  - cross_region_bytes_ratio: DATA bytes delivered between nodes of
+ *    different regions / (regions x stream bytes), stream bytes being the
+ *    bytes of every packet the source sent.
+ *  - max_upload_utilisation: per slot with a finite uplink, bits it put on
+ *    its uplink / (capacity x time online); the largest (mean_ also given).
+ *  - control_overhead: control bytes / DATA bytes (delivered).
+ *  - fluid_bound_kbps: min(source upload, (source upload + sum of the slots'
+ *    uploads) / slots) (Kumar, Liu, Ross); null when unbounded.
+ * DATA bytes are the simulated sizes (packet_bytes), control bytes real.
+ *
+ * Memory: a record per node, an entry per stream packet and per CSV row,
+ * a sample per session for startup; nothing per event.
+ */
+#ifndef STRATA_SIM_METRICS_H
+#define STRATA_SIM_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "strata/common.h"
+
+enum {
+    STRATA_SIMM_FIRST_PEER = 2,
+    /* Lag histogram over microseconds: exact below 128, then 64 buckets per
+     * power of two (relative error under 1/128 at the bucket middle). */
+    STRATA_SIMM_LAG_BUCKETS = 128 + 57 * 64,
+    STRATA_SIMM_NAME_BYTES = 32,
+};
+
+typedef struct strata_simmetrics_config {
+    uint32_t nodes; /* network nodes: 2 + peer slots */
+    uint64_t duration_ns;
+    uint64_t packet_interval_ns; /* sizes the per-packet tables */
+    uint64_t playout_delay_ns;
+    uint64_t startup_grace_ns;
+    uint64_t csv_interval_ns;
+    uint32_t rate_kbps;
+    uint32_t packet_bytes;
+    uint32_t source_upload_kbps; /* 0 = unlimited */
+    uint32_t regions;            /* distinct regions of the peers */
+} strata_simmetrics_config;
+
+/* Per-slot state; private. */
+typedef struct strata_simm_node {
+    uint64_t join_ns;
+    uint64_t win_lo_ns, win_hi_ns; /* send times due to the current session */
+    uint64_t online_ns;            /* summed over sessions */
+    uint64_t tx_bytes;             /* put on the uplink, sessions or not */
+    double budget_bits;            /* capacity x time online, finite uplinks only */
+    uint64_t mark_ns;              /* start of the part of the session not yet budgeted */
+    uint64_t path_sum_us;
+    uint32_t path_count;
+    uint32_t direct_us;
+    uint32_t capacity_kbps; /* 0 = unlimited */
+    uint8_t online, played_any, unlimited_seen;
+} strata_simm_node;
+
+/* One CSV row's counters; private. */
+typedef struct strata_simm_row {
+    uint64_t data_bytes, peer_data_bytes, control_bytes, cross_bytes, peer_tx_bytes;
+    uint64_t plays, lag_sum_us;
+    uint32_t online;        /* at the sample */
+    uint64_t capacity_kbps; /* summed over online finite uplinks, at the sample */
+    uint32_t joins, departures;
+} strata_simm_row;
+
+typedef struct strata_simmetrics {
+    strata_simmetrics_config cfg;
+    const strata_alloc *alloc;
+    strata_simm_node *node;
+    /* Per stream packet (seq). */
+    uint64_t *send_ns;
+    uint32_t *played;
+    int32_t *due_diff; /* due sessions as a difference array over seqs */
+    uint64_t seqs, max_seqs;
+    /* Startup samples (seconds), one per session that played. */
+    float *startup;
+    size_t nstartup, capstartup;
+    uint64_t lag_hist[STRATA_SIMM_LAG_BUCKETS];
+    uint64_t lag_count;
+    /* Rows of the time series. */
+    strata_simm_row *rows;
+    size_t nrows;
+    /* Totals. */
+    uint64_t data_bytes, peer_data_bytes, source_data_bytes, control_bytes, cross_bytes;
+    uint64_t sessions, startup_failures, joins, leaves, kills;
+    uint64_t online_now;
+    uint64_t online_capacity_kbps;
+    uint64_t plays_outside; /* played but not due (before grace, after the window) */
+} strata_simmetrics;
+
+/* The figures of a run; filled by strata_simmetrics_finish, plus the fields
+ * the world and the command set (events, fingerprint, timing). */
+typedef struct strata_simresult {
+    char algorithm[STRATA_SIMM_NAME_BYTES];
+    uint32_t nodes;
+    double duration_s;
+    uint32_t rate_kbps;
+    uint32_t packet_bytes;
+    uint64_t seed;
+    double delivery_ratio;
+    double startup_p50, startup_p95; /* < 0: no sample */
+    double lag_p50, lag_p95;
+    double stretch_p50, stretch_p95;
+    double p2p_share;
+    double cross_region_bytes_ratio;
+    double max_upload_utilisation, mean_upload_utilisation;
+    double control_overhead;
+    double fluid_bound_kbps; /* < 0: unbounded */
+    uint64_t events;
+    uint64_t fingerprint;
+    int have_timing;
+    double wall_s, peak_rss_mb;
+    /* Extras. */
+    uint64_t packets_sent, packets_due, packets_played;
+    uint64_t sessions, startup_failures, leaves, kills;
+    uint64_t data_bytes, control_bytes;
+    uint64_t net_queue_drops, net_losses, undeliverable;
+    uint32_t regions;
+} strata_simresult;
+
+/* Prepares metrics for cfg. Returns 0, STRATA_ERR_INVAL or STRATA_ERR_NOMEM. */
+int strata_simmetrics_init(strata_simmetrics *m, const strata_alloc *a,
+                           const strata_simmetrics_config *cfg);
+void strata_simmetrics_free(strata_simmetrics *m);
+
+/* The direct one-way delay source -> node (for stretch) and its uplink
+ * capacity (0 = unlimited); set once per node, capacity again (at now) on
+ * change. */
+void strata_simmetrics_set_direct(strata_simmetrics *m, uint32_t node, uint64_t direct_ns);
+void strata_simmetrics_set_capacity(strata_simmetrics *m, uint32_t node, uint32_t kbps,
+                                    uint64_t now);
+
+/* The source sent stream packet seq (seqs come in order from 0). */
+void strata_simmetrics_source_packet(strata_simmetrics *m, uint64_t seq, uint64_t now);
+
+/* A session starts on node at now; it will end at planned_end_ns
+ * (STRATA_NEVER: not before the run ends). */
+void strata_simmetrics_session_start(strata_simmetrics *m, uint32_t node, uint64_t now,
+                                     uint64_t planned_end_ns);
+/* The session on node ends at now (graceful: it left; else killed). An end
+ * earlier than planned shortens the due window, but plays already counted
+ * stay counted. */
+void strata_simmetrics_session_end(strata_simmetrics *m, uint32_t node, int graceful, uint64_t now);
+
+/* node played stream packet seq, sent at send_ns. */
+void strata_simmetrics_play(strata_simmetrics *m, uint32_t node, uint64_t seq, uint64_t send_ns,
+                            uint64_t now);
+
+/* node received a new DATA packet whose overlay path had the given
+ * propagation delay. */
+void strata_simmetrics_path(strata_simmetrics *m, uint32_t node, uint64_t path_us);
+
+/* A datagram of bytes was put on from's uplink (delivered: it will arrive;
+ * else lost in flight). data: a DATA packet; cross: between regions. */
+void strata_simmetrics_transfer(strata_simmetrics *m, uint32_t from, uint32_t to, uint32_t bytes,
+                                int data, int cross, int delivered, uint64_t now);
+
+/* Records the CSV row state at now (call once per csv interval). */
+void strata_simmetrics_sample(strata_simmetrics *m, uint64_t now);
+
+/* Closes the sessions still open at now (the end of the run) and computes
+ * the figures into r (the fields it owns). */
+void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresult *r);
+
+/* Writes r as one JSON object (fixed key order, fixed number formats).
+ * wall_s and peak_rss_mb only when r->have_timing. Returns 0 or -1. */
+int strata_simresult_write_json(const strata_simresult *r, FILE *f);
+
+/* Writes the time series, one row per csv interval: see docs/simulator.md
+ * for the columns. Call after finish. Returns 0 or -1. */
+int strata_simmetrics_write_csv(const strata_simmetrics *m, FILE *f);
+
+/* Nearest-rank percentile (0 < p <= 1) of v[0..n) (sorted in place); -1 if
+ * n is 0. Exposed for tests. */
+double strata_simm_percentile_f(float *v, size_t n, double p);
+
+#endif

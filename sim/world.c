@@ -1,0 +1,1133 @@
+/*
+ * The simulated world: see world.h for the model (nodes, events, lazy
+ * timers, simulated packet size).
+ *
+ * Path tracking (for stretch). Each delivery carries the propagation delay
+ * of the overlay path its packet took: the sender's own path delay for the
+ * packet's substream (0 at the source) plus the link's one-way delay. A
+ * node adopts that value for the substream when the delivery brings a
+ * newer packet than any it had, before its core object sees it, so the
+ * copies it relays next carry it on.
+ *
+ * The second half of this file is the "strata" algorithm: the daemons'
+ * core objects, unchanged, behind the strata_simalg table.
+ */
+#include "world.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata/control.h"
+#include "strata/peer.h"
+#include "strata/source.h"
+#include "strata/wire.h"
+
+enum world_event {
+    EV_TIMER = STRATA_WORLD_EV_TIMER,
+    EV_DELIVER = STRATA_WORLD_EV_DELIVER,
+    EV_TICK = STRATA_WORLD_EV_TICK,
+    EV_JOIN = STRATA_WORLD_EV_JOIN,
+    EV_DEPART = STRATA_WORLD_EV_DEPART,
+    EV_TIMELINE = STRATA_WORLD_EV_TIMELINE,
+    EV_SAMPLE = STRATA_WORLD_EV_SAMPLE,
+};
+
+enum world_limits {
+    STREAM_NODE_ID = STRATA_SIM_STREAM_USER + 100,
+    FLIGHT_CHUNK = 4096,
+    PROGRESS_EVERY = 1 << 18,
+    TIMER_SPIN_NS = 1000, /* a node whose deadline does not move is woken this much later */
+    REGION_LABEL_BYTES = 16,
+    MAX_SUBSTREAMS = STRATA_WIRE_MAX_SUBSTREAMS,
+};
+
+/* A datagram in flight: the sender's buffer (one reference) and what the
+ * receiver and the metrics need to know about it. Free ones are chained
+ * through buf's storage. */
+typedef struct flight {
+    union {
+        strata_buf *buf;
+        struct flight *next_free;
+    } u;
+    uint64_t seq;
+    uint32_t from;
+    uint32_t path_us;
+    uint16_t from_port, to_port;
+    uint8_t data, repair, sub;
+} flight;
+
+typedef struct flight_chunk {
+    struct flight_chunk *next;
+    flight items[FLIGHT_CHUNK];
+} flight_chunk;
+
+typedef struct wnode {
+    uint64_t timer_at; /* time of the queued wake-up, STRATA_NEVER if none */
+    strata_simq_handle timer;
+    uint64_t depart_at; /* planned end of the current session */
+    uint32_t session;   /* index of the current (or next) session */
+    uint32_t region;    /* index into the world's labels */
+    uint16_t port;      /* current session's port */
+    uint8_t online;
+    uint8_t graceful; /* how the current session ends */
+} wnode;
+
+struct strata_world {
+    const strata_alloc *alloc;
+    strata_scenario scn;
+    const strata_simalg *alg;
+    void *alg_state;
+    strata_simq q;
+    strata_simlat lat;
+    int have_lat;
+    strata_simnet net;
+    int have_net;
+    strata_simmetrics m;
+    int have_metrics;
+    uint32_t nodes;
+    wnode *node;
+    uint32_t *path_us; /* nodes x MAX_SUBSTREAMS */
+    uint64_t *hi_seq;  /* same; newest seq + 1 seen, 0 = none */
+    char (*labels)[REGION_LABEL_BYTES];
+    uint32_t nlabels;
+    uint64_t now, end_ns;
+    uint64_t events, fp;
+    uint64_t by_kind[STRATA_WORLD_EVENT_KINDS];
+    uint64_t interval_ns;
+    uint64_t ticks, next_seq;
+    flight *free_flights;
+    flight_chunk *chunks;
+    uint64_t undeliverable, timer_spins;
+    strata_world_progress_fn progress;
+    void *progress_user;
+    int fatal;
+    int finished;
+    strata_simresult result;
+};
+
+/* --- small helpers ----------------------------------------------------------- */
+
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static void put_be64(uint8_t *p, uint64_t v)
+{
+    for (int i = 7; i >= 0; i--) {
+        p[i] = (uint8_t)v;
+        v >>= 8;
+    }
+}
+
+static uint64_t get_be64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+static flight *flight_get(strata_world *w)
+{
+    if (!w->free_flights) {
+        flight_chunk *c = strata_mem_alloc(w->alloc, sizeof *c);
+        if (!c)
+            return NULL;
+        c->next = w->chunks;
+        w->chunks = c;
+        for (size_t i = FLIGHT_CHUNK; i-- > 0;) {
+            c->items[i].u.next_free = w->free_flights;
+            w->free_flights = &c->items[i];
+        }
+    }
+    flight *f = w->free_flights;
+    w->free_flights = f->u.next_free;
+    return f;
+}
+
+static void flight_put(strata_world *w, flight *f)
+{
+    f->u.next_free = w->free_flights;
+    w->free_flights = f;
+}
+
+/* --- accessors -------------------------------------------------------------------- */
+
+const strata_scenario *strata_world_scenario(const strata_world *w)
+{
+    return &w->scn;
+}
+const strata_alloc *strata_world_alloc(const strata_world *w)
+{
+    return w->alloc;
+}
+uint32_t strata_world_nodes(const strata_world *w)
+{
+    return w->nodes;
+}
+uint64_t strata_world_now(const strata_world *w)
+{
+    return w->now;
+}
+uint64_t strata_world_events(const strata_world *w)
+{
+    return w->events;
+}
+uint64_t strata_world_events_of_kind(const strata_world *w, unsigned kind)
+{
+    return kind < STRATA_WORLD_EVENT_KINDS ? w->by_kind[kind] : 0;
+}
+uint64_t strata_world_fingerprint(const strata_world *w)
+{
+    return w->fp;
+}
+void *strata_world_alg_state(const strata_world *w)
+{
+    return w->alg_state;
+}
+const strata_simmetrics *strata_world_metrics(const strata_world *w)
+{
+    return &w->m;
+}
+const strata_simnet *strata_world_net(const strata_world *w)
+{
+    return &w->net;
+}
+uint64_t strata_world_packet_interval_ns(const strata_world *w)
+{
+    return w->interval_ns;
+}
+
+strata_addr strata_world_addr(const strata_world *w, uint32_t node)
+{
+    strata_addr a = {STRATA_WORLD_BASE_IPV4 + node, STRATA_WORLD_BASE_PORT};
+    if (node < w->nodes)
+        a.port = w->node[node].port;
+    return a;
+}
+
+uint32_t strata_world_node_of(strata_addr a)
+{
+    if (a.ipv4 < STRATA_WORLD_BASE_IPV4 || a.ipv4 - STRATA_WORLD_BASE_IPV4 >= (1u << 24))
+        return UINT32_MAX;
+    return a.ipv4 - STRATA_WORLD_BASE_IPV4;
+}
+
+strata_node_id strata_world_node_id(const strata_world *w, uint32_t node)
+{
+    uint32_t session = node < w->nodes ? w->node[node].session : 0;
+    uint64_t v =
+        strata_sim_stream_seed(w->scn.seed, node, STREAM_NODE_ID ^ ((uint64_t)session << 32));
+    if (v == 0 || v == UINT64_MAX)
+        v = 1 + node;
+    return (strata_node_id){v};
+}
+
+uint64_t strata_world_node_seed(const strata_world *w, uint32_t node)
+{
+    uint32_t session = node < w->nodes ? w->node[node].session : 0;
+    return strata_sim_stream_seed(w->scn.seed, node,
+                                  STRATA_SIM_STREAM_PROTOCOL ^ ((uint64_t)session << 32));
+}
+
+uint32_t strata_world_upload_kbps(const strata_world *w, uint32_t node)
+{
+    return strata_simnet_upload_kbps(&w->net, node);
+}
+
+const char *strata_world_region(const strata_world *w, uint32_t node)
+{
+    if (node >= w->nodes)
+        return "";
+    return w->labels[w->node[node].region];
+}
+
+int strata_world_node_online(const strata_world *w, uint32_t node)
+{
+    return node < w->nodes && w->node[node].online;
+}
+
+void strata_world_set_progress(strata_world *w, strata_world_progress_fn fn, void *user)
+{
+    w->progress = fn;
+    w->progress_user = user;
+}
+
+void strata_world_on_play(strata_world *w, uint32_t node, const uint8_t *buf, size_t len)
+{
+    if (len < STRATA_WORLD_PAYLOAD_BYTES)
+        return;
+    strata_simmetrics_play(&w->m, node, get_be64(buf), get_be64(buf + 8), w->now);
+}
+
+const strata_simalg *strata_simalg_find(const char *name)
+{
+    for (size_t i = 0; strata_simalgs[i]; i++)
+        if (strcmp(strata_simalgs[i]->name, name) == 0)
+            return strata_simalgs[i];
+    return NULL;
+}
+
+/* --- timers and sending ---------------------------------------------------------- */
+
+/* Makes sure node is woken no later than its next deadline (lazily: an
+ * earlier wake-up already queued stays and re-arms when it fires). */
+static void arm(strata_world *w, uint32_t idx)
+{
+    wnode *n = &w->node[idx];
+    uint64_t t = w->alg->next_timeout(w->alg_state, idx);
+    if (t == STRATA_NEVER)
+        return;
+    if (t < w->now)
+        t = w->now;
+    if (n->timer != STRATA_SIMQ_NONE && n->timer_at <= t)
+        return;
+    if (n->timer != STRATA_SIMQ_NONE)
+        strata_simq_cancel(&w->q, n->timer);
+    n->timer = strata_simq_push(&w->q, t, EV_TIMER, idx, 0);
+    n->timer_at = n->timer != STRATA_SIMQ_NONE ? t : STRATA_NEVER;
+    if (n->timer == STRATA_SIMQ_NONE)
+        w->fatal = STRATA_ERR_NOMEM;
+}
+
+/* Sends one outbox entry of node from (taking over its reference). */
+static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const strata_simpkt *pk,
+                     int pk_ok)
+{
+    uint32_t to = strata_world_node_of(d->to);
+    if (to >= w->nodes || to == from) {
+        w->undeliverable++;
+        strata_buf_unref(d->buf);
+        return;
+    }
+    int data = pk_ok && pk->data;
+    uint64_t size = d->buf->len;
+    if (data && pk->has_payload && size >= STRATA_WORLD_PAYLOAD_BYTES) {
+        /* Charge the simulated payload instead of the real one. */
+        size = size - STRATA_WORLD_PAYLOAD_BYTES + w->scn.packet_bytes;
+    }
+    uint32_t charged = size > UINT32_MAX ? UINT32_MAX : (uint32_t)size;
+    uint64_t arrival = STRATA_NEVER;
+    int rc = strata_simnet_send(&w->net, from, to, charged, w->now, &arrival);
+    if (rc == STRATA_SIM_DROP_QUEUE || rc < 0) {
+        strata_buf_unref(d->buf);
+        return;
+    }
+    int cross = w->node[from].region != w->node[to].region;
+    strata_simmetrics_transfer(&w->m, from, to, charged, data, cross, rc == STRATA_SIM_DELIVER,
+                               w->now);
+    if (rc != STRATA_SIM_DELIVER) {
+        strata_buf_unref(d->buf);
+        return;
+    }
+    if (!data && d->buf->refs == 1 && d->buf->len < STRATA_WIRE_MAX_DATAGRAM_BYTES / 2) {
+        /* Control messages are encoded into datagram-sized buffers; a
+         * burst of them in flight (100,000 joins answered at once) would
+         * hold gigabytes, so each travels in a buffer of its own size. */
+        strata_buf *b = strata_buf_new(w->alloc, d->buf->len);
+        if (b) {
+            memcpy(b->data, d->buf->data, d->buf->len);
+            b->len = d->buf->len;
+            strata_buf_unref(d->buf);
+            d->buf = b;
+        }
+    }
+    flight *f = flight_get(w);
+    if (!f) {
+        w->fatal = STRATA_ERR_NOMEM;
+        strata_buf_unref(d->buf);
+        return;
+    }
+    memset(f, 0, sizeof *f);
+    f->u.buf = d->buf;
+    f->from = from;
+    f->from_port = (uint16_t)(w->node[from].port - STRATA_WORLD_BASE_PORT);
+    f->to_port = (uint16_t)(d->to.port - STRATA_WORLD_BASE_PORT);
+    if (data && pk->substream < MAX_SUBSTREAMS) {
+        f->data = 1;
+        f->repair = pk->repair;
+        f->sub = pk->substream;
+        f->seq = pk->seq;
+        uint64_t base = from == STRATA_WORLD_SOURCE
+                            ? 0
+                            : w->path_us[(size_t)from * MAX_SUBSTREAMS + pk->substream];
+        /* The link's propagation delay: arrival - departure, the
+         * departure being when the uplink is free again. */
+        uint64_t dep = w->now + strata_simnet_backlog_ns(&w->net, from, w->now);
+        uint64_t hop = (arrival - dep + 500) / 1000;
+        uint64_t p = base + hop;
+        f->path_us = p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
+    }
+    if (strata_simq_push_ptr(&w->q, arrival, EV_DELIVER, to, f) == STRATA_SIMQ_NONE) {
+        w->fatal = STRATA_ERR_NOMEM;
+        strata_buf_unref(f->u.buf);
+        flight_put(w, f);
+    }
+}
+
+/* Sends everything node queued. Consecutive entries sharing a buffer (a
+ * packet relayed to several children) are classified once. */
+static void drain(strata_world *w, uint32_t idx)
+{
+    strata_outbox *ob = w->alg->outbox(w->alg_state, idx);
+    if (!ob)
+        return;
+    strata_datagram d;
+    const strata_buf *last = NULL;
+    strata_simpkt pk;
+    int pk_ok = 0;
+    while (strata_outbox_pop(ob, &d)) {
+        if (d.buf != last) {
+            memset(&pk, 0, sizeof pk);
+            pk_ok = w->alg->classify(w->alg_state, d.buf->data, d.buf->len, &pk) == 0;
+            last = d.buf;
+        }
+        send_one(w, idx, &d, &pk, pk_ok);
+    }
+}
+
+/* --- event handlers ---------------------------------------------------------------- */
+
+static void on_timer(strata_world *w, uint32_t idx)
+{
+    wnode *n = &w->node[idx];
+    n->timer = STRATA_SIMQ_NONE;
+    n->timer_at = STRATA_NEVER;
+    if (!n->online)
+        return;
+    uint64_t due = w->alg->next_timeout(w->alg_state, idx);
+    if (due <= w->now) {
+        w->alg->handle_timeout(w->alg_state, idx, w->now);
+        drain(w, idx);
+        if (w->alg->next_timeout(w->alg_state, idx) <= w->now) {
+            /* The deadline did not move: wake a little later rather than
+             * spin at one instant. */
+            w->timer_spins++;
+            n->timer = strata_simq_push(&w->q, w->now + TIMER_SPIN_NS, EV_TIMER, idx, 0);
+            n->timer_at = w->now + TIMER_SPIN_NS;
+            return;
+        }
+    }
+    arm(w, idx);
+}
+
+static void on_deliver(strata_world *w, uint32_t to, flight *f)
+{
+    wnode *n = &w->node[to];
+    if (!n->online || (uint16_t)(n->port - STRATA_WORLD_BASE_PORT) != f->to_port) {
+        w->undeliverable++;
+        goto done;
+    }
+    if (f->data && !f->repair && to >= STRATA_WORLD_FIRST_PEER) {
+        size_t i = (size_t)to * MAX_SUBSTREAMS + f->sub;
+        if (f->seq + 1 > w->hi_seq[i]) {
+            w->hi_seq[i] = f->seq + 1;
+            w->path_us[i] = f->path_us;
+            strata_simmetrics_path(&w->m, to, f->path_us);
+        }
+    }
+    strata_addr from = {STRATA_WORLD_BASE_IPV4 + f->from,
+                        (uint16_t)(STRATA_WORLD_BASE_PORT + f->from_port)};
+    w->alg->handle_datagram(w->alg_state, to, from, f->u.buf->data, f->u.buf->len, w->now);
+    drain(w, to);
+    arm(w, to);
+done:
+    strata_buf_unref(f->u.buf);
+    flight_put(w, f);
+}
+
+static void push_event(strata_world *w, uint64_t t, uint16_t kind, uint32_t node, uint64_t data)
+{
+    if (t > w->end_ns)
+        return;
+    if (strata_simq_push(&w->q, t, kind, node, data) == STRATA_SIMQ_NONE)
+        w->fatal = STRATA_ERR_NOMEM;
+}
+
+static void on_tick(strata_world *w)
+{
+    if (w->node[STRATA_WORLD_SOURCE].online) {
+        uint8_t payload[STRATA_WORLD_PAYLOAD_BYTES];
+        put_be64(payload, w->next_seq);
+        put_be64(payload + 8, w->now);
+        if (w->alg->source_push(w->alg_state, payload, sizeof payload, w->now) == 0) {
+            strata_simmetrics_source_packet(&w->m, w->next_seq, w->now);
+            w->next_seq++;
+        }
+        drain(w, STRATA_WORLD_SOURCE);
+        arm(w, STRATA_WORLD_SOURCE);
+    }
+    w->ticks++;
+    push_event(w, w->ticks * w->interval_ns, EV_TICK, STRATA_WORLD_SOURCE, 0);
+}
+
+static void on_join(strata_world *w, uint32_t idx)
+{
+    wnode *n = &w->node[idx];
+    if (n->online)
+        return;
+    const strata_scenario *s = &w->scn;
+    uint32_t session = n->session;
+    uint64_t len = strata_scenario_session_ns(s, idx - STRATA_WORLD_FIRST_PEER, session);
+    uint64_t end = add_sat(w->now, len);
+    int graceful = strata_scenario_graceful(s, idx - STRATA_WORLD_FIRST_PEER, session);
+    /* The first correlated failure or mass leave after the join that hits
+     * this node ends the session then (scenario.h). */
+    for (size_t e = 0; e < s->nevents; e++) {
+        const strata_scn_event *ev = &s->events[e];
+        if (ev->at_ns <= w->now || ev->at_ns >= end)
+            continue;
+        if (ev->action != STRATA_SCN_KILL && ev->action != STRATA_SCN_LEAVE)
+            continue;
+        if (strata_scenario_event_hits(s, e, idx - STRATA_WORLD_FIRST_PEER, w->labels[n->region])) {
+            end = ev->at_ns;
+            graceful = ev->action == STRATA_SCN_LEAVE;
+            break;
+        }
+    }
+    n->port = (uint16_t)(STRATA_WORLD_BASE_PORT + session % STRATA_WORLD_PORT_SPAN);
+    n->online = 1;
+    n->depart_at = end;
+    n->graceful = (uint8_t)graceful;
+    memset(&w->hi_seq[(size_t)idx * MAX_SUBSTREAMS], 0, MAX_SUBSTREAMS * sizeof *w->hi_seq);
+    memset(&w->path_us[(size_t)idx * MAX_SUBSTREAMS], 0, MAX_SUBSTREAMS * sizeof *w->path_us);
+    strata_simmetrics_session_start(&w->m, idx, w->now, end > w->end_ns ? STRATA_NEVER : end);
+    int rc = w->alg->node_up(w->alg_state, idx, w->now);
+    if (rc == STRATA_ERR_NOMEM)
+        w->fatal = rc;
+    drain(w, idx);
+    arm(w, idx);
+    push_event(w, end, EV_DEPART, idx, session);
+}
+
+static void on_depart(strata_world *w, uint32_t idx, uint32_t session)
+{
+    wnode *n = &w->node[idx];
+    if (!n->online || n->session != session)
+        return;
+    w->alg->node_down(w->alg_state, idx, n->graceful, w->now);
+    drain(w, idx);
+    w->alg->node_free(w->alg_state, idx);
+    if (n->timer != STRATA_SIMQ_NONE)
+        strata_simq_cancel(&w->q, n->timer);
+    n->timer = STRATA_SIMQ_NONE;
+    n->timer_at = STRATA_NEVER;
+    n->online = 0;
+    strata_simmetrics_session_end(&w->m, idx, n->graceful, w->now);
+    n->session++;
+    uint64_t off = strata_scenario_rejoin_ns(&w->scn, idx - STRATA_WORLD_FIRST_PEER, session);
+    if (off != STRATA_NEVER)
+        push_event(w, add_sat(w->now, off), EV_JOIN, idx, 0);
+}
+
+static void on_timeline(strata_world *w, size_t e)
+{
+    const strata_scn_event *ev = &w->scn.events[e];
+    if (ev->action == STRATA_SCN_LOSS) {
+        for (uint32_t i = 0; i < w->nodes; i++)
+            strata_simnet_set_loss(&w->net, i, ev->loss);
+    } else if (ev->action == STRATA_SCN_UPLOAD) {
+        for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
+            if (!strata_scenario_event_hits(&w->scn, e, i - STRATA_WORLD_FIRST_PEER,
+                                            w->labels[w->node[i].region]))
+                continue;
+            strata_simnet_set_upload_kbps(&w->net, i, ev->kbps);
+            strata_simmetrics_set_capacity(&w->m, i, ev->kbps, w->now);
+        }
+    }
+    /* kill and leave were planned into each session when it started. */
+}
+
+static void on_sample(strata_world *w)
+{
+    strata_simmetrics_sample(&w->m, w->now);
+    push_event(w, w->now + w->scn.csv_interval_ns, EV_SAMPLE, 0, 0);
+}
+
+/* --- the run ------------------------------------------------------------------------- */
+
+static uint64_t fold(uint64_t fp, const strata_simq_event *ev)
+{
+    fp = strata_sim_mix64(fp ^ ev->time_ns);
+    return strata_sim_mix64(fp ^ (((uint64_t)ev->kind << 32) | ev->node));
+}
+
+int strata_world_run_until(strata_world *w, uint64_t t)
+{
+    if (t > w->end_ns)
+        t = w->end_ns;
+    strata_simq_event ev;
+    while (!w->fatal && strata_simq_peek_time(&w->q) <= t) {
+        if (!strata_simq_pop(&w->q, &ev))
+            break;
+        w->now = ev.time_ns;
+        w->events++;
+        w->by_kind[ev.kind < STRATA_WORLD_EVENT_KINDS ? ev.kind : 0]++;
+        w->fp = fold(w->fp, &ev);
+        switch (ev.kind) {
+        case EV_TIMER:
+            on_timer(w, ev.node);
+            break;
+        case EV_DELIVER:
+            on_deliver(w, ev.node, ev.data.ptr);
+            break;
+        case EV_TICK:
+            on_tick(w);
+            break;
+        case EV_JOIN:
+            on_join(w, ev.node);
+            break;
+        case EV_DEPART:
+            on_depart(w, ev.node, (uint32_t)ev.data.u64);
+            break;
+        case EV_TIMELINE:
+            on_timeline(w, (size_t)ev.data.u64);
+            break;
+        case EV_SAMPLE:
+            on_sample(w);
+            break;
+        default:
+            break;
+        }
+        if (w->progress && (w->events & (PROGRESS_EVERY - 1)) == 0)
+            w->progress(w->progress_user, w->now, w->end_ns, w->events);
+    }
+    if (!w->fatal && w->now < t)
+        w->now = t;
+    if (w->progress && t == w->end_ns)
+        w->progress(w->progress_user, w->now, w->end_ns, w->events);
+    return w->fatal;
+}
+
+int strata_world_run(strata_world *w)
+{
+    return strata_world_run_until(w, w->end_ns);
+}
+
+void strata_world_result(strata_world *w, strata_simresult *r)
+{
+    if (!w->finished) {
+        strata_simresult *x = &w->result;
+        memset(x, 0, sizeof *x);
+        strata_simmetrics_finish(&w->m, w->now, x);
+        snprintf(x->algorithm, sizeof x->algorithm, "%s", w->alg->name);
+        x->seed = w->scn.seed;
+        x->events = w->events;
+        x->fingerprint = w->fp;
+        strata_simnet_counters tot;
+        strata_simnet_totals(&w->net, &tot);
+        x->net_queue_drops = tot.drop_queue_pkts;
+        x->net_losses = tot.drop_loss_pkts;
+        x->undeliverable = w->undeliverable;
+        w->finished = 1;
+    }
+    *r = w->result;
+}
+
+/* --- construction -------------------------------------------------------------------- */
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...) STRATA_PRINTF(3, 4);
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (!err || !errlen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* Region labels and each node's region. */
+static int setup_regions(strata_world *w)
+{
+    uint32_t hosts = w->have_lat ? strata_simlat_hosts(&w->lat) : 1;
+    w->nlabels = w->scn.region_mode == STRATA_SCN_REGION_HOST ? hosts : 1;
+    w->labels = strata_mem_calloc(w->alloc, w->nlabels, sizeof *w->labels);
+    if (!w->labels)
+        return STRATA_ERR_NOMEM;
+    if (w->scn.region_mode == STRATA_SCN_REGION_HOST) {
+        for (uint32_t h = 0; h < hosts; h++)
+            snprintf(w->labels[h], REGION_LABEL_BYTES, "h%u", h);
+    } else {
+        snprintf(w->labels[0], REGION_LABEL_BYTES, "one");
+    }
+    for (uint32_t i = 0; i < w->nodes; i++) {
+        uint32_t r = 0;
+        if (w->scn.region_mode == STRATA_SCN_REGION_HOST && w->have_lat)
+            r = strata_simlat_node_host(&w->lat, i);
+        w->node[i].region = r < w->nlabels ? r : 0;
+    }
+    return 0;
+}
+
+static uint32_t count_regions(const strata_world *w)
+{
+    uint8_t *seen = strata_mem_calloc(w->alloc, w->nlabels, 1);
+    if (!seen)
+        return 1;
+    uint32_t n = 0;
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
+        if (!seen[w->node[i].region]) {
+            seen[w->node[i].region] = 1;
+            n++;
+        }
+    }
+    strata_mem_free(w->alloc, seen);
+    return n ? n : 1;
+}
+
+static int setup_net(strata_world *w, char *err, size_t errlen)
+{
+    const strata_scenario *s = &w->scn;
+    if (s->latency[0]) {
+        int rc = strata_simlat_load(&w->lat, w->alloc, s->latency, err, errlen);
+        if (rc < 0)
+            return rc;
+        w->have_lat = 1;
+        uint64_t amin = (uint64_t)llround(s->access_min_ms * 1e6);
+        uint64_t amax = (uint64_t)llround(s->access_max_ms * 1e6);
+        int mode = s->attach == STRATA_SCN_ATTACH_RANDOM ? STRATA_SIMLAT_RANDOM
+                                                         : STRATA_SIMLAT_ROUND_ROBIN;
+        rc = strata_simlat_attach(&w->lat, w->nodes, mode, s->seed, amin, amax);
+        if (rc < 0) {
+            set_err(err, errlen, "%s: cannot attach %u nodes", s->latency, w->nodes);
+            return rc;
+        }
+    }
+    strata_simnet_config nc;
+    strata_simnet_config_default(&nc);
+    nc.seed = s->seed;
+    nc.capacity_mix = s->capacity_mix;
+    nc.queue_limit_bytes = strata_scenario_queue_bytes(s);
+    nc.loss = s->loss;
+    nc.overhead_bytes = 0;
+    nc.fixed_delay_ns = (uint64_t)llround(s->fixed_delay_ms * 1e6);
+    int rc = strata_simnet_init(&w->net, w->alloc, w->nodes, &nc, w->have_lat ? &w->lat : NULL, err,
+                                errlen);
+    if (rc < 0)
+        return rc;
+    w->have_net = 1;
+    /* The control center is a server with room to spare; the source has the
+     * upload the scenario gives it and a second's worth of buffer. */
+    strata_simnet_set_upload_kbps(&w->net, STRATA_WORLD_CONTROL, 0);
+    strata_simnet_set_queue_limit(&w->net, STRATA_WORLD_CONTROL, 0);
+    strata_simnet_set_upload_kbps(&w->net, STRATA_WORLD_SOURCE, s->source_upload_kbps);
+    uint64_t sq = (uint64_t)s->source_upload_kbps * 1000 / 8;
+    if (sq < strata_scenario_queue_bytes(s))
+        sq = strata_scenario_queue_bytes(s);
+    strata_simnet_set_queue_limit(&w->net, STRATA_WORLD_SOURCE,
+                                  sq > UINT32_MAX ? UINT32_MAX : (uint32_t)sq);
+    return 0;
+}
+
+strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a, char *err,
+                               size_t errlen)
+{
+    if (err && errlen)
+        err[0] = '\0';
+    strata_world *w = strata_mem_calloc(a, 1, sizeof *w);
+    if (!w) {
+        set_err(err, errlen, "out of memory");
+        return NULL;
+    }
+    w->alloc = a;
+    w->scn = *scn;
+    if (strata_scenario_validate(&w->scn, err, errlen) < 0)
+        goto fail;
+    w->alg = strata_simalg_find(w->scn.algorithm);
+    if (!w->alg) {
+        set_err(err, errlen, "unknown algorithm '%s'", w->scn.algorithm);
+        goto fail;
+    }
+    const strata_scenario *s = &w->scn;
+    if ((uint64_t)s->nodes + STRATA_WORLD_FIRST_PEER > (1u << 24)) {
+        set_err(err, errlen, "too many nodes (at most %u)", (1u << 24) - STRATA_WORLD_FIRST_PEER);
+        goto fail;
+    }
+    w->nodes = s->nodes + STRATA_WORLD_FIRST_PEER;
+    w->end_ns = s->duration_ns;
+    w->interval_ns = strata_scenario_packet_interval_ns(s);
+    w->fp = 0x73747261746173ull; /* "stratas" */
+    strata_simq_init(&w->q, a);
+    w->node = strata_mem_calloc(a, w->nodes, sizeof *w->node);
+    w->path_us = strata_mem_calloc(a, (size_t)w->nodes * MAX_SUBSTREAMS, sizeof *w->path_us);
+    w->hi_seq = strata_mem_calloc(a, (size_t)w->nodes * MAX_SUBSTREAMS, sizeof *w->hi_seq);
+    if (!w->node || !w->path_us || !w->hi_seq) {
+        set_err(err, errlen, "out of memory for %u nodes", s->nodes);
+        goto fail;
+    }
+    for (uint32_t i = 0; i < w->nodes; i++) {
+        w->node[i].timer_at = STRATA_NEVER;
+        w->node[i].port = STRATA_WORLD_BASE_PORT;
+    }
+    if (setup_net(w, err, errlen) < 0)
+        goto fail;
+    if (setup_regions(w) < 0) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+
+    strata_simmetrics_config mc = {
+        .nodes = w->nodes,
+        .duration_ns = s->duration_ns,
+        .packet_interval_ns = w->interval_ns,
+        .playout_delay_ns = STRATA_MS(s->playout_delay_ms),
+        .startup_grace_ns = s->startup_grace_ns,
+        .csv_interval_ns = s->csv_interval_ns,
+        .rate_kbps = s->rate_kbps,
+        .packet_bytes = s->packet_bytes,
+        .source_upload_kbps = s->source_upload_kbps,
+        .regions = count_regions(w),
+    };
+    if (strata_simmetrics_init(&w->m, a, &mc) < 0) {
+        set_err(err, errlen, "out of memory for the metrics");
+        goto fail;
+    }
+    w->have_metrics = 1;
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
+        strata_simmetrics_set_direct(&w->m, i,
+                                     strata_simnet_delay_ns(&w->net, STRATA_WORLD_SOURCE, i));
+        strata_simmetrics_set_capacity(&w->m, i, strata_simnet_upload_kbps(&w->net, i), 0);
+    }
+
+    int rc = w->alg->init(w, &w->alg_state);
+    if (rc < 0) {
+        set_err(err, errlen, "algorithm %s failed to start: %s", w->alg->name, strata_strerror(rc));
+        goto fail;
+    }
+
+    /* The control center and the source come up at time 0, then the
+     * clock starts: source ticks, samples, timeline, joins. */
+    uint32_t fixed[2] = {STRATA_WORLD_CONTROL, STRATA_WORLD_SOURCE};
+    for (int i = 0; i < 2; i++) {
+        w->node[fixed[i]].online = 1;
+        rc = w->alg->node_up(w->alg_state, fixed[i], 0);
+        if (rc < 0) {
+            set_err(err, errlen, "%s: %s", fixed[i] ? "source" : "control center",
+                    strata_strerror(rc));
+            goto fail;
+        }
+        drain(w, fixed[i]);
+        arm(w, fixed[i]);
+    }
+    push_event(w, 0, EV_TICK, STRATA_WORLD_SOURCE, 0);
+    push_event(w, s->csv_interval_ns / 2, EV_SAMPLE, 0, 0);
+    for (size_t e = 0; e < s->nevents; e++)
+        if (s->events[e].action == STRATA_SCN_UPLOAD || s->events[e].action == STRATA_SCN_LOSS)
+            push_event(w, s->events[e].at_ns, EV_TIMELINE, 0, e);
+    uint64_t *joins = strata_mem_alloc(a, (size_t)s->nodes * sizeof *joins);
+    if (!joins) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    strata_scenario_first_joins(s, s->nodes, joins);
+    for (uint32_t i = 0; i < s->nodes; i++)
+        push_event(w, joins[i], EV_JOIN, i + STRATA_WORLD_FIRST_PEER, 0);
+    strata_mem_free(a, joins);
+    if (w->fatal) {
+        set_err(err, errlen, "out of memory");
+        goto fail;
+    }
+    return w;
+
+fail:
+    strata_world_del(w);
+    return NULL;
+}
+
+void strata_world_del(strata_world *w)
+{
+    if (!w)
+        return;
+    /* Buffers still in flight hold references. */
+    strata_simq_event ev;
+    while (strata_simq_pop(&w->q, &ev)) {
+        if (ev.kind == EV_DELIVER) {
+            flight *f = ev.data.ptr;
+            strata_buf_unref(f->u.buf);
+        }
+    }
+    strata_simq_free(&w->q);
+    if (w->alg && w->alg_state)
+        w->alg->free(w->alg_state);
+    while (w->chunks) {
+        flight_chunk *c = w->chunks;
+        w->chunks = c->next;
+        strata_mem_free(w->alloc, c);
+    }
+    if (w->have_metrics)
+        strata_simmetrics_free(&w->m);
+    if (w->have_net)
+        strata_simnet_free(&w->net);
+    if (w->have_lat)
+        strata_simlat_free(&w->lat);
+    strata_mem_free(w->alloc, w->labels);
+    strata_mem_free(w->alloc, w->node);
+    strata_mem_free(w->alloc, w->path_us);
+    strata_mem_free(w->alloc, w->hi_seq);
+    strata_mem_free(w->alloc, w);
+}
+
+/* ===================================================================================
+ * The "strata" algorithm: strata_control on node 0, strata_source on node 1,
+ * one strata_peer per peer session, configured from the scenario.
+ * =================================================================================== */
+
+#define SIM_CHANNEL "sim"
+
+typedef struct strata_alg strata_alg;
+
+typedef struct play_ctx {
+    strata_alg *a;
+    uint32_t node;
+} play_ctx;
+
+struct strata_alg {
+    strata_world *w;
+    const strata_alloc *alloc;
+    strata_control *control;
+    strata_source *source;
+    strata_peer **peer;
+    play_ctx *ctx;
+    uint32_t nodes;
+    uint32_t store;
+};
+
+static void sa_on_play(void *user, const uint8_t *buf, size_t len)
+{
+    play_ctx *c = user;
+    strata_world_on_play(c->a->w, c->node, buf, len);
+}
+
+static int sa_init(strata_world *w, void **state)
+{
+    const strata_alloc *a = strata_world_alloc(w);
+    strata_alg *s = strata_mem_calloc(a, 1, sizeof *s);
+    if (!s)
+        return STRATA_ERR_NOMEM;
+    s->w = w;
+    s->alloc = a;
+    s->nodes = strata_world_nodes(w);
+    s->store = strata_scenario_store_packets(strata_world_scenario(w));
+    s->peer = strata_mem_calloc(a, s->nodes, sizeof *s->peer);
+    s->ctx = strata_mem_calloc(a, s->nodes, sizeof *s->ctx);
+    if (!s->peer || !s->ctx) {
+        strata_mem_free(a, s->peer);
+        strata_mem_free(a, s->ctx);
+        strata_mem_free(a, s);
+        return STRATA_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < s->nodes; i++) {
+        s->ctx[i].a = s;
+        s->ctx[i].node = i;
+    }
+    *state = s;
+    return 0;
+}
+
+static void sa_free(void *state)
+{
+    strata_alg *s = state;
+    strata_control_del(s->control);
+    strata_source_del(s->source);
+    for (uint32_t i = 0; i < s->nodes; i++)
+        strata_peer_del(s->peer[i]);
+    strata_mem_free(s->alloc, s->peer);
+    strata_mem_free(s->alloc, s->ctx);
+    strata_mem_free(s->alloc, s);
+}
+
+static int sa_node_up(void *state, uint32_t node, uint64_t now)
+{
+    strata_alg *s = state;
+    strata_world *w = s->w;
+    const strata_scenario *scn = strata_world_scenario(w);
+    if (node == STRATA_WORLD_CONTROL) {
+        strata_control_config cc;
+        memset(&cc, 0, sizeof cc);
+        cc.k = scn->k;
+        cc.heartbeat_ms = scn->heartbeat_ms;
+        cc.region_mode = STRATA_REGION_LABEL_OR_PREFIX;
+        /* A killed viewer stays in the node table until it is declared
+         * dead, possibly after its slot's next session joined. */
+        cc.max_nodes = scn->nodes * 2 + 16;
+        cc.seed = strata_world_node_seed(w, node);
+        s->control = strata_control_new(&cc, s->alloc, now);
+        return s->control ? 0 : STRATA_ERR_NOMEM;
+    }
+    if (node == STRATA_WORLD_SOURCE) {
+        strata_source_config sc;
+        memset(&sc, 0, sizeof sc);
+        sc.node = strata_world_node_id(w, node);
+        sc.channel = SIM_CHANNEL;
+        sc.control = strata_world_addr(w, STRATA_WORLD_CONTROL);
+        sc.rate_kbps = scn->rate_kbps;
+        sc.upload_kbps = scn->source_upload_kbps;
+        sc.payload_bytes = STRATA_WORLD_PAYLOAD_BYTES;
+        sc.seed = strata_world_node_seed(w, node);
+        s->source = strata_source_new(&sc, s->alloc, now);
+        return s->source ? 0 : STRATA_ERR_NOMEM;
+    }
+    if (node >= s->nodes)
+        return STRATA_ERR_INVAL;
+    strata_peer_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.node = strata_world_node_id(w, node);
+    pc.channel = SIM_CHANNEL;
+    pc.control = strata_world_addr(w, STRATA_WORLD_CONTROL);
+    uint32_t up = strata_world_upload_kbps(w, node);
+    /* An unlimited uplink is offered as a very fast one; the tree caps
+     * children per node anyway. */
+    pc.upload_kbps = up ? up : 1000000;
+    pc.region = strata_world_region(w, node);
+    pc.playout_delay_ms = scn->playout_delay_ms;
+    pc.repair_after_ms = strata_scenario_repair_after_ms(scn);
+    pc.store_packets = s->store;
+    pc.seed = strata_world_node_seed(w, node);
+    strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};
+    s->peer[node] = strata_peer_new(&pc, &cb, s->alloc, now);
+    return s->peer[node] ? 0 : STRATA_ERR_NOMEM;
+}
+
+static void sa_node_down(void *state, uint32_t node, int graceful, uint64_t now)
+{
+    strata_alg *s = state;
+    if (!graceful)
+        return;
+    if (node == STRATA_WORLD_SOURCE && s->source)
+        strata_source_leave(s->source, now);
+    else if (node >= STRATA_WORLD_FIRST_PEER && node < s->nodes && s->peer[node])
+        strata_peer_leave(s->peer[node], now);
+}
+
+static void sa_node_free(void *state, uint32_t node)
+{
+    strata_alg *s = state;
+    if (node == STRATA_WORLD_CONTROL) {
+        strata_control_del(s->control);
+        s->control = NULL;
+    } else if (node == STRATA_WORLD_SOURCE) {
+        strata_source_del(s->source);
+        s->source = NULL;
+    } else if (node < s->nodes) {
+        strata_peer_del(s->peer[node]);
+        s->peer[node] = NULL;
+    }
+}
+
+static int sa_handle_datagram(void *state, uint32_t node, strata_addr from, const uint8_t *buf,
+                              size_t len, uint64_t now)
+{
+    strata_alg *s = state;
+    if (node == STRATA_WORLD_CONTROL)
+        return s->control ? strata_control_handle_datagram(s->control, from, buf, len, now) : 0;
+    if (node == STRATA_WORLD_SOURCE)
+        return s->source ? strata_source_handle_datagram(s->source, from, buf, len, now) : 0;
+    return s->peer[node] ? strata_peer_handle_datagram(s->peer[node], from, buf, len, now) : 0;
+}
+
+static void sa_handle_timeout(void *state, uint32_t node, uint64_t now)
+{
+    strata_alg *s = state;
+    if (node == STRATA_WORLD_CONTROL) {
+        if (s->control)
+            strata_control_handle_timeout(s->control, now);
+    } else if (node == STRATA_WORLD_SOURCE) {
+        if (s->source)
+            strata_source_handle_timeout(s->source, now);
+    } else if (s->peer[node]) {
+        strata_peer_handle_timeout(s->peer[node], now);
+    }
+}
+
+static uint64_t sa_next_timeout(void *state, uint32_t node)
+{
+    strata_alg *s = state;
+    if (node == STRATA_WORLD_CONTROL)
+        return s->control ? strata_control_next_timeout(s->control) : STRATA_NEVER;
+    if (node == STRATA_WORLD_SOURCE)
+        return s->source ? strata_source_next_timeout(s->source) : STRATA_NEVER;
+    return s->peer[node] ? strata_peer_next_timeout(s->peer[node]) : STRATA_NEVER;
+}
+
+static strata_outbox *sa_outbox(void *state, uint32_t node)
+{
+    strata_alg *s = state;
+    if (node == STRATA_WORLD_CONTROL)
+        return s->control ? strata_control_outbox(s->control) : NULL;
+    if (node == STRATA_WORLD_SOURCE)
+        return s->source ? strata_source_outbox(s->source) : NULL;
+    return s->peer[node] ? strata_peer_outbox(s->peer[node]) : NULL;
+}
+
+static int sa_source_push(void *state, const uint8_t *payload, size_t len, uint64_t now)
+{
+    strata_alg *s = state;
+    if (!s->source || !strata_source_ready(s->source))
+        return STRATA_ERR_INVAL;
+    return strata_source_push(s->source, payload, len, now);
+}
+
+static int sa_classify(void *state, const uint8_t *buf, size_t len, strata_simpkt *out)
+{
+    (void)state;
+    int type = strata_wire_peek_type(buf, len);
+    if (type < 0)
+        return type;
+    if (type != STRATA_MSG_DATA) {
+        out->data = 0;
+        return 0;
+    }
+    strata_msg_data m;
+    int rc = strata_wire_decode_data(buf, len, &m);
+    if (rc < 0)
+        return rc;
+    out->data = 1;
+    out->repair = (m.flags & STRATA_DATA_FLAG_REPAIR) != 0;
+    out->substream = m.substream;
+    out->has_payload = m.payload_len > 0;
+    out->seq = m.seq;
+    return 0;
+}
+
+static const strata_simalg strata_simalg_strata = {
+    .name = "strata",
+    .init = sa_init,
+    .free = sa_free,
+    .node_up = sa_node_up,
+    .node_down = sa_node_down,
+    .node_free = sa_node_free,
+    .handle_datagram = sa_handle_datagram,
+    .handle_timeout = sa_handle_timeout,
+    .next_timeout = sa_next_timeout,
+    .outbox = sa_outbox,
+    .source_push = sa_source_push,
+    .classify = sa_classify,
+};
+
+const strata_simalg *const strata_simalgs[] = {&strata_simalg_strata, NULL};
+
+int strata_simalg_strata_stats_of(const strata_world *w, strata_simalg_strata_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    if (w->alg != &strata_simalg_strata || !w->alg_state)
+        return STRATA_ERR_INVAL;
+    const strata_alg *s = w->alg_state;
+    if (!s->control)
+        return STRATA_ERR_INVAL;
+    strata_control_status cs;
+    strata_control_get_status(s->control, &cs);
+    st->reparents = cs.reparents;
+    st->deaths = cs.deaths;
+    st->joins = cs.joins;
+    st->leaves = cs.leaves;
+    st->instructions_sent = cs.instructions_sent;
+    st->detached_pairs = cs.detached_pairs;
+    st->max_depth = cs.max_depth;
+    return 0;
+}

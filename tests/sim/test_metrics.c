@@ -1,0 +1,391 @@
+/*
+ * Tests of the simulator's metrics, fed by hand: delivery over the nodes
+ * present (a node that leaves is not counted missing afterwards), startup,
+ * lag percentiles, stretch (a direct path has stretch 1), traffic shares,
+ * upload utilisation, the fluid bound, and the JSON and CSV writers.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "testutil.h"
+
+#define NEAR(a, b, eps) (fabs((double)(a) - (double)(b)) <= (eps))
+#define CHECK_NEAR(a, b, eps)                                                                      \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!NEAR(a, b, eps)) {                                                                    \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s ~ %s failed: %.9g vs %.9g\n", __FILE__, __LINE__, #a, #b,   \
+                    (double)(a), (double)(b));                                                     \
+        }                                                                                          \
+    } while (0)
+
+enum { IV_MS = 100, DELAY_MS = 1000 };
+
+/* Metrics for `peers` peer slots over duration_s, a packet every 100 ms,
+ * a playout delay of one second. */
+static void make(strata_simmetrics *m, uint32_t peers, uint32_t duration_s)
+{
+    strata_simmetrics_config c = {
+        .nodes = peers + STRATA_SIMM_FIRST_PEER,
+        .duration_ns = STRATA_S(duration_s),
+        .packet_interval_ns = STRATA_MS(IV_MS),
+        .playout_delay_ns = STRATA_MS(DELAY_MS),
+        .startup_grace_ns = 0,
+        .csv_interval_ns = STRATA_S(1),
+        .rate_kbps = 1000,
+        .packet_bytes = 12500, /* 100 ms at 1 Mbit/s */
+        .source_upload_kbps = 4000,
+        .regions = 2,
+    };
+    CHECK_EQ_INT(strata_simmetrics_init(m, NULL, &c), 0);
+}
+
+/* The source sends packets 0.. every 100 ms up to (excluding) until_ms. */
+static void send_until(strata_simmetrics *m, uint64_t *seq, uint64_t until_ms)
+{
+    while (*seq * IV_MS < until_ms) {
+        strata_simmetrics_source_packet(m, *seq, STRATA_MS(*seq * IV_MS));
+        (*seq)++;
+    }
+}
+
+/* node plays packets [from, to) each lag_ms after it was sent. */
+static void play_range(strata_simmetrics *m, uint32_t node, uint64_t from, uint64_t to,
+                       uint64_t lag_ms)
+{
+    for (uint64_t s = from; s < to; s++)
+        strata_simmetrics_play(m, node, s, STRATA_MS(s * IV_MS), STRATA_MS(s * IV_MS + lag_ms));
+}
+
+static void test_leaver_not_missing(void)
+{
+    /* Node 2 joins at 0 and leaves at 10 s, having played everything it
+     * could: packets sent up to 10 s - 1 s. Node 3 stays for the whole
+     * 20 s run. Neither missed anything. */
+    strata_simmetrics m;
+    make(&m, 2, 20);
+    strata_simmetrics_session_start(&m, 2, 0, STRATA_S(10));
+    strata_simmetrics_session_start(&m, 3, 0, STRATA_NEVER);
+    uint64_t seq = 0;
+    send_until(&m, &seq, 20000);
+    play_range(&m, 2, 0, 91, 500);  /* sent at 0 .. 9.0 s */
+    play_range(&m, 2, 91, 95, 500); /* sent after 9 s: played, but not due */
+    play_range(&m, 3, 0, 191, 500); /* up to 19.0 s */
+    strata_simmetrics_session_end(&m, 2, 1, STRATA_S(10));
+    strata_simresult r;
+    memset(&r, 0, sizeof r);
+    strata_simmetrics_finish(&m, STRATA_S(20), &r);
+    /* Due: node 2 seqs 0..90 (91), node 3 seqs 0..190 (191). */
+    CHECK_EQ_U64(r.packets_due, 91 + 191);
+    CHECK_EQ_U64(r.packets_played, 91 + 191);
+    CHECK_NEAR(r.delivery_ratio, 1.0, 1e-12);
+    CHECK_EQ_U64(r.packets_sent, 200);
+    CHECK_EQ_U64(r.leaves, 1);
+    CHECK_EQ_U64(r.kills, 0);
+    CHECK_EQ_U64(r.sessions, 2);
+    strata_simmetrics_free(&m);
+
+    /* The same leaver, killed at 6 s instead (earlier than planned): it
+     * is not counted missing for 5..9 s either. */
+    make(&m, 1, 20);
+    strata_simmetrics_session_start(&m, 2, 0, STRATA_S(10));
+    seq = 0;
+    send_until(&m, &seq, 6000);
+    play_range(&m, 2, 0, 51, 300);
+    strata_simmetrics_session_end(&m, 2, 0, STRATA_S(6));
+    send_until(&m, &seq, 20000);
+    strata_simmetrics_finish(&m, STRATA_S(20), &r);
+    CHECK_EQ_U64(r.packets_due, 51);
+    CHECK_NEAR(r.delivery_ratio, 1.0, 1e-12);
+    CHECK_EQ_U64(r.kills, 1);
+    strata_simmetrics_free(&m);
+}
+
+static void test_delivery_partial(void)
+{
+    /* A node that joins at 5 s and plays every other packet. */
+    strata_simmetrics m;
+    make(&m, 1, 10);
+    uint64_t seq = 0;
+    send_until(&m, &seq, 5000);
+    strata_simmetrics_session_start(&m, 2, STRATA_S(5), STRATA_NEVER);
+    send_until(&m, &seq, 10000);
+    for (uint64_t s = 50; s < 100; s += 2)
+        strata_simmetrics_play(&m, 2, s, STRATA_MS(s * IV_MS), STRATA_MS(s * IV_MS + 200));
+    /* A play of a packet sent before the join does not count. */
+    strata_simmetrics_play(&m, 2, 10, STRATA_MS(1000), STRATA_MS(5100));
+    strata_simresult r;
+    strata_simmetrics_finish(&m, STRATA_S(10), &r);
+    /* Due: sent in [5 s, 9 s] = seqs 50..90 (41); played 50, 52, .., 90 (21). */
+    CHECK_EQ_U64(r.packets_due, 41);
+    CHECK_EQ_U64(r.packets_played, 21);
+    CHECK_NEAR(r.delivery_ratio, 21.0 / 41.0, 1e-12);
+    /* Startup: the first play (seq 50) came 5.2 s - 5 s after the join. */
+    CHECK_NEAR(r.startup_p50, 0.2, 1e-6);
+    CHECK_EQ_U64(r.startup_failures, 0);
+    strata_simmetrics_free(&m);
+
+    /* A session that never plays is a startup failure. */
+    make(&m, 1, 10);
+    strata_simmetrics_session_start(&m, 2, 0, STRATA_NEVER);
+    seq = 0;
+    send_until(&m, &seq, 10000);
+    strata_simmetrics_finish(&m, STRATA_S(10), &r);
+    CHECK_EQ_U64(r.startup_failures, 1);
+    CHECK_NEAR(r.delivery_ratio, 0.0, 0);
+    CHECK(r.startup_p50 < 0);
+    strata_simmetrics_free(&m);
+}
+
+static void test_startup_and_lag(void)
+{
+    strata_simmetrics m;
+    make(&m, 100, 30);
+    uint64_t seq = 0;
+    send_until(&m, &seq, 30000);
+    /* Node i joins at i * 10 ms and first plays (i + 1) * 10 ms later;
+     * every play has lag 100 + i ms. */
+    for (uint32_t i = 0; i < 100; i++) {
+        uint32_t node = i + STRATA_SIMM_FIRST_PEER;
+        uint64_t join = STRATA_MS(i * 10);
+        strata_simmetrics_session_start(&m, node, join, STRATA_NEVER);
+        uint64_t s0 = 10;
+        strata_simmetrics_play(&m, node, s0, STRATA_MS(s0 * IV_MS), join + STRATA_MS((i + 1) * 10));
+        for (uint64_t s = s0 + 1; s < s0 + 11; s++)
+            strata_simmetrics_play(&m, node, s, STRATA_MS(s * IV_MS),
+                                   STRATA_MS(s * IV_MS + 100 + i));
+    }
+    strata_simresult r;
+    strata_simmetrics_finish(&m, STRATA_S(30), &r);
+    /* Startup samples 0.01 .. 1.00 s: p50 is the 50th, p95 the 95th. */
+    CHECK_NEAR(r.startup_p50, 0.50, 1e-6);
+    CHECK_NEAR(r.startup_p95, 0.95, 1e-6);
+    /* Lags: 1,000 plays at 100..199 ms, plus the first plays; the
+     * histogram is within 1 % of the true percentiles. */
+    CHECK(r.lag_p50 > 0.14 * 0.99 && r.lag_p50 < 0.16 * 1.01);
+    CHECK(r.lag_p95 > 0.18 * 0.99 && r.lag_p95 < 0.20 * 1.01);
+    strata_simmetrics_free(&m);
+}
+
+static void test_stretch(void)
+{
+    strata_simmetrics m;
+    make(&m, 3, 10);
+    /* Node 2 is fed by the source directly: path = direct. */
+    strata_simmetrics_set_direct(&m, 2, STRATA_MS(40));
+    for (int i = 0; i < 50; i++)
+        strata_simmetrics_path(&m, 2, 40000);
+    /* Node 3 through a relay: 40 ms + 30 ms over a direct 35 ms. */
+    strata_simmetrics_set_direct(&m, 3, STRATA_MS(35));
+    for (int i = 0; i < 50; i++)
+        strata_simmetrics_path(&m, 3, 70000);
+    /* Node 4 receives nothing: no sample. */
+    strata_simmetrics_set_direct(&m, 4, STRATA_MS(10));
+    strata_simresult r;
+    strata_simmetrics_finish(&m, STRATA_S(10), &r);
+    CHECK_NEAR(r.stretch_p50, 1.0, 0);
+    CHECK_NEAR(r.stretch_p95, 2.0, 1e-6);
+    strata_simmetrics_free(&m);
+
+    /* Only direct paths: exactly 1. */
+    make(&m, 2, 10);
+    strata_simmetrics_set_direct(&m, 2, 12345678);
+    strata_simmetrics_set_direct(&m, 3, 999);
+    strata_simmetrics_path(&m, 2, 12346);
+    strata_simmetrics_path(&m, 3, 1);
+    strata_simmetrics_finish(&m, STRATA_S(10), &r);
+    CHECK_NEAR(r.stretch_p50, 1.0, 0);
+    CHECK_NEAR(r.stretch_p95, 1.0, 0);
+    strata_simmetrics_free(&m);
+}
+
+static void test_traffic(void)
+{
+    strata_simmetrics m;
+    make(&m, 2, 10);
+    strata_simmetrics_set_capacity(&m, 2, 1000, 0);
+    strata_simmetrics_set_capacity(&m, 3, 0, 0); /* unlimited */
+    strata_simmetrics_session_start(&m, 2, 0, STRATA_NEVER);
+    strata_simmetrics_session_start(&m, 3, 0, STRATA_NEVER);
+    uint64_t seq = 0;
+    send_until(&m, &seq, 10000); /* 100 packets x 12,500 bytes */
+    /* Source -> 2: 100 data packets; 2 -> 3: 100, half across regions;
+     * one lost in flight from 2; control both ways. */
+    for (uint32_t i = 0; i < 100; i++) {
+        strata_simmetrics_transfer(&m, 1, 2, 12500, 1, 0, 1, STRATA_MS(i * 100));
+        strata_simmetrics_transfer(&m, 2, 3, 12500, 1, (int)(i % 2), 1, STRATA_MS(i * 100));
+    }
+    strata_simmetrics_transfer(&m, 2, 3, 12500, 1, 0, 0, STRATA_S(5));
+    strata_simmetrics_transfer(&m, 2, 0, 1000, 0, 0, 1, STRATA_S(5));
+    strata_simmetrics_transfer(&m, 0, 2, 1500, 0, 1, 1, STRATA_S(5));
+    strata_simresult r;
+    strata_simmetrics_finish(&m, STRATA_S(10), &r);
+    CHECK_EQ_U64(r.data_bytes, 200 * 12500);
+    CHECK_EQ_U64(r.control_bytes, 2500);
+    CHECK_NEAR(r.p2p_share, 0.5, 1e-12);
+    /* 50 cross-region packets / (2 regions x 100 packets). */
+    CHECK_NEAR(r.cross_region_bytes_ratio, 0.25, 1e-12);
+    CHECK_NEAR(r.control_overhead, 2500.0 / 2500000.0, 1e-12);
+    /* Node 2 put 101 x 12,500 + 1,000 bytes on a 1 Mbit/s link for 10 s. */
+    CHECK_NEAR(r.max_upload_utilisation, (101.0 * 12500 + 1000) * 8 / 1e7, 1e-9);
+    CHECK_NEAR(r.mean_upload_utilisation, r.max_upload_utilisation, 1e-12);
+    /* One slot unlimited: the bound is the source's upload. */
+    CHECK_NEAR(r.fluid_bound_kbps, 4000, 1e-9);
+    strata_simmetrics_free(&m);
+}
+
+static void test_fluid_bound(void)
+{
+    strata_simmetrics m;
+    strata_simresult r;
+    /* 4 slots of 500 kbit/s and a 4 Mbit/s source: (4000 + 2000) / 4. */
+    make(&m, 4, 5);
+    for (uint32_t i = 2; i < 6; i++)
+        strata_simmetrics_set_capacity(&m, i, 500, 0);
+    strata_simmetrics_finish(&m, STRATA_S(5), &r);
+    CHECK_NEAR(r.fluid_bound_kbps, 1500, 1e-9);
+    strata_simmetrics_free(&m);
+    /* Fast peers: the source's upload bounds. */
+    make(&m, 2, 5);
+    strata_simmetrics_set_capacity(&m, 2, 100000, 0);
+    strata_simmetrics_set_capacity(&m, 3, 100000, 0);
+    strata_simmetrics_finish(&m, STRATA_S(5), &r);
+    CHECK_NEAR(r.fluid_bound_kbps, 4000, 1e-9);
+    strata_simmetrics_free(&m);
+    /* Everything unlimited: no bound. */
+    strata_simmetrics_config c = {.nodes = 3,
+                                  .duration_ns = STRATA_S(1),
+                                  .packet_interval_ns = STRATA_MS(10),
+                                  .playout_delay_ns = STRATA_MS(100),
+                                  .csv_interval_ns = STRATA_S(1),
+                                  .rate_kbps = 1000,
+                                  .packet_bytes = 1250,
+                                  .source_upload_kbps = 0,
+                                  .regions = 1};
+    CHECK_EQ_INT(strata_simmetrics_init(&m, NULL, &c), 0);
+    strata_simmetrics_finish(&m, STRATA_S(1), &r);
+    CHECK(r.fluid_bound_kbps < 0);
+    strata_simmetrics_free(&m);
+}
+
+static void test_capacity_change(void)
+{
+    /* 1,000 kbit/s for 5 s, then 250 kbit/s for 5 s: a budget of
+     * 6.25 Mbit; 3.125 Mbit sent is 50 %. */
+    strata_simmetrics m;
+    make(&m, 1, 10);
+    strata_simmetrics_set_capacity(&m, 2, 1000, 0);
+    strata_simmetrics_session_start(&m, 2, 0, STRATA_NEVER);
+    strata_simmetrics_set_capacity(&m, 2, 250, STRATA_S(5));
+    strata_simmetrics_transfer(&m, 2, 3, 390625, 1, 0, 1, STRATA_S(6));
+    strata_simresult r;
+    strata_simmetrics_finish(&m, STRATA_S(10), &r);
+    CHECK_NEAR(r.max_upload_utilisation, 0.5, 1e-9);
+    strata_simmetrics_free(&m);
+}
+
+static void test_percentile(void)
+{
+    float v[] = {5, 1, 4, 2, 3};
+    CHECK_NEAR(strata_simm_percentile_f(v, 5, 0.5), 3, 0);
+    CHECK_NEAR(strata_simm_percentile_f(v, 5, 0.95), 5, 0);
+    CHECK_NEAR(strata_simm_percentile_f(v, 5, 0.2), 1, 0);
+    CHECK_NEAR(strata_simm_percentile_f(v, 1, 0.5), 1, 0);
+    CHECK(strata_simm_percentile_f(v, 0, 0.5) < 0);
+}
+
+static void test_json_csv(void)
+{
+    strata_simmetrics m;
+    make(&m, 2, 5);
+    strata_simmetrics_session_start(&m, 2, 0, STRATA_NEVER);
+    uint64_t seq = 0;
+    send_until(&m, &seq, 5000);
+    play_range(&m, 2, 0, 41, 250); /* all that is due: sent up to 4 s */
+    for (uint64_t t = 0; t < 5; t++)
+        strata_simmetrics_sample(&m, STRATA_MS(t * 1000 + 500));
+    strata_simresult r;
+    memset(&r, 0, sizeof r);
+    strata_simmetrics_finish(&m, STRATA_S(5), &r);
+    snprintf(r.algorithm, sizeof r.algorithm, "strata");
+    r.fingerprint = 0x0123456789abcdefull;
+    r.events = 99;
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK_EQ_INT(strata_simresult_write_json(&r, f), 0);
+    fclose(f);
+    static const char *const keys[] = {"\"nodes\": 2,",
+                                       "\"duration_s\": 5.000000",
+                                       "\"algorithm\": \"strata\"",
+                                       "\"delivery_ratio\": 1.000000",
+                                       "\"startup_delay_s\": {\"p50\": ",
+                                       "\"lag_s\": {\"p50\": 0.25",
+                                       "\"stretch\": {\"p50\": null, \"p95\": null}",
+                                       "\"p2p_share\": ",
+                                       "\"cross_region_bytes_ratio\": ",
+                                       "\"max_upload_utilisation\": ",
+                                       "\"control_overhead\": ",
+                                       "\"fluid_bound_kbps\": ",
+                                       "\"events\": 99,",
+                                       "\"fingerprint\": \"0123456789abcdef\""};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        if (!strstr(text, keys[i])) {
+            test_failures++;
+            fprintf(stderr, "JSON lacks %s:\n%s\n", keys[i], text);
+        }
+    }
+    CHECK(strstr(text, "wall_s") == NULL);
+    free(text);
+    r.have_timing = 1;
+    r.wall_s = 1.5;
+    r.peak_rss_mb = 12;
+    f = open_memstream(&text, &len);
+    strata_simresult_write_json(&r, f);
+    fclose(f);
+    CHECK(strstr(text, "\"wall_s\": 1.500000") != NULL);
+    CHECK(strstr(text, "\"peak_rss_mb\": 12.000000") != NULL);
+    free(text);
+
+    f = open_memstream(&text, &len);
+    CHECK_EQ_INT(strata_simmetrics_write_csv(&m, f), 0);
+    fclose(f);
+    /* A header and one row per second (plus the row the end falls in). */
+    int lines = 0;
+    for (size_t i = 0; i < len; i++)
+        lines += text[i] == '\n';
+    CHECK_EQ_INT(lines, 1 + 6);
+    CHECK(strncmp(text, "t_s,online_peers,delivery_ratio,", 32) == 0);
+    /* Second row: t = 1 s, one peer online, all due packets played. */
+    CHECK(strstr(text, "\n1.000,1,1.000000,10,0.250000,") != NULL);
+    free(text);
+    strata_simmetrics_free(&m);
+}
+
+static void test_bad_config(void)
+{
+    strata_simmetrics m;
+    strata_simmetrics_config c;
+    memset(&c, 0, sizeof c);
+    CHECK_EQ_INT(strata_simmetrics_init(&m, NULL, &c), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_simmetrics_init(&m, NULL, NULL), STRATA_ERR_INVAL);
+}
+
+int main(void)
+{
+    test_leaver_not_missing();
+    test_delivery_partial();
+    test_startup_and_lag();
+    test_stretch();
+    test_traffic();
+    test_fluid_bound();
+    test_capacity_change();
+    test_percentile();
+    test_json_csv();
+    test_bad_config();
+    return test_summary("test_metrics");
+}
