@@ -24,7 +24,7 @@ int gdist_init(gdist *d, const strata_alloc *a, const gdist_config *cfg, strata_
     d->probes = (uint8_t)(cfg->probes > GDIST_MAX_PROBES ? GDIST_MAX_PROBES : cfg->probes);
     if (d->probes == 0)
         d->probes = 1;
-    uint32_t rounds_max = GDIST_MAX_SLOTS / d->probes;
+    uint32_t rounds_max = (uint32_t)GDIST_MAX_SLOTS / d->probes;
     uint32_t retries = cfg->retries + 1 > rounds_max ? rounds_max - 1 : cfg->retries;
     d->retries = (uint8_t)retries;
     d->gap_ns = STRATA_MS(cfg->gap_ms);
