@@ -28,5 +28,6 @@ int cmd_control(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_peer(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
+int cmd_sim_groups(int argc, char **argv);
 
 #endif

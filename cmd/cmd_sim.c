@@ -42,7 +42,9 @@ static void usage(void)
            "                       without it every link has fixed_delay_ms (20)\n"
            "  --seed S             seed of every random choice             (default 1)\n"
            "  --out FILE           JSON figures; - for standard output     (default -)\n"
-           "  --scenario FILE      scenario file (key = value lines and 'at T ...' events)\n"
+           "  --scenario FILE      scenario file (key = value lines and 'at T ...' events);\n"
+           "                       --scenario groups (groups-failure, groups-churn) runs the\n"
+           "                       locality groups instead: see 'strata sim --scenario groups -h'\n"
            "  --csv FILE           time series, one row per csv_interval_s\n"
            "  --packet-bytes N     size the network charges per DATA packet (default 1316);\n"
            "                       larger packets make very large runs feasible\n"
@@ -143,8 +145,26 @@ static void summary(const strata_simresult *r)
     fprintf(stderr, ", fingerprint %016" PRIx64 "\n", r->fingerprint);
 }
 
+/* --scenario groups[-failure|-churn] runs the locality-group simulator
+ * (cmd_sim_groups.c), which takes flags of its own. */
+static int wants_groups(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *v = NULL;
+        if (strcmp(argv[i], "--scenario") == 0 && i + 1 < argc)
+            v = argv[i + 1];
+        else if (strncmp(argv[i], "--scenario=", 11) == 0)
+            v = argv[i] + 11;
+        if (v && strncmp(v, "groups", 6) == 0 && (v[6] == '\0' || v[6] == '-'))
+            return 1;
+    }
+    return 0;
+}
+
 int cmd_sim(int argc, char **argv)
 {
+    if (wants_groups(argc, argv))
+        return cmd_sim_groups(argc, argv);
     static const struct option opts[] = {
         {"nodes", required_argument, NULL, OPT_NODES},
         {"duration", required_argument, NULL, OPT_DURATION},
