@@ -30,6 +30,8 @@ struct strata_dcm {
     char region[STRATA_WIRE_MAX_REGION_BYTES];
     uint32_t rate_kbps;
     uint32_t source_upload_kbps;
+    unsigned share_percent;      /* of declared uploads the trees use, see "Upload headroom" */
+    uint64_t share_failed_slots; /* scaled capacity at the last failed try, 0 = none */
     strata_peer_ref source;
     uint8_t source_dirty;
     strata_mtree *tree;
@@ -43,6 +45,42 @@ struct strata_dcm {
 };
 
 enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
+
+/* Upload headroom. The trees are built from STRATA_DCM_UPLOAD_SHARE_PERCENT
+ * of each node's declared upload (members and the source alike), not all
+ * of it: a tree that fills an uplink to its capacity leaves nothing for
+ * packet headers (about 2% of a DATA packet), repair answers (bounded to a
+ * share of the upload, see pktstore.h) or a rate that runs a little hot,
+ * and any of those then overflows the node's send queue and loses tree
+ * packets, which cause more repairs. The members keep their declared
+ * upload; only what the trees are told is scaled.
+ *
+ * Headroom is worth less than a tree that reaches everyone: when the
+ * scaled trees leave a (member, substream) pair without a parent, or
+ * their capacity (the source's slots plus every member's, summed over the
+ * trees) falls short of k slots per member, the DCM builds from the full
+ * declared upload instead. It tries the scaled one again only once the
+ * scaled capacity exceeds both the need by two members and the capacity
+ * at the last failed try by one member (hysteresis, so that joins and
+ * leaves at the boundary do not rebuild the trees back and forth). */
+enum { STRATA_DCM_UPLOAD_SHARE_PERCENT = 85, DCM_FULL_SHARE_PERCENT = 100 };
+
+/* The capacity the trees may use of a declared upload at share percent;
+ * 0 (unlimited, for the source) stays 0. */
+static uint32_t scaled_upload(uint32_t upload_kbps, unsigned share)
+{
+    uint64_t u = (uint64_t)upload_kbps * share / 100u;
+    if (upload_kbps != 0 && u == 0)
+        u = 1;
+    return (uint32_t)u;
+}
+
+static void choose_share(strata_dcm *d);
+
+static uint32_t tree_upload(const strata_dcm *d, uint32_t upload_kbps)
+{
+    return scaled_upload(upload_kbps, d->share_percent);
+}
 
 /* --- member table --------------------------------------------------------- */
 
@@ -164,7 +202,7 @@ static strata_mtree *make_tree(const strata_dcm *d, uint32_t rate_kbps, uint32_t
     strata_mtree_config tc = {
         .k = d->k,
         .rate_kbps = rate_kbps,
-        .source_upload_kbps = src_upload,
+        .source_upload_kbps = tree_upload(d, src_upload),
         .max_children = 0,
     };
     return strata_mtree_new(d->alloc, &tc);
@@ -185,6 +223,7 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->k = cfg->k;
     d->rate_kbps = cfg->rate_kbps;
     d->source_upload_kbps = cfg->source_upload_kbps;
+    d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
     d->region_len = (uint8_t)cfg->region_len;
     if (cfg->region_len)
         memcpy(d->region, cfg->region, cfg->region_len);
@@ -291,7 +330,7 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
     err = strata_idmap_reserve(&d->index, d->count + 1);
     if (err)
         goto fail_reserve;
-    err = strata_mtree_add(d->tree, node, upload_kbps);
+    err = strata_mtree_add(d->tree, node, tree_upload(d, upload_kbps));
     if (err)
         goto fail_tree;
     dcm_member *m = &d->members[d->count];
@@ -303,6 +342,7 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
     d->count++;
     pull_tree_dirty(d);
     mark(d, node);
+    choose_share(d);
     return 0;
 
 fail_tree:
@@ -320,6 +360,7 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
      * dirty; a stale id left in the FIFO is skipped when drained. */
     member_unlink(d, node);
     pull_tree_dirty(d);
+    choose_share(d);
     return err == STRATA_ERR_NOTFOUND ? 0 : err;
 }
 
@@ -345,7 +386,8 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
     if (!t)
         return STRATA_ERR_NOMEM;
     for (size_t i = 0; i < d->count && !err; i++)
-        err = strata_mtree_add_detached(t, d->members[i].id, d->members[i].upload_kbps);
+        err = strata_mtree_add_detached(t, d->members[i].id,
+                                        tree_upload(d, d->members[i].upload_kbps));
     if (!err)
         err = strata_mtree_rebuild(t);
     if (err) {
@@ -362,6 +404,53 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
         mark(d, d->members[i].id);
     d->source_dirty = 1;
     return 0;
+}
+
+/* Slots over all trees at share percent (see "Upload headroom"), counted as
+ * tree.h does: floor(upload * k / rate) per node, capped at the children
+ * one instruction can name; the source's unlimited upload gives it that
+ * cap in every tree. */
+static uint64_t capacity_slots(const strata_dcm *d, unsigned share)
+{
+    uint64_t total = 0, cap = STRATA_WIRE_MAX_CHILDREN;
+    if (d->rate_kbps == 0)
+        return UINT64_MAX;
+    if (d->source_upload_kbps == 0) {
+        total = cap * d->k;
+    } else {
+        uint64_t n = (uint64_t)scaled_upload(d->source_upload_kbps, share) * d->k / d->rate_kbps;
+        total = n < cap * d->k ? n : cap * d->k;
+    }
+    for (size_t i = 0; i < d->count; i++) {
+        uint64_t n =
+            (uint64_t)scaled_upload(d->members[i].upload_kbps, share) * d->k / d->rate_kbps;
+        total += n < cap ? n : cap;
+    }
+    return total;
+}
+
+/* Picks the share the trees should use now and rebuilds them when it
+ * changes. A failed rebuild keeps the old trees (still valid) and is tried
+ * again at the next change. */
+static void choose_share(strata_dcm *d)
+{
+    uint64_t have = capacity_slots(d, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    uint64_t need = (uint64_t)d->k * d->count;
+    if (d->share_percent != STRATA_DCM_UPLOAD_SHARE_PERCENT) {
+        if (have < need + 2u * d->k || have < d->share_failed_slots + d->k)
+            return;
+        d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
+        if (rebuild_fresh(d, d->rate_kbps, d->source_upload_kbps) != 0) {
+            d->share_percent = DCM_FULL_SHARE_PERCENT;
+            return;
+        }
+    }
+    if (have >= need && strata_mtree_detached(d->tree) == 0)
+        return;
+    d->share_failed_slots = have;
+    d->share_percent = DCM_FULL_SHARE_PERCENT;
+    if (rebuild_fresh(d, d->rate_kbps, d->source_upload_kbps) != 0)
+        d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
 }
 
 int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr,
@@ -395,6 +484,7 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
         d->rate_kbps = rate;
         pull_tree_dirty(d);
     }
+    choose_share(d);
     return 0;
 }
 

@@ -10,9 +10,11 @@
  * for missing packets; answers repair requests and probes. LEFT ignores
  * everything.
  *
- * Where playout begins. A peer told that the stream has not started
- * (rate 0 or start_seq 0 in its JOIN_REPLY) plays from seq 0 and so gets
- * the whole stream. A late joiner waits for its first DATA packet, seq f,
+ * Where playout begins. A peer told that the stream has not started (rate
+ * 0 in its JOIN_REPLY: no source has announced the channel) plays from seq
+ * 0 and so gets the whole stream. Any other peer is a late joiner, even
+ * with a start_seq of 0 (the control center may not have learnt one yet
+ * although the source is sending): it waits for its first DATA packet, seq f,
  * and starts at max(start_seq, f - (k - 1)): the k - 1 packets before f
  * belong to other substreams whose parents are at about the same point, so
  * they arrive (or are repaired) within moments, and nothing older than the
@@ -28,11 +30,27 @@
  * Timers (named deadlines): join_at (JOINING), hb_at, repair_at (the
  * repair scan), tail_at (see below) and the playout deadline (MEMBER).
  *
+ * Repair timing. The k substreams come down k trees of different delays,
+ * so a seq overtaken by a later seq of another substream is usually just
+ * late, not lost. A seq is asked for repair_after once a later packet of
+ * its own substream has arrived (a gap: that substream's parent skipped
+ * it), or, for a substream that went quiet altogether, once it has been
+ * overtaken for longer than the fallback wait. The fallback wait follows
+ * the skew between substreams: every packet that arrives (not as a
+ * repair) in a slot already overtaken is a sample of how late a healthy
+ * substream runs; the estimate moves 1/SKEW_RISE of the way towards a
+ * larger sample (so that one packet relayed late after a parent died does
+ * not stretch the wait at once) and 1/SKEW_DECAY towards a smaller one,
+ * and the wait is repair_after plus SKEW_FACTOR times it, capped at a
+ * quarter of the playout delay so that a dead substream still has three
+ * quarters of the delay for its repairs.
+ *
  * Tail probe. A missing packet is only noticed when a later one arrives,
  * so the last packets of a stream (and its EOS marker) lost with a dead
  * parent would never be asked for, nor would anything when every parent
- * died at once. When no new packet has arrived for half a second, the
- * peer asks for the 64 seqs after the highest it holds: once to each
+ * died at once. When no new packet has arrived for tail_idle (half a
+ * second by default), the peer asks for the STRATA_PEER_TAIL_PROBE_PACKETS
+ * seqs after the highest it holds: once to each
  * repair target in turn, a retry interval apart, then with a backoff from
  * 1 s to 16 s while the silence lasts (a paused stream costs little).
  * Whatever an answer brings reveals the gaps, which repair then fills.
@@ -52,6 +70,12 @@
  * last one stopped (round robin over the links, substream by substream),
  * so the DCM sees every link within ceil(links / room) heartbeats.
  *
+ * Memory. Per-substream state is an array of k entries, made when k is
+ * learnt, and each substream's children an array of exactly the
+ * instruction's size, so that a peer of a k = 2 stream with few children
+ * costs a few hundred bytes rather than room for 16 substreams of 64
+ * children each. The outbox holds outbox_datagrams.
+ *
  * Drops are counted per reason; malformed datagrams are logged as warnings
  * and routine ones (late, out of window, not for this state) at debug
  * level, at most LOG_LINES_PER_SECOND lines a second in all.
@@ -65,9 +89,11 @@
 #include <string.h>
 
 enum peer_limits {
-    OUTBOX_DATAGRAMS = 2048,
     REFUSED_RETRY_FACTOR = 8,
-    TAIL_IDLE_MS = 500,
+    SKEW_FACTOR = 2,
+    SKEW_RISE = 8,
+    SKEW_DECAY = 64,
+    FALLBACK_MAX_DELAY_DIVISOR = 4, /* fallback <= playout delay / this */
     TAIL_BACKOFF_MIN_MS = 1000,
     TAIL_BACKOFF_MAX_MS = 16000,
     LOG_LINES_PER_SECOND = 8,
@@ -87,9 +113,10 @@ typedef struct substream_state {
     uint8_t algorithm;
     strata_peer_ref parent;
     uint8_t n_children;
-    child_slot children[STRATA_WIRE_MAX_CHILDREN];
+    child_slot *children;   /* n_children entries, allocated per instruction */
     uint64_t last_rx_ts_ns; /* last packet from the parent */
     uint64_t last_rx_seq;
+    uint64_t rx_next; /* seq expected next on this substream (highest + k); 0 = none yet */
 } substream_state;
 
 struct strata_peer {
@@ -104,7 +131,9 @@ struct strata_peer {
     uint8_t region_len;
     strata_addr control;
     uint32_t upload_kbps;
-    uint64_t join_retry_ns, repair_after_ns, repair_retry_ns;
+    uint64_t join_retry_ns, repair_after_ns, repair_retry_ns, tail_idle_ns;
+    uint64_t skew_ns; /* estimated lateness between substreams, see "Repair timing" */
+    strata_repair_budget repair_budget;
     strata_rng rng;
 
     int state;
@@ -117,7 +146,7 @@ struct strata_peer {
     uint64_t heartbeat_ns;
     uint64_t start_seq;
     uint32_t max_epoch;
-    substream_state subs[STRATA_WIRE_MAX_SUBSTREAMS];
+    substream_state *subs;  /* k entries (see set_k); NULL while k is 0 */
     strata_peer_ref source; /* zero node until an instruction names it */
     uint32_t source_epoch;  /* epoch of the instruction it came from */
 
@@ -206,6 +235,8 @@ static int send_bytes(strata_peer *p, strata_addr to, const uint8_t *buf, int n)
 
 /* --- lifecycle ----------------------------------------------------------- */
 
+static int set_k(strata_peer *p, uint8_t k);
+
 static void po_play(void *user, const uint8_t *buf, size_t len)
 {
     strata_peer *p = user;
@@ -251,7 +282,13 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
         STRATA_MS(cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS);
     p->repair_after_ns = STRATA_MS(cfg->repair_after_ms ? cfg->repair_after_ms
                                                         : STRATA_PEER_DEFAULT_REPAIR_AFTER_MS);
-    p->repair_retry_ns = STRATA_MS(STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
+    p->repair_retry_ns = STRATA_MS(cfg->repair_retry_ms ? cfg->repair_retry_ms
+                                                        : STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
+    p->tail_idle_ns =
+        STRATA_MS(cfg->tail_idle_ms ? cfg->tail_idle_ms : STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
+    strata_repair_budget_init(&p->repair_budget, cfg->upload_kbps, now);
+    size_t outbox =
+        cfg->outbox_datagrams ? cfg->outbox_datagrams : STRATA_PEER_DEFAULT_OUTBOX_DATAGRAMS;
     strata_rng_seed(&p->rng, cfg->seed);
     uint64_t delay_ns = STRATA_MS(cfg->playout_delay_ms ? cfg->playout_delay_ms
                                                         : STRATA_PEER_DEFAULT_PLAYOUT_DELAY_MS);
@@ -263,7 +300,7 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
      * and a duplicate check against the store covers the window. */
     if (strata_playout_init(&p->po, a, p->store.cap, delay_ns) != 0)
         goto fail_playout;
-    if (strata_outbox_init(&p->outbox, a, OUTBOX_DATAGRAMS) != 0)
+    if (strata_outbox_init(&p->outbox, a, outbox) != 0)
         goto fail_outbox;
     p->po_cb.on_play = po_play;
     p->po_cb.on_end = po_end;
@@ -294,6 +331,7 @@ void strata_peer_del(strata_peer *p)
     strata_outbox_free(&p->outbox);
     strata_playout_free(&p->po);
     strata_pktstore_free(&p->store);
+    set_k(p, 0); /* cannot fail: frees only */
     strata_mem_free(p->alloc, p);
 }
 
@@ -320,6 +358,38 @@ static void send_join(strata_peer *p)
     send_bytes(p, p->control, buf, strata_wire_encode_join(buf, sizeof buf, &m));
 }
 
+static void sub_clear(strata_peer *p, substream_state *s)
+{
+    strata_mem_free(p->alloc, s->children);
+    memset(s, 0, sizeof *s);
+}
+
+/* Resizes the per-substream state to k entries: the first min(old, k) are
+ * kept, the rest are new and empty (instructions naming substreams beyond
+ * a stream's k are meaningless). Returns 0 or STRATA_ERR_NOMEM, which
+ * changes nothing. */
+static int set_k(strata_peer *p, uint8_t k)
+{
+    if (k == p->k)
+        return 0;
+    substream_state *next = NULL;
+    if (k) {
+        next = strata_mem_calloc(p->alloc, k, sizeof *next);
+        if (!next)
+            return STRATA_ERR_NOMEM;
+    }
+    for (unsigned i = 0; i < p->k; i++) {
+        if (i < k)
+            next[i] = p->subs[i];
+        else
+            sub_clear(p, &p->subs[i]);
+    }
+    strata_mem_free(p->alloc, p->subs);
+    p->subs = next;
+    p->k = k;
+    return 0;
+}
+
 static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uint64_t now)
 {
     strata_msg_join_reply m;
@@ -336,19 +406,17 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
         p->join_at = add_ns(now, p->join_retry_ns * REFUSED_RETRY_FACTOR);
         return 0;
     }
+    /* Instructions kept from before the reply that name substreams beyond
+     * the stream's k are dropped. */
+    err = set_k(p, m.k);
+    if (err)
+        return err; /* the reply is answered again at the next JOIN */
     p->state = STRATA_PEER_MEMBER;
     p->dcm = m.dcm;
-    if (m.k != p->k) {
-        /* Instructions kept from before the reply that name substreams
-         * beyond the stream's k are meaningless. */
-        for (unsigned i = m.k; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
-            memset(&p->subs[i], 0, sizeof p->subs[i]);
-        p->k = m.k;
-    }
     p->rate_kbps = m.rate_kbps;
     p->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
     p->start_seq = m.start_seq;
-    if (m.rate_kbps == 0 || m.start_seq == 0)
+    if (m.rate_kbps == 0)
         strata_playout_start(&p->po, 0);
     else
         p->late_start = 1;
@@ -360,11 +428,16 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
     return 0;
 }
 
-/* Carries the transmit history of children that stay across an update. */
-static void apply_children(substream_state *s, const strata_msg_instruction *m)
+/* Carries the transmit history of children that stay across an update.
+ * Returns 0 or STRATA_ERR_NOMEM, which changes nothing. */
+static int apply_children(strata_peer *p, substream_state *s, const strata_msg_instruction *m)
 {
-    child_slot next[STRATA_WIRE_MAX_CHILDREN];
-    memset(next, 0, sizeof next);
+    child_slot *next = NULL;
+    if (m->n_children) {
+        next = strata_mem_calloc(p->alloc, m->n_children, sizeof *next);
+        if (!next)
+            return STRATA_ERR_NOMEM;
+    }
     for (unsigned i = 0; i < m->n_children; i++) {
         next[i].ref = m->children[i];
         for (unsigned j = 0; j < s->n_children; j++) {
@@ -375,8 +448,10 @@ static void apply_children(substream_state *s, const strata_msg_instruction *m)
             }
         }
     }
-    memcpy(s->children, next, sizeof next);
+    strata_mem_free(p->alloc, s->children);
+    s->children = next;
     s->n_children = m->n_children;
+    return 0;
 }
 
 static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
@@ -393,18 +468,22 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
          * tells us k. */
         if (p->k != 0 && p->max_epoch != 0 && m.epoch <= p->max_epoch)
             return 0;
-        for (unsigned i = m.k; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
-            memset(&p->subs[i], 0, sizeof p->subs[i]);
-        p->k = m.k;
+        err = set_k(p, m.k);
+        if (err)
+            return err; /* the control center resends what the heartbeat lacks */
     }
+    if (m.substream >= p->k)
+        return STRATA_ERR_RANGE; /* the decoder rules this out */
     substream_state *s = &p->subs[m.substream];
     if (s->have && m.epoch <= s->epoch)
         return 0; /* older or the same: nothing new */
+    err = apply_children(p, s, &m);
+    if (err)
+        return err;
     s->have = 1;
     s->epoch = m.epoch;
     s->algorithm = m.algorithm;
     s->parent = m.parent;
-    apply_children(s, &m);
     if (m.epoch > p->max_epoch)
         p->max_epoch = m.epoch;
     if (m.source.node.v != 0 && m.epoch >= p->source_epoch) {
@@ -536,6 +615,49 @@ static int beyond_window(strata_peer *p, uint64_t seq, uint64_t now)
     return 1;
 }
 
+/* See "Repair timing" above. */
+static void observe_skew(strata_peer *p, uint64_t sample_ns)
+{
+    if (sample_ns >= p->skew_ns)
+        p->skew_ns += (sample_ns - p->skew_ns) / SKEW_RISE;
+    else
+        p->skew_ns -= (p->skew_ns - sample_ns) / SKEW_DECAY;
+}
+
+static uint64_t repair_fallback_ns(const strata_peer *p)
+{
+    uint64_t skew = p->skew_ns > UINT64_MAX / SKEW_FACTOR ? UINT64_MAX : p->skew_ns * SKEW_FACTOR;
+    uint64_t w = add_ns(p->repair_after_ns, skew);
+    uint64_t cap = p->po.delay_ns / FALLBACK_MAX_DELAY_DIVISOR;
+    if (cap < p->repair_after_ns)
+        cap = p->repair_after_ns;
+    return w < cap ? w : cap;
+}
+
+/* Seq arrived on substream sub: every earlier seq of sub since the last
+ * one that arrived, still in the window and missing, is a gap from now.
+ * Returns 1 when one was marked. */
+static int mark_gaps(strata_peer *p, unsigned sub, uint64_t seq, uint64_t now)
+{
+    substream_state *s = &p->subs[sub];
+    uint64_t q = s->rx_next;
+    if (q < p->po.next) {
+        /* The first seq of sub at or after the window start. */
+        q = p->po.next + (sub + p->k - p->po.next % p->k) % p->k;
+    }
+    int marked = 0;
+    for (; q < seq; q += p->k) {
+        strata_playout_slot *m = strata_playout_slot_at(&p->po, q);
+        if (m && m->state == STRATA_PLAYOUT_MISSING && m->gap_since_ns == 0) {
+            m->gap_since_ns = now ? now : 1;
+            marked = 1;
+        }
+    }
+    if (seq >= s->rx_next)
+        s->rx_next = seq <= UINT64_MAX - p->k ? seq + p->k : UINT64_MAX;
+    return marked;
+}
+
 static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
                        uint64_t now)
 {
@@ -566,6 +688,9 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     if (!strata_playout_in_window(&p->po, m.seq) &&
         !(m.seq >= p->po.next && beyond_window(p, m.seq, now)))
         return STRATA_ERR_RANGE;
+    const strata_playout_slot *was = strata_playout_slot_at(&p->po, m.seq);
+    if (!repair && was && was->state == STRATA_PLAYOUT_MISSING && now >= was->missing_since_ns)
+        observe_skew(p, now - was->missing_since_ns);
     const strata_pktstore_entry *e;
     err = strata_pktstore_put_data(&p->store, &m, &e);
     if (err == STRATA_ERR_NOMEM)
@@ -580,11 +705,15 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     p->st.rx_data_bytes += len;
     if (repair)
         p->st.rx_repairs++;
-    if (m.seq > old_end) /* a gap opened: its repair becomes due later */
+    /* Seqs overtaken now become due after the fallback wait; a gap in this
+     * packet's own substream after repair_after. */
+    if (m.seq > old_end)
+        p->repair_at = min_ns(p->repair_at, add_ns(now, repair_fallback_ns(p)));
+    if (mark_gaps(p, sub, m.seq, now))
         p->repair_at = min_ns(p->repair_at, add_ns(now, p->repair_after_ns));
     p->tail_attempts = 0;
     p->tail_backoff_ns = STRATA_MS(TAIL_BACKOFF_MIN_MS);
-    p->tail_at = add_ns(now, STRATA_MS(TAIL_IDLE_MS));
+    p->tail_at = add_ns(now, p->tail_idle_ns);
 
     /* Relay also what came as a repair: our children most likely missed
      * it for the same reason we did. */
@@ -593,7 +722,8 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     return 0;
 }
 
-static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len)
+static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
+                                 uint64_t now)
 {
     strata_msg_repair m;
     int err = strata_wire_decode_repair(buf, len, &m);
@@ -601,9 +731,12 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
         return err;
     if (m.channel.v != p->channel.v || m.node.v == p->node.v)
         return STRATA_ERR_UNEXPECTED;
-    uint64_t packets = 0, bytes = 0;
-    err = strata_pktstore_answer_repair(&p->store, &m, from, &p->outbox, &packets, &bytes);
+    uint64_t packets = 0, bytes = 0, refused = 0;
+    err = strata_pktstore_answer_repair_budget(&p->store, &m, from, &p->outbox, &p->repair_budget,
+                                               now, &packets, &bytes, &refused);
     p->st.repair_requests_served++;
+    if (refused)
+        p->st.repair_requests_refused++;
     p->st.tx_repairs += packets;
     p->st.tx_data_packets += packets;
     p->st.tx_data_bytes += bytes;
@@ -643,7 +776,7 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
         err = handle_instruction(p, buf, buflen);
         break;
     case STRATA_MSG_REPAIR_REQUEST:
-        err = handle_repair_request(p, from, buf, buflen);
+        err = handle_repair_request(p, from, buf, buflen, now);
         break;
     case STRATA_MSG_PROBE:
         err = handle_probe(p, from, buf, buflen);
@@ -699,8 +832,10 @@ static void tail_probe(strata_peer *p, uint64_t now)
     strata_addr to[STRATA_REPAIR_MAX_TARGETS];
     size_t n = repair_targets(p, first, to);
     if (n && first <= UINT64_MAX - STRATA_WIRE_REPAIR_SPAN) {
-        strata_msg_repair m = {
-            .node = p->node, .channel = p->channel, .first_seq = first, .mask = UINT64_MAX};
+        strata_msg_repair m = {.node = p->node,
+                               .channel = p->channel,
+                               .first_seq = first,
+                               .mask = (1ull << STRATA_PEER_TAIL_PROBE_PACKETS) - 1u};
         uint8_t buf[64];
         if (send_bytes(p, to[p->tail_attempts % n], buf,
                        strata_wire_encode_repair(buf, sizeof buf, &m)) == 0)
@@ -736,8 +871,10 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
     if (now >= p->repair_at) {
         strata_repair_batcher b;
         strata_repair_batcher_init(&b, repair_emit, p);
-        uint64_t next = strata_repair_scan(&p->po, now, p->repair_after_ns, p->repair_retry_ns,
-                                           repair_targets, p, &b);
+        strata_repair_timing t = {.after_ns = p->repair_after_ns,
+                                  .fallback_ns = repair_fallback_ns(p),
+                                  .retry_ns = p->repair_retry_ns};
+        uint64_t next = strata_repair_scan(&p->po, now, &t, repair_targets, p, &b);
         uint64_t soonest = add_ns(now, STRATA_MS(REPAIR_SCAN_MIN_GAP_MS));
         p->repair_at = next != STRATA_NEVER && next < soonest ? soonest : next;
     }

@@ -103,9 +103,65 @@ int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
     return 0;
 }
 
+void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps, uint64_t now)
+{
+    memset(b, 0, sizeof *b);
+    b->last_ns = now;
+    if (upload_kbps == 0)
+        return;
+    b->rate_bytes_per_s =
+        (uint64_t)upload_kbps * 1000u / 8u * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT / 100u;
+    if (b->rate_bytes_per_s == 0)
+        b->rate_bytes_per_s = 1;
+    b->burst_bytes = b->rate_bytes_per_s * STRATA_PKTSTORE_REPAIR_BURST_MS / 1000u;
+    uint64_t floor =
+        (uint64_t)STRATA_PKTSTORE_REPAIR_BURST_PACKETS * STRATA_WIRE_MAX_DATAGRAM_BYTES;
+    if (b->burst_bytes < floor)
+        b->burst_bytes = floor;
+    b->tokens = b->burst_bytes;
+    /* The time an empty bucket takes to fill; burst * 1e9 fits 64 bits for
+     * any 32-bit upload. */
+    b->fill_ns = b->burst_bytes * STRATA_S(1) / b->rate_bytes_per_s + 1;
+}
+
+int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now)
+{
+    if (b->rate_bytes_per_s == 0)
+        return 1;
+    if (now > b->last_ns) {
+        /* Refill in byte-nanoseconds so that frequent small steps are not
+         * rounded away. */
+        uint64_t dt = now - b->last_ns;
+        if (dt >= b->fill_ns) {
+            b->tokens = b->burst_bytes;
+            b->frac = 0;
+        } else {
+            /* dt * rate < fill_ns * rate <= burst * 1e9: no overflow. */
+            uint64_t acc = b->frac + dt * b->rate_bytes_per_s;
+            uint64_t add = acc / STRATA_S(1);
+            b->frac = acc % STRATA_S(1);
+            b->tokens = add > b->burst_bytes - b->tokens ? b->burst_bytes : b->tokens + add;
+        }
+        b->last_ns = now;
+    }
+    if (b->tokens < bytes)
+        return 0;
+    b->tokens -= bytes;
+    return 1;
+}
+
 int strata_pktstore_answer_repair(const strata_pktstore *ps, const strata_msg_repair *req,
                                   strata_addr to, strata_outbox *ob, uint64_t *packets,
                                   uint64_t *bytes)
+{
+    uint64_t refused = 0;
+    return strata_pktstore_answer_repair_budget(ps, req, to, ob, NULL, 0, packets, bytes, &refused);
+}
+
+int strata_pktstore_answer_repair_budget(const strata_pktstore *ps, const strata_msg_repair *req,
+                                         strata_addr to, strata_outbox *ob,
+                                         strata_repair_budget *budget, uint64_t now,
+                                         uint64_t *packets, uint64_t *bytes, uint64_t *refused)
 {
     for (unsigned i = 0; i < STRATA_WIRE_REPAIR_SPAN; i++) {
         if (!((req->mask >> i) & 1u))
@@ -114,6 +170,12 @@ int strata_pktstore_answer_repair(const strata_pktstore *ps, const strata_msg_re
         const strata_pktstore_entry *e = strata_pktstore_get(ps, req->first_seq + i);
         if (!e)
             continue;
+        /* The answer is the stored encoding with one flag changed: the
+         * same length. */
+        if (budget && !strata_repair_budget_take(budget, e->buf->len, now)) {
+            (*refused)++;
+            continue;
+        }
         strata_msg_data m;
         if (strata_wire_decode_data(e->buf->data, e->buf->len, &m) < 0)
             continue; /* cannot happen: we encoded it */

@@ -64,4 +64,43 @@ int strata_pktstore_answer_repair(const strata_pktstore *ps, const strata_msg_re
                                   strata_addr to, strata_outbox *ob, uint64_t *packets,
                                   uint64_t *bytes);
 
+/* Repair budget: a token bucket of bytes that bounds what a node spends on
+ * answering repairs to STRATA_PKTSTORE_REPAIR_SHARE_PERCENT of its upload.
+ * The trees use at most 85% of an upload (dcm.c), so repairs at this share
+ * may overflow a full uplink only briefly, and one node that many peers
+ * ask at once (the source after a parent died) cannot let its tree
+ * packets drown in answers. The bucket holds up to
+ * STRATA_PKTSTORE_REPAIR_BURST_MS of budget, but never less than one
+ * STRATA_PKTSTORE_REPAIR_BURST_PACKETS packets of the largest size, so a
+ * slow uplink can still answer a small request whole. An upload of 0
+ * (unlimited) makes an unlimited budget. */
+enum strata_pktstore_repair_budget_limits {
+    STRATA_PKTSTORE_REPAIR_SHARE_PERCENT = 25,
+    STRATA_PKTSTORE_REPAIR_BURST_MS = 1000,
+    STRATA_PKTSTORE_REPAIR_BURST_PACKETS = 4,
+};
+
+typedef struct strata_repair_budget {
+    uint64_t rate_bytes_per_s; /* 0 = unlimited */
+    uint64_t burst_bytes;
+    uint64_t fill_ns; /* an empty bucket is full again after this */
+    uint64_t tokens;  /* bytes */
+    uint64_t last_ns;
+    uint64_t frac; /* sub-byte remainder of the refill, in byte-nanoseconds */
+} strata_repair_budget;
+
+/* Sets the budget for a node of upload_kbps (0 = unlimited), full. */
+void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps, uint64_t now);
+/* Takes bytes from the bucket after refilling it up to now; returns 1 when
+ * they were there (and are now spent), else 0 (nothing is taken). */
+int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now);
+
+/* As strata_pktstore_answer_repair, but each answer must fit budget (NULL =
+ * unlimited); the named seqs that are stored but did not fit are added to
+ * *refused. */
+int strata_pktstore_answer_repair_budget(const strata_pktstore *ps, const strata_msg_repair *req,
+                                         strata_addr to, strata_outbox *ob,
+                                         strata_repair_budget *budget, uint64_t now,
+                                         uint64_t *packets, uint64_t *bytes, uint64_t *refused);
+
 #endif

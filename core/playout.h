@@ -39,6 +39,8 @@ typedef struct strata_playout_slot {
     uint64_t send_ts_ns;       /* PRESENT */
     uint64_t missing_since_ns; /* MISSING: when a later seq first arrived */
     uint64_t next_ask_ns;      /* MISSING: earliest next repair request (owner's use) */
+    uint64_t gap_since_ns;     /* MISSING: when a later seq of the same substream arrived,
+                                * 0 = not yet (owner's use) */
     strata_buf *buf;           /* PRESENT: one reference */
     uint16_t payload_off;
     uint16_t payload_len;
@@ -108,7 +110,8 @@ uint64_t strata_playout_deadline(const strata_playout *po);
 uint64_t strata_playout_deadline_of(const strata_playout *po, uint64_t send_ts_ns);
 
 /* The slot of seq if seq is in [next, end), else NULL. The owner may use
- * next_ask_ns and attempts of MISSING slots for its repair bookkeeping. */
+ * next_ask_ns, gap_since_ns and attempts of MISSING slots for its repair
+ * bookkeeping. */
 strata_playout_slot *strata_playout_slot_at(strata_playout *po, uint64_t seq);
 
 /* Counts present packets per substream (seq mod k) into counts[0..k-1]. */

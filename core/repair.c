@@ -81,7 +81,23 @@ void strata_repair_batcher_flush(strata_repair_batcher *b)
     b->n = 0;
 }
 
-uint64_t strata_repair_scan(strata_playout *po, uint64_t now, uint64_t after_ns, uint64_t retry_ns,
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+uint64_t strata_repair_first_due(const strata_playout_slot *s, const strata_repair_timing *t)
+{
+    uint64_t due = add_sat(s->missing_since_ns, t->fallback_ns);
+    if (s->gap_since_ns != 0) {
+        uint64_t gap = add_sat(s->gap_since_ns, t->after_ns);
+        if (gap < due)
+            due = gap;
+    }
+    return due;
+}
+
+uint64_t strata_repair_scan(strata_playout *po, uint64_t now, const strata_repair_timing *t,
                             strata_repair_targets_fn targets, void *user, strata_repair_batcher *b)
 {
     uint64_t earliest = STRATA_NEVER;
@@ -91,8 +107,7 @@ uint64_t strata_repair_scan(strata_playout *po, uint64_t now, uint64_t after_ns,
         strata_playout_slot *s = strata_playout_slot_at(po, q);
         if (!s || s->state != STRATA_PLAYOUT_MISSING)
             continue;
-        uint64_t due = s->missing_since_ns > UINT64_MAX - after_ns ? UINT64_MAX
-                                                                   : s->missing_since_ns + after_ns;
+        uint64_t due = strata_repair_first_due(s, t);
         if (s->next_ask_ns > due)
             due = s->next_ask_ns;
         if (now >= due) {
@@ -103,7 +118,7 @@ uint64_t strata_repair_scan(strata_playout *po, uint64_t now, uint64_t after_ns,
                 if (s->attempts < UINT16_MAX)
                     s->attempts++;
             }
-            due = now > UINT64_MAX - retry_ns ? UINT64_MAX : now + retry_ns;
+            due = add_sat(now, t->retry_ns);
             s->next_ask_ns = due;
         }
         if (due < earliest)

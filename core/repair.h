@@ -3,9 +3,16 @@
  * next, and how to batch the asks into REPAIR_REQUESTs.
  *
  * A seq is missing once a later seq is present (playout.h's MISSING
- * slots). It becomes due for a request repair_after after it went missing,
- * and then again every retry interval while it stays missing; playout
- * skips it at its deadline, which ends the asking. Each request goes to the
+ * slots). That alone says little: the k substreams travel down k different
+ * trees whose delays differ by tens or hundreds of milliseconds, so seq s
+ * routinely arrives after s + 1 of another substream. Loss shows within
+ * one substream: s is known lost (a gap) once a later packet of the SAME
+ * substream, s mod k, has arrived; it becomes due for a request after_ns
+ * after that. A substream whose parent went silent shows no such gap, so
+ * a missing seq is also due fallback_ns after it went missing, where the
+ * owner sizes fallback_ns above the skew it observes between substreams.
+ * After the first ask it is due again every retry interval while it stays
+ * missing; playout skips it at its deadline, which ends the asking. Each request goes to the
  * next target in a fixed rotation for the seq's substream: the parent of
  * that substream, the parents of the other substreams in order, then the
  * source, then a few of the node's own children, then round again. The
@@ -64,13 +71,24 @@ void strata_repair_batcher_flush(strata_repair_batcher *b);
 /* Fills out with the rotation for seq; returns its length. */
 typedef size_t (*strata_repair_targets_fn)(void *user, uint64_t seq, strata_addr *out);
 
-/* Walks the MISSING slots of po. A slot is due at max(missing_since +
- * after_ns, next_ask); a due slot with at least one target is added to the
- * batcher for target[attempts mod n], its attempts counted and its next ask
- * set to now + retry_ns; a due slot without targets is retried after
- * retry_ns. Flushes the batcher. Returns the earliest time a slot will next
- * be due, or STRATA_NEVER. */
-uint64_t strata_repair_scan(strata_playout *po, uint64_t now, uint64_t after_ns, uint64_t retry_ns,
+/* When missing seqs become due (see the model above). */
+typedef struct strata_repair_timing {
+    uint64_t after_ns;    /* after a same-substream gap was seen (gap_since) */
+    uint64_t fallback_ns; /* after the seq went missing (missing_since) */
+    uint64_t retry_ns;    /* between asks for one seq */
+} strata_repair_timing;
+
+/* The time a MISSING slot s first becomes due: the earlier of gap_since +
+ * after (when gap_since is set) and missing_since + fallback, saturating. */
+uint64_t strata_repair_first_due(const strata_playout_slot *s, const strata_repair_timing *t);
+
+/* Walks the MISSING slots of po. A slot is due at max(first_due, next_ask);
+ * a due slot with at least one target is added to the batcher for
+ * target[attempts mod n], its attempts counted and its next ask set to now
+ * + retry_ns; a due slot without targets is retried after retry_ns.
+ * Flushes the batcher. Returns the earliest time a slot will next be due,
+ * or STRATA_NEVER. */
+uint64_t strata_repair_scan(strata_playout *po, uint64_t now, const strata_repair_timing *t,
                             strata_repair_targets_fn targets, void *user, strata_repair_batcher *b);
 
 #endif

@@ -107,6 +107,7 @@ struct strata_source {
     int finished;
 
     strata_pktstore store;
+    strata_repair_budget repair_budget; /* see pktstore.h */
     strata_outbox outbox;
     strata_source_stats st;
 
@@ -191,6 +192,7 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
         goto fail_chunk;
     if (strata_pktstore_init(&s->store, a, store) != 0)
         goto fail_store;
+    strata_repair_budget_init(&s->repair_budget, s->upload_kbps, now);
     if (strata_outbox_init(&s->outbox, a, OUTBOX_DATAGRAMS) != 0)
         goto fail_outbox;
     s->join_at = now;
@@ -557,7 +559,8 @@ int strata_source_finish(strata_source *s, uint64_t now)
     return 0;
 }
 
-static int handle_repair_request(strata_source *s, strata_addr from, const uint8_t *buf, size_t len)
+static int handle_repair_request(strata_source *s, strata_addr from, const uint8_t *buf, size_t len,
+                                 uint64_t now)
 {
     strata_msg_repair m;
     int err = strata_wire_decode_repair(buf, len, &m);
@@ -565,9 +568,15 @@ static int handle_repair_request(strata_source *s, strata_addr from, const uint8
         return err;
     if (m.channel.v != s->channel.v || m.node.v == s->node.v)
         return STRATA_ERR_UNEXPECTED;
-    uint64_t packets = 0, bytes = 0;
-    err = strata_pktstore_answer_repair(&s->store, &m, from, &s->outbox, &packets, &bytes);
+    /* The source is every peer's last resort, so it is the node most
+     * likely to be asked by many at once: its answers are bounded to a
+     * share of its upload (pktstore.h) so that the trees keep theirs. */
+    uint64_t packets = 0, bytes = 0, refused = 0;
+    err = strata_pktstore_answer_repair_budget(&s->store, &m, from, &s->outbox, &s->repair_budget,
+                                               now, &packets, &bytes, &refused);
     s->st.repair_requests_served++;
+    if (refused)
+        s->st.repair_requests_refused++;
     s->st.tx_data_packets += packets;
     s->st.tx_data_bytes += bytes;
     return err;
@@ -603,7 +612,7 @@ int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint
         err = handle_instruction(s, buf, buflen);
         break;
     case STRATA_MSG_REPAIR_REQUEST:
-        err = handle_repair_request(s, from, buf, buflen);
+        err = handle_repair_request(s, from, buf, buflen, now);
         break;
     case STRATA_MSG_PROBE:
         err = handle_probe(s, from, buf, buflen);

@@ -942,6 +942,19 @@ static void sa_free(void *state)
     strata_mem_free(s->alloc, s);
 }
 
+/* A peer timer tuned for real packets, scaled with the scenario's packet
+ * size as strata_scenario_repair_after_ms does for the repair wait: the
+ * packet interval, the serialisation of a relay's sends and so the time a
+ * retry or a tail probe should wait grow with it. Never below the
+ * default. */
+static uint32_t scaled_peer_ms(const strata_scenario *scn, uint32_t default_ms)
+{
+    uint64_t ms = (uint64_t)default_ms * scn->packet_bytes / STRATA_SOURCE_DEFAULT_PAYLOAD_BYTES;
+    if (ms < default_ms)
+        ms = default_ms;
+    return ms > 600000 ? 600000 : (uint32_t)ms;
+}
+
 static int sa_node_up(void *state, uint32_t node, uint64_t now)
 {
     strata_alg *s = state;
@@ -987,6 +1000,8 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
     pc.region = strata_world_region(w, node);
     pc.playout_delay_ms = scn->playout_delay_ms;
     pc.repair_after_ms = strata_scenario_repair_after_ms(scn);
+    pc.repair_retry_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
+    pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
     pc.store_packets = s->store;
     pc.seed = strata_world_node_seed(w, node);
     strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};

@@ -16,10 +16,15 @@
  * its deadline passes: deadline = send_ts mapped onto the local clock (by
  * the smallest observed one-way offset) + playout_delay_ms.
  *
- * Repair: when a packet has been missing for repair_after_ms while later
- * packets arrived, the peer asks, in turn, the parent of its substream,
- * the parents of the other substreams, then the source, one REPAIR_REQUEST
- * per repair_retry_ms, until its deadline.
+ * Repair: a packet is asked for repair_after_ms after a later packet of
+ * its own substream arrived (a gap in that substream), or, when its
+ * substream has gone quiet, once it is overdue against the packets of the
+ * other substreams by more than the skew observed between them. The peer
+ * asks, in turn, the parent of its substream, the parents of the other
+ * substreams, then the source, one REPAIR_REQUEST per repair_retry_ms,
+ * until its deadline. Requests it answers itself are limited to
+ * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT of its upload; the rest are refused
+ * (counted in repair_requests_refused).
  *
  * Timers (named deadlines): join retry, heartbeat, repair scan, playout
  * deadline.
@@ -50,6 +55,9 @@ typedef struct strata_peer_config {
     uint32_t join_retry_ms;    /* 0 = default */
     uint32_t repair_after_ms;  /* 0 = default */
     uint32_t store_packets;    /* packets kept for repair; 0 = default */
+    uint32_t repair_retry_ms;  /* between asks for one packet; 0 = default */
+    uint32_t tail_idle_ms;     /* silence before a tail probe; 0 = default */
+    uint32_t outbox_datagrams; /* datagrams queued between drains; 0 = default */
     uint64_t seed;
     const strata_log *log;
 } strata_peer_config;
@@ -60,6 +68,12 @@ enum strata_peer_defaults {
     STRATA_PEER_DEFAULT_REPAIR_AFTER_MS = 60,
     STRATA_PEER_DEFAULT_REPAIR_RETRY_MS = 150,
     STRATA_PEER_DEFAULT_STORE_PACKETS = 4096,
+    STRATA_PEER_DEFAULT_TAIL_IDLE_MS = 500,
+    STRATA_PEER_DEFAULT_OUTBOX_DATAGRAMS = 2048,
+    /* seqs a tail probe asks for (<= STRATA_WIRE_REPAIR_SPAN): enough to
+     * show the gaps, which repair then fills, without asking a repairer
+     * for a burst it must mostly refuse */
+    STRATA_PEER_TAIL_PROBE_PACKETS = 16,
 };
 
 enum strata_peer_state { STRATA_PEER_JOINING, STRATA_PEER_MEMBER, STRATA_PEER_LEFT };
@@ -70,6 +84,7 @@ typedef struct strata_peer_stats {
     uint64_t tx_data_packets, tx_data_bytes, tx_repairs;
     uint64_t played_packets, played_bytes, missed_packets;
     uint64_t repair_requests_sent, repair_requests_served;
+    uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t instructions_applied;
     strata_drop_counters drops;
 } strata_peer_stats;

@@ -5,7 +5,9 @@
  * STRATA_SOURCE_DEFAULT_PAYLOAD_BYTES (7 MPEG-TS packets), numbers them,
  * and sends each to the roots of its substream's tree in every region, as
  * the control center's INSTRUCTIONs say. It keeps recent packets to answer
- * REPAIR_REQUESTs (it is the repairer of last resort) and sends heartbeats.
+ * REPAIR_REQUESTs (it is the repairer of last resort), spending at most
+ * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT (25%) of a limited upload on them,
+ * and sends heartbeats.
  *
  * Timers: join retry, heartbeat.
  */
@@ -38,6 +40,7 @@ typedef struct strata_source_stats {
     int joined;
     uint64_t packets_sent, bytes_in, tx_data_packets, tx_data_bytes;
     uint64_t repair_requests_served;
+    uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t next_seq;
     size_t roots; /* distinct root children across substreams and regions */
     strata_drop_counters drops;

@@ -443,11 +443,66 @@ static void test_alloc_failures(void)
     }
 }
 
+/* Children a member has over all its trees. */
+static size_t child_links(const strata_dcm *d, uint64_t id)
+{
+    size_t n = 0;
+    for (uint8_t s = 0; s < K; s++)
+        n += strata_mtree_children(strata_dcm_tree(d), (strata_node_id){id}, s, NULL, 0);
+    return n;
+}
+
+/* Upload headroom (dcm.c): the trees use 85% of declared uploads, or all
+ * of them when 85% leaves a member without a parent, and 85% again once
+ * capacity has grown. Each row adds members; then every member of upload
+ * 1000 (4 slots at 100%, 3 at 85%) has at most max_links children. */
+static void test_upload_headroom(void)
+{
+    static const struct {
+        const char *name;
+        uint32_t src_upload;
+        struct {
+            uint32_t count, upload_kbps;
+        } add[2];
+        uint32_t max_links;
+    } cases[] = {
+        {"ample capacity: 85%", 0, {{20, 1000}, {0, 0}}, 3},
+        /* at 85% the source has 3 slots for 4 trees: one tree would have
+         * no root; with full uploads no member is detached */
+        {"85% too little: full uploads", 1000, {{4, 1000}, {0, 0}}, 4},
+        {"capacity grew: back to 85%", 1000, {{4, 1000}, {4, 10000}}, 3},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        strata_dcm *d = make_dcm(NULL, cases[c].src_upload);
+        CHECK(d != NULL);
+        if (!d)
+            continue;
+        uint64_t id = 1;
+        for (size_t a = 0; a < 2; a++) {
+            for (uint32_t i = 0; i < cases[c].add[a].count; i++, id++)
+                CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0),
+                                            cases[c].add[a].upload_kbps),
+                             0);
+        }
+        CHECK_EQ_U64(strata_mtree_detached(strata_dcm_tree(d)), 0);
+        size_t worst = 0;
+        for (uint64_t m = 1; m <= cases[c].add[0].count; m++) {
+            size_t n = child_links(d, m);
+            worst = n > worst ? n : worst;
+        }
+        CHECK(worst <= cases[c].max_links);
+        if (worst > cases[c].max_links || strata_mtree_detached(strata_dcm_tree(d)) != 0)
+            fprintf(stderr, "  case: %s (worst %zu)\n", cases[c].name, worst);
+        strata_dcm_del(d);
+    }
+}
+
 int main(void)
 {
     test_config();
     test_basic_flow();
     test_partial_drain();
+    test_upload_headroom();
     test_dirty_property();
     test_alloc_failures();
     return test_summary("test_dcm");

@@ -3,6 +3,7 @@
  * other nodes by feeding encoded messages and decoding what the peer
  * queues; it owns the clock.
  */
+#include "pktstore.h"
 #include "repair.h"
 #include "testutil.h"
 
@@ -409,8 +410,11 @@ static void test_relay_and_duplicates(sent_list *out)
     strata_peer_del(p);
 }
 
-/* Like drain, but leaves out tail probes (requests naming all 64 seqs
- * after the highest held), which tests of gap repair do not look at. */
+/* Like drain, but leaves out tail probes (requests naming the
+ * STRATA_PEER_TAIL_PROBE_PACKETS seqs after the highest held), which tests
+ * of gap repair do not look at. */
+#define TAIL_MASK ((1ull << STRATA_PEER_TAIL_PROBE_PACKETS) - 1u)
+
 static void drain_gaps(strata_peer *p, sent_list *s)
 {
     drain(p, s);
@@ -419,7 +423,7 @@ static void drain_gaps(strata_peer *p, sent_list *s)
         strata_msg_repair m;
         if (s->items[i].type == STRATA_MSG_REPAIR_REQUEST &&
             strata_wire_decode_repair(s->items[i].buf->data, s->items[i].buf->len, &m) > 0 &&
-            m.mask == UINT64_MAX) {
+            m.mask == TAIL_MASK) {
             strata_buf_unref(s->items[i].buf);
             continue;
         }
@@ -502,6 +506,178 @@ static void test_repair_sequence(sent_list *out)
     drain_gaps(p, out);
     CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
     sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* When a missing seq is first asked for (k = 4, parents 1..4): a gap in
+ * its own substream after repair_after (60 ms); lateness against other
+ * substreams only after the fallback wait, repair_after + 2 x the skew
+ * observed between substreams, at most a quarter of the playout delay.
+ * The skew estimate moves 1/8 of the way up to a larger sample. */
+static void test_repair_timing(sent_list *out)
+{
+    static const struct {
+        const char *name;
+        struct {
+            uint32_t seq, ms;
+        } feed[12];
+        size_t n;
+        uint32_t ask_ms; /* nothing at ask_ms - 10, one request at ask_ms */
+        uint64_t first, mask;
+    } cases[] = {
+        {"no skew yet: fallback is repair_after", {{0, 0}, {1, 0}, {2, 0}, {4, 0}}, 4, 60, 3, 1},
+        {"late substream 3 (80 ms: skew 10 ms): waits 60 + 20 ms",
+         {{0, 0}, {1, 0}, {2, 0}, {4, 0}, {3, 80}, {5, 100}, {6, 100}, {8, 100}},
+         8,
+         180,
+         7,
+         1},
+        {"a later packet of substream 3 makes 7 a gap",
+         {{0, 0}, {1, 0}, {2, 0}, {4, 0}, {3, 80}, {5, 100}, {6, 100}, {8, 100}, {11, 110}},
+         9,
+         170,
+         7,
+         1},
+        {"2 s late (skew 250 ms): waits 60 + 500 ms",
+         {{0, 0}, {1, 0}, {2, 0}, {4, 0}, {3, 2000}, {5, 2000}, {6, 2000}, {8, 2000}},
+         8,
+         2560,
+         7,
+         1},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        played pl;
+        memset(&pl, 0, sizeof pl);
+        strata_peer *p = member(&pl, 0);
+        for (size_t i = 0; i < cases[c].n; i++) {
+            uint32_t q = cases[c].feed[i].seq;
+            feed_data(p, addr_of(1u + q % 4), q, 4, 0, MS(cases[c].feed[i].ms));
+        }
+        drain_gaps(p, out);
+        strata_peer_handle_timeout(p, MS(cases[c].ask_ms - 10));
+        drain_gaps(p, out);
+        size_t early = count_type(out, STRATA_MSG_REPAIR_REQUEST);
+        CHECK_EQ_U64(early, 0);
+        sent_clear(out);
+        strata_peer_handle_timeout(p, MS(cases[c].ask_ms));
+        drain_gaps(p, out);
+        uint64_t first = 0, mask = 0;
+        repair_to(out, &first, &mask);
+        CHECK_EQ_U64(first, cases[c].first);
+        CHECK_EQ_U64(mask, cases[c].mask);
+        if (early != 0 || first != cases[c].first || mask != cases[c].mask)
+            fprintf(stderr, "  case: %s\n", cases[c].name);
+        sent_clear(out);
+        strata_peer_del(p);
+    }
+}
+
+/* The repair budget: 25% of the upload, a bucket of 1 s of it but at
+ * least 4 full datagrams; upload 0 is unlimited. */
+static void test_repair_budget(void)
+{
+    static const struct {
+        uint32_t upload_kbps;
+        struct {
+            uint32_t ms, bytes;
+            int want;
+        } step[6];
+        size_t n;
+    } cases[] = {
+        /* 31250 B/s, bucket 31250 B */
+        {1000,
+         {{0, 31250, 1},
+          {0, 1, 0},
+          {100, 3125, 1},
+          {100, 1, 0},
+          {10000, 31250, 1},
+          {20000, 31251, 0}},
+         6},
+        /* 250 B/s, bucket 4 x 1472 B */
+        {8, {{0, 5888, 1}, {999, 250, 0}, {1000, 250, 1}}, 3},
+        {0, {{0, 1000000000, 1}, {0, 1000000000, 1}}, 2},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        strata_repair_budget b;
+        strata_repair_budget_init(&b, cases[c].upload_kbps, 0);
+        for (size_t i = 0; i < cases[c].n; i++) {
+            int got =
+                strata_repair_budget_take(&b, cases[c].step[i].bytes, MS(cases[c].step[i].ms));
+            CHECK_EQ_INT(got, cases[c].step[i].want);
+            if (got != cases[c].step[i].want)
+                fprintf(stderr, "  upload %u step %zu\n", cases[c].upload_kbps, i);
+        }
+    }
+}
+
+/* A peer with a slow uplink answers repairs only up to its budget and
+ * counts the requests it refused. */
+static void test_repair_refused(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.upload_kbps = 8;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0);
+    for (uint64_t s = 0; s < 64; s++)
+        feed_data(p, addr_of(1), s, 4, 0, MS(1));
+    drain(p, out);
+    sent_clear(out);
+    strata_msg_repair req = {id_of(50), chan(), 0, UINT64_MAX};
+    uint8_t b[64];
+    for (int i = 0; i < 4; i++)
+        feed(p, addr_of(50), b, strata_wire_encode_repair(b, sizeof b, &req), MS(2));
+    drain(p, out);
+    size_t bytes = 0;
+    for (size_t i = 0; i < out->n; i++)
+        bytes += out->items[i].buf->len;
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.repair_requests_served, 4);
+    CHECK(st.repair_requests_refused >= 1);
+    CHECK(st.tx_repairs < 4 * 64);
+    CHECK(bytes <= 4 * STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* tail_idle_ms and repair_retry_ms come from the config; outbox_datagrams
+ * sizes the outbox. */
+static void test_config_timers(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.tail_idle_ms = 200;
+    cfg.repair_retry_ms = 300;
+    cfg.outbox_datagrams = 100;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    CHECK_EQ_U64(strata_peer_outbox(p)->cap, 100);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0);
+    for (uint8_t s = 0; s < 4; s++)
+        feed_instr(p, 1, 4, s, ref_of(1u + s), NULL, 0, 0);
+    feed_data(p, addr_of(1), 0, 4, 0, 0);
+    drain(p, out);
+    sent_clear(out);
+    static const struct {
+        uint32_t ms;
+        size_t want;
+    } steps[] = {{199, 0}, {200, 1}, {499, 0}, {500, 1}};
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        strata_peer_handle_timeout(p, MS(steps[i].ms));
+        drain(p, out);
+        CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), steps[i].want);
+        sent_clear(out);
+    }
+    strata_peer_del(p);
+    cfg.outbox_datagrams = 0;
+    p = strata_peer_new(&cfg, &cb, NULL, 0);
+    CHECK_EQ_U64(strata_peer_outbox(p)->cap, STRATA_PEER_DEFAULT_OUTBOX_DATAGRAMS);
     strata_peer_del(p);
 }
 
@@ -611,7 +787,7 @@ static void test_repair_source(sent_list *out)
         uint64_t first = 0, mask = 0;
         CHECK(strata_addr_eq(repair_to(out, &first, &mask), addr_of(tail[i])));
         CHECK_EQ_U64(first, 1);
-        CHECK_EQ_U64(mask, UINT64_MAX);
+        CHECK_EQ_U64(mask, TAIL_MASK);
     }
     for (uint64_t s = 1; s <= 4; s++)
         CHECK_EQ_INT(feed_data(p, addr_of(9), s, 3, STRATA_DATA_FLAG_REPAIR, MS(960)), 0);
@@ -936,6 +1112,19 @@ static void test_late_join(sent_list *out)
     CHECK_EQ_U64(pl.len, 16);
     CHECK_EQ_INT(pl.bytes[0], 102);
     CHECK_EQ_INT(pl.bytes[12], 105);
+    /* rate > 0 with start_seq 0: the stream is live, so the peer starts
+     * at its first packet too (105 - 3), not at seq 0 */
+    strata_peer_del(p);
+    memset(&pl, 0, sizeof pl);
+    p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 4, 800, 0, MS(2));
+    CHECK_EQ_INT(feed_data(p, addr_of(2), 105, 4, 0, MS(3)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 101, 4, 0, MS(4)), STRATA_ERR_RANGE);
+    CHECK_EQ_INT(feed_data(p, addr_of(3), 102, 4, 0, MS(4)), 0);
+    CHECK_EQ_U64(pl.len, 4);
+    drain(p, out);
+    sent_clear(out);
     /* a later start_seq wins over the first packet */
     strata_peer_del(p);
     memset(&pl, 0, sizeof pl);
@@ -1007,7 +1196,7 @@ static void test_eos_and_tail(sent_list *out)
         strata_addr to = repair_to(out, &first, &mask);
         CHECK(strata_addr_eq(to, addr_of(probes[i].to)));
         CHECK_EQ_U64(first, 2);
-        CHECK_EQ_U64(mask, UINT64_MAX);
+        CHECK_EQ_U64(mask, TAIL_MASK);
     }
     /* the source sent 2 and the EOS (seq 3) at 4.2 s; the EOS arrives as
      * an answer, then 2 */
@@ -1105,6 +1294,64 @@ static void f_free(void *user, void *ptr)
     free(ptr);
 }
 
+/* Memory: the peer object no longer holds room for 16 substreams of 64
+ * children; per-substream state grows with k and the children named. */
+typedef struct sizing {
+    size_t first, largest_after;
+    int n;
+} sizing;
+static void *s_alloc(void *user, size_t size)
+{
+    sizing *z = user;
+    if (z->n++ == 0)
+        z->first = size;
+    else if (z->n > 4 && size > z->largest_after)
+        z->largest_after = size; /* after the object, store, playout, outbox */
+    return malloc(size);
+}
+static void *s_realloc(void *user, void *ptr, size_t size)
+{
+    (void)user;
+    return realloc(ptr, size);
+}
+static void s_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+static void test_memory(sent_list *out)
+{
+    sizing z;
+    memset(&z, 0, sizeof z);
+    strata_alloc a = {s_alloc, s_realloc, s_free, &z};
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, &a, 0);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    CHECK(z.first < 2048); /* was over 40 kB */
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 2, 0, 0, 0);
+    strata_peer_ref kids[2] = {ref_of(10), ref_of(11)};
+    feed_instr(p, 1, 2, 0, ref_of(1), kids, 2, 0);
+    feed_instr(p, 1, 2, 1, ref_of(2), NULL, 0, 0);
+    feed_data(p, addr_of(1), 0, 2, 0, 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 2); /* relayed to both children */
+    sent_clear(out);
+    /* k = 16 with a new epoch: the state grows and still works */
+    feed_instr(p, 2, 16, 15, ref_of(3), kids, 1, 0);
+    feed_data(p, addr_of(3), 15, 16, 0, 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 1);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
 /* A scenario touching every allocating path; returns allocations made. */
 static int scenario(const strata_alloc *a, sent_list *out)
 {
@@ -1156,6 +1403,10 @@ int main(void)
     test_instructions(out);
     test_relay_and_duplicates(out);
     test_repair_sequence(out);
+    test_repair_timing(out);
+    test_repair_budget();
+    test_repair_refused(out);
+    test_config_timers(out);
     test_repair_source(out);
     test_answer_repairs(out);
     test_heartbeat(out);
@@ -1165,6 +1416,7 @@ int main(void)
     test_stall_resync(out);
     test_eos_and_tail(out);
     test_repair_helpers();
+    test_memory(out);
     test_alloc_failure(out);
     sent_clear(out);
     free(out);

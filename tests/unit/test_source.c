@@ -417,6 +417,50 @@ static void test_heartbeat_round_robin(sent_list *out)
     }
 }
 
+/* A source with a slow uplink answers repairs up to 25% of it (a bucket of
+ * at least 4 full datagrams) and counts the requests it refused; an
+ * unlimited one (upload 0) answers everything. */
+static void test_repair_budget(sent_list *out)
+{
+    static const struct {
+        uint32_t upload_kbps;
+        int want_refused;
+    } cases[] = {{40, 1}, {0, 0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        strata_source_config cfg = base_cfg();
+        cfg.upload_kbps = cases[c].upload_kbps;
+        strata_source *s = strata_source_new(&cfg, NULL, 0);
+        CHECK(s != NULL);
+        if (!s)
+            continue;
+        strata_source_handle_timeout(s, 0);
+        CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 2, MS(1)), 0);
+        uint8_t input[20 * 1000];
+        memset(input, 0x47, sizeof input);
+        CHECK_EQ_INT(strata_source_push(s, input, sizeof input, MS(2)), 0);
+        drain(s, out);
+        sent_clear(out);
+        strata_msg_repair req = {id_of(9), chan(), 0, (1ull << 20) - 1}; /* 0..19 */
+        uint8_t b[64];
+        CHECK_EQ_INT(feed(s, addr_of(9), b, strata_wire_encode_repair(b, sizeof b, &req), MS(3)),
+                     0);
+        drain(s, out);
+        size_t bytes = 0;
+        for (size_t i = 0; i < out->n; i++)
+            bytes += out->items[i].buf->len;
+        strata_source_stats st;
+        strata_source_get_stats(s, &st);
+        CHECK_EQ_U64(st.repair_requests_served, 1);
+        CHECK_EQ_U64(st.repair_requests_refused, (uint64_t)cases[c].want_refused);
+        if (cases[c].want_refused)
+            CHECK(bytes <= 4 * STRATA_WIRE_MAX_DATAGRAM_BYTES);
+        else
+            CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 20);
+        sent_clear(out);
+        strata_source_del(s);
+    }
+}
+
 static void test_config(void)
 {
     strata_source_config cfg = base_cfg();
@@ -501,6 +545,7 @@ int main(void)
     sent_list *out = calloc(1, sizeof *out);
     test_join_and_send(out);
     test_heartbeat_round_robin(out);
+    test_repair_budget(out);
     test_config();
     test_alloc_failure(out);
     sent_clear(out);
