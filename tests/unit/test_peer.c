@@ -6,6 +6,7 @@
 #include "pktstore.h"
 #include "repair.h"
 #include "testutil.h"
+#include "outbox_capture.h"
 
 #include "strata/peer.h"
 #include "strata/wire.h"
@@ -50,47 +51,10 @@ static void on_end(void *user)
     ((played *)user)->ends++;
 }
 
-typedef struct sent {
-    strata_addr to;
-    int type;
-    strata_buf *buf;
-} sent;
-
-typedef struct sent_list {
-    sent items[4096];
-    size_t n;
-} sent_list;
-
-static void sent_clear(sent_list *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        strata_buf_unref(s->items[i].buf);
-    s->n = 0;
-}
-
-/* Moves the peer's outbox into s (after clearing s). */
+/* Moves the outbox into s (after clearing s). */
 static void drain(strata_peer *p, sent_list *s)
 {
-    sent_clear(s);
-    strata_datagram d;
-    while (strata_outbox_pop(strata_peer_outbox(p), &d)) {
-        if (s->n == sizeof s->items / sizeof s->items[0]) {
-            strata_buf_unref(d.buf);
-            continue;
-        }
-        sent *e = &s->items[s->n++];
-        e->to = d.to;
-        e->buf = d.buf;
-        e->type = strata_wire_peek_type(d.buf->data, d.buf->len);
-    }
-}
-
-static size_t count_type(const sent_list *s, int type)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++)
-        n += s->items[i].type == type;
-    return n;
+    capture_outbox(strata_peer_outbox(p), s);
 }
 
 static const sent *find_type(const sent_list *s, int type, size_t nth)

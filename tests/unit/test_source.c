@@ -4,6 +4,7 @@
  * input and allocation failure. The test plays the control center.
  */
 #include "testutil.h"
+#include "outbox_capture.h"
 
 #include "strata/source.h"
 #include "strata/wire.h"
@@ -30,46 +31,10 @@ static strata_channel_id chan(void)
     return strata_channel_id_from_name("live", 4);
 }
 
-typedef struct sent {
-    strata_addr to;
-    int type;
-    strata_buf *buf;
-} sent;
-
-typedef struct sent_list {
-    sent items[2048];
-    size_t n;
-} sent_list;
-
-static void sent_clear(sent_list *s)
-{
-    for (size_t i = 0; i < s->n; i++)
-        strata_buf_unref(s->items[i].buf);
-    s->n = 0;
-}
-
+/* Moves the outbox into s (after clearing s). */
 static void drain(strata_source *src, sent_list *s)
 {
-    sent_clear(s);
-    strata_datagram d;
-    while (strata_outbox_pop(strata_source_outbox(src), &d)) {
-        if (s->n == sizeof s->items / sizeof s->items[0]) {
-            strata_buf_unref(d.buf);
-            continue;
-        }
-        sent *e = &s->items[s->n++];
-        e->to = d.to;
-        e->buf = d.buf;
-        e->type = strata_wire_peek_type(d.buf->data, d.buf->len);
-    }
-}
-
-static size_t count_type(const sent_list *s, int type)
-{
-    size_t n = 0;
-    for (size_t i = 0; i < s->n; i++)
-        n += s->items[i].type == type;
-    return n;
+    capture_outbox(strata_source_outbox(src), s);
 }
 
 static int feed(strata_source *s, strata_addr from, const uint8_t *buf, int len, uint64_t now)
