@@ -51,24 +51,7 @@ typedef struct control_daemon {
     host_logger logger;
 } control_daemon;
 
-static int ctl_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n, uint64_t now)
-{
-    return strata_control_handle_datagram(o, from, b, n, now);
-}
-static void ctl_handle_timeout(void *o, uint64_t now)
-{
-    strata_control_handle_timeout(o, now);
-}
-static uint64_t ctl_next_timeout(const void *o)
-{
-    return strata_control_next_timeout(o);
-}
-static strata_outbox *ctl_outbox(void *o)
-{
-    return strata_control_outbox(o);
-}
-static const host_core_ops control_ops = {ctl_handle_datagram, ctl_handle_timeout, ctl_next_timeout,
-                                          ctl_outbox};
+HOST_CORE_OPS(control_ops, control, strata_control);
 
 static size_t status_json(void *user, char *buf, size_t buflen)
 {

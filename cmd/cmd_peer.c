@@ -58,24 +58,7 @@ typedef struct peer_daemon {
     strata_node_id id;
 } peer_daemon;
 
-static int p_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n, uint64_t now)
-{
-    return strata_peer_handle_datagram(o, from, b, n, now);
-}
-static void p_handle_timeout(void *o, uint64_t now)
-{
-    strata_peer_handle_timeout(o, now);
-}
-static uint64_t p_next_timeout(const void *o)
-{
-    return strata_peer_next_timeout(o);
-}
-static strata_outbox *p_outbox(void *o)
-{
-    return strata_peer_outbox(o);
-}
-static const host_core_ops peer_ops = {p_handle_datagram, p_handle_timeout, p_next_timeout,
-                                       p_outbox};
+HOST_CORE_OPS(peer_ops, peer, strata_peer);
 
 static void on_play(void *user, const uint8_t *buf, size_t len)
 {

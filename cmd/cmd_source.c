@@ -61,24 +61,7 @@ typedef struct source_daemon {
     host_logger logger;
 } source_daemon;
 
-static int s_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n, uint64_t now)
-{
-    return strata_source_handle_datagram(o, from, b, n, now);
-}
-static void s_handle_timeout(void *o, uint64_t now)
-{
-    strata_source_handle_timeout(o, now);
-}
-static uint64_t s_next_timeout(const void *o)
-{
-    return strata_source_next_timeout(o);
-}
-static strata_outbox *s_outbox(void *o)
-{
-    return strata_source_outbox(o);
-}
-static const host_core_ops source_ops = {s_handle_datagram, s_handle_timeout, s_next_timeout,
-                                         s_outbox};
+HOST_CORE_OPS(source_ops, source, strata_source);
 
 static void stop(source_daemon *d)
 {

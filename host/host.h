@@ -23,6 +23,28 @@ typedef struct host_core_ops {
     strata_outbox *(*outbox)(void *obj);
 } host_core_ops;
 
+/* Defines `static const host_core_ops NAME` for a core type whose entry
+ * points are strata_<MODULE>_handle_datagram, _handle_timeout,
+ * _next_timeout and _outbox: four typed adapters, since calling through a
+ * cast function pointer would be undefined behaviour. */
+#define HOST_CORE_OPS(NAME, MODULE, TYPE)                                                       \
+    static int NAME##_handle_datagram(void *o, strata_addr from, const uint8_t *b, size_t n,   \
+                                      uint64_t now)                                            \
+    {                                                                                          \
+        return strata_##MODULE##_handle_datagram((TYPE *)o, from, b, n, now);                  \
+    }                                                                                          \
+    static void NAME##_handle_timeout(void *o, uint64_t now)                                   \
+    {                                                                                          \
+        strata_##MODULE##_handle_timeout((TYPE *)o, now);                                      \
+    }                                                                                          \
+    static uint64_t NAME##_next_timeout(const void *o)                                         \
+    {                                                                                          \
+        return strata_##MODULE##_next_timeout((const TYPE *)o);                                \
+    }                                                                                          \
+    static strata_outbox *NAME##_outbox(void *o) { return strata_##MODULE##_outbox((TYPE *)o); } \
+    static const host_core_ops NAME = {NAME##_handle_datagram, NAME##_handle_timeout,          \
+                                       NAME##_next_timeout, NAME##_outbox}
+
 typedef struct host_node {
     uv_loop_t *loop;
     uv_udp_t udp;
