@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "delay.h"
 #include "host.h"
 #include "status_file.h"
 
@@ -48,4 +49,34 @@ strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value)
 int cmd_write_file_atomic(const char *path, const char *data, size_t len)
 {
     return host_write_file_atomic(path, data, len);
+}
+
+void cmd_delay_option(const char *sub, int opt, const char *value, cmd_delay_opts *o)
+{
+    if (opt == CMD_OPT_LATENCY) {
+        o->latency_path = value;
+        return;
+    }
+    o->host_index = cmd_parse_u32(sub, "--host-index", value, 0, HOST_DELAY_MAX_HOSTS - 1);
+    o->have_host_index = 1;
+}
+
+int cmd_delay_setup(const char *sub, const cmd_delay_opts *o, strata_addr *listen,
+                    struct host_delay *d)
+{
+    if (!o->latency_path && !o->have_host_index)
+        return 0;
+    if (!o->latency_path || !o->have_host_index)
+        cmd_usage_error(sub, "--latency PATH and --host-index I go together");
+    uint32_t ip = host_delay_ipv4(o->host_index);
+    if (o->have_listen && listen->ipv4 != 0 && listen->ipv4 != ip)
+        cmd_usage_error(sub, "--host-index %u binds 127.1.%u.%u; --listen may only choose the port",
+                        o->host_index, o->host_index >> 8, o->host_index & 255u);
+    char err[512];
+    if (host_delay_init(d, o->latency_path, o->host_index, err, sizeof err) < 0) {
+        fprintf(stderr, "strata %s: %s\n", sub, err);
+        exit(CMD_EXIT_FAILURE);
+    }
+    listen->ipv4 = ip;
+    return 1;
 }

@@ -24,6 +24,32 @@ strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value);
 /* Writes a small file atomically (temp file + rename); returns 0 or -1. */
 int cmd_write_file_atomic(const char *path, const char *data, size_t len);
 
+/* Long options without a short form, shared by the daemons. */
+enum { CMD_OPT_LATENCY = 0x100, CMD_OPT_HOST_INDEX = 0x101 };
+
+/* Delay emulation flags (--latency PATH --host-index I, host/delay.h). */
+typedef struct cmd_delay_opts {
+    const char *latency_path;
+    uint32_t host_index;
+    int have_host_index, have_listen;
+} cmd_delay_opts;
+#define CMD_DELAY_HELP                                                                             \
+    "  --latency PATH          emulate network delay from this RTT matrix (the data\n"             \
+    "                          sets' format, e.g. planetlab490_median_rtt_ms.txt)\n"               \
+    "  --host-index I          the matrix host this process plays (with --latency): it\n"          \
+    "                          binds 127.1.(I>>8).(I&255) and holds every datagram it\n"           \
+    "                          sends to another 127.1/16 address back by RTT/2 between\n"          \
+    "                          the two hosts; other addresses get no delay\n"
+struct host_delay;
+/* Takes CMD_OPT_LATENCY or CMD_OPT_HOST_INDEX with its value. */
+void cmd_delay_option(const char *sub, int opt, const char *value, cmd_delay_opts *o);
+/* Checks the delay flags; without them returns 0. With them loads the
+ * matrix into *d, sets listen's address to the host's 127.1/16 address
+ * (keeping its port) and returns 1. Exits 2 on bad usage, 1 when the
+ * matrix cannot be loaded or lacks the host. */
+int cmd_delay_setup(const char *sub, const cmd_delay_opts *o, strata_addr *listen,
+                    struct host_delay *d);
+
 int cmd_control(int argc, char **argv);
 int cmd_source(int argc, char **argv);
 int cmd_peer(int argc, char **argv);

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "delay.h"
 #include "host.h"
 #include "http.h"
 #include "status_file.h"
@@ -31,7 +32,7 @@ static void usage(void)
            "  --regions MODE         label (a node's --region, else its prefix) or prefix\n"
            "                         (default label)\n"
            "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
-           "  --status-file PATH     rewrite PATH with a JSON status every second\n"
+           "  --status-file PATH     rewrite PATH with a JSON status every second\n" CMD_DELAY_HELP
            "  --http ADDR:PORT       serve the JSON status at /status\n"
            "  -v, --verbose          log every join, leave and repair\n"
            "  -q, --quiet            log errors only\n"
@@ -44,6 +45,8 @@ typedef struct control_daemon {
     uv_loop_t *loop;
     strata_control *ctl;
     host_node node;
+    host_delay delay;
+    int emulating;
     host_signals signals;
     host_http *http;
     host_status_file status_file;
@@ -90,17 +93,20 @@ static void on_signal(void *user, int signum)
 
 int cmd_control(int argc, char **argv)
 {
-    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
-                                         {"k", required_argument, NULL, 'k'},
-                                         {"heartbeat-ms", required_argument, NULL, 'b'},
-                                         {"regions", required_argument, NULL, 'r'},
-                                         {"prefix-bits", required_argument, NULL, 'p'},
-                                         {"status-file", required_argument, NULL, 's'},
-                                         {"http", required_argument, NULL, 'H'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"listen", required_argument, NULL, 'l'},
+        {"k", required_argument, NULL, 'k'},
+        {"heartbeat-ms", required_argument, NULL, 'b'},
+        {"regions", required_argument, NULL, 'r'},
+        {"prefix-bits", required_argument, NULL, 'p'},
+        {"status-file", required_argument, NULL, 's'},
+        {"latency", required_argument, NULL, CMD_OPT_LATENCY},
+        {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
+        {"http", required_argument, NULL, 'H'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     control_daemon d;
     memset(&d, 0, sizeof d);
     strata_control_config cfg = {0};
@@ -108,6 +114,7 @@ int cmd_control(int argc, char **argv)
     strata_addr http_addr = {0};
     int have_http = 0, level = STRATA_LOG_INFO;
     const char *status_path = NULL;
+    cmd_delay_opts dopt = {0};
     int c;
     optind = 1;
     opterr = 0;
@@ -115,6 +122,11 @@ int cmd_control(int argc, char **argv)
         switch (c) {
         case 'l':
             listen = cmd_parse_addr(SUB, "--listen", optarg);
+            dopt.have_listen = 1;
+            break;
+        case CMD_OPT_LATENCY:
+        case CMD_OPT_HOST_INDEX:
+            cmd_delay_option(SUB, c, optarg, &dopt);
             break;
         case 'k':
             cfg.k = (uint8_t)cmd_parse_u32(SUB, "--k", optarg, 1, 16);
@@ -158,6 +170,7 @@ int cmd_control(int argc, char **argv)
     if (optind < argc)
         cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
 
+    d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
     host_log_init(&d.log, &d.logger, "control", level);
     cfg.seed = host_random_u64();
     cfg.log = &d.log;
@@ -167,6 +180,8 @@ int cmd_control(int argc, char **argv)
         fprintf(stderr, "strata control: cannot create the control center\n");
         return CMD_EXIT_FAILURE;
     }
+    if (d.emulating)
+        host_node_set_delay(&d.node, &d.delay);
     int rc = host_node_start(&d.node, d.loop, listen, &control_ops, d.ctl);
     if (rc < 0) {
         char a[32];
@@ -197,5 +212,7 @@ int cmd_control(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
     strata_control_del(d.ctl);
     uv_loop_close(d.loop);
+    if (d.emulating)
+        host_delay_free(&d.delay);
     return CMD_EXIT_OK;
 }

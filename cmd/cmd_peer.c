@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "delay.h"
 #include "host.h"
 #include "http.h"
 #include "status_file.h"
@@ -35,7 +36,7 @@ static void usage(void)
            "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
            "  --playout-delay-ms MS   how long a missing packet may be waited for (default 3000)\n"
            "  --exit-on-end           exit once the end of the stream has been played\n"
-           "  --status-file PATH      rewrite PATH with a JSON status every second\n"
+           "  --status-file PATH      rewrite PATH with a JSON status every second\n" CMD_DELAY_HELP
            "  -v, --verbose           log more\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -48,6 +49,8 @@ typedef struct peer_daemon {
     uv_loop_t *loop;
     strata_peer *peer;
     host_node node;
+    host_delay delay;
+    int emulating;
     host_signals signals;
     host_http *http;
     FILE *out;
@@ -134,20 +137,23 @@ static void on_signal(void *user, int signum)
 
 int cmd_peer(int argc, char **argv)
 {
-    static const struct option opts[] = {{"control", required_argument, NULL, 'c'},
-                                         {"channel", required_argument, NULL, 'n'},
-                                         {"output", required_argument, NULL, 'o'},
-                                         {"http", required_argument, NULL, 'H'},
-                                         {"upload", required_argument, NULL, 'u'},
-                                         {"region", required_argument, NULL, 'r'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"playout-delay-ms", required_argument, NULL, 'd'},
-                                         {"exit-on-end", no_argument, NULL, 'e'},
-                                         {"status-file", required_argument, NULL, 's'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"control", required_argument, NULL, 'c'},
+        {"channel", required_argument, NULL, 'n'},
+        {"output", required_argument, NULL, 'o'},
+        {"http", required_argument, NULL, 'H'},
+        {"upload", required_argument, NULL, 'u'},
+        {"region", required_argument, NULL, 'r'},
+        {"listen", required_argument, NULL, 'l'},
+        {"playout-delay-ms", required_argument, NULL, 'd'},
+        {"exit-on-end", no_argument, NULL, 'e'},
+        {"status-file", required_argument, NULL, 's'},
+        {"latency", required_argument, NULL, CMD_OPT_LATENCY},
+        {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     peer_daemon d;
     memset(&d, 0, sizeof d);
     strata_peer_config cfg = {0};
@@ -156,6 +162,7 @@ int cmd_peer(int argc, char **argv)
     const char *output = NULL;
     cfg.upload_kbps = 2000;
     const char *status_path = NULL;
+    cmd_delay_opts dopt = {0};
     int c;
     optind = 1;
     opterr = 0;
@@ -183,6 +190,11 @@ int cmd_peer(int argc, char **argv)
             break;
         case 'l':
             listen = cmd_parse_addr(SUB, "--listen", optarg);
+            dopt.have_listen = 1;
+            break;
+        case CMD_OPT_LATENCY:
+        case CMD_OPT_HOST_INDEX:
+            cmd_delay_option(SUB, c, optarg, &dopt);
             break;
         case 'd':
             cfg.playout_delay_ms = cmd_parse_u32(SUB, "--playout-delay-ms", optarg, 1, 600000);
@@ -217,6 +229,8 @@ int cmd_peer(int argc, char **argv)
     if (cfg.region && strlen(cfg.region) > 32)
         cmd_usage_error(SUB, "--region LABEL must be at most 32 bytes");
 
+    d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
+
     if (output) {
         if (strcmp(output, "-") == 0) {
             d.out = stdout;
@@ -242,6 +256,8 @@ int cmd_peer(int argc, char **argv)
     }
     d.node.after_core = after_core;
     d.node.user = &d;
+    if (d.emulating)
+        host_node_set_delay(&d.node, &d.delay);
     int rc = host_node_start(&d.node, d.loop, listen, &peer_ops, d.peer);
     if (rc < 0) {
         fprintf(stderr, "strata peer: cannot open a UDP socket: %s\n", uv_strerror(rc));
@@ -276,5 +292,7 @@ int cmd_peer(int argc, char **argv)
     }
     strata_peer_del(d.peer);
     uv_loop_close(d.loop);
+    if (d.emulating)
+        host_delay_free(&d.delay);
     return status;
 }

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "delay.h"
 #include "host.h"
 #include "ingest.h"
 #include "strata/source.h"
@@ -38,7 +39,7 @@ static void usage(void)
         "  --loop                start a file over at its end instead of ending the\n"
         "                        stream (a test channel that never stops)\n"
         "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
-        "                        before leaving (default 5000)\n"
+        "                        before leaving (default 5000)\n" CMD_DELAY_HELP
         "  -v, --verbose         log more\n"
         "  -q, --quiet           log errors only\n"
         "  -h, --help            show this help\n"
@@ -50,6 +51,8 @@ typedef struct source_daemon {
     uv_loop_t *loop;
     strata_source *src;
     host_node node;
+    host_delay delay;
+    int emulating;
     host_signals signals;
     host_ingest *ingest;
     const char *input;
@@ -144,24 +147,28 @@ static void on_signal(void *user, int signum)
 
 int cmd_source(int argc, char **argv)
 {
-    static const struct option opts[] = {{"control", required_argument, NULL, 'c'},
-                                         {"channel", required_argument, NULL, 'n'},
-                                         {"input", required_argument, NULL, 'i'},
-                                         {"rate", required_argument, NULL, 'R'},
-                                         {"upload", required_argument, NULL, 'u'},
-                                         {"listen", required_argument, NULL, 'l'},
-                                         {"linger-ms", required_argument, NULL, 'L'},
-                                         {"loop", no_argument, NULL, 'O'},
-                                         {"verbose", no_argument, NULL, 'v'},
-                                         {"quiet", no_argument, NULL, 'q'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {
+        {"control", required_argument, NULL, 'c'},
+        {"channel", required_argument, NULL, 'n'},
+        {"input", required_argument, NULL, 'i'},
+        {"rate", required_argument, NULL, 'R'},
+        {"upload", required_argument, NULL, 'u'},
+        {"listen", required_argument, NULL, 'l'},
+        {"latency", required_argument, NULL, CMD_OPT_LATENCY},
+        {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
+        {"linger-ms", required_argument, NULL, 'L'},
+        {"loop", no_argument, NULL, 'O'},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0}};
     source_daemon d;
     memset(&d, 0, sizeof d);
     strata_source_config cfg = {0};
     strata_addr listen = {0, 0};
     int have_control = 0, level = STRATA_LOG_INFO;
     d.linger_ms = 5000;
+    cmd_delay_opts dopt = {0};
     int c;
     optind = 1;
     opterr = 0;
@@ -185,6 +192,11 @@ int cmd_source(int argc, char **argv)
             break;
         case 'l':
             listen = cmd_parse_addr(SUB, "--listen", optarg);
+            dopt.have_listen = 1;
+            break;
+        case CMD_OPT_LATENCY:
+        case CMD_OPT_HOST_INDEX:
+            cmd_delay_option(SUB, c, optarg, &dopt);
             break;
         case 'O':
             d.repeat = 1;
@@ -232,6 +244,7 @@ int cmd_source(int argc, char **argv)
     if (!cfg.upload_kbps)
         cfg.upload_kbps = cfg.rate_kbps > UINT32_MAX / 4 ? UINT32_MAX : cfg.rate_kbps * 4;
 
+    d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
     host_log_init(&d.log, &d.logger, "source", level);
     cfg.node.v = host_random_u64() | 1u;
     if (cfg.node.v == UINT64_MAX)
@@ -246,6 +259,8 @@ int cmd_source(int argc, char **argv)
     }
     d.node.after_core = after_core;
     d.node.user = &d;
+    if (d.emulating)
+        host_node_set_delay(&d.node, &d.delay);
     int rc = host_node_start(&d.node, d.loop, listen, &source_ops, d.src);
     if (rc < 0) {
         fprintf(stderr, "strata source: cannot open a UDP socket: %s\n", uv_strerror(rc));
@@ -268,5 +283,7 @@ int cmd_source(int argc, char **argv)
     uv_run(d.loop, UV_RUN_DEFAULT);
     strata_source_del(d.src);
     uv_loop_close(d.loop);
+    if (d.emulating)
+        host_delay_free(&d.delay);
     return CMD_EXIT_OK;
 }

@@ -1,7 +1,13 @@
 /*
- * UDP socket + one timer around a sans-I/O core object. See host.h.
+ * A UDP socket and timers around sans-I/O core objects. See host.h.
  */
 #include "host.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "delay.h"
+#include "strata/wire.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -70,32 +76,105 @@ int host_parse_addr(const char *s, strata_addr *out)
     return 0;
 }
 
-static void drain_outbox(host_node *n)
+/* --- sending ------------------------------------------------------------------- */
+
+static void send_now(host_node *n, strata_addr to, const strata_buf *buf)
 {
-    strata_outbox *ob = n->ops->outbox(n->obj);
-    strata_datagram d;
-    while (strata_outbox_pop(ob, &d)) {
-        if (!n->closing) {
-            struct sockaddr_in sin;
-            host_addr_to_sockaddr(d.to, &sin);
-            uv_buf_t b = uv_buf_init((char *)d.buf->data, d.buf->len);
-            int rc = uv_udp_try_send(&n->udp, &b, 1, (const struct sockaddr *)&sin);
-            if (rc < 0)
-                n->tx_errors++; /* a full socket buffer drops, as a router would */
-            else
-                n->tx_datagrams++;
-        }
-        strata_buf_unref(d.buf);
+    struct sockaddr_in sin;
+    host_addr_to_sockaddr(to, &sin);
+    ssize_t rc;
+    do {
+        rc = sendto(n->fd, buf->data, buf->len, MSG_DONTWAIT, (const struct sockaddr *)&sin,
+                    sizeof sin);
+    } while (rc < 0 && errno == EINTR);
+    if (rc < 0)
+        n->tx_errors++; /* a full socket buffer drops, as a router would */
+    else
+        n->tx_datagrams++;
+}
+
+static void on_delay_timer(uv_timer_t *t);
+
+/* Arms the delay timer at the earliest queued datagram, rounding up to the
+ * millisecond so that nothing leaves early. */
+static void rearm_delay(host_node *n)
+{
+    uint64_t due = host_delay_next_due(n->delay);
+    if (due == STRATA_NEVER) {
+        uv_timer_stop(&n->delay_timer);
+        return;
+    }
+    uint64_t now = host_now_ns();
+    uint64_t delay_ms = due > now ? (due - now + 999999) / 1000000 : 0;
+    uv_timer_start(&n->delay_timer, on_delay_timer, delay_ms, 0);
+}
+
+static void release_due(host_node *n, uint64_t now)
+{
+    host_delayed e;
+    while (host_delay_pop_due(n->delay, now, &e)) {
+        send_now(n, e.to, e.buf);
+        strata_buf_unref(e.buf);
     }
 }
 
+static void on_delay_timer(uv_timer_t *t)
+{
+    host_node *n = t->data;
+    release_due(n, host_now_ns());
+    if (!n->closing)
+        rearm_delay(n);
+}
+
+static void drain_outbox(host_node *n, strata_outbox *ob)
+{
+    strata_datagram d;
+    uint64_t now = host_now_ns();
+    int queued = 0;
+    while (strata_outbox_pop(ob, &d)) {
+        uint64_t wait_ns = n->delay && !n->closing ? host_delay_to(n->delay, d.to) : 0;
+        if (wait_ns > 0) {
+            /* The queue takes over the reference (or drops it when full). */
+            host_delay_push(n->delay, now + wait_ns, d.to, d.buf);
+            queued = 1;
+            continue;
+        }
+        if (n->delay)
+            n->delay->undelayed++;
+        if (!n->closing)
+            send_now(n, d.to, d.buf);
+        strata_buf_unref(d.buf);
+    }
+    if (queued)
+        rearm_delay(n);
+}
+
+static void drain_all(host_node *n)
+{
+    for (size_t i = 0; i < n->ncores; i++)
+        drain_outbox(n, n->cores[i].ops->outbox(n->cores[i].obj));
+}
+
+/* --- the cores' timer ---------------------------------------------------------- */
+
 static void on_timer(uv_timer_t *t);
+
+static uint64_t next_deadline(const host_node *n)
+{
+    uint64_t next = STRATA_NEVER;
+    for (size_t i = 0; i < n->ncores; i++) {
+        uint64_t d = n->cores[i].ops->next_timeout(n->cores[i].obj);
+        if (d < next)
+            next = d;
+    }
+    return next;
+}
 
 static void rearm(host_node *n)
 {
     if (n->closing)
         return;
-    uint64_t next = n->ops->next_timeout(n->obj);
+    uint64_t next = next_deadline(n);
     if (next == STRATA_NEVER) {
         uv_timer_stop(&n->timer);
         return;
@@ -107,7 +186,7 @@ static void rearm(host_node *n)
 
 void host_node_kick(host_node *n)
 {
-    drain_outbox(n);
+    drain_all(n);
     if (n->after_core)
         n->after_core(n);
     rearm(n);
@@ -116,71 +195,165 @@ void host_node_kick(host_node *n)
 static void on_timer(uv_timer_t *t)
 {
     host_node *n = t->data;
-    n->ops->handle_timeout(n->obj, host_now_ns());
+    uint64_t now = host_now_ns();
+    for (size_t i = 0; i < n->ncores; i++) {
+        host_core *c = &n->cores[i];
+        if (c->ops->next_timeout(c->obj) <= now)
+            c->ops->handle_timeout(c->obj, now);
+    }
     host_node_kick(n);
 }
 
-static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* --- receiving ------------------------------------------------------------------- */
+
+enum { HOST_RX_BATCH = 64 }; /* datagrams read per readiness callback */
+
+/* The core that takes a datagram: the first whose takes() accepts its
+ * type; a datagram without a valid header goes to the last (catch-all). */
+static host_core *route(host_node *n, const uint8_t *buf, size_t len)
+{
+    int type = strata_wire_peek_type(buf, len);
+    if (type > 0)
+        for (size_t i = 0; i < n->ncores; i++)
+            if (!n->cores[i].takes || n->cores[i].takes(type))
+                return &n->cores[i];
+    return &n->cores[n->ncores - 1];
+}
+
+static int received_ttl(struct msghdr *msg)
+{
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(msg); c; c = CMSG_NXTHDR(msg, c)) {
+        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
+            int ttl;
+            memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+            return ttl;
+        }
+    }
+    return -1;
+}
+
+static void on_readable(uv_poll_t *p, int status, int events)
+{
+    host_node *n = p->data;
+    if (status < 0 || !(events & UV_READABLE) || n->closing)
+        return;
+    for (int i = 0; i < HOST_RX_BATCH && !n->closing; i++) {
+        struct sockaddr_in sin;
+        struct iovec iov = {n->rxbuf, sizeof n->rxbuf};
+        union {
+            char buf[CMSG_SPACE(sizeof(int)) * 2];
+            struct cmsghdr align;
+        } ctl;
+        struct msghdr msg = {.msg_name = &sin,
+                             .msg_namelen = sizeof sin,
+                             .msg_iov = &iov,
+                             .msg_iovlen = 1,
+                             .msg_control = ctl.buf,
+                             .msg_controllen = sizeof ctl.buf};
+        ssize_t got = recvmsg(n->fd, &msg, MSG_DONTWAIT);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            break; /* EAGAIN: drained; anything else is reported again next time */
+        }
+        if (msg.msg_namelen < sizeof sin || sin.sin_family != AF_INET)
+            continue;
+        if (msg.msg_flags & MSG_TRUNC) {
+            n->rx_truncated++;
+            continue;
+        }
+        n->rx_datagrams++;
+        strata_addr src = host_addr_from_sockaddr(&sin);
+        host_core *c = route(n, n->rxbuf, (size_t)got);
+        c->rx_datagrams++;
+        if (c->ops->handle_datagram_ttl)
+            c->ops->handle_datagram_ttl(c->obj, src, n->rxbuf, (size_t)got, received_ttl(&msg),
+                                        host_now_ns());
+        else
+            c->ops->handle_datagram(c->obj, src, n->rxbuf, (size_t)got, host_now_ns());
+        host_node_kick(n);
+    }
+}
+
+/* --- life cycle ------------------------------------------------------------------- */
+
+int host_node_add_core(host_node *n, const host_core_ops *ops, void *obj, int (*takes)(int type))
+{
+    if (n->ncores >= HOST_MAX_CORES)
+        return -1;
+    n->cores[n->ncores++] = (host_core){ops, obj, takes, 0};
+    return 0;
+}
+
+void host_node_set_delay(host_node *n, host_delay *d)
+{
+    n->delay = d;
+}
+
+static int open_socket(host_node *n, strata_addr addr)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int size = HOST_SOCKET_BUFFER_BYTES, one = 1;
+    /* Best effort: the kernel caps the buffers at its limits. */
+    (void)setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof size);
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof size);
+    (void)setsockopt(fd, IPPROTO_IP, IP_RECVTTL, &one, sizeof one);
+    struct sockaddr_in sin;
+    host_addr_to_sockaddr(addr, &sin);
+    socklen_t len = sizeof sin;
+    if (bind(fd, (const struct sockaddr *)&sin, sizeof sin) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) < 0) {
+        int rc = -errno;
+        close(fd);
+        return rc;
+    }
+    n->bound = host_addr_from_sockaddr(&sin);
+    n->fd = fd;
+    return 0;
+}
+
+static void on_poll_closed(uv_handle_t *h)
 {
     host_node *n = h->data;
-    (void)suggested;
-    *buf = uv_buf_init((char *)n->rxbuf, sizeof n->rxbuf);
-}
-
-static void on_recv(uv_udp_t *u, ssize_t nread, const uv_buf_t *buf, const struct sockaddr *from,
-                    unsigned flags)
-{
-    host_node *n = u->data;
-    if (nread <= 0 || !from || from->sa_family != AF_INET)
-        return; /* nothing read, or an error the next read will report again */
-    if (flags & UV_UDP_PARTIAL) {
-        n->rx_truncated++;
-        return;
-    }
-    n->rx_datagrams++;
-    strata_addr src = host_addr_from_sockaddr((const struct sockaddr_in *)from);
-    n->ops->handle_datagram(n->obj, src, (const uint8_t *)buf->base, (size_t)nread, host_now_ns());
-    host_node_kick(n);
+    close(n->fd);
+    n->fd = -1;
 }
 
 int host_node_start(host_node *n, uv_loop_t *loop, strata_addr addr, const host_core_ops *ops,
                     void *obj)
 {
     n->loop = loop;
-    n->ops = ops;
-    n->obj = obj;
     n->closing = 0;
-    int rc = uv_udp_init(loop, &n->udp);
+    n->fd = -1;
+    if (host_node_add_core(n, ops, obj, NULL) < 0)
+        return UV_EINVAL;
+    int rc = open_socket(n, addr);
     if (rc < 0)
         return rc;
-    n->udp.data = n;
-    struct sockaddr_in sin;
-    host_addr_to_sockaddr(addr, &sin);
-    rc = uv_udp_bind(&n->udp, (const struct sockaddr *)&sin, 0);
+    rc = uv_poll_init(loop, &n->poll, n->fd);
     if (rc < 0)
-        goto fail_bind;
-    int size = HOST_SOCKET_BUFFER_BYTES;
-    uv_send_buffer_size((uv_handle_t *)&n->udp, &size);
-    size = HOST_SOCKET_BUFFER_BYTES;
-    uv_recv_buffer_size((uv_handle_t *)&n->udp, &size);
-    int len = sizeof sin;
-    rc = uv_udp_getsockname(&n->udp, (struct sockaddr *)&sin, &len);
-    if (rc < 0)
-        goto fail_bind;
-    n->bound = host_addr_from_sockaddr(&sin);
-    rc = uv_timer_init(loop, &n->timer);
-    if (rc < 0)
-        goto fail_bind;
+        goto fail_poll;
+    n->poll.data = n;
+    uv_timer_init(loop, &n->timer); /* cannot fail */
+    uv_timer_init(loop, &n->delay_timer);
     n->timer.data = n;
-    rc = uv_udp_recv_start(&n->udp, on_alloc, on_recv);
+    n->delay_timer.data = n;
+    rc = uv_poll_start(&n->poll, UV_READABLE, on_readable);
     if (rc < 0)
-        goto fail_recv;
+        goto fail_start;
     host_node_kick(n);
     return 0;
-fail_recv:
+fail_start:
     uv_close((uv_handle_t *)&n->timer, NULL);
-fail_bind:
-    uv_close((uv_handle_t *)&n->udp, NULL);
+    uv_close((uv_handle_t *)&n->delay_timer, NULL);
+    uv_close((uv_handle_t *)&n->poll, on_poll_closed);
+    return rc;
+fail_poll:
+    close(n->fd);
+    n->fd = -1;
     return rc;
 }
 
@@ -188,12 +361,16 @@ void host_node_close(host_node *n)
 {
     if (n->closing)
         return;
-    drain_outbox(n); /* a LEAVE queued just before closing still goes out */
+    drain_all(n); /* a LEAVE queued just before closing still goes out */
+    if (n->delay)
+        release_due(n, STRATA_NEVER); /* everything still held back, at once */
     n->closing = 1;
     uv_timer_stop(&n->timer);
+    uv_timer_stop(&n->delay_timer);
     uv_close((uv_handle_t *)&n->timer, NULL);
-    uv_udp_recv_stop(&n->udp);
-    uv_close((uv_handle_t *)&n->udp, NULL);
+    uv_close((uv_handle_t *)&n->delay_timer, NULL);
+    uv_poll_stop(&n->poll);
+    uv_close((uv_handle_t *)&n->poll, on_poll_closed);
 }
 
 static const char *level_name(int level)

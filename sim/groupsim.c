@@ -771,7 +771,7 @@ static double node_ms(void *user, uint32_t a, uint32_t b)
 {
     const strata_simlat *lat = user;
     uint32_t ha = lat->node_host[a], hb = lat->node_host[b];
-    return lat->rtt_ms[(size_t)ha * lat->hosts + hb] +
+    return lat->m.rtt_ms[(size_t)ha * lat->m.hosts + hb] +
            2.0 * ((double)lat->node_access_ns[a] + (double)lat->node_access_ns[b]) / 1e6;
 }
 
@@ -1247,7 +1247,7 @@ static int setup(gsim *s, const strata_groupsim_config *cfg, char *err, size_t e
 
     int rc;
     if (cfg->lat) {
-        rc = strata_simlat_from_matrix(&s->lat, NULL, cfg->lat->hosts, cfg->lat->rtt_ms, err,
+        rc = strata_simlat_from_matrix(&s->lat, NULL, cfg->lat->m.hosts, cfg->lat->m.rtt_ms, err,
                                        errlen);
     } else if (cfg->latency_path) {
         rc = strata_simlat_load(&s->lat, NULL, cfg->latency_path, err, errlen);

@@ -3,29 +3,10 @@
  * loaded from the data sets under data/latency/, gaps filled, and simulated
  * nodes attached behind those hosts.
  *
- * File format (the derived matrices of every data set): N lines of N
- * whitespace-separated decimal RTTs in milliseconds; row i is the source
- * host i; -1 marks a pair never measured; the diagonal is 0 or an intra-host
- * (intra-country) RTT. Lines may end in \n or \r\n; blank lines are allowed
- * only after the last row. Anything else is rejected with "name:line:col:"
- * in the error text; no input makes the loader crash.
- *
- * Filling missing pairs, in this order (each rule sees only values that are
- * measured or filled by an earlier rule, so the result does not depend on
- * the order pairs are visited):
- *   1. symmetric: rtt(i,j) missing but rtt(j,i) measured -> rtt(j,i);
- *   2. two-hop:   min over k of rtt(i,k) + rtt(k,j), with both legs measured
- *                 (or filled by rule 1) -- the detour a packet could take
- *                 through a host both ends can reach;
- *   3. median:    the median of all measured off-diagonal RTTs (hosts with
- *                 no measured partner at all, e.g. some RIPE countries).
- * A missing diagonal entry becomes the median of the measured diagonal
- * entries (the typical intra-country RTT in the RIPE set), or 0 if none is
- * measured. On symmetric input every rule yields a symmetric result.
- *
- * One-way delay = RTT / 2. The data sets measure round trips only; halving
- * assumes both directions cost the same. For an asymmetric matrix (Seattle)
- * the i->j delay is rtt(i,j)/2 from i's own measurement.
+ * The matrix itself -- file format, the rules that fill missing pairs, one
+ * way = RTT / 2 -- is util/latmatrix.h, which the daemons' delay emulation
+ * shares; the strata_simlat_* functions below that only read the matrix
+ * pass through to it.
  *
  * Nodes and hosts. A run may have more nodes than the matrix has hosts.
  * Each node is attached to a host (round robin, or a seeded uniform choice)
@@ -43,23 +24,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "latmatrix.h"
 #include "strata/common.h"
 
 enum {
-    /* Largest matrix accepted: 16384^2 doubles is 2 GiB already. */
-    STRATA_SIMLAT_MAX_HOSTS = 16384,
-    /* Largest RTT accepted in a file, in ms (1,000 s); more is a unit error. */
-    STRATA_SIMLAT_MAX_RTT_MS = 1000000,
-    /* Largest file read, in bytes. */
-    STRATA_SIMLAT_MAX_FILE_BYTES = 1 << 30,
+    STRATA_SIMLAT_MAX_HOSTS = STRATA_LATMATRIX_MAX_HOSTS,
+    STRATA_SIMLAT_MAX_RTT_MS = STRATA_LATMATRIX_MAX_RTT_MS,
+    STRATA_SIMLAT_MAX_FILE_BYTES = STRATA_LATMATRIX_MAX_FILE_BYTES,
 };
 
-/* Where an entry of the filled matrix came from. */
+/* Where an entry of the filled matrix came from (latmatrix.h). */
 enum strata_simlat_origin {
-    STRATA_SIMLAT_MEASURED = 0,  /* in the file */
-    STRATA_SIMLAT_SYMMETRIC = 1, /* rule 1 */
-    STRATA_SIMLAT_TWO_HOP = 2,   /* rule 2 */
-    STRATA_SIMLAT_MEDIAN = 3,    /* rule 3, or a missing diagonal entry */
+    STRATA_SIMLAT_MEASURED = STRATA_LATMATRIX_MEASURED,
+    STRATA_SIMLAT_SYMMETRIC = STRATA_LATMATRIX_SYMMETRIC,
+    STRATA_SIMLAT_TWO_HOP = STRATA_LATMATRIX_TWO_HOP,
+    STRATA_SIMLAT_MEDIAN = STRATA_LATMATRIX_MEDIAN,
 };
 
 /* Node-to-host attachment modes. */
@@ -68,27 +47,12 @@ enum strata_simlat_attach_mode {
     STRATA_SIMLAT_RANDOM = 1,      /* node n -> uniform host from n's stream */
 };
 
-typedef struct strata_simlat_stats {
-    uint32_t hosts;
-    uint64_t pairs;            /* off-diagonal (directed) pairs: hosts*(hosts-1) */
-    uint64_t missing;          /* off-diagonal pairs -1 in the file */
-    uint64_t filled_symmetric; /* by rule 1 */
-    uint64_t filled_two_hop;   /* by rule 2 */
-    uint64_t filled_median;    /* by rule 3 */
-    uint32_t diag_missing;     /* diagonal entries -1 in the file */
-    double missing_fraction;   /* missing / pairs (0 when pairs is 0) */
-    double median_rtt_ms;      /* median of measured off-diagonal RTTs */
-    double diag_fill_ms;       /* value given to missing diagonal entries */
-    int symmetric;             /* 1 if the filled matrix is exactly symmetric */
-} strata_simlat_stats;
+typedef strata_latmatrix_stats strata_simlat_stats;
 
 /* A loaded matrix plus the node attachment. Caller-owned; fields private. */
 typedef struct strata_simlat {
-    uint32_t hosts;
-    double *rtt_ms;  /* hosts x hosts, row-major, filled */
-    uint8_t *origin; /* hosts x hosts, enum strata_simlat_origin */
-    strata_simlat_stats stats;
-    uint32_t nodes; /* attached nodes (0 until attach) */
+    strata_latmatrix m; /* the matrix (hosts, rtt_ms, ...) */
+    uint32_t nodes;     /* attached nodes (0 until attach) */
     uint32_t *node_host;
     uint32_t *node_access_ns;
     const strata_alloc *alloc;

@@ -139,7 +139,7 @@ static void test_malformed(void)
         CHECK_EQ_INT(rc, c->rc);
         CHECK(strstr(err, c->msg) != NULL);
         /* On failure nothing is held. */
-        CHECK(lat.rtt_ms == NULL && lat.hosts == 0);
+        CHECK(lat.m.rtt_ms == NULL && lat.m.hosts == 0);
         strata_simlat_free(&lat);
     }
 
