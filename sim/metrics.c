@@ -39,16 +39,27 @@ static size_t lag_bucket(uint64_t us)
     return idx < STRATA_SIMM_LAG_BUCKETS ? idx : STRATA_SIMM_LAG_BUCKETS - 1;
 }
 
-/* Middle of a bucket, in microseconds. */
-static double lag_bucket_mid(size_t idx)
+/* Lower edge and width of a bucket, in microseconds. */
+static void lag_bucket_span(size_t idx, double *lo, double *width)
 {
-    if (idx < 128)
-        return (double)idx;
+    if (idx < 128) {
+        *lo = (double)idx;
+        *width = 1;
+        return;
+    }
     size_t b = (idx - 128) / 64 + 7;
     size_t mant = (idx - 128) % 64 + 64;
     unsigned shift = (unsigned)(b - 6);
-    double lo = (double)((uint64_t)mant << shift);
-    return lo + (double)(1ull << shift) / 2.0;
+    *lo = (double)((uint64_t)mant << shift);
+    *width = (double)(1ull << shift);
+}
+
+/* Middle of a bucket, in microseconds (exactly the value below 128). */
+static double lag_bucket_mid(size_t idx)
+{
+    double lo, width;
+    lag_bucket_span(idx, &lo, &width);
+    return idx < 128 ? lo : lo + width / 2.0;
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -107,6 +118,16 @@ static strata_simm_row *row_at(strata_simmetrics *m, uint64_t now)
 static int is_peer(const strata_simmetrics *m, uint32_t node)
 {
     return node >= STRATA_SIMM_FIRST_PEER && node < m->cfg.nodes;
+}
+
+/* A slot's upload utilisation, if it has one: it was online and its uplink
+ * was finite all along. Returns 1 and sets *u, or 0. */
+static int slot_utilisation(const strata_simm_node *n, double *u)
+{
+    if (n->budget_bits <= 0 || n->unlimited_seen)
+        return 0;
+    *u = (double)n->tx_bytes * 8.0 / n->budget_bits;
+    return 1;
 }
 
 /* --- lifecycle --------------------------------------------------------------- */
@@ -384,8 +405,8 @@ void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresu
         if (str && n->path_count && n->direct_us)
             str[nstr++] =
                 (float)((double)n->path_sum_us / (double)n->path_count / (double)n->direct_us);
-        if (n->budget_bits > 0 && !n->unlimited_seen) {
-            double u = (double)n->tx_bytes * 8.0 / n->budget_bits;
+        double u;
+        if (slot_utilisation(n, &u)) {
             if (u > umax)
                 umax = u;
             usum += u;
@@ -436,108 +457,177 @@ void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresu
 
 /* --- output ---------------------------------------------------------------------- */
 
-static void put_num(FILE *f, const char *key, double v, int last)
+/* The JSON writer's place: lines after the first are indented by ind. */
+typedef struct json_out {
+    FILE *f;
+    int ind;
+} json_out;
+
+static void put_num(const json_out *o, const char *key, double v)
 {
-    fprintf(f, "  \"%s\": %.6f%s\n", key, v, last ? "" : ",");
+    fprintf(o->f, "%*s  \"%s\": %.6f,\n", o->ind, "", key, v);
 }
 
-static void put_pct(FILE *f, const char *key, double p50, double p95)
+static void put_pct(const json_out *o, const char *key, double p50, double p95)
 {
     if (p50 < 0)
-        fprintf(f, "  \"%s\": {\"p50\": null, \"p95\": null},\n", key);
+        fprintf(o->f, "%*s  \"%s\": {\"p50\": null, \"p95\": null},\n", o->ind, "", key);
     else
-        fprintf(f, "  \"%s\": {\"p50\": %.6f, \"p95\": %.6f},\n", key, p50, p95);
+        fprintf(o->f, "%*s  \"%s\": {\"p50\": %.6f, \"p95\": %.6f},\n", o->ind, "", key, p50, p95);
 }
 
-static void put_u64(FILE *f, const char *key, uint64_t v)
+static void put_u64(const json_out *o, const char *key, uint64_t v)
 {
-    fprintf(f, "  \"%s\": %llu,\n", key, (unsigned long long)v);
+    fprintf(o->f, "%*s  \"%s\": %llu,\n", o->ind, "", key, (unsigned long long)v);
+}
+
+int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int indent)
+{
+    json_out o = {f, indent < 0 ? 0 : indent};
+    const json_out *j = &o;
+    fprintf(f, "{\n");
+    fprintf(f, "%*s  \"algorithm\": \"%s\",\n", o.ind, "", r->algorithm);
+    put_u64(j, "nodes", r->nodes);
+    put_num(j, "duration_s", r->duration_s);
+    put_u64(j, "rate_kbps", r->rate_kbps);
+    put_u64(j, "packet_bytes", r->packet_bytes);
+    put_u64(j, "seed", r->seed);
+    put_num(j, "delivery_ratio", r->delivery_ratio);
+    put_pct(j, "startup_delay_s", r->startup_p50, r->startup_p95);
+    put_pct(j, "lag_s", r->lag_p50, r->lag_p95);
+    put_pct(j, "stretch", r->stretch_p50, r->stretch_p95);
+    put_num(j, "p2p_share", r->p2p_share);
+    put_num(j, "cross_region_bytes_ratio", r->cross_region_bytes_ratio);
+    put_num(j, "max_upload_utilisation", r->max_upload_utilisation);
+    put_num(j, "mean_upload_utilisation", r->mean_upload_utilisation);
+    put_num(j, "control_overhead", r->control_overhead);
+    if (r->fluid_bound_kbps < 0)
+        fprintf(f, "%*s  \"fluid_bound_kbps\": null,\n", o.ind, "");
+    else
+        put_num(j, "fluid_bound_kbps", r->fluid_bound_kbps);
+    put_u64(j, "regions", r->regions);
+    put_u64(j, "packets_sent", r->packets_sent);
+    put_u64(j, "packets_due", r->packets_due);
+    put_u64(j, "packets_played", r->packets_played);
+    put_u64(j, "sessions", r->sessions);
+    put_u64(j, "startup_failures", r->startup_failures);
+    put_u64(j, "leaves", r->leaves);
+    put_u64(j, "kills", r->kills);
+    put_u64(j, "data_bytes", r->data_bytes);
+    put_u64(j, "control_bytes", r->control_bytes);
+    put_u64(j, "net_queue_drops", r->net_queue_drops);
+    put_u64(j, "net_losses", r->net_losses);
+    put_u64(j, "undeliverable", r->undeliverable);
+    put_u64(j, "events", r->events);
+    if (r->have_timing) {
+        put_num(j, "wall_s", r->wall_s);
+        put_num(j, "peak_rss_mb", r->peak_rss_mb);
+    }
+    fprintf(f, "%*s  \"fingerprint\": \"%016llx\"\n%*s}", o.ind, "",
+            (unsigned long long)r->fingerprint, o.ind, "");
+    return ferror(f) ? -1 : 0;
 }
 
 int strata_simresult_write_json(const strata_simresult *r, FILE *f)
 {
-    fprintf(f, "{\n");
-    fprintf(f, "  \"algorithm\": \"%s\",\n", r->algorithm);
-    put_u64(f, "nodes", r->nodes);
-    put_num(f, "duration_s", r->duration_s, 0);
-    put_u64(f, "rate_kbps", r->rate_kbps);
-    put_u64(f, "packet_bytes", r->packet_bytes);
-    put_u64(f, "seed", r->seed);
-    put_num(f, "delivery_ratio", r->delivery_ratio, 0);
-    put_pct(f, "startup_delay_s", r->startup_p50, r->startup_p95);
-    put_pct(f, "lag_s", r->lag_p50, r->lag_p95);
-    put_pct(f, "stretch", r->stretch_p50, r->stretch_p95);
-    put_num(f, "p2p_share", r->p2p_share, 0);
-    put_num(f, "cross_region_bytes_ratio", r->cross_region_bytes_ratio, 0);
-    put_num(f, "max_upload_utilisation", r->max_upload_utilisation, 0);
-    put_num(f, "mean_upload_utilisation", r->mean_upload_utilisation, 0);
-    put_num(f, "control_overhead", r->control_overhead, 0);
-    if (r->fluid_bound_kbps < 0)
-        fprintf(f, "  \"fluid_bound_kbps\": null,\n");
-    else
-        put_num(f, "fluid_bound_kbps", r->fluid_bound_kbps, 0);
-    put_u64(f, "regions", r->regions);
-    put_u64(f, "packets_sent", r->packets_sent);
-    put_u64(f, "packets_due", r->packets_due);
-    put_u64(f, "packets_played", r->packets_played);
-    put_u64(f, "sessions", r->sessions);
-    put_u64(f, "startup_failures", r->startup_failures);
-    put_u64(f, "leaves", r->leaves);
-    put_u64(f, "kills", r->kills);
-    put_u64(f, "data_bytes", r->data_bytes);
-    put_u64(f, "control_bytes", r->control_bytes);
-    put_u64(f, "net_queue_drops", r->net_queue_drops);
-    put_u64(f, "net_losses", r->net_losses);
-    put_u64(f, "undeliverable", r->undeliverable);
-    put_u64(f, "events", r->events);
-    if (r->have_timing) {
-        put_num(f, "wall_s", r->wall_s, 0);
-        put_num(f, "peak_rss_mb", r->peak_rss_mb, 0);
+    int rc = strata_simresult_write_json_nested(r, f, 0);
+    fputc('\n', f);
+    return rc == 0 && !ferror(f) ? 0 : -1;
+}
+
+int strata_simmetrics_next_row(const strata_simmetrics *m, strata_simm_cursor *c,
+                               strata_simm_rowvals *out)
+{
+    if (c->row >= m->nrows)
+        return 0;
+    const strata_simm_row *row = &m->rows[c->row];
+    double iv_s = (double)m->cfg.csv_interval_ns / 1e9;
+    uint64_t row_end = (uint64_t)(c->row + 1) * m->cfg.csv_interval_ns;
+    uint64_t due = 0, played = 0;
+    for (; c->seq < m->seqs && m->send_ns[c->seq] < row_end; c->seq++) {
+        c->run += m->due_diff[c->seq];
+        uint64_t d = c->run > 0 ? (uint64_t)c->run : 0;
+        due += d;
+        played += m->played[c->seq] < d ? m->played[c->seq] : d;
     }
-    fprintf(f, "  \"fingerprint\": \"%016llx\"\n}\n", (unsigned long long)r->fingerprint);
-    return ferror(f) ? -1 : 0;
+    memset(out, 0, sizeof *out);
+    out->t_s = (double)c->row * iv_s;
+    out->online_peers = row->online;
+    out->delivery_ratio = due ? (double)played / (double)due : NAN;
+    out->plays = row->plays;
+    out->mean_lag_s = row->plays ? (double)row->lag_sum_us / (double)row->plays / 1e6 : NAN;
+    out->data_kbps = (double)row->data_bytes * 8.0 / 1000.0 / iv_s;
+    out->p2p_share = row->data_bytes ? (double)row->peer_data_bytes / (double)row->data_bytes : NAN;
+    out->control_kbps = (double)row->control_bytes * 8.0 / 1000.0 / iv_s;
+    out->cross_region_kbps = (double)row->cross_bytes * 8.0 / 1000.0 / iv_s;
+    out->upload_utilisation = row->capacity_kbps ? (double)row->peer_tx_bytes * 8.0 / 1000.0 /
+                                                       iv_s / (double)row->capacity_kbps
+                                                 : NAN;
+    out->joins = row->joins;
+    out->departures = row->departures;
+    c->row++;
+    return 1;
+}
+
+/* A CSV cell: the value with that many decimals, or nothing for NAN. */
+static void put_cell(FILE *f, int decimals, double v)
+{
+    if (!isnan(v))
+        fprintf(f, "%.*f", decimals, v);
+    fputc(',', f);
 }
 
 int strata_simmetrics_write_csv(const strata_simmetrics *m, FILE *f)
 {
     fprintf(f, "t_s,online_peers,delivery_ratio,plays,mean_lag_s,data_kbps,p2p_share,"
                "control_kbps,cross_region_kbps,upload_utilisation,joins,departures\n");
-    double iv_s = (double)m->cfg.csv_interval_ns / 1e9;
-    uint64_t s = 0;
-    int64_t run = 0;
-    for (size_t r = 0; r < m->nrows; r++) {
-        const strata_simm_row *row = &m->rows[r];
-        uint64_t row_end = (uint64_t)(r + 1) * m->cfg.csv_interval_ns;
-        uint64_t due = 0, played = 0;
-        for (; s < m->seqs && m->send_ns[s] < row_end; s++) {
-            run += m->due_diff[s];
-            uint64_t d = run > 0 ? (uint64_t)run : 0;
-            due += d;
-            played += m->played[s] < d ? m->played[s] : d;
-        }
-        fprintf(f, "%.3f,%u,", (double)r * iv_s, row->online);
-        if (due)
-            fprintf(f, "%.6f,", (double)played / (double)due);
-        else
-            fprintf(f, ",");
-        fprintf(f, "%llu,", (unsigned long long)row->plays);
-        if (row->plays)
-            fprintf(f, "%.6f,", (double)row->lag_sum_us / (double)row->plays / 1e6);
-        else
-            fprintf(f, ",");
-        fprintf(f, "%.3f,", (double)row->data_bytes * 8.0 / 1000.0 / iv_s);
-        if (row->data_bytes)
-            fprintf(f, "%.6f,", (double)row->peer_data_bytes / (double)row->data_bytes);
-        else
-            fprintf(f, ",");
-        fprintf(f, "%.3f,%.3f,", (double)row->control_bytes * 8.0 / 1000.0 / iv_s,
-                (double)row->cross_bytes * 8.0 / 1000.0 / iv_s);
-        if (row->capacity_kbps)
-            fprintf(f, "%.6f,",
-                    (double)row->peer_tx_bytes * 8.0 / 1000.0 / iv_s / (double)row->capacity_kbps);
-        else
-            fprintf(f, ",");
-        fprintf(f, "%u,%u\n", row->joins, row->departures);
+    strata_simm_cursor c = {0, 0, 0};
+    strata_simm_rowvals v;
+    while (strata_simmetrics_next_row(m, &c, &v)) {
+        fprintf(f, "%.3f,%u,", v.t_s, v.online_peers);
+        put_cell(f, 6, v.delivery_ratio);
+        fprintf(f, "%llu,", (unsigned long long)v.plays);
+        put_cell(f, 6, v.mean_lag_s);
+        put_cell(f, 3, v.data_kbps);
+        put_cell(f, 6, v.p2p_share);
+        put_cell(f, 3, v.control_kbps);
+        put_cell(f, 3, v.cross_region_kbps);
+        put_cell(f, 6, v.upload_utilisation);
+        fprintf(f, "%u,%u\n", v.joins, v.departures);
     }
     return ferror(f) ? -1 : 0;
+}
+
+size_t strata_simmetrics_lag_cdf(const strata_simmetrics *m, double *lag_s, double *frac,
+                                 size_t cap)
+{
+    size_t n = 0;
+    uint64_t acc = 0;
+    for (size_t i = 0; i < STRATA_SIMM_LAG_BUCKETS && m->lag_count; i++) {
+        if (!m->lag_hist[i])
+            continue;
+        acc += m->lag_hist[i];
+        if (n < cap) {
+            double lo, width;
+            lag_bucket_span(i, &lo, &width);
+            lag_s[n] = (lo + width) / 1e6;
+            frac[n] = (double)acc / (double)m->lag_count;
+        }
+        n++;
+    }
+    return n;
+}
+
+size_t strata_simmetrics_upload_utilisation(const strata_simmetrics *m, double *out, size_t cap)
+{
+    size_t n = 0;
+    for (uint32_t i = STRATA_SIMM_FIRST_PEER; i < m->cfg.nodes; i++) {
+        double u;
+        if (!slot_utilisation(&m->node[i], &u))
+            continue;
+        if (n < cap)
+            out[n] = u;
+        n++;
+    }
+    return n;
 }

@@ -193,10 +193,53 @@ void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresu
 /* Writes r as one JSON object (fixed key order, fixed number formats).
  * wall_s and peak_rss_mb only when r->have_timing. Returns 0 or -1. */
 int strata_simresult_write_json(const strata_simresult *r, FILE *f);
+/* The same with every line after the first indented by indent spaces and
+ * no newline after the closing brace, for nesting the object in another. */
+int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int indent);
+
+/* One row of the time series, as the CSV has it (docs/simulator.md); NAN
+ * where the CSV leaves the cell empty (no sample). */
+typedef struct strata_simm_rowvals {
+    double t_s; /* row start */
+    uint32_t online_peers;
+    double delivery_ratio; /* of the packets sent in the row */
+    uint64_t plays;
+    double mean_lag_s;
+    double data_kbps, p2p_share, control_kbps, cross_region_kbps;
+    double upload_utilisation; /* peers' bits sent / online capacity */
+    uint32_t joins, departures;
+} strata_simm_rowvals;
+
+/* Walks the rows in order; delivery needs a running sum over the packets,
+ * which the cursor carries. Zero it to start. */
+typedef struct strata_simm_cursor {
+    size_t row;
+    uint64_t seq;
+    int64_t run;
+} strata_simm_cursor;
+
+/* Fills out with the next row of the time series and returns 1, or returns
+ * 0 after the last row. Call after finish. */
+int strata_simmetrics_next_row(const strata_simmetrics *m, strata_simm_cursor *c,
+                               strata_simm_rowvals *out);
 
 /* Writes the time series, one row per csv interval: see docs/simulator.md
  * for the columns. Call after finish. Returns 0 or -1. */
 int strata_simmetrics_write_csv(const strata_simmetrics *m, FILE *f);
+
+/* The lag distribution as CDF points, one per non-empty histogram bucket
+ * in increasing order: lag_s[i] is the bucket's upper edge in seconds and
+ * frac[i] the share of plays with a lag below it (nondecreasing, the last
+ * is 1). Writes at most cap points (STRATA_SIMM_LAG_BUCKETS always
+ * suffices) and returns how many there are in all. */
+size_t strata_simmetrics_lag_cdf(const strata_simmetrics *m, double *lag_s, double *frac,
+                                 size_t cap);
+
+/* Upload utilisation of each slot with a finite uplink that was online
+ * (bits put on its uplink / (capacity x time online), as for
+ * max_upload_utilisation), in slot order. Call after finish. Writes at
+ * most cap values and returns how many there are in all. */
+size_t strata_simmetrics_upload_utilisation(const strata_simmetrics *m, double *out, size_t cap);
 
 /* Nearest-rank percentile (0 < p <= 1) of v[0..n) (sorted in place); -1 if
  * n is 0. Exposed for tests. */
