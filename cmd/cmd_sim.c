@@ -14,6 +14,9 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,9 +173,15 @@ static void csv_path_of(char *buf, size_t len, const char *path, const char *nam
 
 /* Peak RSS is kept per process; writing 5 to clear_refs (Linux 4.0 and
  * later) resets it to the current RSS, so each run of --compare measures
- * its own peak. Without it, later runs report the peak of all so far. */
+ * its own peak. Without it, later runs report the peak of all so far.
+ * The current RSS still holds what the allocator kept of earlier runs'
+ * freed memory (glibc: ~180 MB after a 1,000-node run), so that is handed
+ * back first. */
 static void reset_peak_rss(void)
 {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
     FILE *f = fopen("/proc/self/clear_refs", "w");
     if (!f)
         return;
