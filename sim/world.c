@@ -1125,7 +1125,9 @@ static const strata_simalg strata_simalg_strata = {
     .classify = sa_classify,
 };
 
-const strata_simalg *const strata_simalgs[] = {&strata_simalg_strata, NULL};
+const strata_simalg *const strata_simalgs[] = {&strata_simalg_strata, &strata_simalg_mesh,
+                                               &strata_simalg_tree, &strata_simalg_splitstream,
+                                               NULL};
 
 int strata_simalg_strata_stats_of(const strata_world *w, strata_simalg_strata_stats *st)
 {

@@ -122,6 +122,10 @@ typedef struct strata_simalg {
 
 /* The algorithms compiled in; NULL-terminated. */
 extern const strata_simalg *const strata_simalgs[];
+/* The baselines (alg_mesh.c, alg_tree.c; alg_common.h describes them). */
+extern const strata_simalg strata_simalg_mesh;
+extern const strata_simalg strata_simalg_tree;
+extern const strata_simalg strata_simalg_splitstream;
 /* The algorithm of that name, or NULL. */
 const strata_simalg *strata_simalg_find(const char *name);
 
