@@ -1,7 +1,9 @@
 /*
  * strata control: the control center daemon. One process holds the client
  * manager, content directory, service manager and every DCM (SPEC P8's
- * embedded default).
+ * embedded default), and next to them, on the same socket, the group
+ * bookkeeping that bootstraps the peers' locality groups (strata_cgroups:
+ * GROUP_REPORT and GROUP_BOOTSTRAP go there).
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,6 +17,7 @@
 #include "http.h"
 #include "status_file.h"
 #include "strata/control.h"
+#include "strata/control_groups.h"
 
 static const char *const SUB = "control";
 
@@ -29,9 +32,11 @@ static void usage(void)
            "                         port 0 lets the system choose)\n"
            "  --k N                  substreams per channel, 1..16 (default 4)\n"
            "  --heartbeat-ms MS      heartbeat interval nodes must keep (default 1000)\n"
-           "  --regions MODE         label (a node's --region, else its prefix) or prefix\n"
-           "                         (default label)\n"
+           "  --regions MODE         locality (a node's locality group, else its prefix),\n"
+           "                         label (a node's --region, else its prefix) or prefix\n"
+           "                         (default locality)\n"
            "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
+           "  --bootstrap-leaders N  group leaders handed to a newcomer, 1..8 (default 3)\n"
            "  --status-file PATH     rewrite PATH with a JSON status every second\n" CMD_DELAY_HELP
            "  --http ADDR:PORT       serve the JSON status at /status\n"
            "  -v, --verbose          log every join, leave and repair\n"
@@ -44,6 +49,7 @@ static void usage(void)
 typedef struct control_daemon {
     uv_loop_t *loop;
     strata_control *ctl;
+    strata_cgroups *groups;
     host_node node;
     host_delay delay;
     int emulating;
@@ -55,26 +61,36 @@ typedef struct control_daemon {
 } control_daemon;
 
 HOST_CORE_OPS(control_ops, control, strata_control);
+HOST_CORE_OPS(cgroups_ops, cgroups, strata_cgroups);
+
+static int cgroups_takes(int type)
+{
+    return type == STRATA_MSG_GROUP_REPORT || type == STRATA_MSG_GROUP_BOOTSTRAP;
+}
 
 static size_t status_json(void *user, char *buf, size_t buflen)
 {
     control_daemon *d = user;
     strata_control_status st;
     strata_control_get_status(d->ctl, &st);
+    strata_cgroups_stats gs;
+    strata_cgroups_get_stats(d->groups, &gs);
     uint64_t due = st.played_packets + st.missed_packets;
     uint64_t up = st.peer_tx_bytes + st.source_tx_bytes;
-    int n = snprintf(buf, buflen,
-                     "{\"nodes\":%zu,\"peers\":%zu,\"sources\":%zu,\"channels\":%zu,\"dcms\":%zu,"
-                     "\"detached_pairs\":%zu,\"max_depth\":%d,\"played_packets\":%" PRIu64
-                     ",\"missed_packets\":%" PRIu64 ",\"delivery\":%.6f,\"peer_tx_bytes\":%" PRIu64
-                     ",\"source_tx_bytes\":%" PRIu64 ",\"p2p_share\":%.6f,\"joins\":%" PRIu64
-                     ",\"leaves\":%" PRIu64 ",\"deaths\":%" PRIu64 ",\"reparents\":%" PRIu64
-                     ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64 "}\n",
-                     st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs,
-                     st.max_depth, st.played_packets, st.missed_packets,
-                     due ? (double)st.played_packets / (double)due : 1.0, st.peer_tx_bytes,
-                     st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0, st.joins,
-                     st.leaves, st.deaths, st.reparents, st.instructions_sent, st.drops.total);
+    int n = snprintf(
+        buf, buflen,
+        "{\"nodes\":%zu,\"peers\":%zu,\"sources\":%zu,\"channels\":%zu,\"dcms\":%zu,"
+        "\"detached_pairs\":%zu,\"max_depth\":%d,\"played_packets\":%" PRIu64
+        ",\"missed_packets\":%" PRIu64 ",\"delivery\":%.6f,\"peer_tx_bytes\":%" PRIu64
+        ",\"source_tx_bytes\":%" PRIu64 ",\"p2p_share\":%.6f,\"joins\":%" PRIu64
+        ",\"leaves\":%" PRIu64 ",\"deaths\":%" PRIu64 ",\"reparents\":%" PRIu64
+        ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
+        ",\"groups\":%zu,\"group_reports\":%" PRIu64 ",\"group_bootstraps\":%" PRIu64 "}\n",
+        st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
+        st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
+        st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
+        st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
+        st.drops.total + gs.drops.total, gs.groups, gs.reports, gs.bootstraps);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
@@ -99,6 +115,7 @@ int cmd_control(int argc, char **argv)
         {"heartbeat-ms", required_argument, NULL, 'b'},
         {"regions", required_argument, NULL, 'r'},
         {"prefix-bits", required_argument, NULL, 'p'},
+        {"bootstrap-leaders", required_argument, NULL, 'B'},
         {"status-file", required_argument, NULL, 's'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
@@ -110,6 +127,8 @@ int cmd_control(int argc, char **argv)
     control_daemon d;
     memset(&d, 0, sizeof d);
     strata_control_config cfg = {0};
+    uint32_t bootstrap_leaders = 0;
+    cfg.region_mode = STRATA_REGION_LOCALITY;
     strata_addr listen = {0x7f000001u, 7000};
     strata_addr http_addr = {0};
     int have_http = 0, level = STRATA_LOG_INFO;
@@ -135,12 +154,19 @@ int cmd_control(int argc, char **argv)
             cfg.heartbeat_ms = cmd_parse_u32(SUB, "--heartbeat-ms", optarg, 10, 60000);
             break;
         case 'r':
-            if (strcmp(optarg, "label") == 0)
+            if (strcmp(optarg, "locality") == 0)
+                cfg.region_mode = STRATA_REGION_LOCALITY;
+            else if (strcmp(optarg, "label") == 0)
                 cfg.region_mode = STRATA_REGION_LABEL_OR_PREFIX;
             else if (strcmp(optarg, "prefix") == 0)
                 cfg.region_mode = STRATA_REGION_PREFIX;
             else
-                cmd_usage_error(SUB, "--regions must be 'label' or 'prefix', got '%s'", optarg);
+                cmd_usage_error(SUB, "--regions must be 'locality', 'label' or 'prefix', got '%s'",
+                                optarg);
+            break;
+        case 'B':
+            bootstrap_leaders = cmd_parse_u32(SUB, "--bootstrap-leaders", optarg, 1,
+                                              STRATA_WIRE_MAX_BOOTSTRAP_LEADERS);
             break;
         case 'p':
             cfg.prefix_bits = (uint8_t)cmd_parse_u32(SUB, "--prefix-bits", optarg, 1, 32);
@@ -180,8 +206,16 @@ int cmd_control(int argc, char **argv)
         fprintf(stderr, "strata control: cannot create the control center\n");
         return CMD_EXIT_FAILURE;
     }
+    strata_cgroups_config gcfg = {
+        .bootstrap_leaders = bootstrap_leaders, .seed = host_random_u64(), .log = &d.log};
+    d.groups = strata_cgroups_new(&gcfg, NULL, host_now_ns());
+    if (!d.groups) {
+        fprintf(stderr, "strata control: cannot create the group bookkeeping\n");
+        return CMD_EXIT_FAILURE;
+    }
     if (d.emulating)
         host_node_set_delay(&d.node, &d.delay);
+    host_node_add_core(&d.node, &cgroups_ops, d.groups, cgroups_takes);
     int rc = host_node_start(&d.node, d.loop, listen, &control_ops, d.ctl);
     if (rc < 0) {
         char a[32];
@@ -211,6 +245,7 @@ int cmd_control(int argc, char **argv)
     fflush(stdout);
     uv_run(d.loop, UV_RUN_DEFAULT);
     strata_control_del(d.ctl);
+    strata_cgroups_del(d.groups);
     uv_loop_close(d.loop);
     if (d.emulating)
         host_delay_free(&d.delay);

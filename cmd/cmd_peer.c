@@ -1,6 +1,12 @@
 /*
- * strata peer: joins a channel, relays its part of the multi-tree and plays
- * the stream out to a file, standard output and/or HTTP.
+ * strata peer: joins a locality group (SPEC L1-L11) and, under it as its
+ * region, a channel; relays its part of the multi-tree and plays the
+ * stream out to a file, standard output and/or HTTP.
+ *
+ * Three cores on one socket (host.h): the group bootstrap client, the
+ * group agent and, once the node is in a group (or --group-wait-ms has
+ * passed, or groups are off, or --region names a label), the peer. The
+ * peer's JOIN carries the region label "group:<id>" (protocol.md 7.8).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -11,6 +17,7 @@
 
 #include "args.h"
 #include "delay.h"
+#include "groups.h"
 #include "host.h"
 #include "http.h"
 #include "status_file.h"
@@ -32,11 +39,16 @@ static void usage(void)
            "  --http ADDR:PORT        serve the live stream at http://ADDR:PORT/stream\n"
            "                          (MPEG-TS; VLC, mpv and ffplay open it)\n"
            "  --upload KBPS           upload capacity offered to the overlay (default 2000)\n"
-           "  --region LABEL          region label (default: decided by the control center)\n"
+           "  --region LABEL          region label (default: the node's locality group)\n"
            "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
            "  --playout-delay-ms MS   how long a missing packet may be waited for (default 3000)\n"
            "  --exit-on-end           exit once the end of the stream has been played\n"
-           "  --status-file PATH      rewrite PATH with a JSON status every second\n" CMD_DELAY_HELP
+           "  --status-file PATH      rewrite PATH with a JSON status every second\n"
+           "  --no-groups             do not run the locality-group agent\n"
+           "  --group-wait-ms MS      join the channel without a group after MS (default 10000)\n"
+           "  --group-metric NAME     rtt, one-way or hops (default rtt)\n"
+           "  --group-threshold-ms MS join-test threshold (default 50)\n"
+           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
            "  -v, --verbose           log more\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -47,7 +59,12 @@ static void usage(void)
 
 typedef struct peer_daemon {
     uv_loop_t *loop;
-    strata_peer *peer;
+    strata_peer *peer; /* NULL until the node joins the channel */
+    strata_peer_config cfg;
+    host_groups groups;
+    int with_groups;
+    uv_timer_t group_wait;
+    char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
     host_node node;
     host_delay delay;
     int emulating;
@@ -91,26 +108,79 @@ static size_t status_json(void *user, char *buf, size_t buflen)
 {
     peer_daemon *d = user;
     strata_peer_stats st;
-    strata_peer_get_stats(d->peer, &st);
+    memset(&st, 0, sizeof st);
+    st.state = -1; /* not in the channel yet */
+    if (d->peer)
+        strata_peer_get_stats(d->peer, &st);
     int n = snprintf(buf, buflen,
                      "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
                      ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
                      ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
                      ",\"missed_packets\":%" PRIu64 ",\"repair_requests_sent\":%" PRIu64
                      ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
-                     ",\"ended\":%d,\"http_clients\":%zu}\n",
+                     ",\"ended\":%d,\"http_clients\":%zu,\"region\":\"%s\"",
                      d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
                      st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
                      st.repair_requests_served, st.drops.total, d->ended,
-                     d->http ? host_http_clients(d->http) : 0u);
-    if (n < 0)
+                     d->http ? host_http_clients(d->http) : 0u, d->region);
+    if (n < 0 || (size_t)n >= buflen)
         return 0;
-    return (size_t)n < buflen ? (size_t)n : buflen - 1;
+    size_t off = (size_t)n;
+    if (d->emulating) {
+        n = snprintf(buf + off, buflen - off,
+                     ",\"delay\":{\"host\":%u,\"delayed\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
+                     d->delay.self, d->delay.delayed, d->delay.dropped_full);
+        off = n < 0 || (size_t)n >= buflen - off ? buflen : off + (size_t)n;
+    }
+    if (off < buflen)
+        off += host_groups_status_json(&d->groups, buf + off, buflen - off, host_now_ns());
+    if (off + 3 > buflen)
+        return 0;
+    memcpy(buf + off, "}\n", 3);
+    return off + 2;
+}
+
+/* Joins the channel: under the node's group when it has one. */
+static void join_channel(peer_daemon *d)
+{
+    if (d->peer || d->stopping)
+        return;
+    strata_group_id g = host_groups_group(&d->groups);
+    if (!d->cfg.region && g.v != 0) {
+        snprintf(d->region, sizeof d->region, "group:%016" PRIx64, g.v);
+        d->cfg.region = d->region;
+    } else if (d->cfg.region) {
+        snprintf(d->region, sizeof d->region, "%s", d->cfg.region);
+    }
+    strata_peer_callbacks cb = {on_play, on_end, d};
+    d->peer = strata_peer_new(&d->cfg, &cb, NULL, host_now_ns());
+    if (!d->peer || host_node_add_core(&d->node, &peer_ops, d->peer, NULL) < 0) {
+        strata_logf(&d->log, STRATA_LOG_ERROR, "cannot create the peer");
+        stop(d);
+        return;
+    }
+    strata_logf(&d->log, STRATA_LOG_INFO, "joining channel %s in region %s", d->cfg.channel,
+                d->region[0] ? d->region : "(the control center's choice)");
+    if (d->with_groups)
+        uv_timer_stop(&d->group_wait);
+}
+
+static void on_group_wait(uv_timer_t *t)
+{
+    peer_daemon *d = t->data;
+    strata_logf(&d->log, STRATA_LOG_WARN, "no group yet: joining the channel without one");
+    join_channel(d);
+    host_node_kick(&d->node);
 }
 
 static void after_core(host_node *n)
 {
     peer_daemon *d = n->user;
+    if (d->stopping)
+        return;
+    host_groups_update(&d->groups, host_now_ns());
+    if (!d->peer && host_groups_group(&d->groups).v != 0)
+        join_channel(d);
     if (d->ended && d->exit_on_end)
         stop(d);
 }
@@ -120,7 +190,11 @@ static void stop(peer_daemon *d)
     if (d->stopping)
         return;
     d->stopping = 1;
-    strata_peer_leave(d->peer, host_now_ns());
+    if (d->peer)
+        strata_peer_leave(d->peer, host_now_ns());
+    host_groups_leave(&d->groups, host_now_ns());
+    if (d->with_groups)
+        uv_close((uv_handle_t *)&d->group_wait, NULL);
     host_node_close(&d->node); /* sends the queued LEAVE first */
     host_signals_close(&d->signals);
     host_status_file_close(&d->status_file);
@@ -150,6 +224,11 @@ int cmd_peer(int argc, char **argv)
         {"status-file", required_argument, NULL, 's'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
+        {"no-groups", no_argument, NULL, 'G'},
+        {"group-wait-ms", required_argument, NULL, 'W'},
+        {"group-metric", required_argument, NULL, 'M'},
+        {"group-threshold-ms", required_argument, NULL, 'T'},
+        {"group-refine-ms", required_argument, NULL, 'F'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -157,6 +236,9 @@ int cmd_peer(int argc, char **argv)
     peer_daemon d;
     memset(&d, 0, sizeof d);
     strata_peer_config cfg = {0};
+    strata_gnode_config gcfg = {0};
+    uint32_t group_wait_ms = 10000;
+    d.with_groups = 1;
     strata_addr listen = {0, 0}, http_addr = {0};
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
     const char *output = NULL;
@@ -195,6 +277,29 @@ int cmd_peer(int argc, char **argv)
         case CMD_OPT_LATENCY:
         case CMD_OPT_HOST_INDEX:
             cmd_delay_option(SUB, c, optarg, &dopt);
+            break;
+        case 'G':
+            d.with_groups = 0;
+            break;
+        case 'W':
+            group_wait_ms = cmd_parse_u32(SUB, "--group-wait-ms", optarg, 0, 3600000);
+            break;
+        case 'M':
+            if (strcmp(optarg, "rtt") == 0)
+                gcfg.metric = STRATA_GROUP_METRIC_RTT;
+            else if (strcmp(optarg, "one-way") == 0)
+                gcfg.metric = STRATA_GROUP_METRIC_ONE_WAY;
+            else if (strcmp(optarg, "hops") == 0)
+                gcfg.metric = STRATA_GROUP_METRIC_HOPS;
+            else
+                cmd_usage_error(SUB, "--group-metric must be rtt, one-way or hops, got '%s'",
+                                optarg);
+            break;
+        case 'F':
+            gcfg.refine_ms = cmd_parse_u32(SUB, "--group-refine-ms", optarg, 100, 3600000);
+            break;
+        case 'T':
+            gcfg.threshold_abs = cmd_parse_u32(SUB, "--group-threshold-ms", optarg, 1, 10000);
             break;
         case 'd':
             cfg.playout_delay_ms = cmd_parse_u32(SUB, "--playout-delay-ms", optarg, 1, 600000);
@@ -247,22 +352,47 @@ int cmd_peer(int argc, char **argv)
     cfg.node = d.id;
     cfg.seed = host_random_u64();
     cfg.log = &d.log;
-    strata_peer_callbacks cb = {on_play, on_end, &d};
+    d.cfg = cfg;
     d.loop = uv_default_loop();
-    d.peer = strata_peer_new(&cfg, &cb, NULL, host_now_ns());
-    if (!d.peer) {
-        fprintf(stderr, "strata peer: cannot create the peer\n");
-        return CMD_EXIT_FAILURE;
-    }
     d.node.after_core = after_core;
     d.node.user = &d;
     if (d.emulating)
         host_node_set_delay(&d.node, &d.delay);
-    int rc = host_node_start(&d.node, d.loop, listen, &peer_ops, d.peer);
+    int rc = host_node_open(&d.node, d.loop, listen);
     if (rc < 0) {
         fprintf(stderr, "strata peer: cannot open a UDP socket: %s\n", uv_strerror(rc));
-        strata_peer_del(d.peer);
         return CMD_EXIT_FAILURE;
+    }
+    if (d.with_groups) {
+        /* Others reach the agent at the address it advertises: the bound one,
+         * or for 0.0.0.0 the one the kernel sends from toward the control. */
+        gcfg.node = d.id;
+        gcfg.addr = d.node.bound;
+        if (gcfg.addr.ipv4 == 0 && host_local_addr_toward(cfg.control, &gcfg.addr.ipv4) < 0)
+            gcfg.addr.ipv4 = 0x7f000001u;
+        gcfg.seed = host_random_u64();
+        gcfg.log = &d.log;
+        if (host_groups_start(&d.groups, &d.node, &gcfg, cfg.control, host_now_ns()) < 0) {
+            fprintf(stderr, "strata peer: cannot start the group agent\n");
+            return CMD_EXIT_FAILURE;
+        }
+    }
+    rc = host_node_begin(&d.node);
+    if (rc < 0) {
+        fprintf(stderr, "strata peer: cannot receive: %s\n", uv_strerror(rc));
+        return CMD_EXIT_FAILURE;
+    }
+    if (d.with_groups && !cfg.region) {
+        uv_timer_init(d.loop, &d.group_wait);
+        d.group_wait.data = &d;
+        uv_timer_start(&d.group_wait, on_group_wait, group_wait_ms, 0);
+    } else {
+        if (d.with_groups) {
+            uv_timer_init(d.loop, &d.group_wait); /* closed by stop() */
+            d.group_wait.data = &d;
+        }
+        join_channel(&d);
+        host_node_kick(&d.node);
     }
     strata_addr http_bound = {0};
     if (have_http) {
@@ -291,6 +421,7 @@ int cmd_peer(int argc, char **argv)
             status = CMD_EXIT_FAILURE;
     }
     strata_peer_del(d.peer);
+    host_groups_free(&d.groups);
     uv_loop_close(d.loop);
     if (d.emulating)
         host_delay_free(&d.delay);

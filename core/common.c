@@ -161,6 +161,20 @@ int strata_outbox_push(strata_outbox *ob, strata_addr to, strata_buf *buf)
     return 0;
 }
 
+int strata_outbox_push_bytes(strata_outbox *ob, strata_addr to, const uint8_t *data, int len)
+{
+    if (len < 0)
+        return len;
+    strata_buf *b = strata_buf_new(ob->alloc, (size_t)len);
+    if (!b)
+        return STRATA_ERR_NOMEM;
+    memcpy(b->data, data, (size_t)len);
+    b->len = (uint32_t)len;
+    int err = strata_outbox_push(ob, to, b);
+    strata_buf_unref(b);
+    return err;
+}
+
 int strata_outbox_pop(strata_outbox *ob, strata_datagram *out)
 {
     if (ob->count == 0)

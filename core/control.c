@@ -561,12 +561,29 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
                  strata_wire_encode_join_reply(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &r));
 }
 
+/* protocol.md 7.8: "group:" and 16 lower-case hex digits. */
+static int is_group_label(const uint8_t *s, size_t len)
+{
+    static const char prefix[] = "group:";
+    if (len != sizeof prefix - 1 + 16 || memcmp(s, prefix, sizeof prefix - 1) != 0)
+        return 0;
+    for (size_t i = sizeof prefix - 1; i < len; i++)
+        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
+            return 0;
+    return 1;
+}
+
 /* The region of a joining node: its label when it gives one and the mode
- * allows, else its address prefix ("10.1.2.0/24"). */
+ * allows (in LOCALITY mode, a group label only), else its address prefix
+ * ("10.1.2.0/24"). */
 static int region_of(const strata_control *c, const strata_msg_join *j, strata_addr from, char *out,
                      size_t *len)
 {
-    if (c->region_mode == STRATA_REGION_LABEL_OR_PREFIX && j->region_len > 0) {
+    int take_label = j->region_len > 0 &&
+                     (c->region_mode == STRATA_REGION_LABEL_OR_PREFIX ||
+                      (c->region_mode == STRATA_REGION_LOCALITY &&
+                       is_group_label(j->region, j->region_len)));
+    if (take_label) {
         /* Labels end up in logs and status pages: printable ASCII only. */
         for (size_t i = 0; i < j->region_len; i++)
             if (j->region[i] < 0x20 || j->region[i] > 0x7e)
@@ -903,7 +920,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
         memset(&def, 0, sizeof def);
         cfg = &def;
     }
-    if (cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->region_mode > STRATA_REGION_PREFIX ||
+    if (cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->region_mode > STRATA_REGION_LOCALITY ||
         cfg->prefix_bits > 32)
         goto fail_config;
     strata_control *c = strata_mem_calloc(a, 1, sizeof *c);

@@ -51,6 +51,10 @@ enum wire_sizes {
     GROUP_LINK_BYTES = 37,
     GROUP_PING_BYTES = 24,
     GROUP_PONG_BYTES = 40,
+    GROUP_REPORT_BYTES = 28,
+    GROUP_BOOTSTRAP_BYTES = 16,
+    GROUP_BOOT_REPLY_FIXED_BYTES = 17,
+    GROUP_LEADER_ENTRY_BYTES = 26,
 };
 
 static const uint8_t wire_magic[2] = {0x53, 0x54}; /* "ST", protocol.md 2.1 */
@@ -1391,4 +1395,153 @@ size_t strata_wire_hb_max_children(uint8_t n_parents) /* protocol.md 3.2 */
         return 0;
     size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 78u - 28u * n_parents) / 25u;
     return room < STRATA_WIRE_MAX_HB_CHILDREN ? room : STRATA_WIRE_MAX_HB_CHILDREN;
+}
+
+/* --- GROUP_REPORT (protocol.md 3.9.1) -------------------------------------- */
+
+static int group_report_valid(const strata_msg_group_report *m)
+{
+    return m->node.v != 0 && m->group.v != 0;
+}
+
+int strata_wire_encode_group_report(uint8_t *buf, size_t buflen, const strata_msg_group_report *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_report_valid(m), GROUP_REPORT_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_REPORT);
+    p = put_u64(p, m->node.v);
+    p = put_u64(p, m->group.v);
+    p = put_u32(p, m->term);
+    put_u32(p, m->n_members);
+    return GROUP_REPORT_BYTES;
+}
+
+int strata_wire_decode_group_report(const uint8_t *buf, size_t buflen, strata_msg_group_report *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_REPORT);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->group.v = get_u64(&r);
+    m->term = get_u32(&r);
+    m->n_members = get_u32(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_report_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_BOOTSTRAP (protocol.md 3.9.2) ----------------------------------- */
+
+static int group_bootstrap_valid(const strata_msg_group_bootstrap *m)
+{
+    return m->node.v != 0;
+}
+
+int strata_wire_encode_group_bootstrap(uint8_t *buf, size_t buflen,
+                                       const strata_msg_group_bootstrap *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    int err = encode_prelude(buf, buflen, group_bootstrap_valid(m), GROUP_BOOTSTRAP_BYTES);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_BOOTSTRAP);
+    p = put_u64(p, m->node.v);
+    put_u32(p, m->request_id);
+    return GROUP_BOOTSTRAP_BYTES;
+}
+
+int strata_wire_decode_group_bootstrap(const uint8_t *buf, size_t buflen,
+                                       strata_msg_group_bootstrap *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_BOOTSTRAP);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->request_id = get_u32(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_bootstrap_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- GROUP_BOOTSTRAP_REPLY (protocol.md 3.9.3) ------------------------------ */
+
+static size_t group_boot_reply_bytes(size_t n_leaders)
+{
+    return (size_t)GROUP_BOOT_REPLY_FIXED_BYTES + n_leaders * GROUP_LEADER_ENTRY_BYTES;
+}
+
+static int group_boot_reply_valid(const strata_msg_group_bootstrap_reply *m)
+{
+    if (m->node.v == 0 || m->n_leaders > STRATA_WIRE_MAX_BOOTSTRAP_LEADERS)
+        return 0;
+    for (size_t i = 0; i < m->n_leaders; i++) {
+        const strata_group_leader_entry *e = &m->leaders[i];
+        if (e->group.v == 0 || e->leader.node.v == 0 || e->n_members == 0)
+            return 0;
+    }
+    return 1;
+}
+
+int strata_wire_encode_group_bootstrap_reply(uint8_t *buf, size_t buflen,
+                                             const strata_msg_group_bootstrap_reply *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    size_t n = group_boot_reply_bytes(m->n_leaders);
+    int err = encode_prelude(buf, buflen, group_boot_reply_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_GROUP_BOOTSTRAP_REPLY);
+    p = put_u64(p, m->node.v);
+    p = put_u32(p, m->request_id);
+    p = put_u8(p, m->n_leaders);
+    for (size_t i = 0; i < m->n_leaders; i++) {
+        p = put_u64(p, m->leaders[i].group.v);
+        p = put_peer_ref(p, &m->leaders[i].leader);
+        p = put_u32(p, m->leaders[i].n_members);
+    }
+    return (int)n;
+}
+
+int strata_wire_decode_group_bootstrap_reply(const uint8_t *buf, size_t buflen,
+                                             strata_msg_group_bootstrap_reply *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_GROUP_BOOTSTRAP_REPLY);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->request_id = get_u32(&r);
+    m->n_leaders = get_u8(&r);
+    if (r.err)
+        return r.err;
+    /* The count bounds the writes into leaders[]. */
+    if (m->n_leaders > STRATA_WIRE_MAX_BOOTSTRAP_LEADERS)
+        return STRATA_ERR_RANGE;
+    for (size_t i = 0; i < m->n_leaders; i++) {
+        m->leaders[i].group.v = get_u64(&r);
+        get_peer_ref(&r, &m->leaders[i].leader);
+        m->leaders[i].n_members = get_u32(&r);
+    }
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return group_boot_reply_valid(m) ? err : STRATA_ERR_RANGE;
 }

@@ -52,7 +52,8 @@ uint64_t host_delay_to(const host_delay *d, strata_addr to)
     uint32_t host;
     if (!host_delay_index_of(to.ipv4, &host) || host >= strata_latmatrix_hosts(&d->lat))
         return 0;
-    return strata_latmatrix_one_way_ns(&d->lat, d->self, host);
+    uint64_t ns = strata_latmatrix_one_way_ns(&d->lat, d->self, host);
+    return ns > HOST_DELAY_LOOPBACK_NS ? ns - HOST_DELAY_LOOPBACK_NS : 0;
 }
 
 static int before(const host_delayed *a, const host_delayed *b)

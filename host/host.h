@@ -97,11 +97,13 @@ typedef struct host_node {
     int fd;         /* the UDP socket */
     uv_poll_t poll; /* readability of fd */
     uv_timer_t timer;
-    uv_timer_t delay_timer;
+    int delay_fd; /* timerfd of the delay queue (with delay emulation) */
+    uv_poll_t delay_poll;
     host_core cores[HOST_MAX_CORES];
     size_t ncores;
     struct host_delay *delay; /* NULL: no delay emulation */
     strata_addr bound;        /* address the socket is bound to (port resolved) */
+    int running;              /* between host_node_begin and host_node_close */
     uint64_t tx_datagrams, tx_errors, rx_datagrams, rx_truncated;
     int closing;
     /* Called after every core call, once the outbox is drained (may be NULL);
@@ -114,17 +116,26 @@ typedef struct host_node {
 /* Monotonic time in nanoseconds; the only clock the daemons read. */
 uint64_t host_now_ns(void);
 
-/* Adds a core before host_node_start (at most HOST_MAX_CORES in all; the
- * one host_node_start is given comes last). Returns 0 or -1 when full. */
+/* Adds a core (at most HOST_MAX_CORES in all), before or while running.
+ * takes(type) says which message types it takes; NULL: every type. Returns
+ * 0 or -1 when full. */
 int host_node_add_core(host_node *n, const host_core_ops *ops, void *obj, int (*takes)(int type));
 /* Turns on delay emulation before host_node_start; d must outlive the node
  * (free it after the loop has ended). */
 void host_node_set_delay(host_node *n, struct host_delay *d);
 /* Binds a UDP socket on addr (port 0 = any) and starts receiving into the
- * cores added so far plus ops/obj, the catch-all. Returns 0 or a negative
- * errno/libuv error (uv_strerror describes both). */
+ * cores added so far plus ops/obj, which takes every type. Returns 0 or a
+ * negative errno/libuv error (uv_strerror describes both). */
 int host_node_start(host_node *n, uv_loop_t *loop, strata_addr addr, const host_core_ops *ops,
                     void *obj);
+/* host_node_start in two steps, for a daemon that needs the bound address
+ * (n->bound) before it creates its cores: open binds, begin starts
+ * receiving and the timers. */
+int host_node_open(host_node *n, uv_loop_t *loop, strata_addr addr);
+int host_node_begin(host_node *n);
+/* The local address the kernel would send from toward dest (for a socket
+ * bound to 0.0.0.0, the address to advertise). Returns 0 or -errno. */
+int host_local_addr_toward(strata_addr dest, uint32_t *ipv4);
 /* Drains the outbox and re-arms the timer; call after any direct core call. */
 void host_node_kick(host_node *n);
 /* Closes the socket and timers (the loop then ends once nothing else is

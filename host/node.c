@@ -5,6 +5,7 @@
 
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 
 #include "delay.h"
 #include "strata/wire.h"
@@ -93,20 +94,23 @@ static void send_now(host_node *n, strata_addr to, const strata_buf *buf)
         n->tx_datagrams++;
 }
 
-static void on_delay_timer(uv_timer_t *t);
-
-/* Arms the delay timer at the earliest queued datagram, rounding up to the
- * millisecond so that nothing leaves early. */
+/* Arms the delay timer at the earliest queued datagram. It is a timerfd
+ * with an absolute CLOCK_MONOTONIC deadline (uv_hrtime's clock), not a
+ * libuv timer: those have millisecond resolution, and the group protocol's
+ * join test is sensitive to a fraction of a millisecond of systematic
+ * error in the distances it measures (docs/groups.md). */
 static void rearm_delay(host_node *n)
 {
     uint64_t due = host_delay_next_due(n->delay);
-    if (due == STRATA_NEVER) {
-        uv_timer_stop(&n->delay_timer);
-        return;
+    struct itimerspec its;
+    memset(&its, 0, sizeof its);
+    if (due != STRATA_NEVER) {
+        if (due == 0)
+            due = 1; /* 0 would disarm */
+        its.it_value.tv_sec = (time_t)(due / 1000000000u);
+        its.it_value.tv_nsec = (long)(due % 1000000000u);
     }
-    uint64_t now = host_now_ns();
-    uint64_t delay_ms = due > now ? (due - now + 999999) / 1000000 : 0;
-    uv_timer_start(&n->delay_timer, on_delay_timer, delay_ms, 0);
+    (void)timerfd_settime(n->delay_fd, TFD_TIMER_ABSTIME, &its, NULL);
 }
 
 static void release_due(host_node *n, uint64_t now)
@@ -118,12 +122,17 @@ static void release_due(host_node *n, uint64_t now)
     }
 }
 
-static void on_delay_timer(uv_timer_t *t)
+static void on_delay_timer(uv_poll_t *p, int status, int events)
 {
-    host_node *n = t->data;
+    host_node *n = p->data;
+    uint64_t expirations;
+    (void)status;
+    (void)events;
+    (void)!read(n->delay_fd, &expirations, sizeof expirations); /* EAGAIN when early: fine */
+    if (n->closing)
+        return;
     release_due(n, host_now_ns());
-    if (!n->closing)
-        rearm_delay(n);
+    rearm_delay(n);
 }
 
 static void drain_outbox(host_node *n, strata_outbox *ob)
@@ -186,9 +195,11 @@ static void rearm(host_node *n)
 
 void host_node_kick(host_node *n)
 {
-    drain_all(n);
+    /* after_core first: what it tells a core (one core's news for another)
+     * goes out in the same drain. */
     if (n->after_core)
         n->after_core(n);
+    drain_all(n);
     rearm(n);
 }
 
@@ -208,8 +219,10 @@ static void on_timer(uv_timer_t *t)
 
 enum { HOST_RX_BATCH = 64 }; /* datagrams read per readiness callback */
 
-/* The core that takes a datagram: the first whose takes() accepts its
- * type; a datagram without a valid header goes to the last (catch-all). */
+/* The core that takes a datagram: the first, in the order they were
+ * added, whose takes() accepts its type (a core without takes() accepts
+ * all). A datagram without a valid header, or that no core takes, goes to
+ * the last core, which counts the drop. */
 static host_core *route(host_node *n, const uint8_t *buf, size_t len)
 {
     int type = strata_wire_peek_type(buf, len);
@@ -238,7 +251,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
     host_node *n = p->data;
     if (status < 0 || !(events & UV_READABLE) || n->closing)
         return;
-    for (int i = 0; i < HOST_RX_BATCH && !n->closing; i++) {
+    for (int i = 0; i < HOST_RX_BATCH && !n->closing && n->ncores > 0; i++) {
         struct sockaddr_in sin;
         struct iovec iov = {n->rxbuf, sizeof n->rxbuf};
         union {
@@ -283,6 +296,8 @@ int host_node_add_core(host_node *n, const host_core_ops *ops, void *obj, int (*
     if (n->ncores >= HOST_MAX_CORES)
         return -1;
     n->cores[n->ncores++] = (host_core){ops, obj, takes, 0};
+    if (n->running)
+        host_node_kick(n); /* its first datagrams and deadline */
     return 0;
 }
 
@@ -322,38 +337,89 @@ static void on_poll_closed(uv_handle_t *h)
     n->fd = -1;
 }
 
-int host_node_start(host_node *n, uv_loop_t *loop, strata_addr addr, const host_core_ops *ops,
-                    void *obj)
+int host_node_open(host_node *n, uv_loop_t *loop, strata_addr addr)
 {
     n->loop = loop;
     n->closing = 0;
     n->fd = -1;
-    if (host_node_add_core(n, ops, obj, NULL) < 0)
-        return UV_EINVAL;
-    int rc = open_socket(n, addr);
-    if (rc < 0)
+    return open_socket(n, addr);
+}
+
+static void on_delay_poll_closed(uv_handle_t *h)
+{
+    host_node *n = h->data;
+    close(n->delay_fd);
+    n->delay_fd = -1;
+}
+
+/* The delay queue's timer (delay emulation only). */
+static int start_delay_timer(host_node *n)
+{
+    n->delay_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    if (n->delay_fd < 0)
+        return -errno;
+    int rc = uv_poll_init(n->loop, &n->delay_poll, n->delay_fd);
+    if (rc < 0) {
+        close(n->delay_fd);
+        n->delay_fd = -1;
         return rc;
-    rc = uv_poll_init(loop, &n->poll, n->fd);
+    }
+    n->delay_poll.data = n;
+    rc = uv_poll_start(&n->delay_poll, UV_READABLE, on_delay_timer);
     if (rc < 0)
-        goto fail_poll;
+        uv_close((uv_handle_t *)&n->delay_poll, on_delay_poll_closed);
+    return rc;
+}
+
+int host_node_begin(host_node *n)
+{
+    int rc = uv_poll_init(n->loop, &n->poll, n->fd);
+    if (rc < 0) {
+        close(n->fd);
+        n->fd = -1;
+        return rc;
+    }
     n->poll.data = n;
-    uv_timer_init(loop, &n->timer); /* cannot fail */
-    uv_timer_init(loop, &n->delay_timer);
+    uv_timer_init(n->loop, &n->timer); /* cannot fail */
     n->timer.data = n;
-    n->delay_timer.data = n;
     rc = uv_poll_start(&n->poll, UV_READABLE, on_readable);
-    if (rc < 0)
-        goto fail_start;
+    if (rc == 0 && n->delay)
+        rc = start_delay_timer(n);
+    if (rc < 0) {
+        uv_close((uv_handle_t *)&n->timer, NULL);
+        uv_close((uv_handle_t *)&n->poll, on_poll_closed);
+        return rc;
+    }
+    n->running = 1;
     host_node_kick(n);
     return 0;
-fail_start:
-    uv_close((uv_handle_t *)&n->timer, NULL);
-    uv_close((uv_handle_t *)&n->delay_timer, NULL);
-    uv_close((uv_handle_t *)&n->poll, on_poll_closed);
-    return rc;
-fail_poll:
-    close(n->fd);
-    n->fd = -1;
+}
+
+int host_node_start(host_node *n, uv_loop_t *loop, strata_addr addr, const host_core_ops *ops,
+                    void *obj)
+{
+    if (host_node_add_core(n, ops, obj, NULL) < 0)
+        return UV_EINVAL;
+    int rc = host_node_open(n, loop, addr);
+    return rc < 0 ? rc : host_node_begin(n);
+}
+
+int host_local_addr_toward(strata_addr dest, uint32_t *ipv4)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    struct sockaddr_in sin;
+    host_addr_to_sockaddr(dest, &sin);
+    socklen_t len = sizeof sin;
+    int rc = 0;
+    /* connect() on UDP sends nothing: it only picks the route and source. */
+    if (connect(fd, (const struct sockaddr *)&sin, sizeof sin) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+        rc = -errno;
+    else
+        *ipv4 = host_addr_from_sockaddr(&sin).ipv4;
+    close(fd);
     return rc;
 }
 
@@ -366,11 +432,14 @@ void host_node_close(host_node *n)
         release_due(n, STRATA_NEVER); /* everything still held back, at once */
     n->closing = 1;
     uv_timer_stop(&n->timer);
-    uv_timer_stop(&n->delay_timer);
     uv_close((uv_handle_t *)&n->timer, NULL);
-    uv_close((uv_handle_t *)&n->delay_timer, NULL);
+    if (n->delay && n->delay_fd >= 0) {
+        uv_poll_stop(&n->delay_poll);
+        uv_close((uv_handle_t *)&n->delay_poll, on_delay_poll_closed);
+    }
     uv_poll_stop(&n->poll);
     uv_close((uv_handle_t *)&n->poll, on_poll_closed);
+    n->running = 0;
 }
 
 static const char *level_name(int level)

@@ -161,6 +161,10 @@ int strata_outbox_init(strata_outbox *ob, const strata_alloc *a, size_t cap);
 void strata_outbox_free(strata_outbox *ob);
 /* Queues buf for to, taking a new reference; returns 0 or STRATA_ERR_FULL. */
 int strata_outbox_push(strata_outbox *ob, strata_addr to, strata_buf *buf);
+/* Copies len encoded bytes into a new buffer and queues it; a negative len
+ * (an encoder's error) is returned as it is. Returns 0, that error,
+ * STRATA_ERR_NOMEM or STRATA_ERR_FULL. */
+int strata_outbox_push_bytes(strata_outbox *ob, strata_addr to, const uint8_t *data, int len);
 /* Moves the oldest datagram into *out (caller then owns its reference);
  * returns 1 if one was taken, 0 if the outbox was empty. */
 int strata_outbox_pop(strata_outbox *ob, strata_datagram *out);

@@ -12,7 +12,9 @@
  *    turning tree changes into INSTRUCTIONs with increasing epochs.
  *
  * Regions come from the label the node gives or, without one, from its
- * address prefix (/prefix_bits). A node is dead when no heartbeat came for
+ * address prefix (/prefix_bits). In LOCALITY mode only a label that names
+ * a locality group ("group:" and 16 hex digits, protocol.md 7.8) counts:
+ * the group is the region; any other label is ignored. A node is dead when no heartbeat came for
  * dead_after_ms; its trees are repaired. A parent whose child's reported
  * last_rx_seq for that substream stalls for stall_after_ms while the
  * child's other substreams advance has stopped delivering; the child is
@@ -32,6 +34,7 @@ typedef struct strata_control strata_control;
 enum strata_region_mode {
     STRATA_REGION_LABEL_OR_PREFIX = 0, /* a node's label if it gives one, else its prefix */
     STRATA_REGION_PREFIX = 1,          /* always the address prefix */
+    STRATA_REGION_LOCALITY = 2,        /* the node's locality group, else its prefix */
 };
 
 typedef struct strata_control_config {

@@ -27,6 +27,7 @@ enum strata_wire_limits {
     STRATA_WIRE_MAX_NAME_BYTES = 64,        /* channel name */
     STRATA_WIRE_MAX_REGION_BYTES = 32,      /* region label */
     STRATA_WIRE_REPAIR_SPAN = 64,           /* packets one repair request can name */
+    STRATA_WIRE_MAX_BOOTSTRAP_LEADERS = 8,  /* leaders in one GROUP_BOOTSTRAP_REPLY */
 };
 
 enum strata_msg_type {
@@ -49,7 +50,11 @@ enum strata_msg_type {
     STRATA_MSG_GROUP_LINK = 16,
     STRATA_MSG_GROUP_PING = 17,
     STRATA_MSG_GROUP_PONG = 18,
-    STRATA_MSG_TYPE_MAX = 18,
+    /* Group bootstrap through the control center (protocol.md 3.9) */
+    STRATA_MSG_GROUP_REPORT = 19,
+    STRATA_MSG_GROUP_BOOTSTRAP = 20,
+    STRATA_MSG_GROUP_BOOTSTRAP_REPLY = 21,
+    STRATA_MSG_TYPE_MAX = 21,
 };
 
 /* How many child entries a heartbeat with n_parents parent entries can
@@ -397,6 +402,52 @@ int strata_wire_encode_group_ping(uint8_t *buf, size_t buflen, const strata_msg_
 int strata_wire_decode_group_ping(const uint8_t *buf, size_t buflen, strata_msg_group_ping *m);
 int strata_wire_encode_group_pong(uint8_t *buf, size_t buflen, const strata_msg_group_pong *m);
 int strata_wire_decode_group_pong(const uint8_t *buf, size_t buflen, strata_msg_group_pong *m);
+
+/* --- Group bootstrap (protocol.md 3.9) ----------------------------------- */
+
+/* GROUP_REPORT (3.9.1): a leader tells the control center which group it
+ * leads; n_members 0 withdraws the report (it no longer leads it). Its
+ * address is the datagram's source address. */
+typedef struct strata_msg_group_report {
+    strata_node_id node;   /* the leader, nonzero */
+    strata_group_id group; /* nonzero */
+    uint32_t term;
+    uint32_t n_members; /* leader included; 0 = withdrawn */
+} strata_msg_group_report;
+
+/* GROUP_BOOTSTRAP (3.9.2): a newcomer asks the control center for group
+ * leaders to start its join walk from. */
+typedef struct strata_msg_group_bootstrap {
+    strata_node_id node; /* asker, nonzero */
+    uint32_t request_id; /* echoed */
+} strata_msg_group_bootstrap;
+
+/* One leader of a GROUP_BOOTSTRAP_REPLY. */
+typedef struct strata_group_leader_entry {
+    strata_group_id group;  /* nonzero */
+    strata_peer_ref leader; /* node nonzero */
+    uint32_t n_members;     /* >= 1, as last reported */
+} strata_group_leader_entry;
+
+/* GROUP_BOOTSTRAP_REPLY (3.9.3): the answer; no leaders means "found the
+ * first group". */
+typedef struct strata_msg_group_bootstrap_reply {
+    strata_node_id node; /* echo of the asker */
+    uint32_t request_id; /* echo */
+    uint8_t n_leaders;   /* <= STRATA_WIRE_MAX_BOOTSTRAP_LEADERS */
+    strata_group_leader_entry leaders[STRATA_WIRE_MAX_BOOTSTRAP_LEADERS];
+} strata_msg_group_bootstrap_reply;
+
+int strata_wire_encode_group_report(uint8_t *buf, size_t buflen, const strata_msg_group_report *m);
+int strata_wire_decode_group_report(const uint8_t *buf, size_t buflen, strata_msg_group_report *m);
+int strata_wire_encode_group_bootstrap(uint8_t *buf, size_t buflen,
+                                       const strata_msg_group_bootstrap *m);
+int strata_wire_decode_group_bootstrap(const uint8_t *buf, size_t buflen,
+                                       strata_msg_group_bootstrap *m);
+int strata_wire_encode_group_bootstrap_reply(uint8_t *buf, size_t buflen,
+                                             const strata_msg_group_bootstrap_reply *m);
+int strata_wire_decode_group_bootstrap_reply(const uint8_t *buf, size_t buflen,
+                                             strata_msg_group_bootstrap_reply *m);
 
 /* Per-reason drop counters, indexed by -err for input errors (1..99). A
  * node or control center keeps one of these and the metrics export it. */

@@ -28,6 +28,8 @@ expect_usage source --control 127.0.0.1:1 --channel x --input -
 expect_usage source --control 127.0.0.1:1 --channel x --rate 100
 expect_usage source --control 127.0.0.1:1 --channel x --input udp://nowhere --rate 100
 expect_usage peer --control 127.0.0.1:1 --channel x extra-argument
+expect_usage peer --control 127.0.0.1:1 --channel x --group-metric miles
+expect_usage peer --control 127.0.0.1:1 --channel x --group-wait-ms soon
 for sub in control source peer; do
     "$STRATA" $sub --help | grep -q "usage: strata $sub" || fail "strata $sub --help"
 done
@@ -56,6 +58,24 @@ wait_for_line "$WORK/control.json" '"dropped_datagrams":(1[8-9]|[2-9][0-9]|[0-9]
 wait_for_line "$WORK/victim.json" '"dropped_datagrams":(1[8-9]|[2-9][0-9]|[0-9]{3,})' 10 \
     || fail "peer did not count 18 drops: $(cat "$WORK/victim.json")"
 kill -0 "$CONTROL_PID" || fail "control died"
+
+# The group messages (protocol.md 3.8, 3.9), truncated, go to the cores that
+# take them on each socket (the control center's group bookkeeping, the
+# peer's group agent and bootstrap client) and are counted there.
+printf 'ST\001\023\000' >"$WORK/truncated_report"         # GROUP_REPORT
+printf 'ST\001\024' >"$WORK/truncated_bootstrap"           # GROUP_BOOTSTRAP
+printf 'ST\001\025\000\000' >"$WORK/truncated_boot_reply" # GROUP_BOOTSTRAP_REPLY
+printf 'ST\001\012\000' >"$WORK/truncated_query"           # GROUP_QUERY
+for f in truncated_report truncated_bootstrap; do
+    for _ in 1 2 3; do send_udp "$CONTROL" "$WORK/$f"; done
+done
+for f in truncated_boot_reply truncated_query; do
+    for _ in 1 2 3; do send_udp "$VICTIM" "$WORK/$f"; done
+done
+wait_for_line "$WORK/control.json" '"dropped_datagrams":(2[4-9]|[3-9][0-9]|[0-9]{3,})' 10 \
+    || fail "control did not count 24 drops: $(cat "$WORK/control.json")"
+wait_for_line "$WORK/victim.json" '"group":\{.*"dropped_datagrams":([6-9]|[0-9]{2,})' 10 \
+    || fail "peer's group agent did not count 6 drops: $(cat "$WORK/victim.json")"
 
 # Both keep serving: a stream still reaches the victim and a new peer.
 start_peer late --upload 2000 --exit-on-end

@@ -58,13 +58,45 @@ PY
 # --- a non-emulating prober: half the RTT, and no delay outside 127.1/16 ---
 A=0 B=7
 want=$(rtt $A $B)
-start control control --listen 0.0.0.0:0 --latency "$MATRIX" --host-index $A
-wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control not ready"
-CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")
-[ "${CONTROL%:*}" = "127.1.0.$A" ] || fail "control bound $CONTROL, want 127.1.0.$A"
-half=$(probe 127.1.0.$B "$CONTROL")
+start emulated control --listen 0.0.0.0:0 --latency "$MATRIX" --host-index $A
+wait_for_line "$WORK/emulated.out" '^strata control listening on udp ' 10 || fail "control not ready"
+EMULATED=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/emulated.out")
+[ "${EMULATED%:*}" = "127.1.0.$A" ] || fail "control bound $EMULATED, want 127.1.0.$A"
+half=$(probe 127.1.0.$B "$EMULATED")
 awk -v m="$half" -v w="$want" 'BEGIN { exit !(m >= w / 2 - 0.5 && m <= w / 2 + 8) }' \
     || fail "prober at host $B saw ${half} ms, want about $want / 2"
-direct=$(probe 127.0.0.1 "$CONTROL")
+direct=$(probe 127.0.0.1 "$EMULATED")
 awk -v m="$direct" 'BEGIN { exit !(m < 8) }' || fail "127.0.0.1 saw ${direct} ms, want no delay"
 pass "one emulating side: ${half} ms for a matrix RTT of $want ms; ${direct} ms outside 127.1/16"
+
+# --- two emulating peers: the group agent measures the matrix's RTT -----------
+# Host 11 is 31.9 ms from host 0, within the 50 ms join threshold: the second
+# peer joins the first one's group, and its measured distance to the leader
+# (the median of 3 PROBE round trips, both directions delayed) is the RTT.
+A=0 B=11
+want=$(rtt $A $B)
+start_control
+# grp_field FILE NAME: a field of the "group" object of a peer's status.
+grp_field() { sed -n "s/.*\"group\":{.*\"$2\":\"\{0,1\}\([0-9a-f.-]*\).*/\1/p" "$1"; }
+# emu_peer NAME HOST: a peer of channel "test" playing HOST of the matrix.
+emu_peer() {
+    start "$1" peer --control "$CONTROL" --channel test --latency "$MATRIX" --host-index "$2" \
+        --status-file "$WORK/$1.json"
+    wait_for_line "$WORK/$1.out" '^strata peer [0-9a-f]+ listening on udp ' 10 || fail "$1 not ready"
+    PEER_ADDR=$(sed -n 's/^strata peer [0-9a-f]* listening on udp \([0-9.:]*\).*/\1/p' "$WORK/$1.out")
+}
+emu_peer pa $A
+[ "${PEER_ADDR%:*}" = "127.1.0.$A" ] || fail "peer bound $PEER_ADDR, want 127.1.0.$A"
+wait_for_line "$WORK/pa.json" '"group":\{"state":3' 10 || fail "first peer founded no group: $(cat "$WORK/pa.json")"
+emu_peer pb $B
+wait_for_line "$WORK/pb.json" '"group":\{"state":2,.*"leader_distance":[0-9]' 20 \
+    || fail "second peer joined no group: $(cat "$WORK/pb.json")"
+[ "$(grp_field "$WORK/pa.json" id)" = "$(grp_field "$WORK/pb.json" id)" ] \
+    || fail "the peers are in different groups"
+got_us=$(grp_field "$WORK/pb.json" leader_distance)
+awk -v g="$got_us" -v w="$want" 'BEGIN { exit !(g / 1000 >= w - 1 && g / 1000 <= w + 12) }' \
+    || fail "measured RTT $got_us us to the leader, want about $want ms"
+grep -q "\"region\":\"group:$(grp_field "$WORK/pb.json" id)\"" "$WORK/pb.json" \
+    || fail "the peer did not join the channel under its group: $(cat "$WORK/pb.json")"
+wait_for_line "$WORK/control.json" '"groups":1,' 10 || fail "control knows no group: $(cat "$WORK/control.json")"
+pass "two emulating peers: RTT $(awk -v g="$got_us" 'BEGIN { printf "%.1f", g / 1000 }') ms measured for a matrix RTT of $want ms; one group, its id the region"

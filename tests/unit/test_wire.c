@@ -39,6 +39,9 @@ typedef union anymsg {
     strata_msg_group_link group_link;
     strata_msg_group_ping group_ping;
     strata_msg_group_pong group_pong;
+    strata_msg_group_report group_report;
+    strata_msg_group_bootstrap group_bootstrap;
+    strata_msg_group_bootstrap_reply group_bootstrap_reply;
 } anymsg;
 
 /* Room for any datagram plus slack to detect writes past the end. */
@@ -241,6 +244,34 @@ static int eq_group_pong(const anymsg *x, const anymsg *y)
            a->responder.v == b->responder.v && a->rx_ts_ns == b->rx_ts_ns;
 }
 
+static int eq_group_report(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_report *a = &x->group_report, *b = &y->group_report;
+    return a->node.v == b->node.v && a->group.v == b->group.v && a->term == b->term &&
+           a->n_members == b->n_members;
+}
+
+static int eq_group_bootstrap(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_bootstrap *a = &x->group_bootstrap, *b = &y->group_bootstrap;
+    return a->node.v == b->node.v && a->request_id == b->request_id;
+}
+
+static int eq_group_bootstrap_reply(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_group_bootstrap_reply *a = &x->group_bootstrap_reply;
+    const strata_msg_group_bootstrap_reply *b = &y->group_bootstrap_reply;
+    if (a->node.v != b->node.v || a->request_id != b->request_id || a->n_leaders != b->n_leaders)
+        return 0;
+    for (size_t i = 0; i < a->n_leaders; i++) {
+        const strata_group_leader_entry *e = &a->leaders[i], *f = &b->leaders[i];
+        if (e->group.v != f->group.v || !peer_ref_eq(&e->leader, &f->leader) ||
+            e->n_members != f->n_members)
+            return 0;
+    }
+    return 1;
+}
+
 /* ------------------------------------------------------------------------ */
 /* Uniform encode/decode entry points so the codec table can hold them. */
 
@@ -271,6 +302,9 @@ WRAP(group_leave)
 WRAP(group_link)
 WRAP(group_ping)
 WRAP(group_pong)
+WRAP(group_report)
+WRAP(group_bootstrap)
+WRAP(group_bootstrap_reply)
 #undef WRAP
 
 /* ------------------------------------------------------------------------ */
@@ -639,6 +673,41 @@ static void rand_group_pong(strata_rng *r, anymsg *am, uint8_t *scratch)
     (void)scratch;
 }
 
+static void rand_group_report(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    memset(&am->group_report, 0, sizeof am->group_report);
+    am->group_report.node.v = rnd_nonzero(r);
+    am->group_report.group.v = rnd_nonzero(r);
+    am->group_report.term = rnd_u32(r);
+    am->group_report.n_members = rnd_u32(r);
+    (void)scratch;
+}
+
+static void rand_group_bootstrap(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    memset(&am->group_bootstrap, 0, sizeof am->group_bootstrap);
+    am->group_bootstrap.node.v = rnd_nonzero(r);
+    am->group_bootstrap.request_id = rnd_u32(r);
+    (void)scratch;
+}
+
+static void rand_group_bootstrap_reply(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_group_bootstrap_reply *m = &am->group_bootstrap_reply;
+    memset(m, 0, sizeof *m);
+    m->node.v = rnd_nonzero(r);
+    m->request_id = rnd_u32(r);
+    m->n_leaders = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_BOOTSTRAP_LEADERS);
+    for (size_t i = 0; i < m->n_leaders; i++) {
+        m->leaders[i].group.v = rnd_nonzero(r);
+        m->leaders[i].leader.node.v = rnd_nonzero(r);
+        m->leaders[i].leader.addr = (strata_addr){rnd_u32(r), (uint16_t)rnd(r, 65536)};
+        uint32_t n = rnd_u32(r);
+        m->leaders[i].n_members = n ? n : 1;
+    }
+    (void)scratch;
+}
+
 /* ------------------------------------------------------------------------ */
 
 typedef struct codec {
@@ -673,6 +742,9 @@ static const codec codecs[] = {
     CODEC(group_link, STRATA_MSG_GROUP_LINK),
     CODEC(group_ping, STRATA_MSG_GROUP_PING),
     CODEC(group_pong, STRATA_MSG_GROUP_PONG),
+    CODEC(group_report, STRATA_MSG_GROUP_REPORT),
+    CODEC(group_bootstrap, STRATA_MSG_GROUP_BOOTSTRAP),
+    CODEC(group_bootstrap_reply, STRATA_MSG_GROUP_BOOTSTRAP_REPLY),
 };
 #undef CODEC
 enum { N_CODECS = sizeof codecs / sizeof codecs[0] };
@@ -726,6 +798,12 @@ enum sample_id {
     S_GLINK,
     S_GPING,
     S_GPONG,
+    S_GREPORT,
+    S_GREPORT_WITHDRAW,
+    S_GBOOT,
+    S_GBOOT_REPLY,
+    S_GBOOT_REPLY_MAX,
+    S_GBOOT_REPLY_EMPTY,
     N_SAMPLES
 };
 
@@ -1001,6 +1079,34 @@ static void build_sample(enum sample_id id, anymsg *am)
         am->group_pong =
             (strata_msg_group_pong){{0x11}, 0xabcdef01u, STRATA_S(3), {0x10}, STRATA_S(3) + 7};
         break;
+    case S_GREPORT:
+        am->group_report = (strata_msg_group_report){{0x10}, {0x6a}, 2, 12};
+        break;
+    case S_GREPORT_WITHDRAW:
+        am->group_report = (strata_msg_group_report){{0x10}, {0x6a}, 3, 0};
+        break;
+    case S_GBOOT:
+        am->group_bootstrap = (strata_msg_group_bootstrap){{0x5eed}, 0x01020304u};
+        break;
+    case S_GBOOT_REPLY:
+    case S_GBOOT_REPLY_MAX: {
+        strata_msg_group_bootstrap_reply *m = &am->group_bootstrap_reply;
+        int max = id == S_GBOOT_REPLY_MAX;
+        m->node.v = max ? UINT64_MAX : 0x5eed;
+        m->request_id = max ? UINT32_MAX : 0x01020304u;
+        m->n_leaders = max ? STRATA_WIRE_MAX_BOOTSTRAP_LEADERS : 3;
+        for (size_t i = 0; i < m->n_leaders; i++) {
+            m->leaders[i].group.v = max ? UINT64_MAX - i : 0x6a + i;
+            m->leaders[i].leader =
+                (strata_peer_ref){{max ? UINT64_MAX - i : 0x10 + i},
+                                  {max ? UINT32_MAX : 0x7f010000u + (uint32_t)i, 7000}};
+            m->leaders[i].n_members = max ? UINT32_MAX : 5 + (uint32_t)i;
+        }
+        break;
+    }
+    case S_GBOOT_REPLY_EMPTY:
+        am->group_bootstrap_reply = (strata_msg_group_bootstrap_reply){.node = {0x5eed}};
+        break;
     case N_SAMPLES:
         break;
     }
@@ -1047,6 +1153,12 @@ static const sample_info samples[N_SAMPLES] = {
     [S_GLINK] = {"typical", STRATA_MSG_GROUP_LINK, 37},
     [S_GPING] = {"typical", STRATA_MSG_GROUP_PING, 24},
     [S_GPONG] = {"typical", STRATA_MSG_GROUP_PONG, 40},
+    [S_GREPORT] = {"typical", STRATA_MSG_GROUP_REPORT, 28},
+    [S_GREPORT_WITHDRAW] = {"withdraw", STRATA_MSG_GROUP_REPORT, 28},
+    [S_GBOOT] = {"typical", STRATA_MSG_GROUP_BOOTSTRAP, 16},
+    [S_GBOOT_REPLY] = {"typical", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17 + 3 * 26},
+    [S_GBOOT_REPLY_MAX] = {"max", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17 + 8 * 26},
+    [S_GBOOT_REPLY_EMPTY] = {"empty", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17},
 };
 
 /* Encodes sample id into buf; returns its length (checked against the
@@ -1080,6 +1192,9 @@ static void test_sizes_fit(void)
     CHECK_EQ_INT(strata_wire_hb_max_children(4), 51);
     CHECK_EQ_INT(strata_wire_hb_max_children(0), 55);
     CHECK_EQ_INT(strata_wire_hb_max_children(17), 0);
+
+    /* protocol.md 3.9.3: a full bootstrap reply is small. */
+    CHECK(17 + 8 * 26 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
 
     /* protocol.md 3.8: INFO fits at its maximum; STATE has a size rule. */
     CHECK(49 + 32 * 26 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
@@ -1220,6 +1335,23 @@ static void test_exact_bytes(void)
     build_sample(S_PROBE, &m);
     CHECK_EQ_INT(strata_wire_encode_probe(buf, sizeof buf, &m.probe), (long long)sizeof probe);
     CHECK_EQ_MEM(buf, probe, sizeof probe);
+
+    /* protocol.md 3.9.3 */
+    static const uint8_t boot_reply[] = {
+        0x53, 0x54, 0x01, 0x15,                         /* "ST", v1, GROUP_BOOTSTRAP_REPLY */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5e, 0xed, /* node */
+        0x01, 0x02, 0x03, 0x04,                         /* request_id */
+        0x01,                                           /* n_leaders */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x6a, /* group */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x10, /* leader node */
+        0x7f, 0x01, 0x00, 0x00, 0x1b, 0x58,             /* 127.1.0.0:7000 */
+        0x00, 0x00, 0x00, 0x05,                         /* n_members */
+    };
+    build_sample(S_GBOOT_REPLY, &m);
+    m.group_bootstrap_reply.n_leaders = 1;
+    CHECK_EQ_INT(strata_wire_encode_group_bootstrap_reply(buf, sizeof buf, &m.group_bootstrap_reply),
+                 (long long)sizeof boot_reply);
+    CHECK_EQ_MEM(buf, boot_reply, sizeof boot_reply);
 
     static const uint8_t data[] = {
         0x53, 0x54, 0x01, 0x01,                         /* "ST", v1, DATA */
@@ -1402,6 +1534,17 @@ static const patch patches[] = {
     {S_REPAIR, 20, 8, UINT64_MAX, STRATA_ERR_RANGE, "repair: seq wraps at bit 2"},
     {S_GQUERY, 4, 8, 0, STRATA_ERR_RANGE, "group_query: zero node"},
     {S_GINFO, 4, 8, 0, STRATA_ERR_RANGE, "group_info: zero node"},
+    {S_GREPORT, 4, 8, 0, STRATA_ERR_RANGE, "group_report: zero node"},
+    {S_GREPORT, 12, 8, 0, STRATA_ERR_RANGE, "group_report: zero group"},
+    {S_GBOOT, 4, 8, 0, STRATA_ERR_RANGE, "group_bootstrap: zero node"},
+    {S_GBOOT_REPLY, 4, 8, 0, STRATA_ERR_RANGE, "group_bootstrap_reply: zero node"},
+    {S_GBOOT_REPLY, 16, 1, 9, STRATA_ERR_RANGE, "group_bootstrap_reply: 9 leaders"},
+    {S_GBOOT_REPLY, 16, 1, 255, STRATA_ERR_RANGE, "group_bootstrap_reply: 255 leaders"},
+    {S_GBOOT_REPLY, 16, 1, 4, STRATA_ERR_SHORT, "group_bootstrap_reply: one leader more"},
+    {S_GBOOT_REPLY, 16, 1, 2, STRATA_ERR_LONG, "group_bootstrap_reply: one leader less"},
+    {S_GBOOT_REPLY, 17, 8, 0, STRATA_ERR_RANGE, "group_bootstrap_reply: zero group"},
+    {S_GBOOT_REPLY, 25, 8, 0, STRATA_ERR_RANGE, "group_bootstrap_reply: zero leader"},
+    {S_GBOOT_REPLY, 39, 4, 0, STRATA_ERR_RANGE, "group_bootstrap_reply: no members"},
     {S_GINFO, 16, 1, 4, STRATA_ERR_RANGE, "group_info: status 4"},
     {S_GINFO, 17, 1, 0, STRATA_ERR_RANGE, "group_info: metric 0"},
     {S_GINFO, 17, 1, 4, STRATA_ERR_RANGE, "group_info: metric 4"},
@@ -1608,6 +1751,14 @@ EDIT(gk2_kind, m->group_link.kind = STRATA_GROUP_LINK_KIND_MAX + 1)
 EDIT(gp_node, m->group_ping.node.v = 0)
 EDIT(gpo_node, m->group_pong.node.v = 0)
 EDIT(gpo_responder, m->group_pong.responder.v = 0)
+EDIT(grp_node, m->group_report.node.v = 0)
+EDIT(grp_group, m->group_report.group.v = 0)
+EDIT(gb_node, m->group_bootstrap.node.v = 0)
+EDIT(gbr_node, m->group_bootstrap_reply.node.v = 0)
+EDIT(gbr_count, m->group_bootstrap_reply.n_leaders = STRATA_WIRE_MAX_BOOTSTRAP_LEADERS + 1)
+EDIT(gbr_group, m->group_bootstrap_reply.leaders[1].group.v = 0)
+EDIT(gbr_leader, m->group_bootstrap_reply.leaders[0].leader.node.v = 0)
+EDIT(gbr_members, m->group_bootstrap_reply.leaders[2].n_members = 0)
 #undef EDIT
 
 static const edit edits[] = {
@@ -1714,6 +1865,14 @@ static const edit edits[] = {
     {S_GPING, edit_gp_node, "group_ping: zero node"},
     {S_GPONG, edit_gpo_node, "group_pong: zero node"},
     {S_GPONG, edit_gpo_responder, "group_pong: zero responder"},
+    {S_GREPORT, edit_grp_node, "group_report: zero node"},
+    {S_GREPORT, edit_grp_group, "group_report: zero group"},
+    {S_GBOOT, edit_gb_node, "group_bootstrap: zero node"},
+    {S_GBOOT_REPLY, edit_gbr_node, "group_bootstrap_reply: zero node"},
+    {S_GBOOT_REPLY, edit_gbr_count, "group_bootstrap_reply: 9 leaders"},
+    {S_GBOOT_REPLY, edit_gbr_group, "group_bootstrap_reply: zero group"},
+    {S_GBOOT_REPLY, edit_gbr_leader, "group_bootstrap_reply: zero leader"},
+    {S_GBOOT_REPLY, edit_gbr_members, "group_bootstrap_reply: no members"},
 };
 
 static void test_edits(void)
