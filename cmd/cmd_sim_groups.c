@@ -34,6 +34,11 @@ static void usage(void)
            "  --assign FILE       host_index<TAB>group_id for every host of the matrix\n"
            "  --out FILE          metrics as JSON (default: standard output)\n"
            "  --labels FILE       host_index<TAB>label: adds ARI and NMI against them\n"
+           "  --order FILE        the join order: index<TAB>start_ms, in start order\n"
+           "  --spacing-ms MS     mean gap between joins (default 1000)\n"
+           "  --settle-s S        simulated time after the last join (default 120)\n"
+           "  --refine-ms MS      the agents' refinement period (default 20000)\n"
+           "  --bootstrap N       leaders handed to a newcomer, 1..8 (default 3)\n"
            "  --seed S            seed of every random choice (default 1)\n"
            "  --nodes N           N simulated peers attached to the hosts instead of one\n"
            "                      per host\n"
@@ -66,7 +71,12 @@ int cmd_sim_groups(int argc, char **argv)
         OPT_METRIC,
         OPT_THRESHOLD,
         OPT_LANDMARKS,
-        OPT_LOSS
+        OPT_LOSS,
+        OPT_ORDER,
+        OPT_SPACING,
+        OPT_SETTLE,
+        OPT_REFINE,
+        OPT_BOOTSTRAP
     };
     static const struct option opts[] = {
         {"scenario", required_argument, NULL, OPT_SCENARIO},
@@ -80,6 +90,11 @@ int cmd_sim_groups(int argc, char **argv)
         {"threshold-ms", required_argument, NULL, OPT_THRESHOLD},
         {"landmarks", required_argument, NULL, OPT_LANDMARKS},
         {"loss", required_argument, NULL, OPT_LOSS},
+        {"order", required_argument, NULL, OPT_ORDER},
+        {"spacing-ms", required_argument, NULL, OPT_SPACING},
+        {"settle-s", required_argument, NULL, OPT_SETTLE},
+        {"refine-ms", required_argument, NULL, OPT_REFINE},
+        {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -87,7 +102,7 @@ int cmd_sim_groups(int argc, char **argv)
     strata_groupsim_config cfg;
     strata_groupsim_config_default(&cfg);
     cfg.seed = 1;
-    const char *assign_path = NULL, *out_path = "-";
+    const char *assign_path = NULL, *out_path = "-", *order_path = NULL;
     int quiet = 0;
     optind = 1;
     opterr = 0;
@@ -147,6 +162,22 @@ int cmd_sim_groups(int argc, char **argv)
             cfg.loss = p;
             break;
         }
+        case OPT_ORDER:
+            order_path = optarg;
+            break;
+        case OPT_SPACING:
+            cfg.join_spacing_ms = cmd_parse_u32(SUB, "--spacing-ms", optarg, 1, 3600000);
+            break;
+        case OPT_SETTLE:
+            cfg.settle_s = cmd_parse_u32(SUB, "--settle-s", optarg, 1, 86400);
+            break;
+        case OPT_BOOTSTRAP:
+            cfg.bootstrap_leaders =
+                cmd_parse_u32(SUB, "--bootstrap", optarg, 1, STRATA_GNODE_MAX_BOOTSTRAP);
+            break;
+        case OPT_REFINE:
+            cfg.agent.refine_ms = cmd_parse_u32(SUB, "--refine-ms", optarg, 100, 3600000);
+            break;
         case 'q':
             quiet = 1;
             break;
@@ -182,6 +213,9 @@ int cmd_sim_groups(int argc, char **argv)
     int status = CMD_EXIT_OK;
     if (strata_groupsim_save(&res, assign_path, strcmp(out_path, "-") == 0 ? NULL : out_path, err,
                              sizeof err) < 0) {
+        fprintf(stderr, "strata sim: %s\n", err);
+        status = CMD_EXIT_FAILURE;
+    } else if (strata_groupsim_save_order(&res, order_path, err, sizeof err) < 0) {
         fprintf(stderr, "strata sim: %s\n", err);
         status = CMD_EXIT_FAILURE;
     } else if (strcmp(out_path, "-") == 0) {

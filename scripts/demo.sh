@@ -10,6 +10,15 @@
 #   DEMO_PEERS=32    peers at the start
 #   DEMO_HOLD=N      after the summary, keep the channel live N more seconds so
 #                    a player can open the URL (default 60 on a terminal, else 0)
+#   DEMO_LATENCY=PATH  peers emulate the delay of this RTT matrix (peer i plays
+#                    host i; --latency/--host-index) and so form several
+#                    locality groups, each its own region; default: none, all
+#                    peers on loopback form one group. With it, peers of small
+#                    regions may start playing after the video's first bytes,
+#                    so fewer pass the byte-identical check.
+#
+# The peers join locality groups first (the control center's default
+# --regions locality makes each group a region); the summary lists them.
 set -euo pipefail
 STRATA=$(readlink -f "${1:?usage: $0 PATH_TO_STRATA}")
 SECONDS_TOTAL=${DEMO_SECONDS:-60}
@@ -68,7 +77,9 @@ next_peer=0
 start_peer() {
     local i=$next_peer extra=("$@")
     next_peer=$((next_peer + 1))
-    "$STRATA" peer --control "$CONTROL" --channel demo --listen 127.0.0.1:0 \
+    local net=(--listen 127.0.0.1:0)
+    [ -n "${DEMO_LATENCY:-}" ] && net=(--latency "$DEMO_LATENCY" --host-index "$i")
+    "$STRATA" peer --control "$CONTROL" --channel demo "${net[@]}" \
         --upload "${caps[i % ${#caps[@]}]}" --output "$WORK/peer$i.ts" --status-file "$WORK/peer$i.json" \
         "${extra[@]}" >"$WORK/peer$i.out" 2>"$WORK/peer$i.log" &
     PEER_PID[$i]=$!
@@ -150,6 +161,11 @@ echo "   bytes from peers:     $ptx"
 echo "   bytes from source:    $stx  (peer share $(pct "$(field "$c" p2p_share)")%)"
 echo "   tree repairs:         $(field "$c" reparents) reparents, $(field "$c" instructions_sent) instructions sent"
 echo "   whole-run peers with byte-identical output: $identical of $whole"
+# Locality groups (each a region): group id -> member count, from the peers' status.
+groups=$(for f in "$WORK"/peer*.json; do
+    sed -n 's/.*"group":{"state":[23],"id":"\([0-9a-f]*\)".*/\1/p' "$f"
+done | sort | uniq -c | sort -rn | awk '{ printf "%s%s (%d)", (NR > 1 ? ", " : ""), $2, $1 }')
+echo "   locality groups:      $(field "$c" groups) known to the control center; peers in: ${groups:-none}"
 echo "   open the live stream of a peer: $URL   (e.g. mpv $URL  or  ffplay $URL)"
 echo "   logs and outputs: $WORK"
 if [ "$HOLD" -gt 0 ]; then

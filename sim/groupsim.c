@@ -271,9 +271,10 @@ typedef struct gs_node {
     uint64_t wake_at; /* earliest wake-up queued, STRATA_NEVER = none */
     strata_simq_handle wake;
     uint64_t started_at;
-    uint32_t gen;        /* sessions so far */
-    uint32_t leader_pos; /* in the leader set; UINT32_MAX = not a leader */
-    uint32_t out_gen;    /* churn: session found out of a group at the last sample (0 = none) */
+    uint64_t first_started_at; /* 0 = never started */
+    uint32_t gen;              /* sessions so far */
+    uint32_t leader_pos;       /* in the leader set; UINT32_MAX = not a leader */
+    uint32_t out_gen; /* churn: session found out of a group at the last sample (0 = none) */
     uint8_t alive;
     uint8_t joined;  /* this session's first walk ended */
     uint8_t offline; /* churn: in the pool of arrivals */
@@ -589,6 +590,8 @@ static void start_node(gsim *s, uint32_t i)
     nd->offline = 0;
     nd->out_gen = 0;
     nd->started_at = s->now;
+    if (!nd->first_started_at)
+        nd->first_started_at = s->now;
     nd->wake_at = STRATA_NEVER;
     nd->wake = STRATA_SIMQ_NONE;
     s->started++;
@@ -1741,13 +1744,15 @@ int strata_groupsim_run(const strata_groupsim_config *cfg, strata_groupsim_resul
     /* The result. */
     res->group = malloc(s->n * sizeof *res->group);
     res->host_of = malloc(s->n * sizeof *res->host_of);
-    if (!res->group || !res->host_of) {
+    res->start_ns = malloc(s->n * sizeof *res->start_ns);
+    if (!res->group || !res->host_of || !res->start_ns) {
         rc = STRATA_ERR_NOMEM;
         goto out;
     }
     for (uint32_t i = 0; i < s->n; i++) {
         res->group[i] = s->node[i].alive ? strata_gnode_group(s->node[i].g).v : 0;
         res->host_of[i] = s->lat.node_host[i];
+        res->start_ns[i] = s->node[i].first_started_at;
     }
     res->hosts = s->hosts;
     res->nodes = cfg->nodes;
@@ -1822,6 +1827,7 @@ void strata_groupsim_result_free(strata_groupsim_result *res)
 {
     free(res->group);
     free(res->host_of);
+    free(res->start_ns);
     free(res->json);
     memset(res, 0, sizeof *res);
 }
@@ -1837,6 +1843,33 @@ int strata_groupsim_write_assign(const strata_groupsim_result *res, FILE *f)
             return STRATA_ERR_NOTFOUND;
     }
     return ferror(f) ? STRATA_ERR_NOTFOUND : 0;
+}
+
+static int cmp_start(const void *a, const void *b)
+{
+    const uint64_t *x = a, *y = b; /* {start_ns, index} pairs */
+    return x[0] != y[0] ? (x[0] > y[0]) - (x[0] < y[0]) : (x[1] > y[1]) - (x[1] < y[1]);
+}
+
+int strata_groupsim_write_order(const strata_groupsim_result *res, FILE *f)
+{
+    uint32_t n = res->nodes ? res->nodes : res->hosts;
+    uint64_t(*v)[2] = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return STRATA_ERR_NOMEM;
+    uint32_t k = 0;
+    for (uint32_t i = 0; i < n; i++)
+        if (res->start_ns[i]) {
+            v[k][0] = res->start_ns[i];
+            v[k++][1] = i;
+        }
+    qsort(v, k, sizeof *v, cmp_start);
+    int rc = 0;
+    for (uint32_t i = 0; i < k && rc == 0; i++)
+        if (fprintf(f, "%u\t%.3f\n", (unsigned)v[i][1], (double)v[i][0] / 1e6) < 0)
+            rc = STRATA_ERR_NOTFOUND;
+    free(v);
+    return rc == 0 && ferror(f) ? STRATA_ERR_NOTFOUND : rc;
 }
 
 int strata_groupsim_write_json(const strata_groupsim_result *res, FILE *f)
@@ -1862,6 +1895,12 @@ static int save_one(const strata_groupsim_result *res, const char *path,
     if (rc != 0)
         set_err(err, errlen, "%s: write failed", path);
     return rc;
+}
+
+int strata_groupsim_save_order(const strata_groupsim_result *res, const char *path, char *err,
+                               size_t errlen)
+{
+    return save_one(res, path, strata_groupsim_write_order, err, errlen);
 }
 
 int strata_groupsim_save(const strata_groupsim_result *res, const char *assign_path,

@@ -186,9 +186,10 @@ enum strata_groupsim_method {
 /* What the run found; the full report is the JSON document. */
 typedef struct strata_groupsim_result {
     uint32_t hosts, nodes;
-    uint64_t *group;   /* per node: its group id at the end, 0 = none (dead or out) */
-    uint32_t *host_of; /* per node: its host */
-    char *json;        /* the metrics document, NUL-terminated */
+    uint64_t *group;    /* per node: its group id at the end, 0 = none (dead or out) */
+    uint32_t *host_of;  /* per node: its host */
+    uint64_t *start_ns; /* per node: when its first session started (0 = never) */
+    char *json;         /* the metrics document, NUL-terminated */
     size_t json_len;
 
     /* Summary of the JSON for tests and drivers. */
@@ -234,6 +235,13 @@ void strata_groupsim_result_free(strata_groupsim_result *res);
 int strata_groupsim_write_assign(const strata_groupsim_result *res, FILE *f);
 /* Writes the JSON metrics document. Returns 0 or STRATA_ERR_NOTFOUND. */
 int strata_groupsim_write_json(const strata_groupsim_result *res, FILE *f);
+/* Writes the join order: one line per node that started, in start order,
+ * "index<TAB>start_ms" (index as in the assignment; the simulated time of
+ * its first start). What a real-process run needs to replay the same
+ * arrivals. Returns 0, STRATA_ERR_NOMEM or STRATA_ERR_NOTFOUND. */
+int strata_groupsim_write_order(const strata_groupsim_result *res, FILE *f);
+int strata_groupsim_save_order(const strata_groupsim_result *res, const char *path, char *err,
+                               size_t errlen);
 /* Both, to files by name (either may be NULL); message in err on failure. */
 int strata_groupsim_save(const strata_groupsim_result *res, const char *assign_path,
                          const char *json_path, char *err, size_t errlen);
