@@ -28,7 +28,8 @@
  * slots, a parent per stripe or none); ASK (stripe, the parent that
  * failed) -> PARENT; HB every heartbeat_ms (unknown sender: WHO, join
  * again); LEAVE. Silence of 3.5 heartbeats makes the tracker forget a
- * node and disconnect its subtrees.
+ * node and disconnect its subtrees; before that, a node a child reported
+ * failed is given no new children until the tracker hears from it again.
  *
  * Leaves. As in SplitStream, whose roots keep the children of their own
  * stripe and push the others down, the source's slots in a stripe are for
@@ -138,7 +139,8 @@ typedef struct tree_alg {
     uint32_t nbk[STRATA_SIMBL_MAX_STRIPES];
     uint32_t cand_total[STRATA_SIMBL_MAX_STRIPES];
     uint64_t slot_total[STRATA_SIMBL_MAX_STRIPES];
-    uint32_t *stack; /* nodes x 2: depth-first walks */
+    uint32_t *stack;      /* nodes x 2: depth-first walks */
+    uint64_t *suspect_ns; /* nodes: when a child last reported it failed */
     /* counters */
     uint64_t asks, failed_parents, no_parent, refusals, push_downs, tracker_nomem;
 } tree_alg;
@@ -296,13 +298,15 @@ static int attach(tree_alg *a, uint32_t c, unsigned s, uint32_t p)
 }
 
 /* Whether x may be c's parent in stripe s: not c, not the parent that
- * failed, and not the source for a node that will not relay in s (see
- * "Leaves" above). */
+ * failed, not a node reported failed that has not been heard since, and
+ * not the source for a node that will not relay in s (see "Leaves"). */
 static int acceptable(const tree_alg *a, uint32_t x, uint32_t c, unsigned s, uint32_t avoid)
 {
     if (x == c || x == avoid)
         return 0;
-    return x != STRATA_WORLD_SOURCE || a->interior[c] == s;
+    if (x == STRATA_WORLD_SOURCE)
+        return a->interior[c] == s;
+    return a->b.reg.m[x].heard_ns > a->suspect_ns[x];
 }
 
 /* The first acceptable candidate of l from position r on, or TREE_NONE. */
@@ -498,13 +502,16 @@ static void tracker_welcome(tree_alg *a, uint32_t c, strata_addr to)
     strata_simbl_send(&a->b, STRATA_WORLD_CONTROL, to, &m);
 }
 
-static void tracker_ask(tree_alg *a, uint32_t c, strata_addr to, const strata_simbl_msg *m)
+static void tracker_ask(tree_alg *a, uint32_t c, strata_addr to, const strata_simbl_msg *m,
+                        uint64_t now)
 {
     unsigned s = m->stripe;
     uint32_t failed = strata_world_node_of(m->addr);
     a->asks++;
     if (!strata_addr_is_zero(m->addr))
         a->failed_parents++;
+    if (failed < a->b.nodes && strata_simbl_registry_get(&a->b.reg, failed, m->addr.port))
+        a->suspect_ns[failed] = now;
     detach(a, c, s);
     if (place(a, c, s, failed < a->b.nodes ? failed : TREE_NONE) == TREE_NONE)
         a->no_parent++;
@@ -543,7 +550,7 @@ static int tracker_hook(void *alg, strata_addr from, const strata_simbl_msg *m, 
         a->b.drops[STRATA_SIMBL_DROP_RANGE]++;
         return STRATA_ERR_RANGE;
     }
-    tracker_ask(a, fn, from, m);
+    tracker_ask(a, fn, from, m, now);
     return 0;
 }
 
@@ -883,6 +890,7 @@ static void tree_free(void *state)
     strata_mem_free(al, a->slots);
     strata_mem_free(al, a->kids);
     strata_mem_free(al, a->stack);
+    strata_mem_free(al, a->suspect_ns);
     strata_simbl_base_free(&a->b);
     strata_mem_free(al, a);
 }
@@ -912,8 +920,9 @@ static int tree_init_k(strata_world *w, void **state, unsigned k, int breadth_fi
     a->slots = strata_mem_calloc(al, a->b.nodes, 1);
     a->kids = strata_mem_calloc(al, a->b.nodes, sizeof *a->kids);
     a->stack = strata_mem_calloc(al, 2 * (size_t)a->b.nodes, sizeof *a->stack);
+    a->suspect_ns = strata_mem_calloc(al, a->b.nodes, sizeof *a->suspect_ns);
     if (!a->node || !a->parent || !a->depth || !a->bucket || !a->cpos || !a->interior ||
-        !a->slots || !a->kids || !a->stack) {
+        !a->slots || !a->kids || !a->stack || !a->suspect_ns) {
         tree_free(a);
         return STRATA_ERR_NOMEM;
     }
