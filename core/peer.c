@@ -286,7 +286,7 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
                                                         : STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
     p->tail_idle_ns =
         STRATA_MS(cfg->tail_idle_ms ? cfg->tail_idle_ms : STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
-    strata_repair_budget_init(&p->repair_budget, cfg->upload_kbps, now);
+    strata_repair_budget_init(&p->repair_budget, cfg->upload_kbps, cfg->repair_charge_bytes, now);
     size_t outbox =
         cfg->outbox_datagrams ? cfg->outbox_datagrams : STRATA_PEER_DEFAULT_OUTBOX_DATAGRAMS;
     strata_rng_seed(&p->rng, cfg->seed);

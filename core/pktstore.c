@@ -103,10 +103,12 @@ int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
     return 0;
 }
 
-void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps, uint64_t now)
+void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps,
+                               uint32_t min_charge_bytes, uint64_t now)
 {
     memset(b, 0, sizeof *b);
     b->last_ns = now;
+    b->min_charge_bytes = min_charge_bytes;
     if (upload_kbps == 0)
         return;
     b->rate_bytes_per_s =
@@ -114,8 +116,10 @@ void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps, ui
     if (b->rate_bytes_per_s == 0)
         b->rate_bytes_per_s = 1;
     b->burst_bytes = b->rate_bytes_per_s * STRATA_PKTSTORE_REPAIR_BURST_MS / 1000u;
-    uint64_t floor =
-        (uint64_t)STRATA_PKTSTORE_REPAIR_BURST_PACKETS * STRATA_WIRE_MAX_DATAGRAM_BYTES;
+    uint64_t packet = STRATA_WIRE_MAX_DATAGRAM_BYTES;
+    if (packet < min_charge_bytes)
+        packet = min_charge_bytes;
+    uint64_t floor = (uint64_t)STRATA_PKTSTORE_REPAIR_BURST_PACKETS * packet;
     if (b->burst_bytes < floor)
         b->burst_bytes = floor;
     b->tokens = b->burst_bytes;
@@ -128,6 +132,8 @@ int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t 
 {
     if (b->rate_bytes_per_s == 0)
         return 1;
+    if (bytes < b->min_charge_bytes)
+        bytes = b->min_charge_bytes;
     if (now > b->last_ns) {
         /* Refill in byte-nanoseconds so that frequent small steps are not
          * rounded away. */

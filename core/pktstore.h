@@ -87,10 +87,16 @@ typedef struct strata_repair_budget {
     uint64_t tokens;  /* bytes */
     uint64_t last_ns;
     uint64_t frac; /* sub-byte remainder of the refill, in byte-nanoseconds */
+    uint32_t min_charge_bytes; /* an answer costs at least this much */
 } strata_repair_budget;
 
-/* Sets the budget for a node of upload_kbps (0 = unlimited), full. */
-void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps, uint64_t now);
+/* Sets the budget for a node of upload_kbps (0 = unlimited), full. Each
+ * answer is charged its length, or min_charge_bytes if that is more: the
+ * simulator sends tiny payloads that its network charges at a simulated
+ * packet size, and the budget must count what the uplink pays (0 = the
+ * real length, as the daemons use). */
+void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps,
+                               uint32_t min_charge_bytes, uint64_t now);
 /* Takes bytes from the bucket after refilling it up to now; returns 1 when
  * they were there (and are now spent), else 0 (nothing is taken). */
 int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now);

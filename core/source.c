@@ -192,7 +192,7 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
         goto fail_chunk;
     if (strata_pktstore_init(&s->store, a, store) != 0)
         goto fail_store;
-    strata_repair_budget_init(&s->repair_budget, s->upload_kbps, now);
+    strata_repair_budget_init(&s->repair_budget, s->upload_kbps, cfg->repair_charge_bytes, now);
     if (strata_outbox_init(&s->outbox, a, OUTBOX_DATAGRAMS) != 0)
         goto fail_outbox;
     s->join_at = now;

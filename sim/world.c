@@ -982,6 +982,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         sc.rate_kbps = scn->rate_kbps;
         sc.upload_kbps = scn->source_upload_kbps;
         sc.payload_bytes = STRATA_WORLD_PAYLOAD_BYTES;
+        sc.repair_charge_bytes = scn->packet_bytes;
         sc.seed = strata_world_node_seed(w, node);
         s->source = strata_source_new(&sc, s->alloc, now);
         return s->source ? 0 : STRATA_ERR_NOMEM;
@@ -1003,6 +1004,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
     pc.repair_retry_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
     pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
     pc.store_packets = s->store;
+    pc.repair_charge_bytes = scn->packet_bytes;
     pc.seed = strata_world_node_seed(w, node);
     strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};
     s->peer[node] = strata_peer_new(&pc, &cb, s->alloc, now);

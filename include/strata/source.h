@@ -27,6 +27,10 @@ typedef struct strata_source_config {
     uint32_t upload_kbps;   /* 0 = unlimited */
     uint32_t payload_bytes; /* 0 = default */
     uint32_t store_packets; /* 0 = default */
+    /* Repair answers are charged at least this many bytes against the
+     * repair budget (pktstore.h); 0 = their real size. The simulator sets
+     * the packet size its network charges. */
+    uint32_t repair_charge_bytes;
     uint64_t seed;
     const strata_log *log;
 } strata_source_config;

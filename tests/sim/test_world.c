@@ -186,8 +186,8 @@ static void test_pinned(void)
         uint64_t want;
     } pins[] = {
         {"direct", 0xb3756af0281b6e55ull},
-        {"churn", 0x1b76ea6cc829198aull},
-        {"failure", 0xf205ec7a5886b711ull},
+        {"churn", 0x51e9e88005ce5912ull},
+        {"failure", 0x8479b4660582d2f3ull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);

@@ -563,7 +563,7 @@ static void test_repair_budget(void)
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         strata_repair_budget b;
-        strata_repair_budget_init(&b, cases[c].upload_kbps, 0);
+        strata_repair_budget_init(&b, cases[c].upload_kbps, 0, 0);
         for (size_t i = 0; i < cases[c].n; i++) {
             int got =
                 strata_repair_budget_take(&b, cases[c].step[i].bytes, MS(cases[c].step[i].ms));
@@ -572,6 +572,16 @@ static void test_repair_budget(void)
                 fprintf(stderr, "  upload %u step %zu\n", cases[c].upload_kbps, i);
         }
     }
+    /* With a charge floor (the simulator's packet size) a 60-byte answer
+     * costs 16 KiB: 1000 kbps gives 31250 B/s, and the bucket holds at
+     * least 4 such packets. */
+    strata_repair_budget b;
+    strata_repair_budget_init(&b, 1000, 16384, 0);
+    for (int i = 0; i < 4; i++)
+        CHECK_EQ_INT(strata_repair_budget_take(&b, 60, 0), 1);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 60, 0), 0);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 60, MS(500)), 0);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 60, MS(530)), 1);
 }
 
 /* A peer with a slow uplink answers repairs only up to its budget and
