@@ -22,6 +22,12 @@
  * source it has no more roots there): keeping it would let anyone who
  * invents region labels grow the table without limit.
  *
+ * Regions and the backbone (docs/design.md). A channel's second region
+ * starts its backbone, a DCM without a region whose root is the source and
+ * whose members are the regions' heads; each head feeds its region's root
+ * children in the source's place. Regions without a capable member are fed
+ * by the source directly, with a share of its upload.
+ *
  * Epochs come from one counter for the whole control center, one value per
  * batch of instructions, so a node can compare epochs from several DCMs.
  *
@@ -66,7 +72,9 @@ typedef struct ctl_node {
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the tree */
     uint8_t stall_init;
     struct ctl_channel *ch;
-    strata_dcm *dcm; /* peers only */
+    strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
+    strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
+    uint16_t root_subs; /* ... which of them (bit s: tree s) */
     uint32_t upload_kbps;
     uint64_t last_seen_ns;
     uint32_t last_epoch_sent;
@@ -83,8 +91,9 @@ typedef struct ctl_channel {
     uint32_t source_upload_kbps;
     uint32_t rate_kbps; /* the trees' rate */
     uint64_t start_seq;
-    strata_dcm **dcms;
+    strata_dcm **dcms; /* one per region */
     size_t ndcms, capdcms;
+    strata_dcm *backbone; /* the regions' heads, once there are two regions */
 } ctl_channel;
 
 /* A dense array of pointers with an id index; swap-remove on delete. */
@@ -123,6 +132,7 @@ struct strata_control {
     /* Scratch kept here rather than on the stack (about 20 KiB). */
     strata_msg_heartbeat hb;
     strata_msg_instruction instr[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_msg_instruction root_instr[STRATA_WIRE_MAX_SUBSTREAMS];
 };
 
 /* --- small helpers -------------------------------------------------------------- */
@@ -299,13 +309,16 @@ static void channel_maybe_release(strata_control *c, ctl_channel *ch)
     strata_mem_free(c->alloc, ch);
 }
 
-static strata_dcm *dcm_create(strata_control *c, ctl_channel *ch, const char *region,
-                              size_t region_len)
+/* Makes a DCM for channel ch: a regional one (listed in the directory and
+ * in ch->dcms) or, with region NULL, the channel's backbone (neither). */
+static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *region,
+                            size_t region_len)
 {
     strata_dcm *d = NULL;
+    int regional = region != NULL;
     if (c->next_dcm_id == 0)
         goto fail_ids; /* 2^32 - 1 DCMs created: the counter is spent */
-    if (ch->ndcms == ch->capdcms) {
+    if (regional && ch->ndcms == ch->capdcms) {
         size_t cap = ch->capdcms ? ch->capdcms * 2 : 4;
         strata_dcm **p = strata_mem_realloc(c->alloc, ch->dcms, cap * sizeof *p);
         if (!p)
@@ -332,10 +345,11 @@ static strata_dcm *dcm_create(strata_control *c, ctl_channel *ch, const char *re
     if (ch->source.v && strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps,
                                               ch->source_upload_kbps))
         goto fail_source;
-    if (strata_directory_insert(c->dir, ch->id, region, region_len, dc.id))
+    if (regional && strata_directory_insert(c->dir, ch->id, region, region_len, dc.id))
         goto fail_directory;
     ptab_put(&c->dcms, dc.id.v, d);
-    ch->dcms[ch->ndcms++] = d;
+    if (regional)
+        ch->dcms[ch->ndcms++] = d;
     c->next_dcm_id++;
     return d;
 
@@ -355,7 +369,7 @@ static strata_dcm *dcm_for(strata_control *c, ctl_channel *ch, const char *regio
     strata_dcm_id id;
     if (strata_directory_lookup(c->dir, ch->id, region, region_len, &id) == 0)
         return ptab_get(&c->dcms, id.v);
-    return dcm_create(c, ch, region, region_len);
+    return dcm_make(c, ch, region, region_len);
 }
 
 static void dcm_destroy(strata_control *c, strata_dcm *d)
@@ -363,8 +377,13 @@ static void dcm_destroy(strata_control *c, strata_dcm *d)
     ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
     size_t rlen;
     const char *region = strata_dcm_region(d, &rlen);
-    strata_directory_remove(c->dir, strata_dcm_channel(d), region, rlen);
     ptab_del(&c->dcms, strata_dcm_id_of(d).v);
+    if (ch && ch->backbone == d) {
+        ch->backbone = NULL;
+        strata_dcm_del(d);
+        return;
+    }
+    strata_directory_remove(c->dir, strata_dcm_channel(d), region, rlen);
     if (ch) {
         for (size_t i = 0; i < ch->ndcms; i++) {
             if (ch->dcms[i] == d) {
@@ -378,12 +397,9 @@ static void dcm_destroy(strata_control *c, strata_dcm *d)
 
 /* --- instructions ---------------------------------------------------------------------- */
 
-/* Sends who's k instructions of DCM d to rec's address, stamped epoch. who
- * is rec's id, or STRATA_MTREE_SOURCE when rec is the channel's source. */
-static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
-                              uint32_t epoch, uint64_t now)
+/* Sends c->instr[0..n-1], encoded, to rec's address. */
+static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch, uint64_t now)
 {
-    int n = strata_dcm_instructions(d, who, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
     for (int i = 0; i < n; i++) {
         strata_buf *b = out_buf(c);
         if (!b)
@@ -400,7 +416,72 @@ static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id w
     }
 }
 
-/* Sends every dirty node of d its instructions, as one batch (one epoch). */
+/* Sends who's k instructions of DCM d to rec's address, stamped epoch. who
+ * is rec's id, or STRATA_MTREE_SOURCE when rec is the channel's source. */
+static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
+                              uint32_t epoch, uint64_t now)
+{
+    int n = strata_dcm_instructions(d, who, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
+    send_encoded(c, rec, n, epoch, now);
+}
+
+/* A region's head gets one instruction per substream, in the backbone's
+ * name: its parent and children in the backbone's trees, plus, for each
+ * substream it heads, the root children of its region's tree. The two sets
+ * cannot overlap (a head is in no region's trees); a head with more than
+ * the wire's children in one substream loses the excess, which stall
+ * detection then re-parents. */
+static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t epoch, uint64_t now)
+{
+    int n = strata_dcm_instructions(rec->dcm, rec->id, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
+    if (n <= 0)
+        return;
+    int m = strata_dcm_instructions(rec->roots, STRATA_MTREE_SOURCE, epoch, c->root_instr,
+                                    STRATA_WIRE_MAX_SUBSTREAMS);
+    for (int i = 0; i < n && i < m; i++) {
+        if (!((rec->root_subs >> i) & 1u))
+            continue;
+        strata_msg_instruction *in = &c->instr[i];
+        const strata_msg_instruction *r = &c->root_instr[i];
+        for (uint8_t j = 0; j < r->n_children && in->n_children < STRATA_WIRE_MAX_CHILDREN; j++)
+            in->children[in->n_children++] = r->children[j];
+    }
+    send_encoded(c, rec, n, epoch, now);
+}
+
+/* The head feeding tree s of regional DCM d, or NULL (the source does). */
+static ctl_node *sub_head(strata_control *c, strata_dcm *d, uint8_t s)
+{
+    strata_node_id id = strata_dcm_substream_root(d, s).node;
+    ctl_node *rec = id.v ? ptab_get(&c->nodes, id.v) : NULL;
+    return rec && rec->roots == d && ((rec->root_subs >> s) & 1u) ? rec : NULL;
+}
+
+/* 1 when heads feed d (all its trees or, for a moment, some). */
+static int has_heads(strata_control *c, strata_dcm *d)
+{
+    for (uint8_t s = 0; s < strata_dcm_k(d); s++)
+        if (sub_head(c, d, s))
+            return 1;
+    return 0;
+}
+
+/* Sends the source its instructions for d; for a region fed by heads, the
+ * trees they feed show no children (the heads' instructions list them). */
+static void send_source_instructions(strata_control *c, strata_dcm *d, ctl_node *src,
+                                     uint32_t epoch, uint64_t now)
+{
+    int n = strata_dcm_instructions(d, STRATA_MTREE_SOURCE, epoch, c->instr,
+                                    STRATA_WIRE_MAX_SUBSTREAMS);
+    for (int i = 0; i < n; i++)
+        if (strata_dcm_substream_root(d, (uint8_t)i).node.v)
+            c->instr[i].n_children = 0;
+    send_encoded(c, src, n, epoch, now);
+}
+
+/* Sends every dirty node of d its instructions, as one batch (one epoch).
+ * The source's entry (STRATA_MTREE_SOURCE) goes to the source and to every
+ * head that feeds one of d's trees in its place. */
 static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
 {
     strata_node_id ids[CONTROL_DIRTY_CHUNK];
@@ -410,21 +491,28 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
     do {
         n = strata_dcm_take_dirty(d, ids, CONTROL_DIRTY_CHUNK);
         for (size_t i = 0; i < n; i++) {
-            ctl_node *rec;
-            if (ids[i].v == STRATA_MTREE_SOURCE.v) {
-                if (!ch || !ch->source_live)
-                    continue;
-                rec = ptab_get(&c->nodes, ch->source.v);
-            } else {
-                rec = ptab_get(&c->nodes, ids[i].v);
-                if (rec && rec->dcm != d)
-                    rec = NULL;
-            }
-            if (!rec)
-                continue;
             if (!epoch)
                 epoch = next_epoch(c);
-            send_instructions(c, d, ids[i], rec, epoch, now);
+            if (ids[i].v == STRATA_MTREE_SOURCE.v) {
+                ctl_node *src = ch && ch->source_live ? ptab_get(&c->nodes, ch->source.v) : NULL;
+                if (src)
+                    send_source_instructions(c, d, src, epoch, now);
+                ctl_node *last = NULL;
+                for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
+                    ctl_node *h = sub_head(c, d, s);
+                    if (h && h != last) /* a head of several trees: once is enough */
+                        send_head_instructions(c, h, epoch, now);
+                    last = h ? h : last;
+                }
+                continue;
+            }
+            ctl_node *rec = ptab_get(&c->nodes, ids[i].v);
+            if (!rec || rec->dcm != d)
+                continue;
+            if (rec->roots)
+                send_head_instructions(c, rec, epoch, now);
+            else
+                send_instructions(c, d, ids[i], rec, epoch, now);
         }
     } while (n == CONTROL_DIRTY_CHUNK);
 }
@@ -433,6 +521,8 @@ static void flush_channel(strata_control *c, ctl_channel *ch, uint64_t now)
 {
     for (size_t i = 0; i < ch->ndcms; i++)
         flush_dcm(c, ch->dcms[i], now);
+    if (ch->backbone)
+        flush_dcm(c, ch->backbone, now);
 }
 
 /* Marks a node's instructions for resending (a source's in every DCM). */
@@ -441,6 +531,8 @@ static void mark_resend(ctl_node *rec)
     if (rec->role == STRATA_ROLE_SOURCE) {
         for (size_t i = 0; i < rec->ch->ndcms; i++)
             strata_dcm_mark_dirty(rec->ch->dcms[i], STRATA_MTREE_SOURCE);
+        if (rec->ch->backbone)
+            strata_dcm_mark_dirty(rec->ch->backbone, STRATA_MTREE_SOURCE);
     } else {
         strata_dcm_mark_dirty(rec->dcm, rec->id);
     }
@@ -454,16 +546,199 @@ static void flush_node(strata_control *c, ctl_node *rec, uint64_t now)
         flush_dcm(c, rec->dcm, now);
 }
 
-/* Tells every DCM of the channel about its (new) source ref, rate or budget. */
-static void push_source(strata_control *c, ctl_channel *ch, uint64_t now)
+/* --- regions and the backbone ------------------------------------------------------------ */
+
+static unsigned popcount16(uint16_t v)
 {
+    unsigned n = 0;
+    for (; v; v &= (uint16_t)(v - 1))
+        n++;
+    return n;
+}
+
+/* What a head keeps for the region trees it feeds: half its upload, but
+ * at least 5/4 of the rate (room for one child per substream); the rest is
+ * its upload in the backbone. */
+static uint32_t head_region_kbps(uint32_t upload_kbps, uint32_t rate_kbps)
+{
+    uint64_t need = (uint64_t)rate_kbps * 5 / 4, half = upload_kbps / 2;
+    uint64_t r = half > need ? half : need;
+    return r < upload_kbps ? (uint32_t)r : upload_kbps;
+}
+
+/* What the source gives a region it feeds itself while the backbone runs
+ * (0 = unlimited). */
+static uint32_t source_region_kbps(const ctl_channel *ch)
+{
+    if (ch->source_upload_kbps == 0)
+        return 0;
+    uint64_t need = (uint64_t)ch->rate_kbps * 5 / 4;
+    return need < ch->source_upload_kbps ? (uint32_t)need : ch->source_upload_kbps;
+}
+
+/* The root budget of a region fed by heads: the trees share the root
+ * slots evenly (tree.h), so the budget is k times what the most loaded
+ * head can give one tree. */
+static uint32_t headed_region_kbps(strata_control *c, strata_dcm *d, uint32_t rate_kbps)
+{
+    uint64_t per_tree = UINT64_MAX;
+    uint8_t k = strata_dcm_k(d);
+    for (uint8_t s = 0; s < k; s++) {
+        ctl_node *h = sub_head(c, d, s);
+        if (!h)
+            continue;
+        uint64_t v = head_region_kbps(h->upload_kbps, rate_kbps) / popcount16(h->root_subs);
+        if (v < per_tree)
+            per_tree = v;
+    }
+    if (per_tree == UINT64_MAX)
+        return 0;
+    uint64_t total = per_tree * k;
+    return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
+}
+
+/* Tells every DCM of the channel its source and root budget. Without a
+ * backbone each region gets the source's whole upload, as the source
+ * feeds every region. With one, a region fed by heads gets what its heads
+ * can give; the source's upload is split between the backbone and the
+ * regions it still feeds itself (the backbone keeps what those leave, but
+ * never less than one region's share). */
+static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    if (!ch->source.v)
+        return; /* DCMs learn the source when it joins */
+    size_t direct = 0;
+    uint32_t region_share = ch->backbone ? source_region_kbps(ch) : ch->source_upload_kbps;
     for (size_t i = 0; i < ch->ndcms; i++) {
-        int err = strata_dcm_set_source(ch->dcms[i], ch->source, ch->source_addr, ch->rate_kbps,
-                                        ch->source_upload_kbps);
+        strata_dcm *d = ch->dcms[i];
+        int headed = has_heads(c, d);
+        direct += !headed;
+        uint32_t budget = headed ? headed_region_kbps(c, d, ch->rate_kbps) : region_share;
+        int err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, budget);
         if (err && log_allowed(c, STRATA_LOG_ERROR, now))
             strata_logf(c->log, STRATA_LOG_ERROR, "control: dcm %u: source update failed: %s",
-                        (unsigned)strata_dcm_id_of(ch->dcms[i]).v, strata_strerror(err));
+                        (unsigned)strata_dcm_id_of(d).v, strata_strerror(err));
     }
+    if (ch->backbone) {
+        uint64_t left = 0;
+        if (ch->source_upload_kbps) {
+            uint64_t used = (uint64_t)direct * region_share;
+            left = used < ch->source_upload_kbps ? ch->source_upload_kbps - used : 0;
+            if (left < region_share)
+                left = region_share;
+        }
+        int err = strata_dcm_set_source(ch->backbone, ch->source, ch->source_addr, ch->rate_kbps,
+                                        (uint32_t)left);
+        if (err && log_allowed(c, STRATA_LOG_ERROR, now))
+            strata_logf(c->log, STRATA_LOG_ERROR, "control: backbone: source update failed: %s",
+                        strata_strerror(err));
+    }
+}
+
+/* Makes member id of regional DCM d a head: it leaves d's trees for the
+ * backbone's. Returns it, or NULL (no memory: it stays a member). */
+static ctl_node *make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_node_id id,
+                           uint64_t now)
+{
+    ctl_node *h = ptab_get(&c->nodes, id.v);
+    if (!h)
+        return NULL;
+    uint32_t backbone_kbps = h->upload_kbps - head_region_kbps(h->upload_kbps, ch->rate_kbps);
+    if (strata_dcm_add(ch->backbone, h->id, h->addr, backbone_kbps))
+        return NULL;
+    strata_dcm_remove(d, h->id);
+    h->dcm = ch->backbone;
+    h->roots = d;
+    h->root_subs = 0;
+    h->stall_init = 0;
+    h->mismatch_streak = 0;
+    if (log_allowed(c, STRATA_LOG_INFO, now))
+        strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx heads in dcm %u",
+                    (unsigned long long)h->id.v, (unsigned)strata_dcm_id_of(d).v);
+    return h;
+}
+
+/* Heads per region. Each head receives the whole stream from the backbone
+ * (it is a viewer too), so every head costs the backbone one stream; and
+ * a region whose head of tree s dies misses substream s until the control
+ * center finds the death (dead_after), which without erasure coding is as
+ * bad for a player as missing the stream. One head per region, then: the
+ * machinery below handles up to k (one per tree), for when the levels
+ * above carry coded substreams (SPEC C6). */
+enum { CONTROL_HEADS_PER_REGION = 1 };
+
+/* The distinct heads feeding d's trees. */
+static unsigned head_count(strata_control *c, strata_dcm *d)
+{
+    unsigned n = 0;
+    uint16_t seen = 0;
+    for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
+        ctl_node *h = sub_head(c, d, s);
+        if (!h || (h->root_subs & seen))
+            continue;
+        seen |= h->root_subs;
+        n++;
+    }
+    return n;
+}
+
+/* Gives regional DCM d (of a channel with a backbone) a head for each of
+ * its k trees: its best members with at least the stream rate of upload,
+ * up to CONTROL_HEADS_PER_REGION, each head one tree in the order of their
+ * upload; with fewer heads than trees the best heads take several, and a
+ * newcomer takes a tree over from a head of several while the limit
+ * allows. A region without such a member is fed by the source. Returns 1
+ * when heads feed d. */
+static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
+{
+    if (!ch->backbone)
+        return 0;
+    uint8_t k = strata_dcm_k(d);
+    for (uint8_t s = 0; s < k; s++) {
+        ctl_node *h = sub_head(c, d, s);
+        if (h && popcount16(h->root_subs) == 1)
+            continue;
+        strata_node_id id = {0};
+        if (head_count(c, d) < CONTROL_HEADS_PER_REGION)
+            id = strata_dcm_best_member(d, ch->rate_kbps);
+        ctl_node *nh = id.v ? make_head(c, ch, d, id, now) : NULL;
+        if (!nh) {
+            if (h)
+                continue; /* keeps its several trees */
+            /* The best head there is takes this tree too. */
+            for (uint8_t t = 0; t < k; t++) {
+                ctl_node *o = sub_head(c, d, t);
+                if (o && (!nh || o->upload_kbps > nh->upload_kbps ||
+                          (o->upload_kbps == nh->upload_kbps && o->id.v < nh->id.v)))
+                    nh = o;
+            }
+            if (!nh)
+                continue;
+        }
+        if (h)
+            h->root_subs &= (uint16_t) ~(1u << s);
+        nh->root_subs |= (uint16_t)(1u << s);
+        strata_dcm_set_substream_root(d, s, (strata_peer_ref){nh->id, nh->addr});
+    }
+    if (!has_heads(c, d)) {
+        for (uint8_t s = 0; s < k; s++)
+            strata_dcm_set_substream_root(d, s, (strata_peer_ref){{0}, {0, 0}});
+        return 0;
+    }
+    return 1;
+}
+
+/* The channel's second region starts its backbone: a DCM without a region
+ * whose members are the regions' heads and whose root is the source. */
+static void backbone_start(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    ch->backbone = dcm_make(c, ch, NULL, 0);
+    if (!ch->backbone)
+        return; /* no memory: the source keeps feeding every region; tried again at the next join */
+    for (size_t i = 0; i < ch->ndcms; i++)
+        region_take_heads(c, ch, ch->dcms[i], now);
+    push_roots(c, ch, now);
+    flush_channel(c, ch, now);
 }
 
 /* Records a node's new address and tells whoever holds a ref to it. */
@@ -474,10 +749,24 @@ static void set_addr(strata_control *c, ctl_node *rec, strata_addr addr, uint64_
     rec->addr = addr;
     if (rec->role == STRATA_ROLE_SOURCE) {
         rec->ch->source_addr = addr;
-        push_source(c, rec->ch, now);
-    } else {
-        strata_dcm_set_addr(rec->dcm, rec->id, addr);
+        push_roots(c, rec->ch, now);
+        return;
     }
+    strata_dcm_set_addr(rec->dcm, rec->id, addr);
+    for (uint8_t s = 0; rec->roots && s < strata_dcm_k(rec->roots); s++)
+        if ((rec->root_subs >> s) & 1u)
+            strata_dcm_set_substream_root(rec->roots, s, (strata_peer_ref){rec->id, addr});
+}
+
+/* The last region of a channel gone, its backbone goes too (after telling
+ * the source it has no roots there). */
+static void backbone_maybe_stop(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    if (!ch->backbone || ch->ndcms > 0)
+        return;
+    strata_dcm_mark_dirty(ch->backbone, STRATA_MTREE_SOURCE);
+    flush_dcm(c, ch->backbone, now);
+    dcm_destroy(c, ch->backbone);
 }
 
 /* --- node table (client manager) ------------------------------------------------------- */
@@ -505,15 +794,35 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
          * goes on as it was until a new source registers. */
         ch->source_live = 0;
         c->sources--;
+    } else if (rec->roots) {
+        /* A region's head leaves the backbone; its trees get other heads,
+         * or the source, or the region goes if no one is left in it. */
+        strata_dcm *region = rec->roots;
+        strata_dcm_remove(rec->dcm, rec->id);
+        c->peers--;
+        if (strata_dcm_count(region) == 0 && !has_heads(c, region)) {
+            dcm_destroy(c, region);
+        } else if (!region_take_heads(c, ch, region, now)) {
+            /* The source feeds it again: it must learn its roots there. */
+            strata_dcm_mark_dirty(region, STRATA_MTREE_SOURCE);
+        }
+        push_roots(c, ch, now);
+        flush_channel(c, ch, now);
+        backbone_maybe_stop(c, ch, now);
     } else {
         strata_dcm *d = rec->dcm;
         strata_dcm_remove(d, rec->id);
         c->peers--;
-        if (strata_dcm_count(d) == 0) {
+        if (strata_dcm_count(d) == 0 && !has_heads(c, d)) {
             /* Tell the source this region has no roots left, then go. */
             strata_dcm_mark_dirty(d, STRATA_MTREE_SOURCE);
             flush_dcm(c, d, now);
             dcm_destroy(c, d);
+            if (ch->backbone) {
+                push_roots(c, ch, now); /* one directly fed region fewer */
+                flush_channel(c, ch, now);
+                backbone_maybe_stop(c, ch, now);
+            }
         } else {
             flush_dcm(c, d, now);
         }
@@ -615,9 +924,11 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
         (j->rate_kbps != ch->rate_kbps || j->upload_kbps != ch->source_upload_kbps)) {
         ch->rate_kbps = j->rate_kbps;
         ch->source_upload_kbps = j->upload_kbps;
-        push_source(c, ch, now);
+        push_roots(c, ch, now);
     }
-    strata_dcm_id dcm = rec->dcm ? strata_dcm_id_of(rec->dcm) : (strata_dcm_id){0};
+    /* A peer's DCM is its region's, head or not. */
+    strata_dcm *served = rec->roots ? rec->roots : rec->dcm;
+    strata_dcm_id dcm = served ? strata_dcm_id_of(served) : (strata_dcm_id){0};
     send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, dcm);
     mark_resend(rec);
     flush_node(c, rec, now);
@@ -657,10 +968,9 @@ static int join_source(strata_control *c, const strata_msg_join *j, strata_chann
     ch->rate_kbps = j->rate_kbps;
     c->sources++;
     c->joins++;
-    push_source(c, ch, now);
+    push_roots(c, ch, now);
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, (strata_dcm_id){0});
-    for (size_t i = 0; i < ch->ndcms; i++)
-        strata_dcm_mark_dirty(ch->dcms[i], STRATA_MTREE_SOURCE);
+    mark_resend(rec);
     flush_channel(c, ch, now);
     return 0;
 
@@ -695,14 +1005,24 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     ptab_put(&c->nodes, rec->id.v, rec);
     c->peers++;
     c->joins++;
+    if (!ch->backbone && ch->ndcms >= 2) {
+        backbone_start(c, ch, now);
+    } else if (ch->backbone && j->upload_kbps >= ch->rate_kbps) {
+        /* A capable newcomer may head a tree (or the region's first). */
+        region_take_heads(c, ch, d, now);
+        push_roots(c, ch, now);
+        flush_dcm(c, ch->backbone, now);
+    }
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
     flush_dcm(c, d, now);
+    if (ch->backbone)
+        flush_dcm(c, ch->backbone, now);
     return 0;
 
 fail_add:
     strata_mem_free(c->alloc, rec);
 fail_node:
-    if (strata_dcm_count(d) == 0)
+    if (strata_dcm_count(d) == 0 && !has_heads(c, d))
         dcm_destroy(c, d);
 fail_dcm:
     channel_maybe_release(c, ch);

@@ -33,6 +33,9 @@ struct strata_dcm {
     unsigned share_percent;      /* of declared uploads the trees use, see "Upload headroom" */
     uint64_t share_failed_slots; /* scaled capacity at the last failed try, 0 = none */
     strata_peer_ref source;
+    /* who feeds each tree's root children in the source's place (a region's
+     * head); a zero ref: the source itself */
+    strata_peer_ref sub_root[STRATA_WIRE_MAX_SUBSTREAMS];
     uint8_t source_dirty;
     strata_mtree *tree;
 
@@ -280,6 +283,32 @@ strata_peer_ref strata_dcm_source(const strata_dcm *d)
     return d->source;
 }
 
+int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root)
+{
+    if (s >= d->k)
+        return STRATA_ERR_RANGE;
+    strata_peer_ref *r = &d->sub_root[s];
+    if (r->node.v == root.node.v && strata_addr_eq(r->addr, root.addr))
+        return 0;
+    *r = root;
+    /* The root children of tree s hold a parent ref that changed. */
+    strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    size_t n = strata_mtree_children(d->tree, STRATA_MTREE_SOURCE, s, kids,
+                                     STRATA_WIRE_MAX_CHILDREN);
+    if (n > STRATA_WIRE_MAX_CHILDREN)
+        n = STRATA_WIRE_MAX_CHILDREN;
+    for (size_t i = 0; i < n; i++)
+        mark(d, kids[i]);
+    mark(d, STRATA_MTREE_SOURCE);
+    return 0;
+}
+
+strata_peer_ref strata_dcm_substream_root(const strata_dcm *d, uint8_t s)
+{
+    strata_peer_ref none = {{0}, {0, 0}};
+    return s < d->k ? d->sub_root[s] : none;
+}
+
 const char *strata_dcm_region(const strata_dcm *d, size_t *len)
 {
     if (len)
@@ -290,6 +319,20 @@ const char *strata_dcm_region(const strata_dcm *d, size_t *len)
 int strata_dcm_has(const strata_dcm *d, strata_node_id node)
 {
     return member_get(d, node) != NULL;
+}
+
+strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)
+{
+    const dcm_member *best = NULL;
+    for (size_t i = 0; i < d->count; i++) {
+        const dcm_member *m = &d->members[i];
+        if (m->upload_kbps < min_kbps)
+            continue;
+        if (!best || m->upload_kbps > best->upload_kbps ||
+            (m->upload_kbps == best->upload_kbps && m->id.v < best->id.v))
+            best = m;
+    }
+    return best ? best->id : (strata_node_id){0};
 }
 
 /* --- membership ----------------------------------------------------------------- */
@@ -566,7 +609,9 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
         in->source = d->source; /* the zero ref while unknown */
         if (!is_source) {
             strata_node_id p = strata_mtree_parent(d->tree, node, s);
-            if (p.v != STRATA_MTREE_NONE.v)
+            if (p.v == STRATA_MTREE_SOURCE.v && d->sub_root[s].node.v)
+                in->parent = d->sub_root[s];
+            else if (p.v != STRATA_MTREE_NONE.v)
                 in->parent = ref_of(d, p);
         }
         size_t n = strata_mtree_children(d->tree, node, s, kids, STRATA_WIRE_MAX_CHILDREN);
@@ -587,6 +632,6 @@ strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, ui
 {
     strata_node_id p = strata_mtree_parent(d->tree, node, s);
     if (p.v == STRATA_MTREE_SOURCE.v)
-        return d->source.node;
+        return s < d->k && d->sub_root[s].node.v ? d->sub_root[s].node : d->source.node;
     return p;
 }

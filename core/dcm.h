@@ -54,6 +54,9 @@ uint8_t strata_dcm_k(const strata_dcm *d);
 uint32_t strata_dcm_rate(const strata_dcm *d);
 size_t strata_dcm_count(const strata_dcm *d);
 int strata_dcm_has(const strata_dcm *d, strata_node_id node);
+/* The member with the largest declared upload of at least min_kbps (ties:
+ * the smallest id), or the zero id if none has that much. */
+strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps);
 /* The multi-tree, for queries, stats and invariant checks. */
 const strata_mtree *strata_dcm_tree(const strata_dcm *d);
 
@@ -83,6 +86,16 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
                           uint32_t rate_kbps, uint32_t source_upload_kbps);
 /* The source ref instructions name (zero node while unknown). */
 strata_peer_ref strata_dcm_source(const strata_dcm *d);
+
+/* Hands tree s's root children to another feeder: a region's head, which
+ * relays substream s to them in the source's place (their parent ref names
+ * it; the source's own instruction still lists them, and the control
+ * center leaves them out of what it sends the source). A zero ref gives
+ * them back to the source. The changed children and the source become
+ * dirty. Returns 0 or STRATA_ERR_RANGE (s >= k). */
+int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root);
+/* Tree s's feeder in the source's place, or a zero ref. */
+strata_peer_ref strata_dcm_substream_root(const strata_dcm *d, uint8_t s);
 
 /* Moves node to another parent in substream s (its parent stopped
  * delivering); see strata_mtree_reparent. The changed nodes become dirty. */

@@ -127,10 +127,28 @@ static fdcm *dcm_slot(fnode *f, uint32_t dcm, int create)
     return d;
 }
 
+/* A node's instruction for substream s: the source keeps one per DCM; a
+ * peer, like strata_peer, follows the newest epoch whatever DCM names it (a
+ * region's head gets its instructions in the backbone's name). */
 static const strata_msg_instruction *latest(fnode *f, uint32_t dcm, int s)
 {
+    if (f->role == STRATA_ROLE_PEER) {
+        const strata_msg_instruction *best = NULL;
+        for (int i = 0; i < f->nd; i++)
+            if (f->d[i].have[s] && (!best || f->d[i].in[s].epoch > best->epoch))
+                best = &f->d[i].in[s];
+        return best;
+    }
     fdcm *d = dcm_slot(f, dcm, 0);
     return d && d->have[s] ? &d->in[s] : NULL;
+}
+
+/* A region's head: a peer whose instructions come in another DCM's name
+ * than its JOIN_REPLY's (the backbone's). */
+static int is_head(fnode *f)
+{
+    const strata_msg_instruction *in = latest(f, 0, 0);
+    return f->role == STRATA_ROLE_PEER && in && in->dcm.v != f->reply.dcm.v;
 }
 
 static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
@@ -349,9 +367,10 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                         (unsigned long long)p->id.v);
                 bad++;
             }
-            if (par == src ? 0 : par->reply.dcm.v != dcm)
+            /* Parent and child share a region, but in the backbone. */
+            if (par != src && !is_head(p) && par->reply.dcm.v != dcm)
                 bad++;
-            const strata_msg_instruction *pin = latest(par, dcm, s);
+            const strata_msg_instruction *pin = latest(par, in->dcm.v, s);
             if (!pin || !ref_lists(pin, p->id.v)) {
                 fprintf(stderr, "peer %llu substream %d: parent %llu does not list it\n",
                         (unsigned long long)p->id.v, s, (unsigned long long)par->id.v);
@@ -387,6 +406,8 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                 if (!x->d[d].have[s])
                     continue;
                 const strata_msg_instruction *in = &x->d[d].in[s];
+                if (x != src && in != latest(x, 0, s))
+                    continue; /* superseded: a peer follows its newest */
                 if (x == src && !names_source(in, src)) {
                     fprintf(stderr, "source: dcm %u substream %d does not name it\n", x->d[d].dcm,
                             s);
@@ -430,6 +451,8 @@ static int names(net *t, uint64_t id)
                 if (!x->d[d].have[s])
                     continue;
                 const strata_msg_instruction *in = &x->d[d].in[s];
+                if (x->role == STRATA_ROLE_PEER && in != latest(x, 0, s))
+                    continue; /* superseded */
                 n += in->parent.node.v == id;
                 n += in->source.node.v == id;
                 n += ref_lists(in, id);
@@ -697,28 +720,70 @@ static void test_regions(void)
     CHECK_EQ_U64(pa1->reply.dcm.v, pa2->reply.dcm.v);
     CHECK(pa1->reply.dcm.v != pb1->reply.dcm.v);
     CHECK(pa1->reply.dcm.v != eu1->reply.dcm.v && pa1->reply.dcm.v != us1->reply.dcm.v);
-    /* Logical ids count from 1 in creation order. */
+    /* Logical ids count from 1 in creation order; the second region
+     * started the channel's backbone (3). */
     CHECK_EQ_U64(eu1->reply.dcm.v, 1);
     CHECK_EQ_U64(us1->reply.dcm.v, 2);
-    CHECK_EQ_U64(pa1->reply.dcm.v, 3);
-    CHECK_EQ_U64(pb1->reply.dcm.v, 4);
+    CHECK_EQ_U64(pa1->reply.dcm.v, 4);
+    CHECK_EQ_U64(pb1->reply.dcm.v, 5);
     strata_control_status st;
     strata_control_get_status(t->c, &st);
-    CHECK_EQ_INT(st.dcms, 4);
-    /* The source is the root of every DCM and hears from each. */
-    CHECK_EQ_INT(src->nd, 4);
+    CHECK_EQ_INT(st.dcms, 5);
+    /* Every region has a member with the stream rate of upload, so every
+     * region has a head (the first of the best: eu1, not eu2) and the
+     * source feeds the backbone alone, whose members are the heads. */
+    CHECK(is_head(eu1) && !is_head(eu2) && is_head(us1) && is_head(pa1) && !is_head(pa2) &&
+          is_head(pb1));
+    for (int s = 0; s < K; s++) {
+        const strata_msg_instruction *bb = latest(src, 3, s);
+        CHECK(bb && bb->n_children >= 1);
+        for (int c = 0; bb && c < bb->n_children; c++)
+            CHECK(is_head(by_id(t, bb->children[c].node.v)));
+        for (uint32_t d = 1; d <= 5; d++) {
+            const strata_msg_instruction *in = latest(src, d, s);
+            CHECK(d == 3 || !in || in->n_children == 0); /* eu's roots were handed over */
+        }
+        /* A region's members hang off its head. */
+        const strata_msg_instruction *m = latest(eu2, 0, s);
+        CHECK(m && m->parent.node.v == eu1->id.v && m->source.node.v == src->id.v);
+    }
     CHECK_EQ_INT(check_topology(t, src, 1000), 0);
     /* Epochs come from one counter: all distinct batches. */
     CHECK(src->epoch >= 4);
 
-    /* The last member of a DCM leaves: the source learns it has no roots there. */
+    /* A region's only node, its head, leaves: the region goes. */
     send_leave(t, us1);
     strata_control_get_status(t->c, &st);
-    CHECK_EQ_INT(st.dcms, 3);
+    CHECK_EQ_INT(st.dcms, 4);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* A head leaves: the next best of its region takes over. */
+    send_leave(t, eu1);
+    CHECK(is_head(eu2));
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* A region whose members cannot carry the stream is fed by the source. */
+    fnode *slow = add_node(t, 7, 0x0a010204u, STRATA_ROLE_PEER, 500, "slow");
+    send_join(t, slow);
+    CHECK(!is_head(slow));
     for (int s = 0; s < K; s++) {
-        const strata_msg_instruction *in = latest(src, 2, s);
+        const strata_msg_instruction *in = latest(src, slow->reply.dcm.v, s);
+        CHECK(in && in->n_children == 1 && in->children[0].node.v == slow->id.v);
+    }
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* Once a capable peer arrives there, it heads the region. */
+    fnode *fast = add_node(t, 8, 0x0a010205u, STRATA_ROLE_PEER, 4000, "slow");
+    send_join(t, fast);
+    CHECK(is_head(fast) && !is_head(slow));
+    for (int s = 0; s < K; s++) {
+        const strata_msg_instruction *in = latest(src, slow->reply.dcm.v, s);
         CHECK(in && in->n_children == 0);
     }
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* The last region's last nodes go: so does the backbone. */
+    fnode *rest[] = {eu2, pa1, pa2, pb1, slow, fast};
+    for (size_t i = 0; i < 6; i++)
+        send_leave(t, rest[i]);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.dcms, 0);
     net_del(t);
 
     /* Prefix-only mode ignores labels; /16 groups wider. */

@@ -20,6 +20,14 @@
  * and relies on the source its instructions name. The control center runs
  * with its default heartbeat (1000 ms), so the dead are found only after
  * 3.5 s, longer than the playout delay.
+ * Scenario 3: 2% of all datagrams lost.
+ * Scenario 4: the peers in four regions (labels), so that each region's
+ * head relays from the backbone to its region: everyone plays everything.
+ * Then a 30% kill, which hits heads too. A dead head starves its whole
+ * region until the control center finds it dead (3.5 s, longer than the
+ * playout delay) and the source alone cannot repair a region at full rate:
+ * such a region misses what the source cannot repair of the gap, but never
+ * more than that window (3.5 s of stream) per peer.
  */
 #include "testutil.h"
 
@@ -249,10 +257,14 @@ typedef struct result {
     size_t survivors, exact, ended;
     uint64_t missed, repairs_sent, repairs_served, rx_repairs, drops;
     uint64_t end_ns;
+    size_t source_roots;
+    uint64_t max_missed; /* of one survivor */
 } result;
 
-static void run(uint64_t seed, const uint8_t *input, double kill_fraction, double loss, result *res)
+static void run(uint64_t seed, const uint8_t *input, double kill_fraction, double loss, int regions,
+                result *res)
 {
+    static const char *const labels[] = {"eu", "us", "asia", "sa"};
     static const uint32_t uploads[] = {3200, 1600, 800, 400, 200, 100, 0, 800, 400, 1600};
     net *w = calloc(1, sizeof *w);
     strata_rng_seed(&w->rng, seed);
@@ -344,6 +356,8 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
                 pcfg.channel = "overlay";
                 pcfg.control = c->addr;
                 pcfg.upload_kbps = uploads[i % (sizeof uploads / sizeof uploads[0])];
+                if (regions)
+                    pcfg.region = labels[i % (sizeof labels / sizeof labels[0])];
                 pcfg.seed = seed + 100 + i;
                 strata_peer_callbacks cb = {on_play, on_end, p};
                 p->peer = strata_peer_new(&pcfg, &cb, NULL, w->now);
@@ -407,6 +421,8 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
         res->exact += exact ? 1u : 0u;
         res->ended += p->ends == 1 ? 1u : 0u;
         res->missed += st.missed_packets;
+        if (st.missed_packets > res->max_missed)
+            res->max_missed = st.missed_packets;
         res->repairs_sent += st.repair_requests_sent;
         res->repairs_served += st.repair_requests_served;
         res->rx_repairs += st.rx_repairs;
@@ -422,16 +438,18 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
     strata_source_stats sst;
     strata_source_get_stats(s->src, &sst);
     res->repairs_served += sst.repair_requests_served;
+    res->source_roots = sst.roots;
     strata_control_status cst;
     strata_control_get_status(c->ctl, &cst);
     fprintf(
         stderr,
         "overlay seed %llu kill %.0f%% loss %.0f%%: %zu survivors, %zu exact, %zu ended at %.3f s; "
-        "missed %llu, repair requests %llu (served %llu, repaired packets %llu), "
+        "missed %llu (at most %llu per peer), repair requests %llu (served %llu, repaired packets %llu), "
         "drops %llu, source roots %zu, control deaths %llu reparents %llu, "
         "datagrams %llu (%llu to the dead, %llu lost)\n",
         (unsigned long long)seed, kill_fraction * 100, loss * 100, res->survivors, res->exact,
         res->ended, (double)res->end_ns / 1e9, (unsigned long long)res->missed,
+        (unsigned long long)res->max_missed,
         (unsigned long long)res->repairs_sent, (unsigned long long)res->repairs_served,
         (unsigned long long)res->rx_repairs, (unsigned long long)res->drops, sst.roots,
         (unsigned long long)cst.deaths, (unsigned long long)cst.reparents,
@@ -464,23 +482,33 @@ int main(void)
         input[i] = (uint8_t)strata_rng_next(&rng);
 
     result r;
-    run(seed, input, 0.0, 0.0, &r);
+    run(seed, input, 0.0, 0.0, 0, &r);
     CHECK_EQ_U64(r.survivors, N_PEERS);
     CHECK_EQ_U64(r.exact, N_PEERS);
     CHECK_EQ_U64(r.ended, N_PEERS);
     CHECK_EQ_U64(r.missed, 0);
 
-    run(seed, input, 0.3, 0.0, &r);
+    run(seed, input, 0.3, 0.0, 0, &r);
     CHECK_EQ_U64(r.survivors, N_PEERS - 6);
     CHECK_EQ_U64(r.exact, r.survivors);
     CHECK_EQ_U64(r.ended, r.survivors);
     CHECK_EQ_U64(r.missed, 0);
 
     /* 2% of every datagram lost, control traffic included */
-    run(seed, input, 0.0, 0.02, &r);
+    run(seed, input, 0.0, 0.02, 0, &r);
     CHECK_EQ_U64(r.exact, N_PEERS);
     CHECK_EQ_U64(r.ended, N_PEERS);
     CHECK_EQ_U64(r.missed, 0);
+
+    /* Four regions fed through their heads, then 30% killed. */
+    run(seed, input, 0.0, 0.0, 1, &r);
+    CHECK_EQ_U64(r.exact, N_PEERS);
+    CHECK_EQ_U64(r.missed, 0);
+    CHECK(r.source_roots <= 4); /* the source feeds the four heads alone */
+    run(seed, input, 0.3, 0.0, 1, &r);
+    CHECK_EQ_U64(r.survivors, N_PEERS - 6);
+    CHECK_EQ_U64(r.ended, r.survivors);
+    CHECK(r.max_missed <= (uint64_t)RATE_KBPS * 1000 / 8 / CHUNK_BYTES * 7 / 2);
 
     free(input);
     return test_summary("test_overlay");
