@@ -75,6 +75,7 @@ typedef struct ctl_node {
     strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
     strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
     uint16_t root_subs; /* ... which of them (bit s: tree s) */
+    strata_dcm_id region_dcm; /* its region's DCM as JOIN_REPLY named it, whatever it is in now */
     uint32_t upload_kbps;
     uint64_t last_seen_ns;
     uint32_t last_epoch_sent;
@@ -302,7 +303,7 @@ static ctl_channel *channel_get_or_create(strata_control *c, strata_channel_id i
 
 static void channel_maybe_release(strata_control *c, ctl_channel *ch)
 {
-    if (ch->source_live || ch->ndcms > 0)
+    if (ch->source_live || ch->ndcms > 0 || ch->backbone)
         return;
     ptab_del(&c->channels, ch->id.v);
     strata_mem_free(c->alloc, ch->dcms);
@@ -758,11 +759,11 @@ static void set_addr(strata_control *c, ctl_node *rec, strata_addr addr, uint64_
             strata_dcm_set_substream_root(rec->roots, s, (strata_peer_ref){rec->id, addr});
 }
 
-/* The last region of a channel gone, its backbone goes too (after telling
- * the source it has no roots there). */
+/* The last region of a channel gone and its backbone empty, the backbone
+ * goes too, after telling the source it has no roots there. */
 static void backbone_maybe_stop(strata_control *c, ctl_channel *ch, uint64_t now)
 {
-    if (!ch->backbone || ch->ndcms > 0)
+    if (!ch->backbone || ch->ndcms > 0 || strata_dcm_count(ch->backbone) > 0)
         return;
     strata_dcm_mark_dirty(ch->backbone, STRATA_MTREE_SOURCE);
     flush_dcm(c, ch->backbone, now);
@@ -817,12 +818,10 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
             /* Tell the source this region has no roots left, then go. */
             strata_dcm_mark_dirty(d, STRATA_MTREE_SOURCE);
             flush_dcm(c, d, now);
-            dcm_destroy(c, d);
-            if (ch->backbone) {
-                push_roots(c, ch, now); /* one directly fed region fewer */
-                flush_channel(c, ch, now);
-                backbone_maybe_stop(c, ch, now);
-            }
+            dcm_destroy(c, d); /* a region, or the emptied backbone */
+            push_roots(c, ch, now); /* one directly fed region fewer */
+            flush_channel(c, ch, now);
+            backbone_maybe_stop(c, ch, now);
         } else {
             flush_dcm(c, d, now);
         }
@@ -926,10 +925,8 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
         ch->source_upload_kbps = j->upload_kbps;
         push_roots(c, ch, now);
     }
-    /* A peer's DCM is its region's, head or not. */
-    strata_dcm *served = rec->roots ? rec->roots : rec->dcm;
-    strata_dcm_id dcm = served ? strata_dcm_id_of(served) : (strata_dcm_id){0};
-    send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, dcm);
+    /* A peer's DCM is its region's, head or backbone member or not. */
+    send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, rec->region_dcm);
     mark_resend(rec);
     flush_node(c, rec, now);
     return 0;
@@ -1013,7 +1010,9 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
         push_roots(c, ch, now);
         flush_dcm(c, ch->backbone, now);
     }
-    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
+    strata_dcm_id region_id = strata_dcm_id_of(d);
+    rec->region_dcm = region_id;
+    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, region_id);
     flush_dcm(c, d, now);
     if (ch->backbone)
         flush_dcm(c, ch->backbone, now);
