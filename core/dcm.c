@@ -41,6 +41,7 @@ struct strata_dcm {
 
     dcm_member *members; /* dense; index maps id -> position */
     size_t count, cap;
+    uint64_t scaled_slots; /* the members' slots at the scaled share, kept up to date */
     strata_idmap index;
 
     strata_node_id *dirty; /* FIFO of possibly dirty member ids */
@@ -79,6 +80,7 @@ static uint32_t scaled_upload(uint32_t upload_kbps, unsigned share)
 }
 
 static void choose_share(strata_dcm *d);
+static uint64_t member_slots(const strata_dcm *d, uint32_t upload_kbps, unsigned share);
 
 static uint32_t tree_upload(const strata_dcm *d, uint32_t upload_kbps)
 {
@@ -383,6 +385,7 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
     m->upload_kbps = upload_kbps;
     strata_idmap_put(&d->index, node.v, (uint32_t)d->count);
     d->count++;
+    d->scaled_slots += member_slots(d, upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     pull_tree_dirty(d);
     mark(d, node);
     choose_share(d);
@@ -399,6 +402,7 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
     if (!m)
         return STRATA_ERR_NOTFOUND;
     int err = strata_mtree_remove(d->tree, node);
+    d->scaled_slots -= member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     /* Unlink before pulling so that the removed node itself is never reported
      * dirty; a stale id left in the FIFO is skipped when drained. */
     member_unlink(d, node);
@@ -453,7 +457,28 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
  * tree.h does: floor(upload * k / rate) per node, capped at the children
  * one instruction can name; the source's unlimited upload gives it that
  * cap in every tree. */
-static uint64_t capacity_slots(const strata_dcm *d, unsigned share)
+static uint64_t member_slots(const strata_dcm *d, uint32_t upload_kbps, unsigned share)
+{
+    if (d->rate_kbps == 0)
+        return 0;
+    uint64_t n = (uint64_t)scaled_upload(upload_kbps, share) * d->k / d->rate_kbps;
+    return n < STRATA_WIRE_MAX_CHILDREN ? n : STRATA_WIRE_MAX_CHILDREN;
+}
+
+/* Recounts scaled_slots (after the rate changed): add and remove keep it up
+ * to date, so choose_share, which runs at every change, costs no walk over
+ * the members. */
+static void recount_slots(strata_dcm *d)
+{
+    d->scaled_slots = 0;
+    for (size_t i = 0; i < d->count; i++)
+        d->scaled_slots +=
+            member_slots(d, d->members[i].upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+}
+
+/* The trees' capacity at the scaled share: the source's slots plus the
+ * members'. */
+static uint64_t capacity_slots_scaled(const strata_dcm *d)
 {
     uint64_t total = 0, cap = STRATA_WIRE_MAX_CHILDREN;
     if (d->rate_kbps == 0)
@@ -461,15 +486,12 @@ static uint64_t capacity_slots(const strata_dcm *d, unsigned share)
     if (d->source_upload_kbps == 0) {
         total = cap * d->k;
     } else {
-        uint64_t n = (uint64_t)scaled_upload(d->source_upload_kbps, share) * d->k / d->rate_kbps;
+        uint64_t n = (uint64_t)scaled_upload(d->source_upload_kbps,
+                                             STRATA_DCM_UPLOAD_SHARE_PERCENT) *
+                     d->k / d->rate_kbps;
         total = n < cap * d->k ? n : cap * d->k;
     }
-    for (size_t i = 0; i < d->count; i++) {
-        uint64_t n =
-            (uint64_t)scaled_upload(d->members[i].upload_kbps, share) * d->k / d->rate_kbps;
-        total += n < cap ? n : cap;
-    }
-    return total;
+    return total + d->scaled_slots;
 }
 
 /* Picks the share the trees should use now and rebuilds them when it
@@ -477,7 +499,7 @@ static uint64_t capacity_slots(const strata_dcm *d, unsigned share)
  * again at the next change. */
 static void choose_share(strata_dcm *d)
 {
-    uint64_t have = capacity_slots(d, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    uint64_t have = capacity_slots_scaled(d);
     uint64_t need = (uint64_t)d->k * d->count;
     if (d->share_percent != STRATA_DCM_UPLOAD_SHARE_PERCENT) {
         if (have < need + 2u * d->k || have < d->share_failed_slots + d->k)
@@ -519,12 +541,14 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
             return err;
         d->source_upload_kbps = source_upload_kbps;
         d->rate_kbps = rate;
+        recount_slots(d);
     } else if (rate != d->rate_kbps) {
         /* set_rate recomputes every slot count and rebuilds the trees. */
         int err = strata_mtree_set_rate(d->tree, rate);
         if (err)
             return err;
         d->rate_kbps = rate;
+        recount_slots(d);
         pull_tree_dirty(d);
     }
     choose_share(d);
