@@ -1140,8 +1140,14 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         return drop(c, from, rc, "HEARTBEAT", now);
     ctl_node *rec = ptab_get(&c->nodes, hb->node.v);
     if (!rec) {
-        /* A replacement control center will rebuild state from these (C14);
-         * for now they are counted and dropped. */
+        /* Declared dead after lost heartbeats, or from before a restart: it
+         * is told to join again (protocol.md 3.3, UNKNOWN), and counted.
+         * (A replacement control center will rebuild state from these,
+         * C14.) */
+        strata_msg_join j;
+        memset(&j, 0, sizeof j);
+        j.node = hb->node;
+        send_join_reply(c, from, &j, hb->channel, NULL, STRATA_JOIN_UNKNOWN, (strata_dcm_id){0});
         return drop(c, from, STRATA_ERR_UNEXPECTED, "HEARTBEAT from unknown node", now);
     }
     if (rec->ch->id.v != hb->channel.v)

@@ -138,6 +138,7 @@ struct strata_peer {
 
     int state;
     uint64_t join_at;
+    uint8_t rejoining; /* a MEMBER the control center forgot, joining again */
 
     /* From the JOIN_REPLY and the instructions. */
     strata_dcm_id dcm;
@@ -398,7 +399,20 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
         return err;
     if (m.node.v != p->node.v || m.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
-    if (p->state != STRATA_PEER_JOINING)
+    if (m.status == STRATA_JOIN_UNKNOWN) {
+        /* The control center forgot us (protocol.md 3.3): join again now,
+         * keeping the stream as it plays. */
+        if (p->state == STRATA_PEER_MEMBER && !p->rejoining) {
+            strata_logf(p->log, STRATA_LOG_WARN,
+                        "peer %016llx: the control center does not know us, joining again",
+                        (unsigned long long)p->node.v);
+            p->rejoining = 1;
+            p->join_at = now;
+            p->st.rejoins++;
+        }
+        return 0;
+    }
+    if (p->state != STRATA_PEER_JOINING && !p->rejoining)
         return 0; /* an answer to a retried JOIN: harmless */
     if (m.status != STRATA_JOIN_OK) {
         strata_logf(p->log, STRATA_LOG_WARN, "peer %016llx: join refused (status %u), retrying",
@@ -412,11 +426,14 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
     if (err)
         return err; /* the reply is answered again at the next JOIN */
     p->state = STRATA_PEER_MEMBER;
+    p->rejoining = 0;
     p->dcm = m.dcm;
     p->rate_kbps = m.rate_kbps;
     p->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
     p->start_seq = m.start_seq;
-    if (m.rate_kbps == 0)
+    if (p->po.started)
+        ; /* joined again after the control center forgot us: play on */
+    else if (m.rate_kbps == 0)
         strata_playout_start(&p->po, 0);
     else
         p->late_start = 1;
@@ -863,6 +880,11 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
     }
     if (p->state != STRATA_PEER_MEMBER)
         return;
+    if (p->rejoining && now >= p->join_at) {
+        /* A member joining again relays and plays on meanwhile. */
+        send_join(p);
+        p->join_at = add_ns(now, p->join_retry_ns);
+    }
     if (now >= p->hb_at) {
         send_heartbeat(p, now);
         p->hb_at = add_ns(now, p->heartbeat_ns);
@@ -894,6 +916,8 @@ uint64_t strata_peer_next_timeout(const strata_peer *p)
     case STRATA_PEER_MEMBER: {
         uint64_t t = min_ns(p->hb_at, p->repair_at);
         t = min_ns(t, p->po.ended ? STRATA_NEVER : p->tail_at);
+        if (p->rejoining)
+            t = min_ns(t, p->join_at);
         return min_ns(t, strata_playout_deadline(&p->po));
     }
     default:

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "eventq.h"
+#include "strata/control.h"
 #include "strata/peer.h"
 #include "strata/source.h"
 
@@ -61,7 +62,7 @@ void strata_scenario_default(strata_scenario *s)
     s->loss = 0;
     s->region_mode = STRATA_SCN_REGION_ONE;
     s->k = 4;
-    s->heartbeat_ms = 1000;
+    s->heartbeat_ms = STRATA_CONTROL_DEFAULT_HEARTBEAT_MS; /* what the daemons use */
     s->playout_delay_ms = 3000;
     s->store_packets = 0;
     s->join = STRATA_SCN_JOIN_ALL;

@@ -90,6 +90,7 @@ typedef struct strata_peer_stats {
     uint64_t repair_requests_sent, repair_requests_served;
     uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t instructions_applied;
+    uint64_t rejoins; /* joins again after the control center said it did not know us */
     strata_drop_counters drops;
 } strata_peer_stats;
 

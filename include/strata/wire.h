@@ -134,7 +134,8 @@ enum strata_join_status {
     STRATA_JOIN_OK = 0,
     STRATA_JOIN_REFUSED = 1,       /* e.g. a second source for a channel */
     STRATA_JOIN_OVERLOADED = 2,
-    STRATA_JOIN_STATUS_MAX = 2,
+    STRATA_JOIN_UNKNOWN = 3, /* answer to a HEARTBEAT from a node the control does not know */
+    STRATA_JOIN_STATUS_MAX = 3,
 };
 typedef struct strata_msg_join_reply {
     strata_node_id node;     /* echo of the join */

@@ -185,9 +185,9 @@ static void test_pinned(void)
         const char *name;
         uint64_t want;
     } pins[] = {
-        {"direct", 0xb3756af0281b6e55ull},
-        {"churn", 0x51e9e88005ce5912ull},
-        {"failure", 0x8479b4660582d2f3ull},
+        {"direct", 0x8639ff3fa0804e84ull},
+        {"churn", 0xbbab4b675a4a4110ull},
+        {"failure", 0xdd656b6f8f898140ull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);

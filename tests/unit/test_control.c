@@ -609,6 +609,14 @@ static void test_topology_and_churn(void)
     /* Its counters left the sums with it. */
     if (victim == peers[0])
         CHECK_EQ_U64(st2.played_packets, 50);
+    /* Were it only silent, its next heartbeat is answered UNKNOWN, so that
+     * it joins again (protocol.md 3.3). */
+    victim->alive = 1;
+    int replies = victim->replies;
+    send_hb(t, victim);
+    CHECK_EQ_INT(victim->replies, replies + 1);
+    CHECK_EQ_INT(victim->reply.status, STRATA_JOIN_UNKNOWN);
+    victim->alive = 0;
 
     /* An interior peer leaves. */
     fnode *leaver = interior_peer(t);

@@ -1370,6 +1370,55 @@ static void test_alloc_failure(sent_list *out)
     }
 }
 
+/* The control center forgot a member (declared it dead after lost
+ * heartbeats): UNKNOWN makes it join again at once, while it keeps relaying
+ * and playing; the OK that follows does not restart its playout. */
+static void test_forgotten_rejoins(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    for (uint64_t s = 0; s < 4; s++)
+        CHECK_EQ_INT(feed_data(p, addr_of(1u + (uint32_t)s), s, 4, 0, MS(10)), 0);
+    strata_peer_handle_timeout(p, MS(10));
+    size_t before = pl.len;
+    CHECK(before > 0);
+    /* UNKNOWN for another node is ignored; for us it starts a join. */
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_UNKNOWN, 4, 0, 0, MS(20)), 0);
+    strata_peer_handle_timeout(p, MS(20));
+    drain(p, out);
+    CHECK(find_type(out, STRATA_MSG_JOIN, 0) != NULL);
+    sent_clear(out);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.rejoins, 1);
+    CHECK_EQ_INT(st.state, STRATA_PEER_MEMBER);
+    /* Still relaying and playing while it waits for the answer. */
+    CHECK_EQ_INT(feed_data(p, addr_of(2), 5, 4, 0, MS(30)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 4, 4, 0, MS(30)), 0);
+    strata_peer_handle_timeout(p, MS(30));
+    drain(p, out);
+    CHECK(find_type(out, STRATA_MSG_DATA, 0) != NULL); /* seq 5 to the children of substream 1 */
+    sent_clear(out);
+    CHECK(pl.len > before);
+    /* A second UNKNOWN while joining again changes nothing; the retry
+     * comes after join_retry_ms. */
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_UNKNOWN, 4, 0, 0, MS(40)), 0);
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.rejoins, 1);
+    /* The answer: a member again, playout where it was (seq 6 plays next). */
+    size_t at = pl.len;
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 4, 1000, 2, MS(50)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(3), 6, 4, 0, MS(60)), 0);
+    strata_peer_handle_timeout(p, MS(60));
+    CHECK(pl.len > at);
+    strata_peer_handle_timeout(p, MS(2000));
+    drain(p, out);
+    CHECK(find_type(out, STRATA_MSG_JOIN, 0) == NULL); /* no more JOINs */
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
 int main(void)
 {
     sent_list *out = calloc(1, sizeof *out);
@@ -1389,6 +1438,7 @@ int main(void)
     test_late_join(out);
     test_stall_resync(out);
     test_eos_and_tail(out);
+    test_forgotten_rejoins(out);
     test_repair_helpers();
     test_memory(out);
     test_alloc_failure(out);
