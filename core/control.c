@@ -75,7 +75,6 @@ typedef struct ctl_node {
     strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
     strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
     uint16_t root_subs; /* ... which of them (bit s: tree s) */
-    strata_dcm_id region_dcm; /* its region's DCM as JOIN_REPLY named it, whatever it is in now */
     uint32_t upload_kbps;
     uint64_t last_seen_ns;
     uint32_t last_epoch_sent;
@@ -689,9 +688,13 @@ static unsigned head_count(strata_control *c, strata_dcm *d)
  * upload; with fewer heads than trees the best heads take several, and a
  * newcomer takes a tree over from a head of several while the limit
  * allows. A region without such a member is fed by the source. Returns 1
- * when heads feed d. */
-static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
+ * when heads feed d; *moved (may be NULL) is set when a tree got another
+ * feeder, so that the budgets need pushing (push_roots). */
+static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now,
+                             int *moved)
 {
+    if (moved)
+        *moved = 0;
     if (!ch->backbone)
         return 0;
     uint8_t k = strata_dcm_k(d);
@@ -720,6 +723,8 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
             h->root_subs &= (uint16_t) ~(1u << s);
         nh->root_subs |= (uint16_t)(1u << s);
         strata_dcm_set_substream_root(d, s, (strata_peer_ref){nh->id, nh->addr});
+        if (moved)
+            *moved = 1;
     }
     if (!has_heads(c, d)) {
         for (uint8_t s = 0; s < k; s++)
@@ -737,7 +742,7 @@ static void backbone_start(strata_control *c, ctl_channel *ch, uint64_t now)
     if (!ch->backbone)
         return; /* no memory: the source keeps feeding every region; tried again at the next join */
     for (size_t i = 0; i < ch->ndcms; i++)
-        region_take_heads(c, ch, ch->dcms[i], now);
+        region_take_heads(c, ch, ch->dcms[i], now, NULL);
     push_roots(c, ch, now);
     flush_channel(c, ch, now);
 }
@@ -803,7 +808,7 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         c->peers--;
         if (strata_dcm_count(region) == 0 && !has_heads(c, region)) {
             dcm_destroy(c, region);
-        } else if (!region_take_heads(c, ch, region, now)) {
+        } else if (!region_take_heads(c, ch, region, now, NULL)) {
             /* The source feeds it again: it must learn its roots there. */
             strata_dcm_mark_dirty(region, STRATA_MTREE_SOURCE);
         }
@@ -926,7 +931,9 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
         push_roots(c, ch, now);
     }
     /* A peer's DCM is its region's, head or backbone member or not. */
-    send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, rec->region_dcm);
+    strata_dcm *region = rec->roots ? rec->roots : rec->dcm; /* a head's trees are the backbone's */
+    send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK,
+                    region ? strata_dcm_id_of(region) : (strata_dcm_id){0});
     mark_resend(rec);
     flush_node(c, rec, now);
     return 0;
@@ -1005,14 +1012,14 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     if (!ch->backbone && ch->ndcms >= 2) {
         backbone_start(c, ch, now);
     } else if (ch->backbone && j->upload_kbps >= ch->rate_kbps) {
-        /* A capable newcomer may head a tree (or the region's first). */
-        region_take_heads(c, ch, d, now);
-        push_roots(c, ch, now);
-        flush_dcm(c, ch->backbone, now);
+        /* A capable newcomer may head a tree (or the region's first);
+         * budgets change only if it does. */
+        int moved;
+        region_take_heads(c, ch, d, now, &moved);
+        if (moved)
+            push_roots(c, ch, now);
     }
-    strata_dcm_id region_id = strata_dcm_id_of(d);
-    rec->region_dcm = region_id;
-    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, region_id);
+    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
     flush_dcm(c, d, now);
     if (ch->backbone)
         flush_dcm(c, ch->backbone, now);
