@@ -226,6 +226,7 @@ int strata_simnet_init(strata_simnet *net, const strata_alloc *alloc, uint32_t n
     net->lat = lat;
     net->fixed_delay_ns = cfg->fixed_delay_ns;
     net->overhead_bytes = cfg->overhead_bytes;
+    net->cut_through_bytes = cfg->cut_through_bytes;
     net->seed = cfg->seed;
 
     /* Cumulative shares; the last bound is exactly 1 so rounding in the sum
@@ -251,6 +252,7 @@ int strata_simnet_init(strata_simnet *net, const strata_alloc *alloc, uint32_t n
         nd->class_idx = (uint8_t)cls;
         nd->upload_kbps = net->classes[cls].upload_kbps;
         nd->queue_limit_bytes = cfg->queue_limit_bytes;
+        nd->burst_at_ns = STRATA_NEVER;
         nd->loss = cfg->loss;
         strata_sim_rng_stream(&nd->rng, cfg->seed, i, STRATA_SIM_STREAM_LOSS);
     }
@@ -311,8 +313,20 @@ int strata_simnet_send(strata_simnet *net, uint32_t from, uint32_t to, uint32_t 
                 return STRATA_SIM_DROP_QUEUE;
             }
         }
-        depart = start + strata_simnet_tx_ns(wire, nd->upload_kbps);
-        nd->link_free_ns = depart;
+        uint64_t tx = strata_simnet_tx_ns(wire, nd->upload_kbps);
+        nd->link_free_ns = start + tx;
+        depart = nd->link_free_ns;
+        if (net->cut_through_bytes != 0) {
+            /* Trains: the head of this send leaves after the heads of the
+             * burst's earlier sends (net.h, "Packet trains"). */
+            if (nd->burst_at_ns != now_ns) {
+                nd->burst_at_ns = now_ns;
+                nd->burst_head_ns = start;
+            }
+            uint64_t unit = wire < net->cut_through_bytes ? wire : net->cut_through_bytes;
+            nd->burst_head_ns += unit == wire ? tx : strata_simnet_tx_ns(unit, nd->upload_kbps);
+            depart = nd->burst_head_ns;
+        }
     }
     nd->c.sent_pkts++;
     nd->c.sent_bytes += size_bytes;

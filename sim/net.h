@@ -20,6 +20,24 @@
  * Serialisation time is size * 8e6 / kbps ns, rounded up to the next ns, so
  * a link never runs faster than its capacity.
  *
+ * Packet trains (cut_through_bytes = u > 0). A simulator that charges each
+ * DATA packet as s >> u bytes (to run fewer events) stands for a train of
+ * s / u real datagrams. Real relays forward each datagram as it comes, so
+ * a train is not stored and forwarded whole: its head reaches the next hop
+ * after one datagram's serialisation, and a relay sending one train to c
+ * children interleaves them. The model keeps the link's occupancy exact
+ * (link_free advances by the whole s / upload, so capacity, backlog and
+ * queue drops are unchanged) and moves only the arrival:
+ *     a burst = the sends of one node at one instant now;
+ *     head(j) = head(j-1) + min(s_j, u) / upload, head(-1) = the burst's start
+ *               = max(now, link_free) at its first send;
+ *     arrival = head(j) + one_way_delay(a, b).
+ * With every packet <= u this is exactly the store-and-forward rule above.
+ * A train's tail lands up to one train's serialisation later than its
+ * head; the model counts the train as there when its head is, an optimism
+ * bounded by one train (one packet interval at the bottleneck) for the
+ * whole path, where store-and-forward would add a whole train per hop.
+ *
  * Capacities come from a mix "name:share:kbps,...", e.g.
  * "dsl:0.5:1000,cable:0.3:5000,fibre:0.2:50000": each node independently
  * draws its class from its own STRATA_SIM_STREAM_CAPACITY stream with
@@ -27,7 +45,7 @@
  * shuffled exact split) keep every node's class fixed as nodes are added;
  * the shares hold to within sampling error (+-0.5 % at 100,000 nodes).
  *
- * Per-node state is one 96-byte record; 100,000 nodes take under 10 MB.
+ * Per-node state is one 112-byte record; 100,000 nodes take under 12 MB.
  */
 #ifndef STRATA_SIM_NET_H
 #define STRATA_SIM_NET_H
@@ -66,6 +84,7 @@ typedef struct strata_simnet_config {
     double loss;                /* per-packet loss probability, [0, 1] */
     uint32_t overhead_bytes;    /* added to each packet on the link (28 = IPv4+UDP) */
     uint64_t fixed_delay_ns;    /* one-way delay when no latency model is given */
+    uint32_t cut_through_bytes; /* a train's unit (see "Packet trains"); 0 = store-and-forward */
 } strata_simnet_config;
 
 typedef struct strata_simnet_counters {
@@ -78,6 +97,8 @@ typedef struct strata_simnet_counters {
 /* Per-node state; private, exposed only so its size is known. */
 typedef struct strata_simnet_node {
     uint64_t link_free_ns; /* when the uplink finishes what is queued */
+    uint64_t burst_at_ns;  /* now of the current burst of sends (trains) */
+    uint64_t burst_head_ns; /* departure of the latest train head in that burst */
     double loss;           /* loss probability */
     strata_rng rng;        /* loss draws */
     strata_simnet_counters c;
@@ -94,12 +115,13 @@ typedef struct strata_simnet {
     const strata_simlat *lat; /* borrowed; NULL = fixed delay */
     uint64_t fixed_delay_ns;
     uint32_t overhead_bytes;
+    uint32_t cut_through_bytes;
     uint64_t seed;
     const strata_alloc *alloc;
 } strata_simnet;
 
 /* Fills cfg with the defaults: seed 1, no mix (unlimited), 64 KiB queues,
- * no loss, no overhead, 10 ms fixed delay. */
+ * no loss, no overhead, 10 ms fixed delay, store-and-forward. */
 void strata_simnet_config_default(strata_simnet_config *cfg);
 
 /* Parses a capacity mix into classes[0..max): "name:share:kbps" entries

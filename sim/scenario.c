@@ -51,6 +51,7 @@ void strata_scenario_default(strata_scenario *s)
     s->seed = 1;
     memcpy(s->algorithm, "strata", 7);
     s->packet_bytes = 1316;
+    s->trains = 1;
     s->fixed_delay_ms = 20;
     s->attach = STRATA_SCN_ATTACH_RANDOM;
     s->access_min_ms = 1;
@@ -142,6 +143,7 @@ static const key_desc KEYS[] = {
     {"seed", K_U64, OFF(seed), 0, 1.8e19, NULL},
     {"algorithm", K_STRING, OFF(algorithm), 0, STRATA_SCN_NAME_BYTES, NULL},
     {"packet_bytes", K_U32, OFF(packet_bytes), 64, 16 << 20, NULL},
+    {"trains", K_BOOL, OFF(trains), 0, 0, NULL},
     {"latency", K_STRING, OFF(latency), 0, STRATA_SCN_PATH_BYTES, NULL},
     {"fixed_delay_ms", K_DOUBLE, OFF(fixed_delay_ms), 0, 10000, NULL},
     {"attach", K_ENUM, OFF(attach), 0, 0, ATTACH_NAMES},

@@ -94,6 +94,7 @@ typedef struct strata_scenario {
     uint64_t seed;
     char algorithm[STRATA_SCN_NAME_BYTES];
     uint32_t packet_bytes; /* size the network charges for each DATA packet's payload */
+    uint8_t trains; /* a DATA packet above a datagram is a train of datagrams (net.h) */
 
     /* Network. */
     char latency[STRATA_SCN_PATH_BYTES];     /* matrix file; "" = fixed_delay_ms everywhere */

@@ -355,10 +355,9 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         uint64_t base = from == STRATA_WORLD_SOURCE
                             ? 0
                             : w->path_us[(size_t)from * MAX_SUBSTREAMS + pk->substream];
-        /* The link's propagation delay: arrival - departure, the
-         * departure being when the uplink is free again. */
-        uint64_t dep = w->now + strata_simnet_backlog_ns(&w->net, from, w->now);
-        uint64_t hop = (arrival - dep + 500) / 1000;
+        /* The link's propagation delay (queueing and serialisation are
+         * not part of a path's stretch). */
+        uint64_t hop = (strata_simnet_delay_ns(&w->net, from, to) + 500) / 1000;
         uint64_t p = base + hop;
         f->path_us = p > UINT32_MAX ? UINT32_MAX : (uint32_t)p;
     }
@@ -707,6 +706,9 @@ static int setup_net(strata_world *w, char *err, size_t errlen)
     nc.loss = s->loss;
     nc.overhead_bytes = 0;
     nc.fixed_delay_ns = (uint64_t)llround(s->fixed_delay_ms * 1e6);
+    /* A simulated packet larger than a datagram travels as the train of
+     * datagrams it stands for (net.h, "Packet trains"). */
+    nc.cut_through_bytes = s->trains ? STRATA_WIRE_MAX_DATAGRAM_BYTES : 0;
     int rc = strata_simnet_init(&w->net, w->alloc, w->nodes, &nc, w->have_lat ? &w->lat : NULL, err,
                                 errlen);
     if (rc < 0)
