@@ -234,6 +234,17 @@ static int send_bytes(strata_peer *p, strata_addr to, const uint8_t *buf, int n)
     return err;
 }
 
+/* The repair budget gets what the trees leave of the upload (pktstore.h):
+ * each child link carries one substream, rate / k. */
+static void update_repair_budget(strata_peer *p, uint64_t now)
+{
+    uint64_t links = 0;
+    for (uint8_t i = 0; i < p->k; i++)
+        links += p->subs[i].n_children;
+    uint64_t tree_kbps = p->k ? links * p->rate_kbps / p->k : 0;
+    strata_repair_budget_set_tree_kbps(&p->repair_budget, tree_kbps, now);
+}
+
 /* --- lifecycle ----------------------------------------------------------- */
 
 static int set_k(strata_peer *p, uint8_t k);
@@ -429,6 +440,7 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
     p->rejoining = 0;
     p->dcm = m.dcm;
     p->rate_kbps = m.rate_kbps;
+    update_repair_budget(p, now);
     p->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
     p->start_seq = m.start_seq;
     if (p->po.started)
@@ -471,7 +483,7 @@ static int apply_children(strata_peer *p, substream_state *s, const strata_msg_i
     return 0;
 }
 
-static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
+static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, uint64_t now)
 {
     strata_msg_instruction m;
     int err = strata_wire_decode_instruction(buf, len, &m);
@@ -497,6 +509,7 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len)
     err = apply_children(p, s, &m);
     if (err)
         return err;
+    update_repair_budget(p, now);
     s->have = 1;
     s->epoch = m.epoch;
     s->algorithm = m.algorithm;
@@ -790,7 +803,7 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
         err = handle_join_reply(p, buf, buflen, now);
         break;
     case STRATA_MSG_INSTRUCTION:
-        err = handle_instruction(p, buf, buflen);
+        err = handle_instruction(p, buf, buflen, now);
         break;
     case STRATA_MSG_REPAIR_REQUEST:
         err = handle_repair_request(p, from, buf, buflen, now);

@@ -103,29 +103,78 @@ int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
     return 0;
 }
 
+/* Gives the bucket rate_bytes_per_s (> 0) and the burst that goes with
+ * it; tokens beyond the new burst are dropped. */
+static void budget_refill(strata_repair_budget *b, uint64_t now);
+
+static void budget_set_rate(strata_repair_budget *b, uint64_t rate_bytes_per_s)
+{
+    b->rate_bytes_per_s = rate_bytes_per_s ? rate_bytes_per_s : 1;
+    b->burst_bytes = b->rate_bytes_per_s * STRATA_PKTSTORE_REPAIR_BURST_MS / 1000u;
+    uint64_t packet = STRATA_WIRE_MAX_DATAGRAM_BYTES;
+    if (packet < b->min_charge_bytes)
+        packet = b->min_charge_bytes;
+    uint64_t floor = (uint64_t)STRATA_PKTSTORE_REPAIR_BURST_PACKETS * packet;
+    if (b->burst_bytes < floor)
+        b->burst_bytes = floor;
+    if (b->tokens > b->burst_bytes)
+        b->tokens = b->burst_bytes;
+    /* The time an empty bucket takes to fill; burst * 1e9 fits 64 bits for
+     * any 32-bit upload. */
+    b->fill_ns = b->burst_bytes * STRATA_S(1) / b->rate_bytes_per_s + 1;
+}
+
+/* Bytes per second of percent of an upload of kbps. */
+static uint64_t upload_share(uint32_t kbps, unsigned percent)
+{
+    return (uint64_t)kbps * 1000u / 8u * percent / 100u;
+}
+
 void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps,
                                uint32_t min_charge_bytes, uint64_t now)
 {
     memset(b, 0, sizeof *b);
     b->last_ns = now;
     b->min_charge_bytes = min_charge_bytes;
+    b->upload_kbps = upload_kbps;
     if (upload_kbps == 0)
         return;
-    b->rate_bytes_per_s =
-        (uint64_t)upload_kbps * 1000u / 8u * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT / 100u;
-    if (b->rate_bytes_per_s == 0)
-        b->rate_bytes_per_s = 1;
-    b->burst_bytes = b->rate_bytes_per_s * STRATA_PKTSTORE_REPAIR_BURST_MS / 1000u;
-    uint64_t packet = STRATA_WIRE_MAX_DATAGRAM_BYTES;
-    if (packet < min_charge_bytes)
-        packet = min_charge_bytes;
-    uint64_t floor = (uint64_t)STRATA_PKTSTORE_REPAIR_BURST_PACKETS * packet;
-    if (b->burst_bytes < floor)
-        b->burst_bytes = floor;
-    b->tokens = b->burst_bytes;
-    /* The time an empty bucket takes to fill; burst * 1e9 fits 64 bits for
-     * any 32-bit upload. */
-    b->fill_ns = b->burst_bytes * STRATA_S(1) / b->rate_bytes_per_s + 1;
+    b->tokens = UINT64_MAX;
+    budget_set_rate(b, upload_share(upload_kbps, STRATA_PKTSTORE_REPAIR_SHARE_PERCENT));
+}
+
+void strata_repair_budget_set_tree_kbps(strata_repair_budget *b, uint64_t tree_kbps, uint64_t now)
+{
+    if (b->upload_kbps == 0)
+        return;
+    budget_refill(b, now); /* the tokens due at the old rate */
+    uint64_t max = upload_share(b->upload_kbps, STRATA_PKTSTORE_REPAIR_SHARE_PERCENT);
+    uint64_t min = upload_share(b->upload_kbps, STRATA_PKTSTORE_REPAIR_MIN_PERCENT);
+    uint64_t use = upload_share(b->upload_kbps, STRATA_PKTSTORE_UPLINK_USE_PERCENT);
+    uint64_t tree = tree_kbps > UINT32_MAX ? UINT64_MAX / 2 : tree_kbps * 1000u / 8u;
+    uint64_t left = use > tree ? use - tree : 0;
+    budget_set_rate(b, left > max ? max : left < min ? min : left);
+}
+
+/* Adds the tokens earned since the last refill. */
+static void budget_refill(strata_repair_budget *b, uint64_t now)
+{
+    if (now <= b->last_ns)
+        return;
+    /* Refill in byte-nanoseconds so that frequent small steps are not
+     * rounded away. */
+    uint64_t dt = now - b->last_ns;
+    if (dt >= b->fill_ns) {
+        b->tokens = b->burst_bytes;
+        b->frac = 0;
+    } else {
+        /* dt * rate < fill_ns * rate <= burst * 1e9: no overflow. */
+        uint64_t acc = b->frac + dt * b->rate_bytes_per_s;
+        uint64_t add = acc / STRATA_S(1);
+        b->frac = acc % STRATA_S(1);
+        b->tokens = add > b->burst_bytes - b->tokens ? b->burst_bytes : b->tokens + add;
+    }
+    b->last_ns = now;
 }
 
 int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now)
@@ -134,22 +183,7 @@ int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t 
         return 1;
     if (bytes < b->min_charge_bytes)
         bytes = b->min_charge_bytes;
-    if (now > b->last_ns) {
-        /* Refill in byte-nanoseconds so that frequent small steps are not
-         * rounded away. */
-        uint64_t dt = now - b->last_ns;
-        if (dt >= b->fill_ns) {
-            b->tokens = b->burst_bytes;
-            b->frac = 0;
-        } else {
-            /* dt * rate < fill_ns * rate <= burst * 1e9: no overflow. */
-            uint64_t acc = b->frac + dt * b->rate_bytes_per_s;
-            uint64_t add = acc / STRATA_S(1);
-            b->frac = acc % STRATA_S(1);
-            b->tokens = add > b->burst_bytes - b->tokens ? b->burst_bytes : b->tokens + add;
-        }
-        b->last_ns = now;
-    }
+    budget_refill(b, now);
     if (b->tokens < bytes)
         return 0;
     b->tokens -= bytes;

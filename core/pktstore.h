@@ -65,22 +65,30 @@ int strata_pktstore_answer_repair(const strata_pktstore *ps, const strata_msg_re
                                   uint64_t *bytes);
 
 /* Repair budget: a token bucket of bytes that bounds what a node spends on
- * answering repairs to STRATA_PKTSTORE_REPAIR_SHARE_PERCENT of its upload.
- * The trees use at most 85% of an upload (dcm.c), so repairs at this share
- * may overflow a full uplink only briefly, and one node that many peers
- * ask at once (the source after a parent died) cannot let its tree
- * packets drown in answers. The bucket holds up to
+ * answering repairs. Its rate is what the node's trees leave of its
+ * upload: up to STRATA_PKTSTORE_UPLINK_USE_PERCENT of the upload for trees
+ * and repairs together, but never more than
+ * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT nor less than
+ * STRATA_PKTSTORE_REPAIR_MIN_PERCENT of it. A node that answered at a
+ * fixed share on top of full trees (the trees use up to 85% of an upload,
+ * dcm.c) overflowed its own queue: the source, asked by many peers at once
+ * after a parent died, let its tree packets queue behind answers for a
+ * second, every peer fell late, asked for more, and the stream never
+ * recovered under churn. The bucket holds up to
  * STRATA_PKTSTORE_REPAIR_BURST_MS of budget, but never less than one
  * STRATA_PKTSTORE_REPAIR_BURST_PACKETS packets of the largest size, so a
  * slow uplink can still answer a small request whole. An upload of 0
  * (unlimited) makes an unlimited budget. */
 enum strata_pktstore_repair_budget_limits {
     STRATA_PKTSTORE_REPAIR_SHARE_PERCENT = 25,
+    STRATA_PKTSTORE_REPAIR_MIN_PERCENT = 10,
+    STRATA_PKTSTORE_UPLINK_USE_PERCENT = 100,
     STRATA_PKTSTORE_REPAIR_BURST_MS = 1000,
     STRATA_PKTSTORE_REPAIR_BURST_PACKETS = 4,
 };
 
 typedef struct strata_repair_budget {
+    uint32_t upload_kbps;      /* 0 = unlimited */
     uint64_t rate_bytes_per_s; /* 0 = unlimited */
     uint64_t burst_bytes;
     uint64_t fill_ns; /* an empty bucket is full again after this */
@@ -90,13 +98,18 @@ typedef struct strata_repair_budget {
     uint32_t min_charge_bytes; /* an answer costs at least this much */
 } strata_repair_budget;
 
-/* Sets the budget for a node of upload_kbps (0 = unlimited), full. Each
- * answer is charged its length, or min_charge_bytes if that is more: the
- * simulator sends tiny payloads that its network charges at a simulated
- * packet size, and the budget must count what the uplink pays (0 = the
- * real length, as the daemons use). */
+/* Sets the budget for a node of upload_kbps (0 = unlimited) whose trees
+ * take nothing yet, full. Each answer is charged its length, or
+ * min_charge_bytes if that is more: the simulator sends tiny payloads that
+ * its network charges at a simulated packet size, and the budget must
+ * count what the uplink pays (0 = the real length, as the daemons use). */
 void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps,
                                uint32_t min_charge_bytes, uint64_t now);
+/* Tells the budget what the node's trees now send (kbit/s, the stream's
+ * share for every child link it feeds); the rate follows (see above). The
+ * tokens earned so far are kept, up to the new burst. */
+void strata_repair_budget_set_tree_kbps(strata_repair_budget *b, uint64_t tree_kbps,
+                                        uint64_t now);
 /* Takes bytes from the bucket after refilling it up to now; returns 1 when
  * they were there (and are now spent), else 0 (nothing is taken). */
 int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now);

@@ -391,7 +391,18 @@ static dcm_entry *dcm_get(strata_source *s, strata_dcm_id id, int create)
     return d;
 }
 
-static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len)
+/* The repair budget gets what the trees leave of the upload (pktstore.h):
+ * each entry of a send list carries one substream, rate / k. */
+static void update_repair_budget(strata_source *s, uint64_t now)
+{
+    uint64_t links = 0;
+    for (unsigned i = 0; i < s->k && i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
+        links += s->lists[i].n;
+    uint64_t tree_kbps = s->k ? links * s->rate_kbps / s->k : 0;
+    strata_repair_budget_set_tree_kbps(&s->repair_budget, tree_kbps, now);
+}
+
+static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len, uint64_t now)
 {
     strata_msg_instruction m;
     int err = strata_wire_decode_instruction(buf, len, &m);
@@ -422,6 +433,7 @@ static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len)
         *in = saved; /* try again when the control center resends */
         return err;
     }
+    update_repair_budget(s, now);
     if (m.epoch > d->max_epoch)
         d->max_epoch = m.epoch;
     if (m.epoch > s->max_epoch)
@@ -609,7 +621,7 @@ int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint
         err = handle_join_reply(s, buf, buflen, now);
         break;
     case STRATA_MSG_INSTRUCTION:
-        err = handle_instruction(s, buf, buflen);
+        err = handle_instruction(s, buf, buflen, now);
         break;
     case STRATA_MSG_REPAIR_REQUEST:
         err = handle_repair_request(s, from, buf, buflen, now);

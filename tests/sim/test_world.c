@@ -186,8 +186,8 @@ static void test_pinned(void)
         uint64_t want;
     } pins[] = {
         {"direct", 0x8639ff3fa0804e84ull},
-        {"churn", 0xbbab4b675a4a4110ull},
-        {"failure", 0xdd656b6f8f898140ull},
+        {"churn", 0x5d7d6038bb3fea89ull},
+        {"failure", 0x186bf93bc0b020cfull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);

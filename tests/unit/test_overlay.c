@@ -18,16 +18,18 @@
  * other parents and the source until the control center rebuilds the
  * trees around the dead. A peer whose parents all died hears nothing more
  * and relies on the source its instructions name. The control center runs
- * with its default heartbeat (1000 ms), so the dead are found only after
- * 3.5 s, longer than the playout delay.
+ * with its default heartbeat (500 ms), so the dead are found after 1.75 s;
+ * meanwhile repairs come from what the survivors' and the source's trees
+ * leave of their uploads (pktstore.h).
  * Scenario 3: 2% of all datagrams lost.
  * Scenario 4: the peers in four regions (labels), so that each region's
  * head relays from the backbone to its region: everyone plays everything.
  * Then a 30% kill, which hits heads too. A dead head starves its whole
- * region until the control center finds it dead (3.5 s, longer than the
- * playout delay) and the source alone cannot repair a region at full rate:
- * such a region misses what the source cannot repair of the gap, but never
- * more than that window (3.5 s of stream) per peer.
+ * region until the control center finds it dead and rebuilds (the bound
+ * allows 3.5 s of stream, twice the detection time) and the source alone
+ * cannot repair a region at full rate: such a region misses what the
+ * source cannot repair of the gap, but never more than that window per
+ * peer.
  */
 #include "testutil.h"
 

@@ -584,6 +584,83 @@ static void test_repair_budget(void)
     CHECK_EQ_INT(strata_repair_budget_take(&b, 60, MS(530)), 1);
 }
 
+/* The budget follows what the trees take (pktstore.h): 25% while they
+ * leave that much, what they leave below the whole upload once they take
+ * more, and never less than 10%. Tokens earned are kept up to the new
+ * burst. */
+static void test_repair_budget_follows_trees(void)
+{
+    static const struct {
+        uint32_t tree_kbps;
+        uint64_t rate; /* bytes per second of an upload of 8000 kbps (1 MB/s) */
+    } cases[] = {{0, 250000},    {6000, 250000}, {6400, 200000}, {7000, 125000},
+                 {7200, 100000}, {8000, 100000}, {20000, 100000}, {1000, 250000}};
+    strata_repair_budget b;
+    strata_repair_budget_init(&b, 8000, 0, 0);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        strata_repair_budget_set_tree_kbps(&b, cases[c].tree_kbps, 0);
+        CHECK_EQ_U64(b.rate_bytes_per_s, cases[c].rate);
+        CHECK_EQ_U64(b.burst_bytes, cases[c].rate);
+        CHECK(b.tokens <= b.burst_bytes);
+    }
+    /* Drained at 250 kB/s, then cut to 100 kB/s: 100 ms earn 10 kB, no more. */
+    strata_repair_budget_init(&b, 8000, 0, 0);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 250000, 0), 1);
+    strata_repair_budget_set_tree_kbps(&b, 8000, MS(100));
+    CHECK_EQ_U64(b.tokens, 25000); /* earned at the old rate before the change */
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 25001, MS(100)), 0);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 35000, MS(200)), 1);
+    /* Unlimited stays unlimited. */
+    strata_repair_budget_init(&b, 0, 0, 0);
+    strata_repair_budget_set_tree_kbps(&b, 5000, 0);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 1000000000, 0), 1);
+}
+
+/* Repairs answered from a full store by a peer of 8000 kbps, each answer
+ * charged 16 KiB, after instructions that give it links children per
+ * substream of a 1000 kbps stream in 4 substreams. */
+static uint64_t repairs_answered_with_children(sent_list *out, uint8_t links)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.upload_kbps = 8000;
+    cfg.repair_charge_bytes = 16384;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    feed_reply(p, STRATA_JOIN_OK, 4, 1000, 0, 0);
+    strata_peer_ref kids[8];
+    for (uint8_t i = 0; i < links; i++)
+        kids[i] = ref_of(100u + i);
+    for (uint8_t sub = 0; sub < 4; sub++)
+        CHECK_EQ_INT(feed_instr(p, 1, 4, sub, ref_of(1), kids, links, 0), 0);
+    for (uint64_t s = 0; s < 64; s++)
+        feed_data(p, addr_of(1), s, 4, 0, MS(1));
+    drain(p, out);
+    sent_clear(out);
+    strata_msg_repair req = {id_of(50), chan(), 0, UINT64_MAX};
+    uint8_t b[64];
+    feed(p, addr_of(50), b, strata_wire_encode_repair(b, sizeof b, &req), MS(2));
+    drain(p, out);
+    sent_clear(out);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    strata_peer_del(p);
+    return st.tx_repairs;
+}
+
+/* The trees' children shrink the repair budget (pktstore.h): with no
+ * children 25% of 8000 kbps is a bucket of 250 kB, 15 answers of 16 KiB;
+ * 8 children per substream take 8000 kbps, which leaves the 10% floor,
+ * 100 kB, 6 answers. */
+static void test_repair_budget_shrinks_with_children(sent_list *out)
+{
+    CHECK_EQ_U64(repairs_answered_with_children(out, 0), 15);
+    CHECK_EQ_U64(repairs_answered_with_children(out, 4), 15); /* trees at 50%: 25% left */
+    CHECK_EQ_U64(repairs_answered_with_children(out, 8), 6);
+}
+
 /* A peer with a slow uplink answers repairs only up to its budget and
  * counts the requests it refused. */
 static void test_repair_refused(sent_list *out)
@@ -1428,6 +1505,8 @@ int main(void)
     test_repair_sequence(out);
     test_repair_timing(out);
     test_repair_budget();
+    test_repair_budget_follows_trees();
+    test_repair_budget_shrinks_with_children(out);
     test_repair_refused(out);
     test_config_timers(out);
     test_repair_source(out);
