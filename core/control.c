@@ -416,13 +416,20 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
     }
 }
 
-/* Sends who's k instructions of DCM d to rec's address, stamped epoch. who
- * is rec's id, or STRATA_MTREE_SOURCE when rec is the channel's source. */
+/* Sends member who's instructions of DCM d for the substreams in subs
+ * (bit s for substream s) to rec's address, stamped epoch. Only the trees
+ * that changed are sent: a departure touches a node in one or two of its
+ * k trees, and one datagram per tree would be most of the control
+ * center's traffic under churn. */
 static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
-                              uint32_t epoch, uint64_t now)
+                              uint16_t subs, uint32_t epoch, uint64_t now)
 {
     int n = strata_dcm_instructions(d, who, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
-    send_encoded(c, rec, n, epoch, now);
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if ((subs >> c->instr[i].substream) & 1u)
+            c->instr[kept++] = c->instr[i];
+    send_encoded(c, rec, kept, epoch, now);
 }
 
 /* A region's head gets one instruction per substream, in the backbone's
@@ -485,11 +492,12 @@ static void send_source_instructions(strata_control *c, strata_dcm *d, ctl_node 
 static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
 {
     strata_node_id ids[CONTROL_DIRTY_CHUNK];
+    uint16_t subs[CONTROL_DIRTY_CHUNK];
     uint32_t epoch = 0;
     size_t n;
     ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
     do {
-        n = strata_dcm_take_dirty(d, ids, CONTROL_DIRTY_CHUNK);
+        n = strata_dcm_take_dirty_subs(d, ids, subs, CONTROL_DIRTY_CHUNK);
         for (size_t i = 0; i < n; i++) {
             if (!epoch)
                 epoch = next_epoch(c);
@@ -512,7 +520,7 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
             if (rec->roots)
                 send_head_instructions(c, rec, epoch, now);
             else
-                send_instructions(c, d, ids[i], rec, epoch, now);
+                send_instructions(c, d, ids[i], rec, subs[i], epoch, now);
         }
     } while (n == CONTROL_DIRTY_CHUNK);
 }

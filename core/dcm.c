@@ -19,6 +19,7 @@ typedef struct dcm_member {
     strata_addr addr;
     uint32_t upload_kbps;
     uint8_t dirty;
+    uint16_t dirty_subs; /* the trees whose instruction it needs again */
 } dcm_member;
 
 struct strata_dcm {
@@ -36,7 +37,7 @@ struct strata_dcm {
     /* who feeds each tree's root children in the source's place (a region's
      * head); a zero ref: the source itself */
     strata_peer_ref sub_root[STRATA_WIRE_MAX_SUBSTREAMS];
-    uint8_t source_dirty;
+    uint16_t source_dirty; /* the trees whose instruction the source needs again */
     strata_mtree *tree;
 
     dcm_member *members; /* dense; index maps id -> position */
@@ -153,14 +154,21 @@ static int dirty_reserve(strata_dcm *d, size_t need)
     return 0;
 }
 
-static void mark(strata_dcm *d, strata_node_id id)
+enum { DCM_ALL_SUBS = 0xffff };
+
+/* Records that id needs its instructions for the trees in subs again (it
+ * is listed once however often it changes). */
+static void mark_subs(strata_dcm *d, strata_node_id id, uint16_t subs)
 {
     if (id.v == STRATA_MTREE_SOURCE.v) {
-        d->source_dirty = 1;
+        d->source_dirty |= subs;
         return;
     }
     dcm_member *m = member_get(d, id);
-    if (!m || m->dirty)
+    if (!m)
+        return;
+    m->dirty_subs |= subs;
+    if (m->dirty)
         return;
     /* strata_dcm_add keeps the capacity at least one more than the members,
      * and a compacted FIFO holds at most one entry per member, so there is
@@ -173,30 +181,39 @@ static void mark(strata_dcm *d, strata_node_id id)
     d->dirty[d->dirty_head + d->dirty_len++] = id;
 }
 
+/* Every tree of id. */
+static void mark(strata_dcm *d, strata_node_id id)
+{
+    mark_subs(d, id, DCM_ALL_SUBS);
+}
+
 static void pull_tree_dirty(strata_dcm *d)
 {
     strata_node_id chunk[DCM_DIRTY_CHUNK];
+    uint16_t subs[DCM_DIRTY_CHUNK];
     size_t n;
     do {
-        n = strata_mtree_take_dirty(d->tree, chunk, DCM_DIRTY_CHUNK);
+        n = strata_mtree_take_dirty_subs(d->tree, chunk, subs, DCM_DIRTY_CHUNK);
         for (size_t i = 0; i < n; i++)
-            mark(d, chunk[i]);
+            mark_subs(d, chunk[i], subs[i]);
     } while (n == DCM_DIRTY_CHUNK);
 }
 
-/* Marks the parents (the source, for a root) and children of member id. */
+/* Marks the parents (the source, for a root) and children of member id,
+ * each in the tree that links them. */
 static void mark_neighbours(strata_dcm *d, strata_node_id id)
 {
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     for (uint8_t s = 0; s < d->k; s++) {
+        uint16_t bit = (uint16_t)(1u << s);
         strata_node_id p = strata_mtree_parent(d->tree, id, s);
         if (p.v != STRATA_MTREE_NONE.v)
-            mark(d, p);
+            mark_subs(d, p, bit);
         size_t n = strata_mtree_children(d->tree, id, s, kids, STRATA_WIRE_MAX_CHILDREN);
         if (n > STRATA_WIRE_MAX_CHILDREN)
             n = STRATA_WIRE_MAX_CHILDREN;
         for (size_t i = 0; i < n; i++)
-            mark(d, kids[i]);
+            mark_subs(d, kids[i], bit);
     }
 }
 
@@ -299,9 +316,10 @@ int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root
                                      STRATA_WIRE_MAX_CHILDREN);
     if (n > STRATA_WIRE_MAX_CHILDREN)
         n = STRATA_WIRE_MAX_CHILDREN;
+    uint16_t bit = (uint16_t)(1u << s);
     for (size_t i = 0; i < n; i++)
-        mark(d, kids[i]);
-    mark(d, STRATA_MTREE_SOURCE);
+        mark_subs(d, kids[i], bit);
+    mark_subs(d, STRATA_MTREE_SOURCE, bit);
     return 0;
 }
 
@@ -449,7 +467,7 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
         ;
     for (size_t i = 0; i < d->count; i++)
         mark(d, d->members[i].id);
-    d->source_dirty = 1;
+    mark(d, STRATA_MTREE_SOURCE);
     return 0;
 }
 
@@ -574,11 +592,14 @@ int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node)
     return 0;
 }
 
-size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max)
+size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint16_t *subs, size_t max)
 {
     size_t n = 0;
+    uint16_t all = (uint16_t)((1u << d->k) - 1u);
     pull_tree_dirty(d);
     if (n < max && d->source_dirty) {
+        if (subs)
+            subs[n] = (uint16_t)(d->source_dirty & all);
         d->source_dirty = 0;
         out[n++] = STRATA_MTREE_SOURCE;
     }
@@ -588,12 +609,20 @@ size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max)
         dcm_member *m = member_get(d, id);
         if (!m || !m->dirty)
             continue; /* left, or listed twice after leaving and coming back */
+        if (subs)
+            subs[n] = (uint16_t)(m->dirty_subs & all);
         m->dirty = 0;
+        m->dirty_subs = 0;
         out[n++] = id;
     }
     if (d->dirty_len == 0)
         d->dirty_head = 0;
     return n;
+}
+
+size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max)
+{
+    return strata_dcm_take_dirty_subs(d, out, NULL, max);
 }
 
 /* --- instructions ---------------------------------------------------------------- */

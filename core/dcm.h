@@ -109,6 +109,11 @@ int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node);
  * source) and clears them; returns how many were written. Call until it
  * returns less than max to drain everything. */
 size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max);
+/* The same, and subs[i] (if subs is not NULL) gets the substreams whose
+ * instruction out[i] needs again (bit s for substream s, only bits below
+ * k): those whose parent or children changed, every one for a newcomer, a
+ * rebuild or strata_dcm_mark_dirty. */
+size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint16_t *subs, size_t max);
 
 /* Fills out[0..k-1] with node's instructions, one per substream, stamped
  * with epoch: algorithm tree, the parent as a ref (the source's ref when

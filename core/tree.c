@@ -73,6 +73,7 @@
 
 #define NIL UINT32_MAX
 #define SRC (UINT32_MAX - 1u)
+#define ALL_SUBS ((uint16_t)0xffffu) /* every tree (masks are cut to k by the reader) */
 
 enum {
     MTREE_MIN_CAP = 16,
@@ -123,8 +124,9 @@ struct strata_mtree {
     struct tnode *nodes;
     struct tpos *pos; /* [index * k + tree] */
     uint32_t *dirty;
+    uint16_t *dirty_subs; /* [dirty position]: the trees in which that node changed */
     uint32_t cap, used, count, free_head, ndirty;
-    int src_dirty;
+    uint16_t src_dirty; /* trees in which the source's children changed */
     strata_idmap map;
     struct sub sub[STRATA_WIRE_MAX_SUBSTREAMS];
 };
@@ -201,14 +203,28 @@ static int8_t pick_interior(const strata_mtree *t)
 
 /* --- dirty set ------------------------------------------------------------ */
 
-static void mark(strata_mtree *t, uint32_t v)
+/* Records that v's parent or children in the trees of subs changed (v
+ * may be SRC or NIL). Only those trees' instructions need sending again. */
+static void mark_subs(strata_mtree *t, uint32_t v, uint16_t subs)
 {
     if (v == SRC) {
-        t->src_dirty = 1;
-    } else if (v != NIL && t->nodes[v].dpos == NIL) {
-        t->nodes[v].dpos = t->ndirty;
-        t->dirty[t->ndirty++] = v;
+        t->src_dirty |= subs;
+    } else if (v != NIL) {
+        uint32_t i = t->nodes[v].dpos;
+        if (i == NIL) {
+            i = t->ndirty++;
+            t->nodes[v].dpos = i;
+            t->dirty[i] = v;
+            t->dirty_subs[i] = 0;
+        }
+        t->dirty_subs[i] |= subs;
     }
+}
+
+/* Tree s changed for v. */
+static void mark(strata_mtree *t, unsigned s, uint32_t v)
+{
+    mark_subs(t, v, (uint16_t)(1u << s));
 }
 
 static void unmark(strata_mtree *t, uint32_t v)
@@ -218,6 +234,7 @@ static void unmark(strata_mtree *t, uint32_t v)
         return;
     uint32_t last = t->dirty[--t->ndirty];
     t->dirty[i] = last;
+    t->dirty_subs[i] = t->dirty_subs[t->ndirty];
     t->nodes[last].dpos = i;
     t->nodes[v].dpos = NIL;
 }
@@ -435,8 +452,8 @@ static void cut(strata_mtree *t, unsigned s, uint32_t v)
         return;
     unlink_child(t, s, v);
     idx_refresh_parent(t, s, p);
-    mark(t, v);
-    mark(t, p);
+    mark(t, s, v);
+    mark(t, s, p);
 }
 
 /* Hangs the floating subtree of r under p (connected, with room) and puts
@@ -451,8 +468,8 @@ static void attach_root(strata_mtree *t, unsigned s, uint32_t r, uint32_t p)
             q->depth = at(t, q->parent, s)->depth + 1;
         idx_insert(t, s, w);
     }
-    mark(t, r);
-    mark(t, p);
+    mark(t, s, r);
+    mark(t, s, p);
 }
 
 /* Breaks the floating subtree of r into detached nodes, children first, so
@@ -470,10 +487,10 @@ static void dissolve(strata_mtree *t, unsigned s, uint32_t r)
         if (w != r)
             unlink_child(t, s, w);
         idx_insert(t, s, w);
-        mark(t, w);
+        mark(t, s, w);
         if (w == r)
             return;
-        mark(t, p);
+        mark(t, s, p);
         w = p;
     }
 }
@@ -585,6 +602,7 @@ void strata_mtree_del(strata_mtree *t)
     strata_mem_free(t->alloc, t->nodes);
     strata_mem_free(t->alloc, t->pos);
     strata_mem_free(t->alloc, t->dirty);
+    strata_mem_free(t->alloc, t->dirty_subs);
     strata_idmap_free(&t->map);
     strata_mem_free(t->alloc, t);
 }
@@ -620,6 +638,10 @@ static int grow(strata_mtree *t)
     if (!p)
         return STRATA_ERR_NOMEM;
     t->dirty = p;
+    p = strata_mem_realloc(t->alloc, t->dirty_subs, (size_t)ncap * sizeof *t->dirty_subs);
+    if (!p)
+        return STRATA_ERR_NOMEM;
+    t->dirty_subs = p;
     for (unsigned s = 0; s < t->k; s++) {
         if (grow_buckets(t, &t->sub[s].spare, ncap) || grow_buckets(t, &t->sub[s].leaf, ncap))
             return STRATA_ERR_NOMEM;
@@ -670,7 +692,7 @@ static int add_node(strata_mtree *t, strata_node_id id, uint32_t upload_kbps, in
         idx_insert(t, s, v);
     }
     t->count++;
-    mark(t, v);
+    mark_subs(t, v, ALL_SUBS); /* a newcomer needs every tree's instruction */
     if (attach)
         for (unsigned s = 0; s < t->k; s++)
             repair(t, s);
@@ -715,7 +737,7 @@ int strata_mtree_remove(strata_mtree *t, strata_node_id id)
                 uint32_t next = at(t, c, s)->next;
                 float_subtree(t, s, c);
                 unlink_child(t, s, c);
-                mark(t, c);
+                mark(t, s, c);
                 orphans[norphans++] = c;
                 c = next;
             }
@@ -885,9 +907,9 @@ static void rebuild_core(strata_mtree *t, struct rebuild_buf *rb)
             idx_insert(t, s, v);
             uint32_t old = rb->oldpar[(size_t)v * k + s], now = at(t, v, s)->parent;
             if (old != now) {
-                mark(t, v);
-                mark(t, old);
-                mark(t, now);
+                mark(t, s, v);
+                mark(t, s, old);
+                mark(t, s, now);
             }
         }
     }
@@ -992,19 +1014,29 @@ size_t strata_mtree_detached(const strata_mtree *t)
 
 uint8_t strata_mtree_k(const strata_mtree *t) { return t->k; }
 
-size_t strata_mtree_take_dirty(strata_mtree *t, strata_node_id *out, size_t max)
+size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint16_t *subs,
+                                    size_t max)
 {
     size_t n = 0;
     if (t->src_dirty && n < max) {
+        if (subs)
+            subs[n] = t->src_dirty;
         out[n++] = STRATA_MTREE_SOURCE;
         t->src_dirty = 0;
     }
     while (n < max && t->ndirty > 0) {
         uint32_t v = t->dirty[--t->ndirty];
         t->nodes[v].dpos = NIL;
+        if (subs)
+            subs[n] = t->dirty_subs[t->ndirty];
         out[n++] = (strata_node_id){t->nodes[v].id};
     }
     return n;
+}
+
+size_t strata_mtree_take_dirty(strata_mtree *t, strata_node_id *out, size_t max)
+{
+    return strata_mtree_take_dirty_subs(t, out, NULL, max);
 }
 
 void strata_mtree_get_stats(const strata_mtree *t, strata_mtree_stats *st)

@@ -83,6 +83,12 @@ uint8_t strata_mtree_k(const strata_mtree *t);
  * call (the source appears as STRATA_MTREE_SOURCE) and clears them from the
  * dirty set; returns how many were written. */
 size_t strata_mtree_take_dirty(strata_mtree *t, strata_node_id *out, size_t max);
+/* The same, and subs[i] (if subs is not NULL) gets the trees in which
+ * out[i]'s parent or children changed, bit s for tree s: only those
+ * instructions need sending again. A node new to the trees has every bit
+ * set (bits at k and above mean nothing). */
+size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint16_t *subs,
+                                    size_t max);
 
 /* Checks every invariant (each node has one parent per tree or is counted
  * detached, no cycles, no capacity exceeded, interior in at most one tree,

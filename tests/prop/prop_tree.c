@@ -36,6 +36,7 @@ struct pnode {
     uint64_t par[MAXK];      /* parents at the previous verification */
     int fresh;               /* added since the previous verification */
     int dirty;               /* seen in this step's dirty set */
+    uint16_t dirty_subs;     /* the trees it was marked dirty in */
 };
 
 struct model {
@@ -52,6 +53,7 @@ struct model {
     int interior_left;          /* a node with slots left since the last rebuild */
     int pending;                /* add_detached nodes await a rebuild */
     int src_dirty;
+    uint16_t src_dirty_subs;
 };
 
 static strata_rng rng;
@@ -193,13 +195,18 @@ static void verify(struct model *m, const char *op)
 
     /* Dirty set: no duplicates, only live nodes and the source. */
     strata_node_id buf[256];
+    uint16_t subs[256];
     size_t got;
     m->src_dirty = 0;
-    while ((got = strata_mtree_take_dirty(m->t, buf, 256)) > 0) {
+    m->src_dirty_subs = 0;
+    while ((got = strata_mtree_take_dirty_subs(m->t, buf, subs, 256)) > 0) {
         for (size_t i = 0; i < got; i++) {
+            if (subs[i] == 0)
+                PFAIL("after %s: dirty id %llu in no tree", op, (unsigned long long)buf[i].v);
             if (buf[i].v == STRATA_MTREE_SOURCE.v) {
                 if (m->src_dirty++)
                     PFAIL("after %s: source dirty twice", op);
+                m->src_dirty_subs = subs[i];
                 continue;
             }
             struct pnode *p = node_of(m, buf[i].v);
@@ -208,6 +215,8 @@ static void verify(struct model *m, const char *op)
                       (unsigned long long)buf[i].v);
             else if (p->dirty++)
                 PFAIL("after %s: node %llu dirty twice", op, (unsigned long long)p->id);
+            else
+                p->dirty_subs = subs[i];
         }
     }
 
@@ -273,21 +282,27 @@ static void verify(struct model *m, const char *op)
                           (unsigned long long)p->id);
             linked[s] += nc;
 
-            /* Dirty completeness: a changed parent marks the node, the old
-             * parent (if still there) and the new one. */
+            /* Dirty completeness, per tree: a changed parent in tree s
+             * marks the node, the old parent (if still there) and the new
+             * one dirty in s (child lists change only with a child's
+             * parent, so this covers them). A new node is dirty in every
+             * tree. */
+            uint16_t bit = (uint16_t)(1u << s);
             if (p->fresh) {
-                if (!p->dirty)
-                    PFAIL("after %s: new node %llu not dirty", op, (unsigned long long)p->id);
+                if (!(p->dirty_subs & bit))
+                    PFAIL("after %s: new node %llu not dirty in %u", op,
+                          (unsigned long long)p->id, s);
             } else if (par.v != p->par[s]) {
                 struct pnode *oldp = node_of(m, p->par[s]), *newp = node_of(m, par.v);
-                if (!p->dirty)
-                    PFAIL("after %s: moved node %llu not dirty", op, (unsigned long long)p->id);
-                if ((oldp && !oldp->dirty) || (newp && !newp->dirty))
-                    PFAIL("after %s: parents of moved %llu not dirty", op,
-                          (unsigned long long)p->id);
+                if (!(p->dirty_subs & bit))
+                    PFAIL("after %s: moved node %llu not dirty in %u", op,
+                          (unsigned long long)p->id, s);
+                if ((oldp && !(oldp->dirty_subs & bit)) || (newp && !(newp->dirty_subs & bit)))
+                    PFAIL("after %s: parents of moved %llu not dirty in %u", op,
+                          (unsigned long long)p->id, s);
                 if ((p->par[s] == STRATA_MTREE_SOURCE.v || par.v == STRATA_MTREE_SOURCE.v) &&
-                    !m->src_dirty)
-                    PFAIL("after %s: source not dirty", op);
+                    !(m->src_dirty_subs & bit))
+                    PFAIL("after %s: source not dirty in %u", op, s);
             }
             p->par[s] = par.v;
         }
@@ -332,6 +347,7 @@ static void verify(struct model *m, const char *op)
     for (size_t li = 0; li < n; li++) {
         m->nodes[m->live[li]].fresh = 0;
         m->nodes[m->live[li]].dirty = 0;
+        m->nodes[m->live[li]].dirty_subs = 0;
     }
 }
 
