@@ -424,12 +424,8 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
 static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
                               uint16_t subs, uint32_t epoch, uint64_t now)
 {
-    int n = strata_dcm_instructions(d, who, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
-    int kept = 0;
-    for (int i = 0; i < n; i++)
-        if ((subs >> c->instr[i].substream) & 1u)
-            c->instr[kept++] = c->instr[i];
-    send_encoded(c, rec, kept, epoch, now);
+    int n = strata_dcm_instructions_subs(d, who, subs, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
+    send_encoded(c, rec, n, epoch, now);
 }
 
 /* A region's head gets one instruction per substream, in the backbone's
@@ -1079,14 +1075,14 @@ static int handle_join(strata_control *c, strata_addr from, const uint8_t *buf, 
 
 /* --- HEARTBEAT ------------------------------------------------------------------------ */
 
-/* True when the parents a peer reports differ from its tree parents. */
-static int parents_differ(const strata_control *c, const ctl_node *rec,
+/* True when the parents a peer reports differ from its tree parents tp. */
+static int parents_differ(const strata_control *c, const strata_node_id *tp,
                           const strata_msg_heartbeat *hb)
 {
     if (hb->n_parents != c->k)
         return 1;
     for (uint8_t s = 0; s < c->k; s++)
-        if (hb->parents[s].parent.v != strata_dcm_parent_id(rec->dcm, rec->id, s).v)
+        if (hb->parents[s].parent.v != tp[s].v)
             return 1;
     return 0;
 }
@@ -1095,8 +1091,8 @@ static int parents_differ(const strata_control *c, const ctl_node *rec,
  * last_rx_seq for s stood still for stall_after while its other substreams
  * advanced by at least 2k packets. Each baseline belongs to one tree
  * parent, so a new parent gets a full stall_after before it is judged. */
-static void stall_check(strata_control *c, ctl_node *rec, const strata_msg_heartbeat *hb,
-                        uint64_t now)
+static void stall_check(strata_control *c, ctl_node *rec, const strata_node_id *parents,
+                        const strata_msg_heartbeat *hb, uint64_t now)
 {
     if (c->k < 2 || hb->n_parents != c->k)
         return;
@@ -1116,7 +1112,7 @@ static void stall_check(strata_control *c, ctl_node *rec, const strata_msg_heart
         ctl_stall *st = &rec->stall[s];
         uint64_t other = (int)s == top1_s ? top2 : top1;
         uint64_t seq = hb->parents[s].last_rx_seq;
-        strata_node_id tp = strata_dcm_parent_id(rec->dcm, rec->id, s);
+        strata_node_id tp = parents[s];
         if (!rec->stall_init || tp.v != st->parent || seq != st->seq) {
             st->seq = seq;
             st->since_ns = now;
@@ -1192,7 +1188,11 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     int resend =
         hb->instr_epoch < rec->last_epoch_sent && elapsed(now, rec->last_send_ns) > c->hb_ns;
     if (rec->role == STRATA_ROLE_PEER) {
-        if (parents_differ(c, rec, hb)) {
+        /* The tree parents, looked up once for both checks. */
+        strata_node_id tp[STRATA_WIRE_MAX_SUBSTREAMS];
+        memset(tp, 0, sizeof tp);
+        strata_dcm_parent_ids(rec->dcm, rec->id, tp, STRATA_WIRE_MAX_SUBSTREAMS);
+        if (parents_differ(c, tp, hb)) {
             if (rec->mismatch_streak < UINT8_MAX)
                 rec->mismatch_streak++;
         } else {
@@ -1200,7 +1200,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         }
         if (rec->mismatch_streak >= 2)
             resend = 1;
-        stall_check(c, rec, hb, now);
+        stall_check(c, rec, tp, hb, now);
     }
     if (resend)
         mark_resend(rec);

@@ -643,14 +643,28 @@ static strata_peer_ref ref_of(const strata_dcm *d, strata_node_id id)
 int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
                             strata_msg_instruction *out, size_t max)
 {
-    int is_source = node.v == STRATA_MTREE_SOURCE.v;
     if (max < d->k)
         return STRATA_ERR_NOSPACE;
+    return strata_dcm_instructions_subs(d, node, 0xffff, epoch, out, max);
+}
+
+int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint16_t subs,
+                                 uint32_t epoch, strata_msg_instruction *out, size_t max)
+{
+    int is_source = node.v == STRATA_MTREE_SOURCE.v;
     if (is_source ? d->source.node.v == 0 : !member_get(d, node))
         return is_source ? STRATA_ERR_INVAL : STRATA_ERR_NOTFOUND;
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    if (!is_source)
+        strata_mtree_parents(d->tree, node, parents, STRATA_WIRE_MAX_SUBSTREAMS);
+    int n_out = 0;
     for (uint8_t s = 0; s < d->k; s++) {
-        strata_msg_instruction *in = &out[s];
+        if (!((subs >> s) & 1u))
+            continue;
+        if ((size_t)n_out == max)
+            return STRATA_ERR_NOSPACE;
+        strata_msg_instruction *in = &out[n_out++];
         memset(in, 0, sizeof *in);
         in->dcm = d->id;
         in->channel = d->channel;
@@ -661,7 +675,7 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
         in->algorithm = STRATA_ALG_TREE;
         in->source = d->source; /* the zero ref while unknown */
         if (!is_source) {
-            strata_node_id p = strata_mtree_parent(d->tree, node, s);
+            strata_node_id p = parents[s];
             if (p.v == STRATA_MTREE_SOURCE.v && d->sub_root[s].node.v)
                 in->parent = d->sub_root[s];
             else if (p.v != STRATA_MTREE_NONE.v)
@@ -678,13 +692,29 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
         }
         in->n_children = nc;
     }
-    return d->k;
+    return n_out;
+}
+
+/* What a node reports for tree parent p of substream s. */
+static strata_node_id reported_parent(const strata_dcm *d, strata_node_id p, uint8_t s)
+{
+    if (p.v == STRATA_MTREE_SOURCE.v)
+        return s < d->k && d->sub_root[s].node.v ? d->sub_root[s].node : d->source.node;
+    return p;
 }
 
 strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, uint8_t s)
 {
-    strata_node_id p = strata_mtree_parent(d->tree, node, s);
-    if (p.v == STRATA_MTREE_SOURCE.v)
-        return s < d->k && d->sub_root[s].node.v ? d->sub_root[s].node : d->source.node;
-    return p;
+    return reported_parent(d, strata_mtree_parent(d->tree, node, s), s);
+}
+
+int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_id *out,
+                          size_t max)
+{
+    strata_node_id p[STRATA_WIRE_MAX_SUBSTREAMS];
+    if (max < d->k || strata_mtree_parents(d->tree, node, p, STRATA_WIRE_MAX_SUBSTREAMS) == 0)
+        return 0;
+    for (uint8_t s = 0; s < d->k; s++)
+        out[s] = reported_parent(d, p[s], s);
+    return d->k;
 }

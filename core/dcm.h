@@ -125,9 +125,18 @@ size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint16_t *
  * when the source is asked for but not known. */
 int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
                             strata_msg_instruction *out, size_t max);
+/* The same for the substreams in subs only (bit s for substream s), in
+ * order, written from out[0]; returns how many (0..k) or an error as
+ * above. Computing one substream's instruction costs a lookup per child. */
+int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint16_t subs,
+                                 uint32_t epoch, strata_msg_instruction *out, size_t max);
 
 /* The tree parent of node in substream s as the node would report it in a
  * heartbeat: a member id, the source's id (zero while unknown) or zero. */
 strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, uint8_t s);
+/* The same for every substream at once (one lookup of node): out[0..k-1].
+ * Returns k, or 0 if node is not a member (out untouched). */
+int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_id *out,
+                          size_t max);
 
 #endif

@@ -957,6 +957,19 @@ strata_node_id strata_mtree_parent(const strata_mtree *t, strata_node_id id, uin
     return (strata_node_id){id_of(t, p)};
 }
 
+size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_node_id *out,
+                            size_t max)
+{
+    uint32_t v;
+    if (max < t->k || !lookup(t, id, &v))
+        return 0;
+    for (unsigned s = 0; s < t->k; s++) {
+        uint32_t p = at(t, v, s)->parent;
+        out[s] = p == NIL ? STRATA_MTREE_NONE : (strata_node_id){id_of(t, p)};
+    }
+    return t->k;
+}
+
 size_t strata_mtree_children(const strata_mtree *t, strata_node_id id, uint8_t s,
                              strata_node_id *out, size_t max)
 {

@@ -76,6 +76,11 @@ int strata_mtree_interior_tree(const strata_mtree *t, strata_node_id id);
 int strata_mtree_depth(const strata_mtree *t, strata_node_id id,
                        uint8_t s); /* source's children: 1 */
 size_t strata_mtree_count(const strata_mtree *t);
+/* node's parents in every tree at once (one lookup of id): out[s] as
+ * strata_mtree_parent gives it. Returns k, or 0 (out untouched) if id is
+ * not in the trees or max < k. */
+size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_node_id *out,
+                            size_t max);
 size_t strata_mtree_detached(const strata_mtree *t); /* (node, substream) pairs with no parent */
 uint8_t strata_mtree_k(const strata_mtree *t);
 

@@ -384,6 +384,25 @@ static void test_dirty_property(void)
             strata_node_id q = v == 0 ? STRATA_MTREE_SOURCE : (strata_node_id){v};
             CHECK_EQ_INT(strata_dcm_instructions(d, q, 1, in, K), K);
             record(&fresh, in);
+            /* The per-substream and all-parents variants agree with it. */
+            uint16_t mask = (uint16_t)strata_rng_below(&rng, 1u << K);
+            strata_msg_instruction part[K];
+            int np = strata_dcm_instructions_subs(d, q, mask, 1, part, K);
+            int want = 0;
+            for (int b = 0; b < K; b++) {
+                if (!((mask >> b) & 1u))
+                    continue;
+                CHECK(np > want && part[want].substream == b &&
+                      memcmp(&part[want], &in[b], sizeof in[b]) == 0);
+                want++;
+            }
+            CHECK_EQ_INT(np, want);
+            if (v != 0) {
+                strata_node_id ps[K];
+                CHECK_EQ_INT(strata_dcm_parent_ids(d, q, ps, K), K);
+                for (uint8_t b = 0; b < K; b++)
+                    CHECK_EQ_U64(ps[b].v, strata_dcm_parent_id(d, q, b).v);
+            }
             if (!dv[v].have || !same(&dv[v], &fresh)) {
                 fprintf(stderr, "step %d (op %llu): node %llu holds stale instructions\n", step,
                         (unsigned long long)op, (unsigned long long)v);
