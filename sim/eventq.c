@@ -316,10 +316,16 @@ static void skip_cancelled(strata_simq *q)
 
 int strata_simq_pop(strata_simq *q, strata_simq_event *ev)
 {
+    return strata_simq_pop_until(q, UINT64_MAX, ev);
+}
+
+int strata_simq_pop_until(strata_simq *q, uint64_t t_ns, strata_simq_event *ev)
+{
     skip_cancelled(q);
-    if (q->heap_len == 0)
+    if (q->heap_len == 0 || q->heap[0].time_ns > t_ns)
         return 0;
     struct strata_simq_key top = q->heap[0];
+    PREFETCH(&q->slots[top.slot]); /* loads while the heap is re-sifted */
     remove_top(q);
     struct strata_simq_slot *s = &q->slots[top.slot];
     ev->time_ns = top.time_ns;

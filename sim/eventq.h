@@ -120,6 +120,11 @@ int strata_simq_pending(const strata_simq *q, strata_simq_handle h);
  * if the queue holds no live event (*ev untouched). */
 int strata_simq_pop(strata_simq *q, strata_simq_event *ev);
 
+/* As pop, but only an event due at or before t_ns: returns 0 (and leaves
+ * the queue as it is) when the earliest live event comes later or there is
+ * none. One look at the top instead of a peek and a pop. */
+int strata_simq_pop_until(strata_simq *q, uint64_t t_ns, strata_simq_event *ev);
+
 /* Time of the earliest live event, or STRATA_NEVER if none. Not const:
  * cancelled keys found at the top are discarded on the way. */
 uint64_t strata_simq_peek_time(strata_simq *q);

@@ -560,9 +560,7 @@ int strata_world_run_until(strata_world *w, uint64_t t)
     if (t > w->end_ns)
         t = w->end_ns;
     strata_simq_event ev;
-    while (!w->fatal && strata_simq_peek_time(&w->q) <= t) {
-        if (!strata_simq_pop(&w->q, &ev))
-            break;
+    while (!w->fatal && strata_simq_pop_until(&w->q, t, &ev)) {
         w->now = ev.time_ns;
         w->events++;
         w->by_kind[ev.kind < STRATA_WORLD_EVENT_KINDS ? ev.kind : 0]++;

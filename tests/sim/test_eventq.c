@@ -81,6 +81,26 @@ static void test_ties(void)
     strata_simq_free(&q);
 }
 
+/* pop_until takes only what is due by its bound, skipping cancelled tops. */
+static void test_pop_until(void)
+{
+    strata_simq q;
+    strata_simq_init(&q, NULL);
+    strata_simq_push(&q, 20, 0, 1, 0);
+    strata_simq_handle h = strata_simq_push(&q, 5, 0, 2, 0);
+    strata_simq_push(&q, 10, 0, 3, 0);
+    strata_simq_event ev;
+    CHECK_EQ_INT(strata_simq_pop_until(&q, 4, &ev), 0);
+    CHECK_EQ_U64(strata_simq_size(&q), 3);
+    CHECK_EQ_INT(strata_simq_cancel(&q, h), 1);
+    CHECK_EQ_INT(strata_simq_pop_until(&q, 9, &ev), 0); /* the cancelled 5 does not count */
+    CHECK(strata_simq_pop_until(&q, 10, &ev) && ev.node == 3 && ev.time_ns == 10);
+    CHECK_EQ_INT(strata_simq_pop_until(&q, 19, &ev), 0);
+    CHECK(strata_simq_pop_until(&q, UINT64_MAX, &ev) && ev.node == 1);
+    CHECK_EQ_INT(strata_simq_pop_until(&q, UINT64_MAX, &ev), 0);
+    strata_simq_free(&q);
+}
+
 static void test_cancel(void)
 {
     strata_simq q;
@@ -460,6 +480,7 @@ int main(void)
     uint64_t seed = test_seed(20240601);
     test_ordering(seed);
     test_ties();
+    test_pop_until();
     test_cancel();
     test_compaction();
     test_stress(seed);
