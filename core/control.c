@@ -257,24 +257,11 @@ static uint32_t next_epoch(strata_control *c)
 
 /* A fresh datagram buffer, or NULL when the outbox is full (counted there,
  * like a full socket buffer) or memory is short. */
-static strata_buf *out_buf(strata_control *c)
+/* Queues an encoded datagram (len < 0: the encoder's error, returned) in a
+ * buffer of its own size: up to the outbox's capacity of them may wait. */
+static int out_send(strata_control *c, strata_addr to, const uint8_t *enc, int len)
 {
-    if (c->outbox.count == c->outbox.cap) {
-        c->outbox.dropped++;
-        return NULL;
-    }
-    return strata_buf_new(c->alloc, STRATA_WIRE_MAX_DATAGRAM_BYTES);
-}
-
-static int out_push(strata_control *c, strata_addr to, strata_buf *b, int len)
-{
-    int err = len;
-    if (len > 0) {
-        b->len = (uint32_t)len;
-        err = strata_outbox_push(&c->outbox, to, b);
-    }
-    strata_buf_unref(b);
-    return err < 0 ? err : 0;
+    return strata_outbox_push_bytes(&c->outbox, to, enc, len);
 }
 
 /* --- channels and DCMs (service manager) ------------------------------------------ */
@@ -400,13 +387,10 @@ static void dcm_destroy(strata_control *c, strata_dcm *d)
 /* Sends c->instr[0..n-1], encoded, to rec's address. */
 static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch, uint64_t now)
 {
+    uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     for (int i = 0; i < n; i++) {
-        strata_buf *b = out_buf(c);
-        if (!b)
-            break;
-        int len =
-            strata_wire_encode_instruction(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &c->instr[i]);
-        if (out_push(c, rec->addr, b, len) == 0 && len > 0)
+        int len = strata_wire_encode_instruction(enc, sizeof enc, &c->instr[i]);
+        if (out_send(c, rec->addr, enc, len) == 0)
             c->instructions_sent++;
     }
     if (n > 0) {
@@ -872,10 +856,8 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
     r.rate_kbps = ch && ch->source_live ? ch->rate_kbps : 0;
     r.heartbeat_ms = c->heartbeat_ms;
     r.start_seq = ch ? ch->start_seq : 0;
-    strata_buf *b = out_buf(c);
-    if (b)
-        out_push(c, to, b,
-                 strata_wire_encode_join_reply(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &r));
+    uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    out_send(c, to, enc, strata_wire_encode_join_reply(enc, sizeof enc, &r));
 }
 
 /* protocol.md 7.8: "group:" and 16 lower-case hex digits. */
@@ -1243,10 +1225,8 @@ static int handle_probe(strata_control *c, strata_addr from, const uint8_t *buf,
         .send_ts_ns = p.send_ts_ns,
         .responder = c->control_id,
     };
-    strata_buf *b = out_buf(c);
-    if (b)
-        out_push(c, from, b,
-                 strata_wire_encode_probe_reply(b->data, STRATA_WIRE_MAX_DATAGRAM_BYTES, &r));
+    uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    out_send(c, from, enc, strata_wire_encode_probe_reply(enc, sizeof enc, &r));
     return 0;
 }
 

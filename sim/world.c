@@ -324,18 +324,6 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         strata_buf_unref(d->buf);
         return;
     }
-    if (!data && d->buf->refs == 1 && d->buf->len < STRATA_WIRE_MAX_DATAGRAM_BYTES / 2) {
-        /* Control messages are encoded into datagram-sized buffers; a
-         * burst of them in flight (100,000 joins answered at once) would
-         * hold gigabytes, so each travels in a buffer of its own size. */
-        strata_buf *b = strata_buf_new(w->alloc, d->buf->len);
-        if (b) {
-            memcpy(b->data, d->buf->data, d->buf->len);
-            b->len = d->buf->len;
-            strata_buf_unref(d->buf);
-            d->buf = b;
-        }
-    }
     flight *f = flight_get(w);
     if (!f) {
         w->fatal = STRATA_ERR_NOMEM;
