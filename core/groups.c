@@ -15,10 +15,17 @@
  *            or silence fails the candidate.
  *   MEASURE  the leader and every neighbour leader the answer names,
  *            through the distance cache (a recent measurement is reused).
- *   JOIN     when the test passes: GROUP_JOIN, resent like a query, until
- *            a GROUP_STATE admits the node; a refusal fails the candidate.
- * A failed candidate is marked tested and the walk goes on; the walk ends
- * in a new group when no candidate is left or a budget is spent. A direct
+ *   JOIN     GROUP_JOIN to the nearest group that passed, resent like a
+ *            query, until a GROUP_STATE admits the node; a refusal falls
+ *            back to the next nearest group that passed.
+ * A group that passes is not joined at once: the walk goes on testing the
+ * candidates nearer than it (neighbours named by the groups it tested),
+ * and joins once none is left. Joining the first group that passes made
+ * the outcome depend on which leaders the bootstrap drew: a host within
+ * 50 ms of two leaders went to whichever it happened to test first, so two
+ * runs of the same hosts (the simulator and real processes) disagreed.
+ * The walk ends in a new group when nothing passed and no candidate is
+ * left, or a budget is spent with nothing passed. A direct
  * walk (after a merge or a lost group) starts by joining a named group
  * without the test and falls back to testing what else it knows.
  *
@@ -312,13 +319,37 @@ static void walk_found(strata_gnode *g, uint64_t now)
 
 static void walk_next(strata_gnode *g, uint64_t now);
 
+static size_t nearest_pass(const gn_walk *w)
+{
+    size_t best = SIZE_MAX;
+    for (size_t i = 0; i < w->n; i++) {
+        if (w->cands[i].passed && (best == SIZE_MAX || w->cands[i].dist < w->cands[best].dist))
+            best = i;
+    }
+    return best;
+}
+
 static void fail_current(strata_gnode *g, uint64_t now)
 {
     gn_walk *w = &g->walk;
     if (w->cur < w->n)
         w->cands[w->cur].tested = 1;
+    if (w->cur < w->n && w->cur == w->pass) {
+        /* The group we chose refused us or vanished: fall back to the
+         * nearest other one that passed. */
+        w->cands[w->cur].passed = 0;
+        w->pass = nearest_pass(w);
+    }
     w->direct = 0;
     walk_next(g, now);
+}
+
+/* Joins the nearest group that passed. */
+static void walk_join_pass(strata_gnode *g, uint64_t now)
+{
+    gn_walk *w = &g->walk;
+    w->cur = w->pass;
+    start_request(g, WALK_JOIN, now);
 }
 
 static void walk_next(strata_gnode *g, uint64_t now)
@@ -327,7 +358,10 @@ static void walk_next(strata_gnode *g, uint64_t now)
     w->phase = WALK_NONE;
     w->cur = SIZE_MAX;
     if (w->tests >= g->max_tests || join_probes(g) >= g->max_join_probes) {
-        walk_found(g, now);
+        if (w->pass != SIZE_MAX)
+            walk_join_pass(g, now);
+        else
+            walk_found(g, now);
         return;
     }
     /* Order the untested candidates: measure those not measured yet. */
@@ -353,16 +387,26 @@ static void walk_next(strata_gnode *g, uint64_t now)
         w->phase = WALK_MEASURE_CANDS;
         return;
     }
+    /* Once a group passed, only nearer ones are worth a test: the walk
+     * ends in the nearest group that passes among those it can reach, not
+     * the first one, so where it ends does not depend on which leaders the
+     * bootstrap handed out or in which order they answered. */
+    uint32_t bound = w->pass == SIZE_MAX ? STRATA_GROUP_DISTANCE_UNKNOWN : w->cands[w->pass].dist;
     size_t best = SIZE_MAX;
     for (size_t i = 0; i < w->n; i++) {
         const gn_cand *c = &w->cands[i];
         if (c->tested || (c->group.v && group_tested(g, c->group)))
             continue;
+        if (w->pass != SIZE_MAX && c->dist >= bound)
+            continue;
         if (best == SIZE_MAX || c->dist < w->cands[best].dist)
             best = i;
     }
     if (best == SIZE_MAX) {
-        walk_found(g, now);
+        if (w->pass != SIZE_MAX)
+            walk_join_pass(g, now);
+        else
+            walk_found(g, now);
         return;
     }
     w->cur = best;
@@ -409,11 +453,18 @@ static void walk_measure(strata_gnode *g, uint64_t now)
     strata_logf(g->log, STRATA_LOG_DEBUG,
                 "gnode %016llx: tested group %016llx at %u (%zu neighbours compared): %s",
                 (unsigned long long)g->node.v, (unsigned long long)c->group.v, (unsigned)own_leader,
-                compared, pass ? "join" : "next");
-    if (pass)
-        start_request(g, WALK_JOIN, now);
-    else
+                compared, pass ? "passes" : "fails");
+    if (!pass) {
         fail_current(g, now);
+        return;
+    }
+    /* A pass: remember it and look for a nearer group that passes too
+     * (walk_next tests only nearer candidates from now on). */
+    c->tested = 1;
+    c->passed = 1;
+    w->pass = nearest_pass(w);
+    w->direct = 0;
+    walk_next(g, now);
 }
 
 static void walk_on_info(strata_gnode *g, strata_addr from, const strata_msg_group_info *m,
@@ -481,6 +532,7 @@ static void walk_reset(strata_gnode *g, uint64_t now)
     gn_walk *w = &g->walk;
     w->n = 0;
     w->cur = SIZE_MAX;
+    w->pass = SIZE_MAX;
     w->tests = 0;
     w->direct = 0;
     w->phase = WALK_NONE;

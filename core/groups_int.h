@@ -28,6 +28,7 @@ typedef struct gn_cand {
     uint32_t dist; /* own distance to the leader; UNKNOWN until measured */
     uint8_t measured;
     uint8_t tested;
+    uint8_t passed; /* passed the join test; cleared when it refuses the join */
 } gn_cand;
 
 enum gn_walk_phase {
@@ -42,7 +43,8 @@ typedef struct gn_walk {
     int phase;
     gn_cand *cands;
     size_t n;
-    size_t cur; /* candidate under test */
+    size_t cur;  /* candidate under test */
+    size_t pass; /* the nearest candidate that passed; SIZE_MAX = none */
     uint32_t req_id;
     uint32_t sends; /* sends of the current request */
     uint32_t redirects;

@@ -33,9 +33,12 @@
  *     own distance to the leader        <= leader_abs
  *     |own(N) - group(N)|               <= max(threshold_abs,
  *                                              threshold_rel_pct% x group(N))
- * for every neighbour N that both sides could measure. Otherwise the
- * neighbours go onto a bounded candidate list and the nearest untested one
- * is tested next. When the list runs dry, max_tests groups were tested or
+ * for every neighbour N that both sides could measure. The neighbours go
+ * onto a bounded candidate list and the nearest untested one is tested
+ * next; once a group passed, only candidates nearer than it are, and the
+ * node joins the nearest group that passed when none is left (so where it
+ * ends does not depend on which leaders it was handed first). When nothing
+ * passed and the list runs dry, max_tests groups were tested or
  * max_join_probes probes spent, the node founds a group (fresh random id,
  * itself leader) and links to the new_links nearest groups it measured.
  * Every step is a request with a timeout and retries.

@@ -18,7 +18,9 @@
  * joins it; leaders of every group killed at once (the next in line takes
  * over, nobody is left out, no group splits); a departing leader hands
  * over; an hour of churn; 5 % loss; refinement replaces a bad link; the
- * one-way and hop metrics; probes per join (mean, p95) are printed.
+ * one-way and hop metrics; probes per join (mean, p95) are printed. A
+ * scripted walk checks the join choice step by step against leaders the
+ * test plays itself.
  */
 #include "testutil.h"
 
@@ -1078,6 +1080,236 @@ static void test_bounds(void)
     strata_gnode_del(g);
 }
 
+/* --- the walk's choice, scripted --------------------------------------------------
+ *
+ * One newcomer against leaders the test plays itself: each answers PROBE,
+ * GROUP_QUERY and GROUP_JOIN after the round-trip time of a table, so the
+ * walk's decisions can be checked one by one. */
+
+enum { SW_LEADERS = 3, SW_EVENTS = 64 };
+
+typedef struct sw_leader {
+    strata_node_id id;
+    strata_group_id group;
+    strata_addr addr;
+    uint32_t rtt_ms; /* newcomer <-> this leader */
+    int refuse_join; /* answer a GROUP_JOIN with FULL */
+    strata_group_nb nb[SW_LEADERS];
+    uint8_t n_nb;
+} sw_leader;
+
+typedef struct sw_event {
+    uint64_t t;
+    strata_addr from;
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    size_t len;
+} sw_event;
+
+typedef struct sw_world {
+    sw_leader l[SW_LEADERS];
+    sw_event ev[SW_EVENTS];
+    size_t n_ev;
+    char queried[16], joined[16]; /* leaders asked, in order: "AB" */
+    size_t n_queried, n_joined;
+} sw_world;
+
+static sw_leader *sw_find(sw_world *w, strata_addr to)
+{
+    for (size_t i = 0; i < SW_LEADERS; i++) {
+        if (w->l[i].addr.ipv4 == to.ipv4 && w->l[i].addr.port == to.port)
+            return &w->l[i];
+    }
+    return NULL;
+}
+
+static void sw_push(sw_world *w, uint64_t t, strata_addr from, const uint8_t *buf, int len)
+{
+    CHECK(len > 0 && w->n_ev < SW_EVENTS);
+    if (len <= 0 || w->n_ev >= SW_EVENTS)
+        return;
+    sw_event *e = &w->ev[w->n_ev++];
+    e->t = t;
+    e->from = from;
+    memcpy(e->buf, buf, (size_t)len);
+    e->len = (size_t)len;
+}
+
+/* Answers what the newcomer sent at `now`, as the leaders would. */
+static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
+{
+    sent out[32];
+    size_t n = take(g, out, 32);
+    for (size_t i = 0; i < n; i++) {
+        sw_leader *l = sw_find(w, out[i].to);
+        if (!l)
+            continue;
+        char name = (char)('A' + (l - w->l));
+        uint64_t at = now + MS(l->rtt_ms);
+        uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+        if (out[i].type == STRATA_MSG_PROBE) {
+            strata_msg_probe p;
+            CHECK(strata_wire_decode_probe(out[i].buf, out[i].len, &p) > 0);
+            strata_msg_probe_reply r = {p.node, p.probe_id, p.send_ts_ns, l->id};
+            sw_push(w, at, l->addr, buf, strata_wire_encode_probe_reply(buf, sizeof buf, &r));
+        } else if (out[i].type == STRATA_MSG_GROUP_QUERY) {
+            strata_msg_group_query q;
+            CHECK(strata_wire_decode_group_query(out[i].buf, out[i].len, &q) > 0);
+            if (w->n_queried < sizeof w->queried - 1)
+                w->queried[w->n_queried++] = name;
+            strata_msg_group_info m = {.node = l->id,
+                                       .query_id = q.query_id,
+                                       .status = STRATA_GROUP_INFO_LEADER,
+                                       .metric = STRATA_GROUP_METRIC_RTT,
+                                       .group = l->group,
+                                       .term = 1,
+                                       .leader = {l->id, l->addr},
+                                       .n_members = 5,
+                                       .n_neighbours = l->n_nb};
+            memcpy(m.neighbours, l->nb, sizeof l->nb);
+            sw_push(w, at, l->addr, buf, strata_wire_encode_group_info(buf, sizeof buf, &m));
+        } else if (out[i].type == STRATA_MSG_GROUP_JOIN) {
+            strata_msg_group_join j;
+            CHECK(strata_wire_decode_group_join(out[i].buf, out[i].len, &j) > 0);
+            if (w->n_joined < sizeof w->joined - 1)
+                w->joined[w->n_joined++] = name;
+            if (l->refuse_join) {
+                strata_msg_group_info m = {.node = l->id,
+                                           .query_id = j.join_id,
+                                           .status = STRATA_GROUP_INFO_FULL,
+                                           .metric = STRATA_GROUP_METRIC_RTT,
+                                           .group = l->group,
+                                           .term = 1,
+                                           .leader = {l->id, l->addr},
+                                           .n_members = 5};
+                sw_push(w, at, l->addr, buf, strata_wire_encode_group_info(buf, sizeof buf, &m));
+                continue;
+            }
+            strata_msg_group_state st = {.leader = l->id,
+                                         .group = l->group,
+                                         .term = 1,
+                                         .member = j.node,
+                                         .reply_id = j.join_id,
+                                         .n_members = 2,
+                                         .metric = STRATA_GROUP_METRIC_RTT,
+                                         .n_successors = 1,
+                                         .successors = {{j.node, out[i].to}}};
+            sw_push(w, at, l->addr, buf, strata_wire_encode_group_state(buf, sizeof buf, &st));
+        }
+    }
+}
+
+/* Runs the newcomer's walk from the bootstrap leaders named in `boot`
+ * ("BA": B then A) until it is in a group; returns the group. */
+static strata_group_id sw_walk(sw_world *w, const char *boot)
+{
+    strata_gnode_config c;
+    memset(&c, 0, sizeof c);
+    c.node.v = 0x10;
+    c.addr = (strata_addr){0x0a000010u, 7000};
+    c.seed = 7;
+    c.refine_ms = STRATA_GNODE_OFF;
+    strata_peer_ref refs[SW_LEADERS];
+    size_t n = 0;
+    for (const char *p = boot; *p && n < SW_LEADERS; p++) {
+        const sw_leader *l = &w->l[*p - 'A'];
+        refs[n++] = (strata_peer_ref){l->id, l->addr};
+    }
+    w->n_ev = w->n_queried = w->n_joined = 0;
+    memset(w->queried, 0, sizeof w->queried);
+    memset(w->joined, 0, sizeof w->joined);
+    uint64_t now = S(1);
+    strata_gnode *g = strata_gnode_new(&c, NULL, NULL, now);
+    CHECK(g != NULL);
+    if (!g)
+        return (strata_group_id){0};
+    CHECK_EQ_INT(strata_gnode_bootstrap(g, refs, n, now), 0);
+    sw_answer(w, g, now);
+    while (strata_gnode_state(g) == STRATA_GNODE_JOINING && now < S(60)) {
+        size_t first = SIZE_MAX;
+        for (size_t i = 0; i < w->n_ev; i++) {
+            if (first == SIZE_MAX || w->ev[i].t < w->ev[first].t)
+                first = i;
+        }
+        uint64_t t = strata_gnode_next_timeout(g);
+        if (first != SIZE_MAX && w->ev[first].t <= t) {
+            sw_event e = w->ev[first];
+            w->ev[first] = w->ev[--w->n_ev];
+            now = e.t;
+            strata_gnode_handle_datagram(g, e.from, e.buf, e.len, now);
+        } else if (t != STRATA_NEVER) {
+            now = t;
+            strata_gnode_handle_timeout(g, now);
+        } else {
+            break;
+        }
+        sw_answer(w, g, now);
+    }
+    strata_group_id got = strata_gnode_group(g);
+    CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
+    strata_gnode_del(g);
+    return got;
+}
+
+/* Leaders A (40 ms away) and B (20 ms), 30 ms apart, and C far from the
+ * newcomer; each group lists the other. */
+static void sw_setup(sw_world *w)
+{
+    memset(w, 0, sizeof *w);
+    static const uint32_t rtt_ms[SW_LEADERS] = {40, 20, 150};
+    for (size_t i = 0; i < SW_LEADERS; i++) {
+        sw_leader *l = &w->l[i];
+        l->id.v = 0xa1 + 0x10 * i;
+        l->group.v = 0xa0 + 0x10 * i;
+        l->addr = (strata_addr){0x0a0000a0u + (uint32_t)i, 7000};
+        l->rtt_ms = rtt_ms[i];
+    }
+    w->l[0].nb[0] = (strata_group_nb){w->l[1].group, {w->l[1].id, w->l[1].addr}, 30000};
+    w->l[1].nb[0] = (strata_group_nb){w->l[0].group, {w->l[0].id, w->l[0].addr}, 30000};
+    w->l[0].n_nb = w->l[1].n_nb = 1;
+}
+
+/* L4: a newcomer within the threshold of two groups joins the nearer one,
+ * whichever it was handed and in whatever order; when the nearer one fails
+ * the test or refuses the join, it joins the other. */
+static void test_walk_nearest_pass(void)
+{
+    sw_world w;
+    static const char *const boots[] = {"A", "B", "AB", "BA"};
+    for (size_t k = 0; k < 4; k++) {
+        sw_setup(&w);
+        strata_group_id got = sw_walk(&w, boots[k]);
+        CHECK_EQ_U64(got.v, w.l[1].group.v);
+        CHECK(strcmp(w.joined, "B") == 0);
+        if (got.v != w.l[1].group.v || strcmp(w.joined, "B") != 0)
+            fprintf(stderr, "  bootstrap %s: joined %016llx after asking %s, joins sent to %s\n",
+                    boots[k], (unsigned long long)got.v, w.queried, w.joined);
+    }
+    /* Handed A only, A passes and names B, which is nearer: B is tested
+     * before anything is joined. */
+    sw_setup(&w);
+    sw_walk(&w, "A");
+    CHECK(strcmp(w.queried, "AB") == 0);
+
+    /* B lists C at 20 ms, but C is 150 ms from the newcomer: B fails and
+     * the newcomer joins A, the group that passed. */
+    sw_setup(&w);
+    w.l[1].nb[1] = (strata_group_nb){w.l[2].group, {w.l[2].id, w.l[2].addr}, 20000};
+    w.l[1].n_nb = 2;
+    CHECK_EQ_U64(sw_walk(&w, "A").v, w.l[0].group.v);
+    CHECK(strcmp(w.joined, "A") == 0);
+
+    /* Handed A: A and then B pass, but B refuses the join (full); the
+     * newcomer falls back to A, which passed already, without testing it
+     * again. */
+    sw_setup(&w);
+    w.l[1].refuse_join = 1;
+    CHECK_EQ_U64(sw_walk(&w, "A").v, w.l[0].group.v);
+    CHECK(strcmp(w.queried, "AB") == 0);
+    CHECK(strcmp(w.joined, "BA") == 0);
+    if (strcmp(w.joined, "BA") != 0 || strcmp(w.queried, "AB") != 0)
+        fprintf(stderr, "  refused by B: asked %s, joins sent to %s\n", w.queried, w.joined);
+}
+
 /* Allocation failures: a scenario's allocations fail one at a time; the
  * agent is refused or carries on, never crashes (and, under ASan, never
  * leaks). */
@@ -1148,6 +1380,7 @@ int main(void)
     uint64_t seed = test_seed(4242);
     test_bad_input();
     test_bounds();
+    test_walk_nearest_pass();
     test_alloc_failures();
     test_formation(seed);
     test_formation4(seed);
