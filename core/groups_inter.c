@@ -24,8 +24,9 @@
  * neighbour (round robin) for its neighbours, measures the ones not linked
  * yet, and links to at most two that are nearer than the farthest
  * replaceable link (or fill free room). The same round checks for a merge:
- * if this group's leader would pass the join test of the neighbour's group
- * and that group is larger (equal: lower id), this group moves into it.
+ * if this group's leader would pass the join test of the neighbour's group,
+ * that group is larger (equal: lower id) and the two fit in max_members
+ * together, this group moves into it.
  *
  * Timers: link_at (refresh and timeouts), the retry_at of pending links,
  * remeasure_at, refine_at and refine.at (the refine query's timeout).
@@ -501,7 +502,11 @@ static void refine_step(strata_gnode *g, uint64_t now)
         return;
     int larger = info->n_members > g->n_members ||
                  (info->n_members == g->n_members && info->group.v < g->group.v);
-    if (larger && gn_join_test(g, info, own_leader, NULL))
+    /* Only when both groups fit in one: members that find the other group
+     * full would each walk again. */
+    int fits = info->status != STRATA_GROUP_INFO_FULL &&
+               (uint64_t)info->n_members + g->n_members <= g->max_members;
+    if (larger && fits && gn_join_test(g, info, own_leader, NULL))
         merge_into(g, info->group, info->leader, now);
 }
 

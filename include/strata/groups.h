@@ -89,8 +89,8 @@
  * announces itself to the neighbours (GROUP_LINK REFRESH). A group whose
  * leader leaves alone vanishes; its neighbours forget it when the link
  * times out. Merge (a strata extension): a leader whose own group would
- * pass the join test of a larger neighbour group moves its members there,
- * so groups founded in a race converge.
+ * pass the join test of a larger neighbour group moves its members there
+ * when both fit in max_members, so groups founded in a race converge.
  *
  * Memory is bounded by the max_* settings; everything refused for lack of
  * room is counted. Bad input is counted per reason and dropped.

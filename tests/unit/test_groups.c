@@ -1094,6 +1094,7 @@ typedef struct sw_leader {
     strata_addr addr;
     uint32_t rtt_ms; /* newcomer <-> this leader */
     int refuse_join; /* answer a GROUP_JOIN with FULL */
+    uint32_t n_members;
     strata_group_nb nb[SW_LEADERS];
     uint8_t n_nb;
 } sw_leader;
@@ -1163,7 +1164,7 @@ static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
                                        .group = l->group,
                                        .term = 1,
                                        .leader = {l->id, l->addr},
-                                       .n_members = 5,
+                                       .n_members = l->n_members,
                                        .n_neighbours = l->n_nb};
             memcpy(m.neighbours, l->nb, sizeof l->nb);
             sw_push(w, at, l->addr, buf, strata_wire_encode_group_info(buf, sizeof buf, &m));
@@ -1198,6 +1199,8 @@ static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
     }
 }
 
+static uint64_t sw_run(sw_world *w, strata_gnode *g, uint64_t now, uint64_t until, int walk_only);
+
 /* Runs the newcomer's walk from the bootstrap leaders named in `boot`
  * ("BA": B then A) until it is in a group; returns the group. */
 static strata_group_id sw_walk(sw_world *w, const char *boot)
@@ -1224,7 +1227,19 @@ static strata_group_id sw_walk(sw_world *w, const char *boot)
         return (strata_group_id){0};
     CHECK_EQ_INT(strata_gnode_bootstrap(g, refs, n, now), 0);
     sw_answer(w, g, now);
-    while (strata_gnode_state(g) == STRATA_GNODE_JOINING && now < S(60)) {
+    sw_run(w, g, now, S(60), 1);
+    strata_group_id got = strata_gnode_group(g);
+    CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
+    strata_gnode_del(g);
+    return got;
+}
+
+/* Delivers the leaders' answers and runs g's timers from `now` until
+ * `until` (or, with walk_only, until g is out of its walk); returns the
+ * time reached. */
+static uint64_t sw_run(sw_world *w, strata_gnode *g, uint64_t now, uint64_t until, int walk_only)
+{
+    while ((!walk_only || strata_gnode_state(g) == STRATA_GNODE_JOINING) && now < until) {
         size_t first = SIZE_MAX;
         for (size_t i = 0; i < w->n_ev; i++) {
             if (first == SIZE_MAX || w->ev[i].t < w->ev[first].t)
@@ -1236,7 +1251,7 @@ static strata_group_id sw_walk(sw_world *w, const char *boot)
             w->ev[first] = w->ev[--w->n_ev];
             now = e.t;
             strata_gnode_handle_datagram(g, e.from, e.buf, e.len, now);
-        } else if (t != STRATA_NEVER) {
+        } else if (t != STRATA_NEVER && t <= until) {
             now = t;
             strata_gnode_handle_timeout(g, now);
         } else {
@@ -1244,10 +1259,7 @@ static strata_group_id sw_walk(sw_world *w, const char *boot)
         }
         sw_answer(w, g, now);
     }
-    strata_group_id got = strata_gnode_group(g);
-    CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
-    strata_gnode_del(g);
-    return got;
+    return now;
 }
 
 /* Leaders A (40 ms away) and B (20 ms), 30 ms apart, and C far from the
@@ -1262,6 +1274,7 @@ static void sw_setup(sw_world *w)
         l->group.v = 0xa0 + 0x10 * i;
         l->addr = (strata_addr){0x0a0000a0u + (uint32_t)i, 7000};
         l->rtt_ms = rtt_ms[i];
+        l->n_members = 5;
     }
     w->l[0].nb[0] = (strata_group_nb){w->l[1].group, {w->l[1].id, w->l[1].addr}, 30000};
     w->l[1].nb[0] = (strata_group_nb){w->l[0].group, {w->l[0].id, w->l[0].addr}, 30000};
@@ -1308,6 +1321,65 @@ static void test_walk_nearest_pass(void)
     CHECK(strcmp(w.joined, "BA") == 0);
     if (strcmp(w.joined, "BA") != 0 || strcmp(w.queried, "AB") != 0)
         fprintf(stderr, "  refused by B: asked %s, joins sent to %s\n", w.queried, w.joined);
+}
+
+/* Merging (L10): a leader of two whose refinement round finds a group of
+ * three 20 ms away, whose test it passes, moves its group there only when
+ * the five fit in max_members. */
+static int merge_with_cap(uint32_t max_members)
+{
+    sw_world w;
+    sw_setup(&w);
+    w.l[0].rtt_ms = 20;
+    w.l[0].n_members = 3;
+    w.l[0].n_nb = 0;
+    strata_gnode_config c;
+    memset(&c, 0, sizeof c);
+    c.node.v = 0x10;
+    c.addr = (strata_addr){0x0a000010u, 7000};
+    c.seed = 3;
+    c.max_members = max_members;
+    c.refine_ms = 1000;
+    c.member_timeout_ms = 60000;
+    uint64_t now = S(1);
+    strata_gnode *g = strata_gnode_new(&c, NULL, NULL, now);
+    CHECK(g != NULL);
+    if (!g)
+        return -1;
+    CHECK_EQ_INT(strata_gnode_bootstrap(g, NULL, 0, now), 0); /* founds a group */
+    strata_group_id gid = strata_gnode_group(g);
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    strata_msg_group_join j = {{0x20}, 1, gid};
+    strata_addr member = {0x0a000020u, 7000};
+    strata_gnode_handle_datagram(g, member, buf,
+                                 (size_t)strata_wire_encode_group_join(buf, sizeof buf, &j), now);
+    /* Group A links to ours; its refinement rounds then ask A. */
+    const sw_leader *a = &w.l[0];
+    strata_msg_group_link l = {.node = a->id,
+                               .group = a->group,
+                               .term = 1,
+                               .peer_group = gid,
+                               .kind = STRATA_GROUP_LINK_REQUEST,
+                               .distance = a->rtt_ms * 1000};
+    strata_gnode_handle_datagram(g, a->addr, buf,
+                                 (size_t)strata_wire_encode_group_link(buf, sizeof buf, &l), now);
+    CHECK_EQ_INT(strata_gnode_members(g, NULL, 0), 2);
+    sw_answer(&w, g, now);
+    sw_run(&w, g, now, S(6), 0);
+    strata_gnode_stats st;
+    strata_gnode_get_stats(g, &st);
+    CHECK(st.refinements >= 1); /* it did ask A */
+    int merged = st.merges > 0;
+    CHECK_EQ_INT(merged, strcmp(w.joined, "A") == 0);
+    CHECK_EQ_INT(merged, strata_gnode_group(g).v == a->group.v);
+    strata_gnode_del(g);
+    return merged;
+}
+
+static void test_merge_capacity(void)
+{
+    CHECK_EQ_INT(merge_with_cap(5), 1);
+    CHECK_EQ_INT(merge_with_cap(4), 0);
 }
 
 /* Allocation failures: a scenario's allocations fail one at a time; the
@@ -1381,6 +1453,7 @@ int main(void)
     test_bad_input();
     test_bounds();
     test_walk_nearest_pass();
+    test_merge_capacity();
     test_alloc_failures();
     test_formation(seed);
     test_formation4(seed);
