@@ -3,25 +3,42 @@
 # form groups that match the simulator's for the same hosts and seed
 # (adjusted Rand index >= 0.9).
 #
-# The hosts are a seeded sample of the matrix; both runs use the same
-# 40 x 40 sub-matrix (so the same loader and gap filling), the same join
-# order and the same arrival times (the simulator writes them with
+# Per seed, the hosts are a seeded sample of the matrix; both runs use the
+# same 40 x 40 sub-matrix (so the same loader and gap filling), the same
+# join order and the same arrival times (the simulator writes them with
 # --order; the peers are started on that schedule), and the same protocol
 # defaults. A control center on 127.0.0.1 (outside 127.1/16: no delay)
 # bootstraps the peers as the simulator's does (3 random leaders).
-# STRATA_GROUPS_SEED picks another sample and order.
+#
+# Seeds 1, 2 and 3 run side by side, each with its own control center and
+# peers (ports chosen by the system, so the 127.1.0.x addresses they share
+# do not collide): the peers are idle most of the time, so three runs cost
+# the wall time of one (~55 s). STRATA_GROUPS_SEEDS="S ..." picks others
+# (STRATA_GROUPS_SEED=S, one seed, is still understood); PEER_EXTRA replaces
+# the peers' -q (e.g. -v to log every join test).
 . "$(dirname "$0")/lib.sh"
 
 DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../../shared/data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
 [ -r "$MATRIX" ] || fail "cannot read $MATRIX (set STRATA_DATA_DIR to the shared data folder)"
-SEED=${STRATA_GROUPS_SEED:-1}
+SEEDS=${STRATA_GROUPS_SEEDS:-${STRATA_GROUPS_SEED:-1 2 3}}
 N=40
 SPACING_MS=500 # mean gap between arrivals
 SETTLE_S=30    # after the last arrival: a refinement round (20 s) has run everywhere
 MIN_ARI=0.9
 
-python3 - "$MATRIX" "$SEED" "$N" "$WORK" <<'PY'
+# run_seed SEED: one comparison in $WORK/seedSEED; prints the "seed S:"
+# line and exits non-zero when the ARI is below MIN_ARI. Runs in a
+# subshell with its own WORK, PIDS and cleanup.
+run_seed() {
+    local seed=$1
+    WORK=$WORK/seed$seed
+    PIDS=()
+    mkdir -p "$WORK"
+    trap 'for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null || true; done' EXIT
+    trap 'exit 143' TERM
+
+    python3 - "$MATRIX" "$seed" "$N" "$WORK" <<'PY'
 import random, sys
 path, seed, n, work = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 rows = [r.split() for r in open(path) if r.strip()]
@@ -34,41 +51,45 @@ with open(work + '/sub.txt', 'w') as f:
         f.write(' '.join(rows[i][j] for j in hosts) + '\n')
 PY
 
-"$STRATA" sim --scenario groups --latency "$WORK/sub.txt" --seed "$SEED" --quiet \
-    --spacing-ms $SPACING_MS --settle-s $SETTLE_S --assign "$WORK/sim.tsv" \
-    --order "$WORK/order.tsv" --out "$WORK/sim.json" ${SIM_EXTRA:-} || fail "strata sim exited $?"
-[ "$(wc -l <"$WORK/order.tsv")" -eq $N ] || fail "want $N arrivals in the order file"
+    "$STRATA" sim --scenario groups --latency "$WORK/sub.txt" --seed "$seed" --quiet \
+        --spacing-ms $SPACING_MS --settle-s $SETTLE_S --assign "$WORK/sim.tsv" \
+        --order "$WORK/order.tsv" --out "$WORK/sim.json" ${SIM_EXTRA:-} || fail "seed $seed: strata sim exited $?"
+    [ "$(wc -l <"$WORK/order.tsv")" -eq $N ] || fail "seed $seed: want $N arrivals in the order file"
 
-start_control ${CONTROL_EXTRA:-}
-t0=$(date +%s%N)
-while IFS=$'\t' read -r idx at_ms; do
-    # Start each peer at its simulated arrival time (first one at 0).
-    now_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-    first_ms=${first_ms:-${at_ms%.*}}
-    wait_ms=$(( ${at_ms%.*} - first_ms - now_ms ))
-    [ $wait_ms -gt 0 ] && sleep "$(awk -v m=$wait_ms 'BEGIN { printf "%.3f", m / 1000 }')"
-    start "p$idx" peer --control "$CONTROL" --channel groups --latency "$WORK/sub.txt" \
-        --host-index "$idx" --status-file "$WORK/p$idx.json" -q
-done <"$WORK/order.tsv"
-last=$(( ($(date +%s%N) - t0) / 1000000 ))
+    start_control ${CONTROL_EXTRA:-}
+    local t0 idx at_ms now_ms first_ms='' wait_ms last
+    t0=$(date +%s%N)
+    while IFS=$'\t' read -r idx at_ms; do
+        # Start each peer at its simulated arrival time (first one at 0).
+        now_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+        first_ms=${first_ms:-${at_ms%.*}}
+        wait_ms=$(( ${at_ms%.*} - first_ms - now_ms ))
+        [ $wait_ms -gt 0 ] && sleep "$(awk -v m=$wait_ms 'BEGIN { printf "%.3f", m / 1000 }')"
+        start "p$idx" peer --control "$CONTROL" --channel groups --latency "$WORK/sub.txt" \
+            --host-index "$idx" --status-file "$WORK/p$idx.json" ${PEER_EXTRA:--q}
+    done <"$WORK/order.tsv"
+    last=$(( ($(date +%s%N) - t0) / 1000000 ))
 
-# Settle as long as the simulator did, then every peer must be in a group.
-sleep $SETTLE_S
-for ((i = 0; i < 100; i++)); do
-    ingroup=0
-    for ((h = 0; h < N; h++)); do
-        grep -qE '"group":\{"state":[23],' "$WORK/p$h.json" 2>/dev/null && ingroup=$((ingroup + 1))
+    # Settle as long as the simulator did, then every peer must be in a group.
+    sleep $SETTLE_S &
+    wait $! # (a TERM is handled at once, not after the sleep)
+    local i h ingroup=0
+    for ((i = 0; i < 100; i++)); do
+        ingroup=0
+        for ((h = 0; h < N; h++)); do
+            grep -qE '"group":\{"state":[23],' "$WORK/p$h.json" 2>/dev/null && ingroup=$((ingroup + 1))
+        done
+        [ $ingroup -eq $N ] && break
+        sleep 0.1
     done
-    [ $ingroup -eq $N ] && break
-    sleep 0.1
-done
-[ $ingroup -eq $N ] || fail "only $ingroup of $N peers are in a group"
+    [ $ingroup -eq $N ] || fail "seed $seed: only $ingroup of $N peers are in a group"
 
-for ((h = 0; h < N; h++)); do
-    printf '%d\t%s\n' $h "$(sed -n 's/.*"group":{"state":[23],"id":"\([0-9a-f]*\)".*/\1/p' "$WORK/p$h.json")"
-done >"$WORK/real.tsv"
+    for ((h = 0; h < N; h++)); do
+        printf '%d\t%s\n' $h "$(sed -n 's/.*"group":{"state":[23],"id":"\([0-9a-f]*\)".*/\1/p' "$WORK/p$h.json")"
+    done >"$WORK/real.tsv"
 
-read -r ari groups_sim groups_real < <(python3 - "$WORK/sim.tsv" "$WORK/real.tsv" <<'PY'
+    local ari groups_sim groups_real
+    read -r ari groups_sim groups_real < <(python3 - "$WORK/sim.tsv" "$WORK/real.tsv" <<'PY'
 import sys
 from collections import Counter
 from math import comb
@@ -85,7 +106,33 @@ e, m = sa * sb / comb(n, 2), (sa + sb) / 2
 print('%.4f %d %d' % (1.0 if m == e else (s - e) / (m - e), len(ai), len(bj)))
 PY
 )
-echo "seed $SEED: simulator $groups_sim groups, real processes $groups_real groups, ARI $ari (arrivals over ${last} ms)"
-awk -v a="$ari" -v m=$MIN_ARI 'BEGIN { exit !(a >= m) }' \
-    || { paste "$WORK/sim.tsv" "$WORK/real.tsv"; fail "ARI $ari below $MIN_ARI"; }
-pass "$N real peers with emulated delay group like the simulator: ARI $ari ($groups_real vs $groups_sim groups)"
+    echo "seed $seed: simulator $groups_sim groups, real processes $groups_real groups, ARI $ari (arrivals over ${last} ms)"
+    awk -v a="$ari" -v m=$MIN_ARI 'BEGIN { exit !(a >= m) }' \
+        || { paste "$WORK/sim.tsv" "$WORK/real.tsv"; fail "seed $seed: ARI $ari below $MIN_ARI"; }
+}
+
+# Each run kills its own peers when it ends; stopped early (a failure here,
+# a timeout), they are told to end first, then lib.sh cleans up.
+declare -A SEED_PID
+stop_seeds() {
+    local pid
+    for pid in "${SEED_PID[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${SEED_PID[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap 'rc=$?; stop_seeds; (exit $rc); cleanup' EXIT
+for seed in $SEEDS; do
+    run_seed "$seed" >"$WORK/seed$seed.txt" 2>&1 &
+    SEED_PID[$seed]=$!
+done
+failed=''
+for seed in $SEEDS; do
+    wait "${SEED_PID[$seed]}" || failed="$failed $seed"
+    cat "$WORK/seed$seed.txt"
+done
+if [ -n "$failed" ]; then
+    for seed in $failed; do
+        for f in "$WORK/seed$seed"/*.log; do [ -f "$f" ] && { echo "== $f"; tail -n 5 "$f"; }; done
+    done
+    fail "seed(s)$failed: the real peers do not group like the simulator"
+fi
+pass "$N real peers with emulated delay group like the simulator at seeds $SEEDS (ARI >= $MIN_ARI each)"
