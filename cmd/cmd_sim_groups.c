@@ -39,6 +39,9 @@ static void usage(void)
            "  --settle-s S        simulated time after the last join (default 120)\n"
            "  --refine-ms MS      the agents' refinement period (default 20000)\n"
            "  --bootstrap N       leaders handed to a newcomer, 1..8 (default 3)\n"
+           "  --bootstrap-stream K\n"
+           "                      draw those leaders from another stream of the seed\n"
+           "                      (default 0); nothing else in the run changes\n"
            "  --seed S            seed of every random choice (default 1)\n"
            "  --nodes N           N simulated peers attached to the hosts instead of one\n"
            "                      per host\n"
@@ -76,7 +79,8 @@ int cmd_sim_groups(int argc, char **argv)
         OPT_SPACING,
         OPT_SETTLE,
         OPT_REFINE,
-        OPT_BOOTSTRAP
+        OPT_BOOTSTRAP,
+        OPT_BOOTSTRAP_STREAM
     };
     static const struct option opts[] = {
         {"scenario", required_argument, NULL, OPT_SCENARIO},
@@ -95,6 +99,7 @@ int cmd_sim_groups(int argc, char **argv)
         {"settle-s", required_argument, NULL, OPT_SETTLE},
         {"refine-ms", required_argument, NULL, OPT_REFINE},
         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
+        {"bootstrap-stream", required_argument, NULL, OPT_BOOTSTRAP_STREAM},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -174,6 +179,9 @@ int cmd_sim_groups(int argc, char **argv)
         case OPT_BOOTSTRAP:
             cfg.bootstrap_leaders =
                 cmd_parse_u32(SUB, "--bootstrap", optarg, 1, STRATA_GNODE_MAX_BOOTSTRAP);
+            break;
+        case OPT_BOOTSTRAP_STREAM:
+            cfg.bootstrap_stream = cmd_parse_u32(SUB, "--bootstrap-stream", optarg, 0, UINT32_MAX);
             break;
         case OPT_REFINE:
             cfg.agent.refine_ms = cmd_parse_u32(SUB, "--refine-ms", optarg, 100, 3600000);

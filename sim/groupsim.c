@@ -1332,7 +1332,7 @@ static int setup(gsim *s, const strata_groupsim_config *cfg, char *err, size_t e
         s->node[i].leader_pos = UINT32_MAX;
         s->node[i].wake_at = STRATA_NEVER;
     }
-    strata_sim_rng_stream(&s->boot_rng, cfg->seed, 0, GS_STREAM_BOOT);
+    strata_sim_rng_stream(&s->boot_rng, cfg->seed, cfg->bootstrap_stream, GS_STREAM_BOOT);
     return 0;
 }
 
@@ -1499,6 +1499,8 @@ static void sb_config(sbuf *b, const gsim *s)
     sb_printf(b, "\"max_members\": %u, \"bootstrap_leaders\": %u, \"join_spacing_ms\": %u, ",
               (unsigned)s->max_members, (unsigned)s->bootstrap, (unsigned)s->join_spacing_ms);
     sb_printf(b, "\"settle_s\": %u, \"loss\": %.4f", (unsigned)s->settle_s, c->loss);
+    if (c->bootstrap_stream)
+        sb_printf(b, ", \"bootstrap_stream\": %u", (unsigned)c->bootstrap_stream);
     if (c->nodes)
         sb_printf(b, ", \"attach\": \"%s\", \"access_us\": [%u, %u]",
                   c->attach_round_robin ? "round_robin" : "random",

@@ -133,6 +133,10 @@ typedef struct strata_groupsim_config {
     int scenario; /* enum strata_groupsim_scenario */
     uint32_t join_spacing_ms;
     uint32_t bootstrap_leaders; /* 1..STRATA_GNODE_MAX_BOOTSTRAP */
+    /* Which stream of the seed draws the leaders handed to newcomers (0 =
+     * the usual one). Another stream changes those draws and nothing else,
+     * which shows how much the groups depend on them. */
+    uint32_t bootstrap_stream;
     uint32_t settle_s;
     /* The last late_joins nodes of the join order (0 = none) join after the
      * settle, late_spacing_ms apart, into the settled network; their walks
