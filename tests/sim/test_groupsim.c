@@ -242,15 +242,21 @@ static void test_determinism(uint64_t seed)
     c.settle_s = 30;
     c.join_spacing_ms = 200; /* joins overlap: races, merges */
     c.loss = 0.01;
-    strata_groupsim_result a, b, lz, other;
+    strata_groupsim_result a, b, lz, other, draws;
     char err[256] = "";
     CHECK_EQ_INT(strata_groupsim_run(&c, &a, err, sizeof err), 0);
     CHECK_EQ_INT(strata_groupsim_run(&c, &b, err, sizeof err), 0);
     c.lazy_memory = 1;
     CHECK_EQ_INT(strata_groupsim_run(&c, &lz, err, sizeof err), 0);
     c.lazy_memory = 0;
+    c.bootstrap_stream = 1; /* other bootstrap draws: another run */
+    CHECK_EQ_INT(strata_groupsim_run(&c, &draws, err, sizeof err), 0);
+    c.bootstrap_stream = 0;
     c.seed = seed + 1;
     CHECK_EQ_INT(strata_groupsim_run(&c, &other, err, sizeof err), 0);
+    CHECK(a.fingerprint != draws.fingerprint);
+    CHECK(draws.json && strstr(draws.json, "\"bootstrap_stream\": 1") != NULL);
+    CHECK(a.json && strstr(a.json, "bootstrap_stream") == NULL);
     if (a.json && b.json && lz.json && other.json) {
         CHECK_EQ_INT(a.json_len, b.json_len);
         CHECK(strcmp(a.json, b.json) == 0);
@@ -273,6 +279,7 @@ static void test_determinism(uint64_t seed)
     strata_groupsim_result_free(&b);
     strata_groupsim_result_free(&lz);
     strata_groupsim_result_free(&other);
+    strata_groupsim_result_free(&draws);
     strata_simlat_free(&lat);
 }
 
