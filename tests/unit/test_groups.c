@@ -1135,6 +1135,23 @@ static void sw_push(sw_world *w, uint64_t t, strata_addr from, const uint8_t *bu
     e->len = (size_t)len;
 }
 
+/* Queues leader l's GROUP_INFO (its group and neighbours) for time at. */
+static void sw_info(sw_world *w, const sw_leader *l, uint64_t at, uint32_t query_id, uint8_t status)
+{
+    strata_msg_group_info m = {.node = l->id,
+                               .query_id = query_id,
+                               .status = status,
+                               .metric = STRATA_GROUP_METRIC_RTT,
+                               .group = l->group,
+                               .term = 1,
+                               .leader = {l->id, l->addr},
+                               .n_members = l->n_members,
+                               .n_neighbours = l->n_nb};
+    memcpy(m.neighbours, l->nb, sizeof l->nb);
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    sw_push(w, at, l->addr, buf, strata_wire_encode_group_info(buf, sizeof buf, &m));
+}
+
 /* Answers what the newcomer sent at `now`, as the leaders would. */
 static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
 {
@@ -1157,32 +1174,14 @@ static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
             CHECK(strata_wire_decode_group_query(out[i].buf, out[i].len, &q) > 0);
             if (w->n_queried < sizeof w->queried - 1)
                 w->queried[w->n_queried++] = name;
-            strata_msg_group_info m = {.node = l->id,
-                                       .query_id = q.query_id,
-                                       .status = STRATA_GROUP_INFO_LEADER,
-                                       .metric = STRATA_GROUP_METRIC_RTT,
-                                       .group = l->group,
-                                       .term = 1,
-                                       .leader = {l->id, l->addr},
-                                       .n_members = l->n_members,
-                                       .n_neighbours = l->n_nb};
-            memcpy(m.neighbours, l->nb, sizeof l->nb);
-            sw_push(w, at, l->addr, buf, strata_wire_encode_group_info(buf, sizeof buf, &m));
+            sw_info(w, l, at, q.query_id, STRATA_GROUP_INFO_LEADER);
         } else if (out[i].type == STRATA_MSG_GROUP_JOIN) {
             strata_msg_group_join j;
             CHECK(strata_wire_decode_group_join(out[i].buf, out[i].len, &j) > 0);
             if (w->n_joined < sizeof w->joined - 1)
                 w->joined[w->n_joined++] = name;
             if (l->refuse_join) {
-                strata_msg_group_info m = {.node = l->id,
-                                           .query_id = j.join_id,
-                                           .status = STRATA_GROUP_INFO_FULL,
-                                           .metric = STRATA_GROUP_METRIC_RTT,
-                                           .group = l->group,
-                                           .term = 1,
-                                           .leader = {l->id, l->addr},
-                                           .n_members = 5};
-                sw_push(w, at, l->addr, buf, strata_wire_encode_group_info(buf, sizeof buf, &m));
+                sw_info(w, l, at, j.join_id, STRATA_GROUP_INFO_FULL);
                 continue;
             }
             strata_msg_group_state st = {.leader = l->id,
