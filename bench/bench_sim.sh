@@ -2,7 +2,12 @@
 # Figures of the simulator (issue 3): wall time, peak memory and events per
 # second of
 #   1. 100,000 peers, 5 simulated minutes of a 1 Mbit/s stream, churn on,
-#      at a simulated packet size that makes the run feasible (PACKET_BYTES);
+#      at a simulated packet size that makes the run feasible (PACKET_BYTES:
+#      64 KiB packets travel as trains of datagrams and stay within 2 % of
+#      the packet level's delivery, docs/simulator.md), with the control
+#      center's heartbeat at BIG_HEARTBEAT_MS (1 s: one control center for
+#      100,000 viewers; its default, 500 ms, doubles the control plane's
+#      events and costs 100 s more);
 #   2. a packet-level run (1,316-byte packets) at 10,000 peers.
 # Both on the PlanetLab 490-host latency matrix. Prints figures only; never
 # part of pass/fail. The runs are long (minutes each) and want ~8 GiB of
@@ -11,7 +16,8 @@
 # usage: bench/bench_sim.sh [PATH_TO_STRATA]
 # environment (all optional):
 #   DATA_DIR       data directory holding latency/       (../shared/data)
-#   PACKET_BYTES   simulated DATA size of run 1           (16384)
+#   PACKET_BYTES   simulated DATA size of run 1           (65536)
+#   BIG_HEARTBEAT_MS  heartbeat interval of run 1         (1000)
 #   BIG_NODES      peers of run 1                         (100000)
 #   BIG_DURATION   seconds of run 1                       (300)
 #   PKT_NODES      peers of run 2                         (10000)
@@ -27,7 +33,8 @@ here=$(cd "$(dirname "$0")" && pwd)
 STRATA=${1:-$here/../build/strata}
 DATA_DIR=${DATA_DIR:-$here/../../shared/data}
 LATENCY=$DATA_DIR/latency/planetlab490/planetlab490_median_rtt_ms.txt
-PACKET_BYTES=${PACKET_BYTES:-16384}
+PACKET_BYTES=${PACKET_BYTES:-65536}
+BIG_HEARTBEAT_MS=${BIG_HEARTBEAT_MS:-1000}
 BIG_NODES=${BIG_NODES:-100000}
 BIG_DURATION=${BIG_DURATION:-300}
 PKT_NODES=${PKT_NODES:-10000}
@@ -94,7 +101,8 @@ if [ "$ONLY" != "packet" ]; then
     # shellcheck disable=SC2086
     bench "${BIG_NODES}_nodes_${BIG_DURATION}s_churn" --nodes "$BIG_NODES" \
         --duration "$BIG_DURATION" --rate 1000 --packet-bytes "$PACKET_BYTES" \
-        --latency "$LATENCY" --seed 1 --scenario "$out/churn.scn" $EXTRA
+        --latency "$LATENCY" --seed 1 --scenario "$out/churn.scn" \
+        --set heartbeat_ms="$BIG_HEARTBEAT_MS" $EXTRA
 fi
 if [ "$ONLY" != "big" ]; then
     # shellcheck disable=SC2086
