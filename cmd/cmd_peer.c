@@ -65,6 +65,7 @@ typedef struct peer_daemon {
     int with_groups;
     uv_timer_t group_wait;
     char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
+    strata_group_id region_group; /* the group the region label names; 0: not from a group */
     host_node node;
     host_delay delay;
     int emulating;
@@ -149,6 +150,7 @@ static void join_channel(peer_daemon *d)
     if (!d->cfg.region && g.v != 0) {
         snprintf(d->region, sizeof d->region, "group:%016" PRIx64, g.v);
         d->cfg.region = d->region;
+        d->region_group = g;
     } else if (d->cfg.region) {
         snprintf(d->region, sizeof d->region, "%s", d->cfg.region);
     }
@@ -179,8 +181,18 @@ static void after_core(host_node *n)
     if (d->stopping)
         return;
     host_groups_update(&d->groups, host_now_ns());
-    if (!d->peer && host_groups_group(&d->groups).v != 0)
+    strata_group_id g = host_groups_group(&d->groups);
+    if (!d->peer && g.v != 0)
         join_channel(d);
+    else if (d->peer && d->region_group.v != 0 && g.v != 0 && g.v != d->region_group.v) {
+        /* The group merged into another (or the node walked to one): the
+         * region follows it, so the control center's regions stay the
+         * groups. */
+        snprintf(d->region, sizeof d->region, "group:%016" PRIx64, g.v);
+        d->region_group = g;
+        strata_peer_set_region(d->peer, d->region, host_now_ns());
+        strata_logf(&d->log, STRATA_LOG_INFO, "region follows the group: %s", d->region);
+    }
     if (d->ended && d->exit_on_end)
         stop(d);
 }

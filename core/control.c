@@ -122,7 +122,7 @@ struct strata_control {
 
     size_t peers, sources;
     uint64_t played_sum, missed_sum, peer_tx_sum, source_tx_sum;
-    uint64_t joins, leaves, deaths, reparents, instructions_sent;
+    uint64_t joins, leaves, deaths, reparents, instructions_sent, region_moves;
     strata_drop_counters drops;
 
     uint64_t log_window_ns;
@@ -904,6 +904,17 @@ static int region_of(const strata_control *c, const strata_msg_join *j, strata_a
 
 /* A JOIN from a node we know (its reply was lost, or it moved): same DCM,
  * reply again, send its instructions again. */
+/* 1 when a member's JOIN names another region than the one it is in. */
+static int region_moved(strata_control *c, const ctl_node *rec, const char *region,
+                        size_t region_len)
+{
+    const strata_dcm *cur = rec->roots ? rec->roots : rec->dcm; /* a head's region */
+    strata_dcm_id id;
+    if (strata_directory_lookup(c->dir, rec->ch->id, region, region_len, &id) != 0)
+        return 1;
+    return ptab_get(&c->dcms, id.v) != cur;
+}
+
 static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, strata_addr from,
                   uint64_t now)
 {
@@ -1047,6 +1058,17 @@ static int handle_join(strata_control *c, strata_addr from, const uint8_t *buf, 
         /* Same id, another channel or role: the old membership is over. */
         remove_node(c, rec, now);
         rec = NULL;
+    }
+    if (rec && rec->role == STRATA_ROLE_PEER && region_moved(c, rec, region, region_len)) {
+        /* A member under another label (its locality group merged into
+         * another): it leaves its region's trees and joins the new one's,
+         * as a LEAVE and a JOIN would. */
+        if (log_allowed(c, STRATA_LOG_INFO, now))
+            strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx moves to region %.*s",
+                        (unsigned long long)rec->id.v, (int)region_len, region);
+        remove_node(c, rec, now);
+        rec = NULL;
+        c->region_moves++;
     }
     if (rec)
         return rejoin(c, rec, &j, from, now);
@@ -1395,5 +1417,6 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->deaths = c->deaths;
     st->reparents = c->reparents;
     st->instructions_sent = c->instructions_sent;
+    st->region_moves = c->region_moves;
     st->drops = c->drops;
 }

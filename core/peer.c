@@ -347,6 +347,26 @@ void strata_peer_del(strata_peer *p)
     strata_mem_free(p->alloc, p);
 }
 
+int strata_peer_set_region(strata_peer *p, const char *region, uint64_t now)
+{
+    size_t len = region ? strlen(region) : 0;
+    if (len > STRATA_WIRE_MAX_REGION_BYTES)
+        return STRATA_ERR_RANGE;
+    if (len == p->region_len && memcmp(p->region, region, len) == 0)
+        return 0;
+    if (len)
+        memcpy(p->region, region, len);
+    p->region_len = (uint8_t)len;
+    p->st.region_changes++;
+    if (p->state == STRATA_PEER_MEMBER) {
+        /* JOIN again under the new label; the reply is taken as for a
+         * member the control center forgot. */
+        p->rejoining = 1;
+        p->join_at = now;
+    }
+    return 0;
+}
+
 strata_outbox *strata_peer_outbox(strata_peer *p)
 {
     return &p->outbox;

@@ -68,6 +68,7 @@ typedef struct strata_control_status {
         missed_packets; /* latest heartbeat of every node, departed ones included */
     uint64_t peer_tx_bytes, source_tx_bytes; /* data bytes uploaded, likewise over the whole run */
     uint64_t joins, leaves, deaths, reparents, instructions_sent;
+    uint64_t region_moves; /* members that joined again under another region */
     strata_drop_counters drops;
 } strata_control_status;
 

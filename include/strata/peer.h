@@ -91,6 +91,7 @@ typedef struct strata_peer_stats {
     uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t instructions_applied;
     uint64_t rejoins; /* joins again after the control center said it did not know us */
+    uint64_t region_changes; /* joins again under a new region label */
     strata_drop_counters drops;
 } strata_peer_stats;
 
@@ -108,6 +109,12 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now);
 uint64_t strata_peer_next_timeout(const strata_peer *p);
 /* Sends LEAVE to the control center (and queues nothing else). */
 void strata_peer_leave(strata_peer *p, uint64_t now);
+/* Gives the node another region label (its locality group merged into
+ * another, say): a member joins again under it at once, relaying and
+ * playing on meanwhile, and the control center moves it to that region's
+ * DCM (protocol.md 3.3). Returns 0 (also when the label is the same) or
+ * STRATA_ERR_RANGE for a label longer than the wire allows. */
+int strata_peer_set_region(strata_peer *p, const char *region, uint64_t now);
 
 strata_outbox *strata_peer_outbox(strata_peer *p);
 void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st);

@@ -809,6 +809,67 @@ static void test_regions(void)
     net_del(t);
 }
 
+/* A member that joins again under another label moves to that region (its
+ * locality group merged into another); the same label moves no one; a
+ * head that moves hands its region to the next best. */
+static void test_region_move(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    fnode *eu1 = add_node(t, 1, 0x0a010201u, STRATA_ROLE_PEER, 4000, "eu");
+    fnode *eu2 = add_node(t, 2, 0x0a010202u, STRATA_ROLE_PEER, 2000, "eu");
+    fnode *eu3 = add_node(t, 3, 0x0a010203u, STRATA_ROLE_PEER, 1000, "eu");
+    /* us1 heads a region that ends with four members: a head of 20 Mbit/s
+     * gives each tree room for all of them (a weaker one would leave a
+     * tree without a parent for some, the tiny-region case). */
+    fnode *us1 = add_node(t, 4, 0x0a010204u, STRATA_ROLE_PEER, 20000, "us");
+    fnode *all[] = {eu1, eu2, eu3, us1};
+    for (size_t i = 0; i < 4; i++)
+        send_join(t, all[i]);
+    uint32_t eu = eu1->reply.dcm.v, us = us1->reply.dcm.v;
+    CHECK(eu != us && is_head(eu1) && is_head(us1));
+    strata_control_status st;
+
+    send_join(t, eu3); /* same label: stays */
+    CHECK_EQ_U64(eu3->reply.dcm.v, eu);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.region_moves, 0);
+
+    eu3->label = "us";
+    send_join(t, eu3);
+    CHECK_EQ_INT(eu3->reply.status, STRATA_JOIN_OK);
+    CHECK_EQ_U64(eu3->reply.dcm.v, us);
+    for (int s = 0; s < K; s++) {
+        const strata_msg_instruction *m = latest(eu3, 0, s);
+        CHECK(m && m->parent.node.v == us1->id.v); /* fed by the new region's head */
+    }
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.region_moves, 1);
+    CHECK_EQ_U64(st.peers, 4);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+
+    /* The eu head moves: eu2 heads eu now. */
+    eu1->label = "us";
+    send_join(t, eu1);
+    CHECK_EQ_U64(eu1->reply.dcm.v, us);
+    CHECK(is_head(eu2));
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.region_moves, 2);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+
+    /* The last eu member moves: the region goes. */
+    size_t dcms = st.dcms;
+    eu2->label = "us";
+    send_join(t, eu2);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.region_moves, 3);
+    CHECK(st.dcms < dcms);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    net_del(t);
+}
+
 static void test_rejoin_and_resend(void)
 {
     strata_control_config cfg = base_cfg();
@@ -1231,6 +1292,7 @@ int main(void)
     test_topology_and_churn();
     test_stall_reparent();
     test_regions();
+    test_region_move();
     test_rejoin_and_resend();
     test_source_rate();
     test_bad_input();

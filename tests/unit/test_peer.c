@@ -1496,6 +1496,54 @@ static void test_forgotten_rejoins(sent_list *out)
     strata_peer_del(p);
 }
 
+/* A member given another region label joins again under it at once, plays
+ * on meanwhile, takes the answer (a new DCM) and stops joining. The same
+ * label changes nothing; a label too long is refused. */
+static void test_region_change(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    for (uint64_t s = 0; s < 4; s++)
+        CHECK_EQ_INT(feed_data(p, addr_of(1u + (uint32_t)s), s, 4, 0, MS(10)), 0);
+    strata_peer_handle_timeout(p, MS(10));
+    drain(p, out);
+    sent_clear(out);
+    CHECK_EQ_INT(strata_peer_set_region(p, "eu", MS(15)), 0); /* base_cfg's label */
+    CHECK(strata_peer_next_timeout(p) > MS(15));
+    char toolong[STRATA_WIRE_MAX_REGION_BYTES + 2];
+    memset(toolong, 'x', sizeof toolong - 1);
+    toolong[sizeof toolong - 1] = '\0';
+    CHECK_EQ_INT(strata_peer_set_region(p, toolong, MS(15)), STRATA_ERR_RANGE);
+
+    CHECK_EQ_INT(strata_peer_set_region(p, "group:00000000000000ab", MS(20)), 0);
+    CHECK_EQ_U64(strata_peer_next_timeout(p), MS(20));
+    strata_peer_handle_timeout(p, MS(20));
+    drain(p, out);
+    const sent *j = find_type(out, STRATA_MSG_JOIN, 0);
+    CHECK(j != NULL);
+    if (j) {
+        strata_msg_join m;
+        CHECK(strata_wire_decode_join(j->buf->data, j->buf->len, &m) >= 0);
+        CHECK(m.region_len == 22 && memcmp(m.region, "group:00000000000000ab", 22) == 0);
+    }
+    sent_clear(out);
+    size_t before = pl.len;
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 4, 4, 0, MS(30)), 0);
+    strata_peer_handle_timeout(p, MS(30));
+    CHECK(pl.len > before);
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 4, 1000, 2, MS(40)), 0);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.region_changes, 1);
+    CHECK_EQ_INT(st.state, STRATA_PEER_MEMBER);
+    strata_peer_handle_timeout(p, MS(2000));
+    drain(p, out);
+    CHECK(find_type(out, STRATA_MSG_JOIN, 0) == NULL);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
 int main(void)
 {
     sent_list *out = calloc(1, sizeof *out);
@@ -1507,6 +1555,7 @@ int main(void)
     test_repair_budget();
     test_repair_budget_follows_trees();
     test_repair_budget_shrinks_with_children(out);
+    test_region_change(out);
     test_repair_refused(out);
     test_config_timers(out);
     test_repair_source(out);
