@@ -656,6 +656,7 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint1
         return is_source ? STRATA_ERR_INVAL : STRATA_ERR_NOTFOUND;
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    memset(parents, 0, sizeof parents); /* STRATA_MTREE_NONE */
     if (!is_source)
         strata_mtree_parents(d->tree, node, parents, STRATA_WIRE_MAX_SUBSTREAMS);
     int n_out = 0;

@@ -103,10 +103,10 @@ int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
     return 0;
 }
 
-/* Gives the bucket rate_bytes_per_s (> 0) and the burst that goes with
- * it; tokens beyond the new burst are dropped. */
 static void budget_refill(strata_repair_budget *b, uint64_t now);
 
+/* Gives the bucket rate_bytes_per_s (> 0) and the burst that goes with
+ * it; tokens beyond the new burst are dropped. */
 static void budget_set_rate(strata_repair_budget *b, uint64_t rate_bytes_per_s)
 {
     b->rate_bytes_per_s = rate_bytes_per_s ? rate_bytes_per_s : 1;
