@@ -255,15 +255,6 @@ static uint32_t next_epoch(strata_control *c)
     return c->epoch;
 }
 
-/* A fresh datagram buffer, or NULL when the outbox is full (counted there,
- * like a full socket buffer) or memory is short. */
-/* Queues an encoded datagram (len < 0: the encoder's error, returned) in a
- * buffer of its own size: up to the outbox's capacity of them may wait. */
-static int out_send(strata_control *c, strata_addr to, const uint8_t *enc, int len)
-{
-    return strata_outbox_push_bytes(&c->outbox, to, enc, len);
-}
-
 /* --- channels and DCMs (service manager) ------------------------------------------ */
 
 static ctl_channel *channel_get(strata_control *c, strata_channel_id id)
@@ -390,7 +381,7 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     for (int i = 0; i < n; i++) {
         int len = strata_wire_encode_instruction(enc, sizeof enc, &c->instr[i]);
-        if (out_send(c, rec->addr, enc, len) == 0)
+        if (strata_outbox_push_bytes(&c->outbox, rec->addr, enc, len) == 0)
             c->instructions_sent++;
     }
     if (n > 0) {
@@ -857,7 +848,8 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
     r.heartbeat_ms = c->heartbeat_ms;
     r.start_seq = ch ? ch->start_seq : 0;
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    out_send(c, to, enc, strata_wire_encode_join_reply(enc, sizeof enc, &r));
+    strata_outbox_push_bytes(&c->outbox, to, enc,
+                             strata_wire_encode_join_reply(enc, sizeof enc, &r));
 }
 
 /* protocol.md 7.8: "group:" and 16 lower-case hex digits. */
@@ -902,19 +894,25 @@ static int region_of(const strata_control *c, const strata_msg_join *j, strata_a
     return 0;
 }
 
-/* A JOIN from a node we know (its reply was lost, or it moved): same DCM,
- * reply again, send its instructions again. */
+/* A peer's region: the DCM whose trees it is in, or, for a head (a
+ * member of the backbone's trees), the one whose trees it feeds. */
+static strata_dcm *region_dcm(const ctl_node *rec)
+{
+    return rec->roots ? rec->roots : rec->dcm;
+}
+
 /* 1 when a member's JOIN names another region than the one it is in. */
 static int region_moved(strata_control *c, const ctl_node *rec, const char *region,
                         size_t region_len)
 {
-    const strata_dcm *cur = rec->roots ? rec->roots : rec->dcm; /* a head's region */
     strata_dcm_id id;
     if (strata_directory_lookup(c->dir, rec->ch->id, region, region_len, &id) != 0)
         return 1;
-    return ptab_get(&c->dcms, id.v) != cur;
+    return ptab_get(&c->dcms, id.v) != region_dcm(rec);
 }
 
+/* A JOIN from a node we know (its reply was lost, or it moved): same DCM,
+ * reply again, send its instructions again. */
 static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, strata_addr from,
                   uint64_t now)
 {
@@ -927,8 +925,7 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
         ch->source_upload_kbps = j->upload_kbps;
         push_roots(c, ch, now);
     }
-    /* A peer's DCM is its region's, head or backbone member or not. */
-    strata_dcm *region = rec->roots ? rec->roots : rec->dcm; /* a head's trees are the backbone's */
+    strata_dcm *region = region_dcm(rec);
     send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK,
                     region ? strata_dcm_id_of(region) : (strata_dcm_id){0});
     mark_resend(rec);
@@ -1248,7 +1245,8 @@ static int handle_probe(strata_control *c, strata_addr from, const uint8_t *buf,
         .responder = c->control_id,
     };
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    out_send(c, from, enc, strata_wire_encode_probe_reply(enc, sizeof enc, &r));
+    strata_outbox_push_bytes(&c->outbox, from, enc,
+                             strata_wire_encode_probe_reply(enc, sizeof enc, &r));
     return 0;
 }
 

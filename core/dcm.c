@@ -645,7 +645,7 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
 {
     if (max < d->k)
         return STRATA_ERR_NOSPACE;
-    return strata_dcm_instructions_subs(d, node, 0xffff, epoch, out, max);
+    return strata_dcm_instructions_subs(d, node, DCM_ALL_SUBS, epoch, out, max);
 }
 
 int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint16_t subs,

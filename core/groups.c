@@ -51,16 +51,7 @@ static uint64_t min_ns(uint64_t a, uint64_t b)
 /* Copies an encoded datagram into a new buffer and queues it. */
 int gn_send(strata_gnode *g, strata_addr to, const uint8_t *buf, int n)
 {
-    if (n < 0)
-        return n;
-    strata_buf *b = strata_buf_new(g->alloc, (size_t)n);
-    if (!b)
-        return STRATA_ERR_NOMEM;
-    memcpy(b->data, buf, (size_t)n);
-    b->len = (uint32_t)n;
-    int err = strata_outbox_push(&g->outbox, to, b);
-    strata_buf_unref(b);
-    return err;
+    return strata_outbox_push_bytes(&g->outbox, to, buf, n);
 }
 
 static int dist_send(void *user, strata_addr to, const uint8_t *buf, size_t len)

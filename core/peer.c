@@ -222,27 +222,16 @@ static int drop(strata_peer *p, uint64_t now, int err, int type, strata_addr fro
 /* Copies an encoded datagram into a new buffer and queues it. */
 static int send_bytes(strata_peer *p, strata_addr to, const uint8_t *buf, int n)
 {
-    if (n < 0)
-        return n;
-    strata_buf *b = strata_buf_new(p->alloc, (size_t)n);
-    if (!b)
-        return STRATA_ERR_NOMEM;
-    memcpy(b->data, buf, (size_t)n);
-    b->len = (uint32_t)n;
-    int err = strata_outbox_push(&p->outbox, to, b);
-    strata_buf_unref(b);
-    return err;
+    return strata_outbox_push_bytes(&p->outbox, to, buf, n);
 }
 
-/* The repair budget gets what the trees leave of the upload (pktstore.h):
- * each child link carries one substream, rate / k. */
+/* The repair budget gets what the trees leave of the upload (pktstore.h). */
 static void update_repair_budget(strata_peer *p, uint64_t now)
 {
     uint64_t links = 0;
     for (uint8_t i = 0; i < p->k; i++)
         links += p->subs[i].n_children;
-    uint64_t tree_kbps = p->k ? links * p->rate_kbps / p->k : 0;
-    strata_repair_budget_set_tree_kbps(&p->repair_budget, tree_kbps, now);
+    strata_repair_budget_set_tree_links(&p->repair_budget, links, p->rate_kbps, p->k, now);
 }
 
 /* --- lifecycle ----------------------------------------------------------- */

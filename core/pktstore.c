@@ -156,6 +156,12 @@ void strata_repair_budget_set_tree_kbps(strata_repair_budget *b, uint64_t tree_k
     budget_set_rate(b, left > max ? max : left < min ? min : left);
 }
 
+void strata_repair_budget_set_tree_links(strata_repair_budget *b, uint64_t links,
+                                         uint32_t rate_kbps, uint8_t k, uint64_t now)
+{
+    strata_repair_budget_set_tree_kbps(b, k ? links * rate_kbps / k : 0, now);
+}
+
 /* Adds the tokens earned since the last refill. */
 static void budget_refill(strata_repair_budget *b, uint64_t now)
 {

@@ -110,6 +110,11 @@ void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps,
  * tokens earned so far are kept, up to the new burst. */
 void strata_repair_budget_set_tree_kbps(strata_repair_budget *b, uint64_t tree_kbps,
                                         uint64_t now);
+/* The same from the node's child links in its trees (summed over the k
+ * substreams of a stream of rate_kbps): each link carries one substream,
+ * rate_kbps / k. */
+void strata_repair_budget_set_tree_links(strata_repair_budget *b, uint64_t links,
+                                         uint32_t rate_kbps, uint8_t k, uint64_t now);
 /* Takes bytes from the bucket after refilling it up to now; returns 1 when
  * they were there (and are now spent), else 0 (nothing is taken). */
 int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now);

@@ -146,16 +146,7 @@ static int drop(strata_source *s, uint64_t now, int err, int type, strata_addr f
 
 static int send_bytes(strata_source *s, strata_addr to, const uint8_t *buf, int n)
 {
-    if (n < 0)
-        return n;
-    strata_buf *b = strata_buf_new(s->alloc, (size_t)n);
-    if (!b)
-        return STRATA_ERR_NOMEM;
-    memcpy(b->data, buf, (size_t)n);
-    b->len = (uint32_t)n;
-    int err = strata_outbox_push(&s->outbox, to, b);
-    strata_buf_unref(b);
-    return err;
+    return strata_outbox_push_bytes(&s->outbox, to, buf, n);
 }
 
 /* --- lifecycle ----------------------------------------------------------- */
@@ -392,14 +383,13 @@ static dcm_entry *dcm_get(strata_source *s, strata_dcm_id id, int create)
 }
 
 /* The repair budget gets what the trees leave of the upload (pktstore.h):
- * each entry of a send list carries one substream, rate / k. */
+ * an entry of a send list is one child link. */
 static void update_repair_budget(strata_source *s, uint64_t now)
 {
     uint64_t links = 0;
     for (unsigned i = 0; i < s->k && i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
         links += s->lists[i].n;
-    uint64_t tree_kbps = s->k ? links * s->rate_kbps / s->k : 0;
-    strata_repair_budget_set_tree_kbps(&s->repair_budget, tree_kbps, now);
+    strata_repair_budget_set_tree_links(&s->repair_budget, links, s->rate_kbps, s->k, now);
 }
 
 static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len, uint64_t now)

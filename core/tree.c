@@ -946,15 +946,19 @@ int strata_mtree_set_rate(strata_mtree *t, uint32_t rate_kbps)
 
 /* --- queries ---------------------------------------------------------------- */
 
+/* Node index v's parent in tree s as an id (the source's, or none). */
+static strata_node_id parent_id(const strata_mtree *t, uint32_t v, unsigned s)
+{
+    uint32_t p = at(t, v, s)->parent;
+    return p == NIL ? STRATA_MTREE_NONE : (strata_node_id){id_of(t, p)};
+}
+
 strata_node_id strata_mtree_parent(const strata_mtree *t, strata_node_id id, uint8_t s)
 {
     uint32_t v;
     if (s >= t->k || !lookup(t, id, &v))
         return STRATA_MTREE_NONE;
-    uint32_t p = at(t, v, s)->parent;
-    if (p == NIL)
-        return STRATA_MTREE_NONE;
-    return (strata_node_id){id_of(t, p)};
+    return parent_id(t, v, s);
 }
 
 size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_node_id *out,
@@ -963,10 +967,8 @@ size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_nod
     uint32_t v;
     if (max < t->k || !lookup(t, id, &v))
         return 0;
-    for (unsigned s = 0; s < t->k; s++) {
-        uint32_t p = at(t, v, s)->parent;
-        out[s] = p == NIL ? STRATA_MTREE_NONE : (strata_node_id){id_of(t, p)};
-    }
+    for (unsigned s = 0; s < t->k; s++)
+        out[s] = parent_id(t, v, s);
     return t->k;
 }
 
