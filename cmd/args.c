@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "delay.h"
+#include "strata/groups.h"
 #include "host.h"
 #include "status_file.h"
 
@@ -35,6 +36,26 @@ uint32_t cmd_parse_u32(const char *sub, const char *opt, const char *value, uint
     if (v < min || v > max)
         cmd_usage_error(sub, "%s must be between %u and %u, got %s", opt, min, max, value);
     return (uint32_t)v;
+}
+
+uint8_t cmd_parse_group_metric(const char *sub, const char *opt, const char *value)
+{
+    if (strcmp(value, "rtt") == 0)
+        return STRATA_GROUP_METRIC_RTT;
+    if (strcmp(value, "one-way") == 0)
+        return STRATA_GROUP_METRIC_ONE_WAY;
+    if (strcmp(value, "hops") == 0)
+        return STRATA_GROUP_METRIC_HOPS;
+    cmd_usage_error(sub, "%s must be rtt, one-way or hops, got '%s'", opt, value);
+}
+
+uint8_t cmd_parse_group_estimate(const char *sub, const char *opt, const char *value)
+{
+    if (strcmp(value, "min") == 0)
+        return STRATA_GNODE_ESTIMATE_MIN;
+    if (strcmp(value, "median") == 0)
+        return STRATA_GNODE_ESTIMATE_MEDIAN;
+    cmd_usage_error(sub, "%s must be min or median, got '%s'", opt, value);
 }
 
 strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value)

@@ -18,6 +18,10 @@ _Noreturn void cmd_usage_error(const char *sub, const char *fmt, ...) STRATA_PRI
 /* Parses an unsigned decimal in [min, max] or exits with a usage error. */
 uint32_t cmd_parse_u32(const char *sub, const char *opt, const char *value, uint32_t min,
                        uint32_t max);
+/* Parses a group-agent setting by name (rtt, one-way, hops; min, median)
+ * into its enum or exits with a usage error. */
+uint8_t cmd_parse_group_metric(const char *sub, const char *opt, const char *value);
+uint8_t cmd_parse_group_estimate(const char *sub, const char *opt, const char *value);
 /* Parses ADDR:PORT or exits with a usage error. */
 strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value);
 

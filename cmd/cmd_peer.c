@@ -47,6 +47,7 @@ static void usage(void)
            "  --no-groups             do not run the locality-group agent\n"
            "  --group-wait-ms MS      join the channel without a group after MS (default 10000)\n"
            "  --group-metric NAME     rtt, one-way or hops (default rtt)\n"
+           "  --group-estimate NAME   a distance from its probes: min or median (default min)\n"
            "  --group-threshold-ms MS join-test threshold (default 50)\n"
            "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
            "  -v, --verbose           log more\n"
@@ -239,6 +240,7 @@ int cmd_peer(int argc, char **argv)
         {"no-groups", no_argument, NULL, 'G'},
         {"group-wait-ms", required_argument, NULL, 'W'},
         {"group-metric", required_argument, NULL, 'M'},
+        {"group-estimate", required_argument, NULL, 'E'},
         {"group-threshold-ms", required_argument, NULL, 'T'},
         {"group-refine-ms", required_argument, NULL, 'F'},
         {"verbose", no_argument, NULL, 'v'},
@@ -297,15 +299,10 @@ int cmd_peer(int argc, char **argv)
             group_wait_ms = cmd_parse_u32(SUB, "--group-wait-ms", optarg, 0, 3600000);
             break;
         case 'M':
-            if (strcmp(optarg, "rtt") == 0)
-                gcfg.metric = STRATA_GROUP_METRIC_RTT;
-            else if (strcmp(optarg, "one-way") == 0)
-                gcfg.metric = STRATA_GROUP_METRIC_ONE_WAY;
-            else if (strcmp(optarg, "hops") == 0)
-                gcfg.metric = STRATA_GROUP_METRIC_HOPS;
-            else
-                cmd_usage_error(SUB, "--group-metric must be rtt, one-way or hops, got '%s'",
-                                optarg);
+            gcfg.metric = cmd_parse_group_metric(SUB, "--group-metric", optarg);
+            break;
+        case 'E':
+            gcfg.estimate = cmd_parse_group_estimate(SUB, "--group-estimate", optarg);
             break;
         case 'F':
             gcfg.refine_ms = cmd_parse_u32(SUB, "--group-refine-ms", optarg, 100, 3600000);

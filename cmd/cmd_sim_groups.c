@@ -46,6 +46,7 @@ static void usage(void)
            "  --nodes N           N simulated peers attached to the hosts instead of one\n"
            "                      per host\n"
            "  --metric NAME       rtt, one-way or hops (default rtt)\n"
+           "  --estimate NAME     a distance from its probes: min or median (default min)\n"
            "  --threshold-ms MS   join threshold (default 50)\n"
            "  --landmarks L       landmarks of the binning baseline (default 8)\n"
            "  --loss P            datagram loss probability, 0..0.5 (default 0)\n"
@@ -72,6 +73,7 @@ int cmd_sim_groups(int argc, char **argv)
         OPT_SEED,
         OPT_NODES,
         OPT_METRIC,
+        OPT_ESTIMATE,
         OPT_THRESHOLD,
         OPT_LANDMARKS,
         OPT_LOSS,
@@ -91,6 +93,7 @@ int cmd_sim_groups(int argc, char **argv)
         {"seed", required_argument, NULL, OPT_SEED},
         {"nodes", required_argument, NULL, OPT_NODES},
         {"metric", required_argument, NULL, OPT_METRIC},
+        {"estimate", required_argument, NULL, OPT_ESTIMATE},
         {"threshold-ms", required_argument, NULL, OPT_THRESHOLD},
         {"landmarks", required_argument, NULL, OPT_LANDMARKS},
         {"loss", required_argument, NULL, OPT_LOSS},
@@ -144,14 +147,10 @@ int cmd_sim_groups(int argc, char **argv)
             cfg.nodes = cmd_parse_u32(SUB, "--nodes", optarg, 1, 1000000);
             break;
         case OPT_METRIC:
-            if (strcmp(optarg, "rtt") == 0)
-                cfg.agent.metric = STRATA_GROUP_METRIC_RTT;
-            else if (strcmp(optarg, "one-way") == 0)
-                cfg.agent.metric = STRATA_GROUP_METRIC_ONE_WAY;
-            else if (strcmp(optarg, "hops") == 0)
-                cfg.agent.metric = STRATA_GROUP_METRIC_HOPS;
-            else
-                cmd_usage_error(SUB, "--metric must be rtt, one-way or hops, got '%s'", optarg);
+            cfg.agent.metric = cmd_parse_group_metric(SUB, "--metric", optarg);
+            break;
+        case OPT_ESTIMATE:
+            cfg.agent.estimate = cmd_parse_group_estimate(SUB, "--estimate", optarg);
             break;
         case OPT_THRESHOLD:
             cfg.agent.threshold_abs = cmd_parse_u32(SUB, "--threshold-ms", optarg, 1, 10000);

@@ -689,6 +689,7 @@ strata_gnode *strata_gnode_new(const strata_gnode_config *cfg, const strata_gnod
     gdist_config dc = {
         .self = g->node,
         .metric = g->metric,
+        .estimate = cfg->estimate,
         .probes = setting(cfg->probes, STRATA_GNODE_DEFAULT_PROBES),
         .retries = cfg->probe_retries == STRATA_GNODE_OFF
                        ? 0

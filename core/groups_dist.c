@@ -21,6 +21,8 @@ int gdist_init(gdist *d, const strata_alloc *a, const gdist_config *cfg, strata_
     d->alloc = a;
     d->self = cfg->self;
     d->metric = cfg->metric;
+    d->estimate = cfg->estimate == STRATA_GNODE_ESTIMATE_MEDIAN ? STRATA_GNODE_ESTIMATE_MEDIAN
+                                                                 : STRATA_GNODE_ESTIMATE_MIN;
     d->probes = (uint8_t)(cfg->probes > GDIST_MAX_PROBES ? GDIST_MAX_PROBES : cfg->probes);
     if (d->probes == 0)
         d->probes = 1;
@@ -90,9 +92,9 @@ static int cmp_u32(uint32_t a, uint32_t b)
     return a < b ? -1 : a > b;
 }
 
-/* Median of the answered slots: the mean of the two middle values for an
- * even count. */
-static uint32_t median(const gdist_entry *e, unsigned slots)
+/* The answered slots reduced to one distance: their minimum, or their
+ * median (the mean of the two middle values for an even count). */
+static uint32_t reduce(const gdist *d, const gdist_entry *e, unsigned slots)
 {
     uint32_t v[GDIST_MAX_SLOTS];
     unsigned n = 0;
@@ -111,6 +113,8 @@ static uint32_t median(const gdist_entry *e, unsigned slots)
     }
     if (n == 0)
         return STRATA_GROUP_DISTANCE_UNKNOWN;
+    if (d->estimate == STRATA_GNODE_ESTIMATE_MIN)
+        return v[0];
     if (n % 2)
         return v[n / 2];
     return (uint32_t)(((uint64_t)v[n / 2 - 1] + v[n / 2]) / 2);
@@ -119,7 +123,7 @@ static uint32_t median(const gdist_entry *e, unsigned slots)
 static void finish(gdist *d, gdist_entry *e, uint64_t now)
 {
     unsigned slots = (unsigned)e->round * d->probes;
-    e->value = e->got ? median(e, slots) : STRATA_GROUP_DISTANCE_UNKNOWN;
+    e->value = e->got ? reduce(d, e, slots) : STRATA_GROUP_DISTANCE_UNKNOWN;
     e->measured_at = now ? now : 1;
     e->running = 0;
     d->running--;

@@ -1,12 +1,12 @@
 /*
  * Distance measurement for the group agent (SPEC L1): a bounded cache of
  * per-target measurements, each a few probes whose answers are reduced to
- * their median.
+ * one distance: their minimum (the default) or their median.
  *
  * A measurement is a series of rounds. A round sends `probes` probes, one
  * every probe_gap, and ends probe_timeout after its last probe, or as soon
  * as every probe of the measurement has been answered. A measurement with
- * at least one answer when a round ends is done (median of the answers);
+ * at least one answer when a round ends is done (the answers reduced);
  * one without starts another round, up to `retries` extra rounds, and then
  * records the target as unreachable (STRATA_GROUP_DISTANCE_UNKNOWN).
  *
@@ -24,6 +24,7 @@
 
 #include "idmap.h"
 #include "strata/common.h"
+#include "strata/groups.h"
 #include "strata/wire.h"
 
 enum gdist_limits {
@@ -57,6 +58,7 @@ typedef struct gdist {
     const strata_alloc *alloc;
     strata_node_id self;
     uint8_t metric;
+    uint8_t estimate; /* enum strata_gnode_estimate, never DEFAULT */
     uint8_t probes, retries;
     uint64_t gap_ns, timeout_ns;
     gdist_entry *e;
@@ -72,6 +74,7 @@ typedef struct gdist {
 typedef struct gdist_config {
     strata_node_id self;
     uint8_t metric;
+    uint8_t estimate; /* enum strata_gnode_estimate; DEFAULT = MIN */
     uint32_t probes, retries, gap_ms, timeout_ms;
     size_t cap;
 } gdist_config;

@@ -1490,8 +1490,11 @@ static void sb_config(sbuf *b, const gsim *s)
     uint32_t thr = (uint32_t)def_u64(a->threshold_abs, STRATA_GNODE_DEFAULT_THRESHOLD_ABS_MS);
     uint32_t rel = (uint32_t)def_u64(a->threshold_rel_pct, STRATA_GNODE_DEFAULT_THRESHOLD_REL_PCT);
     uint32_t lead = a->leader_abs ? a->leader_abs : thr;
-    sb_printf(b, "  \"config\": {\"metric\": \"%s\", ",
-              a->metric == STRATA_GROUP_METRIC_ONE_WAY ? "one_way" : "rtt");
+    sb_printf(b, "  \"config\": {\"metric\": \"%s\", \"estimate\": \"%s\", ",
+              a->metric == STRATA_GROUP_METRIC_ONE_WAY ? "one_way"
+              : a->metric == STRATA_GROUP_METRIC_HOPS  ? "hops"
+                                                       : "rtt",
+              a->estimate == STRATA_GNODE_ESTIMATE_MEDIAN ? "median" : "min");
     sb_printf(b, "\"threshold_abs\": %lld, \"threshold_rel_pct\": %lld, \"leader_abs\": %lld, ",
               thr == STRATA_GNODE_OFF ? -1LL : (long long)thr,
               rel == STRATA_GNODE_OFF ? -1LL : (long long)rel,

@@ -10,7 +10,11 @@
  *
  * Distances (L1). One metric per deployment, chosen by configuration:
  *  - RTT: PROBE / PROBE_REPLY (protocol.md 3.5), `probes` probes a gap
- *    apart, the median of the answers; a round with no answer is retried.
+ *    apart; a round with no answer is retried. The answers are reduced to
+ *    their minimum by default: queueing, scheduling and a busy host only
+ *    ever add to a path's delay, so the smallest sample is the best
+ *    estimate of the path itself and the one least moved by load (the
+ *    median is available for paths whose delay truly varies both ways).
  *  - ONE_WAY: GROUP_PING / GROUP_PONG (protocol.md 3.8.8); the responder
  *    stamps its clock when the ping arrives, and the distance is that stamp
  *    minus the echoed send time. Only meaningful when the hosts share one
@@ -123,6 +127,13 @@ enum strata_gnode_reason {
     STRATA_GNODE_LEFT_GROUP = 8,     /* strata_gnode_leave */
 };
 
+/* How a measurement's samples become one distance. */
+enum strata_gnode_estimate {
+    STRATA_GNODE_ESTIMATE_DEFAULT = 0, /* MIN */
+    STRATA_GNODE_ESTIMATE_MIN = 1,
+    STRATA_GNODE_ESTIMATE_MEDIAN = 2,
+};
+
 /* Use for a setting whose 0 means "default" to switch it off. */
 #define STRATA_GNODE_OFF UINT32_MAX
 
@@ -161,7 +172,8 @@ typedef struct strata_gnode_config {
     strata_node_id node; /* nonzero */
     strata_addr addr;    /* this node's address as others reach it */
     uint64_t seed;
-    uint8_t metric; /* enum strata_group_metric; 0 = RTT */
+    uint8_t metric;   /* enum strata_group_metric; 0 = RTT */
+    uint8_t estimate; /* enum strata_gnode_estimate; 0 = MIN */
     /* Measurement (L1); 0 = default. */
     uint32_t probes, probe_gap_ms, probe_timeout_ms, probe_retries;
     uint32_t cache_ttl_ms, cache_entries;

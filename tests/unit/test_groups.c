@@ -1446,11 +1446,68 @@ static void test_alloc_failures(void)
     printf("allocation failures: %ld allocations, each failed in turn\n", total);
 }
 
+/* --- the distance cache, by hand --------------------------------------------------- */
+
+typedef struct probe_log {
+    strata_msg_probe probes[GDIST_MAX_SLOTS];
+    size_t n;
+} probe_log;
+
+static int log_probe(void *user, strata_addr to, const uint8_t *buf, size_t len)
+{
+    probe_log *l = user;
+    (void)to;
+    if (l->n < GDIST_MAX_SLOTS && strata_wire_decode_probe(buf, len, &l->probes[l->n]) > 0)
+        l->n++;
+    return 0;
+}
+
+/* One measurement of three probes answered after 12, 10 and 30 ms: the
+ * minimum is 10 ms, the median 12 ms; `estimate` picks which one. */
+static uint32_t measure_with(uint8_t estimate)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, 7);
+    probe_log l = {0};
+    gdist d;
+    gdist_config c = {.self = {0x11}, .metric = STRATA_GROUP_METRIC_RTT, .estimate = estimate,
+                      .probes = 3, .retries = 1, .gap_ms = 20, .timeout_ms = 1000, .cap = 4};
+    CHECK_EQ_INT(gdist_init(&d, NULL, &c, &rng, log_probe, &l), 0);
+    strata_peer_ref target = {.node = {0x22}, .addr = {0x0a000002u, 7000}};
+    uint64_t t0 = S(5);
+    uint32_t value = 0;
+    CHECK_EQ_INT(gdist_get(&d, target, S(60), t0, &value), 0);
+    gdist_handle_timeout(&d, t0 + MS(20));
+    gdist_handle_timeout(&d, t0 + MS(40));
+    CHECK_EQ_INT(l.n, 3);
+    static const uint32_t rtt_ms[3] = {12, 10, 30};
+    int done = 0;
+    for (size_t i = 0; i < l.n && i < 3; i++) {
+        strata_msg_probe_reply r = {.node = d.self,
+                                    .probe_id = l.probes[i].probe_id,
+                                    .send_ts_ns = l.probes[i].send_ts_ns,
+                                    .responder = target.node};
+        done = gdist_on_probe_reply(&d, &r, -1, l.probes[i].send_ts_ns + MS(rtt_ms[i]));
+    }
+    CHECK_EQ_INT(done, 1);
+    CHECK_EQ_INT(gdist_get(&d, target, S(60), t0 + S(1), &value), 1);
+    gdist_free(&d);
+    return value;
+}
+
+static void test_estimate(void)
+{
+    CHECK_EQ_INT(measure_with(STRATA_GNODE_ESTIMATE_DEFAULT), 10000); /* microseconds */
+    CHECK_EQ_INT(measure_with(STRATA_GNODE_ESTIMATE_MIN), 10000);
+    CHECK_EQ_INT(measure_with(STRATA_GNODE_ESTIMATE_MEDIAN), 12000);
+}
+
 int main(void)
 {
     uint64_t seed = test_seed(4242);
     test_bad_input();
     test_bounds();
+    test_estimate();
     test_walk_nearest_pass();
     test_merge_capacity();
     test_alloc_failures();
