@@ -55,6 +55,13 @@
  * 1 s to 16 s while the silence lasts (a paused stream costs little).
  * Whatever an answer brings reveals the gaps, which repair then fills.
  *
+ * Silent parents. A parent whose substream lags the newest packet held by
+ * more than SILENT_LAG_PER_SUBSTREAM of its packets is asked last for
+ * repairs (repair.h), and every parent is for tail probes (nothing arrives
+ * from any of them): such a parent is most likely dead, and the control
+ * center needs up to its detection window to say so. The lag is counted
+ * in packets, so a slow stream is not taken for a silent one.
+ *
  * Source address. Every instruction names the channel's source (protocol.md
  * 3.4), the one node that holds every packet. It is the repairer of last
  * resort: repairs and tail probes go to it after the parents (repair.h has
@@ -98,6 +105,7 @@ enum peer_limits {
     TAIL_BACKOFF_MAX_MS = 16000,
     LOG_LINES_PER_SECOND = 8,
     REPAIR_SCAN_MIN_GAP_MS = 10, /* batches asks and bounds scan work */
+    SILENT_LAG_PER_SUBSTREAM = 4, /* a parent this many of its packets behind is silent */
     HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
 };
 
@@ -164,6 +172,7 @@ struct strata_peer {
     uint64_t tail_backoff_ns;
     uint32_t tail_attempts;
     uint64_t ahead_since; /* 0 = no packet beyond the window seen while idle */
+    uint32_t silent;       /* parents asked last for repairs (bit per substream) */
 
     strata_outbox outbox;
     strata_peer_stats st;
@@ -530,6 +539,9 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
         p->source_epoch = m.epoch;
     }
     p->st.instructions_applied++;
+    strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: sub %u epoch %u parent %016llx, %u children",
+                (unsigned long long)p->node.v, (unsigned)m.substream, (unsigned)m.epoch,
+                (unsigned long long)m.parent.node.v, (unsigned)m.n_children);
     return 0;
 }
 
@@ -776,6 +788,9 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
     p->st.repair_requests_served++;
     if (refused)
         p->st.repair_requests_refused++;
+    strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: repair from %08x %llu mask %llx: %llu sent, %llu refused",
+                (unsigned long long)p->node.v, (unsigned)from.ipv4, (unsigned long long)m.first_seq,
+                (unsigned long long)m.mask, (unsigned long long)packets, (unsigned long long)refused);
     p->st.tx_repairs += packets;
     p->st.tx_data_packets += packets;
     p->st.tx_data_bytes += bytes;
@@ -852,7 +867,8 @@ static size_t repair_targets(void *user, uint64_t seq, strata_addr *out)
                 kids[nk++] = s->children[j].ref;
         }
     }
-    return strata_repair_targets(parents, p->k, sub, &p->source, kids, nk, p->node, out);
+    return strata_repair_targets(parents, p->k, sub, p->silent, &p->source, kids, nk, p->node,
+                                 out);
 }
 
 static void repair_emit(void *user, const strata_repair_batch *b)
@@ -863,12 +879,29 @@ static void repair_emit(void *user, const strata_repair_batch *b)
     uint8_t buf[64];
     if (send_bytes(p, b->to, buf, strata_wire_encode_repair(buf, sizeof buf, &m)) == 0)
         p->st.repair_requests_sent++;
+    strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: repair %llu mask %llx to %08x",
+                (unsigned long long)p->node.v, (unsigned long long)b->first_seq,
+                (unsigned long long)b->mask, (unsigned)b->to.ipv4);
+}
+
+/* Parents whose substream lags the newest packet held: see "Silent
+ * parents" above. */
+static uint32_t lagging_parents(const strata_peer *p)
+{
+    uint64_t lag = (uint64_t)SILENT_LAG_PER_SUBSTREAM * p->k;
+    uint32_t silent = 0;
+    for (unsigned i = 0; i < p->k; i++) {
+        if (p->po.end > p->subs[i].last_rx_seq + lag)
+            silent |= 1u << i;
+    }
+    return silent;
 }
 
 static void tail_probe(strata_peer *p, uint64_t now)
 {
     uint64_t first = p->po.end;
     strata_addr to[STRATA_REPAIR_MAX_TARGETS];
+    p->silent = (1u << p->k) - 1u; /* nothing arrives from any of them */
     size_t n = repair_targets(p, first, to);
     if (n && first <= UINT64_MAX - STRATA_WIRE_REPAIR_SPAN) {
         strata_msg_repair m = {.node = p->node,
@@ -911,8 +944,15 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
         send_heartbeat(p, now);
         p->hb_at = add_ns(now, p->heartbeat_ns);
     }
+    uint64_t missed_before = p->po.missed_packets;
     strata_playout_poll(&p->po, now, &p->po_cb);
+    if (p->po.missed_packets != missed_before)
+        strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: skipped %llu, next %llu",
+                    (unsigned long long)p->node.v,
+                    (unsigned long long)(p->po.missed_packets - missed_before),
+                    (unsigned long long)p->po.next);
     if (now >= p->repair_at) {
+        p->silent = lagging_parents(p);
         strata_repair_batcher b;
         strata_repair_batcher_init(&b, repair_emit, p);
         strata_repair_timing t = {.after_ns = p->repair_after_ns,

@@ -22,15 +22,17 @@ static int seen(const strata_addr *out, size_t n, strata_addr a)
 }
 
 size_t strata_repair_targets(const strata_peer_ref *parents, unsigned k, unsigned s,
-                             const strata_peer_ref *source, const strata_peer_ref *children,
-                             size_t n_children, strata_node_id self, strata_addr *out)
+                             uint32_t silent, const strata_peer_ref *source,
+                             const strata_peer_ref *children, size_t n_children,
+                             strata_node_id self, strata_addr *out)
 {
     size_t n = 0;
     if (k > STRATA_WIRE_MAX_SUBSTREAMS)
         k = STRATA_WIRE_MAX_SUBSTREAMS;
     for (unsigned i = 0; i < k; i++) {
-        const strata_peer_ref *r = &parents[(s + i) % k];
-        if (usable(r, self) && !seen(out, n, r->addr))
+        unsigned q = (s + i) % k;
+        const strata_peer_ref *r = &parents[q];
+        if (!(silent >> q & 1u) && usable(r, self) && !seen(out, n, r->addr))
             out[n++] = r->addr;
     }
     if (usable(source, self) && !seen(out, n, source->addr))
@@ -39,6 +41,12 @@ size_t strata_repair_targets(const strata_peer_ref *parents, unsigned k, unsigne
     for (size_t i = 0; i < n_children && n < limit; i++) {
         if (usable(&children[i], self) && !seen(out, n, children[i].addr))
             out[n++] = children[i].addr;
+    }
+    for (unsigned i = 0; i < k; i++) {
+        unsigned q = (s + i) % k;
+        const strata_peer_ref *r = &parents[q];
+        if ((silent >> q & 1u) && usable(r, self) && !seen(out, n, r->addr))
+            out[n++] = r->addr;
     }
     return n;
 }

@@ -15,11 +15,16 @@
  * missing; playout skips it at its deadline, which ends the asking. Each request goes to the
  * next target in a fixed rotation for the seq's substream: the parent of
  * that substream, the parents of the other substreams in order, then the
- * source, then a few of the node's own children, then round again. The
- * children come last because they usually lack what we lack, but not
- * always: a child gets the substreams we do not feed it from other
- * parents, so when every parent is gone (and the source is not known) the
- * children are the holders within reach. Due seqs that share a target are
+ * source, then a few of the node's own children, then the silent parents,
+ * then round again. The children come late because they usually lack what
+ * we lack, but not always: a child gets the substreams we do not feed it
+ * from other parents, so when every parent is gone (and the source is not
+ * known) the children are the holders within reach. A parent the owner
+ * finds silent (it stopped delivering while others did not, or nothing
+ * arrives at all) is most likely dead: asking it first would spend a retry
+ * interval per dead parent before the source, which is what left a peer
+ * whose parents all died at once without repairs until the control center
+ * noticed. Due seqs that share a target are
  * batched into one request naming up to STRATA_WIRE_REPAIR_SPAN
  * consecutive seqs.
  */
@@ -37,14 +42,16 @@ enum strata_repair_limits {
 };
 
 /* Writes the rotation for substream s (< k) into out (room for
- * STRATA_REPAIR_MAX_TARGETS): parents[s], parents[s+1 mod k], ..., then
- * source (may be NULL), then up to STRATA_REPAIR_MAX_CHILD_TARGETS of the
- * n_children refs in children (may be NULL; the caller orders them). Refs
- * with a zero node or address, refs naming self and repeated addresses are
- * left out. Returns the number written. */
+ * STRATA_REPAIR_MAX_TARGETS): parents[s], parents[s+1 mod k], ... except
+ * those whose bit is set in silent, then source (may be NULL), then up to
+ * STRATA_REPAIR_MAX_CHILD_TARGETS of the n_children refs in children (may
+ * be NULL; the caller orders them), then the silent parents in the same
+ * order. Refs with a zero node or address, refs naming self and repeated
+ * addresses are left out. Returns the number written. */
 size_t strata_repair_targets(const strata_peer_ref *parents, unsigned k, unsigned s,
-                             const strata_peer_ref *source, const strata_peer_ref *children,
-                             size_t n_children, strata_node_id self, strata_addr *out);
+                             uint32_t silent, const strata_peer_ref *source,
+                             const strata_peer_ref *children, size_t n_children,
+                             strata_node_id self, strata_addr *out);
 
 typedef struct strata_repair_batch {
     strata_addr to;

@@ -186,8 +186,8 @@ static void test_pinned(void)
         uint64_t want;
     } pins[] = {
         {"direct", 0x8639ff3fa0804e84ull},
-        {"churn", 0xbb80717bebd9814cull},
-        {"failure", 0x7e85c9547d2f0fafull},
+        {"churn", 0x6c50039d2fbe7361ull},
+        {"failure", 0xdb9c6376388d4015ull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);

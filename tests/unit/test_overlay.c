@@ -263,6 +263,34 @@ typedef struct result {
     uint64_t max_missed; /* of one survivor */
 } result;
 
+/* STRATA_TEST_LOG_PEER=i prints peer i's debug log (instructions, repair
+ * requests, skips) and the kills, with the virtual time: how a failing
+ * seed is read. */
+static long log_peer = -1;
+
+static void write_debug(void *user, int level, const char *line)
+{
+    (void)level;
+    fprintf(stderr, "[%.3f] %s\n", (double)*(uint64_t *)user / 1e9, line);
+}
+
+/* Every peer has been started and is a member of the channel. */
+static int peers_accepted(const net *w, const uint64_t *join_at)
+{
+    for (size_t i = 0; i < N_PEERS; i++) {
+        const node *p = &w->nodes[2 + i];
+        if (join_at[i] != STRATA_NEVER)
+            return 0;
+        if (!p->alive)
+            continue;
+        strata_peer_stats st;
+        strata_peer_get_stats(p->peer, &st);
+        if (st.state != STRATA_PEER_MEMBER)
+            return 0;
+    }
+    return 1;
+}
+
 static void run(uint64_t seed, const uint8_t *input, double kill_fraction, double loss, int regions,
                 result *res)
 {
@@ -338,8 +366,13 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
         }
         /* Input waits while the source is not yet accepted (its JOIN or
          * the reply may be lost), as a host holds it; once it is, what
-         * waited goes at once. */
-        int src_ready = strata_source_ready(s->src);
+         * waited goes at once. The stream's first packet also waits for
+         * every peer to be a member: they all join before the stream
+         * starts, and one whose JOIN was lost would otherwise start late,
+         * where the live stream is. */
+        int src_ready = strata_source_ready(s->src) && (pushed > 0 || peers_accepted(w, join_at));
+        if (src_ready && pushed == 0 && next_push < w->now)
+            next_push = w->now;
         if (!finished && src_ready && next_push < t)
             t = next_push;
         if (!killed && kill_fraction > 0 && kill_at < t)
@@ -361,6 +394,11 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
                 if (regions)
                     pcfg.region = labels[i % (sizeof labels / sizeof labels[0])];
                 pcfg.seed = seed + 100 + i;
+                static strata_log debug_log = {write_debug, NULL, STRATA_LOG_DEBUG};
+                if (log_peer == (long)i) {
+                    debug_log.user = &w->now;
+                    pcfg.log = &debug_log;
+                }
                 strata_peer_callbacks cb = {on_play, on_end, p};
                 p->peer = strata_peer_new(&pcfg, &cb, NULL, w->now);
                 p->alive = p->peer != NULL;
@@ -373,6 +411,8 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
             while (victims) {
                 node *p = &w->nodes[2 + strata_rng_below(&w->rng, N_PEERS)];
                 if (p->alive) {
+                    if (log_peer >= 0)
+                        fprintf(stderr, "[%.3f] kill %08x\n", (double)w->now / 1e9, p->addr.ipv4);
                     kill(p);
                     victims--;
                 }
@@ -477,6 +517,8 @@ done:
 int main(void)
 {
     uint64_t seed = test_seed(20240611);
+    if (getenv("STRATA_TEST_LOG_PEER"))
+        log_peer = atol(getenv("STRATA_TEST_LOG_PEER"));
     strata_rng rng;
     strata_rng_seed(&rng, seed);
     uint8_t *input = malloc(INPUT_BYTES);

@@ -824,14 +824,14 @@ static void test_repair_source(sent_list *out)
     strata_peer_del(p);
 
     /* Every parent died at once and nothing arrives any more: the tail
-     * probe, after the silent parents, reaches the source, whose answer
-     * carries the stream on. */
+     * probe goes to the source first, the silent parents after it, and
+     * the source's answer carries the stream on. */
     p = new_peer(&pl);
     for (uint8_t s = 0; s < 3; s++)
         feed_instr_src(p, 1, 3, s, ref_of(1u + s), ref_of(9), NULL, 0, 0);
     feed_data(p, addr_of(1), 0, 3, 0, 0);
     drain(p, out);
-    uint32_t tail[] = {2, 3, 1, 9};
+    uint32_t tail[] = {9, 2, 3, 1};
     for (size_t i = 0; i < 4; i++) {
         strata_peer_handle_timeout(p, MS(500) + i * MS(150));
         drain(p, out);
@@ -1219,6 +1219,38 @@ static void test_stall_resync(sent_list *out)
     strata_peer_del(p);
 }
 
+/* Substream 1's parent (2) stopped delivering while the others went on:
+ * it is asked last for seq 1, after the other parents and the children. */
+static void test_repair_silent_parent(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    for (uint64_t seq = 0; seq <= 24; seq++)
+        if (seq % 4 != 1)
+            feed_data(p, addr_of(1u + (uint32_t)(seq % 4)), seq, 4, 0, MS(seq * 10));
+    drain_gaps(p, out);
+    sent_clear(out);
+    uint32_t want[] = {3, 4, 1, 10, 11, 2, 3};
+    size_t got = 0;
+    for (uint64_t t = MS(240); got < 7 && t < MS(2500); t += MS(1)) {
+        strata_peer_handle_timeout(p, t);
+        drain_gaps(p, out);
+        for (size_t i = 0; i < out->n; i++) {
+            strata_msg_repair m;
+            if (out->items[i].type != STRATA_MSG_REPAIR_REQUEST ||
+                strata_wire_decode_repair(out->items[i].buf->data, out->items[i].buf->len, &m) <= 0 ||
+                m.first_seq != 1 || got >= 7)
+                continue;
+            CHECK(strata_addr_eq(out->items[i].to, addr_of(want[got])));
+            got++;
+        }
+        sent_clear(out);
+    }
+    CHECK_EQ_U64(got, 7);
+    strata_peer_del(p);
+}
+
 static void test_eos_and_tail(sent_list *out)
 {
     played pl;
@@ -1227,16 +1259,17 @@ static void test_eos_and_tail(sent_list *out)
     feed_data(p, addr_of(1), 0, 4, 0, 0);
     feed_data(p, addr_of(2), 1, 4, 0, 0);
     /* nothing new for half a second: ask for 2..65, each target in turn a
-     * retry interval apart (substream 2's rotation: parents 3, 4, 1, 2,
-     * then the children 10 and 11), then back off from 1 s */
+     * retry interval apart (substream 2's rotation with every parent
+     * silent and no source known: the children 10 and 11, then parents
+     * 3, 4, 1, 2), then back off from 1 s */
     strata_peer_handle_timeout(p, MS(499));
     drain(p, out);
     CHECK_EQ_U64(count_type(out, STRATA_MSG_REPAIR_REQUEST), 0);
     struct {
         uint64_t at_ms;
         uint32_t to;
-    } probes[] = {{500, 3},   {650, 4},   {800, 1},  {950, 2},
-                  {1100, 10}, {1250, 11}, {2250, 3}, {4250, 4}};
+    } probes[] = {{500, 10},  {650, 11},  {800, 3},   {950, 4},
+                  {1100, 1},  {1250, 2},  {2250, 10}, {4250, 11}};
     for (size_t i = 0; i < sizeof probes / sizeof probes[0]; i++) {
         strata_peer_handle_timeout(p, MS(probes[i].at_ms) - 1);
         drain(p, out);
@@ -1292,12 +1325,19 @@ static void test_repair_helpers(void)
     /* substream 2: parents[2] (1), parents[3] (self: skipped), parents[0]
      * (1 again), parents[1] (no address), then source 9, then 16 children
      * (the first, already named as the source, skipped) */
-    size_t n = strata_repair_targets(parents, 4, 2, &source, kids, 20, ME, out);
+    size_t n = strata_repair_targets(parents, 4, 2, 0, &source, kids, 20, ME, out);
     CHECK_EQ_U64(n, 2 + STRATA_REPAIR_MAX_CHILD_TARGETS);
     CHECK(strata_addr_eq(out[0], addr_of(1)));
     CHECK(strata_addr_eq(out[1], addr_of(9)));
     CHECK(strata_addr_eq(out[2], addr_of(31)));
-    CHECK_EQ_U64(strata_repair_targets(parents, 4, 0, NULL, NULL, 0, ME, out), 1);
+    CHECK_EQ_U64(strata_repair_targets(parents, 4, 0, 0, NULL, NULL, 0, ME, out), 1);
+    /* A silent parent is asked after the source and the children. */
+    strata_peer_ref four[4] = {ref_of(1), ref_of(2), ref_of(3), ref_of(4)};
+    n = strata_repair_targets(four, 4, 1, 1u << 1 | 1u << 3, &source, kids + 1, 2, ME, out);
+    CHECK_EQ_U64(n, 7);
+    static const uint32_t order[7] = {3, 1, 9, 31, 32, 2, 4};
+    for (size_t i = 0; i < 7 && i < n; i++)
+        CHECK(strata_addr_eq(out[i], addr_of(order[i])));
 
     batches bs;
     memset(&bs, 0, sizeof bs);
@@ -1551,6 +1591,7 @@ int main(void)
     test_instructions(out);
     test_relay_and_duplicates(out);
     test_repair_sequence(out);
+    test_repair_silent_parent(out);
     test_repair_timing(out);
     test_repair_budget();
     test_repair_budget_follows_trees();
