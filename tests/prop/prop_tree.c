@@ -20,6 +20,9 @@
  * bound plus the source's slots reaching n must mean no detached pair.
  * "Total capacity suffices" in the plain sense, sum over trees of C_s >= kn,
  * is not enough: one tree may be short while another has spare.
+ *
+ * The source's slots per tree follow need (tree.h); the model computes the
+ * shares on its own, one copy at a time, and the tree's must match.
  */
 #include "strata/tree.h"
 #include "strata/wire.h"
@@ -77,16 +80,40 @@ static uint32_t slots_of(const struct model *m, uint32_t up)
     return n < maxc ? (uint32_t)n : maxc;
 }
 
-/* Mirrors the documented choice: the source's copies split evenly, the
- * remainder to the first trees, each share capped. */
-static uint32_t src_slots_of(const struct model *m, unsigned s)
+/* What the source owes each tree, written independently of tree.c: need_s
+ * = max(1, n - interior_s) for a tree with nodes, capped at max children;
+ * the even split (remainder to the first trees, each share capped) when it
+ * covers every need; otherwise the needs and then the rest, one copy at a
+ * time to the smallest share (the lowest-numbered tree on ties). */
+static void src_shares_of(const struct model *m, size_t n, const uint64_t *interior,
+                          uint32_t *share)
 {
+    const unsigned k = m->k;
     uint32_t maxc = m->maxc ? m->maxc : STRATA_WIRE_MAX_CHILDREN;
-    if (m->src_up == 0)
-        return maxc;
-    uint64_t total = (uint64_t)m->src_up * m->k / m->rate;
-    uint64_t n = total / m->k + (s < total % m->k ? 1u : 0u);
-    return n < maxc ? (uint32_t)n : maxc;
+    uint32_t need[MAXK];
+    uint64_t total = (uint64_t)m->src_up * k / m->rate;
+    int even_ok = 1;
+    for (unsigned s = 0; s < k; s++) {
+        uint64_t uncapped = n == 0 ? 0 : n > interior[s] + 1 ? n - interior[s] : 1;
+        need[s] = uncapped < maxc ? (uint32_t)uncapped : maxc;
+        uint64_t even = total / k + (s < total % k ? 1u : 0u);
+        share[s] = m->src_up == 0 ? maxc : even < maxc ? (uint32_t)even : maxc;
+        even_ok &= share[s] >= need[s];
+    }
+    if (m->src_up == 0 || even_ok)
+        return;
+    memset(share, 0, k * sizeof *share);
+    for (int phase = 0; phase < 2; phase++) {
+        for (; total > 0; total--) {
+            unsigned best = k;
+            for (unsigned s = 0; s < k; s++)
+                if (share[s] < (phase ? maxc : need[s]) && (best == k || share[s] < share[best]))
+                    best = s;
+            if (best == k)
+                break;
+            share[best]++;
+        }
+    }
 }
 
 /* Upload capacities from one of several population shapes. */
@@ -221,15 +248,26 @@ static void verify(struct model *m, const char *op)
     }
 
     size_t detached[MAXK] = {0}, linked[MAXK] = {0};
-    uint64_t cap_s[MAXK] = {0}, total_slots = 0, maxslots = 0;
+    uint64_t cap_s[MAXK] = {0}, interior_s[MAXK] = {0}, total_slots = 0, maxslots = 0;
+    uint32_t share[MAXK];
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    for (size_t li = 0; li < n; li++) {
+        struct pnode *p = &m->nodes[m->live[li]];
+        int it = strata_mtree_interior_tree(m->t, (strata_node_id){p->id});
+        if (it >= 0 && it < (int)k)
+            interior_s[it] += slots_of(m, p->up);
+    }
+    src_shares_of(m, n, interior_s, share);
     for (unsigned s = 0; s < k; s++) {
-        cap_s[s] = src_slots_of(m, s);
+        cap_s[s] = share[s];
         size_t nc = strata_mtree_children(m->t, STRATA_MTREE_SOURCE, (uint8_t)s, kids,
                                           STRATA_WIRE_MAX_CHILDREN);
-        if (nc > src_slots_of(m, s))
+        if (strata_mtree_source_slots(m->t, (uint8_t)s) != share[s])
+            PFAIL("after %s: source slots %u in tree %u, model %u", op,
+                  strata_mtree_source_slots(m->t, (uint8_t)s), s, share[s]);
+        if (nc > share[s])
             PFAIL("after %s: source has %zu children in tree %u, slots %u", op, nc, s,
-                  src_slots_of(m, s));
+                  share[s]);
         linked[s] += nc;
     }
     for (size_t li = 0; li < n && !failed_round; li++) {
@@ -321,7 +359,7 @@ static void verify(struct model *m, const char *op)
     /* Capacity guarantees (see the top of the file). */
     uint64_t smin = UINT64_MAX, smax = 0;
     for (unsigned s = 0; s < k; s++) {
-        uint64_t interior = cap_s[s] - src_slots_of(m, s);
+        uint64_t interior = cap_s[s] - share[s];
         smin = interior < smin ? interior : smin;
         smax = interior > smax ? interior : smax;
     }
@@ -330,7 +368,7 @@ static void verify(struct model *m, const char *op)
         PFAIL("after %s: interior capacity spread %llu > %llu", op,
               (unsigned long long)(smax - smin), (unsigned long long)maxslots);
     for (unsigned s = 0; s < k && !m->pending; s++) {
-        if (src_slots_of(m, s) == 0 || detached[s] == 0)
+        if (share[s] == 0 || detached[s] == 0)
             continue;
         if (m->reparented[s]) {
             if (cap_s[s] >= n)
@@ -340,7 +378,7 @@ static void verify(struct model *m, const char *op)
         if (cap_s[s] >= n)
             PFAIL("after %s: tree %u capacity %llu >= %zu nodes but %zu detached", op, s,
                   (unsigned long long)cap_s[s], n, detached[s]);
-        if (!m->interior_left && src_slots_of(m, s) + bound >= n)
+        if (!m->interior_left && share[s] + bound >= n)
             PFAIL("after %s: tree %u: input bound says no detached, got %zu", op, s,
                   detached[s]);
     }
