@@ -15,10 +15,30 @@
  *
  * Capacity. slots = min(max_children, floor(upload_kbps * k / rate_kbps)),
  * in 64-bit arithmetic. The source's capacity in substream copies,
- * floor(source_upload_kbps * k / rate_kbps), is split evenly over the trees;
- * the remainder goes one copy each to the lowest-numbered trees, and each
- * share is capped at max_children. source_upload_kbps == 0 gives every tree
- * max_children source slots.
+ * floor(source_upload_kbps * k / rate_kbps), is shared over the trees by
+ * need (below). source_upload_kbps == 0 gives every tree max_children
+ * source slots.
+ *
+ * Source shares. A tree of n >= 1 nodes needs max(1, n - its interior
+ * slots) source slots, capped at max_children: that many make its capacity
+ * cover its nodes, and without one nobody in it is reached; an empty tree
+ * needs none. The even split (copies / k each, the remainder one each to
+ * the lowest-numbered trees, capped at max_children) stays whenever it
+ * gives every tree its need, as it does in large regions, whose interior
+ * slots cover each tree's nodes. Otherwise, typically in a region of a few members
+ * (three members interior in three of four trees leave the fourth with no
+ * interior slot, needing a source slot per node while the others need
+ * one), every tree first gets its need (copies short of the needs are
+ * shared level by level, the lowest-numbered tree first on ties), then the
+ * rest goes to the smallest shares, lowest-numbered first, each capped at
+ * max_children. Shares are a function of the copies, the node count and
+ * the trees' interior slots, so they change only when a need does: add,
+ * add_detached, remove, rebuild and set_rate recompute them. Where a share
+ * shrinks below the source's children, the cheapest to move (leaves of the
+ * tree first, then the smallest subtree) float and are placed elsewhere in
+ * their tree like any moving subtree, marked dirty; nothing else moves.
+ * add and remove then repair every tree; add_detached leaves that to the
+ * rebuild that must follow it.
  *
  * States of a (node, tree) pair. At rest a pair is either connected (a
  * chain of parents leads to the source, depth >= 1) or detached (parent
@@ -45,14 +65,18 @@
  * (one level down at most): this keeps capacity near the source as the bulk
  * build does, and is also how an interior node gets in when the tree is full.
  *
- * Guarantee. After every public call, for every tree whose source has at
- * least one slot, and ignoring nodes that reparent told to avoid a parent:
+ * Guarantee. After every public call (nodes from add_detached wait for
+ * their rebuild), for every tree whose source has at least one slot, and
+ * ignoring nodes that reparent told to avoid a parent:
  * (a) every node interior in the tree is connected, and (b) a leaf is
  * detached only if no connected node has a free slot. Together: a tree's
  * used slots equal its connected nodes, so if the tree's capacity (source
  * slots + slots of its interior nodes) is at least the node count, no pair
  * of that tree is detached. (If the tree is full, a connected leaf always
- * exists for (a): the source's slot is taken by someone.)
+ * exists for (a): the source's slot is taken by someone.) The shares give
+ * every tree that capacity whenever the source's copies cover the sum of
+ * the needs and no tree needs more than max_children: then no pair at all
+ * is detached.
  *
  * Dirty set. A node (or the source) is marked when its parent or its child
  * list changes in any tree, and when it is added. Removed nodes are dropped
@@ -178,15 +202,94 @@ static uint8_t slots_for(const strata_mtree *t, uint32_t upload_kbps)
     return (uint8_t)(n < t->max_children ? n : t->max_children);
 }
 
-static void set_source_slots(strata_mtree *t)
+/* Raises share[s] toward target[s], spending up to amount copies as if one
+ * at a time, each to the lowest share still below its target (the
+ * lowest-numbered tree on ties). The trees at the lowest level rise
+ * together to the next level or their nearest target, so the cost is O(k^2)
+ * whatever the amount. Returns the copies left over. */
+static uint64_t fill_shares(unsigned k, uint32_t *share, const uint32_t *target, uint64_t amount)
 {
-    uint64_t total = (uint64_t)t->source_upload_kbps * t->k / t->rate_kbps;
-    for (unsigned s = 0; s < t->k; s++) {
-        uint64_t n = total / t->k + (s < total % t->k ? 1u : 0u);
-        if (t->source_upload_kbps == 0 || n > t->max_children)
-            n = t->max_children;
-        t->sub[s].src_slots = (uint32_t)n;
+    while (amount > 0) {
+        uint32_t low = UINT32_MAX;
+        for (unsigned s = 0; s < k; s++)
+            if (share[s] < target[s] && share[s] < low)
+                low = share[s];
+        if (low == UINT32_MAX)
+            break;
+        uint32_t next = UINT32_MAX, nlow = 0;
+        for (unsigned s = 0; s < k; s++) {
+            if (share[s] >= target[s])
+                continue;
+            if (share[s] == low) {
+                nlow++;
+                next = target[s] < next ? target[s] : next;
+            } else if (share[s] < next) {
+                next = share[s];
+            }
+        }
+        uint64_t rise = next - low;
+        if (amount >= rise * nlow) {
+            for (unsigned s = 0; s < k; s++)
+                if (share[s] == low && share[s] < target[s])
+                    share[s] = next;
+            amount -= rise * nlow;
+        } else {
+            uint64_t each = amount / nlow, extra = amount % nlow;
+            for (unsigned s = 0; s < k; s++) {
+                if (share[s] != low || share[s] >= target[s])
+                    continue;
+                share[s] += (uint32_t)each;
+                if (extra) {
+                    share[s]++;
+                    extra--;
+                }
+            }
+            amount = 0;
+        }
     }
+    return amount;
+}
+
+/* What tree s needs from the source: enough that its capacity (source
+ * slots + slots of its interior nodes) covers its nodes, and at least one
+ * slot if it has nodes at all (without it nobody in the tree is reached);
+ * capped at max_children, which is all one instruction can name. */
+static uint32_t source_need(const strata_mtree *t, unsigned s)
+{
+    uint64_t n = t->count, interior = t->sub[s].interior_slots;
+    uint64_t need = n > interior ? n - interior : 0;
+    if (n && need == 0)
+        need = 1;
+    return (uint32_t)(need < t->max_children ? need : t->max_children);
+}
+
+/* The source's slots per tree (see "Source shares" at the top): the even
+ * split when it gives every tree its need, else needs first and the rest
+ * to the smallest shares. A function of the copies, the count and the
+ * trees' interior capacities only, so shares change only when needs do. */
+static void source_shares(const strata_mtree *t, uint32_t *share)
+{
+    const unsigned k = t->k;
+    if (t->source_upload_kbps == 0) {
+        for (unsigned s = 0; s < k; s++)
+            share[s] = t->max_children;
+        return;
+    }
+    uint64_t total = (uint64_t)t->source_upload_kbps * k / t->rate_kbps;
+    uint32_t need[STRATA_WIRE_MAX_SUBSTREAMS], cap[STRATA_WIRE_MAX_SUBSTREAMS];
+    int even_suffices = 1;
+    for (unsigned s = 0; s < k; s++) {
+        uint64_t n = total / k + (s < total % k ? 1u : 0u);
+        share[s] = (uint32_t)(n < t->max_children ? n : t->max_children);
+        need[s] = source_need(t, s);
+        cap[s] = t->max_children;
+        even_suffices &= share[s] >= need[s];
+    }
+    if (even_suffices)
+        return;
+    memset(share, 0, k * sizeof *share);
+    uint64_t left = fill_shares(k, share, need, total);
+    fill_shares(k, share, cap, left);
 }
 
 /* The tree with the least interior capacity so far (lowest number on ties):
@@ -557,6 +660,49 @@ static void repair(strata_mtree *t, unsigned s)
     }
 }
 
+/* The source child of tree s that is cheapest to move: a leaf of the tree
+ * (nothing hangs under it) if there is one, else the interior child with
+ * the smallest subtree; the first in the list on ties. */
+static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
+{
+    uint32_t best = NIL, best_cost = UINT32_MAX;
+    for (uint32_t c = t->sub[s].src_first; c != NIL; c = at(t, c, s)->next) {
+        if (!is_interior(&t->nodes[c], s))
+            return c;
+        uint32_t cost = 1; /* an interior node, however small, costs more than a leaf */
+        for (uint32_t w = c; w != NIL && cost < best_cost; w = preorder_next(t, s, c, w))
+            cost++;
+        if (cost < best_cost) {
+            best = c;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+/* Gives every tree its current source share (source_shares). Where a share
+ * shrank below the source's children, the cheapest of them move elsewhere
+ * in their tree, as any floating root does, and are marked dirty; a tree
+ * whose share grew is left to the caller's repair (which add_detached
+ * skips). Allocates nothing. */
+static void reshare_source(strata_mtree *t)
+{
+    uint32_t share[STRATA_WIRE_MAX_SUBSTREAMS];
+    source_shares(t, share);
+    for (unsigned s = 0; s < t->k; s++) {
+        struct sub *u = &t->sub[s];
+        u->src_slots = share[s];
+        /* Each pass leaves the source one child fewer: over its share it
+         * has no free slot, so a moved node goes back under it only in the
+         * place of a leaf child it displaces. */
+        while (u->src_nchildren > u->src_slots) {
+            uint32_t v = cheapest_source_child(t, s);
+            cut(t, s, v);
+            place_root(t, s, v, 0);
+        }
+    }
+}
+
 /* --- lifecycle ------------------------------------------------------------- */
 
 static void reset_sub(struct sub *u)
@@ -587,7 +733,7 @@ strata_mtree *strata_mtree_new(const strata_alloc *a, const strata_mtree_config 
     strata_idmap_init(&t->map, a, 0);
     for (unsigned s = 0; s < t->k; s++)
         reset_sub(&t->sub[s]);
-    set_source_slots(t);
+    reshare_source(t);
     return t;
 }
 
@@ -693,6 +839,7 @@ static int add_node(strata_mtree *t, strata_node_id id, uint32_t upload_kbps, in
     }
     t->count++;
     mark_subs(t, v, ALL_SUBS); /* a newcomer needs every tree's instruction */
+    reshare_source(t);
     if (attach)
         for (unsigned s = 0; s < t->k; s++)
             repair(t, s);
@@ -758,6 +905,8 @@ int strata_mtree_remove(strata_mtree *t, strata_node_id id)
     n->dpos = t->free_head;
     t->free_head = v;
     t->count--;
+    /* Shares first, so the orphans below see the slots their tree has now. */
+    reshare_source(t);
 
     if (s0 >= 0) {
         unsigned s = (unsigned)s0;
@@ -879,6 +1028,7 @@ static void rebuild_core(strata_mtree *t, struct rebuild_buf *rb)
             p->parent = p->prev = p->next = p->lprev = p->lnext = NIL;
         }
     }
+    reshare_source(t); /* the trees are empty: only the shares change */
 
     for (unsigned s = 0; s < k; s++) {
         size_t qh = 0, qt = 0;
@@ -935,7 +1085,6 @@ int strata_mtree_set_rate(strata_mtree *t, uint32_t rate_kbps)
     if (err)
         return err;
     t->rate_kbps = rate_kbps;
-    set_source_slots(t);
     for (uint32_t v = 0; v < t->used; v++)
         if (t->nodes[v].id)
             t->nodes[v].slots = slots_for(t, t->nodes[v].upload_kbps);
@@ -1025,6 +1174,11 @@ size_t strata_mtree_detached(const strata_mtree *t)
     for (unsigned s = 0; s < t->k; s++)
         n += (size_t)t->sub[s].ndet_int + t->sub[s].ndet_leaf;
     return n;
+}
+
+uint32_t strata_mtree_source_slots(const strata_mtree *t, uint8_t s)
+{
+    return s < t->k ? t->sub[s].src_slots : 0;
 }
 
 uint8_t strata_mtree_k(const strata_mtree *t) { return t->k; }
@@ -1252,17 +1406,17 @@ int strata_mtree_check(const strata_mtree *t, char *why, size_t whylen)
         if (v >= t->used || !t->nodes[v].id || t->nodes[v].dpos != i)
             CHECK_FAIL("dirty entry %u corrupt", i);
     }
-    uint64_t total = (uint64_t)t->source_upload_kbps * t->k / t->rate_kbps;
     for (unsigned s = 0; s < t->k; s++) {
-        uint64_t want = total / t->k + (s < total % t->k ? 1u : 0u);
-        if (t->source_upload_kbps == 0 || want > t->max_children)
-            want = t->max_children;
-        if (t->sub[s].src_slots != want)
-            CHECK_FAIL("tree %u: source slots %u, expected %llu", s, t->sub[s].src_slots,
-                       (unsigned long long)want);
         int err = check_tree(t, s, why, whylen);
         if (err)
             return err;
     }
+    /* Shares are kept current by every call that changes a need; check_tree
+     * above has already held each tree's children to its share. */
+    uint32_t share[STRATA_WIRE_MAX_SUBSTREAMS];
+    source_shares(t, share);
+    for (unsigned s = 0; s < t->k; s++)
+        if (t->sub[s].src_slots != share[s])
+            CHECK_FAIL("tree %u: source slots %u, expected %u", s, t->sub[s].src_slots, share[s]);
     return 0;
 }

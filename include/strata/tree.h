@@ -17,6 +17,16 @@
  * by the source while it has slots; a node no one can feed stays detached
  * (parent none) until capacity appears, and is counted.
  *
+ * The source's copies, floor(source_upload_kbps * k / rate_kbps), follow
+ * need: a tree of n nodes needs max(1, n - slots of its interior nodes)
+ * source slots (capped at max_children). The even split stays while it
+ * covers every need (large regions); otherwise, as in a region of a few
+ * members where some tree has no interior node, each tree gets its need
+ * first and the rest goes to the smallest shares. Guarantee: whenever the
+ * copies cover the sum of the needs and no need exceeds max_children, no
+ * (node, substream) pair is detached, except where reparent told a node to
+ * avoid its parent.
+ *
  * The structure is incremental: add, remove and reparent change only what
  * they must, and record which nodes' parent or children changed ("dirty")
  * so the DCM sends new instructions to just those nodes.
@@ -51,7 +61,9 @@ int strata_mtree_set_rate(strata_mtree *t, uint32_t rate_kbps);
 int strata_mtree_add(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
 
 /* Adds many nodes without attaching them, then builds all trees from
- * scratch; used for bulk construction and by rebuild. */
+ * scratch; used for bulk construction and by rebuild. add_detached keeps
+ * the source's shares current (a shrinking share moves source children
+ * elsewhere, as add does) but attaches nobody until rebuild. */
 int strata_mtree_add_detached(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
 int strata_mtree_rebuild(strata_mtree *t);
 
@@ -82,6 +94,8 @@ size_t strata_mtree_count(const strata_mtree *t);
 size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_node_id *out,
                             size_t max);
 size_t strata_mtree_detached(const strata_mtree *t); /* (node, substream) pairs with no parent */
+/* The source's slots in tree s as the shares give them now (0 for s >= k). */
+uint32_t strata_mtree_source_slots(const strata_mtree *t, uint8_t s);
 uint8_t strata_mtree_k(const strata_mtree *t);
 
 /* Takes up to max ids of nodes whose instructions changed since the last

@@ -20,6 +20,13 @@
  * bound plus the source's slots reaching n must mean no detached pair.
  * "Total capacity suffices" in the plain sense, sum over trees of C_s >= kn,
  * is not enough: one tree may be short while another has spare.
+ *
+ * The source's slots per tree follow need; the model computes the shares
+ * on its own, one copy at a time, and the tree's must match. Their promise:
+ * when the source's copies cover the sum of the needs (none above max
+ * children), no pair is detached at all, asserted on the tree's own count.
+ * A fifth of the rounds are tiny regions (a few members, a few copies per
+ * tree), where the even split leaves trees short and the shares must move.
  */
 #include "strata/tree.h"
 #include "strata/wire.h"
@@ -59,6 +66,7 @@ struct model {
 static strata_rng rng;
 static int failed_round;
 static long detached_despite_avoid; /* informational: avoided slots left someone out */
+static long uneven_covered;         /* informational: shares left the even split and sufficed */
 
 #define PFAIL(...)                                                                        \
     do {                                                                                  \
@@ -77,16 +85,43 @@ static uint32_t slots_of(const struct model *m, uint32_t up)
     return n < maxc ? (uint32_t)n : maxc;
 }
 
-/* Mirrors the documented choice: the source's copies split evenly, the
- * remainder to the first trees, each share capped. */
-static uint32_t src_slots_of(const struct model *m, unsigned s)
+/* What the source owes each tree, written independently of tree.c: need_s
+ * = max(1, n - interior_s) for a tree with nodes, capped at max children;
+ * the even split (remainder to the first trees, each share capped) when it
+ * covers every need; otherwise the needs and then the rest, one copy at a
+ * time to the smallest share (the lowest-numbered tree on ties). uncapped
+ * gets the needs before the cap, for the guarantee below. Returns 1 when
+ * the shares departed from the even split. */
+static int src_shares_of(const struct model *m, size_t n, const uint64_t *interior, uint32_t *share,
+                         uint64_t *uncapped)
 {
+    const unsigned k = m->k;
     uint32_t maxc = m->maxc ? m->maxc : STRATA_WIRE_MAX_CHILDREN;
-    if (m->src_up == 0)
-        return maxc;
-    uint64_t total = (uint64_t)m->src_up * m->k / m->rate;
-    uint64_t n = total / m->k + (s < total % m->k ? 1u : 0u);
-    return n < maxc ? (uint32_t)n : maxc;
+    uint32_t need[MAXK];
+    uint64_t total = (uint64_t)m->src_up * k / m->rate;
+    int even_ok = 1;
+    for (unsigned s = 0; s < k; s++) {
+        uncapped[s] = n == 0 ? 0 : n > interior[s] + 1 ? n - interior[s] : 1;
+        need[s] = uncapped[s] < maxc ? (uint32_t)uncapped[s] : maxc;
+        uint64_t even = total / k + (s < total % k ? 1u : 0u);
+        share[s] = m->src_up == 0 ? maxc : even < maxc ? (uint32_t)even : maxc;
+        even_ok &= share[s] >= need[s];
+    }
+    if (m->src_up == 0 || even_ok)
+        return 0;
+    memset(share, 0, k * sizeof *share);
+    for (int phase = 0; phase < 2; phase++) {
+        for (; total > 0; total--) {
+            unsigned best = k;
+            for (unsigned s = 0; s < k; s++)
+                if (share[s] < (phase ? maxc : need[s]) && (best == k || share[s] < share[best]))
+                    best = s;
+            if (best == k)
+                break;
+            share[best]++;
+        }
+    }
+    return 1;
 }
 
 /* Upload capacities from one of several population shapes. */
@@ -221,15 +256,25 @@ static void verify(struct model *m, const char *op)
     }
 
     size_t detached[MAXK] = {0}, linked[MAXK] = {0};
-    uint64_t cap_s[MAXK] = {0}, total_slots = 0, maxslots = 0;
+    uint64_t cap_s[MAXK] = {0}, interior_s[MAXK] = {0}, need_s[MAXK], total_slots = 0, maxslots = 0;
+    uint32_t share[MAXK];
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    for (size_t li = 0; li < n; li++) {
+        struct pnode *p = &m->nodes[m->live[li]];
+        int it = strata_mtree_interior_tree(m->t, (strata_node_id){p->id});
+        if (it >= 0 && it < (int)k)
+            interior_s[it] += slots_of(m, p->up);
+    }
+    int uneven = src_shares_of(m, n, interior_s, share, need_s);
     for (unsigned s = 0; s < k; s++) {
-        cap_s[s] = src_slots_of(m, s);
+        cap_s[s] = share[s];
         size_t nc = strata_mtree_children(m->t, STRATA_MTREE_SOURCE, (uint8_t)s, kids,
                                           STRATA_WIRE_MAX_CHILDREN);
-        if (nc > src_slots_of(m, s))
-            PFAIL("after %s: source has %zu children in tree %u, slots %u", op, nc, s,
-                  src_slots_of(m, s));
+        if (strata_mtree_source_slots(m->t, (uint8_t)s) != share[s])
+            PFAIL("after %s: source slots %u in tree %u, model %u", op,
+                  strata_mtree_source_slots(m->t, (uint8_t)s), s, share[s]);
+        if (nc > share[s])
+            PFAIL("after %s: source has %zu children in tree %u, slots %u", op, nc, s, share[s]);
         linked[s] += nc;
     }
     for (size_t li = 0; li < n && !failed_round; li++) {
@@ -321,7 +366,7 @@ static void verify(struct model *m, const char *op)
     /* Capacity guarantees (see the top of the file). */
     uint64_t smin = UINT64_MAX, smax = 0;
     for (unsigned s = 0; s < k; s++) {
-        uint64_t interior = cap_s[s] - src_slots_of(m, s);
+        uint64_t interior = cap_s[s] - share[s];
         smin = interior < smin ? interior : smin;
         smax = interior > smax ? interior : smax;
     }
@@ -330,7 +375,7 @@ static void verify(struct model *m, const char *op)
         PFAIL("after %s: interior capacity spread %llu > %llu", op,
               (unsigned long long)(smax - smin), (unsigned long long)maxslots);
     for (unsigned s = 0; s < k && !m->pending; s++) {
-        if (src_slots_of(m, s) == 0 || detached[s] == 0)
+        if (share[s] == 0 || detached[s] == 0)
             continue;
         if (m->reparented[s]) {
             if (cap_s[s] >= n)
@@ -340,9 +385,30 @@ static void verify(struct model *m, const char *op)
         if (cap_s[s] >= n)
             PFAIL("after %s: tree %u capacity %llu >= %zu nodes but %zu detached", op, s,
                   (unsigned long long)cap_s[s], n, detached[s]);
-        if (!m->interior_left && src_slots_of(m, s) + bound >= n)
+        if (!m->interior_left && share[s] + bound >= n)
             PFAIL("after %s: tree %u: input bound says no detached, got %zu", op, s,
                   detached[s]);
+    }
+    /* The shares' promise: when the source's copies cover the sum of the
+     * needs (none above max children, all one instruction can name), no
+     * pair is detached, asserted on the tree's own count. */
+    uint32_t maxc = m->maxc ? m->maxc : STRATA_WIRE_MAX_CHILDREN;
+    uint64_t copies = m->src_up ? (uint64_t)m->src_up * k / m->rate : UINT64_MAX, needed = 0;
+    size_t unexcused = 0;
+    int coverable = 1;
+    for (unsigned s = 0; s < k; s++) {
+        needed += need_s[s];
+        coverable &= need_s[s] <= maxc;
+        unexcused += m->reparented[s] ? 0 : detached[s];
+    }
+    if (!m->pending && coverable && needed <= copies) {
+        uneven_covered += uneven;
+        if (unexcused)
+            PFAIL("after %s: source copies %llu cover needs %llu but %zu pairs detached", op,
+                  (unsigned long long)copies, (unsigned long long)needed,
+                  strata_mtree_detached(m->t));
+        else if (strata_mtree_detached(m->t) != 0)
+            detached_despite_avoid++;
     }
     for (size_t li = 0; li < n; li++) {
         m->nodes[m->live[li]].fresh = 0;
@@ -364,6 +430,12 @@ static void run_round(uint64_t round, size_t *steps_done)
     uint64_t r = below(10);
     m.src_up = r < 3 ? 0 : r < 5 ? (uint32_t)below(2u * m.rate) : (uint32_t)below(40u * m.rate);
     m.maxc = below(2) ? 0 : below(3) ? 1 + (uint32_t)below(8) : (uint32_t)below(65);
+    /* A region of a few members under a head with a few copies per tree:
+     * where the even split leaves trees short and the shares must follow
+     * need. */
+    int tiny = below(5) == 0;
+    if (tiny)
+        m.src_up = (uint32_t)((uint64_t)m.rate * (1 + below(3u * m.k)) / m.k);
     int mix = (int)below(4);
     strata_mtree_config cfg = {(uint8_t)m.k, m.rate, m.src_up, m.maxc};
     m.t = strata_mtree_new(NULL, &cfg);
@@ -373,6 +445,8 @@ static void run_round(uint64_t round, size_t *steps_done)
     }
     uint64_t shape = below(100);
     size_t n0 = shape < 50 ? 1 + below(60) : shape < 85 ? 1 + below(400) : 1 + below(2000);
+    if (tiny)
+        n0 = 1 + below(8);
     int bulk = (int)below(2);
     for (size_t i = 0; i < n0 && !failed_round; i++)
         model_add(&m, draw_upload(mix, m.rate), !bulk);
@@ -460,7 +534,8 @@ int main(void)
         }
     }
     printf("prop_tree: %llu rounds, %zu steps, %ld checks where an avoided parent left a pair "
-           "detached despite capacity\n",
-           (unsigned long long)rounds, steps, detached_despite_avoid);
+           "detached despite capacity, %ld where the source's shares left the even split to "
+           "cover every need\n",
+           (unsigned long long)rounds, steps, detached_despite_avoid, uneven_covered);
     return test_summary("prop_tree");
 }

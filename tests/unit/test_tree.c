@@ -277,11 +277,14 @@ static const struct tcase cases[] = {
      "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "-c", "t0[S:a,b a:d] t1[S:a,b b:d]",
      "a,b", 0},
     {"add: min-depth spare slot, detached where the tree is full",
+     "k=2 rate=1000 src=1000 | a:2000 b:1000 c:0", "+d:0", "t0[S:a a:b,c,d] t1[S:b b:a,c -:d]",
+     "a,d", 1},
+    {"add: a tree that needs a source copy takes one a roomier tree can spare",
      "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "+e:0",
-     "t0[S:a,b a:c,d,e] t1[S:a,b b:c,d -:e]", "a,e", 1},
+     "t0[S:a a:b,c,d,e] t1[S:a,b,e b:c,d]", "S,a,b,e", 0},
     {"add interior into a full tree: takes the shallowest leaf's place, detached attach under it",
      "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "+e:0 +f:1000",
-     "t0[S:a,b a:c,d,e,f] t1[S:b,f b:c,d f:a,e]", "S,a,e,f", 0},
+     "t0[S:a,f a:b,c,d,e] t1[S:b,f b:c,d f:a,e]", "S,a,b,e,f", 0},
     {"add interior into a full tree: takes a leaf's place",
      "k=1 rate=1000 src=1000 max=2 inc | d:0", "+a:2000", "t0[S:a a:d]", "S,a,d", 0},
     {"reparent avoids the old parent", "k=1 rate=1000 src=2000 | a:2000 b:2000 c:0", "~c/0",
@@ -300,6 +303,25 @@ static const struct tcase cases[] = {
      "t0[S:a -:b,c]", "S,a,b,c", 2},
     {"max_children caps capacity", "k=1 rate=100 src=0 max=2 | a:100000 b:0 c:0 d:0 e:0", "",
      "t0[S:a,b a:c,d -:e]", NULL, 1},
+    {"tiny region: the source's copies follow need, not the even split",
+     "k=4 rate=1000 src=2000 inc | a:6000 b:3000 c:2000", "",
+     "t0[S:a,b a:c] t1[S:a,b b:c] t2[S:c c:a,b] t3[S:a,b,c]", NULL, 0},
+    {"tiny region built in bulk: the same shares", "k=4 rate=1000 src=2000 | a:6000 b:3000 c:2000",
+     "", "t0[S:a,b a:c] t1[S:a,b b:c] t2[S:c c:a,b] t3[S:a,b,c]", NULL, 0},
+    {"tiny region: a fourth interior member brings back the even split",
+     "k=4 rate=1000 src=2000 inc | a:6000 b:3000 c:2000", "+d:1000",
+     "t0[S:a,b a:c,d] t1[S:a,b b:c,d] t2[S:c,d c:a,b] t3[S:b,d d:a,c]", "S,a,b,c,d", 0},
+    {"tiny region: that member leaving restores the shares by need",
+     "k=4 rate=1000 src=2000 inc | a:6000 b:3000 c:2000", "+d:1000 -d",
+     "t0[S:a,b a:c] t1[S:a,b b:c] t2[S:c c:a,b] t3[S:a,b,c]", "S,a,b,c", 0},
+    {"one uploader, the rest leaves everywhere: its tree lends the others copies",
+     "k=4 rate=1000 src=2500 inc | a:3000 b:0 c:0", "",
+     "t0[S:a a:b,c] t1[S:a,b,c] t2[S:a,b,c] t3[S:a,b,c]", NULL, 0},
+    {"only leaves: the even split is what they need", "k=4 rate=1000 src=2000 inc | a:0 b:0", "",
+     "t0[S:a,b] t1[S:a,b] t2[S:a,b] t3[S:a,b]", NULL, 0},
+    {"source short of the needs: water-filled, lowest-numbered trees first",
+     "k=4 rate=1000 src=1500 | a:3000 b:0 c:0", "",
+     "t0[S:a a:b,c] t1[S:a,b -:c] t2[S:a,b -:c] t3[S:a -:b,c]", NULL, 4},
     {"a node alone", "k=4 rate=1000 src=0 | a:5000", "",
      "t0[S:a] t1[S:a] t2[S:a] t3[S:a]", NULL, 0},
     {"remove the last node", "k=2 rate=1000 src=0 | a:5000", "-a", "t0[] t1[]", "S", 0},
@@ -473,6 +495,119 @@ static void test_chain_removal(void)
     strata_mtree_del(t);
 }
 
+/* --- the source's shares --------------------------------------------------------- */
+
+enum { TINY_K = 4, TINY_MAX_IDS = 8 };
+
+static void check_shares(const strata_mtree *t, const uint32_t *want, const char *ctx)
+{
+    for (uint8_t s = 0; s < TINY_K; s++) {
+        if (strata_mtree_source_slots(t, s) != want[s]) {
+            fprintf(stderr, "%s: tree %u\n", ctx, s);
+            CHECK_EQ_U64(strata_mtree_source_slots(t, s), want[s]);
+        }
+    }
+}
+
+/* Every node of ids[0..n) is connected in every tree, and nothing is
+ * detached; check passes. */
+static void check_connected(const strata_mtree *t, size_t n, const char *ctx)
+{
+    CHECK_EQ_INT(check_ok(t, ctx), 0);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    for (uint64_t id = 1; id <= n; id++)
+        for (uint8_t s = 0; s < TINY_K; s++)
+            if (strata_mtree_depth(t, (strata_node_id){id}, s) <= 0) {
+                fprintf(stderr, "%s: node %llu tree %u\n", ctx, (unsigned long long)id, s);
+                CHECK(0);
+            }
+}
+
+static void snapshot_parents(const strata_mtree *t, strata_node_id par[][TINY_K])
+{
+    for (uint64_t id = 1; id < TINY_MAX_IDS; id++)
+        for (uint8_t s = 0; s < TINY_K; s++)
+            par[id][s] = strata_mtree_parent(t, (strata_node_id){id}, s);
+}
+
+/* Drains the dirty set and checks that every node still present whose
+ * parent changed since the snapshot is in it for that tree, and the source
+ * too where it gained or lost a child. Returns how many pairs moved. */
+static int check_moves_dirty(strata_mtree *t, strata_node_id before[][TINY_K], const char *ctx)
+{
+    uint16_t dirty[TINY_MAX_IDS] = {0}, src_dirty = 0, subs[TINY_MAX_IDS + 1];
+    strata_node_id ids[TINY_MAX_IDS + 1];
+    size_t n = strata_mtree_take_dirty_subs(t, ids, subs, TINY_MAX_IDS + 1);
+    for (size_t i = 0; i < n; i++) {
+        if (ids[i].v == STRATA_MTREE_SOURCE.v)
+            src_dirty = subs[i];
+        else if (ids[i].v < TINY_MAX_IDS)
+            dirty[ids[i].v] = subs[i];
+    }
+    int moved = 0;
+    for (uint64_t id = 1; id < TINY_MAX_IDS; id++) {
+        if (strata_mtree_interior_tree(t, (strata_node_id){id}) == STRATA_ERR_NOTFOUND)
+            continue;
+        for (uint8_t s = 0; s < TINY_K; s++) {
+            strata_node_id now = strata_mtree_parent(t, (strata_node_id){id}, s);
+            if (now.v == before[id][s].v || before[id][s].v == STRATA_MTREE_NONE.v)
+                continue; /* unchanged, or a newcomer (dirty in every tree anyway) */
+            moved++;
+            int src_moved =
+                now.v == STRATA_MTREE_SOURCE.v || before[id][s].v == STRATA_MTREE_SOURCE.v;
+            if (!(dirty[id] & (1u << s)) || (src_moved && !(src_dirty & (1u << s)))) {
+                fprintf(stderr, "%s: node %llu moved in tree %u but is not dirty there\n", ctx,
+                        (unsigned long long)id, s);
+                CHECK(0);
+            }
+        }
+    }
+    return moved;
+}
+
+/* A region of three under a head with 2 Mbit/s for it at 1 Mbit/s, k = 4:
+ * 8 copies. Each member is interior in its own tree, so the even split (2
+ * per tree) leaves tree 3, with no interior node, one copy short while
+ * trees 0-2 need one each. A fourth interior member brings the even split
+ * back; its leaving restores the shares by need. Nobody is ever detached. */
+static void test_tiny_region(void)
+{
+    strata_mtree_config cfg = {.k = TINY_K, .rate_kbps = 1000, .source_upload_kbps = 2000};
+    strata_mtree *t = strata_mtree_new(NULL, &cfg);
+    strata_node_id par[TINY_MAX_IDS][TINY_K];
+    static const uint32_t by_need[TINY_K] = {2, 2, 1, 3}, even[TINY_K] = {2, 2, 2, 2};
+    CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){1}, 6000), 0);
+    CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){2}, 3000), 0);
+    CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){3}, 2000), 0);
+    for (uint8_t s = 0; s < 3; s++)
+        CHECK_EQ_INT(strata_mtree_interior_tree(t, (strata_node_id){s + 1u}), s);
+    check_shares(t, by_need, "three members");
+    check_connected(t, 3, "three members");
+
+    snapshot_parents(t, par);
+    check_moves_dirty(t, par, "drain");
+    CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){4}, 1000), 0);
+    CHECK_EQ_INT(strata_mtree_interior_tree(t, (strata_node_id){4}), 3);
+    check_shares(t, even, "fourth member");
+    check_connected(t, 4, "fourth member");
+    /* Tree 3 gave up a source copy: one of its source children moved. */
+    CHECK(check_moves_dirty(t, par, "fourth member") > 0);
+
+    snapshot_parents(t, par);
+    CHECK_EQ_INT(strata_mtree_remove(t, (strata_node_id){4}), 0);
+    check_shares(t, by_need, "fourth member gone");
+    check_connected(t, 3, "fourth member gone");
+    CHECK(check_moves_dirty(t, par, "fourth member gone") > 0);
+
+    /* A rebuild of the same members gives the same shares and, here, the
+     * same trees: nothing moves. */
+    snapshot_parents(t, par);
+    CHECK_EQ_INT(strata_mtree_rebuild(t), 0);
+    check_shares(t, by_need, "rebuild");
+    CHECK_EQ_INT(check_moves_dirty(t, par, "rebuild"), 0);
+    strata_mtree_del(t);
+}
+
 /* --- allocation failures ------------------------------------------------------ */
 
 struct failing_alloc {
@@ -640,6 +775,7 @@ int main(void)
     test_errors();
     test_dirty_drain();
     test_chain_removal();
+    test_tiny_region();
     test_alloc_failures();
     test_idmap();
     return test_summary("test_tree");
