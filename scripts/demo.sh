@@ -13,9 +13,7 @@
 #   DEMO_LATENCY=PATH  peers emulate the delay of this RTT matrix (peer i plays
 #                    host i; --latency/--host-index) and so form several
 #                    locality groups, each its own region; default: none, all
-#                    peers on loopback form one group. With it, peers of small
-#                    regions may start playing after the video's first bytes,
-#                    so fewer pass the byte-identical check.
+#                    peers on loopback form one group.
 #
 # The peers join locality groups first (the control center's default
 # --regions locality makes each group a region); the summary lists them.
@@ -90,6 +88,14 @@ wait_for_line "$WORK/peer0.out" 'http://' 10
 URL=$(sed -n 's/.* http \(http:[^ ]*\).*/\1/p' "$WORK/peer0.out")
 for ((n = 1; n < PEERS; n++)); do start_peer; done
 echo "-- $PEERS peers started; peer0 serves $URL"
+# The broadcast starts once the audience is in: each peer first joins a
+# locality group (seconds with emulated delay), then the channel, and a
+# peer that joins after the first packet starts where the live stream is.
+for ((t = 0; t < 600; t++)); do
+    [ "$(field "$WORK/control.json" peers)" = "$PEERS" ] && break
+    sleep 0.1
+done
+echo "-- $(field "$WORK/control.json" peers) of $PEERS peers have joined the channel after $((t / 10)) s"
 
 "$STRATA" source --control "$CONTROL" --channel demo --input "$WORK/input.ts" --rate "$RATE" --loop \
     --listen 127.0.0.1:0 --linger-ms 1000 >"$WORK/source.out" 2>"$WORK/source.log" &
