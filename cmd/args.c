@@ -58,6 +58,20 @@ uint8_t cmd_parse_group_estimate(const char *sub, const char *opt, const char *v
     cmd_usage_error(sub, "%s must be min or median, got '%s'", opt, value);
 }
 
+uint64_t cmd_parse_u64(const char *sub, const char *opt, const char *value, int base)
+{
+    char *end;
+    errno = 0;
+    if (!value || !*value || *value == '-' || *value == '+' || (base == 16 && strlen(value) > 16))
+        cmd_usage_error(sub, "%s needs %s, got '%s'", opt,
+                        base == 16 ? "up to 16 hex digits" : "a number", value ? value : "");
+    unsigned long long v = strtoull(value, &end, base);
+    if (errno || *end != '\0')
+        cmd_usage_error(sub, "%s needs %s, got '%s'", opt,
+                        base == 16 ? "up to 16 hex digits" : "a number", value);
+    return (uint64_t)v;
+}
+
 strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value)
 {
     strata_addr a;

@@ -22,6 +22,9 @@ uint32_t cmd_parse_u32(const char *sub, const char *opt, const char *value, uint
  * into its enum or exits with a usage error. */
 uint8_t cmd_parse_group_metric(const char *sub, const char *opt, const char *value);
 uint8_t cmd_parse_group_estimate(const char *sub, const char *opt, const char *value);
+/* Parses an unsigned decimal (base 10) or 16 hex digits (base 16) into a
+ * 64-bit value or exits with a usage error. */
+uint64_t cmd_parse_u64(const char *sub, const char *opt, const char *value, int base);
 /* Parses ADDR:PORT or exits with a usage error. */
 strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value);
 

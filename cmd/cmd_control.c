@@ -38,6 +38,8 @@ static void usage(void)
            "                         (default locality)\n"
            "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
            "  --bootstrap-leaders N  group leaders handed to a newcomer, 1..8 (default 3)\n"
+           "  --groups-seed N        seed of those draws (default: random; strata sim\n"
+           "                         --scenario groups reports its own as bootstrap_seed)\n"
            "  --status-file PATH     rewrite PATH with a JSON status every second\n" CMD_DELAY_HELP
            "  --http ADDR:PORT       serve the JSON status at /status\n"
            "  -v, --verbose          log every join, leave and repair\n"
@@ -117,6 +119,7 @@ int cmd_control(int argc, char **argv)
         {"regions", required_argument, NULL, 'r'},
         {"prefix-bits", required_argument, NULL, 'p'},
         {"bootstrap-leaders", required_argument, NULL, 'B'},
+        {"groups-seed", required_argument, NULL, 'G'},
         {"status-file", required_argument, NULL, 's'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
@@ -129,6 +132,8 @@ int cmd_control(int argc, char **argv)
     memset(&d, 0, sizeof d);
     strata_control_config cfg = {0};
     uint32_t bootstrap_leaders = 0;
+    uint64_t groups_seed = 0;
+    int have_groups_seed = 0;
     cfg.region_mode = STRATA_REGION_LOCALITY;
     strata_addr listen = {0x7f000001u, 7000};
     strata_addr http_addr = {0};
@@ -169,6 +174,10 @@ int cmd_control(int argc, char **argv)
             bootstrap_leaders = cmd_parse_u32(SUB, "--bootstrap-leaders", optarg, 1,
                                               STRATA_WIRE_MAX_BOOTSTRAP_LEADERS);
             break;
+        case 'G':
+            groups_seed = cmd_parse_u64(SUB, "--groups-seed", optarg, 10);
+            have_groups_seed = 1;
+            break;
         case 'p':
             cfg.prefix_bits = (uint8_t)cmd_parse_u32(SUB, "--prefix-bits", optarg, 1, 32);
             break;
@@ -208,7 +217,7 @@ int cmd_control(int argc, char **argv)
         return CMD_EXIT_FAILURE;
     }
     strata_cgroups_config gcfg = {
-        .bootstrap_leaders = bootstrap_leaders, .seed = host_random_u64(), .log = &d.log};
+        .bootstrap_leaders = bootstrap_leaders, .seed = have_groups_seed ? groups_seed : host_random_u64(), .log = &d.log};
     d.groups = strata_cgroups_new(&gcfg, NULL, host_now_ns());
     if (!d.groups) {
         fprintf(stderr, "strata control: cannot create the group bookkeeping\n");

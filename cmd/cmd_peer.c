@@ -49,6 +49,8 @@ static void usage(void)
            "  --group-metric NAME     rtt, one-way or hops (default rtt)\n"
            "  --group-estimate NAME   a distance from its probes: min or median (default min)\n"
            "  --group-threshold-ms MS join-test threshold (default 50)\n"
+           "  --group-seed N          seed of the group agent's random draws (default: random)\n"
+           "  --node-id HEX           this node's id, up to 16 hex digits (default: random)\n"
            "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
            "  -v, --verbose           log more\n"
            "  -q, --quiet             log errors only\n"
@@ -241,6 +243,8 @@ int cmd_peer(int argc, char **argv)
         {"group-wait-ms", required_argument, NULL, 'W'},
         {"group-metric", required_argument, NULL, 'M'},
         {"group-estimate", required_argument, NULL, 'E'},
+        {"group-seed", required_argument, NULL, 'S'},
+        {"node-id", required_argument, NULL, 'N'},
         {"group-threshold-ms", required_argument, NULL, 'T'},
         {"group-refine-ms", required_argument, NULL, 'F'},
         {"verbose", no_argument, NULL, 'v'},
@@ -252,6 +256,8 @@ int cmd_peer(int argc, char **argv)
     strata_peer_config cfg = {0};
     strata_gnode_config gcfg = {0};
     uint32_t group_wait_ms = 10000;
+    uint64_t group_seed = 0;
+    int have_group_seed = 0;
     d.with_groups = 1;
     strata_addr listen = {0, 0}, http_addr = {0};
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
@@ -304,6 +310,15 @@ int cmd_peer(int argc, char **argv)
         case 'E':
             gcfg.estimate = cmd_parse_group_estimate(SUB, "--group-estimate", optarg);
             break;
+        case 'S':
+            group_seed = cmd_parse_u64(SUB, "--group-seed", optarg, 10);
+            have_group_seed = 1;
+            break;
+        case 'N':
+            d.id.v = cmd_parse_u64(SUB, "--node-id", optarg, 16);
+            if (d.id.v == 0 || d.id.v == UINT64_MAX)
+                cmd_usage_error(SUB, "--node-id must not be 0 or ffffffffffffffff");
+            break;
         case 'F':
             gcfg.refine_ms = cmd_parse_u32(SUB, "--group-refine-ms", optarg, 100, 3600000);
             break;
@@ -355,9 +370,11 @@ int cmd_peer(int argc, char **argv)
         }
     }
     host_log_init(&d.log, &d.logger, "peer", level);
-    d.id.v = host_random_u64() | 1u; /* never zero */
-    if (d.id.v == UINT64_MAX)
-        d.id.v--;
+    if (d.id.v == 0) {
+        d.id.v = host_random_u64() | 1u; /* never zero */
+        if (d.id.v == UINT64_MAX)
+            d.id.v--;
+    }
     cfg.node = d.id;
     cfg.seed = host_random_u64();
     cfg.log = &d.log;
@@ -379,7 +396,7 @@ int cmd_peer(int argc, char **argv)
         gcfg.addr = d.node.bound;
         if (gcfg.addr.ipv4 == 0 && host_local_addr_toward(cfg.control, &gcfg.addr.ipv4) < 0)
             gcfg.addr.ipv4 = 0x7f000001u;
-        gcfg.seed = host_random_u64();
+        gcfg.seed = have_group_seed ? group_seed : host_random_u64();
         gcfg.log = &d.log;
         if (host_groups_start(&d.groups, &d.node, &gcfg, cfg.control, host_now_ns()) < 0) {
             fprintf(stderr, "strata peer: cannot start the group agent\n");

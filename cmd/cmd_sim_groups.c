@@ -34,7 +34,9 @@ static void usage(void)
            "  --assign FILE       host_index<TAB>group_id for every host of the matrix\n"
            "  --out FILE          metrics as JSON (default: standard output)\n"
            "  --labels FILE       host_index<TAB>label: adds ARI and NMI against them\n"
-           "  --order FILE        the join order: index<TAB>start_ms, in start order\n"
+           "  --order FILE        the join order, in start order: index<TAB>start_ms<TAB>\n"
+           "                      node id<TAB>agent seed (for strata peer --node-id and\n"
+           "                      --group-seed, to replay the run with real peers)\n"
            "  --spacing-ms MS     mean gap between joins (default 1000)\n"
            "  --settle-s S        simulated time after the last join (default 120)\n"
            "  --refine-ms MS      the agents' refinement period (default 20000)\n"
@@ -50,9 +52,20 @@ static void usage(void)
            "  --threshold-ms MS   join threshold (default 50)\n"
            "  --landmarks L       landmarks of the binning baseline (default 8)\n"
            "  --loss P            datagram loss probability, 0..0.5 (default 0)\n"
+           "  -v, --verbose       the agents' debug log on standard error (each line: the\n"
+           "                      simulated time and the node's host index)\n"
            "  -q, --quiet         no progress on standard error\n"
            "  -h, --help          show this help\n");
 }
+
+static void write_stderr(void *user, int level, const char *line)
+{
+    (void)user;
+    (void)level;
+    fprintf(stderr, "%s\n", line);
+}
+
+static const strata_log agent_log = {write_stderr, NULL, STRATA_LOG_DEBUG};
 
 static void on_progress(void *user, const strata_groupsim_progress *p)
 {
@@ -103,6 +116,7 @@ int cmd_sim_groups(int argc, char **argv)
         {"refine-ms", required_argument, NULL, OPT_REFINE},
         {"bootstrap", required_argument, NULL, OPT_BOOTSTRAP},
         {"bootstrap-stream", required_argument, NULL, OPT_BOOTSTRAP_STREAM},
+        {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -115,7 +129,7 @@ int cmd_sim_groups(int argc, char **argv)
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":qh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":vqh", opts, NULL)) != -1) {
         switch (c) {
         case OPT_SCENARIO: {
             const char *name = strncmp(optarg, "groups-", 7) == 0 ? optarg + 7 : optarg;
@@ -187,6 +201,9 @@ int cmd_sim_groups(int argc, char **argv)
             break;
         case 'q':
             quiet = 1;
+            break;
+        case 'v':
+            cfg.agent_log = &agent_log;
             break;
         case 'h':
             usage();

@@ -230,6 +230,26 @@ uint64_t strata_rng_below(strata_rng *r, uint64_t bound)
     }
 }
 
+size_t strata_rng_pick(strata_rng *r, size_t n, size_t k, size_t skip, size_t *out)
+{
+    size_t got = 0;
+    if (n <= k) {
+        for (size_t i = 0; i < n; i++)
+            if (i != skip)
+                out[got++] = i;
+        return got;
+    }
+    while (got < k) {
+        size_t p = (size_t)strata_rng_below(r, n);
+        int dup = p == skip;
+        for (size_t j = 0; j < got; j++)
+            dup |= out[j] == p;
+        if (!dup)
+            out[got++] = p;
+    }
+    return got;
+}
+
 double strata_rng_unit(strata_rng *r)
 {
     return (double)(strata_rng_next(r) >> 11) * 0x1.0p-53;

@@ -136,27 +136,22 @@ static int handle_report(strata_cgroups *cg, strata_addr from, const uint8_t *bu
     return 0;
 }
 
-/* Up to k distinct records, chosen uniformly, none led by `asker`. */
+/* Up to k distinct records, chosen uniformly, none led by `asker`
+ * (strata_rng_pick: the simulator draws its bootstrap leaders alike). */
 static uint8_t choose(strata_cgroups *cg, strata_node_id asker, strata_group_leader_entry *out,
                       uint32_t k)
 {
+    size_t skip = SIZE_MAX;
+    for (size_t i = 0; i < cg->count && skip == SIZE_MAX; i++)
+        if (cg->recs[i].leader.node.v == asker.v)
+            skip = i;
+    size_t pos[STRATA_WIRE_MAX_BOOTSTRAP_LEADERS];
+    size_t got = strata_rng_pick(&cg->rng, cg->count, k, skip, pos);
     uint8_t n = 0;
-    size_t eligible = 0;
-    for (size_t i = 0; i < cg->count; i++)
-        eligible += cg->recs[i].leader.node.v != asker.v;
-    if (eligible == 0)
-        return 0;
-    if (k > eligible)
-        k = (uint32_t)eligible;
-    /* Selection sampling (Knuth's algorithm S): one pass, exact k, uniform. */
-    size_t seen = 0;
-    for (size_t i = 0; i < cg->count && n < k; i++) {
-        const strata_cgroups_group *r = &cg->recs[i];
-        if (r->leader.node.v == asker.v)
-            continue;
-        if (strata_rng_below(&cg->rng, eligible - seen) < k - n)
+    for (size_t j = 0; j < got; j++) {
+        const strata_cgroups_group *r = &cg->recs[pos[j]];
+        if (r->leader.node.v != asker.v) /* a second stale record of its */
             out[n++] = (strata_group_leader_entry){r->group, r->leader, r->n_members};
-        seen++;
     }
     return n;
 }

@@ -6,6 +6,7 @@
  */
 #include "groupsim.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -318,6 +319,7 @@ typedef struct gsim {
     size_t label_classes;
     uint64_t now;
     uint32_t cur; /* the node being called, for on_group */
+    strata_log agent_log; /* wraps cfg->agent_log with the time and the host */
     int fail;     /* out of memory inside the run */
     /* lazy memory: each node's large blocks (LZ_NODE_BLOCKS slots a node,
      * NULL-terminated), trimmed after the agent reports a change (which is
@@ -511,27 +513,12 @@ static void rearm(gsim *s, uint32_t i)
 /* Up to the configured count of distinct live leaders, drawn uniformly. */
 static size_t pick_leaders(gsim *s, uint32_t self, strata_peer_ref *out)
 {
-    size_t want = s->bootstrap, k = 0;
-    uint32_t n = s->n_leaders;
-    if (n <= want) {
-        for (uint32_t p = 0; p < n; p++) {
-            uint32_t l = s->leaders[p];
-            if (l != self)
-                out[k++] = (strata_peer_ref){strata_gnode_leader(s->node[l].g).node, addr_of(s, l)};
-        }
-        return k;
-    }
-    uint32_t chosen[STRATA_GNODE_MAX_BOOTSTRAP];
-    while (k < want) {
-        uint32_t p = (uint32_t)strata_rng_below(&s->boot_rng, n);
-        int dup = s->leaders[p] == self;
-        for (size_t j = 0; j < k; j++)
-            dup |= chosen[j] == p;
-        if (dup)
-            continue;
-        chosen[k] = p;
-        uint32_t l = s->leaders[p];
-        out[k++] = (strata_peer_ref){strata_gnode_leader(s->node[l].g).node, addr_of(s, l)};
+    size_t pos[STRATA_GNODE_MAX_BOOTSTRAP];
+    size_t skip = s->node[self].leader_pos == UINT32_MAX ? SIZE_MAX : s->node[self].leader_pos;
+    size_t k = strata_rng_pick(&s->boot_rng, s->n_leaders, s->bootstrap, skip, pos);
+    for (size_t j = 0; j < k; j++) {
+        uint32_t l = s->leaders[pos[j]];
+        out[j] = (strata_peer_ref){strata_gnode_leader(s->node[l].g).node, addr_of(s, l)};
     }
     return k;
 }
@@ -551,17 +538,33 @@ static void node_trim(gsim *s, uint32_t i)
 #endif
 }
 
+static void write_agent_line(void *user, int level, const char *line)
+{
+    const gsim *s = user;
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.6f host %u %s", (double)s->now / 1e9,
+             (unsigned)s->lat.node_host[s->cur], line);
+    s->cfg->agent_log->write(s->cfg->agent_log->user, level, buf);
+}
+
+/* Node i's id and agent seed in its session gen (1 = the first). */
+static void agent_identity(uint64_t run_seed, uint32_t i, uint32_t gen, uint64_t *node,
+                           uint64_t *seed)
+{
+    *node = (uint64_t)gen << 32 | (uint64_t)(i + 1);
+    *seed = strata_sim_stream_seed(run_seed, i, STRATA_SIM_STREAM_PROTOCOL) ^ gen;
+}
+
 static void start_node(gsim *s, uint32_t i)
 {
     gs_node *nd = &s->node[i];
     nd->gen++;
     strata_gnode_config c = s->cfg->agent;
-    c.node.v = (uint64_t)nd->gen << 32 | (uint64_t)(i + 1);
+    agent_identity(s->cfg->seed, i, nd->gen, &c.node.v, &c.seed);
     c.addr = addr_of(s, i);
-    c.seed = strata_sim_stream_seed(s->cfg->seed, i, STRATA_SIM_STREAM_PROTOCOL) ^ nd->gen;
     c.bootstrap = NULL;
     c.n_bootstrap = 0;
-    c.log = NULL;
+    c.log = s->cfg->agent_log ? &s->agent_log : NULL;
     strata_gnode_callbacks cb = {on_group, s};
     s->cur = i;
     s->z.counting = s->agent_bytes == 0;
@@ -1206,6 +1209,8 @@ static int run_churn(gsim *s, int32_t *lab, uint32_t *reps, uint64_t *departures
 static int setup(gsim *s, const strata_groupsim_config *cfg, char *err, size_t errlen)
 {
     s->cfg = cfg;
+    if (cfg->agent_log)
+        s->agent_log = (strata_log){write_agent_line, s, cfg->agent_log->max_level};
     s->join_spacing_ms =
         (uint32_t)def_u64(cfg->join_spacing_ms, STRATA_GROUPSIM_DEFAULT_JOIN_SPACING_MS);
     s->bootstrap = (uint32_t)def_u64(cfg->bootstrap_leaders, STRATA_GROUPSIM_DEFAULT_BOOTSTRAP);
@@ -1504,6 +1509,10 @@ static void sb_config(sbuf *b, const gsim *s)
     sb_printf(b, "\"settle_s\": %u, \"loss\": %.4f", (unsigned)s->settle_s, c->loss);
     if (c->bootstrap_stream)
         sb_printf(b, ", \"bootstrap_stream\": %u", (unsigned)c->bootstrap_stream);
+    /* What a control center given it (strata control --groups-seed) draws
+     * its bootstrap leaders with. */
+    sb_printf(b, ", \"bootstrap_seed\": \"%" PRIu64 "\"",
+              strata_sim_stream_seed(c->seed, c->bootstrap_stream, GS_STREAM_BOOT));
     if (c->nodes)
         sb_printf(b, ", \"attach\": \"%s\", \"access_us\": [%u, %u]",
                   c->attach_round_robin ? "round_robin" : "random",
@@ -1761,6 +1770,7 @@ int strata_groupsim_run(const strata_groupsim_config *cfg, strata_groupsim_resul
     }
     res->hosts = s->hosts;
     res->nodes = cfg->nodes;
+    res->run_seed = cfg->seed;
     res->json = b.p;
     res->json_len = b.len;
     b.p = NULL;
@@ -1870,9 +1880,13 @@ int strata_groupsim_write_order(const strata_groupsim_result *res, FILE *f)
         }
     qsort(v, k, sizeof *v, cmp_start);
     int rc = 0;
-    for (uint32_t i = 0; i < k && rc == 0; i++)
-        if (fprintf(f, "%u\t%.3f\n", (unsigned)v[i][1], (double)v[i][0] / 1e6) < 0)
+    for (uint32_t i = 0; i < k && rc == 0; i++) {
+        uint64_t node, seed;
+        agent_identity(res->run_seed, (uint32_t)v[i][1], 1, &node, &seed);
+        if (fprintf(f, "%u\t%.3f\t%016" PRIx64 "\t%" PRIu64 "\n", (unsigned)v[i][1],
+                    (double)v[i][0] / 1e6, node, seed) < 0)
             rc = STRATA_ERR_NOTFOUND;
+    }
     free(v);
     return rc == 0 && ferror(f) ? STRATA_ERR_NOTFOUND : rc;
 }

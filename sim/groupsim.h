@@ -161,6 +161,9 @@ typedef struct strata_groupsim_config {
      * addr, seed, bootstrap and log are the simulator's. metric: RTT or
      * ONE_WAY (the data sets carry no hop counts). */
     strata_gnode_config agent;
+    /* Where the agents log (NULL = nowhere): each line is prefixed with the
+     * simulated time in seconds and the node's host index. */
+    const strata_log *agent_log;
 
     /* --- the run --- */
     int lazy_memory;
@@ -193,6 +196,7 @@ typedef struct strata_groupsim_result {
     uint64_t *group;    /* per node: its group id at the end, 0 = none (dead or out) */
     uint32_t *host_of;  /* per node: its host */
     uint64_t *start_ns; /* per node: when its first session started (0 = never) */
+    uint64_t run_seed;  /* the configuration's seed (for the order file's identities) */
     char *json;         /* the metrics document, NUL-terminated */
     size_t json_len;
 
@@ -240,9 +244,12 @@ int strata_groupsim_write_assign(const strata_groupsim_result *res, FILE *f);
 /* Writes the JSON metrics document. Returns 0 or STRATA_ERR_NOTFOUND. */
 int strata_groupsim_write_json(const strata_groupsim_result *res, FILE *f);
 /* Writes the join order: one line per node that started, in start order,
- * "index<TAB>start_ms" (index as in the assignment; the simulated time of
- * its first start). What a real-process run needs to replay the same
- * arrivals. Returns 0, STRATA_ERR_NOMEM or STRATA_ERR_NOTFOUND. */
+ * "index<TAB>start_ms<TAB>node_id<TAB>agent_seed" (index as in the
+ * assignment; the simulated time of its first start; the node id, 16 hex
+ * digits, and the agent's seed, decimal, of that first session). What a
+ * real-process run needs to replay the same arrivals with the same
+ * identities and random draws (strata peer --node-id, --group-seed).
+ * Returns 0, STRATA_ERR_NOMEM or STRATA_ERR_NOTFOUND. */
 int strata_groupsim_write_order(const strata_groupsim_result *res, FILE *f);
 int strata_groupsim_save_order(const strata_groupsim_result *res, const char *path, char *err,
                                size_t errlen);

@@ -179,5 +179,11 @@ uint64_t strata_rng_next(strata_rng *r);
 uint64_t strata_rng_below(strata_rng *r, uint64_t bound);
 /* Uniform double in [0, 1). */
 double strata_rng_unit(strata_rng *r);
+/* Up to k distinct indices of [0, n) other than skip (skip >= n: none) into
+ * out: every one, in order, when n <= k; otherwise k drawn uniformly by
+ * rejection (O(k) draws expected while k is small against n). Returns how
+ * many. The control center's bootstrap and the simulator's draw alike
+ * through this, so the same seed hands out the same leaders. */
+size_t strata_rng_pick(strata_rng *r, size_t n, size_t k, size_t skip, size_t *out);
 
 #endif

@@ -28,6 +28,11 @@ expect_usage source --control 127.0.0.1:1 --channel x --input -
 expect_usage source --control 127.0.0.1:1 --channel x --rate 100
 expect_usage source --control 127.0.0.1:1 --channel x --input udp://nowhere --rate 100
 expect_usage peer --control 127.0.0.1:1 --channel x extra-argument
+expect_usage peer --control 127.0.0.1:1 --channel x --node-id 0
+expect_usage peer --control 127.0.0.1:1 --channel x --node-id 12345678901234567
+expect_usage peer --control 127.0.0.1:1 --channel x --group-seed 12x
+expect_usage peer --control 127.0.0.1:1 --channel x --group-estimate mode
+expect_usage control --groups-seed -3
 expect_usage peer --control 127.0.0.1:1 --channel x --group-metric miles
 expect_usage peer --control 127.0.0.1:1 --channel x --group-wait-ms soon
 for sub in control source peer; do

@@ -5,10 +5,14 @@
 #
 # Per seed, the hosts are a seeded sample of the matrix; both runs use the
 # same 40 x 40 sub-matrix (so the same loader and gap filling), the same
-# join order and the same arrival times (the simulator writes them with
-# --order; the peers are started on that schedule), and the same protocol
-# defaults. A control center on 127.0.0.1 (outside 127.1/16: no delay)
-# bootstraps the peers as the simulator's does (3 random leaders).
+# join order and the same arrival times, node ids and agent seeds (the
+# simulator writes them with --order; the peers are started on that
+# schedule with --node-id and --group-seed), and the same protocol
+# defaults; the control center draws its bootstrap leaders with the
+# simulator's seed and method (--groups-seed, strata_rng_pick). So the two
+# runs differ in what the network and the machine do: delays measured
+# rather than given, timers and messages that overtake one another. The
+# control center is on 127.0.0.1 (outside 127.1/16: no delay).
 #
 # Seeds 1, 2 and 3 run side by side, each with its own control center and
 # peers (ports chosen by the system, so the 127.1.0.x addresses they share
@@ -56,17 +60,21 @@ PY
         --order "$WORK/order.tsv" --out "$WORK/sim.json" ${SIM_EXTRA:-} || fail "seed $seed: strata sim exited $?"
     [ "$(wc -l <"$WORK/order.tsv")" -eq $N ] || fail "seed $seed: want $N arrivals in the order file"
 
-    start_control ${CONTROL_EXTRA:-}
-    local t0 idx at_ms now_ms first_ms='' wait_ms last
+    local boot_seed
+    boot_seed=$(sed -n 's/.*"bootstrap_seed": "\([0-9]*\)".*/\1/p' "$WORK/sim.json")
+    [ -n "$boot_seed" ] || fail "seed $seed: no bootstrap_seed in the simulator's metrics"
+    start_control --groups-seed "$boot_seed" ${CONTROL_EXTRA:-}
+    local t0 idx at_ms node_id agent_seed now_ms first_ms='' wait_ms last
     t0=$(date +%s%N)
-    while IFS=$'\t' read -r idx at_ms; do
+    while IFS=$'\t' read -r idx at_ms node_id agent_seed; do
         # Start each peer at its simulated arrival time (first one at 0).
         now_ms=$(( ($(date +%s%N) - t0) / 1000000 ))
         first_ms=${first_ms:-${at_ms%.*}}
         wait_ms=$(( ${at_ms%.*} - first_ms - now_ms ))
         [ $wait_ms -gt 0 ] && sleep "$(awk -v m=$wait_ms 'BEGIN { printf "%.3f", m / 1000 }')"
         start "p$idx" peer --control "$CONTROL" --channel groups --latency "$WORK/sub.txt" \
-            --host-index "$idx" --status-file "$WORK/p$idx.json" ${PEER_EXTRA:--q}
+            --host-index "$idx" --node-id "$node_id" --group-seed "$agent_seed" \
+            --status-file "$WORK/p$idx.json" ${PEER_EXTRA:--q}
     done <"$WORK/order.tsv"
     last=$(( ($(date +%s%N) - t0) / 1000000 ))
 

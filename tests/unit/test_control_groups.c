@@ -136,6 +136,62 @@ static void test_bootstrap_choice(void)
     strata_cgroups_del(cg);
 }
 
+/* strata_rng_pick: all but skip, in order, when n <= k; else k distinct
+ * indices other than skip; the same seed, the same draws. */
+static void test_rng_pick(void)
+{
+    size_t out[8];
+    strata_rng r;
+    strata_rng_seed(&r, 5);
+    CHECK_EQ_U64(strata_rng_pick(&r, 3, 3, 1, out), 2);
+    CHECK_EQ_U64(out[0], 0);
+    CHECK_EQ_U64(out[1], 2);
+    CHECK_EQ_U64(strata_rng_pick(&r, 0, 3, SIZE_MAX, out), 0);
+    for (int round = 0; round < 500; round++) {
+        size_t n = 4 + (size_t)strata_rng_below(&r, 20), skip = (size_t)strata_rng_below(&r, n + 2);
+        CHECK_EQ_U64(strata_rng_pick(&r, n, 3, skip, out), 3);
+        for (size_t i = 0; i < 3; i++) {
+            CHECK(out[i] < n && out[i] != skip);
+            for (size_t j = 0; j < i; j++)
+                CHECK(out[i] != out[j]);
+        }
+    }
+    strata_rng a, b;
+    strata_rng_seed(&a, 99);
+    strata_rng_seed(&b, 99);
+    size_t o2[8];
+    strata_rng_pick(&a, 50, 5, 7, out);
+    strata_rng_pick(&b, 50, 5, 7, o2);
+    CHECK(memcmp(out, o2, 5 * sizeof *out) == 0);
+}
+
+/* A control center given a seed draws exactly what strata_rng_pick draws
+ * over its records in report order with that seed: what lets the
+ * simulator hand out the same leaders (test_groups_real.sh). */
+static void test_bootstrap_seeded(void)
+{
+    strata_cgroups_config c;
+    memset(&c, 0, sizeof c);
+    c.seed = 1234;
+    strata_cgroups *cg = strata_cgroups_new(&c, NULL, 0);
+    for (uint64_t i = 1; i <= 10; i++)
+        report(cg, i, 100 + i, 1, (uint32_t)i, 0);
+    strata_rng r;
+    strata_rng_seed(&r, 1234);
+    for (int round = 0; round < 20; round++) {
+        uint64_t asker = round % 2 ? 3 : 77; /* 3 leads the third record */
+        size_t want[8];
+        size_t n = strata_rng_pick(&r, 10, STRATA_CGROUPS_DEFAULT_BOOTSTRAP_LEADERS,
+                                   asker == 3 ? 2 : SIZE_MAX, want);
+        strata_msg_group_bootstrap_reply rep;
+        CHECK(ask(cg, asker, &rep, 0) > 0);
+        CHECK_EQ_U64(rep.n_leaders, n);
+        for (size_t i = 0; i < n && i < rep.n_leaders; i++)
+            CHECK_EQ_U64(rep.leaders[i].leader.node.v, want[i] + 1);
+    }
+    strata_cgroups_del(cg);
+}
+
 typedef struct boot_seen {
     int calls;
     size_t n;
@@ -248,6 +304,8 @@ int main(void)
 {
     test_reports();
     test_bootstrap_choice();
+    test_rng_pick();
+    test_bootstrap_seeded();
     test_client();
     return test_summary("test_control_groups");
 }
