@@ -63,6 +63,16 @@ start_peer() {
     PEER_HTTP=$(sed -n 's/.* http \(http:[^ ]*\).*/\1/p' "$WORK/$name.out")
 }
 
+# wait_for_members N: waits until the control center counts N peers. A
+# stream should start only then: a peer that joins the channel after the
+# first packet starts where the live stream is (correctly), so it would
+# miss the start that the tests compare, which a loaded machine (a group
+# join first, sanitizers) makes likely.
+wait_for_members() {
+    wait_for_line "$WORK/control.json" "\"peers\":$1," 30 \
+        || fail "the control center does not count $1 peers: $(cat "$WORK/control.json")"
+}
+
 # json_field FILE NAME: a numeric field of a status file.
 json_field() {
     sed -n "s/.*\"$2\":\([0-9.]*\).*/\1/p" "$1"

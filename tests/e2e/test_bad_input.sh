@@ -85,6 +85,7 @@ wait_for_line "$WORK/victim.json" '"group":\{.*"dropped_datagrams":([6-9]|[0-9]{
 # Both keep serving: a stream still reaches the victim and a new peer.
 start_peer late --upload 2000 --exit-on-end
 late_pid=$LAST_PID
+wait_for_members 2
 head -c 300000 /dev/urandom >"$WORK/input.bin"
 start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
     --rate 2000 --listen 127.0.0.1:0 --linger-ms 3000

@@ -20,6 +20,7 @@ for ((i = 0; i < PEERS; i++)); do
     start_peer "peer$i" --upload "${caps[i % ${#caps[@]}]}" --exit-on-end
     peer_pids+=("$LAST_PID")
 done
+wait_for_members "$PEERS"
 start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
     --rate "$RATE_KBPS" --listen 127.0.0.1:0 --linger-ms 8000
 SOURCE_PID=$LAST_PID
