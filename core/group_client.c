@@ -78,6 +78,16 @@ strata_gclient *strata_gclient_new(const strata_gclient_config *cfg,
     return gc;
 }
 
+void strata_gclient_ask(strata_gclient *gc, uint64_t now)
+{
+    do
+        gc->request_id = (uint32_t)strata_rng_next(&gc->rng);
+    while (gc->request_id == 0);
+    send_request(gc, now);
+    gc->next_request_ns = STRATA_NEVER; /* asked once: the agent founds if no answer comes */
+    gc->st.asks++;
+}
+
 void strata_gclient_del(strata_gclient *gc)
 {
     if (!gc)

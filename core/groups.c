@@ -394,10 +394,19 @@ static void walk_next(strata_gnode *g, uint64_t now)
             best = i;
     }
     if (best == SIZE_MAX) {
-        if (w->pass != SIZE_MAX)
+        if (w->pass != SIZE_MAX) {
             walk_join_pass(g, now);
-        else
+        } else if (g->cb.want_leaders && !w->relooked) {
+            /* One more look before founding: groups founded since the
+             * bootstrap (strata_gnode_callbacks). */
+            w->relooked = 1;
+            w->phase = WALK_RELOOK;
+            w->at = gn_add_ns(now, g->request_timeout_ns);
+            g->st.relooks++;
+            g->cb.want_leaders(g->cb.user);
+        } else {
             walk_found(g, now);
+        }
         return;
     }
     w->cur = best;
@@ -526,6 +535,7 @@ static void walk_reset(strata_gnode *g, uint64_t now)
     w->pass = SIZE_MAX;
     w->tests = 0;
     w->direct = 0;
+    w->relooked = 0;
     w->phase = WALK_NONE;
     w->at = STRATA_NEVER;
     w->probes_base = g->dist.st.probes_sent;
@@ -581,6 +591,11 @@ void gn_walk_direct(strata_gnode *g, strata_group_id group, strata_peer_ref lead
 static void walk_timeout(strata_gnode *g, uint64_t now)
 {
     gn_walk *w = &g->walk;
+    if (w->phase == WALK_RELOOK) {
+        w->at = STRATA_NEVER;
+        walk_found(g, now); /* no fresh leaders came */
+        return;
+    }
     if (w->phase != WALK_QUERY && w->phase != WALK_JOIN)
         return;
     if (w->sends < g->request_retries) {
@@ -760,6 +775,15 @@ int strata_gnode_bootstrap(strata_gnode *g, const strata_peer_ref *refs, size_t 
     g->n_boot = k;
     if (g->state == STRATA_GNODE_MEMBER || g->state == STRATA_GNODE_LEADER)
         return 0;
+    if (g->state == STRATA_GNODE_JOINING && g->walk.phase == WALK_RELOOK) {
+        /* The fresh leaders: the walk goes on with those it has not
+         * tested (add_cand skips the tested ones). */
+        g->walk.at = STRATA_NEVER;
+        for (size_t i = 0; i < k; i++)
+            add_cand(g, (strata_group_id){0}, g->boot[i], 0, 0);
+        walk_next(g, now);
+        return 0;
+    }
     if (k == 0) {
         walk_reset(g, now);
         walk_found(g, now);
@@ -970,7 +994,8 @@ uint64_t strata_gnode_next_timeout(const strata_gnode *g)
         return gdist_next_timeout(&g->dist);
     uint64_t t = gdist_next_timeout(&g->dist);
     if (g->state == STRATA_GNODE_JOINING &&
-        (g->walk.phase == WALK_QUERY || g->walk.phase == WALK_JOIN))
+        (g->walk.phase == WALK_QUERY || g->walk.phase == WALK_JOIN ||
+         g->walk.phase == WALK_RELOOK))
         t = min_ns(t, g->walk.at);
     if (g->state == STRATA_GNODE_MEMBER || g->state == STRATA_GNODE_LEADER)
         t = min_ns(t, gn_intra_next(g));

@@ -37,6 +37,7 @@ enum gn_walk_phase {
     WALK_QUERY,         /* GROUP_QUERY sent to the candidate under test */
     WALK_MEASURE,       /* measuring the leader and its neighbours */
     WALK_JOIN,          /* GROUP_JOIN sent */
+    WALK_RELOOK,        /* nothing passed: fresh leaders asked for before founding */
 };
 
 typedef struct gn_walk {
@@ -51,6 +52,7 @@ typedef struct gn_walk {
     uint64_t at;                /* request timeout */
     int direct;                 /* joining a named group without a test (merge, handover) */
     int full;                   /* the group under test refused for lack of room */
+    int relooked;               /* fresh leaders were asked for in this walk */
     strata_msg_group_info info; /* the group under test */
     uint32_t tests;
     uint64_t probes_base;

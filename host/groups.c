@@ -32,6 +32,16 @@ static void on_bootstrap(void *user, const strata_peer_ref *leaders, size_t n)
     strata_gnode_bootstrap(hg->gnode, leaders, n, host_now_ns());
 }
 
+/* The walk found no group: one more look at the control center's leaders
+ * before it founds one (strata_gnode_callbacks). The answer comes back
+ * through on_bootstrap like the first one. */
+static void on_want_leaders(void *user)
+{
+    host_groups *hg = user;
+    if (hg->gclient)
+        strata_gclient_ask(hg->gclient, host_now_ns());
+}
+
 static const char *reason_name(int reason)
 {
     static const char *const names[] = {"?",         "joined",         "founded",
@@ -59,7 +69,7 @@ int host_groups_start(host_groups *hg, host_node *n, const strata_gnode_config *
     memset(hg, 0, sizeof *hg);
     hg->log = gcfg->log;
     hg->started_ns = now;
-    strata_gnode_callbacks gcb = {on_group, hg};
+    strata_gnode_callbacks gcb = {on_group, hg, on_want_leaders};
     hg->gnode = strata_gnode_new(gcfg, &gcb, NULL, now);
     if (!hg->gnode)
         return -1;

@@ -280,6 +280,7 @@ typedef struct gs_node {
     uint8_t joined;  /* this session's first walk ended */
     uint8_t offline; /* churn: in the pool of arrivals */
     uint8_t late;    /* joins after the settle (late_joins) */
+    uint8_t wants_leaders; /* its walk asked for fresh leaders (want_leaders) */
 } gs_node;
 
 typedef struct gs_pkt {
@@ -404,6 +405,12 @@ static void leader_set(gsim *s, uint32_t i, int lead)
     }
 }
 
+static void want_leaders(void *user)
+{
+    gsim *s = user;
+    s->node[s->cur].wants_leaders = 1;
+}
+
 static void on_group(void *user, const strata_gnode_event *ev)
 {
     gsim *s = user;
@@ -454,8 +461,19 @@ static uint32_t pkt_new(gsim *s)
 }
 
 /* Sends what node i's agent queued. */
+static size_t pick_leaders(gsim *s, uint32_t self, strata_peer_ref *out);
+
 static void drain(gsim *s, uint32_t i)
 {
+    if (s->node[i].wants_leaders && s->node[i].alive) {
+        /* Answered at once, as the first bootstrap is: the control center
+         * is not modelled, its draw is (pick_leaders). */
+        s->node[i].wants_leaders = 0;
+        strata_peer_ref boot[STRATA_GNODE_MAX_BOOTSTRAP];
+        size_t nb = pick_leaders(s, i, boot);
+        s->cur = i;
+        strata_gnode_bootstrap(s->node[i].g, boot, nb, s->now);
+    }
     strata_outbox *ob = strata_gnode_outbox(s->node[i].g);
     strata_datagram d;
     while (strata_outbox_pop(ob, &d)) {
@@ -565,7 +583,7 @@ static void start_node(gsim *s, uint32_t i)
     c.bootstrap = NULL;
     c.n_bootstrap = 0;
     c.log = s->cfg->agent_log ? &s->agent_log : NULL;
-    strata_gnode_callbacks cb = {on_group, s};
+    strata_gnode_callbacks cb = {on_group, s, want_leaders};
     s->cur = i;
     s->z.counting = s->agent_bytes == 0;
     s->z.n_recent = 0;
@@ -590,6 +608,7 @@ static void start_node(gsim *s, uint32_t i)
     }
     nd->alive = 1;
     nd->joined = 0;
+    nd->wants_leaders = 0;
     nd->offline = 0;
     nd->out_gen = 0;
     nd->started_at = s->now;

@@ -10,7 +10,8 @@
  * agent: the host passes the bootstrap leaders on (on_bootstrap) and tells
  * it what the agent is now (strata_gclient_update).
  *
- * Timers: the bootstrap request, resent every retry_ms until answered; the
+ * Timers: the first bootstrap request, resent every retry_ms until answered
+ * (an ask for fresh leaders, strata_gclient_ask, is sent once); the
  * report, every report_ms while leading (and at once on a change).
  */
 #ifndef STRATA_GROUP_CLIENT_H
@@ -48,6 +49,7 @@ typedef struct strata_gclient_stats {
     int bootstrapped; /* an answer came */
     uint32_t bootstrap_leaders;
     uint64_t bootstrap_requests, reports_sent, withdrawals_sent;
+    uint64_t asks; /* strata_gclient_ask calls (fresh leaders before founding) */
     strata_drop_counters drops;
 } strata_gclient_stats;
 
@@ -57,6 +59,11 @@ strata_gclient *strata_gclient_new(const strata_gclient_config *cfg,
                                    const strata_gclient_callbacks *cb, const strata_alloc *a,
                                    uint64_t now);
 void strata_gclient_del(strata_gclient *gc);
+
+/* Asks the control center for leaders again, once (no resend: the agent
+ * that wants them founds its group if no answer comes); the answer goes to
+ * on_bootstrap like the first one. Replaces an ask still unanswered. */
+void strata_gclient_ask(strata_gclient *gc, uint64_t now);
 
 /* Takes GROUP_BOOTSTRAP_REPLY; anything else, or an answer nobody asked
  * for, is counted and dropped. Returns 0 or the reason of the drop. */

@@ -42,7 +42,8 @@
  * next; once a group passed, only candidates nearer than it are, and the
  * node joins the nearest group that passed when none is left (so where it
  * ends does not depend on which leaders it was handed first). When nothing
- * passed and the list runs dry, max_tests groups were tested or
+ * passed and the list runs dry (after one more look at fresh leaders when
+ * the host offers them, want_leaders), max_tests groups were tested or
  * max_join_probes probes spent, the node founds a group (fresh random id,
  * itself leader) and links to the new_links nearest groups it measured.
  * Every step is a request with a timeout and retries.
@@ -212,6 +213,14 @@ typedef struct strata_gnode_callbacks {
     /* Must not call back into the agent. */
     void (*on_group)(void *user, const strata_gnode_event *ev);
     void *user;
+    /* Optional. A walk that found no group asks, once, for fresh leaders
+     * before founding one: groups founded since its bootstrap (a crowd
+     * arriving together) would otherwise be missed and duplicated. The
+     * host answers later with strata_gnode_bootstrap (the control
+     * center's draw, as for the first bootstrap); the walk tests the
+     * leaders it has not tested and founds only if none passes, or when
+     * no answer came within request_timeout_ms. */
+    void (*want_leaders)(void *user);
 } strata_gnode_callbacks;
 
 typedef struct strata_gnode_neighbour {
@@ -225,7 +234,8 @@ typedef struct strata_gnode_neighbour {
 typedef struct strata_gnode_stats {
     int state;
     uint64_t joins, founded, takeovers, stepped_down, lost, merges, moved;
-    uint64_t tests; /* groups tested by join walks */
+    uint64_t tests;   /* groups tested by join walks */
+    uint64_t relooks; /* walks that asked for fresh leaders before founding */
     uint64_t probes_sent, probe_replies, probes_late, measurements, measurements_failed;
     uint64_t clock_skew_samples; /* ONE_WAY samples clamped to 0 */
     uint64_t no_ttl_samples;     /* HOPS replies without a TTL */

@@ -284,6 +284,25 @@ static void test_client(void)
     CHECK_EQ_U64(seen_b.refs[0].node.v, 0xa);
     CHECK(seen_b.refs[0].addr.ipv4 == addr_of(0xa).ipv4);
 
+    /* b asks again (its walk found no group): one request, never resent,
+     * answered like the first through on_bootstrap. */
+    strata_gclient_ask(bc, STRATA_MS(5250));
+    CHECK_EQ_U64(strata_gclient_next_timeout(bc), STRATA_NEVER);
+    CHECK_EQ_INT(pump(bc, addr_of(0xb), cg, STRATA_MS(5250), NULL), 1);
+    pump_back(cg, bc, STRATA_MS(5250));
+    CHECK_EQ_INT(seen_b.calls, 2);
+    CHECK_EQ_INT(seen_b.n, 1);
+    strata_gclient_ask(bc, STRATA_MS(5260)); /* lost: nothing more goes out */
+    strata_datagram lost;
+    CHECK(strata_outbox_pop(strata_gclient_outbox(bc), &lost));
+    strata_buf_unref(lost.buf);
+    strata_gclient_handle_timeout(bc, STRATA_MS(9000));
+    CHECK_EQ_INT(pump(bc, addr_of(0xb), cg, STRATA_MS(9000), NULL), 0);
+    strata_gclient_stats bst;
+    strata_gclient_get_stats(bc, &bst);
+    CHECK_EQ_U64(bst.asks, 2);
+    CHECK_EQ_U64(bst.bootstrap_requests, 3);
+
     /* a stops leading: withdrawn at once, and nobody is handed it any more */
     strata_gclient_update(a, 0, (strata_group_id){0}, 0, 0, STRATA_MS(5300));
     pump(a, addr_of(0xa), cg, STRATA_MS(5300), NULL);

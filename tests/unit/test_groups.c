@@ -305,7 +305,7 @@ static void start_host_with(net *w, size_t i, const strata_gnode_config *cfg,
                             const strata_peer_ref *boot, size_t n_boot)
 {
     host *h = &w->hosts[i];
-    strata_gnode_callbacks cb = {on_group, h};
+    strata_gnode_callbacks cb = {on_group, h, NULL};
     h->g = strata_gnode_new(cfg, &cb, NULL, w->now);
     CHECK(h->g != NULL);
     if (!h->g)
@@ -1112,7 +1112,23 @@ typedef struct sw_world {
     size_t n_ev;
     char queried[16], joined[16]; /* leaders asked, in order: "AB" */
     size_t n_queried, n_joined;
+    /* want_leaders: offered when relook is set; answered with `fresh` (NULL
+     * = never answered); `wanted` counts the asks. */
+    int relook, wanted, want_pending;
+    const char *fresh;
+    uint64_t walk_end; /* when sw_walk's walk ended */
+    int walk_state;
 } sw_world;
+
+static void sw_want_leaders(void *user)
+{
+    sw_world *w = user;
+    w->wanted++;
+    w->want_pending = 1;
+}
+
+/* Refs of the leaders named in `names` ("BA": B then A). */
+static size_t sw_refs(const sw_world *w, const char *names, strata_peer_ref *refs);
 
 static sw_leader *sw_find(sw_world *w, strata_addr to)
 {
@@ -1211,24 +1227,23 @@ static strata_group_id sw_walk(sw_world *w, const char *boot)
     c.seed = 7;
     c.refine_ms = STRATA_GNODE_OFF;
     strata_peer_ref refs[SW_LEADERS];
-    size_t n = 0;
-    for (const char *p = boot; *p && n < SW_LEADERS; p++) {
-        const sw_leader *l = &w->l[*p - 'A'];
-        refs[n++] = (strata_peer_ref){l->id, l->addr};
-    }
+    size_t n = sw_refs(w, boot, refs);
     w->n_ev = w->n_queried = w->n_joined = 0;
     memset(w->queried, 0, sizeof w->queried);
     memset(w->joined, 0, sizeof w->joined);
     uint64_t now = S(1);
-    strata_gnode *g = strata_gnode_new(&c, NULL, NULL, now);
+    strata_gnode_callbacks cb = {NULL, w, w->relook ? sw_want_leaders : NULL};
+    strata_gnode *g = strata_gnode_new(&c, &cb, NULL, now);
     CHECK(g != NULL);
     if (!g)
         return (strata_group_id){0};
     CHECK_EQ_INT(strata_gnode_bootstrap(g, refs, n, now), 0);
     sw_answer(w, g, now);
-    sw_run(w, g, now, S(60), 1);
+    w->walk_end = sw_run(w, g, now, S(60), 1);
     strata_group_id got = strata_gnode_group(g);
-    CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
+    w->walk_state = strata_gnode_state(g);
+    if (!w->relook)
+        CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
     strata_gnode_del(g);
     return got;
 }
@@ -1256,9 +1271,24 @@ static uint64_t sw_run(sw_world *w, strata_gnode *g, uint64_t now, uint64_t unti
         } else {
             break;
         }
+        if (w->want_pending && w->fresh) {
+            strata_peer_ref refs[SW_LEADERS];
+            w->want_pending = 0;
+            strata_gnode_bootstrap(g, refs, sw_refs(w, w->fresh, refs), now);
+        }
         sw_answer(w, g, now);
     }
     return now;
+}
+
+static size_t sw_refs(const sw_world *w, const char *names, strata_peer_ref *refs)
+{
+    size_t n = 0;
+    for (const char *p = names; *p && n < SW_LEADERS; p++) {
+        const sw_leader *l = &w->l[*p - 'A'];
+        refs[n++] = (strata_peer_ref){l->id, l->addr};
+    }
+    return n;
 }
 
 /* Leaders A (40 ms away) and B (20 ms), 30 ms apart, and C far from the
@@ -1320,6 +1350,37 @@ static void test_walk_nearest_pass(void)
     CHECK(strcmp(w.joined, "BA") == 0);
     if (strcmp(w.joined, "BA") != 0 || strcmp(w.queried, "AB") != 0)
         fprintf(stderr, "  refused by B: asked %s, joins sent to %s\n", w.queried, w.joined);
+}
+
+/* A walk that finds no group asks once for fresh leaders before founding
+ * (want_leaders): handed only C (150 ms away, fails), it gets B (a group
+ * founded meanwhile, 20 ms away) and joins it; unanswered, it founds its
+ * own group request_timeout_ms later; given nothing new, at once. */
+static void test_walk_relook(void)
+{
+    sw_world w;
+    sw_setup(&w);
+    w.relook = 1;
+    w.fresh = "B";
+    CHECK_EQ_U64(sw_walk(&w, "C").v, w.l[1].group.v);
+    CHECK_EQ_INT(w.wanted, 1);
+    CHECK(strcmp(w.queried, "CB") == 0);
+
+    sw_setup(&w);
+    w.relook = 1;
+    w.fresh = NULL; /* no answer */
+    strata_group_id got = sw_walk(&w, "C");
+    CHECK_EQ_INT(w.wanted, 1);
+    CHECK_EQ_INT(w.walk_state, STRATA_GNODE_LEADER);
+    CHECK(got.v != 0 && got.v != w.l[2].group.v);
+
+    sw_setup(&w);
+    w.relook = 1;
+    w.fresh = "C"; /* only what was tested already */
+    sw_walk(&w, "C");
+    CHECK_EQ_INT(w.wanted, 1);
+    CHECK_EQ_INT(w.walk_state, STRATA_GNODE_LEADER);
+    CHECK(strcmp(w.queried, "C") == 0);
 }
 
 /* Merging (L10): a leader of two whose refinement round finds a group of
@@ -1509,6 +1570,7 @@ int main(void)
     test_bounds();
     test_estimate();
     test_walk_nearest_pass();
+    test_walk_relook();
     test_merge_capacity();
     test_alloc_failures();
     test_formation(seed);
