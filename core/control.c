@@ -576,24 +576,76 @@ static uint32_t headed_region_kbps(strata_control *c, strata_dcm *d, uint32_t ra
     return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }
 
+/* What the source's trees need of it for region d (or the backbone) to
+ * leave no pair detached, but never less than 5/4 of the rate. */
+static uint64_t source_need_kbps(const ctl_channel *ch, strata_dcm *d)
+{
+    uint64_t need = strata_dcm_source_need_kbps(d), share = source_region_kbps(ch);
+    return need > share ? need : share;
+}
+
+/* The sum of what the directly fed regions and the backbone need of the
+ * source (source_need_kbps); with it direct_region_kbps shares the
+ * source's upload out. */
+static uint64_t source_needs_kbps(strata_control *c, const ctl_channel *ch)
+{
+    uint64_t sum = ch->backbone ? source_need_kbps(ch, ch->backbone) : 0;
+    for (size_t i = 0; i < ch->ndcms; i++)
+        if (!has_heads(c, ch->dcms[i]))
+            sum += source_need_kbps(ch, ch->dcms[i]);
+    return sum;
+}
+
+/* What the source gives region d, which it feeds itself while the
+ * backbone runs: what d's trees need to leave no pair detached (at least
+ * 5/4 of the rate: a small region of members with little upload needs the
+ * source in most of its trees), scaled down with everyone else's when the
+ * needs of the directly fed regions and the backbone (needs) exceed the
+ * source's upload; never below 5/4 of the rate. */
+static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_t needs)
+{
+    uint32_t share = source_region_kbps(ch);
+    if (ch->source_upload_kbps == 0)
+        return share; /* unlimited */
+    uint64_t want = source_need_kbps(ch, d);
+    if (needs > ch->source_upload_kbps)
+        want = want * ch->source_upload_kbps / needs;
+    return want > share ? (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want) : share;
+}
+
 /* Tells every DCM of the channel its source and root budget. Without a
  * backbone each region gets the source's whole upload, as the source
  * feeds every region. With one, a region fed by heads gets what its heads
  * can give; the source's upload is split between the backbone and the
- * regions it still feeds itself (the backbone keeps what those leave, but
- * never less than one region's share). */
+ * regions it still feeds itself by what their trees need
+ * (direct_region_kbps; the backbone keeps what those leave, but never
+ * less than 5/4 of the rate). */
 static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
 {
     if (!ch->source.v)
         return; /* DCMs learn the source when it joins */
-    size_t direct = 0;
-    uint32_t region_share = ch->backbone ? source_region_kbps(ch) : ch->source_upload_kbps;
+    uint64_t needs = ch->backbone ? source_needs_kbps(c, ch) : 0;
+    uint64_t used = 0;
     for (size_t i = 0; i < ch->ndcms; i++) {
         strata_dcm *d = ch->dcms[i];
-        int headed = has_heads(c, d);
-        direct += !headed;
-        uint32_t budget = headed ? headed_region_kbps(c, d, ch->rate_kbps) : region_share;
+        uint32_t budget;
+        if (has_heads(c, d))
+            budget = headed_region_kbps(c, d, ch->rate_kbps);
+        else if (ch->backbone)
+            budget = direct_region_kbps(ch, d, needs);
+        else
+            budget = ch->source_upload_kbps;
+        used += has_heads(c, d) ? 0 : budget;
         int err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, budget);
+        if (!err && ch->backbone && !has_heads(c, d)) {
+            /* The rebuild may have changed the share of uploads the trees
+             * use, and with it what they need: once more, settled. */
+            uint32_t again = direct_region_kbps(ch, d, needs);
+            if (again > budget) {
+                used += again - budget;
+                err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, again);
+            }
+        }
         if (err && log_allowed(c, STRATA_LOG_ERROR, now))
             strata_logf(c->log, STRATA_LOG_ERROR, "control: dcm %u: source update failed: %s",
                         (unsigned)strata_dcm_id_of(d).v, strata_strerror(err));
@@ -601,10 +653,10 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
     if (ch->backbone) {
         uint64_t left = 0;
         if (ch->source_upload_kbps) {
-            uint64_t used = (uint64_t)direct * region_share;
+            uint32_t share = source_region_kbps(ch);
             left = used < ch->source_upload_kbps ? ch->source_upload_kbps - used : 0;
-            if (left < region_share)
-                left = region_share;
+            if (left < share)
+                left = share;
         }
         int err = strata_dcm_set_source(ch->backbone, ch->source, ch->source_addr, ch->rate_kbps,
                                         (uint32_t)left);
@@ -612,6 +664,19 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
             strata_logf(c->log, STRATA_LOG_ERROR, "control: backbone: source update failed: %s",
                         strata_strerror(err));
     }
+}
+
+/* After a join or leave in region d: a directly fed region whose trees
+ * now need another budget gets it (push_roots, which also resizes the
+ * backbone's share). */
+static void direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d,
+                                  uint64_t now)
+{
+    if (!ch->backbone || d == ch->backbone || !ch->source.v || has_heads(c, d) ||
+        ch->source_upload_kbps == 0)
+        return;
+    if (direct_region_kbps(ch, d, source_needs_kbps(c, ch)) != strata_dcm_source_budget_kbps(d))
+        push_roots(c, ch, now);
 }
 
 /* Makes member id of regional DCM d a head: it leaves d's trees for the
@@ -807,7 +872,10 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
             flush_channel(c, ch, now);
             backbone_maybe_stop(c, ch, now);
         } else {
+            direct_region_changed(c, ch, d, now);
             flush_dcm(c, d, now);
+            if (ch->backbone && d != ch->backbone)
+                flush_dcm(c, ch->backbone, now);
         }
     }
     strata_mem_free(c->alloc, rec);
@@ -1013,6 +1081,8 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
         if (moved)
             push_roots(c, ch, now);
     }
+    if (ch->backbone)
+        direct_region_changed(c, ch, d, now);
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
     flush_dcm(c, d, now);
     if (ch->backbone)

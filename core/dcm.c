@@ -285,6 +285,22 @@ uint8_t strata_dcm_k(const strata_dcm *d)
 {
     return d->k;
 }
+uint32_t strata_dcm_source_need_kbps(const strata_dcm *d)
+{
+    /* The trees see share_percent of a budget (tree_upload); the smaller
+     * share, so that a budget set from this still covers the need after a
+     * rebuild moves the trees to it (choose_share). */
+    uint64_t div = (uint64_t)strata_mtree_k(d->tree) * STRATA_DCM_UPLOAD_SHARE_PERCENT;
+    uint64_t kbps =
+        ((uint64_t)strata_mtree_source_need(d->tree) * d->rate_kbps * 100u + div - 1) / div;
+    return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
+}
+
+uint32_t strata_dcm_source_budget_kbps(const strata_dcm *d)
+{
+    return d->source_upload_kbps;
+}
+
 uint32_t strata_dcm_rate(const strata_dcm *d)
 {
     return d->rate_kbps;

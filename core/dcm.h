@@ -52,6 +52,10 @@ strata_channel_id strata_dcm_channel(const strata_dcm *d);
 const char *strata_dcm_region(const strata_dcm *d, size_t *len);
 uint8_t strata_dcm_k(const strata_dcm *d);
 uint32_t strata_dcm_rate(const strata_dcm *d);
+/* The source upload (kbit/s) the trees need so that no pair is detached
+ * (strata_mtree_source_need), and the budget they have now. */
+uint32_t strata_dcm_source_need_kbps(const strata_dcm *d);
+uint32_t strata_dcm_source_budget_kbps(const strata_dcm *d);
 size_t strata_dcm_count(const strata_dcm *d);
 int strata_dcm_has(const strata_dcm *d, strata_node_id node);
 /* The member with the largest declared upload of at least min_kbps (ties:

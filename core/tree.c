@@ -1181,6 +1181,14 @@ uint32_t strata_mtree_source_slots(const strata_mtree *t, uint8_t s)
     return s < t->k ? t->sub[s].src_slots : 0;
 }
 
+uint32_t strata_mtree_source_need(const strata_mtree *t)
+{
+    uint32_t need = 0;
+    for (unsigned s = 0; s < t->k; s++)
+        need += source_need(t, s);
+    return need;
+}
+
 uint8_t strata_mtree_k(const strata_mtree *t) { return t->k; }
 
 size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint16_t *subs,

@@ -96,6 +96,10 @@ size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_nod
 size_t strata_mtree_detached(const strata_mtree *t); /* (node, substream) pairs with no parent */
 /* The source's slots in tree s as the shares give them now (0 for s >= k). */
 uint32_t strata_mtree_source_slots(const strata_mtree *t, uint8_t s);
+/* Source copies that would leave no pair detached: the sum of every tree's
+ * need (see "Source shares" in tree.c), for a control center sizing what
+ * the source gives a small region. */
+uint32_t strata_mtree_source_need(const strata_mtree *t);
 uint8_t strata_mtree_k(const strata_mtree *t);
 
 /* Takes up to max ids of nodes whose instructions changed since the last

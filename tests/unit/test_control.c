@@ -809,6 +809,38 @@ static void test_regions(void)
     net_del(t);
 }
 
+/* A region without a member that can carry the stream is fed by the
+ * source; its trees get what they need of the source's upload, not only
+ * 5/4 of the rate (here 7 copies of 4: one member of half the rate is
+ * interior in one tree, the other has no upload), so nobody is left
+ * detached; the budget follows the members. */
+static void test_direct_region_budget(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 4000, NULL);
+    send_join(t, src);
+    fnode *eu = add_node(t, 1, 0x0a010201u, STRATA_ROLE_PEER, 4000, "eu");
+    fnode *slow1 = add_node(t, 2, 0x0a010202u, STRATA_ROLE_PEER, 500, "slow");
+    fnode *slow2 = add_node(t, 3, 0x0a010203u, STRATA_ROLE_PEER, 0, "slow");
+    send_join(t, eu);
+    send_join(t, slow1);
+    send_join(t, slow2);
+    CHECK(is_head(eu) && !is_head(slow1) && !is_head(slow2));
+    size_t detached = 0;
+    CHECK_EQ_INT(check_topology_ex(t, src, 1000, &detached), 0);
+    CHECK_EQ_U64(detached, 0);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    /* One leaves: the budget shrinks back and the other stays attached. */
+    send_leave(t, slow1);
+    detached = 0;
+    CHECK_EQ_INT(check_topology_ex(t, src, 1000, &detached), 0);
+    CHECK_EQ_U64(detached, 0);
+    net_del(t);
+}
+
 /* A member that joins again under another label moves to that region (its
  * locality group merged into another); the same label moves no one; a
  * head that moves hands its region to the next best. */
@@ -1292,6 +1324,7 @@ int main(void)
     test_topology_and_churn();
     test_stall_reparent();
     test_regions();
+    test_direct_region_budget();
     test_region_move();
     test_rejoin_and_resend();
     test_source_rate();
