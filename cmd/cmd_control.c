@@ -217,7 +217,9 @@ int cmd_control(int argc, char **argv)
         return CMD_EXIT_FAILURE;
     }
     strata_cgroups_config gcfg = {
-        .bootstrap_leaders = bootstrap_leaders, .seed = have_groups_seed ? groups_seed : host_random_u64(), .log = &d.log};
+        .bootstrap_leaders = bootstrap_leaders,
+        .seed = have_groups_seed ? groups_seed : host_random_u64(),
+        .log = &d.log};
     d.groups = strata_cgroups_new(&gcfg, NULL, host_now_ns());
     if (!d.groups) {
         fprintf(stderr, "strata control: cannot create the group bookkeeping\n");

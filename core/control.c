@@ -628,16 +628,17 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
     uint64_t used = 0;
     for (size_t i = 0; i < ch->ndcms; i++) {
         strata_dcm *d = ch->dcms[i];
+        int headed = has_heads(c, d);
         uint32_t budget;
-        if (has_heads(c, d))
+        if (headed)
             budget = headed_region_kbps(c, d, ch->rate_kbps);
         else if (ch->backbone)
             budget = direct_region_kbps(ch, d, needs);
         else
             budget = ch->source_upload_kbps;
-        used += has_heads(c, d) ? 0 : budget;
+        used += headed ? 0 : budget;
         int err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, budget);
-        if (!err && ch->backbone && !has_heads(c, d)) {
+        if (!err && ch->backbone && !headed) {
             /* The rebuild may have changed the share of uploads the trees
              * use, and with it what they need: once more, settled. */
             uint32_t again = direct_region_kbps(ch, d, needs);

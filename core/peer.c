@@ -539,7 +539,8 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
         p->source_epoch = m.epoch;
     }
     p->st.instructions_applied++;
-    strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: sub %u epoch %u parent %016llx, %u children",
+    strata_logf(p->log, STRATA_LOG_DEBUG,
+                "peer %016llx: sub %u epoch %u parent %016llx, %u children",
                 (unsigned long long)p->node.v, (unsigned)m.substream, (unsigned)m.epoch,
                 (unsigned long long)m.parent.node.v, (unsigned)m.n_children);
     return 0;
@@ -788,9 +789,11 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
     p->st.repair_requests_served++;
     if (refused)
         p->st.repair_requests_refused++;
-    strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: repair from %08x %llu mask %llx: %llu sent, %llu refused",
-                (unsigned long long)p->node.v, (unsigned)from.ipv4, (unsigned long long)m.first_seq,
-                (unsigned long long)m.mask, (unsigned long long)packets, (unsigned long long)refused);
+    strata_logf(p->log, STRATA_LOG_DEBUG,
+                "peer %016llx: repair from %08x %llu mask %llx: %llu sent, %llu refused",
+                (unsigned long long)p->node.v, (unsigned)from.ipv4,
+                (unsigned long long)m.first_seq, (unsigned long long)m.mask,
+                (unsigned long long)packets, (unsigned long long)refused);
     p->st.tx_repairs += packets;
     p->st.tx_data_packets += packets;
     p->st.tx_data_bytes += bytes;

@@ -21,20 +21,28 @@ static int seen(const strata_addr *out, size_t n, strata_addr a)
     return 0;
 }
 
+/* Appends the parents in rotation order from substream s whose silent bit
+ * equals want_silent. */
+static size_t add_parents(const strata_peer_ref *parents, unsigned k, unsigned s, uint32_t silent,
+                          uint32_t want_silent, strata_node_id self, strata_addr *out, size_t n)
+{
+    for (unsigned i = 0; i < k; i++) {
+        unsigned q = (s + i) % k;
+        const strata_peer_ref *r = &parents[q];
+        if ((silent >> q & 1u) == want_silent && usable(r, self) && !seen(out, n, r->addr))
+            out[n++] = r->addr;
+    }
+    return n;
+}
+
 size_t strata_repair_targets(const strata_peer_ref *parents, unsigned k, unsigned s,
                              uint32_t silent, const strata_peer_ref *source,
                              const strata_peer_ref *children, size_t n_children,
                              strata_node_id self, strata_addr *out)
 {
-    size_t n = 0;
     if (k > STRATA_WIRE_MAX_SUBSTREAMS)
         k = STRATA_WIRE_MAX_SUBSTREAMS;
-    for (unsigned i = 0; i < k; i++) {
-        unsigned q = (s + i) % k;
-        const strata_peer_ref *r = &parents[q];
-        if (!(silent >> q & 1u) && usable(r, self) && !seen(out, n, r->addr))
-            out[n++] = r->addr;
-    }
+    size_t n = add_parents(parents, k, s, silent, 0, self, out, 0);
     if (usable(source, self) && !seen(out, n, source->addr))
         out[n++] = source->addr;
     size_t limit = n + STRATA_REPAIR_MAX_CHILD_TARGETS;
@@ -42,13 +50,7 @@ size_t strata_repair_targets(const strata_peer_ref *parents, unsigned k, unsigne
         if (usable(&children[i], self) && !seen(out, n, children[i].addr))
             out[n++] = children[i].addr;
     }
-    for (unsigned i = 0; i < k; i++) {
-        unsigned q = (s + i) % k;
-        const strata_peer_ref *r = &parents[q];
-        if ((silent >> q & 1u) && usable(r, self) && !seen(out, n, r->addr))
-            out[n++] = r->addr;
-    }
-    return n;
+    return add_parents(parents, k, s, silent, 1, self, out, n);
 }
 
 void strata_repair_batcher_init(strata_repair_batcher *b, strata_repair_emit_fn emit, void *user)

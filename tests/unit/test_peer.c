@@ -1237,10 +1237,11 @@ static void test_repair_silent_parent(sent_list *out)
         strata_peer_handle_timeout(p, t);
         drain_gaps(p, out);
         for (size_t i = 0; i < out->n; i++) {
+            const strata_buf *b = out->items[i].buf;
             strata_msg_repair m;
             if (out->items[i].type != STRATA_MSG_REPAIR_REQUEST ||
-                strata_wire_decode_repair(out->items[i].buf->data, out->items[i].buf->len, &m) <= 0 ||
-                m.first_seq != 1 || got >= 7)
+                strata_wire_decode_repair(b->data, b->len, &m) <= 0 || m.first_seq != 1 ||
+                got >= 7)
                 continue;
             CHECK(strata_addr_eq(out->items[i].to, addr_of(want[got])));
             got++;
