@@ -7,8 +7,9 @@
  * MEMBER receives DATA from anyone, stores new packets once (pktstore),
  * queues them for playout and relays the stored buffer to the children of
  * the packet's substream; sends a HEARTBEAT every heartbeat interval; asks
- * for missing packets; answers repair requests and probes. LEFT ignores
- * everything.
+ * for missing packets; answers repair requests. LEFT ignores everything.
+ * Joining, heartbeat timing and leaving are the control session's
+ * (session.h), shared with the source; PROBEs are the node's (node.h).
  *
  * Where playout begins. A peer told that the stream has not started (rate
  * 0 in its JOIN_REPLY: no source has announced the channel) plays from seq
@@ -92,11 +93,11 @@
 #include "pktstore.h"
 #include "playout.h"
 #include "repair.h"
+#include "session.h"
 
 #include <string.h>
 
 enum peer_limits {
-    REFUSED_RETRY_FACTOR = 8,
     SKEW_FACTOR = 2,
     SKEW_RISE = 8,
     SKEW_DECAY = 64,
@@ -137,22 +138,17 @@ struct strata_peer {
     uint8_t name_len;
     uint8_t region[STRATA_WIRE_MAX_REGION_BYTES];
     uint8_t region_len;
-    strata_addr control;
     uint32_t upload_kbps;
-    uint64_t join_retry_ns, repair_after_ns, repair_retry_ns, tail_idle_ns;
+    uint64_t repair_after_ns, repair_retry_ns, tail_idle_ns;
     uint64_t skew_ns; /* estimated lateness between substreams, see "Repair timing" */
     strata_repair_budget repair_budget;
     strata_rng rng;
 
-    int state;
-    uint64_t join_at;
-    uint8_t rejoining; /* a MEMBER the control center forgot, joining again */
+    strata_session ses; /* join, heartbeats, leave (session.h) */
 
     /* From the JOIN_REPLY and the instructions. */
-    strata_dcm_id dcm;
     uint8_t k;
     uint32_t rate_kbps;
-    uint64_t heartbeat_ns;
     uint64_t start_seq;
     uint32_t max_epoch;
     substream_state *subs;  /* k entries (see set_k); NULL while k is 0 */
@@ -164,8 +160,6 @@ struct strata_peer {
     strata_playout po;
     strata_playout_callbacks po_cb;
     int late_start; /* start playout at the first DATA packet */
-    uint64_t hb_at;
-    uint32_t hb_seq;
     size_t hb_child_next; /* first child link of the next heartbeat */
     uint64_t repair_at;
     uint64_t tail_at;
@@ -174,7 +168,8 @@ struct strata_peer {
     uint64_t ahead_since; /* 0 = no packet beyond the window seen while idle */
     uint32_t silent;       /* parents asked last for repairs (bit per substream) */
 
-    strata_outbox outbox;
+    strata_outbox own_outbox; /* used when the config names none */
+    strata_outbox *outbox;    /* where datagrams go: the node's, or own_outbox */
     strata_peer_stats st;
 
     uint64_t log_window_ns;
@@ -231,7 +226,7 @@ static int drop(strata_peer *p, uint64_t now, int err, int type, strata_addr fro
 /* Copies an encoded datagram into a new buffer and queues it. */
 static int send_bytes(strata_peer *p, strata_addr to, const uint8_t *buf, int n)
 {
-    return strata_outbox_push_bytes(&p->outbox, to, buf, n);
+    return strata_outbox_push_bytes(p->outbox, to, buf, n);
 }
 
 /* The repair budget gets what the trees leave of the upload (pktstore.h). */
@@ -286,10 +281,7 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     if (region_len)
         memcpy(p->region, cfg->region, region_len);
     p->region_len = (uint8_t)region_len;
-    p->control = cfg->control;
     p->upload_kbps = cfg->upload_kbps;
-    p->join_retry_ns =
-        STRATA_MS(cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS);
     p->repair_after_ns = STRATA_MS(cfg->repair_after_ms ? cfg->repair_after_ms
                                                         : STRATA_PEER_DEFAULT_REPAIR_AFTER_MS);
     p->repair_retry_ns = STRATA_MS(cfg->repair_retry_ms ? cfg->repair_retry_ms
@@ -310,15 +302,20 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
      * and a duplicate check against the store covers the window. */
     if (strata_playout_init(&p->po, a, p->store.cap, delay_ns) != 0)
         goto fail_playout;
-    if (strata_outbox_init(&p->outbox, a, outbox) != 0)
-        goto fail_outbox;
+    p->outbox = cfg->outbox;
+    if (!p->outbox) {
+        if (strata_outbox_init(&p->own_outbox, a, outbox) != 0)
+            goto fail_outbox;
+        p->outbox = &p->own_outbox;
+    }
     p->po_cb.on_play = po_play;
     p->po_cb.on_end = po_end;
     p->po_cb.user = p;
 
-    p->state = STRATA_PEER_JOINING;
-    p->join_at = now; /* first JOIN at the first timeout */
-    p->hb_at = STRATA_NEVER;
+    strata_session_init(&p->ses, p->node, p->channel, cfg->control,
+                        cfg->join_retry_ms ? cfg->join_retry_ms
+                                           : STRATA_PEER_DEFAULT_JOIN_RETRY_MS,
+                        p->outbox, p->log, "peer", now);
     p->repair_at = STRATA_NEVER;
     p->tail_at = STRATA_NEVER;
     p->log_window_ns = now;
@@ -338,7 +335,7 @@ void strata_peer_del(strata_peer *p)
 {
     if (!p)
         return;
-    strata_outbox_free(&p->outbox);
+    strata_outbox_free(&p->own_outbox);
     strata_playout_free(&p->po);
     strata_pktstore_free(&p->store);
     set_k(p, 0); /* cannot fail: frees only */
@@ -356,23 +353,20 @@ int strata_peer_set_region(strata_peer *p, const char *region, uint64_t now)
         memcpy(p->region, region, len);
     p->region_len = (uint8_t)len;
     p->st.region_changes++;
-    if (p->state == STRATA_PEER_MEMBER) {
-        /* JOIN again under the new label; the reply is taken as for a
-         * member the control center forgot. */
-        p->rejoining = 1;
-        p->join_at = now;
-    }
+    /* A member JOINs again under the new label; the reply is taken as for
+     * a member the control center forgot. */
+    strata_session_rejoin(&p->ses, now);
     return 0;
 }
 
 strata_outbox *strata_peer_outbox(strata_peer *p)
 {
-    return &p->outbox;
+    return p->outbox;
 }
 
 /* --- control plane ------------------------------------------------------- */
 
-static void send_join(strata_peer *p)
+static void send_join(strata_peer *p, uint64_t now)
 {
     strata_msg_join m = {
         .node = p->node,
@@ -384,8 +378,7 @@ static void send_join(strata_peer *p)
         .region_len = p->region_len,
         .region = p->region,
     };
-    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    send_bytes(p, p->control, buf, strata_wire_encode_join(buf, sizeof buf, &m));
+    strata_session_send_join(&p->ses, &m, now);
 }
 
 static void sub_clear(strata_peer *p, substream_state *s)
@@ -428,38 +421,19 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
         return err;
     if (m.node.v != p->node.v || m.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
-    if (m.status == STRATA_JOIN_UNKNOWN) {
-        /* The control center forgot us (protocol.md 3.3): join again now,
-         * keeping the stream as it plays. */
-        if (p->state == STRATA_PEER_MEMBER && !p->rejoining) {
-            strata_logf(p->log, STRATA_LOG_WARN,
-                        "peer %016llx: the control center does not know us, joining again",
-                        (unsigned long long)p->node.v);
-            p->rejoining = 1;
-            p->join_at = now;
-            p->st.rejoins++;
-        }
+    uint64_t rejoins = p->ses.rejoins;
+    int apply = strata_session_on_join_reply(&p->ses, &m, now);
+    p->st.rejoins += p->ses.rejoins - rejoins;
+    if (!apply)
         return 0;
-    }
-    if (p->state != STRATA_PEER_JOINING && !p->rejoining)
-        return 0; /* an answer to a retried JOIN: harmless */
-    if (m.status != STRATA_JOIN_OK) {
-        strata_logf(p->log, STRATA_LOG_WARN, "peer %016llx: join refused (status %u), retrying",
-                    (unsigned long long)p->node.v, (unsigned)m.status);
-        p->join_at = add_ns(now, p->join_retry_ns * REFUSED_RETRY_FACTOR);
-        return 0;
-    }
     /* Instructions kept from before the reply that name substreams beyond
      * the stream's k are dropped. */
     err = set_k(p, m.k);
     if (err)
         return err; /* the reply is answered again at the next JOIN */
-    p->state = STRATA_PEER_MEMBER;
-    p->rejoining = 0;
-    p->dcm = m.dcm;
+    strata_session_accept(&p->ses, &m, now);
     p->rate_kbps = m.rate_kbps;
     update_repair_budget(p, now);
-    p->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
     p->start_seq = m.start_seq;
     if (p->po.started)
         ; /* joined again after the control center forgot us: play on */
@@ -467,7 +441,6 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
         strata_playout_start(&p->po, 0);
     else
         p->late_start = 1;
-    p->hb_at = add_ns(now, p->heartbeat_ns);
     strata_logf(p->log, STRATA_LOG_INFO,
                 "peer %016llx: member of dcm %u, k %u, rate %u kbps, start seq %llu",
                 (unsigned long long)p->node.v, (unsigned)m.dcm.v, (unsigned)m.k,
@@ -550,11 +523,7 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
 {
     strata_msg_heartbeat hb;
     memset(&hb, 0, sizeof hb);
-    hb.node = p->node;
-    hb.channel = p->channel;
-    hb.dcm = p->dcm;
-    hb.hb_seq = ++p->hb_seq;
-    hb.local_ts_ns = now;
+    strata_session_heartbeat_header(&p->ses, &hb, now);
     hb.instr_epoch = p->max_epoch;
     hb.upload_kbps = p->upload_kbps;
     hb.played_packets = p->po.played_packets;
@@ -608,7 +577,7 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
         n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
     }
     /* The window moves on only when this one went out. */
-    if (send_bytes(p, p->control, buf, n) == 0 && hb.n_children == nc)
+    if (strata_session_send(&p->ses, buf, n) == 0 && hb.n_children == nc)
         p->hb_child_next = links > room ? (first + room) % links : 0;
 }
 
@@ -623,7 +592,7 @@ static void relay(strata_peer *p, unsigned sub, const strata_pktstore_entry *e, 
         if (c->ref.node.v == p->node.v || strata_addr_is_zero(c->ref.addr) ||
             strata_addr_eq(c->ref.addr, from))
             continue;
-        if (strata_outbox_push(&p->outbox, c->ref.addr, e->buf) != 0)
+        if (strata_outbox_push(p->outbox, c->ref.addr, e->buf) != 0)
             continue;
         c->last_tx_ts_ns = now;
         c->last_tx_seq = e->seq;
@@ -717,7 +686,7 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     int err = strata_wire_decode_data(buf, len, &m);
     if (err < 0)
         return err;
-    if (p->state != STRATA_PEER_MEMBER || p->k == 0 || m.channel.v != p->channel.v)
+    if (p->ses.state != STRATA_SESSION_MEMBER || p->k == 0 || m.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
     if (m.substream != m.seq % p->k)
         return STRATA_ERR_RANGE;
@@ -784,7 +753,7 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
     if (m.channel.v != p->channel.v || m.node.v == p->node.v)
         return STRATA_ERR_UNEXPECTED;
     uint64_t packets = 0, bytes = 0, refused = 0;
-    err = strata_pktstore_answer_repair_budget(&p->store, &m, from, &p->outbox, &p->repair_budget,
+    err = strata_pktstore_answer_repair_budget(&p->store, &m, from, p->outbox, &p->repair_budget,
                                                now, &packets, &bytes, &refused);
     p->st.repair_requests_served++;
     if (refused)
@@ -800,26 +769,13 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
     return err == STRATA_ERR_NOMEM ? err : 0;
 }
 
-static int handle_probe(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len)
-{
-    strata_msg_probe m;
-    int err = strata_wire_decode_probe(buf, len, &m);
-    if (err < 0)
-        return err;
-    strata_msg_probe_reply r = {
-        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = p->node};
-    uint8_t out[64];
-    send_bytes(p, from, out, strata_wire_encode_probe_reply(out, sizeof out, &r));
-    return 0;
-}
-
 int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t *buf, size_t buflen,
                                 uint64_t now)
 {
     int type = strata_wire_peek_type(buf, buflen);
     if (type < 0)
         return drop(p, now, type, 0, from);
-    if (p->state == STRATA_PEER_LEFT)
+    if (p->ses.state == STRATA_SESSION_LEFT)
         return drop(p, now, STRATA_ERR_UNEXPECTED, type, from);
     int err;
     switch (type) {
@@ -834,9 +790,6 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
         break;
     case STRATA_MSG_REPAIR_REQUEST:
         err = handle_repair_request(p, from, buf, buflen, now);
-        break;
-    case STRATA_MSG_PROBE:
-        err = handle_probe(p, from, buf, buflen);
         break;
     default:
         err = STRATA_ERR_UNEXPECTED;
@@ -929,23 +882,14 @@ static void tail_probe(strata_peer *p, uint64_t now)
 
 void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
 {
-    if (p->state == STRATA_PEER_JOINING) {
-        if (now >= p->join_at) {
-            send_join(p);
-            p->join_at = add_ns(now, p->join_retry_ns);
-        }
+    /* A member joining again relays and plays on meanwhile. */
+    if (strata_session_join_due(&p->ses, now))
+        send_join(p, now);
+    if (p->ses.state != STRATA_SESSION_MEMBER)
         return;
-    }
-    if (p->state != STRATA_PEER_MEMBER)
-        return;
-    if (p->rejoining && now >= p->join_at) {
-        /* A member joining again relays and plays on meanwhile. */
-        send_join(p);
-        p->join_at = add_ns(now, p->join_retry_ns);
-    }
-    if (now >= p->hb_at) {
+    if (strata_session_heartbeat_due(&p->ses, now)) {
         send_heartbeat(p, now);
-        p->hb_at = add_ns(now, p->heartbeat_ns);
+        strata_session_heartbeat_sent(&p->ses, now);
     }
     uint64_t missed_before = p->po.missed_packets;
     strata_playout_poll(&p->po, now, &p->po_cb);
@@ -975,29 +919,19 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
 
 uint64_t strata_peer_next_timeout(const strata_peer *p)
 {
-    switch (p->state) {
-    case STRATA_PEER_JOINING:
-        return p->join_at;
-    case STRATA_PEER_MEMBER: {
-        uint64_t t = min_ns(p->hb_at, p->repair_at);
-        t = min_ns(t, p->po.ended ? STRATA_NEVER : p->tail_at);
-        if (p->rejoining)
-            t = min_ns(t, p->join_at);
-        return min_ns(t, strata_playout_deadline(&p->po));
-    }
-    default:
-        return STRATA_NEVER;
-    }
+    uint64_t t = strata_session_next_timeout(&p->ses);
+    if (p->ses.state != STRATA_SESSION_MEMBER)
+        return t;
+    t = min_ns(t, p->repair_at);
+    t = min_ns(t, p->po.ended ? STRATA_NEVER : p->tail_at);
+    return min_ns(t, strata_playout_deadline(&p->po));
 }
 
 void strata_peer_leave(strata_peer *p, uint64_t now)
 {
-    if (p->state == STRATA_PEER_LEFT)
+    if (p->ses.state == STRATA_SESSION_LEFT)
         return;
-    strata_msg_leave m = {.node = p->node, .channel = p->channel, .dcm = p->dcm};
-    uint8_t buf[64];
-    send_bytes(p, p->control, buf, strata_wire_encode_leave(buf, sizeof buf, &m));
-    p->state = STRATA_PEER_LEFT;
+    strata_session_leave(&p->ses);
     strata_logf(p->log, STRATA_LOG_INFO, "peer %016llx: left", (unsigned long long)p->node.v);
     (void)now;
 }
@@ -1005,7 +939,7 @@ void strata_peer_leave(strata_peer *p, uint64_t now)
 void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st)
 {
     *st = p->st;
-    st->state = p->state;
+    st->state = p->ses.state;
     st->played_packets = p->po.played_packets;
     st->played_bytes = p->po.played_bytes;
     st->missed_packets = p->po.missed_packets;

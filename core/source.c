@@ -31,18 +31,17 @@
  * robin over the send lists, substream by substream), so the DCMs see
  * every root link within ceil(links / room) heartbeats.
  *
- * Timers: join_at (until ready), hb_at (after).
+ * Timers: the control session's (join until accepted, heartbeats after).
  */
 #include "strata/source.h"
 
 #include "pktstore.h"
+#include "session.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 enum source_limits {
-    JOIN_RETRY_MS = 500,
-    REFUSED_RETRY_FACTOR = 8,
     MAX_DCMS = 256,
     OUTBOX_DATAGRAMS = 16384,
     LOG_LINES_PER_SECOND = 8,
@@ -79,20 +78,14 @@ struct strata_source {
     strata_channel_id channel;
     uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
     uint8_t name_len;
-    strata_addr control;
     uint32_t rate_kbps;
     uint32_t upload_kbps;
     size_t payload_bytes;
     strata_rng rng;
 
-    int ready;
-    int left;
-    uint64_t join_at;
-    strata_dcm_id dcm;
+    strata_session ses; /* join, heartbeats, leave (session.h) */
+    int ready;          /* accepted once: k is known and input flows */
     uint8_t k;
-    uint64_t heartbeat_ns;
-    uint64_t hb_at;
-    uint32_t hb_seq;
     size_t hb_child_next; /* first child link of the next heartbeat */
     uint32_t max_epoch;
 
@@ -108,17 +101,13 @@ struct strata_source {
 
     strata_pktstore store;
     strata_repair_budget repair_budget; /* see pktstore.h */
-    strata_outbox outbox;
+    strata_outbox own_outbox; /* used when the config names none */
+    strata_outbox *outbox;    /* the node's, or own_outbox */
     strata_source_stats st;
 
     uint64_t log_window_ns;
     uint32_t log_lines;
 };
-
-static uint64_t add_ns(uint64_t a, uint64_t b)
-{
-    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
-}
 
 /* Counts a drop; logs malformed datagrams as warnings and the rest at
  * debug level, at most LOG_LINES_PER_SECOND lines a second. */
@@ -142,11 +131,6 @@ static int drop(strata_source *s, uint64_t now, int err, int type, strata_addr f
                     strata_strerror(err));
     }
     return err;
-}
-
-static int send_bytes(strata_source *s, strata_addr to, const uint8_t *buf, int n)
-{
-    return strata_outbox_push_bytes(&s->outbox, to, buf, n);
 }
 
 /* --- lifecycle ----------------------------------------------------------- */
@@ -173,7 +157,6 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
     s->channel = strata_channel_id_from_name(cfg->channel, name_len);
     memcpy(s->name, cfg->channel, name_len);
     s->name_len = (uint8_t)name_len;
-    s->control = cfg->control;
     s->rate_kbps = cfg->rate_kbps;
     s->upload_kbps = cfg->upload_kbps;
     s->payload_bytes = payload;
@@ -184,10 +167,13 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
     if (strata_pktstore_init(&s->store, a, store) != 0)
         goto fail_store;
     strata_repair_budget_init(&s->repair_budget, s->upload_kbps, cfg->repair_charge_bytes, now);
-    if (strata_outbox_init(&s->outbox, a, OUTBOX_DATAGRAMS) != 0)
+    s->outbox = cfg->outbox;
+    if (!s->outbox && strata_outbox_init(&s->own_outbox, a, OUTBOX_DATAGRAMS) == 0)
+        s->outbox = &s->own_outbox;
+    if (!s->outbox)
         goto fail_outbox;
-    s->join_at = now;
-    s->hb_at = STRATA_NEVER;
+    strata_session_init(&s->ses, s->node, s->channel, cfg->control, 0, s->outbox, s->log,
+                        "source", now);
     s->log_window_ns = now;
     return s;
 
@@ -209,7 +195,7 @@ void strata_source_del(strata_source *s)
         strata_mem_free(s->alloc, s->dcms[i]);
     for (size_t i = 0; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
         strata_mem_free(s->alloc, s->lists[i].items);
-    strata_outbox_free(&s->outbox);
+    strata_outbox_free(&s->own_outbox);
     strata_pktstore_free(&s->store);
     strata_mem_free(s->alloc, s->chunk);
     strata_mem_free(s->alloc, s);
@@ -217,11 +203,11 @@ void strata_source_del(strata_source *s)
 
 int strata_source_ready(const strata_source *s)
 {
-    return s->ready && !s->left;
+    return s->ready && s->ses.state != STRATA_SESSION_LEFT;
 }
 strata_outbox *strata_source_outbox(strata_source *s)
 {
-    return &s->outbox;
+    return s->outbox;
 }
 
 /* --- send lists ---------------------------------------------------------- */
@@ -308,7 +294,7 @@ static int rebuild_list(strata_source *s, unsigned sub)
 
 /* --- control plane ------------------------------------------------------- */
 
-static void send_join(strata_source *s)
+static void send_join(strata_source *s, uint64_t now)
 {
     strata_msg_join m = {
         .node = s->node,
@@ -318,8 +304,7 @@ static void send_join(strata_source *s)
         .name_len = s->name_len,
         .name = s->name,
     };
-    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    send_bytes(s, s->control, buf, strata_wire_encode_join(buf, sizeof buf, &m));
+    strata_session_send_join(&s->ses, &m, now);
 }
 
 /* Forgets instructions of substreams at or beyond a new k. */
@@ -347,20 +332,14 @@ static int handle_join_reply(strata_source *s, const uint8_t *buf, size_t len, u
         return err;
     if (m.node.v != s->node.v || m.channel.v != s->channel.v)
         return STRATA_ERR_UNEXPECTED;
-    if (s->ready)
+    /* A source the control center forgot (it restarted) joins again and
+     * sends on meanwhile, to the roots its instructions named. */
+    if (!strata_session_on_join_reply(&s->ses, &m, now))
         return 0;
-    if (m.status != STRATA_JOIN_OK) {
-        strata_logf(s->log, STRATA_LOG_WARN, "source %016llx: join refused (status %u), retrying",
-                    (unsigned long long)s->node.v, (unsigned)m.status);
-        s->join_at = add_ns(now, STRATA_MS(JOIN_RETRY_MS) * REFUSED_RETRY_FACTOR);
-        return 0;
-    }
-    s->ready = 1;
-    s->dcm = m.dcm;
-    s->heartbeat_ns = STRATA_MS(m.heartbeat_ms);
-    s->hb_at = add_ns(now, s->heartbeat_ns);
     if (m.k != s->k && set_k(s, m.k) == STRATA_ERR_NOMEM)
         return STRATA_ERR_NOMEM;
+    strata_session_accept(&s->ses, &m, now);
+    s->ready = 1;
     strata_logf(s->log, STRATA_LOG_INFO, "source %016llx: ready, k %u, heartbeat %u ms",
                 (unsigned long long)s->node.v, (unsigned)m.k, (unsigned)m.heartbeat_ms);
     return 0;
@@ -435,11 +414,8 @@ static void send_heartbeat(strata_source *s, uint64_t now)
 {
     strata_msg_heartbeat hb;
     memset(&hb, 0, sizeof hb);
-    hb.node = s->node;
-    hb.channel = s->channel;
+    strata_session_heartbeat_header(&s->ses, &hb, now);
     hb.dcm.v = 0; /* the source belongs to every DCM of its channel */
-    hb.hb_seq = ++s->hb_seq;
-    hb.local_ts_ns = now;
     hb.instr_epoch = s->max_epoch;
     hb.upload_kbps = s->upload_kbps;
     hb.tx_data_bytes = s->st.tx_data_bytes;
@@ -480,7 +456,7 @@ static void send_heartbeat(strata_source *s, uint64_t now)
         n = strata_wire_encode_heartbeat(buf, sizeof buf, &hb);
     }
     /* The window moves on only when this one went out. */
-    if (send_bytes(s, s->control, buf, n) == 0 && hb.n_children == nc)
+    if (strata_session_send(&s->ses, buf, n) == 0 && hb.n_children == nc)
         s->hb_child_next = links > room ? (first + room) % links : 0;
 }
 
@@ -507,7 +483,7 @@ static int emit_packet(strata_source *s, const uint8_t *payload, size_t len, uin
         send_child *c = &l->items[i];
         if (strata_addr_is_zero(c->ref.addr))
             continue;
-        if (strata_outbox_push(&s->outbox, c->ref.addr, e->buf) != 0)
+        if (strata_outbox_push(s->outbox, c->ref.addr, e->buf) != 0)
             continue;
         c->last_tx_ts_ns = now;
         c->last_tx_seq = m.seq;
@@ -574,7 +550,7 @@ static int handle_repair_request(strata_source *s, strata_addr from, const uint8
      * likely to be asked by many at once: its answers are bounded to a
      * share of its upload (pktstore.h) so that the trees keep theirs. */
     uint64_t packets = 0, bytes = 0, refused = 0;
-    err = strata_pktstore_answer_repair_budget(&s->store, &m, from, &s->outbox, &s->repair_budget,
+    err = strata_pktstore_answer_repair_budget(&s->store, &m, from, s->outbox, &s->repair_budget,
                                                now, &packets, &bytes, &refused);
     s->st.repair_requests_served++;
     if (refused)
@@ -584,26 +560,13 @@ static int handle_repair_request(strata_source *s, strata_addr from, const uint8
     return err;
 }
 
-static int handle_probe(strata_source *s, strata_addr from, const uint8_t *buf, size_t len)
-{
-    strata_msg_probe m;
-    int err = strata_wire_decode_probe(buf, len, &m);
-    if (err < 0)
-        return err;
-    strata_msg_probe_reply r = {
-        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = s->node};
-    uint8_t out[64];
-    send_bytes(s, from, out, strata_wire_encode_probe_reply(out, sizeof out, &r));
-    return 0;
-}
-
 int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint8_t *buf,
                                   size_t buflen, uint64_t now)
 {
     int type = strata_wire_peek_type(buf, buflen);
     if (type < 0)
         return drop(s, now, type, 0, from);
-    if (s->left)
+    if (s->ses.state == STRATA_SESSION_LEFT)
         return drop(s, now, STRATA_ERR_UNEXPECTED, type, from);
     int err;
     switch (type) {
@@ -615,9 +578,6 @@ int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint
         break;
     case STRATA_MSG_REPAIR_REQUEST:
         err = handle_repair_request(s, from, buf, buflen, now);
-        break;
-    case STRATA_MSG_PROBE:
-        err = handle_probe(s, from, buf, buflen);
         break;
     default:
         err = STRATA_ERR_UNEXPECTED;
@@ -632,36 +592,22 @@ int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint
 
 void strata_source_handle_timeout(strata_source *s, uint64_t now)
 {
-    if (s->left)
-        return;
-    if (!s->ready) {
-        if (now >= s->join_at) {
-            send_join(s);
-            s->join_at = add_ns(now, STRATA_MS(JOIN_RETRY_MS));
-        }
-        return;
-    }
-    if (now >= s->hb_at) {
+    if (strata_session_join_due(&s->ses, now))
+        send_join(s, now);
+    if (strata_session_heartbeat_due(&s->ses, now)) {
         send_heartbeat(s, now);
-        s->hb_at = add_ns(now, s->heartbeat_ns);
+        strata_session_heartbeat_sent(&s->ses, now);
     }
 }
 
 uint64_t strata_source_next_timeout(const strata_source *s)
 {
-    if (s->left)
-        return STRATA_NEVER;
-    return s->ready ? s->hb_at : s->join_at;
+    return strata_session_next_timeout(&s->ses);
 }
 
 void strata_source_leave(strata_source *s, uint64_t now)
 {
-    if (s->left)
-        return;
-    strata_msg_leave m = {.node = s->node, .channel = s->channel, .dcm = s->dcm};
-    uint8_t buf[64];
-    send_bytes(s, s->control, buf, strata_wire_encode_leave(buf, sizeof buf, &m));
-    s->left = 1;
+    strata_session_leave(&s->ses);
     (void)now;
 }
 

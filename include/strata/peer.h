@@ -58,6 +58,10 @@ typedef struct strata_peer_config {
     uint32_t repair_retry_ms;  /* between asks for one packet; 0 = default */
     uint32_t tail_idle_ms;     /* silence before a tail probe; 0 = default */
     uint32_t outbox_datagrams; /* datagrams queued between drains; 0 = default */
+    /* Where the peer queues its datagrams: the node's outbox (borrowed,
+     * must outlive the peer); NULL = an outbox of its own of
+     * outbox_datagrams. */
+    strata_outbox *outbox;
     /* Repair answers are charged at least this many bytes against the
      * repair budget (pktstore.h); 0 = their real size. The simulator sets
      * the packet size its network charges. */

@@ -7,7 +7,9 @@
  * the control center's INSTRUCTIONs say. It keeps recent packets to answer
  * REPAIR_REQUESTs (it is the repairer of last resort), spending at most
  * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT (25%) of a limited upload on them,
- * and sends heartbeats.
+ * and sends heartbeats. Its control session (join, heartbeats, joining
+ * again when a restarted control center does not know it) is the one the
+ * peers use (core/session.h).
  *
  * Timers: join retry, heartbeat.
  */
@@ -32,6 +34,9 @@ typedef struct strata_source_config {
      * the packet size its network charges. */
     uint32_t repair_charge_bytes;
     uint64_t seed;
+    /* The node's outbox to queue into (borrowed, must outlive the source);
+     * NULL = one of its own. */
+    strata_outbox *outbox;
     const strata_log *log;
 } strata_source_config;
 

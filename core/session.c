@@ -1,0 +1,135 @@
+/*
+ * The control session of a channel member: see session.h.
+ */
+#include "session.h"
+
+#include <string.h>
+
+static uint64_t add_ns(uint64_t a, uint64_t b)
+{
+    return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+void strata_session_init(strata_session *s, strata_node_id node, strata_channel_id channel,
+                         strata_addr control, uint32_t join_retry_ms, strata_outbox *outbox,
+                         const strata_log *log, const char *role, uint64_t now)
+{
+    memset(s, 0, sizeof *s);
+    s->node = node;
+    s->channel = channel;
+    s->control = control;
+    s->outbox = outbox;
+    s->log = log;
+    s->role = role;
+    s->state = STRATA_SESSION_JOINING;
+    s->join_retry_ns =
+        STRATA_MS(join_retry_ms ? join_retry_ms : STRATA_SESSION_DEFAULT_JOIN_RETRY_MS);
+    s->join_at = now; /* the first JOIN at the first timeout */
+    s->hb_at = STRATA_NEVER;
+}
+
+int strata_session_on_join_reply(strata_session *s, const strata_msg_join_reply *m, uint64_t now)
+{
+    if (s->state == STRATA_SESSION_LEFT)
+        return 0;
+    if (m->status == STRATA_JOIN_UNKNOWN) {
+        /* The control center forgot us (protocol.md 3.3): join again now,
+         * going on with the stream meanwhile. */
+        if (s->state == STRATA_SESSION_MEMBER && !s->rejoining) {
+            strata_logf(s->log, STRATA_LOG_WARN,
+                        "%s %016llx: the control center does not know us, joining again",
+                        s->role, (unsigned long long)s->node.v);
+            s->rejoining = 1;
+            s->join_at = now;
+            s->rejoins++;
+        }
+        return 0;
+    }
+    if (s->state != STRATA_SESSION_JOINING && !s->rejoining)
+        return 0; /* an answer to a retried JOIN: harmless */
+    if (m->status != STRATA_JOIN_OK) {
+        strata_logf(s->log, STRATA_LOG_WARN, "%s %016llx: join refused (status %u), retrying",
+                    s->role, (unsigned long long)s->node.v, (unsigned)m->status);
+        s->join_at =
+            add_ns(now, s->join_retry_ns * (uint64_t)STRATA_SESSION_REFUSED_RETRY_FACTOR);
+        return 0;
+    }
+    return 1;
+}
+
+void strata_session_accept(strata_session *s, const strata_msg_join_reply *m, uint64_t now)
+{
+    s->state = STRATA_SESSION_MEMBER;
+    s->rejoining = 0;
+    s->dcm = m->dcm;
+    s->heartbeat_ns = STRATA_MS(m->heartbeat_ms);
+    s->hb_at = add_ns(now, s->heartbeat_ns);
+}
+
+void strata_session_rejoin(strata_session *s, uint64_t now)
+{
+    if (s->state != STRATA_SESSION_MEMBER)
+        return; /* a JOINING session's next JOIN carries the change anyway */
+    s->rejoining = 1;
+    s->join_at = now;
+}
+
+int strata_session_join_due(const strata_session *s, uint64_t now)
+{
+    int joining = s->state == STRATA_SESSION_JOINING ||
+                  (s->state == STRATA_SESSION_MEMBER && s->rejoining);
+    return joining && now >= s->join_at;
+}
+
+int strata_session_send(strata_session *s, const uint8_t *buf, int n)
+{
+    return strata_outbox_push_bytes(s->outbox, s->control, buf, n);
+}
+
+void strata_session_send_join(strata_session *s, const strata_msg_join *m, uint64_t now)
+{
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    strata_session_send(s, buf, strata_wire_encode_join(buf, sizeof buf, m));
+    s->join_at = add_ns(now, s->join_retry_ns);
+}
+
+int strata_session_heartbeat_due(const strata_session *s, uint64_t now)
+{
+    return s->state == STRATA_SESSION_MEMBER && now >= s->hb_at;
+}
+
+void strata_session_heartbeat_header(strata_session *s, strata_msg_heartbeat *hb, uint64_t now)
+{
+    hb->node = s->node;
+    hb->channel = s->channel;
+    hb->dcm = s->dcm;
+    hb->hb_seq = ++s->hb_seq;
+    hb->local_ts_ns = now;
+}
+
+void strata_session_heartbeat_sent(strata_session *s, uint64_t now)
+{
+    s->hb_at = add_ns(now, s->heartbeat_ns);
+}
+
+void strata_session_leave(strata_session *s)
+{
+    if (s->state == STRATA_SESSION_LEFT)
+        return;
+    strata_msg_leave m = {.node = s->node, .channel = s->channel, .dcm = s->dcm};
+    uint8_t buf[64];
+    strata_session_send(s, buf, strata_wire_encode_leave(buf, sizeof buf, &m));
+    s->state = STRATA_SESSION_LEFT;
+}
+
+uint64_t strata_session_next_timeout(const strata_session *s)
+{
+    switch (s->state) {
+    case STRATA_SESSION_JOINING:
+        return s->join_at;
+    case STRATA_SESSION_MEMBER:
+        return s->rejoining && s->join_at < s->hb_at ? s->join_at : s->hb_at;
+    default:
+        return STRATA_NEVER;
+    }
+}
