@@ -6,7 +6,7 @@
  * channel, DCM (peers), last time heard, the last instruction epoch sent and
  * when, the counters of its latest heartbeat, and per substream the state
  * stall detection needs. JOIN, HEARTBEAT and LEAVE are handled here and
- * passed on to the node's DCM; PROBE is answered; anything else is counted
+ * passed on to the node's DCM; anything else is counted
  * and dropped.
  *
  * Channels. One record per channel with nodes: the source (live, or the
@@ -111,9 +111,9 @@ struct strata_control {
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
-    strata_node_id control_id; /* names the control as a PROBE responder */
 
-    strata_outbox outbox;
+    strata_outbox own_outbox; /* used when the config names none */
+    strata_outbox *outbox;    /* the node's, or own_outbox */
     strata_directory *dir;
     ptab nodes, channels, dcms;
     uint32_t next_dcm_id;
@@ -381,7 +381,7 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     for (int i = 0; i < n; i++) {
         int len = strata_wire_encode_instruction(enc, sizeof enc, &c->instr[i]);
-        if (strata_outbox_push_bytes(&c->outbox, rec->addr, enc, len) == 0)
+        if (strata_outbox_push_bytes(c->outbox, rec->addr, enc, len) == 0)
             c->instructions_sent++;
     }
     if (n > 0) {
@@ -917,7 +917,7 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
     r.heartbeat_ms = c->heartbeat_ms;
     r.start_seq = ch ? ch->start_seq : 0;
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(&c->outbox, to, enc,
+    strata_outbox_push_bytes(c->outbox, to, enc,
                              strata_wire_encode_join_reply(enc, sizeof enc, &r));
 }
 
@@ -1280,7 +1280,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     return 0;
 }
 
-/* --- LEAVE, PROBE ---------------------------------------------------------------------- */
+/* --- LEAVE ---------------------------------------------------------------------- */
 
 static int handle_leave(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                         uint64_t now)
@@ -1299,25 +1299,6 @@ static int handle_leave(strata_control *c, strata_addr from, const uint8_t *buf,
         strata_logf(c->log, STRATA_LOG_DEBUG, "control: node %016llx left",
                     (unsigned long long)rec->id.v);
     remove_node(c, rec, now);
-    return 0;
-}
-
-static int handle_probe(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
-                        uint64_t now)
-{
-    strata_msg_probe p;
-    int rc = strata_wire_decode_probe(buf, buflen, &p);
-    if (rc < 0)
-        return drop(c, from, rc, "PROBE", now);
-    strata_msg_probe_reply r = {
-        .node = p.node,
-        .probe_id = p.probe_id,
-        .send_ts_ns = p.send_ts_ns,
-        .responder = c->control_id,
-    };
-    uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(&c->outbox, from, enc,
-                             strata_wire_encode_probe_reply(enc, sizeof enc, &r));
     return 0;
 }
 
@@ -1348,20 +1329,16 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;
     c->stall_ns = cfg->stall_after_ms ? STRATA_MS(cfg->stall_after_ms) : c->hb_ns * 3;
     c->seed = cfg->seed;
-    /* The codec wants a nonzero responder; a seed-derived id, never one of
-     * the reserved values, identifies this control center in PROBE_REPLYs. */
-    strata_rng rng;
-    strata_rng_seed(&rng, cfg->seed);
-    c->control_id.v = strata_rng_next(&rng);
-    if (c->control_id.v == 0 || c->control_id.v == UINT64_MAX)
-        c->control_id.v = 1;
     c->next_dcm_id = 1;
     c->next_scan_ns = deadline(now, c->hb_ns);
     c->log_window_ns = now;
     ptab_init(&c->nodes, a, cfg->seed ^ 0x6e6f646573ull);
     ptab_init(&c->channels, a, cfg->seed ^ 0x6368616e6eull);
     ptab_init(&c->dcms, a, cfg->seed ^ 0x64636d73ull);
-    if (strata_outbox_init(&c->outbox, a, CONTROL_OUTBOX_CAP))
+    c->outbox = cfg->outbox;
+    if (!c->outbox && !strata_outbox_init(&c->own_outbox, a, CONTROL_OUTBOX_CAP))
+        c->outbox = &c->own_outbox;
+    if (!c->outbox)
         goto fail_outbox;
     c->dir = strata_directory_new(a);
     if (!c->dir)
@@ -1369,7 +1346,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     return c;
 
 fail_directory:
-    strata_outbox_free(&c->outbox);
+    strata_outbox_free(&c->own_outbox);
 fail_outbox:
     strata_mem_free(a, c);
 fail_control:
@@ -1394,7 +1371,7 @@ void strata_control_del(strata_control *c)
     ptab_free(&c->dcms, c->alloc);
     ptab_free(&c->channels, c->alloc);
     strata_directory_del(c->dir);
-    strata_outbox_free(&c->outbox);
+    strata_outbox_free(&c->own_outbox);
     strata_mem_free(c->alloc, c);
 }
 
@@ -1415,8 +1392,6 @@ int strata_control_handle_datagram(strata_control *c, strata_addr from, const ui
         return handle_heartbeat(c, from, buf, buflen, now);
     case STRATA_MSG_LEAVE:
         return handle_leave(c, from, buf, buflen, now);
-    case STRATA_MSG_PROBE:
-        return handle_probe(c, from, buf, buflen, now);
     default:
         return drop(c, from, STRATA_ERR_UNEXPECTED, "message the control does not take", now);
     }
@@ -1459,7 +1434,7 @@ uint64_t strata_control_next_timeout(const strata_control *c)
 
 strata_outbox *strata_control_outbox(strata_control *c)
 {
-    return &c->outbox;
+    return c->outbox;
 }
 
 void strata_control_get_status(const strata_control *c, strata_control_status *st)

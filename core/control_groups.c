@@ -23,7 +23,8 @@ struct strata_cgroups {
     size_t count, cap;
     strata_idmap index; /* group id -> position in recs */
     uint64_t next_scan_ns;
-    strata_outbox outbox;
+    strata_outbox own_outbox; /* used when the config names none */
+    strata_outbox *outbox;    /* the node's, or own_outbox */
     strata_cgroups_stats st;
     uint64_t log_window_ns;
     uint32_t log_lines;
@@ -171,7 +172,7 @@ static int handle_bootstrap(strata_cgroups *cg, strata_addr from, const uint8_t 
     cg->st.bootstraps++;
     cg->st.leaders_given += r.n_leaders;
     uint8_t out[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(&cg->outbox, from, out,
+    strata_outbox_push_bytes(cg->outbox, from, out,
                              strata_wire_encode_group_bootstrap_reply(out, sizeof out, &r));
     return 0;
 }
@@ -202,7 +203,10 @@ strata_cgroups *strata_cgroups_new(const strata_cgroups_config *cfg, const strat
     strata_idmap_init(&cg->index, a, cfg->seed ^ 0x67726f757073ull);
     cg->next_scan_ns = now + cg->timeout_ns / 2;
     cg->log_window_ns = now;
-    if (strata_outbox_init(&cg->outbox, a, STRATA_CGROUPS_OUTBOX_DATAGRAMS))
+    cg->outbox = cfg->outbox;
+    if (!cg->outbox && !strata_outbox_init(&cg->own_outbox, a, STRATA_CGROUPS_OUTBOX_DATAGRAMS))
+        cg->outbox = &cg->own_outbox;
+    if (!cg->outbox)
         goto fail_outbox;
     return cg;
 
@@ -217,7 +221,7 @@ void strata_cgroups_del(strata_cgroups *cg)
 {
     if (!cg)
         return;
-    strata_outbox_free(&cg->outbox);
+    strata_outbox_free(&cg->own_outbox);
     strata_idmap_free(&cg->index);
     strata_mem_free(cg->alloc, cg->recs);
     strata_mem_free(cg->alloc, cg);
@@ -264,7 +268,7 @@ uint64_t strata_cgroups_next_timeout(const strata_cgroups *cg)
 
 strata_outbox *strata_cgroups_outbox(strata_cgroups *cg)
 {
-    return &cg->outbox;
+    return cg->outbox;
 }
 
 int strata_cgroups_lookup(const strata_cgroups *cg, strata_group_id group,

@@ -21,7 +21,8 @@ struct strata_gclient {
     strata_group_id group;
     uint32_t term, n_members;
     uint64_t next_report_ns;
-    strata_outbox outbox;
+    strata_outbox own_outbox; /* used when the config names none */
+    strata_outbox *outbox;    /* the node's, or own_outbox */
     strata_gclient_stats st;
 };
 
@@ -29,7 +30,7 @@ static void send_request(strata_gclient *gc, uint64_t now)
 {
     strata_msg_group_bootstrap m = {gc->node, gc->request_id};
     uint8_t out[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(&gc->outbox, gc->control, out,
+    strata_outbox_push_bytes(gc->outbox, gc->control, out,
                              strata_wire_encode_group_bootstrap(out, sizeof out, &m));
     gc->st.bootstrap_requests++;
     gc->next_request_ns = now + gc->retry_ns;
@@ -40,7 +41,7 @@ static void send_report(strata_gclient *gc, strata_group_id group, uint32_t term
 {
     strata_msg_group_report m = {gc->node, group, term, n_members};
     uint8_t out[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(&gc->outbox, gc->control, out,
+    strata_outbox_push_bytes(gc->outbox, gc->control, out,
                              strata_wire_encode_group_report(out, sizeof out, &m));
     if (n_members)
         gc->st.reports_sent++;
@@ -66,9 +67,13 @@ strata_gclient *strata_gclient_new(const strata_gclient_config *cfg,
     if (cb)
         gc->cb = *cb;
     strata_rng_seed(&gc->rng, cfg->seed);
-    if (strata_outbox_init(&gc->outbox, a, STRATA_GCLIENT_OUTBOX_DATAGRAMS)) {
-        strata_mem_free(a, gc);
-        return NULL;
+    gc->outbox = cfg->outbox;
+    if (!gc->outbox) {
+        if (strata_outbox_init(&gc->own_outbox, a, STRATA_GCLIENT_OUTBOX_DATAGRAMS)) {
+            strata_mem_free(a, gc);
+            return NULL;
+        }
+        gc->outbox = &gc->own_outbox;
     }
     do
         gc->request_id = (uint32_t)strata_rng_next(&gc->rng);
@@ -92,7 +97,7 @@ void strata_gclient_del(strata_gclient *gc)
 {
     if (!gc)
         return;
-    strata_outbox_free(&gc->outbox);
+    strata_outbox_free(&gc->own_outbox);
     strata_mem_free(gc->alloc, gc);
 }
 
@@ -145,7 +150,7 @@ uint64_t strata_gclient_next_timeout(const strata_gclient *gc)
 
 strata_outbox *strata_gclient_outbox(strata_gclient *gc)
 {
-    return &gc->outbox;
+    return gc->outbox;
 }
 
 void strata_gclient_update(strata_gclient *gc, int leading, strata_group_id group, uint32_t term,

@@ -51,7 +51,7 @@ static uint64_t min_ns(uint64_t a, uint64_t b)
 /* Copies an encoded datagram into a new buffer and queues it. */
 int gn_send(strata_gnode *g, strata_addr to, const uint8_t *buf, int n)
 {
-    return strata_outbox_push_bytes(&g->outbox, to, buf, n);
+    return strata_outbox_push_bytes(g->outbox, to, buf, n);
 }
 
 static int dist_send(void *user, strata_addr to, const uint8_t *buf, size_t len)
@@ -720,7 +720,10 @@ strata_gnode *strata_gnode_new(const strata_gnode_config *cfg, const strata_gnod
         goto fail_cands;
     if (gn_intra_init(g) != 0)
         goto fail_intra;
-    if (strata_outbox_init(&g->outbox, a, GN_OUTBOX_DATAGRAMS) != 0)
+    g->outbox = cfg->outbox;
+    if (!g->outbox && strata_outbox_init(&g->own_outbox, a, GN_OUTBOX_DATAGRAMS) == 0)
+        g->outbox = &g->own_outbox;
+    if (!g->outbox)
         goto fail_outbox;
 
     g->state = STRATA_GNODE_IDLE;
@@ -747,7 +750,7 @@ void strata_gnode_del(strata_gnode *g)
 {
     if (!g)
         return;
-    strata_outbox_free(&g->outbox);
+    strata_outbox_free(&g->own_outbox);
     gn_intra_free(g);
     strata_mem_free(g->alloc, g->walk.cands);
     gdist_free(&g->dist);
@@ -756,7 +759,7 @@ void strata_gnode_del(strata_gnode *g)
 
 strata_outbox *strata_gnode_outbox(strata_gnode *g)
 {
-    return &g->outbox;
+    return g->outbox;
 }
 
 int strata_gnode_bootstrap(strata_gnode *g, const strata_peer_ref *refs, size_t n, uint64_t now)
@@ -805,19 +808,6 @@ void strata_gnode_leave(strata_gnode *g, uint64_t now)
 }
 
 /* --- datagrams ----------------------------------------------------------- */
-
-static int handle_probe(strata_gnode *g, strata_addr from, const uint8_t *buf, size_t len)
-{
-    strata_msg_probe m;
-    int err = strata_wire_decode_probe(buf, len, &m);
-    if (err < 0)
-        return err;
-    strata_msg_probe_reply r = {
-        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = g->node};
-    uint8_t out[64];
-    gn_send(g, from, out, strata_wire_encode_probe_reply(out, sizeof out, &r));
-    return 0;
-}
 
 static int handle_ping(strata_gnode *g, strata_addr from, const uint8_t *buf, size_t len,
                        uint64_t now)
@@ -886,9 +876,6 @@ int strata_gnode_handle_datagram_ttl(strata_gnode *g, strata_addr from, const ui
         return drop(g, now, STRATA_ERR_UNEXPECTED, type, from);
     int err;
     switch (type) {
-    case STRATA_MSG_PROBE:
-        err = handle_probe(g, from, buf, buflen);
-        break;
     case STRATA_MSG_GROUP_PING:
         err = handle_ping(g, from, buf, buflen, now);
         break;

@@ -164,7 +164,8 @@ struct strata_gnode {
     size_t n_old_links, old_links_next;
     gn_refine refine;
 
-    strata_outbox outbox;
+    strata_outbox own_outbox; /* used when the config names none */
+    strata_outbox *outbox;    /* the node's, or own_outbox */
     strata_gnode_stats st;
 
     uint64_t log_window_ns;

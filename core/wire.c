@@ -240,6 +240,35 @@ int strata_wire_peek_type(const uint8_t *buf, size_t buflen)
     return buf[3];
 }
 
+int strata_wire_peek_channel(const uint8_t *buf, size_t buflen, strata_channel_id *out)
+{
+    int type = strata_wire_peek_type(buf, buflen);
+    if (type < 0)
+        return type;
+    size_t off;
+    switch (type) {
+    case STRATA_MSG_DATA: /* 3.1 */
+        off = 4;
+        break;
+    case STRATA_MSG_INSTRUCTION: /* 3.4 */
+        off = 8;
+        break;
+    case STRATA_MSG_JOIN_REPLY:     /* 3.3.2 */
+    case STRATA_MSG_REPAIR_REQUEST: /* 3.7 */
+        off = 12;
+        break;
+    default:
+        return STRATA_ERR_TYPE;
+    }
+    if (buflen < off + 8)
+        return STRATA_ERR_SHORT;
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | buf[off + i];
+    out->v = v;
+    return type;
+}
+
 /* --- DATA (protocol.md 3.1) ----------------------------------------------- */
 
 static size_t data_bytes(const strata_msg_data *m)

@@ -16,6 +16,7 @@
 #include "eventq.h"
 #include "kmedoids.h"
 #include "landmark.h"
+#include "strata/node.h"
 #include "net.h"
 
 #if defined(__linux__)
@@ -77,7 +78,8 @@ enum {
     LZ_PAGE = 4096,
     LZ_SLABS = 16,
     LZ_RECENT = 16,
-    LZ_NODE_BLOCKS = 12, /* large blocks an agent allocates (9 today) */
+    LZ_NODE_BLOCKS = 12, /* large blocks a node and its agent allocate (9 today) */
+    GS_OUTBOX_DATAGRAMS = 4096, /* as an agent's own outbox was */
 };
 
 typedef struct lz_slab {
@@ -268,7 +270,8 @@ static void lz_destroy(lazy *z)
 /* --- the engine ------------------------------------------------------------------ */
 
 typedef struct gs_node {
-    strata_gnode *g;
+    strata_node *node;     /* a whole node running its group agent */
+    const strata_gnode *g; /* that agent, for queries */
     uint64_t wake_at; /* earliest wake-up queued, STRATA_NEVER = none */
     strata_simq_handle wake;
     uint64_t started_at;
@@ -472,9 +475,9 @@ static void drain(gsim *s, uint32_t i)
         strata_peer_ref boot[STRATA_GNODE_MAX_BOOTSTRAP];
         size_t nb = pick_leaders(s, i, boot);
         s->cur = i;
-        strata_gnode_bootstrap(s->node[i].g, boot, nb, s->now);
+        strata_node_bootstrap(s->node[i].node, boot, nb, s->now);
     }
-    strata_outbox *ob = strata_gnode_outbox(s->node[i].g);
+    strata_outbox *ob = strata_node_outbox(s->node[i].node);
     strata_datagram d;
     while (strata_outbox_pop(ob, &d)) {
         uint32_t to = node_of_addr(s, d.to);
@@ -514,7 +517,7 @@ static void drain(gsim *s, uint32_t i)
 static void rearm(gsim *s, uint32_t i)
 {
     gs_node *nd = &s->node[i];
-    uint64_t t = strata_gnode_next_timeout(nd->g);
+    uint64_t t = strata_node_next_timeout(nd->node);
     if (t == STRATA_NEVER)
         return;
     if (t < s->now)
@@ -583,11 +586,22 @@ static void start_node(gsim *s, uint32_t i)
     c.bootstrap = NULL;
     c.n_bootstrap = 0;
     c.log = s->cfg->agent_log ? &s->agent_log : NULL;
-    strata_gnode_callbacks cb = {on_group, s, want_leaders};
+    /* The control center is not a node here: the simulator draws its
+     * bootstrap leaders itself (pick_leaders). */
+    strata_node_config nc = {.id = c.node,
+                             .addr = c.addr,
+                             .seed = c.seed,
+                             .outbox_datagrams = GS_OUTBOX_DATAGRAMS,
+                             .log = c.log,
+                             .groups = 1,
+                             .group = c,
+                             .no_bootstrap_client = 1};
+    strata_node_callbacks cb = {on_group, want_leaders, s};
     s->cur = i;
     s->z.counting = s->agent_bytes == 0;
     s->z.n_recent = 0;
-    nd->g = strata_gnode_new(&c, &cb, &s->alloc, s->now);
+    nd->node = strata_node_new(&nc, &cb, &s->alloc, s->now);
+    nd->g = nd->node ? strata_node_gnode(nd->node) : NULL;
     if (s->z.counting)
         s->agent_bytes = s->z.counted;
     s->z.counting = 0;
@@ -619,7 +633,7 @@ static void start_node(gsim *s, uint32_t i)
     s->started++;
     strata_peer_ref boot[STRATA_GNODE_MAX_BOOTSTRAP];
     size_t nb = pick_leaders(s, i, boot);
-    strata_gnode_bootstrap(nd->g, boot, nb, s->now);
+    strata_node_bootstrap(nd->node, boot, nb, s->now);
     drain(s, i);
     rearm(s, i);
     node_trim(s, i);
@@ -634,7 +648,8 @@ static void kill_node(gsim *s, uint32_t i)
     strata_simq_cancel(&s->q, nd->wake);
     nd->wake = STRATA_SIMQ_NONE;
     nd->wake_at = STRATA_NEVER;
-    strata_gnode_del(nd->g);
+    strata_node_del(nd->node);
+    nd->node = NULL;
     nd->g = NULL;
     nd->alive = 0;
     if (s->blocks)
@@ -649,7 +664,7 @@ static void leave_node(gsim *s, uint32_t i)
     if (!nd->alive)
         return;
     s->cur = i;
-    strata_gnode_leave(nd->g, s->now);
+    strata_node_leave(nd->node, s->now);
     drain(s, i);
     kill_node(s, i);
 }
@@ -682,7 +697,7 @@ static void run_until(gsim *s, uint64_t until)
             nd->wake = STRATA_SIMQ_NONE;
             nd->wake_at = STRATA_NEVER;
             s->cur = i;
-            strata_gnode_handle_timeout(nd->g, s->now);
+            strata_node_handle_timeout(nd->node, s->now);
             drain(s, i);
             rearm(s, i);
             if (s->trim_pending)
@@ -693,7 +708,8 @@ static void run_until(gsim *s, uint64_t until)
             if (nd->alive && addr_of(s, i).port == p.to_port) {
                 strata_addr from = {GS_BASE_IPV4 + p.from + 1, p.from_port};
                 s->cur = i;
-                strata_gnode_handle_datagram(nd->g, from, p.buf->data, p.buf->len, s->now);
+                strata_rx rx = {from, -1};
+                strata_node_handle_datagram(nd->node, &rx, p.buf->data, p.buf->len, s->now);
                 drain(s, i);
                 rearm(s, i);
                 if (s->trim_pending)
@@ -1069,7 +1085,7 @@ static int run_failure(gsim *s, failure_run *f)
     }
     uint32_t nk = (uint32_t)(((uint64_t)nl * s->kill_pct + 99) / 100);
     for (uint32_t k = 0; k < nk; k++) {
-        strata_gnode *g = s->node[lead[k]].g;
+        const strata_gnode *g = s->node[lead[k]].g;
         size_t m = strata_gnode_members(g, s->members_buf, s->max_members);
         if (m > s->max_members)
             m = s->max_members;
@@ -1758,7 +1774,7 @@ int strata_groupsim_run(const strata_groupsim_config *cfg, strata_groupsim_resul
         strata_gnode_stats st;
         strata_gnode_get_stats(s->node[i].g, &st);
         probes_sent += st.probes_sent;
-        outbox_drops += strata_gnode_outbox(s->node[i].g)->dropped;
+        outbox_drops += strata_node_outbox(s->node[i].node)->dropped;
     }
     sb_printf(&b,
               "  \"run\": {\"sim_s\": %.3f, \"events\": %llu, \"datagrams\": %llu, \"lost\": %llu, "

@@ -46,6 +46,7 @@ typedef struct strata_control_config {
     uint8_t prefix_bits;     /* 0 = 24 */
     uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
     uint64_t seed;
+    strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
 } strata_control_config;
 

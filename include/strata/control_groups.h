@@ -39,6 +39,7 @@ typedef struct strata_cgroups_config {
     uint32_t max_groups;        /* 0 = default */
     uint32_t bootstrap_leaders; /* 0 = default; at most STRATA_WIRE_MAX_BOOTSTRAP_LEADERS */
     uint64_t seed;              /* the random choice of leaders */
+    strata_outbox *outbox;      /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
 } strata_cgroups_config;
 

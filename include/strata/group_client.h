@@ -34,6 +34,7 @@ typedef struct strata_gclient_config {
     uint64_t seed;       /* request ids */
     uint32_t retry_ms;   /* 0 = default */
     uint32_t report_ms;  /* 0 = default */
+    strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
 } strata_gclient_config;
 

@@ -193,6 +193,9 @@ typedef struct strata_gnode_config {
     /* Leaders to start from (copied); more can be given later. */
     const strata_peer_ref *bootstrap;
     size_t n_bootstrap; /* <= STRATA_GNODE_MAX_BOOTSTRAP */
+    /* The node's outbox to queue into (borrowed, must outlive the agent);
+     * NULL = one of its own. */
+    strata_outbox *outbox;
     const strata_log *log;
 } strata_gnode_config;
 

@@ -66,6 +66,13 @@ size_t strata_wire_hb_max_children(uint8_t n_parents);
  * negative STRATA_ERR_* (SHORT, MAGIC, VERSION, TYPE). */
 int strata_wire_peek_type(const uint8_t *buf, size_t buflen);
 
+/* Reads the channel id of a message that belongs to one channel's session
+ * (DATA, JOIN_REPLY, INSTRUCTION, REPAIR_REQUEST) without decoding the
+ * rest: a node routes the datagram by it, and the session decodes it in
+ * full. Returns the message type, or a header error, STRATA_ERR_TYPE for
+ * another type, STRATA_ERR_SHORT when the id does not fit. */
+int strata_wire_peek_channel(const uint8_t *buf, size_t buflen, strata_channel_id *out);
+
 /* --- DATA (protocol.md 3.1) ------------------------------------------- */
 enum strata_data_flags {
     STRATA_DATA_FLAG_REPAIR = 0x01, /* a retransmission answering a repair request */

@@ -26,6 +26,7 @@
 
 #include "groups_dist.h"
 #include "strata/groups.h"
+#include "strata/node.h"
 #include "strata/wire.h"
 
 #include <math.h>
@@ -45,7 +46,8 @@ typedef struct event {
 typedef struct host {
     int cluster;
     strata_addr addr;
-    strata_gnode *g;
+    strata_node *node;     /* a whole node running only its group agent */
+    const strata_gnode *g; /* its agent, for queries */
     strata_node_id id;
     uint32_t generation;
     int alive;
@@ -181,7 +183,7 @@ static void drain(net *w, size_t i)
 {
     host *h = &w->hosts[i];
     strata_datagram d;
-    while (strata_outbox_pop(strata_gnode_outbox(h->g), &d)) {
+    while (strata_outbox_pop(strata_node_outbox(h->node), &d)) {
         size_t to = host_of_addr(w, d.to);
         if (to == SIZE_MAX || w->cut[i][to]) {
             strata_buf_unref(d.buf);
@@ -223,7 +225,8 @@ static void deliver(net *w, const event *e)
     }
     size_t from = host_of_addr(w, e->from);
     int ttl = from == SIZE_MAX ? -1 : ttl_between(w, from, e->to);
-    strata_gnode_handle_datagram_ttl(h->g, e->from, e->buf->data, e->buf->len, ttl, w->now);
+    strata_rx rx = {e->from, ttl};
+    strata_node_handle_datagram(h->node, &rx, e->buf->data, e->buf->len, w->now);
     drain(w, e->to);
 }
 
@@ -242,7 +245,7 @@ static void run_until(net *w, uint64_t until)
         for (size_t i = 0; i < w->n_hosts; i++) {
             if (!w->hosts[i].alive)
                 continue;
-            uint64_t d = strata_gnode_next_timeout(w->hosts[i].g);
+            uint64_t d = strata_node_next_timeout(w->hosts[i].node);
             if (d < t) {
                 t = d;
                 who = i;
@@ -254,7 +257,7 @@ static void run_until(net *w, uint64_t until)
             w->now = t;
         if (who != SIZE_MAX) {
             int before = w->hosts[who].events;
-            strata_gnode_handle_timeout(w->hosts[who].g, w->now);
+            strata_node_handle_timeout(w->hosts[who].node, w->now);
             drain(w, who);
             if (w->hosts[who].events != before)
                 record_join(w, &w->hosts[who]);
@@ -305,14 +308,21 @@ static void start_host_with(net *w, size_t i, const strata_gnode_config *cfg,
                             const strata_peer_ref *boot, size_t n_boot)
 {
     host *h = &w->hosts[i];
-    strata_gnode_callbacks cb = {on_group, h, NULL};
-    h->g = strata_gnode_new(cfg, &cb, NULL, w->now);
-    CHECK(h->g != NULL);
-    if (!h->g)
+    strata_node_callbacks cb = {on_group, NULL, h};
+    strata_node_config nc = {.id = cfg->node,
+                             .addr = cfg->addr,
+                             .seed = cfg->seed,
+                             .groups = 1,
+                             .group = *cfg,
+                             .no_bootstrap_client = 1};
+    h->node = strata_node_new(&nc, &cb, NULL, w->now);
+    CHECK(h->node != NULL);
+    if (!h->node)
         return;
+    h->g = strata_node_gnode(h->node);
     h->alive = 1;
     h->events = 0;
-    strata_gnode_bootstrap(h->g, boot, n_boot, w->now);
+    strata_node_bootstrap(h->node, boot, n_boot, w->now);
     drain(w, i);
     if (h->events)
         record_join(w, h);
@@ -334,7 +344,8 @@ static void kill_host(net *w, size_t i)
     host *h = &w->hosts[i];
     if (!h->alive)
         return;
-    strata_gnode_del(h->g);
+    strata_node_del(h->node);
+    h->node = NULL;
     h->g = NULL;
     h->alive = 0;
 }
@@ -344,7 +355,7 @@ static void leave_host(net *w, size_t i)
     host *h = &w->hosts[i];
     if (!h->alive)
         return;
-    strata_gnode_leave(h->g, w->now);
+    strata_node_leave(h->node, w->now);
     drain(w, i);
     kill_host(w, i);
 }
