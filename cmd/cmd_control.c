@@ -1,9 +1,9 @@
 /*
- * strata control: the control center daemon. One process holds the client
- * manager, content directory, service manager and every DCM (SPEC P8's
- * embedded default), and next to them, on the same socket, the group
- * bookkeeping that bootstraps the peers' locality groups (strata_cgroups:
- * GROUP_REPORT and GROUP_BOOTSTRAP go there).
+ * strata control: the control center daemon. One process, one node
+ * (strata/node.h) holding the client manager, content directory, service
+ * manager and every DCM (SPEC P8's embedded default), and next to them the
+ * group bookkeeping that bootstraps the peers' locality groups
+ * (strata_cgroups). The node routes each datagram to the role it is for.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -16,8 +16,7 @@
 #include "host.h"
 #include "http.h"
 #include "status_file.h"
-#include "strata/control.h"
-#include "strata/control_groups.h"
+#include "strata/node.h"
 
 static const char *const SUB = "control";
 
@@ -51,8 +50,7 @@ static void usage(void)
 
 typedef struct control_daemon {
     uv_loop_t *loop;
-    strata_control *ctl;
-    strata_cgroups *groups;
+    strata_node *core; /* the control center and its group directory */
     host_node node;
     host_delay delay;
     int emulating;
@@ -63,21 +61,15 @@ typedef struct control_daemon {
     host_logger logger;
 } control_daemon;
 
-HOST_CORE_OPS(control_ops, control, strata_control);
-HOST_CORE_OPS(cgroups_ops, cgroups, strata_cgroups);
-
-static int cgroups_takes(int type)
-{
-    return type == STRATA_MSG_GROUP_REPORT || type == STRATA_MSG_GROUP_BOOTSTRAP;
-}
-
 static size_t status_json(void *user, char *buf, size_t buflen)
 {
     control_daemon *d = user;
     strata_control_status st;
-    strata_control_get_status(d->ctl, &st);
+    strata_control_get_status(strata_node_control(d->core), &st);
     strata_cgroups_stats gs;
-    strata_cgroups_get_stats(d->groups, &gs);
+    strata_cgroups_get_stats(strata_node_cgroups(d->core), &gs);
+    strata_node_stats ns;
+    strata_node_get_stats(d->core, &ns);
     uint64_t due = st.played_packets + st.missed_packets;
     uint64_t up = st.peer_tx_bytes + st.source_tx_bytes;
     int n = snprintf(
@@ -93,7 +85,7 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
         st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
-        st.drops.total + gs.drops.total, gs.groups, gs.reports, gs.bootstraps);
+        st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
@@ -209,31 +201,30 @@ int cmd_control(int argc, char **argv)
     d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
     host_log_init(&d.log, &d.logger, "control", level);
     cfg.seed = host_random_u64();
-    cfg.log = &d.log;
     d.loop = uv_default_loop();
-    d.ctl = strata_control_new(&cfg, NULL, host_now_ns());
-    if (!d.ctl) {
-        fprintf(stderr, "strata control: cannot create the control center\n");
-        return CMD_EXIT_FAILURE;
-    }
     strata_cgroups_config gcfg = {
         .bootstrap_leaders = bootstrap_leaders,
-        .seed = have_groups_seed ? groups_seed : host_random_u64(),
-        .log = &d.log};
-    d.groups = strata_cgroups_new(&gcfg, NULL, host_now_ns());
-    if (!d.groups) {
-        fprintf(stderr, "strata control: cannot create the group bookkeeping\n");
+        .seed = have_groups_seed ? groups_seed : host_random_u64()};
+    strata_node_config ncfg = {.id = {host_random_u64() | 1u},
+                               .seed = host_random_u64(),
+                               .log = &d.log,
+                               .control_center = &cfg,
+                               .cgroups = &gcfg};
+    if (ncfg.id.v == UINT64_MAX)
+        ncfg.id.v--;
+    d.core = strata_node_new(&ncfg, NULL, NULL, host_now_ns());
+    if (!d.core) {
+        fprintf(stderr, "strata control: cannot create the control center\n");
         return CMD_EXIT_FAILURE;
     }
     if (d.emulating)
         host_node_set_delay(&d.node, &d.delay);
-    host_node_add_core(&d.node, &cgroups_ops, d.groups, cgroups_takes);
-    int rc = host_node_start(&d.node, d.loop, listen, &control_ops, d.ctl);
+    int rc = host_node_start(&d.node, d.loop, listen, d.core);
     if (rc < 0) {
         char a[32];
         fprintf(stderr, "strata control: cannot listen on %s: %s\n",
                 strata_addr_format(listen, a, sizeof a), uv_strerror(rc));
-        strata_control_del(d.ctl);
+        strata_node_del(d.core);
         return CMD_EXIT_FAILURE;
     }
     strata_addr http_bound = {0};
@@ -256,8 +247,7 @@ int cmd_control(int argc, char **argv)
                strata_addr_format(d.node.bound, a, sizeof a));
     fflush(stdout);
     uv_run(d.loop, UV_RUN_DEFAULT);
-    strata_control_del(d.ctl);
-    strata_cgroups_del(d.groups);
+    strata_node_del(d.core);
     uv_loop_close(d.loop);
     if (d.emulating)
         host_delay_free(&d.delay);

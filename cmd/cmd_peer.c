@@ -3,10 +3,11 @@
  * region, a channel; relays its part of the multi-tree and plays the
  * stream out to a file, standard output and/or HTTP.
  *
- * Three cores on one socket (host.h): the group bootstrap client, the
- * group agent and, once the node is in a group (or --group-wait-ms has
- * passed, or groups are off, or --region names a label), the peer. The
- * peer's JOIN carries the region label "group:<id>" (protocol.md 7.8).
+ * One node (strata/node.h) on one socket (host.h): its group agent and
+ * bootstrap client, and a viewer session of the channel, which joins once
+ * the node is in a group (or --group-wait-ms has passed, or groups are
+ * off, or --region names a label) under the region label "group:<id>"
+ * (protocol.md 7.8), and follows the group from then on.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -62,13 +63,9 @@ static void usage(void)
 
 typedef struct peer_daemon {
     uv_loop_t *loop;
-    strata_peer *peer; /* NULL until the node joins the channel */
-    strata_peer_config cfg;
+    strata_node *core; /* the process's node */
+    int channel;       /* the watched channel's handle */
     host_groups groups;
-    int with_groups;
-    uv_timer_t group_wait;
-    char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
-    strata_group_id region_group; /* the group the region label names; 0: not from a group */
     host_node node;
     host_delay delay;
     int emulating;
@@ -81,8 +78,6 @@ typedef struct peer_daemon {
     host_logger logger;
     strata_node_id id;
 } peer_daemon;
-
-HOST_CORE_OPS(peer_ops, peer, strata_peer);
 
 static void on_play(void *user, const uint8_t *buf, size_t len)
 {
@@ -114,8 +109,14 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     strata_peer_stats st;
     memset(&st, 0, sizeof st);
     st.state = -1; /* not in the channel yet */
-    if (d->peer)
-        strata_peer_get_stats(d->peer, &st);
+    const strata_peer *peer = d->core ? strata_node_peer(d->core, d->channel) : NULL;
+    if (peer)
+        strata_peer_get_stats(peer, &st);
+    /* Dropped datagrams: those of the channel and those no role took. */
+    strata_node_stats ns;
+    memset(&ns, 0, sizeof ns);
+    if (d->core)
+        strata_node_get_stats(d->core, &ns);
     int n = snprintf(buf, buflen,
                      "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
                      ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
@@ -125,8 +126,9 @@ static size_t status_json(void *user, char *buf, size_t buflen)
                      ",\"ended\":%d,\"http_clients\":%zu,\"region\":\"%s\"",
                      d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
                      st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
-                     st.repair_requests_served, st.drops.total, d->ended,
-                     d->http ? host_http_clients(d->http) : 0u, d->region);
+                     st.repair_requests_served, st.drops.total + ns.drops.total, d->ended,
+                     d->http ? host_http_clients(d->http) : 0u,
+                     d->core ? strata_node_region(d->core, d->channel) : "");
     if (n < 0 || (size_t)n >= buflen)
         return 0;
     size_t off = (size_t)n;
@@ -137,45 +139,11 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         off = n < 0 || (size_t)n >= buflen - off ? buflen : off + (size_t)n;
     }
     if (off < buflen)
-        off += host_groups_status_json(&d->groups, buf + off, buflen - off, host_now_ns());
+        off += host_groups_status_json(&d->groups, d->core, buf + off, buflen - off, host_now_ns());
     if (off + 3 > buflen)
         return 0;
     memcpy(buf + off, "}\n", 3);
     return off + 2;
-}
-
-/* Joins the channel: under the node's group when it has one. */
-static void join_channel(peer_daemon *d)
-{
-    if (d->peer || d->stopping)
-        return;
-    strata_group_id g = host_groups_group(&d->groups);
-    if (!d->cfg.region && g.v != 0) {
-        snprintf(d->region, sizeof d->region, "group:%016" PRIx64, g.v);
-        d->cfg.region = d->region;
-        d->region_group = g;
-    } else if (d->cfg.region) {
-        snprintf(d->region, sizeof d->region, "%s", d->cfg.region);
-    }
-    strata_peer_callbacks cb = {on_play, on_end, d};
-    d->peer = strata_peer_new(&d->cfg, &cb, NULL, host_now_ns());
-    if (!d->peer || host_node_add_core(&d->node, &peer_ops, d->peer, NULL) < 0) {
-        strata_logf(&d->log, STRATA_LOG_ERROR, "cannot create the peer");
-        stop(d);
-        return;
-    }
-    strata_logf(&d->log, STRATA_LOG_INFO, "joining channel %s in region %s", d->cfg.channel,
-                d->region[0] ? d->region : "(the control center's choice)");
-    if (d->with_groups)
-        uv_timer_stop(&d->group_wait);
-}
-
-static void on_group_wait(uv_timer_t *t)
-{
-    peer_daemon *d = t->data;
-    strata_logf(&d->log, STRATA_LOG_WARN, "no group yet: joining the channel without one");
-    join_channel(d);
-    host_node_kick(&d->node);
 }
 
 static void after_core(host_node *n)
@@ -183,19 +151,6 @@ static void after_core(host_node *n)
     peer_daemon *d = n->user;
     if (d->stopping)
         return;
-    host_groups_update(&d->groups, host_now_ns());
-    strata_group_id g = host_groups_group(&d->groups);
-    if (!d->peer && g.v != 0)
-        join_channel(d);
-    else if (d->peer && d->region_group.v != 0 && g.v != 0 && g.v != d->region_group.v) {
-        /* The group merged into another (or the node walked to one): the
-         * region follows it, so the control center's regions stay the
-         * groups. */
-        snprintf(d->region, sizeof d->region, "group:%016" PRIx64, g.v);
-        d->region_group = g;
-        strata_peer_set_region(d->peer, d->region, host_now_ns());
-        strata_logf(&d->log, STRATA_LOG_INFO, "region follows the group: %s", d->region);
-    }
     if (d->ended && d->exit_on_end)
         stop(d);
 }
@@ -205,12 +160,9 @@ static void stop(peer_daemon *d)
     if (d->stopping)
         return;
     d->stopping = 1;
-    if (d->peer)
-        strata_peer_leave(d->peer, host_now_ns());
-    host_groups_leave(&d->groups, host_now_ns());
-    if (d->with_groups)
-        uv_close((uv_handle_t *)&d->group_wait, NULL);
-    host_node_close(&d->node); /* sends the queued LEAVE first */
+    if (d->core)
+        strata_node_leave(d->core, host_now_ns()); /* the channel and the group */
+    host_node_close(&d->node); /* sends the queued LEAVEs first */
     host_signals_close(&d->signals);
     host_status_file_close(&d->status_file);
     host_http_close(d->http);
@@ -255,10 +207,9 @@ int cmd_peer(int argc, char **argv)
     memset(&d, 0, sizeof d);
     strata_peer_config cfg = {0};
     strata_gnode_config gcfg = {0};
-    uint32_t group_wait_ms = 10000;
+    uint32_t group_wait_ms = STRATA_NODE_DEFAULT_GROUP_WAIT_MS;
     uint64_t group_seed = 0;
-    int have_group_seed = 0;
-    d.with_groups = 1;
+    int have_group_seed = 0, with_groups = 1;
     strata_addr listen = {0, 0}, http_addr = {0};
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
     const char *output = NULL;
@@ -299,7 +250,7 @@ int cmd_peer(int argc, char **argv)
             cmd_delay_option(SUB, c, optarg, &dopt);
             break;
         case 'G':
-            d.with_groups = 0;
+            with_groups = 0;
             break;
         case 'W':
             group_wait_ms = cmd_parse_u32(SUB, "--group-wait-ms", optarg, 0, 3600000);
@@ -375,10 +326,7 @@ int cmd_peer(int argc, char **argv)
         if (d.id.v == UINT64_MAX)
             d.id.v--;
     }
-    cfg.node = d.id;
     cfg.seed = host_random_u64();
-    cfg.log = &d.log;
-    d.cfg = cfg;
     d.loop = uv_default_loop();
     d.node.after_core = after_core;
     d.node.user = &d;
@@ -389,36 +337,33 @@ int cmd_peer(int argc, char **argv)
         fprintf(stderr, "strata peer: cannot open a UDP socket: %s\n", uv_strerror(rc));
         return CMD_EXIT_FAILURE;
     }
-    if (d.with_groups) {
-        /* Others reach the agent at the address it advertises: the bound one,
-         * or for 0.0.0.0 the one the kernel sends from toward the control. */
-        gcfg.node = d.id;
-        gcfg.addr = d.node.bound;
-        if (gcfg.addr.ipv4 == 0 && host_local_addr_toward(cfg.control, &gcfg.addr.ipv4) < 0)
-            gcfg.addr.ipv4 = 0x7f000001u;
-        gcfg.seed = have_group_seed ? group_seed : host_random_u64();
-        gcfg.log = &d.log;
-        if (host_groups_start(&d.groups, &d.node, &gcfg, cfg.control, host_now_ns()) < 0) {
-            fprintf(stderr, "strata peer: cannot start the group agent\n");
-            return CMD_EXIT_FAILURE;
-        }
+    /* Others reach the node at the address it advertises: the bound one,
+     * or for 0.0.0.0 the one the kernel sends from toward the control. */
+    strata_node_config ncfg = {.id = d.id,
+                               .addr = d.node.bound,
+                               .control = cfg.control,
+                               .seed = have_group_seed ? group_seed : host_random_u64(),
+                               .log = &d.log,
+                               .groups = with_groups,
+                               .group = gcfg,
+                               /* 0 asks for the default: "at once" is the
+                                * shortest wait there is */
+                               .group_wait_ms = group_wait_ms ? group_wait_ms : 1};
+    if (ncfg.addr.ipv4 == 0 && host_local_addr_toward(cfg.control, &ncfg.addr.ipv4) < 0)
+        ncfg.addr.ipv4 = 0x7f000001u;
+    host_groups_init(&d.groups, &d.log);
+    strata_node_callbacks ncb = {host_groups_on_event, NULL, &d.groups};
+    d.core = strata_node_new(&ncfg, &ncb, NULL, host_now_ns());
+    strata_peer_callbacks pcb = {on_play, on_end, &d};
+    d.channel = d.core ? strata_node_watch(d.core, &cfg, &pcb, host_now_ns()) : -1;
+    if (d.channel < 0) {
+        fprintf(stderr, "strata peer: cannot create the node\n");
+        return CMD_EXIT_FAILURE;
     }
-    rc = host_node_begin(&d.node);
+    rc = host_node_begin(&d.node, d.core);
     if (rc < 0) {
         fprintf(stderr, "strata peer: cannot receive: %s\n", uv_strerror(rc));
         return CMD_EXIT_FAILURE;
-    }
-    if (d.with_groups && !cfg.region) {
-        uv_timer_init(d.loop, &d.group_wait);
-        d.group_wait.data = &d;
-        uv_timer_start(&d.group_wait, on_group_wait, group_wait_ms, 0);
-    } else {
-        if (d.with_groups) {
-            uv_timer_init(d.loop, &d.group_wait); /* closed by stop() */
-            d.group_wait.data = &d;
-        }
-        join_channel(&d);
-        host_node_kick(&d.node);
     }
     strata_addr http_bound = {0};
     if (have_http) {
@@ -446,8 +391,7 @@ int cmd_peer(int argc, char **argv)
         if (!d.out_is_stdout && fclose(d.out) != 0)
             status = CMD_EXIT_FAILURE;
     }
-    strata_peer_del(d.peer);
-    host_groups_free(&d.groups);
+    strata_node_del(d.core);
     uv_loop_close(d.loop);
     if (d.emulating)
         host_delay_free(&d.delay);

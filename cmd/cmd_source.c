@@ -13,7 +13,7 @@
 #include "delay.h"
 #include "host.h"
 #include "ingest.h"
-#include "strata/source.h"
+#include "strata/node.h"
 
 static const char *const SUB = "source";
 
@@ -49,7 +49,8 @@ static void usage(void)
 
 typedef struct source_daemon {
     uv_loop_t *loop;
-    strata_source *src;
+    strata_node *core; /* the process's node, publishing one channel */
+    int channel;
     host_node node;
     host_delay delay;
     int emulating;
@@ -64,7 +65,11 @@ typedef struct source_daemon {
     host_logger logger;
 } source_daemon;
 
-HOST_CORE_OPS(source_ops, source, strata_source);
+/* The published channel's source, for its state and counters. */
+static const strata_source *source_of(const source_daemon *d)
+{
+    return strata_node_source(d->core, d->channel);
+}
 
 static void stop(source_daemon *d)
 {
@@ -72,11 +77,11 @@ static void stop(source_daemon *d)
         return;
     d->stopping = 1;
     strata_source_stats st;
-    strata_source_get_stats(d->src, &st);
+    strata_source_get_stats(source_of(d), &st);
     strata_logf(&d->log, STRATA_LOG_INFO,
                 "leaving: %" PRIu64 " bytes in, %" PRIu64 " packets, %" PRIu64 " repairs served",
                 st.bytes_in, st.packets_sent, st.repair_requests_served);
-    strata_source_leave(d->src, host_now_ns());
+    strata_node_leave(d->core, host_now_ns());
     host_node_close(&d->node);
     host_signals_close(&d->signals);
     host_ingest_close(d->ingest);
@@ -93,11 +98,11 @@ static void on_linger_done(uv_timer_t *t)
 static void on_input(void *user, const uint8_t *buf, size_t len)
 {
     source_daemon *d = user;
-    if (!strata_source_ready(d->src)) {
+    if (!strata_source_ready(source_of(d))) {
         d->dropped_before_ready += len; /* only UDP input runs before ready */
         return;
     }
-    if (strata_source_push(d->src, buf, len, host_now_ns()) < 0)
+    if (strata_node_push(d->core, d->channel, buf, len, host_now_ns()) < 0)
         strata_logf(&d->log, STRATA_LOG_ERROR, "cannot packetise input");
     host_node_kick(&d->node);
 }
@@ -105,7 +110,7 @@ static void on_input(void *user, const uint8_t *buf, size_t len)
 static void on_input_end(void *user)
 {
     source_daemon *d = user;
-    strata_source_finish(d->src, host_now_ns());
+    strata_node_finish(d->core, d->channel, host_now_ns());
     host_node_kick(&d->node);
     strata_logf(&d->log, STRATA_LOG_INFO, "input ended; lingering %u ms for repairs", d->linger_ms);
     d->input_ended = 1;
@@ -130,7 +135,7 @@ static int start_ingest(source_daemon *d)
 static void after_core(host_node *n)
 {
     source_daemon *d = n->user;
-    if (d->announced || d->stopping || !strata_source_ready(d->src))
+    if (d->announced || d->stopping || !strata_source_ready(source_of(d)))
         return;
     d->announced = 1;
     strata_logf(&d->log, STRATA_LOG_INFO, "channel announced; reading %s", d->input);
@@ -250,21 +255,26 @@ int cmd_source(int argc, char **argv)
     if (cfg.node.v == UINT64_MAX)
         cfg.node.v--;
     cfg.seed = host_random_u64();
-    cfg.log = &d.log;
     d.loop = uv_default_loop();
-    d.src = strata_source_new(&cfg, NULL, host_now_ns());
-    if (!d.src) {
+    strata_node_config ncfg = {.id = cfg.node,
+                               .control = cfg.control,
+                               .seed = host_random_u64(),
+                               .log = &d.log};
+    d.core = strata_node_new(&ncfg, NULL, NULL, host_now_ns());
+    d.channel = d.core ? strata_node_publish(d.core, &cfg, host_now_ns()) : -1;
+    if (d.channel < 0) {
         fprintf(stderr, "strata source: cannot create the source\n");
+        strata_node_del(d.core);
         return CMD_EXIT_FAILURE;
     }
     d.node.after_core = after_core;
     d.node.user = &d;
     if (d.emulating)
         host_node_set_delay(&d.node, &d.delay);
-    int rc = host_node_start(&d.node, d.loop, listen, &source_ops, d.src);
+    int rc = host_node_start(&d.node, d.loop, listen, d.core);
     if (rc < 0) {
         fprintf(stderr, "strata source: cannot open a UDP socket: %s\n", uv_strerror(rc));
-        strata_source_del(d.src);
+        strata_node_del(d.core);
         return CMD_EXIT_FAILURE;
     }
     /* UDP ingest listens at once so an encoder can start before the channel
@@ -272,7 +282,7 @@ int cmd_source(int argc, char **argv)
     if (strncmp(d.input, "udp://", 6) == 0 && start_ingest(&d) < 0) {
         host_node_close(&d.node);
         uv_run(d.loop, UV_RUN_DEFAULT);
-        strata_source_del(d.src);
+        strata_node_del(d.core);
         return CMD_EXIT_FAILURE;
     }
     host_signals_start(&d.signals, d.loop, on_signal, &d);
@@ -281,7 +291,7 @@ int cmd_source(int argc, char **argv)
            strata_addr_format(d.node.bound, a, sizeof a));
     fflush(stdout);
     uv_run(d.loop, UV_RUN_DEFAULT);
-    strata_source_del(d.src);
+    strata_node_del(d.core);
     uv_loop_close(d.loop);
     if (d.emulating)
         host_delay_free(&d.delay);

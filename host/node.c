@@ -1,5 +1,5 @@
 /*
- * A UDP socket and timers around sans-I/O core objects. See host.h.
+ * A UDP socket and timers around the process's node. See host.h.
  */
 #include "host.h"
 
@@ -160,30 +160,19 @@ static void drain_outbox(host_node *n, strata_outbox *ob)
 
 static void drain_all(host_node *n)
 {
-    for (size_t i = 0; i < n->ncores; i++)
-        drain_outbox(n, n->cores[i].ops->outbox(n->cores[i].obj));
+    if (n->core)
+        drain_outbox(n, strata_node_outbox(n->core));
 }
 
-/* --- the cores' timer ---------------------------------------------------------- */
+/* --- the node's timer ---------------------------------------------------------- */
 
 static void on_timer(uv_timer_t *t);
 
-static uint64_t next_deadline(const host_node *n)
-{
-    uint64_t next = STRATA_NEVER;
-    for (size_t i = 0; i < n->ncores; i++) {
-        uint64_t d = n->cores[i].ops->next_timeout(n->cores[i].obj);
-        if (d < next)
-            next = d;
-    }
-    return next;
-}
-
 static void rearm(host_node *n)
 {
-    if (n->closing)
+    if (n->closing || !n->core)
         return;
-    uint64_t next = next_deadline(n);
+    uint64_t next = strata_node_next_timeout(n->core);
     if (next == STRATA_NEVER) {
         uv_timer_stop(&n->timer);
         return;
@@ -195,8 +184,7 @@ static void rearm(host_node *n)
 
 void host_node_kick(host_node *n)
 {
-    /* after_core first: what it tells a core (one core's news for another)
-     * goes out in the same drain. */
+    /* after_core first: what it tells the node goes out in the same drain. */
     if (n->after_core)
         n->after_core(n);
     drain_all(n);
@@ -206,32 +194,13 @@ void host_node_kick(host_node *n)
 static void on_timer(uv_timer_t *t)
 {
     host_node *n = t->data;
-    uint64_t now = host_now_ns();
-    for (size_t i = 0; i < n->ncores; i++) {
-        host_core *c = &n->cores[i];
-        if (c->ops->next_timeout(c->obj) <= now)
-            c->ops->handle_timeout(c->obj, now);
-    }
+    strata_node_handle_timeout(n->core, host_now_ns());
     host_node_kick(n);
 }
 
 /* --- receiving ------------------------------------------------------------------- */
 
 enum { HOST_RX_BATCH = 64 }; /* datagrams read per readiness callback */
-
-/* The core that takes a datagram: the first, in the order they were
- * added, whose takes() accepts its type (a core without takes() accepts
- * all). A datagram without a valid header, or that no core takes, goes to
- * the last core, which counts the drop. */
-static host_core *route(host_node *n, const uint8_t *buf, size_t len)
-{
-    int type = strata_wire_peek_type(buf, len);
-    if (type > 0)
-        for (size_t i = 0; i < n->ncores; i++)
-            if (!n->cores[i].takes || n->cores[i].takes(type))
-                return &n->cores[i];
-    return &n->cores[n->ncores - 1];
-}
 
 static int received_ttl(struct msghdr *msg)
 {
@@ -251,7 +220,7 @@ static void on_readable(uv_poll_t *p, int status, int events)
     host_node *n = p->data;
     if (status < 0 || !(events & UV_READABLE) || n->closing)
         return;
-    for (int i = 0; i < HOST_RX_BATCH && !n->closing && n->ncores > 0; i++) {
+    for (int i = 0; i < HOST_RX_BATCH && !n->closing && n->core; i++) {
         struct sockaddr_in sin;
         struct iovec iov = {n->rxbuf, sizeof n->rxbuf};
         union {
@@ -277,29 +246,13 @@ static void on_readable(uv_poll_t *p, int status, int events)
             continue;
         }
         n->rx_datagrams++;
-        strata_addr src = host_addr_from_sockaddr(&sin);
-        host_core *c = route(n, n->rxbuf, (size_t)got);
-        c->rx_datagrams++;
-        if (c->ops->handle_datagram_ttl)
-            c->ops->handle_datagram_ttl(c->obj, src, n->rxbuf, (size_t)got, received_ttl(&msg),
-                                        host_now_ns());
-        else
-            c->ops->handle_datagram(c->obj, src, n->rxbuf, (size_t)got, host_now_ns());
+        strata_rx rx = {host_addr_from_sockaddr(&sin), received_ttl(&msg)};
+        strata_node_handle_datagram(n->core, &rx, n->rxbuf, (size_t)got, host_now_ns());
         host_node_kick(n);
     }
 }
 
 /* --- life cycle ------------------------------------------------------------------- */
-
-int host_node_add_core(host_node *n, const host_core_ops *ops, void *obj, int (*takes)(int type))
-{
-    if (n->ncores >= HOST_MAX_CORES)
-        return -1;
-    n->cores[n->ncores++] = (host_core){ops, obj, takes, 0};
-    if (n->running)
-        host_node_kick(n); /* its first datagrams and deadline */
-    return 0;
-}
 
 void host_node_set_delay(host_node *n, host_delay *d)
 {
@@ -371,8 +324,9 @@ static int start_delay_timer(host_node *n)
     return rc;
 }
 
-int host_node_begin(host_node *n)
+int host_node_begin(host_node *n, strata_node *node)
 {
+    n->core = node;
     int rc = uv_poll_init(n->loop, &n->poll, n->fd);
     if (rc < 0) {
         close(n->fd);
@@ -395,13 +349,10 @@ int host_node_begin(host_node *n)
     return 0;
 }
 
-int host_node_start(host_node *n, uv_loop_t *loop, strata_addr addr, const host_core_ops *ops,
-                    void *obj)
+int host_node_start(host_node *n, uv_loop_t *loop, strata_addr addr, strata_node *node)
 {
-    if (host_node_add_core(n, ops, obj, NULL) < 0)
-        return UV_EINVAL;
     int rc = host_node_open(n, loop, addr);
-    return rc < 0 ? rc : host_node_begin(n);
+    return rc < 0 ? rc : host_node_begin(n, node);
 }
 
 int host_local_addr_toward(strata_addr dest, uint32_t *ipv4)

@@ -20,9 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strata/control.h"
-#include "strata/peer.h"
-#include "strata/source.h"
+#include "strata/node.h"
 #include "strata/wire.h"
 
 enum world_event {
@@ -862,8 +860,9 @@ void strata_world_del(strata_world *w)
 }
 
 /* ===================================================================================
- * The "strata" algorithm: strata_control on node 0, strata_source on node 1,
- * one strata_peer per peer session, configured from the scenario.
+ * The "strata" algorithm: one strata_node per simulated node, as the
+ * daemons run them: the control center on node 0, the source on node 1,
+ * a viewer per peer session, configured from the scenario.
  * =================================================================================== */
 
 #define SIM_CHANNEL "sim"
@@ -878,9 +877,8 @@ typedef struct play_ctx {
 struct strata_alg {
     strata_world *w;
     const strata_alloc *alloc;
-    strata_control *control;
-    strata_source *source;
-    strata_peer **peer;
+    strata_node **node; /* one per simulated node: the control center, the source, the peers */
+    int source_channel; /* the source node's channel handle */
     play_ctx *ctx;
     uint32_t nodes;
     uint32_t store;
@@ -902,10 +900,10 @@ static int sa_init(strata_world *w, void **state)
     s->alloc = a;
     s->nodes = strata_world_nodes(w);
     s->store = strata_scenario_store_packets(strata_world_scenario(w));
-    s->peer = strata_mem_calloc(a, s->nodes, sizeof *s->peer);
+    s->node = strata_mem_calloc(a, s->nodes, sizeof *s->node);
     s->ctx = strata_mem_calloc(a, s->nodes, sizeof *s->ctx);
-    if (!s->peer || !s->ctx) {
-        strata_mem_free(a, s->peer);
+    if (!s->node || !s->ctx) {
+        strata_mem_free(a, s->node);
         strata_mem_free(a, s->ctx);
         strata_mem_free(a, s);
         return STRATA_ERR_NOMEM;
@@ -921,11 +919,9 @@ static int sa_init(strata_world *w, void **state)
 static void sa_free(void *state)
 {
     strata_alg *s = state;
-    strata_control_del(s->control);
-    strata_source_del(s->source);
     for (uint32_t i = 0; i < s->nodes; i++)
-        strata_peer_del(s->peer[i]);
-    strata_mem_free(s->alloc, s->peer);
+        strata_node_del(s->node[i]);
+    strata_mem_free(s->alloc, s->node);
     strata_mem_free(s->alloc, s->ctx);
     strata_mem_free(s->alloc, s);
 }
@@ -948,8 +944,16 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
     strata_alg *s = state;
     strata_world *w = s->w;
     const strata_scenario *scn = strata_world_scenario(w);
+    if (node >= s->nodes)
+        return STRATA_ERR_INVAL;
+    strata_node_config nc;
+    memset(&nc, 0, sizeof nc);
+    nc.id = strata_world_node_id(w, node);
+    nc.addr = strata_world_addr(w, node);
+    nc.control = strata_world_addr(w, STRATA_WORLD_CONTROL);
+    nc.seed = strata_world_node_seed(w, node);
+    strata_control_config cc;
     if (node == STRATA_WORLD_CONTROL) {
-        strata_control_config cc;
         memset(&cc, 0, sizeof cc);
         cc.k = scn->k;
         cc.heartbeat_ms = scn->heartbeat_ms;
@@ -957,71 +961,63 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         /* A killed viewer stays in the node table until it is declared
          * dead, possibly after its slot's next session joined. */
         cc.max_nodes = scn->nodes * 2 + 16;
-        cc.seed = strata_world_node_seed(w, node);
-        s->control = strata_control_new(&cc, s->alloc, now);
-        return s->control ? 0 : STRATA_ERR_NOMEM;
+        cc.seed = nc.seed;
+        nc.control_center = &cc;
     }
+    strata_node *n = strata_node_new(&nc, NULL, s->alloc, now);
+    if (!n)
+        return STRATA_ERR_NOMEM;
+    int rc = 0;
     if (node == STRATA_WORLD_SOURCE) {
         strata_source_config sc;
         memset(&sc, 0, sizeof sc);
-        sc.node = strata_world_node_id(w, node);
         sc.channel = SIM_CHANNEL;
-        sc.control = strata_world_addr(w, STRATA_WORLD_CONTROL);
         sc.rate_kbps = scn->rate_kbps;
         sc.upload_kbps = scn->source_upload_kbps;
         sc.payload_bytes = STRATA_WORLD_PAYLOAD_BYTES;
         sc.repair_charge_bytes = scn->packet_bytes;
-        sc.seed = strata_world_node_seed(w, node);
-        s->source = strata_source_new(&sc, s->alloc, now);
-        return s->source ? 0 : STRATA_ERR_NOMEM;
+        sc.seed = nc.seed;
+        rc = s->source_channel = strata_node_publish(n, &sc, now);
+    } else if (node != STRATA_WORLD_CONTROL) {
+        strata_peer_config pc;
+        memset(&pc, 0, sizeof pc);
+        pc.channel = SIM_CHANNEL;
+        uint32_t up = strata_world_upload_kbps(w, node);
+        /* An unlimited uplink is offered as a very fast one; the tree caps
+         * children per node anyway. */
+        pc.upload_kbps = up ? up : 1000000;
+        pc.region = strata_world_region(w, node);
+        pc.playout_delay_ms = scn->playout_delay_ms;
+        pc.repair_after_ms = strata_scenario_repair_after_ms(scn);
+        pc.repair_retry_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
+        pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
+        pc.store_packets = s->store;
+        pc.repair_charge_bytes = scn->packet_bytes;
+        pc.seed = nc.seed;
+        strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};
+        rc = strata_node_watch(n, &pc, &cb, now);
     }
-    if (node >= s->nodes)
-        return STRATA_ERR_INVAL;
-    strata_peer_config pc;
-    memset(&pc, 0, sizeof pc);
-    pc.node = strata_world_node_id(w, node);
-    pc.channel = SIM_CHANNEL;
-    pc.control = strata_world_addr(w, STRATA_WORLD_CONTROL);
-    uint32_t up = strata_world_upload_kbps(w, node);
-    /* An unlimited uplink is offered as a very fast one; the tree caps
-     * children per node anyway. */
-    pc.upload_kbps = up ? up : 1000000;
-    pc.region = strata_world_region(w, node);
-    pc.playout_delay_ms = scn->playout_delay_ms;
-    pc.repair_after_ms = strata_scenario_repair_after_ms(scn);
-    pc.repair_retry_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
-    pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
-    pc.store_packets = s->store;
-    pc.repair_charge_bytes = scn->packet_bytes;
-    pc.seed = strata_world_node_seed(w, node);
-    strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};
-    s->peer[node] = strata_peer_new(&pc, &cb, s->alloc, now);
-    return s->peer[node] ? 0 : STRATA_ERR_NOMEM;
+    if (rc < 0) {
+        strata_node_del(n);
+        return rc;
+    }
+    s->node[node] = n;
+    return 0;
 }
 
 static void sa_node_down(void *state, uint32_t node, int graceful, uint64_t now)
 {
     strata_alg *s = state;
-    if (!graceful)
-        return;
-    if (node == STRATA_WORLD_SOURCE && s->source)
-        strata_source_leave(s->source, now);
-    else if (node >= STRATA_WORLD_FIRST_PEER && node < s->nodes && s->peer[node])
-        strata_peer_leave(s->peer[node], now);
+    if (graceful && node != STRATA_WORLD_CONTROL && node < s->nodes && s->node[node])
+        strata_node_leave(s->node[node], now);
 }
 
 static void sa_node_free(void *state, uint32_t node)
 {
     strata_alg *s = state;
-    if (node == STRATA_WORLD_CONTROL) {
-        strata_control_del(s->control);
-        s->control = NULL;
-    } else if (node == STRATA_WORLD_SOURCE) {
-        strata_source_del(s->source);
-        s->source = NULL;
-    } else if (node < s->nodes) {
-        strata_peer_del(s->peer[node]);
-        s->peer[node] = NULL;
+    if (node < s->nodes) {
+        strata_node_del(s->node[node]);
+        s->node[node] = NULL;
     }
 }
 
@@ -1029,53 +1025,36 @@ static int sa_handle_datagram(void *state, uint32_t node, strata_addr from, cons
                               size_t len, uint64_t now)
 {
     strata_alg *s = state;
-    if (node == STRATA_WORLD_CONTROL)
-        return s->control ? strata_control_handle_datagram(s->control, from, buf, len, now) : 0;
-    if (node == STRATA_WORLD_SOURCE)
-        return s->source ? strata_source_handle_datagram(s->source, from, buf, len, now) : 0;
-    return s->peer[node] ? strata_peer_handle_datagram(s->peer[node], from, buf, len, now) : 0;
+    strata_rx rx = {from, -1};
+    return s->node[node] ? strata_node_handle_datagram(s->node[node], &rx, buf, len, now) : 0;
 }
 
 static void sa_handle_timeout(void *state, uint32_t node, uint64_t now)
 {
     strata_alg *s = state;
-    if (node == STRATA_WORLD_CONTROL) {
-        if (s->control)
-            strata_control_handle_timeout(s->control, now);
-    } else if (node == STRATA_WORLD_SOURCE) {
-        if (s->source)
-            strata_source_handle_timeout(s->source, now);
-    } else if (s->peer[node]) {
-        strata_peer_handle_timeout(s->peer[node], now);
-    }
+    if (s->node[node])
+        strata_node_handle_timeout(s->node[node], now);
 }
 
 static uint64_t sa_next_timeout(void *state, uint32_t node)
 {
     strata_alg *s = state;
-    if (node == STRATA_WORLD_CONTROL)
-        return s->control ? strata_control_next_timeout(s->control) : STRATA_NEVER;
-    if (node == STRATA_WORLD_SOURCE)
-        return s->source ? strata_source_next_timeout(s->source) : STRATA_NEVER;
-    return s->peer[node] ? strata_peer_next_timeout(s->peer[node]) : STRATA_NEVER;
+    return s->node[node] ? strata_node_next_timeout(s->node[node]) : STRATA_NEVER;
 }
 
 static strata_outbox *sa_outbox(void *state, uint32_t node)
 {
     strata_alg *s = state;
-    if (node == STRATA_WORLD_CONTROL)
-        return s->control ? strata_control_outbox(s->control) : NULL;
-    if (node == STRATA_WORLD_SOURCE)
-        return s->source ? strata_source_outbox(s->source) : NULL;
-    return s->peer[node] ? strata_peer_outbox(s->peer[node]) : NULL;
+    return s->node[node] ? strata_node_outbox(s->node[node]) : NULL;
 }
 
 static int sa_source_push(void *state, const uint8_t *payload, size_t len, uint64_t now)
 {
     strata_alg *s = state;
-    if (!s->source || !strata_source_ready(s->source))
+    strata_node *n = s->node[STRATA_WORLD_SOURCE];
+    if (!n || !strata_source_ready(strata_node_source(n, s->source_channel)))
         return STRATA_ERR_INVAL;
-    return strata_source_push(s->source, payload, len, now);
+    return strata_node_push(n, s->source_channel, payload, len, now);
 }
 
 static int sa_classify(void *state, const uint8_t *buf, size_t len, strata_simpkt *out)
@@ -1125,10 +1104,11 @@ int strata_simalg_strata_stats_of(const strata_world *w, strata_simalg_strata_st
     if (w->alg != &strata_simalg_strata || !w->alg_state)
         return STRATA_ERR_INVAL;
     const strata_alg *s = w->alg_state;
-    if (!s->control)
+    const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
+    if (!ctl)
         return STRATA_ERR_INVAL;
     strata_control_status cs;
-    strata_control_get_status(s->control, &cs);
+    strata_control_get_status(strata_node_control(ctl), &cs);
     st->reparents = cs.reparents;
     st->deaths = cs.deaths;
     st->joins = cs.joins;

@@ -33,9 +33,7 @@
  */
 #include "testutil.h"
 
-#include "strata/control.h"
-#include "strata/peer.h"
-#include "strata/source.h"
+#include "strata/node.h"
 #include "strata/wire.h"
 
 #define MS(x) STRATA_MS(x)
@@ -54,9 +52,8 @@ typedef struct node {
     int kind;
     int alive;
     strata_addr addr;
-    strata_control *ctl;
-    strata_source *src;
-    strata_peer *peer;
+    strata_node *core; /* the whole node, as a daemon runs it */
+    int channel;       /* its channel's handle (source and peers) */
     uint8_t *played;
     size_t played_len;
     int overflow;
@@ -148,30 +145,9 @@ static void on_end(void *user)
     ((node *)user)->ends++;
 }
 
-static strata_outbox *outbox_of(node *n)
-{
-    switch (n->kind) {
-    case NODE_CONTROL:
-        return strata_control_outbox(n->ctl);
-    case NODE_SOURCE:
-        return strata_source_outbox(n->src);
-    default:
-        return strata_peer_outbox(n->peer);
-    }
-}
-
 static uint64_t next_timeout_of(const node *n)
 {
-    if (!n->alive)
-        return STRATA_NEVER;
-    switch (n->kind) {
-    case NODE_CONTROL:
-        return strata_control_next_timeout(n->ctl);
-    case NODE_SOURCE:
-        return strata_source_next_timeout(n->src);
-    default:
-        return strata_peer_next_timeout(n->peer);
-    }
+    return n->alive ? strata_node_next_timeout(n->core) : STRATA_NEVER;
 }
 
 static size_t node_index(const net *w, strata_addr a)
@@ -188,7 +164,7 @@ static void drain(net *w, size_t i)
 {
     node *n = &w->nodes[i];
     strata_datagram d;
-    while (strata_outbox_pop(outbox_of(n), &d)) {
+    while (strata_outbox_pop(strata_node_outbox(n->core), &d)) {
         size_t to = node_index(w, d.to);
         if (to == SIZE_MAX) {
             strata_buf_unref(d.buf);
@@ -214,34 +190,15 @@ static void deliver(net *w, const event *e)
         w->dropped_dead++;
         return;
     }
-    switch (n->kind) {
-    case NODE_CONTROL:
-        strata_control_handle_datagram(n->ctl, e->from, e->buf->data, e->buf->len, w->now);
-        break;
-    case NODE_SOURCE:
-        strata_source_handle_datagram(n->src, e->from, e->buf->data, e->buf->len, w->now);
-        break;
-    default:
-        strata_peer_handle_datagram(n->peer, e->from, e->buf->data, e->buf->len, w->now);
-        break;
-    }
+    strata_rx rx = {e->from, -1};
+    strata_node_handle_datagram(n->core, &rx, e->buf->data, e->buf->len, w->now);
     drain(w, e->to);
 }
 
 static void timeout(net *w, size_t i)
 {
     node *n = &w->nodes[i];
-    switch (n->kind) {
-    case NODE_CONTROL:
-        strata_control_handle_timeout(n->ctl, w->now);
-        break;
-    case NODE_SOURCE:
-        strata_source_handle_timeout(n->src, w->now);
-        break;
-    default:
-        strata_peer_handle_timeout(n->peer, w->now);
-        break;
-    }
+    strata_node_handle_timeout(n->core, w->now);
     drain(w, i);
 }
 
@@ -249,8 +206,8 @@ static void timeout(net *w, size_t i)
 static void kill(node *n)
 {
     n->alive = 0;
-    strata_peer_del(n->peer);
-    n->peer = NULL;
+    strata_node_del(n->core);
+    n->core = NULL;
 }
 
 /* --- one run ------------------------------------------------------------------- */
@@ -284,7 +241,7 @@ static int peers_accepted(const net *w, const uint64_t *join_at)
         if (!p->alive)
             continue;
         strata_peer_stats st;
-        strata_peer_get_stats(p->peer, &st);
+        strata_peer_get_stats(strata_node_peer(p->core, p->channel), &st);
         if (st.state != STRATA_PEER_MEMBER)
             return 0;
     }
@@ -310,14 +267,13 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
     c->kind = NODE_CONTROL;
     c->alive = 1;
     c->addr = (strata_addr){0x0a000001, 7000};
-    c->ctl = strata_control_new(&ccfg, NULL, 0);
-    CHECK(c->ctl != NULL);
+    strata_node_config cnc = {.id = {0xc0}, .addr = c->addr, .seed = seed, .control_center = &ccfg};
+    c->core = strata_node_new(&cnc, NULL, NULL, 0);
+    CHECK(c->core != NULL);
 
     strata_source_config scfg;
     memset(&scfg, 0, sizeof scfg);
-    scfg.node.v = 0x5005;
     scfg.channel = "overlay";
-    scfg.control = c->addr;
     scfg.rate_kbps = RATE_KBPS;
     scfg.upload_kbps = SOURCE_UPLOAD_KBPS;
     scfg.seed = seed + 1;
@@ -325,8 +281,11 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
     s->kind = NODE_SOURCE;
     s->alive = 1;
     s->addr = (strata_addr){0x0a010001, 7000};
-    s->src = strata_source_new(&scfg, NULL, 0);
-    CHECK(s->src != NULL);
+    strata_node_config snc = {.id = {0x5005}, .addr = s->addr, .control = c->addr, .seed = seed};
+    s->core = strata_node_new(&snc, NULL, NULL, 0);
+    s->channel = s->core ? strata_node_publish(s->core, &scfg, 0) : -1;
+    CHECK(s->channel >= 0);
+    const strata_source *src = s->channel >= 0 ? strata_node_source(s->core, s->channel) : NULL;
 
     uint64_t join_at[N_PEERS];
     for (size_t i = 0; i < N_PEERS; i++) {
@@ -336,7 +295,7 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
         p->played = malloc(INPUT_BYTES);
         join_at[i] = MS(20) * i;
     }
-    if (!c->ctl || !s->src)
+    if (!c->core || !src)
         goto done;
 
     const uint64_t stream_start = MS(1000);
@@ -360,7 +319,7 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
                 t = nt;
         }
         for (size_t i = 0; i < N_PEERS; i++) {
-            if (!w->nodes[2 + i].peer && !w->nodes[2 + i].ends && join_at[i] != STRATA_NEVER &&
+            if (!w->nodes[2 + i].core && !w->nodes[2 + i].ends && join_at[i] != STRATA_NEVER &&
                 join_at[i] < t)
                 t = join_at[i];
         }
@@ -370,7 +329,7 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
          * every peer to be a member: they all join before the stream
          * starts, and one whose JOIN was lost would otherwise start late,
          * where the live stream is. */
-        int src_ready = strata_source_ready(s->src) && (pushed > 0 || peers_accepted(w, join_at));
+        int src_ready = strata_source_ready(src) && (pushed > 0 || peers_accepted(w, join_at));
         if (src_ready && pushed == 0 && next_push < w->now)
             next_push = w->now;
         if (!finished && src_ready && next_push < t)
@@ -387,22 +346,23 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
             if (join_at[i] != STRATA_NEVER && join_at[i] <= w->now) {
                 strata_peer_config pcfg;
                 memset(&pcfg, 0, sizeof pcfg);
-                pcfg.node.v = 0x1000 + i;
                 pcfg.channel = "overlay";
-                pcfg.control = c->addr;
                 pcfg.upload_kbps = uploads[i % (sizeof uploads / sizeof uploads[0])];
                 if (regions)
                     pcfg.region = labels[i % (sizeof labels / sizeof labels[0])];
                 pcfg.seed = seed + 100 + i;
+                strata_node_config pnc = {
+                    .id = {0x1000 + i}, .addr = p->addr, .control = c->addr, .seed = seed + i};
                 static strata_log debug_log = {write_debug, NULL, STRATA_LOG_DEBUG};
                 if (log_peer == (long)i) {
                     debug_log.user = &w->now;
-                    pcfg.log = &debug_log;
+                    pnc.log = &debug_log;
                 }
                 strata_peer_callbacks cb = {on_play, on_end, p};
-                p->peer = strata_peer_new(&pcfg, &cb, NULL, w->now);
-                p->alive = p->peer != NULL;
-                CHECK(p->peer != NULL);
+                p->core = strata_node_new(&pnc, NULL, NULL, w->now);
+                p->channel = p->core ? strata_node_watch(p->core, &pcfg, &cb, w->now) : -1;
+                p->alive = p->channel >= 0;
+                CHECK(p->channel >= 0);
                 join_at[i] = STRATA_NEVER;
             }
         }
@@ -422,10 +382,10 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
         while (!finished && src_ready && next_push <= w->now) {
             size_t off = pushed * CHUNK_BYTES;
             size_t len = INPUT_BYTES - off < CHUNK_BYTES ? INPUT_BYTES - off : CHUNK_BYTES;
-            CHECK_EQ_INT(strata_source_push(s->src, input + off, len, w->now), 0);
+            CHECK_EQ_INT(strata_node_push(s->core, s->channel, input + off, len, w->now), 0);
             pushed++;
             if (pushed == n_chunks) {
-                CHECK_EQ_INT(strata_source_finish(s->src, w->now), 0);
+                CHECK_EQ_INT(strata_node_finish(s->core, s->channel, w->now), 0);
                 finished = 1;
             }
             next_push += push_every;
@@ -457,7 +417,7 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
             continue;
         res->survivors++;
         strata_peer_stats st;
-        strata_peer_get_stats(p->peer, &st);
+        strata_peer_get_stats(strata_node_peer(p->core, p->channel), &st);
         int exact = !p->overflow && p->played_len == INPUT_BYTES &&
                     memcmp(p->played, input, INPUT_BYTES) == 0;
         res->exact += exact ? 1u : 0u;
@@ -478,11 +438,11 @@ static void run(uint64_t seed, const uint8_t *input, double kill_fraction, doubl
                     (unsigned long long)st.repair_requests_sent, (unsigned long long)st.rx_repairs);
     }
     strata_source_stats sst;
-    strata_source_get_stats(s->src, &sst);
+    strata_source_get_stats(src, &sst);
     res->repairs_served += sst.repair_requests_served;
     res->source_roots = sst.roots;
     strata_control_status cst;
-    strata_control_get_status(c->ctl, &cst);
+    strata_control_get_status(strata_node_control(c->core), &cst);
     fprintf(
         stderr,
         "overlay seed %llu kill %.0f%% loss %.0f%%: %zu survivors, %zu exact, %zu ended at %.3f s; "
@@ -506,11 +466,9 @@ done:
     free(w->heap);
     for (size_t i = 0; i < w->n_nodes; i++) {
         node *n = &w->nodes[i];
-        strata_peer_del(n->peer);
+        strata_node_del(n->core);
         free(n->played);
     }
-    strata_source_del(s->src);
-    strata_control_del(c->ctl);
     free(w);
 }
 
