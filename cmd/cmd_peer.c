@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,22 +29,27 @@ static const char *const SUB = "peer";
 
 static void usage(void)
 {
-    printf("usage: strata peer --control ADDR:PORT --channel NAME [--output FILE|-]\n"
+    printf("usage: strata peer --control ADDR:PORT --channel NAME[:PRIO] [--output FILE|-]\n"
            "                   [--http ADDR:PORT] [--upload KBPS] [--region LABEL] [OPTIONS]\n"
            "\n"
-           "Joins a channel through the control center, receives each substream from\n"
-           "its parent, relays to its children, and plays the stream out in order.\n"
+           "Joins channels through the control center, receives each substream from\n"
+           "its parent, relays to its children, and plays each stream out in order.\n"
            "\n"
            "  --control ADDR:PORT     the control center (required)\n"
-           "  --channel NAME          channel to watch (required, at most 64 bytes)\n"
-           "  --output FILE|-         write the stream to FILE, or to standard output\n"
-           "  --http ADDR:PORT        serve the live stream at http://ADDR:PORT/stream\n"
-           "                          (MPEG-TS; VLC, mpv and ffplay open it)\n"
+           "  --channel NAME[:PRIO]   channel to watch (required, at most 64 bytes); repeat\n"
+           "                          it to watch several at once on one socket. PRIO ranks\n"
+           "                          them for the node's upload, 0 first (default: the\n"
+           "                          order given)\n"
+           "  --output FILE|-         write a channel's stream to FILE, or to standard\n"
+           "                          output; the i-th --output is the i-th channel's\n"
+           "  --http ADDR:PORT        serve the live streams at http://ADDR:PORT/stream/NAME\n"
+           "                          and the first at /stream (MPEG-TS; VLC, mpv and\n"
+           "                          ffplay open it)\n"
            "  --upload KBPS           upload capacity offered to the overlay (default 2000)\n"
            "  --region LABEL          region label (default: the node's locality group)\n"
            "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
            "  --playout-delay-ms MS   how long a missing packet may be waited for (default 3000)\n"
-           "  --exit-on-end           exit once the end of the stream has been played\n"
+           "  --exit-on-end           exit once the end of every stream has been played\n"
            "  --status-file PATH      rewrite PATH with a JSON status every second\n"
            "  --no-groups             do not run the locality-group agent\n"
            "  --group-wait-ms MS      join the channel without a group after MS (default 10000)\n"
@@ -61,18 +67,29 @@ static void usage(void)
            "  strata peer ID listening on udp ADDR:PORT [http http://ADDR:PORT/stream]\n");
 }
 
+/* One watched channel: its output and where it stands. */
+typedef struct peer_channel {
+    struct peer_daemon *d;
+    const char *name;
+    uint8_t priority;
+    int handle;      /* in the node */
+    int http_stream; /* its stream on the HTTP server, or -1 */
+    FILE *out;
+    int out_is_stdout, ended, write_failed;
+} peer_channel;
+
 typedef struct peer_daemon {
     uv_loop_t *loop;
     strata_node *core; /* the process's node */
-    int channel;       /* the watched channel's handle */
+    peer_channel ch[STRATA_NODE_MAX_CHANNELS];
+    int nch;
     host_groups groups;
     host_node node;
     host_delay delay;
     int emulating;
     host_signals signals;
     host_http *http;
-    FILE *out;
-    int out_is_stdout, exit_on_end, ended, stopping, write_failed;
+    int exit_on_end, stopping;
     host_status_file status_file;
     strata_log log;
     host_logger logger;
@@ -81,57 +98,108 @@ typedef struct peer_daemon {
 
 static void on_play(void *user, const uint8_t *buf, size_t len)
 {
-    peer_daemon *d = user;
-    if (d->out && !d->write_failed && fwrite(buf, 1, len, d->out) != len) {
-        d->write_failed = 1;
-        strata_logf(&d->log, STRATA_LOG_ERROR, "writing the output failed: %s", strerror(errno));
+    peer_channel *pc = user;
+    peer_daemon *d = pc->d;
+    if (pc->out && !pc->write_failed && fwrite(buf, 1, len, pc->out) != len) {
+        pc->write_failed = 1;
+        strata_logf(&d->log, STRATA_LOG_ERROR, "writing the output of %s failed: %s", pc->name,
+                    strerror(errno));
     }
-    if (d->http)
-        host_http_write(d->http, buf, len);
+    if (d->http && pc->http_stream >= 0)
+        host_http_write_stream(d->http, pc->http_stream, buf, len);
 }
 
 static void stop(peer_daemon *d);
 
 static void on_end(void *user)
 {
-    peer_daemon *d = user;
-    d->ended = 1;
-    strata_logf(&d->log, STRATA_LOG_INFO, "end of stream played");
-    if (d->out)
-        fflush(d->out);
-    if (d->http)
-        host_http_end_streams(d->http);
+    peer_channel *pc = user;
+    peer_daemon *d = pc->d;
+    pc->ended = 1;
+    strata_logf(&d->log, STRATA_LOG_INFO, "end of stream played: %s", pc->name);
+    if (pc->out)
+        fflush(pc->out);
+    if (d->http && pc->http_stream >= 0)
+        host_http_end_stream(d->http, pc->http_stream);
 }
 
+static int all_ended(const peer_daemon *d)
+{
+    for (int i = 0; i < d->nch; i++)
+        if (!d->ch[i].ended)
+            return 0;
+    return 1;
+}
+
+/* Appends printf output at *off; sets *off past buflen when it does not fit. */
+static void put(char *buf, size_t buflen, size_t *off, const char *fmt, ...) STRATA_PRINTF(4, 5);
+
+static void put(char *buf, size_t buflen, size_t *off, const char *fmt, ...)
+{
+    if (*off >= buflen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *off, buflen - *off, fmt, ap);
+    va_end(ap);
+    *off = n < 0 ? buflen : *off + (size_t)n;
+}
+
+static void channel_stats(const peer_daemon *d, int i, strata_peer_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->state = -1; /* not in the channel yet */
+    const strata_peer *peer = d->core ? strata_node_peer(d->core, d->ch[i].handle) : NULL;
+    if (peer)
+        strata_peer_get_stats(peer, st);
+}
+
+/* The first channel's figures at the top level (as for a peer of one
+ * channel), then every channel's in "channels". */
 static size_t status_json(void *user, char *buf, size_t buflen)
 {
     peer_daemon *d = user;
     strata_peer_stats st;
-    memset(&st, 0, sizeof st);
-    st.state = -1; /* not in the channel yet */
-    const strata_peer *peer = d->core ? strata_node_peer(d->core, d->channel) : NULL;
-    if (peer)
-        strata_peer_get_stats(peer, &st);
-    /* Dropped datagrams: those of the channel and those no role took. */
+    channel_stats(d, 0, &st);
+    /* Dropped datagrams: those of the channels and those no role took. */
     strata_node_stats ns;
     memset(&ns, 0, sizeof ns);
     if (d->core)
         strata_node_get_stats(d->core, &ns);
-    int n = snprintf(buf, buflen,
-                     "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
-                     ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
-                     ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
-                     ",\"missed_packets\":%" PRIu64 ",\"repair_requests_sent\":%" PRIu64
-                     ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
-                     ",\"ended\":%d,\"http_clients\":%zu,\"region\":\"%s\"",
-                     d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
-                     st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
-                     st.repair_requests_served, st.drops.total + ns.drops.total, d->ended,
-                     d->http ? host_http_clients(d->http) : 0u,
-                     d->core ? strata_node_region(d->core, d->channel) : "");
-    if (n < 0 || (size_t)n >= buflen)
+    uint64_t drops = ns.drops.total;
+    for (int i = 0; i < d->nch; i++) {
+        strata_peer_stats ci;
+        channel_stats(d, i, &ci);
+        drops += ci.drops.total;
+    }
+    size_t off = 0;
+    put(buf, buflen, &off,
+        "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
+        ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
+        ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
+        ",\"missed_packets\":%" PRIu64 ",\"repair_requests_sent\":%" PRIu64
+        ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
+        ",\"ended\":%d,\"http_clients\":%zu,\"region\":\"%s\",\"channels\":[",
+        d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
+        st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
+        st.repair_requests_served, drops, all_ended(d), d->http ? host_http_clients(d->http) : 0u,
+        d->core ? strata_node_region(d->core, d->ch[0].handle) : "");
+    for (int i = 0; i < d->nch; i++) {
+        strata_peer_stats ci;
+        channel_stats(d, i, &ci);
+        put(buf, buflen, &off,
+            "%s{\"name\":\"%s\",\"priority\":%u,\"state\":%d,\"rx_data_packets\":%" PRIu64
+            ",\"rx_data_bytes\":%" PRIu64 ",\"tx_data_bytes\":%" PRIu64
+            ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
+            ",\"missed_packets\":%" PRIu64 ",\"ended\":%d}",
+            i ? "," : "", d->ch[i].name, (unsigned)d->ch[i].priority, ci.state, ci.rx_data_packets,
+            ci.rx_data_bytes, ci.tx_data_bytes, ci.played_packets, ci.played_bytes,
+            ci.missed_packets, d->ch[i].ended);
+    }
+    put(buf, buflen, &off, "]");
+    if (off >= buflen)
         return 0;
-    size_t off = (size_t)n;
+    int n;
     if (d->emulating) {
         n = snprintf(buf + off, buflen - off,
                      ",\"delay\":{\"host\":%u,\"delayed\":%" PRIu64 ",\"dropped\":%" PRIu64 "}",
@@ -151,7 +219,7 @@ static void after_core(host_node *n)
     peer_daemon *d = n->user;
     if (d->stopping)
         return;
-    if (d->ended && d->exit_on_end)
+    if (d->exit_on_end && all_ended(d))
         stop(d);
 }
 
@@ -174,6 +242,26 @@ static void on_signal(void *user, int signum)
     peer_daemon *d = user;
     strata_logf(&d->log, STRATA_LOG_INFO, "signal %d: leaving the channel", signum);
     stop(d);
+}
+
+/* --channel NAME[:PRIORITY]: the priority defaults to the channel's place
+ * on the command line (the first 0, the first to get upload). */
+static void parse_channel(peer_daemon *d, char *arg)
+{
+    peer_channel *pc = &d->ch[d->nch];
+    memset(pc, 0, sizeof *pc);
+    pc->d = d;
+    pc->http_stream = -1;
+    pc->priority = (uint8_t)d->nch;
+    char *colon = strrchr(arg, ':');
+    if (colon) {
+        *colon = '\0';
+        pc->priority = (uint8_t)cmd_parse_u32(SUB, "--channel priority", colon + 1, 0, 255);
+    }
+    if (!*arg || strlen(arg) > STRATA_WIRE_MAX_NAME_BYTES)
+        cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+    pc->name = arg;
+    d->nch++;
 }
 
 int cmd_peer(int argc, char **argv)
@@ -212,7 +300,8 @@ int cmd_peer(int argc, char **argv)
     int have_group_seed = 0, with_groups = 1;
     strata_addr listen = {0, 0}, http_addr = {0};
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
-    const char *output = NULL;
+    const char *outputs[STRATA_NODE_MAX_CHANNELS];
+    int noutputs = 0;
     cfg.upload_kbps = 2000;
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
@@ -226,10 +315,14 @@ int cmd_peer(int argc, char **argv)
             have_control = 1;
             break;
         case 'n':
-            cfg.channel = optarg;
+            if (d.nch == STRATA_NODE_MAX_CHANNELS)
+                cmd_usage_error(SUB, "at most %d --channel", STRATA_NODE_MAX_CHANNELS);
+            parse_channel(&d, optarg);
             break;
         case 'o':
-            output = optarg;
+            if (noutputs == STRATA_NODE_MAX_CHANNELS)
+                cmd_usage_error(SUB, "at most %d --output", STRATA_NODE_MAX_CHANNELS);
+            outputs[noutputs++] = optarg;
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);
@@ -304,19 +397,30 @@ int cmd_peer(int argc, char **argv)
         cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
     if (!have_control)
         cmd_usage_error(SUB, "--control ADDR:PORT is required");
-    if (!cfg.channel || !*cfg.channel || strlen(cfg.channel) > 64)
+    if (d.nch == 0)
         cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+    if (noutputs > d.nch)
+        cmd_usage_error(SUB, "more --output than --channel");
+    for (int i = 0; i < d.nch; i++)
+        for (int j = 0; j < i; j++)
+            if (strcmp(d.ch[i].name, d.ch[j].name) == 0)
+                cmd_usage_error(SUB, "channel '%s' given twice", d.ch[i].name);
     if (cfg.region && strlen(cfg.region) > 32)
         cmd_usage_error(SUB, "--region LABEL must be at most 32 bytes");
 
     d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
 
-    if (output) {
-        if (strcmp(output, "-") == 0) {
-            d.out = stdout;
-            d.out_is_stdout = 1;
-        } else if (!(d.out = fopen(output, "wb"))) {
-            fprintf(stderr, "strata peer: cannot open output '%s': %s\n", output, strerror(errno));
+    int to_stdout = 0;
+    for (int i = 0; i < noutputs; i++) {
+        peer_channel *pc = &d.ch[i];
+        if (strcmp(outputs[i], "-") == 0) {
+            if (to_stdout++)
+                cmd_usage_error(SUB, "only one --output can be -");
+            pc->out = stdout;
+            pc->out_is_stdout = 1;
+        } else if (!(pc->out = fopen(outputs[i], "wb"))) {
+            fprintf(stderr, "strata peer: cannot open output '%s': %s\n", outputs[i],
+                    strerror(errno));
             return CMD_EXIT_FAILURE;
         }
     }
@@ -354,11 +458,21 @@ int cmd_peer(int argc, char **argv)
     host_groups_init(&d.groups, &d.log);
     strata_node_callbacks ncb = {host_groups_on_event, NULL, &d.groups};
     d.core = strata_node_new(&ncfg, &ncb, NULL, host_now_ns());
-    strata_peer_callbacks pcb = {on_play, on_end, &d};
-    d.channel = d.core ? strata_node_watch(d.core, &cfg, &pcb, host_now_ns()) : -1;
-    if (d.channel < 0) {
+    if (!d.core) {
         fprintf(stderr, "strata peer: cannot create the node\n");
         return CMD_EXIT_FAILURE;
+    }
+    for (int i = 0; i < d.nch; i++) {
+        peer_channel *pc = &d.ch[i];
+        strata_peer_callbacks pcb = {on_play, on_end, pc};
+        cfg.channel = pc->name;
+        cfg.priority = pc->priority;
+        pc->handle = strata_node_watch(d.core, &cfg, &pcb, host_now_ns());
+        if (pc->handle < 0) {
+            fprintf(stderr, "strata peer: cannot watch channel %s: %s\n", pc->name,
+                    strata_strerror(pc->handle));
+            return CMD_EXIT_FAILURE;
+        }
     }
     rc = host_node_begin(&d.node, d.core);
     if (rc < 0) {
@@ -372,10 +486,12 @@ int cmd_peer(int argc, char **argv)
             fprintf(stderr, "strata peer: cannot serve HTTP: %s\n", uv_strerror(rc));
             return CMD_EXIT_FAILURE;
         }
+        for (int i = 0; i < d.nch; i++)
+            d.ch[i].http_stream = host_http_add_stream(d.http, d.ch[i].name);
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     host_signals_start(&d.signals, d.loop, on_signal, &d);
-    FILE *ready = d.out_is_stdout ? stderr : stdout;
+    FILE *ready = to_stdout ? stderr : stdout;
     char a[32], h[32];
     fprintf(ready, "strata peer %016" PRIx64 " listening on udp %s", d.id.v,
             strata_addr_format(d.node.bound, a, sizeof a));
@@ -385,10 +501,13 @@ int cmd_peer(int argc, char **argv)
     fflush(ready);
     uv_run(d.loop, UV_RUN_DEFAULT);
     int status = CMD_EXIT_OK;
-    if (d.out) {
-        if (fflush(d.out) != 0 || d.write_failed)
+    for (int i = 0; i < d.nch; i++) {
+        peer_channel *pc = &d.ch[i];
+        if (!pc->out)
+            continue;
+        if (fflush(pc->out) != 0 || pc->write_failed)
             status = CMD_EXIT_FAILURE;
-        if (!d.out_is_stdout && fclose(d.out) != 0)
+        if (!pc->out_is_stdout && fclose(pc->out) != 0)
             status = CMD_EXIT_FAILURE;
     }
     strata_node_del(d.core);

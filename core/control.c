@@ -2,12 +2,17 @@
  * The control center (see strata/control.h): client manager and service
  * manager, with the content directory (directory.c) and the DCMs (dcm.c).
  *
- * Client manager. Keeps one record per live node: id, address, role,
- * channel, DCM (peers), last time heard, the last instruction epoch sent and
- * when, the counters of its latest heartbeat, and per substream the state
- * stall detection needs. JOIN, HEARTBEAT and LEAVE are handled here and
- * passed on to the node's DCM; anything else is counted
- * and dropped.
+ * Client manager. Keeps one record per node (the host table: id, address,
+ * declared upload, its memberships) and one per membership, a (node,
+ * channel) pair (role, DCM, priority, its share of the upload, last time
+ * heard, the last instruction epoch sent and when, the counters of its
+ * latest heartbeat, and per substream the state stall detection needs). A
+ * node may be in several channels at once (SPEC C12): its upload is shared
+ * among them in priority order (share_uploads). JOIN, HEARTBEAT and LEAVE
+ * are handled here, per (node, channel), and passed on to the
+ * membership's DCM; anything else is counted and dropped. Memberships are
+ * indexed by a keyed hash of (node, channel) (member_key): ids are chosen
+ * by the nodes, and the key is what an attacker does not know.
  *
  * Channels. One record per channel with nodes: the source (live, or the
  * last one known: when a source leaves its trees stay, and so does the ref
@@ -65,23 +70,37 @@ typedef struct ctl_stall {
 
 struct ctl_channel;
 
+struct ctl_host;
+
+/* One membership: a node in one channel. */
 typedef struct ctl_node {
     strata_node_id id;
-    strata_addr addr;
-    uint8_t role;            /* enum strata_role */
+    struct ctl_host *host; /* the node: address, declared upload */
+    uint8_t role;          /* enum strata_role */
+    uint8_t priority;      /* among the node's channels, 0 first */
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the tree */
     uint8_t stall_init;
     struct ctl_channel *ch;
     strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
     strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
     uint16_t root_subs; /* ... which of them (bit s: tree s) */
-    uint32_t upload_kbps;
+    uint32_t upload_kbps; /* this channel's share of the node's upload */
+    uint64_t joined_seq;  /* join order: ties of priority go to the earlier */
     uint64_t last_seen_ns;
     uint32_t last_epoch_sent;
     uint64_t last_send_ns;
     uint64_t played, missed, tx_bytes; /* from the latest heartbeat */
     ctl_stall stall[];                 /* k entries */
 } ctl_node;
+
+/* One node, whatever its channels: the facts that are the node's. */
+typedef struct ctl_host {
+    strata_node_id id;
+    strata_addr addr;
+    uint32_t upload_kbps; /* declared, shared among its memberships */
+    uint8_t n_members;
+    ctl_node *members[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
+} ctl_host;
 
 typedef struct ctl_channel {
     strata_channel_id id;
@@ -115,7 +134,11 @@ struct strata_control {
     strata_outbox own_outbox; /* used when the config names none */
     strata_outbox *outbox;    /* the node's, or own_outbox */
     strata_directory *dir;
-    ptab nodes, channels, dcms;
+    ptab nodes; /* memberships, by member_key */
+    ptab hosts; /* nodes, by id */
+    ptab channels, dcms;
+    uint64_t member_salt[2]; /* member_key's secret */
+    uint64_t joins_seq;
     uint32_t next_dcm_id;
     uint32_t epoch;
     uint64_t next_scan_ns;
@@ -246,6 +269,32 @@ static int drop(strata_control *c, strata_addr from, int err, const char *what, 
                     strata_addr_format(from, a, sizeof a), strata_strerror(err));
     }
     return err;
+}
+
+/* --- memberships and hosts ------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ull;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebull;
+    return x ^ (x >> 31);
+}
+
+/* The index key of (node, channel): keyed with the control center's own
+ * secret, so that nodes, which choose their ids, cannot make two
+ * memberships share a key on purpose. (A chance collision, about 2^-64 a
+ * pair, only refuses the later JOIN.) */
+static uint64_t member_key(const strata_control *c, strata_node_id node, strata_channel_id ch)
+{
+    return mix64(mix64(node.v ^ c->member_salt[0]) ^ ch.v ^ c->member_salt[1]);
+}
+
+static ctl_node *member_get(const strata_control *c, strata_node_id node, strata_channel_id ch)
+{
+    ctl_node *rec = ptab_get(&c->nodes, member_key(c, node, ch));
+    return rec && rec->id.v == node.v && rec->ch->id.v == ch.v ? rec : NULL;
 }
 
 static uint32_t next_epoch(strata_control *c)
@@ -381,7 +430,7 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     for (int i = 0; i < n; i++) {
         int len = strata_wire_encode_instruction(enc, sizeof enc, &c->instr[i]);
-        if (strata_outbox_push_bytes(c->outbox, rec->addr, enc, len) == 0)
+        if (strata_outbox_push_bytes(c->outbox, rec->host->addr, enc, len) == 0)
             c->instructions_sent++;
     }
     if (n > 0) {
@@ -431,7 +480,7 @@ static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t ep
 static ctl_node *sub_head(strata_control *c, strata_dcm *d, uint8_t s)
 {
     strata_node_id id = strata_dcm_substream_root(d, s).node;
-    ctl_node *rec = id.v ? ptab_get(&c->nodes, id.v) : NULL;
+    ctl_node *rec = id.v ? member_get(c, id, strata_dcm_channel(d)) : NULL;
     return rec && rec->roots == d && ((rec->root_subs >> s) & 1u) ? rec : NULL;
 }
 
@@ -473,7 +522,7 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
             if (!epoch)
                 epoch = next_epoch(c);
             if (ids[i].v == STRATA_MTREE_SOURCE.v) {
-                ctl_node *src = ch && ch->source_live ? ptab_get(&c->nodes, ch->source.v) : NULL;
+                ctl_node *src = ch && ch->source_live ? member_get(c, ch->source, ch->id) : NULL;
                 if (src)
                     send_source_instructions(c, d, src, epoch, now);
                 ctl_node *last = NULL;
@@ -485,7 +534,7 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
                 }
                 continue;
             }
-            ctl_node *rec = ptab_get(&c->nodes, ids[i].v);
+            ctl_node *rec = member_get(c, ids[i], strata_dcm_channel(d));
             if (!rec || rec->dcm != d)
                 continue;
             if (rec->roots)
@@ -685,11 +734,11 @@ static void direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm
 static ctl_node *make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_node_id id,
                            uint64_t now)
 {
-    ctl_node *h = ptab_get(&c->nodes, id.v);
+    ctl_node *h = member_get(c, id, ch->id);
     if (!h)
         return NULL;
     uint32_t backbone_kbps = h->upload_kbps - head_region_kbps(h->upload_kbps, ch->rate_kbps);
-    if (strata_dcm_add(ch->backbone, h->id, h->addr, backbone_kbps))
+    if (strata_dcm_add(ch->backbone, h->id, h->host->addr, backbone_kbps))
         return NULL;
     strata_dcm_remove(d, h->id);
     h->dcm = ch->backbone;
@@ -767,7 +816,7 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
         if (h)
             h->root_subs &= (uint16_t) ~(1u << s);
         nh->root_subs |= (uint16_t)(1u << s);
-        strata_dcm_set_substream_root(d, s, (strata_peer_ref){nh->id, nh->addr});
+        strata_dcm_set_substream_root(d, s, (strata_peer_ref){nh->id, nh->host->addr});
         if (moved)
             *moved = 1;
     }
@@ -792,12 +841,9 @@ static void backbone_start(strata_control *c, ctl_channel *ch, uint64_t now)
     flush_channel(c, ch, now);
 }
 
-/* Records a node's new address and tells whoever holds a ref to it. */
-static void set_addr(strata_control *c, ctl_node *rec, strata_addr addr, uint64_t now)
+/* Tells whoever holds a ref to membership rec its node's new address. */
+static void member_moved(strata_control *c, ctl_node *rec, strata_addr addr, uint64_t now)
 {
-    if (strata_addr_eq(rec->addr, addr))
-        return;
-    rec->addr = addr;
     if (rec->role == STRATA_ROLE_SOURCE) {
         rec->ch->source_addr = addr;
         push_roots(c, rec->ch, now);
@@ -807,6 +853,21 @@ static void set_addr(strata_control *c, ctl_node *rec, strata_addr addr, uint64_
     for (uint8_t s = 0; rec->roots && s < strata_dcm_k(rec->roots); s++)
         if ((rec->root_subs >> s) & 1u)
             strata_dcm_set_substream_root(rec->roots, s, (strata_peer_ref){rec->id, addr});
+}
+
+/* Records a node's new address (heard from membership rec) and tells the
+ * DCMs of every channel it is in. */
+static void set_addr(strata_control *c, ctl_node *rec, strata_addr addr, uint64_t now)
+{
+    ctl_host *h = rec->host;
+    if (strata_addr_eq(h->addr, addr))
+        return;
+    h->addr = addr;
+    for (uint8_t i = 0; i < h->n_members; i++)
+        member_moved(c, h->members[i], addr, now);
+    for (uint8_t i = 0; i < h->n_members; i++)
+        if (h->members[i] != rec)
+            flush_node(c, h->members[i], now); /* rec's own caller flushes it */
 }
 
 /* The last region of a channel gone and its backbone empty, the backbone
@@ -833,13 +894,143 @@ static void forget_counters(strata_control *c, ctl_node *rec)
     rec->played = rec->missed = rec->tx_bytes = 0;
 }
 
-/* Removes a node (leave, death, or a JOIN that changes its channel or
- * role) and repairs the trees it was in. */
+/* The node record of id, made (with room for a membership) when new.
+ * NULL when out of memory or the node is in as many channels as allowed. */
+static ctl_host *host_for(strata_control *c, strata_node_id id, strata_addr addr,
+                          uint32_t upload_kbps)
+{
+    ctl_host *h = ptab_get(&c->hosts, id.v);
+    if (h)
+        return h->n_members < STRATA_CONTROL_MAX_CHANNELS_PER_NODE ? h : NULL;
+    if (ptab_reserve(&c->hosts, c->alloc, c->hosts.count + 1))
+        return NULL;
+    h = strata_mem_calloc(c->alloc, 1, sizeof *h);
+    if (!h)
+        return NULL;
+    h->id = id;
+    h->addr = addr;
+    h->upload_kbps = upload_kbps;
+    ptab_put(&c->hosts, id.v, h);
+    return h;
+}
+
+static void host_release_if_empty(strata_control *c, ctl_host *h)
+{
+    if (h->n_members)
+        return;
+    ptab_del(&c->hosts, h->id.v);
+    strata_mem_free(c->alloc, h);
+}
+
+/* Takes membership rec into the tables (room was reserved by node_new). */
+static void member_insert(strata_control *c, ctl_node *rec)
+{
+    ptab_put(&c->nodes, member_key(c, rec->id, rec->ch->id), rec);
+    rec->host->members[rec->host->n_members++] = rec;
+}
+
+/* A membership that never made it into the tables. */
+static void member_discard(strata_control *c, ctl_node *rec)
+{
+    ctl_host *h = rec->host;
+    strata_mem_free(c->alloc, rec);
+    host_release_if_empty(c, h);
+}
+
+/* What channel ch's trees can use of one node: the slots of its interior
+ * tree are capped at STRATA_WIRE_MAX_CHILDREN, so upload beyond
+ * max_children x rate / k buys nothing there. */
+static uint32_t channel_demand_kbps(const strata_control *c, const ctl_channel *ch)
+{
+    uint64_t d = (uint64_t)ch->rate_kbps * STRATA_WIRE_MAX_CHILDREN / (c->k ? c->k : 1);
+    return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+}
+
+/* Membership a goes before b in the node's upload. */
+static int share_before(const ctl_node *a, const ctl_node *b)
+{
+    return a->priority < b->priority ||
+           (a->priority == b->priority && a->joined_seq < b->joined_seq);
+}
+
+/* Shares node h's upload among its channels (SPEC C12): in priority order
+ * (ties to the earlier member), each channel gets what its trees can use
+ * (channel_demand_kbps) out of what the channels before it left, and the
+ * last one all that remains. A channel alone gets the whole upload, as it
+ * always did; a second one of lower priority gets only what the first
+ * cannot use, so starting it never takes upload from the first one's
+ * trees. Sources keep the upload their JOIN gave. Writes each
+ * membership's share into want[] (in h->members order). */
+static void compute_shares(const strata_control *c, const ctl_host *h, uint32_t *want)
+{
+    const ctl_node *order[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
+    size_t n = 0;
+    for (uint8_t i = 0; i < h->n_members; i++) {
+        const ctl_node *m = h->members[i];
+        want[i] = m->upload_kbps;
+        if (m->role != STRATA_ROLE_PEER)
+            continue;
+        size_t j = n++;
+        while (j > 0 && share_before(m, order[j - 1])) {
+            order[j] = order[j - 1];
+            j--;
+        }
+        order[j] = m;
+    }
+    uint32_t left = h->upload_kbps;
+    for (size_t j = 0; j < n; j++) {
+        uint32_t give = left;
+        if (j + 1 < n) {
+            uint32_t demand = channel_demand_kbps(c, order[j]->ch);
+            give = demand < left ? demand : left;
+        }
+        left -= give;
+        for (uint8_t i = 0; i < h->n_members; i++)
+            if (h->members[i] == order[j])
+                want[i] = give;
+    }
+}
+
+/* Applies compute_shares to every membership of h but skip (whose share
+ * its caller set): a plain member whose share changed leaves its trees and
+ * joins them again with the new share, so its children find parents that
+ * can carry them. A region's head keeps its share until it stops heading
+ * (the backbone has no way yet to resize a member in place). */
+static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, uint64_t now)
+{
+    uint32_t want[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
+    compute_shares(c, h, want);
+    for (uint8_t i = 0; i < h->n_members; i++) {
+        ctl_node *m = h->members[i];
+        if (m == skip || m->role != STRATA_ROLE_PEER || m->roots || want[i] == m->upload_kbps)
+            continue;
+        strata_dcm *d = m->dcm;
+        if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, h->addr, want[i]) == 0) {
+            m->upload_kbps = want[i];
+        } else if (!strata_dcm_has(d, m->id) &&
+                   strata_dcm_add(d, m->id, h->addr, m->upload_kbps) != 0) {
+            /* Out of memory with the member out of its trees: it is told
+             * so at its next heartbeat (UNKNOWN) and joins again. */
+            continue;
+        }
+        flush_dcm(c, d, now);
+    }
+}
+
+/* Removes a membership (leave, death, or a JOIN that changes its role) and
+ * repairs the trees it was in; the node's other channels get its upload. */
 static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
 {
     ctl_channel *ch = rec->ch;
+    ctl_host *host = rec->host;
     /* Its counters stay in the sums: status figures cover the whole run. */
-    ptab_del(&c->nodes, rec->id.v);
+    ptab_del(&c->nodes, member_key(c, rec->id, ch->id));
+    for (uint8_t i = 0; i < host->n_members; i++) {
+        if (host->members[i] == rec) {
+            host->members[i] = host->members[--host->n_members];
+            break;
+        }
+    }
     if (rec->role == STRATA_ROLE_SOURCE) {
         /* Children keep their trees and the source's ref: the data plane
          * goes on as it was until a new source registers. */
@@ -881,22 +1072,48 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
     }
     strata_mem_free(c->alloc, rec);
     channel_maybe_release(c, ch);
+    if (host->n_members)
+        share_uploads(c, host, NULL, now);
+    else
+        host_release_if_empty(c, host);
 }
 
-static ctl_node *node_new(strata_control *c, strata_node_id id, strata_addr addr, uint8_t role,
-                          ctl_channel *ch, uint32_t upload_kbps, uint64_t now)
+/* A new membership of node j->node in ch, not yet in the tables
+ * (member_insert); its share of the upload is set for a peer
+ * (compute_shares). NULL when out of memory, when the node is in too many
+ * channels, or in the rare case of a key collision. */
+static ctl_node *node_new(strata_control *c, const strata_msg_join *j, strata_addr addr,
+                          ctl_channel *ch, uint64_t now)
 {
-    if (ptab_reserve(&c->nodes, c->alloc, c->nodes.count + 1))
+    if (ptab_reserve(&c->nodes, c->alloc, c->nodes.count + 1) ||
+        ptab_get(&c->nodes, member_key(c, j->node, ch->id)))
+        return NULL;
+    ctl_host *h = host_for(c, j->node, addr, j->upload_kbps);
+    if (!h)
         return NULL;
     ctl_node *rec = strata_mem_calloc(c->alloc, 1, sizeof *rec + c->k * sizeof(ctl_stall));
-    if (!rec)
+    if (!rec) {
+        host_release_if_empty(c, h);
         return NULL;
-    rec->id = id;
-    rec->addr = addr;
-    rec->role = role;
+    }
+    h->addr = addr;
+    h->upload_kbps = j->upload_kbps;
+    rec->id = j->node;
+    rec->host = h;
+    rec->role = j->role;
+    rec->priority = j->priority;
+    rec->joined_seq = ++c->joins_seq;
     rec->ch = ch;
-    rec->upload_kbps = upload_kbps;
+    rec->upload_kbps = j->upload_kbps;
     rec->last_seen_ns = now;
+    if (rec->role == STRATA_ROLE_PEER && h->n_members) {
+        /* Its place among the node's channels, counted as if it were in. */
+        uint32_t want[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
+        h->members[h->n_members++] = rec;
+        compute_shares(c, h, want);
+        h->n_members--;
+        rec->upload_kbps = want[h->n_members];
+    }
     return rec;
 }
 
@@ -988,6 +1205,12 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
     ctl_channel *ch = rec->ch;
     rec->last_seen_ns = now;
     set_addr(c, rec, from, now);
+    if (rec->role == STRATA_ROLE_PEER &&
+        (j->priority != rec->priority || j->upload_kbps != rec->host->upload_kbps)) {
+        rec->priority = j->priority;
+        rec->host->upload_kbps = j->upload_kbps;
+        share_uploads(c, rec->host, NULL, now);
+    }
     if (rec->role == STRATA_ROLE_SOURCE &&
         (j->rate_kbps != ch->rate_kbps || j->upload_kbps != ch->source_upload_kbps)) {
         ch->rate_kbps = j->rate_kbps;
@@ -1022,10 +1245,10 @@ static int join_source(strata_control *c, const strata_msg_join *j, strata_chann
     ch = channel_get_or_create(c, ch_id);
     if (!ch)
         goto fail_channel;
-    rec = node_new(c, j->node, from, STRATA_ROLE_SOURCE, ch, j->upload_kbps, now);
+    rec = node_new(c, j, from, ch, now);
     if (!rec)
         goto fail_node;
-    ptab_put(&c->nodes, rec->id.v, rec);
+    member_insert(c, rec);
     if (ch->source.v != j->node.v)
         ch->start_seq = 0; /* a new source numbers its packets afresh */
     ch->source_live = 1;
@@ -1063,13 +1286,14 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     d = dcm_for(c, ch, region, region_len);
     if (!d)
         goto fail_dcm;
-    rec = node_new(c, j->node, from, STRATA_ROLE_PEER, ch, j->upload_kbps, now);
+    rec = node_new(c, j, from, ch, now);
     if (!rec)
         goto fail_node;
-    if (strata_dcm_add(d, j->node, from, j->upload_kbps))
+    if (strata_dcm_add(d, j->node, from, rec->upload_kbps))
         goto fail_add;
     rec->dcm = d;
-    ptab_put(&c->nodes, rec->id.v, rec);
+    member_insert(c, rec);
+    share_uploads(c, rec->host, rec, now); /* channels of lower priority give way */
     c->peers++;
     c->joins++;
     if (!ch->backbone && ch->ndcms >= 2) {
@@ -1091,7 +1315,7 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     return 0;
 
 fail_add:
-    strata_mem_free(c->alloc, rec);
+    member_discard(c, rec);
 fail_node:
     if (strata_dcm_count(d) == 0 && !has_heads(c, d))
         dcm_destroy(c, d);
@@ -1121,9 +1345,9 @@ static int handle_join(strata_control *c, strata_addr from, const uint8_t *buf, 
         return drop(c, from, rc, "JOIN (region label)", now);
     strata_channel_id ch_id = strata_channel_id_from_name((const char *)j.name, j.name_len);
 
-    ctl_node *rec = ptab_get(&c->nodes, j.node.v);
-    if (rec && (rec->ch->id.v != ch_id.v || rec->role != j.role)) {
-        /* Same id, another channel or role: the old membership is over. */
+    ctl_node *rec = member_get(c, j.node, ch_id);
+    if (rec && rec->role != j.role) {
+        /* Same node and channel, another role: the old membership is over. */
         remove_node(c, rec, now);
         rec = NULL;
     }
@@ -1221,7 +1445,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     int rc = strata_wire_decode_heartbeat(buf, buflen, hb);
     if (rc < 0)
         return drop(c, from, rc, "HEARTBEAT", now);
-    ctl_node *rec = ptab_get(&c->nodes, hb->node.v);
+    ctl_node *rec = member_get(c, hb->node, hb->channel);
     if (!rec) {
         /* Declared dead after lost heartbeats, or from before a restart: it
          * is told to join again (protocol.md 3.3, UNKNOWN), and counted.
@@ -1233,8 +1457,6 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         send_join_reply(c, from, &j, hb->channel, NULL, STRATA_JOIN_UNKNOWN, (strata_dcm_id){0});
         return drop(c, from, STRATA_ERR_UNEXPECTED, "HEARTBEAT from unknown node", now);
     }
-    if (rec->ch->id.v != hb->channel.v)
-        return drop(c, from, STRATA_ERR_UNEXPECTED, "HEARTBEAT for another channel", now);
 
     rec->last_seen_ns = now;
     set_addr(c, rec, from, now);
@@ -1289,11 +1511,9 @@ static int handle_leave(strata_control *c, strata_addr from, const uint8_t *buf,
     int rc = strata_wire_decode_leave(buf, buflen, &m);
     if (rc < 0)
         return drop(c, from, rc, "LEAVE", now);
-    ctl_node *rec = ptab_get(&c->nodes, m.node.v);
+    ctl_node *rec = member_get(c, m.node, m.channel);
     if (!rec)
         return drop(c, from, STRATA_ERR_UNEXPECTED, "LEAVE from unknown node", now);
-    if (rec->ch->id.v != m.channel.v)
-        return drop(c, from, STRATA_ERR_UNEXPECTED, "LEAVE for another channel", now);
     c->leaves++;
     if (log_allowed(c, STRATA_LOG_DEBUG, now))
         strata_logf(c->log, STRATA_LOG_DEBUG, "control: node %016llx left",
@@ -1333,6 +1553,9 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->next_scan_ns = deadline(now, c->hb_ns);
     c->log_window_ns = now;
     ptab_init(&c->nodes, a, cfg->seed ^ 0x6e6f646573ull);
+    ptab_init(&c->hosts, a, cfg->seed ^ 0x686f737473ull);
+    c->member_salt[0] = mix64(cfg->seed ^ 0x6d656d6265727331ull);
+    c->member_salt[1] = mix64(cfg->seed ^ 0x6d656d6265727332ull);
     ptab_init(&c->channels, a, cfg->seed ^ 0x6368616e6eull);
     ptab_init(&c->dcms, a, cfg->seed ^ 0x64636d73ull);
     c->outbox = cfg->outbox;
@@ -1360,6 +1583,9 @@ void strata_control_del(strata_control *c)
         return;
     for (size_t i = 0; i < c->nodes.count; i++)
         strata_mem_free(c->alloc, c->nodes.items[i]);
+    for (size_t i = 0; i < c->hosts.count; i++)
+        strata_mem_free(c->alloc, c->hosts.items[i]);
+    ptab_free(&c->hosts, c->alloc);
     for (size_t i = 0; i < c->dcms.count; i++)
         strata_dcm_del(c->dcms.items[i]);
     for (size_t i = 0; i < c->channels.count; i++) {
@@ -1405,17 +1631,17 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
     /* Collect the dead in chunks (the table must not change while it is
      * walked), remove them, and look again until a walk finds fewer than a
      * chunk: one walk per CONTROL_SCAN_CHUNK deaths, without allocating. */
-    strata_node_id dead[CONTROL_SCAN_CHUNK];
+    uint64_t dead[CONTROL_SCAN_CHUNK]; /* member keys */
     size_t n;
     do {
         n = 0;
         for (size_t i = 0; i < c->nodes.count && n < CONTROL_SCAN_CHUNK; i++) {
             const ctl_node *rec = c->nodes.items[i];
             if (elapsed(now, rec->last_seen_ns) >= c->dead_ns)
-                dead[n++] = rec->id;
+                dead[n++] = c->nodes.keys[i];
         }
         for (size_t i = 0; i < n; i++) {
-            ctl_node *rec = ptab_get(&c->nodes, dead[i].v);
+            ctl_node *rec = ptab_get(&c->nodes, dead[i]);
             if (!rec)
                 continue;
             c->deaths++;
@@ -1435,6 +1661,20 @@ uint64_t strata_control_next_timeout(const strata_control *c)
 strata_outbox *strata_control_outbox(strata_control *c)
 {
     return c->outbox;
+}
+
+int strata_control_member_of(const strata_control *c, strata_node_id node, strata_channel_id ch,
+                             strata_control_member *out)
+{
+    const ctl_node *rec = member_get(c, node, ch);
+    if (!rec)
+        return 0;
+    out->role = rec->role;
+    out->priority = rec->priority;
+    out->channels = rec->host->n_members;
+    out->upload_kbps = rec->upload_kbps;
+    out->dcm = rec->dcm ? strata_dcm_id_of(rec->dcm) : (strata_dcm_id){0};
+    return 1;
 }
 
 void strata_control_get_status(const strata_control *c, strata_control_status *st)

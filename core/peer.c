@@ -138,6 +138,7 @@ struct strata_peer {
     uint8_t name_len;
     uint8_t region[STRATA_WIRE_MAX_REGION_BYTES];
     uint8_t region_len;
+    uint8_t priority;
     uint32_t upload_kbps;
     uint64_t repair_after_ns, repair_retry_ns, tail_idle_ns;
     uint64_t skew_ns; /* estimated lateness between substreams, see "Repair timing" */
@@ -282,6 +283,7 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
         memcpy(p->region, cfg->region, region_len);
     p->region_len = (uint8_t)region_len;
     p->upload_kbps = cfg->upload_kbps;
+    p->priority = cfg->priority;
     p->repair_after_ns = STRATA_MS(cfg->repair_after_ms ? cfg->repair_after_ms
                                                         : STRATA_PEER_DEFAULT_REPAIR_AFTER_MS);
     p->repair_retry_ns = STRATA_MS(cfg->repair_retry_ms ? cfg->repair_retry_ms
@@ -377,6 +379,7 @@ static void send_join(strata_peer *p, uint64_t now)
         .name = p->name,
         .region_len = p->region_len,
         .region = p->region,
+        .priority = p->priority,
     };
     strata_session_send_join(&p->ses, &m, now);
 }

@@ -33,7 +33,7 @@ enum wire_sizes {
     HB_FIXED_BYTES = 78,
     HB_PARENT_BYTES = 28,
     HB_CHILD_BYTES = 25,
-    JOIN_FIXED_BYTES = 23, /* with both length bytes, without the strings */
+    JOIN_FIXED_BYTES = 24, /* with both length bytes and the priority, without the strings */
     JOIN_REPLY_BYTES = 42,
     PEER_REF_BYTES = 14,
     INSTR_FIXED_BYTES = 60,
@@ -501,7 +501,8 @@ int strata_wire_encode_join(uint8_t *buf, size_t buflen, const strata_msg_join *
     p = put_u8(p, m->name_len);
     p = put_bytes(p, m->name, m->name_len);
     p = put_u8(p, m->region_len);
-    put_bytes(p, m->region, m->region_len);
+    p = put_bytes(p, m->region, m->region_len);
+    put_u8(p, m->priority);
     return (int)n;
 }
 
@@ -531,6 +532,7 @@ int strata_wire_decode_join(const uint8_t *buf, size_t buflen, strata_msg_join *
     if (m->region_len > STRATA_WIRE_MAX_REGION_BYTES)
         return STRATA_ERR_RANGE;
     m->region = get_bytes(&r, m->region_len);
+    m->priority = get_u8(&r);
     err = close_message(&r, buflen);
     if (err < 0)
         return err;

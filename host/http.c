@@ -23,6 +23,7 @@ typedef struct http_client {
     char req[HOST_HTTP_MAX_REQUEST_BYTES];
     size_t reqlen;
     int streaming;
+    int stream; /* which stream it receives */
     int closing;
 } http_client;
 
@@ -32,7 +33,9 @@ struct host_http {
     http_client *clients;
     host_http_status_fn status;
     void *status_user;
-    int ended;
+    char names[HOST_HTTP_MAX_STREAMS][65];
+    int nstreams;
+    int ended[HOST_HTTP_MAX_STREAMS];
     int closing;
     int listener_closed;
 };
@@ -100,6 +103,26 @@ static void client_send(http_client *c, const void *buf, size_t len, int close_a
     }
 }
 
+/* The stream a request line asks for: 0 for /stream, i for /stream/NAME;
+ * -1 for anything else. */
+static int stream_of(const host_http *s, const char *line)
+{
+    static const char get[] = "GET /stream";
+    size_t g = sizeof get - 1;
+    if (strncmp(line, get, g) != 0)
+        return -1;
+    if (line[g] == '\0' || line[g] == ' ')
+        return 0;
+    if (line[g] != '/')
+        return -1;
+    const char *name = line + g + 1;
+    size_t len = strcspn(name, " ");
+    for (int i = 0; i < s->nstreams; i++)
+        if (strlen(s->names[i]) == len && strncmp(s->names[i], name, len) == 0)
+            return i;
+    return -1;
+}
+
 static void respond(http_client *c)
 {
     host_http *s = c->server;
@@ -109,11 +132,13 @@ static void respond(http_client *c)
         n = sizeof line - 1;
     memcpy(line, c->req, n);
     line[n] = '\0';
-    if (strncmp(line, "GET /stream ", 12) == 0 || strcmp(line, "GET /stream") == 0) {
+    int stream = stream_of(s, line);
+    if (stream >= 0) {
         static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\n"
                                   "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
-        client_send(c, hdr, sizeof hdr - 1, s->ended);
-        c->streaming = !s->ended;
+        client_send(c, hdr, sizeof hdr - 1, s->ended[stream]);
+        c->stream = stream;
+        c->streaming = !s->ended[stream];
     } else if ((strncmp(line, "GET /status ", 12) == 0) && s->status) {
         char *body = malloc(HOST_HTTP_STATUS_BYTES);
         if (!body) {
@@ -217,13 +242,26 @@ int host_http_start(host_http **out, uv_loop_t *loop, strata_addr addr, strata_a
     return 0;
 }
 
-void host_http_write(host_http *h, const uint8_t *buf, size_t len)
+int host_http_add_stream(host_http *h, const char *name)
+{
+    if (h->nstreams == HOST_HTTP_MAX_STREAMS)
+        return -1;
+    snprintf(h->names[h->nstreams], sizeof h->names[0], "%s", name);
+    return h->nstreams++;
+}
+
+void host_http_write_stream(host_http *h, int stream, const uint8_t *buf, size_t len)
 {
     for (http_client *c = h->clients, *next; c; c = next) {
         next = c->next; /* client_send may close c, but frees it only later */
-        if (c->streaming)
+        if (c->streaming && c->stream == stream)
             client_send(c, buf, len, 0);
     }
+}
+
+void host_http_write(host_http *h, const uint8_t *buf, size_t len)
+{
+    host_http_write_stream(h, 0, buf, len);
 }
 
 static void on_shutdown_done(uv_shutdown_t *sd, int status)
@@ -234,11 +272,13 @@ static void on_shutdown_done(uv_shutdown_t *sd, int status)
     client_close(c);
 }
 
-void host_http_end_streams(host_http *h)
+void host_http_end_stream(host_http *h, int stream)
 {
-    h->ended = 1;
+    if (stream < 0 || stream >= HOST_HTTP_MAX_STREAMS)
+        return;
+    h->ended[stream] = 1;
     for (http_client *c = h->clients; c; c = c->next) {
-        if (c->streaming) {
+        if (c->streaming && c->stream == stream) {
             c->streaming = 0;
             uv_shutdown_t *sd = malloc(sizeof *sd);
             if (!sd || uv_shutdown(sd, (uv_stream_t *)&c->tcp, on_shutdown_done) < 0) {
@@ -247,6 +287,12 @@ void host_http_end_streams(host_http *h)
             }
         }
     }
+}
+
+void host_http_end_streams(host_http *h)
+{
+    for (int i = 0; i < HOST_HTTP_MAX_STREAMS; i++)
+        host_http_end_stream(h, i);
 }
 
 size_t host_http_clients(const host_http *h)

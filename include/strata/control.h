@@ -54,7 +54,8 @@ enum strata_control_defaults {
     STRATA_CONTROL_DEFAULT_K = 4,
     STRATA_CONTROL_DEFAULT_HEARTBEAT_MS = 500,
     STRATA_CONTROL_DEFAULT_PREFIX_BITS = 24,
-    STRATA_CONTROL_DEFAULT_MAX_NODES = 1000000,
+    STRATA_CONTROL_DEFAULT_MAX_NODES = 1000000, /* memberships (node, channel) */
+    STRATA_CONTROL_MAX_CHANNELS_PER_NODE = 16,
 };
 
 typedef struct strata_control_status {
@@ -83,6 +84,20 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now);
 uint64_t strata_control_next_timeout(const strata_control *c);
 
 strata_outbox *strata_control_outbox(strata_control *c);
+
+/* One node's membership of one channel, as the control center sees it. */
+typedef struct strata_control_member {
+    uint8_t role;         /* enum strata_role */
+    uint8_t priority;     /* among the node's channels, 0 first */
+    uint8_t channels;     /* how many channels the node is in */
+    uint32_t upload_kbps; /* this channel's share of the node's upload */
+    strata_dcm_id dcm;    /* the DCM whose trees it is in (0 for a source) */
+} strata_control_member;
+
+/* Fills *out for node in channel ch: returns 1, or 0 when it is not a
+ * member. */
+int strata_control_member_of(const strata_control *c, strata_node_id node, strata_channel_id ch,
+                             strata_control_member *out);
 void strata_control_get_status(const strata_control *c, strata_control_status *st);
 
 #endif

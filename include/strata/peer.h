@@ -51,6 +51,7 @@ typedef struct strata_peer_config {
     strata_addr control; /* control center */
     uint32_t upload_kbps;
     const char *region;        /* label, or NULL/"" to let the control decide */
+    uint8_t priority;          /* rank among the node's channels, 0 first (protocol.md 3.3.1) */
     uint32_t playout_delay_ms; /* 0 = default */
     uint32_t join_retry_ms;    /* 0 = default */
     uint32_t repair_after_ms;  /* 0 = default */

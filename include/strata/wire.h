@@ -135,6 +135,7 @@ typedef struct strata_msg_join {
     const uint8_t *name;     /* channel name */
     uint8_t region_len;      /* 0..STRATA_WIRE_MAX_REGION_BYTES; 0 = let the control decide */
     const uint8_t *region;
+    uint8_t priority;        /* among the node's channels: 0 first, then 1, ... (C12) */
 } strata_msg_join;
 
 enum strata_join_status {

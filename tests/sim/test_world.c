@@ -178,16 +178,19 @@ static void test_determinism(void)
  * different message, timer or tree decision) or of the engine (event
  * order, network model, planning draws) legitimately changes them: check
  * that the change was meant, then update the values here (the failure
- * message prints the new ones). */
+ * message prints the new ones). Last changed when JOIN grew a priority
+ * byte (protocol.md 3.3.1): every JOIN serialises one byte longer, which
+ * moves event times by nanoseconds; a 500-peer run's figures are unchanged
+ * to the sixth digit. */
 static void test_pinned(void)
 {
     struct {
         const char *name;
         uint64_t want;
     } pins[] = {
-        {"direct", 0x8639ff3fa0804e84ull},
-        {"churn", 0x6c50039d2fbe7361ull},
-        {"failure", 0xdb9c6376388d4015ull},
+        {"direct", 0xe81eca9912140718ull},
+        {"churn", 0xfbe1a0632fbf4e83ull},
+        {"failure", 0xff8a99ada9ba62c1ull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);

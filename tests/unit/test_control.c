@@ -34,6 +34,7 @@ typedef struct fnode {
     uint32_t upload_kbps, rate_kbps;
     const char *label;
     const char *channel;
+    uint8_t priority;
     int replies;
     strata_msg_join_reply reply;
     fdcm d[MAXD];
@@ -188,11 +189,27 @@ static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
     }
 }
 
+/* The fake node a datagram is for: by address and, for a node in several
+ * channels (one fake node each), by the channel the datagram names. */
+static fnode *recipient(net *t, strata_addr a, const uint8_t *buf, size_t len)
+{
+    strata_channel_id ch;
+    if (strata_wire_peek_channel(buf, len, &ch) < 0)
+        return by_addr(t, a);
+    for (int i = 0; i < MAXN; i++) {
+        fnode *f = &t->n[i];
+        if (f->used && strata_addr_eq(f->addr, a) &&
+            strata_channel_id_from_name(f->channel, strlen(f->channel)).v == ch.v)
+            return f;
+    }
+    return NULL;
+}
+
 static void drain(net *t)
 {
     strata_datagram dg;
     while (strata_outbox_pop(strata_control_outbox(t->c), &dg)) {
-        fnode *f = by_addr(t, dg.to);
+        fnode *f = recipient(t, dg.to, dg.buf->data, dg.buf->len);
         if (!f)
             t->stray++;
         else if (!f->deaf)
@@ -225,6 +242,7 @@ static int encode_join(const fnode *f, uint8_t *buf, size_t cap)
     j.name_len = (uint8_t)strlen(f->channel);
     j.region = (const uint8_t *)f->label;
     j.region_len = f->label ? (uint8_t)strlen(f->label) : 0;
+    j.priority = f->priority;
     return strata_wire_encode_join(buf, cap, &j);
 }
 
@@ -326,12 +344,27 @@ static int names_source(const strata_msg_instruction *in, const fnode *src)
  * set, a peer without a parent in a substream is counted there instead of
  * being a problem (the trees may lack capacity). Every instruction must
  * name src as the source. */
+static int same_channel(const fnode *a, const fnode *b)
+{
+    return strcmp(a->channel, b->channel) == 0;
+}
+
+/* Node id in the channel of fake node like (a node in two channels is two
+ * fake nodes). */
+static fnode *by_id_in(net *t, uint64_t id, const fnode *like)
+{
+    for (int i = 0; i < MAXN; i++)
+        if (t->n[i].used && t->n[i].id.v == id && same_channel(&t->n[i], like))
+            return &t->n[i];
+    return NULL;
+}
+
 static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached)
 {
     int bad = 0;
     for (int i = 0; i < MAXN; i++) {
         fnode *p = &t->n[i];
-        if (!p->used || !p->alive || p->role != STRATA_ROLE_PEER)
+        if (!p->used || !p->alive || p->role != STRATA_ROLE_PEER || !same_channel(p, src))
             continue;
         uint32_t dcm = p->reply.dcm.v;
         uint32_t kids = 0;
@@ -355,7 +388,7 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                 (*detached)++;
                 continue;
             }
-            fnode *par = in->parent.node.v ? by_id(t, in->parent.node.v) : NULL;
+            fnode *par = in->parent.node.v ? by_id_in(t, in->parent.node.v, src) : NULL;
             if (!par || !par->alive) {
                 fprintf(stderr, "peer %llu substream %d: parent %llu missing or dead\n",
                         (unsigned long long)p->id.v, s, (unsigned long long)in->parent.node.v);
@@ -381,7 +414,7 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
             int hops = 0;
             while (q && q != src && hops <= MAXN) {
                 const strata_msg_instruction *qi = latest(q, dcm, s);
-                q = qi && qi->parent.node.v ? by_id(t, qi->parent.node.v) : NULL;
+                q = qi && qi->parent.node.v ? by_id_in(t, qi->parent.node.v, src) : NULL;
                 hops++;
             }
             if (q != src) {
@@ -399,7 +432,7 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
     /* Children lists agree with the parents' view. */
     for (int i = 0; i < MAXN; i++) {
         fnode *x = &t->n[i];
-        if (!x->used || !x->alive)
+        if (!x->used || !x->alive || !same_channel(x, src))
             continue;
         for (int d = 0; d < x->nd; d++) {
             for (int s = 0; s < K; s++) {
@@ -414,7 +447,7 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                     bad++;
                 }
                 for (int c = 0; c < in->n_children; c++) {
-                    fnode *ch = by_id(t, in->children[c].node.v);
+                    fnode *ch = by_id_in(t, in->children[c].node.v, src);
                     const strata_msg_instruction *cin = ch ? latest(ch, x->d[d].dcm, s) : NULL;
                     if (!ch || !ch->alive || !cin || cin->parent.node.v != x->id.v ||
                         !strata_addr_eq(in->children[c].addr, ch->addr)) {
@@ -1315,6 +1348,77 @@ static void test_alloc_failures(void)
     }
 }
 
+/* The upload node x gives channel ch, or 0 when it is not a member. */
+static uint32_t share_of(net *t, const fnode *x)
+{
+    strata_control_member m;
+    return strata_control_member_of(t->c, x->id, chan(x), &m) ? m.upload_kbps : 0;
+}
+
+/* A node in two channels (SPEC C12): one membership each, with its own
+ * trees, heartbeats and LEAVE; the upload is shared by priority. */
+static void test_two_channels(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *s1 = add_node(t, 1, 0x0a000001u, STRATA_ROLE_SOURCE, 4000, NULL);
+    fnode *s2 = add_node(t, 2, 0x0a000002u, STRATA_ROLE_SOURCE, 4000, NULL);
+    s2->channel = "film";
+    send_join(t, s1);
+    send_join(t, s2);
+    /* demand per channel: 1000 kbps x 64 children / k 4 = 16000 kbps */
+    fnode *x_news = add_node(t, 50, 0x0a000100u, STRATA_ROLE_PEER, 40000, NULL);
+    fnode *x_film = add_node(t, 50, 0x0a000100u, STRATA_ROLE_PEER, 40000, NULL);
+    x_film->addr = x_news->addr;
+    x_film->channel = "film";
+    x_film->priority = 1;
+    fnode *y = add_node(t, 51, 0x0a000101u, STRATA_ROLE_PEER, 2000, NULL);
+    send_join(t, x_news);
+    CHECK_EQ_U64(share_of(t, x_news), 40000); /* alone: the whole upload */
+    send_join(t, y);
+    send_join(t, x_film);
+    CHECK_EQ_INT(x_news->reply.status, STRATA_JOIN_OK);
+    CHECK_EQ_INT(x_film->reply.status, STRATA_JOIN_OK);
+    CHECK(x_news->reply.dcm.v != x_film->reply.dcm.v);
+    /* the first channel keeps what its trees can use, the second the rest */
+    CHECK_EQ_U64(share_of(t, x_news), 16000);
+    CHECK_EQ_U64(share_of(t, x_film), 24000);
+    strata_control_member m;
+    CHECK(strata_control_member_of(t->c, x_film->id, chan(x_film), &m));
+    CHECK_EQ_INT(m.channels, 2);
+    CHECK_EQ_INT(m.priority, 1);
+    CHECK_EQ_INT(check_topology(t, s1, 1000), 0);
+    CHECK_EQ_INT(check_topology(t, s2, 1000), 0);
+    CHECK(x_news->instr_rx >= K && x_film->instr_rx >= K);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.peers, 3); /* memberships */
+    CHECK_EQ_INT(st.channels, 2);
+    /* heartbeats of both memberships are taken, none is unknown */
+    tick(t);
+    tick(t);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.drops.total, 0);
+    CHECK_EQ_U64(x_news->reply.status, STRATA_JOIN_OK);
+    /* leaving one channel leaves the other alone, with the whole upload */
+    send_leave(t, x_news);
+    CHECK(!strata_control_member_of(t->c, x_news->id, chan(x_news), &m));
+    CHECK_EQ_U64(share_of(t, x_film), 40000);
+    tick(t);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.drops.total, 0);
+    CHECK_EQ_INT(check_topology(t, s2, 1000), 0);
+    /* a channel of higher priority that joins later takes its part
+     * back from the lower one, whose trees give way */
+    send_join(t, x_news);
+    CHECK_EQ_U64(share_of(t, x_news), 16000);
+    CHECK_EQ_U64(share_of(t, x_film), 24000);
+    tick(t);
+    CHECK_EQ_INT(check_topology(t, s1, 1000), 0);
+    CHECK_EQ_INT(check_topology(t, s2, 1000), 0);
+    net_del(t);
+}
+
 int main(void)
 {
     test_topology_and_churn();
@@ -1324,6 +1428,7 @@ int main(void)
     test_region_move();
     test_rejoin_and_resend();
     test_source_rate();
+    test_two_channels();
     test_bad_input();
     test_all_dead();
     test_churn_property();

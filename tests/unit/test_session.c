@@ -82,6 +82,7 @@ static void test_join_retry_refuse_accept(void)
     CHECK_EQ_U64(strata_session_next_timeout(&s), MS(1700));
     strata_session_heartbeat_header(&s, &hb, MS(1700));
     CHECK_EQ_U64(hb.hb_seq, 2);
+    sent_clear(out);
     free(out);
     strata_outbox_free(&ob);
 }

@@ -96,7 +96,7 @@ static int eq_join(const anymsg *x, const anymsg *y)
     return a->node.v == b->node.v && a->role == b->role && a->upload_kbps == b->upload_kbps &&
            a->rate_kbps == b->rate_kbps && a->name_len == b->name_len &&
            a->region_len == b->region_len && bytes_eq(a->name, b->name, a->name_len) &&
-           bytes_eq(a->region, b->region, a->region_len);
+           bytes_eq(a->region, b->region, a->region_len) && a->priority == b->priority;
 }
 
 static int eq_join_reply(const anymsg *x, const anymsg *y)
@@ -432,6 +432,7 @@ static void rand_join(strata_rng *r, anymsg *am, uint8_t *scratch)
     rnd_bytes(r, scratch, (size_t)m->name_len + m->region_len);
     m->name = scratch;
     m->region = scratch + m->name_len;
+    m->priority = (uint8_t)rnd(r, 256);
 }
 
 static void rand_join_reply(strata_rng *r, anymsg *am, uint8_t *scratch)
@@ -912,6 +913,7 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->name_len = STRATA_WIRE_MAX_NAME_BYTES;
         m->region = pattern + 100;
         m->region_len = STRATA_WIRE_MAX_REGION_BYTES;
+        m->priority = 255;
         break;
     }
     case S_JOIN_REPLY: {
@@ -1126,8 +1128,8 @@ static const sample_info samples[N_SAMPLES] = {
     [S_HB] = {"typical", STRATA_MSG_HEARTBEAT, 78 + 4 * 28 + 3 * 25},
     [S_HB_MAX] = {"max", STRATA_MSG_HEARTBEAT, 78 + 16 * 28 + 37 * 25},
     [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 78},
-    [S_JOIN] = {"typical", STRATA_MSG_JOIN, 23 + 4 + 7},
-    [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 23 + 64 + 32},
+    [S_JOIN] = {"typical", STRATA_MSG_JOIN, 24 + 4 + 7},
+    [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 24 + 64 + 32},
     [S_JOIN_REPLY] = {"typical", STRATA_MSG_JOIN_REPLY, 42},
     [S_INSTR] = {"typical", STRATA_MSG_INSTRUCTION, 60 + 3 * 14},
     [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 60 + 64 * 14},

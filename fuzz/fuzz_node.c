@@ -1,0 +1,362 @@
+/*
+ * libFuzzer target driving a whole node (strata/node.h) with fuzzed
+ * datagrams and time: the routing by type and channel, PROBE, the group
+ * agent and its bootstrap client, two viewer channels and, in the control
+ * configuration, the control center and its group directory, all behind
+ * the one entry point the daemons use.
+ *
+ * The input is a small program. Its first byte picks the configuration
+ * (bit 6: groups on; bit 7: the node is also the control center); then
+ * each step starts with an opcode byte:
+ *   0  advance time by a fuzzed amount and run every due deadline
+ *   1  a raw datagram of fuzzed bytes
+ *   2  JOIN_REPLY     3  INSTRUCTION    4  DATA    5  REPAIR_REQUEST
+ *      (each for channel "fz" or "fz2", or one the node lacks)
+ *   6  PROBE          7  leave (when the next byte is odd)
+ *   8  GROUP_BOOTSTRAP_REPLY to the node's own last request
+ *   9  a group message: a valid header of a fuzzed group type, fuzzed body
+ *  10  JOIN          11  HEARTBEAT     (for the control center)
+ * Structured messages are built from fuzzed fields around plausible
+ * values and then optionally corrupted at one fuzzed offset.
+ *
+ * After every step the outbox is drained and every queued datagram must
+ * decode with the decoder of its own type: the node never sends what a
+ * receiver would drop. It must never crash, trip a sanitizer, or leak.
+ */
+#include "strata/node.h"
+#include "strata/wire.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+typedef struct prog {
+    const uint8_t *p, *end;
+} prog;
+
+static int more(const prog *r)
+{
+    return r->p < r->end;
+}
+
+static uint8_t u8(prog *r)
+{
+    return r->p < r->end ? *r->p++ : 0;
+}
+
+static uint16_t u16(prog *r)
+{
+    uint16_t hi = u8(r);
+    return (uint16_t)(hi << 8 | u8(r));
+}
+
+static uint64_t u64(prog *r)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v = v << 8 | u8(r);
+    return v;
+}
+
+static const strata_node_id ME = {0xfeed};
+static const strata_addr CONTROL = {0x7f000001, 7000};
+static const char *const CHANNELS[] = {"fz", "fz2", "none"};
+
+static strata_addr addr_of(uint8_t i)
+{
+    return (strata_addr){0x0a000000u + (i & 7u), 7000};
+}
+static strata_peer_ref ref_of(uint8_t i)
+{
+    return (strata_peer_ref){{0x100u + (i & 7u)}, addr_of(i)};
+}
+
+static void on_play(void *user, const uint8_t *buf, size_t len)
+{
+    /* touch every byte so ASan sees a bad payload range */
+    uint64_t *sum = user;
+    for (size_t i = 0; i < len; i++)
+        *sum += buf[i];
+}
+
+#define DECODES(TYPE, NAME)                                                                        \
+    case TYPE: {                                                                                   \
+        strata_msg_##NAME m;                                                                       \
+        rc = strata_wire_decode_##NAME(b, n, &m);                                                  \
+        break;                                                                                     \
+    }
+
+/* Every datagram the node queues must decode as its own type; the
+ * bootstrap client's request id is kept for opcode 8. */
+static void check_outbox(strata_node *node, uint32_t *bootstrap_request)
+{
+    strata_datagram d;
+    while (strata_outbox_pop(strata_node_outbox(node), &d)) {
+        const uint8_t *b = d.buf->data;
+        size_t n = d.buf->len;
+        int rc = -1;
+        switch (strata_wire_peek_type(b, n)) {
+            DECODES(STRATA_MSG_DATA, data)
+            DECODES(STRATA_MSG_HEARTBEAT, heartbeat)
+            DECODES(STRATA_MSG_JOIN, join)
+            DECODES(STRATA_MSG_JOIN_REPLY, join_reply)
+            DECODES(STRATA_MSG_INSTRUCTION, instruction)
+            DECODES(STRATA_MSG_PROBE, probe)
+            DECODES(STRATA_MSG_PROBE_REPLY, probe_reply)
+            DECODES(STRATA_MSG_LEAVE, leave)
+            DECODES(STRATA_MSG_REPAIR_REQUEST, repair)
+            DECODES(STRATA_MSG_GROUP_QUERY, group_query)
+            DECODES(STRATA_MSG_GROUP_INFO, group_info)
+            DECODES(STRATA_MSG_GROUP_JOIN, group_join)
+            DECODES(STRATA_MSG_GROUP_STATE, group_state)
+            DECODES(STRATA_MSG_GROUP_KEEPALIVE, group_keepalive)
+            DECODES(STRATA_MSG_GROUP_LEAVE, group_leave)
+            DECODES(STRATA_MSG_GROUP_LINK, group_link)
+            DECODES(STRATA_MSG_GROUP_PING, group_ping)
+            DECODES(STRATA_MSG_GROUP_PONG, group_pong)
+            DECODES(STRATA_MSG_GROUP_REPORT, group_report)
+            DECODES(STRATA_MSG_GROUP_BOOTSTRAP_REPLY, group_bootstrap_reply)
+        case STRATA_MSG_GROUP_BOOTSTRAP: {
+            strata_msg_group_bootstrap m;
+            rc = strata_wire_decode_group_bootstrap(b, n, &m);
+            if (rc > 0)
+                *bootstrap_request = m.request_id;
+            break;
+        }
+        default:
+            break;
+        }
+        if (rc < 0 || (size_t)rc != n)
+            abort();
+        strata_buf_unref(d.buf);
+    }
+}
+
+/* Corrupts one byte of an encoded message when the program says so. */
+static void maybe_corrupt(prog *r, uint8_t *buf, int n)
+{
+    uint8_t c = u8(r);
+    if (n > 0 && (c & 0x80))
+        buf[(size_t)(c & 0x7f) % (size_t)n] ^= u8(r);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    prog r = {data, data + size};
+    uint8_t conf = u8(&r);
+    uint64_t now = (conf & 16) ? UINT64_MAX - STRATA_S(100000) : STRATA_S(1);
+    strata_control_config cc;
+    memset(&cc, 0, sizeof cc);
+    cc.heartbeat_ms = 100;
+    strata_node_config nc;
+    memset(&nc, 0, sizeof nc);
+    nc.id = ME;
+    nc.addr = (strata_addr){0x0a0000ffu, 7000};
+    nc.control = CONTROL;
+    nc.seed = conf;
+    nc.groups = (conf & 64) != 0;
+    nc.group_wait_ms = 500;
+    nc.control_center = (conf & 128) ? &cc : NULL;
+    strata_node *node = strata_node_new(&nc, NULL, NULL, now);
+    if (!node)
+        return 0;
+    uint64_t sum = 0;
+    strata_peer_callbacks cb = {on_play, NULL, &sum};
+    for (int c = 0; c < 2; c++) {
+        strata_peer_config pc;
+        memset(&pc, 0, sizeof pc);
+        pc.channel = CHANNELS[c];
+        pc.upload_kbps = 1000;
+        pc.region = (conf & 1) && c == 0 ? "eu" : NULL;
+        pc.store_packets = (conf & 2) ? 64 : 512;
+        pc.playout_delay_ms = (conf & 4) ? 200 : 0;
+        pc.repair_after_ms = (conf & 8) ? 5 : 0;
+        pc.seed = conf;
+        if (strata_node_watch(node, &pc, &cb, now) != c)
+            abort();
+    }
+    uint64_t seq_base = (conf & 32) ? 1000000 : 0;
+    uint8_t k = 4;
+    uint32_t bootstrap_request = 0;
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    uint8_t payload[STRATA_WIRE_MAX_PAYLOAD_BYTES];
+    memset(payload, 0xa5, sizeof payload);
+    check_outbox(node, &bootstrap_request);
+
+    for (int steps = 0; more(&r) && steps < 4096; steps++) {
+        uint8_t op = u8(&r) % 12;
+        int n = -1;
+        strata_addr from = addr_of(u8(&r));
+        const char *name = CHANNELS[u8(&r) % 3];
+        strata_channel_id ch = strata_channel_id_from_name(name, strlen(name));
+        switch (op) {
+        case 0: {
+            uint64_t step = (uint64_t)u16(&r) * STRATA_MS(1) / 8;
+            now = now > UINT64_MAX - step ? UINT64_MAX : now + step;
+            if (strata_node_next_timeout(node) <= now)
+                strata_node_handle_timeout(node, now);
+            break;
+        }
+        case 1: {
+            size_t len = u8(&r);
+            if (len > (size_t)(r.end - r.p))
+                len = (size_t)(r.end - r.p);
+            strata_rx rx = {from, (int)u8(&r) - 1};
+            strata_node_handle_datagram(node, &rx, r.p, len, now);
+            r.p += len;
+            break;
+        }
+        case 2: {
+            strata_msg_join_reply m;
+            memset(&m, 0, sizeof m);
+            m.node = (u8(&r) & 1) ? ME : (strata_node_id){5};
+            m.channel = ch;
+            m.status = u8(&r) % 4;
+            m.dcm.v = 1;
+            k = (uint8_t)(1 + u8(&r) % STRATA_WIRE_MAX_SUBSTREAMS);
+            m.k = k;
+            m.rate_kbps = u8(&r);
+            m.heartbeat_ms = 1u + u8(&r);
+            m.start_seq = (u8(&r) & 1) ? seq_base + u16(&r) : 0;
+            n = strata_wire_encode_join_reply(buf, sizeof buf, &m);
+            from = CONTROL;
+            break;
+        }
+        case 3: {
+            strata_msg_instruction m;
+            memset(&m, 0, sizeof m);
+            m.dcm.v = 1;
+            m.channel = ch;
+            m.node = ME;
+            m.epoch = u8(&r);
+            uint8_t kk = u8(&r);
+            m.k = (kk & 0x80) ? (uint8_t)(1 + kk % STRATA_WIRE_MAX_SUBSTREAMS) : k;
+            m.substream = (uint8_t)(u8(&r) % m.k);
+            m.algorithm = STRATA_ALG_TREE;
+            uint8_t par = u8(&r);
+            if (par & 0x80)
+                m.parent = ref_of(par);
+            if (par & 0x40)
+                m.source = ref_of((uint8_t)(par >> 3));
+            m.n_children = u8(&r) % 6;
+            for (uint8_t i = 0; i < m.n_children; i++)
+                m.children[i] = ref_of(u8(&r));
+            n = strata_wire_encode_instruction(buf, sizeof buf, &m);
+            from = CONTROL;
+            break;
+        }
+        case 4: {
+            strata_msg_data m;
+            memset(&m, 0, sizeof m);
+            m.channel = ch;
+            m.seq = seq_base + u16(&r);
+            uint8_t sub = u8(&r);
+            m.substream =
+                (sub & 0x80) ? (uint8_t)(sub % STRATA_WIRE_MAX_SUBSTREAMS) : (uint8_t)(m.seq % k);
+            m.flags = u8(&r) & STRATA_DATA_FLAGS_KNOWN;
+            uint16_t ts = u16(&r);
+            m.send_ts_ns = (ts & 0x8000) ? u64(&r) : now - STRATA_MS(ts & 0x7fff) / 4;
+            if (!(m.flags & STRATA_DATA_FLAG_EOS)) {
+                m.payload_len = (uint16_t)(u8(&r) * 5);
+                m.payload = payload;
+            }
+            n = strata_wire_encode_data(buf, sizeof buf, &m);
+            break;
+        }
+        case 5: {
+            strata_msg_repair m = {{0x200u + u8(&r)}, ch, seq_base + u16(&r), u64(&r)};
+            if (m.mask == 0)
+                m.mask = 1;
+            n = strata_wire_encode_repair(buf, sizeof buf, &m);
+            break;
+        }
+        case 6: {
+            strata_msg_probe m = {{0x300u + u8(&r)}, u8(&r), now};
+            n = strata_wire_encode_probe(buf, sizeof buf, &m);
+            break;
+        }
+        case 7:
+            if (u8(&r) & 1)
+                strata_node_leave(node, now);
+            break;
+        case 8: {
+            strata_msg_group_bootstrap_reply m;
+            memset(&m, 0, sizeof m);
+            m.node = ME;
+            m.request_id = (u8(&r) & 1) ? bootstrap_request : u8(&r);
+            m.n_leaders = u8(&r) % 4;
+            for (uint8_t i = 0; i < m.n_leaders; i++) {
+                uint8_t l = u8(&r);
+                m.leaders[i] = (strata_group_leader_entry){{0x700u + (l & 3u)}, ref_of(l), 1u + l};
+            }
+            n = strata_wire_encode_group_bootstrap_reply(buf, sizeof buf, &m);
+            from = CONTROL;
+            break;
+        }
+        case 9: {
+            /* a valid header of a group type (10..18) and a fuzzed body */
+            buf[3] = (uint8_t)(STRATA_MSG_GROUP_QUERY + u8(&r) % 9);
+            size_t len = u8(&r) % 96;
+            if (len > (size_t)(r.end - r.p))
+                len = (size_t)(r.end - r.p);
+            buf[0] = 'S';
+            buf[1] = 'T';
+            buf[2] = STRATA_WIRE_VERSION;
+            memcpy(buf + 4, r.p, len);
+            r.p += len;
+            n = (int)(4 + len);
+            break;
+        }
+        case 10: {
+            strata_msg_join m;
+            memset(&m, 0, sizeof m);
+            m.node.v = 0x400u + (u8(&r) & 15u);
+            m.role = u8(&r) & 1;
+            m.upload_kbps = (uint32_t)u8(&r) * 100u;
+            m.rate_kbps = m.role ? 400 : 0;
+            m.name_len = (uint8_t)strlen(name);
+            m.name = (const uint8_t *)name;
+            n = strata_wire_encode_join(buf, sizeof buf, &m);
+            break;
+        }
+        default: {
+            strata_msg_heartbeat m;
+            memset(&m, 0, sizeof m);
+            m.node.v = 0x400u + (u8(&r) & 15u);
+            m.channel = ch;
+            m.dcm.v = u8(&r) & 3u;
+            m.hb_seq = u8(&r);
+            m.local_ts_ns = now;
+            m.instr_epoch = u8(&r);
+            m.upload_kbps = 1000;
+            m.n_parents = (uint8_t)(u8(&r) % 5);
+            for (uint8_t i = 0; i < m.n_parents; i++) {
+                m.parents[i].parent.v = 0x400u + (u8(&r) & 15u);
+                m.parents[i].last_rx_seq = u16(&r);
+            }
+            n = strata_wire_encode_heartbeat(buf, sizeof buf, &m);
+            break;
+        }
+        }
+        if (n > 0) {
+            maybe_corrupt(&r, buf, n);
+            strata_rx rx = {from, -1};
+            strata_node_handle_datagram(node, &rx, buf, (size_t)n, now);
+        }
+        check_outbox(node, &bootstrap_request);
+    }
+    /* Let every timer run out a little, then tear down. */
+    for (int i = 0; i < 64; i++) {
+        uint64_t due = strata_node_next_timeout(node);
+        if (due == STRATA_NEVER || due > now + STRATA_S(30))
+            break;
+        if (due > now)
+            now = due;
+        strata_node_handle_timeout(node, now);
+        check_outbox(node, &bootstrap_request);
+    }
+    strata_node_del(node);
+    return 0;
+}

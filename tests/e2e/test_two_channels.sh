@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Several contents per node (SPEC C12): 30 peers on two channels at once,
+# a live stream at 2 Mbit/s and a file sent at 4 Mbit/s, each peer
+# watching one or both on one socket. Every output is byte-identical to
+# its input, the live channel (priority 0) misses nothing while the file
+# runs beside it, and the control center shares the upload of the peers
+# in both channels by priority: the live channel keeps what its trees can
+# use (64 children x rate / k = 32 Mbit/s), the file gets the rest.
+#
+# LIVE_S and FILE_MIB size the run (defaults: 24 s of live stream, a
+# 10 MiB file, about as long); FILE_MIB=20 is the full-size figure.
+. "$(dirname "$0")/lib.sh"
+
+PEERS=${PEERS:-30}
+LIVE_KBPS=2000
+FILE_KBPS=4000
+LIVE_S=${LIVE_S:-24}
+FILE_MIB=${FILE_MIB:-10}
+LIVE_BYTES=$((LIVE_KBPS * 1000 / 8 * LIVE_S))
+FILE_BYTES=$((FILE_MIB * 1024 * 1024))
+BOTH_UPLOAD=40000 # live share 32000, file share 8000
+
+head -c "$LIVE_BYTES" /dev/urandom >"$WORK/live.in"
+head -c "$FILE_BYTES" /dev/urandom >"$WORK/file.in"
+start_control
+
+# Peer i watches: both channels (i % 3 == 0), the live one (1), the file (2).
+caps=(6000 3000 1000 0 2000 500)
+watch=()
+members=0
+peer_pids=()
+for ((i = 0; i < PEERS; i++)); do
+    case $((i % 3)) in
+    0) args=(--channel live:0 --channel file:1 --output "$WORK/p$i.live" --output "$WORK/p$i.file"
+             --upload "$BOTH_UPLOAD"); watch+=("live file"); members=$((members + 2)) ;;
+    1) args=(--channel live --output "$WORK/p$i.live" --upload "${caps[i % ${#caps[@]}]}")
+       watch+=("live"); members=$((members + 1)) ;;
+    2) args=(--channel file --output "$WORK/p$i.file" --upload $((4 * caps[i % ${#caps[@]}])))
+       watch+=("file"); members=$((members + 1)) ;;
+    esac
+    start "p$i" peer --control "$CONTROL" --listen 127.0.0.1:0 --status-file "$WORK/p$i.json" \
+        --exit-on-end "${args[@]}"
+    wait_for_line "$WORK/p$i.out" '^strata peer [0-9a-f]+ listening on udp ' 10 || fail "p$i not ready"
+    peer_pids+=("$LAST_PID")
+done
+wait_for_members "$members"
+
+# The control center's view of a node in both channels: one membership
+# each, the upload shared by priority.
+start source_live source --control "$CONTROL" --channel live --input "$WORK/live.in" \
+    --rate "$LIVE_KBPS" --listen 127.0.0.1:0 --linger-ms 8000
+LIVE_PID=$LAST_PID
+start source_file source --control "$CONTROL" --channel file --input "$WORK/file.in" \
+    --rate "$FILE_KBPS" --listen 127.0.0.1:0 --linger-ms 8000
+FILE_PID=$LAST_PID
+wait_for_line "$WORK/source_live.out" '^strata source ' 10 || fail "live source not ready"
+wait_for_line "$WORK/source_file.out" '^strata source ' 10 || fail "file source not ready"
+
+longest=$(((LIVE_BYTES > FILE_BYTES / 2 ? LIVE_S : FILE_BYTES * 8 / (FILE_KBPS * 1000)) + 1))
+for ((i = 0; i < PEERS; i++)); do
+    wait_exit "${peer_pids[i]}" $((longest + 90)) || fail "p$i did not reach the end of its streams"
+done
+for ((i = 0; i < PEERS; i++)); do
+    for c in ${watch[i]}; do
+        cmp -s "$WORK/$c.in" "$WORK/p$i.$c" ||
+            fail "p$i's $c output differs ($(stat -c %s "$WORK/p$i.$c") bytes)"
+    done
+done
+# The live channel missed nothing at any peer that watched it; and the
+# peers in both channels uploaded in both.
+python3 - "$WORK" "$PEERS" <<'PY' || fail "channel figures"
+import json, sys
+work, peers = sys.argv[1], int(sys.argv[2])
+live_missed = 0
+both_tx = {"live": 0, "file": 0}
+for i in range(peers):
+    st = json.load(open(f"{work}/p{i}.json"))
+    for ch in st["channels"]:
+        if ch["name"] == "live":
+            live_missed += ch["missed_packets"]
+        if i % 3 == 0:
+            both_tx[ch["name"]] += ch["tx_data_bytes"]
+print(f"live channel: {live_missed} packets missed; peers in both channels uploaded "
+      f"{both_tx['live']} bytes of live, {both_tx['file']} of the file")
+if live_missed:
+    sys.exit("the live channel missed packets while the file ran")
+if both_tx["live"] == 0 or both_tx["file"] == 0:
+    sys.exit("a node in both channels did not relay both")
+PY
+wait_exit "$LIVE_PID" 30 || fail "live source did not leave"
+wait_exit "$FILE_PID" 30 || fail "file source did not leave"
+echo "control status: $(cat "$WORK/control.json")"
+pass "$PEERS peers on two channels ($members memberships): every output byte-identical"
