@@ -36,6 +36,17 @@
  * Epochs come from one counter for the whole control center, one value per
  * batch of instructions, so a node can compare epochs from several DCMs.
  *
+ * Restart. A control center that starts where another one ran (it was
+ * killed and started again on the same address) is told so by the
+ * heartbeats of nodes it does not know: they still follow the old one's
+ * instructions. It answers UNKNOWN (they join again, relaying on
+ * meanwhile) and, while young (the first RESTART_ADOPT_HEARTBEATS
+ * heartbeat intervals), raises its epoch counter above the epochs they
+ * report, so that its instructions outrank the old ones instead of being
+ * ignored. (An older epoch a node still holds would otherwise win for
+ * good.) Later heartbeats never move the counter: a node cannot push it
+ * to the wrap.
+ *
  * Timer: every heartbeat interval, nodes not heard for dead_after are
  * removed like a leave (counted as deaths). Stall detection runs when a
  * heartbeat brings the sequence numbers it compares.
@@ -58,6 +69,7 @@ enum control_limits {
     CONTROL_LOG_WINDOW_MS = 1000,
     CONTROL_LOG_LINES_PER_WINDOW = 20, /* drop lines beyond this are counted, not written */
     CONTROL_REGION_BUF = STRATA_WIRE_MAX_REGION_BYTES + 1,
+    RESTART_ADOPT_HEARTBEATS = 10,
 };
 
 /* Stall detection state of one substream of one node (SPEC C13). */
@@ -141,6 +153,7 @@ struct strata_control {
     uint64_t joins_seq;
     uint32_t next_dcm_id;
     uint32_t epoch;
+    uint64_t adopt_epochs_until; /* see "Restart" above */
     uint64_t next_scan_ns;
 
     size_t peers, sources;
@@ -1445,6 +1458,8 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     int rc = strata_wire_decode_heartbeat(buf, buflen, hb);
     if (rc < 0)
         return drop(c, from, rc, "HEARTBEAT", now);
+    if (now < c->adopt_epochs_until && hb->instr_epoch > c->epoch)
+        c->epoch = hb->instr_epoch; /* a restart: outrank what nodes follow */
     ctl_node *rec = member_get(c, hb->node, hb->channel);
     if (!rec) {
         /* Declared dead after lost heartbeats, or from before a restart: it
@@ -1551,6 +1566,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->seed = cfg->seed;
     c->next_dcm_id = 1;
     c->next_scan_ns = deadline(now, c->hb_ns);
+    c->adopt_epochs_until = deadline(now, c->hb_ns * RESTART_ADOPT_HEARTBEATS);
     c->log_window_ns = now;
     ptab_init(&c->nodes, a, cfg->seed ^ 0x6e6f646573ull);
     ptab_init(&c->hosts, a, cfg->seed ^ 0x686f737473ull);

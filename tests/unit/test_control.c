@@ -1348,6 +1348,60 @@ static void test_alloc_failures(void)
     }
 }
 
+/* A control center killed and started again: every node and the source
+ * hear UNKNOWN and join again, and the new control center's instructions
+ * outrank the old ones (it takes the epochs heartbeats report), so the
+ * nodes follow it: the topology checks out from their instructions. */
+static void test_restart(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *peers[12];
+    fnode *src = populate(t, peers);
+    for (int i = 0; i < 3; i++)
+        tick(t);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    uint32_t before = 0;
+    for (int i = 0; i < 12; i++)
+        before = peers[i]->epoch > before ? peers[i]->epoch : before;
+    CHECK(before > 12); /* every join made a batch: far above a fresh counter */
+
+    strata_control_del(t->c);
+    t->now += STRATA_S(2);
+    t->c = strata_control_new(&cfg, NULL, t->now);
+    tick(t);
+    for (int i = 0; i < MAXN; i++) {
+        fnode *f = &t->n[i];
+        if (!f->used || !f->alive)
+            continue;
+        CHECK_EQ_INT(f->reply.status, STRATA_JOIN_UNKNOWN);
+        send_join(t, f);
+        CHECK_EQ_INT(f->reply.status, STRATA_JOIN_OK);
+    }
+    tick(t);
+    tick(t);
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    for (int i = 0; i < 12; i++)
+        CHECK(peers[i]->epoch > before);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.peers, 12);
+    CHECK_EQ_INT(st.sources, 1);
+    CHECK_EQ_INT(st.detached_pairs, 0);
+
+    /* Once the young period is over, a heartbeat cannot move the counter. */
+    for (int i = 0; i < 12; i++)
+        tick(t);
+    fnode *liar = add_node(t, 9999, 0x0a0009ffu, STRATA_ROLE_PEER, 1000, NULL);
+    liar->alive = 1;
+    liar->hb_epoch_override = 1;
+    liar->hb_epoch = UINT32_MAX - 1;
+    send_hb(t, liar);
+    send_join(t, peers[0]); /* a batch: the next epoch after the counter */
+    CHECK(peers[0]->epoch < UINT32_MAX - 1);
+    net_del(t);
+}
+
 /* The upload node x gives channel ch, or 0 when it is not a member. */
 static uint32_t share_of(net *t, const fnode *x)
 {
@@ -1429,6 +1483,7 @@ int main(void)
     test_rejoin_and_resend();
     test_source_rate();
     test_two_channels();
+    test_restart();
     test_bad_input();
     test_all_dead();
     test_churn_property();

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# A control center that restarts (SPEC C14, the single-machine half): 20
+# peers on two channels, the control process SIGKILLed mid-stream and
+# started again on the same address. The peers relay on their last
+# instructions meanwhile, every peer and both sources re-associate through
+# their heartbeats (UNKNOWN, then JOIN), the new control center's
+# instructions outrank the old ones, and every output is byte-identical to
+# its input with no packet missed. Then two peers that relay both channels
+# are SIGKILLed: only the new control center can repair their subtrees,
+# and it can only if the survivors obey it. Prints how long the new control
+# center took to hold every membership again.
+. "$(dirname "$0")/lib.sh"
+
+PEERS=${PEERS:-20}
+LIVE_KBPS=2000
+FILE_KBPS=4000
+LIVE_S=${LIVE_S:-16}
+FILE_MIB=${FILE_MIB:-6}
+KILL_AFTER_S=${KILL_AFTER_S:-5}
+LIVE_BYTES=$((LIVE_KBPS * 1000 / 8 * LIVE_S))
+FILE_BYTES=$((FILE_MIB * 1024 * 1024))
+
+head -c "$LIVE_BYTES" /dev/urandom >"$WORK/live.in"
+head -c "$FILE_BYTES" /dev/urandom >"$WORK/file.in"
+start_control --heartbeat-ms 250
+PORT=${CONTROL##*:}
+
+caps=(6000 3000 1000 0 2000 500)
+watch=()
+members=0
+peer_pids=()
+for ((i = 0; i < PEERS; i++)); do
+    case $((i % 2)) in
+    0) args=(--channel live --channel file --output "$WORK/p$i.live" --output "$WORK/p$i.file"
+             --upload 40000); watch+=("live file"); members=$((members + 2)) ;;
+    1) args=(--channel live --output "$WORK/p$i.live" --upload "${caps[i % ${#caps[@]}]}")
+       watch+=("live"); members=$((members + 1)) ;;
+    esac
+    start "p$i" peer --control "$CONTROL" --listen 127.0.0.1:0 --status-file "$WORK/p$i.json" \
+        --exit-on-end "${args[@]}"
+    wait_for_line "$WORK/p$i.out" '^strata peer [0-9a-f]+ listening on udp ' 10 || fail "p$i not ready"
+    peer_pids+=("$LAST_PID")
+done
+wait_for_members "$members"
+
+start source_live source --control "$CONTROL" --channel live --input "$WORK/live.in" \
+    --rate "$LIVE_KBPS" --listen 127.0.0.1:0 --linger-ms 8000
+LIVE_PID=$LAST_PID
+start source_file source --control "$CONTROL" --channel file --input "$WORK/file.in" \
+    --rate "$FILE_KBPS" --listen 127.0.0.1:0 --linger-ms 8000
+FILE_PID=$LAST_PID
+wait_for_line "$WORK/source_live.out" '^strata source ' 10 || fail "live source not ready"
+wait_for_line "$WORK/source_file.out" '^strata source ' 10 || fail "file source not ready"
+
+sleep "$KILL_AFTER_S"
+kill -KILL "$CONTROL_PID"
+wait "$CONTROL_PID" 2>/dev/null || true
+mv "$WORK/control.json" "$WORK/control-before.json"
+mv "$WORK/control.out" "$WORK/control-before.out"
+mv "$WORK/control.log" "$WORK/control-before.log"
+t0=$(date +%s%N)
+start control control --listen "127.0.0.1:$PORT" --heartbeat-ms 250 --status-file "$WORK/control.json"
+CONTROL_PID=$LAST_PID
+wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control did not restart"
+# Every membership back: the peers' and both sources'.
+wait_for_line "$WORK/control.json" "\"peers\":$members,\"sources\":2," 30 ||
+    fail "the restarted control center does not hold every membership: $(cat "$WORK/control.json")"
+t1=$(date +%s%N)
+echo "restarted control center holds all $members memberships and both sources after $(((t1 - t0) / 1000000)) ms"
+
+# Interior peers die after the restart: p0 and p2 relay both channels.
+killed=" 0 2 "
+kill -KILL "${peer_pids[0]}" "${peer_pids[2]}"
+
+longest=$((LIVE_S > FILE_BYTES * 8 / (FILE_KBPS * 1000) ? LIVE_S : FILE_BYTES * 8 / (FILE_KBPS * 1000)))
+for ((i = 0; i < PEERS; i++)); do
+    [[ "$killed" == *" $i "* ]] && continue
+    wait_exit "${peer_pids[i]}" $((longest + 90)) || fail "p$i did not reach the end of its streams"
+done
+for ((i = 0; i < PEERS; i++)); do
+    [[ "$killed" == *" $i "* ]] && continue
+    for c in ${watch[i]}; do
+        cmp -s "$WORK/$c.in" "$WORK/p$i.$c" ||
+            fail "p$i's $c output differs ($(stat -c %s "$WORK/p$i.$c") bytes)"
+    done
+done
+python3 - "$WORK" "$PEERS" <<'PY' || fail "packets missed"
+import json, sys
+work, peers = sys.argv[1], int(sys.argv[2])
+missed = sum(ch["missed_packets"] for i in range(peers) if i not in (0, 2)
+             for ch in json.load(open(f"{work}/p{i}.json"))["channels"])
+print(f"packets that missed their deadline at any surviving peer: {missed}")
+sys.exit(1 if missed else 0)
+PY
+wait_exit "$LIVE_PID" 30 || fail "live source did not leave"
+wait_exit "$FILE_PID" 30 || fail "file source did not leave"
+echo "control status: $(cat "$WORK/control.json")"
+pass "$PEERS peers on two channels through a control-center restart and 2 deaths: every surviving output byte-identical"
