@@ -39,7 +39,9 @@ static void usage(void)
            "  --bootstrap-leaders N  group leaders handed to a newcomer, 1..8 (default 3)\n"
            "  --groups-seed N        seed of those draws (default: random; strata sim\n"
            "                         --scenario groups reports its own as bootstrap_seed)\n"
-           "  --status-file PATH     rewrite PATH with a JSON status every second\n" CMD_DELAY_HELP
+           "  --status-file PATH     rewrite PATH with a JSON status every second\n"
+           "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
+           "                         one sorted line each: node channel dcm parent...\n" CMD_DELAY_HELP
            "  --http ADDR:PORT       serve the JSON status at /status\n"
            "  -v, --verbose          log every join, leave and repair\n"
            "  -q, --quiet            log errors only\n"
@@ -57,6 +59,8 @@ typedef struct control_daemon {
     host_signals signals;
     host_http *http;
     host_status_file status_file;
+    const char *topology_path; /* NULL: no topology file */
+    uv_timer_t topology_timer;
     strata_log log;
     host_logger logger;
 } control_daemon;
@@ -80,15 +84,71 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ",\"source_tx_bytes\":%" PRIu64 ",\"p2p_share\":%.6f,\"joins\":%" PRIu64
         ",\"leaves\":%" PRIu64 ",\"deaths\":%" PRIu64 ",\"reparents\":%" PRIu64
         ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
-        ",\"groups\":%zu,\"group_reports\":%" PRIu64 ",\"group_bootstraps\":%" PRIu64 "}\n",
+        ",\"groups\":%zu,\"group_reports\":%" PRIu64 ",\"group_bootstraps\":%" PRIu64
+        ",\"recovering\":%d,\"restored_members\":%" PRIu64 ",\"restored_edges\":%" PRIu64
+        ",\"reported_edges\":%" PRIu64 "}\n",
         st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
         st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
-        st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps);
+        st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
+        st.recovering, st.restored_members, st.restored_edges, st.reported_edges);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
+}
+
+/* The topology file: one line per membership, "node channel dcm p0 .. pk-1"
+ * in hex ("source" for the channel's source, "-" for none), sorted, so that
+ * two moments (before and after a restart, say) compare with diff. */
+static int cmp_line(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void write_topology(control_daemon *d)
+{
+    const strata_control *c = strata_node_control(d->core);
+    size_t n = strata_control_topology(c, NULL, 0);
+    strata_control_entry *e = n ? malloc(n * sizeof *e) : NULL;
+    char *text = malloc(n * 400 + 1);
+    char **lines = n ? malloc(n * sizeof *lines) : NULL;
+    if ((n && (!e || !lines)) || !text)
+        goto done;
+    n = strata_control_topology(c, e, n);
+    for (size_t i = 0; i < n; i++) {
+        char *p = lines[i] = text + i * 400;
+        int off = snprintf(p, 400, "%016" PRIx64 " %016" PRIx64 " %u", e[i].node.v,
+                           e[i].channel.v, (unsigned)e[i].dcm.v);
+        for (uint8_t s = 0; e[i].role == STRATA_ROLE_PEER && s < e[i].k; s++) {
+            strata_node_id q = e[i].parents[s];
+            if (q.v == 0)
+                off += snprintf(p + off, (size_t)(400 - off), " -");
+            else if (q.v == UINT64_MAX)
+                off += snprintf(p + off, (size_t)(400 - off), " source");
+            else
+                off += snprintf(p + off, (size_t)(400 - off), " %016" PRIx64, q.v);
+        }
+        if (e[i].role == STRATA_ROLE_SOURCE)
+            snprintf(p + off, (size_t)(400 - off), " (source)");
+    }
+    qsort(lines, n, sizeof *lines, cmp_line);
+    char *out = malloc(n * 400 + 1);
+    size_t len = 0;
+    for (size_t i = 0; out && i < n; i++)
+        len += (size_t)sprintf(out + len, "%s\n", lines[i]);
+    if (out)
+        host_write_file_atomic(d->topology_path, out, len);
+    free(out);
+done:
+    free(lines);
+    free(text);
+    free(e);
+}
+
+static void on_topology_timer(uv_timer_t *t)
+{
+    write_topology(t->data);
 }
 
 static void on_signal(void *user, int signum)
@@ -98,6 +158,10 @@ static void on_signal(void *user, int signum)
     host_node_close(&d->node);
     host_signals_close(&d->signals);
     host_status_file_close(&d->status_file);
+    if (d->topology_path) {
+        write_topology(d);
+        uv_close((uv_handle_t *)&d->topology_timer, NULL);
+    }
     host_http_close(d->http);
     d->http = NULL;
 }
@@ -113,6 +177,7 @@ int cmd_control(int argc, char **argv)
         {"bootstrap-leaders", required_argument, NULL, 'B'},
         {"groups-seed", required_argument, NULL, 'G'},
         {"status-file", required_argument, NULL, 's'},
+        {"topology-file", required_argument, NULL, 'T'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
         {"http", required_argument, NULL, 'H'},
@@ -176,6 +241,9 @@ int cmd_control(int argc, char **argv)
         case 's':
             status_path = optarg;
             break;
+        case 'T':
+            d.topology_path = optarg;
+            break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);
             have_http = 1;
@@ -236,6 +304,11 @@ int cmd_control(int argc, char **argv)
         }
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
+    if (d.topology_path) {
+        uv_timer_init(d.loop, &d.topology_timer);
+        d.topology_timer.data = &d;
+        uv_timer_start(&d.topology_timer, on_topology_timer, 1000, 1000);
+    }
     host_signals_start(&d.signals, d.loop, on_signal, &d);
     char a[32], h[32];
     if (have_http)

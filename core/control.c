@@ -47,6 +47,19 @@
  * good.) Later heartbeats never move the counter: a node cannot push it
  * to the wrap.
  *
+ * Such a heartbeat also opens a recovery window of RESTART_WINDOW_HEARTBEATS
+ * intervals (every live node heartbeats, hears UNKNOWN and joins again
+ * within it). The control center keeps what each unknown node reports of
+ * its parents (a report), takes the JOINs into memberships but into no
+ * tree, and sends no instruction, so the nodes relay on as they were. When
+ * the window closes, each DCM is rebuilt from its members' reports
+ * (strata_dcm_restore): every reported edge that keeps the trees'
+ * invariants is kept, so the trees equal those before the crash for every
+ * node that stayed, and only the changes (nodes that left meanwhile) cost
+ * instructions... all of which go out as one batch that outranks the old
+ * epochs. A parent outside the member's DCM (a region's head feeding it)
+ * is not taken; those trees are rebuilt as joins would build them.
+ *
  * Timer: every heartbeat interval, nodes not heard for dead_after are
  * removed like a leave (counted as deaths). Stall detection runs when a
  * heartbeat brings the sequence numbers it compares.
@@ -70,6 +83,7 @@ enum control_limits {
     CONTROL_LOG_LINES_PER_WINDOW = 20, /* drop lines beyond this are counted, not written */
     CONTROL_REGION_BUF = STRATA_WIRE_MAX_REGION_BYTES + 1,
     RESTART_ADOPT_HEARTBEATS = 10,
+    RESTART_WINDOW_HEARTBEATS = 3,
 };
 
 /* Stall detection state of one substream of one node (SPEC C13). */
@@ -92,6 +106,7 @@ typedef struct ctl_node {
     uint8_t priority;      /* among the node's channels, 0 first */
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the tree */
     uint8_t stall_init;
+    uint8_t restoring; /* joined in a recovery window: in no tree yet */
     struct ctl_channel *ch;
     strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
     strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
@@ -104,6 +119,15 @@ typedef struct ctl_node {
     uint64_t played, missed, tx_bytes; /* from the latest heartbeat */
     ctl_stall stall[];                 /* k entries */
 } ctl_node;
+
+/* What a node reported of its parents in a heartbeat to a control center
+ * that did not know it (see "Restart"). */
+typedef struct ctl_report {
+    strata_node_id node;
+    strata_channel_id channel;
+    uint8_t n_parents;
+    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+} ctl_report;
 
 /* One node, whatever its channels: the facts that are the node's. */
 typedef struct ctl_host {
@@ -154,11 +178,15 @@ struct strata_control {
     uint32_t next_dcm_id;
     uint32_t epoch;
     uint64_t adopt_epochs_until; /* see "Restart" above */
+    uint64_t recover_until;      /* end of the recovery window; 0: none open */
+    int recovered;               /* a window was opened once: never again */
+    ptab reports;                /* ctl_report by member_key, during the window */
     uint64_t next_scan_ns;
 
     size_t peers, sources;
     uint64_t played_sum, missed_sum, peer_tx_sum, source_tx_sum;
     uint64_t joins, leaves, deaths, reparents, instructions_sent, region_moves;
+    uint64_t restored_members, restored_edges, reported_edges;
     strata_drop_counters drops;
 
     uint64_t log_window_ns;
@@ -524,6 +552,8 @@ static void send_source_instructions(strata_control *c, strata_dcm *d, ctl_node 
  * head that feeds one of d's trees in its place. */
 static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
 {
+    if (c->recover_until)
+        return; /* a recovery window: the nodes follow the old trees until it closes */
     strata_node_id ids[CONTROL_DIRTY_CHUNK];
     uint16_t subs[CONTROL_DIRTY_CHUNK];
     uint32_t epoch = 0;
@@ -1017,6 +1047,10 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
         ctl_node *m = h->members[i];
         if (m == skip || m->role != STRATA_ROLE_PEER || m->roots || want[i] == m->upload_kbps)
             continue;
+        if (m->restoring) {
+            m->upload_kbps = want[i]; /* its tree is built with it */
+            continue;
+        }
         strata_dcm *d = m->dcm;
         if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, h->addr, want[i]) == 0) {
             m->upload_kbps = want[i];
@@ -1027,6 +1061,18 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
             continue;
         }
         flush_dcm(c, d, now);
+    }
+}
+
+/* The channel's rate changed (its source announced it): what its trees can
+ * use of a node changed too, so every node in it and another channel
+ * shares its upload again. */
+static void reshare_channel(strata_control *c, const ctl_channel *ch, uint64_t now)
+{
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        ctl_node *rec = c->nodes.items[i];
+        if (rec->ch == ch && rec->role == STRATA_ROLE_PEER && rec->host->n_members > 1)
+            share_uploads(c, rec->host, NULL, now);
     }
 }
 
@@ -1044,7 +1090,9 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
             break;
         }
     }
-    if (rec->role == STRATA_ROLE_SOURCE) {
+    if (rec->restoring) {
+        c->peers--; /* in no tree yet: its DCM waits for the window to close */
+    } else if (rec->role == STRATA_ROLE_SOURCE) {
         /* Children keep their trees and the source's ref: the data plane
          * goes on as it was until a new source registers. */
         ch->source_live = 0;
@@ -1226,9 +1274,12 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
     }
     if (rec->role == STRATA_ROLE_SOURCE &&
         (j->rate_kbps != ch->rate_kbps || j->upload_kbps != ch->source_upload_kbps)) {
+        int rate_changed = j->rate_kbps != ch->rate_kbps;
         ch->rate_kbps = j->rate_kbps;
         ch->source_upload_kbps = j->upload_kbps;
         push_roots(c, ch, now);
+        if (rate_changed)
+            reshare_channel(c, ch, now);
     }
     strata_dcm *region = region_dcm(rec);
     send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK,
@@ -1268,10 +1319,13 @@ static int join_source(strata_control *c, const strata_msg_join *j, strata_chann
     ch->source = j->node;
     ch->source_addr = from;
     ch->source_upload_kbps = j->upload_kbps;
+    int rate_changed = j->rate_kbps != ch->rate_kbps;
     ch->rate_kbps = j->rate_kbps;
     c->sources++;
     c->joins++;
     push_roots(c, ch, now);
+    if (rate_changed)
+        reshare_channel(c, ch, now);
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, (strata_dcm_id){0});
     mark_resend(rec);
     flush_channel(c, ch, now);
@@ -1302,6 +1356,16 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     rec = node_new(c, j, from, ch, now);
     if (!rec)
         goto fail_node;
+    if (c->recover_until) {
+        /* In a recovery window: a member, in a tree only when it closes. */
+        rec->dcm = d;
+        rec->restoring = 1;
+        member_insert(c, rec);
+        c->peers++;
+        c->joins++;
+        send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
+        return 0;
+    }
     if (strata_dcm_add(d, j->node, from, rec->upload_kbps))
         goto fail_add;
     rec->dcm = d;
@@ -1451,6 +1515,132 @@ static void stall_check(strata_control *c, ctl_node *rec, const strata_node_id *
     rec->stall_init = 1;
 }
 
+/* Keeps (or refreshes) what a node reports of its parents while a recovery
+ * window is open. Out of memory or over max_nodes it is not kept: that
+ * member's trees are then built as a join would build them. */
+static void keep_report(strata_control *c, const strata_msg_heartbeat *hb)
+{
+    uint64_t key = member_key(c, hb->node, hb->channel);
+    ctl_report *r = ptab_get(&c->reports, key);
+    if (r && (r->node.v != hb->node.v || r->channel.v != hb->channel.v))
+        return; /* a chance key collision: the first keeps it */
+    if (!r) {
+        if (c->reports.count >= c->max_nodes ||
+            ptab_reserve(&c->reports, c->alloc, c->reports.count + 1))
+            return;
+        r = strata_mem_calloc(c->alloc, 1, sizeof *r);
+        if (!r)
+            return;
+        r->node = hb->node;
+        r->channel = hb->channel;
+        ptab_put(&c->reports, key, r);
+    }
+    r->n_parents = hb->n_parents;
+    for (uint8_t s = 0; s < hb->n_parents; s++)
+        r->parents[s] = hb->parents[s].parent;
+}
+
+static void drop_reports(strata_control *c)
+{
+    for (size_t i = 0; i < c->reports.count; i++)
+        strata_mem_free(c->alloc, c->reports.items[i]);
+    ptab_free(&c->reports, c->alloc);
+    ptab_init(&c->reports, c->alloc, c->seed ^ 0x7265706f727473ull);
+}
+
+/* The recovery window closes: every DCM is rebuilt from its members'
+ * reports (see "Restart"), then the channels resume as joins would leave
+ * them (backbones, heads, budgets) and one batch of instructions goes out. */
+static void finish_recovery(strata_control *c, uint64_t now)
+{
+    c->recover_until = 0;
+    size_t restored = 0, kept = 0, edges = 0;
+    for (size_t i = 0; i < c->dcms.count; i++) {
+        strata_dcm *d = c->dcms.items[i];
+        ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
+        if (!ch)
+            continue;
+        size_t n = 0;
+        for (size_t j = 0; j < c->nodes.count; j++) {
+            const ctl_node *m = c->nodes.items[j];
+            n += m->restoring && m->dcm == d;
+        }
+        if (n == 0)
+            continue;
+        strata_dcm_report *r = strata_mem_calloc(c->alloc, n, sizeof *r);
+        n = 0;
+        for (size_t j = 0; r && j < c->nodes.count; j++) {
+            ctl_node *m = c->nodes.items[j];
+            if (!m->restoring || m->dcm != d)
+                continue;
+            strata_dcm_report *e = &r[n++];
+            e->node = m->id;
+            e->addr = m->host->addr;
+            e->upload_kbps = m->upload_kbps;
+            e->interior = -1;
+        }
+        /* Parents named by the reports: the source, or a member of d. */
+        for (size_t a = 0; r && a < n; a++) {
+            const ctl_report *rep = ptab_get(&c->reports, member_key(c, r[a].node, ch->id));
+            for (uint8_t s = 0; rep && s < rep->n_parents && s < c->k; s++) {
+                strata_node_id p = rep->parents[s];
+                if (p.v == 0)
+                    continue;
+                edges++;
+                if (ch->source.v && p.v == ch->source.v) {
+                    r[a].parents[s] = STRATA_MTREE_SOURCE;
+                    continue;
+                }
+                for (size_t b = 0; b < n; b++) {
+                    if (r[b].node.v == p.v && b != a) {
+                        r[a].parents[s] = p;
+                        r[b].interior = s; /* a parent has children in s */
+                        break;
+                    }
+                }
+            }
+        }
+        int err = r ? strata_dcm_restore(d, r, n) : STRATA_ERR_NOMEM;
+        for (size_t a = 0; !err && a < n; a++) {
+            for (uint8_t s = 0; s < c->k; s++) {
+                /* As the node reports it: the source (or head) by its id. */
+                strata_node_id want = r[a].parents[s];
+                if (want.v == STRATA_MTREE_SOURCE.v)
+                    want = ch->source;
+                kept += want.v != 0 && strata_dcm_parent_id(d, r[a].node, s).v == want.v;
+            }
+        }
+        strata_mem_free(c->alloc, r);
+        for (size_t j = 0; j < c->nodes.count; j++) {
+            ctl_node *m = c->nodes.items[j];
+            if (!m->restoring || m->dcm != d)
+                continue;
+            m->restoring = 0;
+            /* Without memory for the restore, members join as usual; one
+             * that cannot is told UNKNOWN at its next heartbeat. */
+            if (err)
+                strata_dcm_add(d, m->id, m->host->addr, m->upload_kbps);
+            restored++;
+        }
+    }
+    drop_reports(c);
+    if (log_allowed(c, STRATA_LOG_INFO, now))
+        strata_logf(c->log, STRATA_LOG_INFO,
+                    "control: recovery window closed: %zu members back, %zu of %zu reported "
+                    "edges kept",
+                    restored, kept, edges);
+    c->restored_members += restored;
+    c->restored_edges += kept;
+    c->reported_edges += edges;
+    for (size_t i = 0; i < c->channels.count; i++) {
+        ctl_channel *ch = c->channels.items[i];
+        if (!ch->backbone && ch->ndcms >= 2)
+            backbone_start(c, ch, now);
+        push_roots(c, ch, now);
+        flush_channel(c, ch, now);
+    }
+}
+
 static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                             uint64_t now)
 {
@@ -1458,14 +1648,25 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     int rc = strata_wire_decode_heartbeat(buf, buflen, hb);
     if (rc < 0)
         return drop(c, from, rc, "HEARTBEAT", now);
-    if (now < c->adopt_epochs_until && hb->instr_epoch > c->epoch)
-        c->epoch = hb->instr_epoch; /* a restart: outrank what nodes follow */
+    /* An epoch above any this control center gave: from before a restart
+     * (a node it declared dead can only report its own epochs). */
+    int from_before = now < c->adopt_epochs_until && hb->instr_epoch > c->epoch;
+    if (from_before)
+        c->epoch = hb->instr_epoch; /* outrank what the nodes follow */
     ctl_node *rec = member_get(c, hb->node, hb->channel);
+    if (!rec && !c->recovered && from_before) {
+        /* A node from before a restart: the recovery window opens. */
+        c->recovered = 1;
+        c->recover_until = deadline(now, c->hb_ns * RESTART_WINDOW_HEARTBEATS);
+        if (log_allowed(c, STRATA_LOG_INFO, now))
+            strata_logf(c->log, STRATA_LOG_INFO,
+                        "control: nodes from before a restart: rebuilding from their heartbeats");
+    }
+    if (c->recover_until && (!rec || rec->restoring) && hb->n_parents)
+        keep_report(c, hb);
     if (!rec) {
         /* Declared dead after lost heartbeats, or from before a restart: it
-         * is told to join again (protocol.md 3.3, UNKNOWN), and counted.
-         * (A replacement control center will rebuild state from these,
-         * C14.) */
+         * is told to join again (protocol.md 3.3, UNKNOWN), and counted. */
         strata_msg_join j;
         memset(&j, 0, sizeof j);
         j.node = hb->node;
@@ -1494,6 +1695,8 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         c->peer_tx_sum += rec->tx_bytes;
     }
 
+    if (rec->restoring)
+        return 0; /* in no tree until the recovery window closes */
     int resend =
         hb->instr_epoch < rec->last_epoch_sent && elapsed(now, rec->last_send_ns) > c->hb_ns;
     if (rec->role == STRATA_ROLE_PEER) {
@@ -1570,6 +1773,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->log_window_ns = now;
     ptab_init(&c->nodes, a, cfg->seed ^ 0x6e6f646573ull);
     ptab_init(&c->hosts, a, cfg->seed ^ 0x686f737473ull);
+    ptab_init(&c->reports, a, cfg->seed ^ 0x7265706f727473ull);
     c->member_salt[0] = mix64(cfg->seed ^ 0x6d656d6265727331ull);
     c->member_salt[1] = mix64(cfg->seed ^ 0x6d656d6265727332ull);
     ptab_init(&c->channels, a, cfg->seed ^ 0x6368616e6eull);
@@ -1602,6 +1806,9 @@ void strata_control_del(strata_control *c)
     for (size_t i = 0; i < c->hosts.count; i++)
         strata_mem_free(c->alloc, c->hosts.items[i]);
     ptab_free(&c->hosts, c->alloc);
+    for (size_t i = 0; i < c->reports.count; i++)
+        strata_mem_free(c->alloc, c->reports.items[i]);
+    ptab_free(&c->reports, c->alloc);
     for (size_t i = 0; i < c->dcms.count; i++)
         strata_dcm_del(c->dcms.items[i]);
     for (size_t i = 0; i < c->channels.count; i++) {
@@ -1641,6 +1848,8 @@ int strata_control_handle_datagram(strata_control *c, strata_addr from, const ui
 
 void strata_control_handle_timeout(strata_control *c, uint64_t now)
 {
+    if (c->recover_until && now >= c->recover_until)
+        finish_recovery(c, now);
     if (now < c->next_scan_ns)
         return;
     c->next_scan_ns = deadline(now, c->hb_ns);
@@ -1671,12 +1880,32 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
 
 uint64_t strata_control_next_timeout(const strata_control *c)
 {
+    if (c->recover_until && c->recover_until < c->next_scan_ns)
+        return c->recover_until;
     return c->next_scan_ns;
 }
 
 strata_outbox *strata_control_outbox(strata_control *c)
 {
     return c->outbox;
+}
+
+size_t strata_control_topology(const strata_control *c, strata_control_entry *out, size_t cap)
+{
+    for (size_t i = 0; i < c->nodes.count && i < cap; i++) {
+        const ctl_node *rec = c->nodes.items[i];
+        strata_control_entry *e = &out[i];
+        memset(e, 0, sizeof *e);
+        e->node = rec->id;
+        e->channel = rec->ch->id;
+        e->role = rec->role;
+        e->k = c->k;
+        if (rec->dcm) {
+            e->dcm = strata_dcm_id_of(rec->dcm);
+            strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_SUBSTREAMS);
+        }
+    }
+    return c->nodes.count;
 }
 
 int strata_control_member_of(const strata_control *c, strata_node_id node, strata_channel_id ch,
@@ -1718,5 +1947,9 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->reparents = c->reparents;
     st->instructions_sent = c->instructions_sent;
     st->region_moves = c->region_moves;
+    st->recovering = c->recover_until != 0;
+    st->restored_members = c->restored_members;
+    st->restored_edges = c->restored_edges;
+    st->reported_edges = c->reported_edges;
     st->drops = c->drops;
 }

@@ -487,6 +487,99 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
     return 0;
 }
 
+/* Builds a tree from the members' reports at the current share: every
+ * member detached, interior where it reports children, then its reported
+ * parents adopted parents-first (passes until one adopts nothing), the rest
+ * attached as add would. *full counts the edges refused for want of a slot.
+ * Returns the tree or NULL (no memory). */
+static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, size_t n,
+                                  size_t *full)
+{
+    strata_mtree *t = make_tree(d, d->rate_kbps, d->source_upload_kbps);
+    if (!t)
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (strata_mtree_add_restored(t, r[i].node, tree_upload(d, r[i].upload_kbps),
+                                      r[i].interior) != 0) {
+            strata_mtree_del(t);
+            return NULL;
+        }
+    }
+    *full = 0;
+    int adopted;
+    do {
+        adopted = 0;
+        for (size_t i = 0; i < n; i++) {
+            for (uint8_t s = 0; s < d->k; s++) {
+                if (r[i].parents[s].v == 0 || strata_mtree_parent(t, r[i].node, s).v != 0)
+                    continue;
+                int err = strata_mtree_adopt(t, r[i].node, s, r[i].parents[s]);
+                adopted += err == 0;
+            }
+        }
+    } while (adopted);
+    for (size_t i = 0; i < n; i++)
+        for (uint8_t s = 0; s < d->k; s++)
+            if (r[i].parents[s].v != 0 && strata_mtree_parent(t, r[i].node, s).v == 0 &&
+                strata_mtree_adopt(t, r[i].node, s, r[i].parents[s]) == STRATA_ERR_FULL)
+                (*full)++;
+    strata_mtree_settle(t);
+    return t;
+}
+
+int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
+{
+    if (d->count != 0)
+        return STRATA_ERR_UNEXPECTED;
+    for (size_t i = 0; i < n; i++)
+        if (r[i].node.v == 0 || r[i].node.v == STRATA_MTREE_SOURCE.v)
+            return STRATA_ERR_INVAL;
+    int err = dirty_reserve(d, n);
+    if (!err)
+        err = members_reserve(d, n);
+    if (!err)
+        err = strata_idmap_reserve(&d->index, n);
+    if (err)
+        return err;
+    size_t full = 0;
+    strata_mtree *t = restore_tree(d, r, n, &full);
+    if (t && full && d->share_percent != DCM_FULL_SHARE_PERCENT) {
+        /* The old trees used the whole declared uploads (see "Upload
+         * headroom"): so does the restored one. */
+        size_t full2 = 0;
+        unsigned was = d->share_percent;
+        d->share_percent = DCM_FULL_SHARE_PERCENT;
+        strata_mtree *t2 = restore_tree(d, r, n, &full2);
+        if (t2 && full2 < full) {
+            strata_mtree_del(t);
+            t = t2;
+        } else {
+            strata_mtree_del(t2);
+            d->share_percent = was;
+        }
+    }
+    if (!t)
+        return STRATA_ERR_NOMEM;
+    strata_mtree_del(d->tree);
+    d->tree = t;
+    strata_node_id chunk[DCM_DIRTY_CHUNK];
+    while (strata_mtree_take_dirty(d->tree, chunk, DCM_DIRTY_CHUNK) == DCM_DIRTY_CHUNK)
+        ;
+    for (size_t i = 0; i < n; i++) {
+        dcm_member *m = &d->members[d->count];
+        memset(m, 0, sizeof *m);
+        m->id = r[i].node;
+        m->addr = r[i].addr;
+        m->upload_kbps = r[i].upload_kbps;
+        strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
+        d->count++;
+        d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+        mark(d, m->id);
+    }
+    mark(d, STRATA_MTREE_SOURCE);
+    return 0;
+}
+
 /* Slots over all trees at share percent (see "Upload headroom"), counted as
  * tree.h does: floor(upload * k / rate) per node, capped at the children
  * one instruction can name; the source's unlimited upload gives it that

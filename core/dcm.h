@@ -69,6 +69,27 @@ const strata_mtree *strata_dcm_tree(const strata_dcm *d);
  * STRATA_ERR_INVAL (zero or reserved id) or STRATA_ERR_NOMEM. */
 int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps);
 
+/* What a member reports of its place in the trees (SPEC C13, C14): a
+ * restarted control center rebuilds a DCM from these, with no state
+ * transfer. parents[s] is STRATA_MTREE_SOURCE, another member, or 0
+ * (none, or a node outside this DCM); interior is the tree it has children
+ * in (-1: none known). */
+typedef struct strata_dcm_report {
+    strata_node_id node;
+    strata_addr addr;
+    uint32_t upload_kbps;
+    int interior;
+    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+} strata_dcm_report;
+
+/* Fills an empty DCM with n members at the places they report, where those
+ * keep the trees' invariants (each member's upload, interior in one tree,
+ * no cycle), and the rest as add would (strata_mtree_adopt, settle); every
+ * member and the source become dirty. Returns 0, STRATA_ERR_UNEXPECTED
+ * (the DCM has members), STRATA_ERR_INVAL (a zero or reserved id) or
+ * STRATA_ERR_NOMEM (nothing changed). */
+int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n);
+
 /* Removes a member; its former neighbours become dirty. Returns 0 or
  * STRATA_ERR_NOTFOUND. */
 int strata_dcm_remove(strata_dcm *d, strata_node_id node);

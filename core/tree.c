@@ -796,7 +796,8 @@ static int grow(strata_mtree *t)
     return 0;
 }
 
-static int add_node(strata_mtree *t, strata_node_id id, uint32_t upload_kbps, int attach)
+static int add_node(strata_mtree *t, strata_node_id id, uint32_t upload_kbps, int attach,
+                    int interior)
 {
     if (id.v == 0 || id.v == UINT64_MAX)
         return STRATA_ERR_INVAL;
@@ -828,7 +829,7 @@ static int add_node(strata_mtree *t, strata_node_id id, uint32_t upload_kbps, in
     n->slots = slots_for(t, upload_kbps);
     n->interior = -1;
     if (n->slots) {
-        n->interior = pick_interior(t);
+        n->interior = interior >= 0 && interior < t->k ? (int8_t)interior : pick_interior(t);
         t->sub[n->interior].interior_slots += n->slots;
     }
     for (unsigned s = 0; s < t->k; s++) {
@@ -848,12 +849,51 @@ static int add_node(strata_mtree *t, strata_node_id id, uint32_t upload_kbps, in
 
 int strata_mtree_add(strata_mtree *t, strata_node_id id, uint32_t upload_kbps)
 {
-    return add_node(t, id, upload_kbps, 1);
+    return add_node(t, id, upload_kbps, 1, -1);
 }
 
 int strata_mtree_add_detached(strata_mtree *t, strata_node_id id, uint32_t upload_kbps)
 {
-    return add_node(t, id, upload_kbps, 0);
+    return add_node(t, id, upload_kbps, 0, -1);
+}
+
+/* --- restore (a control center rebuilding what its members report) -------- */
+
+int strata_mtree_add_restored(strata_mtree *t, strata_node_id id, uint32_t upload_kbps,
+                              int interior)
+{
+    return add_node(t, id, upload_kbps, 0, interior);
+}
+
+int strata_mtree_adopt(strata_mtree *t, strata_node_id id, uint8_t s, strata_node_id parent)
+{
+    uint32_t v, p = SRC;
+    if (s >= t->k || !lookup(t, id, &v))
+        return STRATA_ERR_NOTFOUND;
+    struct tpos *q = at(t, v, s);
+    /* Only a detached pair (which has no children: nothing hangs under a
+     * node the source cannot reach) can take a parent, so no cycle can
+     * form; the parent must be connected and have a free slot there. */
+    if (q->parent != NIL)
+        return STRATA_ERR_UNEXPECTED;
+    if (parent.v != STRATA_MTREE_SOURCE.v) {
+        if (!lookup(t, parent, &p) || p == v)
+            return STRATA_ERR_NOTFOUND;
+        if (!is_interior(&t->nodes[p], s) || at(t, p, s)->parent == NIL)
+            return STRATA_ERR_UNEXPECTED;
+    }
+    if (!has_room(t, s, p))
+        return STRATA_ERR_FULL;
+    idx_remove(t, s, v);
+    attach_root(t, s, v, p);
+    return 0;
+}
+
+void strata_mtree_settle(strata_mtree *t)
+{
+    reshare_source(t);
+    for (unsigned s = 0; s < t->k; s++)
+        repair(t, s);
 }
 
 /* Orphans are placed interior ones first, largest capacity first, so that

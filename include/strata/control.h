@@ -71,6 +71,10 @@ typedef struct strata_control_status {
     uint64_t peer_tx_bytes, source_tx_bytes; /* data bytes uploaded, likewise over the whole run */
     uint64_t joins, leaves, deaths, reparents, instructions_sent;
     uint64_t region_moves; /* members that joined again under another region */
+    /* A restart (SPEC C14): a recovery window is open; members rebuilt
+     * from heartbeats, and of the parents they reported, those kept. */
+    int recovering;
+    uint64_t restored_members, restored_edges, reported_edges;
     strata_drop_counters drops;
 } strata_control_status;
 
@@ -93,6 +97,21 @@ typedef struct strata_control_member {
     uint32_t upload_kbps; /* this channel's share of the node's upload */
     strata_dcm_id dcm;    /* the DCM whose trees it is in (0 for a source) */
 } strata_control_member;
+
+/* One membership's place in the trees, for status output and tests. */
+typedef struct strata_control_entry {
+    strata_node_id node;
+    strata_channel_id channel;
+    uint8_t role;
+    uint8_t k;
+    strata_dcm_id dcm; /* the DCM whose trees it is in (a head's: the backbone); 0 for a source */
+    /* per substream: a node, STRATA_MTREE_SOURCE or 0 (none); a source's are 0 */
+    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+} strata_control_entry;
+
+/* Writes up to cap memberships (in no particular order); returns how many
+ * there are. */
+size_t strata_control_topology(const strata_control *c, strata_control_entry *out, size_t cap);
 
 /* Fills *out for node in channel ch: returns 1, or 0 when it is not a
  * member. */

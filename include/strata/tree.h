@@ -66,6 +66,24 @@ int strata_mtree_add(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
  * elsewhere, as add does) but attaches nobody until rebuild. */
 int strata_mtree_add_detached(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
 int strata_mtree_rebuild(strata_mtree *t);
+/* Restoring a topology reported by its members (a control center that
+ * restarted, SPEC C14), with no state transfer. add_restored adds a node
+ * detached, as add_detached does, but interior in tree `interior` (the one
+ * it had children in; -1 or out of range: chosen as add would). adopt
+ * attaches the detached pair (id, s) under parent (a node or
+ * STRATA_MTREE_SOURCE) when that parent is connected in s, interior there
+ * and has a free slot: parents must be adopted before their children.
+ * Returns 0, STRATA_ERR_NOTFOUND (unknown id or parent, or s >= k),
+ * STRATA_ERR_UNEXPECTED (the pair is connected, or the parent is not
+ * interior and connected in s) or STRATA_ERR_FULL (no free slot). settle
+ * then gives the source its shares and attaches every pair still detached
+ * as add would. Together they rebuild exactly the trees the reports
+ * describe when those satisfy the invariants, and the nearest valid trees
+ * otherwise. */
+int strata_mtree_add_restored(strata_mtree *t, strata_node_id id, uint32_t upload_kbps,
+                              int interior);
+int strata_mtree_adopt(strata_mtree *t, strata_node_id id, uint8_t s, strata_node_id parent);
+void strata_mtree_settle(strata_mtree *t);
 
 /* Removes a node; its children in its interior tree are re-attached
  * elsewhere (never under their own descendants). STRATA_ERR_NOTFOUND. */

@@ -4,8 +4,9 @@
 # started again on the same address. The peers relay on their last
 # instructions meanwhile, every peer and both sources re-associate through
 # their heartbeats (UNKNOWN, then JOIN), the new control center's
-# instructions outrank the old ones, and every output is byte-identical to
-# its input with no packet missed. Then two peers that relay both channels
+# instructions outrank the old ones, the trees it rebuilds from the
+# heartbeats equal those before the crash (same parents for every node),
+# and every output is byte-identical to its input with no packet missed. Then two peers that relay both channels
 # are SIGKILLed: only the new control center can repair their subtrees,
 # and it can only if the survivors obey it. Prints how long the new control
 # center took to hold every membership again.
@@ -22,7 +23,7 @@ FILE_BYTES=$((FILE_MIB * 1024 * 1024))
 
 head -c "$LIVE_BYTES" /dev/urandom >"$WORK/live.in"
 head -c "$FILE_BYTES" /dev/urandom >"$WORK/file.in"
-start_control --heartbeat-ms 250
+start_control --heartbeat-ms 250 --topology-file "$WORK/topology.txt"
 PORT=${CONTROL##*:}
 
 caps=(6000 3000 1000 0 2000 500)
@@ -53,13 +54,18 @@ wait_for_line "$WORK/source_live.out" '^strata source ' 10 || fail "live source 
 wait_for_line "$WORK/source_file.out" '^strata source ' 10 || fail "file source not ready"
 
 sleep "$KILL_AFTER_S"
+# The topology the control center last wrote (once a second): let it
+# write one more after the last change, then kill it.
+sleep 1.2
+cp "$WORK/topology.txt" "$WORK/topology-before.txt"
 kill -KILL "$CONTROL_PID"
 wait "$CONTROL_PID" 2>/dev/null || true
 mv "$WORK/control.json" "$WORK/control-before.json"
 mv "$WORK/control.out" "$WORK/control-before.out"
 mv "$WORK/control.log" "$WORK/control-before.log"
 t0=$(date +%s%N)
-start control control --listen "127.0.0.1:$PORT" --heartbeat-ms 250 --status-file "$WORK/control.json"
+start control control --listen "127.0.0.1:$PORT" --heartbeat-ms 250 --status-file "$WORK/control.json" \
+    --topology-file "$WORK/topology.txt"
 CONTROL_PID=$LAST_PID
 wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control did not restart"
 # Every membership back: the peers' and both sources'.
@@ -67,6 +73,32 @@ wait_for_line "$WORK/control.json" "\"peers\":$members,\"sources\":2," 30 ||
     fail "the restarted control center does not hold every membership: $(cat "$WORK/control.json")"
 t1=$(date +%s%N)
 echo "restarted control center holds all $members memberships and both sources after $(((t1 - t0) / 1000000)) ms"
+# Rebuilt: the recovery window closed and the trees are back.
+wait_for_line "$WORK/control.json" '"recovering":0,"restored_members":[1-9]' 10 ||
+    fail "the recovery window did not close: $(cat "$WORK/control.json")"
+sleep 1.2
+cp "$WORK/topology.txt" "$WORK/topology-after.txt"
+t2=$(date +%s%N)
+python3 - "$WORK" <<'PY' || fail "the rebuilt topology differs from the one before the crash"
+import sys
+work = sys.argv[1]
+def load(name):
+    # node channel -> parents (the DCM ids of two lives may differ)
+    out = {}
+    for line in open(f"{work}/{name}"):
+        f = line.split()
+        if "(source)" not in line:
+            out[(f[0], f[1])] = f[3:]
+    return out
+before, after = load("topology-before.txt"), load("topology-after.txt")
+same = sum(1 for m in before if after.get(m) == before[m])
+print(f"rebuilt topology: {same} of {len(before)} memberships with the same parents "
+      f"({len(after)} after)")
+for m in before:
+    if after.get(m) != before[m]:
+        print(f"  {m[0]} {m[1][:6]}: {' '.join(before[m])} -> {' '.join(after.get(m, ['gone']))}")
+sys.exit(0 if same == len(before) and len(after) == len(before) else 1)
+PY
 
 # Interior peers die after the restart: p0 and p2 relay both channels.
 killed=" 0 2 "

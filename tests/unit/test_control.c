@@ -1348,16 +1348,50 @@ static void test_alloc_failures(void)
     }
 }
 
+/* The parents of every membership, sorted, as "node/channel:p0,p1,.." */
+static size_t topology_lines(strata_control *c, char (*lines)[96], size_t cap)
+{
+    strata_control_entry e[MAXN];
+    size_t n = strata_control_topology(c, e, MAXN);
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < cap; i++) {
+        if (e[i].role != STRATA_ROLE_PEER)
+            continue;
+        int off = snprintf(lines[m], 96, "%llx/%llx:", (unsigned long long)e[i].node.v,
+                           (unsigned long long)(e[i].channel.v & 0xffff));
+        for (int s = 0; s < e[i].k && off < 90; s++)
+            off += snprintf(lines[m] + off, (size_t)(96 - off), "%llx,",
+                            (unsigned long long)(e[i].parents[s].v & 0xffffffff));
+        m++;
+    }
+    qsort(lines, m, sizeof lines[0], (int (*)(const void *, const void *))strcmp);
+    return m;
+}
+
 /* A control center killed and started again: every node and the source
  * hear UNKNOWN and join again, and the new control center's instructions
  * outrank the old ones (it takes the epochs heartbeats report), so the
- * nodes follow it: the topology checks out from their instructions. */
+ * nodes follow it: the topology checks out from their instructions. The
+ * new control center rebuilds the trees from what the heartbeats report:
+ * every peer has the parents it had before the crash. */
 static void test_restart(void)
 {
     strata_control_config cfg = base_cfg();
     net *t = net_new(&cfg);
     fnode *peers[12];
     fnode *src = populate(t, peers);
+    /* Churn first, so that the trees are not what a fresh build in any
+     * order gives: two leave, two join. */
+    send_leave(t, peers[10]);
+    send_leave(t, peers[11]);
+    fnode *late[2];
+    for (int i = 0; i < 2; i++) {
+        late[i] = add_node(t, 300 + (uint64_t)i, 0x0a010220u + (uint32_t)i, STRATA_ROLE_PEER,
+                           i ? 1000 : 3000, NULL);
+        send_join(t, late[i]);
+    }
+    peers[10] = late[0];
+    peers[11] = late[1];
     for (int i = 0; i < 3; i++)
         tick(t);
     CHECK_EQ_INT(check_topology(t, src, 1000), 0);
@@ -1365,12 +1399,16 @@ static void test_restart(void)
     for (int i = 0; i < 12; i++)
         before = peers[i]->epoch > before ? peers[i]->epoch : before;
     CHECK(before > 12); /* every join made a batch: far above a fresh counter */
+    static char topo_before[MAXN][96], topo_after[MAXN][96];
+    size_t nb = topology_lines(t->c, topo_before, MAXN);
+    CHECK_EQ_U64(nb, 12);
+
 
     strata_control_del(t->c);
     t->now += STRATA_S(2);
     t->c = strata_control_new(&cfg, NULL, t->now);
     tick(t);
-    for (int i = 0; i < MAXN; i++) {
+    for (int i = MAXN - 1; i >= 0; i--) { /* they come back in another order */
         fnode *f = &t->n[i];
         if (!f->used || !f->alive)
             continue;
@@ -1378,12 +1416,27 @@ static void test_restart(void)
         send_join(t, f);
         CHECK_EQ_INT(f->reply.status, STRATA_JOIN_OK);
     }
-    tick(t);
-    tick(t);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.recovering, 1);
+    for (int i = 0; i < 3; i++)
+        tick(t);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.recovering, 0);
+    CHECK_EQ_U64(st.restored_members, 12);
+    CHECK_EQ_U64(st.reported_edges, 12 * K);
+    CHECK_EQ_U64(st.restored_edges, 12 * K);
+    size_t na = topology_lines(t->c, topo_after, MAXN);
+    CHECK_EQ_U64(na, nb);
+    for (size_t i = 0; i < na && i < nb; i++) {
+        if (strcmp(topo_before[i], topo_after[i]) != 0) {
+            fprintf(stderr, "restart: %s became %s\n", topo_before[i], topo_after[i]);
+            CHECK(0);
+        }
+    }
     CHECK_EQ_INT(check_topology(t, src, 1000), 0);
     for (int i = 0; i < 12; i++)
         CHECK(peers[i]->epoch > before);
-    strata_control_status st;
     strata_control_get_status(t->c, &st);
     CHECK_EQ_INT(st.peers, 12);
     CHECK_EQ_INT(st.sources, 1);

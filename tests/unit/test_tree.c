@@ -767,8 +767,113 @@ static void test_idmap(void)
     strata_idmap_free(&m);
 }
 
+/* Restore (SPEC C14): trees grown by adds and removes are rebuilt in a
+ * fresh tree from what each member would report (its upload, the tree it
+ * is interior in, its parent per substream) in a random order: add_restored
+ * for all, adopt parents-first, settle. Every parent is the same. */
+static void test_restore(void)
+{
+    enum { N = 300, K = 4 };
+    strata_rng r;
+    strata_rng_seed(&r, test_seed(1234));
+    strata_mtree_config cfg = {.k = K, .rate_kbps = 1000, .source_upload_kbps = 8000};
+    for (int round = 0; round < 20; round++) {
+        strata_mtree *a = strata_mtree_new(NULL, &cfg);
+        uint32_t up[N + 1];
+        int in[N + 1];
+        for (uint64_t i = 1; i <= N; i++) {
+            static const uint32_t caps[] = {0, 250, 500, 1000, 2000, 4000};
+            up[i] = caps[strata_rng_below(&r, 6)];
+            in[i] = 1;
+            strata_mtree_add(a, (strata_node_id){i}, up[i]);
+        }
+        for (int j = 0; j < N / 5; j++) { /* churn shapes trees no bulk build would */
+            uint64_t v = 1 + strata_rng_below(&r, N);
+            if (in[v])
+                strata_mtree_remove(a, (strata_node_id){v});
+            else
+                strata_mtree_add(a, (strata_node_id){v}, up[v]);
+            in[v] = !in[v];
+        }
+        strata_node_id par[N + 1][K];
+        int interior[N + 1];
+        for (uint64_t i = 1; i <= N; i++) {
+            interior[i] = in[i] ? strata_mtree_interior_tree(a, (strata_node_id){i}) : -1;
+            if (in[i])
+                strata_mtree_parents(a, (strata_node_id){i}, par[i], K);
+        }
+        strata_mtree *b = strata_mtree_new(NULL, &cfg);
+        uint64_t order[N];
+        size_t n = 0;
+        for (uint64_t i = 1; i <= N; i++)
+            if (in[i])
+                order[n++] = i;
+        for (size_t j = n; j > 1; j--) {
+            size_t x = (size_t)strata_rng_below(&r, j);
+            uint64_t tmp = order[j - 1];
+            order[j - 1] = order[x];
+            order[x] = tmp;
+        }
+        for (size_t j = 0; j < n; j++)
+            CHECK_EQ_INT(strata_mtree_add_restored(b, (strata_node_id){order[j]}, up[order[j]],
+                                                   interior[order[j]]),
+                         0);
+        /* parents first: passes until none is adopted */
+        int adopted;
+        do {
+            adopted = 0;
+            for (size_t j = 0; j < n; j++)
+                for (uint8_t s = 0; s < K; s++) {
+                    strata_node_id p = par[order[j]][s];
+                    if (p.v == 0 ||
+                        strata_mtree_parent(b, (strata_node_id){order[j]}, s).v != 0)
+                        continue;
+                    if (strata_mtree_adopt(b, (strata_node_id){order[j]}, s, p) == 0)
+                        adopted++;
+                }
+        } while (adopted);
+        strata_mtree_settle(b);
+        char why[160];
+        CHECK_EQ_INT(strata_mtree_check(b, why, sizeof why), 0);
+        size_t same = 0, pairs = 0;
+        for (size_t j = 0; j < n; j++)
+            for (uint8_t s = 0; s < K; s++) {
+                pairs++;
+                same += strata_mtree_parent(b, (strata_node_id){order[j]}, s).v ==
+                        par[order[j]][s].v;
+            }
+        CHECK_EQ_U64(same, pairs);
+        /* a connected pair, a parent not interior there, a full one */
+        strata_mtree_del(a);
+        strata_mtree_del(b);
+    }
+    /* errors */
+    strata_mtree *t = strata_mtree_new(NULL, &cfg);
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){1}, 0, STRATA_MTREE_SOURCE),
+                 STRATA_ERR_NOTFOUND);
+    CHECK_EQ_INT(strata_mtree_add_restored(t, (strata_node_id){1}, 4000, 2), 0);
+    CHECK_EQ_INT(strata_mtree_interior_tree(t, (strata_node_id){1}), 2);
+    CHECK_EQ_INT(strata_mtree_add_restored(t, (strata_node_id){2}, 0, -1), 0);
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){2}, 0, (strata_node_id){1}),
+                 STRATA_ERR_UNEXPECTED); /* 1 is not connected, nor interior in 0 */
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){1}, 2, STRATA_MTREE_SOURCE), 0);
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){1}, 2, STRATA_MTREE_SOURCE),
+                 STRATA_ERR_UNEXPECTED); /* already connected */
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){2}, 0, (strata_node_id){1}),
+                 STRATA_ERR_UNEXPECTED); /* 1 is interior in 2 only */
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){2}, 2, (strata_node_id){1}), 0);
+    CHECK_EQ_INT(strata_mtree_adopt(t, (strata_node_id){2}, 9, (strata_node_id){1}),
+                 STRATA_ERR_NOTFOUND);
+    strata_mtree_settle(t);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    char why[160];
+    CHECK_EQ_INT(strata_mtree_check(t, why, sizeof why), 0);
+    strata_mtree_del(t);
+}
+
 int main(void)
 {
+    test_restore();
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         run_case(&cases[i]);
     test_queries();
