@@ -12,7 +12,6 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,20 +130,6 @@ static int all_ended(const peer_daemon *d)
     return 1;
 }
 
-/* Appends printf output at *off; sets *off past buflen when it does not fit. */
-static void put(char *buf, size_t buflen, size_t *off, const char *fmt, ...) STRATA_PRINTF(4, 5);
-
-static void put(char *buf, size_t buflen, size_t *off, const char *fmt, ...)
-{
-    if (*off >= buflen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + *off, buflen - *off, fmt, ap);
-    va_end(ap);
-    *off = n < 0 ? buflen : *off + (size_t)n;
-}
-
 static void channel_stats(const peer_daemon *d, int i, strata_peer_stats *st)
 {
     memset(st, 0, sizeof *st);
@@ -173,7 +158,7 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         drops += ci.drops.total;
     }
     size_t off = 0;
-    put(buf, buflen, &off,
+    host_status_appendf(buf, buflen, &off,
         "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
         ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
         ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
@@ -187,7 +172,7 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     for (int i = 0; i < d->nch; i++) {
         strata_peer_stats ci;
         channel_stats(d, i, &ci);
-        put(buf, buflen, &off,
+        host_status_appendf(buf, buflen, &off,
             "%s{\"name\":\"%s\",\"priority\":%u,\"state\":%d,\"rx_data_packets\":%" PRIu64
             ",\"rx_data_bytes\":%" PRIu64 ",\"tx_data_bytes\":%" PRIu64
             ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
@@ -196,7 +181,7 @@ static size_t status_json(void *user, char *buf, size_t buflen)
             ci.rx_data_bytes, ci.tx_data_bytes, ci.played_packets, ci.played_bytes,
             ci.missed_packets, d->ch[i].ended);
     }
-    put(buf, buflen, &off, "]");
+    host_status_appendf(buf, buflen, &off, "]");
     if (off >= buflen)
         return 0;
     int n;

@@ -17,6 +17,7 @@
  * trip a sanitizer or leak (LeakSanitizer at exit of each run), and the
  * trackers' trees must keep their invariants.
  */
+#include "fuzz_prog.h"
 #include "alg_common.h"
 #include "world.h"
 
@@ -26,28 +27,6 @@
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-typedef struct prog {
-    const uint8_t *p, *end;
-} prog;
-
-static int more(const prog *r)
-{
-    return r->p < r->end;
-}
-
-static uint8_t u8(prog *r)
-{
-    return r->p < r->end ? *r->p++ : 0;
-}
-
-static uint64_t un(prog *r, int bytes)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < bytes; i++)
-        v = v << 8 | u8(r);
-    return v;
-}
 
 enum { PEERS = 6, NODES = PEERS + STRATA_WORLD_FIRST_PEER };
 

@@ -24,37 +24,13 @@
 #include "strata/groups.h"
 #include "strata/wire.h"
 
+#include "fuzz_prog.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-typedef struct prog {
-    const uint8_t *p, *end;
-} prog;
-
-static int more(const prog *r)
-{
-    return r->p < r->end;
-}
-
-static uint8_t u8(prog *r)
-{
-    return r->p < r->end ? *r->p++ : 0;
-}
-
-static uint16_t u16(prog *r)
-{
-    uint16_t hi = u8(r);
-    return (uint16_t)(hi << 8 | u8(r));
-}
-
-static uint32_t u32(prog *r)
-{
-    uint32_t hi = u16(r);
-    return hi << 16 | u16(r);
-}
 
 static const strata_node_id ME = {0xfeed};
 

@@ -3,8 +3,9 @@
  */
 #include "groups.h"
 
+#include "status_file.h"
+
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -33,20 +34,6 @@ void host_groups_on_event(void *user, const strata_gnode_event *ev)
                 reason_name(ev->reason), ev->group.v, ev->leader.node.v, ev->term, ev->join_probes);
 }
 
-/* Appends printf output at *off; sets *off past buflen when it does not fit. */
-static void put(char *buf, size_t buflen, size_t *off, const char *fmt, ...) STRATA_PRINTF(4, 5);
-
-static void put(char *buf, size_t buflen, size_t *off, const char *fmt, ...)
-{
-    if (*off >= buflen)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf + *off, buflen - *off, fmt, ap);
-    va_end(ap);
-    *off = n < 0 ? buflen : *off + (size_t)n;
-}
-
 size_t host_groups_status_json(const host_groups *hg, const strata_node *node, char *buf,
                                size_t buflen, uint64_t now)
 {
@@ -71,7 +58,7 @@ size_t host_groups_status_json(const host_groups *hg, const strata_node *node, c
     size_t n_members = strata_gnode_members(g, members, HOST_GROUPS_STATUS_MEMBERS);
     char a[32];
     size_t off = 0;
-    put(buf, buflen, &off,
+    host_status_appendf(buf, buflen, &off,
         ",\"group\":{\"state\":%d,\"id\":\"%016" PRIx64 "\",\"leader\":\"%016" PRIx64
         "\",\"leader_addr\":\"%s\",\"term\":%u,\"leader_distance\":%lld,\"members\":%zu,"
         "\"join_probes\":%u,\"join_ms\":%.1f,\"bootstrap_leaders\":%d,\"probes_sent\":%" PRIu64
@@ -82,7 +69,7 @@ size_t host_groups_status_json(const host_groups *hg, const strata_node *node, c
         cs.bootstrapped ? (int)cs.bootstrap_leaders : -1, st.probes_sent, hg->events,
         st.drops.total + cs.drops.total);
     for (size_t i = 0; i < n_members && i < HOST_GROUPS_STATUS_MEMBERS; i++)
-        put(buf, buflen, &off, "%s\"%016" PRIx64 "\"", i ? "," : "", members[i].node.v);
-    put(buf, buflen, &off, "]}");
+        host_status_appendf(buf, buflen, &off, "%s\"%016" PRIx64 "\"", i ? "," : "", members[i].node.v);
+    host_status_appendf(buf, buflen, &off, "]}");
     return off < buflen ? off : 0;
 }

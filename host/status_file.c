@@ -1,9 +1,21 @@
 /* Periodic JSON status file; see status_file.h. */
 #include "status_file.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 
 enum { STATUS_FILE_PERIOD_MS = 1000, STATUS_FILE_MAX_BYTES = 16384 };
+
+void host_status_appendf(char *buf, size_t buflen, size_t *off, const char *fmt, ...)
+{
+    if (*off >= buflen)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *off, buflen - *off, fmt, ap);
+    va_end(ap);
+    *off = n < 0 ? buflen : *off + (size_t)n;
+}
 
 int host_write_file_atomic(const char *path, const char *data, size_t len)
 {

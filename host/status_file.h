@@ -9,6 +9,7 @@
 #include <uv.h>
 
 #include "http.h"
+#include "strata/common.h"
 
 typedef struct host_status_file {
     uv_timer_t timer;
@@ -17,6 +18,11 @@ typedef struct host_status_file {
     void *user;
     uint64_t write_errors;
 } host_status_file;
+
+/* Appends printf output to the JSON being written into buf at *off; sets
+ * *off past buflen when it does not fit (the caller then sends nothing). */
+void host_status_appendf(char *buf, size_t buflen, size_t *off, const char *fmt, ...)
+    STRATA_PRINTF(4, 5);
 
 /* Writes a small file atomically (temp file + rename); returns 0 or -1. */
 int host_write_file_atomic(const char *path, const char *data, size_t len);

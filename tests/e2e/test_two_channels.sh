@@ -56,6 +56,15 @@ FILE_PID=$LAST_PID
 wait_for_line "$WORK/source_live.out" '^strata source ' 10 || fail "live source not ready"
 wait_for_line "$WORK/source_file.out" '^strata source ' 10 || fail "file source not ready"
 
+# The CPU one process spends on both channels: p0's, sampled each second.
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null; }
+( start_ns=$(date +%s%N); last=0
+  while kill -0 "${peer_pids[0]}" 2>/dev/null; do
+      t=$(cpu_of "${peer_pids[0]}") && [ -n "$t" ] && last=$t
+      echo "$last $(( ($(date +%s%N) - start_ns) / 1000000 ))" >"$WORK/p0.cpu"
+      sleep 1
+  done ) &
+
 longest=$(((LIVE_BYTES > FILE_BYTES / 2 ? LIVE_S : FILE_BYTES * 8 / (FILE_KBPS * 1000)) + 1))
 for ((i = 0; i < PEERS; i++)); do
     wait_exit "${peer_pids[i]}" $((longest + 90)) || fail "p$i did not reach the end of its streams"
@@ -82,11 +91,21 @@ for i in range(peers):
             both_tx[ch["name"]] += ch["tx_data_bytes"]
 print(f"live channel: {live_missed} packets missed; peers in both channels uploaded "
       f"{both_tx['live']} bytes of live, {both_tx['file']} of the file")
+for name in ("live", "file"):
+    played = missed = 0
+    for i in range(peers):
+        for ch in json.load(open(f"{work}/p{i}.json"))["channels"]:
+            if ch["name"] == name:
+                played += ch["played_packets"]
+                missed += ch["missed_packets"]
+    print(f"{name}: delivery {played / max(1, played + missed):.6f} ({missed} missed)")
 if live_missed:
     sys.exit("the live channel missed packets while the file ran")
 if both_tx["live"] == 0 or both_tx["file"] == 0:
     sys.exit("a node in both channels did not relay both")
 PY
+read -r ticks ms <"$WORK/p0.cpu"
+echo "p0 (both channels): $((ticks * 1000 / $(getconf CLK_TCK))) ms of CPU over ${ms} ms of streaming"
 wait_exit "$LIVE_PID" 30 || fail "live source did not leave"
 wait_exit "$FILE_PID" 30 || fail "file source did not leave"
 echo "control status: $(cat "$WORK/control.json")"
