@@ -127,14 +127,37 @@ void strata_buf_unref(strata_buf *b)
         strata_mem_free(b->alloc, b);
 }
 
+enum { OUTBOX_FIRST_SLOTS = 32 };
+
 int strata_outbox_init(strata_outbox *ob, const strata_alloc *a, size_t cap)
 {
     memset(ob, 0, sizeof *ob);
-    ob->items = strata_mem_calloc(a, cap, sizeof *ob->items);
+    size_t first = cap < OUTBOX_FIRST_SLOTS ? cap : OUTBOX_FIRST_SLOTS;
+    ob->items = strata_mem_calloc(a, first ? first : 1, sizeof *ob->items);
     if (!ob->items)
         return STRATA_ERR_NOMEM;
-    ob->cap = cap;
+    ob->cap = first;
+    ob->max = cap;
     ob->alloc = a;
+    return 0;
+}
+
+/* Doubles the ring (up to max), its entries moved to the front in order.
+ * Returns 0 or STRATA_ERR_FULL (at max, or no memory: the push drops). */
+static int outbox_grow(strata_outbox *ob)
+{
+    if (ob->cap >= ob->max)
+        return STRATA_ERR_FULL;
+    size_t cap = ob->cap * 2 < ob->max ? ob->cap * 2 : ob->max;
+    strata_datagram *items = strata_mem_calloc(ob->alloc, cap, sizeof *items);
+    if (!items)
+        return STRATA_ERR_FULL;
+    for (size_t i = 0; i < ob->count; i++)
+        items[i] = ob->items[(ob->head + i) % ob->cap];
+    strata_mem_free(ob->alloc, ob->items);
+    ob->items = items;
+    ob->cap = cap;
+    ob->head = 0;
     return 0;
 }
 
@@ -145,12 +168,12 @@ void strata_outbox_free(strata_outbox *ob)
         strata_buf_unref(d.buf);
     strata_mem_free(ob->alloc, ob->items);
     ob->items = NULL;
-    ob->cap = 0;
+    ob->cap = ob->max = 0;
 }
 
 int strata_outbox_push(strata_outbox *ob, strata_addr to, strata_buf *buf)
 {
-    if (ob->count == ob->cap) {
+    if (ob->count == ob->cap && outbox_grow(ob) != 0) {
         ob->dropped++;
         return STRATA_ERR_FULL;
     }

@@ -97,23 +97,12 @@ static int drop(strata_node *n, int err, int type, strata_addr from, uint64_t no
     return err;
 }
 
-/* Grows the outbox to at least cap datagrams, keeping what it holds (the
- * roles keep its address, which does not change). */
-static int outbox_reserve(strata_node *n, size_t cap)
+/* Lets the outbox hold up to cap datagrams (its ring grows as bursts
+ * need; the roles keep its address, which does not change). */
+static void outbox_allow(strata_node *n, size_t cap)
 {
-    if (n->outbox.cap >= cap)
-        return 0;
-    strata_outbox bigger;
-    if (strata_outbox_init(&bigger, n->alloc, cap))
-        return STRATA_ERR_NOMEM;
-    strata_datagram d;
-    while (strata_outbox_pop(&n->outbox, &d)) {
-        strata_outbox_push(&bigger, d.to, d.buf);
-        strata_buf_unref(d.buf);
-    }
-    strata_outbox_free(&n->outbox);
-    n->outbox = bigger;
-    return 0;
+    if (n->outbox.max < cap)
+        n->outbox.max = cap;
 }
 
 /* --- the group agent and its client ----------------------------------------- */
@@ -384,10 +373,7 @@ int strata_node_publish(strata_node *n, const strata_source_config *cfg, uint64_
     node_channel *ch = add_channel(n, cfg->channel, &err);
     if (!ch)
         return err;
-    if ((err = outbox_reserve(n, STRATA_NODE_SOURCE_OUTBOX_DATAGRAMS)) != 0) {
-        strata_mem_free(n->alloc, ch);
-        return err;
-    }
+    outbox_allow(n, STRATA_NODE_SOURCE_OUTBOX_DATAGRAMS);
     strata_source_config sc = *cfg;
     sc.node = n->id;
     sc.control = n->control;

@@ -143,8 +143,10 @@ static inline strata_buf *strata_buf_ref(strata_buf *b)
 void strata_buf_unref(strata_buf *b);
 
 /* The outbox: datagrams the core wants sent, in order. The host drains it
- * after every call into the core. Bounded: when full, push drops the
- * datagram and counts it, like a full socket buffer would. */
+ * after every call into the core. Bounded by max: when full, push drops the
+ * datagram and counts it, like a full socket buffer would. Its ring starts
+ * small and doubles as bursts need, up to max, so a node that never sends
+ * a burst (most simulated peers) never pays for room it does not use. */
 typedef struct strata_datagram {
     strata_addr to;
     strata_buf *buf; /* one reference owned by the entry */
@@ -152,7 +154,8 @@ typedef struct strata_datagram {
 
 typedef struct strata_outbox {
     strata_datagram *items;
-    size_t cap, head, count;
+    size_t cap, head, count; /* cap: slots allocated now, <= max */
+    size_t max;
     uint64_t dropped;
     const strata_alloc *alloc;
 } strata_outbox;

@@ -292,7 +292,7 @@ static void test_publish(sent_list *out)
     int h = strata_node_publish(n, &sc, 0);
     CHECK_EQ_INT(h, 0);
     CHECK(strata_node_source(n, h) != NULL);
-    CHECK(strata_node_outbox(n)->cap >= STRATA_NODE_SOURCE_OUTBOX_DATAGRAMS);
+    CHECK(strata_node_outbox(n)->max >= STRATA_NODE_SOURCE_OUTBOX_DATAGRAMS);
     uint8_t in[10] = {0};
     CHECK_EQ_INT(strata_node_push(n, h, in, sizeof in, 0), STRATA_ERR_INVAL); /* not ready */
     CHECK_EQ_INT(strata_node_push(n, 5, in, sizeof in, 0), STRATA_ERR_INVAL);

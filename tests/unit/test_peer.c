@@ -707,7 +707,7 @@ static void test_config_timers(sent_list *out)
     cfg.outbox_datagrams = 100;
     strata_peer_callbacks cb = {on_play, on_end, &pl};
     strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
-    CHECK_EQ_U64(strata_peer_outbox(p)->cap, 100);
+    CHECK_EQ_U64(strata_peer_outbox(p)->max, 100);
     strata_peer_handle_timeout(p, 0);
     feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0);
     for (uint8_t s = 0; s < 4; s++)
@@ -728,7 +728,7 @@ static void test_config_timers(sent_list *out)
     strata_peer_del(p);
     cfg.outbox_datagrams = 0;
     p = strata_peer_new(&cfg, &cb, NULL, 0);
-    CHECK_EQ_U64(strata_peer_outbox(p)->cap, STRATA_PEER_DEFAULT_OUTBOX_DATAGRAMS);
+    CHECK_EQ_U64(strata_peer_outbox(p)->max, STRATA_PEER_DEFAULT_OUTBOX_DATAGRAMS);
     strata_peer_del(p);
 }
 
