@@ -41,7 +41,9 @@ static void usage(void)
            "                         --scenario groups reports its own as bootstrap_seed)\n"
            "  --status-file PATH     rewrite PATH with a JSON status every second\n"
            "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
-           "                         one sorted line each: node channel dcm parent...\n" CMD_DELAY_HELP
+           "                         one sorted line each: node channel dcm parent...\n"
+           "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
+           "                         do not watch where its viewers lack upload (default on)\n" CMD_DELAY_HELP
            "  --http ADDR:PORT       serve the JSON status at /status\n"
            "  -v, --verbose          log every join, leave and repair\n"
            "  -q, --quiet            log errors only\n"
@@ -86,13 +88,15 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ",\"instructions_sent\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
         ",\"groups\":%zu,\"group_reports\":%" PRIu64 ",\"group_bootstraps\":%" PRIu64
         ",\"recovering\":%d,\"restored_members\":%" PRIu64 ",\"restored_edges\":%" PRIu64
-        ",\"reported_edges\":%" PRIu64 "}\n",
+        ",\"reported_edges\":%" PRIu64 ",\"relays\":%zu,\"recruits_sent\":%" PRIu64
+        ",\"releases_sent\":%" PRIu64 "}\n",
         st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
         st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
         st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
-        st.recovering, st.restored_members, st.restored_edges, st.reported_edges);
+        st.recovering, st.restored_members, st.restored_edges, st.reported_edges, st.relays,
+        st.recruits_sent, st.releases_sent);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
@@ -120,7 +124,7 @@ static void write_topology(control_daemon *d)
         char *p = lines[i] = text + i * 400;
         int off = snprintf(p, 400, "%016" PRIx64 " %016" PRIx64 " %u", e[i].node.v,
                            e[i].channel.v, (unsigned)e[i].dcm.v);
-        for (uint8_t s = 0; e[i].role == STRATA_ROLE_PEER && s < e[i].k; s++) {
+        for (uint8_t s = 0; e[i].role != STRATA_ROLE_SOURCE && s < e[i].k; s++) {
             strata_node_id q = e[i].parents[s];
             if (q.v == 0)
                 off += snprintf(p + off, (size_t)(400 - off), " -");
@@ -131,6 +135,8 @@ static void write_topology(control_daemon *d)
         }
         if (e[i].role == STRATA_ROLE_SOURCE)
             snprintf(p + off, (size_t)(400 - off), " (source)");
+        else if (e[i].role == STRATA_ROLE_RELAY)
+            snprintf(p + off, (size_t)(400 - off), " (relay)");
     }
     qsort(lines, n, sizeof *lines, cmp_line);
     char *out = malloc(n * 400 + 1);
@@ -178,6 +184,7 @@ int cmd_control(int argc, char **argv)
         {"groups-seed", required_argument, NULL, 'G'},
         {"status-file", required_argument, NULL, 's'},
         {"topology-file", required_argument, NULL, 'T'},
+        {"recruit", required_argument, NULL, 'R'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
         {"http", required_argument, NULL, 'H'},
@@ -243,6 +250,14 @@ int cmd_control(int argc, char **argv)
             break;
         case 'T':
             d.topology_path = optarg;
+            break;
+        case 'R':
+            if (strcmp(optarg, "on") == 0)
+                cfg.no_recruit = 0;
+            else if (strcmp(optarg, "off") == 0)
+                cfg.no_recruit = 1;
+            else
+                cmd_usage_error(SUB, "--recruit must be 'on' or 'off', got '%s'", optarg);
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);

@@ -169,17 +169,37 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
         st.repair_requests_served, drops, all_ended(d), d->http ? host_http_clients(d->http) : 0u,
         d->core ? strata_node_region(d->core, d->ch[0].handle) : "");
-    for (int i = 0; i < d->nch; i++) {
+    /* Every session of the node: the channels watched, then those the
+     * control center asked it to relay (which it does not play). */
+    strata_node_stats all;
+    memset(&all, 0, sizeof all);
+    if (d->core)
+        strata_node_get_stats(d->core, &all);
+    int first = 1;
+    for (size_t h = 0; h < all.channels; h++) {
+        strata_node_channel info;
+        if (!strata_node_channel_info(d->core, (int)h, &info) || info.gone)
+            continue;
+        const peer_channel *pc = NULL;
+        for (int i = 0; i < d->nch; i++)
+            if (d->ch[i].handle == (int)h)
+                pc = &d->ch[i];
         strata_peer_stats ci;
-        channel_stats(d, i, &ci);
-        host_status_appendf(buf, buflen, &off,
-            "%s{\"name\":\"%s\",\"priority\":%u,\"state\":%d,\"rx_data_packets\":%" PRIu64
-            ",\"rx_data_bytes\":%" PRIu64 ",\"tx_data_bytes\":%" PRIu64
-            ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
-            ",\"missed_packets\":%" PRIu64 ",\"ended\":%d}",
-            i ? "," : "", d->ch[i].name, (unsigned)d->ch[i].priority, ci.state, ci.rx_data_packets,
-            ci.rx_data_bytes, ci.tx_data_bytes, ci.played_packets, ci.played_bytes,
-            ci.missed_packets, d->ch[i].ended);
+        memset(&ci, 0, sizeof ci);
+        ci.state = -1;
+        if (info.peer)
+            strata_peer_get_stats(info.peer, &ci);
+        host_status_appendf(
+            buf, buflen, &off,
+            "%s{\"name\":\"%s\",\"relay\":%s,\"priority\":%u,\"state\":%d,"
+            "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
+            ",\"tx_data_bytes\":%" PRIu64 ",\"played_packets\":%" PRIu64
+            ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64 ",\"ended\":%d}",
+            first ? "" : ",", info.name, info.relay ? "true" : "false",
+            pc ? (unsigned)pc->priority : 255u, ci.state, ci.rx_data_packets, ci.rx_data_bytes,
+            ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
+            pc ? pc->ended : 0);
+        first = 0;
     }
     host_status_appendf(buf, buflen, &off, "]");
     if (off >= buflen)

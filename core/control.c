@@ -84,6 +84,8 @@ enum control_limits {
     CONTROL_REGION_BUF = STRATA_WIRE_MAX_REGION_BYTES + 1,
     RESTART_ADOPT_HEARTBEATS = 10,
     RESTART_WINDOW_HEARTBEATS = 3,
+    RECRUIT_RETRY_MS = 5000,  /* a node asked to relay is not asked again before */
+    RECRUIT_SCAN_HOSTS = 512, /* candidates looked at per region and scan */
 };
 
 /* Stall detection state of one substream of one node (SPEC C13). */
@@ -134,9 +136,16 @@ typedef struct ctl_host {
     strata_node_id id;
     strata_addr addr;
     uint32_t upload_kbps; /* declared, shared among its memberships */
+    uint64_t recruited_ns; /* when it was last asked to relay a channel (see recruit_scan) */
     uint8_t n_members;
     ctl_node *members[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
 } ctl_host;
+
+/* Peers and recruited relays are in the trees; a source feeds them. */
+static inline int in_trees(const ctl_node *rec)
+{
+    return rec->role != STRATA_ROLE_SOURCE;
+}
 
 typedef struct ctl_channel {
     strata_channel_id id;
@@ -149,6 +158,8 @@ typedef struct ctl_channel {
     strata_dcm **dcms; /* one per region */
     size_t ndcms, capdcms;
     strata_dcm *backbone; /* the regions' heads, once there are two regions */
+    uint8_t name_len;     /* from the first JOIN: RECRUIT names the channel */
+    uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
 } ctl_channel;
 
 /* A dense array of pointers with an id index; swap-remove on delete. */
@@ -183,7 +194,10 @@ struct strata_control {
     ptab reports;                /* ctl_report by member_key, during the window */
     uint64_t next_scan_ns;
 
-    size_t peers, sources;
+    size_t peers, sources, relays;
+    int recruit;           /* see recruit_scan */
+    size_t recruit_cursor; /* where the next candidate search starts */
+    uint64_t recruits_sent, releases_sent;
     uint64_t played_sum, missed_sum, peer_tx_sum, source_tx_sum;
     uint64_t joins, leaves, deaths, reparents, instructions_sent, region_moves;
     uint64_t restored_members, restored_edges, reported_edges;
@@ -968,6 +982,8 @@ static void host_release_if_empty(strata_control *c, ctl_host *h)
 /* Takes membership rec into the tables (room was reserved by node_new). */
 static void member_insert(strata_control *c, ctl_node *rec)
 {
+    if (rec->role == STRATA_ROLE_RELAY)
+        c->relays++;
     ptab_put(&c->nodes, member_key(c, rec->id, rec->ch->id), rec);
     rec->host->members[rec->host->n_members++] = rec;
 }
@@ -1011,7 +1027,7 @@ static void compute_shares(const strata_control *c, const ctl_host *h, uint32_t 
     for (uint8_t i = 0; i < h->n_members; i++) {
         const ctl_node *m = h->members[i];
         want[i] = m->upload_kbps;
-        if (m->role != STRATA_ROLE_PEER)
+        if (!in_trees(m))
             continue;
         size_t j = n++;
         while (j > 0 && share_before(m, order[j - 1])) {
@@ -1045,7 +1061,7 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
     compute_shares(c, h, want);
     for (uint8_t i = 0; i < h->n_members; i++) {
         ctl_node *m = h->members[i];
-        if (m == skip || m->role != STRATA_ROLE_PEER || m->roots || want[i] == m->upload_kbps)
+        if (m == skip || !in_trees(m) || m->roots || want[i] == m->upload_kbps)
             continue;
         if (m->restoring) {
             m->upload_kbps = want[i]; /* its tree is built with it */
@@ -1071,7 +1087,7 @@ static void reshare_channel(strata_control *c, const ctl_channel *ch, uint64_t n
 {
     for (size_t i = 0; i < c->nodes.count; i++) {
         ctl_node *rec = c->nodes.items[i];
-        if (rec->ch == ch && rec->role == STRATA_ROLE_PEER && rec->host->n_members > 1)
+        if (rec->ch == ch && in_trees(rec) && rec->host->n_members > 1)
             share_uploads(c, rec->host, NULL, now);
     }
 }
@@ -1082,6 +1098,8 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
 {
     ctl_channel *ch = rec->ch;
     ctl_host *host = rec->host;
+    if (rec->role == STRATA_ROLE_RELAY)
+        c->relays--;
     /* Its counters stay in the sums: status figures cover the whole run. */
     ptab_del(&c->nodes, member_key(c, rec->id, ch->id));
     for (uint8_t i = 0; i < host->n_members; i++) {
@@ -1161,13 +1179,18 @@ static ctl_node *node_new(strata_control *c, const strata_msg_join *j, strata_ad
     h->upload_kbps = j->upload_kbps;
     rec->id = j->node;
     rec->host = h;
+    if (!ch->name_len) {
+        /* what a RECRUIT will name the channel by */
+        ch->name_len = j->name_len;
+        memcpy(ch->name, j->name, j->name_len);
+    }
     rec->role = j->role;
     rec->priority = j->priority;
     rec->joined_seq = ++c->joins_seq;
     rec->ch = ch;
     rec->upload_kbps = j->upload_kbps;
     rec->last_seen_ns = now;
-    if (rec->role == STRATA_ROLE_PEER && h->n_members) {
+    if (in_trees(rec) && h->n_members) {
         /* Its place among the node's channels, counted as if it were in. */
         uint32_t want[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
         h->members[h->n_members++] = rec;
@@ -1266,7 +1289,7 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
     ctl_channel *ch = rec->ch;
     rec->last_seen_ns = now;
     set_addr(c, rec, from, now);
-    if (rec->role == STRATA_ROLE_PEER &&
+    if (in_trees(rec) &&
         (j->priority != rec->priority || j->upload_kbps != rec->host->upload_kbps)) {
         rec->priority = j->priority;
         rec->host->upload_kbps = j->upload_kbps;
@@ -1288,6 +1311,8 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
     flush_node(c, rec, now);
     return 0;
 }
+
+static void recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now);
 
 static int join_source(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
                        strata_addr from, uint64_t now)
@@ -1329,6 +1354,7 @@ static int join_source(strata_control *c, const strata_msg_join *j, strata_chann
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, (strata_dcm_id){0});
     mark_resend(rec);
     flush_channel(c, ch, now);
+    recruit_channel(c, ch, now);
     return 0;
 
 fail_node:
@@ -1428,7 +1454,7 @@ static int handle_join(strata_control *c, strata_addr from, const uint8_t *buf, 
         remove_node(c, rec, now);
         rec = NULL;
     }
-    if (rec && rec->role == STRATA_ROLE_PEER && region_moved(c, rec, region, region_len)) {
+    if (rec && in_trees(rec) && region_moved(c, rec, region, region_len)) {
         /* A member under another label (its locality group merged into
          * another): it leaves its region's trees and joins the new one's,
          * as a LEAVE and a JOIN would. */
@@ -1699,7 +1725,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         return 0; /* in no tree until the recovery window closes */
     int resend =
         hb->instr_epoch < rec->last_epoch_sent && elapsed(now, rec->last_send_ns) > c->hb_ns;
-    if (rec->role == STRATA_ROLE_PEER) {
+    if (in_trees(rec)) {
         /* The tree parents, looked up once for both checks. */
         strata_node_id tp[STRATA_WIRE_MAX_SUBSTREAMS];
         memset(tp, 0, sizeof tp);
@@ -1762,6 +1788,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->region_mode = cfg->region_mode;
     c->prefix_bits = cfg->prefix_bits ? cfg->prefix_bits : STRATA_CONTROL_DEFAULT_PREFIX_BITS;
     c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : STRATA_CONTROL_DEFAULT_HEARTBEAT_MS;
+    c->recruit = !cfg->no_recruit;
     c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
     c->hb_ns = STRATA_MS(c->heartbeat_ms);
     c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;
@@ -1846,6 +1873,130 @@ int strata_control_handle_datagram(strata_control *c, strata_addr from, const ui
     }
 }
 
+/* --- recruiting relays (SPEC C5, C12) ------------------------------------------------- */
+
+static void send_recruit(strata_control *c, const ctl_host *h, const ctl_channel *ch,
+                         uint8_t flags)
+{
+    strata_msg_recruit m = {.node = h->id, .flags = flags, .name_len = ch->name_len,
+                            .name = ch->name};
+    uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    strata_outbox_push_bytes(c->outbox, h->addr, enc,
+                             strata_wire_encode_recruit(enc, sizeof enc, &m));
+}
+
+/* Upload node h has beyond what its channels' trees can use (0 if none). */
+static uint64_t spare_kbps(const strata_control *c, const ctl_host *h)
+{
+    uint64_t used = 0;
+    for (uint8_t i = 0; i < h->n_members; i++)
+        if (in_trees(h->members[i]))
+            used += channel_demand_kbps(c, h->members[i]->ch);
+    return h->upload_kbps > used ? h->upload_kbps - used : 0;
+}
+
+/* 1 when node h is in region d's region (a membership of another channel
+ * under the same label). */
+static int in_region_of(const ctl_host *h, const strata_dcm *d)
+{
+    size_t len, mlen;
+    const char *want = strata_dcm_region(d, &len);
+    for (uint8_t i = 0; i < h->n_members; i++) {
+        const ctl_node *m = h->members[i];
+        const strata_dcm *md = m->roots ? m->roots : m->dcm;
+        if (!in_trees(m) || !md)
+            continue;
+        const char *have = strata_dcm_region(md, &mlen);
+        if (mlen == len && memcmp(have, want, len) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* Region d of channel ch leaves (node, substream) pairs without a parent:
+ * its viewers lack upload. A node of the same region that watches other
+ * channels and has upload they cannot use (at least the stream rate) is
+ * asked to relay ch without watching it (RECRUIT, protocol.md 3.10): it
+ * joins as a RELAY and the trees take its upload. Returns 1 when one was
+ * asked. The candidates are
+ * looked at RECRUIT_SCAN_HOSTS at a time, from where the last search
+ * stopped, so a scan costs the same whatever the number of nodes. */
+static int recruit_for(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
+{
+    ctl_host *best = NULL;
+    uint64_t best_spare = 0;
+    size_t n = c->hosts.count;
+    for (size_t i = 0; i < n && i < RECRUIT_SCAN_HOSTS; i++) {
+        ctl_host *h = c->hosts.items[(c->recruit_cursor + i) % n];
+        if (h->recruited_ns && elapsed(now, h->recruited_ns) < STRATA_MS(RECRUIT_RETRY_MS))
+            continue;
+        if (member_get(c, h->id, ch->id) || !in_region_of(h, d))
+            continue;
+        uint64_t spare = spare_kbps(c, h);
+        if (spare >= ch->rate_kbps && spare > best_spare) {
+            best = h;
+            best_spare = spare;
+        }
+    }
+    c->recruit_cursor = n ? (c->recruit_cursor + RECRUIT_SCAN_HOSTS) % n : 0;
+    if (!best)
+        return 0;
+    best->recruited_ns = now;
+    c->recruits_sent++;
+    send_recruit(c, best, ch, 0);
+    if (log_allowed(c, STRATA_LOG_INFO, now))
+        strata_logf(c->log, STRATA_LOG_INFO,
+                    "control: recruiting node %016llx (%llu kbps spare) to relay channel %.*s",
+                    (unsigned long long)best->id.v, (unsigned long long)best_spare,
+                    (int)ch->name_len, (const char *)ch->name);
+    return 1;
+}
+
+/* Relays of a region where nobody watches any more are released. */
+static void release_idle_relays(strata_control *c, ctl_channel *ch, strata_dcm *d)
+{
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->ch == ch && m->dcm == d && m->role == STRATA_ROLE_PEER)
+            return;
+    }
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->ch == ch && m->dcm == d && m->role == STRATA_ROLE_RELAY) {
+            send_recruit(c, m->host, ch, STRATA_RECRUIT_RELEASE);
+            c->releases_sent++;
+        }
+    }
+}
+
+static void recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    /* With one channel every node is in it: nobody to recruit. */
+    if (!c->recruit || c->recover_until || c->channels.count < 2 || !ch->source_live ||
+        !ch->name_len)
+        return;
+    for (size_t j = 0; j < ch->ndcms; j++) {
+        strata_dcm *d = ch->dcms[j];
+        if (c->relays)
+            release_idle_relays(c, ch, d);
+        /* A relay is interior in one tree: up to k at once, so that a
+         * region short everywhere is served within one scan. */
+        size_t detached = strata_mtree_detached(strata_dcm_tree(d));
+        for (size_t r = 0; r < detached && r < c->k; r++)
+            if (!recruit_for(c, ch, d, now))
+                break;
+    }
+}
+
+/* Every heartbeat interval; and at once when a source announces its rate,
+ * the moment its trees learn what they need (so relays are in before the
+ * first packets). */
+static void recruit_scan(strata_control *c, uint64_t now)
+{
+    for (size_t i = 0; i < c->channels.count; i++)
+        recruit_channel(c, c->channels.items[i], now);
+}
+
 void strata_control_handle_timeout(strata_control *c, uint64_t now)
 {
     if (c->recover_until && now >= c->recover_until)
@@ -1876,6 +2027,7 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
             remove_node(c, rec, now);
         }
     } while (n == CONTROL_SCAN_CHUNK);
+    recruit_scan(c, now);
 }
 
 uint64_t strata_control_next_timeout(const strata_control *c)
@@ -1947,6 +2099,9 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->reparents = c->reparents;
     st->instructions_sent = c->instructions_sent;
     st->region_moves = c->region_moves;
+    st->relays = c->relays;
+    st->recruits_sent = c->recruits_sent;
+    st->releases_sent = c->releases_sent;
     st->recovering = c->recover_until != 0;
     st->restored_members = c->restored_members;
     st->restored_edges = c->restored_edges;

@@ -30,7 +30,7 @@ enum node_limits {
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
 
-enum channel_kind { CH_VIEWER = 1, CH_SOURCE = 2 };
+enum channel_kind { CH_VIEWER = 1, CH_SOURCE = 2, CH_RELAY = 3, CH_GONE = 4 };
 
 typedef struct node_channel {
     strata_channel_id id;
@@ -136,7 +136,7 @@ static void on_bootstrap(void *user, const strata_peer_ref *leaders, size_t coun
 static node_channel *channel_by_id(const strata_node *n, strata_channel_id id)
 {
     for (size_t i = 0; i < n->nchans; i++)
-        if (n->chans[i]->id.v == id.v)
+        if (n->chans[i]->kind != CH_GONE && n->chans[i]->id.v == id.v)
             return n->chans[i];
     return NULL;
 }
@@ -175,7 +175,7 @@ static void sync_roles(strata_node *n, uint64_t now)
     int waited = now >= n->group_wait_at;
     for (size_t i = 0; i < n->nchans; i++) {
         node_channel *ch = n->chans[i];
-        if (ch->kind != CH_VIEWER || !ch->follows_group)
+        if ((ch->kind != CH_VIEWER && ch->kind != CH_RELAY) || !ch->follows_group)
             continue;
         if (!ch->peer) {
             if (g.v == 0 && !waited)
@@ -204,7 +204,8 @@ static void sync_roles(strata_node *n, uint64_t now)
 static int held_channels(const strata_node *n)
 {
     for (size_t i = 0; i < n->nchans; i++)
-        if (n->chans[i]->kind == CH_VIEWER && !n->chans[i]->peer)
+        if ((n->chans[i]->kind == CH_VIEWER || n->chans[i]->kind == CH_RELAY) &&
+            !n->chans[i]->peer)
             return 1;
     return 0;
 }
@@ -434,6 +435,59 @@ int strata_node_bootstrap(strata_node *n, const strata_peer_ref *refs, size_t co
 
 /* --- datagrams ------------------------------------------------------------------- */
 
+/* RECRUIT (protocol.md 3.10): the control center, and only it, asks the
+ * node to relay a channel it does not watch, or releases it. A relay
+ * session is a viewer session that joins as a RELAY and plays nothing,
+ * with the settings of the node's first viewer channel; a node that
+ * watches nothing is not recruited. */
+static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_t len,
+                     uint64_t now)
+{
+    strata_msg_recruit m;
+    int err = strata_wire_decode_recruit(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (m.node.v != n->id.v || !strata_addr_eq(from, n->control))
+        return STRATA_ERR_UNEXPECTED;
+    char name[NAME_BYTES];
+    memcpy(name, m.name, m.name_len);
+    name[m.name_len] = '\0';
+    node_channel *ch = channel_by_id(n, strata_channel_id_from_name(name, m.name_len));
+    if (m.flags & STRATA_RECRUIT_RELEASE) {
+        if (!ch || ch->kind != CH_RELAY)
+            return STRATA_ERR_UNEXPECTED;
+        if (ch->peer) {
+            strata_peer_leave(ch->peer, now);
+            strata_peer_del(ch->peer);
+            ch->peer = NULL;
+        }
+        ch->kind = CH_GONE; /* the handle stays valid, and names nothing */
+        n->st.releases++;
+        strata_logf(n->log, STRATA_LOG_INFO, "released from relaying channel %s", name);
+        return 0;
+    }
+    if (ch)
+        return 0; /* watched or relayed already (a repeated RECRUIT) */
+    const node_channel *tmpl = NULL;
+    for (size_t i = 0; i < n->nchans && !tmpl; i++)
+        if (n->chans[i]->kind == CH_VIEWER)
+            tmpl = n->chans[i];
+    if (!tmpl)
+        return STRATA_ERR_UNEXPECTED;
+    strata_peer_config pc = tmpl->pcfg;
+    pc.channel = name;
+    pc.region = tmpl->follows_group ? NULL : tmpl->region;
+    pc.priority = UINT8_MAX; /* after every channel the node watches */
+    pc.relay_only = 1;
+    int h = strata_node_watch(n, &pc, NULL, now);
+    if (h < 0)
+        return h == STRATA_ERR_NOMEM ? h : STRATA_ERR_UNEXPECTED;
+    n->chans[h]->kind = CH_RELAY;
+    n->st.recruits++;
+    strata_logf(n->log, STRATA_LOG_INFO, "recruited to relay channel %s", name);
+    return 0;
+}
+
 /* PROBE (protocol.md 3.5): answered once for the whole node, whatever
  * roles it has, naming the node. */
 static int answer_probe(strata_node *n, strata_addr from, const uint8_t *buf, size_t len)
@@ -476,6 +530,9 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
     case STRATA_MSG_PROBE:
         *mine = 1;
         return answer_probe(n, rx->from, buf, len);
+    case STRATA_MSG_RECRUIT:
+        *mine = 1;
+        return recruited(n, rx->from, buf, len, now);
     case STRATA_MSG_DATA:
     case STRATA_MSG_JOIN_REPLY:
     case STRATA_MSG_INSTRUCTION:
@@ -585,6 +642,19 @@ strata_node_id strata_node_id_of(const strata_node *n)
 static const node_channel *channel_at(const strata_node *n, int channel)
 {
     return channel >= 0 && (size_t)channel < n->nchans ? n->chans[channel] : NULL;
+}
+
+int strata_node_channel_info(const strata_node *n, int channel, strata_node_channel *out)
+{
+    const node_channel *ch = channel >= 0 && (size_t)channel < n->nchans ? n->chans[channel] : NULL;
+    if (!ch)
+        return 0;
+    out->name = ch->name;
+    out->relay = ch->kind == CH_RELAY;
+    out->gone = ch->kind == CH_GONE;
+    out->peer = ch->peer;
+    out->source = ch->source;
+    return 1;
 }
 
 const strata_peer *strata_node_peer(const strata_node *n, int channel)

@@ -139,6 +139,7 @@ struct strata_peer {
     uint8_t region[STRATA_WIRE_MAX_REGION_BYTES];
     uint8_t region_len;
     uint8_t priority;
+    uint8_t relay_only;
     uint32_t upload_kbps;
     uint64_t repair_after_ns, repair_retry_ns, tail_idle_ns;
     uint64_t skew_ns; /* estimated lateness between substreams, see "Repair timing" */
@@ -246,7 +247,7 @@ static int set_k(strata_peer *p, uint8_t k);
 static void po_play(void *user, const uint8_t *buf, size_t len)
 {
     strata_peer *p = user;
-    if (p->cb.on_play)
+    if (p->cb.on_play && !p->relay_only)
         p->cb.on_play(p->cb.user, buf, len);
 }
 
@@ -284,6 +285,7 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     p->region_len = (uint8_t)region_len;
     p->upload_kbps = cfg->upload_kbps;
     p->priority = cfg->priority;
+    p->relay_only = cfg->relay_only != 0;
     p->repair_after_ns = STRATA_MS(cfg->repair_after_ms ? cfg->repair_after_ms
                                                         : STRATA_PEER_DEFAULT_REPAIR_AFTER_MS);
     p->repair_retry_ns = STRATA_MS(cfg->repair_retry_ms ? cfg->repair_retry_ms
@@ -372,7 +374,7 @@ static void send_join(strata_peer *p, uint64_t now)
 {
     strata_msg_join m = {
         .node = p->node,
-        .role = STRATA_ROLE_PEER,
+        .role = p->relay_only ? STRATA_ROLE_RELAY : STRATA_ROLE_PEER,
         .upload_kbps = p->upload_kbps,
         .rate_kbps = 0,
         .name_len = p->name_len,

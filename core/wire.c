@@ -477,7 +477,7 @@ static int join_valid(const strata_msg_join *m)
 {
     if (m->node.v == 0 || m->role > STRATA_ROLE_MAX)
         return 0;
-    if (m->role == STRATA_ROLE_PEER && m->rate_kbps != 0)
+    if (m->role != STRATA_ROLE_SOURCE && m->rate_kbps != 0)
         return 0;
     if (m->name_len == 0 || m->name_len > STRATA_WIRE_MAX_NAME_BYTES)
         return 0;
@@ -1506,6 +1506,55 @@ int strata_wire_decode_group_bootstrap(const uint8_t *buf, size_t buflen,
     if (err < 0)
         return err;
     return group_bootstrap_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- RECRUIT (protocol.md 3.10) -------------------------------------------- */
+
+enum { RECRUIT_FIXED_BYTES = 4 + 8 + 1 + 1 };
+
+static int recruit_valid(const strata_msg_recruit *m)
+{
+    return m->node.v != 0 && !(m->flags & ~(unsigned)STRATA_RECRUIT_FLAGS_KNOWN) &&
+           m->name_len >= 1 && m->name_len <= STRATA_WIRE_MAX_NAME_BYTES;
+}
+
+int strata_wire_encode_recruit(uint8_t *buf, size_t buflen, const strata_msg_recruit *m)
+{
+    if (!m || (m->name_len && !m->name))
+        return STRATA_ERR_INVAL;
+    size_t n = (size_t)RECRUIT_FIXED_BYTES + m->name_len;
+    int err = encode_prelude(buf, buflen, recruit_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_RECRUIT);
+    p = put_u64(p, m->node.v);
+    p = put_u8(p, m->flags);
+    p = put_u8(p, m->name_len);
+    put_bytes(p, m->name, m->name_len);
+    return (int)n;
+}
+
+int strata_wire_decode_recruit(const uint8_t *buf, size_t buflen, strata_msg_recruit *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_RECRUIT);
+    if (err)
+        return err;
+    m->node.v = get_u64(&r);
+    m->flags = get_u8(&r);
+    m->name_len = get_u8(&r);
+    if (r.err)
+        return r.err;
+    if (m->name_len == 0 || m->name_len > STRATA_WIRE_MAX_NAME_BYTES)
+        return STRATA_ERR_RANGE;
+    m->name = get_bytes(&r, m->name_len);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return recruit_valid(m) ? err : STRATA_ERR_RANGE;
 }
 
 /* --- GROUP_BOOTSTRAP_REPLY (protocol.md 3.9.3) ------------------------------ */

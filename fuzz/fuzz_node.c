@@ -16,6 +16,7 @@
  *   8  GROUP_BOOTSTRAP_REPLY to the node's own last request
  *   9  a group message: a valid header of a fuzzed group type, fuzzed body
  *  10  JOIN          11  HEARTBEAT     (for the control center)
+ *  12  RECRUIT from the control center (start or end a relay session)
  * Structured messages are built from fuzzed fields around plausible
  * values and then optionally corrupted at one fuzzed offset.
  *
@@ -92,6 +93,7 @@ static void check_outbox(strata_node *node, uint32_t *bootstrap_request)
             DECODES(STRATA_MSG_GROUP_PONG, group_pong)
             DECODES(STRATA_MSG_GROUP_REPORT, group_report)
             DECODES(STRATA_MSG_GROUP_BOOTSTRAP_REPLY, group_bootstrap_reply)
+            DECODES(STRATA_MSG_RECRUIT, recruit)
         case STRATA_MSG_GROUP_BOOTSTRAP: {
             strata_msg_group_bootstrap m;
             rc = strata_wire_decode_group_bootstrap(b, n, &m);
@@ -160,7 +162,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_outbox(node, &bootstrap_request);
 
     for (int steps = 0; more(&r) && steps < 4096; steps++) {
-        uint8_t op = u8(&r) % 12;
+        uint8_t op = u8(&r) % 13;
         int n = -1;
         strata_addr from = addr_of(u8(&r));
         const char *name = CHANNELS[u8(&r) % 3];
@@ -293,6 +295,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m.name_len = (uint8_t)strlen(name);
             m.name = (const uint8_t *)name;
             n = strata_wire_encode_join(buf, sizeof buf, &m);
+            break;
+        }
+        case 12: {
+            strata_msg_recruit m = {ME, (uint8_t)(u8(&r) & 1), (uint8_t)strlen(name),
+                                    (const uint8_t *)name};
+            n = strata_wire_encode_recruit(buf, sizeof buf, &m);
+            from = CONTROL;
             break;
         }
         default: {

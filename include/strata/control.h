@@ -45,6 +45,7 @@ typedef struct strata_control_config {
     uint8_t region_mode;     /* enum strata_region_mode */
     uint8_t prefix_bits;     /* 0 = 24 */
     uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
+    int no_recruit;          /* nonzero: never ask a node to relay a channel it does not watch */
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
@@ -75,6 +76,8 @@ typedef struct strata_control_status {
      * from heartbeats, and of the parents they reported, those kept. */
     int recovering;
     uint64_t restored_members, restored_edges, reported_edges;
+    size_t relays; /* memberships of recruited relays (in peers too) */
+    uint64_t recruits_sent, releases_sent;
     strata_drop_counters drops;
 } strata_control_status;
 

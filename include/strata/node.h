@@ -14,6 +14,7 @@
  *
  * Routing by type, then channel (protocol.md 2.1):
  *   PROBE                           answered here, once, for the whole node
+ *   RECRUIT                         here: a relay session starts or ends
  *   PROBE_REPLY, GROUP_QUERY..PONG  the group agent
  *   GROUP_BOOTSTRAP_REPLY           the bootstrap client
  *   GROUP_REPORT, GROUP_BOOTSTRAP   the control center's group directory
@@ -95,6 +96,7 @@ typedef struct strata_node_callbacks {
 typedef struct strata_node_stats {
     uint64_t rx_datagrams;
     uint64_t probes_answered;
+    uint64_t recruits, releases; /* relay sessions the control center started and ended */
     size_t channels;
     strata_drop_counters drops; /* datagrams no role of this node takes */
 } strata_node_stats;
@@ -138,6 +140,18 @@ int strata_node_bootstrap(strata_node *n, const strata_peer_ref *refs, size_t co
 
 /* --- queries (for status output; NULL when the node lacks the role) ------ */
 strata_node_id strata_node_id_of(const strata_node *n);
+/* What a channel handle is (handles count from 0 in the order channels
+ * were added, relayed ones included; strata_node_get_stats gives how
+ * many). Returns 1, or 0 for a handle out of range. */
+typedef struct strata_node_channel {
+    const char *name;
+    int relay; /* a relay session the control center asked for: plays nothing */
+    int gone;  /* a relay session it ended */
+    const strata_peer *peer;
+    const strata_source *source;
+} strata_node_channel;
+int strata_node_channel_info(const strata_node *n, int channel, strata_node_channel *out);
+
 /* The channel session behind a handle; NULL while it waits for a group. */
 const strata_peer *strata_node_peer(const strata_node *n, int channel);
 const strata_source *strata_node_source(const strata_node *n, int channel);

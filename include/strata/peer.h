@@ -52,6 +52,7 @@ typedef struct strata_peer_config {
     uint32_t upload_kbps;
     const char *region;        /* label, or NULL/"" to let the control decide */
     uint8_t priority;          /* rank among the node's channels, 0 first (protocol.md 3.3.1) */
+    int relay_only;            /* joins as a RELAY: receives and forwards, never plays */
     uint32_t playout_delay_ms; /* 0 = default */
     uint32_t join_retry_ms;    /* 0 = default */
     uint32_t repair_after_ms;  /* 0 = default */

@@ -54,7 +54,8 @@ enum strata_msg_type {
     STRATA_MSG_GROUP_REPORT = 19,
     STRATA_MSG_GROUP_BOOTSTRAP = 20,
     STRATA_MSG_GROUP_BOOTSTRAP_REPLY = 21,
-    STRATA_MSG_TYPE_MAX = 21,
+    STRATA_MSG_RECRUIT = 22,
+    STRATA_MSG_TYPE_MAX = 22,
 };
 
 /* How many child entries a heartbeat with n_parents parent entries can
@@ -125,7 +126,14 @@ typedef struct strata_msg_heartbeat {
 } strata_msg_heartbeat;
 
 /* --- JOIN and JOIN_REPLY (protocol.md 3.3) ----------------------------- */
-enum strata_role { STRATA_ROLE_PEER = 0, STRATA_ROLE_SOURCE = 1, STRATA_ROLE_MAX = 1 };
+/* A RELAY is a peer that receives and forwards a channel it does not play
+ * (recruited by the control center, SPEC C5/C12, protocol.md 3.10). */
+enum strata_role {
+    STRATA_ROLE_PEER = 0,
+    STRATA_ROLE_SOURCE = 1,
+    STRATA_ROLE_RELAY = 2,
+    STRATA_ROLE_MAX = 2,
+};
 typedef struct strata_msg_join {
     strata_node_id node;     /* chosen at random by the node, never zero */
     uint8_t role;            /* enum strata_role */
@@ -464,6 +472,18 @@ typedef struct strata_drop_counters {
     uint64_t by_reason[16];
     uint64_t total;
 } strata_drop_counters;
+
+/* --- RECRUIT (protocol.md 3.10) ---------------------------------------- */
+enum strata_recruit_flags { STRATA_RECRUIT_RELEASE = 0x01, STRATA_RECRUIT_FLAGS_KNOWN = 0x01 };
+typedef struct strata_msg_recruit {
+    strata_node_id node; /* the node asked to relay (or released) */
+    uint8_t flags;       /* RELEASE: stop relaying the channel */
+    uint8_t name_len;    /* 1..STRATA_WIRE_MAX_NAME_BYTES */
+    const uint8_t *name; /* the channel's name, which the node JOINs by */
+} strata_msg_recruit;
+
+int strata_wire_encode_recruit(uint8_t *buf, size_t buflen, const strata_msg_recruit *m);
+int strata_wire_decode_recruit(const uint8_t *buf, size_t buflen, strata_msg_recruit *m);
 
 /* Counts one rejected datagram under err (an input-band error). */
 void strata_drop_count(strata_drop_counters *c, int err);

@@ -87,7 +87,7 @@ def load(name):
     out = {}
     for line in open(f"{work}/{name}"):
         f = line.split()
-        if "(source)" not in line:
+        if "(source)" not in line and "(relay)" not in line:
             out[(f[0], f[1])] = f[3:]
     return out
 before, after = load("topology-before.txt"), load("topology-after.txt")

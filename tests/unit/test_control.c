@@ -47,6 +47,8 @@ typedef struct fnode {
     uint64_t tx_seq, played, missed, tx_bytes;
     /* heartbeat overrides for specific tests */
     int lie_parents;
+    int recruits, releases; /* RECRUITs received, with and without RELEASE */
+    char recruit_name[72];
     int hb_epoch_override;
     uint32_t hb_epoch;
 } fnode;
@@ -180,6 +182,16 @@ static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
         }
         if (in.epoch > f->epoch)
             f->epoch = in.epoch;
+    } else if (type == STRATA_MSG_RECRUIT) {
+        strata_msg_recruit m;
+        CHECK_EQ_INT(strata_wire_decode_recruit(buf, len, &m), (int)len);
+        CHECK_EQ_U64(m.node.v, f->id.v);
+        if (m.flags & STRATA_RECRUIT_RELEASE)
+            f->releases++;
+        else
+            f->recruits++;
+        memcpy(f->recruit_name, m.name, m.name_len);
+        f->recruit_name[m.name_len] = '\0';
     } else if (type == STRATA_MSG_PROBE_REPLY) {
         CHECK_EQ_INT(strata_wire_decode_probe_reply(buf, len, &t->last_probe), (int)len);
         t->probe_replies++;
@@ -1455,6 +1467,99 @@ static void test_restart(void)
     net_del(t);
 }
 
+/* A channel whose viewers lack upload gets a relay: a node of the same
+ * region with upload its own channel cannot use is asked (RECRUIT) to
+ * relay it, joins as a RELAY, and the trees reach every viewer; once no
+ * one watches, the relay is released. */
+static void test_recruit(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *s1 = add_node(t, 1, 0x0a000001u, STRATA_ROLE_SOURCE, 4000, NULL);
+    fnode *s2 = add_node(t, 2, 0x0a000002u, STRATA_ROLE_SOURCE, 1000, NULL);
+    s2->channel = "film";
+    send_join(t, s1);
+    send_join(t, s2);
+    /* R0..R3 watch news only and have far more upload than its trees use
+     * (demand 1000 x 64 / 4 = 16000 kbps); each relay is interior in one
+     * of film's 4 trees, so it takes one per tree. */
+    fnode *r[4], *relay[4] = {NULL, NULL, NULL, NULL};
+    for (int i = 0; i < 4; i++) {
+        r[i] = add_node(t, 50 + (uint64_t)i, 0x0a000100u + (uint32_t)i, STRATA_ROLE_PEER, 40000,
+                        "eu");
+        send_join(t, r[i]);
+    }
+    fnode *v[6];
+    for (int i = 0; i < 6; i++) {
+        v[i] = add_node(t, 60 + (uint64_t)i, 0x0a000110u + (uint32_t)i, STRATA_ROLE_PEER, 0, "eu");
+        v[i]->channel = "film";
+        send_join(t, v[i]);
+    }
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK(st.detached_pairs > 0); /* 6 viewers, 4 source slots, no upload */
+    /* Each tick: one recruit while pairs stay detached; the recruit joins. */
+    int joined = 0;
+    for (int round = 0; round < 8; round++) {
+        tick(t);
+        for (int i = 0; i < 4; i++) {
+            CHECK(r[i]->recruits <= 1); /* never asked twice */
+            if (r[i]->recruits && !relay[i]) {
+                CHECK(strcmp(r[i]->recruit_name, "film") == 0);
+                relay[i] = add_node(t, r[i]->id.v, 0, STRATA_ROLE_RELAY, 40000, "eu");
+                relay[i]->addr = r[i]->addr;
+                relay[i]->channel = "film";
+                send_join(t, relay[i]);
+                CHECK_EQ_INT(relay[i]->reply.status, STRATA_JOIN_OK);
+                joined++;
+            }
+        }
+    }
+    for (int i = 0; i < 6; i++)
+        CHECK_EQ_INT(v[i]->recruits, 0); /* nobody without upload to spare */
+    strata_control_get_status(t->c, &st);
+    CHECK(joined >= 1 && joined <= 4);
+    CHECK_EQ_INT(st.relays, (size_t)joined);
+    CHECK_EQ_INT(st.detached_pairs, 0);
+    CHECK_EQ_INT(check_topology(t, s2, 1000), 0);
+    uint32_t kids = 0;
+    for (int i = 0; i < 4; i++)
+        for (int s = 0; relay[i] && s < K; s++) {
+            const strata_msg_instruction *in = latest(relay[i], relay[i]->reply.dcm.v, s);
+            kids += in ? in->n_children : 0;
+        }
+    CHECK(kids >= 6);
+    /* the viewers leave: every relay is released */
+    for (int i = 0; i < 6; i++)
+        send_leave(t, v[i]);
+    tick(t);
+    int released = 0;
+    for (int i = 0; i < 4; i++)
+        released += r[i]->releases;
+    CHECK_EQ_INT(released, joined);
+    net_del(t);
+
+    /* --recruit off */
+    cfg.no_recruit = 1;
+    t = net_new(&cfg);
+    s1 = add_node(t, 1, 0x0a000001u, STRATA_ROLE_SOURCE, 4000, NULL);
+    s2 = add_node(t, 2, 0x0a000002u, STRATA_ROLE_SOURCE, 1000, NULL);
+    s2->channel = "film";
+    send_join(t, s1);
+    send_join(t, s2);
+    r[0] = add_node(t, 50, 0x0a000100u, STRATA_ROLE_PEER, 40000, "eu");
+    send_join(t, r[0]);
+    for (int i = 0; i < 6; i++) {
+        v[i] = add_node(t, 60 + (uint64_t)i, 0x0a000110u + (uint32_t)i, STRATA_ROLE_PEER, 0, "eu");
+        v[i]->channel = "film";
+        send_join(t, v[i]);
+    }
+    tick(t);
+    tick(t);
+    CHECK_EQ_INT(r[0]->recruits, 0);
+    net_del(t);
+}
+
 /* The upload node x gives channel ch, or 0 when it is not a member. */
 static uint32_t share_of(net *t, const fnode *x)
 {
@@ -1537,6 +1642,7 @@ int main(void)
     test_source_rate();
     test_two_channels();
     test_restart();
+    test_recruit();
     test_bad_input();
     test_all_dead();
     test_churn_property();

@@ -308,6 +308,76 @@ static void test_publish(sent_list *out)
     sent_clear(out);
 }
 
+static int recruit(strata_node *n, strata_addr from, const char *name, uint8_t flags,
+                   uint64_t now)
+{
+    strata_msg_recruit m = {ME, flags, (uint8_t)strlen(name), (const uint8_t *)name};
+    uint8_t b[128];
+    return feed(n, from, b, strata_wire_encode_recruit(b, sizeof b, &m), now);
+}
+
+/* The control center (only) starts and ends relay sessions: they join as
+ * RELAY with the first viewer channel's settings and play nothing. */
+static void test_recruit(sent_list *out)
+{
+    strata_node_config c = base(0);
+    strata_node *n = strata_node_new(&c, NULL, NULL, 0);
+    played p = {0};
+    strata_peer_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.channel = "news";
+    pc.upload_kbps = 9000;
+    strata_peer_callbacks cb = {on_play, NULL, &p};
+    CHECK_EQ_INT(strata_node_watch(n, &pc, &cb, 0), 0);
+    CHECK_EQ_INT(recruit(n, OTHER, "film", 0, MS(1)), STRATA_ERR_UNEXPECTED); /* not the control */
+    CHECK_EQ_INT(recruit(n, CONTROL, "film", 0, MS(1)), 0);
+    CHECK_EQ_INT(recruit(n, CONTROL, "film", 0, MS(1)), 0); /* again: nothing new */
+    strata_node_stats st;
+    strata_node_get_stats(n, &st);
+    CHECK_EQ_U64(st.channels, 2);
+    CHECK_EQ_U64(st.recruits, 1);
+    strata_node_channel info;
+    CHECK(strata_node_channel_info(n, 1, &info));
+    CHECK(info.relay && !info.gone && strcmp(info.name, "film") == 0);
+    strata_node_handle_timeout(n, MS(2));
+    capture_outbox(strata_node_outbox(n), out);
+    int relay_joins = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        strata_msg_join j;
+        if (out->items[i].type == STRATA_MSG_JOIN &&
+            strata_wire_decode_join(out->items[i].buf->data, out->items[i].buf->len, &j) > 0 &&
+            j.name_len == 4 && memcmp(j.name, "film", 4) == 0) {
+            relay_joins++;
+            CHECK_EQ_INT(j.role, STRATA_ROLE_RELAY);
+            CHECK_EQ_U64(j.upload_kbps, 9000);
+            CHECK_EQ_INT(j.priority, 255);
+        }
+    }
+    CHECK_EQ_INT(relay_joins, 1);
+    /* it relays but plays nothing */
+    CHECK_EQ_INT(reply(n, "film", MS(3)), 0);
+    CHECK_EQ_INT(data(n, "film", 0, MS(4)), 0);
+    strata_peer_stats ps;
+    strata_peer_get_stats(info.peer, &ps);
+    CHECK_EQ_U64(ps.rx_data_packets, 1);
+    CHECK_EQ_U64(p.bytes, 0);
+    /* released: it leaves, and the handle names nothing */
+    CHECK_EQ_INT(recruit(n, CONTROL, "news", STRATA_RECRUIT_RELEASE, MS(5)),
+                 STRATA_ERR_UNEXPECTED); /* a watched channel is not the control's to end */
+    CHECK_EQ_INT(recruit(n, CONTROL, "film", STRATA_RECRUIT_RELEASE, MS(5)), 0);
+    capture_outbox(strata_node_outbox(n), out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_LEAVE), 1);
+    CHECK(strata_node_channel_info(n, 1, &info) && info.gone);
+    CHECK_EQ_INT(data(n, "film", 1, MS(6)), STRATA_ERR_UNEXPECTED);
+    strata_node_del(n);
+
+    /* a node that watches nothing is not recruited */
+    n = strata_node_new(&c, NULL, NULL, 0);
+    CHECK_EQ_INT(recruit(n, CONTROL, "film", 0, MS(1)), STRATA_ERR_UNEXPECTED);
+    strata_node_del(n);
+    sent_clear(out);
+}
+
 static void test_config(void)
 {
     strata_node_config c = base(0);
@@ -326,6 +396,7 @@ int main(void)
     test_region_follows_group(out);
     test_control_process(out);
     test_publish(out);
+    test_recruit(out);
     test_config();
     free(out);
     return test_summary("test_node");

@@ -41,6 +41,7 @@ typedef union anymsg {
     strata_msg_group_pong group_pong;
     strata_msg_group_report group_report;
     strata_msg_group_bootstrap group_bootstrap;
+    strata_msg_recruit recruit;
     strata_msg_group_bootstrap_reply group_bootstrap_reply;
 } anymsg;
 
@@ -251,6 +252,13 @@ static int eq_group_report(const anymsg *x, const anymsg *y)
            a->n_members == b->n_members;
 }
 
+static int eq_recruit(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_recruit *a = &x->recruit, *b = &y->recruit;
+    return a->node.v == b->node.v && a->flags == b->flags && a->name_len == b->name_len &&
+           bytes_eq(a->name, b->name, a->name_len);
+}
+
 static int eq_group_bootstrap(const anymsg *x, const anymsg *y)
 {
     const strata_msg_group_bootstrap *a = &x->group_bootstrap, *b = &y->group_bootstrap;
@@ -305,6 +313,7 @@ WRAP(group_pong)
 WRAP(group_report)
 WRAP(group_bootstrap)
 WRAP(group_bootstrap_reply)
+WRAP(recruit)
 #undef WRAP
 
 /* ------------------------------------------------------------------------ */
@@ -684,6 +693,17 @@ static void rand_group_report(strata_rng *r, anymsg *am, uint8_t *scratch)
     (void)scratch;
 }
 
+static void rand_recruit(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_recruit *m = &am->recruit;
+    memset(m, 0, sizeof *m);
+    m->node.v = rnd_nonzero(r);
+    m->flags = (uint8_t)rnd(r, 2);
+    m->name_len = (uint8_t)(1 + rnd_len(r, STRATA_WIRE_MAX_NAME_BYTES - 1));
+    rnd_bytes(r, scratch, m->name_len);
+    m->name = scratch;
+}
+
 static void rand_group_bootstrap(strata_rng *r, anymsg *am, uint8_t *scratch)
 {
     memset(&am->group_bootstrap, 0, sizeof am->group_bootstrap);
@@ -746,6 +766,7 @@ static const codec codecs[] = {
     CODEC(group_report, STRATA_MSG_GROUP_REPORT),
     CODEC(group_bootstrap, STRATA_MSG_GROUP_BOOTSTRAP),
     CODEC(group_bootstrap_reply, STRATA_MSG_GROUP_BOOTSTRAP_REPLY),
+    CODEC(recruit, STRATA_MSG_RECRUIT),
 };
 #undef CODEC
 enum { N_CODECS = sizeof codecs / sizeof codecs[0] };
@@ -1492,7 +1513,7 @@ static const patch patches[] = {
     {S_HB, 77, 1, 4, STRATA_ERR_SHORT, "heartbeat: one child more than sent"},
     {S_HB, 77, 1, 2, STRATA_ERR_LONG, "heartbeat: one child less than sent"},
     {S_JOIN, 4, 8, 0, STRATA_ERR_RANGE, "join: zero node"},
-    {S_JOIN, 12, 1, 2, STRATA_ERR_RANGE, "join: role 2"},
+    {S_JOIN, 12, 1, 3, STRATA_ERR_RANGE, "join: role 3"},
     {S_JOIN, 12, 1, 255, STRATA_ERR_RANGE, "join: role 255"},
     {S_JOIN, 17, 4, 1, STRATA_ERR_RANGE, "join: peer with a stream rate"},
     {S_JOIN, 21, 1, 0, STRATA_ERR_RANGE, "join: name_len 0"},
