@@ -63,6 +63,16 @@ start_peer() {
     PEER_HTTP=$(sed -n 's/.* http \(http:[^ ]*\).*/\1/p' "$WORK/$name.out")
 }
 
+# start_viewer NAME ARGS: a peer of the channels ARGS name (--channel,
+# --output, --upload ...) that exits at the end of its streams, with its
+# status in NAME.json; waits until it is ready and sets LAST_PID.
+start_viewer() {
+    local name=$1; shift
+    start "$name" peer --control "$CONTROL" --listen 127.0.0.1:0 --status-file "$WORK/$name.json" \
+        --exit-on-end "$@"
+    wait_for_line "$WORK/$name.out" '^strata peer [0-9a-f]+ listening on udp ' 10 || fail "$name not ready"
+}
+
 # wait_for_members N: waits until the control center counts N peers. A
 # stream should start only then: a peer that joins the channel after the
 # first packet starts where the live stream is (correctly), so it would

@@ -37,9 +37,7 @@ for ((i = 0; i < PEERS; i++)); do
     1) args=(--channel live --output "$WORK/p$i.live" --upload "${caps[i % ${#caps[@]}]}")
        watch+=("live"); members=$((members + 1)) ;;
     esac
-    start "p$i" peer --control "$CONTROL" --listen 127.0.0.1:0 --status-file "$WORK/p$i.json" \
-        --exit-on-end "${args[@]}"
-    wait_for_line "$WORK/p$i.out" '^strata peer [0-9a-f]+ listening on udp ' 10 || fail "p$i not ready"
+    start_viewer "p$i" "${args[@]}"
     peer_pids+=("$LAST_PID")
 done
 wait_for_members "$members"
