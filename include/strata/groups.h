@@ -48,7 +48,7 @@
  * itself leader) and links to the new_links nearest groups it measured.
  * Every step is a request with a timeout and retries.
  *
- * Defaults of the test, from /work/shared/data/latency (see
+ * Defaults of the test, from the data sets in data/latency/ (see
  * docs/protocol.md 7.3 for the reasoning in full):
  *  - threshold_abs 50 ms: the RTT histogram of planetlab490 has its first
  *    mode at 30-50 ms (hosts on one continent; 20.6 % of all pairs are

@@ -22,9 +22,9 @@
 # the peers' -q (e.g. -v to log every join test).
 . "$(dirname "$0")/lib.sh"
 
-DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../../shared/data}
+DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
-[ -r "$MATRIX" ] || fail "cannot read $MATRIX (set STRATA_DATA_DIR to the shared data folder)"
+[ -r "$MATRIX" ] || fail "cannot read $MATRIX (STRATA_DATA_DIR overrides the data folder)"
 SEEDS=${STRATA_GROUPS_SEEDS:-${STRATA_GROUPS_SEED:-1 2 3}}
 N=40
 SPACING_MS=500 # mean gap between arrivals
