@@ -35,6 +35,8 @@ enum gdist_limits {
 typedef struct gdist_entry {
     strata_peer_ref target;
     uint32_t value;       /* last result; STRATA_GROUP_DISTANCE_UNKNOWN = unreachable */
+    uint32_t floor;       /* recheck: the estimate before it; UNKNOWN when none */
+    uint32_t spread;      /* largest minus smallest sample of the last measurement */
     uint64_t measured_at; /* 0 = never measured */
     uint64_t used_at;     /* for eviction */
     uint8_t running;
@@ -52,6 +54,7 @@ typedef int (*gdist_send_fn)(void *user, strata_addr to, const uint8_t *buf, siz
 
 typedef struct gdist_stats {
     uint64_t probes_sent, replies, late, measurements, failed, skew, no_ttl, evictions;
+    uint64_t rechecks; /* measurements started by gdist_recheck */
 } gdist_stats;
 
 typedef struct gdist {
@@ -90,6 +93,19 @@ void gdist_free(gdist *d);
  * measurement is running (started now if needed); STRATA_ERR_FULL when the
  * table has no room (every entry measuring). */
 int gdist_get(gdist *d, strata_peer_ref target, uint64_t max_age_ns, uint64_t now, uint32_t *value);
+
+/* Measures target again and keeps the smaller of the new estimate and the
+ * one it had (gdist_get then returns that). For a distance that failed a
+ * test by a little: a busy host, at either end, only ever adds delay, so a
+ * second measurement a moment later can only bring the estimate nearer the
+ * path. Returns 0 when a measurement is running (started now if needed),
+ * STRATA_ERR_FULL when the table has no room. */
+int gdist_recheck(gdist *d, strata_peer_ref target, uint64_t now);
+
+/* The spread (largest minus smallest sample) of the last finished
+ * measurement of node, 0 when unknown: samples of an undisturbed path agree,
+ * a stall at either end spreads them by up to the probes' span. */
+uint32_t gdist_spread(const gdist *d, strata_node_id node);
 
 /* Looks up a finished measurement without starting one: 1 if found. */
 int gdist_peek(const gdist *d, strata_node_id node, uint32_t *value, uint64_t *measured_at);

@@ -236,6 +236,7 @@ typedef struct strata_gnode_stats {
     uint64_t joins, founded, takeovers, stepped_down, lost, merges, moved;
     uint64_t tests;   /* groups tested by join walks */
     uint64_t relooks; /* walks that asked for fresh leaders before founding */
+    uint64_t rechecks; /* tests that failed narrowly and were measured again */
     uint64_t probes_sent, probe_replies, probes_late, measurements, measurements_failed;
     uint64_t clock_skew_samples; /* ONE_WAY samples clamped to 0 */
     uint64_t no_ttl_samples;     /* HOPS replies without a TTL */

@@ -1093,6 +1093,8 @@ typedef struct sw_leader {
     strata_group_id group;
     strata_addr addr;
     uint32_t rtt_ms; /* newcomer <-> this leader */
+    uint32_t stall_ms[3]; /* added to the answers to its first three probes (a busy host) */
+    uint32_t probes;      /* probes answered */
     int refuse_join; /* answer a GROUP_JOIN with FULL */
     uint32_t n_members;
     strata_group_nb nb[SW_LEADERS];
@@ -1118,6 +1120,7 @@ typedef struct sw_world {
     const char *fresh;
     uint64_t walk_end; /* when sw_walk's walk ended */
     int walk_state;
+    uint64_t rechecks; /* strata_gnode_stats.rechecks at the end of the walk */
 } sw_world;
 
 static void sw_want_leaders(void *user)
@@ -1184,7 +1187,10 @@ static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
             strata_msg_probe p;
             CHECK(strata_wire_decode_probe(out[i].buf, out[i].len, &p) > 0);
             strata_msg_probe_reply r = {p.node, p.probe_id, p.send_ts_ns, l->id};
-            sw_push(w, at, l->addr, buf, strata_wire_encode_probe_reply(buf, sizeof buf, &r));
+            uint64_t stall = l->probes < 3 ? MS(l->stall_ms[l->probes]) : 0;
+            l->probes++;
+            sw_push(w, at + stall, l->addr, buf,
+                    strata_wire_encode_probe_reply(buf, sizeof buf, &r));
         } else if (out[i].type == STRATA_MSG_GROUP_QUERY) {
             strata_msg_group_query q;
             CHECK(strata_wire_decode_group_query(out[i].buf, out[i].len, &q) > 0);
@@ -1242,6 +1248,9 @@ static strata_group_id sw_walk(sw_world *w, const char *boot)
     w->walk_end = sw_run(w, g, now, S(60), 1);
     strata_group_id got = strata_gnode_group(g);
     w->walk_state = strata_gnode_state(g);
+    strata_gnode_stats st;
+    strata_gnode_get_stats(g, &st);
+    w->rechecks = st.rechecks;
     if (!w->relook)
         CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
     strata_gnode_del(g);
@@ -1381,6 +1390,43 @@ static void test_walk_relook(void)
     CHECK_EQ_INT(w.wanted, 1);
     CHECK_EQ_INT(w.walk_state, STRATA_GNODE_LEADER);
     CHECK(strcmp(w.queried, "C") == 0);
+}
+
+/* A busy machine only adds delay. Leader B is 49 ms away, inside the 50 ms
+ * test. When a stall delays the answers to the first three probes by
+ * `stall` ms (so the samples disagree), the test fails narrowly and is
+ * measured again: the newcomer joins B. A measurement whose samples agree
+ * is trusted (and the simulator's always agree), and a failure by more than
+ * half the limit is final: no second measurement, the newcomer founds. */
+static void test_walk_recheck(void)
+{
+    static const struct {
+        uint32_t rtt_ms, stall_ms[3];
+        int joins, rechecks;
+    } cases[] = {
+        {49, {0, 0, 0}, 1, 0},       /* undisturbed: passes at once */
+        {49, {20, 10, 5}, 1, 1},     /* 54, 59, 69 ms, spread 15: measured again, passes */
+        {49, {30, 25, 20}, 1, 1},    /* 69 ms at best: still within half the limit over it */
+        {49, {5, 5, 5}, 0, 0},       /* 54 ms thrice: nothing says the path was disturbed */
+        {49, {90, 80, 70}, 0, 0},    /* 119 ms: too far over to be load */
+        {60, {10, 5, 0}, 0, 1},      /* truly 60 ms: measured again, fails again */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sw_world w;
+        sw_setup(&w);
+        w.relook = 1; /* founding is an outcome here, not a failure */
+        w.l[1].rtt_ms = cases[k].rtt_ms;
+        w.l[1].n_nb = 0;
+        memcpy(w.l[1].stall_ms, cases[k].stall_ms, sizeof cases[k].stall_ms);
+        strata_group_id got = sw_walk(&w, "B");
+        int joined = got.v == w.l[1].group.v;
+        CHECK_EQ_INT(joined, cases[k].joins);
+        CHECK_EQ_INT((int)w.rechecks, cases[k].rechecks);
+        CHECK_EQ_INT(w.walk_state, joined ? STRATA_GNODE_MEMBER : STRATA_GNODE_LEADER);
+        if (joined != cases[k].joins || (int)w.rechecks != cases[k].rechecks)
+            fprintf(stderr, "  case %zu: rtt %u ms, stalls %u/%u/%u ms\n", k, cases[k].rtt_ms,
+                    cases[k].stall_ms[0], cases[k].stall_ms[1], cases[k].stall_ms[2]);
+    }
 }
 
 /* Merging (L10): a leader of two whose refinement round finds a group of
@@ -1571,6 +1617,7 @@ int main(void)
     test_estimate();
     test_walk_nearest_pass();
     test_walk_relook();
+    test_walk_recheck();
     test_merge_capacity();
     test_alloc_failures();
     test_formation(seed);
