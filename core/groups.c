@@ -540,11 +540,11 @@ static void walk_measure(strata_gnode *g, uint64_t now)
             add_cand(g, nb->group, nb->leader, own, 1);
     }
     c = &w->cands[w->cur]; /* add_cand may not move it, but be explicit */
-    strata_logf(g->log, STRATA_LOG_DEBUG,
-                "gnode %016llx: tested group %016llx at %u (spread %u, %zu neighbours compared): %s",
-                (unsigned long long)g->node.v, (unsigned long long)c->group.v, (unsigned)own_leader,
-                (unsigned)gdist_spread(&g->dist, c->leader.node), compared,
-                pass ? "passes" : "fails");
+    strata_logf(
+        g->log, STRATA_LOG_DEBUG,
+        "gnode %016llx: tested group %016llx at %u (spread %u, %zu neighbours compared): %s",
+        (unsigned long long)g->node.v, (unsigned long long)c->group.v, (unsigned)own_leader,
+        (unsigned)gdist_spread(&g->dist, c->leader.node), compared, pass ? "passes" : "fails");
     if (!pass) {
         fail_current(g, now);
         return;

@@ -234,8 +234,8 @@ typedef struct strata_gnode_neighbour {
 typedef struct strata_gnode_stats {
     int state;
     uint64_t joins, founded, takeovers, stepped_down, lost, merges, moved;
-    uint64_t tests;   /* groups tested by join walks */
-    uint64_t relooks; /* walks that asked for fresh leaders before founding */
+    uint64_t tests;    /* groups tested by join walks */
+    uint64_t relooks;  /* walks that asked for fresh leaders before founding */
     uint64_t rechecks; /* tests that failed narrowly and were measured again */
     uint64_t probes_sent, probe_replies, probes_late, measurements, measurements_failed;
     uint64_t clock_skew_samples; /* ONE_WAY samples clamped to 0 */

@@ -1092,10 +1092,10 @@ typedef struct sw_leader {
     strata_node_id id;
     strata_group_id group;
     strata_addr addr;
-    uint32_t rtt_ms; /* newcomer <-> this leader */
+    uint32_t rtt_ms;      /* newcomer <-> this leader */
     uint32_t stall_ms[3]; /* added to the answers to its first three probes (a busy host) */
     uint32_t probes;      /* probes answered */
-    int refuse_join; /* answer a GROUP_JOIN with FULL */
+    int refuse_join;      /* answer a GROUP_JOIN with FULL */
     uint32_t n_members;
     strata_group_nb nb[SW_LEADERS];
     uint8_t n_nb;
@@ -1404,12 +1404,12 @@ static void test_walk_recheck(void)
         uint32_t rtt_ms, stall_ms[3];
         int joins, rechecks;
     } cases[] = {
-        {49, {0, 0, 0}, 1, 0},       /* undisturbed: passes at once */
-        {49, {20, 10, 5}, 1, 1},     /* 54, 59, 69 ms, spread 15: measured again, passes */
-        {49, {30, 25, 20}, 1, 1},    /* 69 ms at best: still within half the limit over it */
-        {49, {5, 5, 5}, 0, 0},       /* 54 ms thrice: nothing says the path was disturbed */
-        {49, {90, 80, 70}, 0, 0},    /* 119 ms: too far over to be load */
-        {60, {10, 5, 0}, 0, 1},      /* truly 60 ms: measured again, fails again */
+        {49, {0, 0, 0}, 1, 0},    /* undisturbed: passes at once */
+        {49, {20, 10, 5}, 1, 1},  /* 54, 59, 69 ms, spread 15: measured again, passes */
+        {49, {30, 25, 20}, 1, 1}, /* 69 ms at best: still within half the limit over it */
+        {49, {5, 5, 5}, 0, 0},    /* 54 ms thrice: nothing says the path was disturbed */
+        {49, {90, 80, 70}, 0, 0}, /* 119 ms: too far over to be load */
+        {60, {10, 5, 0}, 0, 1},   /* truly 60 ms: measured again, fails again */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         sw_world w;
