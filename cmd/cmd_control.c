@@ -15,6 +15,7 @@
 #include "delay.h"
 #include "host.h"
 #include "http.h"
+#include "metrics.h"
 #include "status_file.h"
 #include "strata/control.h"
 #include "strata/control_groups.h"
@@ -97,6 +98,16 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
+}
+
+static size_t metrics_text(void *user, char *buf, size_t buflen)
+{
+    control_daemon *d = user;
+    strata_control_status st;
+    strata_cgroups_stats gs;
+    strata_control_get_status(d->ctl, &st);
+    strata_cgroups_get_stats(d->groups, &gs);
+    return host_metrics_control(buf, buflen, &st, &gs);
 }
 
 static void on_signal(void *user, int signum)
@@ -243,6 +254,7 @@ int cmd_control(int argc, char **argv)
             fprintf(stderr, "strata control: cannot serve HTTP: %s\n", uv_strerror(rc));
             return CMD_EXIT_FAILURE;
         }
+        host_http_set_metrics(d.http, metrics_text, &d);
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     host_signals_start(&d.signals, d.loop, on_signal, &d);

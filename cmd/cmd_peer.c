@@ -20,6 +20,7 @@
 #include "groups.h"
 #include "host.h"
 #include "http.h"
+#include "metrics.h"
 #include "status_file.h"
 #include "strata/peer.h"
 
@@ -106,6 +107,15 @@ static void on_end(void *user)
         fflush(d->out);
     if (d->http)
         host_http_end_streams(d->http);
+}
+
+static size_t metrics_text(void *user, char *buf, size_t buflen)
+{
+    peer_daemon *d = user;
+    strata_peer_stats st;
+    if (d->peer)
+        strata_peer_get_stats(d->peer, &st);
+    return host_metrics_peer(buf, buflen, d->peer ? &st : NULL, host_http_clients(d->http));
 }
 
 static size_t status_json(void *user, char *buf, size_t buflen)
@@ -427,6 +437,7 @@ int cmd_peer(int argc, char **argv)
             fprintf(stderr, "strata peer: cannot serve HTTP: %s\n", uv_strerror(rc));
             return CMD_EXIT_FAILURE;
         }
+        host_http_set_metrics(d.http, metrics_text, &d);
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     host_signals_start(&d.signals, d.loop, on_signal, &d);
