@@ -802,6 +802,8 @@ strata_gnode *strata_gnode_new(const strata_gnode_config *cfg, const strata_gnod
                        : setting(cfg->probe_retries, STRATA_GNODE_DEFAULT_PROBE_RETRIES),
         .gap_ms = setting(cfg->probe_gap_ms, STRATA_GNODE_DEFAULT_PROBE_GAP_MS),
         .timeout_ms = setting(cfg->probe_timeout_ms, STRATA_GNODE_DEFAULT_PROBE_TIMEOUT_MS),
+        /* Hop counts do not grow with load; times do (protocol.md 7.2). */
+        .settle_spread = g->metric == STRATA_GROUP_METRIC_HOPS ? 0 : GN_RECHECK_SPREAD_US,
         .cap = setting(cfg->cache_entries, STRATA_GNODE_DEFAULT_CACHE_ENTRIES),
     };
     if (gdist_init(&g->dist, a, &dc, &g->rng, dist_send, g) != 0)

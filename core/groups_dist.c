@@ -29,6 +29,7 @@ int gdist_init(gdist *d, const strata_alloc *a, const gdist_config *cfg, strata_
     uint32_t rounds_max = (uint32_t)GDIST_MAX_SLOTS / d->probes;
     uint32_t retries = cfg->retries + 1 > rounds_max ? rounds_max - 1 : cfg->retries;
     d->retries = (uint8_t)retries;
+    d->settle_spread = cfg->settle_spread;
     d->gap_ns = STRATA_MS(cfg->gap_ms);
     d->timeout_ns = STRATA_MS(cfg->timeout_ms);
     d->cap = cfg->cap ? cfg->cap : 1;
@@ -122,6 +123,24 @@ static uint32_t reduce(const gdist *d, const gdist_entry *e, unsigned slots, uin
     return (uint32_t)(((uint64_t)v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
+/* At the end of a round with answers: whether the samples disagree enough
+ * to ask for one more round (and it fits the slots); starts it if so. */
+static int settle(gdist *d, gdist_entry *e, uint64_t now)
+{
+    if (!d->settle_spread || e->settled || !e->got ||
+        ((unsigned)e->round + 1) * d->probes > GDIST_MAX_SLOTS)
+        return 0;
+    uint32_t spread = 0;
+    reduce(d, e, (unsigned)e->round * d->probes, &spread);
+    if (spread <= d->settle_spread)
+        return 0;
+    e->settled = 1;
+    e->settle_got = e->got;
+    d->st.settles++;
+    start_round(d, e, now);
+    return 1;
+}
+
 static void finish(gdist *d, gdist_entry *e, uint64_t now)
 {
     unsigned slots = (unsigned)e->round * d->probes;
@@ -197,6 +216,8 @@ static void start_measurement(gdist *d, gdist_entry *e, uint32_t id_base, uint64
     d->running++;
     e->round = 0;
     e->got = 0;
+    e->settled = 0;
+    e->settle_got = 0;
     memset(e->have, 0, sizeof e->have);
     memset(e->sent_at, 0, sizeof e->sent_at);
     e->id_base = id_base;
@@ -280,8 +301,13 @@ static int take_sample(gdist *d, strata_node_id responder, uint32_t id, uint64_t
     e->have[s] = 1;
     e->samples[s] = sample > (int64_t)(UINT32_MAX - 1) ? UINT32_MAX - 1 : (uint32_t)sample;
     e->got++;
-    /* All the probes one round sends answered: no reason to wait longer. */
-    if (e->got >= d->probes) {
+    /* As many answers as a round sends (since the extra round started, if
+     * one did): no reason to wait longer. */
+    if ((unsigned)(e->got - e->settle_got) >= d->probes) {
+        if (settle(d, e, now)) {
+            gdist_handle_timeout(d, now); /* the new round's first probe, now */
+            return 0;
+        }
         finish(d, e, now);
         return 1;
     }
@@ -345,7 +371,9 @@ int gdist_handle_timeout(gdist *d, uint64_t now)
         if (e->round_sent < d->probes || now < e->next_at)
             continue;
         /* The round is over. */
-        if (e->got || e->round > d->retries) {
+        if (settle(d, e, now)) {
+            i--; /* send the new round's first probe now */
+        } else if (e->got || e->round > d->retries) {
             finish(d, e, now);
             finished++;
         } else {

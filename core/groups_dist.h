@@ -5,10 +5,13 @@
  *
  * A measurement is a series of rounds. A round sends `probes` probes, one
  * every probe_gap, and ends probe_timeout after its last probe, or as soon
- * as every probe of the measurement has been answered. A measurement with
- * at least one answer when a round ends is done (the answers reduced);
- * one without starts another round, up to `retries` extra rounds, and then
- * records the target as unreachable (STRATA_GROUP_DISTANCE_UNKNOWN).
+ * as every probe of the round has been answered. A measurement with at
+ * least one answer when a round ends is done (the answers reduced); one
+ * without starts another round, up to `retries` extra rounds, and then
+ * records the target as unreachable (STRATA_GROUP_DISTANCE_UNKNOWN). A
+ * measurement whose samples disagree by more than settle_spread (a stall
+ * at either end: an undisturbed path gives samples that agree) runs one
+ * more round first, and all its samples are reduced together.
  *
  * Probes carry ids id_base + slot; the reply is matched by the responder's
  * node id and the slot, and the sample is computed from the send time the
@@ -43,6 +46,8 @@ typedef struct gdist_entry {
     uint8_t round;      /* rounds started */
     uint8_t round_sent; /* probes sent in the current round */
     uint8_t got;        /* answers in this measurement */
+    uint8_t settled;    /* the extra round for disturbed samples was started */
+    uint8_t settle_got; /* answers when it started */
     uint32_t id_base;
     uint64_t next_at; /* next probe of the round, or the round's end */
     uint64_t sent_at[GDIST_MAX_SLOTS];
@@ -55,6 +60,7 @@ typedef int (*gdist_send_fn)(void *user, strata_addr to, const uint8_t *buf, siz
 typedef struct gdist_stats {
     uint64_t probes_sent, replies, late, measurements, failed, skew, no_ttl, evictions;
     uint64_t rechecks; /* measurements started by gdist_recheck */
+    uint64_t settles;  /* extra rounds for disturbed samples */
 } gdist_stats;
 
 typedef struct gdist {
@@ -63,6 +69,7 @@ typedef struct gdist {
     uint8_t metric;
     uint8_t estimate; /* enum strata_gnode_estimate, never DEFAULT */
     uint8_t probes, retries;
+    uint32_t settle_spread; /* metric units; 0 = no extra round */
     uint64_t gap_ns, timeout_ns;
     gdist_entry *e;
     size_t n, cap;
@@ -79,6 +86,7 @@ typedef struct gdist_config {
     uint8_t metric;
     uint8_t estimate; /* enum strata_gnode_estimate; DEFAULT = MIN */
     uint32_t probes, retries, gap_ms, timeout_ms;
+    uint32_t settle_spread; /* metric units; 0 = never an extra round */
     size_t cap;
 } gdist_config;
 

@@ -1093,7 +1093,7 @@ typedef struct sw_leader {
     strata_group_id group;
     strata_addr addr;
     uint32_t rtt_ms;      /* newcomer <-> this leader */
-    uint32_t stall_ms[3]; /* added to the answers to its first three probes (a busy host) */
+    uint32_t stall_ms[6]; /* added to the answers to its first six probes (a busy host) */
     uint32_t probes;      /* probes answered */
     int refuse_join;      /* answer a GROUP_JOIN with FULL */
     uint32_t n_members;
@@ -1187,7 +1187,7 @@ static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
             strata_msg_probe p;
             CHECK(strata_wire_decode_probe(out[i].buf, out[i].len, &p) > 0);
             strata_msg_probe_reply r = {p.node, p.probe_id, p.send_ts_ns, l->id};
-            uint64_t stall = l->probes < 3 ? MS(l->stall_ms[l->probes]) : 0;
+            uint64_t stall = l->probes < 6 ? MS(l->stall_ms[l->probes]) : 0;
             l->probes++;
             sw_push(w, at + stall, l->addr, buf,
                     strata_wire_encode_probe_reply(buf, sizeof buf, &r));
@@ -1393,23 +1393,26 @@ static void test_walk_relook(void)
 }
 
 /* A busy machine only adds delay. Leader B is 49 ms away, inside the 50 ms
- * test. When a stall delays the answers to the first three probes by
- * `stall` ms (so the samples disagree), the test fails narrowly and is
- * measured again: the newcomer joins B. A measurement whose samples agree
- * is trusted (and the simulator's always agree), and a failure by more than
- * half the limit is final: no second measurement, the newcomer founds. */
+ * test; a stall delays the answers to its first three probes (the first
+ * round) or first six (the extra round too) by the given ms. Samples that
+ * disagree get an extra round at once (gdist settle_spread), which is
+ * enough when the stall is over by then; when it is not, the narrowly
+ * failed test is measured again (recheck) and the newcomer still joins B. A
+ * measurement whose samples agree is trusted (the simulator's always
+ * agree), and a failure by more than half the limit is final. */
 static void test_walk_recheck(void)
 {
     static const struct {
-        uint32_t rtt_ms, stall_ms[3];
+        uint32_t rtt_ms, stall_ms[6];
         int joins, rechecks;
     } cases[] = {
-        {49, {0, 0, 0}, 1, 0},    /* undisturbed: passes at once */
-        {49, {20, 10, 5}, 1, 1},  /* 54, 59, 69 ms, spread 15: measured again, passes */
-        {49, {30, 25, 20}, 1, 1}, /* 69 ms at best: still within half the limit over it */
-        {49, {5, 5, 5}, 0, 0},    /* 54 ms thrice: nothing says the path was disturbed */
-        {49, {90, 80, 70}, 0, 0}, /* 119 ms: too far over to be load */
-        {60, {10, 5, 0}, 0, 1},   /* truly 60 ms: measured again, fails again */
+        {49, {0}, 1, 0},                      /* undisturbed: passes at once */
+        {49, {20, 10, 5}, 1, 0},              /* 54..69 ms, then 49: settled */
+        {49, {20, 10, 5, 20, 10, 5}, 1, 1},   /* still 54 after the extra round */
+        {49, {30, 25, 20, 30, 25, 20}, 1, 1}, /* 69 ms: within half the limit over it */
+        {49, {5, 5, 5}, 0, 0},                /* 54 ms thrice: nothing says it was disturbed */
+        {49, {90, 80, 70, 90, 80, 70}, 0, 0}, /* 119 ms: too far over to be load */
+        {60, {10, 5, 0, 10, 5, 0}, 0, 1},     /* truly 60 ms: measured again, fails again */
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         sw_world w;
@@ -1424,8 +1427,10 @@ static void test_walk_recheck(void)
         CHECK_EQ_INT((int)w.rechecks, cases[k].rechecks);
         CHECK_EQ_INT(w.walk_state, joined ? STRATA_GNODE_MEMBER : STRATA_GNODE_LEADER);
         if (joined != cases[k].joins || (int)w.rechecks != cases[k].rechecks)
-            fprintf(stderr, "  case %zu: rtt %u ms, stalls %u/%u/%u ms\n", k, cases[k].rtt_ms,
-                    cases[k].stall_ms[0], cases[k].stall_ms[1], cases[k].stall_ms[2]);
+            fprintf(stderr, "  case %zu: rtt %u ms, stalls %u/%u/%u/%u/%u/%u ms\n", k,
+                    cases[k].rtt_ms, cases[k].stall_ms[0], cases[k].stall_ms[1],
+                    cases[k].stall_ms[2], cases[k].stall_ms[3], cases[k].stall_ms[4],
+                    cases[k].stall_ms[5]);
     }
 }
 
@@ -1602,6 +1607,66 @@ static uint32_t measure_with(uint8_t estimate)
     return value;
 }
 
+/* settle_spread 1 ms: a first round whose samples disagree (rtt1, spread
+ * over 1 ms) gets one more round (answered after rtt2 ms each), and the
+ * minimum over both counts; samples that agree end the measurement at
+ * once. Returns the distance in ms; *probes is how many were sent. */
+static uint32_t measure_settled(const uint32_t rtt1[3], uint32_t rtt2, size_t *probes)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, 7);
+    probe_log l = {0};
+    gdist d;
+    gdist_config c = {.self = {0x11},
+                      .metric = STRATA_GROUP_METRIC_RTT,
+                      .probes = 3,
+                      .retries = 1,
+                      .gap_ms = 20,
+                      .timeout_ms = 1000,
+                      .settle_spread = 1000,
+                      .cap = 4};
+    CHECK_EQ_INT(gdist_init(&d, NULL, &c, &rng, log_probe, &l), 0);
+    strata_peer_ref target = {.node = {0x22}, .addr = {0x0a000002u, 7000}};
+    uint64_t t = S(5);
+    uint32_t value = 0;
+    CHECK_EQ_INT(gdist_get(&d, target, S(60), t, &value), 0);
+    size_t answered = 0;
+    int done = 0;
+    while (!done && t < S(10)) {
+        t += MS(1);
+        gdist_handle_timeout(&d, t);
+        /* Answers arrive in the order they were sent, each rtt after it. */
+        while (answered < l.n) {
+            uint32_t rtt = answered < 3 ? rtt1[answered] : rtt2;
+            if (l.probes[answered].send_ts_ns + MS(rtt) > t)
+                break;
+            strata_msg_probe_reply r = {.node = d.self,
+                                        .probe_id = l.probes[answered].probe_id,
+                                        .send_ts_ns = l.probes[answered].send_ts_ns,
+                                        .responder = target.node};
+            done |= gdist_on_probe_reply(&d, &r, -1, t) == 1;
+            answered++;
+        }
+    }
+    CHECK(done);
+    CHECK_EQ_INT(gdist_get(&d, target, S(60), t, &value), 1);
+    *probes = l.n;
+    gdist_free(&d);
+    return value / 1000;
+}
+
+static void test_settle(void)
+{
+    static const uint32_t stalled[3] = {30, 25, 20}, quiet[3] = {10, 10, 10};
+    size_t probes = 0;
+    CHECK_EQ_INT(measure_settled(stalled, 12, &probes), 12);
+    CHECK_EQ_INT(probes, 6);
+    CHECK_EQ_INT(measure_settled(stalled, 40, &probes), 20); /* the minimum over both */
+    CHECK_EQ_INT(probes, 6);
+    CHECK_EQ_INT(measure_settled(quiet, 5, &probes), 10);
+    CHECK_EQ_INT(probes, 3);
+}
+
 static void test_estimate(void)
 {
     CHECK_EQ_INT(measure_with(STRATA_GNODE_ESTIMATE_DEFAULT), 10000); /* microseconds */
@@ -1615,6 +1680,7 @@ int main(void)
     test_bad_input();
     test_bounds();
     test_estimate();
+    test_settle();
     test_walk_nearest_pass();
     test_walk_relook();
     test_walk_recheck();
