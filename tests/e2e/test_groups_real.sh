@@ -50,9 +50,26 @@ hosts = sorted(random.Random(seed).sample(range(len(rows)), n))
 with open(work + '/hosts.tsv', 'w') as f:
     for i, h in enumerate(hosts):
         f.write('%d\t%d\n' % (i, h))
+# A pair within EDGE ms of the 50 ms test is moved to EDGE ms from it, on
+# its side: the simulator measures exactly, but a real measurement carries
+# the emulation's +0.05..+0.37 ms and what load leaves after the recheck
+# (protocol.md 7.3), so a host 0.25 ms inside the test (seed 2, host 20)
+# joins in one run and founds in the other whatever the protocol does.
+EDGE, LIMIT = 1.0, 50.0
+moved = 0
 with open(work + '/sub.txt', 'w') as f:
     for i in hosts:
-        f.write(' '.join(rows[i][j] for j in hosts) + '\n')
+        out = []
+        for j in hosts:
+            v = rows[i][j]
+            x = float(v)
+            if i != j and abs(x - LIMIT) < EDGE:
+                v = '%.3f' % (LIMIT - EDGE if x <= LIMIT else LIMIT + EDGE)
+                moved += 1
+            out.append(v)
+        f.write(' '.join(out) + '\n')
+with open(work + '/edge.txt', 'w') as f:
+    f.write('%d\n' % moved)
 PY
 
     "$STRATA" sim --scenario groups --latency "$WORK/sub.txt" --seed "$seed" --quiet \
@@ -121,7 +138,7 @@ e, m = sa * sb / comb(n, 2), (sa + sb) / 2
 print('%.4f %d %d' % (1.0 if m == e else (s - e) / (m - e), len(ai), len(bj)))
 PY
 )
-    echo "seed $seed: simulator $groups_sim groups, real processes $groups_real groups, ARI $ari (arrivals over ${last} ms, at most ${late_ms} ms late)"
+    echo "seed $seed: simulator $groups_sim groups, real processes $groups_real groups, ARI $ari (arrivals over ${last} ms, at most ${late_ms} ms late; $(cat "$WORK/edge.txt") pair RTTs moved off the 50 ms edge)"
     awk -v a="$ari" -v m=$MIN_ARI 'BEGIN { exit !(a >= m) }' \
         || { paste "$WORK/sim.tsv" "$WORK/real.tsv"; fail "seed $seed: ARI $ari below $MIN_ARI"; }
 }
