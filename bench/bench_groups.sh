@@ -19,7 +19,7 @@
 #
 # usage: bench/bench_groups.sh [PATH_TO_bench_groups]
 # environment (all optional):
-#   DATA_DIR     data directory holding latency/            (../shared/data)
+#   DATA_DIR     data directory holding latency/            (data/, or $STRATA_DATA_DIR)
 #   SEEDS        seeds of the data-set runs                  ("1 2 3")
 #   SIZES        peers of the scaling runs                   ("100 1000 10000 100000")
 #   MAX_MEMBERS  max_members of the scaling runs              (4096, the default)
@@ -29,7 +29,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 BIN=${1:-$here/../build/bench_groups}
-DATA_DIR=${DATA_DIR:-$here/../../shared/data}
+DATA_DIR=${DATA_DIR:-${STRATA_DATA_DIR:-$here/../data}}
 SEEDS=${SEEDS:-1 2 3}
 SIZES=${SIZES:-100 1000 10000 100000}
 MAX_MEMBERS=${MAX_MEMBERS:-4096}

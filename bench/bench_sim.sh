@@ -15,7 +15,7 @@
 #
 # usage: bench/bench_sim.sh [PATH_TO_STRATA]
 # environment (all optional):
-#   DATA_DIR       data directory holding latency/       (../shared/data)
+#   DATA_DIR       data directory holding latency/       (data/, or $STRATA_DATA_DIR)
 #   PACKET_BYTES   simulated DATA size of run 1           (65536)
 #   BIG_HEARTBEAT_MS  heartbeat interval of run 1         (1000)
 #   BIG_NODES      peers of run 1                         (100000)
@@ -31,7 +31,7 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 STRATA=${1:-$here/../build/strata}
-DATA_DIR=${DATA_DIR:-$here/../../shared/data}
+DATA_DIR=${DATA_DIR:-${STRATA_DATA_DIR:-$here/../data}}
 LATENCY=$DATA_DIR/latency/planetlab490/planetlab490_median_rtt_ms.txt
 PACKET_BYTES=${PACKET_BYTES:-65536}
 BIG_HEARTBEAT_MS=${BIG_HEARTBEAT_MS:-1000}

@@ -15,6 +15,7 @@
 #include "delay.h"
 #include "host.h"
 #include "http.h"
+#include "metrics.h"
 #include "status_file.h"
 #include "strata/node.h"
 
@@ -155,6 +156,24 @@ done:
 static void on_topology_timer(uv_timer_t *t)
 {
     write_topology(t->data);
+}
+
+/* The Prometheus page: the control center's and its group directory's
+ * figures; datagrams no role took count among the drops, as in the JSON
+ * status. */
+static size_t metrics_text(void *user, char *buf, size_t buflen)
+{
+    control_daemon *d = user;
+    strata_control_status st;
+    strata_cgroups_stats gs;
+    strata_node_stats ns;
+    strata_control_get_status(strata_node_control(d->core), &st);
+    strata_cgroups_get_stats(strata_node_cgroups(d->core), &gs);
+    strata_node_get_stats(d->core, &ns);
+    for (size_t i = 0; i < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; i++)
+        st.drops.by_reason[i] += ns.drops.by_reason[i];
+    st.drops.total += ns.drops.total;
+    return host_metrics_control(buf, buflen, &st, &gs);
 }
 
 static void on_signal(void *user, int signum)
@@ -317,6 +336,7 @@ int cmd_control(int argc, char **argv)
             fprintf(stderr, "strata control: cannot serve HTTP: %s\n", uv_strerror(rc));
             return CMD_EXIT_FAILURE;
         }
+        host_http_set_metrics(d.http, metrics_text, &d);
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     if (d.topology_path) {

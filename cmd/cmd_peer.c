@@ -21,6 +21,7 @@
 #include "groups.h"
 #include "host.h"
 #include "http.h"
+#include "metrics.h"
 #include "status_file.h"
 #include "strata/peer.h"
 
@@ -137,6 +138,31 @@ static void channel_stats(const peer_daemon *d, int i, strata_peer_stats *st)
     const strata_peer *peer = d->core ? strata_node_peer(d->core, d->ch[i].handle) : NULL;
     if (peer)
         strata_peer_get_stats(peer, st);
+}
+
+
+/* The first channel's figures (as the JSON status's top level), with the
+ * drops of every channel and of the node. Per-channel metrics (a channel
+ * label) are still to come. */
+static size_t metrics_text(void *user, char *buf, size_t buflen)
+{
+    peer_daemon *d = user;
+    strata_peer_stats st;
+    channel_stats(d, 0, &st);
+    strata_node_stats ns;
+    strata_node_get_stats(d->core, &ns);
+    for (int i = 1; i < d->nch; i++) {
+        strata_peer_stats ci;
+        channel_stats(d, i, &ci);
+        for (size_t r = 0; r < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; r++)
+            st.drops.by_reason[r] += ci.drops.by_reason[r];
+        st.drops.total += ci.drops.total;
+    }
+    for (size_t r = 0; r < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; r++)
+        st.drops.by_reason[r] += ns.drops.by_reason[r];
+    st.drops.total += ns.drops.total;
+    return host_metrics_peer(buf, buflen, st.state >= 0 ? &st : NULL,
+                             d->http ? host_http_clients(d->http) : 0);
 }
 
 /* The first channel's figures at the top level (as for a peer of one
@@ -493,6 +519,7 @@ int cmd_peer(int argc, char **argv)
         }
         for (int i = 0; i < d.nch; i++)
             d.ch[i].http_stream = host_http_add_stream(d.http, d.ch[i].name);
+        host_http_set_metrics(d.http, metrics_text, &d);
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     host_signals_start(&d.signals, d.loop, on_signal, &d);

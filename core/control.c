@@ -548,6 +548,20 @@ static int has_heads(strata_control *c, strata_dcm *d)
     return 0;
 }
 
+/* 1 when DCM d has no member in its trees, no head feeding them, and no
+ * member waiting for a recovery window to close (see "Restart"): it can go. */
+static int dcm_unused(strata_control *c, strata_dcm *d)
+{
+    if (strata_dcm_count(d) > 0 || has_heads(c, d))
+        return 0;
+    for (size_t i = 0; c->recover_until && i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->restoring && m->dcm == d)
+            return 0;
+    }
+    return 1;
+}
+
 /* Sends the source its instructions for d; for a region fed by heads, the
  * trees they feed show no children (the heads' instructions list them). */
 static void send_source_instructions(strata_control *c, strata_dcm *d, ctl_node *src,
@@ -1109,7 +1123,11 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         }
     }
     if (rec->restoring) {
-        c->peers--; /* in no tree yet: its DCM waits for the window to close */
+        /* In no tree yet: its DCM goes if nobody else waits for it. */
+        c->peers--;
+        strata_dcm *d = rec->dcm;
+        if (dcm_unused(c, d))
+            dcm_destroy(c, d);
     } else if (rec->role == STRATA_ROLE_SOURCE) {
         /* Children keep their trees and the source's ref: the data plane
          * goes on as it was until a new source registers. */
@@ -1121,7 +1139,7 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         strata_dcm *region = rec->roots;
         strata_dcm_remove(rec->dcm, rec->id);
         c->peers--;
-        if (strata_dcm_count(region) == 0 && !has_heads(c, region)) {
+        if (dcm_unused(c, region)) {
             dcm_destroy(c, region);
         } else if (!region_take_heads(c, ch, region, now, NULL)) {
             /* The source feeds it again: it must learn its roots there. */
@@ -1134,7 +1152,7 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         strata_dcm *d = rec->dcm;
         strata_dcm_remove(d, rec->id);
         c->peers--;
-        if (strata_dcm_count(d) == 0 && !has_heads(c, d)) {
+        if (dcm_unused(c, d)) {
             /* Tell the source this region has no roots left, then go. */
             strata_dcm_mark_dirty(d, STRATA_MTREE_SOURCE);
             flush_dcm(c, d, now);
@@ -1420,7 +1438,7 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
 fail_add:
     member_discard(c, rec);
 fail_node:
-    if (strata_dcm_count(d) == 0 && !has_heads(c, d))
+    if (dcm_unused(c, d))
         dcm_destroy(c, d);
 fail_dcm:
     channel_maybe_release(c, ch);
@@ -1650,6 +1668,16 @@ static void finish_recovery(strata_control *c, uint64_t now)
         }
     }
     drop_reports(c);
+    /* DCMs whose members all left in the window go, as they would have. */
+    for (size_t i = c->dcms.count; i-- > 0;) {
+        strata_dcm *d = c->dcms.items[i];
+        ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
+        if (dcm_unused(c, d) && (!ch || d != ch->backbone)) {
+            dcm_destroy(c, d);
+            if (ch)
+                channel_maybe_release(c, ch);
+        }
+    }
     if (log_allowed(c, STRATA_LOG_INFO, now))
         strata_logf(c->log, STRATA_LOG_INFO,
                     "control: recovery window closed: %zu members back, %zu of %zu reported "

@@ -29,6 +29,7 @@ int gdist_init(gdist *d, const strata_alloc *a, const gdist_config *cfg, strata_
     uint32_t rounds_max = (uint32_t)GDIST_MAX_SLOTS / d->probes;
     uint32_t retries = cfg->retries + 1 > rounds_max ? rounds_max - 1 : cfg->retries;
     d->retries = (uint8_t)retries;
+    d->settle_spread = cfg->settle_spread;
     d->gap_ns = STRATA_MS(cfg->gap_ms);
     d->timeout_ns = STRATA_MS(cfg->timeout_ms);
     d->cap = cfg->cap ? cfg->cap : 1;
@@ -94,7 +95,7 @@ static int cmp_u32(uint32_t a, uint32_t b)
 
 /* The answered slots reduced to one distance: their minimum, or their
  * median (the mean of the two middle values for an even count). */
-static uint32_t reduce(const gdist *d, const gdist_entry *e, unsigned slots)
+static uint32_t reduce(const gdist *d, const gdist_entry *e, unsigned slots, uint32_t *spread)
 {
     uint32_t v[GDIST_MAX_SLOTS];
     unsigned n = 0;
@@ -113,6 +114,8 @@ static uint32_t reduce(const gdist *d, const gdist_entry *e, unsigned slots)
     }
     if (n == 0)
         return STRATA_GROUP_DISTANCE_UNKNOWN;
+    if (spread)
+        *spread = v[n - 1] - v[0];
     if (d->estimate == STRATA_GNODE_ESTIMATE_MIN)
         return v[0];
     if (n % 2)
@@ -120,10 +123,33 @@ static uint32_t reduce(const gdist *d, const gdist_entry *e, unsigned slots)
     return (uint32_t)(((uint64_t)v[n / 2 - 1] + v[n / 2]) / 2);
 }
 
+/* At the end of a round with answers: whether the samples disagree enough
+ * to ask for one more round (and it fits the slots); starts it if so. */
+static int settle(gdist *d, gdist_entry *e, uint64_t now)
+{
+    if (!d->settle_spread || e->settled || !e->got ||
+        ((unsigned)e->round + 1) * d->probes > GDIST_MAX_SLOTS)
+        return 0;
+    uint32_t spread = 0;
+    reduce(d, e, (unsigned)e->round * d->probes, &spread);
+    if (spread <= d->settle_spread)
+        return 0;
+    e->settled = 1;
+    e->settle_got = e->got;
+    d->st.settles++;
+    start_round(d, e, now);
+    return 1;
+}
+
 static void finish(gdist *d, gdist_entry *e, uint64_t now)
 {
     unsigned slots = (unsigned)e->round * d->probes;
-    e->value = e->got ? reduce(d, e, slots) : STRATA_GROUP_DISTANCE_UNKNOWN;
+    e->spread = 0;
+    e->value = e->got ? reduce(d, e, slots, &e->spread) : STRATA_GROUP_DISTANCE_UNKNOWN;
+    if (e->floor != STRATA_GROUP_DISTANCE_UNKNOWN &&
+        (e->value == STRATA_GROUP_DISTANCE_UNKNOWN || e->floor < e->value))
+        e->value = e->floor;
+    e->floor = STRATA_GROUP_DISTANCE_UNKNOWN;
     e->measured_at = now ? now : 1;
     e->running = 0;
     d->running--;
@@ -138,6 +164,12 @@ static gdist_entry *find(const gdist *d, strata_node_id node)
     if (!strata_idmap_get(&d->map, node.v, &i))
         return NULL;
     return &d->e[i];
+}
+
+uint32_t gdist_spread(const gdist *d, strata_node_id node)
+{
+    const gdist_entry *e = find(d, node);
+    return e && e->measured_at ? e->spread : 0;
 }
 
 int gdist_peek(const gdist *d, strata_node_id node, uint32_t *value, uint64_t *measured_at)
@@ -177,6 +209,22 @@ static gdist_entry *claim(gdist *d, strata_node_id node)
     return &d->e[idx];
 }
 
+/* Starts a measurement of e with probe ids from id_base on. */
+static void start_measurement(gdist *d, gdist_entry *e, uint32_t id_base, uint64_t now)
+{
+    e->running = 1;
+    d->running++;
+    e->round = 0;
+    e->got = 0;
+    e->settled = 0;
+    e->settle_got = 0;
+    memset(e->have, 0, sizeof e->have);
+    memset(e->sent_at, 0, sizeof e->sent_at);
+    e->id_base = id_base;
+    start_round(d, e, now);
+    gdist_handle_timeout(d, now);
+}
+
 int gdist_get(gdist *d, strata_peer_ref target, uint64_t max_age_ns, uint64_t now, uint32_t *value)
 {
     if (target.node.v == 0)
@@ -202,17 +250,31 @@ int gdist_get(gdist *d, strata_peer_ref target, uint64_t max_age_ns, uint64_t no
         e->value = STRATA_GROUP_DISTANCE_UNKNOWN;
         e->used_at = now;
     }
-    /* Start a measurement. Ids are random per measurement so that an answer
-     * to an older one is not taken for this one. */
-    e->running = 1;
-    d->running++;
-    e->round = 0;
-    e->got = 0;
-    memset(e->have, 0, sizeof e->have);
-    memset(e->sent_at, 0, sizeof e->sent_at);
-    e->id_base = (uint32_t)strata_rng_next(d->rng);
-    start_round(d, e, now);
-    gdist_handle_timeout(d, now);
+    e->floor = STRATA_GROUP_DISTANCE_UNKNOWN;
+    /* Ids are random per measurement so that an answer to an older one is
+     * not taken for this one. */
+    start_measurement(d, e, (uint32_t)strata_rng_next(d->rng), now);
+    return 0;
+}
+
+int gdist_recheck(gdist *d, strata_peer_ref target, uint64_t now)
+{
+    if (target.node.v == 0)
+        return STRATA_ERR_INVAL;
+    gdist_entry *e = find(d, target.node);
+    if (!e || e->measured_at == 0 || e->running) {
+        int r = gdist_get(d, target, 0, now, NULL); /* nothing to keep yet */
+        return r > 0 ? 0 : r;
+    }
+    e->used_at = now;
+    if (!strata_addr_is_zero(target.addr))
+        e->target.addr = target.addr;
+    e->floor = e->value;
+    d->st.rechecks++;
+    /* The ids after the last measurement's: no answer to it can match, and
+     * no random number is drawn, so whether a recheck happened leaves the
+     * agent's random stream (group ids, tie-breaks) as it was. */
+    start_measurement(d, e, e->id_base + GDIST_MAX_SLOTS, now);
     return 0;
 }
 
@@ -239,8 +301,13 @@ static int take_sample(gdist *d, strata_node_id responder, uint32_t id, uint64_t
     e->have[s] = 1;
     e->samples[s] = sample > (int64_t)(UINT32_MAX - 1) ? UINT32_MAX - 1 : (uint32_t)sample;
     e->got++;
-    /* All the probes one round sends answered: no reason to wait longer. */
-    if (e->got >= d->probes) {
+    /* As many answers as a round sends (since the extra round started, if
+     * one did): no reason to wait longer. */
+    if ((unsigned)(e->got - e->settle_got) >= d->probes) {
+        if (settle(d, e, now)) {
+            gdist_handle_timeout(d, now); /* the new round's first probe, now */
+            return 0;
+        }
         finish(d, e, now);
         return 1;
     }
@@ -304,7 +371,9 @@ int gdist_handle_timeout(gdist *d, uint64_t now)
         if (e->round_sent < d->probes || now < e->next_at)
             continue;
         /* The round is over. */
-        if (e->got || e->round > d->retries) {
+        if (settle(d, e, now)) {
+            i--; /* send the new round's first probe now */
+        } else if (e->got || e->round > d->retries) {
             finish(d, e, now);
             finished++;
         } else {

@@ -5,10 +5,13 @@
  *
  * A measurement is a series of rounds. A round sends `probes` probes, one
  * every probe_gap, and ends probe_timeout after its last probe, or as soon
- * as every probe of the measurement has been answered. A measurement with
- * at least one answer when a round ends is done (the answers reduced);
- * one without starts another round, up to `retries` extra rounds, and then
- * records the target as unreachable (STRATA_GROUP_DISTANCE_UNKNOWN).
+ * as every probe of the round has been answered. A measurement with at
+ * least one answer when a round ends is done (the answers reduced); one
+ * without starts another round, up to `retries` extra rounds, and then
+ * records the target as unreachable (STRATA_GROUP_DISTANCE_UNKNOWN). A
+ * measurement whose samples disagree by more than settle_spread (a stall
+ * at either end: an undisturbed path gives samples that agree) runs one
+ * more round first, and all its samples are reduced together.
  *
  * Probes carry ids id_base + slot; the reply is matched by the responder's
  * node id and the slot, and the sample is computed from the send time the
@@ -35,12 +38,16 @@ enum gdist_limits {
 typedef struct gdist_entry {
     strata_peer_ref target;
     uint32_t value;       /* last result; STRATA_GROUP_DISTANCE_UNKNOWN = unreachable */
+    uint32_t floor;       /* recheck: the estimate before it; UNKNOWN when none */
+    uint32_t spread;      /* largest minus smallest sample of the last measurement */
     uint64_t measured_at; /* 0 = never measured */
     uint64_t used_at;     /* for eviction */
     uint8_t running;
     uint8_t round;      /* rounds started */
     uint8_t round_sent; /* probes sent in the current round */
     uint8_t got;        /* answers in this measurement */
+    uint8_t settled;    /* the extra round for disturbed samples was started */
+    uint8_t settle_got; /* answers when it started */
     uint32_t id_base;
     uint64_t next_at; /* next probe of the round, or the round's end */
     uint64_t sent_at[GDIST_MAX_SLOTS];
@@ -52,6 +59,8 @@ typedef int (*gdist_send_fn)(void *user, strata_addr to, const uint8_t *buf, siz
 
 typedef struct gdist_stats {
     uint64_t probes_sent, replies, late, measurements, failed, skew, no_ttl, evictions;
+    uint64_t rechecks; /* measurements started by gdist_recheck */
+    uint64_t settles;  /* extra rounds for disturbed samples */
 } gdist_stats;
 
 typedef struct gdist {
@@ -60,6 +69,7 @@ typedef struct gdist {
     uint8_t metric;
     uint8_t estimate; /* enum strata_gnode_estimate, never DEFAULT */
     uint8_t probes, retries;
+    uint32_t settle_spread; /* metric units; 0 = no extra round */
     uint64_t gap_ns, timeout_ns;
     gdist_entry *e;
     size_t n, cap;
@@ -76,6 +86,7 @@ typedef struct gdist_config {
     uint8_t metric;
     uint8_t estimate; /* enum strata_gnode_estimate; DEFAULT = MIN */
     uint32_t probes, retries, gap_ms, timeout_ms;
+    uint32_t settle_spread; /* metric units; 0 = never an extra round */
     size_t cap;
 } gdist_config;
 
@@ -90,6 +101,19 @@ void gdist_free(gdist *d);
  * measurement is running (started now if needed); STRATA_ERR_FULL when the
  * table has no room (every entry measuring). */
 int gdist_get(gdist *d, strata_peer_ref target, uint64_t max_age_ns, uint64_t now, uint32_t *value);
+
+/* Measures target again and keeps the smaller of the new estimate and the
+ * one it had (gdist_get then returns that). For a distance that failed a
+ * test by a little: a busy host, at either end, only ever adds delay, so a
+ * second measurement a moment later can only bring the estimate nearer the
+ * path. Returns 0 when a measurement is running (started now if needed),
+ * STRATA_ERR_FULL when the table has no room. */
+int gdist_recheck(gdist *d, strata_peer_ref target, uint64_t now);
+
+/* The spread (largest minus smallest sample) of the last finished
+ * measurement of node, 0 when unknown: samples of an undisturbed path agree,
+ * a stall at either end spreads them by up to the probes' span. */
+uint32_t gdist_spread(const gdist *d, strata_node_id node);
 
 /* Looks up a finished measurement without starting one: 1 if found. */
 int gdist_peek(const gdist *d, strata_node_id node, uint32_t *value, uint64_t *measured_at);

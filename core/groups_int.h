@@ -19,6 +19,12 @@ enum gnode_limits {
     GN_MAX_REDIRECTS = 4,  /* per tested group */
     GN_LOG_LINES_PER_SECOND = 8,
     GN_OLD_LINKS = 8,
+    /* A join test that fails only because own distances exceed their limits
+     * by at most this share of the limit, measured with samples that
+     * disagree by more than GN_RECHECK_SPREAD_US, is measured again before
+     * the verdict (groups.c, recheck_narrow; protocol.md 7.3). */
+    GN_RECHECK_PCT = 50,
+    GN_RECHECK_SPREAD_US = 1000,
 };
 
 /* A group the join walk may test (L4). */
@@ -53,6 +59,7 @@ typedef struct gn_walk {
     int direct;                 /* joining a named group without a test (merge, handover) */
     int full;                   /* the group under test refused for lack of room */
     int relooked;               /* fresh leaders were asked for in this walk */
+    int rechecked;              /* the group under test was measured again */
     strata_msg_group_info info; /* the group under test */
     uint32_t tests;
     uint64_t probes_base;

@@ -242,7 +242,11 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         gc.seed = cfg->seed;
         gc.outbox = &n->outbox;
         gc.log = cfg->log;
-        strata_gnode_callbacks gcb = {on_group, n, on_want_leaders};
+        /* Fresh leaders are offered only when someone can answer: the
+         * bootstrap client, or a host that bootstraps the agent itself. An
+         * agent told so waits for them before founding a group. */
+        int offers = !cfg->no_bootstrap_client || (cb && cb->want_leaders);
+        strata_gnode_callbacks gcb = {on_group, n, offers ? on_want_leaders : NULL};
         n->gnode = strata_gnode_new(&gc, &gcb, a, now);
         if (!n->gnode)
             goto fail_roles;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "host.h"
+#include "metrics.h"
 
 enum {
     HOST_HTTP_MAX_REQUEST_BYTES = 4096,
@@ -36,6 +37,8 @@ struct host_http {
     char names[HOST_HTTP_MAX_STREAMS][65];
     int nstreams;
     int ended[HOST_HTTP_MAX_STREAMS];
+    host_http_status_fn metrics;
+    void *metrics_user;
     int closing;
     int listener_closed;
 };
@@ -123,6 +126,37 @@ static int stream_of(const host_http *s, const char *line)
     return -1;
 }
 
+/* Answers 200 with what fn writes, or 500 when it writes nothing. */
+static void respond_doc(http_client *c, host_http_status_fn fn, void *user, size_t cap,
+                        const char *type)
+{
+    char *body = malloc(cap);
+    if (!body) {
+        client_close(c);
+        return;
+    }
+    size_t blen = fn(user, body, cap);
+    char hdr[192];
+    int hl = blen ? snprintf(hdr, sizeof hdr,
+                             "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                             "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+                             type, blen)
+                  : snprintf(hdr, sizeof hdr,
+                             "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n"
+                             "Connection: close\r\n\r\n");
+    client_send(c, hdr, (size_t)hl, blen == 0);
+    if (blen)
+        client_send(c, body, blen, 1);
+    free(body);
+}
+
+static int is_get(const char *line, const char *path)
+{
+    size_t n = strlen(path);
+    return strncmp(line, "GET ", 4) == 0 && strncmp(line + 4, path, n) == 0 &&
+           (line[4 + n] == ' ' || line[4 + n] == '\0' || line[4 + n] == '?');
+}
+
 static void respond(http_client *c)
 {
     host_http *s = c->server;
@@ -139,25 +173,15 @@ static void respond(http_client *c)
         client_send(c, hdr, sizeof hdr - 1, s->ended[stream]);
         c->stream = stream;
         c->streaming = !s->ended[stream];
-    } else if ((strncmp(line, "GET /status ", 12) == 0) && s->status) {
-        char *body = malloc(HOST_HTTP_STATUS_BYTES);
-        if (!body) {
-            client_close(c);
-            return;
-        }
-        size_t blen = s->status(s->status_user, body, HOST_HTTP_STATUS_BYTES);
-        char hdr[160];
-        int hl = snprintf(hdr, sizeof hdr,
-                          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                          "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-                          blen);
-        client_send(c, hdr, (size_t)hl, 0);
-        client_send(c, body, blen, 1);
-        free(body);
+    } else if (strncmp(line, "GET /status ", 12) == 0 && s->status) {
+        respond_doc(c, s->status, s->status_user, HOST_HTTP_STATUS_BYTES, "application/json");
+    } else if (is_get(line, "/metrics") && s->metrics) {
+        respond_doc(c, s->metrics, s->metrics_user, HOST_METRICS_MAX_BYTES,
+                    "text/plain; version=0.0.4; charset=utf-8");
     } else {
         static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
-                                 "Content-Length: 31\r\nConnection: close\r\n\r\n"
-                                 "try /stream (MPEG-TS) or /status";
+                                 "Content-Length: 42\r\nConnection: close\r\n\r\n"
+                                 "try /stream (MPEG-TS), /status or /metrics";
         client_send(c, nf, sizeof nf - 1, 1);
     }
 }
@@ -214,6 +238,14 @@ static void on_connection(uv_stream_t *ls, int status)
 }
 
 static void on_listener_closed(uv_handle_t *h);
+
+void host_http_set_metrics(host_http *h, host_http_status_fn fn, void *user)
+{
+    if (!h)
+        return;
+    h->metrics = fn;
+    h->metrics_user = user;
+}
 
 int host_http_start(host_http **out, uv_loop_t *loop, strata_addr addr, strata_addr *bound,
                     host_http_status_fn status, void *status_user)

@@ -4,9 +4,10 @@
  * GET /stream answers 200 with Content-Type video/mp2t and then streams
  * every byte the peer plays, for as long as the client reads; VLC, mpv,
  * ffplay and ffprobe open it. A peer watching several channels serves
- * each at /stream/NAME (host_http_add_stream); /stream is the first. A client that falls more than
- * HOST_HTTP_MAX_QUEUED_BYTES behind is disconnected rather than letting
- * memory grow. GET /status answers the JSON the daemon provides.
+ * each at /stream/NAME (host_http_add_stream); /stream is the first. A
+ * client that falls more than HOST_HTTP_MAX_QUEUED_BYTES behind is disconnected rather than letting
+ * memory grow. GET /status answers the JSON the daemon provides, GET
+ * /metrics its Prometheus text (host/metrics.h) when it provides one.
  */
 #ifndef STRATA_HOST_HTTP_H
 #define STRATA_HOST_HTTP_H
@@ -25,6 +26,9 @@ typedef size_t (*host_http_status_fn)(void *user, char *buf, size_t buflen);
 /* Listens on addr (port 0 = any); *bound receives the real address. */
 int host_http_start(host_http **out, uv_loop_t *loop, strata_addr addr, strata_addr *bound,
                     host_http_status_fn status, void *status_user);
+/* Serves GET /metrics from fn (text of at most HOST_METRICS_MAX_BYTES; a
+ * length of 0 answers 500). */
+void host_http_set_metrics(host_http *h, host_http_status_fn fn, void *user);
 enum { HOST_HTTP_MAX_STREAMS = 16 };
 
 /* Names stream i (in the order of the calls, from 0): it is served at

@@ -65,6 +65,38 @@ static inline uint64_t test_seed(uint64_t fallback)
     return seed;
 }
 
+/* The folder holding latency/: STRATA_DATA_DIR if set, else the repository's
+ * data/ (CMake compiles its path in as STRATA_SOURCE_DATA_DIR). */
+static inline const char *test_data_dir(void)
+{
+    const char *dir = getenv("STRATA_DATA_DIR");
+    if (dir && *dir)
+        return dir;
+#ifdef STRATA_SOURCE_DATA_DIR
+    return STRATA_SOURCE_DATA_DIR;
+#else
+    return "data";
+#endif
+}
+
+/* Writes test_data_dir()/rel into buf and returns buf if that file can be
+ * read; otherwise counts a failure, says which path is missing and returns
+ * NULL. The data sets ship with the repository, so a missing file is a
+ * broken checkout, never a reason to skip. */
+static inline const char *test_data_file(const char *rel, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", test_data_dir(), rel);
+    FILE *f = fopen(buf, "r");
+    if (!f) {
+        fprintf(stderr, "FAIL: cannot read %s (STRATA_DATA_DIR overrides the data folder)\n",
+                buf);
+        test_failures++;
+        return NULL;
+    }
+    fclose(f);
+    return buf;
+}
+
 /* Prints "N passed, N failed" and returns the process exit status. */
 static inline int test_summary(const char *name)
 {

@@ -48,7 +48,7 @@
  * itself leader) and links to the new_links nearest groups it measured.
  * Every step is a request with a timeout and retries.
  *
- * Defaults of the test, from /work/shared/data/latency (see
+ * Defaults of the test, from the data sets in data/latency/ (see
  * docs/protocol.md 7.3 for the reasoning in full):
  *  - threshold_abs 50 ms: the RTT histogram of planetlab490 has its first
  *    mode at 30-50 ms (hosts on one continent; 20.6 % of all pairs are
@@ -237,8 +237,9 @@ typedef struct strata_gnode_neighbour {
 typedef struct strata_gnode_stats {
     int state;
     uint64_t joins, founded, takeovers, stepped_down, lost, merges, moved;
-    uint64_t tests;   /* groups tested by join walks */
-    uint64_t relooks; /* walks that asked for fresh leaders before founding */
+    uint64_t tests;    /* groups tested by join walks */
+    uint64_t relooks;  /* walks that asked for fresh leaders before founding */
+    uint64_t rechecks; /* tests that failed narrowly and were measured again */
     uint64_t probes_sent, probe_replies, probes_late, measurements, measurements_failed;
     uint64_t clock_skew_samples; /* ONE_WAY samples clamped to 0 */
     uint64_t no_ttl_samples;     /* HOPS replies without a TTL */

@@ -6,9 +6,9 @@
 # not emulate sees half of it; addresses outside 127.1/16 get no delay.
 . "$(dirname "$0")/lib.sh"
 
-DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../../shared/data}
+DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
-[ -r "$MATRIX" ] || fail "cannot read $MATRIX (set STRATA_DATA_DIR to the shared data folder)"
+[ -r "$MATRIX" ] || fail "cannot read $MATRIX (STRATA_DATA_DIR overrides the data folder)"
 
 # --- command line -------------------------------------------------------------
 expect_rc() {

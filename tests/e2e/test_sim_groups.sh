@@ -4,9 +4,9 @@
 # for strata and both baselines, and the same seed gives the same bytes.
 . "$(dirname "$0")/lib.sh"
 
-DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../../shared/data}
+DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
-[ -r "$MATRIX" ] || fail "cannot read $MATRIX (set STRATA_DATA_DIR to the shared data folder)"
+[ -r "$MATRIX" ] || fail "cannot read $MATRIX (STRATA_DATA_DIR overrides the data folder)"
 
 run() {
     "$STRATA" sim --scenario groups --latency "$MATRIX" --seed 7 --quiet \

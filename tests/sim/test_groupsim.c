@@ -13,8 +13,9 @@
  *  - determinism: the same seed gives byte-identical JSON and assignment,
  *    with and without the lazy allocator; another seed gives another run;
  *  - attached nodes, late joins and loss; bad settings are refused.
- * The data set lives in STRATA_DATA_DIR (ctest sets it); without it the
- * test fails loudly rather than skipping the planetlab cases.
+ * The data set ships in data/latency/ (STRATA_DATA_DIR overrides the
+ * folder); without it the test fails loudly rather than skipping the
+ * planetlab cases.
  */
 #include "testutil.h"
 
@@ -26,20 +27,8 @@ static char pl_path[1024];
 
 static int have_planetlab(void)
 {
-    const char *dir = getenv("STRATA_DATA_DIR");
-    if (!dir)
-        dir = "../shared/data";
-    snprintf(pl_path, sizeof pl_path, "%s/latency/planetlab490/planetlab490_median_rtt_ms.txt",
-             dir);
-    FILE *f = fopen(pl_path, "r");
-    if (!f) {
-        fprintf(stderr, "FAIL: cannot read %s (set STRATA_DATA_DIR to the shared data folder)\n",
-                pl_path);
-        test_failures++;
-        return 0;
-    }
-    fclose(f);
-    return 1;
+    return test_data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", pl_path,
+                          sizeof pl_path) != NULL;
 }
 
 /* Four clusters of `per` hosts: centre RTTs 90-200 ms apart, each host an

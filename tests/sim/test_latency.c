@@ -2,7 +2,7 @@
  * Tests of the latency model: the matrix parser on small inline files
  * (valid, and malformed in every way we could think of, each with its
  * line:column), the three filling rules, the real data sets under
- * $STRATA_DATA_DIR/latency, node attachment, and a seeded mutation loop that
+ * data/latency/, node attachment, and a seeded mutation loop that
  * must never crash the parser.
  */
 #include <math.h>
@@ -253,19 +253,13 @@ static void test_fill_rules(void)
     strata_simlat_free(&lat);
 }
 
-/* Path of a data file, or NULL (with a loud failure) if STRATA_DATA_DIR is
- * unset: the real-data checks are part of the suite, not optional. */
+/* Path of a data file under latency/, or NULL (with a loud failure) if it
+ * cannot be read: the real-data checks are part of the suite, not optional. */
 static const char *data_path(char *buf, size_t len, const char *rel)
 {
-    const char *dir = getenv("STRATA_DATA_DIR");
-    if (!dir || !*dir) {
-        fprintf(stderr, "FAIL: STRATA_DATA_DIR is not set; it must point at the shared data "
-                        "folder (the one holding latency/)\n");
-        CHECK(dir != NULL && *dir);
-        return NULL;
-    }
-    snprintf(buf, len, "%s/latency/%s", dir, rel);
-    return buf;
+    char sub[256];
+    snprintf(sub, sizeof sub, "latency/%s", rel);
+    return test_data_file(sub, buf, len);
 }
 
 /* Loads a real matrix and checks what every one must satisfy: the host

@@ -151,20 +151,12 @@ static void test_easy(void)
 
 /* Same seed and scenario: the same bytes; another seed: another run; in
  * steps: the same events. Churn, loss, arrivals and a failure on measured
- * latency when the data set is there. */
+ * latency (the shipped planetlab490 matrix). */
 static void test_determinism(void)
 {
     char path[1024];
-    const char *dir = getenv("STRATA_DATA_DIR");
-    const char *lat = NULL;
-    if (dir && *dir) {
-        snprintf(path, sizeof path, "%s/latency/planetlab490/planetlab490_median_rtt_ms.txt", dir);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            fclose(f);
-            lat = path;
-        }
-    }
+    const char *lat =
+        test_data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", path, sizeof path);
     for (int i = 0; i < NALGS; i++) {
         strata_scenario s;
         small(&s, algs[i], 40, 12);

@@ -67,19 +67,6 @@ static uint64_t run(const strata_scenario *s, strata_simresult *r, char **json,
     return fp;
 }
 
-static const char *data_file(const char *rel, char *buf, size_t len)
-{
-    const char *dir = getenv("STRATA_DATA_DIR");
-    if (!dir || !*dir)
-        return NULL;
-    snprintf(buf, len, "%s/%s", dir, rel);
-    FILE *f = fopen(buf, "r");
-    if (!f)
-        return NULL;
-    fclose(f);
-    return buf;
-}
-
 /* Twenty peers and an unlimited source: every peer is a root of every
  * tree, so every packet comes straight from the source (stretch 1). */
 static void test_direct(void)
@@ -137,7 +124,7 @@ static void test_determinism(void)
     add_event(&s, "12", "kill share=0.2");
     char path[1024];
     const char *lat =
-        data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", path, sizeof path);
+        test_data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", path, sizeof path);
     if (lat)
         set(&s, "latency", lat);
     strata_simresult r1, r2, r3;
@@ -312,11 +299,9 @@ static void test_dataset(void)
 {
     char path[1024];
     const char *lat =
-        data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", path, sizeof path);
-    if (!lat) {
-        fprintf(stderr, "STRATA_DATA_DIR not set or data missing: data-set test skipped\n");
+        test_data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", path, sizeof path);
+    if (!lat)
         return;
-    }
     strata_scenario s;
     small(&s, 60, 8);
     set(&s, "latency", lat);

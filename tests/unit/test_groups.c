@@ -1103,8 +1103,10 @@ typedef struct sw_leader {
     strata_node_id id;
     strata_group_id group;
     strata_addr addr;
-    uint32_t rtt_ms; /* newcomer <-> this leader */
-    int refuse_join; /* answer a GROUP_JOIN with FULL */
+    uint32_t rtt_ms;      /* newcomer <-> this leader */
+    uint32_t stall_ms[6]; /* added to the answers to its first six probes (a busy host) */
+    uint32_t probes;      /* probes answered */
+    int refuse_join;      /* answer a GROUP_JOIN with FULL */
     uint32_t n_members;
     strata_group_nb nb[SW_LEADERS];
     uint8_t n_nb;
@@ -1129,6 +1131,7 @@ typedef struct sw_world {
     const char *fresh;
     uint64_t walk_end; /* when sw_walk's walk ended */
     int walk_state;
+    uint64_t rechecks; /* strata_gnode_stats.rechecks at the end of the walk */
 } sw_world;
 
 static void sw_want_leaders(void *user)
@@ -1195,7 +1198,10 @@ static void sw_answer(sw_world *w, strata_gnode *g, uint64_t now)
             strata_msg_probe p;
             CHECK(strata_wire_decode_probe(out[i].buf, out[i].len, &p) > 0);
             strata_msg_probe_reply r = {p.node, p.probe_id, p.send_ts_ns, l->id};
-            sw_push(w, at, l->addr, buf, strata_wire_encode_probe_reply(buf, sizeof buf, &r));
+            uint64_t stall = l->probes < 6 ? MS(l->stall_ms[l->probes]) : 0;
+            l->probes++;
+            sw_push(w, at + stall, l->addr, buf,
+                    strata_wire_encode_probe_reply(buf, sizeof buf, &r));
         } else if (out[i].type == STRATA_MSG_GROUP_QUERY) {
             strata_msg_group_query q;
             CHECK(strata_wire_decode_group_query(out[i].buf, out[i].len, &q) > 0);
@@ -1253,6 +1259,9 @@ static strata_group_id sw_walk(sw_world *w, const char *boot)
     w->walk_end = sw_run(w, g, now, S(60), 1);
     strata_group_id got = strata_gnode_group(g);
     w->walk_state = strata_gnode_state(g);
+    strata_gnode_stats st;
+    strata_gnode_get_stats(g, &st);
+    w->rechecks = st.rechecks;
     if (!w->relook)
         CHECK_EQ_INT(strata_gnode_state(g), STRATA_GNODE_MEMBER);
     strata_gnode_del(g);
@@ -1392,6 +1401,48 @@ static void test_walk_relook(void)
     CHECK_EQ_INT(w.wanted, 1);
     CHECK_EQ_INT(w.walk_state, STRATA_GNODE_LEADER);
     CHECK(strcmp(w.queried, "C") == 0);
+}
+
+/* A busy machine only adds delay. Leader B is 49 ms away, inside the 50 ms
+ * test; a stall delays the answers to its first three probes (the first
+ * round) or first six (the extra round too) by the given ms. Samples that
+ * disagree get an extra round at once (gdist settle_spread), which is
+ * enough when the stall is over by then; when it is not, the narrowly
+ * failed test is measured again (recheck) and the newcomer still joins B. A
+ * measurement whose samples agree is trusted (the simulator's always
+ * agree), and a failure by more than half the limit is final. */
+static void test_walk_recheck(void)
+{
+    static const struct {
+        uint32_t rtt_ms, stall_ms[6];
+        int joins, rechecks;
+    } cases[] = {
+        {49, {0}, 1, 0},                      /* undisturbed: passes at once */
+        {49, {20, 10, 5}, 1, 0},              /* 54..69 ms, then 49: settled */
+        {49, {20, 10, 5, 20, 10, 5}, 1, 1},   /* still 54 after the extra round */
+        {49, {30, 25, 20, 30, 25, 20}, 1, 1}, /* 69 ms: within half the limit over it */
+        {49, {5, 5, 5}, 0, 0},                /* 54 ms thrice: nothing says it was disturbed */
+        {49, {90, 80, 70, 90, 80, 70}, 0, 0}, /* 119 ms: too far over to be load */
+        {60, {10, 5, 0, 10, 5, 0}, 0, 1},     /* truly 60 ms: measured again, fails again */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        sw_world w;
+        sw_setup(&w);
+        w.relook = 1; /* founding is an outcome here, not a failure */
+        w.l[1].rtt_ms = cases[k].rtt_ms;
+        w.l[1].n_nb = 0;
+        memcpy(w.l[1].stall_ms, cases[k].stall_ms, sizeof cases[k].stall_ms);
+        strata_group_id got = sw_walk(&w, "B");
+        int joined = got.v == w.l[1].group.v;
+        CHECK_EQ_INT(joined, cases[k].joins);
+        CHECK_EQ_INT((int)w.rechecks, cases[k].rechecks);
+        CHECK_EQ_INT(w.walk_state, joined ? STRATA_GNODE_MEMBER : STRATA_GNODE_LEADER);
+        if (joined != cases[k].joins || (int)w.rechecks != cases[k].rechecks)
+            fprintf(stderr, "  case %zu: rtt %u ms, stalls %u/%u/%u/%u/%u/%u ms\n", k,
+                    cases[k].rtt_ms, cases[k].stall_ms[0], cases[k].stall_ms[1],
+                    cases[k].stall_ms[2], cases[k].stall_ms[3], cases[k].stall_ms[4],
+                    cases[k].stall_ms[5]);
+    }
 }
 
 /* Merging (L10): a leader of two whose refinement round finds a group of
@@ -1567,6 +1618,66 @@ static uint32_t measure_with(uint8_t estimate)
     return value;
 }
 
+/* settle_spread 1 ms: a first round whose samples disagree (rtt1, spread
+ * over 1 ms) gets one more round (answered after rtt2 ms each), and the
+ * minimum over both counts; samples that agree end the measurement at
+ * once. Returns the distance in ms; *probes is how many were sent. */
+static uint32_t measure_settled(const uint32_t rtt1[3], uint32_t rtt2, size_t *probes)
+{
+    strata_rng rng;
+    strata_rng_seed(&rng, 7);
+    probe_log l = {0};
+    gdist d;
+    gdist_config c = {.self = {0x11},
+                      .metric = STRATA_GROUP_METRIC_RTT,
+                      .probes = 3,
+                      .retries = 1,
+                      .gap_ms = 20,
+                      .timeout_ms = 1000,
+                      .settle_spread = 1000,
+                      .cap = 4};
+    CHECK_EQ_INT(gdist_init(&d, NULL, &c, &rng, log_probe, &l), 0);
+    strata_peer_ref target = {.node = {0x22}, .addr = {0x0a000002u, 7000}};
+    uint64_t t = S(5);
+    uint32_t value = 0;
+    CHECK_EQ_INT(gdist_get(&d, target, S(60), t, &value), 0);
+    size_t answered = 0;
+    int done = 0;
+    while (!done && t < S(10)) {
+        t += MS(1);
+        gdist_handle_timeout(&d, t);
+        /* Answers arrive in the order they were sent, each rtt after it. */
+        while (answered < l.n) {
+            uint32_t rtt = answered < 3 ? rtt1[answered] : rtt2;
+            if (l.probes[answered].send_ts_ns + MS(rtt) > t)
+                break;
+            strata_msg_probe_reply r = {.node = d.self,
+                                        .probe_id = l.probes[answered].probe_id,
+                                        .send_ts_ns = l.probes[answered].send_ts_ns,
+                                        .responder = target.node};
+            done |= gdist_on_probe_reply(&d, &r, -1, t) == 1;
+            answered++;
+        }
+    }
+    CHECK(done);
+    CHECK_EQ_INT(gdist_get(&d, target, S(60), t, &value), 1);
+    *probes = l.n;
+    gdist_free(&d);
+    return value / 1000;
+}
+
+static void test_settle(void)
+{
+    static const uint32_t stalled[3] = {30, 25, 20}, quiet[3] = {10, 10, 10};
+    size_t probes = 0;
+    CHECK_EQ_INT(measure_settled(stalled, 12, &probes), 12);
+    CHECK_EQ_INT(probes, 6);
+    CHECK_EQ_INT(measure_settled(stalled, 40, &probes), 20); /* the minimum over both */
+    CHECK_EQ_INT(probes, 6);
+    CHECK_EQ_INT(measure_settled(quiet, 5, &probes), 10);
+    CHECK_EQ_INT(probes, 3);
+}
+
 static void test_estimate(void)
 {
     CHECK_EQ_INT(measure_with(STRATA_GNODE_ESTIMATE_DEFAULT), 10000); /* microseconds */
@@ -1580,8 +1691,10 @@ int main(void)
     test_bad_input();
     test_bounds();
     test_estimate();
+    test_settle();
     test_walk_nearest_pass();
     test_walk_relook();
+    test_walk_recheck();
     test_merge_capacity();
     test_alloc_failures();
     test_formation(seed);
