@@ -110,6 +110,9 @@ static void drain(strata_control *c, const sources_seen *ss)
         } else if (type == STRATA_MSG_PROBE_REPLY) {
             strata_msg_probe_reply r;
             rc = strata_wire_decode_probe_reply(b, n, &r);
+        } else if (type == STRATA_MSG_RECRUIT) {
+            strata_msg_recruit r;
+            rc = strata_wire_decode_recruit(b, n, &r);
         }
         if (rc < 0 || (size_t)rc != n)
             abort();
