@@ -86,6 +86,7 @@ enum control_limits {
     RESTART_WINDOW_HEARTBEATS = 3,
     RECRUIT_RETRY_MS = 5000,  /* a node asked to relay is not asked again before */
     RECRUIT_SCAN_HOSTS = 512, /* candidates looked at per region and scan */
+    RELEASE_SCAN_REGIONS = 64, /* regions with relays looked at per scan */
 };
 
 /* Stall detection state of one substream of one node (SPEC C13). */
@@ -1980,19 +1981,38 @@ static int recruit_for(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64
     return 1;
 }
 
-/* Relays of a region where nobody watches any more are released. */
-static void release_idle_relays(strata_control *c, ctl_channel *ch, strata_dcm *d)
+/* Relays of regions where nobody watches any more are released. One scan
+ * a heartbeat interval: a pass finds the regions that have relays (a few),
+ * a second the viewers among them, a third the relays to let go. */
+static void release_idle_relays(strata_control *c)
 {
-    for (size_t i = 0; i < c->nodes.count; i++) {
+    const strata_dcm *idle[RELEASE_SCAN_REGIONS];
+    size_t n = 0;
+    for (size_t i = 0; i < c->nodes.count && n < RELEASE_SCAN_REGIONS; i++) {
         const ctl_node *m = c->nodes.items[i];
-        if (m->ch == ch && m->dcm == d && m->role == STRATA_ROLE_PEER)
-            return;
+        size_t j = 0;
+        while (m->role == STRATA_ROLE_RELAY && j < n && idle[j] != m->dcm)
+            j++;
+        if (m->role == STRATA_ROLE_RELAY && j == n)
+            idle[n++] = m->dcm;
     }
-    for (size_t i = 0; i < c->nodes.count; i++) {
+    for (size_t i = 0; i < c->nodes.count && n > 0; i++) {
         const ctl_node *m = c->nodes.items[i];
-        if (m->ch == ch && m->dcm == d && m->role == STRATA_ROLE_RELAY) {
-            send_recruit(c, m->host, ch, STRATA_RECRUIT_RELEASE);
-            c->releases_sent++;
+        for (size_t j = 0; m->role == STRATA_ROLE_PEER && j < n; j++) {
+            if (idle[j] == m->dcm) {
+                idle[j] = idle[--n]; /* watched: not idle */
+                break;
+            }
+        }
+    }
+    for (size_t i = 0; i < c->nodes.count && n > 0; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        for (size_t j = 0; m->role == STRATA_ROLE_RELAY && j < n; j++) {
+            if (idle[j] == m->dcm) {
+                send_recruit(c, m->host, m->ch, STRATA_RECRUIT_RELEASE);
+                c->releases_sent++;
+                break;
+            }
         }
     }
 }
@@ -2005,8 +2025,6 @@ static void recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now)
         return;
     for (size_t j = 0; j < ch->ndcms; j++) {
         strata_dcm *d = ch->dcms[j];
-        if (c->relays)
-            release_idle_relays(c, ch, d);
         /* A relay is interior in one tree: up to k at once, so that a
          * region short everywhere is served within one scan. */
         size_t detached = strata_mtree_detached(strata_dcm_tree(d));
@@ -2021,6 +2039,8 @@ static void recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now)
  * first packets). */
 static void recruit_scan(strata_control *c, uint64_t now)
 {
+    if (c->relays)
+        release_idle_relays(c);
     for (size_t i = 0; i < c->channels.count; i++)
         recruit_channel(c, c->channels.items[i], now);
 }

@@ -160,6 +160,15 @@ static uint32_t own_distance(const strata_gnode *g, strata_node_id node)
     return v;
 }
 
+/* How far an own distance may lie from the group's distance d to a
+ * neighbour (L3): the absolute threshold or thr_rel_pct of d, the larger. */
+static uint64_t join_tolerance(const strata_gnode *g, uint32_t d)
+{
+    uint64_t abs_tol = g->thr_abs == STRATA_GNODE_OFF ? 0 : g->thr_abs;
+    uint64_t rel_tol = g->thr_rel_pct == STRATA_GNODE_OFF ? 0 : (uint64_t)d * g->thr_rel_pct / 100u;
+    return abs_tol > rel_tol ? abs_tol : rel_tol;
+}
+
 int gn_join_test(strata_gnode *g, const strata_msg_group_info *info, uint32_t own_leader,
                  size_t *compared)
 {
@@ -167,7 +176,6 @@ int gn_join_test(strata_gnode *g, const strata_msg_group_info *info, uint32_t ow
     int pass = own_leader != STRATA_GROUP_DISTANCE_UNKNOWN;
     if (pass && g->leader_abs != STRATA_GNODE_OFF && own_leader > g->leader_abs)
         pass = 0;
-    uint64_t abs_tol = g->thr_abs == STRATA_GNODE_OFF ? 0 : g->thr_abs;
     for (size_t i = 0; i < info->n_neighbours; i++) {
         const strata_group_nb *nb = &info->neighbours[i];
         if (nb->distance == STRATA_GROUP_DISTANCE_UNKNOWN)
@@ -177,9 +185,7 @@ int gn_join_test(strata_gnode *g, const strata_msg_group_info *info, uint32_t ow
             continue;
         used++;
         uint64_t diff = own > nb->distance ? own - nb->distance : nb->distance - own;
-        uint64_t rel_tol =
-            g->thr_rel_pct == STRATA_GNODE_OFF ? 0 : (uint64_t)nb->distance * g->thr_rel_pct / 100u;
-        uint64_t tol = abs_tol > rel_tol ? abs_tol : rel_tol;
+        uint64_t tol = join_tolerance(g, nb->distance);
         if (diff > tol) {
             pass = 0;
             strata_logf(g->log, STRATA_LOG_DEBUG,
@@ -457,7 +463,6 @@ static int recheck_narrow(strata_gnode *g, const strata_msg_group_info *info, ui
         return 0;
     strata_peer_ref redo[1 + STRATA_WIRE_MAX_GROUP_NEIGHBOURS];
     size_t n = 0, used = 0;
-    uint64_t abs_tol = g->thr_abs == STRATA_GNODE_OFF ? 0 : g->thr_abs;
     for (size_t i = 0; i < info->n_neighbours; i++) {
         const strata_group_nb *nb = &info->neighbours[i];
         if (nb->distance == STRATA_GROUP_DISTANCE_UNKNOWN)
@@ -466,9 +471,7 @@ static int recheck_narrow(strata_gnode *g, const strata_msg_group_info *info, ui
         if (own == STRATA_GROUP_DISTANCE_UNKNOWN)
             continue;
         used++;
-        uint64_t rel_tol =
-            g->thr_rel_pct == STRATA_GNODE_OFF ? 0 : (uint64_t)nb->distance * g->thr_rel_pct / 100u;
-        uint64_t tol = abs_tol > rel_tol ? abs_tol : rel_tol;
+        uint64_t tol = join_tolerance(g, nb->distance);
         uint64_t lo = nb->distance > tol ? nb->distance - tol : 0;
         if (own < lo)
             return 0; /* too near beside the group's: measuring again cannot help */
