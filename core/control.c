@@ -6,7 +6,7 @@
  * declared upload, its memberships) and one per membership, a (node,
  * channel) pair (role, DCM, priority, its share of the upload, last time
  * heard, the last instruction epoch sent and when, the counters of its
- * latest heartbeat, and per substream the state stall detection needs). A
+ * latest heartbeat; its DCM keeps what stall detection needs). A
  * node may be in several channels at once (SPEC C12): its upload is shared
  * among them in priority order (share_uploads). JOIN, HEARTBEAT and LEAVE
  * are handled here, per (node, channel), and passed on to the
@@ -49,7 +49,10 @@
  *
  * Such a heartbeat also opens a recovery window of RESTART_WINDOW_HEARTBEATS
  * intervals (every live node heartbeats, hears UNKNOWN and joins again
- * within it). The control center keeps what each unknown node reports of
+ * within it), longer while a channel's source is not back (up to
+ * RESTART_SOURCE_WAIT_HEARTBEATS): the trees are restored at the rate the
+ * source announces and with the upload shares that rate gives nodes in
+ * several channels, so that its JOIN does not rebuild them. The control center keeps what each unknown node reports of
  * its parents (a report), takes the JOINs into memberships but into no
  * tree, and sends no instruction, so the nodes relay on as they were. When
  * the window closes, each DCM is rebuilt from its members' reports
@@ -61,8 +64,9 @@
  * is not taken; those trees are rebuilt as joins would build them.
  *
  * Timer: every heartbeat interval, nodes not heard for dead_after are
- * removed like a leave (counted as deaths). Stall detection runs when a
- * heartbeat brings the sequence numbers it compares.
+ * removed like a leave (counted as deaths). A peer's heartbeat goes on to
+ * its DCM, which compares it with the trees (strata_dcm_heartbeat: lost
+ * instructions, stalled parents).
  */
 #include "strata/control.h"
 
@@ -84,18 +88,11 @@ enum control_limits {
     CONTROL_REGION_BUF = STRATA_WIRE_MAX_REGION_BYTES + 1,
     RESTART_ADOPT_HEARTBEATS = 10,
     RESTART_WINDOW_HEARTBEATS = 3,
+    RESTART_SOURCE_WAIT_HEARTBEATS = 12, /* the longest a window waits for a channel's source */
     RECRUIT_RETRY_MS = 5000,  /* a node asked to relay is not asked again before */
     RECRUIT_SCAN_HOSTS = 512, /* candidates looked at per region and scan */
     RELEASE_SCAN_REGIONS = 64, /* regions with relays looked at per scan */
 };
-
-/* Stall detection state of one substream of one node (SPEC C13). */
-typedef struct ctl_stall {
-    uint64_t seq;        /* last_rx_seq as last reported */
-    uint64_t since_ns;   /* when it last advanced, or the baseline was reset */
-    uint64_t other_base; /* highest last_rx_seq of the other substreams then */
-    uint64_t parent;     /* tree parent (as reported) the baseline belongs to */
-} ctl_stall;
 
 struct ctl_channel;
 
@@ -107,8 +104,6 @@ typedef struct ctl_node {
     struct ctl_host *host; /* the node: address, declared upload */
     uint8_t role;          /* enum strata_role */
     uint8_t priority;      /* among the node's channels, 0 first */
-    uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the tree */
-    uint8_t stall_init;
     uint8_t restoring; /* joined in a recovery window: in no tree yet */
     struct ctl_channel *ch;
     strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
@@ -120,7 +115,6 @@ typedef struct ctl_node {
     uint32_t last_epoch_sent;
     uint64_t last_send_ns;
     uint64_t played, missed, tx_bytes; /* from the latest heartbeat */
-    ctl_stall stall[];                 /* k entries */
 } ctl_node;
 
 /* What a node reported of its parents in a heartbeat to a control center
@@ -191,6 +185,7 @@ struct strata_control {
     uint32_t epoch;
     uint64_t adopt_epochs_until; /* see "Restart" above */
     uint64_t recover_until;      /* end of the recovery window; 0: none open */
+    uint64_t recover_limit;      /* ... which waits for sources until then at the latest */
     int recovered;               /* a window was opened once: never again */
     ptab reports;                /* ctl_report by member_key, during the window */
     uint64_t next_scan_ns;
@@ -420,6 +415,7 @@ static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *regi
         .region = region,
         .region_len = region_len,
         .seed = c->seed ^ c->next_dcm_id,
+        .stall_ns = c->stall_ns,
     };
     d = strata_dcm_new(c->alloc, &dc);
     if (!d)
@@ -492,7 +488,8 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
     if (n > 0) {
         rec->last_epoch_sent = epoch;
         rec->last_send_ns = now;
-        rec->mismatch_streak = 0;
+        if (in_trees(rec))
+            strata_dcm_instructions_sent(rec->dcm, rec->id);
     }
 }
 
@@ -816,8 +813,6 @@ static ctl_node *make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, st
     h->dcm = ch->backbone;
     h->roots = d;
     h->root_subs = 0;
-    h->stall_init = 0;
-    h->mismatch_streak = 0;
     if (log_allowed(c, STRATA_LOG_INFO, now))
         strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx heads in dcm %u",
                     (unsigned long long)h->id.v, (unsigned)strata_dcm_id_of(d).v);
@@ -1127,8 +1122,10 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         /* In no tree yet: its DCM goes if nobody else waits for it. */
         c->peers--;
         strata_dcm *d = rec->dcm;
-        if (dcm_unused(c, d))
+        if (dcm_unused(c, d)) {
             dcm_destroy(c, d);
+            backbone_maybe_stop(c, ch, now); /* it may have been the last region */
+        }
     } else if (rec->role == STRATA_ROLE_SOURCE) {
         /* Children keep their trees and the source's ref: the data plane
          * goes on as it was until a new source registers. */
@@ -1189,7 +1186,7 @@ static ctl_node *node_new(strata_control *c, const strata_msg_join *j, strata_ad
     ctl_host *h = host_for(c, j->node, addr, j->upload_kbps);
     if (!h)
         return NULL;
-    ctl_node *rec = strata_mem_calloc(c->alloc, 1, sizeof *rec + c->k * sizeof(ctl_stall));
+    ctl_node *rec = strata_mem_calloc(c->alloc, 1, sizeof *rec);
     if (!rec) {
         host_release_if_empty(c, h);
         return NULL;
@@ -1493,73 +1490,6 @@ static int handle_join(strata_control *c, strata_addr from, const uint8_t *buf, 
 
 /* --- HEARTBEAT ------------------------------------------------------------------------ */
 
-/* True when the parents a peer reports differ from its tree parents tp. */
-static int parents_differ(const strata_control *c, const strata_node_id *tp,
-                          const strata_msg_heartbeat *hb)
-{
-    if (hb->n_parents != c->k)
-        return 1;
-    for (uint8_t s = 0; s < c->k; s++)
-        if (hb->parents[s].parent.v != tp[s].v)
-            return 1;
-    return 0;
-}
-
-/* SPEC C13: substream s's parent stopped delivering when the node's
- * last_rx_seq for s stood still for stall_after while its other substreams
- * advanced by at least 2k packets. Each baseline belongs to one tree
- * parent, so a new parent gets a full stall_after before it is judged. */
-static void stall_check(strata_control *c, ctl_node *rec, const strata_node_id *parents,
-                        const strata_msg_heartbeat *hb, uint64_t now)
-{
-    if (c->k < 2 || hb->n_parents != c->k)
-        return;
-    uint64_t top1 = 0, top2 = 0;
-    int top1_s = -1;
-    for (int s = 0; s < c->k; s++) {
-        uint64_t v = hb->parents[s].last_rx_seq;
-        if (top1_s < 0 || v > top1) {
-            top2 = top1;
-            top1 = v;
-            top1_s = s;
-        } else if (v > top2) {
-            top2 = v;
-        }
-    }
-    for (uint8_t s = 0; s < c->k; s++) {
-        ctl_stall *st = &rec->stall[s];
-        uint64_t other = (int)s == top1_s ? top2 : top1;
-        uint64_t seq = hb->parents[s].last_rx_seq;
-        strata_node_id tp = parents[s];
-        if (!rec->stall_init || tp.v != st->parent || seq != st->seq) {
-            st->seq = seq;
-            st->since_ns = now;
-            st->other_base = other;
-            st->parent = tp.v;
-            continue;
-        }
-        if (tp.v == 0 || hb->parents[s].parent.v != tp.v)
-            continue; /* no parent, or the node has not applied it yet */
-        if (elapsed(now, st->since_ns) < c->stall_ns)
-            continue;
-        if (other < st->other_base || other - st->other_base < 2u * c->k)
-            continue; /* everything stands still: the stream, not the parent */
-        int err = strata_dcm_reparent(rec->dcm, rec->id, s);
-        if (err == 0) {
-            c->reparents++;
-            if (log_allowed(c, STRATA_LOG_INFO, now))
-                strata_logf(c->log, STRATA_LOG_INFO,
-                            "control: node %016llx substream %u: parent %016llx stalled, "
-                            "reparented",
-                            (unsigned long long)rec->id.v, (unsigned)s, (unsigned long long)tp.v);
-        }
-        st->since_ns = now;
-        st->other_base = other;
-        st->parent = strata_dcm_parent_id(rec->dcm, rec->id, s).v;
-    }
-    rec->stall_init = 1;
-}
-
 /* Keeps (or refreshes) what a node reports of its parents while a recovery
  * window is open. Out of memory or over max_nodes it is not kept: that
  * member's trees are then built as a join would build them. */
@@ -1696,6 +1626,20 @@ static void finish_recovery(strata_control *c, uint64_t now)
     }
 }
 
+/* 1 when a channel with members waiting for the recovery window has no
+ * source back yet: its rate and the uploads its nodes share with other
+ * channels are not known, and trees restored without them would be
+ * rebuilt when the source joins. */
+static int source_missing(const strata_control *c)
+{
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->restoring && !m->ch->source_live)
+            return 1;
+    }
+    return 0;
+}
+
 static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                             uint64_t now)
 {
@@ -1713,6 +1657,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         /* A node from before a restart: the recovery window opens. */
         c->recovered = 1;
         c->recover_until = deadline(now, c->hb_ns * RESTART_WINDOW_HEARTBEATS);
+        c->recover_limit = deadline(now, c->hb_ns * RESTART_SOURCE_WAIT_HEARTBEATS);
         if (log_allowed(c, STRATA_LOG_INFO, now))
             strata_logf(c->log, STRATA_LOG_INFO,
                         "control: nodes from before a restart: rebuilding from their heartbeats");
@@ -1755,19 +1700,19 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     int resend =
         hb->instr_epoch < rec->last_epoch_sent && elapsed(now, rec->last_send_ns) > c->hb_ns;
     if (in_trees(rec)) {
-        /* The tree parents, looked up once for both checks. */
-        strata_node_id tp[STRATA_WIRE_MAX_SUBSTREAMS];
-        memset(tp, 0, sizeof tp);
-        strata_dcm_parent_ids(rec->dcm, rec->id, tp, STRATA_WIRE_MAX_SUBSTREAMS);
-        if (parents_differ(c, tp, hb)) {
-            if (rec->mismatch_streak < UINT8_MAX)
-                rec->mismatch_streak++;
-        } else {
-            rec->mismatch_streak = 0;
+        strata_dcm_heard heard;
+        if (strata_dcm_heartbeat(rec->dcm, hb, now, &heard) == 0) {
+            resend |= heard.resend;
+            c->reparents += heard.reparented;
+            for (uint8_t s = 0; heard.reparented && s < c->k; s++) {
+                if (heard.stalled[s].v && log_allowed(c, STRATA_LOG_INFO, now))
+                    strata_logf(c->log, STRATA_LOG_INFO,
+                                "control: node %016llx substream %u: parent %016llx stalled, "
+                                "reparented",
+                                (unsigned long long)rec->id.v, (unsigned)s,
+                                (unsigned long long)heard.stalled[s].v);
+            }
         }
-        if (rec->mismatch_streak >= 2)
-            resend = 1;
-        stall_check(c, rec, tp, hb, now);
     }
     if (resend)
         mark_resend(rec);
@@ -2047,8 +1992,12 @@ static void recruit_scan(strata_control *c, uint64_t now)
 
 void strata_control_handle_timeout(strata_control *c, uint64_t now)
 {
-    if (c->recover_until && now >= c->recover_until)
-        finish_recovery(c, now);
+    if (c->recover_until && now >= c->recover_until) {
+        if (now < c->recover_limit && source_missing(c))
+            c->recover_until = deadline(now, c->hb_ns); /* see "Restart" */
+        else
+            finish_recovery(c, now);
+    }
     if (now < c->next_scan_ns)
         return;
     c->next_scan_ns = deadline(now, c->hb_ns);

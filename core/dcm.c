@@ -19,8 +19,18 @@ typedef struct dcm_member {
     strata_addr addr;
     uint32_t upload_kbps;
     uint8_t dirty;
-    uint16_t dirty_subs; /* the trees whose instruction it needs again */
+    uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
+    uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
+    uint16_t dirty_subs;     /* the trees whose instruction it needs again */
 } dcm_member;
+
+/* Stall detection state of one substream of one member (SPEC C13). */
+typedef struct dcm_stall {
+    uint64_t seq;        /* last_rx_seq as last reported */
+    uint64_t since_ns;   /* when it last advanced, or the baseline was reset */
+    uint64_t other_base; /* highest last_rx_seq of the other substreams then */
+    uint64_t parent;     /* tree parent (as reported) the baseline belongs to */
+} dcm_stall;
 
 struct strata_dcm {
     const strata_alloc *alloc;
@@ -41,7 +51,9 @@ struct strata_dcm {
     strata_mtree *tree;
 
     dcm_member *members; /* dense; index maps id -> position */
+    dcm_stall *stall;    /* k entries per member, in the members' order */
     size_t count, cap;
+    uint64_t stall_ns;
     uint64_t scaled_slots; /* the members' slots at the scaled share, kept up to date */
     strata_idmap index;
 
@@ -81,6 +93,7 @@ static uint32_t scaled_upload(uint32_t upload_kbps, unsigned share)
 }
 
 static void choose_share(strata_dcm *d);
+static uint64_t capacity_slots_scaled(const strata_dcm *d);
 static uint64_t member_slots(const strata_dcm *d, uint32_t upload_kbps, unsigned share);
 
 static uint32_t tree_upload(const strata_dcm *d, uint32_t upload_kbps)
@@ -108,6 +121,7 @@ static void member_unlink(strata_dcm *d, strata_node_id id)
     size_t last = d->count - 1;
     if (i != last) {
         d->members[i] = d->members[last];
+        memcpy(&d->stall[(size_t)i * d->k], &d->stall[last * d->k], d->k * sizeof *d->stall);
         strata_idmap_put(&d->index, d->members[i].id.v, i); /* replaces: cannot fail */
     }
     d->count--;
@@ -245,6 +259,7 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->k = cfg->k;
     d->rate_kbps = cfg->rate_kbps;
     d->source_upload_kbps = cfg->source_upload_kbps;
+    d->stall_ns = cfg->stall_ns;
     d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
     d->region_len = (uint8_t)cfg->region_len;
     if (cfg->region_len)
@@ -268,6 +283,7 @@ void strata_dcm_del(strata_dcm *d)
         return;
     strata_idmap_free(&d->index);
     strata_mem_free(d->alloc, d->members);
+    strata_mem_free(d->alloc, d->stall);
     strata_mem_free(d->alloc, d->dirty);
     strata_mtree_del(d->tree);
     strata_mem_free(d->alloc, d);
@@ -387,6 +403,12 @@ static int members_reserve(strata_dcm *d, size_t n)
     if (!p)
         return STRATA_ERR_NOMEM;
     d->members = p;
+    if (cap > SIZE_MAX / (d->k * sizeof *d->stall))
+        return STRATA_ERR_NOMEM;
+    dcm_stall *st = strata_mem_realloc(d->alloc, d->stall, cap * d->k * sizeof *st);
+    if (!st)
+        return STRATA_ERR_NOMEM; /* members grew, which is harmless */
+    d->stall = st;
     d->cap = cap;
     return 0;
 }
@@ -542,6 +564,7 @@ int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
     if (err)
         return err;
     size_t full = 0;
+    int at_full = 0;
     strata_mtree *t = restore_tree(d, r, n, &full);
     if (t && full && d->share_percent != DCM_FULL_SHARE_PERCENT) {
         /* The old trees used the whole declared uploads (see "Upload
@@ -553,6 +576,7 @@ int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
         if (t2 && full2 < full) {
             strata_mtree_del(t);
             t = t2;
+            at_full = 1;
         } else {
             strata_mtree_del(t2);
             d->share_percent = was;
@@ -576,6 +600,13 @@ int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
         d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
         mark(d, m->id);
     }
+    /* Restored at the full share, the DCM stays there until the scaled
+     * share has a member's worth more room than now, as if it had just
+     * failed (see "Upload headroom"): otherwise the next change (every
+     * restore is followed by set_source) would rebuild the restored trees
+     * from scratch. */
+    if (at_full)
+        d->share_failed_slots = capacity_slots_scaled(d);
     mark(d, STRATA_MTREE_SOURCE);
     return 0;
 }
@@ -691,6 +722,91 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
     int err = strata_mtree_reparent(d->tree, node, s);
     pull_tree_dirty(d);
     return err;
+}
+
+/* --- heartbeats ----------------------------------------------------------------
+ *
+ * Stalls (SPEC C13): substream s's parent stopped delivering when the
+ * member's last_rx_seq for s stood still for stall_ns while its other
+ * substreams advanced by at least 2k packets. Each baseline belongs to one
+ * tree parent, so a new parent gets a full stall_ns before it is judged. */
+
+static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const strata_node_id *tp,
+                        const strata_msg_heartbeat *hb, uint64_t now, strata_dcm_heard *out)
+{
+    if (d->k < 2 || hb->n_parents != d->k || d->stall_ns == 0)
+        return;
+    uint64_t top1 = 0, top2 = 0;
+    int top1_s = -1;
+    for (int s = 0; s < d->k; s++) {
+        uint64_t v = hb->parents[s].last_rx_seq;
+        if (top1_s < 0 || v > top1) {
+            top2 = top1;
+            top1 = v;
+            top1_s = s;
+        } else if (v > top2) {
+            top2 = v;
+        }
+    }
+    for (uint8_t s = 0; s < d->k; s++) {
+        dcm_stall *st = &stall[s];
+        uint64_t other = (int)s == top1_s ? top2 : top1;
+        uint64_t seq = hb->parents[s].last_rx_seq;
+        if (!m->stall_init || tp[s].v != st->parent || seq != st->seq) {
+            st->seq = seq;
+            st->since_ns = now;
+            st->other_base = other;
+            st->parent = tp[s].v;
+            continue;
+        }
+        if (tp[s].v == 0 || hb->parents[s].parent.v != tp[s].v)
+            continue; /* no parent, or the node has not applied it yet */
+        if (now < st->since_ns || now - st->since_ns < d->stall_ns)
+            continue;
+        if (other < st->other_base || other - st->other_base < 2u * d->k)
+            continue; /* everything stands still: the stream, not the parent */
+        if (strata_mtree_reparent(d->tree, m->id, s) == 0) {
+            out->reparented++;
+            out->stalled[s] = tp[s];
+        }
+        pull_tree_dirty(d);
+        st->since_ns = now;
+        st->other_base = other;
+        st->parent = strata_dcm_parent_id(d, m->id, s).v;
+    }
+    m->stall_init = 1;
+}
+
+int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t now,
+                         strata_dcm_heard *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t i;
+    if (!strata_idmap_get(&d->index, hb->node.v, &i))
+        return STRATA_ERR_NOTFOUND;
+    dcm_member *m = &d->members[i];
+    strata_node_id tp[STRATA_WIRE_MAX_SUBSTREAMS];
+    memset(tp, 0, sizeof tp);
+    strata_dcm_parent_ids(d, m->id, tp, STRATA_WIRE_MAX_SUBSTREAMS);
+    int differ = hb->n_parents != d->k;
+    for (uint8_t s = 0; !differ && s < d->k; s++)
+        differ = hb->parents[s].parent.v != tp[s].v;
+    if (!differ)
+        m->mismatch_streak = 0;
+    else if (m->mismatch_streak < UINT8_MAX)
+        m->mismatch_streak++;
+    /* One differing heartbeat may have crossed the instructions on the
+     * way; two in a row mean they were lost. */
+    out->resend = m->mismatch_streak >= 2;
+    stall_check(d, m, &d->stall[(size_t)i * d->k], tp, hb, now, out);
+    return 0;
+}
+
+void strata_dcm_instructions_sent(strata_dcm *d, strata_node_id node)
+{
+    dcm_member *m = member_get(d, node);
+    if (m)
+        m->mismatch_streak = 0;
 }
 
 int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node)

@@ -20,6 +20,11 @@
  * instructions. Epochs are chosen by the control center (one counter for
  * all DCMs), not here.
  *
+ * Heartbeats: the DCM reads its members' heartbeats against its trees
+ * (strata_dcm_heartbeat): a member that follows other parents than its
+ * trees give it needs its instructions again, and a parent that stopped
+ * delivering one substream is replaced (stall detection, SPEC C13).
+ *
  * Nothing here sends, reads a clock or logs.
  */
 #ifndef STRATA_DCM_H
@@ -40,6 +45,7 @@ typedef struct strata_dcm_config {
     const char *region;          /* region string, copied; may be NULL when region_len is 0 */
     size_t region_len;           /* <= STRATA_WIRE_MAX_REGION_BYTES */
     uint64_t seed;               /* hash seed for the member table */
+    uint64_t stall_ns;           /* see strata_dcm_heartbeat; 0 = no stall detection */
 } strata_dcm_config;
 
 /* Creates an empty DCM; NULL on a bad config or no memory. */
@@ -125,6 +131,24 @@ strata_peer_ref strata_dcm_substream_root(const strata_dcm *d, uint8_t s);
 /* Moves node to another parent in substream s (its parent stopped
  * delivering); see strata_mtree_reparent. The changed nodes become dirty. */
 int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s);
+
+/* What a member's heartbeat told the DCM. */
+typedef struct strata_dcm_heard {
+    uint8_t resend;     /* its reported parents differed twice in a row: send again */
+    uint8_t reparented; /* substreams moved to another parent because theirs stalled */
+    strata_node_id stalled[STRATA_WIRE_MAX_SUBSTREAMS]; /* per substream: that parent, or 0 */
+} strata_dcm_heard;
+
+/* A heartbeat of a member (hb->node), checked against its trees (SPEC C13):
+ * the parents it follows against its tree parents, and each substream's
+ * progress against the others' to find a parent that stopped delivering
+ * (its last_rx_seq stood still for stall_ns while the others advanced by
+ * 2k packets; the member is then re-parented in that tree and the changed
+ * nodes become dirty). Returns 0 or STRATA_ERR_NOTFOUND. */
+int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t now,
+                         strata_dcm_heard *out);
+/* The member was sent its instructions: a mismatch seen so far is answered. */
+void strata_dcm_instructions_sent(strata_dcm *d, strata_node_id node);
 
 /* Marks a member, or STRATA_MTREE_SOURCE, dirty so that it gets its
  * instructions with the next drain. Returns 0 or STRATA_ERR_NOTFOUND. */

@@ -1386,6 +1386,60 @@ static size_t topology_lines(strata_control *c, char (*lines)[96], size_t cap)
  * nodes follow it: the topology checks out from their instructions. The
  * new control center rebuilds the trees from what the heartbeats report:
  * every peer has the parents it had before the crash. */
+/* The recovery window waits for a channel's source (its rate, and the
+ * upload shares that rate gives, are what the trees are restored with) as
+ * long as RESTART_SOURCE_WAIT_HEARTBEATS (12) allows: the source back late,
+ * the trees are still those before the crash; a source that never comes
+ * back does not hold the members for longer. */
+static void test_restart_waits_for_source(void)
+{
+    for (int come_back = 1; come_back >= 0; come_back--) {
+        strata_control_config cfg = base_cfg();
+        net *t = net_new(&cfg);
+        fnode *peers[12];
+        fnode *src = populate(t, peers);
+        for (int i = 0; i < 3; i++)
+            tick(t);
+        static char topo_before[MAXN][96], topo_after[MAXN][96];
+        size_t nb = topology_lines(t->c, topo_before, MAXN);
+        strata_control_del(t->c);
+        t->now += STRATA_S(2);
+        t->c = strata_control_new(&cfg, NULL, t->now);
+        tick(t);
+        for (int i = 0; i < MAXN; i++) {
+            fnode *f = &t->n[i];
+            if (f->used && f->alive && f != src)
+                send_join(t, f);
+        }
+        strata_control_status st;
+        int ticks = 0;
+        for (; ticks < 6; ticks++)
+            tick(t);
+        strata_control_get_status(t->c, &st);
+        CHECK_EQ_INT(st.recovering, 1); /* past the 3 heartbeats: waits for the source */
+        if (come_back) {
+            send_join(t, src);
+            CHECK_EQ_INT(src->reply.status, STRATA_JOIN_OK);
+            tick(t);
+            strata_control_get_status(t->c, &st);
+            CHECK_EQ_INT(st.recovering, 0);
+            size_t na = topology_lines(t->c, topo_after, MAXN);
+            CHECK_EQ_U64(na, nb);
+            for (size_t i = 0; i < na && i < nb; i++)
+                CHECK(strcmp(topo_before[i], topo_after[i]) == 0);
+            CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+        } else {
+            for (; ticks < 12 && st.recovering; ticks++) {
+                tick(t);
+                strata_control_get_status(t->c, &st);
+            }
+            CHECK_EQ_INT(st.recovering, 0);
+            CHECK_EQ_U64(st.restored_members, 12);
+        }
+        net_del(t);
+    }
+}
+
 static void test_restart(void)
 {
     strata_control_config cfg = base_cfg();
@@ -1642,6 +1696,7 @@ int main(void)
     test_source_rate();
     test_two_channels();
     test_restart();
+    test_restart_waits_for_source();
     test_recruit();
     test_bad_input();
     test_all_dead();

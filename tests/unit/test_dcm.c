@@ -8,6 +8,7 @@
 #include "testutil.h"
 
 #include <stdio.h>
+#include <string.h>
 
 enum { K = 4, RATE = 1000, MAXN = 80 };
 
@@ -544,6 +545,171 @@ static void test_upload_headroom(void)
     }
 }
 
+/* A heartbeat as member id would send it following its tree parents, with
+ * last_rx_seq seq[s] per substream. */
+static void hb_of(const strata_dcm *d, uint64_t id, const uint64_t *seq, strata_msg_heartbeat *hb)
+{
+    memset(hb, 0, sizeof *hb);
+    hb->node.v = id;
+    hb->n_parents = K;
+    strata_node_id tp[K];
+    CHECK_EQ_INT(strata_dcm_parent_ids(d, hb->node, tp, K), K);
+    for (int s = 0; s < K; s++) {
+        hb->parents[s].parent = tp[s];
+        hb->parents[s].last_rx_seq = seq[s];
+    }
+}
+
+/* The DCM reads its members' heartbeats (SPEC C13): a member whose parents
+ * differ from its trees twice in a row needs its instructions again; a
+ * substream that stands still while the others advance is moved to
+ * another parent after stall_ns, not before; a stream standing still
+ * everywhere blames nobody. */
+static void test_heartbeats(void)
+{
+    const uint64_t STALL = STRATA_MS(3000), HB = STRATA_MS(1000);
+    strata_dcm_config cfg = {.id = {7}, .channel = {9}, .k = K, .rate_kbps = RATE,
+                             .source_upload_kbps = 2 * RATE, .seed = 3, .stall_ns = STALL};
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE,
+                                       2 * RATE), 0);
+    for (uint64_t id = 1; id <= 20; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 2000), 0);
+    /* A member with another member as its parent in some tree. */
+    uint64_t victim = 0;
+    int s0 = -1;
+    for (uint64_t id = 1; id <= 20 && !victim; id++) {
+        for (int s = 0; s < K; s++) {
+            strata_node_id p = strata_dcm_parent_id(d, (strata_node_id){id}, (uint8_t)s);
+            if (p.v && p.v != 1000) {
+                victim = id;
+                s0 = s;
+                break;
+            }
+        }
+    }
+    CHECK(victim != 0);
+    if (!victim) {
+        strata_dcm_del(d);
+        return;
+    }
+    strata_node_id old = strata_dcm_parent_id(d, (strata_node_id){victim}, (uint8_t)s0);
+    strata_msg_heartbeat hb;
+    strata_dcm_heard heard;
+    uint64_t seq[K] = {0}, now = STRATA_MS(10000);
+
+    /* Not a member. */
+    hb_of(d, victim, seq, &hb);
+    hb.node.v = 999;
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), STRATA_ERR_NOTFOUND);
+
+    /* Parents as instructed: nothing to do. A wrong parent once: nothing
+     * yet (the instructions may be on their way); twice: resend; sent:
+     * answered. */
+    hb_of(d, victim, seq, &hb);
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+    CHECK(!heard.resend && !heard.reparented);
+    hb.parents[s0].parent.v = 4242;
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+    CHECK(!heard.resend);
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+    CHECK(heard.resend);
+    strata_dcm_instructions_sent(d, hb.node);
+    hb_of(d, victim, seq, &hb);
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+    CHECK(!heard.resend);
+
+    /* Substream s0 stands still, the others advance 2k a heartbeat. */
+    strata_node_id dirty[64];
+    drain(d, dirty, 64);
+    int moved_at = -1;
+    for (int beat = 1; beat <= 6 && moved_at < 0; beat++) {
+        now += HB;
+        for (int s = 0; s < K; s++)
+            if (s != s0)
+                seq[s] += 2 * K;
+        hb_of(d, victim, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+        if (heard.reparented) {
+            moved_at = beat;
+            CHECK_EQ_INT(heard.reparented, 1);
+            CHECK_EQ_U64(heard.stalled[s0].v, old.v);
+        }
+    }
+    CHECK_EQ_INT(moved_at, 3); /* stall_ns after its baseline, not before */
+    strata_node_id now_parent = strata_dcm_parent_id(d, (strata_node_id){victim}, (uint8_t)s0);
+    CHECK(now_parent.v != old.v && now_parent.v != 0);
+    size_t n = drain(d, dirty, 64);
+    CHECK(has_id(dirty, n, victim)); /* its new instruction is due */
+
+    /* Everything stands still: the stream, not a parent. */
+    for (int beat = 0; beat < 8; beat++) {
+        now += HB;
+        hb_of(d, victim, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+        CHECK_EQ_INT(heard.reparented, 0);
+    }
+    /* Without stall_ns (0), stalls are not looked for. */
+    strata_dcm_del(d);
+    cfg.stall_ns = 0;
+    d = strata_dcm_new(NULL, &cfg);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE,
+                                       2 * RATE), 0);
+    for (uint64_t id = 1; id <= 20; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 2000), 0);
+    memset(seq, 0, sizeof seq);
+    for (int beat = 0; beat < 8; beat++) {
+        now += HB;
+        for (int s = 0; s < K; s++)
+            if (s != s0)
+                seq[s] += 2 * K;
+        hb_of(d, victim, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+        CHECK_EQ_INT(heard.reparented, 0);
+    }
+    strata_dcm_del(d);
+}
+
+/* A DCM restored at the full share (a member reports 4 children where the
+ * scaled share gives it 3) keeps its trees through the set_source that
+ * follows every restore, as the DCM before it would have: no rebuild. */
+static void test_restore_keeps_full_share(void)
+{
+    strata_dcm *d = make_dcm(NULL, 0);
+    strata_addr src = {0xc0a80001u, 9000};
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src, RATE, 0), 0);
+    enum { N = 12 };
+    strata_dcm_report r[N];
+    memset(r, 0, sizeof r);
+    for (int i = 0; i < N; i++) {
+        r[i].node.v = (uint64_t)i + 1;
+        r[i].addr = addr_of((uint64_t)i + 1, 0);
+        r[i].upload_kbps = 1000; /* 4 slots at the full share, 3 at the scaled one */
+        r[i].interior = -1;
+        for (int s = 0; s < K; s++)
+            r[i].parents[s] = STRATA_MTREE_SOURCE;
+    }
+    r[0].interior = 0;
+    for (int i = 1; i <= 4; i++)
+        r[i].parents[0].v = 1;
+    CHECK_EQ_INT(strata_dcm_restore(d, r, N), 0);
+    for (int i = 1; i <= 4; i++)
+        CHECK_EQ_U64(strata_dcm_parent_id(d, r[i].node, 0).v, 1);
+    strata_node_id before[N][K];
+    for (int i = 0; i < N; i++)
+        strata_dcm_parent_ids(d, r[i].node, before[i], K);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, src, RATE, 0), 0);
+    int same = 1;
+    for (int i = 0; i < N; i++) {
+        strata_node_id after[K];
+        strata_dcm_parent_ids(d, r[i].node, after, K);
+        for (int s = 0; s < K; s++)
+            same &= after[s].v == before[i][s].v;
+    }
+    CHECK(same);
+    strata_dcm_del(d);
+}
+
 int main(void)
 {
     test_config();
@@ -552,5 +718,7 @@ int main(void)
     test_upload_headroom();
     test_dirty_property();
     test_alloc_failures();
+    test_heartbeats();
+    test_restore_keeps_full_share();
     return test_summary("test_dcm");
 }
