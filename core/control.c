@@ -61,7 +61,11 @@
  * node that stayed, and only the changes (nodes that left meanwhile) cost
  * instructions... all of which go out as one batch that outranks the old
  * epochs. A parent outside the member's DCM (a region's head feeding it)
- * is not taken; those trees are rebuilt as joins would build them.
+ * is not taken; those trees are rebuilt as joins would build them. A
+ * DCM made for the members of a window gets the logical id they report
+ * (heartbeats carry it), so the nodes, the source above all, find their
+ * DCMs under the ids they know; the backbone, which no member reports,
+ * gets a new one.
  *
  * Timer: every heartbeat interval, nodes not heard for dead_after are
  * removed like a leave (counted as deaths). A peer's heartbeat goes on to
@@ -122,6 +126,7 @@ typedef struct ctl_node {
 typedef struct ctl_report {
     strata_node_id node;
     strata_channel_id channel;
+    strata_dcm_id dcm; /* the logical id of the DCM it followed */
     uint8_t n_parents;
     strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
 } ctl_report;
@@ -388,13 +393,23 @@ static void channel_maybe_release(strata_control *c, ctl_channel *ch)
 }
 
 /* Makes a DCM for channel ch: a regional one (listed in the directory and
- * in ch->dcms) or, with region NULL, the channel's backbone (neither). */
+ * in ch->dcms) or, with region NULL, the channel's backbone (neither). Its
+ * logical id is want when nonzero and free (a restarted control center
+ * gives a DCM back the id its members report), else the next one. */
 static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *region,
-                            size_t region_len)
+                            size_t region_len, strata_dcm_id want)
 {
     strata_dcm *d = NULL;
     int regional = region != NULL;
-    if (c->next_dcm_id == 0)
+    strata_dcm_id id = want;
+    if (!id.v || ptab_get(&c->dcms, id.v)) {
+        /* The next id of the counter that no DCM holds (a reported one
+         * may): the counter never jumps, whatever a node reports. */
+        while (c->next_dcm_id && ptab_get(&c->dcms, c->next_dcm_id))
+            c->next_dcm_id++;
+        id.v = c->next_dcm_id;
+    }
+    if (id.v == 0)
         goto fail_ids; /* 2^32 - 1 DCMs created: the counter is spent */
     if (regional && ch->ndcms == ch->capdcms) {
         size_t cap = ch->capdcms ? ch->capdcms * 2 : 4;
@@ -407,14 +422,14 @@ static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *regi
     if (ptab_reserve(&c->dcms, c->alloc, c->dcms.count + 1))
         goto fail_table;
     strata_dcm_config dc = {
-        .id = {c->next_dcm_id},
+        .id = id,
         .channel = ch->id,
         .k = c->k,
         .rate_kbps = ch->rate_kbps,
         .source_upload_kbps = ch->source.v ? ch->source_upload_kbps : 0,
         .region = region,
         .region_len = region_len,
-        .seed = c->seed ^ c->next_dcm_id,
+        .seed = c->seed ^ id.v,
         .stall_ns = c->stall_ns,
     };
     d = strata_dcm_new(c->alloc, &dc);
@@ -429,7 +444,8 @@ static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *regi
     ptab_put(&c->dcms, dc.id.v, d);
     if (regional)
         ch->dcms[ch->ndcms++] = d;
-    c->next_dcm_id++;
+    if (id.v == c->next_dcm_id)
+        c->next_dcm_id++; /* wraps to 0 when spent */
     return d;
 
 fail_directory:
@@ -443,12 +459,12 @@ fail_ids:
 }
 
 static strata_dcm *dcm_for(strata_control *c, ctl_channel *ch, const char *region,
-                           size_t region_len)
+                           size_t region_len, strata_dcm_id want)
 {
     strata_dcm_id id;
     if (strata_directory_lookup(c->dir, ch->id, region, region_len, &id) == 0)
         return ptab_get(&c->dcms, id.v);
-    return dcm_make(c, ch, region, region_len);
+    return dcm_make(c, ch, region, region_len, want);
 }
 
 static void dcm_destroy(strata_control *c, strata_dcm *d)
@@ -899,7 +915,7 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
  * whose members are the regions' heads and whose root is the source. */
 static void backbone_start(strata_control *c, ctl_channel *ch, uint64_t now)
 {
-    ch->backbone = dcm_make(c, ch, NULL, 0);
+    ch->backbone = dcm_make(c, ch, NULL, 0, (strata_dcm_id){0});
     if (!ch->backbone)
         return; /* no memory: the source keeps feeding every region; tried again at the next join */
     for (size_t i = 0; i < ch->ndcms; i++)
@@ -1381,6 +1397,15 @@ fail_full:
     return 0;
 }
 
+/* The logical id of the DCM a node joining in a recovery window reported
+ * following (see "Restart"), or 0. */
+static strata_dcm_id reported_dcm(const strata_control *c, strata_node_id node,
+                                  strata_channel_id ch)
+{
+    const ctl_report *r = c->recover_until ? ptab_get(&c->reports, member_key(c, node, ch)) : NULL;
+    return r && r->node.v == node.v && r->channel.v == ch.v ? r->dcm : (strata_dcm_id){0};
+}
+
 static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
                      const char *region, size_t region_len, strata_addr from, uint64_t now)
 {
@@ -1392,7 +1417,7 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     ch = channel_get_or_create(c, ch_id);
     if (!ch)
         goto fail_channel;
-    d = dcm_for(c, ch, region, region_len);
+    d = dcm_for(c, ch, region, region_len, reported_dcm(c, j->node, ch_id));
     if (!d)
         goto fail_dcm;
     rec = node_new(c, j, from, ch, now);
@@ -1510,6 +1535,8 @@ static void keep_report(strata_control *c, const strata_msg_heartbeat *hb)
         r->channel = hb->channel;
         ptab_put(&c->reports, key, r);
     }
+    if (hb->dcm.v)
+        r->dcm = hb->dcm;
     r->n_parents = hb->n_parents;
     for (uint8_t s = 0; s < hb->n_parents; s++)
         r->parents[s] = hb->parents[s].parent;

@@ -24,6 +24,15 @@
  * which also carries each child's transmit history for heartbeats. The
  * number of DCMs followed is bounded.
  *
+ * After joining again (the control center restarted, or declared the
+ * source dead), the source keeps sending to the roots it knows until the
+ * control center speaks: its first instruction outranks every epoch the
+ * source held (a restarted control center adopts them from heartbeats),
+ * and every DCM that still exists sends the source its instructions at
+ * once (its source changed, or it was rebuilt). PRUNE_AFTER_HEARTBEATS
+ * later, the DCMs that sent nothing since are gone: their sets go, so that
+ * the roots of a DCM that no longer exists get no copies.
+ *
  * Heartbeats carry one entry per (child, substream) link, but a datagram
  * has room for only strata_wire_hb_max_children(0) of them, fewer than a
  * source feeding many roots in several DCMs may have. Each heartbeat then
@@ -45,6 +54,7 @@ enum source_limits {
     MAX_DCMS = 256,
     OUTBOX_DATAGRAMS = 16384,
     LOG_LINES_PER_SECOND = 8,
+    PRUNE_AFTER_HEARTBEATS = 2,
 };
 
 typedef struct dcm_instr {
@@ -88,6 +98,10 @@ struct strata_source {
     uint8_t k;
     size_t hb_child_next; /* first child link of the next heartbeat */
     uint32_t max_epoch;
+    uint32_t heartbeat_ms;
+    int rejoined;          /* joined again: the old DCM sets may be stale */
+    uint32_t rejoin_epoch; /* max_epoch then */
+    uint64_t prune_at;     /* when sets not renewed since are dropped; 0: not set */
 
     dcm_entry *dcms[MAX_DCMS];
     size_t n_dcms;
@@ -339,6 +353,12 @@ static int handle_join_reply(strata_source *s, const uint8_t *buf, size_t len, u
     if (m.k != s->k && set_k(s, m.k) == STRATA_ERR_NOMEM)
         return STRATA_ERR_NOMEM;
     strata_session_accept(&s->ses, &m, now);
+    if (s->ready && s->n_dcms) {
+        s->rejoined = 1;
+        s->rejoin_epoch = s->max_epoch;
+        s->prune_at = 0;
+    }
+    s->heartbeat_ms = m.heartbeat_ms;
     s->ready = 1;
     strata_logf(s->log, STRATA_LOG_INFO, "source %016llx: ready, k %u, heartbeat %u ms",
                 (unsigned long long)s->node.v, (unsigned)m.k, (unsigned)m.heartbeat_ms);
@@ -407,7 +427,35 @@ static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len, 
         d->max_epoch = m.epoch;
     if (m.epoch > s->max_epoch)
         s->max_epoch = m.epoch;
+    if (s->rejoined && !s->prune_at && m.epoch > s->rejoin_epoch) {
+        uint64_t wait = STRATA_MS((uint64_t)s->heartbeat_ms * PRUNE_AFTER_HEARTBEATS);
+        s->prune_at = now + wait > now ? now + wait : STRATA_NEVER;
+    }
     return 0;
+}
+
+/* Drops the sets of DCMs that sent nothing since the control center spoke
+ * again (see the top of this file). */
+static void prune_stale_dcms(strata_source *s, uint64_t now)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < s->n_dcms; i++) {
+        if (s->dcms[i]->max_epoch > s->rejoin_epoch) {
+            s->dcms[kept++] = s->dcms[i];
+            continue;
+        }
+        strata_logf(s->log, STRATA_LOG_INFO, "source %016llx: dcm %u is gone, its roots too",
+                    (unsigned long long)s->node.v, (unsigned)s->dcms[i]->id.v);
+        strata_mem_free(s->alloc, s->dcms[i]);
+    }
+    int changed = kept != s->n_dcms;
+    s->n_dcms = kept;
+    s->rejoined = 0;
+    s->prune_at = 0;
+    for (unsigned j = 0; changed && j < s->k; j++)
+        rebuild_list(s, j); /* out of memory, a list stays as it was until its next change */
+    if (changed)
+        update_repair_budget(s, now);
 }
 
 static void send_heartbeat(strata_source *s, uint64_t now)
@@ -592,6 +640,8 @@ int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint
 
 void strata_source_handle_timeout(strata_source *s, uint64_t now)
 {
+    if (s->prune_at && now >= s->prune_at)
+        prune_stale_dcms(s, now);
     if (strata_session_join_due(&s->ses, now))
         send_join(s, now);
     if (strata_session_heartbeat_due(&s->ses, now)) {
@@ -602,7 +652,8 @@ void strata_source_handle_timeout(strata_source *s, uint64_t now)
 
 uint64_t strata_source_next_timeout(const strata_source *s)
 {
-    return strata_session_next_timeout(&s->ses);
+    uint64_t t = strata_session_next_timeout(&s->ses);
+    return s->prune_at && s->prune_at < t ? s->prune_at : t;
 }
 
 void strata_source_leave(strata_source *s, uint64_t now)

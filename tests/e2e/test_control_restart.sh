@@ -81,16 +81,16 @@ python3 - "$WORK" <<'PY' || fail "the rebuilt topology differs from the one befo
 import sys
 work = sys.argv[1]
 def load(name):
-    # node channel -> parents (the DCM ids of two lives may differ)
+    # node channel -> DCM and parents (a DCM keeps its logical id)
     out = {}
     for line in open(f"{work}/{name}"):
         f = line.split()
         if "(source)" not in line and "(relay)" not in line:
-            out[(f[0], f[1])] = f[3:]
+            out[(f[0], f[1])] = f[2:]
     return out
 before, after = load("topology-before.txt"), load("topology-after.txt")
 same = sum(1 for m in before if after.get(m) == before[m])
-print(f"rebuilt topology: {same} of {len(before)} memberships with the same parents "
+print(f"rebuilt topology: {same} of {len(before)} memberships with the same DCM and parents "
       f"({len(after)} after)")
 for m in before:
     if after.get(m) != before[m]:

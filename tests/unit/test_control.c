@@ -1440,6 +1440,52 @@ static void test_restart_waits_for_source(void)
     }
 }
 
+/* Two regions, so two regional DCMs (ids 1 and 2) and a backbone: after a
+ * restart the members of the second region come back first, and still
+ * each regional DCM is back under its logical id, the one its members
+ * report in their heartbeats. */
+static void test_restart_keeps_dcm_ids(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    fnode *p[8];
+    for (int i = 0; i < 8; i++) {
+        p[i] = add_node(t, 1 + (uint64_t)i, 0x0a010201u + (uint32_t)i, STRATA_ROLE_PEER, 500,
+                        i < 4 ? "eu" : "us");
+        send_join(t, p[i]);
+        CHECK_EQ_INT(p[i]->reply.status, STRATA_JOIN_OK);
+    }
+    CHECK_EQ_U64(p[0]->reply.dcm.v, 1);
+    CHECK_EQ_U64(p[7]->reply.dcm.v, 2);
+    for (int i = 0; i < 3; i++)
+        tick(t);
+    strata_control_del(t->c);
+    t->now += STRATA_S(2);
+    t->c = strata_control_new(&cfg, NULL, t->now);
+    tick(t);
+    send_join(t, src);
+    for (int i = 7; i >= 0; i--) {
+        send_join(t, p[i]);
+        CHECK_EQ_INT(p[i]->reply.status, STRATA_JOIN_OK);
+        CHECK_EQ_U64(p[i]->reply.dcm.v, i < 4 ? 1 : 2);
+    }
+    for (int i = 0; i < 4; i++)
+        tick(t);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.recovering, 0);
+    CHECK_EQ_U64(st.dcms, 3); /* the two regions and a backbone, id 3 or above */
+    for (int i = 0; i < 8; i++) {
+        strata_control_member m = {0};
+        CHECK(strata_control_member_of(t->c, p[i]->id, chan(p[i]), &m));
+        CHECK_EQ_U64(m.dcm.v, i < 4 ? 1 : 2);
+    }
+    CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    net_del(t);
+}
+
 static void test_restart(void)
 {
     strata_control_config cfg = base_cfg();
@@ -1468,6 +1514,12 @@ static void test_restart(void)
     static char topo_before[MAXN][96], topo_after[MAXN][96];
     size_t nb = topology_lines(t->c, topo_before, MAXN);
     CHECK_EQ_U64(nb, 12);
+    uint32_t dcm_before[12];
+    for (int i = 0; i < 12; i++) {
+        strata_control_member m = {0};
+        CHECK(strata_control_member_of(t->c, peers[i]->id, chan(peers[i]), &m));
+        dcm_before[i] = m.dcm.v;
+    }
 
 
     strata_control_del(t->c);
@@ -1503,6 +1555,12 @@ static void test_restart(void)
     CHECK_EQ_INT(check_topology(t, src, 1000), 0);
     for (int i = 0; i < 12; i++)
         CHECK(peers[i]->epoch > before);
+    /* The DCM is back under the logical id its members report. */
+    for (int i = 0; i < 12; i++) {
+        strata_control_member m = {0};
+        CHECK(strata_control_member_of(t->c, peers[i]->id, chan(peers[i]), &m));
+        CHECK_EQ_U64(m.dcm.v, dcm_before[i]);
+    }
     strata_control_get_status(t->c, &st);
     CHECK_EQ_INT(st.peers, 12);
     CHECK_EQ_INT(st.sources, 1);
@@ -1697,6 +1755,7 @@ int main(void)
     test_two_channels();
     test_restart();
     test_restart_waits_for_source();
+    test_restart_keeps_dcm_ids();
     test_recruit();
     test_bad_input();
     test_all_dead();

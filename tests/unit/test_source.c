@@ -454,6 +454,47 @@ static void test_rejoin_after_unknown(sent_list *out)
     sent_clear(out);
 }
 
+/* After joining again, the source sends on to every root it knows until
+ * the control center speaks; two heartbeat intervals after its first
+ * instruction of a higher epoch, the sets of DCMs that sent nothing since
+ * (they are gone: a restarted control center renumbered them) are dropped. */
+static void test_prune_after_rejoin(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    strata_source *s = strata_source_new(&cfg, NULL, 0);
+    strata_source_handle_timeout(s, 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 1, MS(1)), 0);
+    uint32_t a[] = {5}, b[] = {6};
+    CHECK_EQ_INT(feed_instr(s, 1, 7, 1, 0, a, 1, MS(2)), 0);
+    CHECK_EQ_INT(feed_instr(s, 2, 8, 1, 0, b, 1, MS(2)), 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_UNKNOWN, 1, MS(600)), 0);
+    strata_source_handle_timeout(s, MS(600));
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 1, MS(650)), 0);
+    uint8_t payload[1000] = {0};
+    uint64_t seq = 0;
+    drain(s, out);
+    /* Before the control center speaks: both DCMs' roots. */
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(700)), 0);
+    drain(s, out);
+    CHECK(has_data_to(out, seq, addr_of(5), NULL) && has_data_to(out, seq, addr_of(6), NULL));
+    seq++;
+    /* DCM 1 speaks (epoch above all the source held); DCM 2 does not. */
+    CHECK_EQ_INT(feed_instr(s, 1, 20, 1, 0, a, 1, MS(800)), 0);
+    strata_source_handle_timeout(s, MS(1800));
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(1800)), 0);
+    drain(s, out);
+    CHECK(has_data_to(out, seq, addr_of(6), NULL)); /* one interval: still kept */
+    seq++;
+    CHECK(strata_source_next_timeout(s) <= MS(2800));
+    strata_source_handle_timeout(s, MS(2800));
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(2800)), 0);
+    drain(s, out);
+    CHECK(has_data_to(out, seq, addr_of(5), NULL));
+    CHECK(!has_data_to(out, seq, addr_of(6), NULL));
+    strata_source_del(s);
+    sent_clear(out);
+}
+
 static void test_config(void)
 {
     strata_source_config cfg = base_cfg();
@@ -540,6 +581,7 @@ int main(void)
     test_heartbeat_round_robin(out);
     test_repair_budget(out);
     test_rejoin_after_unknown(out);
+    test_prune_after_rejoin(out);
     test_config();
     test_alloc_failure(out);
     sent_clear(out);
