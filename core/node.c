@@ -537,9 +537,17 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
     case STRATA_MSG_RECRUIT:
         *mine = 1;
         return recruited(n, rx->from, buf, len, now);
-    case STRATA_MSG_DATA:
     case STRATA_MSG_JOIN_REPLY:
     case STRATA_MSG_INSTRUCTION:
+        if (!strata_addr_eq(rx->from, n->control)) {
+            /* Only the control center says where a node belongs and whom
+             * it feeds: from anyone else, four datagrams would make it
+             * relay the stream to an address of the sender's choosing. */
+            *mine = 1;
+            return STRATA_ERR_UNEXPECTED;
+        }
+        /* fall through */
+    case STRATA_MSG_DATA:
     case STRATA_MSG_REPAIR_REQUEST: {
         int err = to_channel(n, rx->from, buf, len, now);
         *mine = err == STRATA_ERR_UNEXPECTED || err == STRATA_ERR_SHORT;

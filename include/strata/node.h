@@ -21,8 +21,10 @@
  *   JOIN, HEARTBEAT, LEAVE          the control center
  *   DATA, JOIN_REPLY, INSTRUCTION,
  *   REPAIR_REQUEST                  the session of the channel they name
- * Anything else, a datagram whose header does not parse, or one for a role
- * or channel this node does not have, is counted in the node's drops.
+ * Anything else, a datagram whose header does not parse, one for a role
+ * or channel this node does not have, or a JOIN_REPLY or INSTRUCTION that
+ * does not come from the control center's address (RECRUIT neither), is
+ * counted in the node's drops.
  *
  * The roles never route datagrams to one another; what one role learns
  * for another, the node passes on after every call: the agent's group

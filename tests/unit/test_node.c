@@ -378,6 +378,64 @@ static void test_recruit(sent_list *out)
     sent_clear(out);
 }
 
+/* JOIN_REPLY and INSTRUCTION are the control center's: from any other
+ * address they are counted drops and change nothing (a forged instruction
+ * would make the node relay the stream wherever its sender wants). */
+static void test_control_messages_from_control_only(sent_list *out)
+{
+    strata_node_config c = base(0);
+    strata_node *n = strata_node_new(&c, NULL, NULL, 0);
+    strata_peer_config pc;
+    memset(&pc, 0, sizeof pc);
+    pc.upload_kbps = 1000;
+    pc.channel = "news";
+    CHECK_EQ_INT(strata_node_watch(n, &pc, NULL, 0), 0);
+    strata_node_handle_timeout(n, 0);
+    strata_msg_join_reply r;
+    memset(&r, 0, sizeof r);
+    r.node = ME;
+    r.channel = strata_channel_id_from_name("news", 4);
+    r.status = STRATA_JOIN_OK;
+    r.k = 2;
+    r.dcm.v = 1;
+    r.heartbeat_ms = 500;
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int len = strata_wire_encode_join_reply(b, sizeof b, &r);
+    CHECK(feed(n, OTHER, b, len, MS(1)) < 0);
+    strata_peer_stats st;
+    strata_peer_get_stats(strata_node_peer(n, 0), &st);
+    CHECK(st.state != STRATA_PEER_MEMBER);
+    CHECK_EQ_INT(feed(n, CONTROL, b, len, MS(2)), 0);
+    strata_peer_get_stats(strata_node_peer(n, 0), &st);
+    CHECK_EQ_INT(st.state, STRATA_PEER_MEMBER);
+
+    strata_msg_instruction in;
+    memset(&in, 0, sizeof in);
+    in.dcm.v = 1;
+    in.channel = r.channel;
+    in.node = ME;
+    in.epoch = 5;
+    in.k = 2;
+    in.algorithm = STRATA_ALG_TREE;
+    in.n_children = 1;
+    in.children[0] = (strata_peer_ref){{0x666}, {0x0b000001u, 9999}};
+    len = strata_wire_encode_instruction(b, sizeof b, &in);
+    strata_node_stats ns;
+    strata_node_get_stats(n, &ns);
+    uint64_t drops = ns.drops.total;
+    CHECK(feed(n, OTHER, b, len, MS(3)) < 0);
+    strata_node_get_stats(n, &ns);
+    CHECK_EQ_U64(ns.drops.total, drops + 1);
+    strata_peer_get_stats(strata_node_peer(n, 0), &st);
+    CHECK_EQ_U64(st.instructions_applied, 0);
+    CHECK_EQ_INT(feed(n, CONTROL, b, len, MS(4)), 0);
+    strata_peer_get_stats(strata_node_peer(n, 0), &st);
+    CHECK_EQ_U64(st.instructions_applied, 1);
+    capture_outbox(strata_node_outbox(n), out);
+    strata_node_del(n);
+    sent_clear(out);
+}
+
 static void test_config(void)
 {
     strata_node_config c = base(0);
@@ -397,6 +455,7 @@ int main(void)
     test_control_process(out);
     test_publish(out);
     test_recruit(out);
+    test_control_messages_from_control_only(out);
     test_config();
     free(out);
     return test_summary("test_node");
