@@ -321,7 +321,8 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
     char *save = NULL;
     char *action = strtok_r(buf, " \t", &save);
     if (!action) {
-        set_err(err, errlen, "'at %s' needs an action: kill, leave, upload, loss or control-restart", at_s);
+        set_err(err, errlen,
+                "'at %s' needs an action: kill, leave, upload, loss or control-restart", at_s);
         return STRATA_ERR_RANGE;
     }
     int have_share = 0, have_region = 0, have_kbps = 0, have_loss = 0;
@@ -342,8 +343,8 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
     } else if (strcmp(action, "control-restart") == 0) {
         ev.action = STRATA_SCN_CONTROL_RESTART;
     } else {
-        set_err(err, errlen,
-                "unknown action '%s' (kill, leave, upload, loss or control-restart)", action);
+        set_err(err, errlen, "unknown action '%s' (kill, leave, upload, loss or control-restart)",
+                action);
         return STRATA_ERR_RANGE;
     }
     char *arg;
@@ -430,7 +431,8 @@ static int parse_line(strata_scenario *s, char *text, uint32_t line, char *err, 
         while (*sp && *sp != ' ' && *sp != '\t')
             sp++;
         if (*sp == '\0') {
-            set_err(err, errlen, "'at %s' needs an action: kill, leave, upload, loss or control-restart", q);
+            set_err(err, errlen,
+                    "'at %s' needs an action: kill, leave, upload, loss or control-restart", q);
             return STRATA_ERR_RANGE;
         }
         *sp = '\0';

@@ -336,8 +336,8 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         strata_buf_unref(d->buf);
         return;
     }
-    int cross = w->groups ? w->rkey[from] != w->rkey[to]
-                          : w->node[from].region != w->node[to].region;
+    int cross =
+        w->groups ? w->rkey[from] != w->rkey[to] : w->node[from].region != w->node[to].region;
     strata_simmetrics_transfer(&w->m, from, to, charged, data, cross, rc == STRATA_SIM_DELIVER,
                                w->now);
     if (rc != STRATA_SIM_DELIVER) {
