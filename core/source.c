@@ -390,11 +390,13 @@ static int dcm_dropped(const strata_source *s, strata_dcm_id id, uint32_t epoch)
     return 0;
 }
 
-/* Drops d when it leaves the source no child in any substream. */
+/* Drops d once it has instructed every substream and leaves the source no
+ * child in any. (Instructions of one change share an epoch: an entry
+ * dropped before all of them came would take the rest for stale.) */
 static void dcm_maybe_drop(strata_source *s, dcm_entry *d)
 {
     for (unsigned j = 0; j < s->k && j < STRATA_WIRE_MAX_SUBSTREAMS; j++)
-        if (d->subs[j].have && d->subs[j].n_children)
+        if (!d->subs[j].have || d->subs[j].n_children)
             return;
     size_t t = s->n_tomb++ % DCM_TOMBSTONES;
     s->tomb[t].id = d->id;

@@ -495,6 +495,28 @@ static void test_many_dcms(sent_list *out)
     sent_clear(out);
 }
 
+/* Instructions of one change share an epoch: a DCM whose first substream
+ * is empty is kept until the others have come, which are not stale. */
+static void test_dcm_empty_first_substream(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    strata_source *s = strata_source_new(&cfg, NULL, 0);
+    strata_source_handle_timeout(s, 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 2, MS(1)), 0);
+    uint32_t kid = 900;
+    CHECK_EQ_INT(feed_instr(s, 3, 5, 2, 0, NULL, 0, MS(2)), 0);
+    CHECK_EQ_INT(feed_instr(s, 3, 5, 2, 1, &kid, 1, MS(2)), 0);
+    drain(s, out);
+    uint8_t payload[1000] = {0};
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(10)), 0);
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(20)), 0);
+    drain(s, out);
+    CHECK(has_data_to(out, 1, addr_of(900), NULL)); /* substream 1 */
+    CHECK(!has_data_to(out, 0, addr_of(900), NULL));
+    strata_source_del(s);
+    sent_clear(out);
+}
+
 static void test_config(void)
 {
     strata_source_config cfg = base_cfg();
@@ -582,6 +604,7 @@ int main(void)
     test_repair_budget(out);
     test_rejoin_after_unknown(out);
     test_many_dcms(out);
+    test_dcm_empty_first_substream(out);
     test_config();
     test_alloc_failure(out);
     sent_clear(out);
