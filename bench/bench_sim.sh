@@ -23,7 +23,9 @@
 #   PKT_NODES      peers of run 2                         (10000)
 #   PKT_DURATION   seconds of run 2                       (60)
 #   ONLY           "big" or "packet" to run just one
-#   EXTRA          more flags for both runs, e.g. "--set heartbeat_ms=2000"
+#   EXTRA          more flags for both runs, e.g. "--set heartbeat_ms=2000", or
+#                  "--set region=groups" for regions formed by the locality groups
+#                  (docs/simulator.md, session 6: far slower at 100,000 peers today)
 # glibc's malloc is asked to back its arenas with transparent huge pages
 # (GLIBC_TUNABLES=glibc.malloc.hugetlb=1) unless GLIBC_TUNABLES is set:
 # the runs touch gigabytes at random, and fewer TLB misses save ~15 %.

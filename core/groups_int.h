@@ -146,14 +146,14 @@ struct strata_gnode {
     uint32_t ka_seq;
     strata_peer_ref succ[STRATA_WIRE_MAX_GROUP_SUCCESSORS];
     size_t n_succ;
-    strata_peer_ref *view; /* ordered member list as last seen, max_members entries */
-    size_t view_n;
+    strata_peer_ref *view; /* ordered member list as last seen, up to max_members entries */
+    size_t view_n, view_cap;
     uint32_t n_members_seen;
     gn_failover fo;
 
     /* Leader side. */
     gn_member *members; /* members[0] is this node; order = leadership order */
-    size_t n_members;
+    size_t n_members, members_cap;
     strata_idmap member_map;
     uint64_t sweep_at, push_at;
     size_t page_next;

@@ -46,16 +46,25 @@ static uint64_t min_ns(uint64_t a, uint64_t b)
     return a < b ? a : b;
 }
 
+/* The member list, its id map and the member view start small and double
+ * as the group grows, up to max_members: most nodes are members of small
+ * groups, and tables sized for the largest group cost every agent tens of
+ * kilobytes (docs/groups.md, "Memory per agent"). */
+enum { GN_TABLE_START = 8 };
+
 int gn_intra_init(strata_gnode *g)
 {
-    g->members = strata_mem_calloc(g->alloc, g->max_members, sizeof *g->members);
+    size_t cap = g->max_members < GN_TABLE_START ? g->max_members : GN_TABLE_START;
+    g->members = strata_mem_calloc(g->alloc, cap, sizeof *g->members);
     if (!g->members)
         goto fail_members;
-    g->view = strata_mem_calloc(g->alloc, g->max_members, sizeof *g->view);
+    g->members_cap = cap;
+    g->view = strata_mem_calloc(g->alloc, cap, sizeof *g->view);
     if (!g->view)
         goto fail_view;
+    g->view_cap = cap;
     strata_idmap_init(&g->member_map, g->alloc, strata_rng_next(&g->rng));
-    if (strata_idmap_reserve(&g->member_map, g->max_members) != 0)
+    if (strata_idmap_reserve(&g->member_map, cap) != 0)
         goto fail_map;
     return 0;
 
@@ -106,6 +115,43 @@ static size_t member_find(const strata_gnode *g, strata_node_id node)
     return strata_idmap_get(&g->member_map, node.v, &i) ? i : SIZE_MAX;
 }
 
+/* Makes room for n members (n <= max_members): 0, or STRATA_ERR_NOMEM
+ * with the tables unchanged. */
+static int members_reserve(strata_gnode *g, size_t n)
+{
+    if (n <= g->members_cap)
+        return 0;
+    size_t cap = g->members_cap * 2 > n ? g->members_cap * 2 : n;
+    if (cap > g->max_members)
+        cap = g->max_members;
+    if (strata_idmap_reserve(&g->member_map, cap) != 0)
+        return STRATA_ERR_NOMEM;
+    gn_member *m = strata_mem_realloc(g->alloc, g->members, cap * sizeof *m);
+    if (!m)
+        return STRATA_ERR_NOMEM;
+    g->members = m;
+    g->members_cap = cap;
+    return 0;
+}
+
+/* Makes room for n entries of the member view (n <= max_members), new
+ * ones zero; returns the room there is. */
+static size_t view_reserve(strata_gnode *g, size_t n)
+{
+    if (n <= g->view_cap)
+        return n;
+    size_t cap = g->view_cap * 2 > n ? g->view_cap * 2 : n;
+    if (cap > g->max_members)
+        cap = g->max_members;
+    strata_peer_ref *v = strata_mem_realloc(g->alloc, g->view, cap * sizeof *v);
+    if (!v)
+        return g->view_cap;
+    memset(&v[g->view_cap], 0, (cap - g->view_cap) * sizeof *v);
+    g->view = v;
+    g->view_cap = cap;
+    return n;
+}
+
 /* Admits ref (or refreshes it); returns its index or SIZE_MAX when full. */
 static size_t member_add(strata_gnode *g, strata_peer_ref ref, uint64_t now)
 {
@@ -115,7 +161,7 @@ static size_t member_add(strata_gnode *g, strata_peer_ref ref, uint64_t now)
         g->members[i].heard_at = now;
         return i;
     }
-    if (g->n_members >= g->max_members) {
+    if (g->n_members >= g->max_members || members_reserve(g, g->n_members + 1) != 0) {
         g->st.members_refused_full++;
         return SIZE_MAX;
     }
@@ -287,6 +333,7 @@ static void apply_state(strata_gnode *g, const strata_msg_group_state *m, strata
         successor |= m->successors[i].node.v == g->node.v;
     }
     size_t vn = m->n_members < g->max_members ? m->n_members : g->max_members;
+    vn = view_reserve(g, vn);
     if (vn < g->view_n)
         memset(&g->view[vn], 0, (g->view_n - vn) * sizeof *g->view);
     g->view_n = vn;

@@ -51,7 +51,12 @@
 #include <string.h>
 
 enum source_limits {
-    MAX_DCMS = 256,
+    /* DCMs that instruct the source at once. The table grows as they come
+     * and an entry goes when its DCM leaves the source no child: regions
+     * come and go with the locality groups, and a restarted control
+     * center numbers some DCMs afresh (a backbone; docs/design.md). */
+    MAX_DCMS = 65536,
+    DCM_TOMBSTONES = 64, /* recently dropped entries: older instructions for them are stale */
     OUTBOX_DATAGRAMS = 16384,
     LOG_LINES_PER_SECOND = 8,
     PRUNE_AFTER_HEARTBEATS = 2,
@@ -103,8 +108,13 @@ struct strata_source {
     uint32_t rejoin_epoch; /* max_epoch then */
     uint64_t prune_at;     /* when sets not renewed since are dropped; 0: not set */
 
-    dcm_entry *dcms[MAX_DCMS];
-    size_t n_dcms;
+    dcm_entry **dcms;
+    size_t n_dcms, cap_dcms;
+    struct {
+        strata_dcm_id id;
+        uint32_t epoch;
+    } tomb[DCM_TOMBSTONES];
+    size_t n_tomb;
     send_list lists[STRATA_WIRE_MAX_SUBSTREAMS];
     size_t roots;
 
@@ -207,6 +217,7 @@ void strata_source_del(strata_source *s)
         return;
     for (size_t i = 0; i < s->n_dcms; i++)
         strata_mem_free(s->alloc, s->dcms[i]);
+    strata_mem_free(s->alloc, s->dcms);
     for (size_t i = 0; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
         strata_mem_free(s->alloc, s->lists[i].items);
     strata_outbox_free(&s->own_outbox);
@@ -373,12 +384,56 @@ static dcm_entry *dcm_get(strata_source *s, strata_dcm_id id, int create)
     }
     if (!create || s->n_dcms == MAX_DCMS)
         return NULL;
+    if (s->n_dcms == s->cap_dcms) {
+        size_t cap = s->cap_dcms ? s->cap_dcms * 2 : 8;
+        dcm_entry **t = strata_mem_realloc(s->alloc, s->dcms, cap * sizeof *t);
+        if (!t)
+            return NULL;
+        s->dcms = t;
+        s->cap_dcms = cap;
+    }
     dcm_entry *d = strata_mem_calloc(s->alloc, 1, sizeof *d);
     if (!d)
         return NULL;
     d->id = id;
     s->dcms[s->n_dcms++] = d;
     return d;
+}
+
+/* An instruction of a DCM whose entry was dropped, no newer than the one
+ * that emptied it: stale. */
+static int dcm_dropped(const strata_source *s, strata_dcm_id id, uint32_t epoch)
+{
+    for (size_t i = 0; i < s->n_tomb && i < DCM_TOMBSTONES; i++)
+        if (s->tomb[i].id.v == id.v && epoch <= s->tomb[i].epoch)
+            return 1;
+    return 0;
+}
+
+/* Drops d once it has instructed every substream and leaves the source no
+ * child in any. (Instructions of one change share an epoch: an entry
+ * dropped before all of them came would take the rest for stale.) */
+/* A dropped entry's late instructions, no newer than its last, are stale. */
+static void remember_dropped(strata_source *s, const dcm_entry *d)
+{
+    size_t t = s->n_tomb++ % DCM_TOMBSTONES;
+    s->tomb[t].id = d->id;
+    s->tomb[t].epoch = d->max_epoch;
+}
+
+static void dcm_maybe_drop(strata_source *s, dcm_entry *d)
+{
+    for (unsigned j = 0; j < s->k && j < STRATA_WIRE_MAX_SUBSTREAMS; j++)
+        if (!d->subs[j].have || d->subs[j].n_children)
+            return;
+    remember_dropped(s, d);
+    for (size_t i = 0; i < s->n_dcms; i++) {
+        if (s->dcms[i] == d) {
+            s->dcms[i] = s->dcms[--s->n_dcms];
+            break;
+        }
+    }
+    strata_mem_free(s->alloc, d);
 }
 
 /* The repair budget gets what the trees leave of the upload (pktstore.h):
@@ -406,7 +461,11 @@ static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len, 
         if (err)
             return err;
     }
-    dcm_entry *d = dcm_get(s, m.dcm, 1);
+    dcm_entry *d = dcm_get(s, m.dcm, 0);
+    if (!d && dcm_dropped(s, m.dcm, m.epoch))
+        return 0; /* stale */
+    if (!d)
+        d = dcm_get(s, m.dcm, 1);
     if (!d)
         return s->n_dcms == MAX_DCMS ? STRATA_ERR_UNEXPECTED : STRATA_ERR_NOMEM;
     dcm_instr *in = &d->subs[m.substream];
@@ -431,6 +490,7 @@ static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len, 
         uint64_t wait = STRATA_MS((uint64_t)s->heartbeat_ms * PRUNE_AFTER_HEARTBEATS);
         s->prune_at = now + wait > now ? now + wait : STRATA_NEVER;
     }
+    dcm_maybe_drop(s, d);
     return 0;
 }
 
@@ -446,6 +506,7 @@ static void prune_stale_dcms(strata_source *s, uint64_t now)
         }
         strata_logf(s->log, STRATA_LOG_INFO, "source %016llx: dcm %u is gone, its roots too",
                     (unsigned long long)s->node.v, (unsigned)s->dcms[i]->id.v);
+        remember_dropped(s, s->dcms[i]);
         strata_mem_free(s->alloc, s->dcms[i]);
     }
     int changed = kept != s->n_dcms;

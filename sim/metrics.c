@@ -506,6 +506,29 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
     else
         put_num(j, "fluid_bound_kbps", r->fluid_bound_kbps);
     put_u64(j, "regions", r->regions);
+    if (r->have_groups) {
+        put_num(j, "regions_mean", r->regions_mean);
+        put_u64(j, "regions_end", r->regions_end);
+        put_u64(j, "online_end", r->online_end);
+        put_u64(j, "in_group_end", r->in_group_end);
+    }
+    if (r->have_restart) {
+        fprintf(f, "%*s  \"control_restart\": {\"at_s\": %.3f, \"down_s\": %.3f, ", o.ind, "",
+                r->restart_at_s, r->restart_down_s);
+        if (r->rebuilt_s < 0)
+            fprintf(f, "\"rebuilt_s\": null, ");
+        else
+            fprintf(f, "\"rebuilt_s\": %.3f, ", r->rebuilt_s);
+        fprintf(f,
+                "\"delivery_before\": %.6f, \"delivery_after\": %.6f, "
+                "\"delivery_min_row\": %.6f, \"members_before\": %llu, \"dcms_before\": %llu, "
+                "\"dcms_rebuilt\": %llu, \"restored_members\": %llu, \"restored_edges\": %llu, "
+                "\"reported_edges\": %llu},\n",
+                r->delivery_before, r->delivery_after, r->delivery_min_row,
+                (unsigned long long)r->members_before, (unsigned long long)r->dcms_before,
+                (unsigned long long)r->dcms_rebuilt, (unsigned long long)r->restored_members,
+                (unsigned long long)r->restored_edges, (unsigned long long)r->reported_edges);
+    }
     put_u64(j, "packets_sent", r->packets_sent);
     put_u64(j, "packets_due", r->packets_due);
     put_u64(j, "packets_played", r->packets_played);

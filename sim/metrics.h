@@ -144,6 +144,23 @@ typedef struct strata_simresult {
     uint64_t data_bytes, control_bytes;
     uint64_t net_queue_drops, net_losses, undeliverable;
     uint32_t regions;
+    /* region = groups: regions (distinct groups of the online peers) at
+     * every sample, their mean (what `regions` and the cross-region ratio
+     * use) and the count at the end; online peers in a group at the end. */
+    int have_groups;
+    double regions_mean;
+    uint32_t regions_end, in_group_end, online_end;
+    /* A control-restart event (the first of the run): when, for how long
+     * the control center was down, and what followed. */
+    int have_restart;
+    double restart_at_s, restart_down_s;
+    double rebuilt_s;        /* restart -> recovery window closed (every DCM rebuilt); < 0 never */
+    double delivery_before;  /* packets sent in the 10 s before the crash */
+    double delivery_after;   /* packets sent in the 30 s from the crash */
+    double delivery_min_row; /* the worst row (csv interval) in those 30 s */
+    uint64_t members_before; /* the control center's nodes just before the crash */
+    uint64_t dcms_before, dcms_rebuilt;
+    uint64_t restored_members, restored_edges, reported_edges;
 } strata_simresult;
 
 /* Prepares metrics for cfg. Returns 0, STRATA_ERR_INVAL or STRATA_ERR_NOMEM. */

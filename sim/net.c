@@ -326,6 +326,12 @@ int strata_simnet_send(strata_simnet *net, uint32_t from, uint32_t to, uint32_t 
             uint64_t unit = wire < net->cut_through_bytes ? wire : net->cut_through_bytes;
             nd->burst_head_ns += unit == wire ? tx : strata_simnet_tx_ns(unit, nd->upload_kbps);
             depart = nd->burst_head_ns;
+            if (unit == wire) {
+                /* A datagram goes between the queued trains' datagrams. */
+                depart = (nd->heads_free_ns > now_ns ? nd->heads_free_ns : now_ns) + tx;
+            }
+            if (depart > nd->heads_free_ns)
+                nd->heads_free_ns = depart;
         }
     }
     nd->c.sent_pkts++;

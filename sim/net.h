@@ -33,6 +33,17 @@
  *               = max(now, link_free) at its first send;
  *     arrival = head(j) + one_way_delay(a, b).
  * With every packet <= u this is exactly the store-and-forward rule above.
+ * A datagram-sized send (control traffic: heartbeats, instructions, group
+ * probes and their answers) goes between the datagrams of the trains
+ * already queued, as it would in a real FIFO that holds a train's
+ * datagrams only as they come in from upstream: it leaves after the heads
+ * and datagram-sized sends queued before it, not after the trains' tails
+ *     depart = max(now, heads_free) + size / upload
+ * (heads_free = the latest such departure or train head). Without trains
+ * in the queue that is the FIFO rule again; the link's occupancy and the
+ * queue drops stay those of the whole trains. Without this a probe sent
+ * by a relay of 64 KiB packets on a 1 Mbit/s uplink waited up to the
+ * whole backlog of trains (seconds) and group agents measured that.
  * A train's tail lands up to one train's serialisation later than its
  * head; the model counts the train as there when its head is, an optimism
  * bounded by one train (one packet interval at the bottleneck) for the
@@ -45,7 +56,7 @@
  * shuffled exact split) keep every node's class fixed as nodes are added;
  * the shares hold to within sampling error (+-0.5 % at 100,000 nodes).
  *
- * Per-node state is one 112-byte record; 100,000 nodes take under 12 MB.
+ * Per-node state is one 120-byte record; 100,000 nodes take under 12 MB.
  */
 #ifndef STRATA_SIM_NET_H
 #define STRATA_SIM_NET_H
@@ -99,6 +110,7 @@ typedef struct strata_simnet_node {
     uint64_t link_free_ns; /* when the uplink finishes what is queued */
     uint64_t burst_at_ns;  /* now of the current burst of sends (trains) */
     uint64_t burst_head_ns; /* departure of the latest train head in that burst */
+    uint64_t heads_free_ns; /* trains: departure of the latest head or datagram-sized send */
     double loss;           /* loss probability */
     strata_rng rng;        /* loss draws */
     strata_simnet_counters c;

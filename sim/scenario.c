@@ -62,6 +62,9 @@ void strata_scenario_default(strata_scenario *s)
     s->queue_bytes = 0;
     s->loss = 0;
     s->region_mode = STRATA_SCN_REGION_ONE;
+    s->group_max_members = 256;
+    s->group_cache_entries = 32;
+    s->group_wait_ms = 1; /* as `strata peer`: join at once, follow the group when found */
     s->k = 4;
     s->heartbeat_ms = STRATA_CONTROL_DEFAULT_HEARTBEAT_MS; /* what the daemons use */
     s->playout_delay_ms = 3000;
@@ -132,7 +135,7 @@ typedef struct key_desc {
 
 static const char *const JOIN_NAMES[] = {"all", "poisson", "flash", NULL};
 static const char *const SESSION_NAMES[] = {"none", "exp", "lognormal", NULL};
-static const char *const REGION_NAMES[] = {"one", "host", NULL};
+static const char *const REGION_NAMES[] = {"one", "host", "groups", NULL};
 static const char *const ATTACH_NAMES[] = {"round_robin", "random", NULL};
 
 #define OFF(f) offsetof(strata_scenario, f)
@@ -154,6 +157,9 @@ static const key_desc KEYS[] = {
     {"queue_bytes", K_U32, OFF(queue_bytes), 0, 1u << 30, NULL},
     {"loss", K_DOUBLE, OFF(loss), 0, 1, NULL},
     {"region", K_ENUM, OFF(region_mode), 0, 0, REGION_NAMES},
+    {"group_max_members", K_U32, OFF(group_max_members), 2, 1u << 20, NULL},
+    {"group_cache_entries", K_U32, OFF(group_cache_entries), 1, 1u << 20, NULL},
+    {"group_wait_ms", K_U32, OFF(group_wait_ms), 1, 600000, NULL},
     {"k", K_U8, OFF(k), 1, 16, NULL},
     {"heartbeat_ms", K_U32, OFF(heartbeat_ms), 10, 600000, NULL},
     {"playout_delay_ms", K_U32, OFF(playout_delay_ms), 10, 600000, NULL},
@@ -315,7 +321,8 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
     char *save = NULL;
     char *action = strtok_r(buf, " \t", &save);
     if (!action) {
-        set_err(err, errlen, "'at %s' needs an action: kill, leave, upload or loss", at_s);
+        set_err(err, errlen,
+                "'at %s' needs an action: kill, leave, upload, loss or control-restart", at_s);
         return STRATA_ERR_RANGE;
     }
     int have_share = 0, have_region = 0, have_kbps = 0, have_loss = 0;
@@ -333,14 +340,24 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
             return STRATA_ERR_RANGE;
         }
         have_loss = 1;
+    } else if (strcmp(action, "control-restart") == 0) {
+        ev.action = STRATA_SCN_CONTROL_RESTART;
     } else {
-        set_err(err, errlen, "unknown action '%s' (kill, leave, upload or loss)", action);
+        set_err(err, errlen, "unknown action '%s' (kill, leave, upload, loss or control-restart)",
+                action);
         return STRATA_ERR_RANGE;
     }
     char *arg;
     while ((arg = strtok_r(NULL, " \t", &save)) != NULL) {
         char *v = split_arg(arg);
-        if (!v || ev.action == STRATA_SCN_LOSS) {
+        if (v && ev.action == STRATA_SCN_CONTROL_RESTART && strcmp(arg, "down") == 0) {
+            if (parse_seconds(v, 864000, &ev.down_ns) < 0) {
+                set_err(err, errlen, "down needs seconds, got '%s'", v);
+                return STRATA_ERR_RANGE;
+            }
+            continue;
+        }
+        if (!v || ev.action == STRATA_SCN_LOSS || ev.action == STRATA_SCN_CONTROL_RESTART) {
             set_err(err, errlen, "unexpected '%s' after '%s'", arg, action);
             return STRATA_ERR_RANGE;
         }
@@ -414,7 +431,8 @@ static int parse_line(strata_scenario *s, char *text, uint32_t line, char *err, 
         while (*sp && *sp != ' ' && *sp != '\t')
             sp++;
         if (*sp == '\0') {
-            set_err(err, errlen, "'at %s' needs an action: kill, leave, upload or loss", q);
+            set_err(err, errlen,
+                    "'at %s' needs an action: kill, leave, upload, loss or control-restart", q);
             return STRATA_ERR_RANGE;
         }
         *sp = '\0';
@@ -617,6 +635,9 @@ size_t strata_scenario_format(const strata_scenario *s, char *buf, size_t buflen
             break;
         case STRATA_SCN_LOSS:
             PUT("at %.9f loss %.17g\n", at, e->loss);
+            break;
+        case STRATA_SCN_CONTROL_RESTART:
+            PUT("at %.9f control-restart down=%.9f\n", at, (double)e->down_ns / 1e9);
             break;
         default:
             break;

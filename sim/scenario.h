@@ -15,6 +15,10 @@
  *     at 90 leave share=0.1       the same, but the peers leave gracefully
  *     at 60 upload share=0.5 kbps=300   a share of the peers get a new uplink
  *     at 30 loss 0.02             every node's loss probability becomes 0.02
+ *     at 60 control-restart down=2   the control center crashes (its node
+ *                                 object and all its state are destroyed) and
+ *                                 a fresh one starts on the same address 2 s
+ *                                 later (down=0: at once)
  *
  * Errors name the file and line: "name:LINE: what". Flags on the command
  * line go through the same strata_scenario_set as file keys, so the two can
@@ -61,6 +65,10 @@ enum strata_scn_session {
 enum strata_scn_region {
     STRATA_SCN_REGION_ONE = 0,  /* every peer labels itself "one" */
     STRATA_SCN_REGION_HOST = 1, /* the latency data-set host it sits behind: "h<index>" */
+    /* Every peer runs its locality-group agent, the control node its group
+     * directory (bootstrap); a channel's region is the node's group, as in
+     * the daemons (the control center's LOCALITY region mode). */
+    STRATA_SCN_REGION_GROUPS = 2,
 };
 
 enum strata_scn_attach {
@@ -73,6 +81,7 @@ enum strata_scn_action {
     STRATA_SCN_LEAVE = 2,  /* graceful departure */
     STRATA_SCN_UPLOAD = 3, /* uplink capacity change */
     STRATA_SCN_LOSS = 4,   /* loss probability change, all nodes */
+    STRATA_SCN_CONTROL_RESTART = 5, /* the control center crashes, a fresh one starts */
 };
 
 typedef struct strata_scn_event {
@@ -83,6 +92,7 @@ typedef struct strata_scn_event {
     char region[STRATA_SCN_NAME_BYTES]; /* kill/leave with by_region */
     uint32_t kbps;                      /* upload: new capacity, 0 = unlimited */
     double loss;                        /* loss */
+    uint64_t down_ns;                   /* control-restart: time until the fresh one starts */
     uint32_t line;                      /* where it was written (0 = not from a file) */
 } strata_scn_event;
 
@@ -106,6 +116,10 @@ typedef struct strata_scenario {
     uint32_t queue_bytes;                    /* per uplink; 0 = auto (see docs) */
     double loss;                             /* per-packet loss probability */
     uint8_t region_mode;                     /* enum strata_scn_region */
+    /* Locality groups (region = groups): the agents' member table and
+     * measurement cache (memory per peer), and how long a channel waits
+     * for the node's group before joining without one. */
+    uint32_t group_max_members, group_cache_entries, group_wait_ms;
 
     /* Protocol (strata). */
     uint8_t k;

@@ -31,6 +31,7 @@ enum world_event {
     EV_DEPART = STRATA_WORLD_EV_DEPART,
     EV_TIMELINE = STRATA_WORLD_EV_TIMELINE,
     EV_SAMPLE = STRATA_WORLD_EV_SAMPLE,
+    EV_CONTROL_UP = STRATA_WORLD_EV_CONTROL_UP,
 };
 
 enum world_limits {
@@ -40,7 +41,15 @@ enum world_limits {
     TIMER_SPIN_NS = 1000, /* a node whose deadline does not move is woken this much later */
     REGION_LABEL_BYTES = 16,
     MAX_SUBSTREAMS = STRATA_WIRE_MAX_SUBSTREAMS,
+    RESTART_BEFORE_S = 10, /* delivery before a control restart: this many seconds */
+    RESTART_AFTER_S = 30,  /* and from the crash on */
 };
+
+/* Region keys of region = groups: a peer's group id, or before it has one
+ * its address prefix (the control center's LOCALITY fallback); the source
+ * is a region of its own. */
+#define RKEY_PREFIX (1ull << 63)
+#define RKEY_SOURCE (1ull << 62)
 
 /* A datagram in flight: the sender's buffer (one reference) and what the
  * receiver and the metrics need to know about it. Free ones are chained
@@ -101,6 +110,18 @@ struct strata_world {
     uint64_t undeliverable, timer_spins;
     strata_world_progress_fn progress;
     void *progress_user;
+    /* region = groups */
+    int groups;
+    uint64_t *rkey;    /* per node: its region key (RKEY_*) */
+    uint64_t *scratch; /* per node: for counting distinct keys */
+    double regions_sum;
+    uint64_t regions_samples;
+    uint32_t regions_last;
+    /* control-restart (the first one is measured) */
+    int restarts;
+    int watch_rebuild;
+    uint64_t crash_at, restart_at, down_ns, rebuilt_at;
+    strata_control_status before, rebuilt;
     int fatal;
     int finished;
     strata_simresult result;
@@ -315,7 +336,8 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         strata_buf_unref(d->buf);
         return;
     }
-    int cross = w->node[from].region != w->node[to].region;
+    int cross =
+        w->groups ? w->rkey[from] != w->rkey[to] : w->node[from].region != w->node[to].region;
     strata_simmetrics_transfer(&w->m, from, to, charged, data, cross, rc == STRATA_SIM_DELIVER,
                                w->now);
     if (rc != STRATA_SIM_DELIVER) {
@@ -377,6 +399,30 @@ static void drain(strata_world *w, uint32_t idx)
 
 /* --- event handlers ---------------------------------------------------------------- */
 
+/* The control center's status, for a world running "strata" (defined with
+ * the algorithm below); -1 for another algorithm or while it is down. */
+static int control_status(const strata_world *w, strata_control_status *st);
+/* Online peers and those whose agent is in a group now (region = groups). */
+static void group_census(const strata_world *w, uint32_t *online, uint32_t *in_group);
+/* The figures of the first control restart (strata_simresult). */
+static void restart_figures(strata_world *w, strata_simresult *x);
+
+/* After a control restart: the first time the fresh control center's
+ * recovery window has closed with members restored, every DCM is rebuilt. */
+static void watch_rebuild(strata_world *w)
+{
+    strata_control_status st;
+    if (control_status(w, &st) < 0) {
+        w->watch_rebuild = 0;
+        return;
+    }
+    if (st.recovering || st.restored_members == 0)
+        return;
+    w->watch_rebuild = 0;
+    w->rebuilt_at = w->now;
+    w->rebuilt = st;
+}
+
 static void on_timer(strata_world *w, uint32_t idx)
 {
     wnode *n = &w->node[idx];
@@ -396,6 +442,8 @@ static void on_timer(strata_world *w, uint32_t idx)
             n->timer_at = w->now + TIMER_SPIN_NS;
             return;
         }
+        if (idx == STRATA_WORLD_CONTROL && w->watch_rebuild)
+            watch_rebuild(w);
     }
     arm(w, idx);
 }
@@ -476,6 +524,8 @@ static void on_join(strata_world *w, uint32_t idx)
     }
     n->port = (uint16_t)(STRATA_WORLD_BASE_PORT + session % STRATA_WORLD_PORT_SPAN);
     n->online = 1;
+    if (w->groups)
+        w->rkey[idx] = RKEY_PREFIX | ((STRATA_WORLD_BASE_IPV4 + idx) >> 8);
     n->depart_at = end;
     n->graceful = (uint8_t)graceful;
     memset(&w->hi_seq[(size_t)idx * MAX_SUBSTREAMS], 0, MAX_SUBSTREAMS * sizeof *w->hi_seq);
@@ -509,10 +559,58 @@ static void on_depart(strata_world *w, uint32_t idx, uint32_t session)
         push_event(w, add_sat(w->now, off), EV_JOIN, idx, 0);
 }
 
+/* The control center crashes: its node object and all its state go, and
+ * nothing it had queued is sent; a fresh one starts after down_ns. */
+static void control_crash(strata_world *w, const strata_scn_event *ev)
+{
+    wnode *n = &w->node[STRATA_WORLD_CONTROL];
+    if (!n->online)
+        return;
+    if (w->restarts++ == 0) {
+        w->crash_at = w->now;
+        w->down_ns = ev->down_ns;
+        w->restart_at = STRATA_NEVER;
+        if (control_status(w, &w->before) < 0)
+            memset(&w->before, 0, sizeof w->before);
+    }
+    w->watch_rebuild = 0;
+    w->alg->node_free(w->alg_state, STRATA_WORLD_CONTROL);
+    if (n->timer != STRATA_SIMQ_NONE)
+        strata_simq_cancel(&w->q, n->timer);
+    n->timer = STRATA_SIMQ_NONE;
+    n->timer_at = STRATA_NEVER;
+    n->online = 0;
+    push_event(w, add_sat(w->now, ev->down_ns), EV_CONTROL_UP, STRATA_WORLD_CONTROL, 0);
+}
+
+/* A fresh control center on the same address: a new session of node 0
+ * (new node id and seed), no state from the one that crashed. */
+static void on_control_up(strata_world *w)
+{
+    wnode *n = &w->node[STRATA_WORLD_CONTROL];
+    if (n->online)
+        return;
+    n->session++;
+    n->online = 1;
+    int rc = w->alg->node_up(w->alg_state, STRATA_WORLD_CONTROL, w->now);
+    if (rc < 0) {
+        w->fatal = rc;
+        return;
+    }
+    if (w->restarts == 1 && w->restart_at == STRATA_NEVER) {
+        w->restart_at = w->now;
+        w->watch_rebuild = 1;
+    }
+    drain(w, STRATA_WORLD_CONTROL);
+    arm(w, STRATA_WORLD_CONTROL);
+}
+
 static void on_timeline(strata_world *w, size_t e)
 {
     const strata_scn_event *ev = &w->scn.events[e];
-    if (ev->action == STRATA_SCN_LOSS) {
+    if (ev->action == STRATA_SCN_CONTROL_RESTART) {
+        control_crash(w, ev);
+    } else if (ev->action == STRATA_SCN_LOSS) {
         for (uint32_t i = 0; i < w->nodes; i++)
             strata_simnet_set_loss(&w->net, i, ev->loss);
     } else if (ev->action == STRATA_SCN_UPLOAD) {
@@ -527,8 +625,36 @@ static void on_timeline(strata_world *w, size_t e)
     /* kill and leave were planned into each session when it started. */
 }
 
+static int cmp_u64(const void *x, const void *y)
+{
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* region = groups: the distinct region keys of the online peers now. */
+static uint32_t count_group_regions(strata_world *w)
+{
+    size_t m = 0;
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++)
+        if (w->node[i].online)
+            w->scratch[m++] = w->rkey[i];
+    qsort(w->scratch, m, sizeof *w->scratch, cmp_u64);
+    uint32_t n = 0;
+    for (size_t k = 0; k < m; k++)
+        n += k == 0 || w->scratch[k] != w->scratch[k - 1];
+    return n;
+}
+
 static void on_sample(strata_world *w)
 {
+    if (w->groups) {
+        uint32_t r = count_group_regions(w);
+        if (r) {
+            w->regions_sum += r;
+            w->regions_samples++;
+        }
+        w->regions_last = r;
+    }
     strata_simmetrics_sample(&w->m, w->now);
     push_event(w, w->now + w->scn.csv_interval_ns, EV_SAMPLE, 0, 0);
 }
@@ -573,6 +699,9 @@ int strata_world_run_until(strata_world *w, uint64_t t)
         case EV_SAMPLE:
             on_sample(w);
             break;
+        case EV_CONTROL_UP:
+            on_control_up(w);
+            break;
         default:
             break;
         }
@@ -596,7 +725,18 @@ void strata_world_result(strata_world *w, strata_simresult *r)
     if (!w->finished) {
         strata_simresult *x = &w->result;
         memset(x, 0, sizeof *x);
+        if (w->groups) {
+            x->have_groups = 1;
+            x->regions_end = count_group_regions(w);
+            x->regions_mean =
+                w->regions_samples ? w->regions_sum / (double)w->regions_samples : x->regions_end;
+            uint32_t nr = (uint32_t)llround(x->regions_mean);
+            w->m.cfg.regions = nr ? nr : 1; /* the cross-region ratio's denominator */
+            group_census(w, &x->online_end, &x->in_group_end);
+        }
         strata_simmetrics_finish(&w->m, w->now, x);
+        if (w->restarts)
+            restart_figures(w, x);
         snprintf(x->algorithm, sizeof x->algorithm, "%s", w->alg->name);
         x->seed = w->scn.seed;
         x->events = w->events;
@@ -609,6 +749,45 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         w->finished = 1;
     }
     *r = w->result;
+}
+
+static void restart_figures(strata_world *w, strata_simresult *x)
+{
+    x->have_restart = 1;
+    x->restart_at_s = (double)w->crash_at / 1e9;
+    x->restart_down_s = (double)w->down_ns / 1e9;
+    x->rebuilt_s = w->rebuilt_at && w->restart_at != STRATA_NEVER
+                       ? (double)(w->rebuilt_at - w->restart_at) / 1e9
+                       : -1;
+    x->members_before = w->before.nodes;
+    x->dcms_before = w->before.dcms;
+    x->dcms_rebuilt = w->rebuilt.dcms;
+    x->restored_members = w->rebuilt.restored_members;
+    x->restored_edges = w->rebuilt.restored_edges;
+    x->reported_edges = w->rebuilt.reported_edges;
+    /* Delivery of the packets sent in the rows before and after the crash
+     * (a mean over the rows; rows without packets due are skipped). */
+    double before = 0, after = 0, worst = 1;
+    unsigned nb = 0, na = 0;
+    double crash_s = x->restart_at_s, iv_s = (double)w->scn.csv_interval_ns / 1e9;
+    strata_simm_cursor c = {0, 0, 0};
+    strata_simm_rowvals v;
+    while (strata_simmetrics_next_row(&w->m, &c, &v)) {
+        if (isnan(v.delivery_ratio))
+            continue;
+        if (v.t_s + iv_s <= crash_s && v.t_s >= crash_s - RESTART_BEFORE_S) {
+            before += v.delivery_ratio;
+            nb++;
+        } else if (v.t_s >= crash_s && v.t_s < crash_s + RESTART_AFTER_S) {
+            after += v.delivery_ratio;
+            na++;
+            if (v.delivery_ratio < worst)
+                worst = v.delivery_ratio;
+        }
+    }
+    x->delivery_before = nb ? before / nb : -1;
+    x->delivery_after = na ? after / na : -1;
+    x->delivery_min_row = na ? worst : -1;
 }
 
 /* --- construction -------------------------------------------------------------------- */
@@ -757,6 +936,17 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
         set_err(err, errlen, "out of memory");
         goto fail;
     }
+    if (s->region_mode == STRATA_SCN_REGION_GROUPS) {
+        w->groups = 1;
+        w->rkey = strata_mem_calloc(a, w->nodes, sizeof *w->rkey);
+        w->scratch = strata_mem_calloc(a, w->nodes, sizeof *w->scratch);
+        if (!w->rkey || !w->scratch) {
+            set_err(err, errlen, "out of memory");
+            goto fail;
+        }
+        w->rkey[STRATA_WORLD_CONTROL] = RKEY_SOURCE | 1;
+        w->rkey[STRATA_WORLD_SOURCE] = RKEY_SOURCE;
+    }
 
     strata_simmetrics_config mc = {
         .nodes = w->nodes,
@@ -804,7 +994,8 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
     push_event(w, 0, EV_TICK, STRATA_WORLD_SOURCE, 0);
     push_event(w, s->csv_interval_ns / 2, EV_SAMPLE, 0, 0);
     for (size_t e = 0; e < s->nevents; e++)
-        if (s->events[e].action == STRATA_SCN_UPLOAD || s->events[e].action == STRATA_SCN_LOSS)
+        if (s->events[e].action == STRATA_SCN_UPLOAD || s->events[e].action == STRATA_SCN_LOSS ||
+            s->events[e].action == STRATA_SCN_CONTROL_RESTART)
             push_event(w, s->events[e].at_ns, EV_TIMELINE, 0, e);
     uint64_t *joins = strata_mem_alloc(a, (size_t)s->nodes * sizeof *joins);
     if (!joins) {
@@ -853,6 +1044,8 @@ void strata_world_del(strata_world *w)
     if (w->have_lat)
         strata_simlat_free(&w->lat);
     strata_mem_free(w->alloc, w->labels);
+    strata_mem_free(w->alloc, w->rkey);
+    strata_mem_free(w->alloc, w->scratch);
     strata_mem_free(w->alloc, w->node);
     strata_mem_free(w->alloc, w->path_us);
     strata_mem_free(w->alloc, w->hi_seq);
@@ -888,6 +1081,18 @@ static void sa_on_play(void *user, const uint8_t *buf, size_t len)
 {
     play_ctx *c = user;
     strata_world_on_play(c->a->w, c->node, buf, len);
+}
+
+/* region = groups: the node's agent found (or changed) its group; the node
+ * passes it on to the channel as its region, and the world follows it for
+ * the cross-region bytes. A node that lost its group keeps its region
+ * until it has a new one, as the node's channels do. */
+static void sa_on_group(void *user, const strata_gnode_event *ev)
+{
+    play_ctx *c = user;
+    strata_world *w = c->a->w;
+    if (w->groups && ev->group.v)
+        w->rkey[c->node] = ev->group.v;
 }
 
 static int sa_init(strata_world *w, void **state)
@@ -952,19 +1157,37 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
     nc.addr = strata_world_addr(w, node);
     nc.control = strata_world_addr(w, STRATA_WORLD_CONTROL);
     nc.seed = strata_world_node_seed(w, node);
+    int groups = scn->region_mode == STRATA_SCN_REGION_GROUPS;
+    strata_node_callbacks ncb = {NULL, NULL, &s->ctx[node]};
     strata_control_config cc;
+    strata_cgroups_config cg;
     if (node == STRATA_WORLD_CONTROL) {
         memset(&cc, 0, sizeof cc);
         cc.k = scn->k;
         cc.heartbeat_ms = scn->heartbeat_ms;
-        cc.region_mode = STRATA_REGION_LABEL_OR_PREFIX;
+        cc.region_mode = groups ? STRATA_REGION_LOCALITY : STRATA_REGION_LABEL_OR_PREFIX;
+        if (groups) {
+            /* The group directory answers the bootstrap requests. */
+            memset(&cg, 0, sizeof cg);
+            cg.seed = nc.seed ^ 0x67726f757073ull; /* "groups" */
+            nc.cgroups = &cg;
+        }
         /* A killed viewer stays in the node table until it is declared
          * dead, possibly after its slot's next session joined. */
         cc.max_nodes = scn->nodes * 2 + 16;
         cc.seed = nc.seed;
         nc.control_center = &cc;
     }
-    strata_node *n = strata_node_new(&nc, NULL, s->alloc, now);
+    if (groups && node >= STRATA_WORLD_FIRST_PEER) {
+        /* The group agent and its bootstrap client, as `strata peer` runs
+         * them; the tables are sized by the scenario. */
+        nc.groups = 1;
+        nc.group.max_members = scn->group_max_members;
+        nc.group.cache_entries = scn->group_cache_entries;
+        nc.group_wait_ms = scn->group_wait_ms;
+        ncb.on_group = sa_on_group;
+    }
+    strata_node *n = strata_node_new(&nc, &ncb, s->alloc, now);
     if (!n)
         return STRATA_ERR_NOMEM;
     int rc = 0;
@@ -986,7 +1209,8 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         /* An unlimited uplink is offered as a very fast one; the tree caps
          * children per node anyway. */
         pc.upload_kbps = up ? up : 1000000;
-        pc.region = strata_world_region(w, node);
+        /* With groups the channel follows the node's group. */
+        pc.region = groups ? NULL : strata_world_region(w, node);
         pc.playout_delay_ms = scn->playout_delay_ms;
         pc.repair_after_ms = strata_scenario_repair_after_ms(scn);
         pc.repair_retry_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_REPAIR_RETRY_MS);
@@ -1117,4 +1341,32 @@ int strata_simalg_strata_stats_of(const strata_world *w, strata_simalg_strata_st
     st->detached_pairs = cs.detached_pairs;
     st->max_depth = cs.max_depth;
     return 0;
+}
+
+static int control_status(const strata_world *w, strata_control_status *st)
+{
+    if (w->alg != &strata_simalg_strata || !w->alg_state)
+        return -1;
+    const strata_alg *s = w->alg_state;
+    const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
+    if (!ctl || !strata_node_control(ctl))
+        return -1;
+    strata_control_get_status(strata_node_control(ctl), st);
+    return 0;
+}
+
+static void group_census(const strata_world *w, uint32_t *online, uint32_t *in_group)
+{
+    *online = *in_group = 0;
+    if (w->alg != &strata_simalg_strata || !w->alg_state)
+        return;
+    const strata_alg *s = w->alg_state;
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
+        if (!w->node[i].online || !s->node[i])
+            continue;
+        (*online)++;
+        const strata_gnode *g = strata_node_gnode(s->node[i]);
+        int st = g ? strata_gnode_state(g) : STRATA_GNODE_IDLE;
+        *in_group += st == STRATA_GNODE_MEMBER || st == STRATA_GNODE_LEADER;
+    }
 }

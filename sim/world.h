@@ -32,10 +32,24 @@
  *            still one buffer.
  *   TICK     the source's next packet is due (one every packet interval).
  *   JOIN / DEPART   a session starts or ends (scenario.h plans them).
- *   TIMELINE a scenario event that changes the network (upload, loss).
+ *   TIMELINE a scenario event that changes the network (upload, loss) or
+ *            crashes the control center (control-restart: its node object
+ *            and all its state are destroyed; datagrams to it are lost).
+ *   CONTROL_UP  a fresh control center starts on the same address (new
+ *            node id and seed, nothing carried over); the world watches its
+ *            status until its recovery window closes (every DCM rebuilt).
  *   SAMPLE   a row of the CSV time series.
  * Every processed event is folded into the run's fingerprint: a 64-bit hash
  * of (time, kind, node) in processing order.
+ *
+ * Regions (scenario key region): "one", "host" (fixed labels), or
+ * "groups": every peer's node runs its locality-group agent and bootstrap
+ * client, the control node its group directory, which answers bootstrap
+ * requests; a viewer's region is its node's group, passed by the node as
+ * in the daemons, and the control center runs in LOCALITY region mode
+ * (a peer in no group yet is in its address prefix's region). For the
+ * cross-region bytes the world follows each peer's group through the
+ * node's on_group callback.
  *
  * Simulated packet size. The source pushes one tiny payload per packet
  * interval (16 bytes: sequence number and send time, so that a play
@@ -77,7 +91,8 @@ enum strata_world_event_kind {
     STRATA_WORLD_EV_DEPART = 5,
     STRATA_WORLD_EV_TIMELINE = 6,
     STRATA_WORLD_EV_SAMPLE = 7,
-    STRATA_WORLD_EVENT_KINDS = 8,
+    STRATA_WORLD_EV_CONTROL_UP = 8,
+    STRATA_WORLD_EVENT_KINDS = 9,
 };
 
 /* What the world needs to know about a datagram: whether it is stream data

@@ -177,6 +177,9 @@ static void test_parse_errors(void)
         {"at 10 loss 0.1 extra=1\n", "unexpected"},
         {"at -1 kill share=0.1\n", "'at' needs a time"},
         {"nodes = 5\r\nrate_kbps = 0\r\n", "t.scn:2: rate_kbps"},
+        {"at 10 control-restart share=0.1\n", "unexpected 'share'"},
+        {"at 10 control-restart down=x\n", "down needs seconds"},
+        {"region = regions\n", "region must be one of one|host|groups"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         strata_scenario s;
@@ -236,7 +239,8 @@ static void test_round_trip(void)
     static const char text[] = "nodes = 321\nduration_s = 7.25\nloss = 0.125\nsession = exp\n"
                                "session_mean_s = 33.3\nregion = host\nlatency = /tmp/x.txt\n"
                                "at 3 kill region=h7\nat 4 leave share=0.3\n"
-                               "at 5 upload share=0.2 kbps=100\nat 6 loss 0.5\n";
+                               "at 5 upload share=0.2 kbps=100\nat 6 loss 0.5\n"
+                               "at 7 control-restart down=2.5\ngroup_max_members = 64\n";
     strata_scenario a, b;
     char err[256] = "";
     CHECK_EQ_INT(parse(&a, text, err, sizeof err), 0);
@@ -255,7 +259,10 @@ static void test_round_trip(void)
     CHECK(strcmp(buf, buf2) == 0);
     CHECK_EQ_INT(b.nodes, 321);
     CHECK_EQ_U64(b.duration_ns, 7250000000ull);
-    CHECK_EQ_INT((int)b.nevents, 4);
+    CHECK_EQ_INT((int)b.nevents, 5);
+    CHECK_EQ_INT(b.events[4].action, STRATA_SCN_CONTROL_RESTART);
+    CHECK_EQ_U64(b.events[4].down_ns, 2500000000ull);
+    CHECK_EQ_INT(b.group_max_members, 64);
     /* A short buffer still reports the full length and stays terminated. */
     char small[16];
     CHECK_EQ_U64(strata_scenario_format(&a, small, sizeof small), n);

@@ -323,6 +323,73 @@ static void test_dataset(void)
     CHECK(strstr(err, "/nonexistent/matrix.txt") != NULL);
 }
 
+/* region = groups: the peers' nodes run their group agents, the control
+ * node's group directory bootstraps them, and the channel's regions are
+ * the groups. */
+static void test_groups_regions(void)
+{
+    char path[1024];
+    const char *lat =
+        test_data_file("latency/planetlab490/planetlab490_median_rtt_ms.txt", path, sizeof path);
+    if (!lat)
+        return;
+    strata_scenario s;
+    small(&s, 80, 30);
+    set(&s, "latency", lat);
+    set(&s, "region", "groups");
+    set(&s, "join_window_s", "10");
+    strata_simresult r, r2;
+    char *j1 = NULL, *j2 = NULL;
+    uint64_t fp = run(&s, &r, &j1, NULL);
+    CHECK_EQ_INT(r.have_groups, 1);
+    CHECK_EQ_INT(r.online_end, 80);
+    CHECK_EQ_INT(r.in_group_end, 80); /* every peer found or founded a group */
+    CHECK(r.regions_end > 1);         /* 80 peers over five continents */
+    CHECK(r.regions_end < 80);        /* and groups of more than one */
+    CHECK(r.regions >= 1);
+    CHECK(r.cross_region_bytes_ratio > 0);
+    CHECK(r.delivery_ratio > 0.95);
+    CHECK(strstr(j1, "\"regions_end\"") != NULL);
+    /* Deterministic, agents included. */
+    CHECK_EQ_U64(run(&s, &r2, &j2, NULL), fp);
+    CHECK(strcmp(j1, j2) == 0);
+    free(j1);
+    free(j2);
+}
+
+/* The control center crashes mid-stream (its node object destroyed) and a
+ * fresh one starts on the same address: the peers relay on, re-associate
+ * through their heartbeats, and every DCM is rebuilt from them. */
+static void test_control_restart(void)
+{
+    strata_scenario s;
+    small(&s, 60, 30);
+    add_event(&s, "10", "control-restart down=1");
+    strata_simresult r;
+    char *json = NULL;
+    run(&s, &r, &json, NULL);
+    CHECK_EQ_INT(r.have_restart, 1);
+    CHECK(fabs(r.restart_at_s - 10) < 1e-9);
+    CHECK(fabs(r.restart_down_s - 1) < 1e-9);
+    CHECK(r.rebuilt_s > 0 && r.rebuilt_s < 5); /* a recovery window of three heartbeats */
+    CHECK_EQ_U64(r.members_before, 61);        /* 60 peers and the source */
+    CHECK(r.restored_members >= 60);
+    CHECK(r.reported_edges > 0);
+    CHECK_EQ_U64(r.restored_edges, r.reported_edges); /* nobody left: the same trees */
+    CHECK_EQ_U64(r.dcms_rebuilt, r.dcms_before);
+    CHECK(r.delivery_before > 0.999);
+    CHECK(r.delivery_after > 0.999); /* no dip: the data plane never waits */
+    CHECK(strstr(json, "\"control_restart\"") != NULL);
+    free(json);
+
+    /* Without the event the JSON has no such block. */
+    small(&s, 10, 3);
+    run(&s, &r, &json, NULL);
+    CHECK_EQ_INT(r.have_restart, 0);
+    CHECK(strstr(json, "control_restart") == NULL);
+    free(json);
+}
+
 static void test_addresses_and_lookup(void)
 {
     CHECK(strata_simalg_find("strata") != NULL);
@@ -372,6 +439,8 @@ int main(void)
     test_correlated_failures();
     test_loss();
     test_dataset();
+    test_groups_regions();
+    test_control_restart();
     test_addresses_and_lookup();
     return test_summary("test_world");
 }

@@ -454,6 +454,69 @@ static void test_rejoin_after_unknown(sent_list *out)
     sent_clear(out);
 }
 
+/* More DCMs than the old fixed table (256) instruct the source: each one's
+ * root gets the stream. A DCM that leaves the source no child is
+ * dropped, and an older instruction of it arriving late is stale. */
+static void test_many_dcms(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    strata_source *s = strata_source_new(&cfg, NULL, 0);
+    strata_source_handle_timeout(s, 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 1, MS(1)), 0);
+    enum { N = 600 };
+    uint32_t epoch = 1;
+    for (uint32_t d = 1; d <= N; d++) {
+        uint32_t kid = 10 + d;
+        CHECK_EQ_INT(feed_instr(s, d, epoch++, 1, 0, &kid, 1, MS(2)), 0);
+    }
+    drain(s, out);
+    uint8_t payload[1000] = {0};
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(10)), 0);
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), N);
+    CHECK(has_data_to(out, 0, addr_of(10 + 1), NULL));
+    CHECK(has_data_to(out, 0, addr_of(10 + N), NULL));
+
+    /* DCM 7 empties: its root gets nothing more; its older instruction
+     * (epoch 7) arriving now is ignored. */
+    CHECK_EQ_INT(feed_instr(s, 7, epoch++, 1, 0, NULL, 0, MS(20)), 0);
+    uint32_t kid7 = 17;
+    CHECK_EQ_INT(feed_instr(s, 7, 7, 1, 0, &kid7, 1, MS(21)), 0);
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(30)), 0);
+    drain(s, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), N - 1);
+    CHECK(!has_data_to(out, 1, addr_of(17), NULL));
+    /* A newer one brings it back. */
+    CHECK_EQ_INT(feed_instr(s, 7, epoch++, 1, 0, &kid7, 1, MS(40)), 0);
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(50)), 0);
+    drain(s, out);
+    CHECK(has_data_to(out, 2, addr_of(17), NULL));
+    strata_source_del(s);
+    sent_clear(out);
+}
+
+/* Instructions of one change share an epoch: a DCM whose first substream
+ * is empty is kept until the others have come, which are not stale. */
+static void test_dcm_empty_first_substream(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    strata_source *s = strata_source_new(&cfg, NULL, 0);
+    strata_source_handle_timeout(s, 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 2, MS(1)), 0);
+    uint32_t kid = 900;
+    CHECK_EQ_INT(feed_instr(s, 3, 5, 2, 0, NULL, 0, MS(2)), 0);
+    CHECK_EQ_INT(feed_instr(s, 3, 5, 2, 1, &kid, 1, MS(2)), 0);
+    drain(s, out);
+    uint8_t payload[1000] = {0};
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(10)), 0);
+    CHECK_EQ_INT(strata_source_push(s, payload, sizeof payload, MS(20)), 0);
+    drain(s, out);
+    CHECK(has_data_to(out, 1, addr_of(900), NULL)); /* substream 1 */
+    CHECK(!has_data_to(out, 0, addr_of(900), NULL));
+    strata_source_del(s);
+    sent_clear(out);
+}
+
 /* After joining again, the source sends on to every root it knows until
  * the control center speaks; two heartbeat intervals after its first
  * instruction of a higher epoch, the sets of DCMs that sent nothing since
@@ -582,6 +645,8 @@ int main(void)
     test_repair_budget(out);
     test_rejoin_after_unknown(out);
     test_prune_after_rejoin(out);
+    test_many_dcms(out);
+    test_dcm_empty_first_substream(out);
     test_config();
     test_alloc_failure(out);
     sent_clear(out);
