@@ -5,7 +5,7 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev)
 case "$what" in
-  test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl) ;;
+  test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl chromium chromium-driver) ;;
   demo) pkgs+=(ffmpeg procps) ;;
 esac
 missing=()
