@@ -6,7 +6,7 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev)
 case "$what" in
   test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl chromium chromium-driver) ;;
-  demo) pkgs+=(ffmpeg procps) ;;
+  demo) pkgs+=(ffmpeg procps python3) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do
