@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "config.h"
 #include "delay.h"
 #include "host.h"
 #include "http.h"
@@ -45,7 +46,7 @@ static void usage(void)
            "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
            "                         one sorted line each: node channel dcm parent...\n"
            "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
-           "                         do not watch where its viewers lack upload (default on)\n" CMD_DELAY_HELP
+           "                         do not watch where its viewers lack upload (default on)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("control")
            "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
            "                         /topology.json, the JSON status at /status and\n"
            "                         Prometheus metrics at /metrics\n"
@@ -237,6 +238,7 @@ int cmd_control(int argc, char **argv)
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
     int c;
+    cmd_config_apply(SUB, opts, &argc, &argv);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {

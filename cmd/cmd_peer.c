@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "config.h"
 #include "delay.h"
 #include "groups.h"
 #include "host.h"
@@ -63,7 +64,7 @@ static void usage(void)
            "  --group-threshold-ms MS join-test threshold (default 50)\n"
            "  --group-seed N          seed of the group agent's random draws (default: random)\n"
            "  --node-id HEX           this node's id, up to 16 hex digits (default: random)\n"
-           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
+           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("peer")
            "  -v, --verbose           log more\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -359,6 +360,7 @@ int cmd_peer(int argc, char **argv)
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
     int c;
+    cmd_config_apply(SUB, opts, &argc, &argv);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
