@@ -5,7 +5,8 @@ set -euo pipefail
 what=${1:-build}
 pkgs=(build-essential cmake pkg-config libuv1-dev libinih-dev)
 case "$what" in
-  test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl chromium chromium-driver) ;;
+  test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl chromium chromium-driver
+              groff-base systemd) ;;
   demo) pkgs+=(ffmpeg procps python3) ;;
 esac
 missing=()
