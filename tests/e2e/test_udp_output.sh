@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # UDP output (SPEC P2, issue 12 item 6): `strata peer --output udp://ADDR:PORT`
-# sends the played MPEG-TS as datagrams of 7 whole TS packets. Two peers
-# watch a 2 s H.264 stream made by ffmpeg: the first sends it to a Python
-# receiver, which must get every byte of the input, in datagrams of 1316
-# bytes (the last shorter) that each start with a TS sync byte; the second
-# sends it to ffprobe reading udp://, which must find the H.264 video at its
-# size. A malformed udp:// output is a usage error.
+# sends the played MPEG-TS as datagrams of 7 whole TS packets. A peer
+# watches a 2 s H.264 stream made by ffmpeg and sends it to a Python
+# receiver, which must get every byte of the input in datagrams of 1316
+# bytes (the last shorter) that each start with a TS sync byte; the receiver
+# passes each datagram on to ffprobe reading udp://, which must find the
+# H.264 video at its size. Malformed udp:// outputs are usage errors.
 . "$(dirname "$0")/lib.sh"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null \
     || fail "ffmpeg/ffprobe missing (scripts/install-deps.sh test installs them)"
@@ -22,18 +22,22 @@ ffmpeg -hide_banner -loglevel error -f lavfi -i testsrc2=size=320x240:rate=25 -t
 bytes=$(stat -c %s "$WORK/input.ts")
 RATE=$((bytes * 8 / 2 / 1000 + 1))
 
-free_port() { python3 -c 'import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-# The receiver binds first and says so; it stops once it has the input's
-# length or 3 s after the last datagram.
-python3 - "$WORK/recv.port" "$WORK/recv.ts" "$WORK/recv.sizes" "$bytes" <<'PY' &
-import socket, sys
-port_file, out, sizes_file, want = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+# The receiver binds its port and picks a free one for ffprobe, writes both
+# ("RECV PROBE"), then takes datagrams until it has the input's length (or
+# 3 s pass without one), passing each on to ffprobe's port, and judges them.
+python3 - "$WORK" "$bytes" <<'PY' >"$WORK/recv.txt" 2>&1 &
+import os, socket, sys
+work, want = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
 s.bind(("127.0.0.1", 0))
-open(port_file + ".tmp", "w").write(str(s.getsockname()[1]))
-import os; os.rename(port_file + ".tmp", port_file)
+p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+p.bind(("127.0.0.1", 0))
+probe_port = p.getsockname()[1]
+p.close()
+with open(work + "/ports.tmp", "w") as f:
+    f.write("%d %d\n" % (s.getsockname()[1], probe_port))
+os.rename(work + "/ports.tmp", work + "/ports")
 s.settimeout(30)
 got, sizes = bytearray(), []
 while len(got) < want:
@@ -42,63 +46,53 @@ while len(got) < want:
     except socket.timeout:
         break
     s.settimeout(3)
+    s.sendto(d, ("127.0.0.1", probe_port))
     got += d
     sizes.append(len(d))
-open(out, "wb").write(got)
-open(sizes_file, "w").write(" ".join(map(str, sizes)))
+open(work + "/recv.ts", "wb").write(got)
+bad = ["a datagram of %d bytes" % n for n in sizes[:-1] if n != 1316]
+if sizes and (sizes[-1] % 188 or sizes[-1] > 1316):
+    bad.append("a last datagram of %d bytes" % sizes[-1])
+off = 0
+for n in sizes:
+    if got[off] != 0x47:
+        bad.append("no sync byte at %d" % off)
+    off += n
+print("%d datagrams, %d bytes; the last %d" % (len(sizes), len(got), sizes[-1] if sizes else 0))
+for b in bad[:5]:
+    print("bad:", b)
+sys.exit(1 if bad or not sizes else 0)
 PY
 RECV_PID=$!
 PIDS+=($RECV_PID)
-for ((i = 0; i < 100; i++)); do [ -s "$WORK/recv.port" ] && break; sleep 0.05; done
-[ -s "$WORK/recv.port" ] || fail "the receiver did not start"
-PROBE_PORT=$(free_port)
+wait_for_line "$WORK/ports" '^[0-9]+ [0-9]+$' 10 || fail "the receiver did not start: $(cat "$WORK/recv.txt")"
+read -r RECV_PORT PROBE_PORT <"$WORK/ports"
 
-start_control
-start_viewer peer0 --channel test --no-groups --output "udp://127.0.0.1:$(cat "$WORK/recv.port")"
-start_viewer peer1 --channel test --no-groups --output "udp://127.0.0.1:$PROBE_PORT"
-wait_for_members 2
 timeout 20 ffprobe -v error -show_entries stream=codec_name,width,height -of csv=p=0 \
     -probesize 32768 -analyzeduration 200000 -fpsprobesize 0 \
     "udp://127.0.0.1:$PROBE_PORT?timeout=15000000" >"$WORK/ffprobe.txt" 2>"$WORK/ffprobe.log" &
 PROBE_PID=$!
 PIDS+=($PROBE_PID)
-# ffprobe is ready once its port is taken (it binds without SO_REUSEADDR).
-python3 - "$PROBE_PORT" <<'PY' || fail "ffprobe did not bind udp port $PROBE_PORT: $(cat "$WORK/ffprobe.log")"
-import socket, sys, time
-for _ in range(200):
-    try:
-        socket.socket(socket.AF_INET, socket.SOCK_DGRAM).bind(("127.0.0.1", int(sys.argv[1])))
-    except OSError:
-        sys.exit(0)
-    time.sleep(0.05)
-sys.exit(1)
-PY
+# ffprobe is ready once its port is bound (a line of /proc/net/udp).
+hexport=$(printf ':%04X ' "$PROBE_PORT")
+for ((i = 0; i < 200; i++)); do grep -q "$hexport" /proc/net/udp && break; sleep 0.05; done
+grep -q "$hexport" /proc/net/udp || fail "ffprobe did not bind udp port $PROBE_PORT: $(cat "$WORK/ffprobe.log")"
+
+start_control
+start_viewer peer --channel test --no-groups --output "udp://127.0.0.1:$RECV_PORT"
+wait_for_members 1
 start source source --control "$CONTROL" --channel test --input "$WORK/input.ts" --rate "$RATE" \
     --listen 127.0.0.1:0
 wait_for_line "$WORK/source.out" '^strata source ' 10 || fail "source not ready"
 
-wait "$RECV_PID" || fail "the receiver failed"
-got=$(stat -c %s "$WORK/recv.ts")
+wait "$RECV_PID" || fail "the receiver: $(cat "$WORK/recv.txt")"
 cmp "$WORK/input.ts" "$WORK/recv.ts" \
-    || fail "the UDP output differs from the input ($got of $bytes bytes received)"
-python3 - "$WORK/recv.sizes" "$WORK/recv.ts" <<'PY' || fail "datagrams are not 7 TS packets each"
-import sys
-sizes = list(map(int, open(sys.argv[1]).read().split()))
-data = open(sys.argv[2], "rb").read()
-bad = [n for n in sizes[:-1] if n != 1316] + ([sizes[-1]] if sizes[-1] % 188 or sizes[-1] > 1316 else [])
-off = 0
-for n in sizes:
-    if data[off] != 0x47:
-        bad.append("no sync byte at %d" % off)
-    off += n
-print("%d datagrams, %d bytes; last %d" % (len(sizes), off, sizes[-1]))
-sys.exit(1 if bad else 0)
-PY
-pass "the UDP output carries the whole input ($bytes bytes) in datagrams of 7 TS packets"
+    || fail "the UDP output differs from the input: $(cat "$WORK/recv.txt")"
+pass "the UDP output carries the whole input in datagrams of 7 TS packets: $(cat "$WORK/recv.txt")"
 
 wait "$PROBE_PID" || fail "ffprobe failed: $(cat "$WORK/ffprobe.log")"
 grep -q '^h264,320,240' "$WORK/ffprobe.txt" \
     || fail "ffprobe did not find the video: $(cat "$WORK/ffprobe.txt" "$WORK/ffprobe.log")"
-udp=$(sed -n 's/.*"udp":{"datagrams":\([0-9]*\).*/\1/p' "$WORK/peer1.json")
-[ "${udp:-0}" -gt 0 ] || fail "peer1's status counts no UDP datagram: $(cat "$WORK/peer1.json")"
-pass "ffprobe reads the UDP output: $(tr '\n' ' ' <"$WORK/ffprobe.txt")($udp datagrams)"
+udp=$(sed -n 's/.*"udp":{"datagrams":\([0-9]*\).*/\1/p' "$WORK/peer.json")
+[ "${udp:-0}" -gt 0 ] || fail "the peer's status counts no UDP datagram: $(cat "$WORK/peer.json")"
+pass "ffprobe reads the UDP output: $(head -n 1 "$WORK/ffprobe.txt") ($udp datagrams in the peer's status)"

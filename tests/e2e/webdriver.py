@@ -30,6 +30,7 @@ class Browser:
         if not driver or not binary:
             raise RuntimeError("chromium or chromedriver missing "
                                "(scripts/install-deps.sh test installs them)")
+        self.session = None
         self.port = free_port()
         self.log = open(log_path, "w")
         self.proc = subprocess.Popen([driver, "--port=%d" % self.port],
@@ -45,6 +46,13 @@ class Browser:
         else:
             self.close()
             raise RuntimeError("chromedriver not ready")
+        try:
+            self.session = self._new_session(binary, width, height)
+        except Exception:
+            self.close()  # no chromedriver left behind
+            raise
+
+    def _new_session(self, binary, width, height):
         args = ["--headless=new", "--disable-gpu", "--disable-dev-shm-usage",
                 "--window-size=%d,%d" % (width, height)]
         if os.geteuid() == 0:
@@ -52,7 +60,7 @@ class Browser:
         caps = {"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:chromeOptions": {"binary": binary, "args": args}}}}
-        self.session = self._call("POST", "/session", caps)["value"]["sessionId"]
+        return self._call("POST", "/session", caps)["value"]["sessionId"]
 
     def _call(self, method, path, body=None):
         data = json.dumps(body).encode() if body is not None else None
@@ -77,7 +85,7 @@ class Browser:
 
     def close(self):
         try:
-            if getattr(self, "session", None):
+            if self.session:
                 self._call("DELETE", "/session/" + self.session)
         except OSError:
             pass
