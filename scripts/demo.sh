@@ -106,18 +106,6 @@ fi
 read -r -a HOSTS <<<"$(echo ${DEMO_HOSTS:-})"
 
 echo "== strata demo: $PEERS peers, ${SECONDS_TOTAL}s of live video; work dir $WORK"
-# The video is shorter than the run so that every peer present throughout
-# holds at least one whole copy to compare; the source repeats it.
-VIDEO_SECONDS=$((SECONDS_TOTAL * 3 / 4 > 8 ? SECONDS_TOTAL * 3 / 4 : 8))
-echo "-- encoding a ${VIDEO_SECONDS}s test video (H.264 + AAC in MPEG-TS) with ffmpeg"
-ffmpeg -hide_banner -loglevel error -y \
-    -f lavfi -i "testsrc2=size=640x360:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
-    -t "$VIDEO_SECONDS" -c:v libx264 -preset veryfast -tune zerolatency -b:v 900k -maxrate 1000k \
-    -bufsize 1000k -g 50 -pix_fmt yuv420p -c:a aac -b:a 96k -f mpegts "$WORK/input.ts"
-bytes=$(stat -c %s "$WORK/input.ts")
-RATE=$((bytes * 8 / VIDEO_SECONDS / 1000 + 1))
-echo "   $bytes bytes, $RATE kbit/s"
-
 # Eight bootstrap leaders (not 3): a newcomer then hears of every group of
 # the four clusters; with 3 drawn among 4 or more, one in four misses its
 # own cluster's, finds no group near enough and founds a group of one.
@@ -134,6 +122,18 @@ if [ -n "$LATENCY" ]; then
 else
     echo "-- peers on loopback without delay: one locality group, one region"
 fi
+
+# The video is shorter than the run so that every peer present throughout
+# holds at least one whole copy to compare; the source repeats it.
+VIDEO_SECONDS=$((SECONDS_TOTAL * 3 / 4 > 8 ? SECONDS_TOTAL * 3 / 4 : 8))
+echo "-- encoding a ${VIDEO_SECONDS}s test video (H.264 + AAC in MPEG-TS) with ffmpeg"
+ffmpeg -hide_banner -loglevel error -y \
+    -f lavfi -i "testsrc2=size=640x360:rate=25" -f lavfi -i "sine=frequency=440:sample_rate=48000" \
+    -t "$VIDEO_SECONDS" -c:v libx264 -preset veryfast -tune zerolatency -b:v 900k -maxrate 1000k \
+    -bufsize 1000k -g 50 -pix_fmt yuv420p -c:a aac -b:a 96k -f mpegts "$WORK/input.ts"
+bytes=$(stat -c %s "$WORK/input.ts")
+RATE=$((bytes * 8 / VIDEO_SECONDS / 1000 + 1))
+echo "   $bytes bytes, $RATE kbit/s"
 
 # Mixed upload capacities (kbit/s) around the stream rate: fibre, cable, DSL, mobile;
 # peer i takes caps[(i + i/4) % 8], so that each of the four clusters (peers i, i+4,
@@ -173,7 +173,7 @@ for ((t = 0; t < 100; t++)); do
     [ $grouped -eq $FIRST ] && break
     sleep 0.1
 done
-echo "-- the first $FIRST peers are in $(field "$WORK/control.json" groups) group(s) after $((t / 10)) s; starting the others"
+echo "-- the first $FIRST peers are in their groups after $((t / 10)) s; starting the others"
 for ((n = FIRST; n < PEERS; n++)); do start_peer; sleep 0.15; done
 echo "-- $PEERS peers started; peer0 serves $URL"
 # The broadcast starts once the audience is in: each peer first joins a
