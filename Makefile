@@ -3,7 +3,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 SAN_BUILD ?= build-san
 
-.PHONY: all build demo test test-fast test-san fuzz bench clean format
+.PHONY: all build demo test test-fast test-san fuzz bench clean format install
 
 all: build
 
@@ -39,6 +39,15 @@ fuzz:
 	CC=clang cmake -S . -B $(SAN_BUILD) -DSTRATA_SANITIZE=ON -DSTRATA_FUZZ=ON >/dev/null
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	scripts/fuzz.sh $(SAN_BUILD) $(FUZZ_SECONDS)
+
+# PREFIX (default /usr/local) and DESTDIR as usual: the units and strata.pc
+# name PREFIX's paths, so a build configured for one prefix installs there.
+PREFIX ?= /usr/local
+install:
+	@scripts/install-deps.sh build
+	cmake -S . -B $(BUILD) -DSTRATA_WERROR=ON -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
+	cmake --install $(BUILD)
 
 bench: build
 	scripts/bench.sh $(BUILD)

@@ -12,12 +12,14 @@
 #include <string.h>
 
 #include "args.h"
+#include "config.h"
 #include "delay.h"
 #include "host.h"
 #include "http.h"
 #include "metrics.h"
 #include "status_file.h"
 #include "strata/node.h"
+#include "topology.h"
 
 static const char *const SUB = "control";
 
@@ -44,8 +46,10 @@ static void usage(void)
            "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
            "                         one sorted line each: node channel dcm parent...\n"
            "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
-           "                         do not watch where its viewers lack upload (default on)\n" CMD_DELAY_HELP
-           "  --http ADDR:PORT       serve the JSON status at /status\n"
+           "                         do not watch where its viewers lack upload (default on)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("control")
+           "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
+           "                         /topology.json, the JSON status at /status and\n"
+           "                         Prometheus metrics at /metrics\n"
            "  -v, --verbose          log every join, leave and repair\n"
            "  -q, --quiet            log errors only\n"
            "  -h, --help             show this help\n"
@@ -158,6 +162,16 @@ static void on_topology_timer(uv_timer_t *t)
     write_topology(t->data);
 }
 
+/* GET /topology.json: the status and every membership (host/topology.h). */
+static char *topology_json(void *user, size_t *len)
+{
+    control_daemon *d = user;
+    char status[4096];
+    size_t n = status_json(d, status, sizeof status);
+    status[n < sizeof status ? n : sizeof status - 1] = '\0';
+    return host_topology_json(strata_node_control(d->core), status, len);
+}
+
 /* The Prometheus page: the control center's and its group directory's
  * figures; datagrams no role took count among the drops, as in the JSON
  * status. */
@@ -224,6 +238,7 @@ int cmd_control(int argc, char **argv)
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
     int c;
+    cmd_config_apply(SUB, opts, &argc, &argv);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
@@ -337,6 +352,8 @@ int cmd_control(int argc, char **argv)
             return CMD_EXIT_FAILURE;
         }
         host_http_set_metrics(d.http, metrics_text, &d);
+        host_http_add_page(d.http, "/", "text/html; charset=utf-8", host_topology_page, NULL);
+        host_http_add_page(d.http, "/topology.json", "application/json", topology_json, &d);
     }
     host_status_file_start(&d.status_file, d.loop, status_path, status_json, &d);
     if (d.topology_path) {
@@ -347,7 +364,7 @@ int cmd_control(int argc, char **argv)
     host_signals_start(&d.signals, d.loop, on_signal, &d);
     char a[32], h[32];
     if (have_http)
-        printf("strata control listening on udp %s http http://%s/status\n",
+        printf("strata control listening on udp %s http http://%s/\n",
                strata_addr_format(d.node.bound, a, sizeof a),
                strata_addr_format(http_bound, h, sizeof h));
     else

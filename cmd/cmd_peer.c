@@ -1,7 +1,7 @@
 /*
  * strata peer: joins a locality group (SPEC L1-L11) and, under it as its
  * region, a channel; relays its part of the multi-tree and plays the
- * stream out to a file, standard output and/or HTTP.
+ * stream out to a file, standard output, UDP and/or HTTP.
  *
  * One node (strata/node.h) on one socket (host.h): its group agent and
  * bootstrap client, and a viewer session of the channel, which joins once
@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "config.h"
 #include "delay.h"
 #include "groups.h"
 #include "host.h"
@@ -24,12 +25,14 @@
 #include "metrics.h"
 #include "status_file.h"
 #include "strata/peer.h"
+#include "udp_out.h"
 
 static const char *const SUB = "peer";
 
 static void usage(void)
 {
-    printf("usage: strata peer --control ADDR:PORT --channel NAME[:PRIO] [--output FILE|-]\n"
+    printf("usage: strata peer --control ADDR:PORT --channel NAME[:PRIO]\n"
+           "                   [--output FILE|-|udp://ADDR:PORT]\n"
            "                   [--http ADDR:PORT] [--upload KBPS] [--region LABEL] [OPTIONS]\n"
            "\n"
            "Joins channels through the control center, receives each substream from\n"
@@ -40,8 +43,11 @@ static void usage(void)
            "                          it to watch several at once on one socket. PRIO ranks\n"
            "                          them for the node's upload, 0 first (default: the\n"
            "                          order given)\n"
-           "  --output FILE|-         write a channel's stream to FILE, or to standard\n"
-           "                          output; the i-th --output is the i-th channel's\n"
+           "  --output FILE|-|udp://ADDR:PORT\n"
+           "                          write a channel's stream to FILE, to standard output,\n"
+           "                          or as MPEG-TS over UDP to ADDR:PORT (7 TS packets a\n"
+           "                          datagram; ffplay udp://ADDR:PORT plays it); the i-th\n"
+           "                          --output is the i-th channel's\n"
            "  --http ADDR:PORT        serve the live streams at http://ADDR:PORT/stream/NAME\n"
            "                          and the first at /stream (MPEG-TS; VLC, mpv and\n"
            "                          ffplay open it)\n"
@@ -58,7 +64,7 @@ static void usage(void)
            "  --group-threshold-ms MS join-test threshold (default 50)\n"
            "  --group-seed N          seed of the group agent's random draws (default: random)\n"
            "  --node-id HEX           this node's id, up to 16 hex digits (default: random)\n"
-           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
+           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("peer")
            "  -v, --verbose           log more\n"
            "  -q, --quiet             log errors only\n"
            "  -h, --help              show this help\n"
@@ -75,6 +81,9 @@ typedef struct peer_channel {
     int handle;      /* in the node */
     int http_stream; /* its stream on the HTTP server, or -1 */
     FILE *out;
+    host_udp_out *udp; /* --output udp://: points into udp_out */
+    host_udp_out udp_out;
+    strata_addr udp_to;
     int out_is_stdout, ended, write_failed;
 } peer_channel;
 
@@ -105,6 +114,8 @@ static void on_play(void *user, const uint8_t *buf, size_t len)
         strata_logf(&d->log, STRATA_LOG_ERROR, "writing the output of %s failed: %s", pc->name,
                     strerror(errno));
     }
+    if (pc->udp)
+        host_udp_out_write(pc->udp, buf, len);
     if (d->http && pc->http_stream >= 0)
         host_http_write_stream(d->http, pc->http_stream, buf, len);
 }
@@ -119,6 +130,8 @@ static void on_end(void *user)
     strata_logf(&d->log, STRATA_LOG_INFO, "end of stream played: %s", pc->name);
     if (pc->out)
         fflush(pc->out);
+    if (pc->udp)
+        host_udp_out_flush(pc->udp);
     if (d->http && pc->http_stream >= 0)
         host_http_end_stream(d->http, pc->http_stream);
 }
@@ -220,11 +233,18 @@ static size_t status_json(void *user, char *buf, size_t buflen)
             "%s{\"name\":\"%s\",\"relay\":%s,\"priority\":%u,\"state\":%d,"
             "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
             ",\"tx_data_bytes\":%" PRIu64 ",\"played_packets\":%" PRIu64
-            ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64 ",\"ended\":%d}",
+            ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64 ",\"ended\":%d",
             first ? "" : ",", info.name, info.relay ? "true" : "false",
             pc ? (unsigned)pc->priority : 255u, ci.state, ci.rx_data_packets, ci.rx_data_bytes,
             ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
             pc ? pc->ended : 0);
+        if (pc && pc->udp)
+            host_status_appendf(buf, buflen, &off,
+                                ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
+                                ",\"skipped_bytes\":%" PRIu64 ",\"send_errors\":%" PRIu64 "}",
+                                pc->udp->stats.datagrams, pc->udp->stats.bytes,
+                                pc->udp->stats.skipped_bytes, pc->udp->stats.send_errors);
+        host_status_appendf(buf, buflen, &off, "}");
         first = 0;
     }
     host_status_appendf(buf, buflen, &off, "]");
@@ -266,6 +286,9 @@ static void stop(peer_daemon *d)
     host_status_file_close(&d->status_file);
     host_http_close(d->http);
     d->http = NULL;
+    for (int i = 0; i < d->nch; i++)
+        if (d->ch[i].udp)
+            host_udp_out_close(d->ch[i].udp);
 }
 
 static void on_signal(void *user, int signum)
@@ -337,6 +360,7 @@ int cmd_peer(int argc, char **argv)
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
     int c;
+    cmd_config_apply(SUB, opts, &argc, &argv);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {
@@ -449,6 +473,11 @@ int cmd_peer(int argc, char **argv)
                 cmd_usage_error(SUB, "only one --output can be -");
             pc->out = stdout;
             pc->out_is_stdout = 1;
+        } else if (strncmp(outputs[i], "udp://", 6) == 0) {
+            if (host_udp_out_parse(outputs[i], &pc->udp_to) < 0)
+                cmd_usage_error(SUB, "--output udp://A.B.C.D:PORT (a port above 0), got '%s'",
+                                outputs[i]);
+            pc->udp = &pc->udp_out;
         } else if (!(pc->out = fopen(outputs[i], "wb"))) {
             fprintf(stderr, "strata peer: cannot open output '%s': %s\n", outputs[i],
                     strerror(errno));
@@ -467,6 +496,15 @@ int cmd_peer(int argc, char **argv)
     d.node.user = &d;
     if (d.emulating)
         host_node_set_delay(&d.node, &d.delay);
+    for (int i = 0; i < d.nch; i++) {
+        peer_channel *pc = &d.ch[i];
+        int urc = pc->udp ? host_udp_out_start(pc->udp, d.loop, pc->udp_to) : 0;
+        if (urc < 0) {
+            fprintf(stderr, "strata peer: cannot open the UDP output of %s: %s\n", pc->name,
+                    uv_strerror(urc));
+            return CMD_EXIT_FAILURE;
+        }
+    }
     int rc = host_node_open(&d.node, d.loop, listen);
     if (rc < 0) {
         fprintf(stderr, "strata peer: cannot open a UDP socket: %s\n", uv_strerror(rc));

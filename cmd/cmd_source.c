@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "args.h"
+#include "config.h"
 #include "delay.h"
 #include "host.h"
 #include "ingest.h"
@@ -39,7 +40,7 @@ static void usage(void)
         "  --loop                start a file over at its end instead of ending the\n"
         "                        stream (a test channel that never stops)\n"
         "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
-        "                        before leaving (default 5000)\n" CMD_DELAY_HELP
+        "                        before leaving (default 5000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("source")
         "  -v, --verbose         log more\n"
         "  -q, --quiet           log errors only\n"
         "  -h, --help            show this help\n"
@@ -175,6 +176,7 @@ int cmd_source(int argc, char **argv)
     d.linger_ms = 5000;
     cmd_delay_opts dopt = {0};
     int c;
+    cmd_config_apply(SUB, opts, &argc, &argv);
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":hvq", opts, NULL)) != -1) {

@@ -15,7 +15,7 @@ static void usage(FILE *f)
                "commands:\n"
                "  control   run the control center (client manager, directory, DCMs)\n"
                "  source    push a stream (file, stdin or MPEG-TS over UDP) into a channel\n"
-               "  peer      join a channel, relay it and play it out (file, stdout, HTTP)\n"
+               "  peer      join a channel, relay it and play it out (file, stdout, UDP, HTTP)\n"
                "  sim       run the same core under a virtual clock at up to 100,000 nodes\n"
                "\n"
                "Run 'strata COMMAND --help' for a command's options.\n");

@@ -2080,6 +2080,20 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
             e->dcm = strata_dcm_id_of(rec->dcm);
             strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_SUBSTREAMS);
         }
+        const strata_dcm *rd = region_dcm(rec);
+        if (rd) {
+            size_t len = 0;
+            const char *r = strata_dcm_region(rd, &len);
+            e->region_dcm = strata_dcm_id_of(rd);
+            if (r && len)
+                memcpy(e->region, r, len < sizeof e->region ? len : sizeof e->region - 1);
+        }
+        memcpy(e->channel_name, rec->ch->name, rec->ch->name_len);
+        e->addr = rec->host->addr;
+        e->upload_kbps = rec->upload_kbps;
+        e->played = rec->played;
+        e->missed = rec->missed;
+        e->tx_bytes = rec->tx_bytes;
     }
     return c->nodes.count;
 }

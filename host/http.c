@@ -39,6 +39,12 @@ struct host_http {
     int ended[HOST_HTTP_MAX_STREAMS];
     host_http_status_fn metrics;
     void *metrics_user;
+    struct {
+        const char *path, *type;
+        host_http_page_fn fn;
+        void *user;
+    } pages[HOST_HTTP_MAX_PAGES];
+    int npages;
     int closing;
     int listener_closed;
 };
@@ -126,19 +132,14 @@ static int stream_of(const host_http *s, const char *line)
     return -1;
 }
 
-/* Answers 200 with what fn writes, or 500 when it writes nothing. */
-static void respond_doc(http_client *c, host_http_status_fn fn, void *user, size_t cap,
-                        const char *type)
+/* Answers 200 with blen bytes of body, or 500 when there are none; the
+ * connection closes after either. A document may change from one second to
+ * the next: no cache keeps it. */
+static void send_doc(http_client *c, const char *type, const char *body, size_t blen)
 {
-    char *body = malloc(cap);
-    if (!body) {
-        client_close(c);
-        return;
-    }
-    size_t blen = fn(user, body, cap);
     char hdr[192];
     int hl = blen ? snprintf(hdr, sizeof hdr,
-                             "HTTP/1.1 200 OK\r\nContent-Type: %s\r\n"
+                             "HTTP/1.1 200 OK\r\nContent-Type: %s\r\nCache-Control: no-cache\r\n"
                              "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                              type, blen)
                   : snprintf(hdr, sizeof hdr,
@@ -147,6 +148,18 @@ static void respond_doc(http_client *c, host_http_status_fn fn, void *user, size
     client_send(c, hdr, (size_t)hl, blen == 0);
     if (blen)
         client_send(c, body, blen, 1);
+}
+
+/* Answers with what fn writes into a buffer of cap bytes. */
+static void respond_doc(http_client *c, host_http_status_fn fn, void *user, size_t cap,
+                        const char *type)
+{
+    char *body = malloc(cap);
+    if (!body) {
+        client_close(c);
+        return;
+    }
+    send_doc(c, type, body, fn(user, body, cap));
     free(body);
 }
 
@@ -155,6 +168,15 @@ static int is_get(const char *line, const char *path)
     size_t n = strlen(path);
     return strncmp(line, "GET ", 4) == 0 && strncmp(line + 4, path, n) == 0 &&
            (line[4 + n] == ' ' || line[4 + n] == '\0' || line[4 + n] == '?');
+}
+
+/* Answers with the document fn allocates (500 without one). */
+static void respond_page(http_client *c, host_http_page_fn fn, void *user, const char *type)
+{
+    size_t blen = 0;
+    char *body = fn(user, &blen);
+    send_doc(c, type, body, body ? blen : 0);
+    free(body);
 }
 
 static void respond(http_client *c)
@@ -179,6 +201,12 @@ static void respond(http_client *c)
         respond_doc(c, s->metrics, s->metrics_user, HOST_METRICS_MAX_BYTES,
                     "text/plain; version=0.0.4; charset=utf-8");
     } else {
+        for (int i = 0; i < s->npages; i++) {
+            if (is_get(line, s->pages[i].path)) {
+                respond_page(c, s->pages[i].fn, s->pages[i].user, s->pages[i].type);
+                return;
+            }
+        }
         static const char nf[] = "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n"
                                  "Content-Length: 42\r\nConnection: close\r\n\r\n"
                                  "try /stream (MPEG-TS), /status or /metrics";
@@ -245,6 +273,19 @@ void host_http_set_metrics(host_http *h, host_http_status_fn fn, void *user)
         return;
     h->metrics = fn;
     h->metrics_user = user;
+}
+
+int host_http_add_page(host_http *h, const char *path, const char *type, host_http_page_fn fn,
+                       void *user)
+{
+    if (h->npages == HOST_HTTP_MAX_PAGES)
+        return -1;
+    h->pages[h->npages].path = path;
+    h->pages[h->npages].type = type;
+    h->pages[h->npages].fn = fn;
+    h->pages[h->npages].user = user;
+    h->npages++;
+    return 0;
 }
 
 int host_http_start(host_http **out, uv_loop_t *loop, strata_addr addr, strata_addr *bound,

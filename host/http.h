@@ -7,7 +7,8 @@
  * each at /stream/NAME (host_http_add_stream); /stream is the first. A
  * client that falls more than HOST_HTTP_MAX_QUEUED_BYTES behind is disconnected rather than letting
  * memory grow. GET /status answers the JSON the daemon provides, GET
- * /metrics its Prometheus text (host/metrics.h) when it provides one.
+ * /metrics its Prometheus text (host/metrics.h) when it provides one, and
+ * the pages a daemon adds (the control center's topology page) theirs.
  */
 #ifndef STRATA_HOST_HTTP_H
 #define STRATA_HOST_HTTP_H
@@ -29,6 +30,15 @@ int host_http_start(host_http **out, uv_loop_t *loop, strata_addr addr, strata_a
 /* Serves GET /metrics from fn (text of at most HOST_METRICS_MAX_BYTES; a
  * length of 0 answers 500). */
 void host_http_set_metrics(host_http *h, host_http_status_fn fn, void *user);
+/* Returns a document of any length, allocated with malloc (the server
+ * frees it), its length in *len; NULL answers 500. */
+typedef char *(*host_http_page_fn)(void *user, size_t *len);
+enum { HOST_HTTP_MAX_PAGES = 4 };
+/* Serves GET path (exactly, a query string aside) from fn with Content-Type
+ * type (both strings borrowed for the server's life). Returns 0, or -1
+ * when HOST_HTTP_MAX_PAGES are taken. */
+int host_http_add_page(host_http *h, const char *path, const char *type, host_http_page_fn fn,
+                       void *user);
 enum { HOST_HTTP_MAX_STREAMS = 16 };
 
 /* Names stream i (in the order of the calls, from 0): it is served at

@@ -3,10 +3,11 @@
 # Usage: scripts/install-deps.sh [build|test|demo]  (test and demo add tools)
 set -euo pipefail
 what=${1:-build}
-pkgs=(build-essential cmake pkg-config libuv1-dev)
+pkgs=(build-essential cmake pkg-config libuv1-dev libinih-dev)
 case "$what" in
-  test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl) ;;
-  demo) pkgs+=(ffmpeg procps) ;;
+  test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl chromium chromium-driver
+              groff-base systemd) ;;
+  demo) pkgs+=(ffmpeg procps python3) ;;
 esac
 missing=()
 for p in "${pkgs[@]}"; do

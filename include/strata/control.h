@@ -110,6 +110,16 @@ typedef struct strata_control_entry {
     strata_dcm_id dcm; /* the DCM whose trees it is in (a head's: the backbone); 0 for a source */
     /* per substream: a node, STRATA_MTREE_SOURCE or 0 (none); a source's are 0 */
     strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    /* For display (the topology page): the regional DCM (differs from dcm
+     * for a head) and its region label (NUL-terminated, "" for a source),
+     * the node's address, this channel's share of its upload, and its
+     * latest heartbeat's counters. */
+    strata_dcm_id region_dcm;
+    char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
+    char channel_name[STRATA_WIRE_MAX_NAME_BYTES + 1];
+    strata_addr addr;
+    uint32_t upload_kbps;
+    uint64_t played, missed, tx_bytes;
 } strata_control_entry;
 
 /* Writes up to cap memberships (in no particular order); returns how many

@@ -597,6 +597,18 @@ static fnode *populate(net *t, fnode **peers)
     return src;
 }
 
+/* Node f's entry in the control center's topology (its first channel's),
+ * or NULL. */
+static const strata_control_entry *entry_of(net *t, const fnode *f)
+{
+    static strata_control_entry e[MAXN * 2];
+    size_t n = strata_control_topology(t->c, e, MAXN * 2);
+    for (size_t i = 0; i < n && i < MAXN * 2; i++)
+        if (e[i].node.v == f->id.v)
+            return &e[i];
+    return NULL;
+}
+
 static void test_topology_and_churn(void)
 {
     strata_control_config cfg = base_cfg();
@@ -639,6 +651,20 @@ static void test_topology_and_churn(void)
     CHECK_EQ_U64(st2.missed_packets, 3);
     CHECK_EQ_U64(st2.peer_tx_bytes, 5000);
     CHECK_EQ_U64(st2.source_tx_bytes, 7000);
+    /* ... and the topology carries each member's (the topology page's). */
+    {
+        const strata_control_entry *e = entry_of(t, peers[0]);
+        CHECK(e != NULL);
+        CHECK_EQ_U64(e ? e->played : 0, 100);
+        CHECK_EQ_U64(e ? e->missed : 0, 3);
+        CHECK_EQ_U64(e ? e->tx_bytes : 0, 5000);
+        CHECK_EQ_U64(e ? e->addr.ipv4 : 0, peers[0]->addr.ipv4);
+        CHECK_EQ_U64(e ? e->upload_kbps : 0, peers[0]->upload_kbps);
+        CHECK_EQ_INT(e ? strcmp(e->channel_name, "news") : -1, 0);
+        e = entry_of(t, src);
+        CHECK_EQ_U64(e ? e->tx_bytes : 0, 7000);
+        CHECK_EQ_INT(e ? e->region[0] : -1, '\0');
+    }
 
     /* Silence one interior peer: it is declared dead and forgotten. */
     fnode *victim = interior_peer(t);
@@ -801,6 +827,18 @@ static void test_regions(void)
         CHECK(m && m->parent.node.v == eu1->id.v && m->source.node.v == src->id.v);
     }
     CHECK_EQ_INT(check_topology(t, src, 1000), 0);
+    /* The topology names each member's region: a head is in the backbone's
+     * trees (dcm 3) and its region's (region_dcm). */
+    {
+        const strata_control_entry *e = entry_of(t, eu1);
+        CHECK(e && e->dcm.v == 3 && e->region_dcm.v == 1 && strcmp(e->region, "eu") == 0);
+        e = entry_of(t, eu2);
+        CHECK(e && e->dcm.v == 1 && e->region_dcm.v == 1 && strcmp(e->region, "eu") == 0);
+        e = entry_of(t, us1);
+        CHECK(e && e->dcm.v == 3 && e->region_dcm.v == 2 && strcmp(e->region, "us") == 0);
+        e = entry_of(t, pa1);
+        CHECK(e && e->region_dcm.v == 4 && e->region[0] != '\0');
+    }
     /* Epochs come from one counter: all distinct batches. */
     CHECK(src->epoch >= 4);
 
