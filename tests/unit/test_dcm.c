@@ -565,16 +565,29 @@ static void hb_of(const strata_dcm *d, uint64_t id, const uint64_t *seq, strata_
  * substream that stands still while the others advance is moved to
  * another parent after stall_ns, not before; a stream standing still
  * everywhere blames nobody. */
+/* A DCM of 20 members under a source with two streams' worth of upload,
+ * looking for stalls after stall_ns (0: not at all). */
+static strata_dcm *heartbeat_dcm(uint64_t stall_ns)
+{
+    strata_dcm_config cfg = {.id = {7},
+                             .channel = {9},
+                             .k = K,
+                             .rate_kbps = RATE,
+                             .source_upload_kbps = 2 * RATE,
+                             .seed = 3,
+                             .stall_ns = stall_ns};
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE, 2 * RATE),
+                 0);
+    for (uint64_t id = 1; id <= 20; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 2000), 0);
+    return d;
+}
+
 static void test_heartbeats(void)
 {
     const uint64_t STALL = STRATA_MS(3000), HB = STRATA_MS(1000);
-    strata_dcm_config cfg = {.id = {7}, .channel = {9}, .k = K, .rate_kbps = RATE,
-                             .source_upload_kbps = 2 * RATE, .seed = 3, .stall_ns = STALL};
-    strata_dcm *d = strata_dcm_new(NULL, &cfg);
-    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE,
-                                       2 * RATE), 0);
-    for (uint64_t id = 1; id <= 20; id++)
-        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 2000), 0);
+    strata_dcm *d = heartbeat_dcm(STALL);
     /* A member with another member as its parent in some tree. */
     uint64_t victim = 0;
     int s0 = -1;
@@ -651,12 +664,7 @@ static void test_heartbeats(void)
     }
     /* Without stall_ns (0), stalls are not looked for. */
     strata_dcm_del(d);
-    cfg.stall_ns = 0;
-    d = strata_dcm_new(NULL, &cfg);
-    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE,
-                                       2 * RATE), 0);
-    for (uint64_t id = 1; id <= 20; id++)
-        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 2000), 0);
+    d = heartbeat_dcm(0);
     memset(seq, 0, sizeof seq);
     for (int beat = 0; beat < 8; beat++) {
         now += HB;
