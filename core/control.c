@@ -54,8 +54,9 @@
  * source announces and with the upload shares that rate gives nodes in
  * several channels, so that its JOIN does not rebuild them. The control
  * center keeps what each unknown node reports of its parents (a report),
- * takes the JOINs into memberships but into no tree, and sends no instruction, so the nodes relay on as they were. When
- * the window closes, each DCM is rebuilt from its members' reports
+ * takes the JOINs into memberships but into no tree, and sends no
+ * instruction, so the nodes relay on as they were. When the window
+ * closes, each DCM is rebuilt from its members' reports
  * (strata_dcm_restore): every reported edge that keeps the trees'
  * invariants is kept, so the trees equal those before the crash for every
  * node that stayed, and only the changes (nodes that left meanwhile) cost
