@@ -36,7 +36,7 @@ static strata_node_config base(int groups)
     return c;
 }
 
-static int reply(strata_node *n, const char *channel, uint64_t now)
+static int reply_from(strata_node *n, strata_addr from, const char *channel, uint64_t now)
 {
     strata_msg_join_reply r;
     memset(&r, 0, sizeof r);
@@ -48,7 +48,12 @@ static int reply(strata_node *n, const char *channel, uint64_t now)
     r.rate_kbps = 0; /* the stream has not started: play from seq 0 */
     r.heartbeat_ms = 500;
     uint8_t b[64];
-    return feed(n, CONTROL, b, strata_wire_encode_join_reply(b, sizeof b, &r), now);
+    return feed(n, from, b, strata_wire_encode_join_reply(b, sizeof b, &r), now);
+}
+
+static int reply(strata_node *n, const char *channel, uint64_t now)
+{
+    return reply_from(n, CONTROL, channel, now);
 }
 
 static int data(strata_node *n, const char *channel, uint64_t seq, uint64_t now)
@@ -391,35 +396,26 @@ static void test_control_messages_from_control_only(sent_list *out)
     pc.channel = "news";
     CHECK_EQ_INT(strata_node_watch(n, &pc, NULL, 0), 0);
     strata_node_handle_timeout(n, 0);
-    strata_msg_join_reply r;
-    memset(&r, 0, sizeof r);
-    r.node = ME;
-    r.channel = strata_channel_id_from_name("news", 4);
-    r.status = STRATA_JOIN_OK;
-    r.k = 2;
-    r.dcm.v = 1;
-    r.heartbeat_ms = 500;
-    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    int len = strata_wire_encode_join_reply(b, sizeof b, &r);
-    CHECK(feed(n, OTHER, b, len, MS(1)) < 0);
+    CHECK(reply_from(n, OTHER, "news", MS(1)) < 0);
     strata_peer_stats st;
     strata_peer_get_stats(strata_node_peer(n, 0), &st);
     CHECK(st.state != STRATA_PEER_MEMBER);
-    CHECK_EQ_INT(feed(n, CONTROL, b, len, MS(2)), 0);
+    CHECK_EQ_INT(reply_from(n, CONTROL, "news", MS(2)), 0);
     strata_peer_get_stats(strata_node_peer(n, 0), &st);
     CHECK_EQ_INT(st.state, STRATA_PEER_MEMBER);
 
     strata_msg_instruction in;
     memset(&in, 0, sizeof in);
     in.dcm.v = 1;
-    in.channel = r.channel;
+    in.channel = strata_channel_id_from_name("news", 4);
     in.node = ME;
     in.epoch = 5;
     in.k = 2;
     in.algorithm = STRATA_ALG_TREE;
     in.n_children = 1;
     in.children[0] = (strata_peer_ref){{0x666}, {0x0b000001u, 9999}};
-    len = strata_wire_encode_instruction(b, sizeof b, &in);
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int len = strata_wire_encode_instruction(b, sizeof b, &in);
     strata_node_stats ns;
     strata_node_get_stats(n, &ns);
     uint64_t drops = ns.drops.total;
