@@ -47,6 +47,7 @@ enum {
     SLOT_TABLE_BYTES = ROW_TABLE_MAX_BYTES * STRATA_FEC_MAX_PARITY,
     /* Per k: the table of all parity rows, then one table per row. */
     K_TABLE_BYTES = 2 * STRATA_FEC_MAX_PARITY * GF_TABLE_BYTES,
+    TAIL_MIN_BYTES = 64, /* see shared_prefix */
 };
 
 /* ISA-L's kernels take non-const source pointers but only read them. */
@@ -88,12 +89,14 @@ static void parity_rows(unsigned k, uint8_t *rows)
     memcpy(rows, m + (size_t)k * k, (size_t)k * STRATA_FEC_MAX_PARITY);
 }
 
-/* The bytes every source has of its own: the shortest src_len, short of
- * the trailer, which always goes through scratch so that a rebuilt
- * packet's length is read there. */
+/* The bytes coded in place: every source has them of its own (the
+ * shortest src_len), and the last TAIL_MIN_BYTES of a symbol, trailer
+ * included, always go through scratch. The trailer has to (a rebuilt
+ * packet's length is read there), and ISA-L codes runs below 64 bytes
+ * one byte at a time: a 2-byte tail cost 10+4 a third of its speed. */
 static size_t shared_prefix(unsigned k, const size_t *src_len, size_t sym)
 {
-    size_t prefix = sym - STRATA_FEC_LENGTH_BYTES;
+    size_t prefix = sym > TAIL_MIN_BYTES ? sym - TAIL_MIN_BYTES : 0;
     for (unsigned j = 0; j < k; j++)
         if (src_len[j] < prefix)
             prefix = src_len[j];
@@ -104,10 +107,10 @@ static size_t shared_prefix(unsigned k, const size_t *src_len, size_t sym)
  * Codes `rows` output symbols of sym bytes from k source symbols with the
  * tables tbls. Source j is src[j]: src_len[j] bytes of its own, below sym
  * when it is a data packet (then padding and the length trailer follow),
- * sym when it is a parity symbol. prefix (see shared_prefix) is at most
- * every src_len and sym - 2: bytes below it are read in place and written to out_head[r]; the
- * rest (sym - prefix bytes) is assembled in scratch (k rows of sym - prefix
- * bytes) and written to out_tail[r].
+ * sym when it is a parity symbol. prefix comes from shared_prefix: bytes
+ * below it are read in place and written to out_head[r]; the rest (sym -
+ * prefix bytes, the trailer among them) is assembled in scratch (k rows of
+ * sym - prefix bytes) and written to out_tail[r].
  */
 static void code_symbols(unsigned k, unsigned rows, uint8_t *tbls, const uint8_t *const *src,
                          const size_t *src_len, size_t sym, size_t prefix, uint8_t **out_head,
