@@ -286,10 +286,9 @@ static void test_table_cache(strata_rng *r)
     strata_fec_encoder_del(e);
 }
 
-static void test_bad_arguments(strata_rng *r)
+static void test_encode_arguments(strata_rng *r)
 {
     strata_fec_encoder *e = strata_fec_encoder_new(NULL);
-    strata_fec_decoder *d = strata_fec_decoder_new(NULL, 0);
     static group g;
     fill_group(&g, 4, r, 1);
     g.len[0] = 100, g.len[1] = 0, g.len[2] = 7, g.len[3] = 1;
@@ -324,48 +323,69 @@ static void test_bad_arguments(strata_rng *r)
     uint8_t *one[1] = {NULL};
     CHECK_EQ_INT(strata_fec_encode(e, 4, in, g.len, 0, 1, one, MAXS), STRATA_ERR_INVAL);
 
-    /* Decoding: packets 0 and 2 missing, parity 0 and 1 held. */
+    strata_fec_encoder_del(e);
+}
+
+/* Calls of test_decode_arguments: its 4+2 group, packets 0 and 2 missing,
+ * parity 0 and 1 held, with one argument changed. */
+enum drop { NONE, DECODER, DATA, DATA_LEN, PARITY, OUT, OUT_LEN, OUT_2, LONG_3 };
+static const struct decode_case {
+    unsigned k, n;
+    size_t parity_len, out_cap;
+    enum drop drop; /* the argument made NULL (or packet 3 made too long) */
+    int want;
+} decode_cases[] = {
+    {4, 2, 102, MAXP, DECODER, STRATA_ERR_INVAL},
+    {0, 2, 102, MAXP, NONE, STRATA_ERR_INVAL},
+    {17, 2, 102, MAXP, NONE, STRATA_ERR_INVAL},
+    {4, 9, 102, MAXP, NONE, STRATA_ERR_INVAL},
+    {4, 2, 102, MAXP, DATA, STRATA_ERR_INVAL},
+    {4, 2, 102, MAXP, DATA_LEN, STRATA_ERR_INVAL},
+    {4, 2, 102, MAXP, PARITY, STRATA_ERR_INVAL},
+    {4, 2, 102, MAXP, OUT, STRATA_ERR_INVAL},
+    {4, 2, 102, MAXP, OUT_LEN, STRATA_ERR_INVAL},
+    {4, 2, 102, MAXP, OUT_2, STRATA_ERR_INVAL},
+    {4, 2, 102, 99, NONE, STRATA_ERR_NOSPACE},
+    /* Lengths that cannot belong to one group. */
+    {4, 2, 1, MAXP, NONE, STRATA_ERR_RANGE},
+    {4, 2, MAXS + 1, MAXP, NONE, STRATA_ERR_RANGE},
+    {4, 2, 8, MAXP, NONE, STRATA_ERR_RANGE}, /* packet 2 has 7 bytes, more than 8 - 2 */
+    {4, 2, 102, MAXP, LONG_3, STRATA_ERR_RANGE},
+    /* Exactly the longest payload is room enough. */
+    {4, 2, 102, 100, NONE, 2},
+};
+
+static void test_decode_arguments(strata_rng *r)
+{
+    strata_fec_encoder *e = strata_fec_encoder_new(NULL);
+    strata_fec_decoder *d = strata_fec_decoder_new(NULL, 0);
+    static group g;
+    fill_group(&g, 4, r, 1);
+    g.len[0] = 100, g.len[1] = 0, g.len[2] = 7, g.len[3] = 1;
+    encode_group(e, &g);
     const uint8_t *data[4] = {NULL, g.data[1], NULL, g.data[3]};
     const uint8_t *par[2] = {g.parity[0], g.parity[1]};
     uint8_t r0[MAXP], r2[MAXP];
     uint8_t *rec[4] = {r0, NULL, r2, NULL};
     size_t rec_len[4] = {0};
+    for (size_t i = 0; i < sizeof decode_cases / sizeof decode_cases[0]; i++) {
+        const struct decode_case *c = &decode_cases[i];
+        size_t lens[4] = {g.len[0], g.len[1], g.len[2], c->drop == LONG_3 ? MAXP + 1 : g.len[3]};
+        rec[2] = c->drop == OUT_2 ? NULL : r2;
+        int rc = strata_fec_decode(
+            c->drop == DECODER ? NULL : d, c->k, c->n, c->drop == DATA ? NULL : data,
+            c->drop == DATA_LEN ? NULL : lens, c->drop == PARITY ? NULL : par, c->parity_len,
+            c->drop == OUT ? NULL : rec, c->out_cap, c->drop == OUT_LEN ? NULL : rec_len);
+        if (rc != c->want)
+            fprintf(stderr, "decode case %zu:\n", i);
+        CHECK_EQ_INT(rc, c->want);
+    }
+    CHECK_EQ_U64(rec_len[0], 100);
+    CHECK_EQ_U64(rec_len[2], 7);
+    CHECK_EQ_MEM(r0, g.data[0], 100);
+    CHECK_EQ_MEM(r2, g.data[2], 7);
     size_t lens[4] = {g.len[0], g.len[1], g.len[2], g.len[3]};
-    CHECK_EQ_INT(strata_fec_decode(NULL, 4, 2, data, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 0, 2, data, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 17, 2, data, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 9, data, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, NULL, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, NULL, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, NULL, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, NULL, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, rec, MAXP, NULL),
-                 STRATA_ERR_INVAL);
-    rec[2] = NULL;
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_INVAL);
-    rec[2] = r2;
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, rec, 99, rec_len),
-                 STRATA_ERR_NOSPACE);
-    /* Lengths that cannot belong to one group. */
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 1, rec, MAXP, rec_len),
-                 STRATA_ERR_RANGE);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, MAXS + 1, rec, MAXP, rec_len),
-                 STRATA_ERR_RANGE);
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 8, rec, MAXP, rec_len),
-                 STRATA_ERR_RANGE); /* packet 2 has 7 bytes, more than 8 - 2 */
-    lens[3] = MAXP + 1;
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, rec, MAXP, rec_len),
-                 STRATA_ERR_RANGE);
-    lens[3] = g.len[3];
+
     /* A parity symbol whose trailer is damaged: its packet's length no
      * longer fits, or its padding is no longer zero. */
     static uint8_t bad[MAXS];
@@ -382,13 +402,6 @@ static void test_bad_arguments(strata_rng *r)
     par[1] = NULL;
     CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, rec, MAXP, rec_len),
                  STRATA_ERR_TOO_FEW);
-    /* And the good group decodes, into buffers of exactly the longest payload. */
-    par[1] = g.parity[1];
-    CHECK_EQ_INT(strata_fec_decode(d, 4, 2, data, lens, par, 102, rec, 100, rec_len), 2);
-    CHECK_EQ_U64(rec_len[0], 100);
-    CHECK_EQ_U64(rec_len[2], 7);
-    CHECK_EQ_MEM(r0, g.data[0], 100);
-    CHECK_EQ_MEM(r2, g.data[2], 7);
     strata_fec_decoder_stats st;
     strata_fec_decoder_stats_get(d, &st);
     CHECK_EQ_U64(st.too_few, 1);
@@ -446,7 +459,8 @@ int main(void)
     test_random_subsets(&r);
     test_parity_is_deterministic(&r);
     test_table_cache(&r);
-    test_bad_arguments(&r);
+    test_encode_arguments(&r);
+    test_decode_arguments(&r);
     test_alloc_failure();
     return test_summary("test_fec");
 }
