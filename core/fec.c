@@ -15,16 +15,18 @@
  * bytes; all k + n symbols have L + 2 bytes. The trailer makes a rebuilt
  * packet carry its own length, and putting it last lets both directions
  * read the caller's payloads in place: the bytes below the group's
- * shortest payload (all of them when every packet has 1,316 bytes) are
- * coded straight from the caller's buffers, and only the rest of each
- * symbol (padding and trailer) is assembled in scratch space.
+ * shortest payload (all but the last 64 when every packet has 1,316
+ * bytes) are coded straight from the caller's buffers, and only the rest
+ * of each symbol (padding and trailer among it) is assembled in scratch
+ * space (shared_prefix says why at least 64 bytes).
  *
  * Tables. ISA-L multiplies with tables made by ec_init_tables. The encoder
  * makes those of every k once: for all 8 parity rows together (a call
  * for parity 0..c-1 uses their first c rows) and for each row alone (a
- * call for parity p..p+c-1, p > 0, codes row by row), because the layout
- * of a row's tables differs between ISA-L's kernels and only "rows one
- * after another" holds for all of them. The decoder's tables depend on
+ * call for parity p..p+c-1, p > 0, codes row by row), because the size
+ * of a row's tables is ISA-L's business (it may differ between versions
+ * and kernels; 32 bytes a coefficient is the most) and only "rows one
+ * after another" is sure. The decoder's tables depend on
  * which k symbols it decodes from; they are kept per (k, mask of those
  * symbols' indexes) in a fixed set of slots, least recently used first out,
  * so decoding allocates nothing.

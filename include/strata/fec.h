@@ -46,7 +46,7 @@ int strata_fec_symbol_bytes(unsigned k, const size_t *data_len);
 typedef struct strata_fec_encoder strata_fec_encoder;
 
 /* Creates an encoder holding the multiplication tables of every (k, p)
- * (about 35 KB) and its scratch space. NULL when out of memory. */
+ * (70 KB) and its scratch space (22 KB). NULL when out of memory. */
 strata_fec_encoder *strata_fec_encoder_new(const strata_alloc *a);
 void strata_fec_encoder_del(strata_fec_encoder *e);
 
