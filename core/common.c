@@ -39,6 +39,8 @@ const char *strata_strerror(int err)
         return "already exists";
     case STRATA_ERR_FULL:
         return "queue full";
+    case STRATA_ERR_TOO_FEW:
+        return "fewer symbols than needed to decode";
     case STRATA_ERR_NOMEM:
         return "out of memory";
     default:

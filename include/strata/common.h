@@ -30,7 +30,8 @@ enum strata_err {
     STRATA_ERR_NOSPACE = -101, /* output buffer or table too small */
     STRATA_ERR_NOTFOUND = -102,
     STRATA_ERR_EXISTS = -103,
-    STRATA_ERR_FULL = -104, /* a bounded queue or table is full */
+    STRATA_ERR_FULL = -104,    /* a bounded queue or table is full */
+    STRATA_ERR_TOO_FEW = -105, /* fewer pieces than needed (an erasure code's k) */
     /* -200..: fatal */
     STRATA_ERR_NOMEM = -200,
 };
