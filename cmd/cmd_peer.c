@@ -19,6 +19,7 @@
 #include "args.h"
 #include "config.h"
 #include "delay.h"
+#include "escape.h"
 #include "groups.h"
 #include "host.h"
 #include "http.h"
@@ -197,17 +198,19 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         drops += ci.drops.total;
     }
     size_t off = 0;
-    host_status_appendf(buf, buflen, &off,
+    host_status_appendf(
+        buf, buflen, &off,
         "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
-        ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
-        ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
-        ",\"missed_packets\":%" PRIu64 ",\"repair_requests_sent\":%" PRIu64
-        ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
-        ",\"ended\":%d,\"http_clients\":%zu,\"region\":\"%s\",\"channels\":[",
+        ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64 ",\"played_packets\":%" PRIu64
+        ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64
+        ",\"repair_requests_sent\":%" PRIu64 ",\"repair_requests_served\":%" PRIu64
+        ",\"dropped_datagrams\":%" PRIu64 ",\"ended\":%d,\"http_clients\":%zu,\"region\":",
         d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
         st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
-        st.repair_requests_served, drops, all_ended(d), d->http ? host_http_clients(d->http) : 0u,
-        d->core ? strata_node_region(d->core, d->ch[0].handle) : "");
+        st.repair_requests_served, drops, all_ended(d), d->http ? host_http_clients(d->http) : 0u);
+    host_json_string(buf, buflen, &off,
+                     d->core ? strata_node_region(d->core, d->ch[0].handle) : "");
+    host_status_appendf(buf, buflen, &off, ",\"channels\":[");
     /* Every session of the node: the channels watched, then those the
      * control center asked it to relay (which it does not play). */
     strata_node_stats all;
@@ -228,16 +231,21 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ci.state = -1;
         if (info.peer)
             strata_peer_get_stats(info.peer, &ci);
-        host_status_appendf(
-            buf, buflen, &off,
-            "%s{\"name\":\"%s\",\"relay\":%s,\"priority\":%u,\"state\":%d,"
-            "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
-            ",\"tx_data_bytes\":%" PRIu64 ",\"played_packets\":%" PRIu64
-            ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64 ",\"ended\":%d",
-            first ? "" : ",", info.name, info.relay ? "true" : "false",
-            pc ? (unsigned)pc->priority : 255u, ci.state, ci.rx_data_packets, ci.rx_data_bytes,
-            ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
-            pc ? pc->ended : 0);
+        host_status_appendf(buf, buflen, &off, "%s{\"name\":", first ? "" : ",");
+        host_json_string(buf, buflen, &off, info.name);
+        host_status_appendf(buf, buflen, &off,
+                            ",\"relay\":%s,\"priority\":%u,\"state\":%d,"
+                            "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
+                            ",\"rx_source_bytes\":%" PRIu64 ",\"rx_peer_bytes\":%" PRIu64
+                            ",\"rx_repair_bytes\":%" PRIu64 ",\"rx_duplicates\":%" PRIu64
+                            ",\"rx_late\":%" PRIu64 ",\"tx_data_bytes\":%" PRIu64
+                            ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
+                            ",\"missed_packets\":%" PRIu64 ",\"playout_lag_s\":%.9f,\"ended\":%d",
+                            info.relay ? "true" : "false", pc ? (unsigned)pc->priority : 255u,
+                            ci.state, ci.rx_data_packets, ci.rx_data_bytes, ci.rx_source_bytes,
+                            ci.rx_peer_bytes, ci.rx_repair_bytes, ci.rx_duplicates, ci.rx_late,
+                            ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
+                            (double)ci.playout_lag_ns / 1e9, pc ? pc->ended : 0);
         if (pc && pc->udp)
             host_status_appendf(buf, buflen, &off,
                                 ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
