@@ -65,13 +65,15 @@ static void usage(void)
            "  --group-threshold-ms MS join-test threshold (default 50)\n"
            "  --group-seed N          seed of the group agent's random draws (default: random)\n"
            "  --node-id HEX           this node's id, up to 16 hex digits (default: random)\n"
-           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("peer")
-           "  -v, --verbose           log more\n"
-           "  -q, --quiet             log errors only\n"
-           "  -h, --help              show this help\n"
-           "\n"
-           "Once ready it prints one line (to standard error when --output is -):\n"
-           "  strata peer ID listening on udp ADDR:PORT [http http://ADDR:PORT/stream]\n");
+           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
+               CMD_CONFIG_HELP(
+                   "peer") "  -v, --verbose           log more\n"
+                           "  -q, --quiet             log errors only\n"
+                           "  -h, --help              show this help\n"
+                           "\n"
+                           "Once ready it prints one line (to standard error when --output is -):\n"
+                           "  strata peer ID listening on udp ADDR:PORT [http "
+                           "http://ADDR:PORT/stream]\n");
 }
 
 /* One watched channel: its output and where it stands. */
@@ -154,28 +156,30 @@ static void channel_stats(const peer_daemon *d, int i, strata_peer_stats *st)
         strata_peer_get_stats(peer, st);
 }
 
-
-/* The first channel's figures (as the JSON status's top level), with the
- * drops of every channel and of the node. Per-channel metrics (a channel
- * label) are still to come. */
+/* Every session of the node (the channels watched, then those the
+ * control center asked it to relay), each under its channel label, and
+ * the drops of every session and of the node. */
 static size_t metrics_text(void *user, char *buf, size_t buflen)
 {
     peer_daemon *d = user;
-    strata_peer_stats st;
-    channel_stats(d, 0, &st);
     strata_node_stats ns;
     strata_node_get_stats(d->core, &ns);
-    for (int i = 1; i < d->nch; i++) {
-        strata_peer_stats ci;
-        channel_stats(d, i, &ci);
-        for (size_t r = 0; r < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; r++)
-            st.drops.by_reason[r] += ci.drops.by_reason[r];
-        st.drops.total += ci.drops.total;
+    host_metrics_channel ch[STRATA_NODE_MAX_CHANNELS];
+    strata_peer_stats st[STRATA_NODE_MAX_CHANNELS];
+    size_t n = 0;
+    for (size_t h = 0; h < ns.channels && n < STRATA_NODE_MAX_CHANNELS; h++) {
+        strata_node_channel info;
+        if (!strata_node_channel_info(d->core, (int)h, &info) || info.gone)
+            continue;
+        ch[n].name = info.name;
+        ch[n].st = NULL;
+        if (info.peer) {
+            strata_peer_get_stats(info.peer, &st[n]);
+            ch[n].st = &st[n];
+        }
+        n++;
     }
-    for (size_t r = 0; r < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; r++)
-        st.drops.by_reason[r] += ns.drops.by_reason[r];
-    st.drops.total += ns.drops.total;
-    return host_metrics_peer(buf, buflen, st.state >= 0 ? &st : NULL,
+    return host_metrics_peer(buf, buflen, ch, n, &ns.drops,
                              d->http ? host_http_clients(d->http) : 0);
 }
 
@@ -289,7 +293,7 @@ static void stop(peer_daemon *d)
     d->stopping = 1;
     if (d->core)
         strata_node_leave(d->core, host_now_ns()); /* the channel and the group */
-    host_node_close(&d->node); /* sends the queued LEAVEs first */
+    host_node_close(&d->node);                     /* sends the queued LEAVEs first */
     host_signals_close(&d->signals);
     host_status_file_close(&d->status_file);
     host_http_close(d->http);

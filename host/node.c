@@ -248,7 +248,9 @@ static void on_readable(uv_poll_t *p, int status, int events)
         }
         n->rx_datagrams++;
         strata_rx rx = {host_addr_from_sockaddr(&sin), received_ttl(&msg)};
-        strata_node_handle_datagram(n->core, &rx, n->rxbuf, (size_t)got, host_now_ns());
+        if (strata_node_handle_datagram(n->core, &rx, n->rxbuf, (size_t)got, host_now_ns()) == 0 &&
+            strata_wire_peek_type(n->rxbuf, (size_t)got) == STRATA_MSG_HEARTBEAT)
+            n->rx_heartbeats++;
         host_node_kick(n);
     }
 }
