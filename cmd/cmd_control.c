@@ -276,8 +276,8 @@ int cmd_control(int argc, char **argv)
             else if (strcmp(optarg, "prefix") == 0)
                 cfg.region_mode = STRATA_REGION_PREFIX;
             else
-                cmd_usage_error(SUB, "--regions must be 'locality', 'label' or 'prefix', got '%s'",
-                                optarg);
+                cmd_value_error(SUB, "--regions", optarg,
+                                "must be 'locality', 'label' or 'prefix', got '%s'", optarg);
             break;
         case 'B':
             bootstrap_leaders = cmd_parse_u32(SUB, "--bootstrap-leaders", optarg, 1,
@@ -302,7 +302,8 @@ int cmd_control(int argc, char **argv)
             else if (strcmp(optarg, "off") == 0)
                 cfg.no_recruit = 1;
             else
-                cmd_usage_error(SUB, "--recruit must be 'on' or 'off', got '%s'", optarg);
+                cmd_value_error(SUB, "--recruit", optarg, "must be 'on' or 'off', got '%s'",
+                                optarg);
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);

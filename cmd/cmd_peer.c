@@ -321,11 +321,16 @@ static void parse_channel(peer_daemon *d, char *arg)
     pc->priority = (uint8_t)d->nch;
     char *colon = strrchr(arg, ':');
     if (colon) {
+        char *end;
+        unsigned long prio = strtoul(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || prio > 255)
+            cmd_value_error(SUB, "--channel", arg, "priority must be 0 to 255, got '%s'",
+                            colon + 1);
         *colon = '\0';
-        pc->priority = (uint8_t)cmd_parse_u32(SUB, "--channel priority", colon + 1, 0, 255);
+        pc->priority = (uint8_t)prio;
     }
     if (!*arg || strlen(arg) > STRATA_WIRE_MAX_NAME_BYTES)
-        cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+        cmd_value_error(SUB, "--channel", arg, "NAME must be 1 to 64 bytes");
     pc->name = arg;
     d->nch++;
 }
@@ -428,7 +433,7 @@ int cmd_peer(int argc, char **argv)
         case 'N':
             d.id.v = cmd_parse_u64(SUB, "--node-id", optarg, 16);
             if (d.id.v == 0 || d.id.v == UINT64_MAX)
-                cmd_usage_error(SUB, "--node-id must not be 0 or ffffffffffffffff");
+                cmd_value_error(SUB, "--node-id", optarg, "must not be 0 or ffffffffffffffff");
             break;
         case 'F':
             gcfg.refine_ms = cmd_parse_u32(SUB, "--group-refine-ms", optarg, 100, 3600000);
@@ -473,7 +478,7 @@ int cmd_peer(int argc, char **argv)
             if (strcmp(d.ch[i].name, d.ch[j].name) == 0)
                 cmd_usage_error(SUB, "channel '%s' given twice", d.ch[i].name);
     if (cfg.region && strlen(cfg.region) > 32)
-        cmd_usage_error(SUB, "--region LABEL must be at most 32 bytes");
+        cmd_value_error(SUB, "--region", cfg.region, "LABEL must be at most 32 bytes");
 
     d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
 
@@ -487,8 +492,8 @@ int cmd_peer(int argc, char **argv)
             pc->out_is_stdout = 1;
         } else if (strncmp(outputs[i], "udp://", 6) == 0) {
             if (host_udp_out_parse(outputs[i], &pc->udp_to) < 0)
-                cmd_usage_error(SUB, "--output udp://A.B.C.D:PORT (a port above 0), got '%s'",
-                                outputs[i]);
+                cmd_value_error(SUB, "--output", outputs[i],
+                                "udp://A.B.C.D:PORT (a port above 0), got '%s'", outputs[i]);
             pc->udp = &pc->udp_out;
         } else if (!(pc->out = fopen(outputs[i], "wb"))) {
             fprintf(stderr, "strata peer: cannot open output '%s': %s\n", outputs[i],
