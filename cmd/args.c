@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "config.h"
 #include "delay.h"
 #include "strata/groups.h"
 #include "host.h"
@@ -23,18 +24,34 @@ void cmd_usage_error(const char *sub, const char *fmt, ...)
     exit(CMD_EXIT_USAGE);
 }
 
+void cmd_value_error(const char *sub, const char *opt, const char *value, const char *fmt, ...)
+{
+    const char *path, *name;
+    int line;
+    va_list ap;
+    if (cmd_config_origin(value, &path, &line, &name))
+        fprintf(stderr, "strata %s: %s:%d: %s: ", sub, path, line, name);
+    else
+        fprintf(stderr, "strata %s: %s ", sub, opt);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'strata %s --help'.\n", sub);
+    exit(CMD_EXIT_USAGE);
+}
+
 uint32_t cmd_parse_u32(const char *sub, const char *opt, const char *value, uint32_t min,
                        uint32_t max)
 {
     char *end;
     errno = 0;
     if (!value || !*value || *value == '-' || *value == '+')
-        cmd_usage_error(sub, "%s needs a number, got '%s'", opt, value ? value : "");
+        cmd_value_error(sub, opt, value, "needs a number, got '%s'", value ? value : "");
     unsigned long long v = strtoull(value, &end, 10);
     if (errno || *end != '\0')
-        cmd_usage_error(sub, "%s needs a number, got '%s'", opt, value);
+        cmd_value_error(sub, opt, value, "needs a number, got '%s'", value);
     if (v < min || v > max)
-        cmd_usage_error(sub, "%s must be between %u and %u, got %s", opt, min, max, value);
+        cmd_value_error(sub, opt, value, "must be between %u and %u, got %s", min, max, value);
     return (uint32_t)v;
 }
 
@@ -46,7 +63,7 @@ uint8_t cmd_parse_group_metric(const char *sub, const char *opt, const char *val
         return STRATA_GROUP_METRIC_ONE_WAY;
     if (strcmp(value, "hops") == 0)
         return STRATA_GROUP_METRIC_HOPS;
-    cmd_usage_error(sub, "%s must be rtt, one-way or hops, got '%s'", opt, value);
+    cmd_value_error(sub, opt, value, "must be rtt, one-way or hops, got '%s'", value);
 }
 
 uint8_t cmd_parse_group_estimate(const char *sub, const char *opt, const char *value)
@@ -55,7 +72,7 @@ uint8_t cmd_parse_group_estimate(const char *sub, const char *opt, const char *v
         return STRATA_GNODE_ESTIMATE_MIN;
     if (strcmp(value, "median") == 0)
         return STRATA_GNODE_ESTIMATE_MEDIAN;
-    cmd_usage_error(sub, "%s must be min or median, got '%s'", opt, value);
+    cmd_value_error(sub, opt, value, "must be min or median, got '%s'", value);
 }
 
 uint64_t cmd_parse_u64(const char *sub, const char *opt, const char *value, int base)
@@ -63,11 +80,11 @@ uint64_t cmd_parse_u64(const char *sub, const char *opt, const char *value, int 
     char *end;
     errno = 0;
     if (!value || !*value || *value == '-' || *value == '+' || (base == 16 && strlen(value) > 16))
-        cmd_usage_error(sub, "%s needs %s, got '%s'", opt,
+        cmd_value_error(sub, opt, value, "needs %s, got '%s'",
                         base == 16 ? "up to 16 hex digits" : "a number", value ? value : "");
     unsigned long long v = strtoull(value, &end, base);
     if (errno || *end != '\0')
-        cmd_usage_error(sub, "%s needs %s, got '%s'", opt,
+        cmd_value_error(sub, opt, value, "needs %s, got '%s'",
                         base == 16 ? "up to 16 hex digits" : "a number", value);
     return (uint64_t)v;
 }
@@ -76,7 +93,7 @@ strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value)
 {
     strata_addr a;
     if (!value || host_parse_addr(value, &a) < 0)
-        cmd_usage_error(sub, "%s needs ADDR:PORT with an IPv4 address, got '%s'", opt,
+        cmd_value_error(sub, opt, value, "needs ADDR:PORT with an IPv4 address, got '%s'",
                         value ? value : "");
     return a;
 }

@@ -15,6 +15,12 @@ enum { CMD_EXIT_OK = 0, CMD_EXIT_FAILURE = 1, CMD_EXIT_USAGE = 2 };
 /* Prints "strata SUB: message" and a hint to use --help; exits with 2. */
 _Noreturn void cmd_usage_error(const char *sub, const char *fmt, ...) STRATA_PRINTF(2, 3);
 
+/* A bad value of option opt ("--name"): prints "strata SUB: OPT MESSAGE",
+ * or, when value came from the config file, "strata SUB: FILE:LINE: name:
+ * MESSAGE" (cmd_config_origin), and exits with 2. */
+_Noreturn void cmd_value_error(const char *sub, const char *opt, const char *value, const char *fmt,
+                               ...) STRATA_PRINTF(4, 5);
+
 /* Parses an unsigned decimal in [min, max] or exits with a usage error. */
 uint32_t cmd_parse_u32(const char *sub, const char *opt, const char *value, uint32_t min,
                        uint32_t max);

@@ -25,36 +25,39 @@ static const char *const SUB = "control";
 
 static void usage(void)
 {
-    printf("usage: strata control [--listen ADDR:PORT] [OPTIONS]\n"
-           "\n"
-           "Runs the control center: nodes join channels through it, it groups them\n"
-           "into regions and builds each region's multi-tree (k substreams).\n"
-           "\n"
-           "  --listen ADDR:PORT     UDP address to serve on (default 127.0.0.1:7000;\n"
-           "                         port 0 lets the system choose)\n"
-           "  --k N                  substreams per channel, 1..16 (default 4)\n"
-           "  --heartbeat-ms MS      heartbeat interval nodes must keep (default 500; a node\n"
-           "                         silent for 3.5 intervals is dead)\n"
-           "  --regions MODE         locality (a node's locality group, else its prefix),\n"
-           "                         label (a node's --region, else its prefix) or prefix\n"
-           "                         (default locality)\n"
-           "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
-           "  --bootstrap-leaders N  group leaders handed to a newcomer, 1..8 (default 3)\n"
-           "  --groups-seed N        seed of those draws (default: random; strata sim\n"
-           "                         --scenario groups reports its own as bootstrap_seed)\n"
-           "  --status-file PATH     rewrite PATH with a JSON status every second\n"
-           "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
-           "                         one sorted line each: node channel dcm parent...\n"
-           "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
-           "                         do not watch where its viewers lack upload (default on)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("control")
-           "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
-           "                         /topology.json, the JSON status at /status and\n"
-           "                         Prometheus metrics at /metrics\n"
-           "  -v, --verbose          log every join, leave and repair\n"
-           "  -q, --quiet            log errors only\n"
-           "  -h, --help             show this help\n"
-           "\n"
-           "Once ready it prints one line: strata control listening on udp ADDR:PORT\n");
+    printf(
+        "usage: strata control [--listen ADDR:PORT] [OPTIONS]\n"
+        "\n"
+        "Runs the control center: nodes join channels through it, it groups them\n"
+        "into regions and builds each region's multi-tree (k substreams).\n"
+        "\n"
+        "  --listen ADDR:PORT     UDP address to serve on (default 127.0.0.1:7000;\n"
+        "                         port 0 lets the system choose)\n"
+        "  --k N                  substreams per channel, 1..16 (default 4)\n"
+        "  --heartbeat-ms MS      heartbeat interval nodes must keep (default 500; a node\n"
+        "                         silent for 3.5 intervals is dead)\n"
+        "  --regions MODE         locality (a node's locality group, else its prefix),\n"
+        "                         label (a node's --region, else its prefix) or prefix\n"
+        "                         (default locality)\n"
+        "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
+        "  --bootstrap-leaders N  group leaders handed to a newcomer, 1..8 (default 3)\n"
+        "  --groups-seed N        seed of those draws (default: random; strata sim\n"
+        "                         --scenario groups reports its own as bootstrap_seed)\n"
+        "  --status-file PATH     rewrite PATH with a JSON status every second\n"
+        "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
+        "                         one sorted line each: node channel dcm parent...\n"
+        "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
+        "                         do not watch where its viewers lack upload (default "
+        "on)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+            "control") "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
+                       "                         /topology.json, the JSON status at /status and\n"
+                       "                         Prometheus metrics at /metrics\n"
+                       "  -v, --verbose          log every join, leave and repair\n"
+                       "  -q, --quiet            log errors only\n"
+                       "  -h, --help             show this help\n"
+                       "\n"
+                       "Once ready it prints one line: strata control listening on udp "
+                       "ADDR:PORT\n");
 }
 
 typedef struct control_daemon {
@@ -94,14 +97,14 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ",\"groups\":%zu,\"group_reports\":%" PRIu64 ",\"group_bootstraps\":%" PRIu64
         ",\"recovering\":%d,\"restored_members\":%" PRIu64 ",\"restored_edges\":%" PRIu64
         ",\"reported_edges\":%" PRIu64 ",\"relays\":%zu,\"recruits_sent\":%" PRIu64
-        ",\"releases_sent\":%" PRIu64 "}\n",
+        ",\"releases_sent\":%" PRIu64 ",\"heartbeats\":%" PRIu64 "}\n",
         st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
         st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
         st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
         st.recovering, st.restored_members, st.restored_edges, st.reported_edges, st.relays,
-        st.recruits_sent, st.releases_sent);
+        st.recruits_sent, st.releases_sent, d->node.rx_heartbeats);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
@@ -127,8 +130,8 @@ static void write_topology(control_daemon *d)
     n = strata_control_topology(c, e, n);
     for (size_t i = 0; i < n; i++) {
         char *p = lines[i] = text + i * 400;
-        int off = snprintf(p, 400, "%016" PRIx64 " %016" PRIx64 " %u", e[i].node.v,
-                           e[i].channel.v, (unsigned)e[i].dcm.v);
+        int off = snprintf(p, 400, "%016" PRIx64 " %016" PRIx64 " %u", e[i].node.v, e[i].channel.v,
+                           (unsigned)e[i].dcm.v);
         for (uint8_t s = 0; e[i].role != STRATA_ROLE_SOURCE && s < e[i].k; s++) {
             strata_node_id q = e[i].parents[s];
             if (q.v == 0)
@@ -187,7 +190,15 @@ static size_t metrics_text(void *user, char *buf, size_t buflen)
     for (size_t i = 0; i < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; i++)
         st.drops.by_reason[i] += ns.drops.by_reason[i];
     st.drops.total += ns.drops.total;
-    return host_metrics_control(buf, buflen, &st, &gs);
+    const strata_control *c = strata_node_control(d->core);
+    size_t n = strata_control_topology(c, NULL, 0);
+    strata_control_entry *e = n ? malloc(n * sizeof *e) : NULL;
+    if (n && !e)
+        return 0; /* a 500 */
+    n = strata_control_topology(c, e, n);
+    size_t len = host_metrics_control(buf, buflen, &st, &gs, d->node.rx_heartbeats, e, n);
+    free(e);
+    return len;
 }
 
 static void on_signal(void *user, int signum)
@@ -265,8 +276,8 @@ int cmd_control(int argc, char **argv)
             else if (strcmp(optarg, "prefix") == 0)
                 cfg.region_mode = STRATA_REGION_PREFIX;
             else
-                cmd_usage_error(SUB, "--regions must be 'locality', 'label' or 'prefix', got '%s'",
-                                optarg);
+                cmd_value_error(SUB, "--regions", optarg,
+                                "must be 'locality', 'label' or 'prefix', got '%s'", optarg);
             break;
         case 'B':
             bootstrap_leaders = cmd_parse_u32(SUB, "--bootstrap-leaders", optarg, 1,
@@ -291,7 +302,8 @@ int cmd_control(int argc, char **argv)
             else if (strcmp(optarg, "off") == 0)
                 cfg.no_recruit = 1;
             else
-                cmd_usage_error(SUB, "--recruit must be 'on' or 'off', got '%s'", optarg);
+                cmd_value_error(SUB, "--recruit", optarg, "must be 'on' or 'off', got '%s'",
+                                optarg);
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);
@@ -319,9 +331,8 @@ int cmd_control(int argc, char **argv)
     host_log_init(&d.log, &d.logger, "control", level);
     cfg.seed = host_random_u64();
     d.loop = uv_default_loop();
-    strata_cgroups_config gcfg = {
-        .bootstrap_leaders = bootstrap_leaders,
-        .seed = have_groups_seed ? groups_seed : host_random_u64()};
+    strata_cgroups_config gcfg = {.bootstrap_leaders = bootstrap_leaders,
+                                  .seed = have_groups_seed ? groups_seed : host_random_u64()};
     strata_node_config ncfg = {.id = {host_random_u64() | 1u},
                                .seed = host_random_u64(),
                                .log = &d.log,

@@ -19,6 +19,7 @@
 #include "args.h"
 #include "config.h"
 #include "delay.h"
+#include "escape.h"
 #include "groups.h"
 #include "host.h"
 #include "http.h"
@@ -64,13 +65,15 @@ static void usage(void)
            "  --group-threshold-ms MS join-test threshold (default 50)\n"
            "  --group-seed N          seed of the group agent's random draws (default: random)\n"
            "  --node-id HEX           this node's id, up to 16 hex digits (default: random)\n"
-           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("peer")
-           "  -v, --verbose           log more\n"
-           "  -q, --quiet             log errors only\n"
-           "  -h, --help              show this help\n"
-           "\n"
-           "Once ready it prints one line (to standard error when --output is -):\n"
-           "  strata peer ID listening on udp ADDR:PORT [http http://ADDR:PORT/stream]\n");
+           "  --group-refine-ms MS    a leader's refinement period (default 20000)\n" CMD_DELAY_HELP
+               CMD_CONFIG_HELP(
+                   "peer") "  -v, --verbose           log more\n"
+                           "  -q, --quiet             log errors only\n"
+                           "  -h, --help              show this help\n"
+                           "\n"
+                           "Once ready it prints one line (to standard error when --output is -):\n"
+                           "  strata peer ID listening on udp ADDR:PORT [http "
+                           "http://ADDR:PORT/stream]\n");
 }
 
 /* One watched channel: its output and where it stands. */
@@ -153,28 +156,30 @@ static void channel_stats(const peer_daemon *d, int i, strata_peer_stats *st)
         strata_peer_get_stats(peer, st);
 }
 
-
-/* The first channel's figures (as the JSON status's top level), with the
- * drops of every channel and of the node. Per-channel metrics (a channel
- * label) are still to come. */
+/* Every session of the node (the channels watched, then those the
+ * control center asked it to relay), each under its channel label, and
+ * the drops of every session and of the node. */
 static size_t metrics_text(void *user, char *buf, size_t buflen)
 {
     peer_daemon *d = user;
-    strata_peer_stats st;
-    channel_stats(d, 0, &st);
     strata_node_stats ns;
     strata_node_get_stats(d->core, &ns);
-    for (int i = 1; i < d->nch; i++) {
-        strata_peer_stats ci;
-        channel_stats(d, i, &ci);
-        for (size_t r = 0; r < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; r++)
-            st.drops.by_reason[r] += ci.drops.by_reason[r];
-        st.drops.total += ci.drops.total;
+    host_metrics_channel ch[STRATA_NODE_MAX_CHANNELS];
+    strata_peer_stats st[STRATA_NODE_MAX_CHANNELS];
+    size_t n = 0;
+    for (size_t h = 0; h < ns.channels && n < STRATA_NODE_MAX_CHANNELS; h++) {
+        strata_node_channel info;
+        if (!strata_node_channel_info(d->core, (int)h, &info) || info.gone)
+            continue;
+        ch[n].name = info.name;
+        ch[n].st = NULL;
+        if (info.peer) {
+            strata_peer_get_stats(info.peer, &st[n]);
+            ch[n].st = &st[n];
+        }
+        n++;
     }
-    for (size_t r = 0; r < sizeof st.drops.by_reason / sizeof st.drops.by_reason[0]; r++)
-        st.drops.by_reason[r] += ns.drops.by_reason[r];
-    st.drops.total += ns.drops.total;
-    return host_metrics_peer(buf, buflen, st.state >= 0 ? &st : NULL,
+    return host_metrics_peer(buf, buflen, ch, n, &ns.drops,
                              d->http ? host_http_clients(d->http) : 0);
 }
 
@@ -197,17 +202,19 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         drops += ci.drops.total;
     }
     size_t off = 0;
-    host_status_appendf(buf, buflen, &off,
+    host_status_appendf(
+        buf, buflen, &off,
         "{\"node\":\"%016" PRIx64 "\",\"state\":%d,\"rx_data_packets\":%" PRIu64
-        ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64
-        ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
-        ",\"missed_packets\":%" PRIu64 ",\"repair_requests_sent\":%" PRIu64
-        ",\"repair_requests_served\":%" PRIu64 ",\"dropped_datagrams\":%" PRIu64
-        ",\"ended\":%d,\"http_clients\":%zu,\"region\":\"%s\",\"channels\":[",
+        ",\"rx_duplicates\":%" PRIu64 ",\"tx_data_packets\":%" PRIu64 ",\"played_packets\":%" PRIu64
+        ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64
+        ",\"repair_requests_sent\":%" PRIu64 ",\"repair_requests_served\":%" PRIu64
+        ",\"dropped_datagrams\":%" PRIu64 ",\"ended\":%d,\"http_clients\":%zu,\"region\":",
         d->id.v, st.state, st.rx_data_packets, st.rx_duplicates, st.tx_data_packets,
         st.played_packets, st.played_bytes, st.missed_packets, st.repair_requests_sent,
-        st.repair_requests_served, drops, all_ended(d), d->http ? host_http_clients(d->http) : 0u,
-        d->core ? strata_node_region(d->core, d->ch[0].handle) : "");
+        st.repair_requests_served, drops, all_ended(d), d->http ? host_http_clients(d->http) : 0u);
+    host_json_string(buf, buflen, &off,
+                     d->core ? strata_node_region(d->core, d->ch[0].handle) : "");
+    host_status_appendf(buf, buflen, &off, ",\"channels\":[");
     /* Every session of the node: the channels watched, then those the
      * control center asked it to relay (which it does not play). */
     strata_node_stats all;
@@ -228,16 +235,21 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ci.state = -1;
         if (info.peer)
             strata_peer_get_stats(info.peer, &ci);
-        host_status_appendf(
-            buf, buflen, &off,
-            "%s{\"name\":\"%s\",\"relay\":%s,\"priority\":%u,\"state\":%d,"
-            "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
-            ",\"tx_data_bytes\":%" PRIu64 ",\"played_packets\":%" PRIu64
-            ",\"played_bytes\":%" PRIu64 ",\"missed_packets\":%" PRIu64 ",\"ended\":%d",
-            first ? "" : ",", info.name, info.relay ? "true" : "false",
-            pc ? (unsigned)pc->priority : 255u, ci.state, ci.rx_data_packets, ci.rx_data_bytes,
-            ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
-            pc ? pc->ended : 0);
+        host_status_appendf(buf, buflen, &off, "%s{\"name\":", first ? "" : ",");
+        host_json_string(buf, buflen, &off, info.name);
+        host_status_appendf(buf, buflen, &off,
+                            ",\"relay\":%s,\"priority\":%u,\"state\":%d,"
+                            "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
+                            ",\"rx_source_bytes\":%" PRIu64 ",\"rx_peer_bytes\":%" PRIu64
+                            ",\"rx_repair_bytes\":%" PRIu64 ",\"rx_duplicates\":%" PRIu64
+                            ",\"rx_late\":%" PRIu64 ",\"tx_data_bytes\":%" PRIu64
+                            ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
+                            ",\"missed_packets\":%" PRIu64 ",\"playout_lag_s\":%.9f,\"ended\":%d",
+                            info.relay ? "true" : "false", pc ? (unsigned)pc->priority : 255u,
+                            ci.state, ci.rx_data_packets, ci.rx_data_bytes, ci.rx_source_bytes,
+                            ci.rx_peer_bytes, ci.rx_repair_bytes, ci.rx_duplicates, ci.rx_late,
+                            ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
+                            (double)ci.playout_lag_ns / 1e9, pc ? pc->ended : 0);
         if (pc && pc->udp)
             host_status_appendf(buf, buflen, &off,
                                 ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -281,7 +293,7 @@ static void stop(peer_daemon *d)
     d->stopping = 1;
     if (d->core)
         strata_node_leave(d->core, host_now_ns()); /* the channel and the group */
-    host_node_close(&d->node); /* sends the queued LEAVEs first */
+    host_node_close(&d->node);                     /* sends the queued LEAVEs first */
     host_signals_close(&d->signals);
     host_status_file_close(&d->status_file);
     host_http_close(d->http);
@@ -309,11 +321,16 @@ static void parse_channel(peer_daemon *d, char *arg)
     pc->priority = (uint8_t)d->nch;
     char *colon = strrchr(arg, ':');
     if (colon) {
+        char *end;
+        unsigned long prio = strtoul(colon + 1, &end, 10);
+        if (colon[1] < '0' || colon[1] > '9' || *end != '\0' || prio > 255)
+            cmd_value_error(SUB, "--channel", arg, "priority must be 0 to 255, got '%s'",
+                            colon + 1);
         *colon = '\0';
-        pc->priority = (uint8_t)cmd_parse_u32(SUB, "--channel priority", colon + 1, 0, 255);
+        pc->priority = (uint8_t)prio;
     }
     if (!*arg || strlen(arg) > STRATA_WIRE_MAX_NAME_BYTES)
-        cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+        cmd_value_error(SUB, "--channel", arg, "NAME must be 1 to 64 bytes");
     pc->name = arg;
     d->nch++;
 }
@@ -416,7 +433,7 @@ int cmd_peer(int argc, char **argv)
         case 'N':
             d.id.v = cmd_parse_u64(SUB, "--node-id", optarg, 16);
             if (d.id.v == 0 || d.id.v == UINT64_MAX)
-                cmd_usage_error(SUB, "--node-id must not be 0 or ffffffffffffffff");
+                cmd_value_error(SUB, "--node-id", optarg, "must not be 0 or ffffffffffffffff");
             break;
         case 'F':
             gcfg.refine_ms = cmd_parse_u32(SUB, "--group-refine-ms", optarg, 100, 3600000);
@@ -461,7 +478,7 @@ int cmd_peer(int argc, char **argv)
             if (strcmp(d.ch[i].name, d.ch[j].name) == 0)
                 cmd_usage_error(SUB, "channel '%s' given twice", d.ch[i].name);
     if (cfg.region && strlen(cfg.region) > 32)
-        cmd_usage_error(SUB, "--region LABEL must be at most 32 bytes");
+        cmd_value_error(SUB, "--region", cfg.region, "LABEL must be at most 32 bytes");
 
     d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
 
@@ -475,8 +492,8 @@ int cmd_peer(int argc, char **argv)
             pc->out_is_stdout = 1;
         } else if (strncmp(outputs[i], "udp://", 6) == 0) {
             if (host_udp_out_parse(outputs[i], &pc->udp_to) < 0)
-                cmd_usage_error(SUB, "--output udp://A.B.C.D:PORT (a port above 0), got '%s'",
-                                outputs[i]);
+                cmd_value_error(SUB, "--output", outputs[i],
+                                "udp://A.B.C.D:PORT (a port above 0), got '%s'", outputs[i]);
             pc->udp = &pc->udp_out;
         } else if (!(pc->out = fopen(outputs[i], "wb"))) {
             fprintf(stderr, "strata peer: cannot open output '%s': %s\n", outputs[i],

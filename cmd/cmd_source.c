@@ -40,12 +40,13 @@ static void usage(void)
         "  --loop                start a file over at its end instead of ending the\n"
         "                        stream (a test channel that never stops)\n"
         "  --linger-ms MS        after the input ends, keep answering repairs this long\n"
-        "                        before leaving (default 5000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP("source")
-        "  -v, --verbose         log more\n"
-        "  -q, --quiet           log errors only\n"
-        "  -h, --help            show this help\n"
-        "\n"
-        "Once ready it prints one line: strata source ID listening on udp ADDR:PORT\n");
+        "                        before leaving (default 5000)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+            "source") "  -v, --verbose         log more\n"
+                      "  -q, --quiet           log errors only\n"
+                      "  -h, --help            show this help\n"
+                      "\n"
+                      "Once ready it prints one line: strata source ID listening on udp "
+                      "ADDR:PORT\n");
 }
 
 typedef struct source_daemon {
@@ -230,8 +231,10 @@ int cmd_source(int argc, char **argv)
         cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
     if (!have_control)
         cmd_usage_error(SUB, "--control ADDR:PORT is required");
-    if (!cfg.channel || !*cfg.channel || strlen(cfg.channel) > 64)
+    if (!cfg.channel)
         cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
+    if (!*cfg.channel || strlen(cfg.channel) > 64)
+        cmd_value_error(SUB, "--channel", cfg.channel, "NAME must be 1 to 64 bytes");
     if (!d.input)
         cmd_usage_error(SUB, "--input FILE|-|udp://ADDR:PORT is required");
     if (!cfg.rate_kbps)
@@ -239,8 +242,8 @@ int cmd_source(int argc, char **argv)
     if (strncmp(d.input, "udp://", 6) == 0) {
         strata_addr probe;
         if (host_parse_addr(d.input + 6, &probe) < 0)
-            cmd_usage_error(SUB, "--input udp://ADDR:PORT needs an IPv4 address, got '%s'",
-                            d.input);
+            cmd_value_error(SUB, "--input", d.input,
+                            "udp://ADDR:PORT needs an IPv4 address, got '%s'", d.input);
     }
     if (strncmp(d.input, "udp://", 6) != 0 && strcmp(d.input, "-") != 0 &&
         access(d.input, R_OK) != 0) {
@@ -258,10 +261,8 @@ int cmd_source(int argc, char **argv)
         cfg.node.v--;
     cfg.seed = host_random_u64();
     d.loop = uv_default_loop();
-    strata_node_config ncfg = {.id = cfg.node,
-                               .control = cfg.control,
-                               .seed = host_random_u64(),
-                               .log = &d.log};
+    strata_node_config ncfg = {
+        .id = cfg.node, .control = cfg.control, .seed = host_random_u64(), .log = &d.log};
     d.core = strata_node_new(&ncfg, NULL, NULL, host_now_ns());
     d.channel = d.core ? strata_node_publish(d.core, &cfg, host_now_ns()) : -1;
     if (d.channel < 0) {

@@ -13,6 +13,13 @@
 
 #include "args.h"
 
+/* Where a value word came from: the file's line and the option's word
+ * ("--name"), so that a bad value names FILE:LINE (cmd_config_origin). */
+typedef struct config_origin {
+    const char *value, *opt;
+    int line;
+} config_origin;
+
 typedef struct config_words {
     const char *sub, *path;
     const struct option *opts;
@@ -20,12 +27,19 @@ typedef struct config_words {
     char **cli_argv;
     char **words;
     int n, cap;
+    config_origin *origins;
+    int n_origins;
+    int line;        /* of the entry the handler is given */
     const char *bad; /* why the handler stopped */
+    char why[128];   /* bad, when it names the option */
 } config_words;
 
-/* The argv being built; kept reachable for the process's life (the
- * subcommand's options point into it). */
+/* The argv being built and where its words came from; kept reachable for
+ * the process's life (the subcommand's options point into it). */
 static char **config_argv;
+static const char *config_path;
+static config_origin *config_origins;
+static int config_n_origins;
 
 static int push(config_words *w, const char *s)
 {
@@ -81,7 +95,8 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     while (o->name && strcmp(o->name, name) != 0)
         o++;
     if (!o->name || strcmp(name, "config") == 0 || strcmp(name, "help") == 0) {
-        w->bad = "unknown option";
+        snprintf(w->why, sizeof w->why, "%.64s: unknown option", name);
+        w->bad = w->why;
         return 0;
     }
     if (on_command_line(w, name))
@@ -91,7 +106,9 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     if (o->has_arg == no_argument) {
         int v = flag_value(value);
         if (v < 0) {
-            w->bad = "a flag takes true or false";
+            snprintf(w->why, sizeof w->why, "%s: a flag takes true or false, got '%.32s'", name,
+                     value);
+            w->bad = w->why;
             return 0;
         }
         if (v && push(w, opt) < 0)
@@ -100,9 +117,45 @@ static int on_entry(void *user, const char *section, const char *name, const cha
     }
     if (push(w, opt) < 0 || push(w, value) < 0)
         goto nomem;
+    config_origin *no = realloc(w->origins, (size_t)(w->n_origins + 1) * sizeof *no);
+    if (!no)
+        goto nomem;
+    w->origins = no;
+    no[w->n_origins++] = (config_origin){w->words[w->n - 1], w->words[w->n - 2], w->line};
     return 1;
 nomem:
     w->bad = "out of memory";
+    return 0;
+}
+
+/* inih's reader (fgets) counting lines, so that the handler knows the
+ * line of the entry it is given: the line where the text read last began. */
+typedef struct line_reader {
+    FILE *f;
+    config_words *w;
+    int next;
+} line_reader;
+
+static char *read_line(char *str, int num, void *stream)
+{
+    line_reader *r = stream;
+    r->w->line = r->next;
+    char *s = fgets(str, num, r->f);
+    if (s && strchr(s, '\n'))
+        r->next++;
+    return s;
+}
+
+int cmd_config_origin(const char *value, const char **path, int *line, const char **name)
+{
+    for (int i = 0; value && i < config_n_origins; i++) {
+        if (config_origins[i].value == value) {
+            *path = config_path;
+            *line = config_origins[i].line;
+            *name = config_origins[i].opt + 2;
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -131,11 +184,16 @@ void cmd_config_apply(const char *sub, const struct option *opts, int *argc, cha
     config_words w = {.sub = sub, .path = path, .opts = opts, .cli_argc = *argc, .cli_argv = *argv};
     if (push(&w, (*argv)[0]) < 0)
         goto nomem;
-    int rc = ini_parse(path, on_entry, &w);
-    if (rc < 0) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
         fprintf(stderr, "strata %s: cannot read the config file '%s'\n", sub, path);
         exit(CMD_EXIT_FAILURE);
     }
+    line_reader reader = {f, &w, 1};
+    int rc = ini_parse_stream(read_line, &reader, on_entry, &w);
+    fclose(f);
+    if (rc < 0)
+        goto nomem; /* inih's own allocation */
     if (rc > 0) {
         if (!w.bad)
             cmd_usage_error(sub, "%s:%d: not an INI line (name = value, or [section])", path, rc);
@@ -153,6 +211,9 @@ void cmd_config_apply(const char *sub, const struct option *opts, int *argc, cha
     free(w.words[w.n]);
     w.words[w.n] = NULL;
     config_argv = w.words;
+    config_path = path;
+    config_origins = w.origins;
+    config_n_origins = w.n_origins;
     *argc = w.n;
     *argv = config_argv;
     return;

@@ -20,9 +20,15 @@
  * and replaces *argc and *argv with argv[0], the file's options not given on
  * the command line, then the command line without --config. Each name must
  * be one of opts' long options; a flag (no_argument) takes true/false,
- * yes/no, on/off or 1/0. Exits 2 on an unknown name or a bad value (naming
- * the file and line), 1 when the file cannot be read. The new argv lives as
+ * yes/no, on/off or 1/0. Exits 2 on an unknown name or a bad flag value
+ * (naming the file and line), 1 when the file cannot be read; a bad value
+ * found later, by the option's own check, names them too (cmd_value_error). The new argv lives as
  * long as the process. */
 void cmd_config_apply(const char *sub, const struct option *opts, int *argc, char ***argv);
+
+/* Whether value (a word of the argv cmd_config_apply made, compared by
+ * address) came from the file: sets *path, *line and *name (the option's
+ * name, without dashes) and returns 1; else 0. */
+int cmd_config_origin(const char *value, const char **path, int *line, const char **name);
 
 #endif

@@ -730,6 +730,29 @@ static uint32_t threshold(uint32_t v, uint32_t def, uint8_t metric)
         return v;
     return v > (STRATA_GNODE_OFF - 1) / 1000u ? STRATA_GNODE_OFF - 1 : v * 1000u;
 }
+/* The spread of a round's samples that earns the measurement one more
+ * round (gdist settle_spread): a quarter of the gap between probes, 5 ms by
+ * default. A stall of either end long enough to inflate every sample of a
+ * round releases the answers close together, so their samples differ by up
+ * to the round's span (twice the gap); the scheduling jitter of a busy
+ * machine, or of an ordinary Internet path, spreads them by a few
+ * milliseconds (median 1.4 ms, 75th percentile 4.2 ms on the test machine
+ * with both cores busy) and moves the minimum by no more, which matters
+ * only that near a threshold, where a narrow failure is measured again
+ * (recheck_narrow, GN_RECHECK_SPREAD_US). With 1 ms here most measurements
+ * on a busy machine took an extra round, at any distance (3 ms of spread on
+ * a 134 ms path, far from every limit): joins took up to 3 s longer than on
+ * a quiet machine, and since the moment a group is founded decides whether
+ * the next arrivals find it, who founded and who joined followed the load
+ * (docs/groups.md, "Under load"). */
+static uint32_t settle_spread_us(const strata_gnode_config *cfg)
+{
+    uint32_t gap_ms = setting(cfg->probe_gap_ms, STRATA_GNODE_DEFAULT_PROBE_GAP_MS);
+    uint64_t us = (uint64_t)gap_ms * 250u;
+    if (us > UINT32_MAX)
+        us = UINT32_MAX;
+    return us > GN_RECHECK_SPREAD_US ? (uint32_t)us : GN_RECHECK_SPREAD_US;
+}
 
 strata_gnode *strata_gnode_new(const strata_gnode_config *cfg, const strata_gnode_callbacks *cb,
                                const strata_alloc *a, uint64_t now)
@@ -806,7 +829,7 @@ strata_gnode *strata_gnode_new(const strata_gnode_config *cfg, const strata_gnod
         .gap_ms = setting(cfg->probe_gap_ms, STRATA_GNODE_DEFAULT_PROBE_GAP_MS),
         .timeout_ms = setting(cfg->probe_timeout_ms, STRATA_GNODE_DEFAULT_PROBE_TIMEOUT_MS),
         /* Hop counts do not grow with load; times do (protocol.md 7.2). */
-        .settle_spread = g->metric == STRATA_GROUP_METRIC_HOPS ? 0 : GN_RECHECK_SPREAD_US,
+        .settle_spread = g->metric == STRATA_GROUP_METRIC_HOPS ? 0 : settle_spread_us(cfg),
         .cap = setting(cfg->cache_entries, STRATA_GNODE_DEFAULT_CACHE_ENTRIES),
     };
     if (gdist_init(&g->dist, a, &dc, &g->rng, dist_send, g) != 0)

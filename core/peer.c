@@ -161,6 +161,7 @@ struct strata_peer {
     strata_pktstore store;
     strata_playout po;
     strata_playout_callbacks po_cb;
+    uint64_t played_send_ts_ns; /* send time of the latest packet played */
     int late_start; /* start playout at the first DATA packet */
     size_t hb_child_next; /* first child link of the next heartbeat */
     uint64_t repair_at;
@@ -247,8 +248,20 @@ static int set_k(strata_peer *p, uint8_t k);
 static void po_play(void *user, const uint8_t *buf, size_t len)
 {
     strata_peer *p = user;
+    const strata_playout_slot *played = strata_playout_slot_at(&p->po, p->po.next);
+    if (played)
+        p->played_send_ts_ns = played->send_ts_ns; /* for the lag (playout_lag) */
     if (p->cb.on_play && !p->relay_only)
         p->cb.on_play(p->cb.user, buf, len);
+}
+
+/* The lag of the packet just played (strata_peer_stats.playout_lag_ns):
+ * now against its send time mapped onto the local clock. */
+static void playout_lag(strata_peer *p, uint64_t now)
+{
+    uint64_t due = strata_playout_deadline_of(&p->po, p->played_send_ts_ns);
+    uint64_t expected = due > p->po.delay_ns ? due - p->po.delay_ns : 0;
+    p->st.playout_lag_ns = now > expected ? now - expected : 0;
 }
 
 static void po_end(void *user)
@@ -712,8 +725,11 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
         return 0;
     }
     if (!strata_playout_in_window(&p->po, m.seq) &&
-        !(m.seq >= p->po.next && beyond_window(p, m.seq, now)))
+        !(m.seq >= p->po.next && beyond_window(p, m.seq, now))) {
+        if (p->po.started && m.seq < p->po.next)
+            p->st.rx_late++;
         return STRATA_ERR_RANGE;
+    }
     const strata_playout_slot *was = strata_playout_slot_at(&p->po, m.seq);
     if (!repair && was && was->state == STRATA_PLAYOUT_MISSING && now >= was->missing_since_ns)
         observe_skew(p, now - was->missing_since_ns);
@@ -729,8 +745,14 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     p->ahead_since = 0;
     p->st.rx_data_packets++;
     p->st.rx_data_bytes += len;
-    if (repair)
+    if (repair) {
         p->st.rx_repairs++;
+        p->st.rx_repair_bytes += len;
+    } else if (p->source.node.v != 0 && strata_addr_eq(from, p->source.addr)) {
+        p->st.rx_source_bytes += len;
+    } else {
+        p->st.rx_peer_bytes += len;
+    }
     /* Seqs overtaken now become due after the fallback wait; a gap in this
      * packet's own substream after repair_after. */
     if (m.seq > old_end)
@@ -744,7 +766,8 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     /* Relay also what came as a repair: our children most likely missed
      * it for the same reason we did. */
     relay(p, sub, e, from, now);
-    strata_playout_poll(&p->po, now, &p->po_cb);
+    if (strata_playout_poll(&p->po, now, &p->po_cb))
+        playout_lag(p, now);
     return 0;
 }
 
@@ -897,7 +920,8 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
         strata_session_heartbeat_sent(&p->ses, now);
     }
     uint64_t missed_before = p->po.missed_packets;
-    strata_playout_poll(&p->po, now, &p->po_cb);
+    if (strata_playout_poll(&p->po, now, &p->po_cb))
+        playout_lag(p, now);
     if (p->po.missed_packets != missed_before)
         strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: skipped %llu, next %llu",
                     (unsigned long long)p->node.v,

@@ -33,11 +33,14 @@ typedef struct host_node {
     uv_timer_t timer;
     int delay_fd; /* timerfd of the delay queue (with delay emulation) */
     uv_poll_t delay_poll;
-    strata_node *core; /* the process's node; NULL before host_node_begin */
+    strata_node *core;        /* the process's node; NULL before host_node_begin */
     struct host_delay *delay; /* NULL: no delay emulation */
     strata_addr bound;        /* address the socket is bound to (port resolved) */
     int running;              /* between host_node_begin and host_node_close */
     uint64_t tx_datagrams, tx_errors, rx_datagrams, rx_truncated;
+    /* HEARTBEAT datagrams the node took (not dropped): the control
+     * center's heartbeats received, for its metrics. */
+    uint64_t rx_heartbeats;
     int closing;
     /* Called after every call into the node, before the outbox is drained
      * (may be NULL); daemons use it to notice state changes such as

@@ -7,8 +7,12 @@
 
 #include <inttypes.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "escape.h"
 
 typedef struct mwriter {
     char *buf;
@@ -63,15 +67,17 @@ static const char *drop_reason(size_t slot)
     return "other";
 }
 
-/* One family of drops by reason; every reason appears (0 included), so a
- * rate over it never starts from a missing series. */
-static void drops(mwriter *w, const char *name, const char *help, const strata_drop_counters *a,
-                  const strata_drop_counters *b)
+/* One family of drops by reason, summed over n counter sets; every reason
+ * appears (0 included), so a rate over it never starts from a missing
+ * series. */
+static void drops(mwriter *w, const char *name, const char *help,
+                  const strata_drop_counters *const *sets, size_t n)
 {
-    enum { SLOTS = sizeof a->by_reason / sizeof a->by_reason[0] };
+    enum { SLOTS = sizeof sets[0]->by_reason / sizeof sets[0]->by_reason[0] };
     uint64_t by[SLOTS] = {0};
-    for (size_t i = 0; i < SLOTS; i++)
-        by[i] = a->by_reason[i] + (b ? b->by_reason[i] : 0);
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; sets[k] && i < SLOTS; i++)
+            by[i] += sets[k]->by_reason[i];
     /* Slots 8..14 are unused today (no input error between -8 and -14):
      * fold them into "other" with the last one. */
     uint64_t other = 0;
@@ -81,6 +87,89 @@ static void drops(mwriter *w, const char *name, const char *help, const strata_d
     for (size_t i = 0; i < 8; i++)
         put(w, "%s{reason=\"%s\"} %" PRIu64 "\n", name, drop_reason(i), by[i]);
     put(w, "%s{reason=\"other\"} %" PRIu64 "\n", name, other);
+}
+
+/* A channel name as a label value (escape.h); a name that cannot be
+ * escaped into the room (never: 64 bytes at most) reads "". */
+typedef struct label {
+    char v[STRATA_WIRE_MAX_NAME_BYTES * HOST_ESCAPE_LABEL_MAX_PER_BYTE + 1];
+} label;
+
+static label channel_label(const char *name)
+{
+    label l;
+    host_label_value(l.v, sizeof l.v, name);
+    return l;
+}
+
+/* --- the control center's census ------------------------------------------------------ */
+
+enum census_tier { TIER_SOURCE, TIER_HEAD, TIER_MEMBER, TIER_RELAY, TIERS };
+static const char *const tier_names[TIERS] = {"source", "head", "member", "relay"};
+
+typedef struct census_row {
+    uint64_t channel, region_dcm;
+    const char *name;
+    unsigned tier;
+} census_row;
+
+static unsigned tier_of(const strata_control_entry *e)
+{
+    if (e->role == STRATA_ROLE_SOURCE)
+        return TIER_SOURCE;
+    if (e->dcm.v != e->region_dcm.v)
+        return TIER_HEAD; /* in the backbone's trees (as the topology page) */
+    return e->role == STRATA_ROLE_RELAY ? TIER_RELAY : TIER_MEMBER;
+}
+
+static int cmp_row(const void *a, const void *b)
+{
+    const census_row *x = a, *y = b;
+    if (x->channel != y->channel)
+        return x->channel < y->channel ? -1 : 1;
+    if (x->region_dcm != y->region_dcm)
+        return x->region_dcm < y->region_dcm ? -1 : 1;
+    return 0;
+}
+
+/* Memberships per channel and tier, regions per channel. */
+static void census(mwriter *w, const strata_control_entry *e, size_t n)
+{
+    census_row *rows = n ? malloc(n * sizeof *rows) : NULL;
+    if (n && !rows) {
+        w->overflow = 1; /* a 500 rather than a page without the census */
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        rows[i] =
+            (census_row){e[i].channel.v, e[i].region_dcm.v, e[i].channel_name, tier_of(&e[i])};
+    if (n)
+        qsort(rows, n, sizeof *rows, cmp_row);
+    family(w, "strata_control_channel_nodes", "gauge",
+           "Nodes in a channel, by tier: source, region head (in the backbone), region member, "
+           "recruited relay.");
+    for (size_t i = 0; i < n;) {
+        size_t by[TIERS] = {0}, j = i;
+        for (; j < n && rows[j].channel == rows[i].channel; j++)
+            by[rows[j].tier]++;
+        label l = channel_label(rows[i].name);
+        for (unsigned t = 0; t < TIERS; t++)
+            put(w, "strata_control_channel_nodes{channel=\"%s\",tier=\"%s\"} %zu\n", l.v,
+                tier_names[t], by[t]);
+        i = j;
+    }
+    family(w, "strata_control_channel_regions", "gauge",
+           "Regions of a channel (one DCM each; the backbone not counted).");
+    for (size_t i = 0; i < n;) {
+        size_t regions = 0, j = i;
+        for (; j < n && rows[j].channel == rows[i].channel; j++)
+            if (rows[j].region_dcm != 0 && (j == i || rows[j].region_dcm != rows[j - 1].region_dcm))
+                regions++;
+        label l = channel_label(rows[i].name);
+        put(w, "strata_control_channel_regions{channel=\"%s\"} %zu\n", l.v, regions);
+        i = j;
+    }
+    free(rows);
 }
 
 static size_t finish(mwriter *w)
@@ -94,7 +183,8 @@ static size_t finish(mwriter *w)
 }
 
 size_t host_metrics_control(char *buf, size_t buflen, const strata_control_status *st,
-                            const strata_cgroups_stats *groups)
+                            const strata_cgroups_stats *groups, uint64_t heartbeats,
+                            const strata_control_entry *members, size_t nmembers)
 {
     mwriter w = {buf, buflen, 0, buflen == 0};
     family(&w, "strata_control_nodes", "gauge", "Live nodes in every channel, by role.");
@@ -134,9 +224,12 @@ size_t host_metrics_control(char *buf, size_t buflen, const strata_control_statu
             st->instructions_sent);
     counter(&w, "strata_control_region_moves_total",
             "Members that joined again under another region.", st->region_moves);
+    counter(&w, "strata_control_heartbeats_received_total",
+            "HEARTBEAT datagrams taken from peers and sources.", heartbeats);
+    const strata_drop_counters *sets[] = {&st->drops, groups ? &groups->drops : NULL};
     drops(&w, "strata_control_dropped_datagrams_total",
-          "Datagrams rejected by the control center and its group table, by reason.", &st->drops,
-          groups ? &groups->drops : NULL);
+          "Datagrams rejected by the control center and its group table, by reason.", sets, 2);
+    census(&w, members, nmembers);
     if (groups) {
         gauge(&w, "strata_control_groups", "Locality groups whose leaders report.",
               (double)groups->groups);
@@ -148,48 +241,108 @@ size_t host_metrics_control(char *buf, size_t buflen, const strata_control_statu
     return finish(&w);
 }
 
-size_t host_metrics_peer(char *buf, size_t buflen, const strata_peer_stats *st, size_t http_clients)
+/* A counter family with one series per channel, the field at off of each
+ * channel's stats (0 before it joined). */
+static void per_channel(mwriter *w, const char *name, const char *help,
+                        const host_metrics_channel *ch, const label *l, size_t nch, size_t off)
 {
-    static const strata_peer_stats none;
+    family(w, name, "counter", help);
+    for (size_t i = 0; i < nch; i++) {
+        uint64_t v = 0;
+        if (ch[i].st)
+            memcpy(&v, (const char *)ch[i].st + off, sizeof v);
+        put(w, "%s{channel=\"%s\"} %" PRIu64 "\n", name, l[i].v, v);
+    }
+}
+
+size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *ch, size_t nch,
+                         const strata_drop_counters *node_drops, size_t http_clients)
+{
+    enum { MAX_CHANNELS = 64 };
     mwriter w = {buf, buflen, 0, buflen == 0};
-    const strata_peer_stats *s = st ? st : &none;
-    gauge(&w, "strata_peer_state",
-          "-1 not in the channel yet, 0 joining, 1 member, 2 left (enum strata_peer_state).",
-          st ? (double)st->state : -1.0);
-    counter(&w, "strata_peer_received_packets_total", "DATA packets received, duplicates included.",
-            s->rx_data_packets);
-    counter(&w, "strata_peer_received_bytes_total", "DATA bytes received, duplicates included.",
-            s->rx_data_bytes);
-    counter(&w, "strata_peer_duplicate_packets_total", "DATA packets received more than once.",
-            s->rx_duplicates);
-    counter(&w, "strata_peer_repaired_packets_total",
-            "Packets received in answer to a repair request.", s->rx_repairs);
-    counter(&w, "strata_peer_sent_packets_total", "DATA packets relayed to children.",
-            s->tx_data_packets);
-    counter(&w, "strata_peer_sent_bytes_total", "DATA bytes relayed to children.",
-            s->tx_data_bytes);
-    counter(&w, "strata_peer_repairs_sent_total", "Packets sent in answer to repair requests.",
-            s->tx_repairs);
-    counter(&w, "strata_peer_played_packets_total", "Packets handed to the player in order.",
-            s->played_packets);
-    counter(&w, "strata_peer_played_bytes_total", "Bytes handed to the player.", s->played_bytes);
-    counter(&w, "strata_peer_missed_packets_total", "Packets not there at their playout time.",
-            s->missed_packets);
-    counter(&w, "strata_peer_repair_requests_sent_total", "Repair requests sent.",
-            s->repair_requests_sent);
-    counter(&w, "strata_peer_repair_requests_served_total", "Repair requests answered.",
-            s->repair_requests_served);
-    counter(&w, "strata_peer_repair_requests_refused_total",
-            "Repair requests answered in part or not at all (over budget).",
-            s->repair_requests_refused);
-    counter(&w, "strata_peer_instructions_applied_total", "Instructions from the DCM applied.",
-            s->instructions_applied);
-    counter(&w, "strata_peer_rejoins_total",
-            "Joins again after the control center no longer knew this peer.", s->rejoins);
-    counter(&w, "strata_peer_region_changes_total", "Joins again under a new region label.",
-            s->region_changes);
+    label l[MAX_CHANNELS];
+    if (nch > MAX_CHANNELS)
+        nch = MAX_CHANNELS;
+    for (size_t i = 0; i < nch; i++)
+        l[i] = channel_label(ch[i].name);
+    family(&w, "strata_peer_state", "gauge",
+           "Per channel: -1 not in the channel yet, 0 joining, 1 member, 2 left "
+           "(enum strata_peer_state).");
+    for (size_t i = 0; i < nch; i++)
+        put(&w, "strata_peer_state{channel=\"%s\"} %d\n", l[i].v, ch[i].st ? ch[i].st->state : -1);
+    static const struct {
+        const char *name, *help;
+        size_t off;
+    } counters[] = {
+#define F(field) offsetof(strata_peer_stats, field)
+        {"strata_peer_received_packets_total",
+         "New DATA packets received (duplicates and late ones not included).", F(rx_data_packets)},
+        {"strata_peer_duplicate_packets_total", "DATA packets received more than once.",
+         F(rx_duplicates)},
+        {"strata_peer_late_packets_total",
+         "DATA packets that arrived after playout had passed their sequence number.", F(rx_late)},
+        {"strata_peer_repaired_packets_total", "Packets received in answer to a repair request.",
+         F(rx_repairs)},
+        {"strata_peer_sent_packets_total", "DATA packets relayed to children or repaired.",
+         F(tx_data_packets)},
+        {"strata_peer_sent_bytes_total",
+         "DATA bytes uploaded (relayed and repaired): the channel's use of the upload.",
+         F(tx_data_bytes)},
+        {"strata_peer_repairs_sent_total", "Packets sent in answer to repair requests.",
+         F(tx_repairs)},
+        {"strata_peer_played_packets_total", "Packets handed to the player in order.",
+         F(played_packets)},
+        {"strata_peer_played_bytes_total", "Bytes handed to the player.", F(played_bytes)},
+        {"strata_peer_missed_packets_total", "Packets not there at their playout time.",
+         F(missed_packets)},
+        {"strata_peer_repair_requests_sent_total", "Repair requests sent.",
+         F(repair_requests_sent)},
+        {"strata_peer_repair_requests_served_total", "Repair requests answered.",
+         F(repair_requests_served)},
+        {"strata_peer_repair_requests_refused_total",
+         "Repair requests answered in part or not at all (over budget).",
+         F(repair_requests_refused)},
+        {"strata_peer_instructions_applied_total", "Instructions from the DCM applied.",
+         F(instructions_applied)},
+        {"strata_peer_rejoins_total",
+         "Joins again after the control center no longer knew this peer.", F(rejoins)},
+        {"strata_peer_region_changes_total", "Joins again under a new region label.",
+         F(region_changes)},
+    };
+    for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++)
+        per_channel(&w, counters[k].name, counters[k].help, ch, l, nch, counters[k].off);
+    static const struct {
+        const char *origin;
+        size_t off;
+    } origins[] = {
+        {"source", F(rx_source_bytes)}, {"peer", F(rx_peer_bytes)}, {"repair", F(rx_repair_bytes)}};
+#undef F
+    family(&w, "strata_peer_received_bytes_total", "counter",
+           "Bytes of new DATA packets received, by origin: the channel's source, another peer, "
+           "an answer to a repair request.");
+    for (size_t i = 0; i < nch; i++)
+        for (size_t o = 0; o < sizeof origins / sizeof origins[0]; o++) {
+            uint64_t v = 0;
+            if (ch[i].st)
+                memcpy(&v, (const char *)ch[i].st + origins[o].off, sizeof v);
+            put(&w, "strata_peer_received_bytes_total{channel=\"%s\",origin=\"%s\"} %" PRIu64 "\n",
+                l[i].v, origins[o].origin, v);
+        }
+    family(&w, "strata_peer_playout_lag_seconds", "gauge",
+           "When the latest packet was played, seconds after its earliest expected arrival "
+           "(send time plus the smallest one-way offset seen: the fastest path's delay is not "
+           "included).");
+    for (size_t i = 0; i < nch; i++)
+        put(&w, "strata_peer_playout_lag_seconds{channel=\"%s\"} %.9f\n", l[i].v,
+            ch[i].st ? (double)ch[i].st->playout_lag_ns / 1e9 : 0.0);
+    const strata_drop_counters *sets[MAX_CHANNELS + 1];
+    size_t nsets = 0;
+    for (size_t i = 0; i < nch; i++)
+        if (ch[i].st)
+            sets[nsets++] = &ch[i].st->drops;
+    sets[nsets++] = node_drops;
     drops(&w, "strata_peer_dropped_datagrams_total", "Datagrams rejected by the peer, by reason.",
-          &s->drops, NULL);
+          sets, nsets);
     gauge(&w, "strata_peer_http_clients", "Players connected to /stream.", (double)http_clients);
     return finish(&w);
 }
@@ -213,7 +366,8 @@ size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *
             st->repair_requests_refused);
     gauge(&w, "strata_source_roots", "Distinct root children across substreams and regions.",
           (double)st->roots);
+    const strata_drop_counters *sets[] = {&st->drops};
     drops(&w, "strata_source_dropped_datagrams_total",
-          "Datagrams rejected by the source, by reason.", &st->drops, NULL);
+          "Datagrams rejected by the source, by reason.", sets, 1);
     return finish(&w);
 }

@@ -20,18 +20,33 @@
 #include "strata/source.h"
 
 enum {
-    /* Room for one scrape of any daemon; the text is a few KB today. */
-    HOST_METRICS_MAX_BYTES = 65536,
+    /* Room for one scrape of any daemon: a few KB, and about 600 bytes per
+     * channel of the control center's census. */
+    HOST_METRICS_MAX_BYTES = 262144,
 };
 
 /* Each writes the metrics of one daemon into buf (at most buflen bytes,
  * NUL-terminated) and returns the length, or 0 when buf is too small. */
+
+/* The control center: its status, its group directory's (groups may be
+ * NULL), the HEARTBEAT datagrams it took (counted by the host, host_node),
+ * and its memberships (strata_control_topology) for the census of nodes
+ * per channel and tier: "source", "head" (a region's head, in the
+ * backbone), "member" (of its region's trees) and "relay" (recruited). */
 size_t host_metrics_control(char *buf, size_t buflen, const strata_control_status *st,
-                            const strata_cgroups_stats *groups);
-/* st == NULL: the peer has not joined the channel yet (counters read 0,
- * strata_peer_state -1). */
-size_t host_metrics_peer(char *buf, size_t buflen, const strata_peer_stats *st,
-                         size_t http_clients);
+                            const strata_cgroups_stats *groups, uint64_t heartbeats,
+                            const strata_control_entry *members, size_t nmembers);
+/* One session of a peer: a channel it watches or relays. */
+typedef struct host_metrics_channel {
+    const char *name;            /* the channel's name: any bytes, escaped here */
+    const strata_peer_stats *st; /* NULL: not in the channel yet (counters 0, state -1) */
+} host_metrics_channel;
+
+/* The peer's per-channel figures carry a channel label (a node is in a
+ * few channels at most); its drops are one family over every channel and
+ * the node itself (node_drops, may be NULL). */
+size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *ch, size_t nch,
+                         const strata_drop_counters *node_drops, size_t http_clients);
 size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *st);
 
 #endif

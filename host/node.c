@@ -8,6 +8,7 @@
 #include <sys/timerfd.h>
 
 #include "delay.h"
+#include "escape.h"
 #include "strata/wire.h"
 
 #include <arpa/inet.h>
@@ -247,7 +248,9 @@ static void on_readable(uv_poll_t *p, int status, int events)
         }
         n->rx_datagrams++;
         strata_rx rx = {host_addr_from_sockaddr(&sin), received_ttl(&msg)};
-        strata_node_handle_datagram(n->core, &rx, n->rxbuf, (size_t)got, host_now_ns());
+        if (strata_node_handle_datagram(n->core, &rx, n->rxbuf, (size_t)got, host_now_ns()) == 0 &&
+            strata_wire_peek_type(n->rxbuf, (size_t)got) == STRATA_MSG_HEARTBEAT)
+            n->rx_heartbeats++;
         host_node_kick(n);
     }
 }
@@ -411,7 +414,11 @@ static void log_write(void *user, int level, const char *line)
 {
     host_logger *lg = user;
     double t = (double)(host_now_ns() - lg->start_ns) / 1e9;
-    fprintf(stderr, "%9.3f %-5s %s: %s\n", t, level_name(level), lg->name, line);
+    /* A line may hold a channel name or a region label: untrusted bytes,
+     * which must not start a line of their own. */
+    fprintf(stderr, "%9.3f %-5s %s: ", t, level_name(level), lg->name);
+    host_log_text(stderr, line);
+    fputc('\n', stderr);
 }
 
 void host_log_init(strata_log *log, host_logger *lg, const char *name, int max_level)

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "escape.h"
 #include "status_file.h"
 #include "strata/tree.h"
 
@@ -30,20 +31,6 @@ char *host_topology_page(void *user, size_t *len)
     memcpy(p, host_topology_html, host_topology_html_len);
     *len = host_topology_html_len;
     return p;
-}
-
-/* A JSON string of s: quotes, backslashes and every byte outside printable
- * ASCII escaped as \u00XX, so any bytes a node sent make valid JSON. */
-static void put_string(char *buf, size_t cap, size_t *off, const char *s)
-{
-    host_status_appendf(buf, cap, off, "\"");
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p < 0x20 || *p >= 0x7f || *p == '"' || *p == '\\')
-            host_status_appendf(buf, cap, off, "\\u%04x", (unsigned)*p);
-        else
-            host_status_appendf(buf, cap, off, "%c", *p);
-    }
-    host_status_appendf(buf, cap, off, "\"");
 }
 
 static const char *role_name(uint8_t role)
@@ -78,12 +65,12 @@ char *host_topology_json(const strata_control *c, const char *status_json, size_
         host_status_appendf(buf, cap, &off,
                             "%s{\"node\":\"%016" PRIx64 "\",\"channel\":", i ? "," : "",
                             e[i].node.v);
-        put_string(buf, cap, &off, e[i].channel_name);
+        host_json_string(buf, cap, &off, e[i].channel_name);
         host_status_appendf(
             buf, cap, &off,
             ",\"role\":\"%s\",\"dcm\":%u,\"region_dcm\":%u,\"region\":", role_name(e[i].role),
             (unsigned)e[i].dcm.v, (unsigned)e[i].region_dcm.v);
-        put_string(buf, cap, &off, e[i].region);
+        host_json_string(buf, cap, &off, e[i].region);
         host_status_appendf(buf, cap, &off,
                             ",\"addr\":\"%s\",\"upload_kbps\":%" PRIu32 ",\"played\":%" PRIu64
                             ",\"missed\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"parents\":[",

@@ -90,13 +90,27 @@ enum strata_peer_state { STRATA_PEER_JOINING, STRATA_PEER_MEMBER, STRATA_PEER_LE
 
 typedef struct strata_peer_stats {
     int state;
+    /* New DATA packets and their bytes (duplicates are counted apart), the
+     * bytes split by origin: an answer to a repair request (REPAIR flag),
+     * else from the channel's source (the address its instruction names),
+     * else from a parent or another peer. */
     uint64_t rx_data_packets, rx_data_bytes, rx_duplicates, rx_repairs;
+    uint64_t rx_source_bytes, rx_peer_bytes, rx_repair_bytes;
+    /* Valid DATA packets that arrived after playout had passed their seq
+     * (skipped as missed, or before where a late joiner started); they are
+     * also among the drops (STRATA_ERR_RANGE). */
+    uint64_t rx_late;
+    /* When the latest packet was played, how long after its earliest
+     * expected arrival: send time + the smallest one-way offset seen
+     * (playout.h), so the fastest path's delay is not included; 0 before
+     * any was played. */
+    uint64_t playout_lag_ns;
     uint64_t tx_data_packets, tx_data_bytes, tx_repairs;
     uint64_t played_packets, played_bytes, missed_packets;
     uint64_t repair_requests_sent, repair_requests_served;
     uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t instructions_applied;
-    uint64_t rejoins; /* joins again after the control center said it did not know us */
+    uint64_t rejoins;        /* joins again after the control center said it did not know us */
     uint64_t region_changes; /* joins again under a new region label */
     strata_drop_counters drops;
 } strata_peer_stats;

@@ -12,14 +12,28 @@ expect_rc() {
     [ $rc -eq "$want" ] || fail "'strata $*' exited $rc, want $want: $(cat "$WORK/usage.err")"
     grep -qE "$re" "$WORK/usage.err" || fail "'strata $*' said: $(cat "$WORK/usage.err"), want /$re/"
 }
-printf '[peer]\nchannel = x\nbogus = 1\n' >"$WORK/unknown.conf"
-expect_rc 2 'unknown.conf:3: unknown option' peer --config "$WORK/unknown.conf"
-printf '[peer]\nexit-on-end = maybe\n' >"$WORK/flag.conf"
-expect_rc 2 'flag.conf:2: a flag takes true or false' peer --config "$WORK/flag.conf"
-printf '[peer]\nthis is not ini\n' >"$WORK/garbage.conf"
-expect_rc 2 'garbage.conf:2: not an INI line' peer --config "$WORK/garbage.conf"
-printf '[peer]\nupload = lots\n' >"$WORK/value.conf"
-expect_rc 2 'upload needs a number' peer --config "$WORK/value.conf"
+# bad_config NAME SUB 'LINE: WHAT' TEXT: strata SUB refuses a file holding
+# TEXT (printf escapes) with exit status 2, saying NAME.conf:LINE: WHAT.
+bad_config() {
+    printf '%b' "$4" >"$WORK/$1.conf"
+    expect_rc 2 "$1.conf:$3" "$2" --config "$WORK/$1.conf"
+}
+bad_config unknown peer '3: bogus: unknown option' '[peer]\nchannel = x\nbogus = 1\n'
+bad_config flag peer '2: exit-on-end: a flag takes true or false' '[peer]\nexit-on-end = maybe\n'
+bad_config garbage peer '2: not an INI line' '[peer]\nthis is not ini\n'
+# A bad value names the file, the line and the option, whichever check
+# finds it (the number parser, an option's own check, one after parsing);
+# comments, blank lines and other sections count in the line numbers.
+bad_config value peer '8: upload: needs a number, got .lots.' \
+    '; c\n[control]\nk = 9\n\n[peer]\nchannel = x\n# c\nupload = lots\n'
+bad_config addr peer '3: http: needs ADDR:PORT' '[peer]\nchannel = x\nhttp = nowhere\n'
+bad_config prio peer '3: channel: priority must be 0 to 255' '[peer]\nchannel = x\nchannel = y:999\n'
+bad_config region peer '5: region: LABEL must be at most 32 bytes' \
+    "[peer]\ncontrol = 127.0.0.1:1\nchannel = x\n\nregion = $(printf 'r%.0s' {1..40})\n"
+bad_config recruit control '2: recruit: must be .on. or .off.' '[control]\nrecruit = maybe\n'
+bad_config rate source '3: rate: must be between 1 and' '[source]\ncontrol = 127.0.0.1:1\nrate = 0\n'
+# The same values on the command line name the option instead.
+expect_rc 2 'strata peer: --upload needs a number' peer --control 127.0.0.1:1 --channel x --upload lots
 expect_rc 1 'cannot read the config file' control --config "$WORK/nonexistent.conf"
 expect_rc 2 'needs a value' source --config
 for sub in control peer source; do

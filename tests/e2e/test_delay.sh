@@ -31,8 +31,10 @@ pass "delay flags: both or neither, index checked against the matrix"
 # rtt A B: the matrix entry (A and B are 0-based).
 rtt() { awk -v a="$1" -v b="$2" 'NR == a + 1 { print $(b + 1); exit }' "$MATRIX"; }
 
-# probe FROM_IP ADDR:PORT: the median RTT in ms of 5 PROBEs (protocol.md
-# 3.5) sent from FROM_IP, answered by the daemon at ADDR:PORT.
+# probe FROM_IP ADDR:PORT: the smallest RTT in ms of 5 PROBEs (protocol.md
+# 3.5) sent from FROM_IP, answered by the daemon at ADDR:PORT. The smallest,
+# as the group agent takes it (protocol.md 7.2): a busy machine only adds to
+# a sample, and the median of five was 16 ms late with both cores loaded.
 probe() {
     python3 - "$1" "$2" <<'PY'
 import socket, struct, sys, time
@@ -50,8 +52,7 @@ for i in range(5):
             break
     samples.append((time.monotonic() - t) * 1000)
     time.sleep(0.02)
-samples.sort()
-print('%.3f' % samples[2])
+print('%.3f' % min(samples))
 PY
 }
 
@@ -62,11 +63,21 @@ start emulated control --listen 0.0.0.0:0 --latency "$MATRIX" --host-index $A
 wait_for_line "$WORK/emulated.out" '^strata control listening on udp ' 10 || fail "control not ready"
 EMULATED=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/emulated.out")
 [ "${EMULATED%:*}" = "127.1.0.$A" ] || fail "control bound $EMULATED, want 127.1.0.$A"
+# What the emulation promises is the delay it adds: at least half the RTT
+# from a host in the matrix, nothing from outside 127.1/16. A busy machine
+# only adds to a sample (scheduling the prober and the daemon): the median
+# of five took 8.6 ms over a delay-free loopback once with the other core
+# busy, 16 ms with a build loop and a suite beside it; so the probe takes the
+# smallest sample, the bounds above the promise allow SLACK ms of load, and
+# "no delay" is judged against the delay it would have had (half of $want
+# ms) rather than against a fixed few milliseconds.
+SLACK=15
 half=$(probe 127.1.0.$B "$EMULATED")
-awk -v m="$half" -v w="$want" 'BEGIN { exit !(m >= w / 2 - 0.5 && m <= w / 2 + 8) }' \
+awk -v m="$half" -v w="$want" -v s=$SLACK 'BEGIN { exit !(m >= w / 2 - 0.5 && m <= w / 2 + s) }' \
     || fail "prober at host $B saw ${half} ms, want about $want / 2"
 direct=$(probe 127.0.0.1 "$EMULATED")
-awk -v m="$direct" 'BEGIN { exit !(m < 8) }' || fail "127.0.0.1 saw ${direct} ms, want no delay"
+awk -v m="$direct" -v w="$want" -v s=$SLACK 'BEGIN { exit !(m < s && m < w / 4) }' \
+    || fail "127.0.0.1 saw ${direct} ms, want no delay (under ${SLACK} ms and under a quarter of $want)"
 pass "one emulating side: ${half} ms for a matrix RTT of $want ms; ${direct} ms outside 127.1/16"
 
 # --- two emulating peers: the group agent measures the matrix's RTT -----------
@@ -94,7 +105,11 @@ wait_for_line "$WORK/pb.json" '"group":\{"state":2,.*"leader_distance":[0-9]' 20
 [ "$(grp_field "$WORK/pa.json" id)" = "$(grp_field "$WORK/pb.json" id)" ] \
     || fail "the peers are in different groups"
 got_us=$(grp_field "$WORK/pb.json" leader_distance)
-awk -v g="$got_us" -v w="$want" 'BEGIN { exit !(g / 1000 >= w - 1 && g / 1000 <= w + 12) }' \
+# The agent's estimate is the smallest of 3 to 6 samples, each through two
+# delay queues (timers that a busy machine fires late): with a load average
+# of 9 on two cores it came out 15.8 ms over the RTT, so twice SLACK above
+# it (a delay applied twice shows in the one-sided probe above).
+awk -v g="$got_us" -v w="$want" -v s=$SLACK 'BEGIN { exit !(g / 1000 >= w - 1 && g / 1000 <= w + 2 * s) }' \
     || fail "measured RTT $got_us us to the leader, want about $want ms"
 grep -q "\"region\":\"group:$(grp_field "$WORK/pb.json" id)\"" "$WORK/pb.json" \
     || fail "the peer did not join the channel under its group: $(cat "$WORK/pb.json")"
