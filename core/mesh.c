@@ -1019,12 +1019,48 @@ static void repair_all(strata_mesh *m, size_t rounds)
     settle_rounds(m, NULL, 0, 0, rounds);
 }
 
-/* What every public change ends with. */
-static void finish(strata_mesh *m, size_t rounds)
+/* Surplus: a link between two core members that both have more than c
+ * core links, one of them full, goes when the core stays t-connected
+ * without it (by the lemma, one pair check: W is the link's ends). Only
+ * members this call touched before trimming (dirty from position from)
+ * are looked at, so it stays around the change. It
+ * keeps room for the next repairs where room is short: left alone, repairs
+ * and even-c joins (no steals) fill every member with c + 1 links, and a
+ * cut then finds no one with room. */
+static void trim(strata_mesh *m, uint32_t from)
+{
+    unsigned t = core_target(m);
+    if (!m->met || t == 0)
+        return;
+    for (uint32_t i = from, end = m->ndirty; i < end; i++) {
+        uint32_t v = m->dirty[i], nb[STRATA_MESH_MAX_DEGREE];
+        unsigned n = m->deg[v];
+        if (!is_core(m, v) || m->nodes[v].cdeg <= m->c)
+            continue;
+        memcpy(nb, nbrs(m, v), n * sizeof nb[0]);
+        for (unsigned j = 0; j < n && m->nodes[v].cdeg > m->c; j++) {
+            uint32_t w = nb[j];
+            if (!is_core(m, w) || m->nodes[w].cdeg <= m->c ||
+                (m->deg[v] < m->nodes[v].cap && m->deg[w] < m->nodes[w].cap))
+                continue;
+            raw_del(m, v, w);
+            view_update(m);
+            int ok = strata_mesh_flow_pair(&m->flow, v, w, t) >= t;
+            raw_add(m, v, w);
+            if (ok)
+                link_del(m, v, w);
+        }
+    }
+}
+
+/* What every public change ends with; from is where the call's dirty
+ * marks start. */
+static void finish(strata_mesh *m, size_t rounds, uint32_t from)
 {
     settle_weak(m);
     if (!m->met)
         repair_all(m, rounds);
+    trim(m, from);
     src_settle(m);
 }
 
@@ -1144,9 +1180,10 @@ int strata_mesh_add(strata_mesh *m, strata_node_id id, uint32_t upload_kbps, uin
     m->incore[x] = 0;
     strata_idmap_put(&m->map, id.v, x); /* reserved: cannot fail */
     m->count++;
+    uint32_t from = m->ndirty;
     mark(m, x);
     place(m, x);
-    finish(m, REPAIR_ROUNDS);
+    finish(m, REPAIR_ROUNDS, from);
     return 0;
 }
 
@@ -1162,6 +1199,7 @@ int strata_mesh_remove(strata_mesh *m, strata_node_id id)
     }
     if (!lookup(m, id, &x))
         return STRATA_ERR_NOTFOUND;
+    uint32_t from = m->ndirty;
     detach(m, x);
     unmark(m, x);
     strata_idmap_del(&m->map, id.v);
@@ -1169,7 +1207,7 @@ int strata_mesh_remove(strata_mesh *m, strata_node_id id)
     m->nodes[x].dpos = m->free_head;
     m->free_head = x;
     m->count--;
-    finish(m, REPAIR_ROUNDS);
+    finish(m, REPAIR_ROUNDS, from < m->ndirty ? from : m->ndirty);
     return 0;
 }
 
@@ -1205,10 +1243,11 @@ int strata_mesh_set_upload(strata_mesh *m, strata_node_id id, uint32_t upload_kb
     }
     if (!lookup(m, id, &x))
         return STRATA_ERR_NOTFOUND;
+    uint32_t from = m->ndirty;
     m->nodes[x].upload_kbps = upload_kbps;
     m->nodes[x].cap = cap_for(m, upload_kbps);
     place(m, x);
-    finish(m, REPAIR_ROUNDS);
+    finish(m, REPAIR_ROUNDS, from);
     return 0;
 }
 
@@ -1216,6 +1255,7 @@ int strata_mesh_set_rate(strata_mesh *m, uint32_t rate_kbps)
 {
     if (rate_kbps == 0)
         return STRATA_ERR_INVAL;
+    uint32_t from = m->ndirty;
     m->rate_kbps = rate_kbps;
     m->src.cap = source_cap(m);
     /* Smaller caps first, all at once, so that no member is given a link
@@ -1235,7 +1275,7 @@ int strata_mesh_set_rate(strata_mesh *m, uint32_t rate_kbps)
         }
     }
     /* Every cap may have changed: repair until done or out of room. */
-    finish(m, (size_t)m->ncore * m->c + REPAIR_ROUNDS);
+    finish(m, (size_t)m->ncore * m->c + REPAIR_ROUNDS, from);
     return 0;
 }
 
@@ -1332,6 +1372,8 @@ int strata_mesh_take_changes(strata_mesh *m, strata_mesh_change *out, size_t max
         return STRATA_ERR_NOMEM;
     }
     size_t n = m->nlog < max ? m->nlog : max;
+    if (n == 0)
+        return 0;
     for (size_t i = 0; i < n; i++)
         out[i] = (strata_mesh_change){{m->log[i].a}, {m->log[i].b}, m->log[i].added};
     memmove(m->log, m->log + n, (m->nlog - n) * sizeof *m->log);

@@ -63,7 +63,7 @@ struct model {
 
 static strata_rng rng;
 static int failed_round;
-static long unmet_steps, steps_total, local_departures, nonlocal_departures;
+static long unmet_steps, steps_total, local_departures, nonlocal_departures, trims;
 static long subsets_checked, pair_flows, unmet_feasible; /* informational */
 
 #define PFAIL(...)                                                                                 \
@@ -187,6 +187,18 @@ static int has_pair(uint64_t (*l)[2], size_t n, uint64_t a, uint64_t b)
 {
     uint64_t k[2] = {a < b ? a : b, a < b ? b : a};
     return bsearch(k, l, n, sizeof l[0], cmp_pair) != NULL;
+}
+
+/* Links of id to core members, in the sorted link list. */
+static unsigned core_links(const struct model *p, uint64_t (*l)[2], size_t n, uint64_t id)
+{
+    unsigned k = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t o = l[i][0] == id ? l[i][1] : l[i][1] == id ? l[i][0] : 0;
+        const struct pmember *q = o ? find(p, o) : NULL;
+        k += q && role_of(p, q->up) == STRATA_MESH_CORE;
+    }
+    return k;
 }
 
 /* --- independent connectivity ---------------------------------------------- */
@@ -542,18 +554,27 @@ static void verify(struct model *p, const struct stepinfo *si)
         qsort(cur, ncur, sizeof cur[0], cmp_pair);
         if (ncur != nl || memcmp(cur, links, nl * sizeof links[0]) != 0)
             PFAIL("after %s: the log gives %zu links, the mesh has %zu", si->op, ncur, nl);
-        /* Locality of a departure's repair, with ample capacity. */
+        /* Locality of a departure's repair, with ample capacity: links
+         * added have an end among the departed node's neighbours; links
+         * removed are its own, or surplus trimmed next to the repair
+         * (an end among the neighbours or the ends of added links, both
+         * ends left with c links or more). */
         if (si->departed) {
             int local = 1;
             for (int i = 0; i < nch; i++) {
                 uint64_t a = ch[i].a.v, b = ch[i].b.v;
-                if (!ch[i].added) {
-                    local &= a == si->departed || b == si->departed;
-                } else {
-                    int in = 0;
-                    for (size_t j = 0; j < si->nnb; j++)
-                        in |= si->nb[j] == a || si->nb[j] == b;
+                int in = 0;
+                for (size_t j = 0; j < si->nnb; j++)
+                    in |= si->nb[j] == a || si->nb[j] == b;
+                if (ch[i].added) {
                     local &= in;
+                } else if (a != si->departed && b != si->departed) {
+                    for (int j = 0; j < nch; j++)
+                        in |= ch[j].added && (ch[j].a.v == a || ch[j].b.v == a || ch[j].a.v == b ||
+                                              ch[j].b.v == b);
+                    local &= in && core_links(p, links, nl, a) >= p->c &&
+                             core_links(p, links, nl, b) >= p->c;
+                    trims++;
                 }
             }
             if (local)
@@ -795,10 +816,12 @@ int main(void)
             break;
         }
     }
-    printf("prop_mesh: %llu rounds, %zu steps, %ld checks; target unmet after %ld (capacity); "
-           "departures repaired among neighbours %ld, elsewhere too %ld; %ld subsets removed, "
-           "%ld pair flows; unmet with exactly c links each where a c-regular mesh exists: %ld\n",
-           (unsigned long long)rounds, steps, steps_total, unmet_steps, local_departures,
-           nonlocal_departures, subsets_checked, pair_flows, unmet_feasible);
+    printf(
+        "prop_mesh: %llu rounds, %zu steps, %ld checks; target unmet after %ld (capacity); "
+        "departures repaired among neighbours %ld, elsewhere too %ld (surplus links trimmed %ld); "
+        "%ld subsets removed, "
+        "%ld pair flows; unmet with exactly c links each where a c-regular mesh exists: %ld\n",
+        (unsigned long long)rounds, steps, steps_total, unmet_steps, local_departures,
+        nonlocal_departures, trims, subsets_checked, pair_flows, unmet_feasible);
     return test_summary("prop_mesh");
 }
