@@ -11,6 +11,7 @@
 #include "dcm.h"
 
 #include "idmap.h"
+#include "strata/mesh.h"
 
 #include <string.h>
 
@@ -18,6 +19,9 @@ typedef struct dcm_member {
     strata_node_id id;
     strata_addr addr;
     uint32_t upload_kbps;
+    uint32_t region;        /* a mesh's members: which region they are of (strata_mesh_add) */
+    strata_node_id leaf_of; /* a mesh's leaf: the member feeding it (see "Leaves"); 0 = none */
+    uint16_t leaves;        /* a mesh member: the leaves it feeds */
     uint8_t dirty;
     uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
@@ -48,7 +52,10 @@ struct strata_dcm {
      * head); a zero ref: the source itself */
     strata_peer_ref sub_root[STRATA_WIRE_MAX_SUBSTREAMS];
     uint16_t source_dirty; /* the trees whose instruction the source needs again */
-    strata_mtree *tree;
+    uint8_t algorithm;     /* STRATA_ALG_TREE: tree; STRATA_ALG_FLOOD: mesh */
+    uint8_t mesh_c;
+    strata_mtree *tree; /* the topology: one of these two */
+    strata_mesh *mesh;
 
     dcm_member *members; /* dense; index maps id -> position */
     dcm_stall *stall;    /* k entries per member, in the members' order */
@@ -206,6 +213,17 @@ static void pull_tree_dirty(strata_dcm *d)
     strata_node_id chunk[DCM_DIRTY_CHUNK];
     uint16_t subs[DCM_DIRTY_CHUNK];
     size_t n;
+    if (d->mesh) {
+        /* A node's neighbours are its children in every substream; the
+         * mesh knows the source by its id, the DCM by the tree's marker. */
+        do {
+            n = strata_mesh_take_dirty(d->mesh, chunk, DCM_DIRTY_CHUNK);
+            for (size_t i = 0; i < n; i++)
+                mark_subs(d, chunk[i].v == d->source.node.v ? STRATA_MTREE_SOURCE : chunk[i],
+                          DCM_ALL_SUBS);
+        } while (n == DCM_DIRTY_CHUNK);
+        return;
+    }
     do {
         n = strata_mtree_take_dirty_subs(d->tree, chunk, subs, DCM_DIRTY_CHUNK);
         for (size_t i = 0; i < n; i++)
@@ -213,11 +231,170 @@ static void pull_tree_dirty(strata_dcm *d)
     } while (n == DCM_DIRTY_CHUNK);
 }
 
+/* --- mesh leaves ------------------------------------------------------------
+ *
+ * Leaves. A mesh member whose upload carries fewer than c links is given
+ * none (mesh_member_upload: its few links would take the room of the core
+ * members it needs), nor is a member the mesh found no room for; either
+ * would receive nothing. Such a member is a leaf below the mesh instead, as it would be a leaf of a
+ * tree: one member with room to spare feeds it the whole stream (its
+ * instructions list the leaf in every substream; the leaf's name it as
+ * parent), near it first (same region), and the mesh is told that feeder's
+ * upload less what its leaves take, so its links never exceed its upload.
+ * A leaf sends nothing back. When its feeder goes, it is attached again. */
+
+static dcm_member *member_get(const strata_dcm *d, strata_node_id id);
+static void mark(strata_dcm *d, strata_node_id id);
+
+/* What one link (or one leaf) of the mesh costs its sender, kbit/s. */
+static uint32_t mesh_link_kbps(const strata_dcm *d)
+{
+    uint64_t k = ((uint64_t)d->rate_kbps * 100u + STRATA_DCM_UPLOAD_SHARE_PERCENT - 1) /
+                 STRATA_DCM_UPLOAD_SHARE_PERCENT;
+    return k > UINT32_MAX ? UINT32_MAX : (uint32_t)k;
+}
+
+/* A member's upload as the mesh sees it: what its leaves take is gone. */
+static uint32_t mesh_upload(const strata_dcm *d, const dcm_member *m)
+{
+    uint64_t used = (uint64_t)m->leaves * mesh_link_kbps(d);
+    return used >= m->upload_kbps ? 0 : (uint32_t)(m->upload_kbps - used);
+}
+
+/* What a new member offers the mesh: its upload if that carries c links
+ * (a core member), else nothing: a weak member's few links would take the
+ * room core members keep for leaves, and it is fed as well as a leaf. */
+static uint32_t mesh_member_upload(const strata_dcm *d, uint32_t upload_kbps)
+{
+    return strata_mesh_degree_cap(d->mesh, upload_kbps) >= d->mesh_c ? upload_kbps : 0;
+}
+
+/* Leaves a member may still take on: its cap less its links, and less the
+ * c links a core member keeps (a leaf must not make it weak). */
+static uint32_t mesh_spare(const strata_dcm *d, const dcm_member *m)
+{
+    int role = strata_mesh_role(d->mesh, m->id);
+    if (role == STRATA_MESH_UNLINKED)
+        return 0;
+    strata_node_id nb[STRATA_MESH_MAX_DEGREE];
+    size_t links = strata_mesh_neighbours(d->mesh, m->id, nb, STRATA_MESH_MAX_DEGREE);
+    for (size_t i = 0; i < links && i < STRATA_MESH_MAX_DEGREE; i++)
+        if (nb[i].v == d->source.node.v)
+            links--; /* nothing flows to the source */
+    if (role == STRATA_MESH_CORE && links < d->mesh_c)
+        links = d->mesh_c;
+    uint32_t cap = strata_mesh_degree_cap(d->mesh, mesh_upload(d, m));
+    return cap > links ? cap - (uint32_t)links : 0;
+}
+
+/* Finds leaf m a feeder with room (its region first, then the most room;
+ * ties: the smaller id) and attaches it. Returns 1 when attached. */
+static int leaf_attach(strata_dcm *d, dcm_member *m)
+{
+    dcm_member *best = NULL;
+    uint32_t best_spare = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        dcm_member *p = &d->members[i];
+        if (p == m || p->leaf_of.v)
+            continue;
+        uint32_t spare = mesh_spare(d, p);
+        if (spare == 0)
+            continue;
+        int near = p->region == m->region, best_near = best && best->region == m->region;
+        if (!best || near > best_near ||
+            (near == best_near &&
+             (spare > best_spare || (spare == best_spare && p->id.v < best->id.v)))) {
+            best = p;
+            best_spare = spare;
+        }
+    }
+    if (!best)
+        return 0;
+    m->leaf_of = best->id;
+    best->leaves++;
+    strata_mesh_set_upload(d->mesh, best->id, mesh_upload(d, best));
+    mark(d, best->id);
+    mark(d, m->id);
+    return 1;
+}
+
+/* Leaf m no longer needs its feeder, which gets the room back. */
+static void leaf_detach(strata_dcm *d, dcm_member *m)
+{
+    dcm_member *p = member_get(d, m->leaf_of);
+    if (p && p->leaves) {
+        p->leaves--;
+        strata_mesh_set_upload(d->mesh, p->id, mesh_upload(d, p));
+        mark(d, p->id);
+    }
+    m->leaf_of = (strata_node_id){0};
+    mark(d, m->id);
+}
+
+/* 1 when member m has a link to another member or to the source. */
+static int mesh_linked(const strata_dcm *d, const dcm_member *m)
+{
+    strata_node_id nb[1];
+    return strata_mesh_neighbours(d->mesh, m->id, nb, 1) > 0;
+}
+
+/* Members without a link (unlinked ones, and weak ones the mesh found no
+ * room for) and without a feeder get one, where there is room; a leaf that
+ * has links now lets its feeder go. */
+static void leaves_attach_all(strata_dcm *d)
+{
+    for (size_t i = 0; i < d->count; i++) {
+        dcm_member *m = &d->members[i];
+        int linked = mesh_linked(d, m);
+        if (!m->leaf_of.v && !linked)
+            leaf_attach(d, m);
+        else if (m->leaf_of.v && linked && !m->leaves)
+            leaf_detach(d, m);
+    }
+}
+
+/* Member id leaves the mesh: its feeder gets the room back; its own leaves
+ * are detached (attached again by leaves_attach_all). */
+static void leaves_release(strata_dcm *d, strata_node_id id)
+{
+    dcm_member *m = member_get(d, id);
+    if (m && m->leaf_of.v)
+        leaf_detach(d, m);
+    for (size_t i = 0; m && m->leaves && i < d->count; i++) {
+        dcm_member *l = &d->members[i];
+        if (l->leaf_of.v == id.v) {
+            l->leaf_of = (strata_node_id){0};
+            m->leaves--;
+            mark(d, l->id);
+        }
+    }
+}
+
+/* The leaves of id and the feeder of id, marked: their refs name it. */
+static void mark_leaf_links(strata_dcm *d, strata_node_id id)
+{
+    const dcm_member *m = member_get(d, id);
+    if (!m)
+        return;
+    if (m->leaf_of.v)
+        mark(d, m->leaf_of);
+    for (size_t i = 0; m->leaves && i < d->count; i++)
+        if (d->members[i].leaf_of.v == id.v)
+            mark(d, d->members[i].id);
+}
+
 /* Marks the parents (the source, for a root) and children of member id,
  * each in the tree that links them. */
 static void mark_neighbours(strata_dcm *d, strata_node_id id)
 {
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+    if (d->mesh) {
+        size_t n = strata_mesh_neighbours(d->mesh, id, kids, STRATA_WIRE_MAX_CHILDREN);
+        for (size_t i = 0; i < n && i < STRATA_WIRE_MAX_CHILDREN; i++)
+            mark(d, kids[i].v == d->source.node.v ? STRATA_MTREE_SOURCE : kids[i]);
+        mark_leaf_links(d, id);
+        return;
+    }
     for (uint8_t s = 0; s < d->k; s++) {
         uint16_t bit = (uint16_t)(1u << s);
         strata_node_id p = strata_mtree_parent(d->tree, id, s);
@@ -248,7 +425,10 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
 {
     if (!cfg || cfg->id.v == 0 || cfg->channel.v == 0 || cfg->k == 0 ||
         cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->rate_kbps == 0 ||
-        cfg->region_len > STRATA_WIRE_MAX_REGION_BYTES || (cfg->region_len && !cfg->region))
+        cfg->region_len > STRATA_WIRE_MAX_REGION_BYTES || (cfg->region_len && !cfg->region) ||
+        (cfg->algorithm != 0 && cfg->algorithm != STRATA_ALG_TREE &&
+         cfg->algorithm != STRATA_ALG_FLOOD) ||
+        cfg->mesh_c > STRATA_MESH_MAX_C)
         goto fail_config;
     strata_dcm *d = strata_mem_calloc(a, 1, sizeof *d);
     if (!d)
@@ -265,6 +445,15 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     if (cfg->region_len)
         memcpy(d->region, cfg->region, cfg->region_len);
     strata_idmap_init(&d->index, a, cfg->seed);
+    d->algorithm = cfg->algorithm == STRATA_ALG_FLOOD ? STRATA_ALG_FLOOD : STRATA_ALG_TREE;
+    d->mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
+    if (d->algorithm == STRATA_ALG_FLOOD) {
+        strata_mesh_config mc = {.c = d->mesh_c, .rate_kbps = d->rate_kbps, .seed = cfg->seed};
+        d->mesh = strata_mesh_new(a, &mc);
+        if (!d->mesh)
+            goto fail_tree;
+        return d;
+    }
     d->tree = make_tree(d, d->rate_kbps, d->source_upload_kbps);
     if (!d->tree)
         goto fail_tree;
@@ -286,6 +475,7 @@ void strata_dcm_del(strata_dcm *d)
     strata_mem_free(d->alloc, d->stall);
     strata_mem_free(d->alloc, d->dirty);
     strata_mtree_del(d->tree);
+    strata_mesh_del(d->mesh);
     strata_mem_free(d->alloc, d);
 }
 
@@ -303,6 +493,13 @@ uint8_t strata_dcm_k(const strata_dcm *d)
 }
 uint32_t strata_dcm_source_need_kbps(const strata_dcm *d)
 {
+    if (d->mesh) {
+        /* The source sends one copy of the stream to each of c members. */
+        uint64_t kbps =
+            ((uint64_t)d->mesh_c * d->rate_kbps * 100u + STRATA_DCM_UPLOAD_SHARE_PERCENT - 1) /
+            STRATA_DCM_UPLOAD_SHARE_PERCENT;
+        return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
+    }
     /* The trees see share_percent of a budget (tree_upload); the smaller
      * share, so that a budget set from this still covers the need after a
      * rebuild moves the trees to it (choose_share). */
@@ -329,6 +526,14 @@ const strata_mtree *strata_dcm_tree(const strata_dcm *d)
 {
     return d->tree;
 }
+const strata_mesh *strata_dcm_mesh(const strata_dcm *d)
+{
+    return d->mesh;
+}
+uint8_t strata_dcm_algorithm(const strata_dcm *d)
+{
+    return d->algorithm;
+}
 strata_peer_ref strata_dcm_source(const strata_dcm *d)
 {
     return d->source;
@@ -338,14 +543,16 @@ int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root
 {
     if (s >= d->k)
         return STRATA_ERR_RANGE;
+    if (d->mesh)
+        return STRATA_ERR_INVAL; /* a mesh has no root children to hand over */
     strata_peer_ref *r = &d->sub_root[s];
     if (r->node.v == root.node.v && strata_addr_eq(r->addr, root.addr))
         return 0;
     *r = root;
     /* The root children of tree s hold a parent ref that changed. */
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
-    size_t n = strata_mtree_children(d->tree, STRATA_MTREE_SOURCE, s, kids,
-                                     STRATA_WIRE_MAX_CHILDREN);
+    size_t n =
+        strata_mtree_children(d->tree, STRATA_MTREE_SOURCE, s, kids, STRATA_WIRE_MAX_CHILDREN);
     if (n > STRATA_WIRE_MAX_CHILDREN)
         n = STRATA_WIRE_MAX_CHILDREN;
     uint16_t bit = (uint16_t)(1u << s);
@@ -387,6 +594,74 @@ strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)
     return best ? best->id : (strata_node_id){0};
 }
 
+size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_node_id *out,
+                              size_t max)
+{
+    /* Insertion into a small sorted array: max is a handful. */
+    size_t n = 0;
+    for (size_t i = 0; i < d->count && max > 0; i++) {
+        const dcm_member *m = &d->members[i];
+        if (m->upload_kbps < min_kbps)
+            continue;
+        size_t at = n;
+        while (at > 0) {
+            const dcm_member *o = member_get(d, out[at - 1]);
+            if (o->upload_kbps > m->upload_kbps ||
+                (o->upload_kbps == m->upload_kbps && o->id.v < m->id.v))
+                break;
+            at--;
+        }
+        if (at == max)
+            continue;
+        size_t last = n < max ? n : max - 1;
+        memmove(&out[at + 1], &out[at], (last - at) * sizeof *out);
+        out[at] = m->id;
+        if (n < max)
+            n++;
+    }
+    return n;
+}
+
+int strata_dcm_fed(const strata_dcm *d, strata_node_id node)
+{
+    const dcm_member *m = member_get(d, node);
+    if (!m)
+        return 0;
+    if (!d->mesh)
+        return 1;
+    return m->leaf_of.v != 0 || mesh_linked(d, m);
+}
+
+size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; d->mesh && i < d->count && n < max; i++)
+        if (!d->members[i].leaf_of.v && !mesh_linked(d, &d->members[i]))
+            out[n++] = d->members[i].id;
+    return n;
+}
+
+size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint16_t subs)
+{
+    size_t n = 0;
+    if (d->mesh) {
+        strata_node_id nb[STRATA_WIRE_MAX_CHILDREN];
+        size_t m = strata_mesh_neighbours(d->mesh, node, nb, STRATA_WIRE_MAX_CHILDREN);
+        for (size_t i = 0; i < m && i < STRATA_WIRE_MAX_CHILDREN; i++)
+            n += nb[i].v != d->source.node.v;
+        const dcm_member *self = member_get(d, node);
+        n += self ? self->leaves : 0;
+        unsigned bits = 0;
+        for (uint8_t s = 0; s < d->k; s++)
+            bits += (subs >> s) & 1u;
+        return n * bits;
+    }
+    for (uint8_t s = 0; s < d->k; s++)
+        if ((subs >> s) & 1u)
+            n += strata_mtree_children(d->tree, node, s, NULL, 0);
+    return n;
+}
+
 /* --- membership ----------------------------------------------------------------- */
 
 static int members_reserve(strata_dcm *d, size_t n)
@@ -415,6 +690,12 @@ static int members_reserve(strata_dcm *d, size_t n)
 
 int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps)
 {
+    return strata_dcm_add_in_region(d, node, addr, upload_kbps, 0);
+}
+
+int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr addr,
+                             uint32_t upload_kbps, uint32_t region)
+{
     int err;
     if (node.v == 0 || node.v == STRATA_MTREE_SOURCE.v)
         return STRATA_ERR_INVAL;
@@ -431,7 +712,12 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
     err = strata_idmap_reserve(&d->index, d->count + 1);
     if (err)
         goto fail_reserve;
-    err = strata_mtree_add(d->tree, node, tree_upload(d, upload_kbps));
+    if (d->mesh)
+        err = node.v == d->source.node.v
+                  ? STRATA_ERR_EXISTS
+                  : strata_mesh_add(d->mesh, node, mesh_member_upload(d, upload_kbps), region);
+    else
+        err = strata_mtree_add(d->tree, node, tree_upload(d, upload_kbps));
     if (err)
         goto fail_tree;
     dcm_member *m = &d->members[d->count];
@@ -439,11 +725,15 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
     m->id = node;
     m->addr = addr;
     m->upload_kbps = upload_kbps;
+    m->region = region;
+    m->leaf_of = (strata_node_id){0};
     strata_idmap_put(&d->index, node.v, (uint32_t)d->count);
     d->count++;
     d->scaled_slots += member_slots(d, upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     pull_tree_dirty(d);
     mark(d, node);
+    if (d->mesh)
+        leaves_attach_all(d); /* the newcomer, or leaves it has room for */
     choose_share(d);
     return 0;
 
@@ -457,12 +747,16 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
     dcm_member *m = member_get(d, node);
     if (!m)
         return STRATA_ERR_NOTFOUND;
-    int err = strata_mtree_remove(d->tree, node);
+    if (d->mesh)
+        leaves_release(d, node);
+    int err = d->mesh ? strata_mesh_remove(d->mesh, node) : strata_mtree_remove(d->tree, node);
     d->scaled_slots -= member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     /* Unlink before pulling so that the removed node itself is never reported
      * dirty; a stale id left in the FIFO is skipped when drained. */
     member_unlink(d, node);
     pull_tree_dirty(d);
+    if (d->mesh)
+        leaves_attach_all(d);
     choose_share(d);
     return err == STRATA_ERR_NOTFOUND ? 0 : err;
 }
@@ -514,8 +808,7 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
  * parents adopted parents-first (passes until one adopts nothing), the rest
  * attached as add would. *full counts the edges refused for want of a slot.
  * Returns the tree or NULL (no memory). */
-static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, size_t n,
-                                  size_t *full)
+static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, size_t n, size_t *full)
 {
     strata_mtree *t = make_tree(d, d->rate_kbps, d->source_upload_kbps);
     if (!t)
@@ -549,6 +842,41 @@ static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, siz
     return t;
 }
 
+/* Puts the reported members back in the table: the caller has made room. */
+static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        dcm_member *m = &d->members[d->count];
+        memset(m, 0, sizeof *m);
+        m->id = r[i].node;
+        m->addr = r[i].addr;
+        m->upload_kbps = r[i].upload_kbps;
+        strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
+        d->count++;
+        d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+        mark(d, m->id);
+    }
+}
+
+/* A mesh is rebuilt, not restored: its members report no parents (FLOOD
+ * has none), and any c-connected mesh serves as well as the old one. */
+static int restore_mesh(strata_dcm *d, const strata_dcm_report *r, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int err = strata_mesh_add(d->mesh, r[i].node, mesh_member_upload(d, r[i].upload_kbps), 0);
+        if (err) {
+            for (size_t j = 0; j < i; j++)
+                strata_mesh_remove(d->mesh, r[j].node);
+            return err;
+        }
+    }
+    restore_members(d, r, n);
+    pull_tree_dirty(d);
+    leaves_attach_all(d);
+    mark(d, STRATA_MTREE_SOURCE);
+    return 0;
+}
+
 int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
 {
     if (d->count != 0)
@@ -563,6 +891,8 @@ int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
         err = strata_idmap_reserve(&d->index, n);
     if (err)
         return err;
+    if (d->mesh)
+        return restore_mesh(d, r, n);
     size_t full = 0;
     int at_full = 0;
     strata_mtree *t = restore_tree(d, r, n, &full);
@@ -589,17 +919,7 @@ int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
     strata_node_id chunk[DCM_DIRTY_CHUNK];
     while (strata_mtree_take_dirty(d->tree, chunk, DCM_DIRTY_CHUNK) == DCM_DIRTY_CHUNK)
         ;
-    for (size_t i = 0; i < n; i++) {
-        dcm_member *m = &d->members[d->count];
-        memset(m, 0, sizeof *m);
-        m->id = r[i].node;
-        m->addr = r[i].addr;
-        m->upload_kbps = r[i].upload_kbps;
-        strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
-        d->count++;
-        d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
-        mark(d, m->id);
-    }
+    restore_members(d, r, n);
     /* Restored at the full share, the DCM stays there until the scaled
      * share has a member's worth more room than now, as if it had just
      * failed (see "Upload headroom"): otherwise the next change (every
@@ -644,9 +964,9 @@ static uint64_t capacity_slots_scaled(const strata_dcm *d)
     if (d->source_upload_kbps == 0) {
         total = cap * d->k;
     } else {
-        uint64_t n = (uint64_t)scaled_upload(d->source_upload_kbps,
-                                             STRATA_DCM_UPLOAD_SHARE_PERCENT) *
-                     d->k / d->rate_kbps;
+        uint64_t n =
+            (uint64_t)scaled_upload(d->source_upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT) * d->k /
+            d->rate_kbps;
         total = n < cap * d->k ? n : cap * d->k;
     }
     return total + d->scaled_slots;
@@ -657,6 +977,8 @@ static uint64_t capacity_slots_scaled(const strata_dcm *d)
  * again at the next change. */
 static void choose_share(strata_dcm *d)
 {
+    if (d->mesh)
+        return; /* the mesh keeps its own headroom (strata_mesh_config) */
     uint64_t have = capacity_slots_scaled(d);
     uint64_t need = (uint64_t)d->k * d->count;
     if (d->share_percent != STRATA_DCM_UPLOAD_SHARE_PERCENT) {
@@ -676,6 +998,29 @@ static void choose_share(strata_dcm *d)
         d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
 }
 
+/* The source is a node of the mesh, linked to c members. */
+static int set_mesh_source(strata_dcm *d, strata_node_id source, uint32_t rate_kbps,
+                           uint32_t source_upload_kbps)
+{
+    if (member_get(d, source))
+        return STRATA_ERR_INVAL; /* a member cannot be its own source */
+    int err = strata_mesh_set_source(d->mesh, source, source_upload_kbps, 0);
+    int new_rate = !err && rate_kbps != d->rate_kbps;
+    if (new_rate)
+        err = strata_mesh_set_rate(d->mesh, rate_kbps);
+    if (err)
+        return err;
+    d->source_upload_kbps = source_upload_kbps;
+    d->rate_kbps = rate_kbps;
+    for (size_t i = 0; new_rate && i < d->count; i++)
+        if (d->members[i].leaves) /* what a leaf costs its feeder changed */
+            strata_mesh_set_upload(d->mesh, d->members[i].id, mesh_upload(d, &d->members[i]));
+    if (new_rate)
+        leaves_attach_all(d);
+    pull_tree_dirty(d);
+    return 0;
+}
+
 int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr,
                           uint32_t rate_kbps, uint32_t source_upload_kbps)
 {
@@ -693,6 +1038,8 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
             mark(d, d->members[i].id);
     }
     uint32_t rate = rate_kbps ? rate_kbps : d->rate_kbps;
+    if (d->mesh)
+        return set_mesh_source(d, source, rate, source_upload_kbps);
     if (source_upload_kbps != d->source_upload_kbps) {
         int err = rebuild_fresh(d, rate, source_upload_kbps);
         if (err)
@@ -717,8 +1064,8 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
 {
     if (!member_get(d, node))
         return STRATA_ERR_NOTFOUND;
-    if (s >= d->k)
-        return STRATA_ERR_INVAL;
+    if (s >= d->k || d->mesh)
+        return STRATA_ERR_INVAL; /* a mesh node has no parent to replace */
     int err = strata_mtree_reparent(d->tree, node, s);
     pull_tree_dirty(d);
     return err;
@@ -734,8 +1081,8 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
 static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const strata_node_id *tp,
                         const strata_msg_heartbeat *hb, uint64_t now, strata_dcm_heard *out)
 {
-    if (d->k < 2 || hb->n_parents != d->k || d->stall_ns == 0)
-        return;
+    if (d->k < 2 || hb->n_parents != d->k || d->stall_ns == 0 || d->mesh)
+        return; /* a flooding node has no parent that could stall */
     uint64_t top1 = 0, top2 = 0;
     int top1_s = -1;
     for (int s = 0; s < d->k; s++) {
@@ -865,6 +1212,57 @@ static strata_peer_ref ref_of(const strata_dcm *d, strata_node_id id)
     return r;
 }
 
+/* A mesh node's instructions (SPEC C4): FLOOD, no parent, its neighbours
+ * as children in every substream, the source left out of a member's list
+ * (nothing flows back to it). */
+static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint16_t subs,
+                             uint32_t epoch, strata_msg_instruction *out, size_t max)
+{
+    int is_source = node.v == STRATA_MTREE_SOURCE.v;
+    const dcm_member *self = is_source ? NULL : member_get(d, node);
+    strata_node_id nb[STRATA_WIRE_MAX_CHILDREN];
+    size_t n = strata_mesh_neighbours(d->mesh, is_source ? d->source.node : node, nb,
+                                      STRATA_WIRE_MAX_CHILDREN);
+    if (n > STRATA_WIRE_MAX_CHILDREN)
+        n = STRATA_WIRE_MAX_CHILDREN; /* the mesh caps degrees below this */
+    strata_peer_ref kids[STRATA_WIRE_MAX_CHILDREN];
+    uint8_t nc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (nb[i].v == d->source.node.v)
+            continue;
+        strata_peer_ref r = ref_of(d, nb[i]);
+        if (r.node.v != 0)
+            kids[nc++] = r;
+    }
+    for (size_t i = 0; self && self->leaves && i < d->count; i++)
+        if (d->members[i].leaf_of.v == node.v && nc < STRATA_WIRE_MAX_CHILDREN)
+            kids[nc++] = ref_of(d, d->members[i].id);
+    strata_peer_ref parent = {{0}, {0, 0}};
+    if (self && self->leaf_of.v)
+        parent = ref_of(d, self->leaf_of); /* a leaf: fed by one member */
+    int n_out = 0;
+    for (uint8_t s = 0; s < d->k; s++) {
+        if (!((subs >> s) & 1u))
+            continue;
+        if ((size_t)n_out == max)
+            return STRATA_ERR_NOSPACE;
+        strata_msg_instruction *in = &out[n_out++];
+        memset(in, 0, sizeof *in);
+        in->dcm = d->id;
+        in->channel = d->channel;
+        in->node = is_source ? d->source.node : node;
+        in->epoch = epoch;
+        in->k = d->k;
+        in->substream = s;
+        in->algorithm = parent.node.v ? STRATA_ALG_TREE : STRATA_ALG_FLOOD;
+        in->parent = parent;
+        in->source = d->source;
+        in->n_children = nc;
+        memcpy(in->children, kids, nc * sizeof *kids);
+    }
+    return n_out;
+}
+
 int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
                             strata_msg_instruction *out, size_t max)
 {
@@ -879,6 +1277,8 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint1
     int is_source = node.v == STRATA_MTREE_SOURCE.v;
     if (is_source ? d->source.node.v == 0 : !member_get(d, node))
         return is_source ? STRATA_ERR_INVAL : STRATA_ERR_NOTFOUND;
+    if (d->mesh)
+        return mesh_instructions(d, node, subs, epoch, out, max);
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
     memset(parents, 0, sizeof parents); /* STRATA_MTREE_NONE */
@@ -931,13 +1331,24 @@ static strata_node_id reported_parent(const strata_dcm *d, strata_node_id p, uin
 
 strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, uint8_t s)
 {
+    if (d->mesh) {
+        const dcm_member *m = member_get(d, node);
+        return m ? m->leaf_of : (strata_node_id){0}; /* a leaf's feeder; flooding: none */
+    }
     return reported_parent(d, strata_mtree_parent(d->tree, node, s), s);
 }
 
-int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_id *out,
-                          size_t max)
+int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_id *out, size_t max)
 {
     strata_node_id p[STRATA_WIRE_MAX_SUBSTREAMS];
+    if (d->mesh) {
+        const dcm_member *m = member_get(d, node);
+        if (max < d->k || !m)
+            return 0;
+        for (uint8_t s = 0; s < d->k; s++)
+            out[s] = m->leaf_of; /* a leaf's feeder; flooding: no parent */
+        return d->k;
+    }
     if (max < d->k || strata_mtree_parents(d->tree, node, p, STRATA_WIRE_MAX_SUBSTREAMS) == 0)
         return 0;
     for (uint8_t s = 0; s < d->k; s++)

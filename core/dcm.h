@@ -25,12 +25,22 @@
  * trees give it needs its instructions again, and a parent that stopped
  * delivering one substream is replaced (stall detection, SPEC C13).
  *
+ * Topology. A DCM runs one algorithm for its cluster (SPEC C9, C11):
+ * STRATA_ALG_TREE, the multi-tree above; or STRATA_ALG_FLOOD, the top
+ * level's c-connected mesh (strata/mesh.h) over which every member floods
+ * every substream: its instructions name no parent and list the node's
+ * neighbours as children in each substream, the source is a node of the
+ * mesh linked to c members, and nothing stalls (there is no parent to
+ * replace). Members are added with the region they come from, so that the
+ * mesh keeps links across regions. docs/hierarchy.md has the levels.
+ *
  * Nothing here sends, reads a clock or logs.
  */
 #ifndef STRATA_DCM_H
 #define STRATA_DCM_H
 
 #include "strata/common.h"
+#include "strata/mesh.h"
 #include "strata/tree.h"
 #include "strata/wire.h"
 
@@ -46,6 +56,8 @@ typedef struct strata_dcm_config {
     size_t region_len;           /* <= STRATA_WIRE_MAX_REGION_BYTES */
     uint64_t seed;               /* hash seed for the member table */
     uint64_t stall_ns;           /* see strata_dcm_heartbeat; 0 = no stall detection */
+    uint8_t algorithm;           /* 0 or STRATA_ALG_TREE: multi-tree; STRATA_ALG_FLOOD: mesh */
+    uint8_t mesh_c;              /* FLOOD: the mesh's connectivity, 0 = STRATA_MESH_DEFAULT_C */
 } strata_dcm_config;
 
 /* Creates an empty DCM; NULL on a bad config or no memory. */
@@ -67,13 +79,39 @@ int strata_dcm_has(const strata_dcm *d, strata_node_id node);
 /* The member with the largest declared upload of at least min_kbps (ties:
  * the smallest id), or the zero id if none has that much. */
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps);
-/* The multi-tree, for queries, stats and invariant checks. */
+/* Up to max members with at least min_kbps of declared upload, the largest
+ * first (ties: the smaller id); returns how many were written. */
+size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_node_id *out,
+                              size_t max);
+/* 1 when member node receives the stream from this DCM's topology: always
+ * in a tree (it has a parent slot in each, or waits for one); in a mesh
+ * when it has links or is a leaf with a feeder (dcm.c, "Leaves"). */
+int strata_dcm_fed(const strata_dcm *d, strata_node_id node);
+/* Up to max members that strata_dcm_fed says receive nothing (a mesh's
+ * leaves whose feeder went and found no other); returns how many. */
+size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max);
+/* The child links node (a member or STRATA_MTREE_SOURCE) has in the trees
+ * whose bit is set in subs; in a mesh, its neighbours (not the source)
+ * times the substreams in subs, as each carries every substream. */
+size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint16_t subs);
+
+/* The multi-tree (NULL for a mesh DCM), for queries, stats and invariant
+ * checks. */
 const strata_mtree *strata_dcm_tree(const strata_dcm *d);
+/* The mesh of a FLOOD DCM (NULL for a tree DCM). */
+const strata_mesh *strata_dcm_mesh(const strata_dcm *d);
+/* STRATA_ALG_TREE or STRATA_ALG_FLOOD. */
+uint8_t strata_dcm_algorithm(const strata_dcm *d);
 
 /* Adds a member and attaches it to every tree; the member and every node
  * whose instructions changed become dirty. Returns 0, STRATA_ERR_EXISTS,
  * STRATA_ERR_INVAL (zero or reserved id) or STRATA_ERR_NOMEM. */
 int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps);
+/* The same for a member of a region (a small integer of the caller's: a
+ * mesh keeps links across regions; a tree ignores it). A mesh DCM also
+ * refuses the source's id (STRATA_ERR_EXISTS). */
+int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr addr,
+                             uint32_t upload_kbps, uint32_t region);
 
 /* What a member reports of its place in the trees (SPEC C13, C14): a
  * restarted control center rebuilds a DCM from these, with no state
@@ -123,13 +161,15 @@ strata_peer_ref strata_dcm_source(const strata_dcm *d);
  * it; the source's own instruction still lists them, and the control
  * center leaves them out of what it sends the source). A zero ref gives
  * them back to the source. The changed children and the source become
- * dirty. Returns 0 or STRATA_ERR_RANGE (s >= k). */
+ * dirty. Returns 0, STRATA_ERR_RANGE (s >= k) or STRATA_ERR_INVAL (a mesh
+ * DCM: it has no root children). */
 int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root);
 /* Tree s's feeder in the source's place, or a zero ref. */
 strata_peer_ref strata_dcm_substream_root(const strata_dcm *d, uint8_t s);
 
 /* Moves node to another parent in substream s (its parent stopped
- * delivering); see strata_mtree_reparent. The changed nodes become dirty. */
+ * delivering); see strata_mtree_reparent. The changed nodes become dirty.
+ * STRATA_ERR_INVAL for a mesh DCM. */
 int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s);
 
 /* What a member's heartbeat told the DCM. */

@@ -170,7 +170,7 @@ typedef struct strata_msg_join_reply {
  * names the channel's source, the one node that holds every packet. */
 enum strata_algorithm {
     STRATA_ALG_TREE = 1,       /* push along a tree (C7) */
-    STRATA_ALG_FLOOD = 2,      /* mesh flooding (C4), later */
+    STRATA_ALG_FLOOD = 2,      /* mesh flooding (C4) */
     STRATA_ALG_EC_TREE = 3,    /* erasure-coded multi-tree (C6), later */
     STRATA_ALG_MAX = 3,
 };

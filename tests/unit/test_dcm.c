@@ -718,6 +718,206 @@ static void test_restore_keeps_full_share(void)
     strata_dcm_del(d);
 }
 
+/* A FLOOD DCM (the top level's mesh): every member's instructions are
+ * FLOOD with no parent and the same neighbours in every substream, links
+ * are symmetric between members, the source lists c members and no member
+ * lists the source; a departure dirties exactly what must learn of it,
+ * and nothing is ever re-parented. */
+static int lists(const strata_msg_instruction *in, uint64_t id)
+{
+    for (unsigned i = 0; i < in->n_children; i++)
+        if (in->children[i].node.v == id)
+            return 1;
+    return 0;
+}
+
+static void check_mesh_instructions(strata_dcm *d, const uint64_t *ids, size_t n, uint64_t source)
+{
+    strata_msg_instruction in[K], other[K];
+    for (size_t i = 0; i < n; i++) {
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){ids[i]}, 5, in, K), K);
+        CHECK(in[0].n_children >= 3); /* c = 3, every member is core */
+        for (int s = 0; s < K; s++) {
+            CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_FLOOD);
+            CHECK_EQ_U64(in[s].parent.node.v, 0);
+            CHECK_EQ_U64(in[s].source.node.v, source);
+            CHECK_EQ_INT(in[s].n_children, in[0].n_children);
+            CHECK(!lists(&in[s], source));
+            CHECK(!lists(&in[s], ids[i]));
+        }
+        for (unsigned j = 0; j < in[0].n_children; j++) {
+            strata_node_id nb = in[0].children[j].node;
+            CHECK_EQ_INT(strata_dcm_instructions(d, nb, 5, other, K), K);
+            CHECK(lists(&other[0], ids[i]));
+            CHECK_EQ_U64(in[0].children[j].addr.ipv4, addr_of(nb.v, 0).ipv4);
+        }
+    }
+    CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 5, in, K), K);
+    CHECK_EQ_INT(in[0].n_children, 3);
+    CHECK_EQ_U64(in[0].node.v, source);
+    CHECK_EQ_INT(in[0].algorithm, STRATA_ALG_FLOOD);
+}
+
+static void test_mesh(void)
+{
+    strata_dcm_config cfg = {.id = {9},
+                             .channel = {3},
+                             .k = K,
+                             .rate_kbps = RATE,
+                             .seed = 5,
+                             .algorithm = STRATA_ALG_FLOOD,
+                             .mesh_c = 3};
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK(strata_dcm_tree(d) == NULL);
+    CHECK(strata_dcm_mesh(d) != NULL);
+    CHECK_EQ_INT(strata_dcm_algorithm(d), STRATA_ALG_FLOOD);
+    /* The source sends one copy to each of c members, at the 85 % share. */
+    CHECK_EQ_U64(strata_dcm_source_need_kbps(d), (3u * RATE * 100u + 84u) / 85u);
+    const uint64_t source = 999;
+    CHECK_EQ_INT(
+        strata_dcm_set_source(d, (strata_node_id){source}, addr_of(source, 0), RATE, 8 * RATE), 0);
+    uint64_t ids[10];
+    strata_node_id dirty[64];
+    for (size_t i = 0; i < 10; i++) {
+        ids[i] = 100 + i;
+        CHECK_EQ_INT(strata_dcm_add_in_region(d, (strata_node_id){ids[i]}, addr_of(ids[i], 0),
+                                              6 * RATE, (uint32_t)(i % 3)),
+                     0);
+    }
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){source}, addr_of(source, 0), 6 * RATE),
+                 STRATA_ERR_EXISTS);
+    drain(d, dirty, 64);
+    check_mesh_instructions(d, ids, 10, source);
+
+    /* A departure: its neighbours (and only nodes whose lists changed) are
+     * dirty, and nobody lists it any more. */
+    strata_msg_instruction in[K];
+    strata_dcm_instructions(d, (strata_node_id){ids[4]}, 5, in, K);
+    strata_node_id was[STRATA_WIRE_MAX_CHILDREN];
+    unsigned nwas = in[0].n_children;
+    for (unsigned j = 0; j < nwas; j++)
+        was[j] = in[0].children[j].node;
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){ids[4]}), 0);
+    size_t nd = drain(d, dirty, 64);
+    for (unsigned j = 0; j < nwas; j++)
+        CHECK(has_id(dirty, nd, was[j].v));
+    CHECK(!has_id(dirty, nd, ids[4]));
+    ids[4] = ids[9];
+    check_mesh_instructions(d, ids, 9, source);
+
+    /* A new address reaches every neighbour. */
+    strata_dcm_instructions(d, (strata_node_id){ids[0]}, 5, in, K);
+    CHECK_EQ_INT(strata_dcm_set_addr(d, (strata_node_id){ids[0]}, addr_of(ids[0], 1)), 0);
+    nd = drain(d, dirty, 64);
+    CHECK(has_id(dirty, nd, ids[0]));
+    for (unsigned j = 0; j < in[0].n_children; j++)
+        CHECK(has_id(dirty, nd, in[0].children[j].node.v));
+
+    /* Flooding has no parent: none reported, none to replace, no root
+     * children to hand over; a heartbeat never re-parents. */
+    strata_node_id parents[K];
+    CHECK_EQ_INT(strata_dcm_parent_ids(d, (strata_node_id){ids[1]}, parents, K), K);
+    for (int s = 0; s < K; s++)
+        CHECK_EQ_U64(parents[s].v, 0);
+    CHECK_EQ_INT(strata_dcm_reparent(d, (strata_node_id){ids[1]}, 0), STRATA_ERR_INVAL);
+    CHECK_EQ_INT(strata_dcm_set_substream_root(d, 0, (strata_peer_ref){{ids[1]}, addr_of(1, 0)}),
+                 STRATA_ERR_INVAL);
+    strata_msg_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.node = (strata_node_id){ids[1]};
+    hb.n_parents = K;
+    strata_dcm_heard heard;
+    for (int t = 0; t < 10; t++) {
+        for (int s = 0; s < K; s++)
+            hb.parents[s].last_rx_seq = s == 0 ? 5 : (uint64_t)(100 * t); /* 0 stands still */
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, (uint64_t)t * 1000000000u, &heard), 0);
+        CHECK_EQ_INT(heard.reparented, 0);
+        CHECK_EQ_INT(heard.resend, 0);
+    }
+    strata_dcm_del(d);
+
+    /* A restarted control center rebuilds a mesh from its members' reports. */
+    d = strata_dcm_new(NULL, &cfg);
+    strata_dcm_report r[6];
+    memset(r, 0, sizeof r);
+    for (size_t i = 0; i < 6; i++) {
+        r[i].node = (strata_node_id){ids[i]};
+        r[i].addr = addr_of(ids[i], 0);
+        r[i].upload_kbps = 6 * RATE;
+        r[i].interior = -1;
+    }
+    CHECK_EQ_INT(strata_dcm_restore(d, r, 6), 0);
+    CHECK_EQ_INT(
+        strata_dcm_set_source(d, (strata_node_id){source}, addr_of(source, 0), RATE, 8 * RATE), 0);
+    drain(d, dirty, 64);
+    check_mesh_instructions(d, ids, 6, source);
+    strata_dcm_del(d);
+}
+
+/* Leaves below the mesh: a member without upload for one link is fed by a
+ * member with room to spare (its instructions TREE, parent the feeder, who
+ * lists it), attached again when its feeder goes; a core member never
+ * takes a leaf that would cost it one of its c links. */
+static void test_mesh_leaves(void)
+{
+    strata_dcm_config cfg = {.id = {9},
+                             .channel = {3},
+                             .k = K,
+                             .rate_kbps = RATE,
+                             .seed = 5,
+                             .algorithm = STRATA_ALG_FLOOD,
+                             .mesh_c = 3};
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 8 * RATE);
+    strata_node_id dirty[64];
+    /* Four members of exactly c links: no room for a leaf. */
+    for (uint64_t id = 1; id <= 4; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 4000), 0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){50}, addr_of(50, 0), 500), 0);
+    CHECK(!strata_dcm_fed(d, (strata_node_id){50}));
+    CHECK(strata_dcm_fed(d, (strata_node_id){1}));
+    /* Two with room for several: the leaf goes to one of them. */
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){5}, addr_of(5, 0), 9000), 0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){6}, addr_of(6, 0), 9000), 0);
+    CHECK(strata_dcm_fed(d, (strata_node_id){50}));
+    drain(d, dirty, 64);
+    strata_msg_instruction in[K], fin[K];
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K), K);
+    uint64_t feeder = in[0].parent.node.v;
+    CHECK(feeder == 5 || feeder == 6);
+    for (int s = 0; s < K; s++) {
+        CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_TREE);
+        CHECK_EQ_U64(in[s].parent.node.v, feeder);
+        CHECK_EQ_INT(in[s].n_children, 0);
+    }
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){feeder}, 1, fin, K), K);
+    for (int s = 0; s < K; s++)
+        CHECK(lists(&fin[s], 50));
+    strata_node_id parents[K];
+    strata_dcm_parent_ids(d, (strata_node_id){50}, parents, K);
+    CHECK_EQ_U64(parents[K - 1].v, feeder);
+    CHECK_EQ_U64(strata_dcm_child_links(d, (strata_node_id){50}, 0xf), 0);
+    /* The feeder goes: the leaf moves to the other one, and is told. */
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){feeder}), 0);
+    size_t nd = drain(d, dirty, 64);
+    CHECK(has_id(dirty, nd, 50));
+    strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K);
+    uint64_t other = feeder == 5 ? 6 : 5;
+    CHECK_EQ_U64(in[0].parent.node.v, other);
+    /* And when that one goes too, there is no room left: not fed. */
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){other}), 0);
+    CHECK(!strata_dcm_fed(d, (strata_node_id){50}));
+    strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K);
+    CHECK_EQ_U64(in[0].parent.node.v, 0);
+    strata_dcm_del(d);
+}
+
 int main(void)
 {
     test_config();
@@ -728,5 +928,7 @@ int main(void)
     test_alloc_failures();
     test_heartbeats();
     test_restore_keeps_full_share();
+    test_mesh();
+    test_mesh_leaves();
     return test_summary("test_dcm");
 }
