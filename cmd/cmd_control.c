@@ -47,8 +47,12 @@ static void usage(void)
         "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
         "                         one sorted line each: node channel dcm parent...\n"
         "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
-        "                         do not watch where its viewers lack upload (default "
-        "on)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+        "                         do not watch where its viewers lack upload (default on)\n"
+        "  --levels MODE          what carries a channel above its regions: backbone (one\n"
+        "                         head per region, fed by a multi-tree) or mesh (preferred\n"
+        "                         nodes flooding over a 3-connected mesh; default backbone)\n"
+        "  --preferred N          preferred nodes per region with --levels mesh, 1..16\n"
+        "                         (default 2)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
             "control") "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
                        "                         /topology.json, the JSON status at /status and\n"
                        "                         Prometheus metrics at /metrics\n"
@@ -97,14 +101,15 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ",\"groups\":%zu,\"group_reports\":%" PRIu64 ",\"group_bootstraps\":%" PRIu64
         ",\"recovering\":%d,\"restored_members\":%" PRIu64 ",\"restored_edges\":%" PRIu64
         ",\"reported_edges\":%" PRIu64 ",\"relays\":%zu,\"recruits_sent\":%" PRIu64
-        ",\"releases_sent\":%" PRIu64 ",\"heartbeats\":%" PRIu64 "}\n",
+        ",\"releases_sent\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"promotions\":%" PRIu64
+        ",\"demotions\":%" PRIu64 "}\n",
         st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
         st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
         st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
         st.recovering, st.restored_members, st.restored_edges, st.reported_edges, st.relays,
-        st.recruits_sent, st.releases_sent, d->node.rx_heartbeats);
+        st.recruits_sent, st.releases_sent, d->node.rx_heartbeats, st.promotions, st.demotions);
     if (n < 0)
         return 0;
     return (size_t)n < buflen ? (size_t)n : buflen - 1;
@@ -229,6 +234,8 @@ int cmd_control(int argc, char **argv)
         {"status-file", required_argument, NULL, 's'},
         {"topology-file", required_argument, NULL, 'T'},
         {"recruit", required_argument, NULL, 'R'},
+        {"levels", required_argument, NULL, 'L'},
+        {"preferred", required_argument, NULL, 'P'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
         {"http", required_argument, NULL, 'H'},
@@ -304,6 +311,18 @@ int cmd_control(int argc, char **argv)
             else
                 cmd_value_error(SUB, "--recruit", optarg, "must be 'on' or 'off', got '%s'",
                                 optarg);
+            break;
+        case 'L':
+            if (strcmp(optarg, "backbone") == 0)
+                cfg.levels = STRATA_LEVELS_BACKBONE;
+            else if (strcmp(optarg, "mesh") == 0)
+                cfg.levels = STRATA_LEVELS_MESH;
+            else
+                cmd_value_error(SUB, "--levels", optarg, "must be 'backbone' or 'mesh', got '%s'",
+                                optarg);
+            break;
+        case 'P':
+            cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);

@@ -78,6 +78,7 @@
 #include "dcm.h"
 #include "directory.h"
 #include "idmap.h"
+#include "preferred.h"
 #include "strata/tree.h"
 
 #include <stdio.h>
@@ -94,9 +95,9 @@ enum control_limits {
     RESTART_ADOPT_HEARTBEATS = 10,
     RESTART_WINDOW_HEARTBEATS = 3,
     RESTART_SOURCE_WAIT_HEARTBEATS = 12, /* the longest a window waits for a channel's source */
-    RECRUIT_RETRY_MS = 5000,  /* a node asked to relay is not asked again before */
-    RECRUIT_SCAN_HOSTS = 512, /* candidates looked at per region and scan */
-    RELEASE_SCAN_REGIONS = 64, /* regions with relays looked at per scan */
+    RECRUIT_RETRY_MS = 5000,             /* a node asked to relay is not asked again before */
+    RECRUIT_SCAN_HOSTS = 512,            /* candidates looked at per region and scan */
+    RELEASE_SCAN_REGIONS = 64,           /* regions with relays looked at per scan */
 };
 
 struct ctl_channel;
@@ -109,17 +110,21 @@ typedef struct ctl_node {
     struct ctl_host *host; /* the node: address, declared upload */
     uint8_t role;          /* enum strata_role */
     uint8_t priority;      /* among the node's channels, 0 first */
-    uint8_t restoring; /* joined in a recovery window: in no tree yet */
+    uint8_t restoring;     /* joined in a recovery window: in no tree yet */
     struct ctl_channel *ch;
-    strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
-    strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
-    uint16_t root_subs; /* ... which of them (bit s: tree s) */
+    strata_dcm *dcm;      /* peers only: the DCM whose trees it is in */
+    strata_dcm *roots;    /* a region's head: the regional DCM whose trees it feeds */
+    uint16_t root_subs;   /* ... which of them (bit s: tree s) */
     uint32_t upload_kbps; /* this channel's share of the node's upload */
     uint64_t joined_seq;  /* join order: ties of priority go to the earlier */
     uint64_t last_seen_ns;
     uint32_t last_epoch_sent;
     uint64_t last_send_ns;
     uint64_t played, missed, tx_bytes; /* from the latest heartbeat */
+    /* A preferred node's history (levels = mesh, see "Preferred nodes"). */
+    uint64_t joined_ns, tx_sample_ns, tx_sample_bytes, preferred_since_ns;
+    uint32_t delivered_kbps; /* its tx rate, averaged over heartbeats */
+    uint32_t stalls;         /* children moved off it for stalling, halved at each evaluation */
 } ctl_node;
 
 /* What a node reported of its parents in a heartbeat to a control center
@@ -136,7 +141,7 @@ typedef struct ctl_report {
 typedef struct ctl_host {
     strata_node_id id;
     strata_addr addr;
-    uint32_t upload_kbps; /* declared, shared among its memberships */
+    uint32_t upload_kbps;  /* declared, shared among its memberships */
     uint64_t recruited_ns; /* when it was last asked to relay a channel (see recruit_scan) */
     uint8_t n_members;
     ctl_node *members[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
@@ -175,6 +180,9 @@ struct strata_control {
     const strata_alloc *alloc;
     const strata_log *log;
     uint8_t k, region_mode, prefix_bits;
+    uint8_t levels;           /* enum strata_levels */
+    uint8_t heads_per_region; /* 1 with the backbone; the preferred nodes per region with a mesh */
+    uint8_t mesh_c;
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
@@ -195,6 +203,8 @@ struct strata_control {
     int recovered;               /* a window was opened once: never again */
     ptab reports;                /* ctl_report by member_key, during the window */
     uint64_t next_scan_ns;
+    uint64_t next_eval_ns; /* levels = mesh: the next evaluation of the preferred nodes */
+    uint64_t promotions, demotions;
 
     size_t peers, sources, relays;
     int recruit;           /* see recruit_scan */
@@ -432,6 +442,11 @@ static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *regi
         .region_len = region_len,
         .seed = c->seed ^ id.v,
         .stall_ns = c->stall_ns,
+        /* The level above the regions: the backbone's tree, or the mesh of
+         * preferred nodes (docs/hierarchy.md). */
+        .algorithm =
+            !regional && c->levels == STRATA_LEVELS_MESH ? STRATA_ALG_FLOOD : STRATA_ALG_TREE,
+        .mesh_c = c->mesh_c,
     };
     d = strata_dcm_new(c->alloc, &dc);
     if (!d)
@@ -680,6 +695,16 @@ static uint32_t head_region_kbps(uint32_t upload_kbps, uint32_t rate_kbps)
     return r < upload_kbps ? (uint32_t)r : upload_kbps;
 }
 
+/* The least upload (this channel's share) a head needs: the stream rate.
+ * It then keeps all of it for its region's trees; in the backbone it is a
+ * leaf of the trees, in a mesh a leaf fed by a member with room to spare
+ * (dcm.c, "Leaves"). The evaluations prefer the stronger (preferred.h). */
+static uint32_t head_min_kbps(const strata_control *c, const ctl_channel *ch)
+{
+    (void)c;
+    return ch->rate_kbps;
+}
+
 /* What the source gives a region it feeds itself while the backbone runs
  * (0 = unlimited). */
 static uint32_t source_region_kbps(const ctl_channel *ch)
@@ -805,8 +830,7 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
 /* After a join or leave in region d: a directly fed region whose trees
  * now need another budget gets it (push_roots, which also resizes the
  * backbone's share). */
-static void direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d,
-                                  uint64_t now)
+static void direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
 {
     if (!ch->backbone || d == ch->backbone || !ch->source.v || has_heads(c, d) ||
         ch->source_upload_kbps == 0)
@@ -824,12 +848,21 @@ static ctl_node *make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, st
     if (!h)
         return NULL;
     uint32_t backbone_kbps = h->upload_kbps - head_region_kbps(h->upload_kbps, ch->rate_kbps);
-    if (strata_dcm_add(ch->backbone, h->id, h->host->addr, backbone_kbps))
+    if (strata_dcm_add_in_region(ch->backbone, h->id, h->host->addr, backbone_kbps,
+                                 strata_dcm_id_of(d).v))
         return NULL;
+    if (!strata_dcm_fed(ch->backbone, h->id)) {
+        /* A mesh without room for it: it would head a region and receive
+         * nothing. */
+        strata_dcm_remove(ch->backbone, h->id);
+        return NULL;
+    }
     strata_dcm_remove(d, h->id);
     h->dcm = ch->backbone;
     h->roots = d;
     h->root_subs = 0;
+    h->preferred_since_ns = now ? now : 1;
+    c->promotions++;
     if (log_allowed(c, STRATA_LOG_INFO, now))
         strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx heads in dcm %u",
                     (unsigned long long)h->id.v, (unsigned)strata_dcm_id_of(d).v);
@@ -843,7 +876,7 @@ static ctl_node *make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, st
  * bad for a player as missing the stream. One head per region, then: the
  * machinery below handles up to k (one per tree), for when the levels
  * above carry coded substreams (SPEC C6). */
-enum { CONTROL_HEADS_PER_REGION = 1 };
+enum { CONTROL_HEADS_PER_REGION = 1 }; /* with the backbone; see heads_per_region */
 
 /* The distinct heads feeding d's trees. */
 static unsigned head_count(strata_control *c, strata_dcm *d)
@@ -881,8 +914,8 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
         if (h && popcount16(h->root_subs) == 1)
             continue;
         strata_node_id id = {0};
-        if (head_count(c, d) < CONTROL_HEADS_PER_REGION)
-            id = strata_dcm_best_member(d, ch->rate_kbps);
+        if (head_count(c, d) < c->heads_per_region)
+            id = strata_dcm_best_member(d, head_min_kbps(c, ch));
         ctl_node *nh = id.v ? make_head(c, ch, d, id, now) : NULL;
         if (!nh) {
             if (h)
@@ -923,6 +956,210 @@ static void backbone_start(strata_control *c, ctl_channel *ch, uint64_t now)
         region_take_heads(c, ch, ch->dcms[i], now, NULL);
     push_roots(c, ch, now);
     flush_channel(c, ch, now);
+}
+
+/* --- preferred nodes (levels = mesh) ------------------------------------------------
+ *
+ * With a mesh above the regions, a region's heads are its preferred nodes
+ * (SPEC C4, C10). The first capable member of a region heads it at once,
+ * as with the backbone (a region must not wait for its first feeder);
+ * every PREF_EVAL_HEARTBEATS heartbeat intervals each region's heads and
+ * its best members are weighed on their history (preferred.h: declared
+ * upload, upload delivered against what their place asks, uptime, stalls
+ * caused), empty places are filled and a much better member replaces the
+ * weakest head, one at a time, with hysteresis. The region's trees are then
+ * spread over its heads. A replaced head goes back to its region's trees
+ * in the same batch of instructions as its successor joins the mesh and
+ * takes trees: not yet make before break (a root child whose feeder
+ * changes repairs what it missed meanwhile; docs/hierarchy.md). */
+enum {
+    PREF_EVAL_HEARTBEATS = 10,
+    PREF_CANDIDATES = 8, /* best members per region weighed beside its heads */
+    PREF_MAX_HEADS = STRATA_WIRE_MAX_SUBSTREAMS,
+};
+
+/* What node rec's place asks of it (kbit/s): a stream per child link per
+ * k, in its region's trees or, for a head, in the mesh and the root
+ * children it feeds. */
+static uint32_t asked_kbps(const ctl_node *rec, const ctl_channel *ch)
+{
+    uint64_t links;
+    uint8_t k = strata_dcm_k(rec->dcm);
+    if (rec->roots)
+        links = strata_dcm_child_links(rec->dcm, rec->id, (uint16_t)((1u << k) - 1u)) +
+                strata_dcm_child_links(rec->roots, STRATA_MTREE_SOURCE, rec->root_subs);
+    else
+        links = strata_dcm_child_links(rec->dcm, rec->id, (uint16_t)((1u << k) - 1u));
+    uint64_t kbps = links * ch->rate_kbps / k;
+    return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
+}
+
+static void fill_candidate(const ctl_node *rec, const ctl_channel *ch, uint64_t now,
+                           strata_pref_candidate *out)
+{
+    memset(out, 0, sizeof *out);
+    out->node = rec->id;
+    out->upload_kbps = rec->upload_kbps;
+    out->expected_kbps = asked_kbps(rec, ch);
+    out->delivered_kbps = rec->delivered_kbps;
+    out->uptime_ns = elapsed(now, rec->joined_ns);
+    out->stalls = rec->stalls;
+    out->preferred = rec->roots != NULL;
+    out->held_ns = rec->roots ? elapsed(now, rec->preferred_since_ns) : 0;
+}
+
+/* Head h goes back to its region's trees; the trees it fed go to the
+ * region's other heads, or to the source. Returns 0 or an error (it stays
+ * a head). */
+static int unmake_head(strata_control *c, ctl_channel *ch, ctl_node *h, uint64_t now)
+{
+    strata_dcm *d = h->roots;
+    if (strata_dcm_add(d, h->id, h->host->addr, h->upload_kbps))
+        return STRATA_ERR_NOMEM;
+    strata_dcm_remove(ch->backbone, h->id);
+    h->dcm = d;
+    h->roots = NULL;
+    for (uint8_t s = 0; s < strata_dcm_k(d); s++)
+        if ((h->root_subs >> s) & 1u)
+            strata_dcm_set_substream_root(d, s, (strata_peer_ref){{0}, {0, 0}});
+    h->root_subs = 0;
+    c->demotions++;
+    if (log_allowed(c, STRATA_LOG_INFO, now))
+        strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx no longer heads dcm %u",
+                    (unsigned long long)h->id.v, (unsigned)strata_dcm_id_of(d).v);
+    return 0;
+}
+
+/* Spreads d's k trees over its heads: a tree keeps its head unless that
+ * head has more than its share (ceil(k / heads)) while another has less
+ * than its floor; trees without a head go to the head with the fewest. */
+static void spread_trees(strata_control *c, strata_dcm *d, ctl_node **heads, size_t n)
+{
+    uint8_t k = strata_dcm_k(d);
+    if (n == 0)
+        return;
+    unsigned hi = (unsigned)((k + n - 1) / n), lo = (unsigned)(k / n);
+    for (uint8_t s = 0; s < k; s++) {
+        ctl_node *h = sub_head(c, d, s);
+        size_t least = 0;
+        for (size_t i = 1; i < n; i++)
+            if (popcount16(heads[i]->root_subs) < popcount16(heads[least]->root_subs))
+                least = i;
+        if (h && (popcount16(h->root_subs) <= hi && popcount16(heads[least]->root_subs) >= lo))
+            continue;
+        if (h && popcount16(h->root_subs) <= popcount16(heads[least]->root_subs) + 1u)
+            continue;
+        ctl_node *to = heads[least];
+        if (h)
+            h->root_subs &= (uint16_t) ~(1u << s);
+        to->root_subs |= (uint16_t)(1u << s);
+        strata_dcm_set_substream_root(d, s, (strata_peer_ref){to->id, to->host->addr});
+    }
+}
+
+/* Heads the mesh no longer feeds (their feeder left and no member has room
+ * for them) go back to their regions' trees, whose trees get other heads
+ * or the source. Returns 1 when one went. */
+static int drop_unfed_heads(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    strata_node_id unfed[PREF_MAX_HEADS];
+    size_t n;
+    int any = 0;
+    while (ch->backbone && (n = strata_dcm_unfed(ch->backbone, unfed, PREF_MAX_HEADS)) > 0) {
+        size_t done = 0;
+        for (size_t i = 0; i < n; i++) {
+            ctl_node *h = member_get(c, unfed[i], ch->id);
+            strata_dcm *d = h ? h->roots : NULL;
+            if (!d || unmake_head(c, ch, h, now) != 0)
+                continue;
+            region_take_heads(c, ch, d, now, NULL);
+            done++;
+        }
+        any |= done > 0;
+        if (done < n)
+            break; /* no memory, or not a head: try again at the next change */
+    }
+    return any;
+}
+
+/* One region's evaluation; returns 1 when its heads changed. */
+static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
+                           const strata_pref_config *pc, uint64_t now)
+{
+    ctl_node *recs[PREF_MAX_HEADS + PREF_CANDIDATES];
+    strata_pref_candidate cand[PREF_MAX_HEADS + PREF_CANDIDATES];
+    uint8_t want[PREF_MAX_HEADS + PREF_CANDIDATES];
+    size_t n = 0;
+    uint16_t seen = 0;
+    for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
+        ctl_node *h = sub_head(c, d, s);
+        if (h && !(h->root_subs & seen) && n < PREF_MAX_HEADS) {
+            seen |= h->root_subs;
+            recs[n++] = h;
+        }
+    }
+    strata_node_id top[PREF_CANDIDATES];
+    size_t nt = strata_dcm_top_members(d, pc->min_upload_kbps, top, PREF_CANDIDATES);
+    for (size_t i = 0; i < nt; i++) {
+        ctl_node *m = member_get(c, top[i], ch->id);
+        if (m && !m->restoring)
+            recs[n++] = m;
+    }
+    for (size_t i = 0; i < n; i++)
+        fill_candidate(recs[i], ch, now, &cand[i]);
+    int changes = strata_pref_choose(cand, n, pc, want);
+    if (changes <= 0)
+        return 0;
+    /* Promotions first: a region never goes without a head. */
+    ctl_node *heads[PREF_MAX_HEADS];
+    size_t nh = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!want[i] || cand[i].preferred)
+            continue;
+        if (make_head(c, ch, d, recs[i]->id, now))
+            cand[i].preferred = 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (cand[i].preferred && !want[i] && unmake_head(c, ch, recs[i], now) == 0)
+            cand[i].preferred = 0;
+        if (cand[i].preferred && nh < PREF_MAX_HEADS)
+            heads[nh++] = recs[i];
+    }
+    spread_trees(c, d, heads, nh);
+    return 1;
+}
+
+/* Every region of every channel with a mesh, every PREF_EVAL_HEARTBEATS
+ * heartbeat intervals. */
+static void evaluate_preferred(strata_control *c, uint64_t now)
+{
+    for (size_t i = 0; i < c->channels.count; i++) {
+        ctl_channel *ch = c->channels.items[i];
+        if (!ch->backbone || !ch->source.v)
+            continue;
+        strata_pref_config pc = {
+            .rate_kbps = ch->rate_kbps,
+            .min_upload_kbps = head_min_kbps(c, ch),
+            .per_region = c->heads_per_region,
+            .probation_ns = STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS),
+            .hysteresis_pct = STRATA_PREF_DEFAULT_HYSTERESIS_PCT,
+            .min_hold_ns = STRATA_MS(STRATA_PREF_DEFAULT_MIN_HOLD_MS),
+        };
+        int changed = 0;
+        for (size_t j = 0; j < ch->ndcms; j++)
+            changed |= evaluate_region(c, ch, ch->dcms[j], &pc, now);
+        changed |= drop_unfed_heads(c, ch, now);
+        /* Stalls count for the last few evaluations, not for good. */
+        for (size_t j = 0; j < c->nodes.count; j++) {
+            ctl_node *rec = c->nodes.items[j];
+            if (rec->ch == ch)
+                rec->stalls /= 2;
+        }
+        if (changed) {
+            push_roots(c, ch, now);
+            flush_channel(c, ch, now);
+        }
+    }
 }
 
 /* Tells whoever holds a ref to membership rec its node's new address. */
@@ -966,6 +1203,22 @@ static void backbone_maybe_stop(strata_control *c, ctl_channel *ch, uint64_t now
 }
 
 /* --- node table (client manager) ------------------------------------------------------- */
+
+/* The upload a node delivers, from its heartbeats' transmit counter: a
+ * moving average over heartbeats (a quarter of the newest sample). A
+ * counter that went back (the node started again) only restarts it. */
+static void note_delivered(ctl_node *rec, uint64_t tx_bytes, uint64_t now)
+{
+    uint64_t dt_ms = elapsed(now, rec->tx_sample_ns) / 1000000u;
+    if (rec->tx_sample_ns && dt_ms > 0 && tx_bytes >= rec->tx_sample_bytes) {
+        uint64_t kbps = (tx_bytes - rec->tx_sample_bytes) * 8u / dt_ms;
+        if (kbps > UINT32_MAX)
+            kbps = UINT32_MAX;
+        rec->delivered_kbps = (uint32_t)((rec->delivered_kbps * 3u + kbps) / 4u);
+    }
+    rec->tx_sample_ns = now ? now : 1;
+    rec->tx_sample_bytes = tx_bytes;
+}
 
 static void forget_counters(strata_control *c, ctl_node *rec)
 {
@@ -1160,6 +1413,7 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
             /* The source feeds it again: it must learn its roots there. */
             strata_dcm_mark_dirty(region, STRATA_MTREE_SOURCE);
         }
+        drop_unfed_heads(c, ch, now); /* leaves it fed in a mesh */
         push_roots(c, ch, now);
         flush_channel(c, ch, now);
         backbone_maybe_stop(c, ch, now);
@@ -1171,7 +1425,7 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
             /* Tell the source this region has no roots left, then go. */
             strata_dcm_mark_dirty(d, STRATA_MTREE_SOURCE);
             flush_dcm(c, d, now);
-            dcm_destroy(c, d); /* a region, or the emptied backbone */
+            dcm_destroy(c, d);      /* a region, or the emptied backbone */
             push_roots(c, ch, now); /* one directly fed region fewer */
             flush_channel(c, ch, now);
             backbone_maybe_stop(c, ch, now);
@@ -1220,6 +1474,7 @@ static ctl_node *node_new(strata_control *c, const strata_msg_join *j, strata_ad
     rec->role = j->role;
     rec->priority = j->priority;
     rec->joined_seq = ++c->joins_seq;
+    rec->joined_ns = now;
     rec->ch = ch;
     rec->upload_kbps = j->upload_kbps;
     rec->last_seen_ns = now;
@@ -1273,10 +1528,10 @@ static int is_group_label(const uint8_t *s, size_t len)
 static int region_of(const strata_control *c, const strata_msg_join *j, strata_addr from, char *out,
                      size_t *len)
 {
-    int take_label = j->region_len > 0 &&
-                     (c->region_mode == STRATA_REGION_LABEL_OR_PREFIX ||
-                      (c->region_mode == STRATA_REGION_LOCALITY &&
-                       is_group_label(j->region, j->region_len)));
+    int take_label =
+        j->region_len > 0 &&
+        (c->region_mode == STRATA_REGION_LABEL_OR_PREFIX ||
+         (c->region_mode == STRATA_REGION_LOCALITY && is_group_label(j->region, j->region_len)));
     if (take_label) {
         /* Labels end up in logs and status pages: printable ASCII only. */
         for (size_t i = 0; i < j->region_len; i++)
@@ -1443,7 +1698,10 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     c->joins++;
     if (!ch->backbone && ch->ndcms >= 2) {
         backbone_start(c, ch, now);
-    } else if (ch->backbone && j->upload_kbps >= ch->rate_kbps) {
+    } else if (ch->backbone && rec->upload_kbps >= head_min_kbps(c, ch) &&
+               (c->levels != STRATA_LEVELS_MESH || !has_heads(c, d))) {
+        /* With a mesh, later places are the evaluations' (see "Preferred
+         * nodes"). */
         /* A capable newcomer may head a tree (or the region's first);
          * budgets change only if it does. */
         int moved;
@@ -1708,6 +1966,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
     rec->played = hb->played_packets;
     rec->missed = hb->missed_packets;
     rec->tx_bytes = hb->tx_data_bytes;
+    note_delivered(rec, hb->tx_data_bytes, now);
     c->played_sum += rec->played;
     c->missed_sum += rec->missed;
     if (rec->role == STRATA_ROLE_SOURCE) {
@@ -1733,6 +1992,10 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
             resend |= heard.resend;
             c->reparents += heard.reparented;
             for (uint8_t s = 0; heard.reparented && s < c->k; s++) {
+                ctl_node *p =
+                    heard.stalled[s].v ? member_get(c, heard.stalled[s], rec->ch->id) : NULL;
+                if (p && p->stalls < UINT32_MAX)
+                    p->stalls++;
                 if (heard.stalled[s].v && log_allowed(c, STRATA_LOG_INFO, now))
                     strata_logf(c->log, STRATA_LOG_INFO,
                                 "control: node %016llx substream %u: parent %016llx stalled, "
@@ -1779,7 +2042,9 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
         cfg = &def;
     }
     if (cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->region_mode > STRATA_REGION_LOCALITY ||
-        cfg->prefix_bits > 32)
+        cfg->prefix_bits > 32 ||
+        (cfg->levels != STRATA_LEVELS_BACKBONE && cfg->levels != STRATA_LEVELS_MESH) ||
+        cfg->preferred_per_region > STRATA_WIRE_MAX_SUBSTREAMS || cfg->mesh_c > STRATA_MESH_MAX_C)
         goto fail_config;
     strata_control *c = strata_mem_calloc(a, 1, sizeof *c);
     if (!c)
@@ -1791,6 +2056,12 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->prefix_bits = cfg->prefix_bits ? cfg->prefix_bits : STRATA_CONTROL_DEFAULT_PREFIX_BITS;
     c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : STRATA_CONTROL_DEFAULT_HEARTBEAT_MS;
     c->recruit = !cfg->no_recruit;
+    c->levels = cfg->levels;
+    c->heads_per_region = cfg->levels == STRATA_LEVELS_MESH
+                              ? (cfg->preferred_per_region ? cfg->preferred_per_region
+                                                           : STRATA_CONTROL_DEFAULT_PREFERRED)
+                              : CONTROL_HEADS_PER_REGION;
+    c->mesh_c = cfg->mesh_c;
     c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
     c->hb_ns = STRATA_MS(c->heartbeat_ms);
     c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;
@@ -1798,6 +2069,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->seed = cfg->seed;
     c->next_dcm_id = 1;
     c->next_scan_ns = deadline(now, c->hb_ns);
+    c->next_eval_ns = deadline(now, c->hb_ns * PREF_EVAL_HEARTBEATS);
     c->adopt_epochs_until = deadline(now, c->hb_ns * RESTART_ADOPT_HEARTBEATS);
     c->log_window_ns = now;
     ptab_init(&c->nodes, a, cfg->seed ^ 0x6e6f646573ull);
@@ -1877,11 +2149,10 @@ int strata_control_handle_datagram(strata_control *c, strata_addr from, const ui
 
 /* --- recruiting relays (SPEC C5, C12) ------------------------------------------------- */
 
-static void send_recruit(strata_control *c, const ctl_host *h, const ctl_channel *ch,
-                         uint8_t flags)
+static void send_recruit(strata_control *c, const ctl_host *h, const ctl_channel *ch, uint8_t flags)
 {
-    strata_msg_recruit m = {.node = h->id, .flags = flags, .name_len = ch->name_len,
-                            .name = ch->name};
+    strata_msg_recruit m = {
+        .node = h->id, .flags = flags, .name_len = ch->name_len, .name = ch->name};
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     strata_outbox_push_bytes(c->outbox, h->addr, enc,
                              strata_wire_encode_recruit(enc, sizeof enc, &m));
@@ -2053,6 +2324,10 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
         }
     } while (n == CONTROL_SCAN_CHUNK);
     recruit_scan(c, now);
+    if (c->levels == STRATA_LEVELS_MESH && !c->recover_until && now >= c->next_eval_ns) {
+        c->next_eval_ns = deadline(now, c->hb_ns * PREF_EVAL_HEARTBEATS);
+        evaluate_preferred(c, now);
+    }
 }
 
 uint64_t strata_control_next_timeout(const strata_control *c)
@@ -2123,7 +2398,10 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->dcms = c->dcms.count;
     for (size_t i = 0; i < c->dcms.count; i++) {
         strata_mtree_stats ts;
-        strata_mtree_get_stats(strata_dcm_tree(c->dcms.items[i]), &ts);
+        const strata_mtree *t = strata_dcm_tree(c->dcms.items[i]);
+        if (!t)
+            continue; /* a mesh: no tree to have detached pairs or depth */
+        strata_mtree_get_stats(t, &ts);
         st->detached_pairs += ts.detached_pairs;
         if (ts.max_depth > st->max_depth)
             st->max_depth = ts.max_depth;
@@ -2139,6 +2417,8 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->instructions_sent = c->instructions_sent;
     st->region_moves = c->region_moves;
     st->relays = c->relays;
+    st->promotions = c->promotions;
+    st->demotions = c->demotions;
     st->recruits_sent = c->recruits_sent;
     st->releases_sent = c->releases_sent;
     st->recovering = c->recover_until != 0;

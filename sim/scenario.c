@@ -136,6 +136,7 @@ typedef struct key_desc {
 static const char *const JOIN_NAMES[] = {"all", "poisson", "flash", NULL};
 static const char *const SESSION_NAMES[] = {"none", "exp", "lognormal", NULL};
 static const char *const REGION_NAMES[] = {"one", "host", "groups", NULL};
+static const char *const LEVELS_NAMES[] = {"backbone", "mesh", NULL};
 static const char *const ATTACH_NAMES[] = {"round_robin", "random", NULL};
 
 #define OFF(f) offsetof(strata_scenario, f)
@@ -157,6 +158,8 @@ static const key_desc KEYS[] = {
     {"queue_bytes", K_U32, OFF(queue_bytes), 0, 1u << 30, NULL},
     {"loss", K_DOUBLE, OFF(loss), 0, 1, NULL},
     {"region", K_ENUM, OFF(region_mode), 0, 0, REGION_NAMES},
+    {"levels", K_ENUM, OFF(levels), 0, 0, LEVELS_NAMES},
+    {"preferred_per_region", K_U8, OFF(preferred_per_region), 0, 16, NULL},
     {"group_max_members", K_U32, OFF(group_max_members), 2, 1u << 20, NULL},
     {"group_cache_entries", K_U32, OFF(group_cache_entries), 1, 1u << 20, NULL},
     {"group_wait_ms", K_U32, OFF(group_wait_ms), 1, 600000, NULL},

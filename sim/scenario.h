@@ -71,16 +71,22 @@ enum strata_scn_region {
     STRATA_SCN_REGION_GROUPS = 2,
 };
 
+/* What carries a channel above its regions (docs/hierarchy.md). */
+enum strata_scn_levels {
+    STRATA_SCN_LEVELS_BACKBONE = 0, /* one head per region, fed by a multi-tree */
+    STRATA_SCN_LEVELS_MESH = 1,     /* preferred nodes flooding over a c-connected mesh */
+};
+
 enum strata_scn_attach {
     STRATA_SCN_ATTACH_ROUND_ROBIN = 0,
     STRATA_SCN_ATTACH_RANDOM = 1,
 };
 
 enum strata_scn_action {
-    STRATA_SCN_KILL = 1,   /* silent failure: no LEAVE */
-    STRATA_SCN_LEAVE = 2,  /* graceful departure */
-    STRATA_SCN_UPLOAD = 3, /* uplink capacity change */
-    STRATA_SCN_LOSS = 4,   /* loss probability change, all nodes */
+    STRATA_SCN_KILL = 1,            /* silent failure: no LEAVE */
+    STRATA_SCN_LEAVE = 2,           /* graceful departure */
+    STRATA_SCN_UPLOAD = 3,          /* uplink capacity change */
+    STRATA_SCN_LOSS = 4,            /* loss probability change, all nodes */
     STRATA_SCN_CONTROL_RESTART = 5, /* the control center crashes, a fresh one starts */
 };
 
@@ -104,7 +110,7 @@ typedef struct strata_scenario {
     uint64_t seed;
     char algorithm[STRATA_SCN_NAME_BYTES];
     uint32_t packet_bytes; /* size the network charges for each DATA packet's payload */
-    uint8_t trains; /* a DATA packet above a datagram is a train of datagrams (net.h) */
+    uint8_t trains;        /* a DATA packet above a datagram is a train of datagrams (net.h) */
 
     /* Network. */
     char latency[STRATA_SCN_PATH_BYTES];     /* matrix file; "" = fixed_delay_ms everywhere */
@@ -116,6 +122,8 @@ typedef struct strata_scenario {
     uint32_t queue_bytes;                    /* per uplink; 0 = auto (see docs) */
     double loss;                             /* per-packet loss probability */
     uint8_t region_mode;                     /* enum strata_scn_region */
+    uint8_t levels;                          /* enum strata_scn_levels */
+    uint8_t preferred_per_region;            /* levels = mesh; 0 = default */
     /* Locality groups (region = groups): the agents' member table and
      * measurement cache (memory per peer), and how long a channel waits
      * for the node's group before joining without one. */

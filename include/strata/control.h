@@ -37,6 +37,13 @@ enum strata_region_mode {
     STRATA_REGION_LOCALITY = 2,        /* the node's locality group, else its prefix */
 };
 
+/* What carries a channel above its regions (docs/hierarchy.md). */
+enum strata_levels {
+    STRATA_LEVELS_BACKBONE =
+        0,                  /* one head per region, fed by a multi-tree (the two tiers of old) */
+    STRATA_LEVELS_MESH = 2, /* several preferred nodes per region, flooding over a mesh */
+};
+
 typedef struct strata_control_config {
     uint8_t k;               /* 0 = default 4 */
     uint32_t heartbeat_ms;   /* 0 = default */
@@ -46,6 +53,9 @@ typedef struct strata_control_config {
     uint8_t prefix_bits;     /* 0 = 24 */
     uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
     int no_recruit;          /* nonzero: never ask a node to relay a channel it does not watch */
+    uint8_t levels;          /* enum strata_levels */
+    uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
+    uint8_t mesh_c;               /* STRATA_LEVELS_MESH: 0 = 3 (strata/mesh.h) */
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
@@ -57,6 +67,7 @@ enum strata_control_defaults {
     STRATA_CONTROL_DEFAULT_PREFIX_BITS = 24,
     STRATA_CONTROL_DEFAULT_MAX_NODES = 1000000, /* memberships (node, channel) */
     STRATA_CONTROL_MAX_CHANNELS_PER_NODE = 16,
+    STRATA_CONTROL_DEFAULT_PREFERRED = 2, /* preferred nodes per region (levels = mesh) */
 };
 
 typedef struct strata_control_status {
@@ -77,6 +88,9 @@ typedef struct strata_control_status {
     int recovering;
     uint64_t restored_members, restored_edges, reported_edges;
     size_t relays; /* memberships of recruited relays (in peers too) */
+    /* nodes made a region's head (a preferred node with a mesh), and heads
+     * sent back to their region's trees by an evaluation */
+    uint64_t promotions, demotions;
     uint64_t recruits_sent, releases_sent;
     strata_drop_counters drops;
 } strata_control_status;

@@ -897,6 +897,361 @@ static void test_regions(void)
  * 5/4 of the rate (here 7 copies of 4: one member of half the rate is
  * interior in one tree, the other has no upload), so nobody is left
  * detached; the budget follows the members. */
+/* levels = mesh (docs/hierarchy.md): each region's preferred nodes (two
+ * here, the heads) flood over a c-connected mesh with the source. Their
+ * instructions are FLOOD: no parent, the mesh neighbours (symmetric, the
+ * source left out) plus the region's root children they feed; each region's
+ * trees are fed by both of its heads; the mesh survives any c - 1 = 2 of
+ * them gone; a head that leaves is replaced and the mesh repaired. */
+static const strata_msg_instruction *head_instruction(fnode *f, int s)
+{
+    const strata_msg_instruction *in = latest(f, 0, s);
+    return in && in->algorithm == STRATA_ALG_FLOOD ? in : NULL;
+}
+
+/* The heads the source reaches over head-to-head links, avoiding two. */
+static int mesh_reach(net *t, fnode *src, uint32_t mesh_dcm, uint64_t skip1, uint64_t skip2)
+{
+    fnode *seen[MAXN];
+    int n = 0;
+    const strata_msg_instruction *si = latest(src, mesh_dcm, 0);
+    for (int c = 0; si && c < si->n_children; c++) {
+        fnode *h = by_id(t, si->children[c].node.v);
+        if (h && h->id.v != skip1 && h->id.v != skip2)
+            seen[n++] = h;
+    }
+    for (int i = 0; i < n; i++) {
+        const strata_msg_instruction *in = head_instruction(seen[i], 0);
+        for (int c = 0; in && c < in->n_children; c++) {
+            fnode *h = by_id(t, in->children[c].node.v);
+            if (!h || !is_head(h) || h->id.v == skip1 || h->id.v == skip2)
+                continue;
+            int dup = 0;
+            for (int j = 0; j < n; j++)
+                dup |= seen[j] == h;
+            if (!dup)
+                seen[n++] = h;
+        }
+    }
+    return n;
+}
+
+/* A heartbeat interval in which every live peer but idle (may be NULL)
+ * uploads 1 MB (8 Mbit/s: at least what any place here asks). */
+static void tick_delivering(net *t, const fnode *idle)
+{
+    for (int i = 0; i < MAXN; i++) {
+        fnode *f = &t->n[i];
+        if (f->used && f->alive && f->role == STRATA_ROLE_PEER && f != idle)
+            f->tx_bytes += 1000000;
+    }
+    tick(t);
+}
+
+static void test_mesh_levels(void)
+{
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_MESH;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const char *const regions[] = {"eu", "us", "as", "sa"};
+    fnode *peers[4][5];
+    uint64_t id = 1;
+    for (int r = 0; r < 4; r++) {
+        for (int i = 0; i < 5; i++) {
+            /* Two members of each region can carry a mesh of three links,
+             * the second with room for two leaves; the third has a stream
+             * to spare (a leaf if it heads); the rest carry one stream. */
+            static const uint32_t ups[5] = {9000, 12000, 2000, 1000, 1000};
+            uint32_t up = ups[i];
+            peers[r][i] =
+                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, up, regions[r]);
+            id++;
+            send_join(t, peers[r][i]);
+            CHECK_EQ_INT(peers[r][i]->reply.status, STRATA_JOIN_OK);
+        }
+    }
+    /* The first capable member heads its region at once; the second place
+     * is filled at an evaluation, once past probation (the first region's
+     * were both there when the second region started the mesh). */
+    for (int r = 1; r < 4; r++)
+        CHECK(is_head(peers[r][0]) && !is_head(peers[r][1]));
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    uint32_t mesh_dcm = 0;
+    int heads = 0;
+    for (int r = 0; r < 4; r++) {
+        CHECK(is_head(peers[r][0]) && is_head(peers[r][1]));
+        for (int i = 2; i < 5; i++)
+            CHECK(!is_head(peers[r][i]));
+        for (int i = 0; i < 2; i++) {
+            fnode *h = peers[r][i];
+            heads++;
+            const strata_msg_instruction *in = head_instruction(h, 0);
+            CHECK(in != NULL);
+            if (!in)
+                continue;
+            mesh_dcm = in->dcm.v;
+            int mesh_links = 0;
+            for (int s = 0; s < K; s++) {
+                const strata_msg_instruction *is = head_instruction(h, s);
+                CHECK(is && is->parent.node.v == 0 && is->source.node.v == src->id.v);
+                CHECK(is && !ref_lists(is, src->id.v));
+            }
+            for (int c = 0; c < in->n_children; c++) {
+                fnode *nb = by_id(t, in->children[c].node.v);
+                CHECK(nb != NULL);
+                if (!nb || !is_head(nb))
+                    continue; /* a root child of its region */
+                mesh_links++;
+                const strata_msg_instruction *back = head_instruction(nb, 0);
+                CHECK(back && ref_lists(back, h->id.v));
+            }
+            CHECK(mesh_links >= 2); /* c = 3 links, one of them may be the source */
+        }
+        /* Both heads feed the region's trees: each tree's root children
+         * name one of them, and each feeds some tree. */
+        int fed[2] = {0, 0};
+        for (int s = 0; s < K; s++) {
+            for (int i = 2; i < 5; i++) {
+                const strata_msg_instruction *m = latest(peers[r][i], 0, s);
+                CHECK(m && m->algorithm == STRATA_ALG_TREE);
+                if (m && m->parent.node.v == peers[r][0]->id.v)
+                    fed[0] = 1;
+                if (m && m->parent.node.v == peers[r][1]->id.v)
+                    fed[1] = 1;
+                CHECK(m && m->parent.node.v != src->id.v);
+            }
+        }
+        CHECK(fed[0] && fed[1]);
+    }
+    /* The source floods to three heads; any two heads gone, the source
+     * still reaches all the others. */
+    const strata_msg_instruction *si = latest(src, mesh_dcm, 0);
+    CHECK(si && si->algorithm == STRATA_ALG_FLOOD && si->n_children == 3);
+    for (int a = 0; a < 8; a++)
+        for (int b = a + 1; b < 8; b++)
+            CHECK_EQ_INT(
+                mesh_reach(t, src, mesh_dcm, peers[a / 2][a % 2]->id.v, peers[b / 2][b % 2]->id.v),
+                heads - 2);
+
+    /* A head leaves: a member of one stream's upload takes its place, a
+     * leaf below the mesh (fed by a member with room: it has no upload for
+     * links); nobody lists the gone one, and the mesh reaches every head. */
+    fnode *gone = peers[1][0];
+    send_leave(t, gone);
+    gone->alive = 0;
+    fnode *leaf = NULL;
+    for (int i = 2; i < 5; i++)
+        if (is_head(peers[1][i]))
+            leaf = peers[1][i];
+    CHECK(is_head(peers[1][1]) && leaf != NULL);
+    if (leaf) {
+        const strata_msg_instruction *li = latest(leaf, 0, 0);
+        fnode *feeder = li ? by_id(t, li->parent.node.v) : NULL;
+        CHECK(li && li->algorithm == STRATA_ALG_TREE && feeder && is_head(feeder));
+        const strata_msg_instruction *fi = feeder ? head_instruction(feeder, 0) : NULL;
+        CHECK(fi && ref_lists(fi, leaf->id.v));
+    }
+    for (int s = 0; s < K; s++)
+        for (int i = 2; i < 5; i++) {
+            const strata_msg_instruction *m = latest(peers[1][i], 0, s);
+            CHECK(m && m->parent.node.v != src->id.v);
+        }
+    for (int r = 0; r < 4; r++)
+        for (int i = 0; i < 5; i++) {
+            fnode *f = peers[r][i];
+            if (f == gone)
+                continue;
+            for (int s = 0; s < K; s++) {
+                const strata_msg_instruction *in = latest(f, 0, s);
+                CHECK(in && !ref_lists(in, gone->id.v) && in->parent.node.v != gone->id.v);
+            }
+        }
+    CHECK_EQ_INT(mesh_reach(t, src, mesh_dcm, 0, 0), heads);
+
+    /* History: in region "as", a head that delivers nothing of what its
+     * place asks is replaced by a member that delivers, once it has held
+     * its place for min_hold; the one that delivers stays. */
+    fnode *good = peers[2][1], *idle = peers[2][0];
+    fnode *x = add_node(t, 77, 0x0a000077u, STRATA_ROLE_PEER, 9500, "as");
+    send_join(t, x);
+    CHECK(!is_head(x));
+    for (int i = 0; i < 75; i++)
+        tick_delivering(t, idle);
+    CHECK(is_head(good) && is_head(x) && !is_head(idle));
+    for (int s = 0; s < K; s++) {
+        const strata_msg_instruction *in = latest(idle, 0, s);
+        CHECK(in && in->algorithm == STRATA_ALG_TREE);
+    }
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    /* 4 first heads, 4 second ones, the leaf that replaced the one that
+     * left and the newcomer. */
+    CHECK_EQ_U64(st.promotions, 4 + 4 + 1 + 1);
+    CHECK_EQ_U64(st.demotions, 1);
+    net_del(t);
+}
+
+/* levels = mesh under churn: random joins, leaves, silent deaths, moves
+ * and time (evaluations every 10 intervals); after each round every live
+ * peer's instructions hold together: a FLOOD node is a head, its mesh
+ * links are mutual and its other children name it as parent; a TREE node's
+ * parent lists it and its parent chain ends at the source or at a head
+ * that floods; no region has more than P heads; the source reaches every
+ * flooding head over the mesh; nobody names a peer that is gone. */
+static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t mesh_dcm)
+{
+    int bad = 0;
+    for (int i = 0; i < n; i++) {
+        fnode *p = peers[i];
+        if (!p->alive)
+            continue;
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(p, 0, s);
+            if (!in) {
+                bad++;
+                continue;
+            }
+            if (in->algorithm == STRATA_ALG_FLOOD) {
+                bad += !is_head(p) || in->parent.node.v != 0;
+                for (int c = 0; c < in->n_children; c++) {
+                    fnode *ch = by_id(t, in->children[c].node.v);
+                    const strata_msg_instruction *ci = ch ? latest(ch, 0, s) : NULL;
+                    if (!ch || !ch->alive || !ci) {
+                        fprintf(stderr, "flood %llu lists a gone or idle %llu\n",
+                                (unsigned long long)p->id.v,
+                                (unsigned long long)in->children[c].node.v);
+                        bad++;
+                    } else if (ci->algorithm == STRATA_ALG_FLOOD ? !ref_lists(ci, p->id.v)
+                                                                 : ci->parent.node.v != p->id.v) {
+                        fprintf(stderr, "flood %llu and %llu disagree\n",
+                                (unsigned long long)p->id.v, (unsigned long long)ch->id.v);
+                        bad++;
+                    }
+                }
+                continue;
+            }
+            /* TREE: a region member, or a head that is a leaf below the mesh. */
+            fnode *q = p;
+            int hops = 0;
+            while (q && q != src && hops <= MAXN) {
+                const strata_msg_instruction *qi = latest(q, 0, s);
+                if (qi && qi->algorithm == STRATA_ALG_FLOOD)
+                    break;
+                fnode *par = qi && qi->parent.node.v ? by_id_in(t, qi->parent.node.v, src) : NULL;
+                const strata_msg_instruction *pi = par ? latest(par, mesh_dcm, s) : NULL;
+                if (par && par != src && (!par->alive || !pi || !ref_lists(pi, q->id.v))) {
+                    fprintf(stderr, "node %llu: parent %llu does not list it\n",
+                            (unsigned long long)q->id.v, (unsigned long long)par->id.v);
+                    bad++;
+                }
+                q = par;
+                hops++;
+            }
+            if (!q) {
+                /* A detached pair: the trees may lack room; counted, not bad. */
+            } else if (hops > MAXN) {
+                fprintf(stderr, "node %llu: parent chain loops\n", (unsigned long long)p->id.v);
+                bad++;
+            }
+        }
+    }
+    /* At most P heads per region, and the source reaches every flooding one. */
+    static const char *const labels[] = {"eu", "us", "as"};
+    int flooding = 0;
+    for (int r = 0; r < 3; r++) {
+        int heads = 0;
+        for (int i = 0; i < n; i++)
+            if (peers[i]->alive && is_head(peers[i]) && strcmp(peers[i]->label, labels[r]) == 0)
+                heads++;
+        if (heads > STRATA_CONTROL_DEFAULT_PREFERRED) {
+            fprintf(stderr, "region %s has %d heads\n", labels[r], heads);
+            bad++;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        const strata_msg_instruction *in = peers[i]->alive ? latest(peers[i], 0, 0) : NULL;
+        flooding += in && in->algorithm == STRATA_ALG_FLOOD;
+    }
+    /* mesh_reach counts the leaf heads flooding heads list, too. */
+    int got = flooding ? mesh_reach(t, src, mesh_dcm, 0, 0) : 0;
+    if (got < flooding) {
+        fprintf(stderr, "the source reaches %d of %d flooding heads\n", got, flooding);
+        bad++;
+    }
+    for (int i = 0; i < n; i++)
+        if (!peers[i]->alive && names(t, peers[i]->id.v) != 0) {
+            fprintf(stderr, "gone peer %llu still named\n", (unsigned long long)peers[i]->id.v);
+            bad++;
+        }
+    return bad;
+}
+
+static void test_mesh_churn_property(void)
+{
+    enum { PEERS = 40, ROUNDS = 30 };
+    static const uint32_t ups[] = {0, 1000, 2000, 5000, 9000, 16000};
+    static const char *const labels[] = {"eu", "us", "as"};
+    strata_rng rng;
+    strata_rng_seed(&rng, test_seed(0x3e5u));
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_MESH;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    fnode *peers[PEERS];
+    for (int i = 0; i < PEERS; i++)
+        peers[i] = add_node(t, 1 + (uint64_t)i, 0x0a010200u + (uint32_t)i, STRATA_ROLE_PEER,
+                            ups[strata_rng_below(&rng, 6)], labels[strata_rng_below(&rng, 3)]);
+    uint32_t mesh_dcm = 0;
+    int bad = 0;
+    for (int round = 0; round < ROUNDS && bad == 0; round++) {
+        for (int op = 0; op < 12; op++) {
+            fnode *f = peers[strata_rng_below(&rng, PEERS)];
+            uint64_t r = strata_rng_below(&rng, 100);
+            if (r < 35) {
+                if (!f->alive) {
+                    f->nd = 0;
+                    f->epoch = 0;
+                    send_join(t, f);
+                    bad += f->reply.status != STRATA_JOIN_OK;
+                }
+            } else if (r < 50) {
+                if (f->alive)
+                    send_leave(t, f);
+            } else if (r < 58) {
+                f->alive = 0; /* silent: the control must find out */
+            } else if (r < 64) {
+                if (f->alive) {
+                    f->addr.port = (uint16_t)(f->addr.port + 100);
+                    send_join(t, f);
+                }
+            } else {
+                tick_delivering(t, NULL);
+            }
+        }
+        for (int i = 0; i < 5; i++)
+            tick_delivering(t, NULL);
+        for (int i = 0; i < PEERS && !mesh_dcm; i++) {
+            const strata_msg_instruction *in = peers[i]->alive ? latest(peers[i], 0, 0) : NULL;
+            if (in && in->algorithm == STRATA_ALG_FLOOD)
+                mesh_dcm = in->dcm.v;
+        }
+        int b = check_mesh_round(t, src, peers, PEERS, mesh_dcm);
+        if (b)
+            fprintf(stderr, "round %d: %d problems\n", round, b);
+        bad += b;
+    }
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK(st.promotions > 0);
+    CHECK_EQ_INT(bad, 0);
+    CHECK_EQ_U64(t->stray, 0);
+    net_del(t);
+}
+
 static void test_direct_region_budget(void)
 {
     strata_control_config cfg = base_cfg();
@@ -1559,7 +1914,6 @@ static void test_restart(void)
         dcm_before[i] = m.dcm.v;
     }
 
-
     strata_control_del(t->c);
     t->now += STRATA_S(2);
     t->c = strata_control_new(&cfg, NULL, t->now);
@@ -1635,8 +1989,8 @@ static void test_recruit(void)
      * of film's 4 trees, so it takes one per tree. */
     fnode *r[4], *relay[4] = {NULL, NULL, NULL, NULL};
     for (int i = 0; i < 4; i++) {
-        r[i] = add_node(t, 50 + (uint64_t)i, 0x0a000100u + (uint32_t)i, STRATA_ROLE_PEER, 40000,
-                        "eu");
+        r[i] =
+            add_node(t, 50 + (uint64_t)i, 0x0a000100u + (uint32_t)i, STRATA_ROLE_PEER, 40000, "eu");
         send_join(t, r[i]);
     }
     fnode *v[6];
@@ -1786,6 +2140,8 @@ int main(void)
     test_topology_and_churn();
     test_stall_reparent();
     test_regions();
+    test_mesh_levels();
+    test_mesh_churn_property();
     test_direct_region_budget();
     test_region_move();
     test_rejoin_and_resend();
