@@ -62,6 +62,13 @@
  * as many as the core needs). When no pair across the cut has room, the
  * target is not met and the status says so; the next call tries again.
  *
+ * Trimming. Repairs leave members with more than c links, and joins for
+ * even c never steal them back; where that fills members to their cap, a
+ * later cut finds no one with room. So at the end of a call, a link
+ * between two members the call touched (or one touched and a neighbour)
+ * that both have more than c core links, one of them full, goes if the
+ * core stays t-connected without it (one pair check, by the lemma).
+ *
  * Weak members (cap < c) attach to up to cap members with room, core
  * first, and never take a link a core member needs: a core member out of
  * room sheds a weak link (the weak member is re-attached elsewhere when
@@ -613,6 +620,12 @@ static size_t all_core(strata_mesh *m)
     return n;
 }
 
+/* v is in the W of a local check (every member is, for a full one). */
+static int in_w(const strata_mesh *m, uint32_t v, int local)
+{
+    return !local || m->wmark[v] == m->wstamp;
+}
+
 /* After a failed check: links the best source-side member with room to
  * the best open sink with room (both in W first, then the nearest pair).
  * Falls back to any member beyond the cut. Returns 1 if a link was added. */
@@ -623,13 +636,14 @@ static int link_across_cut(strata_mesh *m, const uint32_t *w, size_t nw, int loc
     uint64_t bk = UINT64_MAX;
     /* Open sinks first (a link to one adds a path for sure); when none can
      * take a link (full, or already linked to every source-side member:
-     * the failed query was between neighbours), members beyond the cut. */
+     * the failed query was between neighbours), members beyond the cut, W
+     * first. */
     for (int pass = 0; pass < 2 && ba == NIL; pass++) {
         uint32_t sinks[CUT_SINKS];
         size_t ns = 0;
-        for (size_t i = 0; i < (pass ? (size_t)m->used : nw) && ns < CUT_SINKS; i++) {
-            uint32_t v = pass ? (uint32_t)i : w[i];
-            if (!m->nodes[v].id || !room_core(m, v))
+        for (size_t i = 0; i < nw + (pass ? (size_t)m->used : 0) && ns < CUT_SINKS; i++) {
+            uint32_t v = i < nw ? w[i] : (uint32_t)(i - nw);
+            if (!m->nodes[v].id || !room_core(m, v) || (i >= nw && in_w(m, v, local)))
                 continue;
             if (pass == 0 ? strata_mesh_flow_open_sink(f, v)
                           : strata_mesh_flow_side(f, v) == STRATA_MESH_FLOW_FAR)
@@ -643,7 +657,7 @@ static int link_across_cut(strata_mesh *m, const uint32_t *w, size_t nw, int loc
                 uint32_t b = sinks[j];
                 if (a == b || linked(m, a, b))
                     continue;
-                unsigned tier = local && m->wmark[a] == m->wstamp ? 0 : 1;
+                unsigned tier = (unsigned)(!in_w(m, a, local) + !in_w(m, b, local));
                 uint64_t k = mkkey(tier, rtt_nodes(m, a, b), na->salt, m->nodes[b].salt);
                 if (k < bk) {
                     bk = k;

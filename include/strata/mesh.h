@@ -34,7 +34,10 @@
  * the source's within its own. The core target is kept by local repair
  * whenever the capacities allow it; when they do not (too little room
  * anywhere across a cut), the mesh keeps every link it could add and says
- * so. The construction and its costs are described in core/mesh.c and
+ * so. It is met whenever every core member has room for c + 1 links (and
+ * max_degree > c): tested (tests/prop/prop_mesh.c), not proven; with room
+ * for exactly c it can be missed where a c-regular mesh would exist. The
+ * construction and its costs are described in core/mesh.c and
  * docs/mesh.md.
  *
  * Regions are small integers chosen by the caller (a DCM's region, a
