@@ -699,9 +699,8 @@ static uint32_t head_region_kbps(uint32_t upload_kbps, uint32_t rate_kbps)
  * It then keeps all of it for its region's trees; in the backbone it is a
  * leaf of the trees, in a mesh a leaf fed by a member with room to spare
  * (dcm.c, "Leaves"). The evaluations prefer the stronger (preferred.h). */
-static uint32_t head_min_kbps(const strata_control *c, const ctl_channel *ch)
+static uint32_t head_min_kbps(const ctl_channel *ch)
 {
-    (void)c;
     return ch->rate_kbps;
 }
 
@@ -915,7 +914,7 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
             continue;
         strata_node_id id = {0};
         if (head_count(c, d) < c->heads_per_region)
-            id = strata_dcm_best_member(d, head_min_kbps(c, ch));
+            id = strata_dcm_best_member(d, head_min_kbps(ch));
         ctl_node *nh = id.v ? make_head(c, ch, d, id, now) : NULL;
         if (!nh) {
             if (h)
@@ -1139,7 +1138,7 @@ static void evaluate_preferred(strata_control *c, uint64_t now)
             continue;
         strata_pref_config pc = {
             .rate_kbps = ch->rate_kbps,
-            .min_upload_kbps = head_min_kbps(c, ch),
+            .min_upload_kbps = head_min_kbps(ch),
             .per_region = c->heads_per_region,
             .probation_ns = STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS),
             .hysteresis_pct = STRATA_PREF_DEFAULT_HYSTERESIS_PCT,
@@ -1698,7 +1697,7 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     c->joins++;
     if (!ch->backbone && ch->ndcms >= 2) {
         backbone_start(c, ch, now);
-    } else if (ch->backbone && rec->upload_kbps >= head_min_kbps(c, ch) &&
+    } else if (ch->backbone && rec->upload_kbps >= head_min_kbps(ch) &&
                (c->levels != STRATA_LEVELS_MESH || !has_heads(c, d))) {
         /* With a mesh, later places are the evaluations' (see "Preferred
          * nodes"). */

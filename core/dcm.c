@@ -1212,6 +1212,27 @@ static strata_peer_ref ref_of(const strata_dcm *d, strata_node_id id)
     return r;
 }
 
+/* Starts out[*n_out], the instruction for substream s, with what every
+ * algorithm's has; returns it, or NULL when out has no room left. */
+static strata_msg_instruction *begin_instruction(const strata_dcm *d, strata_node_id node,
+                                                 uint8_t s, uint32_t epoch,
+                                                 strata_msg_instruction *out, size_t max,
+                                                 int *n_out)
+{
+    if ((size_t)*n_out == max)
+        return NULL;
+    strata_msg_instruction *in = &out[(*n_out)++];
+    memset(in, 0, sizeof *in);
+    in->dcm = d->id;
+    in->channel = d->channel;
+    in->node = node.v == STRATA_MTREE_SOURCE.v ? d->source.node : node;
+    in->epoch = epoch;
+    in->k = d->k;
+    in->substream = s;
+    in->source = d->source; /* the zero ref while unknown */
+    return in;
+}
+
 /* A mesh node's instructions (SPEC C4): FLOOD, no parent, its neighbours
  * as children in every substream, the source left out of a member's list
  * (nothing flows back to it). */
@@ -1244,19 +1265,11 @@ static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint16_t 
     for (uint8_t s = 0; s < d->k; s++) {
         if (!((subs >> s) & 1u))
             continue;
-        if ((size_t)n_out == max)
+        strata_msg_instruction *in = begin_instruction(d, node, s, epoch, out, max, &n_out);
+        if (!in)
             return STRATA_ERR_NOSPACE;
-        strata_msg_instruction *in = &out[n_out++];
-        memset(in, 0, sizeof *in);
-        in->dcm = d->id;
-        in->channel = d->channel;
-        in->node = is_source ? d->source.node : node;
-        in->epoch = epoch;
-        in->k = d->k;
-        in->substream = s;
         in->algorithm = parent.node.v ? STRATA_ALG_TREE : STRATA_ALG_FLOOD;
         in->parent = parent;
-        in->source = d->source;
         in->n_children = nc;
         memcpy(in->children, kids, nc * sizeof *kids);
     }
@@ -1288,18 +1301,10 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint1
     for (uint8_t s = 0; s < d->k; s++) {
         if (!((subs >> s) & 1u))
             continue;
-        if ((size_t)n_out == max)
+        strata_msg_instruction *in = begin_instruction(d, node, s, epoch, out, max, &n_out);
+        if (!in)
             return STRATA_ERR_NOSPACE;
-        strata_msg_instruction *in = &out[n_out++];
-        memset(in, 0, sizeof *in);
-        in->dcm = d->id;
-        in->channel = d->channel;
-        in->node = is_source ? d->source.node : node;
-        in->epoch = epoch;
-        in->k = d->k;
-        in->substream = s;
         in->algorithm = STRATA_ALG_TREE;
-        in->source = d->source; /* the zero ref while unknown */
         if (!is_source) {
             strata_node_id p = parents[s];
             if (p.v == STRATA_MTREE_SOURCE.v && d->sub_root[s].node.v)

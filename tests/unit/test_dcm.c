@@ -758,15 +758,21 @@ static void check_mesh_instructions(strata_dcm *d, const uint64_t *ids, size_t n
     CHECK_EQ_INT(in[0].algorithm, STRATA_ALG_FLOOD);
 }
 
+/* A FLOOD DCM over a 3-connected mesh. */
+static strata_dcm_config mesh_config(void)
+{
+    return (strata_dcm_config){.id = {9},
+                               .channel = {3},
+                               .k = K,
+                               .rate_kbps = RATE,
+                               .seed = 5,
+                               .algorithm = STRATA_ALG_FLOOD,
+                               .mesh_c = 3};
+}
+
 static void test_mesh(void)
 {
-    strata_dcm_config cfg = {.id = {9},
-                             .channel = {3},
-                             .k = K,
-                             .rate_kbps = RATE,
-                             .seed = 5,
-                             .algorithm = STRATA_ALG_FLOOD,
-                             .mesh_c = 3};
+    strata_dcm_config cfg = mesh_config();
     strata_dcm *d = strata_dcm_new(NULL, &cfg);
     CHECK(d != NULL);
     if (!d)
@@ -863,13 +869,7 @@ static void test_mesh(void)
  * takes a leaf that would cost it one of its c links. */
 static void test_mesh_leaves(void)
 {
-    strata_dcm_config cfg = {.id = {9},
-                             .channel = {3},
-                             .k = K,
-                             .rate_kbps = RATE,
-                             .seed = 5,
-                             .algorithm = STRATA_ALG_FLOOD,
-                             .mesh_c = 3};
+    strata_dcm_config cfg = mesh_config();
     strata_dcm *d = strata_dcm_new(NULL, &cfg);
     CHECK(d != NULL);
     if (!d)
