@@ -134,7 +134,7 @@ typedef struct ctl_report {
     strata_channel_id channel;
     strata_dcm_id dcm; /* the logical id of the DCM it followed */
     uint8_t n_parents;
-    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_node_id parents[STRATA_WIRE_MAX_TREES];
 } ctl_report;
 
 /* One node, whatever its channels: the facts that are the node's. */

@@ -36,7 +36,7 @@ enum wire_sizes {
     JOIN_FIXED_BYTES = 24, /* with both length bytes and the priority, without the strings */
     JOIN_REPLY_BYTES = 42,
     PEER_REF_BYTES = 14,
-    INSTR_FIXED_BYTES = 60,
+    INSTR_FIXED_BYTES = 62,
     PROBE_BYTES = 24,
     PROBE_REPLY_BYTES = 32,
     LEAVE_BYTES = 24,
@@ -279,12 +279,19 @@ static size_t data_bytes(const strata_msg_data *m)
 /* The "allowed" column of protocol.md 3.1. */
 static int data_valid(const strata_msg_data *m)
 {
-    if (m->channel.v == 0 || m->substream >= STRATA_WIRE_MAX_SUBSTREAMS)
+    if (m->channel.v == 0 || (m->flags & ~(unsigned)STRATA_DATA_FLAGS_KNOWN))
         return 0;
-    if (m->flags & ~(unsigned)STRATA_DATA_FLAGS_KNOWN)
+    if (m->flags & STRATA_DATA_FLAG_PARITY) {
+        /* A symbol: payload, padding, 2-byte length (protocol.md 3.1.1). */
+        if (m->flags != STRATA_DATA_FLAG_PARITY || m->substream >= STRATA_WIRE_MAX_TREES ||
+            m->payload_len < STRATA_WIRE_PARITY_TRAILER_BYTES ||
+            m->payload_len > STRATA_WIRE_MAX_PARITY_BYTES)
+            return 0;
+    } else if (m->substream >= STRATA_WIRE_MAX_SUBSTREAMS ||
+               m->payload_len > STRATA_WIRE_MAX_PAYLOAD_BYTES) {
         return 0;
-    if (m->payload_len > STRATA_WIRE_MAX_PAYLOAD_BYTES ||
-        m->auth_tag_len > STRATA_WIRE_MAX_AUTH_TAG_BYTES)
+    }
+    if (m->auth_tag_len > STRATA_WIRE_MAX_AUTH_TAG_BYTES)
         return 0;
     if ((m->flags & STRATA_DATA_FLAG_EOS) && m->payload_len != 0)
         return 0;
@@ -335,8 +342,9 @@ int strata_wire_decode_data(const uint8_t *buf, size_t buflen, strata_msg_data *
         return r.err;
     /* Lengths are judged before the bytes they announce are looked for, so a
      * 60000-byte claim is reported as out of range rather than as short. */
-    if (m->payload_len > STRATA_WIRE_MAX_PAYLOAD_BYTES ||
-        m->auth_tag_len > STRATA_WIRE_MAX_AUTH_TAG_BYTES ||
+    size_t max_payload = (m->flags & STRATA_DATA_FLAG_PARITY) ? STRATA_WIRE_MAX_PARITY_BYTES
+                                                              : STRATA_WIRE_MAX_PAYLOAD_BYTES;
+    if (m->payload_len > max_payload || m->auth_tag_len > STRATA_WIRE_MAX_AUTH_TAG_BYTES ||
         data_bytes(m) > STRATA_WIRE_MAX_DATAGRAM_BYTES)
         return STRATA_ERR_RANGE;
     m->payload = get_bytes(&r, m->payload_len);
@@ -356,7 +364,7 @@ static size_t heartbeat_bytes(size_t n_parents, size_t n_children)
 
 static int heartbeat_counts_valid(size_t n_parents, size_t n_children)
 {
-    return n_parents <= STRATA_WIRE_MAX_SUBSTREAMS && n_children <= STRATA_WIRE_MAX_HB_CHILDREN &&
+    return n_parents <= STRATA_WIRE_MAX_TREES && n_children <= STRATA_WIRE_MAX_HB_CHILDREN &&
            heartbeat_bytes(n_parents, n_children) <= STRATA_WIRE_MAX_DATAGRAM_BYTES;
 }
 
@@ -367,9 +375,10 @@ static int heartbeat_valid(const strata_msg_heartbeat *m)
         return 0;
     if (!heartbeat_counts_valid(m->n_parents, m->n_children))
         return 0;
-    /* n_parents is k; 0 means the sender has no parent slots (a source), and
-     * then children may name any substream below the protocol maximum. */
-    unsigned k = m->n_parents ? m->n_parents : STRATA_WIRE_MAX_SUBSTREAMS;
+    /* n_parents is k (k + n in an EC cluster); 0 means the sender has no
+     * parent slots (a source), and then children may name any substream
+     * below the protocol maximum. */
+    unsigned k = m->n_parents ? m->n_parents : STRATA_WIRE_MAX_TREES;
     for (size_t i = 0; i < m->n_children; i++) {
         if (m->children[i].child.v == 0 || m->children[i].substream >= k)
             return 0;
@@ -607,9 +616,12 @@ static int instruction_valid(const strata_msg_instruction *m)
 {
     if (m->node.v == 0 || m->channel.v == 0)
         return 0;
-    if (m->k == 0 || m->k > STRATA_WIRE_MAX_SUBSTREAMS || m->substream >= m->k)
+    if (m->k == 0 || m->k > STRATA_WIRE_MAX_SUBSTREAMS || m->substream >= m->k + m->n)
         return 0;
-    if (m->algorithm == 0 || m->algorithm > STRATA_ALG_MAX)
+    if (m->algorithm == 0 || m->algorithm > STRATA_ALG_MAX || m->level > STRATA_WIRE_MAX_LEVEL)
+        return 0;
+    /* Parity trees exist only in an erasure-coded cluster. */
+    if (m->n > STRATA_WIRE_MAX_PARITY || (m->n != 0 && m->algorithm != STRATA_ALG_EC_TREE))
         return 0;
     /* An unknown source is the all-zero reference: an address without a
      * node id would be half a ref that no receiver could act on. */
@@ -641,6 +653,8 @@ int strata_wire_encode_instruction(uint8_t *buf, size_t buflen, const strata_msg
     p = put_u8(p, m->k);
     p = put_u8(p, m->substream);
     p = put_u8(p, m->algorithm);
+    p = put_u8(p, m->n);
+    p = put_u8(p, m->level);
     p = put_peer_ref(p, &m->parent);
     p = put_peer_ref(p, &m->source);
     p = put_u8(p, m->n_children);
@@ -666,6 +680,8 @@ int strata_wire_decode_instruction(const uint8_t *buf, size_t buflen, strata_msg
     m->k = get_u8(&r);
     m->substream = get_u8(&r);
     m->algorithm = get_u8(&r);
+    m->n = get_u8(&r);
+    m->level = get_u8(&r);
     get_peer_ref(&r, &m->parent);
     get_peer_ref(&r, &m->source);
     m->n_children = get_u8(&r);
@@ -1422,7 +1438,7 @@ void strata_drop_count(strata_drop_counters *c, int err)
 
 size_t strata_wire_hb_max_children(uint8_t n_parents) /* protocol.md 3.2 */
 {
-    if (n_parents > STRATA_WIRE_MAX_SUBSTREAMS)
+    if (n_parents > STRATA_WIRE_MAX_TREES)
         return 0;
     size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 78u - 28u * n_parents) / 25u;
     return room < STRATA_WIRE_MAX_HB_CHILDREN ? room : STRATA_WIRE_MAX_HB_CHILDREN;

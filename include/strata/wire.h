@@ -21,7 +21,12 @@ enum strata_wire_limits {
     STRATA_WIRE_MAX_DATAGRAM_BYTES = 1472,  /* fits a 1500-byte MTU */
     STRATA_WIRE_MAX_PAYLOAD_BYTES = 1400,   /* data payload */
     STRATA_WIRE_MAX_AUTH_TAG_BYTES = 64,    /* room for an Ed25519 signature (P3) */
-    STRATA_WIRE_MAX_SUBSTREAMS = 16,        /* k */
+    STRATA_WIRE_MAX_SUBSTREAMS = 16,        /* k: data substreams */
+    STRATA_WIRE_MAX_PARITY = 8,             /* n: parity trees of an EC cluster */
+    STRATA_WIRE_MAX_TREES = 24,             /* k + n: substreams a node may hold instructions for */
+    STRATA_WIRE_MAX_LEVEL = 4,              /* levels of a channel's hierarchy */
+    STRATA_WIRE_PARITY_TRAILER_BYTES = 2,   /* a parity symbol ends with the length (fec.h) */
+    STRATA_WIRE_MAX_PARITY_BYTES = STRATA_WIRE_MAX_PAYLOAD_BYTES + STRATA_WIRE_PARITY_TRAILER_BYTES,
     STRATA_WIRE_MAX_CHILDREN = 64,          /* children per substream in one instruction */
     STRATA_WIRE_MAX_HB_CHILDREN = 64,       /* child entries in one heartbeat */
     STRATA_WIRE_MAX_NAME_BYTES = 64,        /* channel name */
@@ -78,17 +83,20 @@ int strata_wire_peek_channel(const uint8_t *buf, size_t buflen, strata_channel_i
 enum strata_data_flags {
     STRATA_DATA_FLAG_REPAIR = 0x01, /* a retransmission answering a repair request */
     STRATA_DATA_FLAG_EOS = 0x02,    /* end of stream: no payload, seq is one past the last */
-    STRATA_DATA_FLAGS_KNOWN = 0x03,
+    STRATA_DATA_FLAG_PARITY = 0x04, /* a parity symbol of the group that starts at seq (3.1.1) */
+    STRATA_DATA_FLAGS_KNOWN = 0x07,
 };
 typedef struct strata_msg_data {
     strata_channel_id channel;
-    uint64_t seq;            /* substream = seq mod k */
-    uint8_t substream;       /* < STRATA_WIRE_MAX_SUBSTREAMS */
+    uint64_t seq;            /* substream = seq mod k; with PARITY the group's first seq */
+    uint8_t substream;       /* < STRATA_WIRE_MAX_SUBSTREAMS; with PARITY k + parity index,
+                                < STRATA_WIRE_MAX_TREES */
     uint8_t flags;           /* only STRATA_DATA_FLAGS_KNOWN bits */
     uint64_t send_ts_ns;     /* source clock when the source sent it */
     uint16_t auth_tag_len;   /* <= STRATA_WIRE_MAX_AUTH_TAG_BYTES; 0 until P3 */
     const uint8_t *auth_tag;
-    uint16_t payload_len;    /* <= STRATA_WIRE_MAX_PAYLOAD_BYTES; 0 with EOS */
+    uint16_t payload_len;    /* <= STRATA_WIRE_MAX_PAYLOAD_BYTES; 0 with EOS; with PARITY
+                                2..STRATA_WIRE_MAX_PAYLOAD_BYTES + 2 (a symbol, fec.h) */
     const uint8_t *payload;
 } strata_msg_data;
 
@@ -119,9 +127,9 @@ typedef struct strata_msg_heartbeat {
     uint64_t missed_packets;
     uint64_t rx_data_bytes;
     uint64_t tx_data_bytes;
-    uint8_t n_parents;       /* k, <= STRATA_WIRE_MAX_SUBSTREAMS */
+    uint8_t n_parents;       /* k, or k + n in an EC cluster; <= STRATA_WIRE_MAX_TREES */
     uint8_t n_children;      /* <= STRATA_WIRE_MAX_HB_CHILDREN */
-    strata_hb_parent parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_hb_parent parents[STRATA_WIRE_MAX_TREES];
     strata_hb_child children[STRATA_WIRE_MAX_HB_CHILDREN];
 } strata_msg_heartbeat;
 
@@ -171,7 +179,7 @@ typedef struct strata_msg_join_reply {
 enum strata_algorithm {
     STRATA_ALG_TREE = 1,       /* push along a tree (C7) */
     STRATA_ALG_FLOOD = 2,      /* mesh flooding (C4) */
-    STRATA_ALG_EC_TREE = 3,    /* erasure-coded multi-tree (C6), later */
+    STRATA_ALG_EC_TREE = 3,    /* erasure-coded multi-tree (C6): k data and n parity trees */
     STRATA_ALG_MAX = 3,
 };
 typedef struct strata_peer_ref {
@@ -185,8 +193,10 @@ typedef struct strata_msg_instruction {
     strata_node_id node;     /* the node this instruction is for */
     uint32_t epoch;          /* increases with every change the DCM makes */
     uint8_t k;               /* 1..STRATA_WIRE_MAX_SUBSTREAMS */
-    uint8_t substream;       /* < k */
+    uint8_t substream;       /* < k, or < k + n with EC_TREE (k + i: parity tree i) */
     uint8_t algorithm;       /* enum strata_algorithm */
+    uint8_t n;               /* parity trees, <= STRATA_WIRE_MAX_PARITY; 0 but with EC_TREE */
+    uint8_t level;           /* the node's level in the channel, 1..STRATA_WIRE_MAX_LEVEL; 0 = none */
     strata_peer_ref parent;  /* zero node = none yet */
     strata_peer_ref source;  /* the channel's source; all zero = not known yet */
     uint8_t n_children;      /* <= STRATA_WIRE_MAX_CHILDREN */

@@ -118,7 +118,7 @@ static int eq_instruction(const anymsg *x, const anymsg *y)
     const strata_msg_instruction *a = &x->instruction, *b = &y->instruction;
     if (a->dcm.v != b->dcm.v || a->channel.v != b->channel.v || a->node.v != b->node.v ||
         a->epoch != b->epoch || a->k != b->k || a->substream != b->substream ||
-        a->algorithm != b->algorithm || !peer_ref_eq(&a->parent, &b->parent) ||
+        a->algorithm != b->algorithm || a->n != b->n || a->level != b->level || !peer_ref_eq(&a->parent, &b->parent) ||
         !peer_ref_eq(&a->source, &b->source) || a->n_children != b->n_children)
         return 0;
     for (size_t i = 0; i < a->n_children && i < STRATA_WIRE_MAX_CHILDREN; i++) {
@@ -380,13 +380,21 @@ static void rand_data(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->channel.v = rnd_nonzero(r);
     m->seq = rnd_u64(r);
     m->substream = (uint8_t)rnd(r, STRATA_WIRE_MAX_SUBSTREAMS);
-    m->flags = (uint8_t)rnd(r, STRATA_DATA_FLAGS_KNOWN + 1);
+    m->flags = (uint8_t)rnd(r, STRATA_DATA_FLAG_PARITY); /* REPAIR and EOS in any mix */
+    int parity = rnd(r, 4) == 0;
+    if (parity) {
+        m->flags = STRATA_DATA_FLAG_PARITY;
+        m->substream = (uint8_t)rnd(r, STRATA_WIRE_MAX_TREES);
+    }
     m->send_ts_ns = rnd_u64(r);
     m->auth_tag_len = (uint16_t)rnd_len(r, STRATA_WIRE_MAX_AUTH_TAG_BYTES);
     size_t room = STRATA_WIRE_MAX_DATAGRAM_BYTES - 34 - m->auth_tag_len;
-    if (room > STRATA_WIRE_MAX_PAYLOAD_BYTES)
-        room = STRATA_WIRE_MAX_PAYLOAD_BYTES;
+    size_t cap = parity ? STRATA_WIRE_MAX_PARITY_BYTES : STRATA_WIRE_MAX_PAYLOAD_BYTES;
+    if (room > cap)
+        room = cap;
     m->payload_len = (m->flags & STRATA_DATA_FLAG_EOS) ? 0 : (uint16_t)rnd_len(r, room);
+    if (parity && m->payload_len < STRATA_WIRE_PARITY_TRAILER_BYTES)
+        m->payload_len = STRATA_WIRE_PARITY_TRAILER_BYTES;
     rnd_bytes(r, scratch, (size_t)m->payload_len + m->auth_tag_len);
     m->payload = scratch;
     m->auth_tag = scratch + m->payload_len;
@@ -477,8 +485,10 @@ static void rand_instruction(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->node.v = rnd_nonzero(r);
     m->epoch = rnd_u32(r);
     m->k = (uint8_t)(1 + rnd(r, STRATA_WIRE_MAX_SUBSTREAMS));
-    m->substream = (uint8_t)rnd(r, m->k);
     m->algorithm = (uint8_t)(1 + rnd(r, STRATA_ALG_MAX));
+    m->n = m->algorithm == STRATA_ALG_EC_TREE ? (uint8_t)rnd(r, STRATA_WIRE_MAX_PARITY + 1) : 0;
+    m->substream = (uint8_t)rnd(r, (uint64_t)m->k + m->n);
+    m->level = (uint8_t)rnd(r, STRATA_WIRE_MAX_LEVEL + 1);
     rand_peer_ref(r, &m->parent, 0);
     if (rnd(r, 4)) /* else the zero ref: source not known yet */
         rand_peer_ref(r, &m->source, 1);
@@ -790,15 +800,18 @@ enum sample_id {
     S_DATA_MAX,
     S_DATA_TAG,
     S_DATA_EOS,
+    S_DATA_PARITY,
     S_HB,
     S_HB_MAX,
     S_HB_MIN,
+    S_HB_EC,
     S_JOIN,
     S_JOIN_MAX,
     S_JOIN_REPLY,
     S_INSTR,
     S_INSTR_MAX,
     S_INSTR_MIN,
+    S_INSTR_EC,
     S_PROBE,
     S_PROBE_REPLY,
     S_LEAVE,
@@ -866,6 +879,17 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->payload = pattern;
         break;
     }
+    case S_DATA_PARITY: { /* parity symbol 2 of the group 1000..1003 (k = 4) */
+        strata_msg_data *m = &am->data;
+        m->channel.v = 7;
+        m->seq = 1000;
+        m->substream = 4 + 2;
+        m->flags = STRATA_DATA_FLAG_PARITY;
+        m->send_ts_ns = 5;
+        m->payload_len = STRATA_WIRE_MAX_PARITY_BYTES;
+        m->payload = pattern;
+        break;
+    }
     case S_DATA_EOS: {
         strata_msg_data *m = &am->data;
         m->channel.v = 7;
@@ -911,6 +935,20 @@ static void build_sample(enum sample_id id, anymsg *am)
         strata_msg_heartbeat *m = &am->heartbeat;
         m->node.v = 1;
         m->channel.v = 1;
+        break;
+    }
+    case S_HB_EC: { /* a member of an EC cluster with k + n = 24 trees, children to the brim */
+        strata_msg_heartbeat *m = &am->heartbeat;
+        m->node.v = 5;
+        m->channel.v = 6;
+        m->n_parents = STRATA_WIRE_MAX_TREES;
+        m->n_children = 28; /* (1472 - 78 - 24*28) / 25 */
+        for (size_t i = 0; i < m->n_parents; i++)
+            m->parents[i].parent.v = 300 + i;
+        for (size_t i = 0; i < m->n_children; i++) {
+            m->children[i].child.v = 400 + i;
+            m->children[i].substream = (uint8_t)(STRATA_WIRE_MAX_TREES - 1 - i % 24);
+        }
         break;
     }
     case S_JOIN: {
@@ -960,6 +998,7 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->k = max ? STRATA_WIRE_MAX_SUBSTREAMS : 4;
         m->substream = max ? STRATA_WIRE_MAX_SUBSTREAMS - 1 : 2;
         m->algorithm = max ? STRATA_ALG_MAX : STRATA_ALG_TREE;
+        m->level = max ? STRATA_WIRE_MAX_LEVEL : 3;
         m->parent.node.v = max ? UINT64_MAX : 0x7000;
         m->parent.addr = (strata_addr){max ? UINT32_MAX : 0x0a000001u, max ? 65535 : 7000};
         m->source.node.v = max ? UINT64_MAX : 0x5005;
@@ -970,6 +1009,20 @@ static void build_sample(enum sample_id id, anymsg *am)
             m->children[i].addr = (strata_addr){max ? UINT32_MAX : 0x0a000010u + (uint32_t)i,
                                                 (uint16_t)(max ? 65535 : 8000 + i)};
         }
+        break;
+    }
+    case S_INSTR_EC: { /* the last parity tree of a 16 + 8 cluster, level 2 */
+        strata_msg_instruction *m = &am->instruction;
+        m->channel.v = 1;
+        m->node.v = 1;
+        m->k = STRATA_WIRE_MAX_SUBSTREAMS;
+        m->n = STRATA_WIRE_MAX_PARITY;
+        m->substream = STRATA_WIRE_MAX_TREES - 1;
+        m->algorithm = STRATA_ALG_EC_TREE;
+        m->level = 2;
+        m->parent.node.v = 2;
+        m->n_children = 1;
+        m->children[0].node.v = 3;
         break;
     }
     case S_INSTR_MIN: { /* no parent, no children, source not known yet */
@@ -1146,15 +1199,18 @@ static const sample_info samples[N_SAMPLES] = {
     [S_DATA_MAX] = {"max_payload", STRATA_MSG_DATA, 34 + 1400},
     [S_DATA_TAG] = {"max_tag", STRATA_MSG_DATA, 1472},
     [S_DATA_EOS] = {"eos", STRATA_MSG_DATA, 34},
+    [S_DATA_PARITY] = {"parity", STRATA_MSG_DATA, 34 + 1402},
     [S_HB] = {"typical", STRATA_MSG_HEARTBEAT, 78 + 4 * 28 + 3 * 25},
     [S_HB_MAX] = {"max", STRATA_MSG_HEARTBEAT, 78 + 16 * 28 + 37 * 25},
     [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 78},
+    [S_HB_EC] = {"ec", STRATA_MSG_HEARTBEAT, 78 + 24 * 28 + 28 * 25},
     [S_JOIN] = {"typical", STRATA_MSG_JOIN, 24 + 4 + 7},
     [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 24 + 64 + 32},
     [S_JOIN_REPLY] = {"typical", STRATA_MSG_JOIN_REPLY, 42},
-    [S_INSTR] = {"typical", STRATA_MSG_INSTRUCTION, 60 + 3 * 14},
-    [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 60 + 64 * 14},
-    [S_INSTR_MIN] = {"min", STRATA_MSG_INSTRUCTION, 60},
+    [S_INSTR] = {"typical", STRATA_MSG_INSTRUCTION, 62 + 3 * 14},
+    [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 62 + 64 * 14},
+    [S_INSTR_MIN] = {"min", STRATA_MSG_INSTRUCTION, 62},
+    [S_INSTR_EC] = {"ec", STRATA_MSG_INSTRUCTION, 62 + 14},
     [S_PROBE] = {"typical", STRATA_MSG_PROBE, 24},
     [S_PROBE_REPLY] = {"typical", STRATA_MSG_PROBE_REPLY, 32},
     [S_LEAVE] = {"typical", STRATA_MSG_LEAVE, 24},
@@ -1204,7 +1260,10 @@ static void test_sizes_fit(void)
     /* protocol.md 2: every message fits one datagram. The maximal
      * instruction does; the maximal heartbeat (16 parents, 64 children)
      * does not, so the datagram limit caps its children (protocol.md 3.2). */
-    CHECK(60 + 64 * 14 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(62 + 64 * 14 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(78 + 24 * 28 + 28 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(78 + 24 * 28 + 29 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(34 + 1402 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(78 + 16 * 28 + 64 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(78 + 16 * 28 + 37 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(78 + 16 * 28 + 38 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
@@ -1214,7 +1273,8 @@ static void test_sizes_fit(void)
     CHECK_EQ_INT(strata_wire_hb_max_children(16), 37);
     CHECK_EQ_INT(strata_wire_hb_max_children(4), 51);
     CHECK_EQ_INT(strata_wire_hb_max_children(0), 55);
-    CHECK_EQ_INT(strata_wire_hb_max_children(17), 0);
+    CHECK_EQ_INT(strata_wire_hb_max_children(24), 28);
+    CHECK_EQ_INT(strata_wire_hb_max_children(25), 0);
 
     /* protocol.md 3.9.3: a full bootstrap reply is small. */
     CHECK(17 + 8 * 26 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
@@ -1408,6 +1468,7 @@ static void test_exact_bytes(void)
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5e, 0xed, /* node */
         0x00, 0x00, 0x01, 0x00,                         /* epoch */
         0x04, 0x02, 0x01,                               /* k, substream, algorithm */
+        0x00, 0x03,                                     /* n, level */
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x70, 0x00, /* parent node */
         0x0a, 0x00, 0x00, 0x01, 0x1b, 0x58,             /* 10.0.0.1:7000 */
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x50, 0x05, /* source node */
@@ -1424,6 +1485,7 @@ static void test_exact_bytes(void)
     m.instruction.k = 4;
     m.instruction.substream = 2;
     m.instruction.algorithm = STRATA_ALG_TREE;
+    m.instruction.level = 3;
     m.instruction.parent = (strata_peer_ref){{0x7000}, {0x0a000001u, 7000}};
     m.instruction.source = (strata_peer_ref){{0x5005}, {0xc0a80001u, 9000}};
     m.instruction.n_children = 1;
@@ -1486,7 +1548,13 @@ static const patch patches[] = {
     {S_DATA, 4, 8, 0, STRATA_ERR_RANGE, "data: zero channel"},
     {S_DATA, 28, 1, 16, STRATA_ERR_RANGE, "data: substream 16"},
     {S_DATA, 28, 1, 255, STRATA_ERR_RANGE, "data: substream 255"},
-    {S_DATA, 29, 1, 0x04, STRATA_ERR_RANGE, "data: unknown flag 0x04"},
+    {S_DATA, 29, 1, 0x08, STRATA_ERR_RANGE, "data: unknown flag 0x08"},
+    {S_DATA, 29, 1, 0x05, STRATA_ERR_RANGE, "data: PARITY|REPAIR"},
+    {S_DATA_PARITY, 29, 1, 0x06, STRATA_ERR_RANGE, "data: PARITY|EOS"},
+    {S_DATA_PARITY, 28, 1, 24, STRATA_ERR_RANGE, "data: parity substream 24"},
+    {S_DATA_PARITY, 29, 1, 0x00, STRATA_ERR_RANGE, "data: substream 6 without PARITY"},
+    {S_DATA_PARITY, 30, 2, 1403, STRATA_ERR_RANGE, "data: parity payload_len 1403"},
+    {S_DATA_PARITY, 30, 2, 1, STRATA_ERR_LONG, "data: parity payload_len 1 (no trailer)"},
     {S_DATA, 29, 1, 0x80, STRATA_ERR_RANGE, "data: unknown flag 0x80"},
     {S_DATA, 29, 1, 0x02, STRATA_ERR_RANGE, "data: EOS with payload"},
     {S_DATA, 29, 1, 0x03, STRATA_ERR_RANGE, "data: REPAIR|EOS with payload"},
@@ -1500,7 +1568,8 @@ static const patch patches[] = {
     {S_DATA, 30, 2, 187, STRATA_ERR_LONG, "data: payload_len one less than sent"},
     {S_HB, 4, 8, 0, STRATA_ERR_RANGE, "heartbeat: zero node"},
     {S_HB, 12, 8, 0, STRATA_ERR_RANGE, "heartbeat: zero channel"},
-    {S_HB, 76, 1, 17, STRATA_ERR_RANGE, "heartbeat: 17 parents"},
+    {S_HB, 76, 1, 25, STRATA_ERR_RANGE, "heartbeat: 25 parents"},
+    {S_HB_EC, 77, 1, 29, STRATA_ERR_RANGE, "heartbeat: 24 parents + 29 children > 1472"},
     {S_HB, 76, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 parents"},
     {S_HB, 77, 1, 65, STRATA_ERR_RANGE, "heartbeat: 65 children"},
     {S_HB, 77, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 children"},
@@ -1537,14 +1606,18 @@ static const patch patches[] = {
     {S_INSTR_MAX, 29, 1, 16, STRATA_ERR_RANGE, "instruction: substream 16"},
     {S_INSTR, 30, 1, 0, STRATA_ERR_RANGE, "instruction: algorithm 0"},
     {S_INSTR, 30, 1, 4, STRATA_ERR_RANGE, "instruction: algorithm 4"},
-    {S_INSTR, 45, 8, 0, STRATA_ERR_RANGE, "instruction: source address without a node"},
-    {S_INSTR_MIN, 53, 4, 1, STRATA_ERR_RANGE, "instruction: unknown source with an ipv4"},
-    {S_INSTR_MIN, 57, 2, 1, STRATA_ERR_RANGE, "instruction: unknown source with a port"},
-    {S_INSTR, 59, 1, 65, STRATA_ERR_RANGE, "instruction: 65 children"},
-    {S_INSTR, 59, 1, 255, STRATA_ERR_RANGE, "instruction: 255 children"},
-    {S_INSTR, 60 + 14, 8, 0, STRATA_ERR_RANGE, "instruction: zero child"},
-    {S_INSTR, 59, 1, 4, STRATA_ERR_SHORT, "instruction: one child more than sent"},
-    {S_INSTR, 59, 1, 2, STRATA_ERR_LONG, "instruction: one child less than sent"},
+    {S_INSTR, 31, 1, 1, STRATA_ERR_RANGE, "instruction: parity trees with TREE"},
+    {S_INSTR_EC, 31, 1, 9, STRATA_ERR_RANGE, "instruction: n 9"},
+    {S_INSTR_EC, 31, 1, 7, STRATA_ERR_RANGE, "instruction: substream == k + n"},
+    {S_INSTR, 32, 1, 5, STRATA_ERR_RANGE, "instruction: level 5"},
+    {S_INSTR, 47, 8, 0, STRATA_ERR_RANGE, "instruction: source address without a node"},
+    {S_INSTR_MIN, 55, 4, 1, STRATA_ERR_RANGE, "instruction: unknown source with an ipv4"},
+    {S_INSTR_MIN, 59, 2, 1, STRATA_ERR_RANGE, "instruction: unknown source with a port"},
+    {S_INSTR, 61, 1, 65, STRATA_ERR_RANGE, "instruction: 65 children"},
+    {S_INSTR, 61, 1, 255, STRATA_ERR_RANGE, "instruction: 255 children"},
+    {S_INSTR, 62 + 14, 8, 0, STRATA_ERR_RANGE, "instruction: zero child"},
+    {S_INSTR, 61, 1, 4, STRATA_ERR_SHORT, "instruction: one child more than sent"},
+    {S_INSTR, 61, 1, 2, STRATA_ERR_LONG, "instruction: one child less than sent"},
     {S_PROBE, 4, 8, 0, STRATA_ERR_RANGE, "probe: zero node"},
     {S_PROBE_REPLY, 4, 8, 0, STRATA_ERR_RANGE, "probe_reply: zero node"},
     {S_PROBE_REPLY, 24, 8, 0, STRATA_ERR_RANGE, "probe_reply: zero responder"},
@@ -1671,7 +1744,10 @@ typedef struct edit {
     }
 EDIT(data_channel, m->data.channel.v = 0)
 EDIT(data_substream, m->data.substream = STRATA_WIRE_MAX_SUBSTREAMS)
-EDIT(data_flags, m->data.flags = 0x04)
+EDIT(data_flags, m->data.flags = 0x08)
+EDIT(data_parity_repair, m->data.flags = STRATA_DATA_FLAG_PARITY | STRATA_DATA_FLAG_REPAIR)
+EDIT(data_parity_substream, m->data.substream = STRATA_WIRE_MAX_TREES)
+EDIT(data_parity_short, m->data.payload_len = 1)
 EDIT(data_eos, m->data.flags = STRATA_DATA_FLAG_EOS)
 EDIT(data_payload, m->data.payload_len = STRATA_WIRE_MAX_PAYLOAD_BYTES + 1)
 EDIT(data_tag, m->data.auth_tag_len = STRATA_WIRE_MAX_AUTH_TAG_BYTES + 1;
@@ -1681,7 +1757,7 @@ EDIT(data_null_payload, m->data.payload = NULL)
 EDIT(data_null_tag, m->data.auth_tag_len = 1; m->data.auth_tag = NULL)
 EDIT(hb_node, m->heartbeat.node.v = 0)
 EDIT(hb_channel, m->heartbeat.channel.v = 0)
-EDIT(hb_parents, m->heartbeat.n_parents = STRATA_WIRE_MAX_SUBSTREAMS + 1)
+EDIT(hb_parents, m->heartbeat.n_parents = STRATA_WIRE_MAX_TREES + 1)
 EDIT(hb_children, m->heartbeat.n_children = STRATA_WIRE_MAX_HB_CHILDREN + 1)
 EDIT(hb_fit, m->heartbeat.n_children = 38)
 EDIT(hb_child_zero, m->heartbeat.children[1].child.v = 0)
@@ -1708,6 +1784,10 @@ EDIT(in_k17, m->instruction.k = STRATA_WIRE_MAX_SUBSTREAMS + 1)
 EDIT(in_substream, m->instruction.substream = m->instruction.k)
 EDIT(in_alg0, m->instruction.algorithm = 0)
 EDIT(in_alg4, m->instruction.algorithm = STRATA_ALG_MAX + 1)
+EDIT(in_n_tree, m->instruction.n = 1)
+EDIT(in_n9, m->instruction.n = STRATA_WIRE_MAX_PARITY + 1)
+EDIT(in_ec_substream, m->instruction.substream = STRATA_WIRE_MAX_TREES)
+EDIT(in_level5, m->instruction.level = STRATA_WIRE_MAX_LEVEL + 1)
 EDIT(in_children, m->instruction.n_children = STRATA_WIRE_MAX_CHILDREN + 1)
 EDIT(in_child_zero, m->instruction.children[2].node.v = 0)
 EDIT(in_source_half, m->instruction.source.node.v = 0)
@@ -1788,6 +1868,9 @@ static const edit edits[] = {
     {S_DATA, edit_data_channel, "data: zero channel"},
     {S_DATA, edit_data_substream, "data: substream 16"},
     {S_DATA, edit_data_flags, "data: unknown flag"},
+    {S_DATA_PARITY, edit_data_parity_repair, "data: PARITY|REPAIR"},
+    {S_DATA_PARITY, edit_data_parity_substream, "data: parity substream 24"},
+    {S_DATA_PARITY, edit_data_parity_short, "data: parity payload 1"},
     {S_DATA, edit_data_eos, "data: EOS with payload"},
     {S_DATA, edit_data_payload, "data: payload 1401"},
     {S_DATA, edit_data_tag, "data: tag 65"},
@@ -1796,7 +1879,7 @@ static const edit edits[] = {
     {S_DATA, edit_data_null_tag, "data: NULL tag"},
     {S_HB, edit_hb_node, "heartbeat: zero node"},
     {S_HB, edit_hb_channel, "heartbeat: zero channel"},
-    {S_HB, edit_hb_parents, "heartbeat: 17 parents"},
+    {S_HB, edit_hb_parents, "heartbeat: 25 parents"},
     {S_HB, edit_hb_children, "heartbeat: 65 children"},
     {S_HB_MAX, edit_hb_fit, "heartbeat: 16 parents + 38 children"},
     {S_HB, edit_hb_child_zero, "heartbeat: zero child"},
@@ -1823,6 +1906,10 @@ static const edit edits[] = {
     {S_INSTR, edit_in_substream, "instruction: substream == k"},
     {S_INSTR, edit_in_alg0, "instruction: algorithm 0"},
     {S_INSTR, edit_in_alg4, "instruction: algorithm 4"},
+    {S_INSTR, edit_in_n_tree, "instruction: parity trees with TREE"},
+    {S_INSTR_EC, edit_in_n9, "instruction: n 9"},
+    {S_INSTR_EC, edit_in_ec_substream, "instruction: substream 24"},
+    {S_INSTR, edit_in_level5, "instruction: level 5"},
     {S_INSTR_MAX, edit_in_children, "instruction: 65 children"},
     {S_INSTR, edit_in_child_zero, "instruction: zero child"},
     {S_INSTR, edit_in_source_half, "instruction: source address without a node"},
