@@ -118,8 +118,9 @@ static int eq_instruction(const anymsg *x, const anymsg *y)
     const strata_msg_instruction *a = &x->instruction, *b = &y->instruction;
     if (a->dcm.v != b->dcm.v || a->channel.v != b->channel.v || a->node.v != b->node.v ||
         a->epoch != b->epoch || a->k != b->k || a->substream != b->substream ||
-        a->algorithm != b->algorithm || a->n != b->n || a->level != b->level || !peer_ref_eq(&a->parent, &b->parent) ||
-        !peer_ref_eq(&a->source, &b->source) || a->n_children != b->n_children)
+        a->algorithm != b->algorithm || a->n != b->n || a->level != b->level ||
+        !peer_ref_eq(&a->parent, &b->parent) || !peer_ref_eq(&a->source, &b->source) ||
+        a->n_children != b->n_children)
         return 0;
     for (size_t i = 0; i < a->n_children && i < STRATA_WIRE_MAX_CHILDREN; i++) {
         if (!peer_ref_eq(&a->children[i], &b->children[i]))
