@@ -114,7 +114,7 @@ typedef struct ctl_node {
     struct ctl_channel *ch;
     strata_dcm *dcm;      /* peers only: the DCM whose trees it is in */
     strata_dcm *roots;    /* a region's head: the regional DCM whose trees it feeds */
-    uint16_t root_subs;   /* ... which of them (bit s: tree s) */
+    uint32_t root_subs;   /* ... which of them (bit s: tree s) */
     uint32_t upload_kbps; /* this channel's share of the node's upload */
     uint64_t joined_seq;  /* join order: ties of priority go to the earlier */
     uint64_t last_seen_ns;
@@ -531,7 +531,7 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
  * k trees, and one datagram per tree would be most of the control
  * center's traffic under churn. */
 static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
-                              uint16_t subs, uint32_t epoch, uint64_t now)
+                              uint32_t subs, uint32_t epoch, uint64_t now)
 {
     int n = strata_dcm_instructions_subs(d, who, subs, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
     send_encoded(c, rec, n, epoch, now);
@@ -613,7 +613,7 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
     if (c->recover_until)
         return; /* a recovery window: the nodes follow the old trees until it closes */
     strata_node_id ids[CONTROL_DIRTY_CHUNK];
-    uint16_t subs[CONTROL_DIRTY_CHUNK];
+    uint32_t subs[CONTROL_DIRTY_CHUNK];
     uint32_t epoch = 0;
     size_t n;
     ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
@@ -677,10 +677,10 @@ static void flush_node(strata_control *c, ctl_node *rec, uint64_t now)
 
 /* --- regions and the backbone ------------------------------------------------------------ */
 
-static unsigned popcount16(uint16_t v)
+static unsigned popcount32(uint32_t v)
 {
     unsigned n = 0;
-    for (; v; v &= (uint16_t)(v - 1))
+    for (; v; v &= v - 1)
         n++;
     return n;
 }
@@ -725,7 +725,7 @@ static uint32_t headed_region_kbps(strata_control *c, strata_dcm *d, uint32_t ra
         ctl_node *h = sub_head(c, d, s);
         if (!h)
             continue;
-        uint64_t v = head_region_kbps(h->upload_kbps, rate_kbps) / popcount16(h->root_subs);
+        uint64_t v = head_region_kbps(h->upload_kbps, rate_kbps) / popcount32(h->root_subs);
         if (v < per_tree)
             per_tree = v;
     }
@@ -881,7 +881,7 @@ enum { CONTROL_HEADS_PER_REGION = 1 }; /* with the backbone; see heads_per_regio
 static unsigned head_count(strata_control *c, strata_dcm *d)
 {
     unsigned n = 0;
-    uint16_t seen = 0;
+    uint32_t seen = 0;
     for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
         ctl_node *h = sub_head(c, d, s);
         if (!h || (h->root_subs & seen))
@@ -910,7 +910,7 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
     uint8_t k = strata_dcm_k(d);
     for (uint8_t s = 0; s < k; s++) {
         ctl_node *h = sub_head(c, d, s);
-        if (h && popcount16(h->root_subs) == 1)
+        if (h && popcount32(h->root_subs) == 1)
             continue;
         strata_node_id id = {0};
         if (head_count(c, d) < c->heads_per_region)
@@ -930,8 +930,8 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
                 continue;
         }
         if (h)
-            h->root_subs &= (uint16_t) ~(1u << s);
-        nh->root_subs |= (uint16_t)(1u << s);
+            h->root_subs &= ~(1u << s);
+        nh->root_subs |= 1u << s;
         strata_dcm_set_substream_root(d, s, (strata_peer_ref){nh->id, nh->host->addr});
         if (moved)
             *moved = 1;
@@ -985,10 +985,10 @@ static uint32_t asked_kbps(const ctl_node *rec, const ctl_channel *ch)
     uint64_t links;
     uint8_t k = strata_dcm_k(rec->dcm);
     if (rec->roots)
-        links = strata_dcm_child_links(rec->dcm, rec->id, (uint16_t)((1u << k) - 1u)) +
+        links = strata_dcm_child_links(rec->dcm, rec->id, (1u << k) - 1u) +
                 strata_dcm_child_links(rec->roots, STRATA_MTREE_SOURCE, rec->root_subs);
     else
-        links = strata_dcm_child_links(rec->dcm, rec->id, (uint16_t)((1u << k) - 1u));
+        links = strata_dcm_child_links(rec->dcm, rec->id, (1u << k) - 1u);
     uint64_t kbps = links * ch->rate_kbps / k;
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
 }
@@ -1042,16 +1042,16 @@ static void spread_trees(strata_control *c, strata_dcm *d, ctl_node **heads, siz
         ctl_node *h = sub_head(c, d, s);
         size_t least = 0;
         for (size_t i = 1; i < n; i++)
-            if (popcount16(heads[i]->root_subs) < popcount16(heads[least]->root_subs))
+            if (popcount32(heads[i]->root_subs) < popcount32(heads[least]->root_subs))
                 least = i;
-        if (h && (popcount16(h->root_subs) <= hi && popcount16(heads[least]->root_subs) >= lo))
+        if (h && (popcount32(h->root_subs) <= hi && popcount32(heads[least]->root_subs) >= lo))
             continue;
-        if (h && popcount16(h->root_subs) <= popcount16(heads[least]->root_subs) + 1u)
+        if (h && popcount32(h->root_subs) <= popcount32(heads[least]->root_subs) + 1u)
             continue;
         ctl_node *to = heads[least];
         if (h)
-            h->root_subs &= (uint16_t) ~(1u << s);
-        to->root_subs |= (uint16_t)(1u << s);
+            h->root_subs &= ~(1u << s);
+        to->root_subs |= 1u << s;
         strata_dcm_set_substream_root(d, s, (strata_peer_ref){to->id, to->host->addr});
     }
 }
@@ -1089,7 +1089,7 @@ static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
     strata_pref_candidate cand[PREF_MAX_HEADS + PREF_CANDIDATES];
     uint8_t want[PREF_MAX_HEADS + PREF_CANDIDATES];
     size_t n = 0;
-    uint16_t seen = 0;
+    uint32_t seen = 0;
     for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
         ctl_node *h = sub_head(c, d, s);
         if (h && !(h->root_subs & seen) && n < PREF_MAX_HEADS) {

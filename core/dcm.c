@@ -25,7 +25,7 @@ typedef struct dcm_member {
     uint8_t dirty;
     uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
-    uint16_t dirty_subs;     /* the trees whose instruction it needs again */
+    uint32_t dirty_subs;     /* the trees whose instruction it needs again */
 } dcm_member;
 
 /* Stall detection state of one substream of one member (SPEC C13). */
@@ -50,8 +50,8 @@ struct strata_dcm {
     strata_peer_ref source;
     /* who feeds each tree's root children in the source's place (a region's
      * head); a zero ref: the source itself */
-    strata_peer_ref sub_root[STRATA_WIRE_MAX_SUBSTREAMS];
-    uint16_t source_dirty; /* the trees whose instruction the source needs again */
+    strata_peer_ref sub_root[STRATA_WIRE_MAX_TREES];
+    uint32_t source_dirty; /* the trees whose instruction the source needs again */
     uint8_t algorithm;     /* STRATA_ALG_TREE: tree; STRATA_ALG_FLOOD: mesh */
     uint8_t mesh_c;
     strata_mtree *tree; /* the topology: one of these two */
@@ -175,11 +175,11 @@ static int dirty_reserve(strata_dcm *d, size_t need)
     return 0;
 }
 
-enum { DCM_ALL_SUBS = 0xffff };
+enum { DCM_ALL_SUBS = 0xffffff };
 
 /* Records that id needs its instructions for the trees in subs again (it
  * is listed once however often it changes). */
-static void mark_subs(strata_dcm *d, strata_node_id id, uint16_t subs)
+static void mark_subs(strata_dcm *d, strata_node_id id, uint32_t subs)
 {
     if (id.v == STRATA_MTREE_SOURCE.v) {
         d->source_dirty |= subs;
@@ -211,7 +211,7 @@ static void mark(strata_dcm *d, strata_node_id id)
 static void pull_tree_dirty(strata_dcm *d)
 {
     strata_node_id chunk[DCM_DIRTY_CHUNK];
-    uint16_t subs[DCM_DIRTY_CHUNK];
+    uint32_t subs[DCM_DIRTY_CHUNK];
     size_t n;
     if (d->mesh) {
         /* A node's neighbours are its children in every substream; the
@@ -396,7 +396,7 @@ static void mark_neighbours(strata_dcm *d, strata_node_id id)
         return;
     }
     for (uint8_t s = 0; s < d->k; s++) {
-        uint16_t bit = (uint16_t)(1u << s);
+        uint32_t bit = 1u << s;
         strata_node_id p = strata_mtree_parent(d->tree, id, s);
         if (p.v != STRATA_MTREE_NONE.v)
             mark_subs(d, p, bit);
@@ -555,7 +555,7 @@ int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root
         strata_mtree_children(d->tree, STRATA_MTREE_SOURCE, s, kids, STRATA_WIRE_MAX_CHILDREN);
     if (n > STRATA_WIRE_MAX_CHILDREN)
         n = STRATA_WIRE_MAX_CHILDREN;
-    uint16_t bit = (uint16_t)(1u << s);
+    uint32_t bit = 1u << s;
     for (size_t i = 0; i < n; i++)
         mark_subs(d, kids[i], bit);
     mark_subs(d, STRATA_MTREE_SOURCE, bit);
@@ -641,7 +641,7 @@ size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max)
     return n;
 }
 
-size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint16_t subs)
+size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs)
 {
     size_t n = 0;
     if (d->mesh) {
@@ -1164,14 +1164,14 @@ int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node)
     return 0;
 }
 
-size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint16_t *subs, size_t max)
+size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint32_t *subs, size_t max)
 {
     size_t n = 0;
-    uint16_t all = (uint16_t)((1u << d->k) - 1u);
+    uint32_t all = (1u << d->k) - 1u;
     pull_tree_dirty(d);
     if (n < max && d->source_dirty) {
         if (subs)
-            subs[n] = (uint16_t)(d->source_dirty & all);
+            subs[n] = d->source_dirty & all;
         d->source_dirty = 0;
         out[n++] = STRATA_MTREE_SOURCE;
     }
@@ -1182,7 +1182,7 @@ size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint16_t *
         if (!m || !m->dirty)
             continue; /* left, or listed twice after leaving and coming back */
         if (subs)
-            subs[n] = (uint16_t)(m->dirty_subs & all);
+            subs[n] = m->dirty_subs & all;
         m->dirty = 0;
         m->dirty_subs = 0;
         out[n++] = id;
@@ -1236,7 +1236,7 @@ static strata_msg_instruction *begin_instruction(const strata_dcm *d, strata_nod
 /* A mesh node's instructions (SPEC C4): FLOOD, no parent, its neighbours
  * as children in every substream, the source left out of a member's list
  * (nothing flows back to it). */
-static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint16_t subs,
+static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t subs,
                              uint32_t epoch, strata_msg_instruction *out, size_t max)
 {
     int is_source = node.v == STRATA_MTREE_SOURCE.v;
@@ -1284,7 +1284,7 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
     return strata_dcm_instructions_subs(d, node, DCM_ALL_SUBS, epoch, out, max);
 }
 
-int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint16_t subs,
+int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint32_t subs,
                                  uint32_t epoch, strata_msg_instruction *out, size_t max)
 {
     int is_source = node.v == STRATA_MTREE_SOURCE.v;

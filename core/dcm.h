@@ -93,7 +93,7 @@ size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max);
 /* The child links node (a member or STRATA_MTREE_SOURCE) has in the trees
  * whose bit is set in subs; in a mesh, its neighbours (not the source)
  * times the substreams in subs, as each carries every substream. */
-size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint16_t subs);
+size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs);
 
 /* The multi-tree (NULL for a mesh DCM), for queries, stats and invariant
  * checks. */
@@ -202,7 +202,7 @@ size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max);
  * instruction out[i] needs again (bit s for substream s, only bits below
  * k): those whose parent or children changed, every one for a newcomer, a
  * rebuild or strata_dcm_mark_dirty. */
-size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint16_t *subs, size_t max);
+size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint32_t *subs, size_t max);
 
 /* Fills out[0..k-1] with node's instructions, one per substream, stamped
  * with epoch: algorithm tree, the parent as a ref (the source's ref when
@@ -217,7 +217,7 @@ int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t e
 /* The same for the substreams in subs only (bit s for substream s), in
  * order, written from out[0]; returns how many (0..k) or an error as
  * above. Computing one substream's instruction costs a lookup per child. */
-int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint16_t subs,
+int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint32_t subs,
                                  uint32_t epoch, strata_msg_instruction *out, size_t max);
 
 /* The tree parent of node in substream s as the node would report it in a

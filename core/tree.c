@@ -97,7 +97,7 @@
 
 #define NIL UINT32_MAX
 #define SRC (UINT32_MAX - 1u)
-#define ALL_SUBS ((uint16_t)0xffffu) /* every tree (masks are cut to k by the reader) */
+#define ALL_SUBS ((uint32_t)0xffffffu) /* every tree (masks are cut to k by the reader) */
 
 enum {
     MTREE_MIN_CAP = 16,
@@ -148,11 +148,11 @@ struct strata_mtree {
     struct tnode *nodes;
     struct tpos *pos; /* [index * k + tree] */
     uint32_t *dirty;
-    uint16_t *dirty_subs; /* [dirty position]: the trees in which that node changed */
+    uint32_t *dirty_subs; /* [dirty position]: the trees in which that node changed */
     uint32_t cap, used, count, free_head, ndirty;
-    uint16_t src_dirty; /* trees in which the source's children changed */
+    uint32_t src_dirty; /* trees in which the source's children changed */
     strata_idmap map;
-    struct sub sub[STRATA_WIRE_MAX_SUBSTREAMS];
+    struct sub sub[STRATA_WIRE_MAX_TREES];
 };
 
 /* --- small helpers ------------------------------------------------------- */
@@ -276,7 +276,7 @@ static void source_shares(const strata_mtree *t, uint32_t *share)
         return;
     }
     uint64_t total = (uint64_t)t->source_upload_kbps * k / t->rate_kbps;
-    uint32_t need[STRATA_WIRE_MAX_SUBSTREAMS], cap[STRATA_WIRE_MAX_SUBSTREAMS];
+    uint32_t need[STRATA_WIRE_MAX_TREES], cap[STRATA_WIRE_MAX_TREES];
     int even_suffices = 1;
     for (unsigned s = 0; s < k; s++) {
         uint64_t n = total / k + (s < total % k ? 1u : 0u);
@@ -308,7 +308,7 @@ static int8_t pick_interior(const strata_mtree *t)
 
 /* Records that v's parent or children in the trees of subs changed (v
  * may be SRC or NIL). Only those trees' instructions need sending again. */
-static void mark_subs(strata_mtree *t, uint32_t v, uint16_t subs)
+static void mark_subs(strata_mtree *t, uint32_t v, uint32_t subs)
 {
     if (v == SRC) {
         t->src_dirty |= subs;
@@ -327,7 +327,7 @@ static void mark_subs(strata_mtree *t, uint32_t v, uint16_t subs)
 /* Tree s changed for v. */
 static void mark(strata_mtree *t, unsigned s, uint32_t v)
 {
-    mark_subs(t, v, (uint16_t)(1u << s));
+    mark_subs(t, v, 1u << s);
 }
 
 static void unmark(strata_mtree *t, uint32_t v)
@@ -687,7 +687,7 @@ static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
  * skips). Allocates nothing. */
 static void reshare_source(strata_mtree *t)
 {
-    uint32_t share[STRATA_WIRE_MAX_SUBSTREAMS];
+    uint32_t share[STRATA_WIRE_MAX_TREES];
     source_shares(t, share);
     for (unsigned s = 0; s < t->k; s++) {
         struct sub *u = &t->sub[s];
@@ -718,7 +718,7 @@ static void reset_sub(struct sub *u)
 
 strata_mtree *strata_mtree_new(const strata_alloc *a, const strata_mtree_config *cfg)
 {
-    if (!cfg || cfg->k == 0 || cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->rate_kbps == 0 ||
+    if (!cfg || cfg->k == 0 || cfg->k > STRATA_WIRE_MAX_TREES || cfg->rate_kbps == 0 ||
         cfg->max_children > STRATA_WIRE_MAX_CHILDREN)
         return NULL;
     strata_mtree *t = strata_mem_calloc(a, 1, sizeof *t);
@@ -1231,7 +1231,7 @@ uint32_t strata_mtree_source_need(const strata_mtree *t)
 
 uint8_t strata_mtree_k(const strata_mtree *t) { return t->k; }
 
-size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint16_t *subs,
+size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint32_t *subs,
                                     size_t max)
 {
     size_t n = 0;
@@ -1461,7 +1461,7 @@ int strata_mtree_check(const strata_mtree *t, char *why, size_t whylen)
     }
     /* Shares are kept current by every call that changes a need; check_tree
      * above has already held each tree's children to its share. */
-    uint32_t share[STRATA_WIRE_MAX_SUBSTREAMS];
+    uint32_t share[STRATA_WIRE_MAX_TREES];
     source_shares(t, share);
     for (unsigned s = 0; s < t->k; s++)
         if (t->sub[s].src_slots != share[s])

@@ -39,7 +39,7 @@
 typedef struct strata_mtree strata_mtree;
 
 typedef struct strata_mtree_config {
-    uint8_t k;                   /* substreams, 1..STRATA_WIRE_MAX_SUBSTREAMS */
+    uint8_t k;                   /* trees, 1..STRATA_WIRE_MAX_TREES (k + n in an EC cluster) */
     uint32_t rate_kbps;          /* whole stream rate, > 0 */
     uint32_t source_upload_kbps; /* 0 = source feeds up to max children per tree */
     uint32_t max_children;       /* per node per tree, 0 = STRATA_WIRE_MAX_CHILDREN */
@@ -128,7 +128,7 @@ size_t strata_mtree_take_dirty(strata_mtree *t, strata_node_id *out, size_t max)
  * out[i]'s parent or children changed, bit s for tree s: only those
  * instructions need sending again. A node new to the trees has every bit
  * set (bits at k and above mean nothing). */
-size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint16_t *subs,
+size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint32_t *subs,
                                     size_t max);
 
 /* Checks every invariant (each node has one parent per tree or is counted

@@ -43,7 +43,7 @@ struct pnode {
     uint64_t par[MAXK];      /* parents at the previous verification */
     int fresh;               /* added since the previous verification */
     int dirty;               /* seen in this step's dirty set */
-    uint16_t dirty_subs;     /* the trees it was marked dirty in */
+    uint32_t dirty_subs;     /* the trees it was marked dirty in */
 };
 
 struct model {
@@ -60,7 +60,7 @@ struct model {
     int interior_left;          /* a node with slots left since the last rebuild */
     int pending;                /* add_detached nodes await a rebuild */
     int src_dirty;
-    uint16_t src_dirty_subs;
+    uint32_t src_dirty_subs;
 };
 
 static strata_rng rng;
@@ -230,7 +230,7 @@ static void verify(struct model *m, const char *op)
 
     /* Dirty set: no duplicates, only live nodes and the source. */
     strata_node_id buf[256];
-    uint16_t subs[256];
+    uint32_t subs[256];
     size_t got;
     m->src_dirty = 0;
     m->src_dirty_subs = 0;

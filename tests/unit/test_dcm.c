@@ -254,7 +254,7 @@ static int ref_cmp(const void *a, const void *b)
 }
 
 /* Records the instructions of the substreams in subs (bit s for s). */
-static void record_subs(delivered *dv, const strata_msg_instruction *in, uint16_t subs)
+static void record_subs(delivered *dv, const strata_msg_instruction *in, uint32_t subs)
 {
     dv->have = 1;
     for (int s = 0; s < K; s++) {
@@ -308,7 +308,7 @@ static void test_dirty_property(void)
     strata_dcm *d = make_dcm(NULL, 6000);
     strata_msg_instruction in[K];
     strata_node_id dirty[MAXN + 2];
-    uint16_t subs[MAXN + 2];
+    uint32_t subs[MAXN + 2];
     int src_known = 0;
     int failures = 0;
     uint64_t listed = 0, sent = 0;

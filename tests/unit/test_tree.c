@@ -412,7 +412,7 @@ static void test_errors(void)
     strata_mtree_config bad = cfg;
     bad.k = 0;
     CHECK(strata_mtree_new(NULL, &bad) == NULL);
-    bad.k = STRATA_WIRE_MAX_SUBSTREAMS + 1;
+    bad.k = STRATA_WIRE_MAX_TREES + 1;
     CHECK(strata_mtree_new(NULL, &bad) == NULL);
     bad = cfg;
     bad.rate_kbps = 0;
@@ -468,6 +468,40 @@ static void test_dirty_drain(void)
     CHECK_EQ_U64(total, 51);
     CHECK_EQ_U64(strata_mtree_take_dirty(t, out, 7), 0);
     CHECK_EQ_INT(check_ok(t, "drain"), 0);
+    strata_mtree_del(t);
+}
+
+/* An erasure-coded cluster's multi-tree has k + n trees, up to 24: every
+ * tree's dirty bit survives the 32-bit masks, each node is interior in one
+ * tree, and departures keep every pair attached. */
+static void test_k_plus_n_trees(void)
+{
+    enum { TREES = STRATA_WIRE_MAX_TREES, N = 120 };
+    strata_mtree_config cfg = {.k = TREES, .rate_kbps = 6000, .source_upload_kbps = 0};
+    strata_mtree *t = strata_mtree_new(NULL, &cfg);
+    CHECK(t != NULL);
+    cfg.k = TREES + 1;
+    CHECK(strata_mtree_new(NULL, &cfg) == NULL);
+    if (!t)
+        return;
+    for (uint64_t i = 1; i <= N; i++)
+        CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){i}, 1000 + (uint32_t)(i % 5) * 1000), 0);
+    strata_node_id out[16];
+    uint32_t subs[16], src_subs = 0;
+    size_t n;
+    while ((n = strata_mtree_take_dirty_subs(t, out, subs, 16)) > 0)
+        for (size_t i = 0; i < n; i++)
+            if (out[i].v == STRATA_MTREE_SOURCE.v)
+                src_subs |= subs[i];
+    CHECK_EQ_U64(src_subs, (1u << TREES) - 1u); /* the source has root children in all 24 */
+    int interior_in_last = 0;
+    for (uint64_t i = 1; i <= N; i++)
+        interior_in_last += strata_mtree_interior_tree(t, (strata_node_id){i}) == TREES - 1;
+    CHECK(interior_in_last > 0);
+    for (uint64_t i = 1; i <= N; i += 3)
+        CHECK_EQ_INT(strata_mtree_remove(t, (strata_node_id){i}), 0);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    CHECK_EQ_INT(check_ok(t, "k + n trees"), 0);
     strata_mtree_del(t);
 }
 
@@ -535,7 +569,7 @@ static void snapshot_parents(const strata_mtree *t, strata_node_id par[][TINY_K]
  * too where it gained or lost a child. Returns how many pairs moved. */
 static int check_moves_dirty(strata_mtree *t, strata_node_id before[][TINY_K], const char *ctx)
 {
-    uint16_t dirty[TINY_MAX_IDS] = {0}, src_dirty = 0, subs[TINY_MAX_IDS + 1];
+    uint32_t dirty[TINY_MAX_IDS] = {0}, src_dirty = 0, subs[TINY_MAX_IDS + 1];
     strata_node_id ids[TINY_MAX_IDS + 1];
     size_t n = strata_mtree_take_dirty_subs(t, ids, subs, TINY_MAX_IDS + 1);
     for (size_t i = 0; i < n; i++) {
@@ -879,6 +913,7 @@ int main(void)
     test_queries();
     test_errors();
     test_dirty_drain();
+    test_k_plus_n_trees();
     test_chain_removal();
     test_tiny_region();
     test_alloc_failures();
