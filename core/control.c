@@ -1842,7 +1842,7 @@ static void finish_recovery(strata_control *c, uint64_t now)
         /* Parents named by the reports: the source, or a member of d. */
         for (size_t a = 0; r && a < n; a++) {
             const ctl_report *rep = ptab_get(&c->reports, member_key(c, r[a].node, ch->id));
-            for (uint8_t s = 0; rep && s < rep->n_parents && s < c->k; s++) {
+            for (uint8_t s = 0; rep && s < rep->n_parents && s < strata_dcm_trees(d); s++) {
                 strata_node_id p = rep->parents[s];
                 if (p.v == 0)
                     continue;
@@ -1990,7 +1990,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         if (strata_dcm_heartbeat(rec->dcm, hb, now, &heard) == 0) {
             resend |= heard.resend;
             c->reparents += heard.reparented;
-            for (uint8_t s = 0; heard.reparented && s < c->k; s++) {
+            for (uint8_t s = 0; heard.reparented && s < strata_dcm_trees(rec->dcm); s++) {
                 ctl_node *p =
                     heard.stalled[s].v ? member_get(c, heard.stalled[s], rec->ch->id) : NULL;
                 if (p && p->stalls < UINT32_MAX)

@@ -40,7 +40,10 @@ struct strata_dcm {
     const strata_alloc *alloc;
     strata_dcm_id id;
     strata_channel_id channel;
-    uint8_t k;
+    uint8_t k;     /* data substreams */
+    uint8_t n;     /* parity trees (EC_TREE), else 0 */
+    uint8_t trees; /* k + n: the multi-tree's trees */
+    uint8_t level; /* stamped into instructions (0: not said) */
     uint8_t region_len;
     char region[STRATA_WIRE_MAX_REGION_BYTES];
     uint32_t rate_kbps;
@@ -52,7 +55,7 @@ struct strata_dcm {
      * head); a zero ref: the source itself */
     strata_peer_ref sub_root[STRATA_WIRE_MAX_TREES];
     uint32_t source_dirty; /* the trees whose instruction the source needs again */
-    uint8_t algorithm;     /* STRATA_ALG_TREE: tree; STRATA_ALG_FLOOD: mesh */
+    uint8_t algorithm;     /* TREE or EC_TREE: the multi-tree; FLOOD: the mesh */
     uint8_t mesh_c;
     strata_mtree *tree; /* the topology: one of these two */
     strata_mesh *mesh;
@@ -128,7 +131,8 @@ static void member_unlink(strata_dcm *d, strata_node_id id)
     size_t last = d->count - 1;
     if (i != last) {
         d->members[i] = d->members[last];
-        memcpy(&d->stall[(size_t)i * d->k], &d->stall[last * d->k], d->k * sizeof *d->stall);
+        memcpy(&d->stall[(size_t)i * d->trees], &d->stall[last * d->trees],
+               d->trees * sizeof *d->stall);
         strata_idmap_put(&d->index, d->members[i].id.v, i); /* replaces: cannot fail */
     }
     d->count--;
@@ -395,7 +399,7 @@ static void mark_neighbours(strata_dcm *d, strata_node_id id)
         mark_leaf_links(d, id);
         return;
     }
-    for (uint8_t s = 0; s < d->k; s++) {
+    for (uint8_t s = 0; s < d->trees; s++) {
         uint32_t bit = 1u << s;
         strata_node_id p = strata_mtree_parent(d->tree, id, s);
         if (p.v != STRATA_MTREE_NONE.v)
@@ -410,11 +414,20 @@ static void mark_neighbours(strata_dcm *d, strata_node_id id)
 
 /* --- lifecycle ---------------------------------------------------------------- */
 
+/* The multi-tree's rate: each of its k + n trees carries a k-th of the
+ * stream, so the trees of an EC cluster carry (k + n) / k of it, and a
+ * node's slots per tree (upload * trees / tree rate) stay upload * k / rate. */
+static uint32_t tree_rate_kbps(const strata_dcm *d, uint32_t rate_kbps)
+{
+    uint64_t r = (uint64_t)rate_kbps * d->trees / d->k;
+    return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
+}
+
 static strata_mtree *make_tree(const strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
 {
     strata_mtree_config tc = {
-        .k = d->k,
-        .rate_kbps = rate_kbps,
+        .k = d->trees,
+        .rate_kbps = tree_rate_kbps(d, rate_kbps),
         .source_upload_kbps = tree_upload(d, src_upload),
         .max_children = 0,
     };
@@ -427,8 +440,10 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
         cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->rate_kbps == 0 ||
         cfg->region_len > STRATA_WIRE_MAX_REGION_BYTES || (cfg->region_len && !cfg->region) ||
         (cfg->algorithm != 0 && cfg->algorithm != STRATA_ALG_TREE &&
-         cfg->algorithm != STRATA_ALG_FLOOD) ||
-        cfg->mesh_c > STRATA_MESH_MAX_C)
+         cfg->algorithm != STRATA_ALG_FLOOD && cfg->algorithm != STRATA_ALG_EC_TREE) ||
+        (cfg->algorithm == STRATA_ALG_EC_TREE &&
+         (cfg->parity == 0 || cfg->parity > STRATA_WIRE_MAX_PARITY)) ||
+        cfg->level > STRATA_WIRE_MAX_LEVEL || cfg->mesh_c > STRATA_MESH_MAX_C)
         goto fail_config;
     strata_dcm *d = strata_mem_calloc(a, 1, sizeof *d);
     if (!d)
@@ -437,6 +452,9 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->id = cfg->id;
     d->channel = cfg->channel;
     d->k = cfg->k;
+    d->n = cfg->algorithm == STRATA_ALG_EC_TREE ? cfg->parity : 0;
+    d->trees = (uint8_t)(d->k + d->n);
+    d->level = cfg->level;
     d->rate_kbps = cfg->rate_kbps;
     d->source_upload_kbps = cfg->source_upload_kbps;
     d->stall_ns = cfg->stall_ns;
@@ -445,7 +463,7 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     if (cfg->region_len)
         memcpy(d->region, cfg->region, cfg->region_len);
     strata_idmap_init(&d->index, a, cfg->seed);
-    d->algorithm = cfg->algorithm == STRATA_ALG_FLOOD ? STRATA_ALG_FLOOD : STRATA_ALG_TREE;
+    d->algorithm = cfg->algorithm ? cfg->algorithm : STRATA_ALG_TREE;
     d->mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
     if (d->algorithm == STRATA_ALG_FLOOD) {
         strata_mesh_config mc = {.c = d->mesh_c, .rate_kbps = d->rate_kbps, .seed = cfg->seed};
@@ -490,6 +508,10 @@ strata_channel_id strata_dcm_channel(const strata_dcm *d)
 uint8_t strata_dcm_k(const strata_dcm *d)
 {
     return d->k;
+}
+uint8_t strata_dcm_trees(const strata_dcm *d)
+{
+    return d->trees;
 }
 uint32_t strata_dcm_source_need_kbps(const strata_dcm *d)
 {
@@ -541,7 +563,7 @@ strata_peer_ref strata_dcm_source(const strata_dcm *d)
 
 int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root)
 {
-    if (s >= d->k)
+    if (s >= d->trees)
         return STRATA_ERR_RANGE;
     if (d->mesh)
         return STRATA_ERR_INVAL; /* a mesh has no root children to hand over */
@@ -565,7 +587,7 @@ int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root
 strata_peer_ref strata_dcm_substream_root(const strata_dcm *d, uint8_t s)
 {
     strata_peer_ref none = {{0}, {0, 0}};
-    return s < d->k ? d->sub_root[s] : none;
+    return s < d->trees ? d->sub_root[s] : none;
 }
 
 const char *strata_dcm_region(const strata_dcm *d, size_t *len)
@@ -652,11 +674,11 @@ size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint32_t
         const dcm_member *self = member_get(d, node);
         n += self ? self->leaves : 0;
         unsigned bits = 0;
-        for (uint8_t s = 0; s < d->k; s++)
+        for (uint8_t s = 0; s < d->trees; s++)
             bits += (subs >> s) & 1u;
         return n * bits;
     }
-    for (uint8_t s = 0; s < d->k; s++)
+    for (uint8_t s = 0; s < d->trees; s++)
         if ((subs >> s) & 1u)
             n += strata_mtree_children(d->tree, node, s, NULL, 0);
     return n;
@@ -678,9 +700,9 @@ static int members_reserve(strata_dcm *d, size_t n)
     if (!p)
         return STRATA_ERR_NOMEM;
     d->members = p;
-    if (cap > SIZE_MAX / (d->k * sizeof *d->stall))
+    if (cap > SIZE_MAX / (d->trees * sizeof *d->stall))
         return STRATA_ERR_NOMEM;
-    dcm_stall *st = strata_mem_realloc(d->alloc, d->stall, cap * d->k * sizeof *st);
+    dcm_stall *st = strata_mem_realloc(d->alloc, d->stall, cap * d->trees * sizeof *st);
     if (!st)
         return STRATA_ERR_NOMEM; /* members grew, which is harmless */
     d->stall = st;
@@ -825,7 +847,7 @@ static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, siz
     do {
         adopted = 0;
         for (size_t i = 0; i < n; i++) {
-            for (uint8_t s = 0; s < d->k; s++) {
+            for (uint8_t s = 0; s < d->trees; s++) {
                 if (r[i].parents[s].v == 0 || strata_mtree_parent(t, r[i].node, s).v != 0)
                     continue;
                 int err = strata_mtree_adopt(t, r[i].node, s, r[i].parents[s]);
@@ -834,7 +856,7 @@ static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, siz
         }
     } while (adopted);
     for (size_t i = 0; i < n; i++)
-        for (uint8_t s = 0; s < d->k; s++)
+        for (uint8_t s = 0; s < d->trees; s++)
             if (r[i].parents[s].v != 0 && strata_mtree_parent(t, r[i].node, s).v == 0 &&
                 strata_mtree_adopt(t, r[i].node, s, r[i].parents[s]) == STRATA_ERR_FULL)
                 (*full)++;
@@ -962,12 +984,12 @@ static uint64_t capacity_slots_scaled(const strata_dcm *d)
     if (d->rate_kbps == 0)
         return UINT64_MAX;
     if (d->source_upload_kbps == 0) {
-        total = cap * d->k;
+        total = cap * d->trees;
     } else {
         uint64_t n =
             (uint64_t)scaled_upload(d->source_upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT) * d->k /
             d->rate_kbps;
-        total = n < cap * d->k ? n : cap * d->k;
+        total = n < cap * d->trees ? n : cap * d->trees;
     }
     return total + d->scaled_slots;
 }
@@ -980,9 +1002,9 @@ static void choose_share(strata_dcm *d)
     if (d->mesh)
         return; /* the mesh keeps its own headroom (strata_mesh_config) */
     uint64_t have = capacity_slots_scaled(d);
-    uint64_t need = (uint64_t)d->k * d->count;
+    uint64_t need = (uint64_t)d->trees * d->count;
     if (d->share_percent != STRATA_DCM_UPLOAD_SHARE_PERCENT) {
-        if (have < need + 2u * d->k || have < d->share_failed_slots + d->k)
+        if (have < need + 2u * d->trees || have < d->share_failed_slots + d->trees)
             return;
         d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
         if (rebuild_fresh(d, d->rate_kbps, d->source_upload_kbps) != 0) {
@@ -1049,7 +1071,7 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
         recount_slots(d);
     } else if (rate != d->rate_kbps) {
         /* set_rate recomputes every slot count and rebuilds the trees. */
-        int err = strata_mtree_set_rate(d->tree, rate);
+        int err = strata_mtree_set_rate(d->tree, tree_rate_kbps(d, rate));
         if (err)
             return err;
         d->rate_kbps = rate;
@@ -1064,7 +1086,7 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
 {
     if (!member_get(d, node))
         return STRATA_ERR_NOTFOUND;
-    if (s >= d->k || d->mesh)
+    if (s >= d->trees || d->mesh)
         return STRATA_ERR_INVAL; /* a mesh node has no parent to replace */
     int err = strata_mtree_reparent(d->tree, node, s);
     pull_tree_dirty(d);
@@ -1081,11 +1103,11 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
 static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const strata_node_id *tp,
                         const strata_msg_heartbeat *hb, uint64_t now, strata_dcm_heard *out)
 {
-    if (d->k < 2 || hb->n_parents != d->k || d->stall_ns == 0 || d->mesh)
+    if (d->trees < 2 || hb->n_parents != d->trees || d->stall_ns == 0 || d->mesh)
         return; /* a flooding node has no parent that could stall */
     uint64_t top1 = 0, top2 = 0;
     int top1_s = -1;
-    for (int s = 0; s < d->k; s++) {
+    for (int s = 0; s < d->trees; s++) {
         uint64_t v = hb->parents[s].last_rx_seq;
         if (top1_s < 0 || v > top1) {
             top2 = top1;
@@ -1095,7 +1117,7 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
             top2 = v;
         }
     }
-    for (uint8_t s = 0; s < d->k; s++) {
+    for (uint8_t s = 0; s < d->trees; s++) {
         dcm_stall *st = &stall[s];
         uint64_t other = (int)s == top1_s ? top2 : top1;
         uint64_t seq = hb->parents[s].last_rx_seq;
@@ -1132,11 +1154,11 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
     if (!strata_idmap_get(&d->index, hb->node.v, &i))
         return STRATA_ERR_NOTFOUND;
     dcm_member *m = &d->members[i];
-    strata_node_id tp[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_node_id tp[STRATA_WIRE_MAX_TREES];
     memset(tp, 0, sizeof tp);
-    strata_dcm_parent_ids(d, m->id, tp, STRATA_WIRE_MAX_SUBSTREAMS);
-    int differ = hb->n_parents != d->k;
-    for (uint8_t s = 0; !differ && s < d->k; s++)
+    strata_dcm_parent_ids(d, m->id, tp, STRATA_WIRE_MAX_TREES);
+    int differ = hb->n_parents != d->trees;
+    for (uint8_t s = 0; !differ && s < d->trees; s++)
         differ = hb->parents[s].parent.v != tp[s].v;
     if (!differ)
         m->mismatch_streak = 0;
@@ -1145,7 +1167,7 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
     /* One differing heartbeat may have crossed the instructions on the
      * way; two in a row mean they were lost. */
     out->resend = m->mismatch_streak >= 2;
-    stall_check(d, m, &d->stall[(size_t)i * d->k], tp, hb, now, out);
+    stall_check(d, m, &d->stall[(size_t)i * d->trees], tp, hb, now, out);
     return 0;
 }
 
@@ -1167,7 +1189,7 @@ int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node)
 size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint32_t *subs, size_t max)
 {
     size_t n = 0;
-    uint32_t all = (1u << d->k) - 1u;
+    uint32_t all = (1u << d->trees) - 1u;
     pull_tree_dirty(d);
     if (n < max && d->source_dirty) {
         if (subs)
@@ -1228,6 +1250,8 @@ static strata_msg_instruction *begin_instruction(const strata_dcm *d, strata_nod
     in->node = node.v == STRATA_MTREE_SOURCE.v ? d->source.node : node;
     in->epoch = epoch;
     in->k = d->k;
+    in->n = d->n;
+    in->level = d->level;
     in->substream = s;
     in->source = d->source; /* the zero ref while unknown */
     return in;
@@ -1262,7 +1286,7 @@ static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t 
     if (self && self->leaf_of.v)
         parent = ref_of(d, self->leaf_of); /* a leaf: fed by one member */
     int n_out = 0;
-    for (uint8_t s = 0; s < d->k; s++) {
+    for (uint8_t s = 0; s < d->trees; s++) {
         if (!((subs >> s) & 1u))
             continue;
         strata_msg_instruction *in = begin_instruction(d, node, s, epoch, out, max, &n_out);
@@ -1279,7 +1303,7 @@ static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t 
 int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
                             strata_msg_instruction *out, size_t max)
 {
-    if (max < d->k)
+    if (max < d->trees)
         return STRATA_ERR_NOSPACE;
     return strata_dcm_instructions_subs(d, node, DCM_ALL_SUBS, epoch, out, max);
 }
@@ -1293,18 +1317,18 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint3
     if (d->mesh)
         return mesh_instructions(d, node, subs, epoch, out, max);
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
-    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_node_id parents[STRATA_WIRE_MAX_TREES];
     memset(parents, 0, sizeof parents); /* STRATA_MTREE_NONE */
     if (!is_source)
-        strata_mtree_parents(d->tree, node, parents, STRATA_WIRE_MAX_SUBSTREAMS);
+        strata_mtree_parents(d->tree, node, parents, STRATA_WIRE_MAX_TREES);
     int n_out = 0;
-    for (uint8_t s = 0; s < d->k; s++) {
+    for (uint8_t s = 0; s < d->trees; s++) {
         if (!((subs >> s) & 1u))
             continue;
         strata_msg_instruction *in = begin_instruction(d, node, s, epoch, out, max, &n_out);
         if (!in)
             return STRATA_ERR_NOSPACE;
-        in->algorithm = STRATA_ALG_TREE;
+        in->algorithm = d->algorithm; /* TREE, or EC_TREE for data and parity trees alike */
         if (!is_source) {
             strata_node_id p = parents[s];
             if (p.v == STRATA_MTREE_SOURCE.v && d->sub_root[s].node.v)
@@ -1330,7 +1354,7 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint3
 static strata_node_id reported_parent(const strata_dcm *d, strata_node_id p, uint8_t s)
 {
     if (p.v == STRATA_MTREE_SOURCE.v)
-        return s < d->k && d->sub_root[s].node.v ? d->sub_root[s].node : d->source.node;
+        return s < d->trees && d->sub_root[s].node.v ? d->sub_root[s].node : d->source.node;
     return p;
 }
 
@@ -1345,18 +1369,18 @@ strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, ui
 
 int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_id *out, size_t max)
 {
-    strata_node_id p[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_node_id p[STRATA_WIRE_MAX_TREES];
     if (d->mesh) {
         const dcm_member *m = member_get(d, node);
-        if (max < d->k || !m)
+        if (max < d->trees || !m)
             return 0;
-        for (uint8_t s = 0; s < d->k; s++)
+        for (uint8_t s = 0; s < d->trees; s++)
             out[s] = m->leaf_of; /* a leaf's feeder; flooding: no parent */
-        return d->k;
+        return d->trees;
     }
-    if (max < d->k || strata_mtree_parents(d->tree, node, p, STRATA_WIRE_MAX_SUBSTREAMS) == 0)
+    if (max < d->trees || strata_mtree_parents(d->tree, node, p, STRATA_WIRE_MAX_TREES) == 0)
         return 0;
-    for (uint8_t s = 0; s < d->k; s++)
+    for (uint8_t s = 0; s < d->trees; s++)
         out[s] = reported_parent(d, p[s], s);
-    return d->k;
+    return d->trees;
 }

@@ -26,7 +26,10 @@
  * delivering one substream is replaced (stall detection, SPEC C13).
  *
  * Topology. A DCM runs one algorithm for its cluster (SPEC C9, C11):
- * STRATA_ALG_TREE, the multi-tree above; or STRATA_ALG_FLOOD, the top
+ * STRATA_ALG_TREE, the multi-tree above; STRATA_ALG_EC_TREE, the same
+ * multi-tree with k + n trees, k carrying the data substreams and n the
+ * parity symbols of each group of k packets (protocol.md 3.1.1: trees are
+ * numbered as substreams, parity tree i is k + i); or STRATA_ALG_FLOOD, the top
  * level's c-connected mesh (strata/mesh.h) over which every member floods
  * every substream: its instructions name no parent and list the node's
  * neighbours as children in each substream, the source is a node of the
@@ -56,8 +59,11 @@ typedef struct strata_dcm_config {
     size_t region_len;           /* <= STRATA_WIRE_MAX_REGION_BYTES */
     uint64_t seed;               /* hash seed for the member table */
     uint64_t stall_ns;           /* see strata_dcm_heartbeat; 0 = no stall detection */
-    uint8_t algorithm;           /* 0 or STRATA_ALG_TREE: multi-tree; STRATA_ALG_FLOOD: mesh */
+    uint8_t algorithm;           /* 0 or STRATA_ALG_TREE: multi-tree; STRATA_ALG_FLOOD: mesh;
+                                    STRATA_ALG_EC_TREE: multi-tree of k data and n parity trees */
     uint8_t mesh_c;              /* FLOOD: the mesh's connectivity, 0 = STRATA_MESH_DEFAULT_C */
+    uint8_t parity;              /* EC_TREE: n, 1..STRATA_WIRE_MAX_PARITY; ignored otherwise */
+    uint8_t level;               /* the level its instructions name, 0..STRATA_WIRE_MAX_LEVEL */
 } strata_dcm_config;
 
 /* Creates an empty DCM; NULL on a bad config or no memory. */
@@ -69,6 +75,8 @@ strata_channel_id strata_dcm_channel(const strata_dcm *d);
 /* The region string (not NUL-terminated); its length goes to *len. */
 const char *strata_dcm_region(const strata_dcm *d, size_t *len);
 uint8_t strata_dcm_k(const strata_dcm *d);
+/* The trees of its multi-tree: k, or k + n for an EC cluster (k for a mesh). */
+uint8_t strata_dcm_trees(const strata_dcm *d);
 uint32_t strata_dcm_rate(const strata_dcm *d);
 /* The source upload (kbit/s) the trees need so that no pair is detached
  * (strata_mtree_source_need), and the budget they have now. */
@@ -123,7 +131,7 @@ typedef struct strata_dcm_report {
     strata_addr addr;
     uint32_t upload_kbps;
     int interior;
-    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_node_id parents[STRATA_WIRE_MAX_TREES];
 } strata_dcm_report;
 
 /* Fills an empty DCM with n members at the places they report, where those
@@ -176,7 +184,7 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s);
 typedef struct strata_dcm_heard {
     uint8_t resend;     /* its reported parents differed twice in a row: send again */
     uint8_t reparented; /* substreams moved to another parent because theirs stalled */
-    strata_node_id stalled[STRATA_WIRE_MAX_SUBSTREAMS]; /* per substream: that parent, or 0 */
+    strata_node_id stalled[STRATA_WIRE_MAX_TREES]; /* per tree: that parent, or 0 */
 } strata_dcm_heard;
 
 /* A heartbeat of a member (hb->node), checked against its trees (SPEC C13):

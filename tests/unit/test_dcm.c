@@ -918,6 +918,106 @@ static void test_mesh_leaves(void)
     strata_dcm_del(d);
 }
 
+/* An erasure-coded cluster (SPEC C6): k data and n parity trees, each member
+ * interior in at most one of the k + n, every member in every tree, its
+ * instructions EC_TREE with n and the level for all k + n, a parity tree's
+ * root children fed by the node named as its root, and heartbeats of k + n
+ * parents read as matching the trees. */
+static void test_ec_cluster(void)
+{
+    enum { N = 30, PARITY = 2, TREES = K + PARITY, SRC = 1000, ROOT = 2000 };
+    strata_dcm_config cfg = {.id = {8},
+                             .channel = {9},
+                             .k = K,
+                             .rate_kbps = RATE,
+                             .algorithm = STRATA_ALG_EC_TREE,
+                             .parity = PARITY,
+                             .level = 2,
+                             .seed = 5,
+                             .stall_ns = STRATA_MS(3000)};
+    strata_dcm_config bad = cfg;
+    bad.parity = 0;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad.parity = STRATA_WIRE_MAX_PARITY + 1;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = cfg;
+    bad.level = STRATA_WIRE_MAX_LEVEL + 1;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK_EQ_INT(strata_dcm_k(d), K);
+    CHECK_EQ_INT(strata_dcm_trees(d), TREES);
+    CHECK_EQ_INT(strata_dcm_algorithm(d), STRATA_ALG_EC_TREE);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){SRC}, addr_of(SRC, 0), RATE, 2 * RATE),
+                 0);
+    for (uint64_t id = 1; id <= N; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0),
+                                    (uint32_t)(1000 + 700 * (id % 4))),
+                     0);
+    /* Parity tree 1 (substream K + 1) is fed by another node. */
+    strata_peer_ref root = {{ROOT}, addr_of(ROOT, 0)};
+    CHECK_EQ_INT(strata_dcm_set_substream_root(d, K + PARITY, root), STRATA_ERR_RANGE);
+    CHECK_EQ_INT(strata_dcm_set_substream_root(d, K + 1, root), 0);
+    const strata_mtree *t = strata_dcm_tree(d);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    int interior_parity = 0;
+    for (uint64_t id = 1; id <= N; id++) {
+        strata_msg_instruction in[TREES];
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 3, in, TREES), TREES);
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 3, in, TREES - 1),
+                     STRATA_ERR_NOSPACE);
+        int interior = -1, trees_with_children = 0;
+        for (int s = 0; s < TREES; s++) {
+            CHECK_EQ_INT(in[s].substream, s);
+            CHECK_EQ_INT(in[s].k, K);
+            CHECK_EQ_INT(in[s].n, PARITY);
+            CHECK_EQ_INT(in[s].level, 2);
+            CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_EC_TREE);
+            CHECK(in[s].parent.node.v != 0);
+            if (strata_dcm_parent_id(d, (strata_node_id){id}, (uint8_t)s).v ==
+                STRATA_MTREE_SOURCE.v)
+                CHECK_EQ_U64(in[s].parent.node.v, s == K + 1 ? (uint64_t)ROOT : (uint64_t)SRC);
+            if (in[s].n_children) {
+                trees_with_children++;
+                interior = s;
+            }
+            uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+            CHECK(strata_wire_encode_instruction(enc, sizeof enc, &in[s]) > 0);
+        }
+        CHECK(trees_with_children <= 1);
+        interior_parity += interior >= K;
+        /* A heartbeat naming its k + n tree parents matches; one naming k does not. */
+        strata_msg_heartbeat hb;
+        memset(&hb, 0, sizeof hb);
+        hb.node.v = id;
+        hb.n_parents = TREES;
+        strata_node_id tp[TREES];
+        CHECK_EQ_INT(strata_dcm_parent_ids(d, hb.node, tp, TREES), TREES);
+        for (int s = 0; s < TREES; s++)
+            hb.parents[s].parent = tp[s];
+        strata_dcm_heard heard;
+        for (int i = 0; i < 2; i++) {
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_S(1u + (unsigned)i), &heard), 0);
+            CHECK_EQ_INT(heard.resend, 0);
+        }
+        hb.n_parents = K;
+        for (int i = 0; i < 2; i++)
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_S(3u + (unsigned)i), &heard), 0);
+        CHECK_EQ_INT(heard.resend, 1);
+    }
+    CHECK(interior_parity > 0); /* the parity trees have interior members too */
+    /* Departures keep every member in every tree. */
+    for (uint64_t id = 1; id <= N; id += 4)
+        CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){id}), 0);
+    t = strata_dcm_tree(d); /* a departure may rebuild the trees at another share */
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    char why[128];
+    CHECK_EQ_INT(strata_mtree_check(t, why, sizeof why), 0);
+    strata_dcm_del(d);
+}
+
 int main(void)
 {
     test_config();
@@ -930,5 +1030,6 @@ int main(void)
     test_restore_keeps_full_share();
     test_mesh();
     test_mesh_leaves();
+    test_ec_cluster();
     return test_summary("test_dcm");
 }
