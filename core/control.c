@@ -758,17 +758,23 @@ static uint64_t source_needs_kbps(strata_control *c, const ctl_channel *ch)
 /* What the source gives region d, which it feeds itself while the
  * backbone runs: what d's trees need to leave no pair detached (at least
  * 5/4 of the rate: a small region of members with little upload needs the
- * source in most of its trees), scaled down with everyone else's when the
- * needs of the directly fed regions and the backbone (needs) exceed the
- * source's upload; never below 5/4 of the rate. */
+ * source in most of its trees); when the needs of the directly fed regions
+ * and the backbone (needs) exceed the source's upload, the backbone's need
+ * is met first and the directly fed regions share what it leaves by need;
+ * never below 5/4 of the rate. A backbone pair left without a parent is a
+ * head's, and the head's region tree hangs under it, cut off from the
+ * source without counting as detached. */
 static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_t needs)
 {
     uint32_t share = source_region_kbps(ch);
     if (ch->source_upload_kbps == 0)
         return share; /* unlimited */
     uint64_t want = source_need_kbps(ch, d);
-    if (needs > ch->source_upload_kbps)
-        want = want * ch->source_upload_kbps / needs;
+    if (needs > ch->source_upload_kbps) {
+        uint64_t bb = ch->backbone ? source_need_kbps(ch, ch->backbone) : 0;
+        uint64_t left = ch->source_upload_kbps > bb ? ch->source_upload_kbps - bb : 0;
+        want = want * left / (needs - bb); /* needs - bb >= d's need > 0 */
+    }
     return want > share ? (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want) : share;
 }
 
