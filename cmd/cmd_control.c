@@ -49,10 +49,14 @@ static void usage(void)
         "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
         "                         do not watch where its viewers lack upload (default on)\n"
         "  --levels MODE          what carries a channel above its regions: backbone (one\n"
-        "                         head per region, fed by a multi-tree) or mesh (preferred\n"
-        "                         nodes flooding over a 3-connected mesh; default backbone)\n"
-        "  --preferred N          preferred nodes per region with --levels mesh, 1..16\n"
-        "                         (default 2)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+        "                         head per region, fed by a multi-tree), mesh (preferred\n"
+        "                         nodes flooding over a 3-connected mesh) or ec (the mesh\n"
+        "                         above regions of erasure-coded trees, each rooted at\n"
+        "                         another preferred node; default backbone)\n"
+        "  --preferred N          preferred nodes per region with --levels mesh or ec, 1..16\n"
+        "                         (default 2)\n"
+        "  --parity N             parity trees per region with --levels ec, 1..8 (default "
+        "2)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
             "control") "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
                        "                         /topology.json, the JSON status at /status and\n"
                        "                         Prometheus metrics at /metrics\n"
@@ -235,6 +239,7 @@ int cmd_control(int argc, char **argv)
         {"topology-file", required_argument, NULL, 'T'},
         {"recruit", required_argument, NULL, 'R'},
         {"levels", required_argument, NULL, 'L'},
+        {"parity", required_argument, NULL, 'Y'},
         {"preferred", required_argument, NULL, 'P'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
@@ -317,9 +322,14 @@ int cmd_control(int argc, char **argv)
                 cfg.levels = STRATA_LEVELS_BACKBONE;
             else if (strcmp(optarg, "mesh") == 0)
                 cfg.levels = STRATA_LEVELS_MESH;
+            else if (strcmp(optarg, "ec") == 0)
+                cfg.levels = STRATA_LEVELS_EC;
             else
-                cmd_value_error(SUB, "--levels", optarg, "must be 'backbone' or 'mesh', got '%s'",
-                                optarg);
+                cmd_value_error(SUB, "--levels", optarg,
+                                "must be 'backbone', 'mesh' or 'ec', got '%s'", optarg);
+            break;
+        case 'Y':
+            cfg.parity = (uint8_t)cmd_parse_u32(SUB, "--parity", optarg, 1, STRATA_WIRE_MAX_PARITY);
             break;
         case 'P':
             cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);

@@ -98,6 +98,7 @@ enum control_limits {
     RECRUIT_RETRY_MS = 5000,             /* a node asked to relay is not asked again before */
     RECRUIT_SCAN_HOSTS = 512,            /* candidates looked at per region and scan */
     RELEASE_SCAN_REGIONS = 64,           /* regions with relays looked at per scan */
+    CONTROL_MAX_AWAY_TREES = 4,          /* other regions' trees one preferred node roots */
 };
 
 struct ctl_channel;
@@ -112,9 +113,14 @@ typedef struct ctl_node {
     uint8_t priority;      /* among the node's channels, 0 first */
     uint8_t restoring;     /* joined in a recovery window: in no tree yet */
     struct ctl_channel *ch;
-    strata_dcm *dcm;      /* peers only: the DCM whose trees it is in */
-    strata_dcm *roots;    /* a region's head: the regional DCM whose trees it feeds */
-    uint32_t root_subs;   /* ... which of them (bit s: tree s) */
+    strata_dcm *dcm;    /* peers only: the DCM whose trees it is in */
+    strata_dcm *roots;  /* a region's head: the regional DCM whose trees it feeds */
+    uint32_t root_subs; /* ... which of them (bit s: tree s) */
+    uint8_t naway;      /* levels = ec: trees of other regions' clusters it roots */
+    struct ctl_away {
+        strata_dcm *d;
+        uint8_t tree;
+    } away[CONTROL_MAX_AWAY_TREES];
     uint32_t upload_kbps; /* this channel's share of the node's upload */
     uint64_t joined_seq;  /* join order: ties of priority go to the earlier */
     uint64_t last_seen_ns;
@@ -146,6 +152,9 @@ typedef struct ctl_host {
     uint8_t n_members;
     ctl_node *members[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
 } ctl_host;
+
+/* A mesh of preferred nodes above the regions (levels mesh and ec). */
+static inline int mesh_levels(const struct strata_control *c);
 
 /* Peers and recruited relays are in the trees; a source feeds them. */
 static inline int in_trees(const ctl_node *rec)
@@ -183,6 +192,7 @@ struct strata_control {
     uint8_t levels;           /* enum strata_levels */
     uint8_t heads_per_region; /* 1 with the backbone; the preferred nodes per region with a mesh */
     uint8_t mesh_c;
+    uint8_t parity; /* levels = ec: n */
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
@@ -219,11 +229,19 @@ struct strata_control {
     uint32_t log_lines;
     uint64_t log_suppressed;
 
+    ctl_node **away_cands; /* scratch of ec_assign_channel */
+    size_t away_cap;
+
     /* Scratch kept here rather than on the stack (about 20 KiB). */
     strata_msg_heartbeat hb;
-    strata_msg_instruction instr[STRATA_WIRE_MAX_SUBSTREAMS];
-    strata_msg_instruction root_instr[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_msg_instruction instr[STRATA_WIRE_MAX_TREES];
+    strata_msg_instruction root_instr[STRATA_WIRE_MAX_TREES];
 };
+
+static inline int mesh_levels(const strata_control *c)
+{
+    return c->levels == STRATA_LEVELS_MESH || c->levels == STRATA_LEVELS_EC;
+}
 
 /* --- small helpers -------------------------------------------------------------- */
 
@@ -443,10 +461,14 @@ static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *regi
         .seed = c->seed ^ id.v,
         .stall_ns = c->stall_ns,
         /* The level above the regions: the backbone's tree, or the mesh of
-         * preferred nodes (docs/hierarchy.md). */
-        .algorithm =
-            !regional && c->levels == STRATA_LEVELS_MESH ? STRATA_ALG_FLOOD : STRATA_ALG_TREE,
+         * preferred nodes; below it a region's trees, erasure-coded with
+         * levels = ec (docs/hierarchy.md). */
+        .algorithm = !regional
+                         ? (mesh_levels(c) ? STRATA_ALG_FLOOD : STRATA_ALG_TREE)
+                         : (c->levels == STRATA_LEVELS_EC ? STRATA_ALG_EC_TREE : STRATA_ALG_TREE),
         .mesh_c = c->mesh_c,
+        .parity = c->parity,
+        .level = c->levels == STRATA_LEVELS_EC ? (regional ? 2 : 1) : 0,
     };
     d = strata_dcm_new(c->alloc, &dc);
     if (!d)
@@ -483,8 +505,11 @@ static strata_dcm *dcm_for(strata_control *c, ctl_channel *ch, const char *regio
     return dcm_make(c, ch, region, region_len, want);
 }
 
+static void forget_away_into(strata_control *c, const strata_dcm *d);
+
 static void dcm_destroy(strata_control *c, strata_dcm *d)
 {
+    forget_away_into(c, d);
     ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
     size_t rlen;
     const char *region = strata_dcm_region(d, &rlen);
@@ -533,7 +558,7 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
 static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id who, ctl_node *rec,
                               uint32_t subs, uint32_t epoch, uint64_t now)
 {
-    int n = strata_dcm_instructions_subs(d, who, subs, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
+    int n = strata_dcm_instructions_subs(d, who, subs, epoch, c->instr, STRATA_WIRE_MAX_TREES);
     send_encoded(c, rec, n, epoch, now);
 }
 
@@ -543,21 +568,43 @@ static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id w
  * cannot overlap (a head is in no region's trees); a head with more than
  * the wire's children in one substream loses the excess, which stall
  * detection then re-parents. */
-static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t epoch, uint64_t now)
+static void add_root_children(strata_control *c, ctl_node *rec, int *n, strata_dcm *d,
+                              uint32_t subs, uint32_t epoch)
 {
-    int n = strata_dcm_instructions(rec->dcm, rec->id, epoch, c->instr, STRATA_WIRE_MAX_SUBSTREAMS);
-    if (n <= 0)
-        return;
-    int m = strata_dcm_instructions(rec->roots, STRATA_MTREE_SOURCE, epoch, c->root_instr,
-                                    STRATA_WIRE_MAX_SUBSTREAMS);
-    for (int i = 0; i < n && i < m; i++) {
-        if (!((rec->root_subs >> i) & 1u))
+    int m = strata_dcm_instructions(d, STRATA_MTREE_SOURCE, epoch, c->root_instr,
+                                    STRATA_WIRE_MAX_TREES);
+    for (int t = 0; t < m; t++) {
+        if (!((subs >> t) & 1u))
             continue;
-        strata_msg_instruction *in = &c->instr[i];
-        const strata_msg_instruction *r = &c->root_instr[i];
+        const strata_msg_instruction *r = &c->root_instr[t];
+        strata_msg_instruction *in = NULL;
+        for (int i = 0; i < *n && !in; i++)
+            if (c->instr[i].substream == r->substream)
+                in = &c->instr[i];
+        if (!in) {
+            /* A parity tree (levels = ec): the node makes its symbols from the
+             * stream it holds and sends them to the tree's root children. */
+            if (*n == STRATA_WIRE_MAX_TREES)
+                continue;
+            in = &c->instr[(*n)++];
+            *in = *r;
+            in->node = rec->id;
+            in->n_children = 0;
+        }
         for (uint8_t j = 0; j < r->n_children && in->n_children < STRATA_WIRE_MAX_CHILDREN; j++)
             in->children[in->n_children++] = r->children[j];
     }
+}
+
+static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t epoch, uint64_t now)
+{
+    int n = strata_dcm_instructions(rec->dcm, rec->id, epoch, c->instr, STRATA_WIRE_MAX_TREES);
+    if (n <= 0)
+        return;
+    if (rec->roots)
+        add_root_children(c, rec, &n, rec->roots, rec->root_subs, epoch);
+    for (uint8_t i = 0; i < rec->naway; i++)
+        add_root_children(c, rec, &n, rec->away[i].d, 1u << rec->away[i].tree, epoch);
     send_encoded(c, rec, n, epoch, now);
 }
 
@@ -569,13 +616,64 @@ static ctl_node *sub_head(strata_control *c, strata_dcm *d, uint8_t s)
     return rec && rec->roots == d && ((rec->root_subs >> s) & 1u) ? rec : NULL;
 }
 
+/* 1 when h roots tree s of d, a cluster of another region (levels = ec). */
+static int feeds_away(const ctl_node *h, const strata_dcm *d, uint8_t s)
+{
+    for (uint8_t i = 0; i < h->naway; i++)
+        if (h->away[i].d == d && h->away[i].tree == s)
+            return 1;
+    return 0;
+}
+
+/* Whoever feeds tree s of d in the source's place: one of its region's
+ * heads, or (levels = ec) another region's; NULL when the source does. */
+static ctl_node *tree_feeder(strata_control *c, strata_dcm *d, uint8_t s)
+{
+    strata_node_id id = strata_dcm_substream_root(d, s).node;
+    ctl_node *rec = id.v ? member_get(c, id, strata_dcm_channel(d)) : NULL;
+    if (!rec)
+        return NULL;
+    if (rec->roots == d && ((rec->root_subs >> s) & 1u))
+        return rec;
+    return feeds_away(rec, d, s) ? rec : NULL;
+}
+
 /* 1 when heads feed d (all its trees or, for a moment, some). */
 static int has_heads(strata_control *c, strata_dcm *d)
 {
-    for (uint8_t s = 0; s < strata_dcm_k(d); s++)
-        if (sub_head(c, d, s))
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++)
+        if (tree_feeder(c, d, s))
             return 1;
     return 0;
+}
+
+/* Head h stops feeding other regions' trees; they go back to the source
+ * until ec_assign_channel finds them other heads. */
+static void drop_away(ctl_node *h)
+{
+    for (uint8_t i = 0; i < h->naway; i++) {
+        strata_dcm *d = h->away[i].d;
+        /* By id: a node that left is no longer in the table. */
+        if (strata_dcm_substream_root(d, h->away[i].tree).node.v == h->id.v)
+            strata_dcm_set_substream_root(d, h->away[i].tree, (strata_peer_ref){{0}, {0, 0}});
+    }
+    h->naway = 0;
+}
+
+/* DCM d goes: no head may keep feeding its trees. */
+static void forget_away_into(strata_control *c, const strata_dcm *d)
+{
+    if (c->levels != STRATA_LEVELS_EC)
+        return;
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        ctl_node *h = c->nodes.items[i];
+        for (uint8_t j = 0; j < h->naway;) {
+            if (h->away[j].d == d)
+                h->away[j] = h->away[--h->naway];
+            else
+                j++;
+        }
+    }
 }
 
 /* 1 when DCM d has no member in its trees, no head feeding them, and no
@@ -597,8 +695,9 @@ static int dcm_unused(strata_control *c, strata_dcm *d)
 static void send_source_instructions(strata_control *c, strata_dcm *d, ctl_node *src,
                                      uint32_t epoch, uint64_t now)
 {
-    int n = strata_dcm_instructions(d, STRATA_MTREE_SOURCE, epoch, c->instr,
-                                    STRATA_WIRE_MAX_SUBSTREAMS);
+    int n = strata_dcm_instructions(d, STRATA_MTREE_SOURCE, epoch, c->instr, STRATA_WIRE_MAX_TREES);
+    if (n > strata_dcm_k(d))
+        n = strata_dcm_k(d); /* it sends no parity: the trees' root children make it */
     for (int i = 0; i < n; i++)
         if (strata_dcm_substream_root(d, (uint8_t)i).node.v)
             c->instr[i].n_children = 0;
@@ -627,8 +726,8 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
                 if (src)
                     send_source_instructions(c, d, src, epoch, now);
                 ctl_node *last = NULL;
-                for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
-                    ctl_node *h = sub_head(c, d, s);
+                for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+                    ctl_node *h = tree_feeder(c, d, s);
                     if (h && h != last) /* a head of several trees: once is enough */
                         send_head_instructions(c, h, epoch, now);
                     last = h ? h : last;
@@ -685,6 +784,12 @@ static unsigned popcount32(uint32_t v)
     return n;
 }
 
+/* The trees head h feeds: its region's and other regions'. */
+static unsigned fed_trees(const ctl_node *h)
+{
+    return popcount32(h->root_subs) + h->naway;
+}
+
 /* What a head keeps for the region trees it feeds: half its upload, but
  * at least 5/4 of the rate (room for one child per substream); the rest is
  * its upload in the backbone. */
@@ -715,23 +820,23 @@ static uint32_t source_region_kbps(const ctl_channel *ch)
 }
 
 /* The root budget of a region fed by heads: the trees share the root
- * slots evenly (tree.h), so the budget is k times what the most loaded
- * head can give one tree. */
+ * slots evenly (tree.h), so the budget is the trees (k, or k + n) times
+ * what the most loaded head can give one tree. */
 static uint32_t headed_region_kbps(strata_control *c, strata_dcm *d, uint32_t rate_kbps)
 {
     uint64_t per_tree = UINT64_MAX;
-    uint8_t k = strata_dcm_k(d);
-    for (uint8_t s = 0; s < k; s++) {
-        ctl_node *h = sub_head(c, d, s);
+    uint8_t trees = strata_dcm_trees(d);
+    for (uint8_t s = 0; s < trees; s++) {
+        ctl_node *h = tree_feeder(c, d, s);
         if (!h)
             continue;
-        uint64_t v = head_region_kbps(h->upload_kbps, rate_kbps) / popcount32(h->root_subs);
+        uint64_t v = head_region_kbps(h->upload_kbps, rate_kbps) / fed_trees(h);
         if (v < per_tree)
             per_tree = v;
     }
     if (per_tree == UINT64_MAX)
         return 0;
-    uint64_t total = per_tree * k;
+    uint64_t total = per_tree * trees;
     return total > UINT32_MAX ? UINT32_MAX : (uint32_t)total;
 }
 
@@ -785,10 +890,110 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
  * regions it still feeds itself by what their trees need
  * (direct_region_kbps; the backbone keeps what those leave, but never
  * less than 5/4 of the rate). */
+/* --- levels = ec: a cluster's trees at distinct preferred nodes ---------------------
+ *
+ * Each of a region's k + n trees is rooted at another preferred node, so
+ * that any c - 1 of them lost cost the cluster at most c - 1 trees, which
+ * its n >= c - 1 parity trees make up (docs/hierarchy.md). The region's
+ * own heads keep one tree each, the lowest (data trees first); the other
+ * trees go to other regions' heads, the one with the most upload left per
+ * tree first (nearest first once group distances reach the control
+ * center). Without enough heads a region's own share trees (spread_trees)
+ * or the source feeds them; a region with no capable member of its own is
+ * fed by other regions' heads alone. */
+
+/* What head h could give one more tree (kbit/s). */
+static uint64_t away_room(const ctl_node *h, uint32_t rate_kbps)
+{
+    return head_region_kbps(h->upload_kbps, rate_kbps) / (fed_trees(h) + 1u);
+}
+
+/* The best head of cands[0..n-1] for a tree of d: not of d's region, not
+ * feeding d already, with room for another tree; NULL if none. */
+static ctl_node *away_candidate(ctl_node **cands, size_t n, const strata_dcm *d, uint32_t rate_kbps)
+{
+    ctl_node *best = NULL;
+    uint64_t best_room = 0;
+    for (size_t i = 0; i < n; i++) {
+        ctl_node *h = cands[i];
+        if (h->roots == d || h->naway >= CONTROL_MAX_AWAY_TREES)
+            continue;
+        int already = 0;
+        for (uint8_t j = 0; j < h->naway && !already; j++)
+            already = h->away[j].d == d;
+        if (already)
+            continue;
+        uint64_t room = away_room(h, rate_kbps);
+        if (!best || room > best_room || (room == best_room && h->id.v < best->id.v)) {
+            best = h;
+            best_room = room;
+        }
+    }
+    return best;
+}
+
+/* Gives d's trees without a feeder of their own, and the extra trees of
+ * its heads of several, to other regions' heads. */
+static int ec_assign(strata_control *c, ctl_channel *ch, strata_dcm *d, ctl_node **cands, size_t n)
+{
+    int changed = 0;
+    for (int s = strata_dcm_trees(d) - 1; s >= 0; s--) {
+        ctl_node *f = tree_feeder(c, d, (uint8_t)s);
+        int shared = f && f->roots == d && popcount32(f->root_subs) > 1;
+        if (f && !shared)
+            continue;
+        ctl_node *g = away_candidate(cands, n, d, ch->rate_kbps);
+        if (!g)
+            return changed; /* everyone is full, or every head is d's */
+        if (shared) {
+            f->root_subs &= ~(1u << s);
+            strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending tree s */
+        }
+        g->away[g->naway++] = (struct ctl_away){d, (uint8_t)s};
+        strata_dcm_set_substream_root(d, (uint8_t)s, (strata_peer_ref){g->id, g->host->addr});
+        changed = 1;
+    }
+    return changed;
+}
+
+/* ec_assign for every region of ch that needs it; 1 when a tree moved. */
+static int ec_assign_channel(strata_control *c, ctl_channel *ch)
+{
+    if (c->levels != STRATA_LEVELS_EC || !ch->backbone)
+        return 0;
+    size_t n = 0;
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        ctl_node *h = c->nodes.items[i];
+        if (h->ch != ch || !h->roots || h->naway >= CONTROL_MAX_AWAY_TREES)
+            continue;
+        if (n == c->away_cap) {
+            size_t cap = c->away_cap ? c->away_cap * 2 : 64;
+            ctl_node **p = strata_mem_realloc(c->alloc, c->away_cands, cap * sizeof *p);
+            if (!p)
+                break; /* no memory: fewer candidates this time */
+            c->away_cands = p;
+            c->away_cap = cap;
+        }
+        c->away_cands[n++] = h;
+    }
+    int changed = 0;
+    for (size_t i = 0; i < ch->ndcms && n > 0; i++)
+        changed |= ec_assign(c, ch, ch->dcms[i], c->away_cands, n);
+    return changed;
+}
+
+static void flush_channel(strata_control *c, ctl_channel *ch, uint64_t now);
+
 static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
 {
-    if (!ch->source.v)
+    /* The trees that moved may be other regions' than those the caller
+     * flushes: they are flushed at the end. */
+    int moved = ec_assign_channel(c, ch);
+    if (!ch->source.v) {
+        if (moved)
+            flush_channel(c, ch, now);
         return; /* DCMs learn the source when it joins */
+    }
     uint64_t needs = ch->backbone ? source_needs_kbps(c, ch) : 0;
     uint64_t used = 0;
     for (size_t i = 0; i < ch->ndcms; i++) {
@@ -830,6 +1035,8 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
             strata_logf(c->log, STRATA_LOG_ERROR, "control: backbone: source update failed: %s",
                         strata_strerror(err));
     }
+    if (moved)
+        flush_channel(c, ch, now);
 }
 
 /* After a join or leave in region d: a directly fed region whose trees
@@ -888,7 +1095,7 @@ static unsigned head_count(strata_control *c, strata_dcm *d)
 {
     unsigned n = 0;
     uint32_t seen = 0;
-    for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
         ctl_node *h = sub_head(c, d, s);
         if (!h || (h->root_subs & seen))
             continue;
@@ -913,11 +1120,13 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
         *moved = 0;
     if (!ch->backbone)
         return 0;
-    uint8_t k = strata_dcm_k(d);
+    uint8_t k = strata_dcm_trees(d);
     for (uint8_t s = 0; s < k; s++) {
         ctl_node *h = sub_head(c, d, s);
         if (h && popcount32(h->root_subs) == 1)
             continue;
+        if (!h && tree_feeder(c, d, s))
+            continue; /* another region's preferred node feeds it (ec_assign) */
         strata_node_id id = {0};
         if (head_count(c, d) < c->heads_per_region)
             id = strata_dcm_best_member(d, head_min_kbps(ch));
@@ -942,12 +1151,12 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
         if (moved)
             *moved = 1;
     }
-    if (!has_heads(c, d)) {
-        for (uint8_t s = 0; s < k; s++)
+    /* Trees whose feeder went and that no head took go back to the source
+     * (another region's head may feed the others: ec_assign). */
+    for (uint8_t s = 0; s < k; s++)
+        if (!tree_feeder(c, d, s) && strata_dcm_substream_root(d, s).node.v)
             strata_dcm_set_substream_root(d, s, (strata_peer_ref){{0}, {0, 0}});
-        return 0;
-    }
-    return 1;
+    return has_heads(c, d);
 }
 
 /* The channel's second region starts its backbone: a DCM without a region
@@ -990,11 +1199,12 @@ static uint32_t asked_kbps(const ctl_node *rec, const ctl_channel *ch)
 {
     uint64_t links;
     uint8_t k = strata_dcm_k(rec->dcm);
+    links = strata_dcm_child_links(rec->dcm, rec->id, (1u << strata_dcm_trees(rec->dcm)) - 1u);
     if (rec->roots)
-        links = strata_dcm_child_links(rec->dcm, rec->id, (1u << k) - 1u) +
-                strata_dcm_child_links(rec->roots, STRATA_MTREE_SOURCE, rec->root_subs);
-    else
-        links = strata_dcm_child_links(rec->dcm, rec->id, (1u << k) - 1u);
+        links += strata_dcm_child_links(rec->roots, STRATA_MTREE_SOURCE, rec->root_subs);
+    for (uint8_t i = 0; i < rec->naway; i++)
+        links +=
+            strata_dcm_child_links(rec->away[i].d, STRATA_MTREE_SOURCE, 1u << rec->away[i].tree);
     uint64_t kbps = links * ch->rate_kbps / k;
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
 }
@@ -1024,10 +1234,11 @@ static int unmake_head(strata_control *c, ctl_channel *ch, ctl_node *h, uint64_t
     strata_dcm_remove(ch->backbone, h->id);
     h->dcm = d;
     h->roots = NULL;
-    for (uint8_t s = 0; s < strata_dcm_k(d); s++)
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++)
         if ((h->root_subs >> s) & 1u)
             strata_dcm_set_substream_root(d, s, (strata_peer_ref){{0}, {0, 0}});
     h->root_subs = 0;
+    drop_away(h);
     c->demotions++;
     if (log_allowed(c, STRATA_LOG_INFO, now))
         strata_logf(c->log, STRATA_LOG_INFO, "control: node %016llx no longer heads dcm %u",
@@ -1040,12 +1251,14 @@ static int unmake_head(strata_control *c, ctl_channel *ch, ctl_node *h, uint64_t
  * than its floor; trees without a head go to the head with the fewest. */
 static void spread_trees(strata_control *c, strata_dcm *d, ctl_node **heads, size_t n)
 {
-    uint8_t k = strata_dcm_k(d);
+    uint8_t k = strata_dcm_trees(d);
     if (n == 0)
         return;
     unsigned hi = (unsigned)((k + n - 1) / n), lo = (unsigned)(k / n);
     for (uint8_t s = 0; s < k; s++) {
         ctl_node *h = sub_head(c, d, s);
+        if (!h && tree_feeder(c, d, s))
+            continue; /* another region's preferred node feeds it (ec_assign) */
         size_t least = 0;
         for (size_t i = 1; i < n; i++)
             if (popcount32(heads[i]->root_subs) < popcount32(heads[least]->root_subs))
@@ -1096,7 +1309,7 @@ static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
     uint8_t want[PREF_MAX_HEADS + PREF_CANDIDATES];
     size_t n = 0;
     uint32_t seen = 0;
-    for (uint8_t s = 0; s < strata_dcm_k(d); s++) {
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
         ctl_node *h = sub_head(c, d, s);
         if (h && !(h->root_subs & seen) && n < PREF_MAX_HEADS) {
             seen |= h->root_subs;
@@ -1176,9 +1389,12 @@ static void member_moved(strata_control *c, ctl_node *rec, strata_addr addr, uin
         return;
     }
     strata_dcm_set_addr(rec->dcm, rec->id, addr);
-    for (uint8_t s = 0; rec->roots && s < strata_dcm_k(rec->roots); s++)
+    for (uint8_t s = 0; rec->roots && s < strata_dcm_trees(rec->roots); s++)
         if ((rec->root_subs >> s) & 1u)
             strata_dcm_set_substream_root(rec->roots, s, (strata_peer_ref){rec->id, addr});
+    for (uint8_t i = 0; i < rec->naway; i++)
+        strata_dcm_set_substream_root(rec->away[i].d, rec->away[i].tree,
+                                      (strata_peer_ref){rec->id, addr});
 }
 
 /* Records a node's new address (heard from membership rec) and tells the
@@ -1411,6 +1627,7 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
          * or the source, or the region goes if no one is left in it. */
         strata_dcm *region = rec->roots;
         strata_dcm_remove(rec->dcm, rec->id);
+        drop_away(rec);
         c->peers--;
         if (dcm_unused(c, region)) {
             dcm_destroy(c, region);
@@ -1704,7 +1921,7 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     if (!ch->backbone && ch->ndcms >= 2) {
         backbone_start(c, ch, now);
     } else if (ch->backbone && rec->upload_kbps >= head_min_kbps(ch) &&
-               (c->levels != STRATA_LEVELS_MESH || !has_heads(c, d))) {
+               (!mesh_levels(c) || !has_heads(c, d))) {
         /* With a mesh, later places are the evaluations' (see "Preferred
          * nodes"). */
         /* A capable newcomer may head a tree (or the region's first);
@@ -2048,7 +2265,9 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     }
     if (cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->region_mode > STRATA_REGION_LOCALITY ||
         cfg->prefix_bits > 32 ||
-        (cfg->levels != STRATA_LEVELS_BACKBONE && cfg->levels != STRATA_LEVELS_MESH) ||
+        (cfg->levels != STRATA_LEVELS_BACKBONE && cfg->levels != STRATA_LEVELS_MESH &&
+         cfg->levels != STRATA_LEVELS_EC) ||
+        cfg->parity > STRATA_WIRE_MAX_PARITY ||
         cfg->preferred_per_region > STRATA_WIRE_MAX_SUBSTREAMS || cfg->mesh_c > STRATA_MESH_MAX_C)
         goto fail_config;
     strata_control *c = strata_mem_calloc(a, 1, sizeof *c);
@@ -2062,11 +2281,15 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : STRATA_CONTROL_DEFAULT_HEARTBEAT_MS;
     c->recruit = !cfg->no_recruit;
     c->levels = cfg->levels;
-    c->heads_per_region = cfg->levels == STRATA_LEVELS_MESH
+    c->heads_per_region = cfg->levels != STRATA_LEVELS_BACKBONE
                               ? (cfg->preferred_per_region ? cfg->preferred_per_region
                                                            : STRATA_CONTROL_DEFAULT_PREFERRED)
                               : CONTROL_HEADS_PER_REGION;
     c->mesh_c = cfg->mesh_c;
+    /* n >= c - 1 parity trees: any c - 1 preferred nodes lost cost a cluster
+     * at most c - 1 trees (docs/hierarchy.md). */
+    uint8_t mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
+    c->parity = cfg->parity ? cfg->parity : (mesh_c > 2 ? (uint8_t)(mesh_c - 1) : 1);
     c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
     c->hb_ns = STRATA_MS(c->heartbeat_ms);
     c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;
@@ -2127,6 +2350,7 @@ void strata_control_del(strata_control *c)
     ptab_free(&c->channels, c->alloc);
     strata_directory_del(c->dir);
     strata_outbox_free(&c->own_outbox);
+    strata_mem_free(c->alloc, c->away_cands);
     strata_mem_free(c->alloc, c);
 }
 
@@ -2329,7 +2553,7 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
         }
     } while (n == CONTROL_SCAN_CHUNK);
     recruit_scan(c, now);
-    if (c->levels == STRATA_LEVELS_MESH && !c->recover_until && now >= c->next_eval_ns) {
+    if (mesh_levels(c) && !c->recover_until && now >= c->next_eval_ns) {
         c->next_eval_ns = deadline(now, c->hb_ns * PREF_EVAL_HEARTBEATS);
         evaluate_preferred(c, now);
     }
@@ -2359,7 +2583,7 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
         e->k = c->k;
         if (rec->dcm) {
             e->dcm = strata_dcm_id_of(rec->dcm);
-            strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_SUBSTREAMS);
+            strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_TREES);
         }
         const strata_dcm *rd = region_dcm(rec);
         if (rd) {

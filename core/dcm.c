@@ -1157,7 +1157,9 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
     strata_node_id tp[STRATA_WIRE_MAX_TREES];
     memset(tp, 0, sizeof tp);
     strata_dcm_parent_ids(d, m->id, tp, STRATA_WIRE_MAX_TREES);
-    int differ = hb->n_parents != d->trees;
+    /* A mesh member that also roots parity trees below (levels = ec)
+     * reports their entries after its k. */
+    int differ = d->mesh ? hb->n_parents < d->trees : hb->n_parents != d->trees;
     for (uint8_t s = 0; !differ && s < d->trees; s++)
         differ = hb->parents[s].parent.v != tp[s].v;
     if (!differ)

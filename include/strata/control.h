@@ -42,6 +42,8 @@ enum strata_levels {
     STRATA_LEVELS_BACKBONE =
         0,                  /* one head per region, fed by a multi-tree (the two tiers of old) */
     STRATA_LEVELS_MESH = 2, /* several preferred nodes per region, flooding over a mesh */
+    STRATA_LEVELS_EC = 3,   /* the mesh above each region's erasure-coded cluster: k data and
+                               n parity trees, each rooted at another preferred node */
 };
 
 typedef struct strata_control_config {
@@ -55,7 +57,8 @@ typedef struct strata_control_config {
     int no_recruit;          /* nonzero: never ask a node to relay a channel it does not watch */
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
-    uint8_t mesh_c;               /* STRATA_LEVELS_MESH: 0 = 3 (strata/mesh.h) */
+    uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
+    uint8_t parity;               /* EC: n, parity trees per cluster; 0 = mesh_c - 1 (at least 1) */
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
@@ -67,7 +70,7 @@ enum strata_control_defaults {
     STRATA_CONTROL_DEFAULT_PREFIX_BITS = 24,
     STRATA_CONTROL_DEFAULT_MAX_NODES = 1000000, /* memberships (node, channel) */
     STRATA_CONTROL_MAX_CHANNELS_PER_NODE = 16,
-    STRATA_CONTROL_DEFAULT_PREFERRED = 2, /* preferred nodes per region (levels = mesh) */
+    STRATA_CONTROL_DEFAULT_PREFERRED = 2, /* preferred nodes per region (levels mesh and ec) */
 };
 
 typedef struct strata_control_status {
@@ -123,7 +126,7 @@ typedef struct strata_control_entry {
     uint8_t k;
     strata_dcm_id dcm; /* the DCM whose trees it is in (a head's: the backbone); 0 for a source */
     /* per substream: a node, STRATA_MTREE_SOURCE or 0 (none); a source's are 0 */
-    strata_node_id parents[STRATA_WIRE_MAX_SUBSTREAMS];
+    strata_node_id parents[STRATA_WIRE_MAX_TREES];
     /* For display (the topology page): the regional DCM (differs from dcm
      * for a head) and its region label (NUL-terminated, "" for a source),
      * the node's address, this channel's share of its upload, and its

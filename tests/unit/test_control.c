@@ -15,13 +15,14 @@ enum {
     MAXN = 48, /* fake nodes */
     MAXD = 32, /* DCMs one fake node can hear from (a source hears from all) */
     K = 4,
+    T = STRATA_WIRE_MAX_TREES, /* instructions a fake node keeps per DCM: data and parity trees */
     HB_MS = 1000,
 };
 
 typedef struct fdcm {
     uint32_t dcm;
-    uint8_t have[K];
-    strata_msg_instruction in[K];
+    uint8_t have[T];
+    strata_msg_instruction in[T];
 } fdcm;
 
 typedef struct fnode {
@@ -42,7 +43,7 @@ typedef struct fnode {
     uint32_t epoch; /* highest applied */
     uint64_t instr_rx;
     uint32_t hb_seq;
-    uint64_t rx_seq[STRATA_WIRE_MAX_SUBSTREAMS];
+    uint64_t rx_seq[T];
     int freeze_rx; /* substream whose rx_seq stops advancing, or -1 */
     uint64_t tx_seq, played, missed, tx_bytes;
     /* heartbeat overrides for specific tests */
@@ -172,7 +173,7 @@ static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
         }
         f->instr_rx++;
         CHECK_EQ_INT(in.k, K);
-        if (in.substream >= K)
+        if (in.substream >= K + in.n)
             return;
         fdcm *d = dcm_slot(f, in.dcm.v, 1);
         CHECK(d != NULL);
@@ -292,8 +293,11 @@ static int send_hb(net *t, fnode *f)
     hb.missed_packets = f->missed;
     hb.tx_data_bytes = f->tx_bytes;
     if (f->role == STRATA_ROLE_PEER) {
-        hb.n_parents = K;
-        for (int s = 0; s < K; s++) {
+        /* A member of an EC cluster reports its parity trees' parents too. */
+        const strata_msg_instruction *first = latest(f, f->reply.dcm.v, 0);
+        hb.n_parents =
+            (uint8_t)(K + (first && first->algorithm == STRATA_ALG_EC_TREE ? first->n : 0));
+        for (int s = 0; s < hb.n_parents; s++) {
             const strata_msg_instruction *in = latest(f, f->reply.dcm.v, s);
             hb.parents[s].parent = in ? in->parent.node : (strata_node_id){0};
             if (f->lie_parents)
@@ -320,7 +324,7 @@ static void tick(net *t)
         fnode *f = &t->n[i];
         if (!f->used || !f->alive)
             continue;
-        for (int s = 0; s < K; s++)
+        for (int s = 0; s < T; s++)
             if (s != f->freeze_rx)
                 f->rx_seq[s] += 10;
         send_hb(t, f);
@@ -1101,14 +1105,16 @@ static void test_mesh_levels(void)
  * parent lists it and its parent chain ends at the source or at a head
  * that floods; no region has more than P heads; the source reaches every
  * flooding head over the mesh; nobody names a peer that is gone. */
-static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t mesh_dcm)
+static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t mesh_dcm, int trees)
 {
     int bad = 0;
     for (int i = 0; i < n; i++) {
         fnode *p = peers[i];
         if (!p->alive)
             continue;
-        for (int s = 0; s < K; s++) {
+        for (int s = 0; s < trees; s++) {
+            if (s >= K && is_head(p))
+                continue; /* a head roots parity trees, or none */
             const strata_msg_instruction *in = latest(p, 0, s);
             if (!in) {
                 bad++;
@@ -1138,8 +1144,9 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
             int hops = 0;
             while (q && q != src && hops <= MAXN) {
                 const strata_msg_instruction *qi = latest(q, 0, s);
-                if (qi && qi->algorithm == STRATA_ALG_FLOOD)
-                    break;
+                if (qi && (qi->algorithm == STRATA_ALG_FLOOD ||
+                           (s >= K && qi->parent.node.v == 0 && is_head(q))))
+                    break; /* the mesh, or a head rooting a parity tree */
                 fnode *par = qi && qi->parent.node.v ? by_id_in(t, qi->parent.node.v, src) : NULL;
                 const strata_msg_instruction *pi = par ? latest(par, mesh_dcm, s) : NULL;
                 if (par && par != src && (!par->alive || !pi || !ref_lists(pi, q->id.v))) {
@@ -1189,15 +1196,16 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
     return bad;
 }
 
-static void test_mesh_churn_property(void)
+static void levels_churn_property(uint8_t levels)
 {
     enum { PEERS = 40, ROUNDS = 30 };
+    int trees = levels == STRATA_LEVELS_EC ? K + 2 : K;
     static const uint32_t ups[] = {0, 1000, 2000, 5000, 9000, 16000};
     static const char *const labels[] = {"eu", "us", "as"};
     strata_rng rng;
     strata_rng_seed(&rng, test_seed(0x3e5u));
     strata_control_config cfg = base_cfg();
-    cfg.levels = STRATA_LEVELS_MESH;
+    cfg.levels = levels;
     net *t = net_new(&cfg);
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
     send_join(t, src);
@@ -1239,7 +1247,7 @@ static void test_mesh_churn_property(void)
             if (in && in->algorithm == STRATA_ALG_FLOOD)
                 mesh_dcm = in->dcm.v;
         }
-        int b = check_mesh_round(t, src, peers, PEERS, mesh_dcm);
+        int b = check_mesh_round(t, src, peers, PEERS, mesh_dcm, trees);
         if (b)
             fprintf(stderr, "round %d: %d problems\n", round, b);
         bad += b;
@@ -1250,6 +1258,12 @@ static void test_mesh_churn_property(void)
     CHECK_EQ_INT(bad, 0);
     CHECK_EQ_U64(t->stray, 0);
     net_del(t);
+}
+
+static void test_mesh_churn_property(void)
+{
+    levels_churn_property(STRATA_LEVELS_MESH);
+    levels_churn_property(STRATA_LEVELS_EC); /* the same, with k + n trees below the mesh */
 }
 
 static void test_direct_region_budget(void)
@@ -2157,12 +2171,146 @@ static void test_two_channels(void)
     net_del(t);
 }
 
+/* levels = ec: the root children of each tree t of region r's cluster, and
+ * the one node they all name as parent there (0: none, -1: several). */
+static int64_t ec_tree_feeder(net *t, fnode **members, int n, int tree)
+{
+    int64_t feeder = 0;
+    for (int i = 0; i < n; i++) {
+        fnode *f = members[i];
+        if (!f->alive || is_head(f))
+            continue;
+        const strata_msg_instruction *in = latest(f, 0, tree);
+        if (!in)
+            return -1;
+        fnode *p = by_id(t, in->parent.node.v);
+        if (!p || !is_head(p))
+            continue; /* a member below another member */
+        if (feeder && feeder != (int64_t)p->id.v)
+            return -1;
+        feeder = (int64_t)p->id.v;
+    }
+    return feeder;
+}
+
+/* Every region's k + n trees are each fed by another preferred node, the
+ * region's own heads on data trees; every member has EC_TREE instructions
+ * for all k + n trees, naming n and level 2, with a parent in each; a
+ * parity tree's feeder has an EC_TREE instruction for it listing the root
+ * children, with no parent; the source gets no parity instructions. */
+static void check_ec_regions(net *t, fnode *src, fnode *peers[][6], int regions, int parity)
+{
+    for (int r = 0; r < regions; r++) {
+        int64_t feeders[T];
+        for (int tr = 0; tr < K + parity; tr++) {
+            feeders[tr] = ec_tree_feeder(t, peers[r], 6, tr);
+            CHECK(feeders[tr] > 0);
+            for (int u = 0; u < tr; u++)
+                CHECK(feeders[u] != feeders[tr]);
+            fnode *h = feeders[tr] > 0 ? by_id(t, (uint64_t)feeders[tr]) : NULL;
+            int home = 0;
+            for (int i = 0; h && i < 6; i++)
+                home |= peers[r][i] == h;
+            if (home)
+                CHECK(tr < K); /* a region's own heads feed data trees */
+            const strata_msg_instruction *hi = h ? latest(h, 0, tr) : NULL;
+            CHECK(hi != NULL);
+            if (hi && tr >= K)
+                CHECK(hi->algorithm == STRATA_ALG_EC_TREE && hi->n == parity &&
+                      hi->parent.node.v == 0);
+            for (int i = 0; hi && i < 6; i++) {
+                fnode *f = peers[r][i];
+                const strata_msg_instruction *in =
+                    f->alive && !is_head(f) ? latest(f, 0, tr) : NULL;
+                if (in && in->parent.node.v == h->id.v)
+                    CHECK(ref_lists(hi, f->id.v));
+            }
+        }
+        for (int i = 0; i < 6; i++) {
+            fnode *f = peers[r][i];
+            if (!f->alive || is_head(f))
+                continue;
+            for (int tr = 0; tr < K + parity; tr++) {
+                const strata_msg_instruction *in = latest(f, 0, tr);
+                CHECK(in && in->algorithm == STRATA_ALG_EC_TREE && in->n == parity &&
+                      in->level == 2 && in->parent.node.v != 0);
+            }
+        }
+    }
+    for (int i = 0; i < src->nd; i++)
+        for (int tr = K; tr < T; tr++)
+            CHECK(!src->d[i].have[tr]);
+}
+
+static void test_ec_levels(void)
+{
+    enum { REGIONS = 4, PARITY = 2 };
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_EC;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const char *const regions[] = {"eu", "us", "as", "sa"};
+    fnode *peers[REGIONS][6];
+    uint64_t id = 1;
+    for (int r = 0; r < REGIONS; r++) {
+        for (int i = 0; i < 6; i++) {
+            static const uint32_t ups[6] = {9000, 12000, 2000, 1500, 1000, 1000};
+            peers[r][i] =
+                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], regions[r]);
+            id++;
+            send_join(t, peers[r][i]);
+            CHECK_EQ_INT(peers[r][i]->reply.status, STRATA_JOIN_OK);
+        }
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    for (int r = 0; r < REGIONS; r++)
+        CHECK(is_head(peers[r][0]) && is_head(peers[r][1]));
+    check_ec_regions(t, src, peers, REGIONS, PARITY);
+
+    /* Two preferred nodes go at once, both of one region: every cluster
+     * loses at most two of its six trees, and the trees they fed get other
+     * feeders, still all distinct. */
+    fnode *gone[2] = {peers[2][0], peers[2][1]};
+    for (int r = 0; r < REGIONS; r++) {
+        int lost = 0;
+        for (int tr = 0; tr < K + PARITY; tr++) {
+            int64_t f = ec_tree_feeder(t, peers[r], 6, tr);
+            lost += f == (int64_t)gone[0]->id.v || f == (int64_t)gone[1]->id.v;
+        }
+        CHECK(lost <= PARITY);
+    }
+    for (int i = 0; i < 2; i++) {
+        send_leave(t, gone[i]);
+        gone[i]->alive = 0;
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    check_ec_regions(t, src, peers, REGIONS, PARITY);
+    for (int r = 0; r < REGIONS; r++)
+        for (int i = 0; i < 6; i++) {
+            fnode *f = peers[r][i];
+            for (int tr = 0; f->alive && tr < K + PARITY; tr++) {
+                const strata_msg_instruction *in = latest(f, 0, tr);
+                CHECK(!in ||
+                      (!ref_lists(in, gone[0]->id.v) && !ref_lists(in, gone[1]->id.v) &&
+                       in->parent.node.v != gone[0]->id.v && in->parent.node.v != gone[1]->id.v));
+            }
+        }
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    net_del(t);
+}
+
 int main(void)
 {
     test_topology_and_churn();
     test_stall_reparent();
     test_regions();
     test_mesh_levels();
+    test_ec_levels();
     test_mesh_churn_property();
     test_direct_region_budget();
     test_region_move();
