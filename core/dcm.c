@@ -8,70 +8,11 @@
  * member is added, so marking a node dirty never allocates and a tree
  * change can never be lost to an allocation failure.
  */
-#include "dcm.h"
+#include "dcm_int.h"
 
-#include "idmap.h"
 #include "strata/mesh.h"
 
 #include <string.h>
-
-typedef struct dcm_member {
-    strata_node_id id;
-    strata_addr addr;
-    uint32_t upload_kbps;
-    uint32_t region;        /* a mesh's members: which region they are of (strata_mesh_add) */
-    strata_node_id leaf_of; /* a mesh's leaf: the member feeding it (see "Leaves"); 0 = none */
-    uint16_t leaves;        /* a mesh member: the leaves it feeds */
-    uint8_t dirty;
-    uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
-    uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
-    uint32_t dirty_subs;     /* the trees whose instruction it needs again */
-} dcm_member;
-
-/* Stall detection state of one substream of one member (SPEC C13). */
-typedef struct dcm_stall {
-    uint64_t seq;        /* last_rx_seq as last reported */
-    uint64_t since_ns;   /* when it last advanced, or the baseline was reset */
-    uint64_t other_base; /* highest last_rx_seq of the other substreams then */
-    uint64_t parent;     /* tree parent (as reported) the baseline belongs to */
-} dcm_stall;
-
-struct strata_dcm {
-    const strata_alloc *alloc;
-    strata_dcm_id id;
-    strata_channel_id channel;
-    uint8_t k;     /* data substreams */
-    uint8_t n;     /* parity trees (EC_TREE), else 0 */
-    uint8_t trees; /* k + n: the multi-tree's trees */
-    uint8_t level; /* stamped into instructions (0: not said) */
-    uint8_t region_len;
-    char region[STRATA_WIRE_MAX_REGION_BYTES];
-    uint32_t rate_kbps;
-    uint32_t source_upload_kbps;
-    unsigned share_percent;      /* of declared uploads the trees use, see "Upload headroom" */
-    uint64_t share_failed_slots; /* scaled capacity at the last failed try, 0 = none */
-    strata_peer_ref source;
-    /* who feeds each tree's root children in the source's place (a region's
-     * head); a zero ref: the source itself */
-    strata_peer_ref sub_root[STRATA_WIRE_MAX_TREES];
-    uint32_t source_dirty; /* the trees whose instruction the source needs again */
-    uint8_t algorithm;     /* TREE or EC_TREE: the multi-tree; FLOOD: the mesh */
-    uint8_t mesh_c;
-    strata_mtree *tree; /* the topology: one of these two */
-    strata_mesh *mesh;
-
-    dcm_member *members; /* dense; index maps id -> position */
-    dcm_stall *stall;    /* k entries per member, in the members' order */
-    size_t count, cap;
-    uint64_t stall_ns;
-    uint64_t scaled_slots; /* the members' slots at the scaled share, kept up to date */
-    strata_idmap index;
-
-    strata_node_id *dirty; /* FIFO of possibly dirty member ids */
-    size_t dirty_head, dirty_len, dirty_cap;
-};
-
-enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
 
 /* Upload headroom. The trees are built from STRATA_DCM_UPLOAD_SHARE_PERCENT
  * of each node's declared upload (members and the source alike), not all
@@ -90,7 +31,6 @@ enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
  * scaled capacity exceeds both the need by two members and the capacity
  * at the last failed try by one member (hysteresis, so that joins and
  * leaves at the boundary do not rebuild the trees back and forth). */
-enum { STRATA_DCM_UPLOAD_SHARE_PERCENT = 85, DCM_FULL_SHARE_PERCENT = 100 };
 
 /* The capacity the trees may use of a declared upload at share percent;
  * 0 (unlimited, for the source) stays 0. */
@@ -113,7 +53,7 @@ static uint32_t tree_upload(const strata_dcm *d, uint32_t upload_kbps)
 
 /* --- member table --------------------------------------------------------- */
 
-static dcm_member *member_get(const strata_dcm *d, strata_node_id id)
+dcm_member *dcm_member_get(const strata_dcm *d, strata_node_id id)
 {
     uint32_t i;
     if (!strata_idmap_get(&d->index, id.v, &i))
@@ -147,14 +87,14 @@ static void dirty_compact(strata_dcm *d)
 {
     size_t n = 0;
     for (size_t i = d->dirty_head; i < d->dirty_head + d->dirty_len; i++) {
-        dcm_member *m = member_get(d, d->dirty[i]);
+        dcm_member *m = dcm_member_get(d, d->dirty[i]);
         if (!m || m->dirty != 1)
             continue;
         m->dirty = 2; /* kept: a later duplicate is skipped */
         d->dirty[n++] = d->dirty[i];
     }
     for (size_t i = 0; i < n; i++)
-        member_get(d, d->dirty[i])->dirty = 1;
+        dcm_member_get(d, d->dirty[i])->dirty = 1;
     d->dirty_head = 0;
     d->dirty_len = n;
 }
@@ -189,7 +129,7 @@ static void mark_subs(strata_dcm *d, strata_node_id id, uint32_t subs)
         d->source_dirty |= subs;
         return;
     }
-    dcm_member *m = member_get(d, id);
+    dcm_member *m = dcm_member_get(d, id);
     if (!m)
         return;
     m->dirty_subs |= subs;
@@ -207,7 +147,7 @@ static void mark_subs(strata_dcm *d, strata_node_id id, uint32_t subs)
 }
 
 /* Every tree of id. */
-static void mark(strata_dcm *d, strata_node_id id)
+void dcm_mark(strata_dcm *d, strata_node_id id)
 {
     mark_subs(d, id, DCM_ALL_SUBS);
 }
@@ -235,168 +175,13 @@ static void pull_tree_dirty(strata_dcm *d)
     } while (n == DCM_DIRTY_CHUNK);
 }
 
-/* --- mesh leaves ------------------------------------------------------------
- *
- * Leaves. A mesh member whose upload carries fewer than c links is given
- * none (mesh_member_upload: its few links would take the room of the core
- * members it needs), nor is a member the mesh found no room for; either
- * would receive nothing. Such a member is a leaf below the mesh instead, as it would be a leaf of a
- * tree: one member with room to spare feeds it the whole stream (its
- * instructions list the leaf in every substream; the leaf's name it as
- * parent), near it first (same region), and the mesh is told that feeder's
- * upload less what its leaves take, so its links never exceed its upload.
- * A leaf sends nothing back. When its feeder goes, it is attached again. */
-
-static dcm_member *member_get(const strata_dcm *d, strata_node_id id);
-static void mark(strata_dcm *d, strata_node_id id);
-
-/* What one link (or one leaf) of the mesh costs its sender, kbit/s. */
-static uint32_t mesh_link_kbps(const strata_dcm *d)
-{
-    uint64_t k = ((uint64_t)d->rate_kbps * 100u + STRATA_DCM_UPLOAD_SHARE_PERCENT - 1) /
-                 STRATA_DCM_UPLOAD_SHARE_PERCENT;
-    return k > UINT32_MAX ? UINT32_MAX : (uint32_t)k;
-}
-
-/* A member's upload as the mesh sees it: what its leaves take is gone. */
-static uint32_t mesh_upload(const strata_dcm *d, const dcm_member *m)
-{
-    uint64_t used = (uint64_t)m->leaves * mesh_link_kbps(d);
-    return used >= m->upload_kbps ? 0 : (uint32_t)(m->upload_kbps - used);
-}
-
-/* What a new member offers the mesh: its upload if that carries c links
- * (a core member), else nothing: a weak member's few links would take the
- * room core members keep for leaves, and it is fed as well as a leaf. */
-static uint32_t mesh_member_upload(const strata_dcm *d, uint32_t upload_kbps)
-{
-    return strata_mesh_degree_cap(d->mesh, upload_kbps) >= d->mesh_c ? upload_kbps : 0;
-}
-
-/* Leaves a member may still take on: its cap less its links, and less the
- * c links a core member keeps (a leaf must not make it weak). */
-static uint32_t mesh_spare(const strata_dcm *d, const dcm_member *m)
-{
-    int role = strata_mesh_role(d->mesh, m->id);
-    if (role == STRATA_MESH_UNLINKED)
-        return 0;
-    strata_node_id nb[STRATA_MESH_MAX_DEGREE];
-    size_t links = strata_mesh_neighbours(d->mesh, m->id, nb, STRATA_MESH_MAX_DEGREE);
-    for (size_t i = 0; i < links && i < STRATA_MESH_MAX_DEGREE; i++)
-        if (nb[i].v == d->source.node.v)
-            links--; /* nothing flows to the source */
-    if (role == STRATA_MESH_CORE && links < d->mesh_c)
-        links = d->mesh_c;
-    uint32_t cap = strata_mesh_degree_cap(d->mesh, mesh_upload(d, m));
-    return cap > links ? cap - (uint32_t)links : 0;
-}
-
-/* Finds leaf m a feeder with room (its region first, then the most room;
- * ties: the smaller id) and attaches it. Returns 1 when attached. */
-static int leaf_attach(strata_dcm *d, dcm_member *m)
-{
-    dcm_member *best = NULL;
-    uint32_t best_spare = 0;
-    for (size_t i = 0; i < d->count; i++) {
-        dcm_member *p = &d->members[i];
-        if (p == m || p->leaf_of.v)
-            continue;
-        uint32_t spare = mesh_spare(d, p);
-        if (spare == 0)
-            continue;
-        int near = p->region == m->region, best_near = best && best->region == m->region;
-        if (!best || near > best_near ||
-            (near == best_near &&
-             (spare > best_spare || (spare == best_spare && p->id.v < best->id.v)))) {
-            best = p;
-            best_spare = spare;
-        }
-    }
-    if (!best)
-        return 0;
-    m->leaf_of = best->id;
-    best->leaves++;
-    strata_mesh_set_upload(d->mesh, best->id, mesh_upload(d, best));
-    mark(d, best->id);
-    mark(d, m->id);
-    return 1;
-}
-
-/* Leaf m no longer needs its feeder, which gets the room back. */
-static void leaf_detach(strata_dcm *d, dcm_member *m)
-{
-    dcm_member *p = member_get(d, m->leaf_of);
-    if (p && p->leaves) {
-        p->leaves--;
-        strata_mesh_set_upload(d->mesh, p->id, mesh_upload(d, p));
-        mark(d, p->id);
-    }
-    m->leaf_of = (strata_node_id){0};
-    mark(d, m->id);
-}
-
-/* 1 when member m has a link to another member or to the source. */
-static int mesh_linked(const strata_dcm *d, const dcm_member *m)
-{
-    strata_node_id nb[1];
-    return strata_mesh_neighbours(d->mesh, m->id, nb, 1) > 0;
-}
-
-/* Members without a link (unlinked ones, and weak ones the mesh found no
- * room for) and without a feeder get one, where there is room; a leaf that
- * has links now lets its feeder go. */
-static void leaves_attach_all(strata_dcm *d)
-{
-    for (size_t i = 0; i < d->count; i++) {
-        dcm_member *m = &d->members[i];
-        int linked = mesh_linked(d, m);
-        if (!m->leaf_of.v && !linked)
-            leaf_attach(d, m);
-        else if (m->leaf_of.v && linked && !m->leaves)
-            leaf_detach(d, m);
-    }
-}
-
-/* Member id leaves the mesh: its feeder gets the room back; its own leaves
- * are detached (attached again by leaves_attach_all). */
-static void leaves_release(strata_dcm *d, strata_node_id id)
-{
-    dcm_member *m = member_get(d, id);
-    if (m && m->leaf_of.v)
-        leaf_detach(d, m);
-    for (size_t i = 0; m && m->leaves && i < d->count; i++) {
-        dcm_member *l = &d->members[i];
-        if (l->leaf_of.v == id.v) {
-            l->leaf_of = (strata_node_id){0};
-            m->leaves--;
-            mark(d, l->id);
-        }
-    }
-}
-
-/* The leaves of id and the feeder of id, marked: their refs name it. */
-static void mark_leaf_links(strata_dcm *d, strata_node_id id)
-{
-    const dcm_member *m = member_get(d, id);
-    if (!m)
-        return;
-    if (m->leaf_of.v)
-        mark(d, m->leaf_of);
-    for (size_t i = 0; m->leaves && i < d->count; i++)
-        if (d->members[i].leaf_of.v == id.v)
-            mark(d, d->members[i].id);
-}
-
 /* Marks the parents (the source, for a root) and children of member id,
  * each in the tree that links them. */
 static void mark_neighbours(strata_dcm *d, strata_node_id id)
 {
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     if (d->mesh) {
-        size_t n = strata_mesh_neighbours(d->mesh, id, kids, STRATA_WIRE_MAX_CHILDREN);
-        for (size_t i = 0; i < n && i < STRATA_WIRE_MAX_CHILDREN; i++)
-            mark(d, kids[i].v == d->source.node.v ? STRATA_MTREE_SOURCE : kids[i]);
-        mark_leaf_links(d, id);
+        dcm_mesh_mark_neighbours(d, id);
         return;
     }
     for (uint8_t s = 0; s < d->trees; s++) {
@@ -599,7 +384,7 @@ const char *strata_dcm_region(const strata_dcm *d, size_t *len)
 
 int strata_dcm_has(const strata_dcm *d, strata_node_id node)
 {
-    return member_get(d, node) != NULL;
+    return dcm_member_get(d, node) != NULL;
 }
 
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)
@@ -627,7 +412,7 @@ size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_nod
             continue;
         size_t at = n;
         while (at > 0) {
-            const dcm_member *o = member_get(d, out[at - 1]);
+            const dcm_member *o = dcm_member_get(d, out[at - 1]);
             if (o->upload_kbps > m->upload_kbps ||
                 (o->upload_kbps == m->upload_kbps && o->id.v < m->id.v))
                 break;
@@ -646,19 +431,17 @@ size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_nod
 
 int strata_dcm_fed(const strata_dcm *d, strata_node_id node)
 {
-    const dcm_member *m = member_get(d, node);
+    const dcm_member *m = dcm_member_get(d, node);
     if (!m)
         return 0;
-    if (!d->mesh)
-        return 1;
-    return m->leaf_of.v != 0 || mesh_linked(d, m);
+    return d->mesh ? dcm_mesh_fed(d, m) : 1;
 }
 
 size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max)
 {
     size_t n = 0;
     for (size_t i = 0; d->mesh && i < d->count && n < max; i++)
-        if (!d->members[i].leaf_of.v && !mesh_linked(d, &d->members[i]))
+        if (!dcm_mesh_fed(d, &d->members[i]))
             out[n++] = d->members[i].id;
     return n;
 }
@@ -666,18 +449,8 @@ size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max)
 size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs)
 {
     size_t n = 0;
-    if (d->mesh) {
-        strata_node_id nb[STRATA_WIRE_MAX_CHILDREN];
-        size_t m = strata_mesh_neighbours(d->mesh, node, nb, STRATA_WIRE_MAX_CHILDREN);
-        for (size_t i = 0; i < m && i < STRATA_WIRE_MAX_CHILDREN; i++)
-            n += nb[i].v != d->source.node.v;
-        const dcm_member *self = member_get(d, node);
-        n += self ? self->leaves : 0;
-        unsigned bits = 0;
-        for (uint8_t s = 0; s < d->trees; s++)
-            bits += (subs >> s) & 1u;
-        return n * bits;
-    }
+    if (d->mesh)
+        return dcm_mesh_child_links(d, node, subs);
     for (uint8_t s = 0; s < d->trees; s++)
         if ((subs >> s) & 1u)
             n += strata_mtree_children(d->tree, node, s, NULL, 0);
@@ -721,7 +494,7 @@ int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr add
     int err;
     if (node.v == 0 || node.v == STRATA_MTREE_SOURCE.v)
         return STRATA_ERR_INVAL;
-    if (member_get(d, node))
+    if (dcm_member_get(d, node))
         return STRATA_ERR_EXISTS;
     /* Make every later step but the tree's own infallible: room for the new
      * member's dirty entry (see mark), its record and its index entry. */
@@ -737,7 +510,7 @@ int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr add
     if (d->mesh)
         err = node.v == d->source.node.v
                   ? STRATA_ERR_EXISTS
-                  : strata_mesh_add(d->mesh, node, mesh_member_upload(d, upload_kbps), region);
+                  : strata_mesh_add(d->mesh, node, dcm_mesh_member_upload(d, upload_kbps), region);
     else
         err = strata_mtree_add(d->tree, node, tree_upload(d, upload_kbps));
     if (err)
@@ -753,9 +526,9 @@ int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr add
     d->count++;
     d->scaled_slots += member_slots(d, upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     pull_tree_dirty(d);
-    mark(d, node);
+    dcm_mark(d, node);
     if (d->mesh)
-        leaves_attach_all(d); /* the newcomer, or leaves it has room for */
+        dcm_mesh_leaves_attach_all(d); /* the newcomer, or leaves it has room for */
     choose_share(d);
     return 0;
 
@@ -766,11 +539,11 @@ fail_reserve:
 
 int strata_dcm_remove(strata_dcm *d, strata_node_id node)
 {
-    dcm_member *m = member_get(d, node);
+    dcm_member *m = dcm_member_get(d, node);
     if (!m)
         return STRATA_ERR_NOTFOUND;
     if (d->mesh)
-        leaves_release(d, node);
+        dcm_mesh_leaves_release(d, node);
     int err = d->mesh ? strata_mesh_remove(d->mesh, node) : strata_mtree_remove(d->tree, node);
     d->scaled_slots -= member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     /* Unlink before pulling so that the removed node itself is never reported
@@ -778,20 +551,20 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
     member_unlink(d, node);
     pull_tree_dirty(d);
     if (d->mesh)
-        leaves_attach_all(d);
+        dcm_mesh_leaves_attach_all(d);
     choose_share(d);
     return err == STRATA_ERR_NOTFOUND ? 0 : err;
 }
 
 int strata_dcm_set_addr(strata_dcm *d, strata_node_id node, strata_addr addr)
 {
-    dcm_member *m = member_get(d, node);
+    dcm_member *m = dcm_member_get(d, node);
     if (!m)
         return STRATA_ERR_NOTFOUND;
     if (strata_addr_eq(m->addr, addr))
         return 0;
     m->addr = addr;
-    mark(d, node);
+    dcm_mark(d, node);
     mark_neighbours(d, node);
     return 0;
 }
@@ -820,8 +593,8 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
     while (strata_mtree_take_dirty(d->tree, chunk, DCM_DIRTY_CHUNK) == DCM_DIRTY_CHUNK)
         ;
     for (size_t i = 0; i < d->count; i++)
-        mark(d, d->members[i].id);
-    mark(d, STRATA_MTREE_SOURCE);
+        dcm_mark(d, d->members[i].id);
+    dcm_mark(d, STRATA_MTREE_SOURCE);
     return 0;
 }
 
@@ -876,7 +649,7 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
         strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
         d->count++;
         d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
-        mark(d, m->id);
+        dcm_mark(d, m->id);
     }
 }
 
@@ -885,7 +658,8 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
 static int restore_mesh(strata_dcm *d, const strata_dcm_report *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int err = strata_mesh_add(d->mesh, r[i].node, mesh_member_upload(d, r[i].upload_kbps), 0);
+        int err =
+            strata_mesh_add(d->mesh, r[i].node, dcm_mesh_member_upload(d, r[i].upload_kbps), 0);
         if (err) {
             for (size_t j = 0; j < i; j++)
                 strata_mesh_remove(d->mesh, r[j].node);
@@ -894,8 +668,8 @@ static int restore_mesh(strata_dcm *d, const strata_dcm_report *r, size_t n)
     }
     restore_members(d, r, n);
     pull_tree_dirty(d);
-    leaves_attach_all(d);
-    mark(d, STRATA_MTREE_SOURCE);
+    dcm_mesh_leaves_attach_all(d);
+    dcm_mark(d, STRATA_MTREE_SOURCE);
     return 0;
 }
 
@@ -949,7 +723,7 @@ int strata_dcm_restore(strata_dcm *d, const strata_dcm_report *r, size_t n)
      * from scratch. */
     if (at_full)
         d->share_failed_slots = capacity_slots_scaled(d);
-    mark(d, STRATA_MTREE_SOURCE);
+    dcm_mark(d, STRATA_MTREE_SOURCE);
     return 0;
 }
 
@@ -1024,7 +798,7 @@ static void choose_share(strata_dcm *d)
 static int set_mesh_source(strata_dcm *d, strata_node_id source, uint32_t rate_kbps,
                            uint32_t source_upload_kbps)
 {
-    if (member_get(d, source))
+    if (dcm_member_get(d, source))
         return STRATA_ERR_INVAL; /* a member cannot be its own source */
     int err = strata_mesh_set_source(d->mesh, source, source_upload_kbps, 0);
     int new_rate = !err && rate_kbps != d->rate_kbps;
@@ -1034,11 +808,8 @@ static int set_mesh_source(strata_dcm *d, strata_node_id source, uint32_t rate_k
         return err;
     d->source_upload_kbps = source_upload_kbps;
     d->rate_kbps = rate_kbps;
-    for (size_t i = 0; new_rate && i < d->count; i++)
-        if (d->members[i].leaves) /* what a leaf costs its feeder changed */
-            strata_mesh_set_upload(d->mesh, d->members[i].id, mesh_upload(d, &d->members[i]));
     if (new_rate)
-        leaves_attach_all(d);
+        dcm_mesh_rate_changed(d);
     pull_tree_dirty(d);
     return 0;
 }
@@ -1055,9 +826,9 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
         d->source.addr = addr;
         /* Every instruction names the source (protocol.md 3.4), so every
          * member and the source itself need new ones. */
-        mark(d, STRATA_MTREE_SOURCE);
+        dcm_mark(d, STRATA_MTREE_SOURCE);
         for (size_t i = 0; i < d->count; i++)
-            mark(d, d->members[i].id);
+            dcm_mark(d, d->members[i].id);
     }
     uint32_t rate = rate_kbps ? rate_kbps : d->rate_kbps;
     if (d->mesh)
@@ -1084,7 +855,7 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
 
 int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
 {
-    if (!member_get(d, node))
+    if (!dcm_member_get(d, node))
         return STRATA_ERR_NOTFOUND;
     if (s >= d->trees || d->mesh)
         return STRATA_ERR_INVAL; /* a mesh node has no parent to replace */
@@ -1175,16 +946,16 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
 
 void strata_dcm_instructions_sent(strata_dcm *d, strata_node_id node)
 {
-    dcm_member *m = member_get(d, node);
+    dcm_member *m = dcm_member_get(d, node);
     if (m)
         m->mismatch_streak = 0;
 }
 
 int strata_dcm_mark_dirty(strata_dcm *d, strata_node_id node)
 {
-    if (node.v != STRATA_MTREE_SOURCE.v && !member_get(d, node))
+    if (node.v != STRATA_MTREE_SOURCE.v && !dcm_member_get(d, node))
         return STRATA_ERR_NOTFOUND;
-    mark(d, node);
+    dcm_mark(d, node);
     return 0;
 }
 
@@ -1202,7 +973,7 @@ size_t strata_dcm_take_dirty_subs(strata_dcm *d, strata_node_id *out, uint32_t *
     while (n < max && d->dirty_len > 0) {
         strata_node_id id = d->dirty[d->dirty_head++];
         d->dirty_len--;
-        dcm_member *m = member_get(d, id);
+        dcm_member *m = dcm_member_get(d, id);
         if (!m || !m->dirty)
             continue; /* left, or listed twice after leaving and coming back */
         if (subs)
@@ -1223,12 +994,12 @@ size_t strata_dcm_take_dirty(strata_dcm *d, strata_node_id *out, size_t max)
 
 /* --- instructions ---------------------------------------------------------------- */
 
-static strata_peer_ref ref_of(const strata_dcm *d, strata_node_id id)
+strata_peer_ref dcm_ref_of(const strata_dcm *d, strata_node_id id)
 {
     strata_peer_ref r = {{0}, {0, 0}};
     if (id.v == STRATA_MTREE_SOURCE.v)
         return d->source;
-    const dcm_member *m = member_get(d, id);
+    const dcm_member *m = dcm_member_get(d, id);
     if (m) {
         r.node = m->id;
         r.addr = m->addr;
@@ -1236,12 +1007,9 @@ static strata_peer_ref ref_of(const strata_dcm *d, strata_node_id id)
     return r;
 }
 
-/* Starts out[*n_out], the instruction for substream s, with what every
- * algorithm's has; returns it, or NULL when out has no room left. */
-static strata_msg_instruction *begin_instruction(const strata_dcm *d, strata_node_id node,
-                                                 uint8_t s, uint32_t epoch,
-                                                 strata_msg_instruction *out, size_t max,
-                                                 int *n_out)
+strata_msg_instruction *dcm_begin_instruction(const strata_dcm *d, strata_node_id node, uint8_t s,
+                                              uint32_t epoch, strata_msg_instruction *out,
+                                              size_t max, int *n_out)
 {
     if ((size_t)*n_out == max)
         return NULL;
@@ -1259,49 +1027,6 @@ static strata_msg_instruction *begin_instruction(const strata_dcm *d, strata_nod
     return in;
 }
 
-/* A mesh node's instructions (SPEC C4): FLOOD, no parent, its neighbours
- * as children in every substream, the source left out of a member's list
- * (nothing flows back to it). */
-static int mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t subs,
-                             uint32_t epoch, strata_msg_instruction *out, size_t max)
-{
-    int is_source = node.v == STRATA_MTREE_SOURCE.v;
-    const dcm_member *self = is_source ? NULL : member_get(d, node);
-    strata_node_id nb[STRATA_WIRE_MAX_CHILDREN];
-    size_t n = strata_mesh_neighbours(d->mesh, is_source ? d->source.node : node, nb,
-                                      STRATA_WIRE_MAX_CHILDREN);
-    if (n > STRATA_WIRE_MAX_CHILDREN)
-        n = STRATA_WIRE_MAX_CHILDREN; /* the mesh caps degrees below this */
-    strata_peer_ref kids[STRATA_WIRE_MAX_CHILDREN];
-    uint8_t nc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (nb[i].v == d->source.node.v)
-            continue;
-        strata_peer_ref r = ref_of(d, nb[i]);
-        if (r.node.v != 0)
-            kids[nc++] = r;
-    }
-    for (size_t i = 0; self && self->leaves && i < d->count; i++)
-        if (d->members[i].leaf_of.v == node.v && nc < STRATA_WIRE_MAX_CHILDREN)
-            kids[nc++] = ref_of(d, d->members[i].id);
-    strata_peer_ref parent = {{0}, {0, 0}};
-    if (self && self->leaf_of.v)
-        parent = ref_of(d, self->leaf_of); /* a leaf: fed by one member */
-    int n_out = 0;
-    for (uint8_t s = 0; s < d->trees; s++) {
-        if (!((subs >> s) & 1u))
-            continue;
-        strata_msg_instruction *in = begin_instruction(d, node, s, epoch, out, max, &n_out);
-        if (!in)
-            return STRATA_ERR_NOSPACE;
-        in->algorithm = parent.node.v ? STRATA_ALG_TREE : STRATA_ALG_FLOOD;
-        in->parent = parent;
-        in->n_children = nc;
-        memcpy(in->children, kids, nc * sizeof *kids);
-    }
-    return n_out;
-}
-
 int strata_dcm_instructions(const strata_dcm *d, strata_node_id node, uint32_t epoch,
                             strata_msg_instruction *out, size_t max)
 {
@@ -1314,10 +1039,10 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint3
                                  uint32_t epoch, strata_msg_instruction *out, size_t max)
 {
     int is_source = node.v == STRATA_MTREE_SOURCE.v;
-    if (is_source ? d->source.node.v == 0 : !member_get(d, node))
+    if (is_source ? d->source.node.v == 0 : !dcm_member_get(d, node))
         return is_source ? STRATA_ERR_INVAL : STRATA_ERR_NOTFOUND;
     if (d->mesh)
-        return mesh_instructions(d, node, subs, epoch, out, max);
+        return dcm_mesh_instructions(d, node, subs, epoch, out, max);
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     strata_node_id parents[STRATA_WIRE_MAX_TREES];
     memset(parents, 0, sizeof parents); /* STRATA_MTREE_NONE */
@@ -1327,7 +1052,7 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint3
     for (uint8_t s = 0; s < d->trees; s++) {
         if (!((subs >> s) & 1u))
             continue;
-        strata_msg_instruction *in = begin_instruction(d, node, s, epoch, out, max, &n_out);
+        strata_msg_instruction *in = dcm_begin_instruction(d, node, s, epoch, out, max, &n_out);
         if (!in)
             return STRATA_ERR_NOSPACE;
         in->algorithm = d->algorithm; /* TREE, or EC_TREE for data and parity trees alike */
@@ -1336,14 +1061,14 @@ int strata_dcm_instructions_subs(const strata_dcm *d, strata_node_id node, uint3
             if (p.v == STRATA_MTREE_SOURCE.v && d->sub_root[s].node.v)
                 in->parent = d->sub_root[s];
             else if (p.v != STRATA_MTREE_NONE.v)
-                in->parent = ref_of(d, p);
+                in->parent = dcm_ref_of(d, p);
         }
         size_t n = strata_mtree_children(d->tree, node, s, kids, STRATA_WIRE_MAX_CHILDREN);
         if (n > STRATA_WIRE_MAX_CHILDREN)
             n = STRATA_WIRE_MAX_CHILDREN; /* the tree caps slots at this; defensive */
         uint8_t nc = 0;
         for (size_t i = 0; i < n; i++) {
-            strata_peer_ref r = ref_of(d, kids[i]);
+            strata_peer_ref r = dcm_ref_of(d, kids[i]);
             if (r.node.v != 0)
                 in->children[nc++] = r;
         }
@@ -1363,7 +1088,7 @@ static strata_node_id reported_parent(const strata_dcm *d, strata_node_id p, uin
 strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, uint8_t s)
 {
     if (d->mesh) {
-        const dcm_member *m = member_get(d, node);
+        const dcm_member *m = dcm_member_get(d, node);
         return m ? m->leaf_of : (strata_node_id){0}; /* a leaf's feeder; flooding: none */
     }
     return reported_parent(d, strata_mtree_parent(d->tree, node, s), s);
@@ -1373,7 +1098,7 @@ int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_
 {
     strata_node_id p[STRATA_WIRE_MAX_TREES];
     if (d->mesh) {
-        const dcm_member *m = member_get(d, node);
+        const dcm_member *m = dcm_member_get(d, node);
         if (max < d->trees || !m)
             return 0;
         for (uint8_t s = 0; s < d->trees; s++)

@@ -1,0 +1,110 @@
+/*
+ * What the DCM's modules share (dcm.h has the model): the member table,
+ * the dirty set and instruction building live in dcm.c, the top level's
+ * mesh topology (its leaves and FLOOD instructions) in dcm_mesh.c. Not
+ * part of the library's API.
+ */
+#ifndef STRATA_DCM_INT_H
+#define STRATA_DCM_INT_H
+
+#include "dcm.h"
+#include "idmap.h"
+
+typedef struct dcm_member {
+    strata_node_id id;
+    strata_addr addr;
+    uint32_t upload_kbps;
+    uint32_t region;        /* a mesh's members: which region they are of (strata_mesh_add) */
+    strata_node_id leaf_of; /* a mesh's leaf: the member feeding it (see "Leaves"); 0 = none */
+    uint16_t leaves;        /* a mesh member: the leaves it feeds */
+    uint8_t dirty;
+    uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
+    uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
+    uint32_t dirty_subs;     /* the trees whose instruction it needs again */
+} dcm_member;
+
+/* Stall detection state of one substream of one member (SPEC C13). */
+typedef struct dcm_stall {
+    uint64_t seq;        /* last_rx_seq as last reported */
+    uint64_t since_ns;   /* when it last advanced, or the baseline was reset */
+    uint64_t other_base; /* highest last_rx_seq of the other substreams then */
+    uint64_t parent;     /* tree parent (as reported) the baseline belongs to */
+} dcm_stall;
+
+struct strata_dcm {
+    const strata_alloc *alloc;
+    strata_dcm_id id;
+    strata_channel_id channel;
+    uint8_t k;     /* data substreams */
+    uint8_t n;     /* parity trees (EC_TREE), else 0 */
+    uint8_t trees; /* k + n: the multi-tree's trees */
+    uint8_t level; /* stamped into instructions (0: not said) */
+    uint8_t region_len;
+    char region[STRATA_WIRE_MAX_REGION_BYTES];
+    uint32_t rate_kbps;
+    uint32_t source_upload_kbps;
+    unsigned share_percent;      /* of declared uploads the trees use, see "Upload headroom" */
+    uint64_t share_failed_slots; /* scaled capacity at the last failed try, 0 = none */
+    strata_peer_ref source;
+    /* who feeds each tree's root children in the source's place (a region's
+     * head); a zero ref: the source itself */
+    strata_peer_ref sub_root[STRATA_WIRE_MAX_TREES];
+    uint32_t source_dirty; /* the trees whose instruction the source needs again */
+    uint8_t algorithm;     /* TREE or EC_TREE: the multi-tree; FLOOD: the mesh */
+    uint8_t mesh_c;
+    strata_mtree *tree; /* the topology: one of these two */
+    strata_mesh *mesh;
+
+    dcm_member *members; /* dense; index maps id -> position */
+    dcm_stall *stall;    /* k entries per member, in the members' order */
+    size_t count, cap;
+    uint64_t stall_ns;
+    uint64_t scaled_slots; /* the members' slots at the scaled share, kept up to date */
+    strata_idmap index;
+
+    strata_node_id *dirty; /* FIFO of possibly dirty member ids */
+    size_t dirty_head, dirty_len, dirty_cap;
+};
+
+enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
+
+/* The share of declared uploads the topologies are built from; see "Upload
+ * headroom" in dcm.c. */
+enum { STRATA_DCM_UPLOAD_SHARE_PERCENT = 85, DCM_FULL_SHARE_PERCENT = 100 };
+
+/* --- dcm.c ----------------------------------------------------------------- */
+
+dcm_member *dcm_member_get(const strata_dcm *d, strata_node_id id);
+/* Marks id (a member or STRATA_MTREE_SOURCE) dirty in every tree. */
+void dcm_mark(strata_dcm *d, strata_node_id id);
+/* The ref instructions give id (a member, or STRATA_MTREE_SOURCE for the source). */
+strata_peer_ref dcm_ref_of(const strata_dcm *d, strata_node_id id);
+/* Starts out[*n_out], the instruction for substream s, with what every
+ * algorithm's has; returns it, or NULL when out has no room left. */
+strata_msg_instruction *dcm_begin_instruction(const strata_dcm *d, strata_node_id node, uint8_t s,
+                                              uint32_t epoch, strata_msg_instruction *out,
+                                              size_t max, int *n_out);
+
+/* --- dcm_mesh.c: the FLOOD topology ---------------------------------------- */
+
+/* What a new member offers the mesh (see "Leaves" in dcm_mesh.c). */
+uint32_t dcm_mesh_member_upload(const strata_dcm *d, uint32_t upload_kbps);
+/* Members without a link and without a feeder get one where there is room;
+ * a leaf that has links now lets its feeder go. */
+void dcm_mesh_leaves_attach_all(strata_dcm *d);
+/* Member id leaves the mesh: its feeder gets the room back, its leaves are
+ * detached (attached again by dcm_mesh_leaves_attach_all). */
+void dcm_mesh_leaves_release(strata_dcm *d, strata_node_id id);
+/* Marks id's neighbours, its feeder and its leaves: their refs name it. */
+void dcm_mesh_mark_neighbours(strata_dcm *d, strata_node_id id);
+/* 1 when member m has a link or a feeder. */
+int dcm_mesh_fed(const strata_dcm *d, const dcm_member *m);
+/* strata_dcm_child_links of a mesh. */
+size_t dcm_mesh_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs);
+/* The rate changed: what a leaf costs its feeder with it. */
+void dcm_mesh_rate_changed(strata_dcm *d);
+/* strata_dcm_instructions_subs of a mesh. */
+int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t subs, uint32_t epoch,
+                          strata_msg_instruction *out, size_t max);
+
+#endif
