@@ -441,6 +441,8 @@ static int set_trees(strata_peer *p, uint8_t k, uint8_t n)
     for (unsigned i = 0; i < keep; i++)
         next[i] = p->subs[i];
     strata_mem_free(p->alloc, p->subs);
+    if (k != p->k)
+        p->n_epoch = 0; /* parity trees of another k said nothing of these */
     p->subs = next;
     p->k = k;
     p->n = n;
@@ -499,7 +501,6 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
         err = set_trees(p, m.k, 0);
         if (err)
             return err; /* the control center resends what the heartbeat lacks */
-        p->n_epoch = 0;
     }
     if (m.algorithm == STRATA_ALG_EC_TREE) {
         /* Only EC_TREE instructions speak of parity trees (a preferred

@@ -826,6 +826,16 @@ static void test_n_follows_instructions(sent_list *out)
         }
     }
     CHECK(hb_seen);
+    /* Parity trees again; then a new k renumbers the trees, and the parity
+     * trees go with the old one. */
+    CHECK_EQ_INT(solo_instr(&s, 5, K, STRATA_ALG_EC_TREE, N, 24, 0, MS(6)), 0);
+    CHECK_EQ_INT(solo_symbol(&s, 8, 0, MS(6)), 0);
+    strata_msg_instruction m = instr_for(ROOT, 6, 0, STRATA_ALG_TREE, 0, 0);
+    m.k = 2;
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    CHECK_EQ_INT(solo_feed(&s, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), MS(7)),
+                 0);
+    CHECK_EQ_INT(solo_symbol(&s, 8, 0, MS(7)), STRATA_ERR_UNEXPECTED);
     strata_peer_del(s.p);
     sent_clear(out);
 }
