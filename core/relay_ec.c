@@ -253,9 +253,11 @@ static void decode(strata_relay *r, uint64_t first_seq, ec_group *g, group_view 
     int rc = strata_fec_decode(ec->dec, r->k, STRATA_WIRE_MAX_PARITY, v->data, v->len, parity,
                                g->symbol_bytes, out, STRATA_FEC_MAX_PAYLOAD_BYTES, out_len);
     if (rc < 0) {
+        r->peer.st->parity_decode_failures++;
+        if (rc == STRATA_ERR_NOMEM)
+            return; /* the symbols may be fine: tried again with the next one */
         /* Symbols that do not belong together: trust none of them again
          * for this group (repairs fill it). */
-        r->peer.st->parity_decode_failures++;
         uint32_t sent = g->sent;
         group_release(ec, g);
         g->used = 1;
