@@ -250,6 +250,17 @@ static size_t status_json(void *user, char *buf, size_t buflen)
                             ci.rx_peer_bytes, ci.rx_repair_bytes, ci.rx_duplicates, ci.rx_late,
                             ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
                             (double)ci.playout_lag_ns / 1e9, pc ? pc->ended : 0);
+        /* The erasure-coded cluster's (docs/metrics.md): rebuilt bytes are
+         * the fourth origin of rx_data_bytes. */
+        host_status_appendf(
+            buf, buflen, &off,
+            ",\"parity_rebuilt_packets\":%" PRIu64 ",\"parity_rebuilt_bytes\":%" PRIu64
+            ",\"rx_parity_packets\":%" PRIu64 ",\"rx_parity_bytes\":%" PRIu64
+            ",\"parity_sent_packets\":%" PRIu64 ",\"parity_sent_bytes\":%" PRIu64
+            ",\"parity_encoded_symbols\":%" PRIu64 ",\"parity_decode_failures\":%" PRIu64,
+            ci.parity_rebuilt_packets, ci.parity_rebuilt_bytes, ci.rx_parity_packets,
+            ci.rx_parity_bytes, ci.parity_sent_packets, ci.parity_sent_bytes,
+            ci.parity_encoded_symbols, ci.parity_decode_failures);
         if (pc && pc->udp)
             host_status_appendf(buf, buflen, &off,
                                 ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64

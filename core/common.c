@@ -123,6 +123,16 @@ strata_buf *strata_buf_new(const strata_alloc *a, size_t capacity)
     return b;
 }
 
+strata_buf *strata_buf_copy(const strata_alloc *a, const uint8_t *data, size_t len)
+{
+    strata_buf *b = strata_buf_new(a, len);
+    if (!b)
+        return NULL;
+    memcpy(b->data, data, len);
+    b->len = (uint32_t)len;
+    return b;
+}
+
 void strata_buf_unref(strata_buf *b)
 {
     if (b && --b->refs == 0)
@@ -190,11 +200,9 @@ int strata_outbox_push_bytes(strata_outbox *ob, strata_addr to, const uint8_t *d
 {
     if (len < 0)
         return len;
-    strata_buf *b = strata_buf_new(ob->alloc, (size_t)len);
+    strata_buf *b = strata_buf_copy(ob->alloc, data, (size_t)len);
     if (!b)
         return STRATA_ERR_NOMEM;
-    memcpy(b->data, data, (size_t)len);
-    b->len = (uint32_t)len;
     int err = strata_outbox_push(ob, to, b);
     strata_buf_unref(b);
     return err;

@@ -5,9 +5,20 @@
  * node arrives (a refusal is logged and retried eight times slower).
  * INSTRUCTIONs are kept from the start, per substream, newest epoch wins.
  * MEMBER receives DATA from anyone, stores new packets once (pktstore),
- * queues them for playout and relays the stored buffer to the children of
- * the packet's substream; sends a HEARTBEAT every heartbeat interval; asks
+ * queues them for playout and hands the stored buffer to the relay
+ * strategy of the packet's tree (relay.h: TREE and FLOOD send it to the
+ * tree's children; in an erasure-coded cluster the group coder also makes
+ * and rebuilds parity); sends a HEARTBEAT every heartbeat interval; asks
  * for missing packets; answers repair requests. LEFT ignores everything.
+ *
+ * Parity trees. EC_TREE instructions carry n, the cluster's parity trees,
+ * numbered k .. k + n - 1 after the k data substreams (protocol.md 3.4):
+ * n follows the newest EC_TREE instruction (other algorithms say nothing
+ * of it), and n = 0 ends them. While n > 0 the node takes parity symbols
+ * for its parity trees inside the playout window (relay_ec.h), reports
+ * k + n parent entries in its heartbeats, and takes the packets the coder
+ * rebuilds as received (counted apart, by origin "parity"); those are
+ * present, so repair never asks for them. Parity is never repaired.
  * Joining, heartbeat timing and leaving are the control session's
  * (session.h), shared with the source; PROBEs are the node's (node.h).
  *
@@ -78,9 +89,9 @@
  * last one stopped (round robin over the links, substream by substream),
  * so the DCM sees every link within ceil(links / room) heartbeats.
  *
- * Memory. Per-substream state is an array of k entries, made when k is
- * learnt, and each substream's children an array of exactly the
- * instruction's size, so that a peer of a k = 2 stream with few children
+ * Memory. Per-tree state is an array of k + n entries, made when k (and
+ * n) is learnt, and each tree's children (the relay's) an array of exactly
+ * the instruction's size, so that a peer of a k = 2 stream with few children
  * costs a few hundred bytes rather than room for 16 substreams of 64
  * children each. The outbox holds outbox_datagrams.
  *
@@ -92,6 +103,8 @@
 
 #include "pktstore.h"
 #include "playout.h"
+#include "relay.h"
+#include "relay_ec.h"
 #include "repair.h"
 #include "session.h"
 
@@ -110,19 +123,11 @@ enum peer_limits {
     HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
 };
 
-typedef struct child_slot {
-    strata_peer_ref ref;
-    uint64_t last_tx_ts_ns;
-    uint64_t last_tx_seq;
-} child_slot;
-
+/* The upstream side of one tree; its children are the relay's (relay.h). */
 typedef struct substream_state {
     int have; /* an instruction was applied */
     uint32_t epoch;
-    uint8_t algorithm;
     strata_peer_ref parent;
-    uint8_t n_children;
-    child_slot *children;   /* n_children entries, allocated per instruction */
     uint64_t last_rx_ts_ns; /* last packet from the parent */
     uint64_t last_rx_seq;
     uint64_t rx_next; /* seq expected next on this substream (highest + k); 0 = none yet */
@@ -150,10 +155,13 @@ struct strata_peer {
 
     /* From the JOIN_REPLY and the instructions. */
     uint8_t k;
+    uint8_t n;        /* parity trees (EC_TREE), 0 outside an erasure-coded cluster */
+    uint32_t n_epoch; /* epoch of the EC_TREE instruction that set n */
     uint32_t rate_kbps;
     uint64_t start_seq;
     uint32_t max_epoch;
-    substream_state *subs;  /* k entries (see set_k); NULL while k is 0 */
+    substream_state *subs;  /* k + n entries (see set_trees); NULL while k is 0 */
+    strata_relay relay;     /* the trees' children and strategies (relay.h) */
     strata_peer_ref source; /* zero node until an instruction names it */
     uint32_t source_epoch;  /* epoch of the instruction it came from */
 
@@ -235,15 +243,16 @@ static int send_bytes(strata_peer *p, strata_addr to, const uint8_t *buf, int n)
 /* The repair budget gets what the trees leave of the upload (pktstore.h). */
 static void update_repair_budget(strata_peer *p, uint64_t now)
 {
-    uint64_t links = 0;
-    for (uint8_t i = 0; i < p->k; i++)
-        links += p->subs[i].n_children;
-    strata_repair_budget_set_tree_links(&p->repair_budget, links, p->rate_kbps, p->k, now);
+    /* A parity link carries a symbol per group of k: a k-th of the stream,
+     * as a data link does. */
+    strata_repair_budget_set_tree_links(&p->repair_budget, strata_relay_links(&p->relay),
+                                        p->rate_kbps, p->k, now);
 }
 
 /* --- lifecycle ----------------------------------------------------------- */
 
-static int set_k(strata_peer *p, uint8_t k);
+static int set_trees(strata_peer *p, uint8_t k, uint8_t n);
+static int take_rebuilt(void *user, const strata_msg_data *m, uint64_t now);
 
 static void po_play(void *user, const uint8_t *buf, size_t len)
 {
@@ -328,10 +337,17 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     p->po_cb.on_play = po_play;
     p->po_cb.on_end = po_end;
     p->po_cb.user = p;
+    strata_relay_peer rp = {.self = p->node,
+                            .channel = p->channel,
+                            .outbox = p->outbox,
+                            .store = &p->store,
+                            .st = &p->st,
+                            .take_rebuilt = take_rebuilt,
+                            .user = p};
+    strata_relay_init(&p->relay, a, &rp, p->store.cap);
 
     strata_session_init(&p->ses, p->node, p->channel, cfg->control,
-                        cfg->join_retry_ms ? cfg->join_retry_ms
-                                           : STRATA_PEER_DEFAULT_JOIN_RETRY_MS,
+                        cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS,
                         p->outbox, p->log, "peer", now);
     p->repair_at = STRATA_NEVER;
     p->tail_at = STRATA_NEVER;
@@ -355,7 +371,8 @@ void strata_peer_del(strata_peer *p)
     strata_outbox_free(&p->own_outbox);
     strata_playout_free(&p->po);
     strata_pktstore_free(&p->store);
-    set_k(p, 0); /* cannot fail: frees only */
+    set_trees(p, 0, 0); /* cannot fail: frees only */
+    strata_relay_free(&p->relay);
     strata_mem_free(p->alloc, p);
 }
 
@@ -399,35 +416,36 @@ static void send_join(strata_peer *p, uint64_t now)
     strata_session_send_join(&p->ses, &m, now);
 }
 
-static void sub_clear(strata_peer *p, substream_state *s)
+/* Resizes the per-tree state (here and in the relay) to k data and n
+ * parity trees. A new k renumbers the parity trees, so they all go (n must
+ * then be 0) and the first min(old, k) data trees are kept; a new n with
+ * the same k keeps the data trees and the parity trees below both n.
+ * Instructions naming trees beyond the new count are meaningless. Returns
+ * 0 or STRATA_ERR_NOMEM, which changes nothing. */
+static int set_trees(strata_peer *p, uint8_t k, uint8_t n)
 {
-    strata_mem_free(p->alloc, s->children);
-    memset(s, 0, sizeof *s);
-}
-
-/* Resizes the per-substream state to k entries: the first min(old, k) are
- * kept, the rest are new and empty (instructions naming substreams beyond
- * a stream's k are meaningless). Returns 0 or STRATA_ERR_NOMEM, which
- * changes nothing. */
-static int set_k(strata_peer *p, uint8_t k)
-{
-    if (k == p->k)
+    if (k == p->k && n == p->n)
         return 0;
+    unsigned count = (unsigned)k + n;
+    unsigned keep = k == p->k ? (unsigned)k + (n < p->n ? n : p->n) : (k < p->k ? k : p->k);
     substream_state *next = NULL;
-    if (k) {
-        next = strata_mem_calloc(p->alloc, k, sizeof *next);
+    if (count) {
+        next = strata_mem_calloc(p->alloc, count, sizeof *next);
         if (!next)
             return STRATA_ERR_NOMEM;
     }
-    for (unsigned i = 0; i < p->k; i++) {
-        if (i < k)
-            next[i] = p->subs[i];
-        else
-            sub_clear(p, &p->subs[i]);
+    if (strata_relay_resize(&p->relay, k, n, keep) != 0) {
+        strata_mem_free(p->alloc, next);
+        return STRATA_ERR_NOMEM;
     }
+    for (unsigned i = 0; i < keep; i++)
+        next[i] = p->subs[i];
     strata_mem_free(p->alloc, p->subs);
+    if (k != p->k)
+        p->n_epoch = 0; /* parity trees of another k said nothing of these */
     p->subs = next;
     p->k = k;
+    p->n = n;
     return 0;
 }
 
@@ -446,7 +464,7 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
         return 0;
     /* Instructions kept from before the reply that name substreams beyond
      * the stream's k are dropped. */
-    err = set_k(p, m.k);
+    err = m.k == p->k ? 0 : set_trees(p, m.k, 0);
     if (err)
         return err; /* the reply is answered again at the next JOIN */
     strata_session_accept(&p->ses, &m, now);
@@ -466,32 +484,6 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
     return 0;
 }
 
-/* Carries the transmit history of children that stay across an update.
- * Returns 0 or STRATA_ERR_NOMEM, which changes nothing. */
-static int apply_children(strata_peer *p, substream_state *s, const strata_msg_instruction *m)
-{
-    child_slot *next = NULL;
-    if (m->n_children) {
-        next = strata_mem_calloc(p->alloc, m->n_children, sizeof *next);
-        if (!next)
-            return STRATA_ERR_NOMEM;
-    }
-    for (unsigned i = 0; i < m->n_children; i++) {
-        next[i].ref = m->children[i];
-        for (unsigned j = 0; j < s->n_children; j++) {
-            if (s->children[j].ref.node.v == m->children[i].node.v) {
-                next[i].last_tx_ts_ns = s->children[j].last_tx_ts_ns;
-                next[i].last_tx_seq = s->children[j].last_tx_seq;
-                break;
-            }
-        }
-    }
-    strata_mem_free(p->alloc, s->children);
-    s->children = next;
-    s->n_children = m->n_children;
-    return 0;
-}
-
 static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, uint64_t now)
 {
     strata_msg_instruction m;
@@ -506,22 +498,34 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
          * tells us k. */
         if (p->k != 0 && p->max_epoch != 0 && m.epoch <= p->max_epoch)
             return 0;
-        err = set_k(p, m.k);
+        err = set_trees(p, m.k, 0);
         if (err)
             return err; /* the control center resends what the heartbeat lacks */
     }
-    if (m.substream >= p->k)
-        return STRATA_ERR_RANGE; /* the decoder rules this out */
+    if (m.algorithm == STRATA_ALG_EC_TREE) {
+        /* Only EC_TREE instructions speak of parity trees (a preferred
+         * node's FLOOD ones have n = 0 beside its EC_TREE parity roots):
+         * n follows the newest of them; an older one with another n is
+         * stale, and n = 0 ends the node's parity trees. */
+        if (m.n != p->n && p->n_epoch != 0 && m.epoch < p->n_epoch)
+            return 0;
+        err = set_trees(p, p->k, m.n);
+        if (err)
+            return err;
+        if (m.epoch > p->n_epoch)
+            p->n_epoch = m.epoch;
+    }
+    if (m.substream >= p->k + p->n)
+        return STRATA_ERR_RANGE; /* the decoder and the checks above rule this out */
     substream_state *s = &p->subs[m.substream];
     if (s->have && m.epoch <= s->epoch)
         return 0; /* older or the same: nothing new */
-    err = apply_children(p, s, &m);
+    err = strata_relay_set_tree(&p->relay, m.substream, m.algorithm, m.children, m.n_children);
     if (err)
         return err;
     update_repair_budget(p, now);
     s->have = 1;
     s->epoch = m.epoch;
-    s->algorithm = m.algorithm;
     s->parent = m.parent;
     if (m.epoch > p->max_epoch)
         p->max_epoch = m.epoch;
@@ -531,9 +535,10 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
     }
     p->st.instructions_applied++;
     strata_logf(p->log, STRATA_LOG_DEBUG,
-                "peer %016llx: sub %u epoch %u parent %016llx, %u children",
+                "peer %016llx: sub %u epoch %u algorithm %u n %u parent %016llx, %u children",
                 (unsigned long long)p->node.v, (unsigned)m.substream, (unsigned)m.epoch,
-                (unsigned long long)m.parent.node.v, (unsigned)m.n_children);
+                (unsigned)m.algorithm, (unsigned)m.n, (unsigned long long)m.parent.node.v,
+                (unsigned)m.n_children);
     return 0;
 }
 
@@ -548,40 +553,43 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
     hb.missed_packets = p->po.missed_packets;
     hb.rx_data_bytes = p->st.rx_data_bytes;
     hb.tx_data_bytes = p->st.tx_data_bytes;
-    hb.n_parents = p->k;
+    /* k entries, and n more (parity tree i at k + i) while the node has
+     * parity trees (protocol.md 3.2); a parity tree's buffer is the
+     * symbols held for it. */
+    unsigned trees = (unsigned)p->k + p->n;
+    hb.n_parents = (uint8_t)trees;
     uint32_t counts[STRATA_WIRE_MAX_SUBSTREAMS];
     strata_playout_count_by_substream(&p->po, p->k, counts);
-    for (unsigned i = 0; i < p->k; i++) {
+    for (unsigned i = 0; i < trees; i++) {
         const substream_state *s = &p->subs[i];
         hb.parents[i].parent = s->parent.node;
-        hb.parents[i].buffer_packets = counts[i];
+        hb.parents[i].buffer_packets =
+            i < p->k ? counts[i] : strata_relay_ec_held(p->relay.ec, i - p->k);
         hb.parents[i].last_rx_ts_ns = s->last_rx_ts_ns;
         hb.parents[i].last_rx_seq = s->last_rx_seq;
     }
-    /* The child links in a fixed order (substream by substream), and the
-     * window of them this heartbeat has room for (see "Heartbeat
-     * children" above). Link t lands at entry (t - first) mod links. */
-    size_t links = 0;
-    for (unsigned i = 0; i < p->k; i++)
-        links += p->subs[i].n_children;
-    size_t room = strata_wire_hb_max_children(p->k);
+    /* The child links in a fixed order (tree by tree), and the window of
+     * them this heartbeat has room for (see "Heartbeat children" above).
+     * Link t lands at entry (t - first) mod links. */
+    size_t links = strata_relay_links(&p->relay);
+    size_t room = strata_wire_hb_max_children((uint8_t)trees);
     size_t first = 0, nc = links;
     if (links > room) {
         first = p->hb_child_next % links;
         nc = room;
     }
     size_t t = 0;
-    for (unsigned i = 0; i < p->k; i++) {
-        const substream_state *s = &p->subs[i];
-        for (unsigned j = 0; j < s->n_children; j++, t++) {
+    for (unsigned i = 0; i < trees; i++) {
+        const strata_relay_tree *tree = &p->relay.trees[i];
+        for (unsigned j = 0; j < tree->n_children; j++, t++) {
             size_t at = (t + links - first) % links;
             if (at >= nc)
                 continue;
             strata_hb_child *c = &hb.children[at];
-            c->child = s->children[j].ref.node;
+            c->child = tree->children[j].ref.node;
             c->substream = (uint8_t)i;
-            c->last_tx_ts_ns = s->children[j].last_tx_ts_ns;
-            c->last_tx_seq = s->children[j].last_tx_seq;
+            c->last_tx_ts_ns = tree->children[j].last_tx_ts_ns;
+            c->last_tx_seq = tree->children[j].last_tx_seq;
         }
     }
     hb.n_children = (uint8_t)nc;
@@ -601,22 +609,15 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
 
 /* --- data plane ---------------------------------------------------------- */
 
-static void relay(strata_peer *p, unsigned sub, const strata_pktstore_entry *e, strata_addr from,
-                  uint64_t now)
+/* Where a packet being taken came from, for the counters and timers. */
+enum take_origin { TAKE_RECEIVED, TAKE_REPAIR, TAKE_REBUILT };
+
+/* Plays what is due and tells the relay where the window now starts. */
+static void play_due(strata_peer *p, uint64_t now)
 {
-    substream_state *s = &p->subs[sub];
-    for (unsigned i = 0; i < s->n_children; i++) {
-        child_slot *c = &s->children[i];
-        if (c->ref.node.v == p->node.v || strata_addr_is_zero(c->ref.addr) ||
-            strata_addr_eq(c->ref.addr, from))
-            continue;
-        if (strata_outbox_push(p->outbox, c->ref.addr, e->buf) != 0)
-            continue;
-        c->last_tx_ts_ns = now;
-        c->last_tx_seq = e->seq;
-        p->st.tx_data_packets++;
-        p->st.tx_data_bytes += e->buf->len;
-    }
+    if (strata_playout_poll(&p->po, now, &p->po_cb))
+        playout_lag(p, now);
+    strata_relay_window(&p->relay, p->po.next);
 }
 
 static void start_late(strata_peer *p, uint64_t seq)
@@ -697,6 +698,102 @@ static int mark_gaps(strata_peer *p, unsigned sub, uint64_t seq, uint64_t now)
     return marked;
 }
 
+/* Stores a new packet inside the window (received, repaired or rebuilt),
+ * queues it for playout, counts it by origin and hands it to its tree's
+ * strategy. len is the datagram's size (0 when rebuilt). Returns 0,
+ * STRATA_ERR_RANGE or STRATA_ERR_NOMEM. */
+static int take_packet(strata_peer *p, const strata_msg_data *m, strata_addr from, size_t len,
+                       int origin, uint64_t now)
+{
+    const strata_pktstore_entry *e;
+    int err = strata_pktstore_put_data(&p->store, m, &e);
+    if (err == STRATA_ERR_NOMEM)
+        return err;
+    if (err < 0)
+        return STRATA_ERR_RANGE; /* cannot happen inside the window */
+    uint64_t old_end = p->po.end;
+    strata_playout_insert(&p->po, m->seq, m->send_ts_ns, e->buf, e->payload_off, e->payload_len,
+                          (e->flags & STRATA_DATA_FLAG_EOS) != 0, now);
+    p->ahead_since = 0;
+    if (origin == TAKE_REBUILT)
+        len = e->buf->len;
+    p->st.rx_data_packets++;
+    p->st.rx_data_bytes += len;
+    if (origin == TAKE_REPAIR) {
+        p->st.rx_repairs++;
+        p->st.rx_repair_bytes += len;
+    } else if (origin == TAKE_REBUILT) {
+        p->st.parity_rebuilt_packets++;
+        p->st.parity_rebuilt_bytes += len;
+    } else if (p->source.node.v != 0 && strata_addr_eq(from, p->source.addr)) {
+        p->st.rx_source_bytes += len;
+    } else {
+        p->st.rx_peer_bytes += len;
+    }
+    /* Seqs overtaken now become due after the fallback wait; a gap in this
+     * packet's own substream after repair_after. A rebuilt packet says
+     * nothing of its substream's parent: it marks no gap. */
+    unsigned sub = (unsigned)(m->seq % p->k);
+    if (m->seq > old_end)
+        p->repair_at = min_ns(p->repair_at, add_ns(now, repair_fallback_ns(p)));
+    if (origin != TAKE_REBUILT && mark_gaps(p, sub, m->seq, now))
+        p->repair_at = min_ns(p->repair_at, add_ns(now, p->repair_after_ns));
+    p->tail_attempts = 0;
+    p->tail_backoff_ns = STRATA_MS(TAIL_BACKOFF_MIN_MS);
+    p->tail_at = add_ns(now, p->tail_idle_ns);
+
+    /* Relay also what came as a repair: our children most likely missed
+     * it for the same reason we did. */
+    strata_relay_data(&p->relay, sub, e, from,
+                      origin == TAKE_REBUILT ? STRATA_RELAY_REBUILT : STRATA_RELAY_RECEIVED, now);
+    return 0;
+}
+
+/* The relay's way back (relay.h): a packet the coder rebuilt is taken as
+ * if received, unless it arrived meanwhile or playout has passed it. */
+static int take_rebuilt(void *user, const strata_msg_data *m, uint64_t now)
+{
+    strata_peer *p = user;
+    if (strata_pktstore_get(&p->store, m->seq))
+        return STRATA_ERR_EXISTS;
+    if (!strata_playout_in_window(&p->po, m->seq))
+        return STRATA_ERR_RANGE;
+    const strata_addr nobody = {0, 0};
+    return take_packet(p, m, nobody, 0, TAKE_REBUILT, now);
+}
+
+/* 0 when the group starting at first_seq lies beyond the playout window
+ * (or playout has not started). Groups before it are the coder's to
+ * judge: a whole one held in the store takes its late symbols quietly, as
+ * the store does late duplicates; one it has forgotten refuses them. */
+static int group_not_ahead(const strata_peer *p, uint64_t first_seq)
+{
+    return p->po.started && (first_seq < p->po.next || strata_playout_in_window(&p->po, first_seq));
+}
+
+/* A parity symbol (protocol.md 3.1.1): checked against the node's parity
+ * trees (UNEXPECTED) and the window (RANGE) as data is, then handed to its
+ * tree's strategy. Parity never starts or moves playout, nor feeds its
+ * clock: it is not a packet of the stream. */
+static int handle_parity(strata_peer *p, strata_addr from, const strata_msg_data *m,
+                         const uint8_t *buf, size_t len, uint64_t now)
+{
+    int err = strata_relay_parity_fits(&p->relay, m);
+    if (err)
+        return err;
+    if (m->seq > UINT64_MAX - (p->k - 1u) || !group_not_ahead(p, m->seq))
+        return STRATA_ERR_RANGE;
+    substream_state *s = &p->subs[m->substream];
+    if (s->have && strata_addr_eq(from, s->parent.addr)) {
+        s->last_rx_ts_ns = now;
+        if (m->seq > s->last_rx_seq)
+            s->last_rx_seq = m->seq;
+    }
+    err = strata_relay_parity(&p->relay, m, buf, len, from, now);
+    play_due(p, now); /* what it rebuilt may be due */
+    return err;
+}
+
 static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
                        uint64_t now)
 {
@@ -706,6 +803,8 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
         return err;
     if (p->ses.state != STRATA_SESSION_MEMBER || p->k == 0 || m.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
+    if (m.flags & STRATA_DATA_FLAG_PARITY)
+        return handle_parity(p, from, &m, buf, len, now);
     if (m.substream != m.seq % p->k)
         return STRATA_ERR_RANGE;
     unsigned sub = m.substream;
@@ -733,42 +832,10 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
     const strata_playout_slot *was = strata_playout_slot_at(&p->po, m.seq);
     if (!repair && was && was->state == STRATA_PLAYOUT_MISSING && now >= was->missing_since_ns)
         observe_skew(p, now - was->missing_since_ns);
-    const strata_pktstore_entry *e;
-    err = strata_pktstore_put_data(&p->store, &m, &e);
-    if (err == STRATA_ERR_NOMEM)
-        return err;
-    if (err < 0)
-        return STRATA_ERR_RANGE; /* cannot happen inside the window */
-    uint64_t old_end = p->po.end;
-    strata_playout_insert(&p->po, m.seq, m.send_ts_ns, e->buf, e->payload_off, e->payload_len,
-                          (e->flags & STRATA_DATA_FLAG_EOS) != 0, now);
-    p->ahead_since = 0;
-    p->st.rx_data_packets++;
-    p->st.rx_data_bytes += len;
-    if (repair) {
-        p->st.rx_repairs++;
-        p->st.rx_repair_bytes += len;
-    } else if (p->source.node.v != 0 && strata_addr_eq(from, p->source.addr)) {
-        p->st.rx_source_bytes += len;
-    } else {
-        p->st.rx_peer_bytes += len;
-    }
-    /* Seqs overtaken now become due after the fallback wait; a gap in this
-     * packet's own substream after repair_after. */
-    if (m.seq > old_end)
-        p->repair_at = min_ns(p->repair_at, add_ns(now, repair_fallback_ns(p)));
-    if (mark_gaps(p, sub, m.seq, now))
-        p->repair_at = min_ns(p->repair_at, add_ns(now, p->repair_after_ns));
-    p->tail_attempts = 0;
-    p->tail_backoff_ns = STRATA_MS(TAIL_BACKOFF_MIN_MS);
-    p->tail_at = add_ns(now, p->tail_idle_ns);
-
-    /* Relay also what came as a repair: our children most likely missed
-     * it for the same reason we did. */
-    relay(p, sub, e, from, now);
-    if (strata_playout_poll(&p->po, now, &p->po_cb))
-        playout_lag(p, now);
-    return 0;
+    err = take_packet(p, &m, from, len, repair ? TAKE_REPAIR : TAKE_RECEIVED, now);
+    if (err == 0)
+        play_due(p, now);
+    return err;
 }
 
 static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
@@ -788,9 +855,9 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
         p->st.repair_requests_refused++;
     strata_logf(p->log, STRATA_LOG_DEBUG,
                 "peer %016llx: repair from %08x %llu mask %llx: %llu sent, %llu refused",
-                (unsigned long long)p->node.v, (unsigned)from.ipv4,
-                (unsigned long long)m.first_seq, (unsigned long long)m.mask,
-                (unsigned long long)packets, (unsigned long long)refused);
+                (unsigned long long)p->node.v, (unsigned)from.ipv4, (unsigned long long)m.first_seq,
+                (unsigned long long)m.mask, (unsigned long long)packets,
+                (unsigned long long)refused);
     p->st.tx_repairs += packets;
     p->st.tx_data_packets += packets;
     p->st.tx_data_bytes += bytes;
@@ -844,15 +911,14 @@ static size_t repair_targets(void *user, uint64_t seq, strata_addr *out)
         parents[i] = p->subs[i].parent;
     for (unsigned pass = 0; pass < 2; pass++) {
         for (unsigned i = 0; i < p->k; i++) {
-            const substream_state *s = &p->subs[i];
+            const strata_relay_tree *t = &p->relay.trees[i];
             if ((pass == 0) == (i == sub))
                 continue;
-            for (unsigned j = 0; j < s->n_children && nk < STRATA_REPAIR_MAX_CHILD_TARGETS; j++)
-                kids[nk++] = s->children[j].ref;
+            for (unsigned j = 0; j < t->n_children && nk < STRATA_REPAIR_MAX_CHILD_TARGETS; j++)
+                kids[nk++] = t->children[j].ref;
         }
     }
-    return strata_repair_targets(parents, p->k, sub, p->silent, &p->source, kids, nk, p->node,
-                                 out);
+    return strata_repair_targets(parents, p->k, sub, p->silent, &p->source, kids, nk, p->node, out);
 }
 
 static void repair_emit(void *user, const strata_repair_batch *b)
@@ -920,8 +986,7 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
         strata_session_heartbeat_sent(&p->ses, now);
     }
     uint64_t missed_before = p->po.missed_packets;
-    if (strata_playout_poll(&p->po, now, &p->po_cb))
-        playout_lag(p, now);
+    play_due(p, now);
     if (p->po.missed_packets != missed_before)
         strata_logf(p->log, STRATA_LOG_DEBUG, "peer %016llx: skipped %llu, next %llu",
                     (unsigned long long)p->node.v,

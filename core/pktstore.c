@@ -50,13 +50,9 @@ static strata_buf *encode_data_buf(const strata_alloc *a, const strata_msg_data 
         *err = STRATA_ERR_INVAL;
         return NULL;
     }
-    strata_buf *b = strata_buf_new(a, (size_t)n);
-    if (!b) {
+    strata_buf *b = strata_buf_copy(a, tmp, (size_t)n);
+    if (!b)
         *err = STRATA_ERR_NOMEM;
-        return NULL;
-    }
-    memcpy(b->data, tmp, (size_t)n);
-    b->len = (uint32_t)n;
     return b;
 }
 

@@ -461,6 +461,11 @@ static int handle_instruction(strata_source *s, const uint8_t *buf, size_t len, 
         if (err)
             return err;
     }
+    /* Parity trees (EC_TREE substreams k + i) are rooted by preferred
+     * nodes, which make the symbols (protocol.md 3.4); the source feeds
+     * data trees only, and its lists have k entries. */
+    if (m.substream >= s->k)
+        return STRATA_ERR_UNEXPECTED;
     dcm_entry *d = dcm_get(s, m.dcm, 0);
     if (!d && dcm_dropped(s, m.dcm, m.epoch))
         return 0; /* stale */

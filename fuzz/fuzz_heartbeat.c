@@ -23,7 +23,7 @@ static int same(const strata_msg_heartbeat *a, const strata_msg_heartbeat *b)
         a->rx_data_bytes != b->rx_data_bytes || a->tx_data_bytes != b->tx_data_bytes ||
         a->n_parents != b->n_parents || a->n_children != b->n_children)
         return 0;
-    if (a->n_parents > STRATA_WIRE_MAX_SUBSTREAMS || a->n_children > STRATA_WIRE_MAX_HB_CHILDREN)
+    if (a->n_parents > STRATA_WIRE_MAX_TREES || a->n_children > STRATA_WIRE_MAX_HB_CHILDREN)
         return 0;
     for (size_t i = 0; i < a->n_parents; i++) {
         const strata_hb_parent *p = &a->parents[i], *q = &b->parents[i];

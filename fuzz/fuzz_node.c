@@ -11,12 +11,16 @@
  *   0  advance time by a fuzzed amount and run every due deadline
  *   1  a raw datagram of fuzzed bytes
  *   2  JOIN_REPLY     3  INSTRUCTION    4  DATA    5  REPAIR_REQUEST
- *      (each for channel "fz" or "fz2", or one the node lacks)
+ *      (each for channel "fz" or "fz2", or one the node lacks; an
+ *      INSTRUCTION of any algorithm, EC_TREE with n parity trees)
  *   6  PROBE          7  leave (when the next byte is odd)
  *   8  GROUP_BOOTSTRAP_REPLY to the node's own last request
  *   9  a group message: a valid header of a fuzzed group type, fuzzed body
  *  10  JOIN          11  HEARTBEAT     (for the control center)
  *  12  RECRUIT from the control center (start or end a relay session)
+ *  13  a parity symbol (DATA with PARITY): symbol i of a group of packets
+ *      whose payloads op 4 sends when asked for canonical ones (so that
+ *      the node can rebuild what it lacks), or fuzzed bytes
  * Structured messages are built from fuzzed fields around plausible
  * values and then optionally corrupted at one fuzzed offset.
  *
@@ -24,6 +28,7 @@
  * decode with the decoder of its own type: the node never sends what a
  * receiver would drop. It must never crash, trip a sanitizer, or leak.
  */
+#include "strata/fec.h"
 #include "strata/node.h"
 #include "strata/wire.h"
 
@@ -46,6 +51,32 @@ static strata_addr addr_of(uint8_t i)
 static strata_peer_ref ref_of(uint8_t i)
 {
     return (strata_peer_ref){{0x100u + (i & 7u)}, addr_of(i)};
+}
+
+/* The canonical payload of seq: op 4 sends it when its length byte is
+ * 255, and op 13 codes groups of them. */
+static size_t canonical_len(uint64_t seq)
+{
+    return (size_t)(seq * 37u % (STRATA_WIRE_MAX_PAYLOAD_BYTES + 1u));
+}
+
+/* Symbol i of the canonical group starting at first (k packets) into sym;
+ * returns its length, or -1. The encoder is made once and kept (its
+ * tables are the same for every input). */
+static int canonical_symbol(const uint8_t *payload, uint64_t first, uint8_t k, unsigned i,
+                            uint8_t *sym, size_t cap)
+{
+    static strata_fec_encoder *enc;
+    if (!enc && !(enc = strata_fec_encoder_new(NULL)))
+        return -1;
+    const uint8_t *data[STRATA_FEC_MAX_DATA];
+    size_t len[STRATA_FEC_MAX_DATA];
+    for (unsigned j = 0; j < k; j++) {
+        data[j] = payload;
+        len[j] = canonical_len(first + j);
+    }
+    uint8_t *out[1] = {sym};
+    return strata_fec_encode(enc, k, data, len, i, 1, out, cap);
 }
 
 static void on_play(void *user, const uint8_t *buf, size_t len)
@@ -162,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_outbox(node, &bootstrap_request);
 
     for (int steps = 0; more(&r) && steps < 4096; steps++) {
-        uint8_t op = u8(&r) % 13;
+        uint8_t op = u8(&r) % 14;
         int n = -1;
         strata_addr from = addr_of(u8(&r));
         const char *name = CHANNELS[u8(&r) % 3];
@@ -209,8 +240,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m.epoch = u8(&r);
             uint8_t kk = u8(&r);
             m.k = (kk & 0x80) ? (uint8_t)(1 + kk % STRATA_WIRE_MAX_SUBSTREAMS) : k;
-            m.substream = (uint8_t)(u8(&r) % m.k);
-            m.algorithm = STRATA_ALG_TREE;
+            uint8_t alg = u8(&r);
+            m.algorithm = (uint8_t)(STRATA_ALG_TREE + alg % STRATA_ALG_MAX);
+            if (m.algorithm == STRATA_ALG_EC_TREE)
+                m.n = (uint8_t)((alg >> 2) % (STRATA_WIRE_MAX_PARITY + 1));
+            m.level = (uint8_t)((alg >> 6) % (STRATA_WIRE_MAX_LEVEL + 1));
+            m.substream = (uint8_t)(u8(&r) % (m.k + m.n));
             uint8_t par = u8(&r);
             if (par & 0x80)
                 m.parent = ref_of(par);
@@ -235,9 +270,34 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             uint16_t ts = u16(&r);
             m.send_ts_ns = (ts & 0x8000) ? u64(&r) : now - STRATA_MS(ts & 0x7fff) / 4;
             if (!(m.flags & STRATA_DATA_FLAG_EOS)) {
-                m.payload_len = (uint16_t)(u8(&r) * 5);
+                uint8_t l = u8(&r);
+                m.payload_len = (uint16_t)(l == 255 ? canonical_len(m.seq) : l * 5u);
                 m.payload = payload;
             }
+            n = strata_wire_encode_data(buf, sizeof buf, &m);
+            break;
+        }
+        case 13: {
+            uint8_t sym[STRATA_FEC_MAX_SYMBOL_BYTES];
+            uint8_t mode = u8(&r);
+            unsigned i = (unsigned)(mode >> 1) % (STRATA_WIRE_MAX_PARITY + 1);
+            strata_msg_data m;
+            memset(&m, 0, sizeof m);
+            m.channel = ch;
+            m.seq = (seq_base + u16(&r)) / k * k;
+            m.substream =
+                (mode & 0x80) ? (uint8_t)(u8(&r) % STRATA_WIRE_MAX_TREES) : (uint8_t)(k + i);
+            m.flags = STRATA_DATA_FLAG_PARITY;
+            m.send_ts_ns = now - STRATA_MS(u8(&r));
+            int canonical = (mode & 1) && i < STRATA_WIRE_MAX_PARITY;
+            int len = canonical ? canonical_symbol(payload, m.seq, k, i, sym, sizeof sym)
+                                : 2 + u8(&r) * 5;
+            if (len < 2)
+                break;
+            if (!canonical)
+                memset(sym, 0xa5, (size_t)len);
+            m.payload = sym;
+            m.payload_len = (uint16_t)len;
             n = strata_wire_encode_data(buf, sizeof buf, &m);
             break;
         }

@@ -308,18 +308,39 @@ size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *c
          "Joins again after the control center no longer knew this peer.", F(rejoins)},
         {"strata_peer_region_changes_total", "Joins again under a new region label.",
          F(region_changes)},
+        /* The erasure-coded cluster (EC_TREE, protocol.md 3.1.1): 0 elsewhere. */
+        {"strata_peer_rebuilt_packets_total",
+         "Packets rebuilt from a group's parity symbols, taken as received (among received "
+         "packets).",
+         F(parity_rebuilt_packets)},
+        {"strata_peer_parity_received_packets_total", "Parity symbols received and taken.",
+         F(rx_parity_packets)},
+        {"strata_peer_parity_received_bytes_total", "Bytes of the parity symbols taken.",
+         F(rx_parity_bytes)},
+        {"strata_peer_parity_sent_packets_total",
+         "Parity symbols sent to parity-tree children (among sent packets).",
+         F(parity_sent_packets)},
+        {"strata_peer_parity_sent_bytes_total", "Bytes of the parity symbols sent.",
+         F(parity_sent_bytes)},
+        {"strata_peer_parity_encoded_total", "Parity symbols computed from whole groups.",
+         F(parity_encoded_symbols)},
+        {"strata_peer_parity_decode_failures_total",
+         "Groups whose symbols did not decode (they do not belong together).",
+         F(parity_decode_failures)},
     };
     for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++)
         per_channel(&w, counters[k].name, counters[k].help, ch, l, nch, counters[k].off);
     static const struct {
         const char *origin;
         size_t off;
-    } origins[] = {
-        {"source", F(rx_source_bytes)}, {"peer", F(rx_peer_bytes)}, {"repair", F(rx_repair_bytes)}};
+    } origins[] = {{"source", F(rx_source_bytes)},
+                   {"peer", F(rx_peer_bytes)},
+                   {"repair", F(rx_repair_bytes)},
+                   {"parity", F(parity_rebuilt_bytes)}};
 #undef F
     family(&w, "strata_peer_received_bytes_total", "counter",
            "Bytes of new DATA packets received, by origin: the channel's source, another peer, "
-           "an answer to a repair request.");
+           "an answer to a repair request, rebuilt from parity symbols.");
     for (size_t i = 0; i < nch; i++)
         for (size_t o = 0; o < sizeof origins / sizeof origins[0]; o++) {
             uint64_t v = 0;

@@ -136,6 +136,9 @@ typedef struct strata_buf {
 
 /* Allocates a buffer of capacity bytes with one reference and len 0. */
 strata_buf *strata_buf_new(const strata_alloc *a, size_t capacity);
+/* A new buffer holding a copy of len bytes, one reference; NULL when out of
+ * memory or len is above UINT32_MAX. */
+strata_buf *strata_buf_copy(const strata_alloc *a, const uint8_t *data, size_t len);
 static inline strata_buf *strata_buf_ref(strata_buf *b)
 {
     b->refs++;

@@ -9,7 +9,10 @@
  * and its seq is inside the playout window; a new one is stored in the
  * packet store (for repair and for relaying) and the playout buffer, and
  * relayed to this node's children of that substream. Duplicates are counted
- * and dropped.
+ * and dropped. In an erasure-coded cluster (EC_TREE instructions with n
+ * parity trees) the peer also takes, relays and makes the groups' parity
+ * symbols, and rebuilds a group's missing packets from any k of its k + n
+ * symbols (protocol.md 3.1.1, 3.4).
  *
  * Playout: packets are handed to on_play in sequence order as soon as the
  * next one is present. A missing packet is skipped (counted missed) when
@@ -96,6 +99,20 @@ typedef struct strata_peer_stats {
      * else from a parent or another peer. */
     uint64_t rx_data_packets, rx_data_bytes, rx_duplicates, rx_repairs;
     uint64_t rx_source_bytes, rx_peer_bytes, rx_repair_bytes;
+    /* Erasure-coded cluster (EC_TREE, protocol.md 3.1.1): packets rebuilt
+     * from a group's symbols, taken as received (they are among
+     * rx_data_packets and rx_data_bytes, bytes by origin "parity": their
+     * canonical encoding, as stored). */
+    uint64_t parity_rebuilt_packets, parity_rebuilt_bytes;
+    /* Parity symbols received and taken (a duplicate of one held is
+     * counted in rx_duplicates instead); their datagram bytes. */
+    uint64_t rx_parity_packets, rx_parity_bytes;
+    /* Parity datagrams sent to parity-tree children (among
+     * tx_data_packets and tx_data_bytes), symbols computed from whole
+     * groups (each sent to one child or more), and decodes that failed
+     * (symbols that do not belong together, or no memory for the decoder). */
+    uint64_t parity_sent_packets, parity_sent_bytes, parity_encoded_symbols;
+    uint64_t parity_decode_failures;
     /* Valid DATA packets that arrived after playout had passed their seq
      * (skipped as missed, or before where a late joiner started); they are
      * also among the drops (STRATA_ERR_RANGE). */

@@ -162,11 +162,17 @@ for p in peers:
                           ('strata_peer_sent_bytes_total', 'tx_data_bytes'),
                           ('strata_peer_playout_lag_seconds', 'playout_lag_s')]:
         want('%s %s' % (metric, p), one(metric, p, channel=ch), cs[field])
-    for origin in ('source', 'peer', 'repair'):
+    for origin, field in (('source', 'rx_source_bytes'), ('peer', 'rx_peer_bytes'),
+                          ('repair', 'rx_repair_bytes'), ('parity', 'parity_rebuilt_bytes')):
         want('received bytes from %s %s' % (origin, p),
-             one('strata_peer_received_bytes_total', p, channel=ch, origin=origin),
-             cs['rx_%s_bytes' % origin])
-    if cs['rx_source_bytes'] + cs['rx_peer_bytes'] + cs['rx_repair_bytes'] != cs['rx_data_bytes']:
+             one('strata_peer_received_bytes_total', p, channel=ch, origin=origin), cs[field])
+    for metric, field in [('strata_peer_rebuilt_packets_total', 'parity_rebuilt_packets'),
+                          ('strata_peer_parity_received_packets_total', 'rx_parity_packets'),
+                          ('strata_peer_parity_sent_packets_total', 'parity_sent_packets'),
+                          ('strata_peer_parity_decode_failures_total', 'parity_decode_failures')]:
+        want('%s %s' % (metric, p), one(metric, p, channel=ch), cs[field])
+    if (cs['rx_source_bytes'] + cs['rx_peer_bytes'] + cs['rx_repair_bytes']
+            + cs['parity_rebuilt_bytes'] != cs['rx_data_bytes']):
         bad.append('%s: bytes by origin do not add up to rx_data_bytes' % p)
     if not 0 <= cs['playout_lag_s'] < 3:
         bad.append('%s: playout lag %s s, want 0 to the playout delay' % (p, cs['playout_lag_s']))

@@ -76,6 +76,8 @@ static void metrics_page(void)
     memset(&st, 0, sizeof st);
     st.state = 1;
     st.rx_source_bytes = 7;
+    st.parity_rebuilt_bytes = 9;
+    st.parity_sent_packets = 3;
     host_metrics_channel ch[2] = {{"a\"\n\\b", &st}, {"x", NULL}};
     static char page[HOST_METRICS_MAX_BYTES];
     size_t n = host_metrics_peer(page, sizeof page, ch, 2, NULL, 0);
@@ -87,6 +89,11 @@ static void metrics_page(void)
             page,
             "strata_peer_received_bytes_total{channel=\"a\\\"\\n\\\\b\",origin=\"source\"} 7\n") !=
         NULL);
+    CHECK(strstr(page, "strata_peer_received_bytes_total{channel=\"x\",origin=\"parity\"} 0\n") !=
+          NULL);
+    CHECK(strstr(page, "origin=\"parity\"} 9\n") != NULL);
+    CHECK(strstr(page, "strata_peer_parity_sent_packets_total{channel=\"a\\\"\\n\\\\b\"} 3\n") !=
+          NULL);
     for (char *line = page; *line;) {
         char *end = strchr(line, '\n');
         CHECK(end != NULL);

@@ -597,6 +597,44 @@ static void f_free(void *user, void *ptr)
     free(ptr);
 }
 
+/* The source roots no parity tree (preferred nodes make parity,
+ * protocol.md 3.4): an EC_TREE instruction for substream k + i is dropped,
+ * and its data trees are unchanged. */
+static void test_parity_tree_instruction(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    strata_source *s = strata_source_new(&cfg, NULL, 0);
+    strata_source_handle_timeout(s, 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 4, 0), 0);
+    uint32_t kid[] = {1};
+    for (uint8_t sub = 0; sub < 4; sub++)
+        CHECK_EQ_INT(feed_instr(s, 1, 1, 4, sub, kid, 1, 0), 0);
+    for (uint8_t sub = 4; sub < 6; sub++) {
+        strata_msg_instruction m;
+        memset(&m, 0, sizeof m);
+        m.dcm.v = 1;
+        m.channel = chan();
+        m.node = ME;
+        m.epoch = 2;
+        m.k = 4;
+        m.n = 2;
+        m.substream = sub;
+        m.algorithm = STRATA_ALG_EC_TREE;
+        m.n_children = 1;
+        m.children[0] = ref_of(7);
+        uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+        CHECK_EQ_INT(feed(s, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), 0),
+                     STRATA_ERR_UNEXPECTED);
+    }
+    strata_source_stats st;
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.drops.total, 2);
+    CHECK_EQ_U64(st.roots, 1);
+    drain(s, out);
+    sent_clear(out);
+    strata_source_del(s);
+}
+
 static void scenario(const strata_alloc *a, sent_list *out)
 {
     strata_source_config cfg = base_cfg();
@@ -648,6 +686,7 @@ int main(void)
     test_many_dcms(out);
     test_dcm_empty_first_substream(out);
     test_config();
+    test_parity_tree_instruction(out);
     test_alloc_failure(out);
     sent_clear(out);
     free(out);
