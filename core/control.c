@@ -588,11 +588,35 @@ static void add_root_children(strata_control *c, ctl_node *rec, int *n, strata_d
                 continue;
             in = &c->instr[(*n)++];
             *in = *r;
+            in->dcm = c->instr[0].dcm; /* in the name of its own DCM, as the rest */
+            in->level = c->instr[0].level;
             in->node = rec->id;
             in->n_children = 0;
         }
         for (uint8_t j = 0; j < r->n_children && in->n_children < STRATA_WIRE_MAX_CHILDREN; j++)
             in->children[in->n_children++] = r->children[j];
+    }
+}
+
+/* Every parity tree a head does not root gets an instruction without
+ * children: a node keeps a substream's instruction until a newer one
+ * names it, and would go on sending symbols to a tree it no longer roots. */
+static void add_idle_parity(strata_control *c, int *n)
+{
+    uint8_t k = c->instr[0].k;
+    for (uint8_t t = k; t < k + c->parity && *n < STRATA_WIRE_MAX_TREES; t++) {
+        int have = 0;
+        for (int i = 0; i < *n && !have; i++)
+            have = c->instr[i].substream == t;
+        if (have)
+            continue;
+        strata_msg_instruction *in = &c->instr[(*n)++];
+        *in = c->instr[0];
+        in->substream = t;
+        in->algorithm = STRATA_ALG_EC_TREE;
+        in->n = c->parity;
+        in->parent = (strata_peer_ref){{0}, {0, 0}};
+        in->n_children = 0;
     }
 }
 
@@ -605,6 +629,8 @@ static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t ep
         add_root_children(c, rec, &n, rec->roots, rec->root_subs, epoch);
     for (uint8_t i = 0; i < rec->naway; i++)
         add_root_children(c, rec, &n, rec->away[i].d, 1u << rec->away[i].tree, epoch);
+    if (c->levels == STRATA_LEVELS_EC)
+        add_idle_parity(c, &n);
     send_encoded(c, rec, n, epoch, now);
 }
 
@@ -896,24 +922,56 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
  * that any c - 1 of them lost cost the cluster at most c - 1 trees, which
  * its n >= c - 1 parity trees make up (docs/hierarchy.md). The region's
  * own heads keep one tree each, the lowest (data trees first); the other
- * trees go to other regions' heads, the one with the most upload left per
- * tree first (nearest first once group distances reach the control
- * center). Without enough heads a region's own share trees (spread_trees)
+ * trees go to other regions' heads with room for the tree's root children,
+ * the one with the most upload left first (nearest first once group
+ * distances reach the control center); a head whose root children came to
+ * take more than its share gives one back. Without enough heads a region's own share trees (spread_trees)
  * or the source feeds them; a region with no capable member of its own is
  * fed by other regions' heads alone. */
 
-/* What head h could give one more tree (kbit/s). */
-static uint64_t away_room(const ctl_node *h, uint32_t rate_kbps)
+/* What the root children of tree s of d take of their feeder (kbit/s): a
+ * k-th of the rate each. */
+static uint64_t tree_root_kbps(const strata_dcm *d, uint8_t s, uint32_t rate_kbps)
 {
-    return head_region_kbps(h->upload_kbps, rate_kbps) / (fed_trees(h) + 1u);
+    return strata_dcm_child_links(d, STRATA_MTREE_SOURCE, 1u << s) * rate_kbps /
+           strata_dcm_k(d);
 }
 
-/* The best head of cands[0..n-1] for a tree of d: not of d's region, not
- * feeding d already, with room for another tree; NULL if none. */
-static ctl_node *away_candidate(ctl_node **cands, size_t n, const strata_dcm *d, uint32_t rate_kbps)
+/* What head h's root children take now, in its region's trees and others'.
+ * The trees' root budgets split each feeder's upload evenly, but a tree
+ * with no interior member takes more than its even share (tree.h, "Source
+ * shares"): the actual load, not the promise, says whether a head can
+ * take another tree. */
+static uint64_t root_load_kbps(const ctl_node *h, uint32_t rate_kbps)
+{
+    uint64_t kbps = 0;
+    if (h->roots)
+        kbps += strata_dcm_child_links(h->roots, STRATA_MTREE_SOURCE, h->root_subs) * rate_kbps /
+                strata_dcm_k(h->roots);
+    for (uint8_t i = 0; i < h->naway; i++)
+        kbps += tree_root_kbps(h->away[i].d, h->away[i].tree, rate_kbps);
+    return kbps;
+}
+
+/* What head h has left for root children (kbit/s; negative: overloaded). */
+static int64_t away_room(const ctl_node *h, uint32_t rate_kbps)
+{
+    return (int64_t)head_region_kbps(h->upload_kbps, rate_kbps) -
+           (int64_t)root_load_kbps(h, rate_kbps);
+}
+
+/* The best head of cands[0..n-1] for tree s of d: not of d's region, not
+ * feeding d already, with room for the tree's root children (one at
+ * least) left; the most room first; NULL if none. */
+static ctl_node *away_candidate(ctl_node **cands, size_t n, const strata_dcm *d, uint8_t s,
+                                uint32_t rate_kbps)
 {
     ctl_node *best = NULL;
-    uint64_t best_room = 0;
+    int64_t best_room = 0;
+    uint64_t need = tree_root_kbps(d, s, rate_kbps);
+    uint64_t one = rate_kbps / strata_dcm_k(d);
+    if (need < one)
+        need = one;
     for (size_t i = 0; i < n; i++) {
         ctl_node *h = cands[i];
         if (h->roots == d || h->naway >= CONTROL_MAX_AWAY_TREES)
@@ -923,13 +981,41 @@ static ctl_node *away_candidate(ctl_node **cands, size_t n, const strata_dcm *d,
             already = h->away[j].d == d;
         if (already)
             continue;
-        uint64_t room = away_room(h, rate_kbps);
+        int64_t room = away_room(h, rate_kbps);
+        if (room < (int64_t)need)
+            continue;
         if (!best || room > best_room || (room == best_room && h->id.v < best->id.v)) {
             best = h;
             best_room = room;
         }
     }
     return best;
+}
+
+/* A head whose root children take more than its share of upload (a
+ * quarter over: the trees' budgets settle after each change) gives back
+ * the other region's tree that takes the most; 1 when it gave one. */
+static int shed_away(ctl_node *h, uint32_t rate_kbps)
+{
+    uint64_t cap = head_region_kbps(h->upload_kbps, rate_kbps);
+    if (h->naway == 0 || root_load_kbps(h, rate_kbps) <= cap + cap / 4)
+        return 0;
+    uint8_t worst = 0;
+    uint64_t worst_kbps = 0;
+    for (uint8_t i = 0; i < h->naway; i++) {
+        uint64_t v = tree_root_kbps(h->away[i].d, h->away[i].tree, rate_kbps);
+        if (v > worst_kbps) {
+            worst = i;
+            worst_kbps = v;
+        }
+    }
+    strata_dcm *d = h->away[worst].d;
+    uint8_t t = h->away[worst].tree;
+    if (strata_dcm_substream_root(d, t).node.v == h->id.v)
+        strata_dcm_set_substream_root(d, t, (strata_peer_ref){{0}, {0, 0}});
+    h->away[worst] = h->away[--h->naway];
+    strata_dcm_mark_dirty(h->dcm, h->id); /* it stops sending that tree */
+    return 1;
 }
 
 /* Gives d's trees without a feeder of their own, and the extra trees of
@@ -942,7 +1028,7 @@ static int ec_assign(strata_control *c, ctl_channel *ch, strata_dcm *d, ctl_node
         int shared = f && f->roots == d && popcount32(f->root_subs) > 1;
         if (f && !shared)
             continue;
-        ctl_node *g = away_candidate(cands, n, d, ch->rate_kbps);
+        ctl_node *g = away_candidate(cands, n, d, (uint8_t)s, ch->rate_kbps);
         if (!g)
             return changed; /* everyone is full, or every head is d's */
         if (shared) {
@@ -964,7 +1050,7 @@ static int ec_assign_channel(strata_control *c, ctl_channel *ch)
     size_t n = 0;
     for (size_t i = 0; i < c->nodes.count; i++) {
         ctl_node *h = c->nodes.items[i];
-        if (h->ch != ch || !h->roots || h->naway >= CONTROL_MAX_AWAY_TREES)
+        if (h->ch != ch || !h->roots)
             continue;
         if (n == c->away_cap) {
             size_t cap = c->away_cap ? c->away_cap * 2 : 64;
@@ -977,6 +1063,8 @@ static int ec_assign_channel(strata_control *c, ctl_channel *ch)
         c->away_cands[n++] = h;
     }
     int changed = 0;
+    for (size_t i = 0; i < n; i++)
+        changed |= shed_away(c->away_cands[i], ch->rate_kbps);
     for (size_t i = 0; i < ch->ndcms && n > 0; i++)
         changed |= ec_assign(c, ch, ch->dcms[i], c->away_cands, n);
     return changed;
