@@ -2237,6 +2237,25 @@ static void check_ec_regions(net *t, fnode *src, fnode *peers[][6], int regions,
             }
         }
     }
+    /* Every preferred node has an instruction for every parity tree, empty
+     * for those it does not root (a node keeps an instruction until a newer
+     * one names its substream); each child it lists names it as parent. */
+    for (int r = 0; r < regions; r++)
+        for (int i = 0; i < 6; i++) {
+            fnode *h = peers[r][i];
+            if (!h->alive || !is_head(h))
+                continue;
+            for (int tr = K; tr < K + parity; tr++) {
+                const strata_msg_instruction *hi = latest(h, 0, tr);
+                CHECK(hi && hi->algorithm == STRATA_ALG_EC_TREE && hi->n == parity &&
+                      hi->parent.node.v == 0);
+                for (int c = 0; hi && c < hi->n_children; c++) {
+                    fnode *ch = by_id(t, hi->children[c].node.v);
+                    const strata_msg_instruction *ci = ch ? latest(ch, 0, tr) : NULL;
+                    CHECK(ci && ci->parent.node.v == h->id.v);
+                }
+            }
+        }
     for (int i = 0; i < src->nd; i++)
         for (int tr = K; tr < T; tr++)
             CHECK(!src->d[i].have[tr]);
