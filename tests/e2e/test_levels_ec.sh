@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The erasure-coded level (docs/hierarchy.md, --levels ec): real processes
+# with emulated delay (planetlab490), a control center with --levels ec,
+# three regions of PER_REGION peers, a file at 1 Mbit/s. Each region's
+# k + n = 6 trees are rooted at six different preferred nodes (its own two,
+# then other regions'), so:
+#  - a quarter of the way in, one member with children in its region's
+#    trees (a second-level node) is killed: its subtree loses one tree,
+#    which the parity fills;
+#  - half-way, both preferred nodes of one region (c - 1 = 2) are killed at
+#    once: every cluster loses at most two of its six trees.
+# Every survivor must play every packet in time (missed_packets 0) and
+# write the input byte for byte; the parity must have rebuilt packets
+# (counted apart from repairs).
+. "$(dirname "$0")/lib.sh"
+
+DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
+MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
+[ -r "$MATRIX" ] || fail "cannot read $MATRIX (STRATA_DATA_DIR overrides the data folder)"
+
+PER_REGION=${PER_REGION:-8}
+RATE_KBPS=1000
+SIZE_BYTES=$((2 * 1024 * 1024))
+head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
+
+# The control center plays host 0; region r's peers hosts 10 + 20 r + i
+# (a region's hosts are not especially near each other: the labels make
+# the regions, the delays make the paths real).
+start control control --latency "$MATRIX" --host-index 0 --status-file "$WORK/control.json" \
+    --levels ec --regions label --topology-file "$WORK/topology.txt"
+wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control not ready"
+CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")
+
+# Per region: two peers that carry a mesh of three links and the few root
+# children of the trees they feed (so that the trees have second-level
+# nodes below them), the rest with room for a few children.
+pids=() names=() ids=() regions=()
+for r in 0 1 2; do
+    for ((i = 0; i < PER_REGION; i++)); do
+        name="r${r}p$i"
+        up=2000
+        [ "$i" -lt 2 ] && up=8000
+        start "$name" peer --control "$CONTROL" --channel test --latency "$MATRIX" \
+            --host-index $((10 + 20 * r + i)) --region "region$r" --upload "$up" \
+            --output "$WORK/$name.ts" --status-file "$WORK/$name.json" --exit-on-end
+        wait_for_line "$WORK/$name.out" '^strata peer [0-9a-f]+ listening on udp ' 10 \
+            || fail "$name not ready"
+        pids+=("$LAST_PID")
+        names+=("$name")
+        regions+=("$r")
+        ids+=("$(sed -n 's/^strata peer \([0-9a-f]*\) listening.*/\1/p' "$WORK/$name.out")")
+    done
+done
+wait_for_members $((3 * PER_REGION))
+start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
+    --rate "$RATE_KBPS" --latency "$MATRIX" --host-index 5 --linger-ms 8000
+SOURCE_PID=$LAST_PID
+wait_for_line "$WORK/source.out" '^strata source ' 10 || fail "source not ready"
+
+duration=$((SIZE_BYTES * 8 / (RATE_KBPS * 1000) + 1))
+
+# line_of I: peer I's topology line (node channel dcm p0 .. p5).
+line_of() { grep -i "^0*${ids[$1]} " "$WORK/topology.txt" || true; }
+# is_head I: a preferred node floods: its data trees name no parent.
+is_head() {
+    line_of "$1" | awk '{ for (i = 4; i <= 7; i++) if ($i != "-") exit 1; exit NF < 4 }'
+}
+# has_children I: another peer names it as a parent.
+has_children() {
+    local id=${ids[$1]}
+    awk -v id="$id" '{ for (i = 4; i <= NF; i++) if ($i ~ ("^0*" id "$")) f = 1 } END { exit !f }' \
+        "$WORK/topology.txt"
+}
+
+sleep $((duration / 4))
+victim=
+for ((i = 0; i < PER_REGION; i++)); do # region 0's members
+    is_head "$i" && continue
+    has_children "$i" && { victim=$i; break; }
+done
+[ -n "$victim" ] || fail "no member of region 0 has children: $(cat "$WORK/topology.txt")"
+kill -KILL "${pids[victim]}"
+echo "killed the second-level node ${names[victim]} a quarter of the way in"
+
+sleep $((duration / 4))
+heads=()
+for ((i = PER_REGION; i < 2 * PER_REGION; i++)); do # region 1's preferred nodes
+    is_head "$i" && heads+=("$i")
+done
+[ ${#heads[@]} -eq 2 ] || fail "region 1 has ${#heads[@]} preferred nodes, want 2: $(cat "$WORK/topology.txt")"
+kill -KILL "${pids[heads[0]]}" "${pids[heads[1]]}"
+echo "killed ${names[heads[0]]} and ${names[heads[1]]}, both preferred nodes of region 1, half-way"
+
+ok=0 rebuilt=0 repaired=0
+for ((i = 0; i < ${#pids[@]}; i++)); do
+    [ "$i" = "$victim" ] || [ "$i" = "${heads[0]}" ] || [ "$i" = "${heads[1]}" ] && continue
+    wait_exit "${pids[i]}" $((duration + 60)) || fail "${names[i]} did not reach the end of the stream"
+    cmp -s "$WORK/input.bin" "$WORK/${names[i]}.ts" \
+        || fail "${names[i]} output differs ($(stat -c %s "$WORK/${names[i]}.ts") bytes)"
+    missed=$(json_field "$WORK/${names[i]}.json" missed_packets)
+    [ "${missed:-x}" = 0 ] || fail "${names[i]} missed ${missed:-?} packets: $(cat "$WORK/${names[i]}.json")"
+    rebuilt=$((rebuilt + $(json_field "$WORK/${names[i]}.json" parity_rebuilt_packets)))
+    repaired=$((repaired + $(json_field "$WORK/${names[i]}.json" rx_repair_bytes) / 1350))
+    ok=$((ok + 1))
+done
+wait_exit "$SOURCE_PID" 30 || fail "source did not leave after its linger time"
+[ "$rebuilt" -gt 0 ] || fail "no packet was rebuilt from parity"
+echo "control status: $(cat "$WORK/control.json")"
+pass "$ok peers byte-identical, none missed a packet, with a second-level node and two preferred nodes of one region killed ($rebuilt packets rebuilt from parity, about $repaired repaired)"
