@@ -143,6 +143,10 @@ typedef struct strata_simresult {
     uint64_t sessions, startup_failures, leaves, kills;
     uint64_t data_bytes, control_bytes;
     uint64_t net_queue_drops, net_losses, undeliverable;
+    /* Counted by the nodes ("strata" only; 0 for the baselines): packets
+     * taken from repair answers, packets rebuilt from parity symbols
+     * (levels = ec), parity symbols sent. */
+    uint64_t repaired_packets, parity_rebuilt_packets, parity_sent_packets;
     uint32_t regions;
     /* region = groups: regions (distinct groups of the online peers) at
      * every sample, their mean (what `regions` and the cross-region ratio

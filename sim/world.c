@@ -746,6 +746,8 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         x->net_queue_drops = tot.drop_queue_pkts;
         x->net_losses = tot.drop_loss_pkts;
         x->undeliverable = w->undeliverable;
+        if (w->alg->counters)
+            w->alg->counters(w->alg_state, x);
         w->finished = 1;
     }
     *r = w->result;
@@ -1069,6 +1071,7 @@ typedef struct play_ctx {
 
 struct strata_alg {
     strata_world *w;
+    uint64_t repaired, rebuilt, parity_sent; /* of the peers freed so far */
     const strata_alloc *alloc;
     strata_node **node; /* one per simulated node: the control center, the source, the peers */
     int source_channel; /* the source node's channel handle */
@@ -1240,9 +1243,36 @@ static void sa_node_down(void *state, uint32_t node, int graceful, uint64_t now)
         strata_node_leave(s->node[node], now);
 }
 
+/* Adds a peer's repair and parity counts to the run's. */
+static void sa_count(const strata_node *n, uint64_t *repaired, uint64_t *rebuilt,
+                     uint64_t *parity_sent)
+{
+    const strata_peer *p = n ? strata_node_peer(n, 0) : NULL;
+    if (!p)
+        return;
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    *repaired += st.rx_repairs;
+    *rebuilt += st.parity_rebuilt_packets;
+    *parity_sent += st.parity_sent_packets;
+}
+
+static void sa_counters(void *state, strata_simresult *out)
+{
+    strata_alg *s = state;
+    out->repaired_packets = s->repaired;
+    out->parity_rebuilt_packets = s->rebuilt;
+    out->parity_sent_packets = s->parity_sent;
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < s->nodes; i++)
+        sa_count(s->node[i], &out->repaired_packets, &out->parity_rebuilt_packets,
+                 &out->parity_sent_packets);
+}
+
 static void sa_node_free(void *state, uint32_t node)
 {
     strata_alg *s = state;
+    if (node >= STRATA_WORLD_FIRST_PEER && node < s->nodes)
+        sa_count(s->node[node], &s->repaired, &s->rebuilt, &s->parity_sent);
     if (node < s->nodes) {
         strata_node_del(s->node[node]);
         s->node[node] = NULL;
@@ -1320,6 +1350,7 @@ static const strata_simalg strata_simalg_strata = {
     .outbox = sa_outbox,
     .source_push = sa_source_push,
     .classify = sa_classify,
+    .counters = sa_counters,
 };
 
 const strata_simalg *const strata_simalgs[] = {&strata_simalg_strata, &strata_simalg_mesh,

@@ -133,6 +133,9 @@ typedef struct strata_simalg {
     /* Describes a datagram (see strata_simpkt). Returns 0, or < 0 if it
      * cannot be parsed (then charged and counted as control). */
     int (*classify)(void *state, const uint8_t *buf, size_t len, strata_simpkt *out);
+    /* Optional: adds what the algorithm's nodes counted over the run (every
+     * session's, ended or not) to the result's repair and parity figures. */
+    void (*counters)(void *state, strata_simresult *out);
 } strata_simalg;
 
 /* The algorithms compiled in; NULL-terminated. */
