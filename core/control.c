@@ -925,16 +925,15 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
  * trees go to other regions' heads with room for the tree's root children,
  * the one with the most upload left first (nearest first once group
  * distances reach the control center); a head whose root children came to
- * take more than its share gives one back. Without enough heads a region's own share trees (spread_trees)
- * or the source feeds them; a region with no capable member of its own is
- * fed by other regions' heads alone. */
+ * take more than its share gives one back. Without enough heads a region's own share trees
+ * (spread_trees) or the source feeds them; a region with no capable member of its own is fed by
+ * other regions' heads alone. */
 
 /* What the root children of tree s of d take of their feeder (kbit/s): a
  * k-th of the rate each. */
 static uint64_t tree_root_kbps(const strata_dcm *d, uint8_t s, uint32_t rate_kbps)
 {
-    return strata_dcm_child_links(d, STRATA_MTREE_SOURCE, 1u << s) * rate_kbps /
-           strata_dcm_k(d);
+    return strata_dcm_child_links(d, STRATA_MTREE_SOURCE, 1u << s) * rate_kbps / strata_dcm_k(d);
 }
 
 /* What head h's root children take now, in its region's trees and others'.
@@ -1363,6 +1362,57 @@ static void spread_trees(strata_control *c, strata_dcm *d, ctl_node **heads, siz
     }
 }
 
+/* levels = ec: a tree for a region's head that has none (one just
+ * promoted, while other regions' heads feed the rest): one that another
+ * region's head feeds, data trees first, else one of a head of several.
+ * Returns the tree, or -1 when every tree has a head of its region alone. */
+static int claim_tree(strata_control *c, strata_dcm *d)
+{
+    uint8_t trees = strata_dcm_trees(d);
+    for (uint8_t s = 0; s < trees; s++) {
+        ctl_node *f = tree_feeder(c, d, s);
+        if (!f || f->roots == d)
+            continue;
+        for (uint8_t i = 0; i < f->naway; i++)
+            if (f->away[i].d == d && f->away[i].tree == s) {
+                f->away[i] = f->away[--f->naway];
+                break;
+            }
+        strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending tree s */
+        return s;
+    }
+    for (uint8_t s = 0; s < trees; s++) {
+        ctl_node *f = sub_head(c, d, s);
+        if (f && popcount32(f->root_subs) > 1) {
+            f->root_subs &= ~(1u << s);
+            strata_dcm_mark_dirty(f->dcm, f->id);
+            return s;
+        }
+    }
+    return -1;
+}
+
+/* Every head of d feeds a tree of its region: a head without one is
+ * invisible to the evaluations (they find heads by the trees) and would
+ * stay one for good while others are promoted beside it. One that no tree
+ * can be found for goes back to the region's trees. */
+static void heads_take_trees(strata_control *c, ctl_channel *ch, strata_dcm *d, ctl_node **heads,
+                             size_t n, uint64_t now)
+{
+    for (size_t i = 0; i < n; i++) {
+        ctl_node *h = heads[i];
+        if (h->root_subs || !h->roots)
+            continue;
+        int s = c->levels == STRATA_LEVELS_EC ? claim_tree(c, d) : -1;
+        if (s < 0) {
+            unmake_head(c, ch, h, now);
+            continue;
+        }
+        h->root_subs |= 1u << s;
+        strata_dcm_set_substream_root(d, (uint8_t)s, (strata_peer_ref){h->id, h->host->addr});
+    }
+}
+
 /* Heads the mesh no longer feeds (their feeder left and no member has room
  * for them) go back to their regions' trees, whose trees get other heads
  * or the source. Returns 1 when one went. */
@@ -1432,6 +1482,7 @@ static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
             heads[nh++] = recs[i];
     }
     spread_trees(c, d, heads, nh);
+    heads_take_trees(c, ch, d, heads, nh, now);
     return 1;
 }
 

@@ -2320,6 +2320,37 @@ static void test_ec_levels(void)
     strata_control_status st;
     strata_control_get_status(t->c, &st);
     CHECK_EQ_U64(st.detached_pairs, 0);
+
+    /* A region with one capable member has one head and other regions'
+     * heads on its other trees; a second capable member, promoted at an
+     * evaluation, takes a tree over from one of those (a head with no tree
+     * would be invisible to the evaluations, which would promote more). */
+    fnode *af[5];
+    static const uint32_t af_ups[5] = {9000, 900, 800, 700, 12000}; /* two can head */
+    for (int i = 0; i < 4; i++) {
+        af[i] = add_node(t, 100 + (uint64_t)i, 0x0a000100u + (uint32_t)i, STRATA_ROLE_PEER,
+                         af_ups[i], "af");
+        send_join(t, af[i]);
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    CHECK(is_head(af[0]));
+    af[4] = add_node(t, 104, 0x0a000104u, STRATA_ROLE_PEER, af_ups[4], "af");
+    send_join(t, af[4]);
+    for (int i = 0; i < 4 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    int af_heads = 0;
+    for (int i = 0; i < 5; i++)
+        af_heads += is_head(af[i]);
+    CHECK_EQ_INT(af_heads, 2);
+    CHECK(is_head(af[0]) && is_head(af[4]));
+    int feeds[2] = {0, 0};
+    for (int tr = 0; tr < K + PARITY; tr++) {
+        int64_t f = ec_tree_feeder(t, af, 5, tr);
+        feeds[0] += f == (int64_t)af[0]->id.v;
+        feeds[1] += f == (int64_t)af[4]->id.v;
+    }
+    CHECK(feeds[0] >= 1 && feeds[1] >= 1);
     net_del(t);
 }
 
