@@ -544,6 +544,8 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
     put_u64(j, "repaired_packets", r->repaired_packets);
     put_u64(j, "parity_rebuilt_packets", r->parity_rebuilt_packets);
     put_u64(j, "parity_sent_packets", r->parity_sent_packets);
+    if (r->preferred_killed)
+        put_u64(j, "preferred_killed", r->preferred_killed);
     put_u64(j, "events", r->events);
     if (r->have_timing) {
         put_num(j, "wall_s", r->wall_s);

@@ -147,6 +147,7 @@ typedef struct strata_simresult {
      * taken from repair answers, packets rebuilt from parity symbols
      * (levels = ec), parity symbols sent. */
     uint64_t repaired_packets, parity_rebuilt_packets, parity_sent_packets;
+    uint64_t preferred_killed; /* by kill-preferred events */
     uint32_t regions;
     /* region = groups: regions (distinct groups of the online peers) at
      * every sample, their mean (what `regions` and the cross-region ratio

@@ -325,7 +325,9 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
     char *action = strtok_r(buf, " \t", &save);
     if (!action) {
         set_err(err, errlen,
-                "'at %s' needs an action: kill, leave, upload, loss or control-restart", at_s);
+                "'at %s' needs an action: kill, leave, upload, loss, control-restart or "
+                "kill-preferred",
+                at_s);
         return STRATA_ERR_RANGE;
     }
     int have_share = 0, have_region = 0, have_kbps = 0, have_loss = 0;
@@ -345,8 +347,13 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
         have_loss = 1;
     } else if (strcmp(action, "control-restart") == 0) {
         ev.action = STRATA_SCN_CONTROL_RESTART;
+    } else if (strcmp(action, "kill-preferred") == 0) {
+        ev.action = STRATA_SCN_KILL_PREFERRED;
+        ev.regions = 1;
     } else {
-        set_err(err, errlen, "unknown action '%s' (kill, leave, upload, loss or control-restart)",
+        set_err(err, errlen,
+                "unknown action '%s' (kill, leave, upload, loss, control-restart or "
+                "kill-preferred)",
                 action);
         return STRATA_ERR_RANGE;
     }
@@ -360,7 +367,17 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
             }
             continue;
         }
-        if (!v || ev.action == STRATA_SCN_LOSS || ev.action == STRATA_SCN_CONTROL_RESTART) {
+        if (v && ev.action == STRATA_SCN_KILL_PREFERRED && strcmp(arg, "regions") == 0) {
+            uint64_t n;
+            if (parse_u64(v, 1, 1000000, &n) < 0) {
+                set_err(err, errlen, "regions needs a whole number of 1 or more, got '%s'", v);
+                return STRATA_ERR_RANGE;
+            }
+            ev.regions = (uint32_t)n;
+            continue;
+        }
+        if (!v || ev.action == STRATA_SCN_LOSS || ev.action == STRATA_SCN_CONTROL_RESTART ||
+            ev.action == STRATA_SCN_KILL_PREFERRED) {
             set_err(err, errlen, "unexpected '%s' after '%s'", arg, action);
             return STRATA_ERR_RANGE;
         }
@@ -642,6 +659,9 @@ size_t strata_scenario_format(const strata_scenario *s, char *buf, size_t buflen
         case STRATA_SCN_CONTROL_RESTART:
             PUT("at %.9f control-restart down=%.9f\n", at, (double)e->down_ns / 1e9);
             break;
+        case STRATA_SCN_KILL_PREFERRED:
+            PUT("at %.9f kill-preferred regions=%u\n", at, e->regions);
+            break;
         default:
             break;
         }
@@ -801,8 +821,8 @@ int strata_scenario_event_hits(const strata_scenario *s, size_t ev, uint32_t slo
     if (ev >= s->nevents)
         return 0;
     const strata_scn_event *e = &s->events[ev];
-    if (e->action == STRATA_SCN_LOSS)
-        return 0;
+    if (e->action == STRATA_SCN_LOSS || e->action == STRATA_SCN_KILL_PREFERRED)
+        return 0; /* everyone, or chosen when it happens */
     if (e->by_region)
         return region && strcmp(region, e->region) == 0;
     /* The stream is named by the event's time and action, not its index, so

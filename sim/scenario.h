@@ -19,6 +19,10 @@
  *                                 object and all its state are destroyed) and
  *                                 a fresh one starts on the same address 2 s
  *                                 later (down=0: at once)
+ *     at 60 kill-preferred regions=1   silently kill every preferred node
+ *                                 (levels mesh and ec) of the region with the
+ *                                 most members that has any (regions=N: of N
+ *                                 such regions): a correlated top-level failure
  *
  * Errors name the file and line: "name:LINE: what". Flags on the command
  * line go through the same strata_scenario_set as file keys, so the two can
@@ -89,6 +93,7 @@ enum strata_scn_action {
     STRATA_SCN_UPLOAD = 3,          /* uplink capacity change */
     STRATA_SCN_LOSS = 4,            /* loss probability change, all nodes */
     STRATA_SCN_CONTROL_RESTART = 5, /* the control center crashes, a fresh one starts */
+    STRATA_SCN_KILL_PREFERRED = 6,  /* every preferred node of the largest regions fails */
 };
 
 typedef struct strata_scn_event {
@@ -100,6 +105,7 @@ typedef struct strata_scn_event {
     uint32_t kbps;                      /* upload: new capacity, 0 = unlimited */
     double loss;                        /* loss */
     uint64_t down_ns;                   /* control-restart: time until the fresh one starts */
+    uint32_t regions;                   /* kill-preferred: how many regions lose theirs */
     uint32_t line;                      /* where it was written (0 = not from a file) */
 } strata_scn_event;
 

@@ -108,6 +108,7 @@ struct strata_world {
     flight *free_flights;
     flight_chunk *chunks;
     uint64_t undeliverable, timer_spins;
+    uint64_t preferred_killed; /* by kill-preferred events */
     strata_world_progress_fn progress;
     void *progress_user;
     /* region = groups */
@@ -605,11 +606,30 @@ static void on_control_up(strata_world *w)
     arm(w, STRATA_WORLD_CONTROL);
 }
 
+static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint32_t *out,
+                                   size_t max);
+
+/* A correlated failure at the top level: the preferred nodes of the
+ * largest regions that have any fail silently, at once. */
+static void kill_preferred(strata_world *w, const strata_scn_event *ev)
+{
+    uint32_t idx[64];
+    size_t n = preferred_of_largest(w, ev->regions, idx, sizeof idx / sizeof idx[0]);
+    for (size_t i = 0; i < n; i++) {
+        wnode *nd = &w->node[idx[i]];
+        nd->graceful = 0;
+        on_depart(w, idx[i], nd->session);
+        w->preferred_killed++;
+    }
+}
+
 static void on_timeline(strata_world *w, size_t e)
 {
     const strata_scn_event *ev = &w->scn.events[e];
     if (ev->action == STRATA_SCN_CONTROL_RESTART) {
         control_crash(w, ev);
+    } else if (ev->action == STRATA_SCN_KILL_PREFERRED) {
+        kill_preferred(w, ev);
     } else if (ev->action == STRATA_SCN_LOSS) {
         for (uint32_t i = 0; i < w->nodes; i++)
             strata_simnet_set_loss(&w->net, i, ev->loss);
@@ -746,6 +766,7 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         x->net_queue_drops = tot.drop_queue_pkts;
         x->net_losses = tot.drop_loss_pkts;
         x->undeliverable = w->undeliverable;
+        x->preferred_killed = w->preferred_killed;
         if (w->alg->counters)
             w->alg->counters(w->alg_state, x);
         w->finished = 1;
@@ -997,7 +1018,8 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
     push_event(w, s->csv_interval_ns / 2, EV_SAMPLE, 0, 0);
     for (size_t e = 0; e < s->nevents; e++)
         if (s->events[e].action == STRATA_SCN_UPLOAD || s->events[e].action == STRATA_SCN_LOSS ||
-            s->events[e].action == STRATA_SCN_CONTROL_RESTART)
+            s->events[e].action == STRATA_SCN_CONTROL_RESTART ||
+            s->events[e].action == STRATA_SCN_KILL_PREFERRED)
             push_event(w, s->events[e].at_ns, EV_TIMELINE, 0, e);
     uint64_t *joins = strata_mem_alloc(a, (size_t)s->nodes * sizeof *joins);
     if (!joins) {
@@ -1376,6 +1398,69 @@ int strata_simalg_strata_stats_of(const strata_world *w, strata_simalg_strata_st
     st->detached_pairs = cs.detached_pairs;
     st->max_depth = cs.max_depth;
     return 0;
+}
+
+typedef struct region_count {
+    uint32_t dcm, members, heads;
+} region_count;
+
+static int by_members(const void *x, const void *y)
+{
+    const region_count *a = x, *b = y;
+    if (a->members != b->members)
+        return a->members > b->members ? -1 : 1;
+    return a->dcm < b->dcm ? -1 : a->dcm > b->dcm;
+}
+
+/* The world indexes of the preferred nodes (a region's heads, in the mesh)
+ * of the `regions` regions with the most members that have any; up to max. */
+static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint32_t *out,
+                                   size_t max)
+{
+    if (w->alg != &strata_simalg_strata || !w->alg_state)
+        return 0;
+    const strata_alg *s = w->alg_state;
+    const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
+    const strata_control *c = ctl ? strata_node_control(ctl) : NULL;
+    size_t n = c ? strata_control_topology(c, NULL, 0) : 0;
+    strata_control_entry *e = n ? strata_mem_alloc(w->alloc, n * sizeof *e) : NULL;
+    region_count *rc = n ? strata_mem_calloc(w->alloc, n, sizeof *rc) : NULL;
+    size_t nr = 0, got = 0;
+    if (!e || !rc)
+        goto done;
+    n = strata_control_topology(c, e, n);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].role != STRATA_ROLE_PEER || !e[i].region_dcm.v)
+            continue;
+        size_t r = 0;
+        while (r < nr && rc[r].dcm != e[i].region_dcm.v)
+            r++;
+        if (r == nr)
+            rc[nr++].dcm = e[i].region_dcm.v;
+        rc[r].members++;
+        rc[r].heads += e[i].dcm.v != e[i].region_dcm.v;
+    }
+    qsort(rc, nr, sizeof *rc, by_members);
+    for (size_t r = 0, picked = 0; r < nr && picked < regions; r++) {
+        if (!rc[r].heads)
+            continue;
+        picked++;
+        for (size_t i = 0; i < n && got < max; i++) {
+            if (e[i].role != STRATA_ROLE_PEER || e[i].region_dcm.v != rc[r].dcm ||
+                e[i].dcm.v == e[i].region_dcm.v)
+                continue;
+            for (uint32_t j = STRATA_WORLD_FIRST_PEER; j < w->nodes; j++)
+                if (w->node[j].online && s->node[j] &&
+                    strata_node_id_of(s->node[j]).v == e[i].node.v) {
+                    out[got++] = j;
+                    break;
+                }
+        }
+    }
+done:
+    strata_mem_free(w->alloc, e);
+    strata_mem_free(w->alloc, rc);
+    return got;
 }
 
 static int control_status(const strata_world *w, strata_control_status *st)

@@ -179,6 +179,8 @@ static void test_parse_errors(void)
         {"nodes = 5\r\nrate_kbps = 0\r\n", "t.scn:2: rate_kbps"},
         {"at 10 control-restart share=0.1\n", "unexpected 'share'"},
         {"at 10 control-restart down=x\n", "down needs seconds"},
+        {"at 10 kill-preferred regions=0\n", "regions needs a whole number"},
+        {"at 10 kill-preferred share=0.5\n", "unexpected 'share'"},
         {"region = regions\n", "region must be one of one|host|groups"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -240,7 +242,8 @@ static void test_round_trip(void)
                                "session_mean_s = 33.3\nregion = host\nlatency = /tmp/x.txt\n"
                                "at 3 kill region=h7\nat 4 leave share=0.3\n"
                                "at 5 upload share=0.2 kbps=100\nat 6 loss 0.5\n"
-                               "at 7 control-restart down=2.5\ngroup_max_members = 64\n";
+                               "at 7 control-restart down=2.5\ngroup_max_members = 64\n"
+                               "at 8 kill-preferred regions=3\n";
     strata_scenario a, b;
     char err[256] = "";
     CHECK_EQ_INT(parse(&a, text, err, sizeof err), 0);
@@ -259,9 +262,11 @@ static void test_round_trip(void)
     CHECK(strcmp(buf, buf2) == 0);
     CHECK_EQ_INT(b.nodes, 321);
     CHECK_EQ_U64(b.duration_ns, 7250000000ull);
-    CHECK_EQ_INT((int)b.nevents, 5);
+    CHECK_EQ_INT((int)b.nevents, 6);
     CHECK_EQ_INT(b.events[4].action, STRATA_SCN_CONTROL_RESTART);
     CHECK_EQ_U64(b.events[4].down_ns, 2500000000ull);
+    CHECK_EQ_INT(b.events[5].action, STRATA_SCN_KILL_PREFERRED);
+    CHECK_EQ_INT((int)b.events[5].regions, 3);
     CHECK_EQ_INT(b.group_max_members, 64);
     /* A short buffer still reports the full length and stays terminated. */
     char small[16];
