@@ -310,7 +310,9 @@ uint32_t strata_dcm_source_need_kbps(const strata_dcm *d)
     /* The trees see share_percent of a budget (tree_upload); the smaller
      * share, so that a budget set from this still covers the need after a
      * rebuild moves the trees to it (choose_share). */
-    uint64_t div = (uint64_t)strata_mtree_k(d->tree) * STRATA_DCM_UPLOAD_SHARE_PERCENT;
+    /* A root slot carries one tree: a k-th of the stream (k data trees,
+     * whatever the parity trees beside them). */
+    uint64_t div = (uint64_t)d->k * STRATA_DCM_UPLOAD_SHARE_PERCENT;
     uint64_t kbps =
         ((uint64_t)strata_mtree_source_need(d->tree) * d->rate_kbps * 100u + div - 1) / div;
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
