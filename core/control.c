@@ -929,6 +929,18 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
  * (spread_trees) or the source feeds them; a region with no capable member of its own is fed by
  * other regions' heads alone. */
 
+/* The root children head h feeds in the source's place: in the trees of
+ * its region it roots and in other regions' (levels = ec). */
+static uint64_t root_links(const ctl_node *h)
+{
+    uint64_t links = 0;
+    if (h->roots)
+        links += strata_dcm_child_links(h->roots, STRATA_MTREE_SOURCE, h->root_subs);
+    for (uint8_t i = 0; i < h->naway; i++)
+        links += strata_dcm_child_links(h->away[i].d, STRATA_MTREE_SOURCE, 1u << h->away[i].tree);
+    return links;
+}
+
 /* What the root children of tree s of d take of their feeder (kbit/s): a
  * k-th of the rate each. */
 static uint64_t tree_root_kbps(const strata_dcm *d, uint8_t s, uint32_t rate_kbps)
@@ -943,13 +955,7 @@ static uint64_t tree_root_kbps(const strata_dcm *d, uint8_t s, uint32_t rate_kbp
  * take another tree. */
 static uint64_t root_load_kbps(const ctl_node *h, uint32_t rate_kbps)
 {
-    uint64_t kbps = 0;
-    if (h->roots)
-        kbps += strata_dcm_child_links(h->roots, STRATA_MTREE_SOURCE, h->root_subs) * rate_kbps /
-                strata_dcm_k(h->roots);
-    for (uint8_t i = 0; i < h->naway; i++)
-        kbps += tree_root_kbps(h->away[i].d, h->away[i].tree, rate_kbps);
-    return kbps;
+    return root_links(h) * rate_kbps / strata_dcm_k(h->dcm);
 }
 
 /* What head h has left for root children (kbit/s; negative: overloaded). */
@@ -1284,15 +1290,10 @@ enum {
  * children it feeds. */
 static uint32_t asked_kbps(const ctl_node *rec, const ctl_channel *ch)
 {
-    uint64_t links;
-    uint8_t k = strata_dcm_k(rec->dcm);
-    links = strata_dcm_child_links(rec->dcm, rec->id, (1u << strata_dcm_trees(rec->dcm)) - 1u);
-    if (rec->roots)
-        links += strata_dcm_child_links(rec->roots, STRATA_MTREE_SOURCE, rec->root_subs);
-    for (uint8_t i = 0; i < rec->naway; i++)
-        links +=
-            strata_dcm_child_links(rec->away[i].d, STRATA_MTREE_SOURCE, 1u << rec->away[i].tree);
-    uint64_t kbps = links * ch->rate_kbps / k;
+    uint64_t links =
+        strata_dcm_child_links(rec->dcm, rec->id, (1u << strata_dcm_trees(rec->dcm)) - 1u) +
+        root_links(rec);
+    uint64_t kbps = links * ch->rate_kbps / strata_dcm_k(rec->dcm);
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
 }
 

@@ -613,14 +613,19 @@ static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint
  * largest regions that have any fail silently, at once. */
 static void kill_preferred(strata_world *w, const strata_scn_event *ev)
 {
-    uint32_t idx[64];
-    size_t n = preferred_of_largest(w, ev->regions, idx, sizeof idx / sizeof idx[0]);
+    uint32_t *idx = strata_mem_alloc(w->alloc, (size_t)w->nodes * sizeof *idx);
+    if (!idx) {
+        w->fatal = STRATA_ERR_NOMEM;
+        return;
+    }
+    size_t n = preferred_of_largest(w, ev->regions, idx, w->nodes);
     for (size_t i = 0; i < n; i++) {
         wnode *nd = &w->node[idx[i]];
         nd->graceful = 0;
         on_depart(w, idx[i], nd->session);
         w->preferred_killed++;
     }
+    strata_mem_free(w->alloc, idx);
 }
 
 static void on_timeline(strata_world *w, size_t e)

@@ -34,7 +34,7 @@ CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK
 # Per region: two peers that carry a mesh of three links and the few root
 # children of the trees they feed (so that the trees have second-level
 # nodes below them), the rest with room for a few children.
-pids=() names=() ids=() regions=()
+pids=() names=() ids=()
 for r in 0 1 2; do
     for ((i = 0; i < PER_REGION; i++)); do
         name="r${r}p$i"
@@ -47,7 +47,6 @@ for r in 0 1 2; do
             || fail "$name not ready"
         pids+=("$LAST_PID")
         names+=("$name")
-        regions+=("$r")
         ids+=("$(sed -n 's/^strata peer \([0-9a-f]*\) listening.*/\1/p' "$WORK/$name.out")")
     done
 done
