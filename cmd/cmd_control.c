@@ -50,13 +50,16 @@ static void usage(void)
         "                         do not watch where its viewers lack upload (default on)\n"
         "  --levels MODE          what carries a channel above its regions: backbone (one\n"
         "                         head per region, fed by a multi-tree), mesh (preferred\n"
-        "                         nodes flooding over a 3-connected mesh) or ec (the mesh\n"
-        "                         above regions of erasure-coded trees, each rooted at\n"
-        "                         another preferred node; default backbone)\n"
-        "  --preferred N          preferred nodes per region with --levels mesh or ec, 1..16\n"
-        "                         (default 2)\n"
-        "  --parity N             parity trees per region with --levels ec, 1..8 (default "
-        "2)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+        "                         nodes flooding over a 3-connected mesh; also '2'), ec\n"
+        "                         (the mesh above regions of erasure-coded trees, each\n"
+        "                         rooted at another preferred node) or 3 (the mesh, per\n"
+        "                         region an erasure-coded relay cluster of its high-\n"
+        "                         capacity nodes and below it a common cluster of plain\n"
+        "                         trees fed by the relay nodes; default backbone)\n"
+        "  --preferred N          preferred nodes per region with --levels mesh, ec or 3,\n"
+        "                         1..16 (default 2)\n"
+        "  --parity N             parity trees per (relay) cluster with --levels ec or 3,\n"
+        "                         1..8 (default 2)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
             "control") "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
                        "                         /topology.json, the JSON status at /status and\n"
                        "                         Prometheus metrics at /metrics\n"
@@ -320,13 +323,16 @@ int cmd_control(int argc, char **argv)
         case 'L':
             if (strcmp(optarg, "backbone") == 0)
                 cfg.levels = STRATA_LEVELS_BACKBONE;
-            else if (strcmp(optarg, "mesh") == 0)
+            else if (strcmp(optarg, "mesh") == 0 || strcmp(optarg, "2") == 0)
                 cfg.levels = STRATA_LEVELS_MESH;
             else if (strcmp(optarg, "ec") == 0)
                 cfg.levels = STRATA_LEVELS_EC;
+            else if (strcmp(optarg, "3") == 0)
+                cfg.levels = STRATA_LEVELS_THREE;
             else
                 cmd_value_error(SUB, "--levels", optarg,
-                                "must be 'backbone', 'mesh' or 'ec', got '%s'", optarg);
+                                "must be 'backbone', 'mesh' (or '2'), 'ec' or '3', got '%s'",
+                                optarg);
             break;
         case 'Y':
             cfg.parity = (uint8_t)cmd_parse_u32(SUB, "--parity", optarg, 1, STRATA_WIRE_MAX_PARITY);

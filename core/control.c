@@ -121,6 +121,12 @@ typedef struct ctl_node {
         strata_dcm *d;
         uint8_t tree;
     } away[CONTROL_MAX_AWAY_TREES];
+    /* levels = 3: the common cluster whose trees it feeds in the source's
+     * place (a member of its region's relay cluster, or a preferred node
+     * of the region when the relay cluster has nobody with room) and which
+     * of them (bit s: tree s). */
+    strata_dcm *feeds;
+    uint32_t feed_subs;
     uint32_t upload_kbps; /* this channel's share of the node's upload */
     uint64_t joined_seq;  /* join order: ties of priority go to the earlier */
     uint64_t last_seen_ns;
@@ -203,6 +209,7 @@ struct strata_control {
     ptab nodes; /* memberships, by member_key */
     ptab hosts; /* nodes, by id */
     ptab channels, dcms;
+    ptab pairs; /* levels = 3: a region's relay cluster <-> its common cluster, by DCM id */
     uint64_t member_salt[2]; /* member_key's secret */
     uint64_t joins_seq;
     uint32_t next_dcm_id;
@@ -240,7 +247,15 @@ struct strata_control {
 
 static inline int mesh_levels(const strata_control *c)
 {
-    return c->levels == STRATA_LEVELS_MESH || c->levels == STRATA_LEVELS_EC;
+    return c->levels == STRATA_LEVELS_MESH || c->levels == STRATA_LEVELS_EC ||
+           c->levels == STRATA_LEVELS_THREE;
+}
+
+/* Each region's (relay) cluster erasure-coded, its trees rooted at distinct
+ * preferred nodes (levels ec and 3). */
+static inline int ec_levels(const strata_control *c)
+{
+    return c->levels == STRATA_LEVELS_EC || c->levels == STRATA_LEVELS_THREE;
 }
 
 /* --- small helpers -------------------------------------------------------------- */
@@ -421,15 +436,24 @@ static void channel_maybe_release(strata_control *c, ctl_channel *ch)
     strata_mem_free(c->alloc, ch);
 }
 
-/* Makes a DCM for channel ch: a regional one (listed in the directory and
- * in ch->dcms) or, with region NULL, the channel's backbone (neither). Its
- * logical id is want when nonzero and free (a restarted control center
- * gives a DCM back the id its members report), else the next one. */
-static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *region,
-                            size_t region_len, strata_dcm_id want)
+/* What a DCM is to its channel. */
+enum dcm_kind {
+    DCM_BACKBONE, /* above the regions: the backbone's tree or the mesh */
+    DCM_REGION,   /* a region's cluster (with levels 3, its relay cluster) */
+    DCM_COMMON,   /* levels 3: a region's common cluster, below its relay cluster */
+};
+
+/* Makes a DCM for channel ch: a region's (listed in the directory and in
+ * ch->dcms), the channel's backbone (neither, region NULL) or a region's
+ * common cluster (neither: it is found through its relay cluster,
+ * common_of). Its logical id is want when nonzero and free (a restarted
+ * control center gives a DCM back the id its members report), else the
+ * next one. */
+static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, enum dcm_kind kind,
+                            const char *region, size_t region_len, strata_dcm_id want)
 {
     strata_dcm *d = NULL;
-    int regional = region != NULL;
+    int regional = kind == DCM_REGION;
     strata_dcm_id id = want;
     if (!id.v || ptab_get(&c->dcms, id.v)) {
         /* The next id of the counter that no DCM holds (a reported one
@@ -462,13 +486,17 @@ static strata_dcm *dcm_make(strata_control *c, ctl_channel *ch, const char *regi
         .stall_ns = c->stall_ns,
         /* The level above the regions: the backbone's tree, or the mesh of
          * preferred nodes; below it a region's trees, erasure-coded with
-         * levels = ec (docs/hierarchy.md). */
-        .algorithm = !regional
-                         ? (mesh_levels(c) ? STRATA_ALG_FLOOD : STRATA_ALG_TREE)
-                         : (c->levels == STRATA_LEVELS_EC ? STRATA_ALG_EC_TREE : STRATA_ALG_TREE),
+         * levels ec and 3; with levels 3 a common cluster of plain trees
+         * below that (docs/hierarchy.md). */
+        .algorithm = kind == DCM_BACKBONE ? (mesh_levels(c) ? STRATA_ALG_FLOOD : STRATA_ALG_TREE)
+                                          : (kind == DCM_REGION && ec_levels(c) ? STRATA_ALG_EC_TREE
+                                                                                : STRATA_ALG_TREE),
         .mesh_c = c->mesh_c,
         .parity = c->parity,
-        .level = c->levels == STRATA_LEVELS_EC ? (regional ? 2 : 1) : 0,
+        .level = !ec_levels(c)          ? 0
+                 : kind == DCM_BACKBONE ? 1
+                 : kind == DCM_REGION   ? 2
+                                        : 3,
     };
     d = strata_dcm_new(c->alloc, &dc);
     if (!d)
@@ -502,13 +530,71 @@ static strata_dcm *dcm_for(strata_control *c, ctl_channel *ch, const char *regio
     strata_dcm_id id;
     if (strata_directory_lookup(c->dir, ch->id, region, region_len, &id) == 0)
         return ptab_get(&c->dcms, id.v);
-    return dcm_make(c, ch, region, region_len, want);
+    return dcm_make(c, ch, DCM_REGION, region, region_len, want);
+}
+
+/* --- levels = 3: a region's relay and common clusters -------------------------------
+ *
+ * With three levels a region has two DCMs: its relay cluster (the one the
+ * directory and ch->dcms know, erasure-coded as with levels ec, fed by
+ * preferred nodes) and, once it has a common member, its common cluster
+ * (plain trees, level 3), whose tree s is fed by one relay member in the
+ * source's place, each tree by another when there are enough. c->pairs
+ * maps each one's id to the other. */
+
+static int is_common(const strata_control *c, const strata_dcm *d)
+{
+    return c->levels == STRATA_LEVELS_THREE && strata_dcm_level(d) == 3;
+}
+
+/* The common cluster below region d, or NULL. */
+static strata_dcm *common_of(const strata_control *c, const strata_dcm *d)
+{
+    if (c->levels != STRATA_LEVELS_THREE || is_common(c, d))
+        return NULL;
+    return ptab_get(&c->pairs, strata_dcm_id_of(d).v);
+}
+
+/* The region's DCM of a node in d: d's relay cluster when d is a common
+ * cluster, else d itself. */
+static strata_dcm *home_of(const strata_control *c, strata_dcm *d)
+{
+    return d && is_common(c, d) ? ptab_get(&c->pairs, strata_dcm_id_of(d).v) : d;
+}
+
+/* Region d's common cluster, made when it has none (NULL: no memory). */
+static strata_dcm *common_for(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_dcm_id want)
+{
+    strata_dcm *cm = common_of(c, d);
+    if (cm)
+        return cm;
+    if (ptab_reserve(&c->pairs, c->alloc, c->pairs.count + 2))
+        return NULL;
+    size_t len;
+    const char *region = strata_dcm_region(d, &len);
+    cm = dcm_make(c, ch, DCM_COMMON, region, len, want);
+    if (!cm)
+        return NULL;
+    ptab_put(&c->pairs, strata_dcm_id_of(d).v, cm);
+    ptab_put(&c->pairs, strata_dcm_id_of(cm).v, d);
+    return cm;
 }
 
 static void forget_away_into(strata_control *c, const strata_dcm *d);
+static void forget_feeders_of(strata_control *c, strata_dcm *cm);
 
 static void dcm_destroy(strata_control *c, strata_dcm *d)
 {
+    if (is_common(c, d)) {
+        forget_feeders_of(c, d);
+        strata_dcm *relay = home_of(c, d);
+        if (relay)
+            ptab_del(&c->pairs, strata_dcm_id_of(relay).v);
+        ptab_del(&c->pairs, strata_dcm_id_of(d).v);
+        ptab_del(&c->dcms, strata_dcm_id_of(d).v);
+        strata_dcm_del(d);
+        return;
+    }
     forget_away_into(c, d);
     ctl_channel *ch = channel_get(c, strata_dcm_channel(d));
     size_t rlen;
@@ -629,7 +715,9 @@ static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t ep
         add_root_children(c, rec, &n, rec->roots, rec->root_subs, epoch);
     for (uint8_t i = 0; i < rec->naway; i++)
         add_root_children(c, rec, &n, rec->away[i].d, 1u << rec->away[i].tree, epoch);
-    if (c->levels == STRATA_LEVELS_EC)
+    if (rec->feeds)
+        add_root_children(c, rec, &n, rec->feeds, rec->feed_subs, epoch);
+    if (ec_levels(c))
         add_idle_parity(c, &n);
     send_encoded(c, rec, n, epoch, now);
 }
@@ -652,7 +740,8 @@ static int feeds_away(const ctl_node *h, const strata_dcm *d, uint8_t s)
 }
 
 /* Whoever feeds tree s of d in the source's place: one of its region's
- * heads, or (levels = ec) another region's; NULL when the source does. */
+ * heads, or (levels ec and 3) another region's, or (d a common cluster) a
+ * member of its relay cluster; NULL when the source does. */
 static ctl_node *tree_feeder(strata_control *c, strata_dcm *d, uint8_t s)
 {
     strata_node_id id = strata_dcm_substream_root(d, s).node;
@@ -660,6 +749,8 @@ static ctl_node *tree_feeder(strata_control *c, strata_dcm *d, uint8_t s)
     if (!rec)
         return NULL;
     if (rec->roots == d && ((rec->root_subs >> s) & 1u))
+        return rec;
+    if (rec->feeds == d && ((rec->feed_subs >> s) & 1u))
         return rec;
     return feeds_away(rec, d, s) ? rec : NULL;
 }
@@ -689,7 +780,7 @@ static void drop_away(ctl_node *h)
 /* DCM d goes: no head may keep feeding its trees. */
 static void forget_away_into(strata_control *c, const strata_dcm *d)
 {
-    if (c->levels != STRATA_LEVELS_EC)
+    if (!ec_levels(c))
         return;
     for (size_t i = 0; i < c->nodes.count; i++) {
         ctl_node *h = c->nodes.items[i];
@@ -706,7 +797,9 @@ static void forget_away_into(strata_control *c, const strata_dcm *d)
  * member waiting for a recovery window to close (see "Restart"): it can go. */
 static int dcm_unused(strata_control *c, strata_dcm *d)
 {
-    if (strata_dcm_count(d) > 0 || has_heads(c, d))
+    /* A common cluster's feeders are its region's; a relay cluster stays
+     * while its region has common members. */
+    if (strata_dcm_count(d) > 0 || (!is_common(c, d) && has_heads(c, d)) || common_of(c, d))
         return 0;
     for (size_t i = 0; c->recover_until && i < c->nodes.count; i++) {
         const ctl_node *m = c->nodes.items[i];
@@ -763,7 +856,7 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
             ctl_node *rec = member_get(c, ids[i], strata_dcm_channel(d));
             if (!rec || rec->dcm != d)
                 continue;
-            if (rec->roots)
+            if (rec->roots || rec->feeds)
                 send_head_instructions(c, rec, epoch, now);
             else
                 send_instructions(c, d, ids[i], rec, subs[i], epoch, now);
@@ -773,18 +866,26 @@ static void flush_dcm(strata_control *c, strata_dcm *d, uint64_t now)
 
 static void flush_channel(strata_control *c, ctl_channel *ch, uint64_t now)
 {
-    for (size_t i = 0; i < ch->ndcms; i++)
+    for (size_t i = 0; i < ch->ndcms; i++) {
         flush_dcm(c, ch->dcms[i], now);
+        strata_dcm *cm = common_of(c, ch->dcms[i]);
+        if (cm)
+            flush_dcm(c, cm, now);
+    }
     if (ch->backbone)
         flush_dcm(c, ch->backbone, now);
 }
 
 /* Marks a node's instructions for resending (a source's in every DCM). */
-static void mark_resend(ctl_node *rec)
+static void mark_resend(const strata_control *c, ctl_node *rec)
 {
     if (rec->role == STRATA_ROLE_SOURCE) {
-        for (size_t i = 0; i < rec->ch->ndcms; i++)
+        for (size_t i = 0; i < rec->ch->ndcms; i++) {
             strata_dcm_mark_dirty(rec->ch->dcms[i], STRATA_MTREE_SOURCE);
+            strata_dcm *cm = common_of(c, rec->ch->dcms[i]);
+            if (cm)
+                strata_dcm_mark_dirty(cm, STRATA_MTREE_SOURCE);
+        }
         if (rec->ch->backbone)
             strata_dcm_mark_dirty(rec->ch->backbone, STRATA_MTREE_SOURCE);
     } else {
@@ -810,10 +911,11 @@ static unsigned popcount32(uint32_t v)
     return n;
 }
 
-/* The trees head h feeds: its region's and other regions'. */
+/* The trees head h feeds: its region's and other regions' (and, with
+ * levels 3, its region's common cluster's). */
 static unsigned fed_trees(const ctl_node *h)
 {
-    return popcount32(h->root_subs) + h->naway;
+    return popcount32(h->root_subs) + h->naway + popcount32(h->feed_subs);
 }
 
 /* What a head keeps for the region trees it feeds: half its upload, but
@@ -833,6 +935,15 @@ static uint32_t head_region_kbps(uint32_t upload_kbps, uint32_t rate_kbps)
 static uint32_t head_min_kbps(const ctl_channel *ch)
 {
     return ch->rate_kbps;
+}
+
+/* head_min_kbps as region d's DCM sees it: a relay member gives its
+ * cluster only what feeding common trees leaves (cluster_kbps). */
+static uint32_t cluster_kbps(const strata_control *c, const strata_dcm *d, uint32_t upload_kbps,
+                             uint32_t rate_kbps);
+static uint32_t head_min_in(const strata_control *c, const ctl_channel *ch, const strata_dcm *d)
+{
+    return cluster_kbps(c, d, head_min_kbps(ch), ch->rate_kbps);
 }
 
 /* What the source gives a region it feeds itself while the backbone runs
@@ -880,9 +991,13 @@ static uint64_t source_need_kbps(const ctl_channel *ch, strata_dcm *d)
 static uint64_t source_needs_kbps(strata_control *c, const ctl_channel *ch)
 {
     uint64_t sum = ch->backbone ? source_need_kbps(ch, ch->backbone) : 0;
-    for (size_t i = 0; i < ch->ndcms; i++)
-        if (!has_heads(c, ch->dcms[i]))
-            sum += source_need_kbps(ch, ch->dcms[i]);
+    for (size_t i = 0; i < ch->ndcms; i++) {
+        strata_dcm *d = ch->dcms[i], *cm = common_of(c, d);
+        if (!has_heads(c, d) && (strata_dcm_count(d) > 0 || !cm))
+            sum += source_need_kbps(ch, d);
+        if (cm && !has_heads(c, cm))
+            sum += source_need_kbps(ch, cm);
+    }
     return sum;
 }
 
@@ -938,6 +1053,8 @@ static uint64_t root_links(const ctl_node *h)
         links += strata_dcm_child_links(h->roots, STRATA_MTREE_SOURCE, h->root_subs);
     for (uint8_t i = 0; i < h->naway; i++)
         links += strata_dcm_child_links(h->away[i].d, STRATA_MTREE_SOURCE, 1u << h->away[i].tree);
+    if (h->feeds)
+        links += strata_dcm_child_links(h->feeds, STRATA_MTREE_SOURCE, h->feed_subs);
     return links;
 }
 
@@ -1050,7 +1167,7 @@ static int ec_assign(strata_control *c, ctl_channel *ch, strata_dcm *d, ctl_node
 /* ec_assign for every region of ch that needs it; 1 when a tree moved. */
 static int ec_assign_channel(strata_control *c, ctl_channel *ch)
 {
-    if (c->levels != STRATA_LEVELS_EC || !ch->backbone)
+    if (!ec_levels(c) || !ch->backbone)
         return 0;
     size_t n = 0;
     for (size_t i = 0; i < c->nodes.count; i++) {
@@ -1075,13 +1192,281 @@ static int ec_assign_channel(strata_control *c, ctl_channel *ch)
     return changed;
 }
 
+/* --- levels = 3: common clusters fed by relay members --------------------------------
+ *
+ * A relay member keeps for the common trees it feeds what a preferred node
+ * keeps for the region trees it feeds (head_region_kbps: half its upload,
+ * at least 5/4 of the rate) and gives its relay cluster the rest. Each
+ * common tree is fed by a relay member with room, those feeding fewest
+ * trees first, so that each tree has another feeder when there are k; a
+ * region whose relay cluster has nobody with room has its common trees fed
+ * by its preferred nodes, and a region with neither by the source. The
+ * relay cluster itself gets few root children (RELAY_ROOT_LINKS a tree):
+ * its members carry its trees, and every root child of a tree rooted in
+ * another region is a copy of a k-th of the stream crossing regions. */
+enum {
+    RELAY_ROOT_LINKS = 2,     /* root children per relay tree the budget aims at */
+    RELAY_CANDIDATES = 32,    /* relay members weighed per common tree */
+    RELAY_MIN_RATE_TIMES = 2, /* a relay member's upload: at least twice the rate */
+};
+
+/* 1 when d is a region's relay cluster (levels 3). */
+static int is_relay_cluster(const strata_control *c, const strata_dcm *d)
+{
+    return c->levels == STRATA_LEVELS_THREE && strata_dcm_level(d) == 2;
+}
+
+/* The upload a member with this channel share gives cluster d: in a relay
+ * cluster what feeding common trees leaves, elsewhere all of it. */
+static uint32_t cluster_kbps(const strata_control *c, const strata_dcm *d, uint32_t upload_kbps,
+                             uint32_t rate_kbps)
+{
+    if (!is_relay_cluster(c, d))
+        return upload_kbps;
+    return upload_kbps - head_region_kbps(upload_kbps, rate_kbps);
+}
+
+static uint32_t relay_min_kbps(const ctl_channel *ch)
+{
+    uint64_t v = (uint64_t)ch->rate_kbps * RELAY_MIN_RATE_TIMES;
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* A node with this upload joining region d goes to its relay cluster: it
+ * has twice the rate and the cluster has fewer than k + n members (one
+ * interior per tree), or, in a region with neither relay member nor
+ * preferred node, the rate at least (the region's first capable node,
+ * which its preferred nodes then come from). */
+static int joins_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d,
+                       uint32_t upload_kbps)
+{
+    if (c->levels != STRATA_LEVELS_THREE || upload_kbps < head_min_kbps(ch))
+        return c->levels != STRATA_LEVELS_THREE;
+    if (upload_kbps >= relay_min_kbps(ch))
+        return strata_dcm_count(d) < strata_dcm_trees(d);
+    return strata_dcm_count(d) == 0 && !has_heads(c, d);
+}
+
+/* Node f stops feeding common trees; they go to the source until
+ * common_assign finds them other feeders. */
+static void drop_feeds(ctl_node *f)
+{
+    strata_dcm *cm = f->feeds;
+    for (uint8_t s = 0; cm && s < strata_dcm_k(cm); s++)
+        if (((f->feed_subs >> s) & 1u) && strata_dcm_substream_root(cm, s).node.v == f->id.v)
+            strata_dcm_set_substream_root(cm, s, (strata_peer_ref){{0}, {0, 0}});
+    f->feeds = NULL;
+    f->feed_subs = 0;
+}
+
+/* Common cluster cm goes: its feeders stop feeding it. */
+static void forget_feeders_of(strata_control *c, strata_dcm *cm)
+{
+    for (uint8_t s = 0; s < strata_dcm_k(cm); s++) {
+        ctl_node *f = tree_feeder(c, cm, s);
+        if (f && f->feeds == cm) {
+            f->feeds = NULL;
+            f->feed_subs = 0;
+            strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending to its root children */
+        }
+    }
+}
+
+/* The better feeder for a common tree of a and b (either may be NULL):
+ * a relay member before a preferred node, then fewer common trees fed,
+ * then more room. */
+static ctl_node *better_feeder(ctl_node *a, ctl_node *b, uint32_t rate_kbps)
+{
+    if (!a || !b)
+        return a ? a : b;
+    int ah = a->roots != NULL, bh = b->roots != NULL;
+    if (ah != bh)
+        return ah ? b : a;
+    unsigned af = popcount32(a->feed_subs), bf = popcount32(b->feed_subs);
+    if (af != bf)
+        return af < bf ? a : b;
+    int64_t ar = away_room(a, rate_kbps), br = away_room(b, rate_kbps);
+    if (ar != br)
+        return ar > br ? a : b;
+    return a->id.v < b->id.v ? a : b;
+}
+
+/* Gives every tree of region d's common cluster a feeder (see above), and
+ * moves a tree off a feeder of several, or off a preferred node, to a
+ * relay member feeding none. Returns 1 when a feeder changed. */
+static int common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
+{
+    strata_dcm *cm = common_of(c, d);
+    if (!cm)
+        return 0;
+    ctl_node *cands[RELAY_CANDIDATES + STRATA_WIRE_MAX_TREES];
+    size_t n = 0;
+    strata_node_id ids[RELAY_CANDIDATES];
+    size_t m = strata_dcm_top_members(d, 0, ids, RELAY_CANDIDATES);
+    for (size_t i = 0; i < m; i++) {
+        ctl_node *r = member_get(c, ids[i], ch->id);
+        if (r && !r->restoring && (!r->feeds || r->feeds == cm))
+            cands[n++] = r;
+    }
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+        ctl_node *h = sub_head(c, d, s);
+        int seen = !h || (h->feeds && h->feeds != cm);
+        for (size_t i = 0; i < n && !seen; i++)
+            seen = cands[i] == h;
+        if (!seen)
+            cands[n++] = h;
+    }
+    uint32_t rate = ch->rate_kbps;
+    int64_t one = rate / strata_dcm_k(cm);
+    int changed = 0;
+    for (uint8_t s = 0; s < strata_dcm_k(cm); s++) {
+        ctl_node *f = tree_feeder(c, cm, s);
+        if (f && f->roots == NULL && popcount32(f->feed_subs) == 1)
+            continue; /* a relay member feeding this tree alone */
+        ctl_node *best = NULL, *head = NULL;
+        int64_t need = (int64_t)tree_root_kbps(cm, s, rate);
+        for (size_t i = 0; i < n; i++) {
+            ctl_node *g = cands[i];
+            if (g == f)
+                continue;
+            if (g->roots)
+                head = better_feeder(head, g, rate);
+            if (away_room(g, rate) < (need > one ? need : one))
+                continue;
+            best = better_feeder(best, g, rate);
+        }
+        if (!best && !f)
+            best =
+                head; /* its own region's first: it gives other regions' trees back (shed_away) */
+        /* A feeder keeps its tree unless a relay member can take it off a
+         * preferred node, or off a relay member of two more trees. */
+        if (f &&
+            !(best && best->roots == NULL &&
+              (f->roots != NULL || popcount32(best->feed_subs) + 1 < popcount32(f->feed_subs))))
+            continue;
+        if (!best) {
+            if (strata_dcm_substream_root(cm, s).node.v)
+                strata_dcm_set_substream_root(cm, s, (strata_peer_ref){{0}, {0, 0}});
+            continue; /* the source feeds it */
+        }
+        if (f) {
+            f->feed_subs &= ~(1u << s);
+            if (!f->feed_subs)
+                f->feeds = NULL;
+            strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending tree s */
+        }
+        best->feeds = cm;
+        best->feed_subs |= 1u << s;
+        strata_dcm_set_substream_root(cm, s, (strata_peer_ref){best->id, best->host->addr});
+        strata_dcm_mark_dirty(best->dcm, best->id);
+        changed = 1;
+    }
+    return changed;
+}
+
+/* Common cluster cm of a region has no member left: it goes, after telling
+ * the source it has no roots there. */
+static void retire_common(strata_control *c, strata_dcm *cm, uint64_t now);
+
+/* Region d's relay cluster short of k + n members takes the best common
+ * members with twice the rate, or, in a region with neither relay member
+ * nor preferred node, the best with the rate (as joins_relay would place
+ * them): after promotions took relay members to the top (the evaluations)
+ * and after a relay member or preferred node left. Returns 1 when one
+ * moved. */
+static int relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
+{
+    strata_dcm *cm = common_of(c, d);
+    int moved = 0;
+    while (cm && strata_dcm_count(d) < strata_dcm_trees(d)) {
+        strata_node_id id = strata_dcm_best_member(cm, relay_min_kbps(ch));
+        if (!id.v && strata_dcm_count(d) == 0 && !has_heads(c, d))
+            id = strata_dcm_best_member(cm, head_min_kbps(ch));
+        ctl_node *rec = id.v ? member_get(c, id, ch->id) : NULL;
+        if (!rec || rec->restoring)
+            break;
+        if (strata_dcm_add(d, rec->id, rec->host->addr,
+                           cluster_kbps(c, d, rec->upload_kbps, ch->rate_kbps)))
+            break;
+        strata_dcm_remove(cm, rec->id);
+        rec->dcm = d;
+        moved = 1;
+        if (strata_dcm_count(cm) == 0) {
+            retire_common(c, cm, now);
+            break;
+        }
+    }
+    return moved;
+}
+
 static void flush_channel(strata_control *c, ctl_channel *ch, uint64_t now);
+
+/* Tells cluster d (a region's, or its common cluster) its source and root
+ * budget (see push_roots); returns what of the source's upload it takes. */
+/* The root budget of cluster d fed by preferred nodes or relay members:
+ * what they can give (headed_region_kbps); with levels 3 a region's own
+ * clusters come first: at least what their trees need to leave no pair
+ * detached, even if the feeders then carry more than their share
+ * (shed_away gives other regions' trees back), and a relay cluster aims at
+ * a few root children a tree (see "levels = 3"). */
+static uint32_t headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d)
+{
+    uint32_t budget = headed_region_kbps(c, d, ch->rate_kbps);
+    if (c->levels != STRATA_LEVELS_THREE)
+        return budget;
+    uint32_t need = strata_dcm_source_need_kbps(d);
+    if (is_relay_cluster(c, d)) {
+        uint32_t aim = strata_dcm_root_links_kbps(d, RELAY_ROOT_LINKS);
+        if (budget > aim)
+            budget = aim;
+    }
+    return budget < need ? need : budget;
+}
+
+static uint64_t push_cluster_roots(strata_control *c, ctl_channel *ch, strata_dcm *d,
+                                   uint64_t needs, uint64_t now)
+{
+    int headed = has_heads(c, d);
+    uint32_t budget;
+    if (headed)
+        budget = headed_budget_kbps(c, ch, d);
+    else if (ch->backbone)
+        budget = direct_region_kbps(ch, d, needs);
+    else
+        budget = ch->source_upload_kbps;
+    /* An empty relay cluster above a common one takes nothing. */
+    uint64_t used = headed || strata_dcm_count(d) == 0 ? 0 : budget;
+    int err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, budget);
+    if (!err && ch->backbone && !headed) {
+        /* The rebuild may have changed the share of uploads the trees use,
+         * and with it what they need: once more, settled. */
+        uint32_t again = direct_region_kbps(ch, d, needs);
+        if (again > budget) {
+            used += again - budget;
+            err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, again);
+        }
+    }
+    if (err && log_allowed(c, STRATA_LOG_ERROR, now))
+        strata_logf(c->log, STRATA_LOG_ERROR, "control: dcm %u: source update failed: %s",
+                    (unsigned)strata_dcm_id_of(d).v, strata_strerror(err));
+    return used;
+}
+
+/* common_assign for every region of ch (levels 3); 1 when a feeder moved. */
+static int common_assign_channel(strata_control *c, ctl_channel *ch)
+{
+    int changed = 0;
+    for (size_t i = 0; c->levels == STRATA_LEVELS_THREE && i < ch->ndcms; i++)
+        changed |= common_assign(c, ch, ch->dcms[i]);
+    return changed;
+}
 
 static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
 {
     /* The trees that moved may be other regions' than those the caller
      * flushes: they are flushed at the end. */
     int moved = ec_assign_channel(c, ch);
+    moved |= common_assign_channel(c, ch);
     if (!ch->source.v) {
         if (moved)
             flush_channel(c, ch, now);
@@ -1090,29 +1475,10 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
     uint64_t needs = ch->backbone ? source_needs_kbps(c, ch) : 0;
     uint64_t used = 0;
     for (size_t i = 0; i < ch->ndcms; i++) {
-        strata_dcm *d = ch->dcms[i];
-        int headed = has_heads(c, d);
-        uint32_t budget;
-        if (headed)
-            budget = headed_region_kbps(c, d, ch->rate_kbps);
-        else if (ch->backbone)
-            budget = direct_region_kbps(ch, d, needs);
-        else
-            budget = ch->source_upload_kbps;
-        used += headed ? 0 : budget;
-        int err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, budget);
-        if (!err && ch->backbone && !headed) {
-            /* The rebuild may have changed the share of uploads the trees
-             * use, and with it what they need: once more, settled. */
-            uint32_t again = direct_region_kbps(ch, d, needs);
-            if (again > budget) {
-                used += again - budget;
-                err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, again);
-            }
-        }
-        if (err && log_allowed(c, STRATA_LOG_ERROR, now))
-            strata_logf(c->log, STRATA_LOG_ERROR, "control: dcm %u: source update failed: %s",
-                        (unsigned)strata_dcm_id_of(d).v, strata_strerror(err));
+        used += push_cluster_roots(c, ch, ch->dcms[i], needs, now);
+        strata_dcm *cm = common_of(c, ch->dcms[i]);
+        if (cm)
+            used += push_cluster_roots(c, ch, cm, needs, now);
     }
     if (ch->backbone) {
         uint64_t left = 0;
@@ -1137,11 +1503,26 @@ static void push_roots(strata_control *c, ctl_channel *ch, uint64_t now)
  * backbone's share). */
 static void direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
 {
-    if (!ch->backbone || d == ch->backbone || !ch->source.v || has_heads(c, d) ||
-        ch->source_upload_kbps == 0)
+    if (!ch->backbone || d == ch->backbone || !ch->source.v)
+        return;
+    if (c->levels == STRATA_LEVELS_THREE && has_heads(c, d)) {
+        /* Its budget follows what its trees need (headed_budget_kbps). */
+        uint32_t b = headed_budget_kbps(c, ch, d);
+        if (b != strata_dcm_source_budget_kbps(d))
+            strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, b);
+        return;
+    }
+    if (has_heads(c, d) || ch->source_upload_kbps == 0)
         return;
     if (direct_region_kbps(ch, d, source_needs_kbps(c, ch)) != strata_dcm_source_budget_kbps(d))
         push_roots(c, ch, now);
+}
+
+static void retire_common(strata_control *c, strata_dcm *cm, uint64_t now)
+{
+    strata_dcm_mark_dirty(cm, STRATA_MTREE_SOURCE);
+    flush_dcm(c, cm, now);
+    dcm_destroy(c, cm);
 }
 
 /* Makes member id of regional DCM d a head: it leaves d's trees for the
@@ -1222,7 +1603,7 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
             continue; /* another region's preferred node feeds it (ec_assign) */
         strata_node_id id = {0};
         if (head_count(c, d) < c->heads_per_region)
-            id = strata_dcm_best_member(d, head_min_kbps(ch));
+            id = strata_dcm_best_member(d, head_min_in(c, ch, d));
         ctl_node *nh = id.v ? make_head(c, ch, d, id, now) : NULL;
         if (!nh) {
             if (h)
@@ -1256,7 +1637,7 @@ static int region_take_heads(strata_control *c, ctl_channel *ch, strata_dcm *d, 
  * whose members are the regions' heads and whose root is the source. */
 static void backbone_start(strata_control *c, ctl_channel *ch, uint64_t now)
 {
-    ch->backbone = dcm_make(c, ch, NULL, 0, (strata_dcm_id){0});
+    ch->backbone = dcm_make(c, ch, DCM_BACKBONE, NULL, 0, (strata_dcm_id){0});
     if (!ch->backbone)
         return; /* no memory: the source keeps feeding every region; tried again at the next join */
     for (size_t i = 0; i < ch->ndcms; i++)
@@ -1317,7 +1698,7 @@ static void fill_candidate(const ctl_node *rec, const ctl_channel *ch, uint64_t 
 static int unmake_head(strata_control *c, ctl_channel *ch, ctl_node *h, uint64_t now)
 {
     strata_dcm *d = h->roots;
-    if (strata_dcm_add(d, h->id, h->host->addr, h->upload_kbps))
+    if (strata_dcm_add(d, h->id, h->host->addr, cluster_kbps(c, d, h->upload_kbps, ch->rate_kbps)))
         return STRATA_ERR_NOMEM;
     strata_dcm_remove(ch->backbone, h->id);
     h->dcm = d;
@@ -1404,7 +1785,7 @@ static void heads_take_trees(strata_control *c, ctl_channel *ch, strata_dcm *d, 
         ctl_node *h = heads[i];
         if (h->root_subs || !h->roots)
             continue;
-        int s = c->levels == STRATA_LEVELS_EC ? claim_tree(c, d) : -1;
+        int s = ec_levels(c) ? claim_tree(c, d) : -1;
         if (s < 0) {
             unmake_head(c, ch, h, now);
             continue;
@@ -1456,7 +1837,7 @@ static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
         }
     }
     strata_node_id top[PREF_CANDIDATES];
-    size_t nt = strata_dcm_top_members(d, pc->min_upload_kbps, top, PREF_CANDIDATES);
+    size_t nt = strata_dcm_top_members(d, head_min_in(c, ch, d), top, PREF_CANDIDATES);
     for (size_t i = 0; i < nt; i++) {
         ctl_node *m = member_get(c, top[i], ch->id);
         if (m && !m->restoring)
@@ -1504,8 +1885,10 @@ static void evaluate_preferred(strata_control *c, uint64_t now)
             .min_hold_ns = STRATA_MS(STRATA_PREF_DEFAULT_MIN_HOLD_MS),
         };
         int changed = 0;
-        for (size_t j = 0; j < ch->ndcms; j++)
+        for (size_t j = 0; j < ch->ndcms; j++) {
             changed |= evaluate_region(c, ch, ch->dcms[j], &pc, now);
+            changed |= relays_top_up(c, ch, ch->dcms[j], now);
+        }
         changed |= drop_unfed_heads(c, ch, now);
         /* Stalls count for the last few evaluations, not for good. */
         for (size_t j = 0; j < c->nodes.count; j++) {
@@ -1709,10 +2092,13 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
             continue;
         }
         strata_dcm *d = m->dcm;
-        if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, h->addr, want[i]) == 0) {
+        uint32_t rate = m->ch->rate_kbps;
+        if (strata_dcm_remove(d, m->id) == 0 &&
+            strata_dcm_add(d, m->id, h->addr, cluster_kbps(c, d, want[i], rate)) == 0) {
             m->upload_kbps = want[i];
         } else if (!strata_dcm_has(d, m->id) &&
-                   strata_dcm_add(d, m->id, h->addr, m->upload_kbps) != 0) {
+                   strata_dcm_add(d, m->id, h->addr, cluster_kbps(c, d, m->upload_kbps, rate)) !=
+                       0) {
             /* Out of memory with the member out of its trees: it is told
              * so at its next heartbeat (UNKNOWN) and joins again. */
             continue;
@@ -1768,21 +2154,44 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         strata_dcm *region = rec->roots;
         strata_dcm_remove(rec->dcm, rec->id);
         drop_away(rec);
+        drop_feeds(rec);
         c->peers--;
         if (dcm_unused(c, region)) {
             dcm_destroy(c, region);
-        } else if (!region_take_heads(c, ch, region, now, NULL)) {
-            /* The source feeds it again: it must learn its roots there. */
-            strata_dcm_mark_dirty(region, STRATA_MTREE_SOURCE);
+        } else {
+            relays_top_up(c, ch, region, now); /* levels 3: a candidate for its place */
+            if (!region_take_heads(c, ch, region, now, NULL))
+                /* The source feeds it again: it must learn its roots there. */
+                strata_dcm_mark_dirty(region, STRATA_MTREE_SOURCE);
         }
         drop_unfed_heads(c, ch, now); /* leaves it fed in a mesh */
         push_roots(c, ch, now);
         flush_channel(c, ch, now);
         backbone_maybe_stop(c, ch, now);
     } else {
-        strata_dcm *d = rec->dcm;
+        strata_dcm *d = rec->dcm, *region = home_of(c, d);
+        int fed = rec->feeds != NULL;
+        drop_feeds(rec);
         strata_dcm_remove(d, rec->id);
         c->peers--;
+        if (d != region) {
+            /* A common member: its cluster goes with its last member; the
+             * region's relay cluster stays or goes as a region would. */
+            if (dcm_unused(c, d)) {
+                retire_common(c, d, now);
+            } else {
+                direct_region_changed(c, ch, d, now);
+                flush_dcm(c, d, now);
+            }
+            d = region;
+        } else if (fed || common_of(c, d)) {
+            /* A relay member: the cluster takes another from the common
+             * one, and the common trees it fed get other feeders. */
+            relays_top_up(c, ch, d, now);
+            common_assign(c, ch, d);
+            push_roots(c, ch, now);
+            flush_channel(c, ch, now);
+        }
         if (dcm_unused(c, d)) {
             /* Tell the source this region has no roots left, then go. */
             strata_dcm_mark_dirty(d, STRATA_MTREE_SOURCE);
@@ -1916,9 +2325,9 @@ static int region_of(const strata_control *c, const strata_msg_join *j, strata_a
 
 /* A peer's region: the DCM whose trees it is in, or, for a head (a
  * member of the backbone's trees), the one whose trees it feeds. */
-static strata_dcm *region_dcm(const ctl_node *rec)
+static strata_dcm *region_dcm(const strata_control *c, const ctl_node *rec)
 {
-    return rec->roots ? rec->roots : rec->dcm;
+    return rec->roots ? rec->roots : home_of(c, rec->dcm);
 }
 
 /* 1 when a member's JOIN names another region than the one it is in. */
@@ -1928,7 +2337,7 @@ static int region_moved(strata_control *c, const ctl_node *rec, const char *regi
     strata_dcm_id id;
     if (strata_directory_lookup(c->dir, rec->ch->id, region, region_len, &id) != 0)
         return 1;
-    return ptab_get(&c->dcms, id.v) != region_dcm(rec);
+    return ptab_get(&c->dcms, id.v) != region_dcm(c, rec);
 }
 
 /* A JOIN from a node we know (its reply was lost, or it moved): same DCM,
@@ -1954,10 +2363,10 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
         if (rate_changed)
             reshare_channel(c, ch, now);
     }
-    strata_dcm *region = region_dcm(rec);
+    strata_dcm *region = rec->roots ? rec->roots : rec->dcm;
     send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK,
                     region ? strata_dcm_id_of(region) : (strata_dcm_id){0});
-    mark_resend(rec);
+    mark_resend(c, rec);
     flush_node(c, rec, now);
     return 0;
 }
@@ -2002,7 +2411,7 @@ static int join_source(strata_control *c, const strata_msg_join *j, strata_chann
     if (rate_changed)
         reshare_channel(c, ch, now);
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, (strata_dcm_id){0});
-    mark_resend(rec);
+    mark_resend(c, rec);
     flush_channel(c, ch, now);
     recruit_channel(c, ch, now);
     return 0;
@@ -2041,19 +2450,26 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     rec = node_new(c, j, from, ch, now);
     if (!rec)
         goto fail_node;
+    /* With levels 3, the region's relay cluster or its common one. */
+    strata_dcm *into = d;
+    if (!joins_relay(c, ch, d, rec->upload_kbps)) {
+        into = common_for(c, ch, d, reported_dcm(c, j->node, ch_id));
+        if (!into)
+            goto fail_common;
+    }
     if (c->recover_until) {
         /* In a recovery window: a member, in a tree only when it closes. */
-        rec->dcm = d;
+        rec->dcm = into;
         rec->restoring = 1;
         member_insert(c, rec);
         c->peers++;
         c->joins++;
-        send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
+        send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(into));
         return 0;
     }
-    if (strata_dcm_add(d, j->node, from, rec->upload_kbps))
+    if (strata_dcm_add(into, j->node, from, cluster_kbps(c, into, rec->upload_kbps, ch->rate_kbps)))
         goto fail_add;
-    rec->dcm = d;
+    rec->dcm = into;
     member_insert(c, rec);
     share_uploads(c, rec->host, rec, now); /* channels of lower priority give way */
     c->peers++;
@@ -2071,15 +2487,22 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
         if (moved)
             push_roots(c, ch, now);
     }
+    if (common_assign(c, ch, d))
+        push_roots(c, ch, now); /* a common tree got a feeder: budgets move */
     if (ch->backbone)
-        direct_region_changed(c, ch, d, now);
-    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(d));
-    flush_dcm(c, d, now);
+        direct_region_changed(c, ch, into, now);
+    send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(into));
+    flush_dcm(c, into, now);
+    if (into != d)
+        flush_dcm(c, d, now); /* its relay members feed into's trees */
     if (ch->backbone)
         flush_dcm(c, ch->backbone, now);
     return 0;
 
 fail_add:
+    if (into != d && strata_dcm_count(into) == 0)
+        dcm_destroy(c, into);
+fail_common:
     member_discard(c, rec);
 fail_node:
     if (dcm_unused(c, d))
@@ -2199,7 +2622,7 @@ static void finish_recovery(strata_control *c, uint64_t now)
             strata_dcm_report *e = &r[n++];
             e->node = m->id;
             e->addr = m->host->addr;
-            e->upload_kbps = m->upload_kbps;
+            e->upload_kbps = cluster_kbps(c, d, m->upload_kbps, ch->rate_kbps);
             e->interior = -1;
         }
         /* Parents named by the reports: the source, or a member of d. */
@@ -2242,7 +2665,8 @@ static void finish_recovery(strata_control *c, uint64_t now)
             /* Without memory for the restore, members join as usual; one
              * that cannot is told UNKNOWN at its next heartbeat. */
             if (err)
-                strata_dcm_add(d, m->id, m->host->addr, m->upload_kbps);
+                strata_dcm_add(d, m->id, m->host->addr,
+                               cluster_kbps(c, d, m->upload_kbps, ch->rate_kbps));
             restored++;
         }
     }
@@ -2368,7 +2792,7 @@ static int handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *
         }
     }
     if (resend)
-        mark_resend(rec);
+        mark_resend(c, rec);
     flush_node(c, rec, now);
     return 0;
 }
@@ -2406,7 +2830,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     if (cfg->k > STRATA_WIRE_MAX_SUBSTREAMS || cfg->region_mode > STRATA_REGION_LOCALITY ||
         cfg->prefix_bits > 32 ||
         (cfg->levels != STRATA_LEVELS_BACKBONE && cfg->levels != STRATA_LEVELS_MESH &&
-         cfg->levels != STRATA_LEVELS_EC) ||
+         cfg->levels != STRATA_LEVELS_EC && cfg->levels != STRATA_LEVELS_THREE) ||
         cfg->parity > STRATA_WIRE_MAX_PARITY ||
         cfg->preferred_per_region > STRATA_WIRE_MAX_SUBSTREAMS || cfg->mesh_c > STRATA_MESH_MAX_C)
         goto fail_config;
@@ -2447,6 +2871,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->member_salt[1] = mix64(cfg->seed ^ 0x6d656d6265727332ull);
     ptab_init(&c->channels, a, cfg->seed ^ 0x6368616e6eull);
     ptab_init(&c->dcms, a, cfg->seed ^ 0x64636d73ull);
+    ptab_init(&c->pairs, a, cfg->seed ^ 0x7061697273ull);
     c->outbox = cfg->outbox;
     if (!c->outbox && !strata_outbox_init(&c->own_outbox, a, CONTROL_OUTBOX_CAP))
         c->outbox = &c->own_outbox;
@@ -2487,6 +2912,7 @@ void strata_control_del(strata_control *c)
     }
     ptab_free(&c->nodes, c->alloc);
     ptab_free(&c->dcms, c->alloc);
+    ptab_free(&c->pairs, c->alloc);
     ptab_free(&c->channels, c->alloc);
     strata_directory_del(c->dir);
     strata_outbox_free(&c->own_outbox);
@@ -2604,15 +3030,15 @@ static void release_idle_relays(strata_control *c)
     for (size_t i = 0; i < c->nodes.count && n < RELEASE_SCAN_REGIONS; i++) {
         const ctl_node *m = c->nodes.items[i];
         size_t j = 0;
-        while (m->role == STRATA_ROLE_RELAY && j < n && idle[j] != m->dcm)
+        while (m->role == STRATA_ROLE_RELAY && j < n && idle[j] != region_dcm(c, m))
             j++;
         if (m->role == STRATA_ROLE_RELAY && j == n)
-            idle[n++] = m->dcm;
+            idle[n++] = region_dcm(c, m);
     }
     for (size_t i = 0; i < c->nodes.count && n > 0; i++) {
         const ctl_node *m = c->nodes.items[i];
         for (size_t j = 0; m->role == STRATA_ROLE_PEER && j < n; j++) {
-            if (idle[j] == m->dcm) {
+            if (idle[j] == region_dcm(c, m)) {
                 idle[j] = idle[--n]; /* watched: not idle */
                 break;
             }
@@ -2621,7 +3047,7 @@ static void release_idle_relays(strata_control *c)
     for (size_t i = 0; i < c->nodes.count && n > 0; i++) {
         const ctl_node *m = c->nodes.items[i];
         for (size_t j = 0; m->role == STRATA_ROLE_RELAY && j < n; j++) {
-            if (idle[j] == m->dcm) {
+            if (idle[j] == region_dcm(c, m)) {
                 send_recruit(c, m->host, m->ch, STRATA_RECRUIT_RELEASE);
                 c->releases_sent++;
                 break;
@@ -2640,7 +3066,9 @@ static void recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now)
         strata_dcm *d = ch->dcms[j];
         /* A relay is interior in one tree: up to k at once, so that a
          * region short everywhere is served within one scan. */
-        size_t detached = strata_mtree_detached(strata_dcm_tree(d));
+        strata_dcm *cm = common_of(c, d);
+        size_t detached = strata_mtree_detached(strata_dcm_tree(d)) +
+                          (cm ? strata_mtree_detached(strata_dcm_tree(cm)) : 0);
         for (size_t r = 0; r < detached && r < c->k; r++)
             if (!recruit_for(c, ch, d, now))
                 break;
@@ -2725,7 +3153,11 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
             e->dcm = strata_dcm_id_of(rec->dcm);
             strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_TREES);
         }
-        const strata_dcm *rd = region_dcm(rec);
+        const strata_dcm *rd = region_dcm(c, rec);
+        if (rec->roots)
+            e->level = 1;
+        else if (rec->dcm)
+            e->level = strata_dcm_level(rec->dcm);
         if (rd) {
             size_t len = 0;
             const char *r = strata_dcm_region(rd, &len);

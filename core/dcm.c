@@ -318,6 +318,14 @@ uint32_t strata_dcm_source_need_kbps(const strata_dcm *d)
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
 }
 
+uint32_t strata_dcm_root_links_kbps(const strata_dcm *d, unsigned links)
+{
+    /* As strata_dcm_source_need_kbps: the smaller share of the budget. */
+    uint64_t div = (uint64_t)d->k * STRATA_DCM_UPLOAD_SHARE_PERCENT;
+    uint64_t kbps = ((uint64_t)links * d->trees * d->rate_kbps * 100u + div - 1) / div;
+    return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
+}
+
 uint32_t strata_dcm_source_budget_kbps(const strata_dcm *d)
 {
     return d->source_upload_kbps;
@@ -342,6 +350,10 @@ const strata_mesh *strata_dcm_mesh(const strata_dcm *d)
 uint8_t strata_dcm_algorithm(const strata_dcm *d)
 {
     return d->algorithm;
+}
+uint8_t strata_dcm_level(const strata_dcm *d)
+{
+    return d->level;
 }
 strata_peer_ref strata_dcm_source(const strata_dcm *d)
 {

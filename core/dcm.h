@@ -82,6 +82,8 @@ uint32_t strata_dcm_rate(const strata_dcm *d);
  * (strata_mtree_source_need), and the budget they have now. */
 uint32_t strata_dcm_source_need_kbps(const strata_dcm *d);
 uint32_t strata_dcm_source_budget_kbps(const strata_dcm *d);
+/* The root budget that gives each of the trees `links` root slots. */
+uint32_t strata_dcm_root_links_kbps(const strata_dcm *d, unsigned links);
 size_t strata_dcm_count(const strata_dcm *d);
 int strata_dcm_has(const strata_dcm *d, strata_node_id node);
 /* The member with the largest declared upload of at least min_kbps (ties:
@@ -108,8 +110,10 @@ size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint32_t
 const strata_mtree *strata_dcm_tree(const strata_dcm *d);
 /* The mesh of a FLOOD DCM (NULL for a tree DCM). */
 const strata_mesh *strata_dcm_mesh(const strata_dcm *d);
-/* STRATA_ALG_TREE or STRATA_ALG_FLOOD. */
+/* STRATA_ALG_TREE, STRATA_ALG_FLOOD or STRATA_ALG_EC_TREE. */
 uint8_t strata_dcm_algorithm(const strata_dcm *d);
+/* The level its instructions name (config's level). */
+uint8_t strata_dcm_level(const strata_dcm *d);
 
 /* Adds a member and attaches it to every tree; the member and every node
  * whose instructions changed become dirty. Returns 0, STRATA_ERR_EXISTS,

@@ -80,6 +80,7 @@ enum strata_scn_levels {
     STRATA_SCN_LEVELS_BACKBONE = 0, /* one head per region, fed by a multi-tree */
     STRATA_SCN_LEVELS_MESH = 1,     /* preferred nodes flooding over a c-connected mesh */
     STRATA_SCN_LEVELS_EC = 2,       /* the mesh above erasure-coded regional clusters */
+    STRATA_SCN_LEVELS_THREE = 3,    /* the mesh, erasure-coded relay clusters, common clusters */
 };
 
 enum strata_scn_attach {

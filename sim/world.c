@@ -1196,9 +1196,10 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         cc.k = scn->k;
         cc.heartbeat_ms = scn->heartbeat_ms;
         cc.region_mode = groups ? STRATA_REGION_LOCALITY : STRATA_REGION_LABEL_OR_PREFIX;
-        cc.levels = scn->levels == STRATA_SCN_LEVELS_MESH ? STRATA_LEVELS_MESH
-                    : scn->levels == STRATA_SCN_LEVELS_EC ? STRATA_LEVELS_EC
-                                                          : STRATA_LEVELS_BACKBONE;
+        cc.levels = scn->levels == STRATA_SCN_LEVELS_MESH    ? STRATA_LEVELS_MESH
+                    : scn->levels == STRATA_SCN_LEVELS_EC    ? STRATA_LEVELS_EC
+                    : scn->levels == STRATA_SCN_LEVELS_THREE ? STRATA_LEVELS_THREE
+                                                             : STRATA_LEVELS_BACKBONE;
         cc.preferred_per_region = scn->preferred_per_region;
         if (groups) {
             /* The group directory answers the bootstrap requests. */

@@ -40,10 +40,13 @@ enum strata_region_mode {
 /* What carries a channel above its regions (docs/hierarchy.md). */
 enum strata_levels {
     STRATA_LEVELS_BACKBONE =
-        0,                  /* one head per region, fed by a multi-tree (the two tiers of old) */
-    STRATA_LEVELS_MESH = 2, /* several preferred nodes per region, flooding over a mesh */
-    STRATA_LEVELS_EC = 3,   /* the mesh above each region's erasure-coded cluster: k data and
-                               n parity trees, each rooted at another preferred node */
+        0,                   /* one head per region, fed by a multi-tree (the two tiers of old) */
+    STRATA_LEVELS_MESH = 2,  /* several preferred nodes per region, flooding over a mesh */
+    STRATA_LEVELS_EC = 3,    /* the mesh above each region's erasure-coded cluster: k data and
+                                n parity trees, each rooted at another preferred node */
+    STRATA_LEVELS_THREE = 4, /* the seed's three levels: the mesh; per region an erasure-coded
+                                relay cluster of high-capacity members (as EC); below it a
+                                common cluster of plain trees, each tree fed by a relay member */
 };
 
 typedef struct strata_control_config {
@@ -58,7 +61,8 @@ typedef struct strata_control_config {
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
-    uint8_t parity;               /* EC: n, parity trees per cluster; 0 = mesh_c - 1 (at least 1) */
+    uint8_t parity;               /* EC and THREE: n, parity trees per relay cluster; 0 = mesh_c - 1
+                                     (at least 1) */
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
@@ -132,6 +136,7 @@ typedef struct strata_control_entry {
      * the node's address, this channel's share of its upload, and its
      * latest heartbeat's counters. */
     strata_dcm_id region_dcm;
+    uint8_t level; /* 1 a preferred node, 2 relay cluster, 3 common cluster; 0 not said */
     char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
     char channel_name[STRATA_WIRE_MAX_NAME_BYTES + 1];
     strata_addr addr;

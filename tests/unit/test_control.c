@@ -152,7 +152,10 @@ static const strata_msg_instruction *latest(fnode *f, uint32_t dcm, int s)
 static int is_head(fnode *f)
 {
     const strata_msg_instruction *in = latest(f, 0, 0);
-    return f->role == STRATA_ROLE_PEER && in && in->dcm.v != f->reply.dcm.v;
+    /* Another DCM than the one it joined, and not a cluster's (with levels
+     * 3 a common member may move to its region's relay cluster). */
+    return f->role == STRATA_ROLE_PEER && in && in->dcm.v != f->reply.dcm.v && in->level != 2 &&
+           in->level != 3;
 }
 
 static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
@@ -1112,7 +1115,10 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
         fnode *p = peers[i];
         if (!p->alive)
             continue;
-        for (int s = 0; s < trees; s++) {
+        /* With levels 3 a common member is in K plain trees. */
+        const strata_msg_instruction *first = latest(p, 0, 0);
+        int p_trees = first && first->level == 3 ? K : trees;
+        for (int s = 0; s < p_trees; s++) {
             if (s >= K && is_head(p))
                 continue; /* a head roots parity trees, or none */
             const strata_msg_instruction *in = latest(p, 0, s);
@@ -1199,7 +1205,7 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
 static void levels_churn_property(uint8_t levels)
 {
     enum { PEERS = 40, ROUNDS = 30 };
-    int trees = levels == STRATA_LEVELS_EC ? K + 2 : K;
+    int trees = levels == STRATA_LEVELS_EC || levels == STRATA_LEVELS_THREE ? K + 2 : K;
     static const uint32_t ups[] = {0, 1000, 2000, 5000, 9000, 16000};
     static const char *const labels[] = {"eu", "us", "as"};
     strata_rng rng;
@@ -1264,6 +1270,8 @@ static void test_mesh_churn_property(void)
 {
     levels_churn_property(STRATA_LEVELS_MESH);
     levels_churn_property(STRATA_LEVELS_EC); /* the same, with k + n trees below the mesh */
+    /* Relay clusters of k + n trees, common clusters of k below them. */
+    levels_churn_property(STRATA_LEVELS_THREE);
 }
 
 static void test_direct_region_budget(void)
@@ -2261,6 +2269,132 @@ static void check_ec_regions(net *t, fnode *src, fnode *peers[][6], int regions,
             CHECK(!src->d[i].have[tr]);
 }
 
+/* The tree level a non-head member is at in its latest instructions. */
+static int member_level(fnode *f)
+{
+    const strata_msg_instruction *in = latest(f, 0, 0);
+    return in ? in->level : -1;
+}
+
+/* levels = 3, one region's shape: its preferred nodes, a relay cluster of
+ * at most k + n members in k + n EC trees, common members in K plain
+ * trees whose tree s hangs under one feeder (a relay member, else a
+ * preferred node) that lists its root children; the K feeders distinct
+ * when the relay cluster has K members. Returns the relay members. */
+static int check_three_region(net *t, fnode **peers, int n, int parity)
+{
+    int relays = 0, commons = 0;
+    int64_t feeder[K] = {0};
+    for (int i = 0; i < n; i++) {
+        fnode *f = peers[i];
+        if (!f->alive || is_head(f))
+            continue;
+        int level = member_level(f);
+        CHECK(level == 2 || level == 3);
+        relays += level == 2;
+        commons += level == 3;
+        for (int tr = 0; level == 2 && tr < K + parity; tr++) {
+            const strata_msg_instruction *in = latest(f, 0, tr);
+            CHECK(in && in->algorithm == STRATA_ALG_EC_TREE && in->n == parity &&
+                  in->parent.node.v != 0);
+        }
+        for (int tr = 0; level == 3 && tr < K; tr++) {
+            const strata_msg_instruction *in = latest(f, 0, tr);
+            CHECK(in && in->algorithm == STRATA_ALG_TREE && in->parent.node.v != 0);
+            fnode *p = in ? by_id(t, in->parent.node.v) : NULL;
+            CHECK(p != NULL && p->alive);
+            if (!p || member_level(p) == 3)
+                continue;
+            /* A root child: its parent feeds tree tr, one feeder a tree. */
+            CHECK(member_level(p) == 2 || is_head(p));
+            CHECK(feeder[tr] == 0 || feeder[tr] == (int64_t)p->id.v);
+            feeder[tr] = (int64_t)p->id.v;
+            const strata_msg_instruction *pi = latest(p, 0, tr);
+            CHECK(pi && ref_lists(pi, f->id.v));
+        }
+    }
+    CHECK(relays <= K + parity);
+    if (commons && relays >= K)
+        for (int tr = 0; tr < K; tr++)
+            for (int u = 0; u < tr; u++)
+                CHECK(feeder[u] != feeder[tr]);
+    return relays;
+}
+
+/* levels = 3: two regions with high-capacity members, one without. */
+static void test_three_levels(void)
+{
+    enum { PARITY = 2, STRONG = 16, WEAK = 3 };
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_THREE;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const uint32_t ups[STRONG] = {16000, 12000, 5000, 5000, 5000, 5000, 5000, 5000,
+                                         5000,  1000,  1000, 1000, 1000, 1000, 1000, 500};
+    fnode *eu[STRONG], *us[STRONG], *as[WEAK];
+    uint64_t id = 1;
+    for (int i = 0; i < STRONG; i++) {
+        eu[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], "eu");
+        id++;
+        us[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], "us");
+        id++;
+        send_join(t, eu[i]);
+        send_join(t, us[i]);
+    }
+    for (int i = 0; i < WEAK; i++) {
+        as[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, 1000, "as");
+        id++;
+        send_join(t, as[i]);
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    CHECK(is_head(eu[0]) && is_head(eu[1]) && is_head(us[0]) && is_head(us[1]));
+    /* The relay clusters got back to k + n after the promotions. */
+    CHECK_EQ_INT(check_three_region(t, eu, STRONG, PARITY), K + PARITY);
+    CHECK_EQ_INT(check_three_region(t, us, STRONG, PARITY), K + PARITY);
+    check_three_region(t, as, WEAK, PARITY);
+    CHECK_EQ_INT(member_level(eu[STRONG - 1]), 3); /* the weakest is common */
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+
+    /* The relay members feeding eu's common trees leave: the trees get
+     * other feeders, and nothing names them any more. */
+    fnode *gone[K];
+    int ngone = 0;
+    for (int i = 0; i < STRONG; i++) {
+        fnode *f = eu[i];
+        for (int tr = 0; tr < K && ngone < 2; tr++) {
+            const strata_msg_instruction *in = member_level(f) == 3 ? latest(f, 0, tr) : NULL;
+            fnode *p = in ? by_id(t, in->parent.node.v) : NULL;
+            int dup = 0;
+            for (int g = 0; g < ngone; g++)
+                dup |= gone[g] == p;
+            if (p && member_level(p) == 2 && !dup)
+                gone[ngone++] = p;
+        }
+    }
+    CHECK_EQ_INT(ngone, 2);
+    for (int g = 0; g < ngone; g++) {
+        send_leave(t, gone[g]);
+        gone[g]->alive = 0;
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    check_three_region(t, eu, STRONG, PARITY);
+    for (int i = 0; i < STRONG; i++)
+        for (int tr = 0; eu[i]->alive && tr < K + PARITY; tr++) {
+            const strata_msg_instruction *in = latest(eu[i], 0, tr);
+            for (int g = 0; in && g < ngone; g++)
+                CHECK(!ref_lists(in, gone[g]->id.v) && in->parent.node.v != gone[g]->id.v);
+        }
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    CHECK_EQ_U64(t->stray, 0);
+    net_del(t);
+}
+
 static void test_ec_levels(void)
 {
     enum { REGIONS = 4, PARITY = 2 };
@@ -2361,6 +2495,7 @@ int main(void)
     test_regions();
     test_mesh_levels();
     test_ec_levels();
+    test_three_levels();
     test_mesh_churn_property();
     test_direct_region_budget();
     test_region_move();
