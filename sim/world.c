@@ -1089,6 +1089,11 @@ void strata_world_del(strata_world *w)
 
 #define SIM_CHANNEL "sim"
 
+/* Decode tables the world's shared decoder keeps: every peer's loss
+ * patterns meet in it (k = 4, n = 2 has 14), where one peer's own
+ * decoder keeps 8 (relay_ec.h). */
+enum { SIM_FEC_DECODE_PATTERNS = 32 };
+
 typedef struct strata_alg strata_alg;
 
 typedef struct play_ctx {
@@ -1100,6 +1105,12 @@ struct strata_alg {
     strata_world *w;
     uint64_t repaired, rebuilt, parity_sent; /* of the peers freed so far */
     const strata_alloc *alloc;
+    /* The group coder's tables, one pair for every peer of the world
+     * (strata_peer_config): they depend on k, the symbol index and the loss
+     * pattern alone, and the world drives one peer at a time. Without
+     * sharing, each EC member made its own, about 90 KB a peer. */
+    strata_fec_encoder *fec_encoder;
+    strata_fec_decoder *fec_decoder;
     strata_node **node; /* one per simulated node: the control center, the source, the peers */
     int source_channel; /* the source node's channel handle */
     play_ctx *ctx;
@@ -1137,7 +1148,11 @@ static int sa_init(strata_world *w, void **state)
     s->store = strata_scenario_store_packets(strata_world_scenario(w));
     s->node = strata_mem_calloc(a, s->nodes, sizeof *s->node);
     s->ctx = strata_mem_calloc(a, s->nodes, sizeof *s->ctx);
-    if (!s->node || !s->ctx) {
+    s->fec_encoder = strata_fec_encoder_new(a);
+    s->fec_decoder = strata_fec_decoder_new(a, SIM_FEC_DECODE_PATTERNS);
+    if (!s->node || !s->ctx || !s->fec_encoder || !s->fec_decoder) {
+        strata_fec_encoder_del(s->fec_encoder);
+        strata_fec_decoder_del(s->fec_decoder);
         strata_mem_free(a, s->node);
         strata_mem_free(a, s->ctx);
         strata_mem_free(a, s);
@@ -1156,6 +1171,8 @@ static void sa_free(void *state)
     strata_alg *s = state;
     for (uint32_t i = 0; i < s->nodes; i++)
         strata_node_del(s->node[i]);
+    strata_fec_encoder_del(s->fec_encoder);
+    strata_fec_decoder_del(s->fec_decoder);
     strata_mem_free(s->alloc, s->node);
     strata_mem_free(s->alloc, s->ctx);
     strata_mem_free(s->alloc, s);
@@ -1251,6 +1268,8 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
         pc.store_packets = s->store;
         pc.repair_charge_bytes = scn->packet_bytes;
+        pc.fec_encoder = s->fec_encoder;
+        pc.fec_decoder = s->fec_decoder;
         pc.seed = nc.seed;
         strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};
         rc = strata_node_watch(n, &pc, &cb, now);
