@@ -298,6 +298,18 @@ static void test_percentile(void)
     CHECK(strata_simm_percentile_f(v, 0, 0.5) < 0);
 }
 
+/* Every one of keys[0..n) is in text. */
+static void check_has(const char *text, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        test_checks++;
+        if (!strstr(text, keys[i])) {
+            test_failures++;
+            fprintf(stderr, "JSON lacks %s:\n%s\n", keys[i], text);
+        }
+    }
+}
+
 static void test_json_csv(void)
 {
     strata_simmetrics m;
@@ -334,12 +346,7 @@ static void test_json_csv(void)
                                        "\"fluid_bound_kbps\": ",
                                        "\"events\": 99,",
                                        "\"fingerprint\": \"0123456789abcdef\""};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (!strstr(text, keys[i])) {
-            test_failures++;
-            fprintf(stderr, "JSON lacks %s:\n%s\n", keys[i], text);
-        }
-    }
+    check_has(text, keys, sizeof keys / sizeof keys[0]);
     CHECK(strstr(text, "wall_s") == NULL);
     free(text);
     r.have_timing = 1;
@@ -465,12 +472,7 @@ static void test_regional(void)
         "\"delivery_1s_from_s\": -10, \"delivery_1s\": [1.000000, ",
         "0.500000, 0.500000, 1.000000, 0.750000, 1.000000, ",
         "1.000000, null, null, null, null, null]}\n  ],\n"};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (!strstr(text, keys[i])) {
-            test_failures++;
-            fprintf(stderr, "JSON lacks %s:\n%s\n", keys[i], text);
-        }
-    }
+    check_has(text, keys, sizeof keys / sizeof keys[0]);
     free(text);
 
     /* Only the first STRATA_SIMM_REGIONAL_MAX events are followed. */
