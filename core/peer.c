@@ -343,7 +343,9 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
                             .store = &p->store,
                             .st = &p->st,
                             .take_rebuilt = take_rebuilt,
-                            .user = p};
+                            .user = p,
+                            .fec_encoder = cfg->fec_encoder,
+                            .fec_decoder = cfg->fec_decoder};
     strata_relay_init(&p->relay, a, &rp, p->store.cap);
 
     strata_session_init(&p->ses, p->node, p->channel, cfg->control,

@@ -34,6 +34,7 @@
 #define STRATA_RELAY_H
 
 #include "strata/common.h"
+#include "strata/fec.h"
 #include "strata/peer.h"
 #include "strata/wire.h"
 
@@ -74,6 +75,10 @@ typedef struct strata_relay_peer {
      * the relay. */
     int (*take_rebuilt)(void *user, const strata_msg_data *m, uint64_t now);
     void *user;
+    /* The caller's shared encoder and decoder (strata_peer_config), or
+     * NULL: the coder then makes its own on first use. */
+    strata_fec_encoder *fec_encoder;
+    strata_fec_decoder *fec_decoder;
 } strata_relay_peer;
 
 typedef struct strata_relay strata_relay;

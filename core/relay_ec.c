@@ -26,7 +26,7 @@ struct strata_relay_ec {
     ec_group *slots; /* group g in slot g mod n_slots */
     uint64_t floor;  /* groups below this one are forgotten (before the window) */
     uint32_t held_count[STRATA_WIRE_MAX_PARITY];
-    strata_fec_encoder *enc; /* made on first use */
+    strata_fec_encoder *enc; /* its own, made on first use when none is shared */
     strata_fec_decoder *dec;
 };
 
@@ -148,16 +148,37 @@ static strata_buf *datagram_of(const strata_relay *r, const strata_msg_data *m)
     return strata_buf_copy(r->alloc, tmp, (size_t)n);
 }
 
+/* The encoder the peer shares with others (relay.h), else the coder's
+ * own, made on first use; NULL when out of memory. */
+static strata_fec_encoder *encoder_of(strata_relay *r)
+{
+    if (r->peer.fec_encoder)
+        return r->peer.fec_encoder;
+    if (!r->ec->enc)
+        r->ec->enc = strata_fec_encoder_new(r->alloc);
+    return r->ec->enc;
+}
+
+/* The decoder, likewise. */
+static strata_fec_decoder *decoder_of(strata_relay *r)
+{
+    if (r->peer.fec_decoder)
+        return r->peer.fec_decoder;
+    if (!r->ec->dec)
+        r->ec->dec = strata_fec_decoder_new(r->alloc, STRATA_RELAY_EC_DECODE_PATTERNS);
+    return r->ec->dec;
+}
+
 /* Symbol i of a whole group, computed and encoded as its parity datagram;
  * NULL when out of memory. */
 static strata_buf *make_symbol(strata_relay *r, uint64_t first_seq, const group_view *v, unsigned i)
 {
-    strata_relay_ec *ec = r->ec;
-    if (!ec->enc && !(ec->enc = strata_fec_encoder_new(r->alloc)))
+    strata_fec_encoder *enc = encoder_of(r);
+    if (!enc)
         return NULL;
     uint8_t sym[STRATA_FEC_MAX_SYMBOL_BYTES];
     uint8_t *out[1] = {sym};
-    int len = strata_fec_encode(ec->enc, r->k, v->data, v->len, i, 1, out, sizeof sym);
+    int len = strata_fec_encode(enc, r->k, v->data, v->len, i, 1, out, sizeof sym);
     if (len < 0)
         return NULL; /* cannot happen: the store holds valid payloads */
     strata_msg_data m = {
@@ -234,8 +255,8 @@ static uint64_t rebuilt_send_ts(const strata_relay *r, uint64_t first_seq, const
 static void decode(strata_relay *r, uint64_t first_seq, ec_group *g, group_view *v, uint64_t now)
 {
     strata_relay_ec *ec = r->ec;
-    if (!ec->dec &&
-        !(ec->dec = strata_fec_decoder_new(r->alloc, STRATA_RELAY_EC_DECODE_PATTERNS))) {
+    strata_fec_decoder *dec = decoder_of(r);
+    if (!dec) {
         r->peer.st->parity_decode_failures++;
         return; /* tried again with the next symbol or packet */
     }
@@ -250,7 +271,7 @@ static void decode(strata_relay *r, uint64_t first_seq, ec_group *g, group_view 
     for (unsigned j = 0; j < r->k && missing < STRATA_WIRE_MAX_PARITY; j++)
         if (!v->data[j])
             out[j] = rebuilt[missing++];
-    int rc = strata_fec_decode(ec->dec, r->k, STRATA_WIRE_MAX_PARITY, v->data, v->len, parity,
+    int rc = strata_fec_decode(dec, r->k, STRATA_WIRE_MAX_PARITY, v->data, v->len, parity,
                                g->symbol_bytes, out, STRATA_FEC_MAX_PAYLOAD_BYTES, out_len);
     if (rc < 0) {
         r->peer.st->parity_decode_failures++;

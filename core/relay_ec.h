@@ -26,8 +26,11 @@
  * Memory. One slot per group of the window (window / k + 2, group g in
  * slot g mod that), each with up to STRATA_WIRE_MAX_PARITY symbol buffers;
  * the slots of groups wholly before the window are freed as it moves. The
- * encoder and decoder (about 92 KB and 4 KB a cached loss pattern) are
- * made on first use, so a node that never codes never pays for them.
+ * encoder and decoder (about 92 KB, and 33 KB plus 4 KB a cached loss
+ * pattern) are the ones the peer's caller shares among its peers
+ * (strata_peer_config: the simulator's thousands of peers in one process),
+ * or else the coder's own, made on first use, so a node that never codes
+ * never pays for them.
  */
 #ifndef STRATA_RELAY_EC_H
 #define STRATA_RELAY_EC_H

@@ -6,6 +6,15 @@
  * been sent. Each session adds +1 at its first due seq and -1 after its
  * last (a difference array), so per-packet and per-interval delivery come
  * out of one prefix sum at the end, whatever the number of sessions.
+ *
+ * Regional series need per-session plays, which the tables above do not
+ * keep. A series is taken for a few sessions (a region's peers), each with
+ * a bitmap of the series' packets it played and the seqs due to it, set
+ * when it ends; the figures come at the end, as the whole run's do. The
+ * plays before the failure that starts a series come from a ring per slot
+ * (bit seq mod its size), which only holds seqs below recent_hi and no
+ * more than the ring's size below it: a play beyond clears the bits it
+ * skips, so no stale bit survives in that range.
  */
 #include "metrics.h"
 
@@ -130,6 +139,201 @@ static int slot_utilisation(const strata_simm_node *n, double *u)
     return 1;
 }
 
+/* --- regional series --------------------------------------------------------- */
+
+static void bit_set(uint64_t *words, uint64_t i)
+{
+    words[i / 64] |= 1ull << (i % 64);
+}
+
+static int bit_get(const uint64_t *words, uint64_t i)
+{
+    return (int)((words[i / 64] >> (i % 64)) & 1u);
+}
+
+static uint64_t *recent_of(const strata_simmetrics *m, uint32_t node)
+{
+    return m->recent + (size_t)node * m->recent_words;
+}
+
+/* Records a play of seq in node's ring. */
+static void recent_play(strata_simmetrics *m, uint32_t node, uint64_t seq)
+{
+    strata_simm_node *n = &m->node[node];
+    uint64_t *ring = recent_of(m, node);
+    uint64_t size = (uint64_t)m->recent_words * 64;
+    if (seq >= n->recent_hi) {
+        if (seq - n->recent_hi >= size) {
+            memset(ring, 0, m->recent_words * sizeof *ring);
+        } else {
+            for (uint64_t s = n->recent_hi; s < seq; s++)
+                ring[(s % size) / 64] &= ~(1ull << (s % 64));
+        }
+        n->recent_hi = seq + 1;
+    } else if (n->recent_hi - seq > size) {
+        return; /* older than the ring holds */
+    }
+    bit_set(ring, seq % size);
+}
+
+static int cmp_u32(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* node's place among the members of series w, or -1. */
+static long watch_member(const strata_simm_watch *w, uint32_t node)
+{
+    const uint32_t *hit = bsearch(&node, w->node, w->members, sizeof *w->node, cmp_u32);
+    return hit ? (long)(hit - w->node) : -1;
+}
+
+/* A due play of seq by node, for the series it is a member of. */
+static void watch_play(strata_simmetrics *m, uint32_t node, uint64_t seq)
+{
+    for (size_t i = 0; i < m->nwatch; i++) {
+        strata_simm_watch *w = &m->watch[i];
+        long k = (m->node[node].regional >> i) & 1u ? watch_member(w, node) : -1;
+        if (k < 0 || seq < w->first_seq || seq - w->first_seq >= w->nseqs)
+            continue;
+        bit_set(w->played + (size_t)k * w->words, seq - w->first_seq);
+    }
+}
+
+/* node's session ends with seqs [first, last) due to it. */
+static void watch_close(strata_simmetrics *m, uint32_t node, uint64_t first, uint64_t last)
+{
+    for (size_t i = 0; i < m->nwatch; i++) {
+        strata_simm_watch *w = &m->watch[i];
+        long k = (m->node[node].regional >> i) & 1u ? watch_member(w, node) : -1;
+        if (k < 0)
+            continue;
+        w->due_first[k] = first;
+        w->due_last[k] = last;
+    }
+    m->node[node].regional = 0;
+}
+
+static void watch_free(const strata_alloc *a, strata_simm_watch *w)
+{
+    strata_mem_free(a, w->node);
+    strata_mem_free(a, w->played);
+    strata_mem_free(a, w->due_first);
+    strata_mem_free(a, w->due_last);
+    memset(w, 0, sizeof *w);
+}
+
+int strata_simmetrics_regional_start(strata_simmetrics *m, uint64_t now, const uint32_t *nodes,
+                                     size_t n, uint32_t victims, uint32_t regions,
+                                     const char *const *labels, size_t nlabels)
+{
+    if (m->nwatch == STRATA_SIMM_REGIONAL_MAX)
+        return STRATA_ERR_FULL;
+    strata_simm_watch *w = &m->watch[m->nwatch];
+    memset(w, 0, sizeof *w);
+    uint64_t before = STRATA_S(STRATA_SIMM_REGIONAL_BEFORE_S);
+    w->at_ns = now;
+    w->first_seq = seq_at_or_after(m, now > before ? now - before : 0);
+    w->nseqs = STRATA_S(STRATA_SIMM_REGIONAL_SECONDS) / m->cfg.packet_interval_ns + 2;
+    w->words = (size_t)(w->nseqs + 63) / 64;
+    size_t cap = n ? n : 1;
+    w->node = strata_mem_alloc(m->alloc, cap * sizeof *w->node);
+    w->played = strata_mem_calloc(m->alloc, cap * w->words, sizeof *w->played);
+    w->due_first = strata_mem_calloc(m->alloc, cap, sizeof *w->due_first);
+    w->due_last = strata_mem_calloc(m->alloc, cap, sizeof *w->due_last);
+    if (!w->node || !w->played || !w->due_first || !w->due_last) {
+        watch_free(m->alloc, w);
+        return STRATA_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (is_peer(m, nodes[i]) && m->node[nodes[i]].online)
+            w->node[w->members++] = nodes[i];
+    qsort(w->node, w->members, sizeof *w->node, cmp_u32);
+    size_t kept = 0;
+    for (size_t i = 0; i < w->members; i++)
+        if (kept == 0 || w->node[i] != w->node[kept - 1])
+            w->node[kept++] = w->node[i];
+    w->members = (uint32_t)kept;
+    /* Their plays so far, from the rings. */
+    uint64_t size = (uint64_t)m->recent_words * 64;
+    for (uint32_t k = 0; k < w->members && m->recent; k++) {
+        const strata_simm_node *nd = &m->node[w->node[k]];
+        const uint64_t *ring = recent_of(m, w->node[k]);
+        uint64_t lo = nd->recent_hi > size ? nd->recent_hi - size : 0;
+        if (lo < w->first_seq)
+            lo = w->first_seq;
+        for (uint64_t s = lo; s < nd->recent_hi && s - w->first_seq < w->nseqs; s++)
+            if (bit_get(ring, s % size))
+                bit_set(w->played + (size_t)k * w->words, s - w->first_seq);
+    }
+    for (uint32_t k = 0; k < w->members; k++)
+        m->node[w->node[k]].regional |= (uint8_t)(1u << m->nwatch);
+    strata_simm_regional *o = &w->out;
+    o->at_s = (double)now / 1e9;
+    o->victims = victims;
+    o->regions = regions;
+    o->peers = w->members;
+    for (size_t i = 0; i < nlabels && i < STRATA_SIMM_REGIONAL_LABELS; i++)
+        snprintf(o->labels[i], sizeof o->labels[i], "%s", labels[i] ? labels[i] : "");
+    m->nwatch++;
+    return 0;
+}
+
+/* The series' figures, once every member's session has ended. */
+static void watch_finish(const strata_simmetrics *m, strata_simm_watch *w)
+{
+    enum { SECONDS = STRATA_SIMM_REGIONAL_SECONDS, BEFORE = STRATA_SIMM_REGIONAL_BEFORE_S };
+    uint64_t due[SECONDS] = {0}, played[SECONDS] = {0};
+    uint64_t end = w->first_seq + w->nseqs < m->seqs ? w->first_seq + w->nseqs : m->seqs;
+    for (uint32_t k = 0; k < w->members; k++) {
+        uint64_t lo = w->due_first[k] > w->first_seq ? w->due_first[k] : w->first_seq;
+        uint64_t hi = w->due_last[k] < end ? w->due_last[k] : end;
+        const uint64_t *bits = w->played + (size_t)k * w->words;
+        for (uint64_t s = lo; s < hi; s++) {
+            /* The second of its send time, counted from BEFORE s before
+             * the failure. */
+            int64_t off_ns = (int64_t)m->send_ns[s] - (int64_t)w->at_ns;
+            int64_t sec = off_ns >= 0 ? off_ns / 1000000000 : -((-off_ns + 999999999) / 1000000000);
+            if (sec < -BEFORE || sec >= SECONDS - BEFORE)
+                continue;
+            size_t row = (size_t)(sec + BEFORE);
+            due[row]++;
+            played[row] += (uint64_t)bit_get(bits, s - w->first_seq);
+        }
+    }
+    strata_simm_regional *o = &w->out;
+    uint64_t sum_due[2] = {0, 0}, sum_played[2] = {0, 0};
+    size_t lowest = SECONDS;
+    for (size_t r = 0; r < SECONDS; r++) {
+        o->delivery_1s[r] = due[r] ? (double)played[r] / (double)due[r] : -1;
+        int part = r < BEFORE ? (r + STRATA_SIMM_REGIONAL_SUMMARY_S >= BEFORE ? 0 : -1)
+                              : (r < BEFORE + STRATA_SIMM_REGIONAL_SUMMARY_S ? 1 : -1);
+        if (part >= 0) {
+            sum_due[part] += due[r];
+            sum_played[part] += played[r];
+        }
+        if (r >= BEFORE && due[r] &&
+            (lowest == SECONDS || o->delivery_1s[r] < o->delivery_1s[lowest]))
+            lowest = r;
+    }
+    o->delivery_10s_before = sum_due[0] ? (double)sum_played[0] / (double)sum_due[0] : -1;
+    o->delivery_10s_after = sum_due[1] ? (double)sum_played[1] / (double)sum_due[1] : -1;
+    o->delivery_min_1s = lowest < SECONDS ? o->delivery_1s[lowest] : -1;
+    o->delivery_min_at_s = lowest < SECONDS ? (double)lowest - BEFORE : -1;
+    o->recovery_s = -1;
+    if (lowest < SECONDS && o->delivery_min_1s > STRATA_SIMM_RECOVERED_DELIVERY) {
+        o->recovery_s = 0;
+    } else {
+        for (size_t r = lowest + 1; r < SECONDS; r++) {
+            if (o->delivery_1s[r] > STRATA_SIMM_RECOVERED_DELIVERY) {
+                o->recovery_s = (double)r - BEFORE;
+                break;
+            }
+        }
+    }
+}
+
 /* --- lifecycle --------------------------------------------------------------- */
 
 int strata_simmetrics_init(strata_simmetrics *m, const strata_alloc *a,
@@ -148,7 +352,14 @@ int strata_simmetrics_init(strata_simmetrics *m, const strata_alloc *a,
     m->played = strata_mem_calloc(a, (size_t)m->max_seqs, sizeof *m->played);
     m->due_diff = strata_mem_calloc(a, (size_t)m->max_seqs + 1, sizeof *m->due_diff);
     m->rows = strata_mem_calloc(a, m->nrows, sizeof *m->rows);
-    if (!m->node || !m->send_ns || !m->played || !m->due_diff || !m->rows) {
+    if (cfg->regional_plays) {
+        /* The packets of BEFORE seconds, and the one being sent. */
+        uint64_t ring = STRATA_S(STRATA_SIMM_REGIONAL_BEFORE_S) / cfg->packet_interval_ns + 2;
+        m->recent_words = (size_t)(ring + 63) / 64;
+        m->recent = strata_mem_calloc(a, (size_t)cfg->nodes * m->recent_words, sizeof *m->recent);
+    }
+    if (!m->node || !m->send_ns || !m->played || !m->due_diff || !m->rows ||
+        (cfg->regional_plays && !m->recent)) {
         strata_simmetrics_free(m);
         return STRATA_ERR_NOMEM;
     }
@@ -163,6 +374,9 @@ void strata_simmetrics_free(strata_simmetrics *m)
     strata_mem_free(m->alloc, m->due_diff);
     strata_mem_free(m->alloc, m->rows);
     strata_mem_free(m->alloc, m->startup);
+    strata_mem_free(m->alloc, m->recent);
+    for (size_t i = 0; i < m->nwatch; i++)
+        watch_free(m->alloc, &m->watch[i]);
     memset(m, 0, sizeof *m);
 }
 
@@ -225,6 +439,11 @@ void strata_simmetrics_session_start(strata_simmetrics *m, uint32_t node, uint64
     n->mark_ns = now;
     n->win_lo_ns = now + m->cfg.startup_grace_ns;
     n->win_hi_ns = end >= m->cfg.playout_delay_ns ? end - m->cfg.playout_delay_ns : 0;
+    n->regional = 0;
+    if (m->recent) {
+        memset(recent_of(m, node), 0, m->recent_words * sizeof *m->recent);
+        n->recent_hi = 0;
+    }
     m->sessions++;
     m->joins++;
     m->online_now++;
@@ -239,14 +458,14 @@ static void close_session(strata_simmetrics *m, uint32_t node, int how, uint64_t
     if (!is_peer(m, node) || !m->node[node].online)
         return;
     strata_simm_node *n = &m->node[node];
-    uint64_t due = 0;
+    uint64_t due = 0, first = 0, last = 0;
     if (now >= m->cfg.playout_delay_ns) {
         uint64_t hi = now - m->cfg.playout_delay_ns;
         if (hi > n->win_hi_ns)
             hi = n->win_hi_ns;
         if (hi >= n->win_lo_ns) {
-            uint64_t first = seq_at_or_after(m, n->win_lo_ns);
-            uint64_t last = seq_at_or_after(m, hi + 1); /* one past */
+            first = seq_at_or_after(m, n->win_lo_ns);
+            last = seq_at_or_after(m, hi + 1); /* one past */
             if (last > first) {
                 m->due_diff[first]++;
                 m->due_diff[last]--;
@@ -254,6 +473,8 @@ static void close_session(strata_simmetrics *m, uint32_t node, int how, uint64_t
             }
         }
     }
+    if (n->regional)
+        watch_close(m, node, first, last > first ? last : first);
     if (!n->played_any && due > 0)
         m->startup_failures++;
     budget(n, now);
@@ -303,10 +524,15 @@ void strata_simmetrics_play(strata_simmetrics *m, uint32_t node, uint64_t seq, u
     row->plays++;
     row->lag_sum_us += lag_us;
     if (seq < m->seqs && send_ns >= n->win_lo_ns && send_ns <= n->win_hi_ns &&
-        m->send_ns[seq] == send_ns)
+        m->send_ns[seq] == send_ns) {
         m->played[seq]++;
-    else
+        if (m->recent)
+            recent_play(m, node, seq);
+        if (n->regional)
+            watch_play(m, node, seq);
+    } else {
         m->plays_outside++;
+    }
 }
 
 void strata_simmetrics_path(strata_simmetrics *m, uint32_t node, uint64_t path_us)
@@ -453,6 +679,12 @@ void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresu
     r->kills = m->kills;
     r->data_bytes = m->data_bytes;
     r->control_bytes = m->control_bytes;
+
+    r->nregional = m->nwatch;
+    for (size_t i = 0; i < m->nwatch; i++) {
+        watch_finish(m, &m->watch[i]);
+        r->regional[i] = m->watch[i].out;
+    }
 }
 
 /* --- output ---------------------------------------------------------------------- */
@@ -479,6 +711,49 @@ static void put_pct(const json_out *o, const char *key, double p50, double p95)
 static void put_u64(const json_out *o, const char *key, uint64_t v)
 {
     fprintf(o->f, "%*s  \"%s\": %llu,\n", o->ind, "", key, (unsigned long long)v);
+}
+
+/* A delivery figure: null where nothing was due (< 0). */
+static void put_opt(FILE *f, int decimals, double v)
+{
+    if (v < 0)
+        fputs("null", f);
+    else
+        fprintf(f, "%.*f", decimals, v);
+}
+
+/* The regional series of the kill-preferred events, one object a line but
+ * the per-second series, which has one of its own. */
+static void put_regional(const json_out *o, const strata_simresult *r)
+{
+    FILE *f = o->f;
+    fprintf(f, "%*s  \"kill_preferred\": [\n", o->ind, "");
+    for (size_t i = 0; i < r->nregional; i++) {
+        const strata_simm_regional *g = &r->regional[i];
+        fprintf(f, "%*s    {\"at_s\": %.3f, \"victims\": %u, \"regions\": %u, \"region_labels\": [",
+                o->ind, "", g->at_s, g->victims, g->regions);
+        for (uint32_t l = 0; l < g->regions && l < STRATA_SIMM_REGIONAL_LABELS; l++)
+            fprintf(f, "%s\"%s\"", l ? ", " : "", g->labels[l]);
+        fprintf(f, "], \"region_peers\": %u, \"delivery_10s_before\": ", g->peers);
+        put_opt(f, 6, g->delivery_10s_before);
+        fputs(", \"delivery_10s_after\": ", f);
+        put_opt(f, 6, g->delivery_10s_after);
+        fputs(", \"delivery_min_1s\": ", f);
+        put_opt(f, 6, g->delivery_min_1s);
+        fputs(", \"delivery_min_at_s\": ", f);
+        put_opt(f, 0, g->delivery_min_at_s);
+        fputs(", \"recovery_s\": ", f);
+        put_opt(f, 0, g->recovery_s);
+        fprintf(f, ",\n%*s     \"delivery_1s_from_s\": %d, \"delivery_1s\": [", o->ind, "",
+                -(int)STRATA_SIMM_REGIONAL_BEFORE_S);
+        for (size_t s = 0; s < STRATA_SIMM_REGIONAL_SECONDS; s++) {
+            if (s)
+                fputs(", ", f);
+            put_opt(f, 6, g->delivery_1s[s]);
+        }
+        fprintf(f, "]}%s\n", i + 1 < r->nregional ? "," : "");
+    }
+    fprintf(f, "%*s  ],\n", o->ind, "");
 }
 
 int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int indent)
@@ -546,6 +821,8 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
     put_u64(j, "parity_sent_packets", r->parity_sent_packets);
     if (r->preferred_killed)
         put_u64(j, "preferred_killed", r->preferred_killed);
+    if (r->nregional)
+        put_regional(j, r);
     put_u64(j, "events", r->events);
     if (r->have_timing) {
         put_num(j, "wall_s", r->wall_s);

@@ -34,6 +34,16 @@
  *    uploads) / slots) (Kumar, Liu, Ross); null when unbounded.
  * DATA bytes are the simulated sizes (packet_bytes), control bytes real.
  *
+ * Regional series (kill-preferred). When a correlated failure kills the
+ * preferred nodes of some regions, the world names the peers of those
+ * regions that survive it (strata_simmetrics_regional_start), and their
+ * delivery, by the definition above restricted to those sessions, is taken
+ * second by second (by send time) from STRATA_SIMM_REGIONAL_BEFORE_S
+ * before the failure to STRATA_SIMM_REGIONAL_AFTER_S after it. Plays made
+ * before the failure come from each peer's record of its recent plays,
+ * kept while regional_plays is set (a bit per packet of the last
+ * STRATA_SIMM_REGIONAL_BEFORE_S seconds, per slot).
+ *
  * Memory: a record per node, an entry per stream packet and per CSV row,
  * a sample per session for startup; nothing per event.
  */
@@ -52,7 +62,20 @@ enum {
      * power of two (relative error under 1/128 at the bucket middle). */
     STRATA_SIMM_LAG_BUCKETS = 128 + 57 * 64,
     STRATA_SIMM_NAME_BYTES = 32,
+    /* Regional series around kill-preferred events: the first ones
+     * followed, the seconds the series covers around each, the summary
+     * windows, the region labels kept. */
+    STRATA_SIMM_REGIONAL_MAX = 4,
+    STRATA_SIMM_REGIONAL_BEFORE_S = 10,
+    STRATA_SIMM_REGIONAL_AFTER_S = 30,
+    STRATA_SIMM_REGIONAL_SECONDS = STRATA_SIMM_REGIONAL_BEFORE_S + STRATA_SIMM_REGIONAL_AFTER_S,
+    STRATA_SIMM_REGIONAL_SUMMARY_S = 10, /* delivery_10s_before, delivery_10s_after */
+    STRATA_SIMM_REGIONAL_LABELS = 4,
+    STRATA_SIMM_LABEL_BYTES = 33, /* a region label (protocol.md: up to 32 bytes) and its NUL */
 };
+
+/* A second delivers "as before" above this (recovery_s). */
+#define STRATA_SIMM_RECOVERED_DELIVERY 0.999
 
 typedef struct strata_simmetrics_config {
     uint32_t nodes; /* network nodes: 2 + peer slots */
@@ -65,6 +88,9 @@ typedef struct strata_simmetrics_config {
     uint32_t packet_bytes;
     uint32_t source_upload_kbps; /* 0 = unlimited */
     uint32_t regions;            /* distinct regions of the peers */
+    /* Nonzero: keep every slot's recent plays, for regional series
+     * (the scenario has kill-preferred events). */
+    int regional_plays;
 } strata_simmetrics_config;
 
 /* Per-slot state; private. */
@@ -79,8 +105,42 @@ typedef struct strata_simm_node {
     uint32_t path_count;
     uint32_t direct_us;
     uint32_t capacity_kbps; /* 0 = unlimited */
+    uint64_t recent_hi;     /* one past the newest seq in its recent plays */
     uint8_t online, played_any, unlimited_seen;
+    uint8_t regional; /* bit w: the session is a member of regional series w */
 } strata_simm_node;
+
+/* What a regional series reports (docs/simulator.md, "kill_preferred");
+ * delivery figures are < 0 where nothing was due. */
+typedef struct strata_simm_regional {
+    double at_s;
+    uint32_t victims; /* preferred nodes killed */
+    uint32_t regions; /* their regions; the first STRATA_SIMM_REGIONAL_LABELS labels kept */
+    char labels[STRATA_SIMM_REGIONAL_LABELS][STRATA_SIMM_LABEL_BYTES];
+    uint32_t peers; /* the regions' other peers online at the failure: the ones followed */
+    double delivery_10s_before, delivery_10s_after;
+    double delivery_min_1s;   /* the lowest second from the failure on */
+    double delivery_min_at_s; /* its start, from the failure */
+    /* From the failure to the start of the first second after the lowest
+     * that delivers above STRATA_SIMM_RECOVERED_DELIVERY (0 when none is
+     * at or below it); < 0: none within the series. */
+    double recovery_s;
+    /* Second i covers send times [at - BEFORE + i, at - BEFORE + i + 1) s. */
+    double delivery_1s[STRATA_SIMM_REGIONAL_SECONDS];
+} strata_simm_regional;
+
+/* A regional series while it is taken; private. */
+typedef struct strata_simm_watch {
+    uint64_t at_ns;
+    uint64_t first_seq; /* the first packet sent at or after the series' start */
+    uint64_t nseqs;     /* packets the series can hold from first_seq */
+    size_t words;       /* of each member's bitmap */
+    uint32_t members;
+    uint32_t *node;                 /* the members' slots, ascending */
+    uint64_t *played;               /* members x words: bit s - first_seq played */
+    uint64_t *due_first, *due_last; /* per member: seqs due [first, last), at its end */
+    strata_simm_regional out;
+} strata_simm_watch;
 
 /* One CSV row's counters; private. */
 typedef struct strata_simm_row {
@@ -114,6 +174,12 @@ typedef struct strata_simmetrics {
     uint64_t online_now;
     uint64_t online_capacity_kbps;
     uint64_t plays_outside; /* played but not due (before grace, after the window) */
+    /* Regional series: each slot's recent plays (recent_words a slot, a
+     * ring over seqs), the series. */
+    uint64_t *recent;
+    size_t recent_words;
+    strata_simm_watch watch[STRATA_SIMM_REGIONAL_MAX];
+    size_t nwatch;
 } strata_simmetrics;
 
 /* The figures of a run; filled by strata_simmetrics_finish, plus the fields
@@ -148,6 +214,9 @@ typedef struct strata_simresult {
      * (levels = ec), parity symbols sent. */
     uint64_t repaired_packets, parity_rebuilt_packets, parity_sent_packets;
     uint64_t preferred_killed; /* by kill-preferred events */
+    /* The first kill-preferred events' regional series. */
+    size_t nregional;
+    strata_simm_regional regional[STRATA_SIMM_REGIONAL_MAX];
     uint32_t regions;
     /* region = groups: regions (distinct groups of the online peers) at
      * every sample, their mean (what `regions` and the cross-region ratio
@@ -204,6 +273,18 @@ void strata_simmetrics_path(strata_simmetrics *m, uint32_t node, uint64_t path_u
  * else lost in flight). data: a DATA packet; cross: between regions. */
 void strata_simmetrics_transfer(strata_simmetrics *m, uint32_t from, uint32_t to, uint32_t bytes,
                                 int data, int cross, int delivered, uint64_t now);
+
+/* A kill-preferred event at now killed `victims` preferred nodes of
+ * `regions` regions (labels[0..nlabels-1], the first of their labels;
+ * NULL when nlabels is 0): follows the delivery of nodes[0..n-1], the
+ * regions' peers online now but the victims, from
+ * STRATA_SIMM_REGIONAL_BEFORE_S before now (their plays so far, with
+ * regional_plays set) to STRATA_SIMM_REGIONAL_AFTER_S after. Events after
+ * the first STRATA_SIMM_REGIONAL_MAX are not followed. Returns 0,
+ * STRATA_ERR_FULL (not followed) or STRATA_ERR_NOMEM. */
+int strata_simmetrics_regional_start(strata_simmetrics *m, uint64_t now, const uint32_t *nodes,
+                                     size_t n, uint32_t victims, uint32_t regions,
+                                     const char *const *labels, size_t nlabels);
 
 /* Records the CSV row state at now (call once per csv interval). */
 void strata_simmetrics_sample(strata_simmetrics *m, uint64_t now);

@@ -606,26 +606,52 @@ static void on_control_up(strata_world *w)
     arm(w, STRATA_WORLD_CONTROL);
 }
 
-static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint32_t *out,
-                                   size_t max);
+/* Whom a kill-preferred event hits: the preferred nodes of the largest
+ * regions (victims) and the regions' other peers (peers), as world
+ * indexes, with the regions' count and first labels. */
+typedef struct kp_targets {
+    uint32_t *victims, *peers; /* room for every node each */
+    size_t nvictims, npeers;
+    uint32_t regions;
+    char labels[STRATA_SIMM_REGIONAL_LABELS][STRATA_SIMM_LABEL_BYTES];
+} kp_targets;
+
+static void preferred_of_largest(const strata_world *w, uint32_t regions, kp_targets *t);
 
 /* A correlated failure at the top level: the preferred nodes of the
- * largest regions that have any fail silently, at once. */
+ * largest regions that have any fail silently, at once. The regions'
+ * other peers are followed from just before (metrics.h, "Regional
+ * series"). */
 static void kill_preferred(strata_world *w, const strata_scn_event *ev)
 {
-    uint32_t *idx = strata_mem_alloc(w->alloc, (size_t)w->nodes * sizeof *idx);
-    if (!idx) {
+    kp_targets t;
+    memset(&t, 0, sizeof t);
+    t.victims = strata_mem_alloc(w->alloc, (size_t)w->nodes * sizeof *t.victims);
+    t.peers = strata_mem_alloc(w->alloc, (size_t)w->nodes * sizeof *t.peers);
+    if (!t.victims || !t.peers) {
         w->fatal = STRATA_ERR_NOMEM;
-        return;
+        goto done;
     }
-    size_t n = preferred_of_largest(w, ev->regions, idx, w->nodes);
-    for (size_t i = 0; i < n; i++) {
-        wnode *nd = &w->node[idx[i]];
+    preferred_of_largest(w, ev->regions, &t);
+    const char *labels[STRATA_SIMM_REGIONAL_LABELS];
+    for (size_t i = 0; i < STRATA_SIMM_REGIONAL_LABELS; i++)
+        labels[i] = t.labels[i];
+    size_t nlabels =
+        t.regions < STRATA_SIMM_REGIONAL_LABELS ? t.regions : STRATA_SIMM_REGIONAL_LABELS;
+    if (strata_simmetrics_regional_start(&w->m, w->now, t.peers, t.npeers, (uint32_t)t.nvictims,
+                                         t.regions, labels, nlabels) == STRATA_ERR_NOMEM) {
+        w->fatal = STRATA_ERR_NOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < t.nvictims; i++) {
+        wnode *nd = &w->node[t.victims[i]];
         nd->graceful = 0;
-        on_depart(w, idx[i], nd->session);
+        on_depart(w, t.victims[i], nd->session);
         w->preferred_killed++;
     }
-    strata_mem_free(w->alloc, idx);
+done:
+    strata_mem_free(w->alloc, t.victims);
+    strata_mem_free(w->alloc, t.peers);
 }
 
 static void on_timeline(strata_world *w, size_t e)
@@ -988,6 +1014,8 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
         .source_upload_kbps = s->source_upload_kbps,
         .regions = count_regions(w),
     };
+    for (size_t e = 0; e < s->nevents; e++)
+        mc.regional_plays |= s->events[e].action == STRATA_SCN_KILL_PREFERRED;
     if (strata_simmetrics_init(&w->m, a, &mc) < 0) {
         set_err(err, errlen, "out of memory for the metrics");
         goto fail;
@@ -1089,6 +1117,11 @@ void strata_world_del(strata_world *w)
 
 #define SIM_CHANNEL "sim"
 
+/* Decode tables the world's shared decoder keeps: every peer's loss
+ * patterns meet in it (k = 4, n = 2 has 14), where one peer's own
+ * decoder keeps 8 (relay_ec.h). */
+enum { SIM_FEC_DECODE_PATTERNS = 32 };
+
 typedef struct strata_alg strata_alg;
 
 typedef struct play_ctx {
@@ -1100,6 +1133,12 @@ struct strata_alg {
     strata_world *w;
     uint64_t repaired, rebuilt, parity_sent; /* of the peers freed so far */
     const strata_alloc *alloc;
+    /* The group coder's tables, one pair for every peer of the world
+     * (strata_peer_config): they depend on k, the symbol index and the loss
+     * pattern alone, and the world drives one peer at a time. Without
+     * sharing, each EC member made its own, about 90 KB a peer. */
+    strata_fec_encoder *fec_encoder;
+    strata_fec_decoder *fec_decoder;
     strata_node **node; /* one per simulated node: the control center, the source, the peers */
     int source_channel; /* the source node's channel handle */
     play_ctx *ctx;
@@ -1137,7 +1176,11 @@ static int sa_init(strata_world *w, void **state)
     s->store = strata_scenario_store_packets(strata_world_scenario(w));
     s->node = strata_mem_calloc(a, s->nodes, sizeof *s->node);
     s->ctx = strata_mem_calloc(a, s->nodes, sizeof *s->ctx);
-    if (!s->node || !s->ctx) {
+    s->fec_encoder = strata_fec_encoder_new(a);
+    s->fec_decoder = strata_fec_decoder_new(a, SIM_FEC_DECODE_PATTERNS);
+    if (!s->node || !s->ctx || !s->fec_encoder || !s->fec_decoder) {
+        strata_fec_encoder_del(s->fec_encoder);
+        strata_fec_decoder_del(s->fec_decoder);
         strata_mem_free(a, s->node);
         strata_mem_free(a, s->ctx);
         strata_mem_free(a, s);
@@ -1156,6 +1199,8 @@ static void sa_free(void *state)
     strata_alg *s = state;
     for (uint32_t i = 0; i < s->nodes; i++)
         strata_node_del(s->node[i]);
+    strata_fec_encoder_del(s->fec_encoder);
+    strata_fec_decoder_del(s->fec_decoder);
     strata_mem_free(s->alloc, s->node);
     strata_mem_free(s->alloc, s->ctx);
     strata_mem_free(s->alloc, s);
@@ -1252,6 +1297,8 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
         pc.store_packets = s->store;
         pc.repair_charge_bytes = scn->packet_bytes;
+        pc.fec_encoder = s->fec_encoder;
+        pc.fec_decoder = s->fec_decoder;
         pc.seed = nc.seed;
         strata_peer_callbacks cb = {sa_on_play, NULL, &s->ctx[node]};
         rc = strata_node_watch(n, &pc, &cb, now);
@@ -1418,21 +1465,71 @@ static int by_members(const void *x, const void *y)
     return a->dcm < b->dcm ? -1 : a->dcm > b->dcm;
 }
 
+/* An online peer's node id and world index. */
+typedef struct id_index {
+    uint64_t id;
+    uint32_t idx;
+} id_index;
+
+static int by_id(const void *x, const void *y)
+{
+    const id_index *a = x, *b = y;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+/* The world index of the online peer whose node id is id, from ids[0..n)
+ * sorted by id; UINT32_MAX if none. */
+static uint32_t index_of_id(const id_index *ids, size_t n, uint64_t id)
+{
+    id_index key = {id, 0};
+    const id_index *hit = bsearch(&key, ids, n, sizeof *ids, by_id);
+    return hit ? hit->idx : UINT32_MAX;
+}
+
+/* The peers (not preferred) of the regions whose DCMs are picked[0..np-1]
+ * that are online in the world, into t->peers. */
+static void region_peers(const strata_world *w, const strata_control_entry *e, size_t n,
+                         const uint64_t *picked, size_t np, kp_targets *t)
+{
+    const strata_alg *s = w->alg_state;
+    id_index *ids = strata_mem_alloc(w->alloc, (size_t)w->nodes * sizeof *ids);
+    if (!ids)
+        return; /* the series then follows no one */
+    size_t nids = 0;
+    for (uint32_t j = STRATA_WORLD_FIRST_PEER; j < w->nodes; j++)
+        if (w->node[j].online && s->node[j])
+            ids[nids++] = (id_index){strata_node_id_of(s->node[j]).v, j};
+    qsort(ids, nids, sizeof *ids, by_id);
+    for (size_t i = 0; i < n; i++) {
+        if (e[i].role != STRATA_ROLE_PEER || e[i].dcm.v != e[i].region_dcm.v)
+            continue;
+        size_t r = 0;
+        while (r < np && picked[r] != e[i].region_dcm.v)
+            r++;
+        uint32_t j = r < np ? index_of_id(ids, nids, e[i].node.v) : UINT32_MAX;
+        if (j != UINT32_MAX)
+            t->peers[t->npeers++] = j;
+    }
+    strata_mem_free(w->alloc, ids);
+}
+
 /* The world indexes of the preferred nodes (a region's heads, in the mesh)
- * of the `regions` regions with the most members that have any; up to max. */
-static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint32_t *out,
-                                   size_t max)
+ * of the `regions` regions with the most members that have any, into
+ * t->victims, and of those regions' other peers, into t->peers. */
+static void preferred_of_largest(const strata_world *w, uint32_t regions, kp_targets *t)
 {
     if (w->alg != &strata_simalg_strata || !w->alg_state)
-        return 0;
+        return;
     const strata_alg *s = w->alg_state;
     const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
     const strata_control *c = ctl ? strata_node_control(ctl) : NULL;
     size_t n = c ? strata_control_topology(c, NULL, 0) : 0;
     strata_control_entry *e = n ? strata_mem_alloc(w->alloc, n * sizeof *e) : NULL;
     region_count *rc = n ? strata_mem_calloc(w->alloc, n, sizeof *rc) : NULL;
-    size_t nr = 0, got = 0;
-    if (!e || !rc)
+    uint64_t *picked = n ? strata_mem_alloc(w->alloc, n * sizeof *picked) : NULL;
+    size_t nr = 0, got = 0, max = w->nodes;
+    uint32_t *out = t->victims;
+    if (!e || !rc || !picked)
         goto done;
     n = strata_control_topology(c, e, n);
     for (size_t i = 0; i < n; i++) {
@@ -1447,10 +1544,17 @@ static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint
         rc[r].heads += e[i].dcm.v != e[i].region_dcm.v;
     }
     qsort(rc, nr, sizeof *rc, by_members);
-    for (size_t r = 0, picked = 0; r < nr && picked < regions; r++) {
+    for (size_t r = 0; r < nr && t->regions < regions; r++) {
         if (!rc[r].heads)
             continue;
-        picked++;
+        picked[t->regions++] = rc[r].dcm;
+        for (size_t i = 0; i < n; i++) {
+            if (e[i].role == STRATA_ROLE_PEER && e[i].region_dcm.v == rc[r].dcm) {
+                if (t->regions <= STRATA_SIMM_REGIONAL_LABELS)
+                    snprintf(t->labels[t->regions - 1], sizeof t->labels[0], "%s", e[i].region);
+                break;
+            }
+        }
         for (size_t i = 0; i < n && got < max; i++) {
             if (e[i].role != STRATA_ROLE_PEER || e[i].region_dcm.v != rc[r].dcm ||
                 e[i].dcm.v == e[i].region_dcm.v)
@@ -1463,10 +1567,12 @@ static size_t preferred_of_largest(const strata_world *w, uint32_t regions, uint
                 }
         }
     }
+    t->nvictims = got;
+    region_peers(w, e, n, picked, t->regions, t);
 done:
     strata_mem_free(w->alloc, e);
     strata_mem_free(w->alloc, rc);
-    return got;
+    strata_mem_free(w->alloc, picked);
 }
 
 static int control_status(const strata_world *w, strata_control_status *st)

@@ -36,6 +36,7 @@
 #define STRATA_PEER_H
 
 #include "strata/common.h"
+#include "strata/fec.h"
 #include "strata/wire.h"
 
 typedef struct strata_peer strata_peer;
@@ -71,6 +72,17 @@ typedef struct strata_peer_config {
      * repair budget (pktstore.h); 0 = their real size. The simulator sets
      * the packet size its network charges. */
     uint32_t repair_charge_bytes;
+    /* The group coder's encoder and decoder (erasure-coded clusters,
+     * fec.h), owned by the caller and shared by the peers it drives: NULL
+     * (what a daemon, one peer per process, leaves) lets the peer make its
+     * own on first use, about 92 KB and 66 KB. Borrowed: each must outlive
+     * every peer given it, and those peers must be driven one call at a
+     * time from one thread (the coder's scratch space is used inside a
+     * call only). Parity and rebuilt packets are the same bytes either
+     * way: the tables depend on (k, symbol index) and on the loss pattern
+     * alone. The simulator gives one pair to all its peers. */
+    strata_fec_encoder *fec_encoder;
+    strata_fec_decoder *fec_decoder;
     uint64_t seed;
     const strata_log *log;
 } strata_peer_config;

@@ -2,7 +2,8 @@
  * Tests of the simulator's metrics, fed by hand: delivery over the nodes
  * present (a node that leaves is not counted missing afterwards), startup,
  * lag percentiles, stretch (a direct path has stretch 1), traffic shares,
- * upload utilisation, the fluid bound, and the JSON and CSV writers.
+ * upload utilisation, the fluid bound, the JSON and CSV writers, and the
+ * regional series around a kill-preferred event.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -297,6 +298,18 @@ static void test_percentile(void)
     CHECK(strata_simm_percentile_f(v, 0, 0.5) < 0);
 }
 
+/* Every one of keys[0..n) is in text. */
+static void check_has(const char *text, const char *const *keys, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        test_checks++;
+        if (!strstr(text, keys[i])) {
+            test_failures++;
+            fprintf(stderr, "JSON lacks %s:\n%s\n", keys[i], text);
+        }
+    }
+}
+
 static void test_json_csv(void)
 {
     strata_simmetrics m;
@@ -333,12 +346,7 @@ static void test_json_csv(void)
                                        "\"fluid_bound_kbps\": ",
                                        "\"events\": 99,",
                                        "\"fingerprint\": \"0123456789abcdef\""};
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        if (!strstr(text, keys[i])) {
-            test_failures++;
-            fprintf(stderr, "JSON lacks %s:\n%s\n", keys[i], text);
-        }
-    }
+    check_has(text, keys, sizeof keys / sizeof keys[0]);
     CHECK(strstr(text, "wall_s") == NULL);
     free(text);
     r.have_timing = 1;
@@ -366,6 +374,117 @@ static void test_json_csv(void)
     strata_simmetrics_free(&m);
 }
 
+/* What slot 2 of test_regional misses: the packets sent in [15 s, 17 s)
+ * and [18 s, 18.5 s). */
+static int regional_missed(uint64_t seq)
+{
+    return (seq >= 150 && seq < 170) || (seq >= 180 && seq < 185);
+}
+
+/* node plays the packets [from, to), 500 ms after each was sent, but
+ * those skip says it misses (skip may be NULL). */
+static void play_but(strata_simmetrics *m, uint32_t node, uint64_t from, uint64_t to,
+                     int (*skip)(uint64_t))
+{
+    for (uint64_t s = from; s < to; s++)
+        if (!skip || !skip(s))
+            play_range(m, node, s, s + 1, 500);
+}
+
+/* A regional series (kill-preferred) from hand-fed plays. A failure at
+ * 15 s; the region's survivors are slots 2 and 3, slot 4 is elsewhere.
+ * Slot 2 misses what was sent in [15 s, 17 s) and [18 s, 18.5 s); slot 3
+ * plays everything, leaves at 30 s and comes back at 32 s as a new session
+ * (not followed: it missed everything then); slot 4 plays nothing after
+ * 5 s (not followed either). Plays up to 14.5 s are made before the
+ * failure (from the rings), the rest after. 10 packets a second, playout
+ * delay 1 s, a run of 40 s. */
+static void test_regional(void)
+{
+    strata_simmetrics m;
+    strata_simmetrics_config c = {
+        .nodes = 3 + STRATA_SIMM_FIRST_PEER,
+        .duration_ns = STRATA_S(40),
+        .packet_interval_ns = STRATA_MS(IV_MS),
+        .playout_delay_ns = STRATA_MS(DELAY_MS),
+        .csv_interval_ns = STRATA_S(1),
+        .rate_kbps = 1000,
+        .packet_bytes = 12500,
+        .regions = 2,
+        .regional_plays = 1,
+    };
+    CHECK_EQ_INT(strata_simmetrics_init(&m, NULL, &c), 0);
+    for (uint32_t n = 2; n <= 4; n++)
+        strata_simmetrics_session_start(&m, n, 0, n == 3 ? STRATA_S(30) : STRATA_NEVER);
+    uint64_t seq = 0;
+    send_until(&m, &seq, 15000);
+    play_but(&m, 2, 0, 145, regional_missed);
+    play_but(&m, 3, 0, 145, NULL);
+    play_but(&m, 4, 0, 50, NULL);
+    uint32_t region[] = {3, 2, 3}; /* any order, a repeat is one */
+    const char *labels[] = {"h7"};
+    CHECK_EQ_INT(strata_simmetrics_regional_start(&m, STRATA_S(15), region, 3, 2, 1, labels, 1), 0);
+    send_until(&m, &seq, 40000);
+    play_but(&m, 2, 145, 400, regional_missed);
+    play_but(&m, 3, 145, 291, NULL); /* due up to 29 s */
+    strata_simmetrics_session_end(&m, 3, 1, STRATA_S(30));
+    strata_simmetrics_session_start(&m, 3, STRATA_S(32), STRATA_NEVER);
+    strata_simresult r;
+    memset(&r, 0, sizeof r);
+    strata_simmetrics_finish(&m, STRATA_S(40), &r);
+
+    CHECK_EQ_INT(r.nregional, 1);
+    const strata_simm_regional *g = &r.regional[0];
+    CHECK_NEAR(g->at_s, 15, 1e-9);
+    CHECK_EQ_INT(g->victims, 2);
+    CHECK_EQ_INT(g->regions, 1);
+    CHECK(strcmp(g->labels[0], "h7") == 0);
+    CHECK_EQ_INT(g->peers, 2);
+    /* Second i covers send times [5 + i, 6 + i) s: everything before the
+     * failure, half of what the two sent in its first two seconds,
+     * 15 of 20 in the fourth, the rest whole; slot 2 alone from 30 s
+     * (slot 3's last due packet was sent at 29 s), nothing due from
+     * 39.1 s on. */
+    for (int i = 0; i < STRATA_SIMM_REGIONAL_SECONDS; i++) {
+        double want = i < 10 ? 1 : i < 12 ? 0.5 : i == 13 ? 0.75 : i < 35 ? 1 : -1;
+        CHECK_NEAR(g->delivery_1s[i], want, 1e-9);
+    }
+    CHECK_NEAR(g->delivery_10s_before, 1, 1e-9);
+    CHECK_NEAR(g->delivery_10s_after, 175.0 / 200.0, 1e-9);
+    CHECK_NEAR(g->delivery_min_1s, 0.5, 1e-9);
+    CHECK_NEAR(g->delivery_min_at_s, 0, 1e-9);
+    /* Back above 0.999 in the third second (the fourth dips again: the
+     * series shows it). */
+    CHECK_NEAR(g->recovery_s, 2, 1e-9);
+    /* The whole run counts slot 4's losses too. */
+    CHECK(r.delivery_ratio < 0.9);
+
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    CHECK_EQ_INT(strata_simresult_write_json(&r, f), 0);
+    fclose(f);
+    static const char *const keys[] = {
+        "\"kill_preferred\": [\n    {\"at_s\": 15.000, \"victims\": 2, \"regions\": 1, "
+        "\"region_labels\": [\"h7\"], \"region_peers\": 2, \"delivery_10s_before\": 1.000000, "
+        "\"delivery_10s_after\": 0.875000, \"delivery_min_1s\": 0.500000, "
+        "\"delivery_min_at_s\": 0, \"recovery_s\": 2,\n",
+        "\"delivery_1s_from_s\": -10, \"delivery_1s\": [1.000000, ",
+        "0.500000, 0.500000, 1.000000, 0.750000, 1.000000, ",
+        "1.000000, null, null, null, null, null]}\n  ],\n"};
+    check_has(text, keys, sizeof keys / sizeof keys[0]);
+    free(text);
+
+    /* Only the first STRATA_SIMM_REGIONAL_MAX events are followed. */
+    strata_simmetrics_free(&m);
+    CHECK_EQ_INT(strata_simmetrics_init(&m, NULL, &c), 0);
+    for (int i = 0; i < STRATA_SIMM_REGIONAL_MAX; i++)
+        CHECK_EQ_INT(strata_simmetrics_regional_start(&m, STRATA_S(1), NULL, 0, 0, 0, NULL, 0), 0);
+    CHECK_EQ_INT(strata_simmetrics_regional_start(&m, STRATA_S(1), NULL, 0, 0, 0, NULL, 0),
+                 STRATA_ERR_FULL);
+    strata_simmetrics_free(&m);
+}
+
 static void test_bad_config(void)
 {
     strata_simmetrics m;
@@ -386,6 +505,7 @@ int main(void)
     test_capacity_change();
     test_percentile();
     test_json_csv();
+    test_regional();
     test_bad_config();
     return test_summary("test_metrics");
 }

@@ -22,7 +22,9 @@
  * Also here: what a single peer drops and counts (parity without parity
  * trees, a wrong seq or tree, outside the window, a symbol of another
  * length, a group cut short, duplicates, symbols that do not decode), how
- * n follows the instructions, and every allocation failed in turn.
+ * n follows the instructions, every allocation failed in turn, and peers
+ * sharing one encoder and decoder (as the simulator's do) doing exactly
+ * what each with its own does.
  */
 #include "failalloc.h"
 #include "outbox_capture.h"
@@ -114,6 +116,11 @@ typedef struct flight {
 
 typedef struct cluster {
     node nodes[NODES];
+    /* The peers' allocator and the coder they share (NULL: libc, each its
+     * own coder), set before cluster_init. */
+    const strata_alloc *alloc;
+    strata_fec_encoder *fec_encoder;
+    strata_fec_decoder *fec_decoder;
     int cut[NODES][NODES]; /* a link whose datagrams are lost */
     flight *air;           /* datagrams on their way, unordered */
     size_t n_air, cap_air;
@@ -226,7 +233,13 @@ static strata_peer_config peer_cfg(unsigned i)
 
 static void cluster_init(cluster *c, const uint8_t *input)
 {
+    const strata_alloc *alloc = c->alloc;
+    strata_fec_encoder *enc = c->fec_encoder;
+    strata_fec_decoder *dec = c->fec_decoder;
     memset(c, 0, sizeof *c);
+    c->alloc = alloc;
+    c->fec_encoder = enc;
+    c->fec_decoder = dec;
     c->input = input;
     strata_source_config sc;
     memset(&sc, 0, sizeof sc);
@@ -238,8 +251,10 @@ static void cluster_init(cluster *c, const uint8_t *input)
     c->nodes[SOURCE].src = strata_source_new(&sc, NULL, 0);
     for (unsigned i = ROOT; i < NODES; i++) {
         strata_peer_config pc = peer_cfg(i);
+        pc.fec_encoder = enc;
+        pc.fec_decoder = dec;
         strata_peer_callbacks cb = {on_play, count_end, &c->nodes[i]};
-        c->nodes[i].peer = strata_peer_new(&pc, &cb, NULL, 0);
+        c->nodes[i].peer = strata_peer_new(&pc, &cb, alloc, 0);
         c->nodes[i].input = input;
     }
     for (unsigned i = 0; i < NODES; i++) {
@@ -522,6 +537,89 @@ static void test_three_trees(const uint8_t *input)
     CHECK(made.parity_encoded_symbols > 0);
     cluster_free(c);
     free(c);
+}
+
+/* Counts the bytes the peers allocate. */
+static void *count_alloc(void *user, size_t size)
+{
+    *(size_t *)user += size;
+    return malloc(size ? size : 1);
+}
+
+static void *count_realloc(void *user, void *ptr, size_t size)
+{
+    *(size_t *)user += size;
+    return realloc(ptr, size ? size : 1);
+}
+
+static void count_free(void *user, void *ptr)
+{
+    (void)user;
+    free(ptr);
+}
+
+/* The three-tree run of test_three_trees (encodes, decodes and repairs)
+ * with every peer's own coder, then with one encoder and one decoder
+ * shared by all of them (strata_peer_config, as the simulator does): the
+ * same packets rebuilt, the same symbols made and sent, the same repairs,
+ * every byte played; the shared decoder did the decoding (one loss
+ * pattern of each kind, its tables cached), and the peers allocated no
+ * coder of their own. */
+static void test_shared_coder(const uint8_t *input)
+{
+    cluster *c[2];
+    size_t bytes[2] = {0, 0};
+    strata_alloc counted[2];
+    strata_fec_encoder *enc = strata_fec_encoder_new(NULL);
+    strata_fec_decoder *dec = strata_fec_decoder_new(NULL, 0);
+    CHECK(enc && dec);
+    for (int shared = 0; shared < 2; shared++) {
+        counted[shared] = (strata_alloc){count_alloc, count_realloc, count_free, &bytes[shared]};
+        c[shared] = calloc(1, sizeof *c[shared]);
+        c[shared]->alloc = &counted[shared];
+        c[shared]->fec_encoder = shared ? enc : NULL;
+        c[shared]->fec_decoder = shared ? dec : NULL;
+        cluster_init(c[shared], input);
+        c[shared]->cut[ROOT][member(0)] = c[shared]->cut[ROOT][member(1)] = 1;
+        c[shared]->cut[ROOT][member(K)] = 1;
+        cluster_run(c[shared]);
+        check_played(c[shared], shared ? "shared coder" : "own coders");
+    }
+    uint64_t rebuilt = 0, encoded = 0;
+    for (unsigned i = ROOT; i < NODES; i++) {
+        strata_peer_stats a = stats_of(c[0], i), b = stats_of(c[1], i);
+        CHECK_EQ_U64(b.parity_rebuilt_packets, a.parity_rebuilt_packets);
+        CHECK_EQ_U64(b.parity_rebuilt_bytes, a.parity_rebuilt_bytes);
+        CHECK_EQ_U64(b.parity_encoded_symbols, a.parity_encoded_symbols);
+        CHECK_EQ_U64(b.parity_sent_packets, a.parity_sent_packets);
+        CHECK_EQ_U64(b.parity_sent_bytes, a.parity_sent_bytes);
+        CHECK_EQ_U64(b.rx_duplicates, a.rx_duplicates);
+        CHECK_EQ_U64(b.rx_repairs, a.rx_repairs);
+        CHECK_EQ_U64(b.tx_data_bytes, a.tx_data_bytes);
+        CHECK_EQ_U64(b.parity_decode_failures, 0);
+        rebuilt += b.parity_rebuilt_packets;
+        encoded += b.parity_encoded_symbols;
+    }
+    CHECK(rebuilt > 0);
+    CHECK(encoded > 0);
+    strata_fec_decoder_stats ds;
+    strata_fec_decoder_stats_get(dec, &ds);
+    CHECK(ds.decodes > 0);
+    CHECK(ds.decodes <= rebuilt);
+    CHECK(ds.table_misses < ds.table_hits);
+    CHECK_EQ_U64(ds.table_evictions, 0);
+    /* Each member made a decoder of its own before (at least its 8 slots
+     * of tables, 32 KB), and some an encoder (70 KB of tables). */
+    if (!(bytes[0] > bytes[1] + (size_t)MEMBERS * 32768))
+        fprintf(stderr, "shared coder: peers allocated %zu bytes, %zu with their own\n", bytes[1],
+                bytes[0]);
+    CHECK(bytes[0] > bytes[1] + (size_t)MEMBERS * 32768);
+    for (int shared = 0; shared < 2; shared++) {
+        cluster_free(c[shared]);
+        free(c[shared]);
+    }
+    strata_fec_encoder_del(enc);
+    strata_fec_decoder_del(dec);
 }
 
 /* --- one peer --------------------------------------------------------------- */
@@ -886,6 +984,7 @@ int main(void)
     test_killed_relays(input);
     test_three_trees(input);
     test_any_two_trees(input);
+    test_shared_coder(input);
     strata_fec_encoder_del(reference);
     free(out);
     free(input);
