@@ -1232,19 +1232,29 @@ static uint32_t relay_min_kbps(const ctl_channel *ch)
     return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-/* A node with this upload joining region d goes to its relay cluster: it
- * has twice the rate and the cluster has fewer than k + n members (one
- * interior per tree), or, in a region with neither relay member nor
- * preferred node, the rate at least (the region's first capable node,
- * which its preferred nodes then come from). */
+/* The members of region d's relay cluster with twice the rate, up to k:
+ * with k of them each common tree can have a feeder of its own. */
+static size_t strong_relays(const strata_control *c, const ctl_channel *ch, const strata_dcm *d)
+{
+    strata_node_id ids[STRATA_WIRE_MAX_SUBSTREAMS];
+    return strata_dcm_top_members(d, cluster_kbps(c, d, relay_min_kbps(ch), ch->rate_kbps), ids,
+                                  strata_dcm_k(d));
+}
+
+/* A node with this upload joining region d goes to its relay cluster when
+ * it has twice the rate and the cluster has fewer than k + n members (one
+ * interior per tree), and whatever its upload while the cluster has fewer
+ * than k members with twice the rate: a region that cannot feed a common
+ * cluster keeps one erasure-coded cluster for all, as with levels ec,
+ * whose trees other regions' preferred nodes feed. */
 static int joins_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d,
                        uint32_t upload_kbps)
 {
-    if (c->levels != STRATA_LEVELS_THREE || upload_kbps < head_min_kbps(ch))
-        return c->levels != STRATA_LEVELS_THREE;
-    if (upload_kbps >= relay_min_kbps(ch))
-        return strata_dcm_count(d) < strata_dcm_trees(d);
-    return strata_dcm_count(d) == 0 && !has_heads(c, d);
+    if (c->levels != STRATA_LEVELS_THREE)
+        return 1;
+    if (upload_kbps >= relay_min_kbps(ch) && strata_dcm_count(d) < strata_dcm_trees(d))
+        return 1;
+    return strong_relays(c, ch, d) < strata_dcm_k(d);
 }
 
 /* Node f stops feeding common trees; they go to the source until
@@ -1368,41 +1378,58 @@ static int common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
  * the source it has no roots there. */
 static void retire_common(strata_control *c, strata_dcm *cm, uint64_t now);
 
+/* Common member rec of cm moves to its region's relay cluster d; 1 when
+ * it did (0: no memory, it stays). */
+static int move_to_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d, strata_dcm *cm,
+                         ctl_node *rec)
+{
+    if (strata_dcm_add(d, rec->id, rec->host->addr,
+                       cluster_kbps(c, d, rec->upload_kbps, ch->rate_kbps)))
+        return 0;
+    strata_dcm_remove(cm, rec->id);
+    rec->dcm = d;
+    return 1;
+}
+
 /* Region d's relay cluster short of k + n members takes the best common
- * members with twice the rate, or, in a region with neither relay member
- * nor preferred node, the best with the rate (as joins_relay would place
- * them): after promotions took relay members to the top (the evaluations)
- * and after a relay member or preferred node left. Returns 1 when one
- * moved. */
+ * members with twice the rate: after promotions took relay members to the
+ * top (the evaluations) and after a relay member or preferred node left.
+ * If it is still short of k such members, its common trees cannot all
+ * have a feeder of their own: the common cluster merges into it (the
+ * region is then one erasure-coded cluster, as joins_relay would have made
+ * it). Returns 1 when a member moved. */
 static int relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
 {
     strata_dcm *cm = common_of(c, d);
     int moved = 0;
     while (cm && strata_dcm_count(d) < strata_dcm_trees(d)) {
         strata_node_id id = strata_dcm_best_member(cm, relay_min_kbps(ch));
-        if (!id.v && strata_dcm_count(d) == 0 && !has_heads(c, d))
-            id = strata_dcm_best_member(cm, head_min_kbps(ch));
         ctl_node *rec = id.v ? member_get(c, id, ch->id) : NULL;
-        if (!rec || rec->restoring)
+        if (!rec || rec->restoring || !move_to_relay(c, ch, d, cm, rec))
             break;
-        if (strata_dcm_add(d, rec->id, rec->host->addr,
-                           cluster_kbps(c, d, rec->upload_kbps, ch->rate_kbps)))
-            break;
-        strata_dcm_remove(cm, rec->id);
-        rec->dcm = d;
         moved = 1;
-        if (strata_dcm_count(cm) == 0) {
-            retire_common(c, cm, now);
-            break;
+    }
+    if (cm && strong_relays(c, ch, d) < strata_dcm_k(d)) {
+        strata_node_id ids[64];
+        size_t n;
+        while ((n = strata_dcm_top_members(cm, 0, ids, 64)) > 0) {
+            size_t done = 0;
+            for (size_t i = 0; i < n; i++) {
+                ctl_node *rec = member_get(c, ids[i], ch->id);
+                done += rec && move_to_relay(c, ch, d, cm, rec);
+            }
+            moved |= done > 0;
+            if (done < n)
+                break; /* no memory: the rest stay common until the next try */
         }
     }
+    if (cm && strata_dcm_count(cm) == 0)
+        retire_common(c, cm, now);
     return moved;
 }
 
 static void flush_channel(strata_control *c, ctl_channel *ch, uint64_t now);
 
-/* Tells cluster d (a region's, or its common cluster) its source and root
- * budget (see push_roots); returns what of the source's upload it takes. */
 /* The root budget of cluster d fed by preferred nodes or relay members:
  * what they can give (headed_region_kbps); with levels 3 a region's own
  * clusters come first: at least what their trees need to leave no pair
@@ -1423,6 +1450,8 @@ static uint32_t headed_budget_kbps(strata_control *c, const ctl_channel *ch, str
     return budget < need ? need : budget;
 }
 
+/* Tells cluster d (a region's, or its common cluster) its source and root
+ * budget (see push_roots); returns what of the source's upload it takes. */
 static uint64_t push_cluster_roots(strata_control *c, ctl_channel *ch, strata_dcm *d,
                                    uint64_t needs, uint64_t now)
 {
