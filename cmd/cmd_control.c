@@ -46,6 +46,8 @@ static void usage(void)
         "  --status-file PATH     rewrite PATH with a JSON status every second\n"
         "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
         "                         one sorted line each: node channel dcm parent...\n"
+        "                         [level=N] (1 preferred, 2 relay, 3 common; with --levels\n"
+        "                         ec or 3)\n"
         "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
         "                         do not watch where its viewers lack upload (default on)\n"
         "  --levels MODE          what carries a channel above its regions: backbone (one\n"
@@ -123,8 +125,9 @@ static size_t status_json(void *user, char *buf, size_t buflen)
 }
 
 /* The topology file: one line per membership, "node channel dcm p0 .. pk-1"
- * in hex ("source" for the channel's source, "-" for none), sorted, so that
- * two moments (before and after a restart, say) compare with diff. */
+ * in hex ("source" for the channel's source, "-" for none), then
+ * "level=N" where the levels say one, sorted, so that two moments (before
+ * and after a restart, say) compare with diff. */
 static int cmp_line(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -153,6 +156,8 @@ static void write_topology(control_daemon *d)
             else
                 off += snprintf(p + off, (size_t)(400 - off), " %016" PRIx64, q.v);
         }
+        if (e[i].level)
+            off += snprintf(p + off, (size_t)(400 - off), " level=%u", (unsigned)e[i].level);
         if (e[i].role == STRATA_ROLE_SOURCE)
             snprintf(p + off, (size_t)(400 - off), " (source)");
         else if (e[i].role == STRATA_ROLE_RELAY)

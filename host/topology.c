@@ -68,8 +68,9 @@ char *host_topology_json(const strata_control *c, const char *status_json, size_
         host_json_string(buf, cap, &off, e[i].channel_name);
         host_status_appendf(
             buf, cap, &off,
-            ",\"role\":\"%s\",\"dcm\":%u,\"region_dcm\":%u,\"region\":", role_name(e[i].role),
-            (unsigned)e[i].dcm.v, (unsigned)e[i].region_dcm.v);
+            ",\"role\":\"%s\",\"dcm\":%u,\"region_dcm\":%u,\"level\":%u,\"region\":",
+            role_name(e[i].role), (unsigned)e[i].dcm.v, (unsigned)e[i].region_dcm.v,
+            (unsigned)e[i].level);
         host_json_string(buf, cap, &off, e[i].region);
         host_status_appendf(buf, cap, &off,
                             ",\"addr\":\"%s\",\"upload_kbps\":%" PRIu32 ",\"played\":%" PRIu64

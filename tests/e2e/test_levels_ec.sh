@@ -12,7 +12,18 @@
 # Every survivor must play every packet in time (missed_packets 0) and
 # write the input byte for byte; the parity must have rebuilt packets
 # (counted apart from repairs).
+#
+# With LEVELS=3 (test_levels_three.sh) the control center runs --levels 3:
+# in regions 0 and 1, besides the two preferred nodes, four members of
+# twice the rate make the relay cluster and two of the rate the common
+# cluster (each of its trees fed by another relay member); region 2 has no
+# member of twice the rate but its preferred nodes, so it stays one
+# erasure-coded cluster. The member
+# killed a quarter of the way in is then a relay member that feeds a
+# common tree.
 . "$(dirname "$0")/lib.sh"
+
+LEVELS=${LEVELS:-ec}
 
 DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
@@ -20,14 +31,17 @@ MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
 
 PER_REGION=${PER_REGION:-8}
 RATE_KBPS=1000
-SIZE_BYTES=$((2 * 1024 * 1024))
+SIZE_BYTES=$((3 * 512 * 1024))
 head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
 
 # The control center plays host 0; region r's peers hosts 10 + 20 r + i
 # (a region's hosts are not especially near each other: the labels make
 # the regions, the delays make the paths real).
-start control control --latency "$MATRIX" --host-index 0 --status-file "$WORK/control.json" \
-    --levels ec --regions label --topology-file "$WORK/topology.txt"
+# (Port 0: the system's choice, so that this test runs beside its LEVELS=3
+# twin, whose control center has the same host.)
+start control control --latency "$MATRIX" --host-index 0 --listen 0.0.0.0:0 \
+    --status-file "$WORK/control.json" \
+    --levels "$LEVELS" --regions label --topology-file "$WORK/topology.txt"
 wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control not ready"
 CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")
 
@@ -39,6 +53,9 @@ for r in 0 1 2; do
     for ((i = 0; i < PER_REGION; i++)); do
         name="r${r}p$i"
         up=2000
+        if [ "$LEVELS" = 3 ]; then
+            { [ "$r" = 2 ] && [ "$i" -ge 2 ]; } || [ "$i" -ge 6 ] && up=1000
+        fi
         [ "$i" -lt 2 ] && up=8000
         start "$name" peer --control "$CONTROL" --channel test --latency "$MATRIX" \
             --host-index $((10 + 20 * r + i)) --region "region$r" --upload "$up" \
@@ -71,15 +88,41 @@ has_children() {
         "$WORK/topology.txt"
 }
 
+# level_of I: the level its topology line gives (level=N), or 0.
+level_of() { line_of "$1" | sed -n 's/.* level=\([0-9]\).*/\1/p'; }
+# feeds_common I: a common member (level 3) names it as a parent.
+feeds_common() {
+    local id=${ids[$1]}
+    awk -v id="$id" '/ level=3/ { for (i = 4; i <= NF; i++) if ($i ~ ("^0*" id "$")) f = 1 } END { exit !f }' \
+        "$WORK/topology.txt"
+}
+
 sleep $((duration / 4))
 victim=
 for ((i = 0; i < PER_REGION; i++)); do # region 0's members
     is_head "$i" && continue
-    has_children "$i" && { victim=$i; break; }
+    if [ "$LEVELS" = 3 ]; then
+        [ "$(level_of "$i")" = 2 ] && feeds_common "$i" && { victim=$i; break; }
+    else
+        has_children "$i" && { victim=$i; break; }
+    fi
 done
-[ -n "$victim" ] || fail "no member of region 0 has children: $(cat "$WORK/topology.txt")"
+[ -n "$victim" ] || fail "no member of region 0 to kill: $(cat "$WORK/topology.txt")"
+if [ "$LEVELS" = 3 ]; then
+    # The shape: common members in regions 0 and 1, none in region 2.
+    for r in 0 1 2; do
+        commons=0
+        for ((i = r * PER_REGION; i < (r + 1) * PER_REGION; i++)); do
+            [ "$(level_of "$i")" = 3 ] && commons=$((commons + 1))
+        done
+        want=2
+        [ "$r" = 2 ] && want=0
+        [ "$commons" = "$want" ] \
+            || fail "region $r has $commons common members, want $want: $(cat "$WORK/topology.txt")"
+    done
+fi
 kill -KILL "${pids[victim]}"
-echo "killed the second-level node ${names[victim]} a quarter of the way in"
+echo "killed the second-level node ${names[victim]} (level $LEVELS) a quarter of the way in"
 
 sleep $((duration / 4))
 heads=()
