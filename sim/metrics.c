@@ -574,6 +574,12 @@ void strata_simmetrics_transfer(strata_simmetrics *m, uint32_t from, uint32_t to
     }
 }
 
+void strata_simmetrics_cross_kind(strata_simmetrics *m, int kind, uint32_t bytes)
+{
+    if (kind >= 0 && kind < STRATA_SIMM_CROSS_KINDS)
+        m->cross_kind_bytes[kind] += bytes;
+}
+
 void strata_simmetrics_sample(strata_simmetrics *m, uint64_t now)
 {
     strata_simm_row *row = row_at(m, now);
@@ -655,6 +661,10 @@ void strata_simmetrics_finish(strata_simmetrics *m, uint64_t now, strata_simresu
     r->regions = regions;
     r->cross_region_bytes_ratio =
         stream_bytes > 0 ? (double)m->cross_bytes / ((double)regions * stream_bytes) : 0;
+    for (int k = 0; k < STRATA_SIMM_CROSS_KINDS; k++)
+        r->cross_region_by_kind[k] =
+            stream_bytes > 0 ? (double)m->cross_kind_bytes[k] / ((double)regions * stream_bytes)
+                             : 0;
     r->control_overhead = m->data_bytes ? (double)m->control_bytes / (double)m->data_bytes : 0;
 
     /* Kumar-Liu-Ross: min(us, (us + sum up) / n); an unlimited term drops out
@@ -773,6 +783,13 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
     put_pct(j, "stretch", r->stretch_p50, r->stretch_p95);
     put_num(j, "p2p_share", r->p2p_share);
     put_num(j, "cross_region_bytes_ratio", r->cross_region_bytes_ratio);
+    fprintf(j->f,
+            "%*s  \"cross_region_by_kind\": {\"source\": %.6f, \"relayed\": %.6f, "
+            "\"repair\": %.6f, \"parity\": %.6f},\n",
+            j->ind, "", r->cross_region_by_kind[STRATA_SIMM_CROSS_SOURCE],
+            r->cross_region_by_kind[STRATA_SIMM_CROSS_RELAYED],
+            r->cross_region_by_kind[STRATA_SIMM_CROSS_REPAIR],
+            r->cross_region_by_kind[STRATA_SIMM_CROSS_PARITY]);
     put_num(j, "max_upload_utilisation", r->max_upload_utilisation);
     put_num(j, "mean_upload_utilisation", r->mean_upload_utilisation);
     put_num(j, "control_overhead", r->control_overhead);

@@ -74,6 +74,16 @@ enum {
     STRATA_SIMM_LABEL_BYTES = 33, /* a region label (protocol.md: up to 32 bytes) and its NUL */
 };
 
+/* What crossed regions (cross_region_by_kind): data straight from the
+ * source, data relayed by a peer, repair answers, parity symbols. */
+enum {
+    STRATA_SIMM_CROSS_SOURCE = 0,
+    STRATA_SIMM_CROSS_RELAYED = 1,
+    STRATA_SIMM_CROSS_REPAIR = 2,
+    STRATA_SIMM_CROSS_PARITY = 3,
+    STRATA_SIMM_CROSS_KINDS = 4,
+};
+
 /* A second delivers "as before" above this (recovery_s). */
 #define STRATA_SIMM_RECOVERED_DELIVERY 0.999
 
@@ -170,6 +180,7 @@ typedef struct strata_simmetrics {
     size_t nrows;
     /* Totals. */
     uint64_t data_bytes, peer_data_bytes, source_data_bytes, control_bytes, cross_bytes;
+    uint64_t cross_kind_bytes[STRATA_SIMM_CROSS_KINDS];
     uint64_t sessions, startup_failures, joins, leaves, kills;
     uint64_t online_now;
     uint64_t online_capacity_kbps;
@@ -197,6 +208,9 @@ typedef struct strata_simresult {
     double stretch_p50, stretch_p95;
     double p2p_share;
     double cross_region_bytes_ratio;
+    /* The same ratio split by what crossed (STRATA_SIMM_CROSS_*): the
+     * parts add up to it. */
+    double cross_region_by_kind[STRATA_SIMM_CROSS_KINDS];
     double max_upload_utilisation, mean_upload_utilisation;
     double control_overhead;
     double fluid_bound_kbps; /* < 0: unbounded */
@@ -273,6 +287,9 @@ void strata_simmetrics_path(strata_simmetrics *m, uint32_t node, uint64_t path_u
  * else lost in flight). data: a DATA packet; cross: between regions. */
 void strata_simmetrics_transfer(strata_simmetrics *m, uint32_t from, uint32_t to, uint32_t bytes,
                                 int data, int cross, int delivered, uint64_t now);
+/* What a delivered cross-region DATA datagram of bytes was (kind, one of
+ * STRATA_SIMM_CROSS_*), for cross_region_by_kind. */
+void strata_simmetrics_cross_kind(strata_simmetrics *m, int kind, uint32_t bytes);
 
 /* A kill-preferred event at now killed `victims` preferred nodes of
  * `regions` regions (labels[0..nlabels-1], the first of their labels;

@@ -341,6 +341,13 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         w->groups ? w->rkey[from] != w->rkey[to] : w->node[from].region != w->node[to].region;
     strata_simmetrics_transfer(&w->m, from, to, charged, data, cross, rc == STRATA_SIM_DELIVER,
                                w->now);
+    if (data && cross && rc == STRATA_SIM_DELIVER)
+        strata_simmetrics_cross_kind(&w->m,
+                                     from == STRATA_WORLD_SOURCE ? STRATA_SIMM_CROSS_SOURCE
+                                     : pk->repair                ? STRATA_SIMM_CROSS_REPAIR
+                                     : pk->parity                ? STRATA_SIMM_CROSS_PARITY
+                                                                 : STRATA_SIMM_CROSS_RELAYED,
+                                     charged);
     if (rc != STRATA_SIM_DELIVER) {
         strata_buf_unref(d->buf);
         return;
@@ -1406,6 +1413,7 @@ static int sa_classify(void *state, const uint8_t *buf, size_t len, strata_simpk
         return rc;
     out->data = 1;
     out->repair = (m.flags & STRATA_DATA_FLAG_REPAIR) != 0;
+    out->parity = (m.flags & STRATA_DATA_FLAG_PARITY) != 0;
     out->substream = m.substream;
     out->has_payload = m.payload_len > 0;
     out->seq = m.seq;

@@ -101,6 +101,7 @@ enum strata_world_event_kind {
 typedef struct strata_simpkt {
     uint8_t data;      /* 1 for a DATA packet */
     uint8_t repair;    /* a retransmission: not a new packet on a path */
+    uint8_t parity;    /* a parity symbol (levels ec and 3) */
     uint8_t substream; /* < k */
     uint8_t has_payload;
     uint64_t seq;

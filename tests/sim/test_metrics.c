@@ -218,7 +218,14 @@ static void test_traffic(void)
     for (uint32_t i = 0; i < 100; i++) {
         strata_simmetrics_transfer(&m, 1, 2, 12500, 1, 0, 1, STRATA_MS(i * 100));
         strata_simmetrics_transfer(&m, 2, 3, 12500, 1, (int)(i % 2), 1, STRATA_MS(i * 100));
+        if (i % 2) /* the cross-region ones: 30 relayed, 15 parity, 5 repairs */
+            strata_simmetrics_cross_kind(&m,
+                                         i < 60   ? STRATA_SIMM_CROSS_RELAYED
+                                         : i < 90 ? STRATA_SIMM_CROSS_PARITY
+                                                  : STRATA_SIMM_CROSS_REPAIR,
+                                         12500);
     }
+    strata_simmetrics_cross_kind(&m, STRATA_SIMM_CROSS_KINDS, 12500); /* not a kind: ignored */
     strata_simmetrics_transfer(&m, 2, 3, 12500, 1, 0, 0, STRATA_S(5));
     strata_simmetrics_transfer(&m, 2, 0, 1000, 0, 0, 1, STRATA_S(5));
     strata_simmetrics_transfer(&m, 0, 2, 1500, 0, 1, 1, STRATA_S(5));
@@ -229,6 +236,10 @@ static void test_traffic(void)
     CHECK_NEAR(r.p2p_share, 0.5, 1e-12);
     /* 50 cross-region packets / (2 regions x 100 packets). */
     CHECK_NEAR(r.cross_region_bytes_ratio, 0.25, 1e-12);
+    CHECK_NEAR(r.cross_region_by_kind[STRATA_SIMM_CROSS_SOURCE], 0, 0);
+    CHECK_NEAR(r.cross_region_by_kind[STRATA_SIMM_CROSS_RELAYED], 30.0 / 200, 1e-12);
+    CHECK_NEAR(r.cross_region_by_kind[STRATA_SIMM_CROSS_PARITY], 15.0 / 200, 1e-12);
+    CHECK_NEAR(r.cross_region_by_kind[STRATA_SIMM_CROSS_REPAIR], 5.0 / 200, 1e-12);
     CHECK_NEAR(r.control_overhead, 2500.0 / 2500000.0, 1e-12);
     /* Node 2 put 101 x 12,500 + 1,000 bytes on a 1 Mbit/s link for 10 s. */
     CHECK_NEAR(r.max_upload_utilisation, (101.0 * 12500 + 1000) * 8 / 1e7, 1e-9);
