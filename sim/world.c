@@ -1494,6 +1494,14 @@ static uint32_t index_of_id(const id_index *ids, size_t n, uint64_t id)
     return hit ? hit->idx : UINT32_MAX;
 }
 
+/* A preferred node: level 1 where the levels say one (ec, 3: a common
+ * member is in another DCM than its region's relay cluster too), else a
+ * member of another DCM than its region's (the backbone or the mesh). */
+static int is_preferred(const strata_control_entry *e)
+{
+    return e->level ? e->level == 1 : e->dcm.v != e->region_dcm.v;
+}
+
 /* The peers (not preferred) of the regions whose DCMs are picked[0..np-1]
  * that are online in the world, into t->peers. */
 static void region_peers(const strata_world *w, const strata_control_entry *e, size_t n,
@@ -1509,7 +1517,7 @@ static void region_peers(const strata_world *w, const strata_control_entry *e, s
             ids[nids++] = (id_index){strata_node_id_of(s->node[j]).v, j};
     qsort(ids, nids, sizeof *ids, by_id);
     for (size_t i = 0; i < n; i++) {
-        if (e[i].role != STRATA_ROLE_PEER || e[i].dcm.v != e[i].region_dcm.v)
+        if (e[i].role != STRATA_ROLE_PEER || is_preferred(&e[i]))
             continue;
         size_t r = 0;
         while (r < np && picked[r] != e[i].region_dcm.v)
@@ -1549,7 +1557,7 @@ static void preferred_of_largest(const strata_world *w, uint32_t regions, kp_tar
         if (r == nr)
             rc[nr++].dcm = e[i].region_dcm.v;
         rc[r].members++;
-        rc[r].heads += e[i].dcm.v != e[i].region_dcm.v;
+        rc[r].heads += is_preferred(&e[i]) ? 1u : 0u;
     }
     qsort(rc, nr, sizeof *rc, by_members);
     for (size_t r = 0; r < nr && t->regions < regions; r++) {
@@ -1565,7 +1573,7 @@ static void preferred_of_largest(const strata_world *w, uint32_t regions, kp_tar
         }
         for (size_t i = 0; i < n && got < max; i++) {
             if (e[i].role != STRATA_ROLE_PEER || e[i].region_dcm.v != rc[r].dcm ||
-                e[i].dcm.v == e[i].region_dcm.v)
+                !is_preferred(&e[i]))
                 continue;
             for (uint32_t j = STRATA_WORLD_FIRST_PEER; j < w->nodes; j++)
                 if (w->node[j].online && s->node[j] &&
