@@ -2332,7 +2332,7 @@ static void test_three_levels(void)
     send_join(t, src);
     static const uint32_t ups[STRONG] = {16000, 12000, 5000, 5000, 5000, 5000, 5000, 5000,
                                          5000,  1000,  1000, 1000, 1000, 1000, 1000, 500};
-    fnode *eu[STRONG], *us[STRONG], *as[WEAK];
+    fnode *eu[STRONG], *us[STRONG], *as[WEAK], *sa[2 + WEAK];
     uint64_t id = 1;
     for (int i = 0; i < STRONG; i++) {
         eu[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], "eu");
@@ -2347,6 +2347,15 @@ static void test_three_levels(void)
         id++;
         send_join(t, as[i]);
     }
+    /* sa: two strong members (relay members, so the weak ones after them
+     * are common) that become its preferred nodes. */
+    for (int i = 0; i < 2 + WEAK; i++) {
+        sa[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, i < 2 ? 12000 : 1000,
+                         "sa");
+        id++;
+        send_join(t, sa[i]);
+    }
+    CHECK_EQ_INT(member_level(sa[2]), 3);
     for (int i = 0; i < 2 * 10 + 1; i++)
         tick_delivering(t, NULL);
     CHECK(is_head(eu[0]) && is_head(eu[1]) && is_head(us[0]) && is_head(us[1]));
@@ -2355,6 +2364,12 @@ static void test_three_levels(void)
     CHECK_EQ_INT(check_three_region(t, us, STRONG, PARITY), K + PARITY);
     check_three_region(t, as, WEAK, PARITY);
     CHECK_EQ_INT(member_level(eu[STRONG - 1]), 3); /* the weakest is common */
+    /* sa's relay cluster lost both members of twice the rate to the top:
+     * nobody can feed common trees, its common cluster merged into it. */
+    CHECK(is_head(sa[0]) && is_head(sa[1]));
+    for (int i = 2; i < 2 + WEAK; i++)
+        CHECK_EQ_INT(member_level(sa[i]), 2);
+    check_three_region(t, sa, 2 + WEAK, PARITY);
     strata_control_status st;
     strata_control_get_status(t->c, &st);
     CHECK_EQ_U64(st.detached_pairs, 0);
