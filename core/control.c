@@ -1232,23 +1232,30 @@ static uint32_t relay_min_kbps(const ctl_channel *ch)
     return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
 }
 
-/* 1 when region d's relay cluster has a member with twice the rate: one
- * that can feed common trees. */
-static int has_strong_relay(const strata_control *c, const ctl_channel *ch, const strata_dcm *d)
+/* 1 when region d has a node that can feed common trees: a relay member or
+ * one of its preferred nodes with twice the rate. */
+static int has_strong_feeder(strata_control *c, const ctl_channel *ch, strata_dcm *d)
 {
     strata_node_id id;
-    return strata_dcm_top_members(d, cluster_kbps(c, d, relay_min_kbps(ch), ch->rate_kbps), &id,
-                                  1) > 0;
+    if (strata_dcm_top_members(d, cluster_kbps(c, d, relay_min_kbps(ch), ch->rate_kbps), &id, 1))
+        return 1;
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+        const ctl_node *h = sub_head(c, d, s);
+        if (h && h->upload_kbps >= relay_min_kbps(ch))
+            return 1;
+    }
+    return 0;
 }
 
 /* A node with this upload joining region d goes to its relay cluster when
  * it has twice the rate and the cluster has fewer than k + n members (one
- * interior per tree), and whatever its upload while the cluster has no
- * member with twice the rate: a region that cannot feed a common cluster
- * keeps one erasure-coded cluster for all, as with levels ec, whose trees
- * other regions' preferred nodes feed. (Asking for k such members, one
- * feeder per common tree, made regions of 20 merge and split under churn:
- * delivery 0.99733 at 10,000 peers against 0.99976.) */
+ * interior per tree), and whatever its upload while the region has no
+ * node with twice the rate to feed common trees (has_strong_feeder): such
+ * a region keeps one erasure-coded cluster for all, as with levels ec,
+ * whose trees other regions' preferred nodes feed. (Asking for k strong
+ * relay members, one feeder per common tree, made regions of 20 merge and
+ * split under churn: delivery 0.99733 at 10,000 peers against 0.99976;
+ * asking for one, without counting preferred nodes, 0.99840.) */
 static int joins_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d,
                        uint32_t upload_kbps)
 {
@@ -1256,7 +1263,7 @@ static int joins_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d,
         return 1;
     if (upload_kbps >= relay_min_kbps(ch) && strata_dcm_count(d) < strata_dcm_trees(d))
         return 1;
-    return !has_strong_relay(c, ch, d);
+    return !has_strong_feeder(c, ch, d);
 }
 
 /* Node f stops feeding common trees; they go to the source until
@@ -1396,9 +1403,10 @@ static int move_to_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d
 /* Region d's relay cluster short of k + n members takes the best common
  * members with twice the rate: after promotions took relay members to the
  * top (the evaluations) and after a relay member or preferred node left.
- * If it still has none, nobody can feed the common trees: the common
- * cluster merges into it (the region is then one erasure-coded cluster, as
- * joins_relay would have made it). Returns 1 when a member moved. */
+ * If the region still has nobody with twice the rate to feed the common
+ * trees, the common cluster merges into the relay cluster (the region is
+ * then one erasure-coded cluster, as joins_relay would have made it).
+ * Returns 1 when a member moved. */
 static int relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
 {
     strata_dcm *cm = common_of(c, d);
@@ -1410,7 +1418,7 @@ static int relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint
             break;
         moved = 1;
     }
-    if (cm && !has_strong_relay(c, ch, d)) {
+    if (cm && !has_strong_feeder(c, ch, d)) {
         strata_node_id ids[64];
         size_t n;
         while ((n = strata_dcm_top_members(cm, 0, ids, 64)) > 0) {

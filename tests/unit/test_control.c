@@ -2347,10 +2347,10 @@ static void test_three_levels(void)
         id++;
         send_join(t, as[i]);
     }
-    /* sa: two strong members (relay members, so the weak ones after them
-     * are common) that become its preferred nodes. */
+    /* sa: one member of twice the rate (a relay member, so the weak ones
+     * after it are common). */
     for (int i = 0; i < 2 + WEAK; i++) {
-        sa[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, i < 2 ? 12000 : 1000,
+        sa[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, i == 0 ? 2500 : 1000,
                          "sa");
         id++;
         send_join(t, sa[i]);
@@ -2364,11 +2364,18 @@ static void test_three_levels(void)
     CHECK_EQ_INT(check_three_region(t, us, STRONG, PARITY), K + PARITY);
     check_three_region(t, as, WEAK, PARITY);
     CHECK_EQ_INT(member_level(eu[STRONG - 1]), 3); /* the weakest is common */
-    /* sa's relay cluster lost both members of twice the rate to the top:
-     * nobody can feed common trees, its common cluster merged into it. */
-    CHECK(is_head(sa[0]) && is_head(sa[1]));
-    for (int i = 2; i < 2 + WEAK; i++)
-        CHECK_EQ_INT(member_level(sa[i]), 2);
+    /* sa's member of twice the rate is a preferred node that feeds its
+     * common trees; when it leaves nobody can: the common cluster merges
+     * into the relay cluster. */
+    CHECK(is_head(sa[0]));
+    CHECK(member_level(sa[2]) == 3 || is_head(sa[2]));
+    check_three_region(t, sa, 2 + WEAK, PARITY);
+    send_leave(t, sa[0]);
+    sa[0]->alive = 0;
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    for (int i = 1; i < 2 + WEAK; i++)
+        CHECK(member_level(sa[i]) == 2 || is_head(sa[i]));
     check_three_region(t, sa, 2 + WEAK, PARITY);
     strata_control_status st;
     strata_control_get_status(t->c, &st);
