@@ -3192,10 +3192,8 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
             strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_TREES);
         }
         const strata_dcm *rd = region_dcm(c, rec);
-        if (rec->roots)
-            e->level = 1;
-        else if (rec->dcm)
-            e->level = strata_dcm_level(rec->dcm);
+        if (ec_levels(c)) /* the levels that name one (mesh and backbone say 0) */
+            e->level = rec->roots ? 1 : rec->dcm ? strata_dcm_level(rec->dcm) : 0;
         if (rd) {
             size_t len = 0;
             const char *r = strata_dcm_region(rd, &len);

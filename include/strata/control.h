@@ -136,7 +136,8 @@ typedef struct strata_control_entry {
      * the node's address, this channel's share of its upload, and its
      * latest heartbeat's counters. */
     strata_dcm_id region_dcm;
-    uint8_t level; /* 1 a preferred node, 2 relay cluster, 3 common cluster; 0 not said */
+    uint8_t level; /* levels ec and 3: 1 a preferred node, 2 relay cluster, 3 common cluster;
+                      0 for a source and with the other levels */
     char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
     char channel_name[STRATA_WIRE_MAX_NAME_BYTES + 1];
     strata_addr addr;
