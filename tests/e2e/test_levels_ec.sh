@@ -30,7 +30,7 @@ MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
 
 PER_REGION=${PER_REGION:-8}
 RATE_KBPS=1000
-SIZE_BYTES=$((3 * 512 * 1024))
+SIZE_BYTES=$((1024 * 1024))
 head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
 
 # The control center plays host 0; region r's peers hosts 10 + 20 r + i
@@ -38,8 +38,10 @@ head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
 # the regions, the delays make the paths real).
 # (Port 0: the system's choice, so that this test runs beside its LEVELS=3
 # twin, whose control center has the same host.)
+# Heartbeats every 250 ms: the preferred nodes are chosen (an evaluation
+# every ten heartbeats, once the source is in) well before half-way.
 start control control --latency "$MATRIX" --host-index 0 --listen 0.0.0.0:0 \
-    --status-file "$WORK/control.json" \
+    --heartbeat-ms 250 --status-file "$WORK/control.json" \
     --levels "$LEVELS" --regions label --topology-file "$WORK/topology.txt"
 wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control not ready"
 CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")
@@ -69,7 +71,7 @@ for r in 0 1 2; do
 done
 wait_for_members $((3 * PER_REGION))
 start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
-    --rate "$RATE_KBPS" --latency "$MATRIX" --host-index 5 --linger-ms 8000
+    --rate "$RATE_KBPS" --latency "$MATRIX" --host-index 5 --linger-ms 5000
 SOURCE_PID=$LAST_PID
 wait_for_line "$WORK/source.out" '^strata source ' 10 || fail "source not ready"
 
