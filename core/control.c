@@ -1284,8 +1284,7 @@ static void forget_feeders_of(strata_control *c, strata_dcm *cm)
     for (uint8_t s = 0; s < strata_dcm_k(cm); s++) {
         ctl_node *f = tree_feeder(c, cm, s);
         if (f && f->feeds == cm) {
-            f->feeds = NULL;
-            f->feed_subs = 0;
+            drop_feeds(f);
             strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending to its root children */
         }
     }
@@ -2224,9 +2223,9 @@ static void remove_node(strata_control *c, ctl_node *rec, uint64_t now)
             d = region;
         } else if (fed || common_of(c, d)) {
             /* A relay member: the cluster takes another from the common
-             * one, and the common trees it fed get other feeders. */
+             * one, and the common trees it fed get other feeders
+             * (push_roots runs common_assign). */
             relays_top_up(c, ch, d, now);
-            common_assign(c, ch, d);
             push_roots(c, ch, now);
             flush_channel(c, ch, now);
         }
