@@ -1,0 +1,257 @@
+/*
+ * Levels 3: common clusters fed by relay members.
+ *
+ *
+ * A relay member keeps for the common trees it feeds what a preferred node
+ * keeps for the region trees it feeds (ctl_head_region_kbps: half its upload,
+ * at least 5/4 of the rate) and gives its relay cluster the rest. Each
+ * common tree is fed by a relay member with room, those feeding fewest
+ * trees first, so that each tree has another feeder when there are k; a
+ * region whose relay cluster has nobody with room has its common trees fed
+ * by its preferred nodes, and a region with neither by the source. The
+ * relay cluster itself gets few root children (RELAY_ROOT_LINKS a tree):
+ * its members carry its trees, and every root child of a tree rooted in
+ * another region is a copy of a k-th of the stream crossing regions.
+ */
+#include "control_int.h"
+
+/* 1 when d is a region's relay cluster (levels 3). */
+int ctl_is_relay_cluster(const strata_control *c, const strata_dcm *d)
+{
+    return c->levels == STRATA_LEVELS_THREE && strata_dcm_level(d) == 2;
+}
+
+/* The upload a member with this channel share gives cluster d: in a relay
+ * cluster what feeding common trees leaves, elsewhere all of it. */
+uint32_t ctl_cluster_kbps(const strata_control *c, const strata_dcm *d, uint32_t upload_kbps,
+                          uint32_t rate_kbps)
+{
+    if (!ctl_is_relay_cluster(c, d))
+        return upload_kbps;
+    return upload_kbps - ctl_head_region_kbps(upload_kbps, rate_kbps);
+}
+
+static uint32_t relay_min_kbps(const ctl_channel *ch)
+{
+    uint64_t v = (uint64_t)ch->rate_kbps * RELAY_MIN_RATE_TIMES;
+    return v > UINT32_MAX ? UINT32_MAX : (uint32_t)v;
+}
+
+/* 1 when region d has a node that can feed common trees: a relay member or
+ * one of its preferred nodes with twice the rate. */
+static int has_strong_feeder(strata_control *c, const ctl_channel *ch, strata_dcm *d)
+{
+    strata_node_id id;
+    if (strata_dcm_top_members(d, ctl_cluster_kbps(c, d, relay_min_kbps(ch), ch->rate_kbps), &id,
+                               1))
+        return 1;
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+        const ctl_node *h = ctl_sub_head(c, d, s);
+        if (h && h->upload_kbps >= relay_min_kbps(ch))
+            return 1;
+    }
+    return 0;
+}
+
+/* A node with this upload joining region d goes to its relay cluster when
+ * it has twice the rate and the cluster has fewer than k + n members (one
+ * interior per tree), and whatever its upload while the region has no
+ * node with twice the rate to feed common trees (has_strong_feeder): such
+ * a region keeps one erasure-coded cluster for all, as with levels ec,
+ * whose trees other regions' preferred nodes feed. (Asking for k strong
+ * relay members, one feeder per common tree, made regions of 20 merge and
+ * split under churn: delivery 0.99733 at 10,000 peers against 0.99976;
+ * asking for one, without counting preferred nodes, 0.99840.) */
+int ctl_joins_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d, uint32_t upload_kbps)
+{
+    if (c->levels != STRATA_LEVELS_THREE)
+        return 1;
+    if (upload_kbps >= relay_min_kbps(ch) && strata_dcm_count(d) < strata_dcm_trees(d))
+        return 1;
+    return !has_strong_feeder(c, ch, d);
+}
+
+/* Node f stops feeding common trees; they go to the source until
+ * ctl_common_assign finds them other feeders. */
+void ctl_drop_feeds(ctl_node *f)
+{
+    strata_dcm *cm = f->feeds;
+    for (uint8_t s = 0; cm && s < strata_dcm_k(cm); s++)
+        if (((f->feed_subs >> s) & 1u) && strata_dcm_substream_root(cm, s).node.v == f->id.v)
+            strata_dcm_set_substream_root(cm, s, (strata_peer_ref){{0}, {0, 0}});
+    f->feeds = NULL;
+    f->feed_subs = 0;
+}
+
+/* Common cluster cm goes: its feeders stop feeding it. */
+void ctl_forget_feeders_of(strata_control *c, strata_dcm *cm)
+{
+    for (uint8_t s = 0; s < strata_dcm_k(cm); s++) {
+        ctl_node *f = ctl_tree_feeder(c, cm, s);
+        if (f && f->feeds == cm) {
+            ctl_drop_feeds(f);
+            strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending to its root children */
+        }
+    }
+}
+
+/* The better feeder for a common tree of a and b (either may be NULL):
+ * a relay member before a preferred node, then fewer common trees fed,
+ * then more room. */
+static ctl_node *better_feeder(ctl_node *a, ctl_node *b, uint32_t rate_kbps)
+{
+    if (!a || !b)
+        return a ? a : b;
+    int ah = a->roots != NULL, bh = b->roots != NULL;
+    if (ah != bh)
+        return ah ? b : a;
+    unsigned af = popcount32(a->feed_subs), bf = popcount32(b->feed_subs);
+    if (af != bf)
+        return af < bf ? a : b;
+    int64_t ar = ctl_away_room(a, rate_kbps), br = ctl_away_room(b, rate_kbps);
+    if (ar != br)
+        return ar > br ? a : b;
+    return a->id.v < b->id.v ? a : b;
+}
+
+/* Gives every tree of region d's common cluster a feeder (see above), and
+ * moves a tree off a feeder of several, or off a preferred node, to a
+ * relay member feeding none. Returns 1 when a feeder changed. */
+int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
+{
+    strata_dcm *cm = ctl_common_of(c, d);
+    if (!cm)
+        return 0;
+    ctl_node *cands[RELAY_CANDIDATES + STRATA_WIRE_MAX_TREES];
+    size_t n = 0;
+    strata_node_id ids[RELAY_CANDIDATES];
+    size_t m = strata_dcm_top_members(d, 0, ids, RELAY_CANDIDATES);
+    for (size_t i = 0; i < m; i++) {
+        ctl_node *r = ctl_member_get(c, ids[i], ch->id);
+        if (r && !r->restoring && (!r->feeds || r->feeds == cm))
+            cands[n++] = r;
+    }
+    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+        ctl_node *h = ctl_sub_head(c, d, s);
+        int seen = !h || (h->feeds && h->feeds != cm);
+        for (size_t i = 0; i < n && !seen; i++)
+            seen = cands[i] == h;
+        if (!seen)
+            cands[n++] = h;
+    }
+    uint32_t rate = ch->rate_kbps;
+    int64_t one = rate / strata_dcm_k(cm);
+    int changed = 0;
+    for (uint8_t s = 0; s < strata_dcm_k(cm); s++) {
+        ctl_node *f = ctl_tree_feeder(c, cm, s);
+        if (f && f->roots == NULL && popcount32(f->feed_subs) == 1)
+            continue; /* a relay member feeding this tree alone */
+        ctl_node *best = NULL, *head = NULL;
+        int64_t need = (int64_t)ctl_tree_root_kbps(cm, s, rate);
+        for (size_t i = 0; i < n; i++) {
+            ctl_node *g = cands[i];
+            if (g == f)
+                continue;
+            if (g->roots)
+                head = better_feeder(head, g, rate);
+            if (ctl_away_room(g, rate) < (need > one ? need : one))
+                continue;
+            best = better_feeder(best, g, rate);
+        }
+        if (!best && !f)
+            best =
+                head; /* its own region's first: it gives other regions' trees back (shed_away) */
+        /* A feeder keeps its tree unless a relay member can take it off a
+         * preferred node, or off a relay member of two more trees. */
+        if (f &&
+            !(best && best->roots == NULL &&
+              (f->roots != NULL || popcount32(best->feed_subs) + 1 < popcount32(f->feed_subs))))
+            continue;
+        if (!best) {
+            if (strata_dcm_substream_root(cm, s).node.v)
+                strata_dcm_set_substream_root(cm, s, (strata_peer_ref){{0}, {0, 0}});
+            continue; /* the source feeds it */
+        }
+        if (f) {
+            f->feed_subs &= ~(1u << s);
+            if (!f->feed_subs)
+                f->feeds = NULL;
+            strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending tree s */
+        }
+        best->feeds = cm;
+        best->feed_subs |= 1u << s;
+        strata_dcm_set_substream_root(cm, s, (strata_peer_ref){best->id, best->host->addr});
+        strata_dcm_mark_dirty(best->dcm, best->id);
+        changed = 1;
+    }
+    return changed;
+}
+
+/* Common cluster cm of a region has no member left: it goes, after telling
+ * the source it has no roots there. */
+
+/* Common member rec of cm moves to its region's relay cluster d; 1 when
+ * it did (0: no memory, it stays). */
+static int move_to_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d, strata_dcm *cm,
+                         ctl_node *rec)
+{
+    if (strata_dcm_add(d, rec->id, rec->host->addr,
+                       ctl_cluster_kbps(c, d, rec->upload_kbps, ch->rate_kbps)))
+        return 0;
+    strata_dcm_remove(cm, rec->id);
+    rec->dcm = d;
+    return 1;
+}
+
+/* Region d's relay cluster short of k + n members takes the best common
+ * members with twice the rate: after promotions took relay members to the
+ * top (the evaluations) and after a relay member or preferred node left.
+ * If the region still has nobody with twice the rate to feed the common
+ * trees, the common cluster merges into the relay cluster (the region is
+ * then one erasure-coded cluster, as ctl_joins_relay would have made it).
+ * Returns 1 when a member moved. */
+int ctl_relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
+{
+    strata_dcm *cm = ctl_common_of(c, d);
+    int moved = 0;
+    while (cm && strata_dcm_count(d) < strata_dcm_trees(d)) {
+        strata_node_id id = strata_dcm_best_member(cm, relay_min_kbps(ch));
+        ctl_node *rec = id.v ? ctl_member_get(c, id, ch->id) : NULL;
+        if (!rec || rec->restoring || !move_to_relay(c, ch, d, cm, rec))
+            break;
+        moved = 1;
+    }
+    if (cm && !has_strong_feeder(c, ch, d)) {
+        strata_node_id ids[64];
+        size_t n;
+        while ((n = strata_dcm_top_members(cm, 0, ids, 64)) > 0) {
+            size_t done = 0;
+            for (size_t i = 0; i < n; i++) {
+                ctl_node *rec = ctl_member_get(c, ids[i], ch->id);
+                done += rec && move_to_relay(c, ch, d, cm, rec);
+            }
+            moved |= done > 0;
+            if (done < n)
+                break; /* no memory: the rest stay common until the next try */
+        }
+    }
+    if (cm && strata_dcm_count(cm) == 0)
+        ctl_retire_common(c, cm, now);
+    return moved;
+}
+
+/* ctl_common_assign for every region of ch (levels 3); 1 when a feeder moved. */
+int ctl_common_assign_channel(strata_control *c, ctl_channel *ch)
+{
+    int changed = 0;
+    for (size_t i = 0; c->levels == STRATA_LEVELS_THREE && i < ch->ndcms; i++)
+        changed |= ctl_common_assign(c, ch, ch->dcms[i]);
+    return changed;
+}
+
+void ctl_retire_common(strata_control *c, strata_dcm *cm, uint64_t now)
+{
+    strata_dcm_mark_dirty(cm, STRATA_MTREE_SOURCE);
+    ctl_flush_dcm(c, cm, now);
+    ctl_dcm_destroy(c, cm);
+}
