@@ -77,6 +77,7 @@ static void member_insert(strata_control *c, ctl_node *rec)
     if (rec->role == STRATA_ROLE_RELAY)
         c->relays++;
     ctl_ptab_put(&c->nodes, ctl_member_key(c, rec->id, rec->ch->id), rec);
+    rec->ch->members++;
     rec->host->members[rec->host->n_members++] = rec;
 }
 
@@ -197,6 +198,7 @@ void ctl_remove_node(strata_control *c, ctl_node *rec, uint64_t now)
         c->relays--;
     /* Its counters stay in the sums: status figures cover the whole run. */
     ctl_ptab_del(&c->nodes, ctl_member_key(c, rec->id, ch->id));
+    ch->members--;
     for (uint8_t i = 0; i < host->n_members; i++) {
         if (host->members[i] == rec) {
             host->members[i] = host->members[--host->n_members];
@@ -206,8 +208,8 @@ void ctl_remove_node(strata_control *c, ctl_node *rec, uint64_t now)
     if (rec->restoring) {
         /* In no tree yet: its DCM goes if nobody else waits for it. */
         c->peers--;
-        strata_dcm *d = rec->dcm;
-        if (ctl_dcm_unused(c, d)) {
+        strata_dcm *d = rec->dcm; /* NULL: it waits with its report (join_in_window) */
+        if (d && ctl_dcm_unused(c, d)) {
             ctl_dcm_destroy(c, d);
             ctl_backbone_maybe_stop(c, ch, now); /* it may have been the last region */
         }
@@ -403,6 +405,11 @@ static int region_moved(strata_control *c, const ctl_node *rec, const char *regi
                         size_t region_len)
 {
     strata_dcm_id id;
+    if (rec->restoring && !rec->dcm) {
+        /* Waiting in a recovery window: its region is the report's. */
+        const ctl_report *r = ctl_window_report(c, rec->id, rec->ch->id);
+        return !r || r->region_len != region_len || memcmp(r->region, region, region_len) != 0;
+    }
     if (strata_directory_lookup(c->dir, rec->ch->id, region, region_len, &id) != 0)
         return 1;
     return ctl_ptab_get(&c->dcms, id.v) != ctl_region_dcm(c, rec);
@@ -432,6 +439,12 @@ static int rejoin(strata_control *c, ctl_node *rec, const strata_msg_join *j, st
             reshare_channel(c, ch, now);
     }
     strata_dcm *region = rec->roots ? rec->roots : rec->dcm;
+    if (rec->restoring && !region) {
+        /* Waiting in a recovery window: nothing to send yet. */
+        const ctl_report *r = ctl_window_report(c, rec->id, ch->id);
+        send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, r ? r->dcm : (strata_dcm_id){0});
+        return 0;
+    }
     send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK,
                     region ? strata_dcm_id_of(region) : (strata_dcm_id){0});
     ctl_mark_resend(c, rec);
@@ -490,6 +503,33 @@ fail_full:
     return 0;
 }
 
+/* A peer joining in a recovery window waits in no DCM, with its region in
+ * its report (heartbeats before the JOIN made it, or this makes it): the
+ * DCMs are made from the reports when the window closes
+ * (control_restart.c). Returns 1 when it answered the JOIN, 0 when there
+ * is no room for a report (the caller takes it in as before). */
+static int join_in_window(strata_control *c, const strata_msg_join *j, ctl_channel *ch,
+                          const char *region, size_t region_len, strata_addr from, uint64_t now)
+{
+    ctl_report *r = ctl_window_report(c, j->node, ch->id);
+    if (!r)
+        return 0;
+    ctl_node *rec = node_new(c, j, from, ch, now);
+    if (!rec) {
+        ctl_channel_maybe_release(c, ch);
+        send_join_reply(c, from, j, ch->id, NULL, STRATA_JOIN_OVERLOADED, (strata_dcm_id){0});
+        return 1;
+    }
+    memcpy(r->region, region, region_len);
+    r->region_len = (uint8_t)region_len;
+    rec->restoring = 1;
+    member_insert(c, rec);
+    c->peers++;
+    c->joins++;
+    send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, r->dcm);
+    return 1;
+}
+
 static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
                      const char *region, size_t region_len, strata_addr from, uint64_t now)
 {
@@ -501,7 +541,9 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     ch = ctl_channel_get_or_create(c, ch_id);
     if (!ch)
         goto fail_channel;
-    d = ctl_dcm_for(c, ch, region, region_len, ctl_reported_dcm(c, j->node, ch_id));
+    if (c->recover_until && join_in_window(c, j, ch, region, region_len, from, now))
+        return 0;
+    d = ctl_dcm_for(c, ch, region, region_len, (strata_dcm_id){0});
     if (!d)
         goto fail_dcm;
     rec = node_new(c, j, from, ch, now);
@@ -510,12 +552,13 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
     /* With levels 3, the region's relay cluster or its common one. */
     strata_dcm *into = d;
     if (!ctl_joins_relay(c, ch, d, rec->upload_kbps)) {
-        into = ctl_common_for(c, ch, d, ctl_reported_dcm(c, j->node, ch_id));
+        into = ctl_common_for(c, ch, d, (strata_dcm_id){0});
         if (!into)
             goto fail_common;
     }
     if (c->recover_until) {
-        /* In a recovery window: a member, in a tree only when it closes. */
+        /* In a recovery window without room for a report: a member of
+         * its region's cluster, in a tree only when the window closes. */
         rec->dcm = into;
         rec->restoring = 1;
         member_insert(c, rec);

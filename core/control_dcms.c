@@ -3,9 +3,8 @@
  * last one known: when a source leaves its trees stay, and so does the ref
  * instructions carry), the tree rate (provisional until a source
  * announces), the stream position for newcomers (start_seq) and the list
- * of the channel's DCMs. A channel record goes when it has neither a live
- * source nor a DCM.
- *
+ * of the channel's DCMs. A channel record goes when it has no live
+ * source, no DCM and no membership.
  *
  * Service manager. Creates a DCM when a (channel, region) has none, with
  * logical ids from a counter starting at 1, and registers it in the
@@ -39,7 +38,7 @@ ctl_channel *ctl_channel_get_or_create(strata_control *c, strata_channel_id id)
 
 void ctl_channel_maybe_release(strata_control *c, ctl_channel *ch)
 {
-    if (ch->source_live || ch->ndcms > 0 || ch->backbone)
+    if (ch->source_live || ch->ndcms > 0 || ch->backbone || ch->members > 0)
         return;
     ctl_ptab_del(&c->channels, ch->id.v);
     strata_mem_free(c->alloc, ch->dcms);
@@ -96,10 +95,11 @@ strata_dcm *ctl_dcm_make(strata_control *c, ctl_channel *ch, enum dcm_kind kind,
                                                                                 : STRATA_ALG_TREE),
         .mesh_c = c->mesh_c,
         .parity = c->parity,
-        .level = !ec_levels(c)          ? 0
-                 : kind == DCM_BACKBONE ? 1
-                 : kind == DCM_REGION   ? 2
-                                        : 3,
+        /* Every mode names levels: a restarted control center tells a
+         * head's report from a member's by it (control_restart.c). */
+        .level = kind == DCM_BACKBONE ? 1
+                 : kind == DCM_REGION ? 2
+                                      : 3,
     };
     d = strata_dcm_new(c->alloc, &dc);
     if (!d)

@@ -78,8 +78,13 @@ typedef struct ctl_report {
     strata_node_id node;
     strata_channel_id channel;
     strata_dcm_id dcm; /* the logical id of the DCM it followed */
+    uint8_t level;     /* ... and that DCM's level (1 preferred, 2 region or relay, 3 common) */
     uint8_t n_parents;
     strata_node_id parents[STRATA_WIRE_MAX_TREES];
+    /* From its JOIN in the window: its region, where its DCM is made when
+     * the window closes (region_len 0: no JOIN yet). */
+    uint8_t region_len;
+    char region[STRATA_WIRE_MAX_REGION_BYTES];
 } ctl_report;
 
 /* One node, whatever its channels: the facts that are the node's. */
@@ -111,6 +116,7 @@ typedef struct ctl_channel {
     strata_dcm **dcms; /* one per region */
     size_t ndcms, capdcms;
     strata_dcm *backbone; /* the regions' heads, once there are two regions */
+    size_t members;       /* memberships (a window's wait in no DCM, see control_restart.c) */
     uint8_t name_len;     /* from the first JOIN: RECRUIT names the channel */
     uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
 } ctl_channel;
@@ -282,6 +288,7 @@ void ctl_forget_away_into(strata_control *c, const strata_dcm *d);
 uint32_t ctl_head_region_kbps(uint32_t upload_kbps, uint32_t rate_kbps);
 uint32_t ctl_head_min_kbps(const ctl_channel *ch);
 uint32_t ctl_head_min_in(const strata_control *c, const ctl_channel *ch, const strata_dcm *d);
+uint32_t ctl_headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d);
 void ctl_push_roots(strata_control *c, ctl_channel *ch, uint64_t now);
 void ctl_direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now);
 ctl_node *ctl_make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_node_id id,
@@ -336,7 +343,7 @@ void ctl_recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now);
 void ctl_recruit_scan(strata_control *c, uint64_t now);
 
 /* control_restart.c: rebuilding from heartbeats after a restart */
-strata_dcm_id ctl_reported_dcm(const strata_control *c, strata_node_id node, strata_channel_id ch);
+ctl_report *ctl_window_report(strata_control *c, strata_node_id node, strata_channel_id ch);
 void ctl_keep_report(strata_control *c, const strata_msg_heartbeat *hb);
 void ctl_finish_recovery(strata_control *c, uint64_t now);
 int ctl_source_missing(const strata_control *c);

@@ -1,7 +1,6 @@
 /*
  * Preferred nodes (levels mesh, ec and 3).
  *
- *
  * With a mesh above the regions, a region's heads are its preferred nodes
  * (SPEC C4, C10). The first capable member of a region heads it at once,
  * as with the backbone (a region must not wait for its first feeder);

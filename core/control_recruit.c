@@ -141,7 +141,7 @@ void ctl_recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now)
  * first packets). */
 void ctl_recruit_scan(strata_control *c, uint64_t now)
 {
-    if (c->relays)
+    if (c->relays && !c->recover_until) /* in a window, regions are not made yet */
         release_idle_relays(c);
     for (size_t i = 0; i < c->channels.count; i++)
         ctl_recruit_channel(c, c->channels.items[i], now);

@@ -193,7 +193,7 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
  * detached, even if the feeders then carry more than their share
  * (shed_away gives other regions' trees back), and a relay cluster aims at
  * a few root children a tree (see control_three.c). */
-static uint32_t headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d)
+uint32_t ctl_headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d)
 {
     uint32_t budget = headed_region_kbps(c, d, ch->rate_kbps);
     if (c->levels != STRATA_LEVELS_THREE)
@@ -215,7 +215,7 @@ static uint64_t push_cluster_roots(strata_control *c, ctl_channel *ch, strata_dc
     int headed = ctl_has_heads(c, d);
     uint32_t budget;
     if (headed)
-        budget = headed_budget_kbps(c, ch, d);
+        budget = ctl_headed_budget_kbps(c, ch, d);
     else if (ch->backbone)
         budget = direct_region_kbps(ch, d, needs);
     else
@@ -291,7 +291,7 @@ void ctl_direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d
         return;
     if (c->levels == STRATA_LEVELS_THREE && ctl_has_heads(c, d)) {
         /* Its budget follows what its trees need (headed_budget_kbps). */
-        uint32_t b = headed_budget_kbps(c, ch, d);
+        uint32_t b = ctl_headed_budget_kbps(c, ch, d);
         if (b != strata_dcm_source_budget_kbps(d))
             strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, b);
         return;
@@ -422,6 +422,8 @@ static void member_moved(strata_control *c, ctl_node *rec, strata_addr addr, uin
         ctl_push_roots(c, rec->ch, now);
         return;
     }
+    if (rec->restoring)
+        return; /* in no tree yet: restored with its host's address */
     strata_dcm_set_addr(rec->dcm, rec->id, addr);
     for (uint8_t s = 0; rec->roots && s < strata_dcm_trees(rec->roots); s++)
         if ((rec->root_subs >> s) & 1u)

@@ -34,13 +34,33 @@
  */
 #include "control_int.h"
 
-/* The logical id of the DCM a node joining in a recovery window reported
- * following (see control_restart.c), or 0. */
-strata_dcm_id ctl_reported_dcm(const strata_control *c, strata_node_id node, strata_channel_id ch)
+#include <stdlib.h>
+
+/* The report of (node, ch), made when there is none (NULL: no memory, over
+ * max_nodes, or a chance key collision with another's). */
+ctl_report *ctl_window_report(strata_control *c, strata_node_id node, strata_channel_id ch)
 {
-    const ctl_report *r =
-        c->recover_until ? ctl_ptab_get(&c->reports, ctl_member_key(c, node, ch)) : NULL;
-    return r && r->node.v == node.v && r->channel.v == ch.v ? r->dcm : (strata_dcm_id){0};
+    uint64_t key = ctl_member_key(c, node, ch);
+    ctl_report *r = ctl_ptab_get(&c->reports, key);
+    if (r)
+        return r->node.v == node.v && r->channel.v == ch.v ? r : NULL;
+    if (c->reports.count >= c->max_nodes ||
+        ctl_ptab_reserve(&c->reports, c->alloc, c->reports.count + 1))
+        return NULL;
+    r = strata_mem_calloc(c->alloc, 1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->node = node;
+    r->channel = ch;
+    ctl_ptab_put(&c->reports, key, r);
+    return r;
+}
+
+static const ctl_report *report_of(const strata_control *c, strata_node_id node,
+                                   strata_channel_id ch)
+{
+    const ctl_report *r = ctl_ptab_get(&c->reports, ctl_member_key(c, node, ch));
+    return r && r->node.v == node.v && r->channel.v == ch.v ? r : NULL;
 }
 
 /* Keeps (or refreshes) what a node reports of its parents while a recovery
@@ -48,23 +68,13 @@ strata_dcm_id ctl_reported_dcm(const strata_control *c, strata_node_id node, str
  * member's trees are then built as a join would build them. */
 void ctl_keep_report(strata_control *c, const strata_msg_heartbeat *hb)
 {
-    uint64_t key = ctl_member_key(c, hb->node, hb->channel);
-    ctl_report *r = ctl_ptab_get(&c->reports, key);
-    if (r && (r->node.v != hb->node.v || r->channel.v != hb->channel.v))
-        return; /* a chance key collision: the first keeps it */
-    if (!r) {
-        if (c->reports.count >= c->max_nodes ||
-            ctl_ptab_reserve(&c->reports, c->alloc, c->reports.count + 1))
-            return;
-        r = strata_mem_calloc(c->alloc, 1, sizeof *r);
-        if (!r)
-            return;
-        r->node = hb->node;
-        r->channel = hb->channel;
-        ctl_ptab_put(&c->reports, key, r);
-    }
-    if (hb->dcm.v)
+    ctl_report *r = ctl_window_report(c, hb->node, hb->channel);
+    if (!r)
+        return;
+    if (hb->dcm.v) {
         r->dcm = hb->dcm;
+        r->level = hb->level;
+    }
     r->n_parents = hb->n_parents;
     for (uint8_t s = 0; s < hb->n_parents; s++)
         r->parents[s] = hb->parents[s].parent;
@@ -78,6 +88,199 @@ static void drop_reports(strata_control *c)
     ctl_ptab_init(&c->reports, c->alloc, c->seed ^ 0x7265706f727473ull);
 }
 
+/* --- placing the members when the window closes ---------------------------
+ *
+ * A member that joined in the window waits in no DCM, with its region and
+ * its report (control_clients.c, join_in_window). When the window closes
+ * each channel's DCMs are made from the reports, with the logical ids
+ * and at the levels their members name: a region's cluster (level 2) first
+ * in each region, so that it gets its own id whoever joined first; then
+ * the common clusters (level 3) and the level above the regions (1).
+ * Members go back to the DCM of their level: a preferred node back into
+ * the mesh (or the backbone), heading its region again. Who fed a tree
+ * in the source's place is what its root children report: a parent
+ * outside their DCM, a preferred node or (for a common cluster) a member
+ * of the region's relay cluster. The most named one per tree feeds it
+ * again, and its root children stay its. */
+
+/* The DCM a placed member of level `level` with the region's cluster d
+ * goes to. */
+static strata_dcm *placed_in(strata_control *c, ctl_channel *ch, strata_dcm *d, const ctl_report *r)
+{
+    if (r->level == 3 && c->levels == STRATA_LEVELS_THREE) {
+        strata_dcm *cm = ctl_common_for(c, ch, d, r->dcm);
+        return cm ? cm : d;
+    }
+    return d;
+}
+
+static strata_dcm *region_of_report(strata_control *c, ctl_channel *ch, const ctl_report *r,
+                                    strata_dcm_id want)
+{
+    return ctl_dcm_for(c, ch, r->region, r->region_len, want);
+}
+
+/* Places the members of ch that joined in the window; returns 0 or
+ * STRATA_ERR_NOMEM (those not placed join as they would after the window). */
+static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
+{
+    /* Regions' clusters first, under the id their members (level 2) name. */
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        ctl_node *m = c->nodes.items[i];
+        const ctl_report *r =
+            m->ch == ch && m->restoring && !m->dcm ? report_of(c, m->id, ch->id) : NULL;
+        if (r && r->region_len && r->level == 2)
+            region_of_report(c, ch, r, r->dcm);
+    }
+    /* The level above, under the id its members (level 1) name. */
+    int heads = 0;
+    for (size_t i = 0; i < c->nodes.count && !ch->backbone; i++) {
+        ctl_node *m = c->nodes.items[i];
+        const ctl_report *r =
+            m->ch == ch && m->restoring && !m->dcm ? report_of(c, m->id, ch->id) : NULL;
+        if (r && r->region_len && r->level == 1)
+            ch->backbone = ctl_dcm_make(c, ch, DCM_BACKBONE, NULL, 0, r->dcm);
+    }
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        ctl_node *m = c->nodes.items[i];
+        if (m->ch != ch || !m->restoring || m->dcm)
+            continue;
+        const ctl_report *r = report_of(c, m->id, ch->id);
+        strata_dcm *d = r && r->region_len ? region_of_report(c, ch, r, (strata_dcm_id){0}) : NULL;
+        if (!d)
+            continue; /* no memory: it is told UNKNOWN at its next heartbeat and joins again */
+        if (r->level == 1 && ch->backbone && m->upload_kbps >= ctl_head_min_kbps(ch)) {
+            m->dcm = ch->backbone;
+            m->roots = d;
+            m->root_subs = 0;
+            m->preferred_since_ns = now ? now : 1;
+            heads++;
+        } else {
+            m->dcm = placed_in(c, ch, d, r);
+        }
+    }
+    (void)heads;
+}
+
+/* One vote of a root child for the feeder of tree s of DCM d. */
+typedef struct feeder_vote {
+    strata_dcm *d;
+    uint8_t s;
+    uint64_t feeder;
+} feeder_vote;
+
+static int vote_cmp(const void *a, const void *b)
+{
+    const feeder_vote *x = a, *y = b;
+    if (x->d != y->d)
+        return (uintptr_t)x->d < (uintptr_t)y->d ? -1 : 1;
+    if (x->s != y->s)
+        return x->s < y->s ? -1 : 1;
+    return x->feeder < y->feeder ? -1 : x->feeder > y->feeder;
+}
+
+/* Makes node f the feeder of tree s of d, as the root children voted; 1
+ * when it could (a preferred node of d's region, of another region with
+ * levels ec and 3, or a relay member above common cluster d). */
+static int take_feeder(strata_control *c, ctl_channel *ch, strata_dcm *d, uint8_t s, ctl_node *f)
+{
+    int common = ctl_home_of(c, d) != d;
+    if (f->roots == d) {
+        f->root_subs |= 1u << s;
+    } else if (f->roots && !common && ec_levels(c) && f->naway < CONTROL_MAX_AWAY_TREES) {
+        for (uint8_t i = 0; i < f->naway; i++)
+            if (f->away[i].d == d)
+                return 0; /* one tree of a cluster per preferred node */
+        f->away[f->naway++] = (struct ctl_away){d, s};
+    } else if (common && (f->roots || f->dcm == ctl_home_of(c, d)) &&
+               (!f->feeds || f->feeds == d)) {
+        f->feeds = d;
+        f->feed_subs |= 1u << s;
+    } else {
+        return 0;
+    }
+    strata_dcm_set_substream_root(d, s, (strata_peer_ref){f->id, f->host->addr});
+    (void)ch;
+    return 1;
+}
+
+/* Gives each tree of ch's restored DCMs the feeder its root children name
+ * (see above). Without memory the trees go to the source and to the heads
+ * as after a join. */
+static void restore_feeders(strata_control *c, ctl_channel *ch)
+{
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->ch == ch && m->restoring && m->dcm && m->dcm != ch->backbone)
+            cap += strata_dcm_trees(m->dcm);
+    }
+    feeder_vote *v = cap ? strata_mem_calloc(c->alloc, cap, sizeof *v) : NULL;
+    for (size_t i = 0; v && i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->ch != ch || !m->restoring || !m->dcm || m->dcm == ch->backbone)
+            continue;
+        const ctl_report *r = report_of(c, m->id, ch->id);
+        for (uint8_t s = 0; r && s < r->n_parents && s < strata_dcm_trees(m->dcm); s++) {
+            strata_node_id p = r->parents[s];
+            if (p.v == 0 || p.v == ch->source.v)
+                continue;
+            const ctl_node *f = ctl_member_get(c, p, ch->id);
+            if (f && f->restoring && f->dcm != m->dcm && n < cap)
+                v[n++] = (feeder_vote){m->dcm, s, p.v};
+        }
+    }
+    if (v)
+        qsort(v, n, sizeof *v, vote_cmp);
+    for (size_t i = 0; i < n;) {
+        /* The group of votes for (d, s), and in it the most named feeder. */
+        size_t j = i, best = i, best_n = 0;
+        while (j < n && v[j].d == v[i].d && v[j].s == v[i].s) {
+            size_t k = j;
+            while (k < n && v[k].d == v[j].d && v[k].s == v[j].s && v[k].feeder == v[j].feeder)
+                k++;
+            if (k - j > best_n) {
+                best = j;
+                best_n = k - j;
+            }
+            j = k;
+        }
+        ctl_node *f = ctl_member_get(c, (strata_node_id){v[best].feeder}, ch->id);
+        if (f)
+            take_feeder(c, ch, v[best].d, v[best].s, f);
+        i = j;
+    }
+    /* A preferred node no root child named (its region has no other member
+     * left, or they all report others) takes a tree of its region nobody
+     * feeds, or goes back into its region: a head of no tree is invisible
+     * to the evaluations and would hold its region's DCM for nothing. */
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        ctl_node *h = c->nodes.items[i];
+        if (h->ch != ch || !h->restoring || !h->roots || h->root_subs)
+            continue;
+        for (uint8_t s = 0; s < strata_dcm_trees(h->roots) && !h->root_subs; s++) {
+            if (ctl_tree_feeder(c, h->roots, s))
+                continue;
+            h->root_subs = 1u << s;
+            strata_dcm_set_substream_root(h->roots, s, (strata_peer_ref){h->id, h->host->addr});
+        }
+        if (!h->root_subs) {
+            ctl_drop_away(h);
+            ctl_drop_feeds(h);
+            h->dcm = h->roots;
+            h->roots = NULL;
+        }
+    }
+    /* Each cluster fed by them restores under the root budget they give it
+     * (as ctl_push_roots will set it), so that the restored root children
+     * fit and stay. */
+    for (size_t i = 0; ch->source.v && i < n; i++)
+        if (i == 0 || v[i].d != v[i - 1].d)
+            strata_dcm_set_source(v[i].d, ch->source, ch->source_addr, ch->rate_kbps,
+                                  ctl_headed_budget_kbps(c, ch, v[i].d));
+    strata_mem_free(c->alloc, v);
+}
+
 /* The recovery window closes: every DCM is rebuilt from its members'
  * reports (see control_restart.c), then the channels resume as joins would leave
  * them (backbones, heads, budgets) and one batch of instructions goes out. */
@@ -85,6 +288,10 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
 {
     c->recover_until = 0;
     size_t restored = 0, kept = 0, edges = 0;
+    for (size_t i = 0; i < c->channels.count; i++) {
+        place_members(c, c->channels.items[i], now);
+        restore_feeders(c, c->channels.items[i]);
+    }
     for (size_t i = 0; i < c->dcms.count; i++) {
         strata_dcm *d = c->dcms.items[i];
         ctl_channel *ch = ctl_channel_get(c, strata_dcm_channel(d));
@@ -106,18 +313,23 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
             strata_dcm_report *e = &r[n++];
             e->node = m->id;
             e->addr = m->host->addr;
-            e->upload_kbps = ctl_cluster_kbps(c, d, m->upload_kbps, ch->rate_kbps);
+            e->upload_kbps =
+                d == ch->backbone
+                    ? m->upload_kbps - ctl_head_region_kbps(m->upload_kbps, ch->rate_kbps)
+                    : ctl_cluster_kbps(c, d, m->upload_kbps, ch->rate_kbps);
             e->interior = -1;
+            e->region = d == ch->backbone && m->roots ? strata_dcm_id_of(m->roots).v : 0;
         }
-        /* Parents named by the reports: the source, or a member of d. */
+        /* Parents named by the reports: the source or the tree's feeder in
+         * its place (restore_feeders), or a member of d. */
         for (size_t a = 0; r && a < n; a++) {
-            const ctl_report *rep = ctl_ptab_get(&c->reports, ctl_member_key(c, r[a].node, ch->id));
+            const ctl_report *rep = report_of(c, r[a].node, ch->id);
             for (uint8_t s = 0; rep && s < rep->n_parents && s < strata_dcm_trees(d); s++) {
                 strata_node_id p = rep->parents[s];
                 if (p.v == 0)
                     continue;
-                edges++;
-                if (ch->source.v && p.v == ch->source.v) {
+                if ((ch->source.v && p.v == ch->source.v) ||
+                    p.v == strata_dcm_substream_root(d, s).node.v) {
                     r[a].parents[s] = STRATA_MTREE_SOURCE;
                     continue;
                 }
@@ -131,15 +343,6 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
             }
         }
         int err = r ? strata_dcm_restore(d, r, n) : STRATA_ERR_NOMEM;
-        for (size_t a = 0; !err && a < n; a++) {
-            for (uint8_t s = 0; s < c->k; s++) {
-                /* As the node reports it: the source (or head) by its id. */
-                strata_node_id want = r[a].parents[s];
-                if (want.v == STRATA_MTREE_SOURCE.v)
-                    want = ch->source;
-                kept += want.v != 0 && strata_dcm_parent_id(d, r[a].node, s).v == want.v;
-            }
-        }
         strata_mem_free(c->alloc, r);
         for (size_t j = 0; j < c->nodes.count; j++) {
             ctl_node *m = c->nodes.items[j];
@@ -154,7 +357,13 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
             restored++;
         }
     }
-    drop_reports(c);
+    /* Members placed nowhere (no memory for their DCM) are forgotten: told
+     * UNKNOWN at their next heartbeat, they join again. */
+    for (size_t i = c->nodes.count; i-- > 0;) {
+        ctl_node *m = c->nodes.items[i];
+        if (m->restoring && !m->dcm)
+            ctl_remove_node(c, m, now);
+    }
     /* DCMs whose members all left in the window go, as they would have. */
     for (size_t i = c->dcms.count; i-- > 0;) {
         strata_dcm *d = c->dcms.items[i];
@@ -165,6 +374,36 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
                 ctl_channel_maybe_release(c, ch);
         }
     }
+    for (size_t i = 0; i < c->channels.count; i++) {
+        ctl_channel *ch = c->channels.items[i];
+        if (!ch->backbone && ch->ndcms >= 2) {
+            ctl_backbone_start(c, ch, now);
+        } else if (ch->backbone) {
+            /* Trees whose feeder left in the window get one, as after a
+             * leave; heads the mesh cannot feed go back to their region. */
+            if (mesh_levels(c))
+                ctl_drop_unfed_heads(c, ch, now);
+            for (size_t j = 0; j < ch->ndcms; j++)
+                ctl_region_take_heads(c, ch, ch->dcms[j], now, NULL);
+        }
+        ctl_push_roots(c, ch, now);
+        ctl_flush_channel(c, ch, now);
+    }
+    /* What came back as it was: each reported parent that is the member's
+     * parent now, the source or a feeder named by its id as the node
+     * knows it (a flooding member reports none). */
+    for (size_t i = 0; i < c->reports.count; i++) {
+        const ctl_report *rep = c->reports.items[i];
+        const ctl_node *m = ctl_member_get(c, rep->node, rep->channel);
+        for (uint8_t s = 0; s < rep->n_parents; s++) {
+            if (!rep->parents[s].v)
+                continue;
+            edges++;
+            kept += m && m->dcm && s < strata_dcm_trees(m->dcm) &&
+                    strata_dcm_parent_id(m->dcm, m->id, s).v == rep->parents[s].v;
+        }
+    }
+    drop_reports(c);
     if (ctl_log_allowed(c, STRATA_LOG_INFO, now))
         strata_logf(c->log, STRATA_LOG_INFO,
                     "control: recovery window closed: %zu members back, %zu of %zu reported "
@@ -173,13 +412,6 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
     c->restored_members += restored;
     c->restored_edges += kept;
     c->reported_edges += edges;
-    for (size_t i = 0; i < c->channels.count; i++) {
-        ctl_channel *ch = c->channels.items[i];
-        if (!ch->backbone && ch->ndcms >= 2)
-            ctl_backbone_start(c, ch, now);
-        ctl_push_roots(c, ch, now);
-        ctl_flush_channel(c, ch, now);
-    }
 }
 
 /* 1 when a channel with members waiting for the recovery window has no

@@ -1,7 +1,6 @@
 /*
  * Levels 3: common clusters fed by relay members.
  *
- *
  * A relay member keeps for the common trees it feeds what a preferred node
  * keeps for the region trees it feeds (ctl_head_region_kbps: half its upload,
  * at least 5/4 of the rate) and gives its relay cluster the rest. Each

@@ -660,6 +660,7 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
         m->id = r[i].node;
         m->addr = r[i].addr;
         m->upload_kbps = r[i].upload_kbps;
+        m->region = r[i].region;
         strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
         d->count++;
         d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
@@ -668,12 +669,13 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
 }
 
 /* A mesh is rebuilt, not restored: its members report no parents (FLOOD
- * has none), and any c-connected mesh serves as well as the old one. */
+ * has none), and any c-connected mesh serves as well as the old one. A
+ * leaf goes back to the feeder it reports when that one has room. */
 static int restore_mesh(strata_dcm *d, const strata_dcm_report *r, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        int err =
-            strata_mesh_add(d->mesh, r[i].node, dcm_mesh_member_upload(d, r[i].upload_kbps), 0);
+        int err = strata_mesh_add(d->mesh, r[i].node, dcm_mesh_member_upload(d, r[i].upload_kbps),
+                                  r[i].region);
         if (err) {
             for (size_t j = 0; j < i; j++)
                 strata_mesh_remove(d->mesh, r[j].node);
@@ -682,6 +684,9 @@ static int restore_mesh(strata_dcm *d, const strata_dcm_report *r, size_t n)
     }
     restore_members(d, r, n);
     pull_tree_dirty(d);
+    for (size_t i = 0; i < n; i++)
+        if (r[i].parents[0].v)
+            dcm_mesh_leaf_restore(d, r[i].node, r[i].parents[0]);
     dcm_mesh_leaves_attach_all(d);
     dcm_mark(d, STRATA_MTREE_SOURCE);
     return 0;
@@ -848,13 +853,14 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
     if (d->mesh)
         return set_mesh_source(d, source, rate, source_upload_kbps);
     if (source_upload_kbps != d->source_upload_kbps) {
-        int err = rebuild_fresh(d, rate, source_upload_kbps);
-        if (err)
-            return err;
+        /* In place: a budget follows every join and leave of a region fed
+         * by preferred nodes, and a rebuild would move most of its members
+         * each time (and undo a restore's trees). */
+        strata_mtree_set_source_upload(d->tree, tree_upload(d, source_upload_kbps));
         d->source_upload_kbps = source_upload_kbps;
-        d->rate_kbps = rate;
-        recount_slots(d);
-    } else if (rate != d->rate_kbps) {
+        pull_tree_dirty(d);
+    }
+    if (rate != d->rate_kbps) {
         /* set_rate recomputes every slot count and rebuilds the trees. */
         int err = strata_mtree_set_rate(d->tree, tree_rate_kbps(d, rate));
         if (err)

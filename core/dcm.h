@@ -129,12 +129,13 @@ int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr add
  * restarted control center rebuilds a DCM from these, with no state
  * transfer. parents[s] is STRATA_MTREE_SOURCE, another member, or 0
  * (none, or a node outside this DCM); interior is the tree it has children
- * in (-1: none known). */
+ * in (-1: none known). In a mesh, parents[0] of a leaf is its feeder. */
 typedef struct strata_dcm_report {
     strata_node_id node;
     strata_addr addr;
     uint32_t upload_kbps;
     int interior;
+    uint32_t region; /* a mesh member's region (as strata_dcm_add_in_region), else 0 */
     strata_node_id parents[STRATA_WIRE_MAX_TREES];
 } strata_dcm_report;
 
@@ -158,11 +159,12 @@ int strata_dcm_set_addr(strata_dcm *d, strata_node_id node, strata_addr addr);
 /* Tells the DCM who the source is. A new node id or address makes the
  * source and every member dirty. A new rate (rate_kbps > 0 and not
  * the current one) changes the trees' rate and rebuilds them; a new
- * source_upload_kbps rebuilds them from scratch under the new budget.
+ * source_upload_kbps changes the source's slots in place
+ * (strata_mtree_set_source_upload: only the nodes that move are dirty).
  * The source ref is kept until the next call: when a source leaves, its
  * children keep their trees. Returns 0, STRATA_ERR_INVAL, or
- * STRATA_ERR_NOMEM (the ref is updated, the trees keep their old rate and
- * budget). */
+ * STRATA_ERR_NOMEM (the ref and the budget are updated, the trees keep
+ * their old rate). */
 int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr,
                           uint32_t rate_kbps, uint32_t source_upload_kbps);
 /* The source ref instructions name (zero node while unknown). */

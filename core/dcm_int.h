@@ -92,6 +92,9 @@ uint32_t dcm_mesh_member_upload(const strata_dcm *d, uint32_t upload_kbps);
 /* Members without a link and without a feeder get one where there is room;
  * a leaf that has links now lets its feeder go. */
 void dcm_mesh_leaves_attach_all(strata_dcm *d);
+/* A restored member without links goes back under the feeder it reports
+ * when that one is linked and has room; 1 when it did. */
+int dcm_mesh_leaf_restore(strata_dcm *d, strata_node_id leaf, strata_node_id feeder);
 /* Member id leaves the mesh: its feeder gets the room back, its leaves are
  * detached (attached again by dcm_mesh_leaves_attach_all). */
 void dcm_mesh_leaves_release(strata_dcm *d, strata_node_id id);

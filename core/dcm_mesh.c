@@ -127,6 +127,20 @@ void dcm_mesh_leaves_attach_all(strata_dcm *d)
     }
 }
 
+int dcm_mesh_leaf_restore(strata_dcm *d, strata_node_id leaf, strata_node_id feeder)
+{
+    dcm_member *m = dcm_member_get(d, leaf), *p = dcm_member_get(d, feeder);
+    if (!m || !p || m == p || m->leaf_of.v || p->leaf_of.v || mesh_linked(d, m) ||
+        !mesh_linked(d, p) || mesh_spare(d, p) == 0)
+        return 0;
+    m->leaf_of = p->id;
+    p->leaves++;
+    strata_mesh_set_upload(d->mesh, p->id, mesh_upload(d, p));
+    dcm_mark(d, p->id);
+    dcm_mark(d, m->id);
+    return 1;
+}
+
 /* Member id leaves the mesh: its feeder gets the room back; its own leaves
  * are detached (attached again by leaves_attach_all). */
 void dcm_mesh_leaves_release(strata_dcm *d, strata_node_id id)

@@ -160,6 +160,12 @@ struct strata_peer {
     uint32_t rate_kbps;
     uint64_t start_seq;
     uint32_t max_epoch;
+    /* The DCM of the newest instruction applied and its level: what the
+     * heartbeats name, so that a restarted control center knows which
+     * cluster, at which level, the node's reported parents belong to. */
+    strata_dcm_id member_dcm;
+    uint8_t member_level;
+    uint32_t member_epoch;
     substream_state *subs;  /* k + n entries (see set_trees); NULL while k is 0 */
     strata_relay relay;     /* the trees' children and strategies (relay.h) */
     strata_peer_ref source; /* zero node until an instruction names it */
@@ -531,6 +537,11 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
     s->parent = m.parent;
     if (m.epoch > p->max_epoch)
         p->max_epoch = m.epoch;
+    if (m.epoch >= p->member_epoch) {
+        p->member_dcm = m.dcm;
+        p->member_level = m.level;
+        p->member_epoch = m.epoch;
+    }
     if (m.source.node.v != 0 && m.epoch >= p->source_epoch) {
         p->source = m.source;
         p->source_epoch = m.epoch;
@@ -550,6 +561,10 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
     memset(&hb, 0, sizeof hb);
     strata_session_heartbeat_header(&p->ses, &hb, now);
     hb.instr_epoch = p->max_epoch;
+    if (p->member_dcm.v) {
+        hb.dcm = p->member_dcm;
+        hb.level = p->member_level;
+    }
     hb.upload_kbps = p->upload_kbps;
     hb.played_packets = p->po.played_packets;
     hb.missed_packets = p->po.missed_packets;

@@ -896,6 +896,12 @@ void strata_mtree_settle(strata_mtree *t)
         repair(t, s);
 }
 
+void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps)
+{
+    t->source_upload_kbps = source_upload_kbps;
+    strata_mtree_settle(t);
+}
+
 /* Orphans are placed interior ones first, largest capacity first, so that
  * the slots they bring are there for the ones that follow. */
 static int orphan_before(const strata_mtree *t, unsigned s, uint32_t a, uint32_t b)

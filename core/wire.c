@@ -30,7 +30,7 @@
 /* Fixed sizes of each message, header included (protocol.md 3.x tables). */
 enum wire_sizes {
     DATA_FIXED_BYTES = 34,
-    HB_FIXED_BYTES = 78,
+    HB_FIXED_BYTES = 79,
     HB_PARENT_BYTES = 28,
     HB_CHILD_BYTES = 25,
     JOIN_FIXED_BYTES = 24, /* with both length bytes and the priority, without the strings */
@@ -373,7 +373,7 @@ static int heartbeat_valid(const strata_msg_heartbeat *m)
 {
     if (m->node.v == 0 || m->channel.v == 0)
         return 0;
-    if (!heartbeat_counts_valid(m->n_parents, m->n_children))
+    if (!heartbeat_counts_valid(m->n_parents, m->n_children) || m->level > STRATA_WIRE_MAX_LEVEL)
         return 0;
     /* n_parents is k (k + n in an EC cluster); 0 means the sender has no
      * parent slots (a source), and then children may name any substream
@@ -409,6 +409,7 @@ int strata_wire_encode_heartbeat(uint8_t *buf, size_t buflen, const strata_msg_h
     p = put_u64(p, m->tx_data_bytes);
     p = put_u8(p, m->n_parents);
     p = put_u8(p, m->n_children);
+    p = put_u8(p, m->level);
     for (size_t i = 0; i < m->n_parents; i++) {
         const strata_hb_parent *e = &m->parents[i];
         p = put_u64(p, e->parent.v);
@@ -449,6 +450,7 @@ int strata_wire_decode_heartbeat(const uint8_t *buf, size_t buflen, strata_msg_h
     m->tx_data_bytes = get_u64(&r);
     m->n_parents = get_u8(&r);
     m->n_children = get_u8(&r);
+    m->level = get_u8(&r);
     if (r.err)
         return r.err;
     /* The counts bound the writes into parents[] and children[]. */
@@ -1440,7 +1442,9 @@ size_t strata_wire_hb_max_children(uint8_t n_parents) /* protocol.md 3.2 */
 {
     if (n_parents > STRATA_WIRE_MAX_TREES)
         return 0;
-    size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 78u - 28u * n_parents) / 25u;
+    size_t room =
+        (STRATA_WIRE_MAX_DATAGRAM_BYTES - HB_FIXED_BYTES - HB_PARENT_BYTES * (size_t)n_parents) /
+        HB_CHILD_BYTES;
     return room < STRATA_WIRE_MAX_HB_CHILDREN ? room : STRATA_WIRE_MAX_HB_CHILDREN;
 }
 

@@ -21,7 +21,7 @@ static int same(const strata_msg_heartbeat *a, const strata_msg_heartbeat *b)
         a->instr_epoch != b->instr_epoch || a->upload_kbps != b->upload_kbps ||
         a->played_packets != b->played_packets || a->missed_packets != b->missed_packets ||
         a->rx_data_bytes != b->rx_data_bytes || a->tx_data_bytes != b->tx_data_bytes ||
-        a->n_parents != b->n_parents || a->n_children != b->n_children)
+        a->n_parents != b->n_parents || a->n_children != b->n_children || a->level != b->level)
         return 0;
     if (a->n_parents > STRATA_WIRE_MAX_TREES || a->n_children > STRATA_WIRE_MAX_HB_CHILDREN)
         return 0;

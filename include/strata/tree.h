@@ -85,6 +85,13 @@ int strata_mtree_add_restored(strata_mtree *t, strata_node_id id, uint32_t uploa
 int strata_mtree_adopt(strata_mtree *t, strata_node_id id, uint8_t s, strata_node_id parent);
 void strata_mtree_settle(strata_mtree *t);
 
+/* Gives the source another upload budget in place, without a rebuild: its
+ * slots per tree follow (the source shares); where a tree's share shrank,
+ * the cheapest of the source's children there move down the tree, and
+ * where it grew, detached pairs attach under it. Only the nodes that moved
+ * become dirty. Allocates nothing. */
+void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps);
+
 /* Removes a node; its children in its interior tree are re-attached
  * elsewhere (never under their own descendants). STRATA_ERR_NOTFOUND. */
 int strata_mtree_remove(strata_mtree *t, strata_node_id id);

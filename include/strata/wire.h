@@ -118,7 +118,7 @@ typedef struct strata_hb_child {
 typedef struct strata_msg_heartbeat {
     strata_node_id node;
     strata_channel_id channel;
-    strata_dcm_id dcm;
+    strata_dcm_id dcm;       /* whose instructions it follows (the JOIN_REPLY's before any) */
     uint32_t hb_seq;
     uint64_t local_ts_ns;
     uint32_t instr_epoch;    /* newest instruction epoch applied */
@@ -129,6 +129,7 @@ typedef struct strata_msg_heartbeat {
     uint64_t tx_data_bytes;
     uint8_t n_parents;       /* k, or k + n in an EC cluster; <= STRATA_WIRE_MAX_TREES */
     uint8_t n_children;      /* <= STRATA_WIRE_MAX_HB_CHILDREN */
+    uint8_t level;           /* level of the DCM named in dcm (its instructions'); 0 = none */
     strata_hb_parent parents[STRATA_WIRE_MAX_TREES];
     strata_hb_child children[STRATA_WIRE_MAX_HB_CHILDREN];
 } strata_msg_heartbeat;

@@ -105,7 +105,10 @@ int main(void)
      * many regions but far fewer than peers. */
     CHECK_EQ_INT(r.have_groups, 1);
     CHECK(r.online_end > nodes * 9 / 10);
-    CHECK(r.in_group_end >= r.online_end * 99 / 100);
+    /* With 10 % leaving a minute and coming back, 17 a second start a walk
+     * at 10,000 peers and an agent whose leader left walks again: 1-2 %
+     * are walking at any moment (1.1 % in a run without the restart). */
+    CHECK(r.in_group_end >= r.online_end * 97 / 100);
     CHECK(r.regions > nodes / 100);
     CHECK(r.regions < nodes / 3);
     CHECK(r.regions_end > 1);
@@ -124,8 +127,12 @@ int main(void)
     CHECK(r.restored_members >= r.members_before * 95 / 100);
     CHECK(r.dcms_rebuilt >= r.dcms_before * 9 / 10);
     CHECK(r.reported_edges > 0);
+    /* Trees come back as they were, those the regions' preferred nodes
+     * feed too (91 % of the reported parents kept at 10,000 peers; 3 %
+     * before preferred nodes and feeders were restored). */
+    CHECK(r.restored_edges >= r.reported_edges * 85 / 100);
     /* The dip: reported, and delivery comes back. */
-    CHECK(r.delivery_min_row >= 0 && r.delivery_min_row <= r.delivery_after);
+    CHECK(r.delivery_min_row >= 0.75 && r.delivery_min_row <= r.delivery_after);
     CHECK(r.delivery_after >= 0.9);
     CHECK(r.delivery_before >= 0.95);
 

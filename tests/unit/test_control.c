@@ -147,15 +147,12 @@ static const strata_msg_instruction *latest(fnode *f, uint32_t dcm, int s)
     return d && d->have[s] ? &d->in[s] : NULL;
 }
 
-/* A region's head: a peer whose instructions come in another DCM's name
- * than its JOIN_REPLY's (the backbone's). */
+/* A region's head: a peer whose instructions come in the name of the level
+ * above the regions (the backbone or the mesh: level 1). */
 static int is_head(fnode *f)
 {
     const strata_msg_instruction *in = latest(f, 0, 0);
-    /* Another DCM than the one it joined, and not a cluster's (with levels
-     * 3 a common member may move to its region's relay cluster). */
-    return f->role == STRATA_ROLE_PEER && in && in->dcm.v != f->reply.dcm.v && in->level != 2 &&
-           in->level != 3;
+    return f->role == STRATA_ROLE_PEER && in && in->level == 1;
 }
 
 static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
@@ -296,6 +293,13 @@ static int send_hb(net *t, fnode *f)
     hb.missed_packets = f->missed;
     hb.tx_data_bytes = f->tx_bytes;
     if (f->role == STRATA_ROLE_PEER) {
+        /* As strata_peer: the DCM and level of the newest instruction. */
+        for (int i = 0; i < f->nd; i++)
+            for (int s = 0; s < T; s++)
+                if (f->d[i].have[s] && f->d[i].in[s].epoch >= hb.instr_epoch) {
+                    hb.dcm = f->d[i].in[s].dcm;
+                    hb.level = f->d[i].in[s].level;
+                }
         /* A member of an EC cluster reports its parity trees' parents too. */
         const strata_msg_instruction *first = latest(f, f->reply.dcm.v, 0);
         hb.n_parents =
@@ -395,8 +399,11 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                 bad++;
                 continue;
             }
-            if (in->channel.v != chan(p).v || in->k != K || in->algorithm != STRATA_ALG_TREE)
+            if (in->channel.v != chan(p).v || in->k != K || in->algorithm != STRATA_ALG_TREE) {
+                fprintf(stderr, "peer %llu substream %d: channel, k or algorithm %u\n",
+                        (unsigned long long)p->id.v, s, (unsigned)in->algorithm);
                 bad++;
+            }
             if (!names_source(in, src)) {
                 fprintf(stderr, "peer %llu substream %d: source ref %llu is not the source\n",
                         (unsigned long long)p->id.v, s, (unsigned long long)in->source.node.v);
@@ -419,9 +426,14 @@ static int check_topology_ex(net *t, fnode *src, uint32_t rate, size_t *detached
                         (unsigned long long)p->id.v);
                 bad++;
             }
-            /* Parent and child share a region, but in the backbone. */
-            if (par != src && !is_head(p) && par->reply.dcm.v != dcm)
+            /* Parent and child share a DCM, but for a region's head (in the
+             * backbone) and its root children. */
+            const strata_msg_instruction *pl = latest(par, 0, s);
+            if (par != src && !is_head(p) && !is_head(par) && pl && pl->dcm.v != in->dcm.v) {
+                fprintf(stderr, "peer %llu substream %d: parent %llu in another DCM\n",
+                        (unsigned long long)p->id.v, s, (unsigned long long)par->id.v);
                 bad++;
+            }
             const strata_msg_instruction *pin = latest(par, in->dcm.v, s);
             if (!pin || !ref_lists(pin, p->id.v)) {
                 fprintf(stderr, "peer %llu substream %d: parent %llu does not list it\n",
@@ -1877,6 +1889,121 @@ static void test_restart_waits_for_source(void)
     }
 }
 
+/* Each peer membership as "node dcm region-dcm level: parents", sorted:
+ * the whole hierarchy a restart must give back. */
+static size_t hierarchy_lines(strata_control *c, char (*lines)[160], size_t cap)
+{
+    static strata_control_entry e[MAXN];
+    size_t n = strata_control_topology(c, e, MAXN);
+    size_t m = 0;
+    for (size_t i = 0; i < n && m < cap; i++) {
+        if (e[i].role != STRATA_ROLE_PEER)
+            continue;
+        int off = snprintf(lines[m], 160, "%llx d%u r%u l%u:", (unsigned long long)e[i].node.v,
+                           (unsigned)e[i].dcm.v, (unsigned)e[i].region_dcm.v, (unsigned)e[i].level);
+        for (int s = 0; s < STRATA_WIRE_MAX_TREES && off < 140; s++)
+            off += snprintf(lines[m] + off, (size_t)(160 - off), "%llx,",
+                            (unsigned long long)(e[i].parents[s].v & 0xffffffff));
+        m++;
+    }
+    qsort(lines, m, sizeof lines[0], (int (*)(const void *, const void *))strcmp);
+    return m;
+}
+
+/* A restart gives every level back (SPEC C14): regions with preferred
+ * nodes, a mesh or backbone above them, with levels ec other regions'
+ * preferred nodes rooting trees, with levels 3 relay members feeding the
+ * common trees. Every membership comes back in the same DCM, at the same
+ * level, with the same parents, the preferred nodes feeding the same
+ * trees; the nodes join again in the reverse order. */
+static void test_restart_keeps_levels(void)
+{
+    static const uint8_t modes[] = {STRATA_LEVELS_BACKBONE, STRATA_LEVELS_MESH, STRATA_LEVELS_EC,
+                                    STRATA_LEVELS_THREE};
+    static char before[MAXN][160], after[MAXN][160];
+    for (size_t mi = 0; mi < sizeof modes; mi++) {
+        enum { STRONG = 12, WEAK = 3 };
+        strata_control_config cfg = base_cfg();
+        cfg.levels = modes[mi];
+        net *t = net_new(&cfg);
+        fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+        send_join(t, src);
+        static const uint32_t ups[STRONG] = {16000, 12000, 5000, 5000, 5000, 5000,
+                                             5000,  1000,  1000, 1000, 1000, 500};
+        fnode *all[3 * STRONG];
+        int n = 0;
+        uint64_t id = 1;
+        for (int i = 0; i < STRONG; i++) {
+            for (int r = 0; r < 2; r++) {
+                all[n] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i],
+                                  r ? "us" : "eu");
+                send_join(t, all[n++]);
+                id++;
+            }
+        }
+        for (int i = 0; i < WEAK; i++) {
+            all[n] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, 1000, "as");
+            send_join(t, all[n++]);
+            id++;
+        }
+        for (int i = 0; i < 2 * 10 + 1; i++)
+            tick_delivering(t, NULL);
+        size_t nb = hierarchy_lines(t->c, before, MAXN);
+        strata_control_status st;
+        strata_control_get_status(t->c, &st);
+        uint64_t detached_before = st.detached_pairs;
+        size_t bad_before = 0, bad_after = 0;
+        if (modes[mi] == STRATA_LEVELS_BACKBONE)
+            check_topology_ex(t, src, 1000, &bad_before);
+
+        strata_control_del(t->c);
+        t->now += STRATA_S(2);
+        t->c = strata_control_new(&cfg, NULL, t->now);
+        tick(t);
+        send_join(t, src);
+        for (int i = n - 1; i >= 0; i--) {
+            send_join(t, all[i]);
+            CHECK_EQ_INT(all[i]->reply.status, STRATA_JOIN_OK);
+        }
+        for (int i = 0; i < 12; i++) {
+            tick_delivering(t, NULL);
+            strata_control_get_status(t->c, &st);
+            if (!st.recovering)
+                break;
+        }
+        CHECK_EQ_INT(st.recovering, 0);
+        CHECK_EQ_U64(st.restored_members, (uint64_t)n);
+        size_t na = hierarchy_lines(t->c, after, MAXN);
+        CHECK_EQ_U64(na, nb);
+        size_t same = 0;
+        for (size_t i = 0; i < na && i < nb; i++) {
+            if (strcmp(before[i], after[i]) == 0)
+                same++;
+            else if (getenv("STRATA_TEST_VERBOSE"))
+                fprintf(stderr, "  levels %u: %s -> %s\n", (unsigned)modes[mi], before[i],
+                        after[i]);
+        }
+        fprintf(stderr,
+                "  levels %u: %zu of %zu memberships as before, %llu of %llu edges, "
+                "detached pairs %llu -> %llu\n",
+                (unsigned)modes[mi], same, nb, (unsigned long long)st.restored_edges,
+                (unsigned long long)st.reported_edges, (unsigned long long)detached_before,
+                (unsigned long long)st.detached_pairs);
+        /* Pairs detached before the restart may find a parent in the
+         * restored trees, moving at most one other edge each. */
+        CHECK(st.detached_pairs <= detached_before);
+        CHECK(same + 2 * detached_before >= nb);
+        CHECK(st.restored_edges + detached_before >= st.reported_edges);
+        if (modes[mi] == STRATA_LEVELS_BACKBONE) {
+            /* The nodes follow it: their instructions agree, and the pairs
+             * the weak region leaves detached are the same. */
+            CHECK_EQ_INT(check_topology_ex(t, src, 1000, &bad_after), 0);
+            CHECK_EQ_U64(bad_after, bad_before);
+        }
+        net_del(t);
+    }
+}
+
 /* Two regions, so two regional DCMs (ids 1 and 2) and a backbone: after a
  * restart the members of the second region come back first, and still
  * each regional DCM is back under its logical id, the one its members
@@ -2527,6 +2654,7 @@ int main(void)
     test_restart();
     test_restart_waits_for_source();
     test_restart_keeps_dcm_ids();
+    test_restart_keeps_levels();
     test_recruit();
     test_bad_input();
     test_all_dead();

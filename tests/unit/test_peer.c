@@ -978,7 +978,7 @@ static void test_heartbeat(sent_list *out)
     for (uint64_t t = MS(3000); t <= MS(4000); t += MS(1000)) {
         hb_epoch(p, out, t, &hb);
         CHECK_EQ_INT(hb.n_children, 51);
-        CHECK_EQ_INT(out->items[0].buf->len, 78 + 4 * 28 + 51 * 25);
+        CHECK_EQ_INT(out->items[0].buf->len, 79 + 4 * 28 + 51 * 25);
         for (size_t i = 0; i < hb.n_children; i++) {
             uint64_t c = hb.children[i].child.v - id_of(100).v;
             CHECK(c < 64 && hb.children[i].substream == 1);
@@ -988,6 +988,48 @@ static void test_heartbeat(sent_list *out)
     }
     for (size_t i = 0; i < 64; i++)
         CHECK(seen[i]);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
+/* A heartbeat names the DCM of the newest instruction applied and its
+ * level (protocol.md 3.2): a node promoted to a preferred node reports the
+ * mesh above its region, so a restarted control center puts it back there;
+ * an older instruction of another DCM changes nothing. */
+static void test_heartbeat_names_dcm(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    strata_msg_heartbeat hb;
+    hb_epoch(p, out, MS(1000), &hb);
+    CHECK_EQ_INT(hb.dcm.v, 3); /* member() applied DCM 3's instructions */
+    CHECK_EQ_INT(hb.level, 0); /* which named no level */
+    sent_clear(out);
+    strata_msg_instruction m;
+    memset(&m, 0, sizeof m);
+    m.channel = chan();
+    m.node = ME;
+    m.k = 4;
+    m.algorithm = STRATA_ALG_FLOOD;
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    for (uint8_t s = 0; s < 4; s++) {
+        m.dcm.v = 7;
+        m.level = 1;
+        m.epoch = 9;
+        m.substream = s;
+        CHECK_EQ_INT(feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), MS(1100)),
+                     0);
+    }
+    m.dcm.v = 8; /* older: superseded */
+    m.level = 2;
+    m.epoch = 5;
+    m.algorithm = STRATA_ALG_TREE;
+    CHECK_EQ_INT(feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m), MS(1200)), 0);
+    hb_epoch(p, out, MS(2000), &hb);
+    CHECK_EQ_INT(hb.dcm.v, 7);
+    CHECK_EQ_INT(hb.level, 1);
+    CHECK_EQ_INT(hb.instr_epoch, 9);
     sent_clear(out);
     strata_peer_del(p);
 }
@@ -1595,6 +1637,7 @@ int main(void)
     test_repair_source(out);
     test_answer_repairs(out);
     test_heartbeat(out);
+    test_heartbeat_names_dcm(out);
     test_heartbeat_round_robin(out);
     test_bad_input(out);
     test_late_join(out);

@@ -74,7 +74,7 @@ static int eq_heartbeat(const anymsg *x, const anymsg *y)
         a->instr_epoch != b->instr_epoch || a->upload_kbps != b->upload_kbps ||
         a->played_packets != b->played_packets || a->missed_packets != b->missed_packets ||
         a->rx_data_bytes != b->rx_data_bytes || a->tx_data_bytes != b->tx_data_bytes ||
-        a->n_parents != b->n_parents || a->n_children != b->n_children)
+        a->n_parents != b->n_parents || a->n_children != b->n_children || a->level != b->level)
         return 0;
     for (size_t i = 0; i < a->n_parents && i < STRATA_WIRE_MAX_SUBSTREAMS; i++) {
         const strata_hb_parent *p = &a->parents[i], *q = &b->parents[i];
@@ -417,7 +417,8 @@ static void rand_heartbeat(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->rx_data_bytes = rnd_u64(r);
     m->tx_data_bytes = rnd_u64(r);
     m->n_parents = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_SUBSTREAMS);
-    size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 78 - 28 * (size_t)m->n_parents) / 25;
+    m->level = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_LEVEL);
+    size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 79 - 28 * (size_t)m->n_parents) / 25;
     if (room > STRATA_WIRE_MAX_HB_CHILDREN)
         room = STRATA_WIRE_MAX_HB_CHILDREN;
     m->n_children = (uint8_t)rnd_len(r, room);
@@ -915,7 +916,8 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->missed_packets = max ? UINT64_MAX : 3;
         m->rx_data_bytes = max ? UINT64_MAX : 1234567;
         m->tx_data_bytes = max ? UINT64_MAX : 7654321;
-        /* 16 parents leave room for 37 children: (1472 - 78 - 16*28) / 25. */
+        m->level = max ? STRATA_WIRE_MAX_LEVEL : 2;
+        /* 16 parents leave room for 37 children: (1472 - 79 - 16*28) / 25. */
         m->n_parents = max ? STRATA_WIRE_MAX_SUBSTREAMS : 4;
         m->n_children = max ? 37 : 3;
         for (size_t i = 0; i < m->n_parents; i++) {
@@ -943,7 +945,7 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->node.v = 5;
         m->channel.v = 6;
         m->n_parents = STRATA_WIRE_MAX_TREES;
-        m->n_children = 28; /* (1472 - 78 - 24*28) / 25 */
+        m->n_children = 28; /* (1472 - 79 - 24*28) / 25 */
         for (size_t i = 0; i < m->n_parents; i++)
             m->parents[i].parent.v = 300 + i;
         for (size_t i = 0; i < m->n_children; i++) {
@@ -1201,10 +1203,10 @@ static const sample_info samples[N_SAMPLES] = {
     [S_DATA_TAG] = {"max_tag", STRATA_MSG_DATA, 1472},
     [S_DATA_EOS] = {"eos", STRATA_MSG_DATA, 34},
     [S_DATA_PARITY] = {"parity", STRATA_MSG_DATA, 34 + 1402},
-    [S_HB] = {"typical", STRATA_MSG_HEARTBEAT, 78 + 4 * 28 + 3 * 25},
-    [S_HB_MAX] = {"max", STRATA_MSG_HEARTBEAT, 78 + 16 * 28 + 37 * 25},
-    [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 78},
-    [S_HB_EC] = {"ec", STRATA_MSG_HEARTBEAT, 78 + 24 * 28 + 28 * 25},
+    [S_HB] = {"typical", STRATA_MSG_HEARTBEAT, 79 + 4 * 28 + 3 * 25},
+    [S_HB_MAX] = {"max", STRATA_MSG_HEARTBEAT, 79 + 16 * 28 + 37 * 25},
+    [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 79},
+    [S_HB_EC] = {"ec", STRATA_MSG_HEARTBEAT, 79 + 24 * 28 + 28 * 25},
     [S_JOIN] = {"typical", STRATA_MSG_JOIN, 24 + 4 + 7},
     [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 24 + 64 + 32},
     [S_JOIN_REPLY] = {"typical", STRATA_MSG_JOIN_REPLY, 42},
@@ -1262,14 +1264,14 @@ static void test_sizes_fit(void)
      * instruction does; the maximal heartbeat (16 parents, 64 children)
      * does not, so the datagram limit caps its children (protocol.md 3.2). */
     CHECK(62 + 64 * 14 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 24 * 28 + 28 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 24 * 28 + 29 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 24 * 28 + 28 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 24 * 28 + 29 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(34 + 1402 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 16 * 28 + 64 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 16 * 28 + 37 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 16 * 28 + 38 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 0 * 28 + 55 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(78 + 0 * 28 + 56 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 16 * 28 + 64 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 16 * 28 + 37 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 16 * 28 + 38 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 0 * 28 + 55 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(79 + 0 * 28 + 56 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(34 + 1400 + 64 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK_EQ_INT(strata_wire_hb_max_children(16), 37);
     CHECK_EQ_INT(strata_wire_hb_max_children(4), 51);
@@ -1312,7 +1314,7 @@ static void test_sizes_fit(void)
     m.heartbeat.n_children = 55;
     for (size_t i = 0; i < 55; i++)
         m.heartbeat.children[i].substream = 15;
-    CHECK_EQ_INT(strata_wire_encode_heartbeat(buf, sizeof buf, &m.heartbeat), 78 + 55 * 25);
+    CHECK_EQ_INT(strata_wire_encode_heartbeat(buf, sizeof buf, &m.heartbeat), 79 + 55 * 25);
     m.heartbeat.n_children = 56;
     CHECK_EQ_INT(strata_wire_encode_heartbeat(buf, sizeof buf, &m.heartbeat), STRATA_ERR_INVAL);
 }
@@ -1542,8 +1544,8 @@ typedef struct patch {
     const char *what;
 } patch;
 
-/* Offsets of heartbeat entries: parents at 78, children after them. */
-#define HB_CHILD(np, i) (78 + 28 * (np) + 25 * (i))
+/* Offsets of heartbeat entries: parents at 79, children after them. */
+#define HB_CHILD(np, i) (79 + 28 * (np) + 25 * (i))
 
 static const patch patches[] = {
     {S_DATA, 4, 8, 0, STRATA_ERR_RANGE, "data: zero channel"},
@@ -1574,6 +1576,8 @@ static const patch patches[] = {
     {S_HB, 76, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 parents"},
     {S_HB, 77, 1, 65, STRATA_ERR_RANGE, "heartbeat: 65 children"},
     {S_HB, 77, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 children"},
+    {S_HB, 78, 1, 5, STRATA_ERR_RANGE, "heartbeat: level 5"},
+    {S_HB, 78, 1, 255, STRATA_ERR_RANGE, "heartbeat: level 255"},
     {S_HB_MAX, 77, 1, 38, STRATA_ERR_RANGE, "heartbeat: 16 parents + 38 children > 1472"},
     {S_HB_MIN, 77, 1, 56, STRATA_ERR_RANGE, "heartbeat: 56 children > 1472"},
     {S_HB, HB_CHILD(4, 1), 8, 0, STRATA_ERR_RANGE, "heartbeat: zero child"},
