@@ -163,7 +163,8 @@ static void write_topology(control_daemon *d)
         else if (e[i].role == STRATA_ROLE_RELAY)
             snprintf(p + off, (size_t)(400 - off), " (relay)");
     }
-    qsort(lines, n, sizeof *lines, cmp_line);
+    if (n > 1)
+        qsort(lines, n, sizeof *lines, cmp_line);
     char *out = malloc(n * 400 + 1);
     size_t len = 0;
     for (size_t i = 0; out && i < n; i++)

@@ -196,7 +196,7 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
 uint32_t ctl_headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d)
 {
     uint32_t budget = headed_region_kbps(c, d, ch->rate_kbps);
-    if (c->levels != STRATA_LEVELS_THREE)
+    if (!ec_levels(c))
         return budget;
     uint32_t need = strata_dcm_source_need_kbps(d);
     if (ctl_is_relay_cluster(c, d)) {
@@ -289,7 +289,7 @@ void ctl_direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d
 {
     if (!ch->backbone || d == ch->backbone || !ch->source.v)
         return;
-    if (c->levels == STRATA_LEVELS_THREE && ctl_has_heads(c, d)) {
+    if (ec_levels(c) && ctl_has_heads(c, d)) {
         /* Its budget follows what its trees need (headed_budget_kbps). */
         uint32_t b = ctl_headed_budget_kbps(c, ch, d);
         if (b != strata_dcm_source_budget_kbps(d))

@@ -166,6 +166,7 @@ static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
 typedef struct feeder_vote {
     strata_dcm *d;
     uint8_t s;
+    uint32_t links; /* once counted: the root children of (d, s) under its feeder */
     uint64_t feeder;
 } feeder_vote;
 
@@ -227,7 +228,7 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
                 continue;
             const ctl_node *f = ctl_member_get(c, p, ch->id);
             if (f && f->restoring && f->dcm != m->dcm && n < cap)
-                v[n++] = (feeder_vote){m->dcm, s, p.v};
+                v[n++] = (feeder_vote){.d = m->dcm, .s = s, .feeder = p.v};
         }
     }
     if (v)
@@ -246,8 +247,9 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
             j = k;
         }
         ctl_node *f = ctl_member_get(c, (strata_node_id){v[best].feeder}, ch->id);
-        if (f)
-            take_feeder(c, ch, v[best].d, v[best].s, f);
+        if (f && take_feeder(c, ch, v[best].d, v[best].s, f))
+            for (size_t k = i; k < j; k++)
+                v[k].links = (uint32_t)best_n; /* the root children it had */
         i = j;
     }
     /* A preferred node no root child named (its region has no other member
@@ -272,12 +274,19 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
         }
     }
     /* Each cluster fed by them restores under the root budget they give it
-     * (as ctl_push_roots will set it), so that the restored root children
-     * fit and stay. */
-    for (size_t i = 0; ch->source.v && i < n; i++)
-        if (i == 0 || v[i].d != v[i - 1].d)
-            strata_dcm_set_source(v[i].d, ch->source, ch->source_addr, ch->rate_kbps,
-                                  ctl_headed_budget_kbps(c, ch, v[i].d));
+     * (as ctl_push_roots will set it), but with room for as many root
+     * children a tree as it had, so that the restored ones fit and stay. */
+    for (size_t i = 0; ch->source.v && i < n;) {
+        uint32_t links = 0;
+        size_t j = i;
+        for (; j < n && v[j].d == v[i].d; j++)
+            links = v[j].links > links ? v[j].links : links;
+        uint32_t budget = ctl_headed_budget_kbps(c, ch, v[i].d);
+        uint32_t room = strata_dcm_root_links_kbps(v[i].d, links);
+        strata_dcm_set_source(v[i].d, ch->source, ch->source_addr, ch->rate_kbps,
+                              room > budget ? room : budget);
+        i = j;
+    }
     strata_mem_free(c->alloc, v);
 }
 
