@@ -214,9 +214,20 @@ static uint64_t push_cluster_roots(strata_control *c, ctl_channel *ch, strata_dc
 {
     int headed = ctl_has_heads(c, d);
     uint32_t budget;
-    if (headed)
+    if (headed) {
         budget = ctl_headed_budget_kbps(c, ch, d);
-    else if (ch->backbone)
+        if (c->keep_root_links) {
+            /* Just restored (control_restart.c): the root children its
+             * feeders had stay theirs; the next change resizes the budget. */
+            uint64_t most = 0;
+            for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+                uint64_t l = strata_dcm_child_links(d, STRATA_MTREE_SOURCE, 1u << s);
+                most = l > most ? l : most;
+            }
+            uint32_t had = strata_dcm_root_links_kbps(d, (unsigned)most);
+            budget = had > budget ? had : budget;
+        }
+    } else if (ch->backbone)
         budget = direct_region_kbps(ch, d, needs);
     else
         budget = ch->source_upload_kbps;

@@ -383,6 +383,10 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
                 ctl_channel_maybe_release(c, ch);
         }
     }
+    /* The root budgets are state no heartbeat reports: computed afresh
+     * they could move restored root children, so this once they keep room
+     * for those (ctl_push_roots). */
+    c->keep_root_links = 1;
     for (size_t i = 0; i < c->channels.count; i++) {
         ctl_channel *ch = c->channels.items[i];
         if (!ch->backbone && ch->ndcms >= 2) {
@@ -398,6 +402,7 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
         ctl_push_roots(c, ch, now);
         ctl_flush_channel(c, ch, now);
     }
+    c->keep_root_links = 0;
     /* What came back as it was: each reported parent that is the member's
      * parent now, the source or a feeder named by its id as the node
      * knows it (a flooding member reports none). */

@@ -14,9 +14,10 @@
 # LEVELS=L REGIONS=N (not in ctest yet): the control center runs --levels
 # L with the peers spread over N labelled regions, so that the rebuilt
 # topology must also hold each region's preferred nodes, its clusters and
-# the feeder of every tree. With LEVELS=3 REGIONS=2, 22 of 30 memberships
-# came back the same: a cluster's root budget is state no heartbeat
-# reports, and the restored one, computed afresh, moves some root children.
+# the feeder of every tree. With LEVELS=3 REGIONS=2, 22 to 27 of 30
+# memberships came back the same (runs of session 10): common members
+# restored as root children instead of under the common members they
+# had (not yet understood).
 . "$(dirname "$0")/lib.sh"
 
 LEVELS=${LEVELS:-}
@@ -64,10 +65,14 @@ wait_for_line "$WORK/source_live.out" '^strata source ' 10 || fail "live source 
 wait_for_line "$WORK/source_file.out" '^strata source ' 10 || fail "file source not ready"
 
 sleep "$KILL_AFTER_S"
-# The topology the control center last wrote (once a second): let it
-# write one more after the last change, then kill it.
-sleep 1.2
-cp "$WORK/topology.txt" "$WORK/topology-before.txt"
+# The topology the control center last wrote (once a second): killed once
+# two writes in a row agree, so that the nodes follow what the file says
+# (a change just before would still be on its way to them).
+for ((try = 0; try < 10; try++)); do
+    cp "$WORK/topology.txt" "$WORK/topology-before.txt"
+    sleep 1.2
+    cmp -s "$WORK/topology.txt" "$WORK/topology-before.txt" && break
+done
 kill -KILL "$CONTROL_PID"
 wait "$CONTROL_PID" 2>/dev/null || true
 mv "$WORK/control.json" "$WORK/control-before.json"
