@@ -889,7 +889,9 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
  * Stalls (SPEC C13): substream s's parent stopped delivering when the
  * member's last_rx_seq for s stood still for stall_ns while its other
  * substreams advanced by at least 2k packets. Each baseline belongs to one
- * tree parent, so a new parent gets a full stall_ns before it is judged. */
+ * tree parent, so a new parent gets a full stall_ns before it is judged.
+ * A parity tree without a feeder carries nothing (the source sends no
+ * parity): its parents are never judged. */
 
 static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const strata_node_id *tp,
                         const strata_msg_heartbeat *hb, uint64_t now, strata_dcm_heard *out)
@@ -921,6 +923,8 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
         }
         if (tp[s].v == 0 || hb->parents[s].parent.v != tp[s].v)
             continue; /* no parent, or the node has not applied it yet */
+        if (s >= d->k && d->sub_root[s].node.v == 0)
+            continue; /* a parity tree the source roots: it sends no parity */
         if (now < st->since_ns || now - st->since_ns < d->stall_ns)
             continue;
         if (other < st->other_base || other - st->other_base < 2u * d->k)

@@ -1008,6 +1008,37 @@ static void test_ec_cluster(void)
         CHECK_EQ_INT(heard.resend, 1);
     }
     CHECK(interior_parity > 0); /* the parity trees have interior members too */
+    /* Parity tree 0 (substream K) has no feeder: the source sends no
+     * parity, so a member whose parity stands still there while the data
+     * advance has no stalled parent. Parity tree 1 is fed: the same
+     * standing still there is a stall. */
+    for (int fed = 0; fed < 2; fed++) {
+        uint8_t s = (uint8_t)(K + fed);
+        uint64_t who = 0;
+        for (uint64_t id = 1; id <= N && !who; id++) {
+            strata_node_id p = strata_dcm_parent_id(d, (strata_node_id){id}, s);
+            if (p.v && p.v != SRC && p.v != ROOT && p.v != STRATA_MTREE_SOURCE.v)
+                who = id; /* below another member, which could be judged */
+        }
+        CHECK(who != 0);
+        strata_msg_heartbeat hb;
+        memset(&hb, 0, sizeof hb);
+        hb.node.v = who;
+        hb.n_parents = TREES;
+        strata_node_id tp[TREES];
+        strata_dcm_parent_ids(d, hb.node, tp, TREES);
+        strata_dcm_heard heard;
+        int moved = 0;
+        for (unsigned beat = 0; beat < 8 && who; beat++) {
+            for (int x = 0; x < TREES; x++) {
+                hb.parents[x].parent = tp[x];
+                hb.parents[x].last_rx_seq = x == s ? 7 : 100 + 2u * K * beat;
+            }
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_S(100u + beat), &heard), 0);
+            moved += heard.reparented;
+        }
+        CHECK_EQ_INT(moved > 0, fed);
+    }
     /* Departures keep every member in every tree. */
     for (uint64_t id = 1; id <= N; id += 4)
         CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){id}), 0);
