@@ -524,6 +524,7 @@ static int join_in_window(strata_control *c, const strata_msg_join *j, ctl_chann
     r->region_len = (uint8_t)region_len;
     rec->restoring = 1;
     member_insert(c, rec);
+    share_uploads(c, rec->host, rec, now); /* the node's other channels give way, as it joins */
     c->peers++;
     c->joins++;
     send_join_reply(c, from, j, ch->id, ch, STRATA_JOIN_OK, r->dcm);
@@ -562,6 +563,7 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
         rec->dcm = into;
         rec->restoring = 1;
         member_insert(c, rec);
+        share_uploads(c, rec->host, rec, now);
         c->peers++;
         c->joins++;
         send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, strata_dcm_id_of(into));

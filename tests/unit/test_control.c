@@ -2004,6 +2004,73 @@ static void test_restart_keeps_levels(void)
     }
 }
 
+/* The same through two channels with levels 3 (the shape of
+ * tests/e2e/test_control_restart.sh): half the nodes in both channels,
+ * sharing their upload by priority, the rest in the first only. */
+static void test_restart_keeps_two_channels(void)
+{
+    static char before[MAXN][160], after[MAXN][160];
+    static const uint32_t caps[6] = {6000, 3000, 1000, 0, 2000, 500};
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_THREE;
+    net *t = net_new(&cfg);
+    fnode *s1 = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    fnode *s2 = add_node(t, 9001, 0xc0a80002u, STRATA_ROLE_SOURCE, 0, NULL);
+    s2->channel = "film";
+    s2->rate_kbps = 2000;
+    send_join(t, s1);
+    send_join(t, s2);
+    fnode *all[MAXN];
+    int n = 0;
+    for (int i = 0; i < 20; i++) {
+        uint32_t ip = 0x0a000100u + (uint32_t)i;
+        if (i % 2 == 0) {
+            fnode *a = add_node(t, 1 + (uint64_t)i, ip, STRATA_ROLE_PEER, 40000, "eu");
+            fnode *b = add_node(t, 1 + (uint64_t)i, ip, STRATA_ROLE_PEER, 40000, "eu");
+            b->addr = a->addr;
+            b->channel = "film";
+            b->priority = 1;
+            all[n++] = a;
+            all[n++] = b;
+        } else {
+            all[n++] = add_node(t, 1 + (uint64_t)i, ip, STRATA_ROLE_PEER, caps[i % 6], "eu");
+        }
+    }
+    for (int i = 0; i < n; i++)
+        send_join(t, all[i]);
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    size_t nb = hierarchy_lines(t->c, before, MAXN);
+    strata_control_del(t->c);
+    t->now += STRATA_S(2);
+    t->c = strata_control_new(&cfg, NULL, t->now);
+    tick(t);
+    send_join(t, s2);
+    for (int i = n - 1; i >= 0; i--)
+        send_join(t, all[i]);
+    send_join(t, s1);
+    strata_control_status st;
+    for (int i = 0; i < 12; i++) {
+        tick_delivering(t, NULL);
+        strata_control_get_status(t->c, &st);
+        if (!st.recovering)
+            break;
+    }
+    size_t na = hierarchy_lines(t->c, after, MAXN);
+    CHECK_EQ_U64(na, nb);
+    size_t same = 0;
+    for (size_t i = 0; i < na && i < nb; i++) {
+        if (strcmp(before[i], after[i]) == 0)
+            same++;
+        else if (getenv("STRATA_TEST_VERBOSE"))
+            fprintf(stderr, "  two channels: %s -> %s\n", before[i], after[i]);
+    }
+    fprintf(stderr, "  two channels, levels 3: %zu of %zu memberships as before, %llu of %llu edges\n",
+            same, nb, (unsigned long long)st.restored_edges, (unsigned long long)st.reported_edges);
+    CHECK_EQ_U64(same, nb);
+    net_del(t);
+}
+
 /* Two regions, so two regional DCMs (ids 1 and 2) and a backbone: after a
  * restart the members of the second region come back first, and still
  * each regional DCM is back under its logical id, the one its members
@@ -2655,6 +2722,7 @@ int main(void)
     test_restart_waits_for_source();
     test_restart_keeps_dcm_ids();
     test_restart_keeps_levels();
+    test_restart_keeps_two_channels();
     test_recruit();
     test_bad_input();
     test_all_dead();
