@@ -520,6 +520,8 @@ static int join_in_window(strata_control *c, const strata_msg_join *j, ctl_chann
         send_join_reply(c, from, j, ch->id, NULL, STRATA_JOIN_OVERLOADED, (strata_dcm_id){0});
         return 1;
     }
+    if (r->n_parents && !r->region_len)
+        c->window_joined++; /* one more of the nodes heard from before */
     memcpy(r->region, region, region_len);
     r->region_len = (uint8_t)region_len;
     rec->restoring = 1;

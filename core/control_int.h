@@ -157,6 +157,8 @@ struct strata_control {
     uint64_t recover_limit;      /* ... which waits for sources until then at the latest */
     int recovered;               /* a window was opened once: never again */
     int keep_root_links;         /* while a window closes: restored root children stay */
+    size_t window_heard;         /* nodes heard from before in the window (reports) ... */
+    size_t window_joined;        /* ... and those of them that joined again */
     ptab reports;                /* ctl_report by ctl_member_key, during the window */
     uint64_t next_scan_ns;
     uint64_t next_eval_ns; /* levels = mesh: the next evaluation of the preferred nodes */

@@ -12,8 +12,10 @@
  *
  * Such a heartbeat also opens a recovery window of RESTART_WINDOW_HEARTBEATS
  * intervals (every live node heartbeats, hears UNKNOWN and joins again
- * within it), longer while a channel's source is not back (up to
- * RESTART_SOURCE_WAIT_HEARTBEATS): the trees are restored at the rate the
+ * within it), longer while more than 1 % of the nodes heard from before
+ * have not joined yet (one that joined after it closed would be placed
+ * afresh) and while a channel's source is not back (up to
+ * RESTART_SOURCE_WAIT_HEARTBEATS in all): the trees are restored at the rate the
  * source announces and with the upload shares that rate gives nodes in
  * several channels, so that its JOIN does not rebuild them. The control
  * center keeps what each unknown node reports of its parents (a report),
@@ -71,6 +73,10 @@ void ctl_keep_report(strata_control *c, const strata_msg_heartbeat *hb)
     ctl_report *r = ctl_window_report(c, hb->node, hb->channel);
     if (!r)
         return;
+    if (r->n_parents == 0) {
+        c->window_heard++;
+        c->window_joined += r->region_len != 0; /* its JOIN came first */
+    }
     if (hb->dcm.v) {
         r->dcm = hb->dcm;
         r->level = hb->level;
@@ -82,6 +88,7 @@ void ctl_keep_report(strata_control *c, const strata_msg_heartbeat *hb)
 
 static void drop_reports(strata_control *c)
 {
+    c->window_heard = c->window_joined = 0;
     for (size_t i = 0; i < c->reports.count; i++)
         strata_mem_free(c->alloc, c->reports.items[i]);
     ctl_ptab_free(&c->reports, c->alloc);
