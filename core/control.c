@@ -286,8 +286,7 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
         /* It waits (see control_restart.c) for a channel's source, and
          * for the nodes heard from before to join again. */
         if (now < c->recover_limit &&
-            (ctl_source_missing(c) ||
-             c->window_heard - c->window_joined > c->window_heard / 100))
+            (ctl_source_missing(c) || c->window_heard - c->window_joined > c->window_heard / 100))
             c->recover_until = deadline(now, c->hb_ns); /* see control_restart.c */
         else
             ctl_finish_recovery(c, now);
