@@ -81,14 +81,17 @@ int strata_wire_peek_channel(const uint8_t *buf, size_t buflen, strata_channel_i
         return type;
     size_t off;
     switch (type) {
-    case STRATA_MSG_DATA: /* 3.1 */
+    case STRATA_MSG_DATA:          /* 3.1 */
+    case STRATA_MSG_MANIFEST:      /* 3.11.1 */
+    case STRATA_MSG_PARITY_HASHES: /* 3.11.3 */
         off = 4;
         break;
     case STRATA_MSG_INSTRUCTION: /* 3.4 */
         off = 8;
         break;
-    case STRATA_MSG_JOIN_REPLY:     /* 3.3.2 */
-    case STRATA_MSG_REPAIR_REQUEST: /* 3.7 */
+    case STRATA_MSG_JOIN_REPLY:       /* 3.3.2 */
+    case STRATA_MSG_REPAIR_REQUEST:   /* 3.7 */
+    case STRATA_MSG_MANIFEST_REQUEST: /* 3.11.2 */
         off = 12;
         break;
     default:
