@@ -37,13 +37,16 @@ def main() -> None:
     garbage = bytes([0xEE]) * 1316
     while time.monotonic() - start < seconds:
         # The live edge advances ~380 packets a second at 4 Mbit/s: forge a
-        # window around it, and an end of stream inside it.
+        # window from around it to 1.5 s ahead (a slow start of this script
+        # or of the stream leaves enough of it ahead of the real edge), and
+        # ends of stream inside it.
         edge = int((time.monotonic() - start) * 380)
-        for seq in range(max(0, edge - 40), edge + 200, 7):
+        for seq in range(max(0, edge - 20), edge + 600, 13):
             sock.sendto(data(channel, seq, k, 0, garbage), (host, int(port)))
             sent += 1
-        sock.sendto(data(channel, edge + 50, k, 0x02, b""), (host, int(port)))
-        sent += 1
+        for ahead in (50, 300):
+            sock.sendto(data(channel, edge + ahead, k, 0x02, b""), (host, int(port)))
+            sent += 1
         time.sleep(max(0.0, 40 / rate))
     print(sent)
 
