@@ -170,6 +170,18 @@ static void ask_root_lists(strata_peer *p, const strata_manifest_entry *e)
     }
 }
 
+/* What the verifier said of a manifest or a hash list: 1 new, 0 held
+ * already (a copy from another neighbour, or the answer to a repeated
+ * ask), or why it is dropped (a forgery is counted). */
+static int taken(strata_peer *p, int err)
+{
+    if (err == STRATA_ERR_EXISTS)
+        return 0;
+    if (err == STRATA_ERR_FORGED)
+        p->st.forged_manifests++;
+    return err ? err : 1;
+}
+
 int strata_peer_sign_manifest(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
                               uint64_t now)
 {
@@ -183,12 +195,8 @@ int strata_peer_sign_manifest(strata_peer *p, strata_addr from, const uint8_t *b
     if (err)
         return err;
     const strata_manifest_entry *e;
-    err = strata_verify_manifest(&p->ver, buf, len, &e);
-    if (err == STRATA_ERR_EXISTS)
-        return 0; /* a copy from another neighbour, or an answer to a repeated ask */
-    if (err == STRATA_ERR_FORGED)
-        p->st.forged_manifests++;
-    if (err)
+    err = taken(p, strata_verify_manifest(&p->ver, buf, len, &e));
+    if (err <= 0)
         return err;
     p->st.manifests_rx++;
     uint64_t last = m.count ? m.first_seq + m.count - 1 : m.first_seq;
@@ -210,12 +218,8 @@ int strata_peer_sign_parity_list(strata_peer *p, strata_addr from, const uint8_t
         ph.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
     unsigned index;
-    err = strata_verify_parity_list(&p->ver, buf, len, p->k, &index);
-    if (err == STRATA_ERR_EXISTS)
-        return 0;
-    if (err == STRATA_ERR_FORGED)
-        p->st.forged_manifests++;
-    if (err)
+    err = taken(p, strata_verify_parity_list(&p->ver, buf, len, p->k, &index));
+    if (err <= 0)
         return err;
     p->st.parity_lists_rx++;
     const strata_manifest_entry *e = strata_manifest_store_exact(&p->ver.store, ph.first_seq,

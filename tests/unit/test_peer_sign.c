@@ -114,6 +114,34 @@ static void run(net *n, uint64_t until)
     }
 }
 
+/* The K instructions of node i (0: the source, feeding child), epoch, with
+ * its parent and its one child (0: none). */
+static void instruct(net *n, uint32_t i, uint32_t epoch, uint32_t parent, uint32_t child)
+{
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    for (uint8_t sub = 0; sub < K; sub++) {
+        strata_msg_instruction m;
+        memset(&m, 0, sizeof m);
+        m.dcm.v = 1;
+        m.channel = chan();
+        m.node = ref_of(i).node;
+        m.epoch = epoch;
+        m.k = K;
+        m.substream = sub;
+        m.algorithm = STRATA_ALG_TREE;
+        if (i != 0)
+            m.parent = ref_of(parent);
+        m.source = ref_of(0);
+        m.n_children = child ? 1 : 0;
+        m.children[0] = ref_of(child);
+        int len = strata_wire_encode_instruction(b, sizeof b, &m);
+        if (i == 0)
+            strata_source_handle_datagram(n->src, CONTROL, b, (size_t)len, n->now);
+        else
+            strata_peer_handle_datagram(n->peer[i], CONTROL, b, (size_t)len, n->now);
+    }
+}
+
 static void control_to_source(net *n, uint8_t sign)
 {
     strata_source_config cfg;
@@ -131,22 +159,7 @@ static void control_to_source(net *n, uint8_t sign)
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     int len = strata_wire_encode_join_reply(b, sizeof b, &r);
     strata_source_handle_datagram(n->src, CONTROL, b, (size_t)len, n->now);
-    for (uint8_t sub = 0; sub < K; sub++) {
-        strata_msg_instruction m;
-        memset(&m, 0, sizeof m);
-        m.dcm.v = 1;
-        m.channel = chan();
-        m.node = cfg.node;
-        m.epoch = 1;
-        m.k = K;
-        m.substream = sub;
-        m.algorithm = STRATA_ALG_TREE;
-        m.source = ref_of(0);
-        m.n_children = 1;
-        m.children[0] = ref_of(1);
-        len = strata_wire_encode_instruction(b, sizeof b, &m);
-        strata_source_handle_datagram(n->src, CONTROL, b, (size_t)len, n->now);
-    }
+    instruct(n, 0, 1, 0, 1);
     capture_outbox(strata_source_outbox(n->src), &n->cap); /* its JOIN */
     sent_clear(&n->cap);
 }
@@ -173,23 +186,7 @@ static void add_peer(net *n, uint32_t i, int keyed, uint32_t parent, uint32_t ch
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     int len = strata_wire_encode_join_reply(b, sizeof b, &r);
     strata_peer_handle_datagram(n->peer[i], CONTROL, b, (size_t)len, n->now);
-    for (uint8_t sub = 0; sub < K; sub++) {
-        strata_msg_instruction m;
-        memset(&m, 0, sizeof m);
-        m.dcm.v = 1;
-        m.channel = chan();
-        m.node = cfg.node;
-        m.epoch = 1;
-        m.k = K;
-        m.substream = sub;
-        m.algorithm = STRATA_ALG_TREE;
-        m.parent = ref_of(parent);
-        m.source = ref_of(0);
-        m.n_children = child ? 1 : 0;
-        m.children[0] = ref_of(child);
-        len = strata_wire_encode_instruction(b, sizeof b, &m);
-        strata_peer_handle_datagram(n->peer[i], CONTROL, b, (size_t)len, n->now);
-    }
+    instruct(n, i, 1, parent, child);
 }
 
 static void net_free(net *n)
@@ -236,8 +233,9 @@ static void forge(net *n, uint32_t i, uint64_t seq, uint8_t flags, uint64_t send
     strata_peer_handle_datagram(n->peer[i], FORGER, b, (size_t)len, n->now);
 }
 
-/* Did peer i ever send B a datagram with this payload byte? Checked by
- * what B played and stored. */
+/* Forgeries at A from another address, before the stream, during it and
+ * after its end: A and B play the input byte for byte and end once, A
+ * counts the forgeries, B sees none of them (A relayed none). */
 static void test_forgeries(void)
 {
     static net n;
@@ -326,24 +324,7 @@ static void test_late_joiner(void)
     stream_input(&n, in, 100 * PAYLOAD + 50, 300);
     /* C joins under B; B now feeds it. */
     add_peer(&n, 3, 1, 2, 0, 1);
-    strata_msg_instruction m;
-    memset(&m, 0, sizeof m);
-    m.dcm.v = 1;
-    m.channel = chan();
-    m.node = ref_of(2).node;
-    m.epoch = 2;
-    m.k = K;
-    m.algorithm = STRATA_ALG_TREE;
-    m.parent = ref_of(1);
-    m.source = ref_of(0);
-    m.n_children = 1;
-    m.children[0] = ref_of(3);
-    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    for (uint8_t sub = 0; sub < K; sub++) {
-        m.substream = sub;
-        int len = strata_wire_encode_instruction(b, sizeof b, &m);
-        strata_peer_handle_datagram(n.peer[2], CONTROL, b, (size_t)len, n.now);
-    }
+    instruct(&n, 2, 2, 1, 3);
     stream_input(&n, in + 100 * PAYLOAD + 50, sizeof in - 100 * PAYLOAD - 50, 600);
     CHECK_EQ_INT(strata_source_finish(n.src, n.now), 0);
     run(&n, n.now + MS(3000));
