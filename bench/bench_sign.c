@@ -177,7 +177,7 @@ static double run_verify(const signed_stream *ss, int parity, const uint8_t *con
             for (unsigned i = 0; parity && i < N; i++) {
                 unsigned index;
                 strata_verify_parity_list(&v, ss->list[batch][i]->data, ss->list[batch][i]->len,
-                                          K, &index);
+                                          K, from, &index);
             }
             for (uint64_t g = seq + 1 - STRATA_MANIFEST_MAX_PACKETS; parity && g <= seq; g += K)
                 for (unsigned i = 0; i < N; i++) {

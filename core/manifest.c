@@ -289,6 +289,11 @@ static strata_manifest_entry *nth_newest(const strata_manifest_store *s, size_t 
     return &s->items[(s->next + s->cap - 1 - i) % s->cap];
 }
 
+const strata_manifest_entry *strata_manifest_store_newest(const strata_manifest_store *s, size_t i)
+{
+    return nth_newest(s, i);
+}
+
 strata_manifest_entry *strata_manifest_store_exact(strata_manifest_store *s, uint64_t first_seq,
                                                    uint8_t count)
 {

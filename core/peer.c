@@ -678,6 +678,7 @@ static int take_packet(strata_peer *p, const strata_msg_data *m, strata_addr fro
      * it for the same reason we did. */
     strata_relay_data(&p->relay, sub, e, from,
                       origin == TAKE_REBUILT ? STRATA_RELAY_REBUILT : STRATA_RELAY_RECEIVED, now);
+    strata_peer_sign_stored(p, now);
     return 0;
 }
 
@@ -695,6 +696,7 @@ static int take_rebuilt(void *user, const strata_msg_data *m, uint64_t now)
     int err = strata_peer_sign_rebuilt(p, m);
     if (err)
         return err;
+
     const strata_addr nobody = {0, 0};
     return take_packet(p, m, nobody, 0, TAKE_REBUILT, now);
 }

@@ -98,6 +98,7 @@ struct strata_peer {
     /* Signed channels (peer_sign.c): the verifier, set up at start with a
      * key (keyed), or at the first manifest without one (has_ver only). */
     int keyed, has_ver;
+    int releasing, release_again; /* see release() in peer_sign.c */
     strata_verify ver;
     uint8_t channel_pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES];
     uint64_t verify_wait_ns;
@@ -134,6 +135,9 @@ int strata_peer_sign_parity_list(strata_peer *p, strata_addr from, const uint8_t
                                  uint64_t now);
 int strata_peer_sign_request(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
                              uint64_t now);
+/* A data packet was stored: a parity hash list this node owes the parity
+ * trees it roots may now be made. */
+void strata_peer_sign_stored(strata_peer *p, uint64_t now);
 void strata_peer_sign_timeout(strata_peer *p, uint64_t now);
 uint64_t strata_peer_sign_next_timeout(const strata_peer *p);
 

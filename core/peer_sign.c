@@ -121,13 +121,26 @@ static void take_released(void *user, const uint8_t *buf, size_t len, strata_add
         strata_peer_drop(p, now, err, STRATA_MSG_DATA, from);
 }
 
+/* Releases what the held manifests and lists now vouch for. A packet
+ * taken may complete a batch whose list this node makes (make_lists),
+ * which vouches for more: that call comes back here while the verifier
+ * is releasing, and is run after it instead. */
 static void release(strata_peer *p, uint64_t now)
 {
-    uint64_t forged = 0;
-    strata_verify_release(&p->ver, p->k, take_released, p, now, &forged);
-    p->st.forged_packets += forged;
-    for (uint64_t i = 0; i < forged; i++)
-        strata_drop_count(&p->st.drops, STRATA_ERR_FORGED);
+    if (p->releasing) {
+        p->release_again = 1;
+        return;
+    }
+    p->releasing = 1;
+    do {
+        p->release_again = 0;
+        uint64_t forged = 0;
+        strata_verify_release(&p->ver, p->k, take_released, p, now, &forged);
+        p->st.forged_packets += forged;
+        for (uint64_t i = 0; i < forged; i++)
+            strata_drop_count(&p->st.drops, STRATA_ERR_FORGED);
+    } while (p->release_again);
+    p->releasing = 0;
 }
 
 /* Sends buf to every child of tree t but the sender; returns how many. */
@@ -157,17 +170,84 @@ static void send_request(strata_peer *p, strata_addr to, uint64_t seq, uint8_t p
         p->st.manifest_requests_sent++;
 }
 
-/* The parity trees this node roots (EC_TREE, no parent) get their lists
- * from the source: nobody above them has them. */
-static void ask_root_lists(strata_peer *p, const strata_manifest_entry *e)
+enum { LIST_BATCHES = 4 }; /* the newest manifests a root still makes lists for */
+
+/* Parity trees this node roots (EC_TREE, no parent): a bit per index. */
+static uint32_t rooted(const strata_peer *p)
 {
-    if (p->source.node.v == 0 || e->m.count == 0)
-        return;
-    for (unsigned i = 0; i < p->n && i < e->m.n_parity; i++) {
+    uint32_t mask = 0;
+    for (unsigned i = 0; i < p->n; i++) {
         const substream_state *s = &p->subs[p->k + i];
-        if (s->have && s->parent.node.v == 0 && !e->parity[i])
-            send_request(p, p->source.addr, e->m.first_seq, (uint8_t)(1u + i));
+        if (s->have && s->parent.node.v == 0)
+            mask |= 1u << i;
     }
+    return mask;
+}
+
+/* Makes list i of manifest e from the groups it covers, all held, and
+ * takes it as if received (the digest is checked then). Returns 0, or
+ * STRATA_ERR_TOO_FEW while a group is not whole. */
+static int make_list(strata_peer *p, const strata_manifest_entry *e, unsigned i, uint64_t now)
+{
+    strata_fec_encoder *enc = strata_relay_ec_encoder(&p->relay);
+    unsigned groups = strata_manifest_groups(e->m.first_seq, e->m.count, p->k);
+    uint64_t g0 = strata_manifest_first_group(e->m.first_seq, p->k);
+    for (uint64_t q = g0 * p->k; q < (g0 + groups) * p->k; q++) {
+        const strata_pktstore_entry *d = strata_pktstore_get(&p->store, q);
+        if (!d || (d->flags & STRATA_DATA_FLAG_EOS))
+            return STRATA_ERR_TOO_FEW;
+    }
+    uint8_t hashes[STRATA_MANIFEST_MAX_GROUPS * STRATA_MANIFEST_HASH_BYTES];
+    for (unsigned g = 0; g < groups; g++) {
+        const uint8_t *data[STRATA_FEC_MAX_DATA];
+        size_t len[STRATA_FEC_MAX_DATA];
+        for (unsigned j = 0; j < p->k; j++) {
+            const strata_pktstore_entry *d = strata_pktstore_get(&p->store, (g0 + g) * p->k + j);
+            data[j] = d->buf->data + d->payload_off;
+            len[j] = d->payload_len;
+        }
+        uint8_t sym[STRATA_FEC_MAX_SYMBOL_BYTES];
+        uint8_t *out[1] = {sym};
+        int n = enc ? strata_fec_encode(enc, p->k, data, len, i, 1, out, sizeof sym) : -1;
+        if (n < 0)
+            return n; /* no memory for the encoder: the members ask the source */
+        strata_msg_data m = {.channel = p->channel,
+                             .seq = (g0 + g) * p->k,
+                             .substream = (uint8_t)(p->k + i),
+                             .flags = STRATA_DATA_FLAG_PARITY,
+                             .payload_len = (uint16_t)n,
+                             .payload = sym};
+        strata_manifest_hash_packet(&m, hashes + (size_t)g * STRATA_MANIFEST_HASH_BYTES);
+    }
+    strata_msg_parity_hashes ph = {p->channel,     e->m.first_seq, e->m.count, p->k,
+                                   (uint8_t)i,     (uint8_t)groups, hashes};
+    uint8_t buf[STRATA_PARITY_HASHES_FIXED_BYTES + sizeof hashes];
+    int len = strata_manifest_encode_parity(buf, sizeof buf, &ph);
+    if (len < 0)
+        return len;
+    const strata_addr self = {0, 0};
+    return strata_peer_sign_parity_list(p, self, buf, (size_t)len, now);
+}
+
+/* The lists this node owes the parity trees it roots, for the newest
+ * manifests, once their groups are whole (see the top of this file). */
+static void make_lists(strata_peer *p, uint64_t now)
+{
+    uint32_t mask = p->has_ver && p->n ? rooted(p) : 0;
+    const strata_manifest_entry *e;
+    for (size_t b = 0; mask && b < LIST_BATCHES && (e = strata_manifest_store_newest(&p->ver.store, b));
+         b++) {
+        if (e->m.k != p->k || e->m.count == 0)
+            continue;
+        for (unsigned i = 0; i < p->n && i < e->m.n_parity; i++)
+            if ((mask & (1u << i)) && !e->parity[i] && make_list(p, e, i, now) == STRATA_ERR_TOO_FEW)
+                break; /* the other indexes need the same groups */
+    }
+}
+
+void strata_peer_sign_stored(strata_peer *p, uint64_t now)
+{
+    make_lists(p, now);
 }
 
 /* What the verifier said of a manifest or a hash list: 1 new, 0 held
@@ -201,7 +281,13 @@ int strata_peer_sign_manifest(strata_peer *p, strata_addr from, const uint8_t *b
     p->st.manifests_rx++;
     uint64_t last = m.count ? m.first_seq + m.count - 1 : m.first_seq;
     p->st.manifests_tx += send_down(p, (unsigned)(last % p->k), e->buf, from);
-    ask_root_lists(p, e);
+    /* Lists that outran it down their parity trees. */
+    strata_verify_early early;
+    while (strata_verify_take_early(&p->ver, m.first_seq, m.count, &early)) {
+        strata_peer_sign_parity_list(p, early.from, early.buf->data, early.buf->len, now);
+        strata_buf_unref(early.buf);
+    }
+    make_lists(p, now);
     if (p->keyed)
         release(p, now);
     return 0;
@@ -218,7 +304,10 @@ int strata_peer_sign_parity_list(strata_peer *p, strata_addr from, const uint8_t
         ph.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
     unsigned index;
-    err = taken(p, strata_verify_parity_list(&p->ver, buf, len, p->k, &index));
+    err = strata_verify_parity_list(&p->ver, buf, len, p->k, from, &index);
+    if (err == STRATA_VERIFY_WAITING)
+        return 0; /* it came before its manifest, which takes it */
+    err = taken(p, err);
     if (err <= 0)
         return err;
     p->st.parity_lists_rx++;

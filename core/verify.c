@@ -45,6 +45,9 @@ void strata_verify_free(strata_verify *v)
 {
     for (size_t i = 0; i < v->n; i++)
         strata_buf_unref(v->items[i].buf);
+    for (size_t i = 0; i < STRATA_VERIFY_EARLY_LISTS; i++)
+        if (v->early[i].buf)
+            strata_buf_unref(v->early[i].buf);
     strata_mem_free(v->alloc, v->items);
     strata_manifest_store_free(&v->store);
     memset(v, 0, sizeof *v);
@@ -95,6 +98,7 @@ int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k,
         .seq = m->seq,
         .need_seq = needed_seq(m, k),
         .substream = m->substream,
+        .parity = (m->flags & STRATA_DATA_FLAG_PARITY) != 0,
         .part = part_of(verdict, m, k),
         .since_ns = now,
         .ask_ns = add_ns(now, v->ask_after_ns),
@@ -122,15 +126,54 @@ int strata_verify_manifest(strata_verify *v, const uint8_t *buf, size_t len,
     return 0;
 }
 
+/* Keeps a list whose manifest has not come (a copy; the same bytes once). */
+static int keep_early(strata_verify *v, const uint8_t *buf, size_t len, strata_addr from)
+{
+    for (size_t i = 0; i < STRATA_VERIFY_EARLY_LISTS; i++) {
+        const strata_buf *b = v->early[i].buf;
+        if (b && b->len == len && memcmp(b->data, buf, len) == 0)
+            return STRATA_VERIFY_WAITING;
+    }
+    strata_buf *copy = strata_buf_copy(v->alloc, buf, len);
+    if (!copy)
+        return STRATA_ERR_NOMEM;
+    strata_verify_early *slot = &v->early[v->early_next];
+    if (slot->buf)
+        strata_buf_unref(slot->buf);
+    *slot = (strata_verify_early){copy, from};
+    v->early_next = (v->early_next + 1) % STRATA_VERIFY_EARLY_LISTS;
+    return STRATA_VERIFY_WAITING;
+}
+
+int strata_verify_take_early(strata_verify *v, uint64_t first_seq, uint8_t count,
+                             strata_verify_early *out)
+{
+    for (size_t i = 0; i < STRATA_VERIFY_EARLY_LISTS; i++) {
+        strata_msg_parity_hashes ph;
+        strata_verify_early *slot = &v->early[i];
+        if (!slot->buf || strata_manifest_decode_parity(slot->buf->data, slot->buf->len, &ph) < 0 ||
+            ph.first_seq != first_seq || ph.count != count)
+            continue;
+        *out = *slot;
+        slot->buf = NULL;
+        return 1;
+    }
+    return 0;
+}
+
 int strata_verify_parity_list(strata_verify *v, const uint8_t *buf, size_t len, unsigned k,
-                              unsigned *index)
+                              strata_addr from, unsigned *index)
 {
     strata_msg_parity_hashes ph;
     int err = strata_manifest_decode_parity(buf, len, &ph);
     if (err < 0)
         return err;
+    if (ph.k != k)
+        return STRATA_ERR_UNEXPECTED;
     strata_manifest_entry *e = strata_manifest_store_exact(&v->store, ph.first_seq, ph.count);
-    if (!e || ph.k != k || e->m.k != k)
+    if (!e)
+        return keep_early(v, buf, len, from);
+    if (e->m.k != k)
         return STRATA_ERR_UNEXPECTED;
     if (ph.index >= e->m.n_parity)
         return STRATA_ERR_FORGED;
@@ -151,6 +194,8 @@ int strata_verify_parity_list(strata_verify *v, const uint8_t *buf, size_t len, 
 static int cmp_pending(const void *a, const void *b)
 {
     const strata_verify_pending *x = a, *y = b;
+    if (x->parity != y->parity)
+        return x->parity < y->parity ? -1 : 1;
     if (x->seq != y->seq)
         return x->seq < y->seq ? -1 : 1;
     if (x->substream != y->substream)

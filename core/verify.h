@@ -11,7 +11,8 @@
  * and drops those it contradicts. A packet that has waited ask_after_ns
  * makes the peer ask for what it lacks (MANIFEST_REQUEST), again every
  * retry_ns, to one repair target after another. At wait_ns it is dropped
- * and counted (UNVERIFIED).
+ * and counted (UNVERIFIED). Data packets are released before parity
+ * symbols, so that a group whose packets are all there is not decoded.
  *
  * Bounds: at most cap packets wait, and at most CANDIDATES different
  * datagrams for one (seq, substream), so that a forger racing the real
@@ -31,6 +32,9 @@
 
 enum strata_verify_limits {
     STRATA_VERIFY_CANDIDATES = 2, /* different datagrams waiting for one (seq, substream) */
+    /* Parity hash lists kept until their manifest comes: a list can
+     * outrun the manifest, which follows another tree. */
+    STRATA_VERIFY_EARLY_LISTS = 16,
     STRATA_VERIFY_DEFAULT_WAIT_MS = 1500,
     STRATA_VERIFY_DEFAULT_ASK_AFTER_MS = 300,
     STRATA_VERIFY_DEFAULT_PENDING = 1024,
@@ -49,11 +53,18 @@ typedef struct strata_verify_pending {
     uint64_t seq;
     uint64_t need_seq; /* the seq whose manifest it needs */
     uint8_t substream;
+    uint8_t parity;    /* a parity symbol: released after the data */
     uint8_t part;      /* what it waits for (enum strata_manifest_part) */
     uint64_t since_ns; /* arrival */
     uint64_t ask_ns;   /* next ask */
     uint32_t asks;
 } strata_verify_pending;
+
+/* A parity hash list that came before its manifest. */
+typedef struct strata_verify_early {
+    strata_buf *buf; /* NULL: empty */
+    strata_addr from;
+} strata_verify_early;
 
 typedef struct strata_verify {
     const strata_alloc *alloc;
@@ -63,6 +74,8 @@ typedef struct strata_verify {
     strata_verify_pending *items;
     size_t n, cap;
     uint64_t wait_ns, ask_after_ns, retry_ns;
+    strata_verify_early early[STRATA_VERIFY_EARLY_LISTS]; /* a ring, oldest replaced */
+    size_t early_next;
 } strata_verify;
 
 /* Prepares a verifier: pk (NULL: a keyless node that only keeps
@@ -86,16 +99,23 @@ int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k,
 int strata_verify_manifest(strata_verify *v, const uint8_t *buf, size_t len,
                            const strata_manifest_entry **out);
 
-/* A PARITY_HASHES datagram for a cluster of k data trees: kept with its
- * manifest when its digest is the one the manifest signed. Returns 0 (and
- * the parity index in *index) when new, STRATA_ERR_EXISTS, an input error,
- * STRATA_ERR_UNEXPECTED (its manifest is not held, or k differs),
- * STRATA_ERR_FORGED or STRATA_ERR_NOMEM. */
+/* A PARITY_HASHES datagram for a cluster of k data trees, from `from`:
+ * kept with its manifest when its digest is the one the manifest signed.
+ * Returns 0 (and the parity index in *index) when new, STRATA_VERIFY_WAITING
+ * when its manifest is not held yet (a copy is kept for it, see
+ * strata_verify_take_early), STRATA_ERR_EXISTS, an input error,
+ * STRATA_ERR_UNEXPECTED (k differs), STRATA_ERR_FORGED or
+ * STRATA_ERR_NOMEM. */
 int strata_verify_parity_list(strata_verify *v, const uint8_t *buf, size_t len, unsigned k,
-                              unsigned *index);
+                              strata_addr from, unsigned *index);
+/* Takes out a list kept for the manifest (first_seq, count), which has
+ * come: returns 1 and moves it into *out (the caller then owns its
+ * reference), or 0. */
+int strata_verify_take_early(strata_verify *v, uint64_t first_seq, uint8_t count,
+                             strata_verify_early *out);
 
 /* Hands every waiting packet that the held manifests now vouch for to
- * take(user, ...), in (seq, substream) order, and drops those they
+ * take(user, ...), data in seq order and then parity symbols, and drops those they
  * contradict (counted in *forged). take must not call into the verifier.
  * Returns the number taken. */
 typedef void (*strata_verify_take_fn)(void *user, const uint8_t *buf, size_t len,

@@ -167,6 +167,8 @@ const strata_manifest_entry *strata_manifest_store_add(strata_manifest_store *s,
 /* The newest manifest whose packets include seq, or NULL. */
 const strata_manifest_entry *strata_manifest_store_find(const strata_manifest_store *s,
                                                         uint64_t seq);
+/* The i-th newest manifest held (0: the newest), or NULL. */
+const strata_manifest_entry *strata_manifest_store_newest(const strata_manifest_store *s, size_t i);
 /* The manifest that starts at first_seq and covers count packets, or NULL. */
 strata_manifest_entry *strata_manifest_store_exact(strata_manifest_store *s, uint64_t first_seq,
                                                    uint8_t count);

@@ -22,6 +22,8 @@ enum { K = 4, NP = 2, PAYLOAD = 200 };
 static uint8_t PK[crypto_sign_PUBLICKEYBYTES], SK[crypto_sign_SECRETKEYBYTES];
 static uint8_t OTHER_PK[crypto_sign_PUBLICKEYBYTES], OTHER_SK[crypto_sign_SECRETKEYBYTES];
 
+static const strata_addr NOBODY = {0, 0};
+
 static strata_channel_id chan(void)
 {
     return strata_channel_id_from_name("signed", 6);
@@ -361,8 +363,25 @@ static void test_parity(void)
     emit(&s, 64, MS(1));
     strata_verify v;
     CHECK_EQ_INT(strata_verify_init(&v, NULL, PK, 16, 64, MS(1500), MS(300), MS(150)), 0);
+    /* A list that outruns its manifest is kept (once) until it comes. */
+    strata_msg_manifest_request early_req = {{9}, chan(), 0, 1};
+    strata_buf *early = strata_manifest_store_answer(&s.signer.store, &early_req);
+    unsigned early_index;
+    strata_addr early_from = {7, 7};
+    CHECK_EQ_INT(strata_verify_parity_list(&v, early->data, early->len, K, early_from, &early_index),
+                 STRATA_VERIFY_WAITING);
+    CHECK_EQ_INT(strata_verify_parity_list(&v, early->data, early->len, K, early_from, &early_index),
+                 STRATA_VERIFY_WAITING);
+    strata_verify_early got;
+    CHECK_EQ_INT(strata_verify_take_early(&v, 64, 64, &got), 0);
     const strata_manifest_entry *e;
     CHECK_EQ_INT(strata_verify_manifest(&v, s.manifests[0], s.manifest_len[0], &e), 0);
+    CHECK_EQ_INT(strata_verify_take_early(&v, 0, 64, &got), 1);
+    CHECK(strata_addr_eq(got.from, early_from));
+    CHECK_EQ_INT(strata_verify_take_early(&v, 0, 64, &got), 0); /* kept once */
+    CHECK_EQ_INT(strata_verify_parity_list(&v, got.buf->data, got.buf->len, K, got.from, &early_index), 0);
+    CHECK_EQ_INT(early_index, 0);
+    strata_buf_unref(got.buf);
     strata_fec_encoder *enc = strata_fec_encoder_new(NULL);
     uint8_t pb[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     strata_msg_data pm;
@@ -384,10 +403,10 @@ static void test_parity(void)
     memcpy(lb, list->data, list->len);
     lb[30] ^= 1;
     unsigned index = 99;
-    CHECK_EQ_INT(strata_verify_parity_list(&v, lb, list->len, K, &index), STRATA_ERR_FORGED);
-    CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, 3, &index),
+    CHECK_EQ_INT(strata_verify_parity_list(&v, lb, list->len, K, NOBODY, &index), STRATA_ERR_FORGED);
+    CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, 3, NOBODY, &index),
                  STRATA_ERR_UNEXPECTED); /* another k */
-    CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, K, &index), 0);
+    CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, K, NOBODY, &index), 0);
     CHECK_EQ_INT(index, 1);
     uint64_t forged = 0;
     taken t = {0};
@@ -403,7 +422,7 @@ static void test_parity(void)
             if (i == 0) {
                 req.part = 1;
                 list = strata_manifest_store_answer(&s.signer.store, &req);
-                strata_verify_parity_list(&v, list->data, list->len, K, &index);
+                strata_verify_parity_list(&v, list->data, list->len, K, NOBODY, &index);
             }
             pn = parity_datagram(&s, enc, g, i, pb, sizeof pb, &pm);
             CHECK_EQ_INT(strata_manifest_store_judge(&v.store, &pm, K), STRATA_MANIFEST_OK);
@@ -601,7 +620,7 @@ static void test_batch_clock(void)
     CHECK_EQ_INT(strata_verify_manifest(&v, s.manifests[0], s.manifest_len[0], &e), 0);
     CHECK_EQ_INT(strata_verify_manifest(&v, s.manifests[1], s.manifest_len[1], &e), 0);
     unsigned index;
-    CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, K, &index), 0);
+    CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, K, NOBODY, &index), 0);
     strata_fec_encoder *enc = strata_fec_encoder_new(NULL);
     uint8_t pb[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     strata_msg_data pm;
