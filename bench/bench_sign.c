@@ -176,14 +176,14 @@ static double run_verify(const signed_stream *ss, int parity, const uint8_t *con
             strata_verify_release(&v, K, take, taken, seq, &forged);
             for (unsigned i = 0; parity && i < N; i++) {
                 unsigned index;
-                strata_verify_parity_list(&v, ss->list[batch][i]->data, ss->list[batch][i]->len,
-                                          K, from, &index);
+                strata_verify_parity_list(&v, ss->list[batch][i]->data, ss->list[batch][i]->len, K,
+                                          from, &index);
             }
             for (uint64_t g = seq + 1 - STRATA_MANIFEST_MAX_PACKETS; parity && g <= seq; g += K)
                 for (unsigned i = 0; i < N; i++) {
                     strata_msg_data pm;
-                    strata_wire_decode_data(symbols[(g / K) * N + i],
-                                            symbol_len[(g / K) * N + i], &pm);
+                    strata_wire_decode_data(symbols[(g / K) * N + i], symbol_len[(g / K) * N + i],
+                                            &pm);
                     if (strata_verify_packet(&v, &pm, K, symbols[(g / K) * N + i],
                                              symbol_len[(g / K) * N + i], from, seq) == 0)
                         (*taken)++;
@@ -262,14 +262,16 @@ int main(void)
                    N, (double)(ss.manifest_bytes + ss.list_bytes) / SECONDS,
                    100.0 * (double)(ss.manifest_bytes + ss.list_bytes) /
                        (data_bytes + parity_bytes));
-        printf("  sign:   %7.0f ns a packet, %.2f ms of CPU a second of stream, %.3f %% of a core\n",
-               best_sign * 1e9 / PACKETS, best_sign * 1e3 / SECONDS, 100.0 * best_sign / SECONDS);
+        printf(
+            "  sign:   %7.0f ns a packet, %.2f ms of CPU a second of stream, %.3f %% of a core\n",
+            best_sign * 1e9 / PACKETS, best_sign * 1e3 / SECONDS, 100.0 * best_sign / SECONDS);
         for (int par = 0; par <= (parity ? 1 : 0); par++) {
             double best = 1e9;
             uint64_t taken = 0;
             for (int r = 0; r < RUNS; r++) {
                 taken = 0;
-                double t = run_verify(&ss, par, (const uint8_t *const *)symbols, symbol_len, &taken);
+                double t =
+                    run_verify(&ss, par, (const uint8_t *const *)symbols, symbol_len, &taken);
                 best = t < best ? t : best;
             }
             printf("  verify%s: %7.0f ns a packet, %.2f ms of CPU a second of stream, %.3f %% of a "

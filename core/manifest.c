@@ -62,8 +62,8 @@ static int manifest_valid(const strata_msg_manifest *m)
 
 int strata_manifest_encode(uint8_t *buf, size_t buflen, const strata_msg_manifest *m)
 {
-    int valid = manifest_valid(m) && (m->count == 0 || m->hashes) &&
-                (m->n_parity == 0 || m->digests);
+    int valid =
+        manifest_valid(m) && (m->count == 0 || m->hashes) && (m->n_parity == 0 || m->digests);
     size_t need = valid ? manifest_bytes(m) : 0;
     int err = encode_prelude(buf, buflen, valid, need);
     if (err)
@@ -222,6 +222,19 @@ void strata_manifest_hash_packet(const strata_msg_data *m, uint8_t out[STRATA_MA
     truncated_hash(&st, out);
 }
 
+void strata_manifest_hash_symbol(strata_channel_id channel, uint64_t first_seq, unsigned k,
+                                 unsigned index, const uint8_t *sym, size_t len,
+                                 uint8_t out[STRATA_MANIFEST_HASH_BYTES])
+{
+    strata_msg_data m = {.channel = channel,
+                         .seq = first_seq,
+                         .substream = (uint8_t)(k + index),
+                         .flags = STRATA_DATA_FLAG_PARITY,
+                         .payload_len = (uint16_t)len,
+                         .payload = sym};
+    strata_manifest_hash_packet(&m, out);
+}
+
 void strata_manifest_digest(const uint8_t *buf, size_t len, uint8_t out[STRATA_MANIFEST_HASH_BYTES])
 {
     crypto_generichash_state st;
@@ -230,7 +243,8 @@ void strata_manifest_digest(const uint8_t *buf, size_t len, uint8_t out[STRATA_M
     truncated_hash(&st, out);
 }
 
-int strata_manifest_sign(uint8_t *buf, size_t len, const uint8_t sk[STRATA_MANIFEST_SECRET_KEY_BYTES])
+int strata_manifest_sign(uint8_t *buf, size_t len,
+                         const uint8_t sk[STRATA_MANIFEST_SECRET_KEY_BYTES])
 {
     if (!buf || !sk || len < (size_t)SIG + STRATA_WIRE_HEADER_BYTES)
         return STRATA_ERR_INVAL;
@@ -355,7 +369,7 @@ const strata_manifest_entry *strata_manifest_store_find(const strata_manifest_st
 }
 
 strata_buf *strata_manifest_store_answer(const strata_manifest_store *s,
-                                        const strata_msg_manifest_request *req)
+                                         const strata_msg_manifest_request *req)
 {
     const strata_manifest_entry *e = strata_manifest_store_find(s, req->seq);
     for (size_t i = 0; !e && s->has_end && req->seq >= s->end_seq && i < s->count; i++) {
@@ -414,8 +428,7 @@ static int judge_parity(const strata_manifest_store *s, const strata_msg_data *m
         return STRATA_MANIFEST_FORGED;
     uint8_t h[HASH];
     strata_manifest_hash_packet(m, h);
-    return memcmp(h, ph.hashes + g * HASH, HASH) == 0 ? STRATA_MANIFEST_OK
-                                                      : STRATA_MANIFEST_FORGED;
+    return memcmp(h, ph.hashes + g * HASH, HASH) == 0 ? STRATA_MANIFEST_OK : STRATA_MANIFEST_FORGED;
 }
 
 int strata_manifest_store_judge(const strata_manifest_store *s, const strata_msg_data *m,

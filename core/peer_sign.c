@@ -54,8 +54,8 @@ void strata_peer_sign_free(strata_peer *p)
     p->has_ver = 0;
 }
 
-int strata_peer_sign_check(strata_peer *p, const strata_msg_data *m, const uint8_t *buf,
-                           size_t len, strata_addr from, uint64_t now)
+int strata_peer_sign_check(strata_peer *p, const strata_msg_data *m, const uint8_t *buf, size_t len,
+                           strata_addr from, uint64_t now)
 {
     /* What is dropped whatever a manifest says never waits. */
     if (m->flags & STRATA_DATA_FLAG_PARITY) {
@@ -152,8 +152,7 @@ static size_t send_down(strata_peer *p, unsigned t, strata_buf *b, strata_addr f
     size_t sent = 0;
     for (unsigned j = 0; j < tree->n_children; j++) {
         const strata_peer_ref *c = &tree->children[j].ref;
-        if (c->node.v == p->node.v || strata_addr_eq(c->addr, from) ||
-            strata_addr_is_zero(c->addr))
+        if (c->node.v == p->node.v || strata_addr_eq(c->addr, from) || strata_addr_is_zero(c->addr))
             continue;
         if (strata_outbox_push(p->outbox, c->addr, b) == 0)
             sent++;
@@ -163,7 +162,8 @@ static size_t send_down(strata_peer *p, unsigned t, strata_buf *b, strata_addr f
 
 static void send_request(strata_peer *p, strata_addr to, uint64_t seq, uint8_t part)
 {
-    strata_msg_manifest_request m = {.node = p->node, .channel = p->channel, .seq = seq, .part = part};
+    strata_msg_manifest_request m = {
+        .node = p->node, .channel = p->channel, .seq = seq, .part = part};
     uint8_t buf[STRATA_MANIFEST_REQUEST_BYTES];
     if (strata_outbox_push_bytes(p->outbox, to, buf,
                                  strata_manifest_encode_request(buf, sizeof buf, &m)) == 0)
@@ -211,16 +211,11 @@ static int make_list(strata_peer *p, const strata_manifest_entry *e, unsigned i,
         int n = enc ? strata_fec_encode(enc, p->k, data, len, i, 1, out, sizeof sym) : -1;
         if (n < 0)
             return n; /* no memory for the encoder: the members ask the source */
-        strata_msg_data m = {.channel = p->channel,
-                             .seq = (g0 + g) * p->k,
-                             .substream = (uint8_t)(p->k + i),
-                             .flags = STRATA_DATA_FLAG_PARITY,
-                             .payload_len = (uint16_t)n,
-                             .payload = sym};
-        strata_manifest_hash_packet(&m, hashes + (size_t)g * STRATA_MANIFEST_HASH_BYTES);
+        strata_manifest_hash_symbol(p->channel, (g0 + g) * p->k, p->k, i, sym, (size_t)n,
+                                    hashes + (size_t)g * STRATA_MANIFEST_HASH_BYTES);
     }
-    strata_msg_parity_hashes ph = {p->channel,     e->m.first_seq, e->m.count, p->k,
-                                   (uint8_t)i,     (uint8_t)groups, hashes};
+    strata_msg_parity_hashes ph = {p->channel, e->m.first_seq,  e->m.count, p->k,
+                                   (uint8_t)i, (uint8_t)groups, hashes};
     uint8_t buf[STRATA_PARITY_HASHES_FIXED_BYTES + sizeof hashes];
     int len = strata_manifest_encode_parity(buf, sizeof buf, &ph);
     if (len < 0)
@@ -235,12 +230,13 @@ static void make_lists(strata_peer *p, uint64_t now)
 {
     uint32_t mask = p->has_ver && p->n ? rooted(p) : 0;
     const strata_manifest_entry *e;
-    for (size_t b = 0; mask && b < LIST_BATCHES && (e = strata_manifest_store_newest(&p->ver.store, b));
-         b++) {
+    for (size_t b = 0;
+         mask && b < LIST_BATCHES && (e = strata_manifest_store_newest(&p->ver.store, b)); b++) {
         if (e->m.k != p->k || e->m.count == 0)
             continue;
         for (unsigned i = 0; i < p->n && i < e->m.n_parity; i++)
-            if ((mask & (1u << i)) && !e->parity[i] && make_list(p, e, i, now) == STRATA_ERR_TOO_FEW)
+            if ((mask & (1u << i)) && !e->parity[i] &&
+                make_list(p, e, i, now) == STRATA_ERR_TOO_FEW)
                 break; /* the other indexes need the same groups */
     }
 }
@@ -311,8 +307,8 @@ int strata_peer_sign_parity_list(strata_peer *p, strata_addr from, const uint8_t
     if (err <= 0)
         return err;
     p->st.parity_lists_rx++;
-    const strata_manifest_entry *e = strata_manifest_store_exact(&p->ver.store, ph.first_seq,
-                                                                 ph.count);
+    const strata_manifest_entry *e =
+        strata_manifest_store_exact(&p->ver.store, ph.first_seq, ph.count);
     if (e && index < p->n)
         send_down(p, p->k + index, e->parity[index], from);
     if (p->keyed)

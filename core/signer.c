@@ -78,17 +78,9 @@ static void hash_group_parity(strata_signer *s, uint64_t last_seq, const strata_
     }
     int n = strata_fec_encode(s->enc, s->k, data, len, 0, s->n_parity, s->sym,
                               STRATA_FEC_MAX_SYMBOL_BYTES);
-    for (unsigned i = 0; i < s->n_parity; i++) {
-        strata_msg_data m = {
-            .channel = s->channel,
-            .seq = first,
-            .substream = (uint8_t)(s->k + i),
-            .flags = STRATA_DATA_FLAG_PARITY,
-            .payload_len = n > 0 ? (uint16_t)n : 0,
-            .payload = s->sym[i],
-        };
-        strata_manifest_hash_packet(&m, s->phash + (size_t)i * LIST_BYTES + s->n_groups * HASH);
-    }
+    for (unsigned i = 0; i < s->n_parity; i++)
+        strata_manifest_hash_symbol(s->channel, first, s->k, i, s->sym[i], n > 0 ? (size_t)n : 0,
+                                    s->phash + (size_t)i * LIST_BYTES + s->n_groups * HASH);
     s->n_groups++;
 }
 

@@ -39,13 +39,13 @@ typedef struct strata_signer {
     strata_manifest_store store;
     /* The open batch. */
     int open;
-    uint8_t k;               /* the stream's k when it opened */
+    uint8_t k; /* the stream's k when it opened */
     uint64_t first_seq;
     uint8_t count;
-    uint64_t close_at;       /* open + batch_ns */
+    uint64_t close_at; /* open + batch_ns */
     uint8_t hashes[STRATA_MANIFEST_MAX_PACKETS * STRATA_MANIFEST_HASH_BYTES];
     unsigned n_groups;
-    uint8_t *phash;          /* [n_parity][MAX_GROUPS * HASH_BYTES], NULL when n_parity is 0 */
+    uint8_t *phash; /* [n_parity][MAX_GROUPS * HASH_BYTES], NULL when n_parity is 0 */
 } strata_signer;
 
 /* Prepares a signer for channel with secret key sk, n_parity parity

@@ -15,9 +15,8 @@ static uint64_t add_ns(uint64_t a, uint64_t b)
     return a > UINT64_MAX - b ? UINT64_MAX : a + b;
 }
 
-int strata_verify_init(strata_verify *v, const strata_alloc *a, const uint8_t *pk,
-                       size_t manifests, size_t pending, uint64_t wait_ns, uint64_t ask_after_ns,
-                       uint64_t retry_ns)
+int strata_verify_init(strata_verify *v, const strata_alloc *a, const uint8_t *pk, size_t manifests,
+                       size_t pending, uint64_t wait_ns, uint64_t ask_after_ns, uint64_t retry_ns)
 {
     memset(v, 0, sizeof *v);
     if (pending == 0 || retry_ns == 0)
@@ -70,8 +69,8 @@ static uint64_t needed_seq(const strata_msg_data *m, unsigned k)
     return m->seq;
 }
 
-int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k,
-                         const uint8_t *buf, size_t len, strata_addr from, uint64_t now)
+int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k, const uint8_t *buf,
+                         size_t len, strata_addr from, uint64_t now)
 {
     int verdict = strata_manifest_store_judge(&v->store, m, k);
     if (verdict == STRATA_MANIFEST_OK)
@@ -203,8 +202,8 @@ static int cmp_pending(const void *a, const void *b)
     return x->since_ns < y->since_ns ? -1 : x->since_ns > y->since_ns;
 }
 
-size_t strata_verify_release(strata_verify *v, unsigned k, strata_verify_take_fn take,
-                             void *user, uint64_t now, uint64_t *forged)
+size_t strata_verify_release(strata_verify *v, unsigned k, strata_verify_take_fn take, void *user,
+                             uint64_t now, uint64_t *forged)
 {
     if (v->n == 0)
         return 0;

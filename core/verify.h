@@ -48,7 +48,7 @@ enum strata_verify_result {
 };
 
 typedef struct strata_verify_pending {
-    strata_buf *buf;   /* the datagram */
+    strata_buf *buf; /* the datagram */
     strata_addr from;
     uint64_t seq;
     uint64_t need_seq; /* the seq whose manifest it needs */
@@ -81,17 +81,16 @@ typedef struct strata_verify {
 /* Prepares a verifier: pk (NULL: a keyless node that only keeps
  * manifests), manifests kept, packets that may wait, and its timings.
  * Returns 0, STRATA_ERR_INVAL or STRATA_ERR_NOMEM. */
-int strata_verify_init(strata_verify *v, const strata_alloc *a, const uint8_t *pk,
-                       size_t manifests, size_t pending, uint64_t wait_ns, uint64_t ask_after_ns,
-                       uint64_t retry_ns);
+int strata_verify_init(strata_verify *v, const strata_alloc *a, const uint8_t *pk, size_t manifests,
+                       size_t pending, uint64_t wait_ns, uint64_t ask_after_ns, uint64_t retry_ns);
 void strata_verify_free(strata_verify *v);
 
 /* Judges DATA m (its datagram buf, len bytes, from `from`) of a stream of
  * k data substreams. Returns a strata_verify_result, STRATA_ERR_FORGED
  * (a held manifest contradicts it), STRATA_ERR_UNVERIFIED (no room to
  * wait) or STRATA_ERR_NOMEM. */
-int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k,
-                         const uint8_t *buf, size_t len, strata_addr from, uint64_t now);
+int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k, const uint8_t *buf,
+                         size_t len, strata_addr from, uint64_t now);
 
 /* A MANIFEST datagram: decoded, its signature checked (keyed), kept.
  * Returns 0 and the entry in *out when new, STRATA_ERR_EXISTS when held
@@ -118,10 +117,10 @@ int strata_verify_take_early(strata_verify *v, uint64_t first_seq, uint8_t count
  * take(user, ...), data in seq order and then parity symbols, and drops those they
  * contradict (counted in *forged). take must not call into the verifier.
  * Returns the number taken. */
-typedef void (*strata_verify_take_fn)(void *user, const uint8_t *buf, size_t len,
-                                      strata_addr from, uint64_t now);
-size_t strata_verify_release(strata_verify *v, unsigned k, strata_verify_take_fn take,
-                             void *user, uint64_t now, uint64_t *forged);
+typedef void (*strata_verify_take_fn)(void *user, const uint8_t *buf, size_t len, strata_addr from,
+                                      uint64_t now);
+size_t strata_verify_release(strata_verify *v, unsigned k, strata_verify_take_fn take, void *user,
+                             uint64_t now, uint64_t *forged);
 
 /* Drops the packets that have waited wait_ns; returns how many. */
 size_t strata_verify_expire(strata_verify *v, uint64_t now);

@@ -142,7 +142,8 @@ static inline void get_peer_ref(reader *r, strata_peer_ref *ref)
 }
 
 /* protocol.md 2.4 step 1: opens buf as a message of the expected type. */
-static inline int open_message(reader *r, const uint8_t *buf, size_t buflen, enum strata_msg_type want)
+static inline int open_message(reader *r, const uint8_t *buf, size_t buflen,
+                               enum strata_msg_type want)
 {
     if (!buf && buflen)
         return STRATA_ERR_INVAL;

@@ -130,16 +130,10 @@ static int canonical_manifest(strata_channel_id ch, uint64_t first, uint8_t coun
         uint8_t ph[STRATA_MANIFEST_MAX_GROUPS * STRATA_MANIFEST_HASH_BYTES];
         for (unsigned g = 0; g < groups; g++) {
             uint8_t sym[STRATA_FEC_MAX_SYMBOL_BYTES];
-            strata_msg_data m;
-            memset(&m, 0, sizeof m);
-            m.channel = ch;
-            m.seq = (g0 + g) * k;
-            m.substream = (uint8_t)(k + i);
-            m.flags = STRATA_DATA_FLAG_PARITY;
-            int len = canonical_symbol(payload, m.seq, k, i, sym, sizeof sym);
-            m.payload_len = len > 0 ? (uint16_t)len : 0;
-            m.payload = sym;
-            strata_manifest_hash_packet(&m, ph + (size_t)g * STRATA_MANIFEST_HASH_BYTES);
+            uint64_t first_seq = (g0 + g) * k;
+            int len = canonical_symbol(payload, first_seq, k, i, sym, sizeof sym);
+            strata_manifest_hash_symbol(ch, first_seq, k, i, sym, len > 0 ? (size_t)len : 0,
+                                        ph + (size_t)g * STRATA_MANIFEST_HASH_BYTES);
         }
         strata_msg_parity_hashes l = {ch, first, count, k, (uint8_t)i, (uint8_t)groups, ph};
         lists_len[i] = strata_manifest_encode_parity(lists[i], sizeof lists[i], &l);

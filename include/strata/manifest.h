@@ -46,10 +46,10 @@ enum strata_manifest_limits {
     STRATA_PARITY_HASHES_FIXED_BYTES = 24,
     /* Groups whose last packet one manifest's batch can hold. */
     STRATA_MANIFEST_MAX_GROUPS = STRATA_MANIFEST_MAX_PACKETS,
-    STRATA_MANIFEST_MAX_BYTES = STRATA_MANIFEST_FIXED_BYTES +
-                                STRATA_MANIFEST_HASH_BYTES *
-                                    (STRATA_MANIFEST_MAX_PACKETS + STRATA_WIRE_MAX_PARITY) +
-                                STRATA_MANIFEST_SIG_BYTES,
+    STRATA_MANIFEST_MAX_BYTES =
+        STRATA_MANIFEST_FIXED_BYTES +
+        STRATA_MANIFEST_HASH_BYTES * (STRATA_MANIFEST_MAX_PACKETS + STRATA_WIRE_MAX_PARITY) +
+        STRATA_MANIFEST_SIG_BYTES,
 };
 
 enum strata_manifest_flags {
@@ -60,14 +60,14 @@ enum strata_manifest_flags {
 /* MANIFEST (protocol.md 3.11.1). Pointers point into the datagram. */
 typedef struct strata_msg_manifest {
     strata_channel_id channel;
-    uint64_t first_seq;      /* the first data packet covered */
-    uint8_t count;           /* packets covered, 0..STRATA_MANIFEST_MAX_PACKETS; 0 only with EOS */
-    uint8_t flags;           /* enum strata_manifest_flags */
-    uint8_t k;               /* group size of the parity digests; 0 iff n_parity is 0 */
-    uint8_t n_parity;        /* parity digests, 0..STRATA_WIRE_MAX_PARITY: index i for i < n_parity */
-    const uint8_t *hashes;   /* count * STRATA_MANIFEST_HASH_BYTES, packet first_seq + j at j */
-    const uint8_t *digests;  /* n_parity * STRATA_MANIFEST_HASH_BYTES */
-    const uint8_t *sig;      /* STRATA_MANIFEST_SIG_BYTES over every byte before it */
+    uint64_t first_seq;    /* the first data packet covered */
+    uint8_t count;         /* packets covered, 0..STRATA_MANIFEST_MAX_PACKETS; 0 only with EOS */
+    uint8_t flags;         /* enum strata_manifest_flags */
+    uint8_t k;             /* group size of the parity digests; 0 iff n_parity is 0 */
+    uint8_t n_parity;      /* parity digests, 0..STRATA_WIRE_MAX_PARITY: index i for i < n_parity */
+    const uint8_t *hashes; /* count * STRATA_MANIFEST_HASH_BYTES, packet first_seq + j at j */
+    const uint8_t *digests; /* n_parity * STRATA_MANIFEST_HASH_BYTES */
+    const uint8_t *sig;     /* STRATA_MANIFEST_SIG_BYTES over every byte before it */
 } strata_msg_manifest;
 
 /* MANIFEST_REQUEST (protocol.md 3.11.2): "send me what covers seq". */
@@ -77,22 +77,22 @@ enum strata_manifest_part {
     STRATA_MANIFEST_PART_MAX = STRATA_WIRE_MAX_PARITY,
 };
 typedef struct strata_msg_manifest_request {
-    strata_node_id node;     /* requester */
+    strata_node_id node; /* requester */
     strata_channel_id channel;
     uint64_t seq;
-    uint8_t part;            /* enum strata_manifest_part */
+    uint8_t part; /* enum strata_manifest_part */
 } strata_msg_manifest_request;
 
 /* PARITY_HASHES (protocol.md 3.11.3): the hashes of parity symbol `index`
  * of every group a manifest's parity digests cover, in group order. */
 typedef struct strata_msg_parity_hashes {
     strata_channel_id channel;
-    uint64_t first_seq;      /* the manifest's */
-    uint8_t count;           /* the manifest's */
-    uint8_t k;               /* the manifest's, 1..16 */
-    uint8_t index;           /* parity symbol index, < STRATA_WIRE_MAX_PARITY */
-    uint8_t n_groups;        /* strata_manifest_groups(first_seq, count, k) */
-    const uint8_t *hashes;   /* n_groups * STRATA_MANIFEST_HASH_BYTES */
+    uint64_t first_seq;    /* the manifest's */
+    uint8_t count;         /* the manifest's */
+    uint8_t k;             /* the manifest's, 1..16 */
+    uint8_t index;         /* parity symbol index, < STRATA_WIRE_MAX_PARITY */
+    uint8_t n_groups;      /* strata_manifest_groups(first_seq, count, k) */
+    const uint8_t *hashes; /* n_groups * STRATA_MANIFEST_HASH_BYTES */
 } strata_msg_parity_hashes;
 
 /* Codec, as wire.h's: encoders return the length or STRATA_ERR_INVAL /
@@ -119,7 +119,12 @@ uint64_t strata_manifest_first_group(uint64_t first_seq, unsigned k);
  * substream, kind (data or parity), payload length and payload, truncated
  * to STRATA_MANIFEST_HASH_BYTES. The flags are not bound, since relays set
  * REPAIR, nor the send time, which a rebuilt packet does not recover. */
-void strata_manifest_hash_packet(const strata_msg_data *m,
+void strata_manifest_hash_packet(const strata_msg_data *m, uint8_t out[STRATA_MANIFEST_HASH_BYTES]);
+/* The hash of parity symbol `index` (sym, len bytes) of the group of k
+ * packets starting at first_seq: strata_manifest_hash_packet of the
+ * parity DATA that carries it (protocol.md 3.1.1). */
+void strata_manifest_hash_symbol(strata_channel_id channel, uint64_t first_seq, unsigned k,
+                                 unsigned index, const uint8_t *sym, size_t len,
                                  uint8_t out[STRATA_MANIFEST_HASH_BYTES]);
 /* The digest of an encoded PARITY_HASHES datagram: BLAKE2b over all of it,
  * truncated like a packet hash. */
@@ -152,9 +157,9 @@ typedef struct strata_manifest_store {
     const strata_alloc *alloc;
     strata_manifest_entry *items;
     size_t cap, next, count;
-    uint64_t end_seq;   /* with has_end: the EOS manifest's first_seq + count */
+    uint64_t end_seq; /* with has_end: the EOS manifest's first_seq + count */
     int has_end;
-    uint64_t max_end;   /* highest first_seq + count held so far */
+    uint64_t max_end; /* highest first_seq + count held so far */
 } strata_manifest_store;
 
 int strata_manifest_store_init(strata_manifest_store *s, const strata_alloc *a, size_t cap);
@@ -177,7 +182,7 @@ strata_manifest_entry *strata_manifest_store_exact(strata_manifest_store *s, uin
  * says it), or of its PARITY_HASHES of the index asked; NULL when not
  * held. The buffer stays the store's. */
 strata_buf *strata_manifest_store_answer(const strata_manifest_store *s,
-                                        const strata_msg_manifest_request *req);
+                                         const strata_msg_manifest_request *req);
 /* Keeps a copy of a PARITY_HASHES datagram for entry e's index; 0,
  * STRATA_ERR_EXISTS or STRATA_ERR_NOMEM. */
 int strata_manifest_store_set_parity(strata_manifest_store *s, strata_manifest_entry *e,
@@ -186,10 +191,10 @@ int strata_manifest_store_set_parity(strata_manifest_store *s, strata_manifest_e
 /* What a verifying node concludes about one packet from the manifests it
  * holds (core/verify.c). */
 enum strata_manifest_verdict {
-    STRATA_MANIFEST_OK = 0,       /* a held manifest vouches for it */
-    STRATA_MANIFEST_UNKNOWN = 1,  /* nothing held says yet: wait for a manifest */
-    STRATA_MANIFEST_NO_LIST = 2,  /* parity: its manifest is held, its hash list not yet */
-    STRATA_MANIFEST_FORGED = -8,  /* = STRATA_ERR_FORGED: a held manifest says otherwise */
+    STRATA_MANIFEST_OK = 0,      /* a held manifest vouches for it */
+    STRATA_MANIFEST_UNKNOWN = 1, /* nothing held says yet: wait for a manifest */
+    STRATA_MANIFEST_NO_LIST = 2, /* parity: its manifest is held, its hash list not yet */
+    STRATA_MANIFEST_FORGED = -8, /* = STRATA_ERR_FORGED: a held manifest says otherwise */
 };
 /* Judges DATA m (an EOS marker, a data packet or a parity symbol of a
  * cluster of k data trees) against the store. */

@@ -161,8 +161,9 @@ static void test_parity_codec(void)
     CHECK_EQ_INT(strata_manifest_groups(0, 64, 3), 21);
     uint8_t h[2 * STRATA_MANIFEST_HASH_BYTES];
     memset(h, 0x33, sizeof h);
-    strata_msg_parity_hashes m = {chan(), 6, 4, 4, 1, 2, h}, d; /* 6..9: groups 1 (4..7), 2 (8..11)? */
-    m.n_groups = (uint8_t)strata_manifest_groups(6, 4, 4);     /* only group 1 ends inside */
+    strata_msg_parity_hashes m = {chan(), 6, 4, 4, 1, 2, h},
+                             d;                            /* 6..9: groups 1 (4..7), 2 (8..11)? */
+    m.n_groups = (uint8_t)strata_manifest_groups(6, 4, 4); /* only group 1 ends inside */
     CHECK_EQ_INT(m.n_groups, 1);
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     int n = strata_manifest_encode_parity(b, sizeof b, &m);
@@ -368,10 +369,12 @@ static void test_parity(void)
     strata_buf *early = strata_manifest_store_answer(&s.signer.store, &early_req);
     unsigned early_index;
     strata_addr early_from = {7, 7};
-    CHECK_EQ_INT(strata_verify_parity_list(&v, early->data, early->len, K, early_from, &early_index),
-                 STRATA_VERIFY_WAITING);
-    CHECK_EQ_INT(strata_verify_parity_list(&v, early->data, early->len, K, early_from, &early_index),
-                 STRATA_VERIFY_WAITING);
+    CHECK_EQ_INT(
+        strata_verify_parity_list(&v, early->data, early->len, K, early_from, &early_index),
+        STRATA_VERIFY_WAITING);
+    CHECK_EQ_INT(
+        strata_verify_parity_list(&v, early->data, early->len, K, early_from, &early_index),
+        STRATA_VERIFY_WAITING);
     strata_verify_early got;
     CHECK_EQ_INT(strata_verify_take_early(&v, 64, 64, &got), 0);
     const strata_manifest_entry *e;
@@ -379,7 +382,8 @@ static void test_parity(void)
     CHECK_EQ_INT(strata_verify_take_early(&v, 0, 64, &got), 1);
     CHECK(strata_addr_eq(got.from, early_from));
     CHECK_EQ_INT(strata_verify_take_early(&v, 0, 64, &got), 0); /* kept once */
-    CHECK_EQ_INT(strata_verify_parity_list(&v, got.buf->data, got.buf->len, K, got.from, &early_index), 0);
+    CHECK_EQ_INT(
+        strata_verify_parity_list(&v, got.buf->data, got.buf->len, K, got.from, &early_index), 0);
     CHECK_EQ_INT(early_index, 0);
     strata_buf_unref(got.buf);
     strata_fec_encoder *enc = strata_fec_encoder_new(NULL);
@@ -403,7 +407,8 @@ static void test_parity(void)
     memcpy(lb, list->data, list->len);
     lb[30] ^= 1;
     unsigned index = 99;
-    CHECK_EQ_INT(strata_verify_parity_list(&v, lb, list->len, K, NOBODY, &index), STRATA_ERR_FORGED);
+    CHECK_EQ_INT(strata_verify_parity_list(&v, lb, list->len, K, NOBODY, &index),
+                 STRATA_ERR_FORGED);
     CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, 3, NOBODY, &index),
                  STRATA_ERR_UNEXPECTED); /* another k */
     CHECK_EQ_INT(strata_verify_parity_list(&v, list->data, list->len, K, NOBODY, &index), 0);

@@ -46,7 +46,7 @@ typedef struct played {
 } played;
 
 typedef struct net {
-    strata_source *src; /* node 0 */
+    strata_source *src;            /* node 0 */
     strata_peer *peer[NPEERS + 1]; /* nodes 1..NPEERS */
     played out[NPEERS + 1];
     uint64_t now;
@@ -182,7 +182,7 @@ static void add_peer(net *n, uint32_t i, int keyed, uint32_t parent, uint32_t ch
     n->peer[i] = strata_peer_new(&cfg, &cb, NULL, n->now);
     CHECK(n->peer[i] != NULL);
     strata_msg_join_reply r = {cfg.node, chan(), STRATA_JOIN_OK, {1}, K, started ? 4000 : 0,
-                               1000, 0};
+                               1000,     0};
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     int len = strata_wire_encode_join_reply(b, sizeof b, &r);
     strata_peer_handle_datagram(n->peer[i], CONTROL, b, (size_t)len, n->now);
