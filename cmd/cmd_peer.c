@@ -23,6 +23,7 @@
 #include "groups.h"
 #include "host.h"
 #include "http.h"
+#include "keys.h"
 #include "metrics.h"
 #include "status_file.h"
 #include "strata/peer.h"
@@ -52,6 +53,12 @@ static void usage(void)
            "  --http ADDR:PORT        serve the live streams at http://ADDR:PORT/stream/NAME\n"
            "                          and the first at /stream (MPEG-TS; VLC, mpv and\n"
            "                          ffplay open it)\n"
+           "  --channel-key HEX|-     the channel's public key (strata keygen), 64 hex\n"
+           "                          digits: every packet must then be vouched for by the\n"
+           "                          source's signed manifests, and an unsigned or forged\n"
+           "                          one is dropped; the i-th --channel-key is the i-th\n"
+           "                          channel's, - for none (default: none, nothing is\n"
+           "                          verified)\n"
            "  --upload KBPS           upload capacity offered to the overlay (default 2000)\n"
            "  --region LABEL          region label (default: the node's locality group)\n"
            "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
@@ -88,6 +95,7 @@ typedef struct peer_channel {
     host_udp_out udp_out;
     strata_addr udp_to;
     int out_is_stdout, ended, write_failed;
+    int keyed; /* given the channel's key: every packet is verified */
 } peer_channel;
 
 typedef struct peer_daemon {
@@ -261,6 +269,16 @@ static size_t status_json(void *user, char *buf, size_t buflen)
             ci.parity_rebuilt_packets, ci.parity_rebuilt_bytes, ci.rx_parity_packets,
             ci.rx_parity_bytes, ci.parity_sent_packets, ci.parity_sent_bytes,
             ci.parity_encoded_symbols, ci.parity_decode_failures);
+        /* Signed channels (docs/security.md): what the manifests vouched
+         * for, and what was dropped as forged or unverified. */
+        host_status_appendf(
+            buf, buflen, &off,
+            ",\"verified\":%s,\"manifests_rx\":%" PRIu64 ",\"verified_packets\":%" PRIu64
+            ",\"forged_packets\":%" PRIu64 ",\"forged_manifests\":%" PRIu64
+            ",\"unverified_packets\":%" PRIu64 ",\"manifest_requests_sent\":%" PRIu64,
+            pc && pc->keyed ? "true" : "false", ci.manifests_rx, ci.verified_packets,
+            ci.forged_packets, ci.forged_manifests, ci.unverified_packets,
+            ci.manifest_requests_sent);
         if (pc && pc->udp)
             host_status_appendf(buf, buflen, &off,
                                 ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -354,6 +372,7 @@ int cmd_peer(int argc, char **argv)
         {"output", required_argument, NULL, 'o'},
         {"http", required_argument, NULL, 'H'},
         {"upload", required_argument, NULL, 'u'},
+        {"channel-key", required_argument, NULL, 'k'},
         {"region", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},
         {"playout-delay-ms", required_argument, NULL, 'd'},
@@ -384,6 +403,8 @@ int cmd_peer(int argc, char **argv)
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
     const char *outputs[STRATA_NODE_MAX_CHANNELS];
     int noutputs = 0;
+    const char *keys[STRATA_NODE_MAX_CHANNELS];
+    int nkeys = 0;
     cfg.upload_kbps = 2000;
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
@@ -406,6 +427,15 @@ int cmd_peer(int argc, char **argv)
             if (noutputs == STRATA_NODE_MAX_CHANNELS)
                 cmd_usage_error(SUB, "at most %d --output", STRATA_NODE_MAX_CHANNELS);
             outputs[noutputs++] = optarg;
+            break;
+        case 'k':
+            if (nkeys == STRATA_NODE_MAX_CHANNELS)
+                cmd_usage_error(SUB, "at most %d --channel-key", STRATA_NODE_MAX_CHANNELS);
+            if (strcmp(optarg, "-") != 0 &&
+                cmd_parse_key_hex(optarg, cfg.channel_pk, sizeof cfg.channel_pk) != 0)
+                cmd_value_error(SUB, "--channel-key", optarg, "needs %d hex digits or -, got '%s'",
+                                2 * STRATA_MANIFEST_PUBLIC_KEY_BYTES, optarg);
+            keys[nkeys++] = optarg;
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);
@@ -484,6 +514,8 @@ int cmd_peer(int argc, char **argv)
         cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
     if (noutputs > d.nch)
         cmd_usage_error(SUB, "more --output than --channel");
+    if (nkeys > d.nch)
+        cmd_usage_error(SUB, "more --channel-key than --channel");
     for (int i = 0; i < d.nch; i++)
         for (int j = 0; j < i; j++)
             if (strcmp(d.ch[i].name, d.ch[j].name) == 0)
@@ -564,6 +596,10 @@ int cmd_peer(int argc, char **argv)
         strata_peer_callbacks pcb = {on_play, on_end, pc};
         cfg.channel = pc->name;
         cfg.priority = pc->priority;
+        cfg.verify = i < nkeys && strcmp(keys[i], "-") != 0;
+        pc->keyed = cfg.verify;
+        if (cfg.verify)
+            cmd_parse_key_hex(keys[i], cfg.channel_pk, sizeof cfg.channel_pk);
         pc->handle = strata_node_watch(d.core, &cfg, &pcb, host_now_ns());
         if (pc->handle < 0) {
             fprintf(stderr, "strata peer: cannot watch channel %s: %s\n", pc->name,

@@ -29,6 +29,10 @@ const char *strata_strerror(int err)
         return "field out of range";
     case STRATA_ERR_UNEXPECTED:
         return "message not valid in this state";
+    case STRATA_ERR_FORGED:
+        return "signature or signed hash does not match";
+    case STRATA_ERR_UNVERIFIED:
+        return "no signed manifest vouched for it in time";
     case STRATA_ERR_INVAL:
         return "invalid argument";
     case STRATA_ERR_NOSPACE:

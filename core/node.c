@@ -483,6 +483,10 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
     pc.region = tmpl->follows_group ? NULL : tmpl->region;
     pc.priority = UINT8_MAX; /* after every channel the node watches */
     pc.relay_only = 1;
+    /* The viewer's key is its channel's: a recruited relay of another
+     * channel verifies nothing (it relays that channel's manifests as
+     * they come, docs/security.md). */
+    pc.verify = 0;
     int h = strata_node_watch(n, &pc, NULL, now);
     if (h < 0)
         return h == STRATA_ERR_NOMEM ? h : STRATA_ERR_UNEXPECTED;
@@ -548,7 +552,10 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
         }
         /* fall through */
     case STRATA_MSG_DATA:
-    case STRATA_MSG_REPAIR_REQUEST: {
+    case STRATA_MSG_REPAIR_REQUEST:
+    case STRATA_MSG_MANIFEST:
+    case STRATA_MSG_MANIFEST_REQUEST:
+    case STRATA_MSG_PARITY_HASHES: {
         int err = to_channel(n, rx->from, buf, len, now);
         *mine = err == STRATA_ERR_UNEXPECTED || err == STRATA_ERR_SHORT;
         return err;

@@ -99,100 +99,9 @@
  * and routine ones (late, out of window, not for this state) at debug
  * level, at most LOG_LINES_PER_SECOND lines a second in all.
  */
-#include "strata/peer.h"
-
-#include "pktstore.h"
-#include "playout.h"
-#include "relay.h"
-#include "relay_ec.h"
-#include "repair.h"
-#include "session.h"
+#include "peer_impl.h"
 
 #include <string.h>
-
-enum peer_limits {
-    SKEW_FACTOR = 2,
-    SKEW_RISE = 8,
-    SKEW_DECAY = 64,
-    FALLBACK_MAX_DELAY_DIVISOR = 4, /* fallback <= playout delay / this */
-    TAIL_BACKOFF_MIN_MS = 1000,
-    TAIL_BACKOFF_MAX_MS = 16000,
-    LOG_LINES_PER_SECOND = 8,
-    REPAIR_SCAN_MIN_GAP_MS = 10, /* batches asks and bounds scan work */
-    SILENT_LAG_PER_SUBSTREAM = 4, /* a parent this many of its packets behind is silent */
-    HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
-};
-
-/* The upstream side of one tree; its children are the relay's (relay.h). */
-typedef struct substream_state {
-    int have; /* an instruction was applied */
-    uint32_t epoch;
-    strata_peer_ref parent;
-    uint64_t last_rx_ts_ns; /* last packet from the parent */
-    uint64_t last_rx_seq;
-    uint64_t rx_next; /* seq expected next on this substream (highest + k); 0 = none yet */
-} substream_state;
-
-struct strata_peer {
-    const strata_alloc *alloc;
-    const strata_log *log;
-    strata_peer_callbacks cb;
-    strata_node_id node;
-    strata_channel_id channel;
-    uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
-    uint8_t name_len;
-    uint8_t region[STRATA_WIRE_MAX_REGION_BYTES];
-    uint8_t region_len;
-    uint8_t priority;
-    uint8_t relay_only;
-    uint32_t upload_kbps;
-    uint64_t repair_after_ns, repair_retry_ns, tail_idle_ns;
-    uint64_t skew_ns; /* estimated lateness between substreams, see "Repair timing" */
-    strata_repair_budget repair_budget;
-    strata_rng rng;
-
-    strata_session ses; /* join, heartbeats, leave (session.h) */
-
-    /* From the JOIN_REPLY and the instructions. */
-    uint8_t k;
-    uint8_t n;        /* parity trees (EC_TREE), 0 outside an erasure-coded cluster */
-    uint32_t n_epoch; /* epoch of the EC_TREE instruction that set n */
-    uint32_t rate_kbps;
-    uint64_t start_seq;
-    uint32_t max_epoch;
-    /* The DCM of the newest instruction applied and its level: what the
-     * heartbeats name, so that a restarted control center knows which
-     * cluster, at which level, the node's reported parents belong to. */
-    strata_dcm_id member_dcm;
-    uint8_t member_level;
-    uint32_t member_epoch;
-    substream_state *subs;  /* k + n entries (see set_trees); NULL while k is 0 */
-    strata_relay relay;     /* the trees' children and strategies (relay.h) */
-    strata_peer_ref source; /* zero node until an instruction names it */
-    uint32_t source_epoch;  /* epoch of the instruction it came from */
-
-    /* Data plane. */
-    strata_pktstore store;
-    strata_playout po;
-    strata_playout_callbacks po_cb;
-    uint64_t played_send_ts_ns; /* send time of the latest packet played */
-    int late_start; /* start playout at the first DATA packet */
-    size_t hb_child_next; /* first child link of the next heartbeat */
-    uint64_t repair_at;
-    uint64_t tail_at;
-    uint64_t tail_backoff_ns;
-    uint32_t tail_attempts;
-    uint64_t ahead_since; /* 0 = no packet beyond the window seen while idle */
-    uint32_t silent;       /* parents asked last for repairs (bit per substream) */
-
-    strata_outbox own_outbox; /* used when the config names none */
-    strata_outbox *outbox;    /* where datagrams go: the node's, or own_outbox */
-    strata_peer_stats st;
-
-    uint64_t log_window_ns;
-    uint32_t log_lines;
-    uint64_t log_suppressed;
-};
 
 /* --- small helpers ------------------------------------------------------- */
 
@@ -233,7 +142,7 @@ static void drop_log(strata_peer *p, uint64_t now, int err, int type, strata_add
                 strata_strerror(err));
 }
 
-static int drop(strata_peer *p, uint64_t now, int err, int type, strata_addr from)
+int strata_peer_drop(strata_peer *p, uint64_t now, int err, int type, strata_addr from)
 {
     strata_drop_count(&p->st.drops, err);
     drop_log(p, now, err, type, from);
@@ -353,6 +262,8 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
                             .fec_encoder = cfg->fec_encoder,
                             .fec_decoder = cfg->fec_decoder};
     strata_relay_init(&p->relay, a, &rp, p->store.cap);
+    if (strata_peer_sign_init(p, cfg) != 0)
+        goto fail_sign;
 
     strata_session_init(&p->ses, p->node, p->channel, cfg->control,
                         cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS,
@@ -362,6 +273,9 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     p->log_window_ns = now;
     return p;
 
+fail_sign:
+    strata_relay_free(&p->relay);
+    strata_outbox_free(&p->own_outbox);
 fail_outbox:
     strata_playout_free(&p->po);
 fail_playout:
@@ -376,6 +290,7 @@ void strata_peer_del(strata_peer *p)
 {
     if (!p)
         return;
+    strata_peer_sign_free(p);
     strata_outbox_free(&p->own_outbox);
     strata_playout_free(&p->po);
     strata_pktstore_free(&p->store);
@@ -763,6 +678,7 @@ static int take_packet(strata_peer *p, const strata_msg_data *m, strata_addr fro
      * it for the same reason we did. */
     strata_relay_data(&p->relay, sub, e, from,
                       origin == TAKE_REBUILT ? STRATA_RELAY_REBUILT : STRATA_RELAY_RECEIVED, now);
+    strata_peer_sign_stored(p, now);
     return 0;
 }
 
@@ -775,6 +691,12 @@ static int take_rebuilt(void *user, const strata_msg_data *m, uint64_t now)
         return STRATA_ERR_EXISTS;
     if (!strata_playout_in_window(&p->po, m->seq))
         return STRATA_ERR_RANGE;
+    /* Made from vouched-for symbols and packets, so vouched for itself;
+     * checked all the same, as cheaply as a received packet. */
+    int err = strata_peer_sign_rebuilt(p, m);
+    if (err)
+        return err;
+
     const strata_addr nobody = {0, 0};
     return take_packet(p, m, nobody, 0, TAKE_REBUILT, now);
 }
@@ -820,36 +742,47 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
         return err;
     if (p->ses.state != STRATA_SESSION_MEMBER || p->k == 0 || m.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
-    if (m.flags & STRATA_DATA_FLAG_PARITY)
-        return handle_parity(p, from, &m, buf, len, now);
-    if (m.substream != m.seq % p->k)
+    if (p->keyed) {
+        err = strata_peer_sign_check(p, &m, buf, len, from, now);
+        if (err <= 0)
+            return err; /* waits for its manifest, or dropped */
+    }
+    return strata_peer_take_data(p, from, &m, buf, len, now);
+}
+
+int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_data *m,
+                          const uint8_t *buf, size_t len, uint64_t now)
+{
+    if (m->flags & STRATA_DATA_FLAG_PARITY)
+        return handle_parity(p, from, m, buf, len, now);
+    if (m->substream != m->seq % p->k)
         return STRATA_ERR_RANGE;
-    unsigned sub = m.substream;
-    int repair = (m.flags & STRATA_DATA_FLAG_REPAIR) != 0;
+    unsigned sub = m->substream;
+    int repair = (m->flags & STRATA_DATA_FLAG_REPAIR) != 0;
     substream_state *s = &p->subs[sub];
     if (!repair && s->have && strata_addr_eq(from, s->parent.addr)) {
         s->last_rx_ts_ns = now;
-        if (m.seq > s->last_rx_seq)
-            s->last_rx_seq = m.seq;
+        if (m->seq > s->last_rx_seq)
+            s->last_rx_seq = m->seq;
     }
     if (p->late_start)
-        start_late(p, m.seq);
-    strata_playout_observe(&p->po, m.send_ts_ns, now);
+        start_late(p, m->seq);
+    strata_playout_observe(&p->po, m->send_ts_ns, now);
 
-    if (strata_pktstore_get(&p->store, m.seq)) {
+    if (strata_pktstore_get(&p->store, m->seq)) {
         p->st.rx_duplicates++;
         return 0;
     }
-    if (!strata_playout_in_window(&p->po, m.seq) &&
-        !(m.seq >= p->po.next && beyond_window(p, m.seq, now))) {
-        if (p->po.started && m.seq < p->po.next)
+    if (!strata_playout_in_window(&p->po, m->seq) &&
+        !(m->seq >= p->po.next && beyond_window(p, m->seq, now))) {
+        if (p->po.started && m->seq < p->po.next)
             p->st.rx_late++;
         return STRATA_ERR_RANGE;
     }
-    const strata_playout_slot *was = strata_playout_slot_at(&p->po, m.seq);
+    const strata_playout_slot *was = strata_playout_slot_at(&p->po, m->seq);
     if (!repair && was && was->state == STRATA_PLAYOUT_MISSING && now >= was->missing_since_ns)
         observe_skew(p, now - was->missing_since_ns);
-    err = take_packet(p, &m, from, len, repair ? TAKE_REPAIR : TAKE_RECEIVED, now);
+    int err = take_packet(p, m, from, len, repair ? TAKE_REPAIR : TAKE_RECEIVED, now);
     if (err == 0)
         play_due(p, now);
     return err;
@@ -886,9 +819,9 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
 {
     int type = strata_wire_peek_type(buf, buflen);
     if (type < 0)
-        return drop(p, now, type, 0, from);
+        return strata_peer_drop(p, now, type, 0, from);
     if (p->ses.state == STRATA_SESSION_LEFT)
-        return drop(p, now, STRATA_ERR_UNEXPECTED, type, from);
+        return strata_peer_drop(p, now, STRATA_ERR_UNEXPECTED, type, from);
     int err;
     switch (type) {
     case STRATA_MSG_DATA:
@@ -903,12 +836,21 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
     case STRATA_MSG_REPAIR_REQUEST:
         err = handle_repair_request(p, from, buf, buflen, now);
         break;
+    case STRATA_MSG_MANIFEST:
+        err = strata_peer_sign_manifest(p, from, buf, buflen, now);
+        break;
+    case STRATA_MSG_PARITY_HASHES:
+        err = strata_peer_sign_parity_list(p, from, buf, buflen, now);
+        break;
+    case STRATA_MSG_MANIFEST_REQUEST:
+        err = strata_peer_sign_request(p, from, buf, buflen, now);
+        break;
     default:
         err = STRATA_ERR_UNEXPECTED;
         break;
     }
     if (err < 0 && strata_err_is_input(err))
-        return drop(p, now, err, type, from);
+        return strata_peer_drop(p, now, err, type, from);
     return err;
 }
 
@@ -917,7 +859,7 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
 /* The rotation for seq (repair.h). Children fed other substreams than
  * seq's come first among the children: they get seq's substream from
  * elsewhere. */
-static size_t repair_targets(void *user, uint64_t seq, strata_addr *out)
+size_t strata_peer_repair_targets(void *user, uint64_t seq, strata_addr *out)
 {
     strata_peer *p = user;
     unsigned sub = (unsigned)(seq % p->k);
@@ -969,7 +911,7 @@ static void tail_probe(strata_peer *p, uint64_t now)
     uint64_t first = p->po.end;
     strata_addr to[STRATA_REPAIR_MAX_TARGETS];
     p->silent = (1u << p->k) - 1u; /* nothing arrives from any of them */
-    size_t n = repair_targets(p, first, to);
+    size_t n = strata_peer_repair_targets(p, first, to);
     if (n && first <= UINT64_MAX - STRATA_WIRE_REPAIR_SPAN) {
         strata_msg_repair m = {.node = p->node,
                                .channel = p->channel,
@@ -1016,7 +958,7 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
         strata_repair_timing t = {.after_ns = p->repair_after_ns,
                                   .fallback_ns = repair_fallback_ns(p),
                                   .retry_ns = p->repair_retry_ns};
-        uint64_t next = strata_repair_scan(&p->po, now, &t, repair_targets, p, &b);
+        uint64_t next = strata_repair_scan(&p->po, now, &t, strata_peer_repair_targets, p, &b);
         uint64_t soonest = add_ns(now, STRATA_MS(REPAIR_SCAN_MIN_GAP_MS));
         p->repair_at = next != STRATA_NEVER && next < soonest ? soonest : next;
     }
@@ -1026,6 +968,7 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
         else
             tail_probe(p, now);
     }
+    strata_peer_sign_timeout(p, now);
 }
 
 uint64_t strata_peer_next_timeout(const strata_peer *p)
@@ -1035,6 +978,7 @@ uint64_t strata_peer_next_timeout(const strata_peer *p)
         return t;
     t = min_ns(t, p->repair_at);
     t = min_ns(t, p->po.ended ? STRATA_NEVER : p->tail_at);
+    t = min_ns(t, strata_peer_sign_next_timeout(p));
     return min_ns(t, strata_playout_deadline(&p->po));
 }
 
@@ -1054,4 +998,5 @@ void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st)
     st->played_packets = p->po.played_packets;
     st->played_bytes = p->po.played_bytes;
     st->missed_packets = p->po.missed_packets;
+    st->verify_waiting = p->has_ver ? p->ver.n : 0;
 }

@@ -159,6 +159,11 @@ static strata_fec_encoder *encoder_of(strata_relay *r)
     return r->ec->enc;
 }
 
+strata_fec_encoder *strata_relay_ec_encoder(strata_relay *r)
+{
+    return r->ec ? encoder_of(r) : NULL;
+}
+
 /* The decoder, likewise. */
 static strata_fec_decoder *decoder_of(strata_relay *r)
 {

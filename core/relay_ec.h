@@ -60,4 +60,9 @@ void strata_relay_ec_window(strata_relay_ec *ec, uint64_t first_seq);
  * heartbeat). */
 uint32_t strata_relay_ec_held(const strata_relay_ec *ec, unsigned i);
 
+/* The encoder the coder uses (the peer's shared one, or its own, made on
+ * first use); NULL while the node has no parity trees, or out of memory.
+ * A root of parity trees hashes its symbols with it (peer_sign.c). */
+strata_fec_encoder *strata_relay_ec_encoder(strata_relay *r);
+
 #endif

@@ -46,6 +46,7 @@
 
 #include "pktstore.h"
 #include "session.h"
+#include "signer.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -124,6 +125,8 @@ struct strata_source {
     int finished;
 
     strata_pktstore store;
+    int signing;            /* a signed channel: the signer below is set up */
+    strata_signer signer;   /* signed streams (signer.h) */
     strata_repair_budget repair_budget; /* see pktstore.h */
     strata_outbox own_outbox; /* used when the config names none */
     strata_outbox *outbox;    /* the node's, or own_outbox */
@@ -190,6 +193,13 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
         goto fail_chunk;
     if (strata_pktstore_init(&s->store, a, store) != 0)
         goto fail_store;
+    /* Manifests kept: the store's packets in full batches, and as many
+     * again for batches the clock closed early. */
+    if (cfg->sign && strata_signer_init(&s->signer, a, s->channel, cfg->channel_sk,
+                                        cfg->sign_parity, cfg->batch_ms,
+                                        2 * (store / STRATA_MANIFEST_MAX_PACKETS + 1), NULL) != 0)
+        goto fail_signer;
+    s->signing = cfg->sign != 0;
     strata_repair_budget_init(&s->repair_budget, s->upload_kbps, cfg->repair_charge_bytes, now);
     s->outbox = cfg->outbox;
     if (!s->outbox && strata_outbox_init(&s->own_outbox, a, OUTBOX_DATAGRAMS) == 0)
@@ -202,6 +212,9 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
     return s;
 
 fail_outbox:
+    if (s->signing)
+        strata_signer_free(&s->signer);
+fail_signer:
     strata_pktstore_free(&s->store);
 fail_store:
     strata_mem_free(a, s->chunk);
@@ -221,6 +234,8 @@ void strata_source_del(strata_source *s)
     for (size_t i = 0; i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
         strata_mem_free(s->alloc, s->lists[i].items);
     strata_outbox_free(&s->own_outbox);
+    if (s->signing)
+        strata_signer_free(&s->signer);
     strata_pktstore_free(&s->store);
     strata_mem_free(s->alloc, s->chunk);
     strata_mem_free(s->alloc, s);
@@ -332,10 +347,14 @@ static void send_join(strata_source *s, uint64_t now)
     strata_session_send_join(&s->ses, &m, now);
 }
 
+static void send_manifest(strata_source *s, int eos, uint64_t now);
+
 /* Forgets instructions of substreams at or beyond a new k. */
 static int set_k(strata_source *s, uint8_t k)
 {
     int err = 0;
+    if (s->signing && s->k)
+        send_manifest(s, 0, 0); /* its groups were of the old k */
     s->k = k;
     for (size_t i = 0; i < s->n_dcms; i++) {
         for (unsigned j = k; j < STRATA_WIRE_MAX_SUBSTREAMS; j++)
@@ -606,7 +625,42 @@ static int emit_packet(strata_source *s, const uint8_t *payload, size_t len, uin
     }
     s->next_seq++;
     s->st.packets_sent++;
+    if (s->signing && !(flags & STRATA_DATA_FLAG_EOS)) {
+        int full = strata_signer_add(&s->signer, &m, &s->store, s->k, now);
+        if (full < 0) { /* the batch is of another k: close it, open another */
+            send_manifest(s, 0, now);
+            full = strata_signer_add(&s->signer, &m, &s->store, s->k, now);
+        }
+        if (full > 0)
+            send_manifest(s, 0, now);
+    }
     return 0;
+}
+
+/* Closes the open batch into its signed manifest (with eos, the one that
+ * ends the stream at next_seq) and sends it to the roots of the
+ * substream of the batch's last packet: the manifest follows that packet
+ * down its tree, and every node is in every data tree. */
+static void send_manifest(strata_source *s, int eos, uint64_t now)
+{
+    int err;
+    const strata_manifest_entry *e = strata_signer_close(&s->signer, eos, s->next_seq, &err);
+    if (!e) {
+        if (err)
+            strata_logf(s->log, STRATA_LOG_WARN, "source %016llx: no manifest: %s",
+                        (unsigned long long)s->node.v, strata_strerror(err));
+        return;
+    }
+    s->st.manifests_signed++;
+    uint64_t last = e->m.count ? e->m.first_seq + e->m.count - 1 : e->m.first_seq;
+    const send_list *l = &s->lists[s->k ? last % s->k : 0];
+    for (size_t i = 0; i < l->n; i++) {
+        if (strata_addr_is_zero(l->items[i].ref.addr))
+            continue;
+        if (strata_outbox_push(s->outbox, l->items[i].ref.addr, e->buf) == 0)
+            s->st.manifests_sent++;
+    }
+    (void)now;
 }
 
 int strata_source_push(strata_source *s, const uint8_t *buf, size_t len, uint64_t now)
@@ -644,6 +698,8 @@ int strata_source_finish(strata_source *s, uint64_t now)
             return err;
         s->chunk_len = 0;
     }
+    if (s->signing)
+        send_manifest(s, 1, now); /* the end of the stream is signed */
     int err = emit_packet(s, NULL, 0, STRATA_DATA_FLAG_EOS, now);
     if (err)
         return err;
@@ -674,6 +730,24 @@ static int handle_repair_request(strata_source *s, strata_addr from, const uint8
     return err;
 }
 
+/* MANIFEST_REQUEST (protocol.md 3.11.2): answered from the manifests
+ * made, within the repair budget, as a repair is. */
+static int handle_manifest_request(strata_source *s, strata_addr from, const uint8_t *buf,
+                                   size_t len, uint64_t now)
+{
+    strata_msg_manifest_request m;
+    int err = strata_manifest_decode_request(buf, len, &m);
+    if (err < 0)
+        return err;
+    if (!s->signing || m.channel.v != s->channel.v || m.node.v == s->node.v)
+        return STRATA_ERR_UNEXPECTED;
+    strata_buf *b = strata_manifest_store_answer(&s->signer.store, &m);
+    if (b && strata_repair_budget_take(&s->repair_budget, b->len, now) &&
+        strata_outbox_push(s->outbox, from, b) == 0)
+        s->st.manifest_requests_served++;
+    return 0;
+}
+
 int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint8_t *buf,
                                   size_t buflen, uint64_t now)
 {
@@ -692,6 +766,9 @@ int strata_source_handle_datagram(strata_source *s, strata_addr from, const uint
         break;
     case STRATA_MSG_REPAIR_REQUEST:
         err = handle_repair_request(s, from, buf, buflen, now);
+        break;
+    case STRATA_MSG_MANIFEST_REQUEST:
+        err = handle_manifest_request(s, from, buf, buflen, now);
         break;
     default:
         err = STRATA_ERR_UNEXPECTED;
@@ -714,11 +791,15 @@ void strata_source_handle_timeout(strata_source *s, uint64_t now)
         send_heartbeat(s, now);
         strata_session_heartbeat_sent(&s->ses, now);
     }
+    if (s->signing && now >= strata_signer_deadline(&s->signer))
+        send_manifest(s, 0, now); /* a batch the stream's pace did not fill */
 }
 
 uint64_t strata_source_next_timeout(const strata_source *s)
 {
     uint64_t t = strata_session_next_timeout(&s->ses);
+    if (s->signing && strata_signer_deadline(&s->signer) < t)
+        t = strata_signer_deadline(&s->signer);
     return s->prune_at && s->prune_at < t ? s->prune_at : t;
 }
 

@@ -25,6 +25,8 @@
  */
 #include "strata/wire.h"
 
+#include "wire_io.h"
+
 #include <string.h>
 
 /* Fixed sizes of each message, header included (protocol.md 3.x tables). */
@@ -57,181 +59,13 @@ enum wire_sizes {
     GROUP_LEADER_ENTRY_BYTES = 26,
 };
 
-static const uint8_t wire_magic[2] = {0x53, 0x54}; /* "ST", protocol.md 2.1 */
-
-/* --- big-endian writers (callers have checked the room) ------------------ */
-
-static uint8_t *put_u8(uint8_t *p, uint8_t v)
-{
-    p[0] = v;
-    return p + 1;
-}
-
-static uint8_t *put_u16(uint8_t *p, uint16_t v)
-{
-    p[0] = (uint8_t)(v >> 8);
-    p[1] = (uint8_t)v;
-    return p + 2;
-}
-
-static uint8_t *put_u32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-    return p + 4;
-}
-
-static uint8_t *put_u64(uint8_t *p, uint64_t v)
-{
-    p = put_u32(p, (uint32_t)(v >> 32));
-    return put_u32(p, (uint32_t)v);
-}
-
-static uint8_t *put_bytes(uint8_t *p, const uint8_t *src, size_t n)
-{
-    if (n)
-        memcpy(p, src, n);
-    return p + n;
-}
-
-/* protocol.md 2.1: the header every message starts with. */
-static uint8_t *put_header(uint8_t *p, enum strata_msg_type type)
-{
-    p = put_u8(p, wire_magic[0]);
-    p = put_u8(p, wire_magic[1]);
-    p = put_u8(p, STRATA_WIRE_VERSION);
-    return put_u8(p, (uint8_t)type);
-}
-
-/* protocol.md 2.2: an address is a 4-byte IPv4 address and a 2-byte port. */
-static uint8_t *put_peer_ref(uint8_t *p, const strata_peer_ref *r)
-{
-    p = put_u64(p, r->node.v);
-    p = put_u32(p, r->addr.ipv4);
-    return put_u16(p, r->addr.port);
-}
-
-/* --- bounds-checked reader ---------------------------------------------- */
-
-typedef struct reader {
-    const uint8_t *p;
-    const uint8_t *end;
-    int err; /* sticky: STRATA_ERR_SHORT after the first short read */
-} reader;
-
-/* True when n more bytes can be read; sets the sticky error otherwise. */
-static int have(reader *r, size_t n)
-{
-    if (r->err)
-        return 0;
-    if ((size_t)(r->end - r->p) >= n)
-        return 1;
-    r->err = STRATA_ERR_SHORT;
-    return 0;
-}
-
-static uint8_t get_u8(reader *r)
-{
-    if (!have(r, 1))
-        return 0;
-    uint8_t v = r->p[0];
-    r->p += 1;
-    return v;
-}
-
-static uint16_t get_u16(reader *r)
-{
-    if (!have(r, 2))
-        return 0;
-    uint16_t v = (uint16_t)(((unsigned)r->p[0] << 8) | (unsigned)r->p[1]);
-    r->p += 2;
-    return v;
-}
-
-static uint32_t get_u32(reader *r)
-{
-    if (!have(r, 4))
-        return 0;
-    uint32_t v = ((uint32_t)r->p[0] << 24) | ((uint32_t)r->p[1] << 16) | ((uint32_t)r->p[2] << 8) |
-                 (uint32_t)r->p[3];
-    r->p += 4;
-    return v;
-}
-
-static uint64_t get_u64(reader *r)
-{
-    uint64_t hi = get_u32(r);
-    uint64_t lo = get_u32(r);
-    return (hi << 32) | lo;
-}
-
-/* Returns a pointer to the next n bytes inside the input (valid even for
- * n == 0), or NULL with the sticky error set when they are not there. */
-static const uint8_t *get_bytes(reader *r, size_t n)
-{
-    if (!have(r, n))
-        return NULL;
-    const uint8_t *v = r->p;
-    r->p += n;
-    return v;
-}
-
-static void get_peer_ref(reader *r, strata_peer_ref *ref)
-{
-    ref->node.v = get_u64(r);
-    ref->addr.ipv4 = get_u32(r);
-    ref->addr.port = get_u16(r);
-}
-
-/* protocol.md 2.4 step 1: opens buf as a message of the expected type. */
-static int open_message(reader *r, const uint8_t *buf, size_t buflen, enum strata_msg_type want)
-{
-    if (!buf && buflen)
-        return STRATA_ERR_INVAL;
-    int type = strata_wire_peek_type(buf, buflen);
-    if (type < 0)
-        return type;
-    if (type != (int)want)
-        return STRATA_ERR_TYPE;
-    r->p = buf + STRATA_WIRE_HEADER_BYTES;
-    r->end = buf + buflen;
-    r->err = 0;
-    return 0;
-}
-
-/* Ends a decode: short input first, then leftover bytes. */
-static int close_message(const reader *r, size_t buflen)
-{
-    if (r->err)
-        return r->err;
-    if (r->p != r->end)
-        return STRATA_ERR_LONG;
-    /* Every accepted message is at most STRATA_WIRE_MAX_DATAGRAM_BYTES, so
-     * this conversion cannot overflow. */
-    return (int)buflen;
-}
-
-/* Shared start of every encoder: validity first, then room. */
-static int encode_prelude(const uint8_t *buf, size_t buflen, int valid, size_t need)
-{
-    if (!valid)
-        return STRATA_ERR_INVAL;
-    if (!buf && buflen)
-        return STRATA_ERR_INVAL;
-    if (buflen < need)
-        return STRATA_ERR_NOSPACE;
-    return 0;
-}
-
 /* --- header (protocol.md 2.1) --------------------------------------------- */
 
 int strata_wire_peek_type(const uint8_t *buf, size_t buflen)
 {
     if (!buf || buflen < STRATA_WIRE_HEADER_BYTES)
         return STRATA_ERR_SHORT;
-    if (buf[0] != wire_magic[0] || buf[1] != wire_magic[1])
+    if (buf[0] != WIRE_MAGIC0 || buf[1] != WIRE_MAGIC1)
         return STRATA_ERR_MAGIC;
     if (buf[2] != STRATA_WIRE_VERSION)
         return STRATA_ERR_VERSION;
@@ -247,14 +81,17 @@ int strata_wire_peek_channel(const uint8_t *buf, size_t buflen, strata_channel_i
         return type;
     size_t off;
     switch (type) {
-    case STRATA_MSG_DATA: /* 3.1 */
+    case STRATA_MSG_DATA:          /* 3.1 */
+    case STRATA_MSG_MANIFEST:      /* 3.11.1 */
+    case STRATA_MSG_PARITY_HASHES: /* 3.11.3 */
         off = 4;
         break;
     case STRATA_MSG_INSTRUCTION: /* 3.4 */
         off = 8;
         break;
-    case STRATA_MSG_JOIN_REPLY:     /* 3.3.2 */
-    case STRATA_MSG_REPAIR_REQUEST: /* 3.7 */
+    case STRATA_MSG_JOIN_REPLY:       /* 3.3.2 */
+    case STRATA_MSG_REPAIR_REQUEST:   /* 3.7 */
+    case STRATA_MSG_MANIFEST_REQUEST: /* 3.11.2 */
         off = 12;
         break;
     default:

@@ -21,6 +21,12 @@
  *  13  a parity symbol (DATA with PARITY): symbol i of a group of packets
  *      whose payloads op 4 sends when asked for canonical ones (so that
  *      the node can rebuild what it lacks), or fuzzed bytes
+ *  14  MANIFEST: a signed stream's manifest (channel "fz" verifies with
+ *      the fuzz key, "fz2" is unsigned and keeps them unchecked), signed
+ *      with that key or another, vouching for the canonical packets of a
+ *      fuzzed range, parity digests of their canonical symbols, EOS or not
+ *  15  PARITY_HASHES of the last manifest op 14 made (or corrupted)
+ *  16  MANIFEST_REQUEST
  * Structured messages are built from fuzzed fields around plausible
  * values and then optionally corrupted at one fuzzed offset.
  *
@@ -29,11 +35,13 @@
  * receiver would drop. It must never crash, trip a sanitizer, or leak.
  */
 #include "strata/fec.h"
+#include "strata/manifest.h"
 #include "strata/node.h"
 #include "strata/wire.h"
 
 #include "fuzz_prog.h"
 
+#include <sodium.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +85,69 @@ static int canonical_symbol(const uint8_t *payload, uint64_t first, uint8_t k, u
     }
     uint8_t *out[1] = {sym};
     return strata_fec_encode(enc, k, data, len, i, 1, out, cap);
+}
+
+/* The fuzz channel's key pair, and another key's secret (forgeries):
+ * made once from fixed seeds. */
+static uint8_t fz_pk[crypto_sign_PUBLICKEYBYTES], fz_sk[crypto_sign_SECRETKEYBYTES];
+static uint8_t other_sk[crypto_sign_SECRETKEYBYTES];
+static void fuzz_keys(void)
+{
+    static int done;
+    if (done)
+        return;
+    uint8_t seed[crypto_sign_SEEDBYTES], pk[crypto_sign_PUBLICKEYBYTES];
+    memset(seed, 0x21, sizeof seed);
+    crypto_sign_seed_keypair(fz_pk, fz_sk, seed);
+    memset(seed, 0x42, sizeof seed);
+    crypto_sign_seed_keypair(pk, other_sk, seed);
+    done = 1;
+}
+
+/* Op 14: a manifest of the canonical packets first .. first + count - 1
+ * (and their groups' canonical parity, n_parity indexes) into buf, its
+ * parity lists into lists (lists_len each); returns its length. */
+static int canonical_manifest(strata_channel_id ch, uint64_t first, uint8_t count, uint8_t flags,
+                              uint8_t k, uint8_t n_parity, const uint8_t *payload, int forged,
+                              uint8_t *buf, size_t cap,
+                              uint8_t lists[][STRATA_WIRE_MAX_DATAGRAM_BYTES], int *lists_len)
+{
+    uint8_t hashes[STRATA_MANIFEST_MAX_PACKETS * STRATA_MANIFEST_HASH_BYTES];
+    uint8_t digests[STRATA_WIRE_MAX_PARITY * STRATA_MANIFEST_HASH_BYTES];
+    for (uint8_t j = 0; j < count; j++) {
+        strata_msg_data m;
+        memset(&m, 0, sizeof m);
+        m.channel = ch;
+        m.seq = first + j;
+        m.substream = (uint8_t)(m.seq % k);
+        m.payload_len = (uint16_t)canonical_len(m.seq);
+        m.payload = payload;
+        strata_manifest_hash_packet(&m, hashes + (size_t)j * STRATA_MANIFEST_HASH_BYTES);
+    }
+    unsigned groups = strata_manifest_groups(first, count, k);
+    uint64_t g0 = strata_manifest_first_group(first, k);
+    for (unsigned i = 0; i < n_parity; i++) {
+        uint8_t ph[STRATA_MANIFEST_MAX_GROUPS * STRATA_MANIFEST_HASH_BYTES];
+        for (unsigned g = 0; g < groups; g++) {
+            uint8_t sym[STRATA_FEC_MAX_SYMBOL_BYTES];
+            uint64_t first_seq = (g0 + g) * k;
+            int len = canonical_symbol(payload, first_seq, k, i, sym, sizeof sym);
+            strata_manifest_hash_symbol(ch, first_seq, k, i, sym, len > 0 ? (size_t)len : 0,
+                                        ph + (size_t)g * STRATA_MANIFEST_HASH_BYTES);
+        }
+        strata_msg_parity_hashes l = {ch, first, count, k, (uint8_t)i, (uint8_t)groups, ph};
+        lists_len[i] = strata_manifest_encode_parity(lists[i], sizeof lists[i], &l);
+        if (lists_len[i] < 0)
+            return -1;
+        strata_manifest_digest(lists[i], (size_t)lists_len[i],
+                               digests + (size_t)i * STRATA_MANIFEST_HASH_BYTES);
+    }
+    strata_msg_manifest m = {ch,    first,    count, flags, n_parity ? k : 0, n_parity,
+                             hashes, digests, NULL};
+    int n = strata_manifest_encode(buf, cap, &m);
+    if (n > 0)
+        strata_manifest_sign(buf, (size_t)n, forged ? other_sk : fz_sk);
+    return n;
 }
 
 static void on_play(void *user, const uint8_t *buf, size_t len)
@@ -125,6 +196,21 @@ static void check_outbox(strata_node *node, uint32_t *bootstrap_request)
             DECODES(STRATA_MSG_GROUP_REPORT, group_report)
             DECODES(STRATA_MSG_GROUP_BOOTSTRAP_REPLY, group_bootstrap_reply)
             DECODES(STRATA_MSG_RECRUIT, recruit)
+        case STRATA_MSG_MANIFEST: {
+            strata_msg_manifest m;
+            rc = strata_manifest_decode(b, n, &m);
+            break;
+        }
+        case STRATA_MSG_MANIFEST_REQUEST: {
+            strata_msg_manifest_request m;
+            rc = strata_manifest_decode_request(b, n, &m);
+            break;
+        }
+        case STRATA_MSG_PARITY_HASHES: {
+            strata_msg_parity_hashes m;
+            rc = strata_manifest_decode_parity(b, n, &m);
+            break;
+        }
         case STRATA_MSG_GROUP_BOOTSTRAP: {
             strata_msg_group_bootstrap m;
             rc = strata_wire_decode_group_bootstrap(b, n, &m);
@@ -152,6 +238,7 @@ static void maybe_corrupt(prog *r, uint8_t *buf, int n)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     prog r = {data, data + size};
+    fuzz_keys();
     uint8_t conf = u8(&r);
     uint64_t now = (conf & 16) ? UINT64_MAX - STRATA_S(100000) : STRATA_S(1);
     strata_control_config cc;
@@ -181,6 +268,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         pc.playout_delay_ms = (conf & 4) ? 200 : 0;
         pc.repair_after_ms = (conf & 8) ? 5 : 0;
         pc.seed = conf;
+        pc.verify = c == 0; /* "fz" is a signed channel, "fz2" is not */
+        memcpy(pc.channel_pk, fz_pk, sizeof pc.channel_pk);
+        pc.verify_wait_ms = (conf & 4) ? 100 : 0;
         if (strata_node_watch(node, &pc, &cb, now) != c)
             abort();
     }
@@ -190,10 +280,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     uint8_t payload[STRATA_WIRE_MAX_PAYLOAD_BYTES];
     memset(payload, 0xa5, sizeof payload);
+    static uint8_t lists[STRATA_WIRE_MAX_PARITY][STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int lists_len[STRATA_WIRE_MAX_PARITY] = {0};
+    uint8_t n_lists = 0;
     check_outbox(node, &bootstrap_request);
 
     for (int steps = 0; more(&r) && steps < 4096; steps++) {
-        uint8_t op = u8(&r) % 14;
+        uint8_t op = u8(&r) % 17;
         int n = -1;
         strata_addr from = addr_of(u8(&r));
         const char *name = CHANNELS[u8(&r) % 3];
@@ -299,6 +392,33 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m.payload = sym;
             m.payload_len = (uint16_t)len;
             n = strata_wire_encode_data(buf, sizeof buf, &m);
+            break;
+        }
+        case 14: {
+            uint8_t mode = u8(&r);
+            uint8_t count = (uint8_t)(u8(&r) % (STRATA_MANIFEST_MAX_PACKETS + 1));
+            uint8_t flags = (mode & 1) ? STRATA_MANIFEST_FLAG_EOS : 0;
+            if (count == 0)
+                flags = STRATA_MANIFEST_FLAG_EOS;
+            uint8_t np = (uint8_t)((mode >> 1) % 3);
+            n = canonical_manifest(ch, seq_base + u16(&r), count, flags, k, np, payload,
+                                   (mode & 0x80) != 0, buf, sizeof buf, lists, lists_len);
+            n_lists = n > 0 ? np : 0;
+            break;
+        }
+        case 15: {
+            uint8_t i = u8(&r);
+            if (n_lists == 0)
+                break;
+            i = (uint8_t)(i % n_lists);
+            n = lists_len[i];
+            memcpy(buf, lists[i], (size_t)n);
+            break;
+        }
+        case 16: {
+            strata_msg_manifest_request m = {{0x200u + u8(&r)}, ch, seq_base + u16(&r),
+                                             (uint8_t)(u8(&r) % (STRATA_MANIFEST_PART_MAX + 1))};
+            n = strata_manifest_encode_request(buf, sizeof buf, &m);
             break;
         }
         case 5: {

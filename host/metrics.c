@@ -60,8 +60,9 @@ static void gauge(mwriter *w, const char *name, const char *help, double v)
  * reason. */
 static const char *drop_reason(size_t slot)
 {
-    static const char *const names[] = {"unknown", "short", "long",  "magic",
-                                        "version", "type",  "range", "unexpected"};
+    static const char *const names[] = {"unknown", "short", "long",       "magic",
+                                        "version", "type",  "range",      "unexpected",
+                                        "forged",  "unverified"};
     if (slot < sizeof names / sizeof names[0])
         return names[slot];
     return "other";
@@ -78,13 +79,14 @@ static void drops(mwriter *w, const char *name, const char *help,
     for (size_t k = 0; k < n; k++)
         for (size_t i = 0; sets[k] && i < SLOTS; i++)
             by[i] += sets[k]->by_reason[i];
-    /* Slots 8..14 are unused today (no input error between -8 and -14):
-     * fold them into "other" with the last one. */
+    /* Slots 10..14 are unused today (no input error between -10 and
+     * -14): fold them into "other" with the last one. */
+    enum { NAMED = 10 };
     uint64_t other = 0;
-    for (size_t i = 8; i < SLOTS; i++)
+    for (size_t i = NAMED; i < SLOTS; i++)
         other += by[i];
     family(w, name, "counter", help);
-    for (size_t i = 0; i < 8; i++)
+    for (size_t i = 0; i < NAMED; i++)
         put(w, "%s{reason=\"%s\"} %" PRIu64 "\n", name, drop_reason(i), by[i]);
     put(w, "%s{reason=\"other\"} %" PRIu64 "\n", name, other);
 }
@@ -327,6 +329,29 @@ size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *c
         {"strata_peer_parity_decode_failures_total",
          "Groups whose symbols did not decode (they do not belong together).",
          F(parity_decode_failures)},
+        /* Signed channels (docs/security.md): 0 on an unsigned one. */
+        {"strata_peer_manifests_received_total",
+         "New signed manifests taken (signature checked when the channel key is known).",
+         F(manifests_rx)},
+        {"strata_peer_manifests_sent_total", "Manifest copies relayed to children.",
+         F(manifests_tx)},
+        {"strata_peer_parity_lists_received_total",
+         "Parity hash lists taken (checked against a manifest's digest).", F(parity_lists_rx)},
+        {"strata_peer_manifest_requests_sent_total", "Requests for a missing manifest sent.",
+         F(manifest_requests_sent)},
+        {"strata_peer_manifest_requests_served_total", "Requests for a manifest answered.",
+         F(manifest_requests_served)},
+        {"strata_peer_verified_packets_total",
+         "Packets and parity symbols a signed manifest vouched for.", F(verified_packets)},
+        {"strata_peer_forged_packets_total",
+         "Packets and parity symbols a signed manifest contradicted (dropped, never relayed).",
+         F(forged_packets)},
+        {"strata_peer_forged_manifests_total",
+         "Manifests or parity hash lists whose signature or digest did not match.",
+         F(forged_manifests)},
+        {"strata_peer_unverified_packets_total",
+         "Packets dropped because no signed manifest vouched for them in time.",
+         F(unverified_packets)},
     };
     for (size_t k = 0; k < sizeof counters / sizeof counters[0]; k++)
         per_channel(&w, counters[k].name, counters[k].help, ch, l, nch, counters[k].off);
@@ -387,6 +412,13 @@ size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *
             st->repair_requests_refused);
     gauge(&w, "strata_source_roots", "Distinct root children across substreams and regions.",
           (double)st->roots);
+    counter(&w, "strata_source_manifests_signed_total",
+            "Manifests signed (signed channels; 0 on an unsigned one).", st->manifests_signed);
+    counter(&w, "strata_source_manifests_sent_total", "Manifest copies sent to tree roots.",
+            st->manifests_sent);
+    counter(&w, "strata_source_manifest_requests_served_total",
+            "Requests for a manifest or a parity hash list answered.",
+            st->manifest_requests_served);
     const strata_drop_counters *sets[] = {&st->drops};
     drops(&w, "strata_source_dropped_datagrams_total",
           "Datagrams rejected by the source, by reason.", sets, 1);

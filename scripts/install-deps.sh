@@ -3,7 +3,7 @@
 # Usage: scripts/install-deps.sh [build|test|demo]  (test and demo add tools)
 set -euo pipefail
 what=${1:-build}
-pkgs=(build-essential cmake pkg-config libuv1-dev libinih-dev libisal-dev)
+pkgs=(build-essential cmake pkg-config libuv1-dev libinih-dev libisal-dev libsodium-dev)
 case "$what" in
   test) pkgs+=(clang libclang-rt-dev ffmpeg python3 procps prometheus curl chromium chromium-driver
               groff-base systemd) ;;

@@ -25,6 +25,8 @@ enum strata_err {
     STRATA_ERR_TYPE = -5,       /* unknown message type */
     STRATA_ERR_RANGE = -6,      /* a field is outside its allowed range */
     STRATA_ERR_UNEXPECTED = -7, /* well-formed but not valid in this state */
+    STRATA_ERR_FORGED = -8,     /* a signature or a signed hash does not match (P3) */
+    STRATA_ERR_UNVERIFIED = -9, /* no signed manifest vouched for it in time (P3) */
     /* -100..-199: state and usage errors */
     STRATA_ERR_INVAL = -100,   /* bad argument from the caller */
     STRATA_ERR_NOSPACE = -101, /* output buffer or table too small */

@@ -29,14 +29,25 @@
  * STRATA_PKTSTORE_REPAIR_SHARE_PERCENT of its upload; the rest are refused
  * (counted in repair_requests_refused).
  *
+ * Signed channels (SPEC P3, strata/manifest.h, docs/security.md): a peer
+ * given the channel's public key takes a DATA packet or parity symbol only
+ * once a manifest whose signature it checked vouches for its hash; until
+ * then it waits (verify.h), at most verify_wait_ms, and is then dropped
+ * (UNVERIFIED); one a manifest contradicts is dropped (FORGED) and never
+ * relayed. It relays each new manifest down the tree of its batch's last
+ * packet, each parity hash list down its parity tree, and asks its repair
+ * targets for the manifests it lacks. A peer without the key verifies
+ * nothing but still keeps, relays and serves the manifests it is sent.
+ *
  * Timers (named deadlines): join retry, heartbeat, repair scan, playout
- * deadline.
+ * deadline, and on a signed channel the verifier's (ask, give up).
  */
 #ifndef STRATA_PEER_H
 #define STRATA_PEER_H
 
 #include "strata/common.h"
 #include "strata/fec.h"
+#include "strata/manifest.h"
 #include "strata/wire.h"
 
 typedef struct strata_peer strata_peer;
@@ -85,6 +96,13 @@ typedef struct strata_peer_config {
     strata_fec_decoder *fec_decoder;
     uint64_t seed;
     const strata_log *log;
+    /* Signed channel: with verify set, the channel's Ed25519 public key
+     * (copied); every packet must then be vouched for by the source's
+     * signed manifests. verify_wait_ms bounds a packet's wait for its
+     * manifest (0 = STRATA_VERIFY_DEFAULT_WAIT_MS, 1.5 s). */
+    int verify;
+    uint8_t channel_pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES];
+    uint32_t verify_wait_ms;
 } strata_peer_config;
 
 enum strata_peer_defaults {
@@ -141,6 +159,17 @@ typedef struct strata_peer_stats {
     uint64_t instructions_applied;
     uint64_t rejoins;        /* joins again after the control center said it did not know us */
     uint64_t region_changes; /* joins again under a new region label */
+    /* Signed channels (docs/security.md): new manifests taken (signature
+     * checked when keyed) and their copies relayed; parity hash lists
+     * taken; requests for them sent and answered; packets vouched for,
+     * and packets dropped because a manifest contradicted them (forged:
+     * also among the drops as "forged", with forged manifests) or none
+     * came in time (unverified: among the drops as "unverified"); packets
+     * waiting now. */
+    uint64_t manifests_rx, manifests_tx, parity_lists_rx;
+    uint64_t manifest_requests_sent, manifest_requests_served;
+    uint64_t verified_packets, forged_packets, forged_manifests, unverified_packets;
+    uint64_t verify_waiting;
     strata_drop_counters drops;
 } strata_peer_stats;
 

@@ -11,12 +11,17 @@
  * again when a restarted control center does not know it) is the one the
  * peers use (core/session.h).
  *
- * Timers: join retry, heartbeat.
+ * With a channel key it also signs the stream (SPEC P3): a MANIFEST per
+ * batch of packets (core/signer.h), sent after the batch's last packet to
+ * the roots of that packet's substream, kept to answer MANIFEST_REQUESTs.
+ *
+ * Timers: join retry, heartbeat, the open batch's close.
  */
 #ifndef STRATA_SOURCE_H
 #define STRATA_SOURCE_H
 
 #include "strata/common.h"
+#include "strata/manifest.h"
 #include "strata/wire.h"
 
 typedef struct strata_source strata_source;
@@ -38,6 +43,16 @@ typedef struct strata_source_config {
      * NULL = one of its own. */
     strata_outbox *outbox;
     const strata_log *log;
+    /* Signed stream (SPEC P3, strata/manifest.h): with sign set, the
+     * source signs a MANIFEST per batch with channel_sk (libsodium's
+     * 64-byte Ed25519 secret key, which the driver reads; copied), covering
+     * parity indexes 0 .. sign_parity - 1 of every group (at most
+     * STRATA_WIRE_MAX_PARITY) and closing a batch after batch_ms at the
+     * latest (0 = 200). sign 0 leaves the channel unsigned. */
+    int sign;
+    uint8_t channel_sk[STRATA_MANIFEST_SECRET_KEY_BYTES];
+    uint8_t sign_parity;
+    uint32_t batch_ms;
 } strata_source_config;
 
 enum strata_source_defaults {
@@ -52,6 +67,9 @@ typedef struct strata_source_stats {
     uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t next_seq;
     size_t roots; /* distinct root children across substreams and regions */
+    /* Signed streams: manifests made and their datagrams sent; requests
+     * for a manifest or a hash list answered (within the repair budget). */
+    uint64_t manifests_signed, manifests_sent, manifest_requests_served;
     strata_drop_counters drops;
 } strata_source_stats;
 

@@ -60,7 +60,11 @@ enum strata_msg_type {
     STRATA_MSG_GROUP_BOOTSTRAP = 20,
     STRATA_MSG_GROUP_BOOTSTRAP_REPLY = 21,
     STRATA_MSG_RECRUIT = 22,
-    STRATA_MSG_TYPE_MAX = 22,
+    /* Signed streams (SPEC P3, protocol.md 3.11, strata/manifest.h) */
+    STRATA_MSG_MANIFEST = 23,
+    STRATA_MSG_MANIFEST_REQUEST = 24,
+    STRATA_MSG_PARITY_HASHES = 25,
+    STRATA_MSG_TYPE_MAX = 25,
 };
 
 /* How many child entries a heartbeat with n_parents parent entries can
@@ -73,7 +77,8 @@ size_t strata_wire_hb_max_children(uint8_t n_parents);
 int strata_wire_peek_type(const uint8_t *buf, size_t buflen);
 
 /* Reads the channel id of a message that belongs to one channel's session
- * (DATA, JOIN_REPLY, INSTRUCTION, REPAIR_REQUEST) without decoding the
+ * (DATA, JOIN_REPLY, INSTRUCTION, REPAIR_REQUEST, MANIFEST,
+ * MANIFEST_REQUEST, PARITY_HASHES) without decoding the
  * rest: a node routes the datagram by it, and the session decodes it in
  * full. Returns the message type, or a header error, STRATA_ERR_TYPE for
  * another type, STRATA_ERR_SHORT when the id does not fit. */
@@ -93,7 +98,7 @@ typedef struct strata_msg_data {
                                 < STRATA_WIRE_MAX_TREES */
     uint8_t flags;           /* only STRATA_DATA_FLAGS_KNOWN bits */
     uint64_t send_ts_ns;     /* source clock when the source sent it */
-    uint16_t auth_tag_len;   /* <= STRATA_WIRE_MAX_AUTH_TAG_BYTES; 0 until P3 */
+    uint16_t auth_tag_len;   /* <= STRATA_WIRE_MAX_AUTH_TAG_BYTES; senders send 0 (protocol.md 5) */
     const uint8_t *auth_tag;
     uint16_t payload_len;    /* <= STRATA_WIRE_MAX_PAYLOAD_BYTES; 0 with EOS; with PARITY
                                 2..STRATA_WIRE_MAX_PAYLOAD_BYTES + 2 (a symbol, fec.h) */

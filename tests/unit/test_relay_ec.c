@@ -19,6 +19,12 @@
  * every 5 ms (a multiple of k: every group is whole, the end-of-stream
  * marker alone in the last one), then the end of the stream.
  *
+ * Signed (SPEC P3): the same cluster with a signing source and every peer
+ * given the key: the root makes the parity hash lists from the groups it
+ * holds and sends them down the parity trees, members verify every symbol
+ * before they keep, decode or relay it, and still play everything with
+ * nothing dropped, a data tree and a parity tree's relays killed included.
+ *
  * Also here: what a single peer drops and counts (parity without parity
  * trees, a wrong seq or tree, outside the window, a symbol of another
  * length, a group cut short, duplicates, symbols that do not decode), how
@@ -34,6 +40,8 @@
 #include "strata/peer.h"
 #include "strata/source.h"
 #include "strata/wire.h"
+
+#include <sodium.h>
 
 #define MS(x) STRATA_MS(x)
 
@@ -121,6 +129,7 @@ typedef struct cluster {
     const strata_alloc *alloc;
     strata_fec_encoder *fec_encoder;
     strata_fec_decoder *fec_decoder;
+    int sign; /* a signed channel: the source signs, every peer verifies */
     int cut[NODES][NODES]; /* a link whose datagrams are lost */
     flight *air;           /* datagrams on their way, unordered */
     size_t n_air, cap_air;
@@ -225,6 +234,9 @@ static void feed_instr(cluster *c, unsigned i, uint8_t tree, uint8_t algorithm, 
 }
 
 /* Node i's peer: a stream of k = K, upload to spare. */
+/* The channel's key pair when it is signed (made in main). */
+static uint8_t channel_pk[crypto_sign_PUBLICKEYBYTES], channel_sk[crypto_sign_SECRETKEYBYTES];
+
 static strata_peer_config peer_cfg(unsigned i)
 {
     return (strata_peer_config){
@@ -236,10 +248,12 @@ static void cluster_init(cluster *c, const uint8_t *input)
     const strata_alloc *alloc = c->alloc;
     strata_fec_encoder *enc = c->fec_encoder;
     strata_fec_decoder *dec = c->fec_decoder;
+    int sign = c->sign;
     memset(c, 0, sizeof *c);
     c->alloc = alloc;
     c->fec_encoder = enc;
     c->fec_decoder = dec;
+    c->sign = sign;
     c->input = input;
     strata_source_config sc;
     memset(&sc, 0, sizeof sc);
@@ -248,11 +262,16 @@ static void cluster_init(cluster *c, const uint8_t *input)
     sc.control = CONTROL;
     sc.rate_kbps = 2000;
     sc.seed = 1;
+    sc.sign = sign;
+    sc.sign_parity = STRATA_WIRE_MAX_PARITY;
+    memcpy(sc.channel_sk, channel_sk, sizeof sc.channel_sk);
     c->nodes[SOURCE].src = strata_source_new(&sc, NULL, 0);
     for (unsigned i = ROOT; i < NODES; i++) {
         strata_peer_config pc = peer_cfg(i);
         pc.fec_encoder = enc;
         pc.fec_decoder = dec;
+        pc.verify = sign;
+        memcpy(pc.channel_pk, channel_pk, sizeof pc.channel_pk);
         strata_peer_callbacks cb = {on_play, count_end, &c->nodes[i]};
         c->nodes[i].peer = strata_peer_new(&pc, &cb, alloc, 0);
         c->nodes[i].input = input;
@@ -509,6 +528,58 @@ static void test_killed_relays(const uint8_t *input)
             CHECK_EQ_U64(st.parity_rebuilt_packets, 0);
     }
     cluster_free(c);
+    free(c);
+}
+
+/* Signed: whole, two trees cut at the root (data 1, parity 0), and the
+ * first relays of data tree 1 and parity tree 1 killed: everything played,
+ * every symbol checked against its list before use, nothing dropped. */
+static void test_signed_cluster(const uint8_t *input)
+{
+    cluster *c = calloc(1, sizeof *c);
+    for (int scenario = 0; scenario < 3; scenario++) {
+        c->sign = 1;
+        cluster_init(c, input);
+        if (scenario == 1)
+            c->cut[ROOT][member(1)] = c->cut[ROOT][member(K)] = 1;
+        if (scenario == 2)
+            c->nodes[member(1)].muted = c->nodes[member(K + 1)].muted = 1;
+        cluster_run(c);
+        uint64_t lists = 0, verified_parity = 0;
+        for (unsigned i = ROOT; i < NODES; i++) {
+            const node *n = &c->nodes[i];
+            if (scenario == 2 && n->muted)
+                continue;
+            CHECK_EQ_U64(n->played_len, INPUT_BYTES);
+            CHECK(!n->diverged);
+            CHECK_EQ_INT(n->ends, 1);
+            strata_peer_stats st = stats_of(c, i);
+            CHECK_EQ_U64(st.missed_packets, 0);
+            CHECK_EQ_U64(st.forged_packets, 0);
+            CHECK_EQ_U64(st.forged_manifests, 0);
+            CHECK_EQ_U64(st.unverified_packets, 0);
+            CHECK(st.manifests_rx > 0);
+            if (i >= FIRST_MEMBER && i < FIRST_COMMON) {
+                lists += st.parity_lists_rx;
+                verified_parity += st.rx_parity_packets;
+                if (scenario > 0)
+                    CHECK(st.parity_rebuilt_packets >= GROUPS);
+            }
+        }
+        CHECK(lists > 0);
+        CHECK(verified_parity > 0);
+        /* The root made both lists of every manifest but the empty last
+         * one itself; nobody had to ask the source for one. */
+        strata_peer_stats r = stats_of(c, ROOT);
+        CHECK_EQ_U64(r.parity_lists_rx, N * (r.manifests_rx - 1));
+        CHECK_EQ_U64(r.manifest_requests_sent, 0);
+        strata_source_stats ss;
+        strata_source_get_stats(c->nodes[SOURCE].src, &ss);
+        CHECK(ss.manifests_signed > 0);
+        if (scenario == 0)
+            CHECK_EQ_U64(ss.manifest_requests_served, 0);
+        cluster_free(c);
+    }
     free(c);
 }
 
@@ -972,6 +1043,11 @@ static void test_alloc_failure(void)
 
 int main(void)
 {
+    if (sodium_init() < 0)
+        return 1;
+    uint8_t seed[crypto_sign_SEEDBYTES];
+    memset(seed, 5, sizeof seed);
+    crypto_sign_seed_keypair(channel_pk, channel_sk, seed);
     uint8_t *input = malloc(INPUT_BYTES);
     make_input(input);
     reference = strata_fec_encoder_new(NULL);
@@ -983,6 +1059,7 @@ int main(void)
     test_whole_cluster(input);
     test_killed_relays(input);
     test_three_trees(input);
+    test_signed_cluster(input);
     test_any_two_trees(input);
     test_shared_coder(input);
     strata_fec_encoder_del(reference);
