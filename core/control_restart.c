@@ -121,14 +121,9 @@ static strata_dcm *placed_in(strata_control *c, ctl_channel *ch, strata_dcm *d, 
     return d;
 }
 
-static strata_dcm *region_of_report(strata_control *c, ctl_channel *ch, const ctl_report *r,
-                                    strata_dcm_id want)
-{
-    return ctl_dcm_for(c, ch, r->region, r->region_len, want);
-}
-
-/* Places the members of ch that joined in the window; returns 0 or
- * STRATA_ERR_NOMEM (those not placed join as they would after the window). */
+/* Places the members of ch that joined in the window (one without memory
+ * for its DCM stays unplaced: forgotten when the window closes, it joins
+ * again). */
 static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
 {
     /* Regions' clusters first, under the id their members (level 2) name. */
@@ -137,10 +132,9 @@ static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
         const ctl_report *r =
             m->ch == ch && m->restoring && !m->dcm ? report_of(c, m->id, ch->id) : NULL;
         if (r && r->region_len && r->level == 2)
-            region_of_report(c, ch, r, r->dcm);
+            ctl_dcm_for(c, ch, r->region, r->region_len, r->dcm);
     }
     /* The level above, under the id its members (level 1) name. */
-    int heads = 0;
     for (size_t i = 0; i < c->nodes.count && !ch->backbone; i++) {
         ctl_node *m = c->nodes.items[i];
         const ctl_report *r =
@@ -153,7 +147,9 @@ static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
         if (m->ch != ch || !m->restoring || m->dcm)
             continue;
         const ctl_report *r = report_of(c, m->id, ch->id);
-        strata_dcm *d = r && r->region_len ? region_of_report(c, ch, r, (strata_dcm_id){0}) : NULL;
+        strata_dcm *d = r && r->region_len
+                            ? ctl_dcm_for(c, ch, r->region, r->region_len, (strata_dcm_id){0})
+                            : NULL;
         if (!d)
             continue; /* no memory: it is told UNKNOWN at its next heartbeat and joins again */
         if (r->level == 1 && ch->backbone && m->upload_kbps >= ctl_head_min_kbps(ch)) {
@@ -161,12 +157,10 @@ static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
             m->roots = d;
             m->root_subs = 0;
             m->preferred_since_ns = now ? now : 1;
-            heads++;
         } else {
             m->dcm = placed_in(c, ch, d, r);
         }
     }
-    (void)heads;
 }
 
 /* One vote of a root child for the feeder of tree s of DCM d. */
@@ -190,7 +184,7 @@ static int vote_cmp(const void *a, const void *b)
 /* Makes node f the feeder of tree s of d, as the root children voted; 1
  * when it could (a preferred node of d's region, of another region with
  * levels ec and 3, or a relay member above common cluster d). */
-static int take_feeder(strata_control *c, ctl_channel *ch, strata_dcm *d, uint8_t s, ctl_node *f)
+static int take_feeder(strata_control *c, strata_dcm *d, uint8_t s, ctl_node *f)
 {
     int common = ctl_home_of(c, d) != d;
     if (f->roots == d) {
@@ -208,7 +202,6 @@ static int take_feeder(strata_control *c, ctl_channel *ch, strata_dcm *d, uint8_
         return 0;
     }
     strata_dcm_set_substream_root(d, s, (strata_peer_ref){f->id, f->host->addr});
-    (void)ch;
     return 1;
 }
 
@@ -254,7 +247,7 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
             j = k;
         }
         ctl_node *f = ctl_member_get(c, (strata_node_id){v[best].feeder}, ch->id);
-        if (f && take_feeder(c, ch, v[best].d, v[best].s, f))
+        if (f && take_feeder(c, v[best].d, v[best].s, f))
             for (size_t k = i; k < j; k++)
                 v[k].links = (uint32_t)best_n; /* the root children it had */
         i = j;
