@@ -293,6 +293,7 @@ uint32_t ctl_head_min_kbps(const ctl_channel *ch);
 uint32_t ctl_head_min_in(const strata_control *c, const ctl_channel *ch, const strata_dcm *d);
 uint32_t ctl_headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d);
 void ctl_push_roots(strata_control *c, ctl_channel *ch, uint64_t now);
+uint32_t ctl_restore_budget_kbps(strata_control *c, ctl_channel *ch, strata_dcm *d, unsigned links);
 void ctl_direct_region_changed(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now);
 ctl_node *ctl_make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_node_id id,
                         uint64_t now);

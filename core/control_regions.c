@@ -207,30 +207,39 @@ uint32_t ctl_headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata
     return budget < need ? need : budget;
 }
 
-/* Tells cluster d (a region's, or its common cluster) its source and root
- * budget (see ctl_push_roots); returns what of the source's upload it takes. */
+/* The root budget of cluster d (a region's, or its common cluster): what
+ * its feeders can give when it has any, else its share of the source's
+ * upload (needs: source_needs_kbps, with a backbone). */
+static uint32_t cluster_budget_kbps(strata_control *c, ctl_channel *ch, strata_dcm *d,
+                                    uint64_t needs)
+{
+    if (ctl_has_heads(c, d))
+        return ctl_headed_budget_kbps(c, ch, d);
+    if (ch->backbone)
+        return direct_region_kbps(ch, d, needs);
+    return ch->source_upload_kbps;
+}
+
+/* The budget cluster d restores under: the one above, with room for the
+ * root children (links a tree at most) that its members report. Under a
+ * smaller one the edges that do not fit would move, and the budget's next
+ * change would rebuild the trees at another share of the uploads. */
+uint32_t ctl_restore_budget_kbps(strata_control *c, ctl_channel *ch, strata_dcm *d, unsigned links)
+{
+    uint32_t budget = cluster_budget_kbps(c, ch, d, ch->backbone ? source_needs_kbps(c, ch) : 0);
+    uint32_t had = strata_dcm_root_links_kbps(d, links);
+    return budget != 0 && had > budget ? had : budget; /* 0: unlimited */
+}
+
+/* Tells cluster d its source and root budget (see ctl_push_roots); returns
+ * what of the source's upload it takes. */
 static uint64_t push_cluster_roots(strata_control *c, ctl_channel *ch, strata_dcm *d,
                                    uint64_t needs, uint64_t now)
 {
     int headed = ctl_has_heads(c, d);
-    uint32_t budget;
-    if (headed) {
-        budget = ctl_headed_budget_kbps(c, ch, d);
-        if (c->keep_root_links) {
-            /* Just restored (control_restart.c): the root children its
-             * feeders had stay theirs; the next change resizes the budget. */
-            uint64_t most = 0;
-            for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
-                uint64_t l = strata_dcm_child_links(d, STRATA_MTREE_SOURCE, 1u << s);
-                most = l > most ? l : most;
-            }
-            uint32_t had = strata_dcm_root_links_kbps(d, (unsigned)most);
-            budget = had > budget ? had : budget;
-        }
-    } else if (ch->backbone)
-        budget = direct_region_kbps(ch, d, needs);
-    else
-        budget = ch->source_upload_kbps;
+    uint32_t budget = cluster_budget_kbps(c, ch, d, needs);
+    if (c->keep_root_links && budget != 0 && strata_dcm_source_budget_kbps(d) > budget)
+        budget = strata_dcm_source_budget_kbps(d); /* as restored: the next change resizes it */
     /* An empty relay cluster above a common one takes nothing. */
     uint64_t used = headed || strata_dcm_count(d) == 0 ? 0 : budget;
     int err = strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps, budget);

@@ -167,7 +167,6 @@ static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
 typedef struct feeder_vote {
     strata_dcm *d;
     uint8_t s;
-    uint32_t links; /* once counted: the root children of (d, s) under its feeder */
     uint64_t feeder;
 } feeder_vote;
 
@@ -247,9 +246,8 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
             j = k;
         }
         ctl_node *f = ctl_member_get(c, (strata_node_id){v[best].feeder}, ch->id);
-        if (f && take_feeder(c, v[best].d, v[best].s, f))
-            for (size_t k = i; k < j; k++)
-                v[k].links = (uint32_t)best_n; /* the root children it had */
+        if (f)
+            take_feeder(c, v[best].d, v[best].s, f);
         i = j;
     }
     /* A preferred node no root child named (its region has no other member
@@ -273,20 +271,6 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
             h->roots = NULL;
         }
     }
-    /* Each cluster fed by them restores under the root budget they give it
-     * (as ctl_push_roots will set it), but with room for as many root
-     * children a tree as it had, so that the restored ones fit and stay. */
-    for (size_t i = 0; ch->source.v && i < n;) {
-        uint32_t links = 0;
-        size_t j = i;
-        for (; j < n && v[j].d == v[i].d; j++)
-            links = v[j].links > links ? v[j].links : links;
-        uint32_t budget = ctl_headed_budget_kbps(c, ch, v[i].d);
-        uint32_t room = strata_dcm_root_links_kbps(v[i].d, links);
-        strata_dcm_set_source(v[i].d, ch->source, ch->source_addr, ch->rate_kbps,
-                              room > budget ? room : budget);
-        i = j;
-    }
     strata_mem_free(c->alloc, v);
 }
 
@@ -296,6 +280,11 @@ static void restore_feeders(strata_control *c, ctl_channel *ch)
 void ctl_finish_recovery(strata_control *c, uint64_t now)
 {
     c->recover_until = 0;
+    /* The root budgets are state no heartbeat reports: computed afresh
+     * they could move restored root children, so until the window's
+     * changes are out they keep room for those (ctl_restore_budget_kbps,
+     * ctl_push_roots). */
+    c->keep_root_links = 1;
     size_t restored = 0, kept = 0, edges = 0;
     for (size_t i = 0; i < c->channels.count; i++) {
         place_members(c, c->channels.items[i], now);
@@ -351,6 +340,21 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
                 }
             }
         }
+        if (r && ch->source.v && d != ch->backbone) {
+            /* The trees restore under the root budget ctl_push_roots will
+             * give them, with room for the root children they report:
+             * under a smaller one the edges that do not fit move, and the
+             * budget's change later rebuilds the trees at another share. */
+            unsigned links = 0;
+            for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
+                unsigned l = 0;
+                for (size_t a = 0; a < n; a++)
+                    l += r[a].parents[s].v == STRATA_MTREE_SOURCE.v;
+                links = l > links ? l : links;
+            }
+            strata_dcm_set_source(d, ch->source, ch->source_addr, ch->rate_kbps,
+                                  ctl_restore_budget_kbps(c, ch, d, links));
+        }
         int err = r ? strata_dcm_restore(d, r, n) : STRATA_ERR_NOMEM;
         strata_mem_free(c->alloc, r);
         for (size_t j = 0; j < c->nodes.count; j++) {
@@ -383,10 +387,6 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
                 ctl_channel_maybe_release(c, ch);
         }
     }
-    /* The root budgets are state no heartbeat reports: computed afresh
-     * they could move restored root children, so this once they keep room
-     * for those (ctl_push_roots). */
-    c->keep_root_links = 1;
     for (size_t i = 0; i < c->channels.count; i++) {
         ctl_channel *ch = c->channels.items[i];
         if (!ch->backbone && ch->ndcms >= 2) {

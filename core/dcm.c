@@ -615,7 +615,8 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
 /* Builds a tree from the members' reports at the current share: every
  * member detached, interior where it reports children, then its reported
  * parents adopted parents-first (passes until one adopts nothing), the rest
- * attached as add would. *full counts the edges refused for want of a slot.
+ * attached as add would. *full counts the edges refused: for want of a slot,
+ * or under a parent that has none at this share (it cannot be interior).
  * Returns the tree or NULL (no memory). */
 static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, size_t n, size_t *full)
 {
@@ -645,7 +646,7 @@ static strata_mtree *restore_tree(strata_dcm *d, const strata_dcm_report *r, siz
     for (size_t i = 0; i < n; i++)
         for (uint8_t s = 0; s < d->trees; s++)
             if (r[i].parents[s].v != 0 && strata_mtree_parent(t, r[i].node, s).v == 0 &&
-                strata_mtree_adopt(t, r[i].node, s, r[i].parents[s]) == STRATA_ERR_FULL)
+                strata_mtree_adopt(t, r[i].node, s, r[i].parents[s]) != 0)
                 (*full)++;
     strata_mtree_settle(t);
     return t;
