@@ -139,10 +139,14 @@ int ctl_ec_assign_channel(strata_control *c, ctl_channel *ch)
 {
     if (!ec_levels(c) || !ch->backbone)
         return 0;
+    /* The candidates are the heads, all of them members of the backbone:
+     * walking it rather than every membership keeps a join's cost from
+     * growing with the node count. Their order does not matter: the best
+     * is chosen by room, then id. */
     size_t n = 0;
-    for (size_t i = 0; i < c->nodes.count; i++) {
-        ctl_node *h = c->nodes.items[i];
-        if (h->ch != ch || !h->roots)
+    for (size_t i = 0; i < strata_dcm_count(ch->backbone); i++) {
+        ctl_node *h = ctl_member_get(c, strata_dcm_member_at(ch->backbone, i), ch->id);
+        if (!h || !h->roots)
             continue;
         if (n == c->away_cap) {
             size_t cap = c->away_cap ? c->away_cap * 2 : 64;

@@ -339,6 +339,11 @@ size_t strata_dcm_count(const strata_dcm *d)
 {
     return d->count;
 }
+
+strata_node_id strata_dcm_member_at(const strata_dcm *d, size_t i)
+{
+    return i < d->count ? d->members[i].id : (strata_node_id){0};
+}
 const strata_mtree *strata_dcm_tree(const strata_dcm *d)
 {
     return d->tree;

@@ -85,6 +85,9 @@ uint32_t strata_dcm_source_budget_kbps(const strata_dcm *d);
 /* The root budget that gives each of the trees `links` root slots. */
 uint32_t strata_dcm_root_links_kbps(const strata_dcm *d, unsigned links);
 size_t strata_dcm_count(const strata_dcm *d);
+/* Member i (0 <= i < strata_dcm_count) in no particular order: a join or
+ * a leave reorders them. */
+strata_node_id strata_dcm_member_at(const strata_dcm *d, size_t i);
 int strata_dcm_has(const strata_dcm *d, strata_node_id node);
 /* The member with the largest declared upload of at least min_kbps (ties:
  * the smallest id), or the zero id if none has that much. */
