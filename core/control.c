@@ -392,6 +392,8 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->nodes = c->peers + c->sources;
     st->channels = c->channels.count;
     st->dcms = c->dcms.count;
+    for (size_t i = 0; i < c->dcms.count; i++)
+        st->dcms_with_members += strata_dcm_count(c->dcms.items[i]) > 0;
     for (size_t i = 0; i < c->dcms.count; i++) {
         strata_mtree_stats ts;
         const strata_mtree *t = strata_dcm_tree(c->dcms.items[i]);

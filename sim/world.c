@@ -821,8 +821,8 @@ static void restart_figures(strata_world *w, strata_simresult *x)
                        ? (double)(w->rebuilt_at - w->restart_at) / 1e9
                        : -1;
     x->members_before = w->before.nodes;
-    x->dcms_before = w->before.dcms;
-    x->dcms_rebuilt = w->rebuilt.dcms;
+    x->dcms_before = w->before.dcms_with_members;
+    x->dcms_rebuilt = w->rebuilt.dcms_with_members;
     x->restored_members = w->rebuilt.restored_members;
     x->restored_edges = w->rebuilt.restored_edges;
     x->reported_edges = w->rebuilt.reported_edges;

@@ -83,6 +83,8 @@ typedef struct strata_control_status {
     size_t sources;
     size_t channels;
     size_t dcms;
+    size_t dcms_with_members; /* a region whose members all head its trees has an empty
+                                 DCM, as has a relay cluster above a common one */
     size_t detached_pairs; /* (node, substream) pairs without a parent */
     int max_depth;
     uint64_t played_packets,
