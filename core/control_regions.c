@@ -148,12 +148,19 @@ static uint64_t source_need_kbps(const ctl_channel *ch, strata_dcm *d)
     return need > share ? need : share;
 }
 
+/* What the backbone needs of the source: nothing while it has no member
+ * (no region has a head yet, as when no node is strong enough). */
+static uint64_t backbone_need_kbps(const ctl_channel *ch)
+{
+    return ch->backbone && strata_dcm_count(ch->backbone) ? source_need_kbps(ch, ch->backbone) : 0;
+}
+
 /* The sum of what the directly fed regions and the backbone need of the
  * source (source_need_kbps); with it direct_region_kbps shares the
  * source's upload out. */
 static uint64_t source_needs_kbps(strata_control *c, const ctl_channel *ch)
 {
-    uint64_t sum = ch->backbone ? source_need_kbps(ch, ch->backbone) : 0;
+    uint64_t sum = backbone_need_kbps(ch);
     for (size_t i = 0; i < ch->ndcms; i++) {
         strata_dcm *d = ch->dcms[i], *cm = ctl_common_of(c, d);
         if (!ctl_has_heads(c, d) && (strata_dcm_count(d) > 0 || !cm))
@@ -180,7 +187,7 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
         return share; /* unlimited */
     uint64_t want = source_need_kbps(ch, d);
     if (needs > ch->source_upload_kbps) {
-        uint64_t bb = ch->backbone ? source_need_kbps(ch, ch->backbone) : 0;
+        uint64_t bb = backbone_need_kbps(ch);
         uint64_t left = ch->source_upload_kbps > bb ? ch->source_upload_kbps - bb : 0;
         want = want * left / (needs - bb); /* needs - bb >= d's need > 0 */
     }

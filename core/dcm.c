@@ -208,6 +208,13 @@ static uint32_t tree_rate_kbps(const strata_dcm *d, uint32_t rate_kbps)
     return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
+/* 1 when tree s carries nothing: a parity tree nobody feeds (the source
+ * sends no parity), whose members get no source copy and no parent. */
+static int tree_idle(const strata_dcm *d, uint8_t s)
+{
+    return s >= d->k && d->sub_root[s].node.v == 0;
+}
+
 static strata_mtree *make_tree(const strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
 {
     strata_mtree_config tc = {
@@ -216,7 +223,10 @@ static strata_mtree *make_tree(const strata_dcm *d, uint32_t rate_kbps, uint32_t
         .source_upload_kbps = tree_upload(d, src_upload),
         .max_children = 0,
     };
-    return strata_mtree_new(d->alloc, &tc);
+    strata_mtree *t = strata_mtree_new(d->alloc, &tc);
+    for (uint8_t s = 0; t && s < d->trees; s++)
+        strata_mtree_set_idle(t, s, tree_idle(d, s));
+    return t;
 }
 
 strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
@@ -375,6 +385,10 @@ int strata_dcm_set_substream_root(strata_dcm *d, uint8_t s, strata_peer_ref root
     if (r->node.v == root.node.v && strata_addr_eq(r->addr, root.addr))
         return 0;
     *r = root;
+    /* A parity tree that gains or loses its feeder starts or stops
+     * carrying something: the source's copies move (tree.h). */
+    strata_mtree_set_idle(d->tree, s, tree_idle(d, s));
+    pull_tree_dirty(d);
     /* The root children of tree s hold a parent ref that changed. */
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     size_t n =
@@ -929,7 +943,7 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
         }
         if (tp[s].v == 0 || hb->parents[s].parent.v != tp[s].v)
             continue; /* no parent, or the node has not applied it yet */
-        if (s >= d->k && d->sub_root[s].node.v == 0)
+        if (tree_idle(d, s))
             continue; /* a parity tree the source roots: it sends no parity */
         if (now < st->since_ns || now - st->since_ns < d->stall_ns)
             continue;

@@ -19,8 +19,9 @@
  * need (below). source_upload_kbps == 0 gives every tree max_children
  * source slots.
  *
- * Source shares. A tree of n >= 1 nodes needs max(1, n - its interior
- * slots) source slots, capped at max_children: that many make its capacity
+ * Source shares. An idle tree (one that carries nothing) gets none; any
+ * other tree of n >= 1 nodes needs max(1, n - its interior slots) source
+ * slots, capped at max_children: that many make its capacity
  * cover its nodes, and without one nobody in it is reached; an empty tree
  * needs none. The even split (copies / k each, the remainder one each to
  * the lowest-numbered trees, capped at max_children) stays whenever it
@@ -111,20 +112,20 @@ struct dlist {
 };
 
 struct tnode {
-    uint64_t id;          /* 0: free index */
+    uint64_t id; /* 0: free index */
     uint32_t upload_kbps;
     uint32_t first_child; /* child list in the interior tree */
     uint32_t dpos;        /* position in the dirty array or NIL; next free index when free */
     uint16_t nchildren;
-    uint8_t slots;        /* per tree, <= max_children <= 64 */
-    int8_t interior;      /* tree in which it may have children, -1 for none */
+    uint8_t slots;   /* per tree, <= max_children <= 64 */
+    int8_t interior; /* tree in which it may have children, -1 for none */
 };
 
 struct tpos {
-    uint64_t avoid;       /* parent id to avoid (UINT64_MAX = source), 0 = none */
-    uint32_t parent;      /* node index, SRC or NIL */
-    uint32_t depth;       /* source's children: 1; detached or floating: 0 */
-    uint32_t prev, next;  /* siblings in the parent's child list */
+    uint64_t avoid;        /* parent id to avoid (UINT64_MAX = source), 0 = none */
+    uint32_t parent;       /* node index, SRC or NIL */
+    uint32_t depth;        /* source's children: 1; detached or floating: 0 */
+    uint32_t prev, next;   /* siblings in the parent's child list */
     uint32_t lprev, lnext; /* the index list given by tag */
     uint8_t tag;
 };
@@ -151,6 +152,7 @@ struct strata_mtree {
     uint32_t *dirty_subs; /* [dirty position]: the trees in which that node changed */
     uint32_t cap, used, count, free_head, ndirty;
     uint32_t src_dirty; /* trees in which the source's children changed */
+    uint32_t idle;      /* trees that carry nothing (strata_mtree_set_idle) */
     strata_idmap map;
     struct sub sub[STRATA_WIRE_MAX_TREES];
 };
@@ -162,7 +164,10 @@ static inline struct tpos *at(const strata_mtree *t, uint32_t v, unsigned s)
     return &t->pos[(size_t)v * t->k + s];
 }
 
-static inline int is_interior(const struct tnode *n, unsigned s) { return n->interior == (int)s; }
+static inline int is_interior(const struct tnode *n, unsigned s)
+{
+    return n->interior == (int)s;
+}
 
 static inline uint64_t id_of(const strata_mtree *t, uint32_t v)
 {
@@ -256,6 +261,8 @@ static uint64_t fill_shares(unsigned k, uint32_t *share, const uint32_t *target,
  * capped at max_children, which is all one instruction can name. */
 static uint32_t source_need(const strata_mtree *t, unsigned s)
 {
+    if ((t->idle >> s) & 1u)
+        return 0; /* it carries nothing */
     uint64_t n = t->count, interior = t->sub[s].interior_slots;
     uint64_t need = n > interior ? n - interior : 0;
     if (n && need == 0)
@@ -272,17 +279,26 @@ static void source_shares(const strata_mtree *t, uint32_t *share)
     const unsigned k = t->k;
     if (t->source_upload_kbps == 0) {
         for (unsigned s = 0; s < k; s++)
-            share[s] = t->max_children;
+            share[s] = (t->idle >> s) & 1u ? 0 : t->max_children;
         return;
     }
     uint64_t total = (uint64_t)t->source_upload_kbps * k / t->rate_kbps;
     uint32_t need[STRATA_WIRE_MAX_TREES], cap[STRATA_WIRE_MAX_TREES];
     int even_suffices = 1;
+    /* The even split is over the trees that carry something. */
+    unsigned active = 0, i = 0;
+    for (unsigned s = 0; s < k; s++)
+        active += !((t->idle >> s) & 1u);
+    if (active == 0) {
+        memset(share, 0, k * sizeof *share);
+        return;
+    }
     for (unsigned s = 0; s < k; s++) {
-        uint64_t n = total / k + (s < total % k ? 1u : 0u);
+        int idle = (t->idle >> s) & 1u;
+        uint64_t n = idle ? 0 : total / active + (i++ < total % active ? 1u : 0u);
         share[s] = (uint32_t)(n < t->max_children ? n : t->max_children);
         need[s] = source_need(t, s);
-        cap[s] = t->max_children;
+        cap[s] = idle ? 0 : t->max_children;
         even_suffices &= share[s] >= need[s];
     }
     if (even_suffices)
@@ -348,19 +364,26 @@ static struct dlist *tag_list(const strata_mtree *t, unsigned s, uint32_t v, uin
 {
     const struct sub *u = &t->sub[s];
     switch (tag) {
-    case TAG_SPARE: return &u->spare[at(t, v, s)->depth];
-    case TAG_LEAF: return &u->leaf[at(t, v, s)->depth];
-    default: return NULL;
+    case TAG_SPARE:
+        return &u->spare[at(t, v, s)->depth];
+    case TAG_LEAF:
+        return &u->leaf[at(t, v, s)->depth];
+    default:
+        return NULL;
     }
 }
 
 static uint32_t *tag_count(struct sub *u, uint8_t tag)
 {
     switch (tag) {
-    case TAG_SPARE: return &u->nspare;
-    case TAG_LEAF: return &u->nleaf;
-    case TAG_DET_INT: return &u->ndet_int;
-    default: return &u->ndet_leaf;
+    case TAG_SPARE:
+        return &u->nspare;
+    case TAG_LEAF:
+        return &u->nleaf;
+    case TAG_DET_INT:
+        return &u->ndet_int;
+    default:
+        return &u->ndet_leaf;
     }
 }
 
@@ -902,6 +925,14 @@ void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps
     strata_mtree_settle(t);
 }
 
+void strata_mtree_set_idle(strata_mtree *t, uint8_t s, int idle)
+{
+    if (s >= t->k || ((t->idle >> s) & 1u) == (idle != 0))
+        return;
+    t->idle ^= 1u << s;
+    strata_mtree_settle(t);
+}
+
 /* Orphans are placed interior ones first, largest capacity first, so that
  * the slots they bring are there for the ones that follow. */
 static int orphan_before(const strata_mtree *t, unsigned s, uint32_t a, uint32_t b)
@@ -1212,13 +1243,17 @@ int strata_mtree_depth(const strata_mtree *t, strata_node_id id, uint8_t s)
     return (int)at(t, v, s)->depth;
 }
 
-size_t strata_mtree_count(const strata_mtree *t) { return t->count; }
+size_t strata_mtree_count(const strata_mtree *t)
+{
+    return t->count;
+}
 
 size_t strata_mtree_detached(const strata_mtree *t)
 {
     size_t n = 0;
     for (unsigned s = 0; s < t->k; s++)
-        n += (size_t)t->sub[s].ndet_int + t->sub[s].ndet_leaf;
+        if (!((t->idle >> s) & 1u))
+            n += (size_t)t->sub[s].ndet_int + t->sub[s].ndet_leaf;
     return n;
 }
 
@@ -1235,7 +1270,10 @@ uint32_t strata_mtree_source_need(const strata_mtree *t)
     return need;
 }
 
-uint8_t strata_mtree_k(const strata_mtree *t) { return t->k; }
+uint8_t strata_mtree_k(const strata_mtree *t)
+{
+    return t->k;
+}
 
 size_t strata_mtree_take_dirty_subs(strata_mtree *t, strata_node_id *out, uint32_t *subs,
                                     size_t max)
@@ -1288,11 +1326,11 @@ void strata_mtree_get_stats(const strata_mtree *t, strata_mtree_stats *st)
 
 /* --- invariant check ---------------------------------------------------------- */
 
-#define CHECK_FAIL(...)                                                                   \
-    do {                                                                                  \
-        if (why && whylen)                                                                \
-            snprintf(why, whylen, __VA_ARGS__);                                           \
-        return STRATA_ERR_INVAL;                                                          \
+#define CHECK_FAIL(...)                                                                            \
+    do {                                                                                           \
+        if (why && whylen)                                                                         \
+            snprintf(why, whylen, __VA_ARGS__);                                                    \
+        return STRATA_ERR_INVAL;                                                                   \
     } while (0)
 
 /* Walks one index list: links agree both ways, every member carries tag
@@ -1334,8 +1372,8 @@ static int check_tree(const strata_mtree *t, unsigned s, char *why, size_t whyle
         nc++;
     }
     if (nc != u->src_nchildren || nc > u->src_slots)
-        CHECK_FAIL("tree %u: source has %u children, count %u, slots %u", s, nc,
-                   u->src_nchildren, u->src_slots);
+        CHECK_FAIL("tree %u: source has %u children, count %u, slots %u", s, nc, u->src_nchildren,
+                   u->src_slots);
     linked += nc;
 
     for (uint32_t v = 0; v < t->used; v++) {
@@ -1368,12 +1406,12 @@ static int check_tree(const strata_mtree *t, unsigned s, char *why, size_t whyle
          * parent chain ends at the source. */
         if (p->parent == NIL) {
             if (p->depth != 0)
-                CHECK_FAIL("tree %u: detached node %llu has depth %u", s,
-                           (unsigned long long)n->id, p->depth);
+                CHECK_FAIL("tree %u: detached node %llu has depth %u", s, (unsigned long long)n->id,
+                           p->depth);
         } else if (p->parent == SRC) {
             if (p->depth != 1)
-                CHECK_FAIL("tree %u: source child %llu has depth %u", s,
-                           (unsigned long long)n->id, p->depth);
+                CHECK_FAIL("tree %u: source child %llu has depth %u", s, (unsigned long long)n->id,
+                           p->depth);
         } else {
             uint32_t q = p->parent;
             if (q >= t->used || !t->nodes[q].id || q == v)

@@ -91,6 +91,12 @@ void strata_mtree_settle(strata_mtree *t);
  * where it grew, detached pairs attach under it. Only the nodes that moved
  * become dirty. Allocates nothing. */
 void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps);
+/* Marks tree s idle (it carries nothing: a parity tree nobody feeds, as
+ * the source sends no parity) or active again. An idle tree takes none of
+ * the source's copies, and its pairs are neither attached nor counted as
+ * detached; the source's slots move to the other trees (or back) as the
+ * shares say, only the nodes that moved become dirty. Allocates nothing. */
+void strata_mtree_set_idle(strata_mtree *t, uint8_t s, int idle);
 
 /* Removes a node; its children in its interior tree are re-attached
  * elsewhere (never under their own descendants). STRATA_ERR_NOTFOUND. */
@@ -118,7 +124,8 @@ size_t strata_mtree_count(const strata_mtree *t);
  * not in the trees or max < k. */
 size_t strata_mtree_parents(const strata_mtree *t, strata_node_id id, strata_node_id *out,
                             size_t max);
-size_t strata_mtree_detached(const strata_mtree *t); /* (node, substream) pairs with no parent */
+/* (node, substream) pairs with no parent, idle trees apart */
+size_t strata_mtree_detached(const strata_mtree *t);
 /* The source's slots in tree s as the shares give them now (0 for s >= k). */
 uint32_t strata_mtree_source_slots(const strata_mtree *t, uint8_t s);
 /* Source copies that would leave no pair detached: the sum of every tree's

@@ -975,7 +975,12 @@ static void test_ec_cluster(void)
             CHECK_EQ_INT(in[s].n, PARITY);
             CHECK_EQ_INT(in[s].level, 2);
             CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_EC_TREE);
-            CHECK(in[s].parent.node.v != 0);
+            /* Parity tree 0 (substream K) has no feeder: it carries
+             * nothing, so nobody is placed in it (tree.h, idle trees). */
+            if (s == K)
+                CHECK(in[s].parent.node.v == 0 && in[s].n_children == 0);
+            else
+                CHECK(in[s].parent.node.v != 0);
             if (strata_dcm_parent_id(d, (strata_node_id){id}, (uint8_t)s).v ==
                 STRATA_MTREE_SOURCE.v)
                 CHECK_EQ_U64(in[s].parent.node.v, s == K + 1 ? (uint64_t)ROOT : (uint64_t)SRC);
@@ -1009,10 +1014,29 @@ static void test_ec_cluster(void)
     }
     CHECK(interior_parity > 0); /* the parity trees have interior members too */
     /* Parity tree 0 (substream K) has no feeder: the source sends no
-     * parity, so a member whose parity stands still there while the data
-     * advance has no stalled parent. Parity tree 1 is fed: the same
-     * standing still there is a stall. */
-    for (int fed = 0; fed < 2; fed++) {
+     * parity, so it takes no source copy and nobody has a parent there
+     * (a stall cannot be judged); the source's copies went to the other
+     * trees. When a node comes to feed it, its pairs attach; when it
+     * stops, they leave again. */
+    for (uint64_t id = 1; id <= N; id++)
+        CHECK_EQ_U64(strata_dcm_parent_id(d, (strata_node_id){id}, K).v, 0);
+    CHECK_EQ_INT(strata_mtree_source_slots(t, K), 0);
+    strata_peer_ref root0 = {{ROOT + 1}, addr_of(ROOT + 1, 0)};
+    CHECK_EQ_INT(strata_dcm_set_substream_root(d, K, root0), 0);
+    t = strata_dcm_tree(d);
+    CHECK(strata_mtree_source_slots(t, K) > 0);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    for (uint64_t id = 1; id <= N; id++)
+        CHECK(strata_dcm_parent_id(d, (strata_node_id){id}, K).v != 0);
+    CHECK_EQ_INT(strata_dcm_set_substream_root(d, K, (strata_peer_ref){{0}, {0, 0}}), 0);
+    t = strata_dcm_tree(d);
+    for (uint64_t id = 1; id <= N; id++)
+        CHECK_EQ_U64(strata_dcm_parent_id(d, (strata_node_id){id}, K).v, 0);
+    char why0[128];
+    CHECK_EQ_INT(strata_mtree_check(t, why0, sizeof why0), 0);
+    /* Parity tree 1 is fed: a member whose parity stands still there
+     * while the data advance has a stalled parent. */
+    for (int fed = 1; fed < 2; fed++) {
         uint8_t s = (uint8_t)(K + fed);
         uint64_t who = 0;
         for (uint64_t id = 1; id <= N && !who; id++) {
