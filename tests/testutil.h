@@ -11,48 +11,60 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Built with AddressSanitizer: the heaviest randomised tests run fewer
+ * rounds there (they say how many); the plain build runs them all. */
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+#ifndef UNDER_ASAN
+#define UNDER_ASAN 0
+#endif
+
 static int test_failures;
 static int test_checks;
 
-#define CHECK(cond)                                                                       \
-    do {                                                                                  \
-        test_checks++;                                                                    \
-        if (!(cond)) {                                                                    \
-            test_failures++;                                                              \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);      \
-        }                                                                                 \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (!(cond)) {                                                                             \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_INT(a, b)                                                                \
-    do {                                                                                  \
-        long long va_ = (long long)(a), vb_ = (long long)(b);                             \
-        test_checks++;                                                                    \
-        if (va_ != vb_) {                                                                 \
-            test_failures++;                                                              \
-            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, \
-                    #a, #b, va_, vb_);                                                    \
-        }                                                                                 \
+#define CHECK_EQ_INT(a, b)                                                                         \
+    do {                                                                                           \
+        long long va_ = (long long)(a), vb_ = (long long)(b);                                      \
+        test_checks++;                                                                             \
+        if (va_ != vb_) {                                                                          \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == %s failed: %lld != %lld\n", __FILE__, __LINE__, #a, #b,  \
+                    va_, vb_);                                                                     \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_U64(a, b)                                                                \
-    do {                                                                                  \
-        unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b);  \
-        test_checks++;                                                                    \
-        if (va_ != vb_) {                                                                 \
-            test_failures++;                                                              \
-            fprintf(stderr, "%s:%d: %s == %s failed: %llu != %llu\n", __FILE__, __LINE__, \
-                    #a, #b, va_, vb_);                                                    \
-        }                                                                                 \
+#define CHECK_EQ_U64(a, b)                                                                         \
+    do {                                                                                           \
+        unsigned long long va_ = (unsigned long long)(a), vb_ = (unsigned long long)(b);           \
+        test_checks++;                                                                             \
+        if (va_ != vb_) {                                                                          \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: %s == %s failed: %llu != %llu\n", __FILE__, __LINE__, #a, #b,  \
+                    va_, vb_);                                                                     \
+        }                                                                                          \
     } while (0)
 
-#define CHECK_EQ_MEM(a, b, n)                                                             \
-    do {                                                                                  \
-        test_checks++;                                                                    \
-        if (memcmp((a), (b), (n)) != 0) {                                                 \
-            test_failures++;                                                              \
-            fprintf(stderr, "%s:%d: memory %s == %s differs\n", __FILE__, __LINE__, #a,   \
-                    #b);                                                                  \
-        }                                                                                 \
+#define CHECK_EQ_MEM(a, b, n)                                                                      \
+    do {                                                                                           \
+        test_checks++;                                                                             \
+        if (memcmp((a), (b), (n)) != 0) {                                                          \
+            test_failures++;                                                                       \
+            fprintf(stderr, "%s:%d: memory %s == %s differs\n", __FILE__, __LINE__, #a, #b);       \
+        }                                                                                          \
     } while (0)
 
 /* Seed for property tests: STRATA_TEST_SEED if set, else a fixed default so
@@ -88,8 +100,7 @@ static inline const char *test_data_file(const char *rel, char *buf, size_t len)
     snprintf(buf, len, "%s/%s", test_data_dir(), rel);
     FILE *f = fopen(buf, "r");
     if (!f) {
-        fprintf(stderr, "FAIL: cannot read %s (STRATA_DATA_DIR overrides the data folder)\n",
-                buf);
+        fprintf(stderr, "FAIL: cannot read %s (STRATA_DATA_DIR overrides the data folder)\n", buf);
         test_failures++;
         return NULL;
     }

@@ -30,17 +30,6 @@
 #include "testutil.h"
 #include "world.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#define UNDER_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define UNDER_ASAN 1
-#endif
-#endif
-#ifndef UNDER_ASAN
-#define UNDER_ASAN 0
-#endif
-
 static void set(strata_scenario *s, const char *key, const char *value)
 {
     char err[256];
