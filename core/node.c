@@ -43,6 +43,7 @@ typedef struct node_channel {
     char region[REGION_LABEL_BYTES];
     strata_peer_config pcfg; /* a held viewer's settings */
     strata_peer_callbacks pcb;
+    uint8_t token[STRATA_WIRE_MAX_TOKEN_BYTES]; /* pcfg.token points here */
 } node_channel;
 
 struct strata_node {
@@ -355,6 +356,13 @@ int strata_node_watch(strata_node *n, const strata_peer_config *cfg, const strat
     ch->pcfg.control = n->control;
     ch->pcfg.outbox = &n->outbox;
     ch->pcfg.log = n->log;
+    if (cfg->token_len > sizeof ch->token || (cfg->token_len && !cfg->token)) {
+        strata_mem_free(n->alloc, ch);
+        return STRATA_ERR_INVAL;
+    }
+    if (cfg->token_len)
+        memcpy(ch->token, cfg->token, cfg->token_len);
+    ch->pcfg.token = ch->token; /* a held viewer starts later: the node keeps it */
     if (cb)
         ch->pcb = *cb;
     if (cfg->region && cfg->region[0])
@@ -487,6 +495,8 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
      * channel verifies nothing (it relays that channel's manifests as
      * they come, docs/security.md). */
     pc.verify = 0;
+    pc.token = NULL; /* the viewer's token is for its own channel */
+    pc.token_len = 0;
     int h = strata_node_watch(n, &pc, NULL, now);
     if (h < 0)
         return h == STRATA_ERR_NOMEM ? h : STRATA_ERR_UNEXPECTED;

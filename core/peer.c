@@ -268,11 +268,15 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     strata_session_init(&p->ses, p->node, p->channel, cfg->control,
                         cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS,
                         p->outbox, p->log, "peer", now);
+    if (strata_session_set_token(&p->ses, cfg->token, cfg->token_len) != 0)
+        goto fail_token;
     p->repair_at = STRATA_NEVER;
     p->tail_at = STRATA_NEVER;
     p->log_window_ns = now;
     return p;
 
+fail_token:
+    strata_peer_sign_free(p);
 fail_sign:
     strata_relay_free(&p->relay);
     strata_outbox_free(&p->own_outbox);
@@ -999,4 +1003,5 @@ void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st)
     st->played_bytes = p->po.played_bytes;
     st->missed_packets = p->po.missed_packets;
     st->verify_waiting = p->has_ver ? p->ver.n : 0;
+    st->joins_forbidden = p->ses.forbidden;
 }

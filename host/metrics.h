@@ -49,4 +49,12 @@ size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *c
                          const strata_drop_counters *node_drops, size_t http_clients);
 size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *st);
 
+/* For the JSON status (host_status_appendf's rules for buf, buflen and
+ * *off): the drops of n counter sets (NULL ones skipped) summed by reason,
+ * as an object {"short":N, ..., "other":N} with the reasons of /metrics;
+ * and the control center's JOIN refusals by reason. */
+void host_json_drops(char *buf, size_t buflen, size_t *off, const strata_drop_counters *const *sets,
+                     size_t n);
+void host_json_refusals(char *buf, size_t buflen, size_t *off, const strata_control_status *st);
+
 #endif
