@@ -278,14 +278,15 @@ static size_t status_json(void *user, char *buf, size_t buflen)
             ci.parity_encoded_symbols, ci.parity_decode_failures);
         /* Signed channels (docs/security.md): what the manifests vouched
          * for, and what was dropped as forged or unverified. */
-        host_status_appendf(buf, buflen, &off,
-                            ",\"verified\":%s,\"manifests_rx\":%" PRIu64
-                            ",\"verified_packets\":%" PRIu64 ",\"forged_packets\":%" PRIu64
-                            ",\"forged_manifests\":%" PRIu64 ",\"unverified_packets\":%" PRIu64
-                            ",\"manifest_requests_sent\":%" PRIu64 ",\"joins_forbidden\":%" PRIu64,
-                            pc && pc->keyed ? "true" : "false", ci.manifests_rx,
-                            ci.verified_packets, ci.forged_packets, ci.forged_manifests,
-                            ci.unverified_packets, ci.manifest_requests_sent, ci.joins_forbidden);
+        host_status_appendf(
+            buf, buflen, &off,
+            ",\"verified\":%s,\"manifests_rx\":%" PRIu64 ",\"verified_packets\":%" PRIu64
+            ",\"forged_packets\":%" PRIu64 ",\"forged_manifests\":%" PRIu64
+            ",\"unverified_packets\":%" PRIu64 ",\"manifest_requests_sent\":%" PRIu64
+            ",\"joins_forbidden\":%" PRIu64 ",\"send_time_outliers\":%" PRIu64,
+            pc && pc->keyed ? "true" : "false", ci.manifests_rx, ci.verified_packets,
+            ci.forged_packets, ci.forged_manifests, ci.unverified_packets,
+            ci.manifest_requests_sent, ci.joins_forbidden, ci.send_time_outliers);
         if (pc && pc->udp)
             host_status_appendf(buf, buflen, &off,
                                 ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64

@@ -355,6 +355,10 @@ size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *c
          F(region_changes)},
         {"strata_peer_joins_forbidden_total",
          "JOINs the control center answered FORBIDDEN: no valid access token.", F(joins_forbidden)},
+        {"strata_peer_send_time_outliers_total",
+         "Send times kept out of the playout clock (they would have moved it by more than the "
+         "playout delay).",
+         F(send_time_outliers)},
         /* The erasure-coded cluster (EC_TREE, protocol.md 3.1.1): 0 elsewhere. */
         {"strata_peer_rebuilt_packets_total",
          "Packets rebuilt from a group's parity symbols, taken as received (among received "

@@ -164,6 +164,9 @@ typedef struct strata_peer_stats {
     uint64_t instructions_applied;
     uint64_t rejoins;         /* joins again after the control center said it did not know us */
     uint64_t joins_forbidden; /* JOINs refused for want of a valid access token */
+    /* Send times not taken into the playout clock: they would have moved
+     * its offset by more than the playout delay at once (playout.h). */
+    uint64_t send_time_outliers;
     uint64_t region_changes;  /* joins again under a new region label */
     /* Signed channels (docs/security.md): new manifests taken (signature
      * checked when keyed) and their copies relayed; parity hash lists
