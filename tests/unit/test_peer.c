@@ -578,7 +578,8 @@ static void test_repair_budget(void)
          6},
         /* 250 B/s, bucket 4 x 1472 B */
         {8, {{0, 5888, 1}, {999, 250, 0}, {1000, 250, 1}}, 3},
-        {0, {{0, 1000000000, 1}, {0, 1000000000, 1}}, 2},
+        /* upload 0: still a budget, 4 packets of 1472 B a second */
+        {0, {{0, 5888, 1}, {0, 1, 0}, {500, 2944, 1}, {500, 1, 0}, {1500, 5888, 1}}, 5},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         strata_repair_budget b;
@@ -629,10 +630,11 @@ static void test_repair_budget_follows_trees(void)
     CHECK_EQ_U64(b.tokens, 25000); /* earned at the old rate before the change */
     CHECK_EQ_INT(strata_repair_budget_take(&b, 25001, MS(100)), 0);
     CHECK_EQ_INT(strata_repair_budget_take(&b, 35000, MS(200)), 1);
-    /* Unlimited stays unlimited. */
+    /* Upload 0 keeps its small budget whatever its trees (it has none). */
     strata_repair_budget_init(&b, 0, 0, 0);
     strata_repair_budget_set_tree_kbps(&b, 5000, 0);
-    CHECK_EQ_INT(strata_repair_budget_take(&b, 1000000000, 0), 1);
+    CHECK_EQ_U64(b.rate_bytes_per_s, 4 * 1472);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 1000000000, 0), 0);
 }
 
 /* Repairs answered from a full store by a peer of 8000 kbps, each answer
