@@ -146,6 +146,8 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     const strata_drop_counters *sets[] = {&st.drops, &gs.drops, &ns.drops};
     host_status_appendf(buf, buflen, &off, ",\"drops\":");
     host_json_drops(buf, buflen, &off, sets, 3);
+    host_status_appendf(buf, buflen, &off, ",\"amplification\":");
+    host_json_amplification(buf, buflen, &off, &ns);
     host_status_appendf(buf, buflen, &off, "}\n");
     return off < buflen ? off : 0;
 }
@@ -242,7 +244,7 @@ static size_t metrics_text(void *user, char *buf, size_t buflen)
     n = strata_control_topology(c, e, n);
     size_t len = host_metrics_control(buf, buflen, &st, &gs, d->node.rx_heartbeats, e, n);
     free(e);
-    return len;
+    return host_metrics_append_node(buf, buflen, len, "control", &ns);
 }
 
 static void on_signal(void *user, int signum)
@@ -430,6 +432,8 @@ int cmd_control(int argc, char **argv)
                                   .seed = have_groups_seed ? groups_seed : host_random_u64()};
     strata_node_config ncfg = {.id = {host_random_u64() | 1u},
                                .seed = host_random_u64(),
+                               .verify_addresses = 1,
+                               .verify_key = host_random_u64(),
                                .log = &d.log,
                                .control_center = &cfg,
                                .cgroups = &gcfg};

@@ -194,8 +194,9 @@ static size_t metrics_text(void *user, char *buf, size_t buflen)
         }
         n++;
     }
-    return host_metrics_peer(buf, buflen, ch, n, &ns.drops,
-                             d->http ? host_http_clients(d->http) : 0);
+    size_t len =
+        host_metrics_peer(buf, buflen, ch, n, &ns.drops, d->http ? host_http_clients(d->http) : 0);
+    return host_metrics_append_node(buf, buflen, len, "peer", &ns);
 }
 
 /* The first channel's figures at the top level (as for a peer of one
@@ -313,6 +314,8 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     sets[nsets++] = &ns.drops;
     host_status_appendf(buf, buflen, &off, ",\"drops\":");
     host_json_drops(buf, buflen, &off, sets, nsets);
+    host_status_appendf(buf, buflen, &off, ",\"amplification\":");
+    host_json_amplification(buf, buflen, &off, &ns);
     if (off >= buflen)
         return 0;
     int n;
@@ -615,6 +618,8 @@ int cmd_peer(int argc, char **argv)
     /* Others reach the node at the address it advertises: the bound one,
      * or for 0.0.0.0 the one the kernel sends from toward the control. */
     strata_node_config ncfg = {.id = d.id,
+                               .verify_addresses = 1,
+                               .verify_key = host_random_u64(),
                                .addr = d.node.bound,
                                .control = cfg.control,
                                .seed = have_group_seed ? group_seed : host_random_u64(),

@@ -311,8 +311,12 @@ int cmd_source(int argc, char **argv)
         cfg.node.v--;
     cfg.seed = host_random_u64();
     d.loop = uv_default_loop();
-    strata_node_config ncfg = {
-        .id = cfg.node, .control = cfg.control, .seed = host_random_u64(), .log = &d.log};
+    strata_node_config ncfg = {.id = cfg.node,
+                               .control = cfg.control,
+                               .seed = host_random_u64(),
+                               .log = &d.log,
+                               .verify_addresses = 1,
+                               .verify_key = host_random_u64()};
     d.core = strata_node_new(&ncfg, NULL, NULL, host_now_ns());
     d.channel = d.core ? strata_node_publish(d.core, &cfg, host_now_ns()) : -1;
     if (d.channel < 0) {

@@ -20,12 +20,19 @@
  */
 #include "strata/node.h"
 
+#include "reach.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 enum node_limits {
     LOG_LINES_PER_SECOND = 8,
+    /* Anti-amplification tables (reach.h): addresses a peer or source
+     * talks to are few; a control center verifies every member's. */
+    REACH_NODE_ADDRESSES = 1024,
+    REACH_CONTROL_ADDRESSES = 1 << 16,
+    HELD_JOINS = 64, /* JOINs waiting for their address to echo a challenge */
     REGION_LABEL_BYTES = STRATA_WIRE_MAX_REGION_BYTES + 1,
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
@@ -67,6 +74,14 @@ struct strata_node {
 
     uint64_t now_ns; /* of the entry call under way: for the roles' callbacks */
     strata_node_stats st;
+
+    int verify; /* strata_node_config.verify_addresses */
+    strata_reach reach;
+    struct held_join {
+        strata_addr from;
+        uint16_t len; /* 0: free */
+        uint8_t bytes[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    } * held; /* HELD_JOINS, control process only */
     uint64_t log_window_ns;
     uint32_t log_lines;
 };
@@ -263,6 +278,15 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
                 goto fail_roles;
         }
     }
+    n->verify = cfg->verify_addresses != 0;
+    if (n->verify) {
+        size_t table = cfg->control_center ? REACH_CONTROL_ADDRESSES : REACH_NODE_ADDRESSES;
+        uint64_t key = cfg->verify_key ? cfg->verify_key : cfg->seed;
+        if (strata_reach_init(&n->reach, n->id, key, table, table, a) != 0)
+            goto fail_roles;
+        if (cfg->control_center && !(n->held = strata_mem_calloc(a, HELD_JOINS, sizeof *n->held)))
+            goto fail_roles;
+    }
     if (cfg->control_center) {
         strata_control_config cc = *cfg->control_center;
         cc.outbox = &n->outbox;
@@ -304,6 +328,8 @@ void strata_node_del(strata_node *n)
     strata_gnode_del(n->gnode);
     strata_cgroups_del(n->cgroups);
     strata_control_del(n->center);
+    strata_reach_free(&n->reach);
+    strata_mem_free(n->alloc, n->held);
     strata_outbox_free(&n->outbox);
     strata_mem_free(n->alloc, n);
 }
@@ -595,6 +621,90 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
     return STRATA_ERR_UNEXPECTED;
 }
 
+/* --- anti-amplification (reach.h, docs/security.md "Amplification") ---------- */
+
+/* An address whose answers need no budget: the control center's, one that
+ * echoed a challenge, or one a channel's instructions name (the control
+ * center vouched for it). */
+static int trusted(strata_node *n, strata_addr from, uint64_t now)
+{
+    if (strata_addr_eq(from, n->control))
+        return 1;
+    for (size_t i = 0; i < n->nchans; i++)
+        if (n->chans[i]->peer && strata_peer_knows(n->chans[i]->peer, from))
+            return 1;
+    return strata_reach_is_verified(&n->reach, from, now);
+}
+
+static size_t held_slot(strata_addr a)
+{
+    uint64_t h = ((uint64_t)a.ipv4 << 16 | a.port) * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 58) % HELD_JOINS;
+}
+
+/* A JOIN from an address that has not shown it receives there: placing it
+ * would send INSTRUCTIONs and a stream to whoever the address is. It waits
+ * (one per slot: a newer one replaces it) while the address is challenged. */
+static void hold_join(strata_node *n, strata_addr from, const uint8_t *buf, size_t len,
+                      uint64_t now)
+{
+    struct held_join *h = &n->held[held_slot(from)];
+    h->from = from;
+    h->len = (uint16_t)len;
+    memcpy(h->bytes, buf, len);
+    n->st.joins_held++;
+    strata_reach_received(&n->reach, from, len, now);
+    strata_reach_challenge(&n->reach, &n->outbox, from, now);
+}
+
+/* The address echoed: its held JOIN goes in now, not at its next retry. */
+static void release_join(strata_node *n, const strata_rx *rx, uint64_t now)
+{
+    struct held_join *h = n->held ? &n->held[held_slot(rx->from)] : NULL;
+    if (!h || !h->len || !strata_addr_eq(h->from, rx->from))
+        return;
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    size_t len = h->len;
+    memcpy(buf, h->bytes, len);
+    h->len = 0;
+    int mine;
+    route(n, rx, STRATA_MSG_JOIN, buf, len, now, &mine);
+}
+
+/* route() behind the anti-amplification rule: a challenge's echo is the
+ * node's; a JOIN to the control center waits for its address to be
+ * verified; a request whose answer can outweigh it, from an address the
+ * node has no reason to trust, gets at most STRATA_REACH_FACTOR times the
+ * bytes that address sent. */
+static int guarded_route(strata_node *n, const strata_rx *rx, int type, const uint8_t *buf,
+                         size_t len, uint64_t now, int *mine)
+{
+    if (type == STRATA_MSG_PROBE_REPLY) {
+        strata_msg_probe_reply m;
+        if (strata_wire_decode_probe_reply(buf, len, &m) >= 0 &&
+            strata_reach_on_probe_reply(&n->reach, rx->from, &m, now)) {
+            *mine = 1;
+            release_join(n, rx, now);
+            return 0;
+        }
+    }
+    if (type == STRATA_MSG_JOIN && n->center &&
+        !strata_reach_is_verified(&n->reach, rx->from, now)) {
+        *mine = 1;
+        hold_join(n, rx->from, buf, len, now);
+        return 0;
+    }
+    if ((type == STRATA_MSG_REPAIR_REQUEST || type == STRATA_MSG_MANIFEST_REQUEST) &&
+        !trusted(n, rx->from, now)) {
+        strata_reach_received(&n->reach, rx->from, len, now);
+        size_t first = n->outbox.count;
+        int err = route(n, rx, type, buf, len, now, mine);
+        strata_reach_limit(&n->reach, &n->outbox, first, rx->from, type, now);
+        return err;
+    }
+    return route(n, rx, type, buf, len, now, mine);
+}
+
 int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8_t *buf,
                                 size_t buflen, uint64_t now)
 {
@@ -607,7 +717,8 @@ int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8
         err = STRATA_ERR_LONG;
     else {
         n->now_ns = now;
-        err = route(n, rx, type, buf, buflen, now, &mine);
+        err = n->verify ? guarded_route(n, rx, type, buf, buflen, now, &mine)
+                        : route(n, rx, type, buf, buflen, now, &mine);
     }
     if (err < 0 && mine && strata_err_is_input(err))
         drop(n, err, type, rx->from, now);
@@ -728,4 +839,8 @@ void strata_node_get_stats(const strata_node *n, strata_node_stats *st)
 {
     *st = n->st;
     st->channels = n->nchans;
+    st->addresses_verified = n->reach.st.verified;
+    st->challenges_sent = n->reach.st.challenges;
+    memcpy(st->withheld, n->reach.st.withheld, sizeof st->withheld);
+    st->withheld_bytes = n->reach.st.withheld_bytes;
 }

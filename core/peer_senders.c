@@ -42,3 +42,20 @@ int strata_peer_check_sender(const strata_peer *p, strata_addr from, const strat
     }
     return STRATA_ERR_SENDER;
 }
+
+int strata_peer_knows(const strata_peer *p, strata_addr addr)
+{
+    if (p->source.node.v != 0 && strata_addr_eq(addr, p->source.addr))
+        return 1;
+    unsigned trees = (unsigned)p->k + p->n;
+    for (unsigned i = 0; i < trees; i++) {
+        if (p->subs[i].have && p->subs[i].parent.node.v != 0 &&
+            strata_addr_eq(addr, p->subs[i].parent.addr))
+            return 1;
+        const strata_relay_tree *t = &p->relay.trees[i];
+        for (unsigned j = 0; j < t->n_children; j++)
+            if (strata_addr_eq(addr, t->children[j].ref.addr))
+                return 1;
+    }
+    return 0;
+}

@@ -473,3 +473,41 @@ size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *
           "Datagrams rejected by the source, by reason.", sets, 1);
     return finish(&w);
 }
+
+size_t host_metrics_append_node(char *buf, size_t buflen, size_t len, const char *role,
+                                const strata_node_stats *ns)
+{
+    if (len == 0 || len >= buflen)
+        return 0;
+    mwriter w = {buf, buflen, len, 0};
+    char name[96];
+    snprintf(name, sizeof name, "strata_%s_addresses_verified_total", role);
+    counter(&w, name, "Addresses that echoed an anti-amplification challenge.",
+            ns->addresses_verified);
+    snprintf(name, sizeof name, "strata_%s_challenges_sent_total", role);
+    counter(&w, name, "Challenges (PROBEs) sent to addresses that had not shown they receive.",
+            ns->challenges_sent);
+    snprintf(name, sizeof name, "strata_%s_joins_held_total", role);
+    counter(&w, name, "JOINs held until their address echoed a challenge.", ns->joins_held);
+    snprintf(name, sizeof name, "strata_%s_answers_withheld_total", role);
+    family(&w, name, "counter",
+           "Answers not sent: over 3 x the bytes an unverified address sent, by the request.");
+    put(&w, "%s{request=\"repair_request\"} %" PRIu64 "\n", name,
+        ns->withheld[STRATA_MSG_REPAIR_REQUEST]);
+    put(&w, "%s{request=\"manifest_request\"} %" PRIu64 "\n", name,
+        ns->withheld[STRATA_MSG_MANIFEST_REQUEST]);
+    snprintf(name, sizeof name, "strata_%s_answers_withheld_bytes_total", role);
+    counter(&w, name, "Bytes of the answers withheld.", ns->withheld_bytes);
+    return finish(&w);
+}
+
+void host_json_amplification(char *buf, size_t buflen, size_t *off, const strata_node_stats *ns)
+{
+    host_status_appendf(
+        buf, buflen, off,
+        "{\"addresses_verified\":%" PRIu64 ",\"challenges_sent\":%" PRIu64
+        ",\"joins_held\":%" PRIu64 ",\"withheld_bytes\":%" PRIu64
+        ",\"withheld\":{\"repair_request\":%" PRIu64 ",\"manifest_request\":%" PRIu64 "}}",
+        ns->addresses_verified, ns->challenges_sent, ns->joins_held, ns->withheld_bytes,
+        ns->withheld[STRATA_MSG_REPAIR_REQUEST], ns->withheld[STRATA_MSG_MANIFEST_REQUEST]);
+}

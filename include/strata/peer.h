@@ -204,6 +204,11 @@ void strata_peer_leave(strata_peer *p, uint64_t now);
 int strata_peer_set_region(strata_peer *p, const char *region, uint64_t now);
 
 strata_outbox *strata_peer_outbox(strata_peer *p);
+/* 1 when the peer's instructions name addr (a parent, a child or the
+ * source of any of its trees): an address the control center vouched for.
+ * The node answers such an address without an anti-amplification budget
+ * (docs/security.md, "Amplification"). */
+int strata_peer_knows(const strata_peer *p, strata_addr addr);
 void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st);
 
 #endif

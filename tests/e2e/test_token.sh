@@ -48,8 +48,14 @@ for name in none stolen expired; do
     [ "${rx:-1}" = 0 ] || fail "$name received $rx data packets without a valid token"
     [ -s "$WORK/$name.ts" ] && fail "$name wrote output without a valid token"
 done
+# Every JOIN waited for its address to echo a challenge (anti-amplification):
+# the source and the four peers each showed they receive at theirs.
+held=$(json_field "$WORK/control.json" joins_held)
+verified=$(json_field "$WORK/control.json" addresses_verified)
+[ "${held:-0}" -ge 5 ] && [ "${verified:-0}" -ge 5 ] \
+    || fail "JOINs were not held for a challenge: $(cat "$WORK/control.json")"
 refused=$(sed -n 's/.*"join_refusals":\({[^}]*}\).*/\1/p' "$WORK/control.json")
 # Only the source and the good peer ever joined.
 [ "$(json_field "$WORK/control.json" joins)" = 2 ] \
     || fail "refused peers were placed: $(cat "$WORK/control.json")"
-pass "the peer with a token plays the stream byte for byte; none, stolen and expired receive nothing; refusals $refused"
+pass "the peer with a token plays the stream byte for byte; none, stolen and expired receive nothing; refusals $refused; $verified addresses verified before their JOINs were taken"
