@@ -152,37 +152,6 @@ static int issue(int argc, char **argv)
     return CMD_EXIT_OK;
 }
 
-static int keygen(int argc, char **argv)
-{
-    static const char *const SUB = "token keygen";
-    static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
-                                         {"help", no_argument, NULL, 'h'},
-                                         {NULL, 0, NULL, 0}};
-    const char *out = NULL;
-    int c;
-    optind = 1;
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
-        switch (c) {
-        case 'o':
-            out = optarg;
-            break;
-        case 'h':
-            usage();
-            return CMD_EXIT_OK;
-        case ':':
-            cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
-        default:
-            cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
-        }
-    }
-    if (optind < argc)
-        cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
-    if (!out || !*out)
-        cmd_usage_error(SUB, "--out FILE is required");
-    return cmd_make_key_pair(SUB, out);
-}
-
 int cmd_token(int argc, char **argv)
 {
     if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
@@ -190,7 +159,7 @@ int cmd_token(int argc, char **argv)
         return argc < 2 ? CMD_EXIT_USAGE : CMD_EXIT_OK;
     }
     if (strcmp(argv[1], "keygen") == 0)
-        return keygen(argc - 1, argv + 1);
+        return cmd_keygen_as("token keygen", usage, argc - 1, argv + 1);
     if (strcmp(argv[1], "issue") == 0)
         return issue(argc - 1, argv + 1);
     cmd_usage_error("token", "unknown command '%s': keygen or issue", argv[1]);

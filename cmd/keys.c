@@ -47,20 +47,29 @@ int cmd_parse_key_hex(const char *hex, uint8_t *out, size_t n)
     return 0;
 }
 
-int cmd_read_channel_key(const char *path, uint8_t sk[STRATA_MANIFEST_SECRET_KEY_BYTES],
-                         uint8_t pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES], char *err, size_t errlen)
+/* Reads a small text file into text (NUL-terminated, trailing blanks and
+ * line ends cut); 0, or -1 when it cannot be opened. */
+static int read_trimmed(const char *path, char *text, size_t size)
 {
-    char text[256];
     FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+    if (!f)
         return -1;
-    }
-    size_t len = fread(text, 1, sizeof text - 1, f);
+    size_t len = fread(text, 1, size - 1, f);
     fclose(f);
     text[len] = '\0';
     while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
         text[--len] = '\0';
+    return 0;
+}
+
+int cmd_read_channel_key(const char *path, uint8_t sk[STRATA_MANIFEST_SECRET_KEY_BYTES],
+                         uint8_t pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES], char *err, size_t errlen)
+{
+    char text[256];
+    if (read_trimmed(path, text, sizeof text) != 0) {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
     uint8_t seed[crypto_sign_SEEDBYTES];
     if (cmd_parse_key_hex(text, seed, sizeof seed) != 0) {
         snprintf(err, errlen, "%s does not hold a key: %d hex digits expected (strata keygen)",
@@ -120,16 +129,10 @@ int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t 
     if (cmd_parse_key_hex(arg, out, n) == 0)
         return 0;
     char text[1024];
-    FILE *f = fopen(arg, "r");
-    if (!f) {
+    if (read_trimmed(arg, text, sizeof text) != 0) {
         snprintf(err, errlen, "'%s' is neither %zu hex digits nor a readable file", arg, 2 * n);
         return -1;
     }
-    size_t len = fread(text, 1, sizeof text - 1, f);
-    fclose(f);
-    text[len] = '\0';
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r' || text[len - 1] == ' '))
-        text[--len] = '\0';
     if (cmd_parse_key_hex(text, out, n) != 0) {
         snprintf(err, errlen, "%s does not hold %zu hex digits", arg, 2 * n);
         return -1;
@@ -137,7 +140,7 @@ int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t 
     return 0;
 }
 
-int cmd_keygen(int argc, char **argv)
+int cmd_keygen_as(const char *sub, void (*help)(void), int argc, char **argv)
 {
     static const struct option opts[] = {{"out", required_argument, NULL, 'o'},
                                          {"help", no_argument, NULL, 'h'},
@@ -152,17 +155,22 @@ int cmd_keygen(int argc, char **argv)
             out = optarg;
             break;
         case 'h':
-            usage();
+            help();
             return CMD_EXIT_OK;
         case ':':
-            cmd_usage_error(SUB, "option %s needs a value", argv[optind - 1]);
+            cmd_usage_error(sub, "option %s needs a value", argv[optind - 1]);
         default:
-            cmd_usage_error(SUB, "unknown option '%s'", argv[optind - 1]);
+            cmd_usage_error(sub, "unknown option '%s'", argv[optind - 1]);
         }
     }
     if (optind < argc)
-        cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
+        cmd_usage_error(sub, "unexpected argument '%s'", argv[optind]);
     if (!out || !*out)
-        cmd_usage_error(SUB, "--out FILE is required");
-    return cmd_make_key_pair(SUB, out);
+        cmd_usage_error(sub, "--out FILE is required");
+    return cmd_make_key_pair(sub, out);
+}
+
+int cmd_keygen(int argc, char **argv)
+{
+    return cmd_keygen_as(SUB, usage, argc, argv);
 }

@@ -24,8 +24,10 @@ int cmd_make_key_pair(const char *sub, const char *out);
 /* Reads n bytes given as 2n hex digits, or from a file holding them (an
  * access token, an operator's public key): 0, or -1 with a message. */
 int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t errlen);
-/* strata keygen. */
+/* strata keygen; and its option parsing for a subcommand sub with its own
+ * help (strata token keygen). */
 int cmd_keygen(int argc, char **argv);
+int cmd_keygen_as(const char *sub, void (*help)(void), int argc, char **argv);
 /* strata token (cmd/cmd_token.c). */
 int cmd_token(int argc, char **argv);
 

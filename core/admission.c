@@ -3,16 +3,9 @@
  */
 #include "admission.h"
 
-#include <string.h>
+#include "mix.h"
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
+#include <string.h>
 
 int strata_admission_init(strata_admission *adm, const strata_control_config *cfg,
                           const strata_alloc *a)
@@ -26,7 +19,7 @@ int strata_admission_init(strata_admission *adm, const strata_control_config *cf
     memcpy(adm->operator_pk, cfg->operator_pk, sizeof adm->operator_pk);
     adm->unix_ns_at_zero = cfg->unix_ns_at_zero;
     adm->prefix_mask = bits == 32 ? UINT32_MAX : ~(UINT32_MAX >> bits);
-    adm->key = mix64(cfg->seed ^ 0x6a6f696e72617465ull);
+    adm->key = strata_mix64(cfg->seed ^ 0x6a6f696e72617465ull);
     if (cfg->join_rate_per_s == 0)
         return 0;
     uint64_t burst = cfg->join_burst ? cfg->join_burst : 4ull * cfg->join_rate_per_s;
@@ -47,7 +40,7 @@ void strata_admission_free(strata_admission *adm)
 /* The prefix's slot: one of two, the one it holds, else the idler. */
 static strata_admission_bucket *bucket_of(strata_admission *adm, uint32_t prefix)
 {
-    size_t i = (size_t)(mix64(prefix ^ adm->key) & (STRATA_ADMISSION_BUCKETS - 1));
+    size_t i = (size_t)(strata_mix64(prefix ^ adm->key) & (STRATA_ADMISSION_BUCKETS - 1));
     strata_admission_bucket *a = &adm->buckets[i], *b = &adm->buckets[i ^ 1];
     if (a->used && a->prefix == prefix)
         return a;

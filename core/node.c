@@ -20,6 +20,7 @@
  */
 #include "strata/node.h"
 
+#include "mix.h"
 #include "reach.h"
 
 #include <inttypes.h>
@@ -636,10 +637,10 @@ static int trusted(strata_node *n, strata_addr from, uint64_t now)
     return strata_reach_is_verified(&n->reach, from, now);
 }
 
-static size_t held_slot(strata_addr a)
+/* Keyed, so that a sender cannot aim its JOINs at another's slot. */
+static size_t held_slot(const strata_node *n, strata_addr a)
 {
-    uint64_t h = ((uint64_t)a.ipv4 << 16 | a.port) * 0x9e3779b97f4a7c15ull;
-    return (size_t)(h >> 58) % HELD_JOINS;
+    return (size_t)(strata_mix64(((uint64_t)a.ipv4 << 16 | a.port) ^ n->reach.key) % HELD_JOINS);
 }
 
 /* A JOIN from an address that has not shown it receives there: placing it
@@ -648,7 +649,7 @@ static size_t held_slot(strata_addr a)
 static void hold_join(strata_node *n, strata_addr from, const uint8_t *buf, size_t len,
                       uint64_t now)
 {
-    struct held_join *h = &n->held[held_slot(from)];
+    struct held_join *h = &n->held[held_slot(n, from)];
     h->from = from;
     h->len = (uint16_t)len;
     memcpy(h->bytes, buf, len);
@@ -660,7 +661,7 @@ static void hold_join(strata_node *n, strata_addr from, const uint8_t *buf, size
 /* The address echoed: its held JOIN goes in now, not at its next retry. */
 static void release_join(strata_node *n, const strata_rx *rx, uint64_t now)
 {
-    struct held_join *h = n->held ? &n->held[held_slot(rx->from)] : NULL;
+    struct held_join *h = n->held ? &n->held[held_slot(n, rx->from)] : NULL;
     if (!h || !h->len || !strata_addr_eq(h->from, rx->from))
         return;
     uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
@@ -690,7 +691,12 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
     }
     if (type == STRATA_MSG_JOIN && n->center &&
         !strata_reach_is_verified(&n->reach, rx->from, now)) {
+        /* A malformed JOIN is a drop, as it would be without the rule. */
+        strata_msg_join j;
+        int err = strata_wire_decode_join(buf, len, &j);
         *mine = 1;
+        if (err < 0)
+            return err;
         hold_join(n, rx->from, buf, len, now);
         return 0;
     }

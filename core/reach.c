@@ -3,18 +3,11 @@
  */
 #include "reach.h"
 
+#include "mix.h"
+
 #include <string.h>
 
 enum { PROBE_BYTES = 24 }; /* protocol.md 3.5.1 */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 30;
-    x *= 0xbf58476d1ce4e5b9ull;
-    x ^= x >> 27;
-    x *= 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
-}
 
 static size_t pow2_at_least(size_t n)
 {
@@ -30,7 +23,7 @@ int strata_reach_init(strata_reach *r, strata_node_id self, uint64_t seed, size_
     memset(r, 0, sizeof *r);
     r->self = self;
     r->alloc = a;
-    r->key = mix64(seed ^ 0x7265616368ull);
+    r->key = strata_mix64(seed ^ 0x7265616368ull);
     r->nverified = pow2_at_least(verified);
     r->nledger = pow2_at_least(ledger);
     r->verified = strata_mem_calloc(a, r->nverified, sizeof *r->verified);
@@ -51,7 +44,7 @@ void strata_reach_free(strata_reach *r)
 
 static uint64_t addr_key(const strata_reach *r, strata_addr a, uint64_t salt)
 {
-    return mix64(((uint64_t)a.ipv4 << 16 | a.port) ^ mix64(r->key ^ salt));
+    return strata_mix64(((uint64_t)a.ipv4 << 16 | a.port) ^ strata_mix64(r->key ^ salt));
 }
 
 /* The slot of addr in a two-way table: the one holding it, else (make)
@@ -101,7 +94,7 @@ static void challenge_of(const strata_reach *r, strata_addr addr, uint64_t epoch
 {
     uint64_t h = addr_key(r, addr, epoch);
     *id = (uint32_t)(h >> 32);
-    *ts = mix64(h ^ 0x63686c67u);
+    *ts = strata_mix64(h ^ 0x63686c67u);
 }
 
 static void send_challenge(strata_reach *r, strata_outbox *ob, strata_reach_entry *e,

@@ -305,6 +305,15 @@ static void test_factors(sent_list *out)
     strata_node_stats cs;
     strata_node_get_stats(c1, &cs);
     CHECK_EQ_U64(cs.joins_held, 1);
+    /* A malformed JOIN from an unverified address is a counted drop, not
+     * held. */
+    const uint8_t truncated[6] = {'S', 'T', 1, STRATA_MSG_JOIN, 0, 0};
+    strata_rx rx = {{0x0a0000fdu, 4445}, -1};
+    CHECK_EQ_INT(strata_node_handle_datagram(c1, &rx, truncated, sizeof truncated, MS(40)),
+                 STRATA_ERR_SHORT);
+    strata_node_get_stats(c1, &cs);
+    CHECK_EQ_U64(cs.joins_held, 1);
+    CHECK_EQ_U64(cs.drops.by_reason[-STRATA_ERR_SHORT], 1);
     strata_node_del(c0);
     strata_node_del(c1);
 
