@@ -47,9 +47,9 @@ int strata_token_decode(const uint8_t *buf, size_t buflen, strata_token *t)
     if (!t)
         return STRATA_ERR_INVAL;
     memset(t, 0, sizeof *t);
+    if (!buf || buflen == 0)
+        return STRATA_ERR_SHORT;
     reader r = {buf, buf + buflen, 0};
-    if (!buf)
-        r.end = r.p;
     uint8_t version = get_u8(&r);
     if (r.err)
         return r.err;

@@ -71,7 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if ((size_t)n != size || strata_wire_peek_type(data, size) != STRATA_MSG_JOIN)
         abort();
     if (!inside(m.name, m.name_len, data, size) || !inside(m.region, m.region_len, data, size) ||
-        !inside(m.token, m.token_len, data, size))
+        (m.token_len && !inside(m.token, m.token_len, data, size)))
         abort();
     check_token(m.token, m.token_len);
 

@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 RATE_KBPS=4000
-SIZE_BYTES=$((512 * 1024))
+SIZE_BYTES=$((256 * 1024))
 head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
 
 "$STRATA" token keygen --out "$WORK/op.key" >"$WORK/op.pub.out" || fail "token keygen failed"
