@@ -33,7 +33,7 @@ enum node_limits {
      * talks to are few; a control center verifies every member's. */
     REACH_NODE_ADDRESSES = 1024,
     REACH_CONTROL_ADDRESSES = 1 << 16,
-    HELD_JOINS = 64, /* JOINs waiting for their address to echo a challenge */
+    HELD_REQUESTS = 64, /* JOINs, and requests answered in part, waiting for their address */
     REGION_LABEL_BYTES = STRATA_WIRE_MAX_REGION_BYTES + 1,
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
@@ -78,11 +78,12 @@ struct strata_node {
 
     int verify; /* strata_node_config.verify_addresses */
     strata_reach reach;
-    struct held_join {
+    struct held_request {
         strata_addr from;
+        uint8_t type;
         uint16_t len; /* 0: free */
         uint8_t bytes[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    } * held; /* HELD_JOINS, control process only */
+    } * held; /* HELD_REQUESTS */
     uint64_t log_window_ns;
     uint32_t log_lines;
 };
@@ -285,7 +286,7 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         uint64_t key = cfg->verify_key ? cfg->verify_key : cfg->seed;
         if (strata_reach_init(&n->reach, n->id, key, table, table, a) != 0)
             goto fail_roles;
-        if (cfg->control_center && !(n->held = strata_mem_calloc(a, HELD_JOINS, sizeof *n->held)))
+        if (!(n->held = strata_mem_calloc(a, HELD_REQUESTS, sizeof *n->held)))
             goto fail_roles;
     }
     if (cfg->control_center) {
@@ -637,39 +638,39 @@ static int trusted(strata_node *n, strata_addr from, uint64_t now)
     return strata_reach_is_verified(&n->reach, from, now);
 }
 
-/* Keyed, so that a sender cannot aim its JOINs at another's slot. */
+/* Keyed, so that a sender cannot aim its requests at another's slot. */
 static size_t held_slot(const strata_node *n, strata_addr a)
 {
-    return (size_t)(strata_mix64(((uint64_t)a.ipv4 << 16 | a.port) ^ n->reach.key) % HELD_JOINS);
+    return (size_t)(strata_mix64(((uint64_t)a.ipv4 << 16 | a.port) ^ n->reach.key) % HELD_REQUESTS);
 }
 
-/* A JOIN from an address that has not shown it receives there: placing it
- * would send INSTRUCTIONs and a stream to whoever the address is. It waits
- * (one per slot: a newer one replaces it) while the address is challenged. */
-static void hold_join(strata_node *n, strata_addr from, const uint8_t *buf, size_t len,
-                      uint64_t now)
+/* Keeps a request from an address that has not shown it receives there
+ * (one per slot: a newer one replaces it), to be taken again when the
+ * address echoes its challenge: a JOIN, whose placing would send
+ * INSTRUCTIONs and a stream to whoever the address is, or a repair asked
+ * of a node that is not the asker's next target (the source, say), which
+ * would otherwise wait for its turn in the asker's rotation. */
+static void hold_request(strata_node *n, strata_addr from, int type, const uint8_t *buf, size_t len)
 {
-    struct held_join *h = &n->held[held_slot(n, from)];
+    struct held_request *h = &n->held[held_slot(n, from)];
     h->from = from;
+    h->type = (uint8_t)type;
     h->len = (uint16_t)len;
     memcpy(h->bytes, buf, len);
-    n->st.joins_held++;
-    strata_reach_received(&n->reach, from, len, now);
-    strata_reach_challenge(&n->reach, &n->outbox, from, now);
 }
 
-/* The address echoed: its held JOIN goes in now, not at its next retry. */
-static void release_join(strata_node *n, const strata_rx *rx, uint64_t now)
+/* The address echoed: its held request is taken now. */
+static void release_request(strata_node *n, const strata_rx *rx, uint64_t now)
 {
-    struct held_join *h = n->held ? &n->held[held_slot(n, rx->from)] : NULL;
-    if (!h || !h->len || !strata_addr_eq(h->from, rx->from))
+    struct held_request *h = &n->held[held_slot(n, rx->from)];
+    if (!h->len || !strata_addr_eq(h->from, rx->from))
         return;
     uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     size_t len = h->len;
     memcpy(buf, h->bytes, len);
     h->len = 0;
     int mine;
-    route(n, rx, STRATA_MSG_JOIN, buf, len, now, &mine);
+    route(n, rx, h->type, buf, len, now, &mine);
 }
 
 /* route() behind the anti-amplification rule: a challenge's echo is the
@@ -685,7 +686,7 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
         if (strata_wire_decode_probe_reply(buf, len, &m) >= 0 &&
             strata_reach_on_probe_reply(&n->reach, rx->from, &m, now)) {
             *mine = 1;
-            release_join(n, rx, now);
+            release_request(n, rx, now);
             return 0;
         }
     }
@@ -697,7 +698,10 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
         *mine = 1;
         if (err < 0)
             return err;
-        hold_join(n, rx->from, buf, len, now);
+        hold_request(n, rx->from, type, buf, len);
+        n->st.joins_held++;
+        strata_reach_received(&n->reach, rx->from, len, now);
+        strata_reach_challenge(&n->reach, &n->outbox, rx->from, now);
         return 0;
     }
     if ((type == STRATA_MSG_REPAIR_REQUEST || type == STRATA_MSG_MANIFEST_REQUEST) &&
@@ -705,7 +709,8 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
         strata_reach_received(&n->reach, rx->from, len, now);
         size_t first = n->outbox.count;
         int err = route(n, rx, type, buf, len, now, mine);
-        strata_reach_limit(&n->reach, &n->outbox, first, rx->from, type, now);
+        if (strata_reach_limit(&n->reach, &n->outbox, first, rx->from, type, now))
+            hold_request(n, rx->from, type, buf, len);
         return err;
     }
     return route(n, rx, type, buf, len, now, mine);

@@ -271,6 +271,10 @@ static void test_factors(sent_list *out)
         send_from_victim(s1, b, strata_wire_encode_repair(b, sizeof b, &m), MS(1200), out);
         CHECK(echo_challenge(s1, out, MS(1201)));
         sent_clear(out);
+        /* The request it held is answered as soon as the echo comes. */
+        capture_outbox(strata_node_outbox(s1), out);
+        CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 4);
+        sent_clear(out);
         amp full =
             send_from_victim(s1, b, strata_wire_encode_repair(b, sizeof b, &m), MS(1300), out);
         CHECK(full.out > 4 * 1300); /* the 4 packets asked for */
