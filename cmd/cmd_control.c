@@ -10,18 +10,25 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "args.h"
 #include "config.h"
 #include "delay.h"
 #include "host.h"
 #include "http.h"
+#include "keys.h"
 #include "metrics.h"
 #include "status_file.h"
 #include "strata/node.h"
 #include "topology.h"
 
 static const char *const SUB = "control";
+
+enum {
+    CONTROL_DEFAULT_JOIN_RATE = 20,        /* JOINs a second per /24 */
+    CONTROL_DEFAULT_JOIN_BURST_FACTOR = 5, /* a burst of 100: a crowd of peers started at once */
+};
 
 static void usage(void)
 {
@@ -61,7 +68,15 @@ static void usage(void)
         "  --preferred N          preferred nodes per region with --levels mesh, ec or 3,\n"
         "                         1..16 (default 2)\n"
         "  --parity N             parity trees per (relay) cluster with --levels ec or 3,\n"
-        "                         1..8 (default 2)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+        "                         1..8 (default 2)\n"
+        "  --operator-key HEX|FILE\n"
+        "                         the operator's public key (strata token keygen): every\n"
+        "                         channel then needs a token it signed in each JOIN, and\n"
+        "                         nodes are not recruited (default: open channels)\n"
+        "  --join-rate N          JOINs a second taken from one /24, 0 = no limit\n"
+        "                         (default 20)\n"
+        "  --join-burst N         JOINs one /24 may send at once (default 5 x "
+        "--join-rate)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
             "control") "  --http ADDR:PORT       serve the live topology page at /, its data at\n"
                        "                         /topology.json, the JSON status at /status and\n"
                        "                         Prometheus metrics at /metrics\n"
@@ -119,9 +134,22 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
         st.recovering, st.restored_members, st.restored_edges, st.reported_edges, st.relays,
         st.recruits_sent, st.releases_sent, d->node.rx_heartbeats, st.promotions, st.demotions);
-    if (n < 0)
+    if (n < 0 || (size_t)n >= buflen)
         return 0;
-    return (size_t)n < buflen ? (size_t)n : buflen - 1;
+    /* Every rejection by reason (issue 13, item 6): the JOINs refused, and
+     * the datagrams dropped by the control center, its group table and the
+     * node. The object above ends with "}\n": these go inside it. */
+    size_t off = (size_t)n - 2;
+    host_status_appendf(buf, buflen, &off,
+                        ",\"token_checks\":%" PRIu64 ",\"join_refusals\":", st.token_checks);
+    host_json_refusals(buf, buflen, &off, &st);
+    const strata_drop_counters *sets[] = {&st.drops, &gs.drops, &ns.drops};
+    host_status_appendf(buf, buflen, &off, ",\"drops\":");
+    host_json_drops(buf, buflen, &off, sets, 3);
+    host_status_appendf(buf, buflen, &off, ",\"amplification\":");
+    host_json_amplification(buf, buflen, &off, &ns);
+    host_status_appendf(buf, buflen, &off, "}\n");
+    return off < buflen ? off : 0;
 }
 
 /* The topology file: one line per membership, "node channel dcm p0 .. pk-1"
@@ -216,7 +244,7 @@ static size_t metrics_text(void *user, char *buf, size_t buflen)
     n = strata_control_topology(c, e, n);
     size_t len = host_metrics_control(buf, buflen, &st, &gs, d->node.rx_heartbeats, e, n);
     free(e);
-    return len;
+    return host_metrics_append_node(buf, buflen, len, "control", &ns);
 }
 
 static void on_signal(void *user, int signum)
@@ -250,6 +278,9 @@ int cmd_control(int argc, char **argv)
         {"levels", required_argument, NULL, 'L'},
         {"parity", required_argument, NULL, 'Y'},
         {"preferred", required_argument, NULL, 'P'},
+        {"operator-key", required_argument, NULL, 'O'},
+        {"join-rate", required_argument, NULL, 'J'},
+        {"join-burst", required_argument, NULL, 'U'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
         {"http", required_argument, NULL, 'H'},
@@ -264,6 +295,8 @@ int cmd_control(int argc, char **argv)
     uint64_t groups_seed = 0;
     int have_groups_seed = 0;
     cfg.region_mode = STRATA_REGION_LOCALITY;
+    cfg.join_rate_per_s = CONTROL_DEFAULT_JOIN_RATE;
+    int have_join_burst = 0;
     strata_addr listen = {0x7f000001u, 7000};
     strata_addr http_addr = {0};
     int have_http = 0, level = STRATA_LOG_INFO;
@@ -346,6 +379,21 @@ int cmd_control(int argc, char **argv)
         case 'P':
             cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);
             break;
+        case 'O': {
+            char err[512];
+            if (cmd_read_hex_arg(optarg, cfg.operator_pk, sizeof cfg.operator_pk, err,
+                                 sizeof err) != 0)
+                cmd_value_error(SUB, "--operator-key", optarg, "%s", err);
+            cfg.require_tokens = 1;
+            break;
+        }
+        case 'J':
+            cfg.join_rate_per_s = cmd_parse_u32(SUB, "--join-rate", optarg, 0, 1000000);
+            break;
+        case 'U':
+            cfg.join_burst = cmd_parse_u32(SUB, "--join-burst", optarg, 1, 100000000);
+            have_join_burst = 1;
+            break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);
             have_http = 1;
@@ -368,6 +416,14 @@ int cmd_control(int argc, char **argv)
     if (optind < argc)
         cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
 
+    if (!have_join_burst)
+        cfg.join_burst = cfg.join_rate_per_s * CONTROL_DEFAULT_JOIN_BURST_FACTOR;
+    /* Token expiries are Unix times; the core's clock is the host's
+     * monotonic one: say where it starts. */
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    cfg.unix_ns_at_zero =
+        (uint64_t)wall.tv_sec * 1000000000u + (uint64_t)wall.tv_nsec - host_now_ns();
     d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
     host_log_init(&d.log, &d.logger, "control", level);
     cfg.seed = host_random_u64();
@@ -376,6 +432,8 @@ int cmd_control(int argc, char **argv)
                                   .seed = have_groups_seed ? groups_seed : host_random_u64()};
     strata_node_config ncfg = {.id = {host_random_u64() | 1u},
                                .seed = host_random_u64(),
+                               .verify_addresses = 1,
+                               .verify_key = host_random_u64(),
                                .log = &d.log,
                                .control_center = &cfg,
                                .cgroups = &gcfg};

@@ -27,6 +27,7 @@
 #include "metrics.h"
 #include "status_file.h"
 #include "strata/peer.h"
+#include "strata/token.h"
 #include "udp_out.h"
 
 static const char *const SUB = "peer";
@@ -59,6 +60,10 @@ static void usage(void)
            "                          one is dropped; the i-th --channel-key is the i-th\n"
            "                          channel's, - for none (default: none, nothing is\n"
            "                          verified)\n"
+           "  --token HEX|FILE|-      the channel's access token (strata token issue), 180\n"
+           "                          hex digits or a file holding them, for a control\n"
+           "                          center that requires one; the i-th --token is the\n"
+           "                          i-th channel's, - for none (default: none)\n"
            "  --upload KBPS           upload capacity offered to the overlay (default 2000)\n"
            "  --region LABEL          region label (default: the node's locality group)\n"
            "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
@@ -95,7 +100,9 @@ typedef struct peer_channel {
     host_udp_out udp_out;
     strata_addr udp_to;
     int out_is_stdout, ended, write_failed;
-    int keyed; /* given the channel's key: every packet is verified */
+    int keyed;                         /* given the channel's key: every packet is verified */
+    uint8_t token[STRATA_TOKEN_BYTES]; /* --token: the channel's access token */
+    size_t token_len;
 } peer_channel;
 
 typedef struct peer_daemon {
@@ -187,8 +194,9 @@ static size_t metrics_text(void *user, char *buf, size_t buflen)
         }
         n++;
     }
-    return host_metrics_peer(buf, buflen, ch, n, &ns.drops,
-                             d->http ? host_http_clients(d->http) : 0);
+    size_t len =
+        host_metrics_peer(buf, buflen, ch, n, &ns.drops, d->http ? host_http_clients(d->http) : 0);
+    return host_metrics_append_node(buf, buflen, len, "peer", &ns);
 }
 
 /* The first channel's figures at the top level (as for a peer of one
@@ -275,10 +283,11 @@ static size_t status_json(void *user, char *buf, size_t buflen)
             buf, buflen, &off,
             ",\"verified\":%s,\"manifests_rx\":%" PRIu64 ",\"verified_packets\":%" PRIu64
             ",\"forged_packets\":%" PRIu64 ",\"forged_manifests\":%" PRIu64
-            ",\"unverified_packets\":%" PRIu64 ",\"manifest_requests_sent\":%" PRIu64,
+            ",\"unverified_packets\":%" PRIu64 ",\"manifest_requests_sent\":%" PRIu64
+            ",\"joins_forbidden\":%" PRIu64 ",\"send_time_outliers\":%" PRIu64,
             pc && pc->keyed ? "true" : "false", ci.manifests_rx, ci.verified_packets,
             ci.forged_packets, ci.forged_manifests, ci.unverified_packets,
-            ci.manifest_requests_sent);
+            ci.manifest_requests_sent, ci.joins_forbidden, ci.send_time_outliers);
         if (pc && pc->udp)
             host_status_appendf(buf, buflen, &off,
                                 ",\"udp\":{\"datagrams\":%" PRIu64 ",\"bytes\":%" PRIu64
@@ -289,6 +298,24 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         first = 0;
     }
     host_status_appendf(buf, buflen, &off, "]");
+    /* Every rejection by reason (issue 13, item 6): the channels' drops
+     * and those of the node itself, as /metrics has them. */
+    const strata_drop_counters *sets[STRATA_NODE_MAX_CHANNELS + 1];
+    strata_peer_stats dst[STRATA_NODE_MAX_CHANNELS];
+    size_t nsets = 0;
+    for (size_t h = 0; h < all.channels && nsets < STRATA_NODE_MAX_CHANNELS; h++) {
+        strata_node_channel info;
+        if (strata_node_channel_info(d->core, (int)h, &info) && info.peer) {
+            strata_peer_get_stats(info.peer, &dst[nsets]);
+            sets[nsets] = &dst[nsets].drops;
+            nsets++;
+        }
+    }
+    sets[nsets++] = &ns.drops;
+    host_status_appendf(buf, buflen, &off, ",\"drops\":");
+    host_json_drops(buf, buflen, &off, sets, nsets);
+    host_status_appendf(buf, buflen, &off, ",\"amplification\":");
+    host_json_amplification(buf, buflen, &off, &ns);
     if (off >= buflen)
         return 0;
     int n;
@@ -373,6 +400,7 @@ int cmd_peer(int argc, char **argv)
         {"http", required_argument, NULL, 'H'},
         {"upload", required_argument, NULL, 'u'},
         {"channel-key", required_argument, NULL, 'k'},
+        {"token", required_argument, NULL, 'A'},
         {"region", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},
         {"playout-delay-ms", required_argument, NULL, 'd'},
@@ -405,6 +433,8 @@ int cmd_peer(int argc, char **argv)
     int noutputs = 0;
     const char *keys[STRATA_NODE_MAX_CHANNELS];
     int nkeys = 0;
+    const char *tokens[STRATA_NODE_MAX_CHANNELS];
+    int ntokens = 0;
     cfg.upload_kbps = 2000;
     const char *status_path = NULL;
     cmd_delay_opts dopt = {0};
@@ -436,6 +466,11 @@ int cmd_peer(int argc, char **argv)
                 cmd_value_error(SUB, "--channel-key", optarg, "needs %d hex digits or -, got '%s'",
                                 2 * STRATA_MANIFEST_PUBLIC_KEY_BYTES, optarg);
             keys[nkeys++] = optarg;
+            break;
+        case 'A':
+            if (ntokens == STRATA_NODE_MAX_CHANNELS)
+                cmd_usage_error(SUB, "at most %d --token", STRATA_NODE_MAX_CHANNELS);
+            tokens[ntokens++] = optarg;
             break;
         case 'H':
             http_addr = cmd_parse_addr(SUB, "--http", optarg);
@@ -516,6 +551,16 @@ int cmd_peer(int argc, char **argv)
         cmd_usage_error(SUB, "more --output than --channel");
     if (nkeys > d.nch)
         cmd_usage_error(SUB, "more --channel-key than --channel");
+    if (ntokens > d.nch)
+        cmd_usage_error(SUB, "more --token than --channel");
+    for (int i = 0; i < ntokens; i++) {
+        char err[512];
+        if (strcmp(tokens[i], "-") == 0)
+            continue;
+        if (cmd_read_hex_arg(tokens[i], d.ch[i].token, sizeof d.ch[i].token, err, sizeof err) != 0)
+            cmd_value_error(SUB, "--token", tokens[i], "%s", err);
+        d.ch[i].token_len = sizeof d.ch[i].token;
+    }
     for (int i = 0; i < d.nch; i++)
         for (int j = 0; j < i; j++)
             if (strcmp(d.ch[i].name, d.ch[j].name) == 0)
@@ -573,6 +618,8 @@ int cmd_peer(int argc, char **argv)
     /* Others reach the node at the address it advertises: the bound one,
      * or for 0.0.0.0 the one the kernel sends from toward the control. */
     strata_node_config ncfg = {.id = d.id,
+                               .verify_addresses = 1,
+                               .verify_key = host_random_u64(),
                                .addr = d.node.bound,
                                .control = cfg.control,
                                .seed = have_group_seed ? group_seed : host_random_u64(),
@@ -600,6 +647,8 @@ int cmd_peer(int argc, char **argv)
         pc->keyed = cfg.verify;
         if (cfg.verify)
             cmd_parse_key_hex(keys[i], cfg.channel_pk, sizeof cfg.channel_pk);
+        cfg.token = pc->token;
+        cfg.token_len = pc->token_len;
         pc->handle = strata_node_watch(d.core, &cfg, &pcb, host_now_ns());
         if (pc->handle < 0) {
             fprintf(stderr, "strata peer: cannot watch channel %s: %s\n", pc->name,

@@ -16,6 +16,7 @@
 #include "ingest.h"
 #include "keys.h"
 #include "strata/node.h"
+#include "strata/token.h"
 
 static const char *const SUB = "source";
 
@@ -48,7 +49,11 @@ static void usage(void)
         "                        given the public key refuse anything it does not vouch\n"
         "                        for (default: an unsigned channel)\n"
         "  --sign-parity N       parity symbols signed per group of k, 0 to 8 (default 8:\n"
-        "                        every one an erasure-coded cluster can make)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
+        "                        every one an erasure-coded cluster can make)\n"
+        "  --token HEX|FILE      the channel's access token (strata token issue) with the\n"
+        "                        publish right, for a control center that requires one\n"
+        "  --node-id HEX         this node's id, up to 16 hex digits (default: random; a\n"
+        "                        token names the node it is for)\n" CMD_DELAY_HELP CMD_CONFIG_HELP(
             "source") "  -v, --verbose         log more\n"
                       "  -q, --quiet           log errors only\n"
                       "  -h, --help            show this help\n"
@@ -175,6 +180,8 @@ int cmd_source(int argc, char **argv)
         {"loop", no_argument, NULL, 'O'},
         {"channel-key-file", required_argument, NULL, 'K'},
         {"sign-parity", required_argument, NULL, 'P'},
+        {"token", required_argument, NULL, 'A'},
+        {"node-id", required_argument, NULL, 'N'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -183,6 +190,8 @@ int cmd_source(int argc, char **argv)
     memset(&d, 0, sizeof d);
     strata_source_config cfg = {0};
     const char *key_file = NULL;
+    uint8_t token[STRATA_TOKEN_BYTES];
+    strata_node_id node_id = {0};
     cfg.sign_parity = STRATA_WIRE_MAX_PARITY;
     strata_addr listen = {0, 0};
     int have_control = 0, level = STRATA_LOG_INFO;
@@ -230,6 +239,19 @@ int cmd_source(int argc, char **argv)
         case 'P':
             cfg.sign_parity =
                 (uint8_t)cmd_parse_u32(SUB, "--sign-parity", optarg, 0, STRATA_WIRE_MAX_PARITY);
+            break;
+        case 'A': {
+            char err[512];
+            if (cmd_read_hex_arg(optarg, token, sizeof token, err, sizeof err) != 0)
+                cmd_value_error(SUB, "--token", optarg, "%s", err);
+            cfg.token = token;
+            cfg.token_len = sizeof token;
+            break;
+        }
+        case 'N':
+            node_id.v = cmd_parse_u64(SUB, "--node-id", optarg, 16);
+            if (node_id.v == 0 || node_id.v == UINT64_MAX)
+                cmd_value_error(SUB, "--node-id", optarg, "must not be 0 or ffffffffffffffff");
             break;
         case 'v':
             level = STRATA_LOG_DEBUG;
@@ -284,13 +306,17 @@ int cmd_source(int argc, char **argv)
 
     d.emulating = cmd_delay_setup(SUB, &dopt, &listen, &d.delay);
     host_log_init(&d.log, &d.logger, "source", level);
-    cfg.node.v = host_random_u64() | 1u;
+    cfg.node.v = node_id.v ? node_id.v : host_random_u64() | 1u;
     if (cfg.node.v == UINT64_MAX)
         cfg.node.v--;
     cfg.seed = host_random_u64();
     d.loop = uv_default_loop();
-    strata_node_config ncfg = {
-        .id = cfg.node, .control = cfg.control, .seed = host_random_u64(), .log = &d.log};
+    strata_node_config ncfg = {.id = cfg.node,
+                               .control = cfg.control,
+                               .seed = host_random_u64(),
+                               .log = &d.log,
+                               .verify_addresses = 1,
+                               .verify_key = host_random_u64()};
     d.core = strata_node_new(&ncfg, NULL, NULL, host_now_ns());
     d.channel = d.core ? strata_node_publish(d.core, &cfg, host_now_ns()) : -1;
     if (d.channel < 0) {

@@ -17,7 +17,18 @@ int cmd_parse_key_hex(const char *hex, uint8_t *out, size_t n);
  * err. */
 int cmd_read_channel_key(const char *path, uint8_t sk[STRATA_MANIFEST_SECRET_KEY_BYTES],
                          uint8_t pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES], char *err, size_t errlen);
-/* strata keygen. */
+/* Makes an Ed25519 key pair: the seed (64 hex digits) to a new file out
+ * (mode 0600), the public key to out.pub, and prints the public key.
+ * Refuses to overwrite either. Returns an exit status. */
+int cmd_make_key_pair(const char *sub, const char *out);
+/* Reads n bytes given as 2n hex digits, or from a file holding them (an
+ * access token, an operator's public key): 0, or -1 with a message. */
+int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t errlen);
+/* strata keygen; and its option parsing for a subcommand sub with its own
+ * help (strata token keygen). */
 int cmd_keygen(int argc, char **argv);
+int cmd_keygen_as(const char *sub, void (*help)(void), int argc, char **argv);
+/* strata token (cmd/cmd_token.c). */
+int cmd_token(int argc, char **argv);
 
 #endif

@@ -20,6 +20,7 @@ static void usage(FILE *f)
                "  peer      join a channel, relay it and play it out (file, stdout, UDP, HTTP)\n"
                "  sim       run the same core under a virtual clock at up to 100,000 nodes\n"
                "  keygen    make a channel key pair for signed streams\n"
+               "  token     make an operator key; issue channel access tokens\n"
                "\n"
                "Run 'strata COMMAND --help' for a command's options.\n");
 }
@@ -51,6 +52,8 @@ int main(int argc, char **argv)
         return cmd_sim(argc - 1, argv + 1);
     if (strcmp(cmd, "keygen") == 0)
         return cmd_keygen(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(argc - 1, argv + 1);
     fprintf(stderr, "strata: unknown command '%s'\n", cmd);
     usage(stderr);
     return CMD_EXIT_USAGE;

@@ -33,6 +33,12 @@ const char *strata_strerror(int err)
         return "signature or signed hash does not match";
     case STRATA_ERR_UNVERIFIED:
         return "no signed manifest vouched for it in time";
+    case STRATA_ERR_SENDER:
+        return "not from a node it is taken from";
+    case STRATA_ERR_LIMIT:
+        return "over a rate limit";
+    case STRATA_ERR_DENIED:
+        return "no valid access token";
     case STRATA_ERR_INVAL:
         return "invalid argument";
     case STRATA_ERR_NOSPACE:

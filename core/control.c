@@ -181,7 +181,9 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->region_mode = cfg->region_mode;
     c->prefix_bits = cfg->prefix_bits ? cfg->prefix_bits : STRATA_CONTROL_DEFAULT_PREFIX_BITS;
     c->heartbeat_ms = cfg->heartbeat_ms ? cfg->heartbeat_ms : STRATA_CONTROL_DEFAULT_HEARTBEAT_MS;
-    c->recruit = !cfg->no_recruit;
+    /* A recruited relay holds no token for the channel it is asked to
+     * relay: with tokens, nobody is recruited. */
+    c->recruit = !cfg->no_recruit && !cfg->require_tokens;
     c->levels = cfg->levels;
     c->heads_per_region = cfg->levels != STRATA_LEVELS_BACKBONE
                               ? (cfg->preferred_per_region ? cfg->preferred_per_region
@@ -218,8 +220,12 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->dir = strata_directory_new(a);
     if (!c->dir)
         goto fail_directory;
+    if (strata_admission_init(&c->adm, cfg, a) != 0)
+        goto fail_admission;
     return c;
 
+fail_admission:
+    strata_directory_del(c->dir);
 fail_directory:
     strata_outbox_free(&c->own_outbox);
 fail_outbox:
@@ -253,6 +259,7 @@ void strata_control_del(strata_control *c)
     ctl_ptab_free(&c->pairs, c->alloc);
     ctl_ptab_free(&c->channels, c->alloc);
     strata_directory_del(c->dir);
+    strata_admission_free(&c->adm);
     strata_outbox_free(&c->own_outbox);
     strata_mem_free(c->alloc, c->away_cands);
     strata_mem_free(c->alloc, c);
@@ -423,5 +430,7 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->restored_members = c->restored_members;
     st->restored_edges = c->restored_edges;
     st->reported_edges = c->reported_edges;
+    memcpy(st->refused, c->adm.refused, sizeof st->refused);
+    st->token_checks = c->adm.token_checks;
     st->drops = c->drops;
 }

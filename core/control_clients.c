@@ -623,6 +623,10 @@ fail_full:
 int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                     uint64_t now)
 {
+    /* Who may join (admission.h): the prefix's rate first, so that a
+     * flood costs no more than this; the token once the JOIN is read. */
+    if (!strata_admission_rate_ok(&c->adm, from, now))
+        return ctl_drop(c, from, STRATA_ERR_LIMIT, "JOIN (its prefix's rate)", now);
     strata_msg_join j;
     int rc = strata_wire_decode_join(buf, buflen, &j);
     if (rc < 0)
@@ -637,6 +641,12 @@ int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, siz
     if (rc < 0)
         return ctl_drop(c, from, rc, "JOIN (region label)", now);
     strata_channel_id ch_id = strata_channel_id_from_name((const char *)j.name, j.name_len);
+    int refusal = strata_admission_check(&c->adm, &j, ch_id, now);
+    if (refusal >= 0) {
+        /* Never placed: it gets no instruction, so no channel data. */
+        send_join_reply(c, from, &j, ch_id, NULL, STRATA_JOIN_FORBIDDEN, (strata_dcm_id){0});
+        return ctl_drop(c, from, STRATA_ERR_DENIED, strata_refusal_name(refusal), now);
+    }
 
     ctl_node *rec = ctl_member_get(c, j.node, ch_id);
     if (rec && rec->role != j.role) {

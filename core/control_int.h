@@ -9,6 +9,7 @@
 
 #include "strata/control.h"
 
+#include "admission.h"
 #include "dcm.h"
 #include "directory.h"
 #include "idmap.h"
@@ -140,6 +141,7 @@ struct strata_control {
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
+    strata_admission adm; /* who may join: JOIN rate, access tokens */
 
     strata_outbox own_outbox; /* used when the config names none */
     strata_outbox *outbox;    /* the node's, or own_outbox */

@@ -20,12 +20,20 @@
  */
 #include "strata/node.h"
 
+#include "mix.h"
+#include "reach.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 enum node_limits {
     LOG_LINES_PER_SECOND = 8,
+    /* Anti-amplification tables (reach.h): addresses a peer or source
+     * talks to are few; a control center verifies every member's. */
+    REACH_NODE_ADDRESSES = 1024,
+    REACH_CONTROL_ADDRESSES = 1 << 16,
+    HELD_REQUESTS = 64, /* JOINs, and requests answered in part, waiting for their address */
     REGION_LABEL_BYTES = STRATA_WIRE_MAX_REGION_BYTES + 1,
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
@@ -43,6 +51,7 @@ typedef struct node_channel {
     char region[REGION_LABEL_BYTES];
     strata_peer_config pcfg; /* a held viewer's settings */
     strata_peer_callbacks pcb;
+    uint8_t token[STRATA_WIRE_MAX_TOKEN_BYTES]; /* pcfg.token points here */
 } node_channel;
 
 struct strata_node {
@@ -66,6 +75,15 @@ struct strata_node {
 
     uint64_t now_ns; /* of the entry call under way: for the roles' callbacks */
     strata_node_stats st;
+
+    int verify; /* strata_node_config.verify_addresses */
+    strata_reach reach;
+    struct held_request {
+        strata_addr from;
+        uint8_t type;
+        uint16_t len; /* 0: free */
+        uint8_t bytes[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    } * held; /* HELD_REQUESTS */
     uint64_t log_window_ns;
     uint32_t log_lines;
 };
@@ -262,6 +280,15 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
                 goto fail_roles;
         }
     }
+    n->verify = cfg->verify_addresses != 0;
+    if (n->verify) {
+        size_t table = cfg->control_center ? REACH_CONTROL_ADDRESSES : REACH_NODE_ADDRESSES;
+        uint64_t key = cfg->verify_key ? cfg->verify_key : cfg->seed;
+        if (strata_reach_init(&n->reach, n->id, key, table, table, a) != 0)
+            goto fail_roles;
+        if (!(n->held = strata_mem_calloc(a, HELD_REQUESTS, sizeof *n->held)))
+            goto fail_roles;
+    }
     if (cfg->control_center) {
         strata_control_config cc = *cfg->control_center;
         cc.outbox = &n->outbox;
@@ -303,6 +330,8 @@ void strata_node_del(strata_node *n)
     strata_gnode_del(n->gnode);
     strata_cgroups_del(n->cgroups);
     strata_control_del(n->center);
+    strata_reach_free(&n->reach);
+    strata_mem_free(n->alloc, n->held);
     strata_outbox_free(&n->outbox);
     strata_mem_free(n->alloc, n);
 }
@@ -355,6 +384,13 @@ int strata_node_watch(strata_node *n, const strata_peer_config *cfg, const strat
     ch->pcfg.control = n->control;
     ch->pcfg.outbox = &n->outbox;
     ch->pcfg.log = n->log;
+    if (cfg->token_len > sizeof ch->token || (cfg->token_len && !cfg->token)) {
+        strata_mem_free(n->alloc, ch);
+        return STRATA_ERR_INVAL;
+    }
+    if (cfg->token_len)
+        memcpy(ch->token, cfg->token, cfg->token_len);
+    ch->pcfg.token = ch->token; /* a held viewer starts later: the node keeps it */
     if (cb)
         ch->pcb = *cb;
     if (cfg->region && cfg->region[0])
@@ -487,6 +523,8 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
      * channel verifies nothing (it relays that channel's manifests as
      * they come, docs/security.md). */
     pc.verify = 0;
+    pc.token = NULL; /* the viewer's token is for its own channel */
+    pc.token_len = 0;
     int h = strata_node_watch(n, &pc, NULL, now);
     if (h < 0)
         return h == STRATA_ERR_NOMEM ? h : STRATA_ERR_UNEXPECTED;
@@ -585,6 +623,99 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
     return STRATA_ERR_UNEXPECTED;
 }
 
+/* --- anti-amplification (reach.h, docs/security.md "Amplification") ---------- */
+
+/* An address whose answers need no budget: the control center's, one that
+ * echoed a challenge, or one a channel's instructions name (the control
+ * center vouched for it). */
+static int trusted(strata_node *n, strata_addr from, uint64_t now)
+{
+    if (strata_addr_eq(from, n->control))
+        return 1;
+    for (size_t i = 0; i < n->nchans; i++)
+        if (n->chans[i]->peer && strata_peer_knows(n->chans[i]->peer, from))
+            return 1;
+    return strata_reach_is_verified(&n->reach, from, now);
+}
+
+/* Keyed, so that a sender cannot aim its requests at another's slot. */
+static size_t held_slot(const strata_node *n, strata_addr a)
+{
+    return (size_t)(strata_mix64(((uint64_t)a.ipv4 << 16 | a.port) ^ n->reach.key) % HELD_REQUESTS);
+}
+
+/* Keeps a request from an address that has not shown it receives there
+ * (one per slot: a newer one replaces it), to be taken again when the
+ * address echoes its challenge: a JOIN, whose placing would send
+ * INSTRUCTIONs and a stream to whoever the address is, or a repair asked
+ * of a node that is not the asker's next target (the source, say), which
+ * would otherwise wait for its turn in the asker's rotation. */
+static void hold_request(strata_node *n, strata_addr from, int type, const uint8_t *buf, size_t len)
+{
+    struct held_request *h = &n->held[held_slot(n, from)];
+    h->from = from;
+    h->type = (uint8_t)type;
+    h->len = (uint16_t)len;
+    memcpy(h->bytes, buf, len);
+}
+
+/* The address echoed: its held request is taken now. */
+static void release_request(strata_node *n, const strata_rx *rx, uint64_t now)
+{
+    struct held_request *h = &n->held[held_slot(n, rx->from)];
+    if (!h->len || !strata_addr_eq(h->from, rx->from))
+        return;
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    size_t len = h->len;
+    memcpy(buf, h->bytes, len);
+    h->len = 0;
+    int mine;
+    route(n, rx, h->type, buf, len, now, &mine);
+}
+
+/* route() behind the anti-amplification rule: a challenge's echo is the
+ * node's; a JOIN to the control center waits for its address to be
+ * verified; a request whose answer can outweigh it, from an address the
+ * node has no reason to trust, gets at most STRATA_REACH_FACTOR times the
+ * bytes that address sent. */
+static int guarded_route(strata_node *n, const strata_rx *rx, int type, const uint8_t *buf,
+                         size_t len, uint64_t now, int *mine)
+{
+    if (type == STRATA_MSG_PROBE_REPLY) {
+        strata_msg_probe_reply m;
+        if (strata_wire_decode_probe_reply(buf, len, &m) >= 0 &&
+            strata_reach_on_probe_reply(&n->reach, rx->from, &m, now)) {
+            *mine = 1;
+            release_request(n, rx, now);
+            return 0;
+        }
+    }
+    if (type == STRATA_MSG_JOIN && n->center &&
+        !strata_reach_is_verified(&n->reach, rx->from, now)) {
+        /* A malformed JOIN is a drop, as it would be without the rule. */
+        strata_msg_join j;
+        int err = strata_wire_decode_join(buf, len, &j);
+        *mine = 1;
+        if (err < 0)
+            return err;
+        hold_request(n, rx->from, type, buf, len);
+        n->st.joins_held++;
+        strata_reach_received(&n->reach, rx->from, len, now);
+        strata_reach_challenge(&n->reach, &n->outbox, rx->from, now);
+        return 0;
+    }
+    if ((type == STRATA_MSG_REPAIR_REQUEST || type == STRATA_MSG_MANIFEST_REQUEST) &&
+        !trusted(n, rx->from, now)) {
+        strata_reach_received(&n->reach, rx->from, len, now);
+        size_t first = n->outbox.count;
+        int err = route(n, rx, type, buf, len, now, mine);
+        if (strata_reach_limit(&n->reach, &n->outbox, first, rx->from, type, now))
+            hold_request(n, rx->from, type, buf, len);
+        return err;
+    }
+    return route(n, rx, type, buf, len, now, mine);
+}
+
 int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8_t *buf,
                                 size_t buflen, uint64_t now)
 {
@@ -597,7 +728,8 @@ int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8
         err = STRATA_ERR_LONG;
     else {
         n->now_ns = now;
-        err = route(n, rx, type, buf, buflen, now, &mine);
+        err = n->verify ? guarded_route(n, rx, type, buf, buflen, now, &mine)
+                        : route(n, rx, type, buf, buflen, now, &mine);
     }
     if (err < 0 && mine && strata_err_is_input(err))
         drop(n, err, type, rx->from, now);
@@ -718,4 +850,8 @@ void strata_node_get_stats(const strata_node *n, strata_node_stats *st)
 {
     *st = n->st;
     st->channels = n->nchans;
+    st->addresses_verified = n->reach.st.verified;
+    st->challenges_sent = n->reach.st.challenges;
+    memcpy(st->withheld, n->reach.st.withheld, sizeof st->withheld);
+    st->withheld_bytes = n->reach.st.withheld_bytes;
 }

@@ -268,11 +268,15 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     strata_session_init(&p->ses, p->node, p->channel, cfg->control,
                         cfg->join_retry_ms ? cfg->join_retry_ms : STRATA_PEER_DEFAULT_JOIN_RETRY_MS,
                         p->outbox, p->log, "peer", now);
+    if (strata_session_set_token(&p->ses, cfg->token, cfg->token_len) != 0)
+        goto fail_token;
     p->repair_at = STRATA_NEVER;
     p->tail_at = STRATA_NEVER;
     p->log_window_ns = now;
     return p;
 
+fail_token:
+    strata_peer_sign_free(p);
 fail_sign:
     strata_relay_free(&p->relay);
     strata_outbox_free(&p->own_outbox);
@@ -447,6 +451,12 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
     if (err)
         return err;
     update_repair_budget(p, now);
+    if (s->have && !strata_addr_eq(s->parent.addr, m.parent.addr)) {
+        /* What the old parent already sent is still taken for a while
+         * (sender checks, peer_senders.c). */
+        s->old_parent = s->parent.addr;
+        s->old_parent_until = add_ns(now, STRATA_MS(PARENT_GRACE_MS));
+    }
     s->have = 1;
     s->epoch = m.epoch;
     s->parent = m.parent;
@@ -646,6 +656,15 @@ static int take_packet(strata_peer *p, const strata_msg_data *m, strata_addr fro
     uint64_t old_end = p->po.end;
     strata_playout_insert(&p->po, m->seq, m->send_ts_ns, e->buf, e->payload_off, e->payload_len,
                           (e->flags & STRATA_DATA_FLAG_EOS) != 0, now);
+    if (origin != TAKE_RECEIVED) {
+        /* An answer to our own repair request (only a node we asked may
+         * send one) or a packet rebuilt here: late by nature, its send
+         * time may bring the skip of the overdue run before it
+         * (playout.h). */
+        strata_playout_slot *slot = strata_playout_slot_at(&p->po, m->seq);
+        if (slot)
+            slot->early_ok = 1;
+    }
     p->ahead_since = 0;
     if (origin == TAKE_REBUILT)
         len = e->buf->len;
@@ -742,6 +761,9 @@ static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, siz
         return err;
     if (p->ses.state != STRATA_SESSION_MEMBER || p->k == 0 || m.channel.v != p->channel.v)
         return STRATA_ERR_UNEXPECTED;
+    err = strata_peer_check_sender(p, from, &m, now);
+    if (err)
+        return err; /* not from a node we take data from (peer_senders.c) */
     if (p->keyed) {
         err = strata_peer_sign_check(p, &m, buf, len, from, now);
         if (err <= 0)
@@ -999,4 +1021,6 @@ void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st)
     st->played_bytes = p->po.played_bytes;
     st->missed_packets = p->po.missed_packets;
     st->verify_waiting = p->has_ver ? p->ver.n : 0;
+    st->joins_forbidden = p->ses.forbidden;
+    st->send_time_outliers = p->po.offset_outliers;
 }

@@ -24,8 +24,9 @@ enum peer_limits {
     TAIL_BACKOFF_MIN_MS = 1000,
     TAIL_BACKOFF_MAX_MS = 16000,
     LOG_LINES_PER_SECOND = 8,
-    REPAIR_SCAN_MIN_GAP_MS = 10, /* batches asks and bounds scan work */
+    REPAIR_SCAN_MIN_GAP_MS = 10,  /* batches asks and bounds scan work */
     SILENT_LAG_PER_SUBSTREAM = 4, /* a parent this many of its packets behind is silent */
+    PARENT_GRACE_MS = 2000,       /* a replaced parent's packets still in flight are taken */
     HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
 };
 
@@ -34,6 +35,8 @@ typedef struct substream_state {
     int have; /* an instruction was applied */
     uint32_t epoch;
     strata_peer_ref parent;
+    strata_addr old_parent; /* the parent before, taken from until old_parent_until */
+    uint64_t old_parent_until;
     uint64_t last_rx_ts_ns; /* last packet from the parent */
     uint64_t last_rx_seq;
     uint64_t rx_next; /* seq expected next on this substream (highest + k); 0 = none yet */
@@ -118,6 +121,12 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
 /* peer.c: the repair targets for seq in the order they are asked
  * (repair.h); returns how many (up to STRATA_REPAIR_MAX_TARGETS). */
 size_t strata_peer_repair_targets(void *user, uint64_t seq, strata_addr *out);
+
+/* peer_senders.c: sender checks (docs/security.md, "Sender checks").
+ * 0 when DATA m (a packet or parity symbol) from `from` comes from a node
+ * this one takes stream data from, else STRATA_ERR_SENDER. */
+int strata_peer_check_sender(const strata_peer *p, strata_addr from, const strata_msg_data *m,
+                             uint64_t now);
 
 /* peer_sign.c: the signed channel (see strata/peer.h). */
 int strata_peer_sign_init(strata_peer *p, const strata_peer_config *cfg);

@@ -133,9 +133,15 @@ void strata_repair_budget_init(strata_repair_budget *b, uint32_t upload_kbps,
     b->last_ns = now;
     b->min_charge_bytes = min_charge_bytes;
     b->upload_kbps = upload_kbps;
-    if (upload_kbps == 0)
-        return;
     b->tokens = UINT64_MAX;
+    if (upload_kbps == 0) {
+        /* Offers no upload, so it feeds no tree: a few answers a second. */
+        uint64_t packet = STRATA_WIRE_MAX_DATAGRAM_BYTES;
+        if (packet < min_charge_bytes)
+            packet = min_charge_bytes;
+        budget_set_rate(b, packet * STRATA_PKTSTORE_REPAIR_ZERO_UPLOAD_PACKETS);
+        return;
+    }
     budget_set_rate(b, upload_share(upload_kbps, STRATA_PKTSTORE_REPAIR_SHARE_PERCENT));
 }
 
@@ -181,8 +187,6 @@ static void budget_refill(strata_repair_budget *b, uint64_t now)
 
 int strata_repair_budget_take(strata_repair_budget *b, uint64_t bytes, uint64_t now)
 {
-    if (b->rate_bytes_per_s == 0)
-        return 1;
     if (bytes < b->min_charge_bytes)
         bytes = b->min_charge_bytes;
     budget_refill(b, now);

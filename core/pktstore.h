@@ -77,19 +77,22 @@ int strata_pktstore_answer_repair(const strata_pktstore *ps, const strata_msg_re
  * recovered under churn. The bucket holds up to
  * STRATA_PKTSTORE_REPAIR_BURST_MS of budget, but never less than one
  * STRATA_PKTSTORE_REPAIR_BURST_PACKETS packets of the largest size, so a
- * slow uplink can still answer a small request whole. An upload of 0
- * (unlimited) makes an unlimited budget. */
+ * slow uplink can still answer a small request whole. An upload of 0 (a
+ * node that offers none: a leaf) still answers, but only
+ * STRATA_PKTSTORE_REPAIR_ZERO_UPLOAD_PACKETS packets a second: no node
+ * answers without a budget (issue 13, item 4). */
 enum strata_pktstore_repair_budget_limits {
     STRATA_PKTSTORE_REPAIR_SHARE_PERCENT = 25,
     STRATA_PKTSTORE_REPAIR_MIN_PERCENT = 10,
     STRATA_PKTSTORE_UPLINK_USE_PERCENT = 100,
     STRATA_PKTSTORE_REPAIR_BURST_MS = 1000,
     STRATA_PKTSTORE_REPAIR_BURST_PACKETS = 4,
+    STRATA_PKTSTORE_REPAIR_ZERO_UPLOAD_PACKETS = 4, /* a second, for a node of upload 0 */
 };
 
 typedef struct strata_repair_budget {
-    uint32_t upload_kbps;      /* 0 = unlimited */
-    uint64_t rate_bytes_per_s; /* 0 = unlimited */
+    uint32_t upload_kbps;      /* 0: the node offers none (a small fixed budget) */
+    uint64_t rate_bytes_per_s;
     uint64_t burst_bytes;
     uint64_t fill_ns; /* an empty bucket is full again after this */
     uint64_t tokens;  /* bytes */
@@ -98,7 +101,7 @@ typedef struct strata_repair_budget {
     uint32_t min_charge_bytes; /* an answer costs at least this much */
 } strata_repair_budget;
 
-/* Sets the budget for a node of upload_kbps (0 = unlimited) whose trees
+/* Sets the budget for a node of upload_kbps (0: see above) whose trees
  * take nothing yet, full. Each answer is charged its length, or
  * min_charge_bytes if that is more: the simulator sends tiny payloads that
  * its network charges at a simulated packet size, and the budget must

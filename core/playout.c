@@ -94,6 +94,11 @@ static int64_t as_signed(uint64_t x)
 void strata_playout_observe(strata_playout *po, uint64_t send_ts_ns, uint64_t now)
 {
     int64_t d = as_signed(now - send_ts_ns);
+    if (po->have_offset && d < po->offset_ns &&
+        (uint64_t)po->offset_ns - (uint64_t)d > po->delay_ns) {
+        po->offset_outliers++; /* see "A send time is not signed" (playout.h) */
+        return;
+    }
     if (!po->have_offset || d < po->offset_ns) {
         po->offset_ns = d;
         po->have_offset = 1;
@@ -147,12 +152,24 @@ int strata_playout_insert(strata_playout *po, uint64_t seq, uint64_t send_ts_ns,
     s->seq = seq;
     s->state = STRATA_PLAYOUT_PRESENT;
     s->send_ts_ns = send_ts_ns;
+    s->arrived_ns = now;
     s->buf = strata_buf_ref(buf);
     s->payload_off = off;
     s->payload_len = len;
     s->eos = eos ? 1 : 0;
     po->present++;
     return 1;
+}
+
+/* When the missing seqs before present slot s may be skipped: its send
+ * time's deadline, kept within [arrived + delay / 2, arrived + delay]
+ * (playout.h: a send time never moves the playout point). */
+static uint64_t skip_deadline(const strata_playout *po, const strata_playout_slot *s)
+{
+    uint64_t d = strata_playout_deadline_of(po, s->send_ts_ns);
+    uint64_t lo = s->early_ok ? 0 : add_sat(s->arrived_ns, po->delay_ns / 2);
+    uint64_t hi = add_sat(s->arrived_ns, po->delay_ns);
+    return d < lo ? lo : d > hi ? hi : d;
 }
 
 /* The nearest present seq after a missing head, or 0 with none. */
@@ -188,7 +205,7 @@ size_t strata_playout_poll(strata_playout *po, uint64_t now, const strata_playou
             continue;
         }
         const strata_playout_slot *p = nearest_present(po);
-        if (!p || now < strata_playout_deadline_of(po, p->send_ts_ns))
+        if (!p || now < skip_deadline(po, p))
             break;
         uint64_t stop = p->seq;
         po->missed_packets += stop - po->next;
@@ -205,7 +222,7 @@ uint64_t strata_playout_deadline(const strata_playout *po)
     if (slot_of(po, po->next)->state == STRATA_PLAYOUT_PRESENT)
         return 0; /* playable now */
     const strata_playout_slot *p = nearest_present(po);
-    return p ? strata_playout_deadline_of(po, p->send_ts_ns) : STRATA_NEVER;
+    return p ? skip_deadline(po, p) : STRATA_NEVER;
 }
 
 strata_playout_slot *strata_playout_slot_at(strata_playout *po, uint64_t seq)

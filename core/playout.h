@@ -21,6 +21,21 @@
  * this machine and the fastest path's latency, and delay is the time a
  * packet may take beyond that. An EOS packet ends playout when reached.
  *
+ * A send time is not signed and may be forged (issue 13, item 4): it must
+ * never move the playout point. So a present packet's deadline is kept
+ * within [arrived + delay / 2, arrived + delay] of its own arrival: a
+ * packet with an old send time cannot make the packets before it be
+ * skipped at once (one such packet used to skip 16 s of stream), nor one
+ * with a future send time hold playout back for longer than the delay.
+ * An honest packet arrives at send_ts + offset + its path's extra delay,
+ * so the upper bound never binds for it, and the lower one only for a
+ * packet that took more than delay / 2 beyond the fastest path. The owner
+ * lifts the lower bound (early_ok) for a packet that answers its own
+ * repair request, which only a node it asked can send (the peer's sender
+ * checks) and which is late by nature: the run before it is overdue. And an
+ * observation that would lower the offset by more than the delay at once
+ * (a path does not get seconds faster) is ignored and counted.
+ *
  * Timer: the deadline of the nearest present packet after a missing head.
  */
 #ifndef STRATA_PLAYOUT_H
@@ -37,7 +52,10 @@ enum strata_playout_slot_state {
 typedef struct strata_playout_slot {
     uint64_t seq;
     uint64_t send_ts_ns;       /* PRESENT */
-    uint64_t missing_since_ns; /* MISSING: when a later seq first arrived */
+    union {
+        uint64_t missing_since_ns; /* MISSING: when a later seq first arrived */
+        uint64_t arrived_ns;       /* PRESENT: when it arrived (bounds its deadline) */
+    };
     uint64_t next_ask_ns;      /* MISSING: earliest next repair request (owner's use) */
     uint64_t gap_since_ns;     /* MISSING: when a later seq of the same substream arrived,
                                 * 0 = not yet (owner's use) */
@@ -47,6 +65,7 @@ typedef struct strata_playout_slot {
     uint16_t attempts; /* MISSING: repair requests sent (owner's use) */
     uint8_t state;
     uint8_t eos;
+    uint8_t early_ok; /* PRESENT: its send time may bring skips before arrived + delay / 2 */
 } strata_playout_slot;
 
 typedef struct strata_playout_callbacks {
@@ -65,6 +84,7 @@ typedef struct strata_playout {
     uint64_t end;  /* one past the highest present seq; >= next */
     int have_offset;
     int64_t offset_ns; /* min(now - send_ts) */
+    uint64_t offset_outliers; /* observations ignored: the offset would drop by > delay */
     size_t present;    /* PRESENT slots */
     uint64_t played_packets, played_bytes, missed_packets;
     const strata_alloc *alloc;

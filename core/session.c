@@ -28,6 +28,15 @@ void strata_session_init(strata_session *s, strata_node_id node, strata_channel_
     s->hb_at = STRATA_NEVER;
 }
 
+int strata_session_set_token(strata_session *s, const uint8_t *token, size_t len)
+{
+    if (len > STRATA_WIRE_MAX_TOKEN_BYTES || (len && !token))
+        return STRATA_ERR_INVAL;
+    s->token = len ? token : NULL;
+    s->token_len = (uint8_t)len;
+    return 0;
+}
+
 int strata_session_on_join_reply(strata_session *s, const strata_msg_join_reply *m, uint64_t now)
 {
     if (s->state == STRATA_SESSION_LEFT)
@@ -47,11 +56,20 @@ int strata_session_on_join_reply(strata_session *s, const strata_msg_join_reply 
     }
     if (s->state != STRATA_SESSION_JOINING && !s->rejoining)
         return 0; /* an answer to a retried JOIN: harmless */
-    if (m->status != STRATA_JOIN_OK) {
+    if (m->status == STRATA_JOIN_FORBIDDEN) {
+        /* Retried as slowly as a refusal: the operator may issue a token
+         * meanwhile, but a JOIN without one is no better next time. */
+        s->forbidden++;
+        strata_logf(s->log, STRATA_LOG_WARN,
+                    "%s %016llx: join refused: the channel needs a valid access token (%s)",
+                    s->role, (unsigned long long)s->node.v,
+                    s->token_len ? "ours was refused" : "we have none");
+    } else if (m->status != STRATA_JOIN_OK) {
         strata_logf(s->log, STRATA_LOG_WARN, "%s %016llx: join refused (status %u), retrying",
                     s->role, (unsigned long long)s->node.v, (unsigned)m->status);
-        s->join_at =
-            add_ns(now, s->join_retry_ns * (uint64_t)STRATA_SESSION_REFUSED_RETRY_FACTOR);
+    }
+    if (m->status != STRATA_JOIN_OK) {
+        s->join_at = add_ns(now, s->join_retry_ns * (uint64_t)STRATA_SESSION_REFUSED_RETRY_FACTOR);
         return 0;
     }
     return 1;
@@ -88,8 +106,11 @@ int strata_session_send(strata_session *s, const uint8_t *buf, int n)
 
 void strata_session_send_join(strata_session *s, const strata_msg_join *m, uint64_t now)
 {
+    strata_msg_join j = *m;
+    j.token_len = s->token_len;
+    j.token = s->token;
     uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_session_send(s, buf, strata_wire_encode_join(buf, sizeof buf, m));
+    strata_session_send(s, buf, strata_wire_encode_join(buf, sizeof buf, &j));
     s->join_at = add_ns(now, s->join_retry_ns);
 }
 

@@ -51,7 +51,12 @@ typedef struct strata_session {
     uint64_t hb_at;
     uint32_t hb_seq;
     strata_dcm_id dcm;
-    uint64_t rejoins; /* joins again after an UNKNOWN */
+    uint64_t rejoins;   /* joins again after an UNKNOWN */
+    uint64_t forbidden; /* JOIN_REPLYs FORBIDDEN: the channel needs a token we lack */
+    /* The access token every JOIN carries (strata/token.h; borrowed from
+     * the role's config, whose owner keeps it); 0 = none. */
+    uint8_t token_len;
+    const uint8_t *token;
 } strata_session;
 
 /* Starts JOINING: the first JOIN goes at the first timeout. join_retry_ms
@@ -59,6 +64,11 @@ typedef struct strata_session {
 void strata_session_init(strata_session *s, strata_node_id node, strata_channel_id channel,
                          strata_addr control, uint32_t join_retry_ms, strata_outbox *outbox,
                          const strata_log *log, const char *role, uint64_t now);
+
+/* Sets the access token the JOINs carry (borrowed: it must outlive the
+ * session; a peer is small, and a token is 90 bytes). Returns 0 or
+ * STRATA_ERR_INVAL (longer than the wire allows). */
+int strata_session_set_token(strata_session *s, const uint8_t *token, size_t len);
 
 /* Offers a decoded JOIN_REPLY (the caller checked node and channel).
  * Returns 1 when the role should apply it (then strata_session_accept), 0
@@ -72,7 +82,8 @@ void strata_session_accept(strata_session *s, const strata_msg_join_reply *m, ui
 /* Joins again under a changed JOIN (a new region) while playing on. */
 void strata_session_rejoin(strata_session *s, uint64_t now);
 
-/* True when a JOIN is due; the role then encodes one and calls send_join. */
+/* True when a JOIN is due; the role then fills one and calls send_join,
+ * which adds the token. */
 int strata_session_join_due(const strata_session *s, uint64_t now);
 void strata_session_send_join(strata_session *s, const strata_msg_join *m, uint64_t now);
 

@@ -208,9 +208,13 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
         goto fail_outbox;
     strata_session_init(&s->ses, s->node, s->channel, cfg->control, 0, s->outbox, s->log,
                         "source", now);
+    if (strata_session_set_token(&s->ses, cfg->token, cfg->token_len) != 0)
+        goto fail_token;
     s->log_window_ns = now;
     return s;
 
+fail_token:
+    strata_outbox_free(&s->own_outbox);
 fail_outbox:
     if (s->signing)
         strata_signer_free(&s->signer);

@@ -317,7 +317,9 @@ int strata_wire_decode_heartbeat(const uint8_t *buf, size_t buflen, strata_msg_h
 
 static size_t join_bytes(const strata_msg_join *m)
 {
-    return (size_t)JOIN_FIXED_BYTES + m->name_len + m->region_len;
+    /* The token field is there only with a token (protocol.md 3.3.1). */
+    return (size_t)JOIN_FIXED_BYTES + m->name_len + m->region_len +
+           (m->token_len ? 1u + m->token_len : 0u);
 }
 
 /* The "allowed" column of protocol.md 3.3.1. */
@@ -329,13 +331,15 @@ static int join_valid(const strata_msg_join *m)
         return 0;
     if (m->name_len == 0 || m->name_len > STRATA_WIRE_MAX_NAME_BYTES)
         return 0;
-    return m->region_len <= STRATA_WIRE_MAX_REGION_BYTES;
+    return m->region_len <= STRATA_WIRE_MAX_REGION_BYTES &&
+           m->token_len <= STRATA_WIRE_MAX_TOKEN_BYTES;
 }
 
 /* Writes the layout of protocol.md 3.3.1, field by field in table order. */
 int strata_wire_encode_join(uint8_t *buf, size_t buflen, const strata_msg_join *m)
 {
-    if (!m || (m->name_len && !m->name) || (m->region_len && !m->region))
+    if (!m || (m->name_len && !m->name) || (m->region_len && !m->region) ||
+        (m->token_len && !m->token))
         return STRATA_ERR_INVAL;
     size_t n = join_bytes(m);
     int err = encode_prelude(buf, buflen, join_valid(m), n);
@@ -350,7 +354,11 @@ int strata_wire_encode_join(uint8_t *buf, size_t buflen, const strata_msg_join *
     p = put_bytes(p, m->name, m->name_len);
     p = put_u8(p, m->region_len);
     p = put_bytes(p, m->region, m->region_len);
-    put_u8(p, m->priority);
+    p = put_u8(p, m->priority);
+    if (m->token_len) {
+        p = put_u8(p, m->token_len);
+        put_bytes(p, m->token, m->token_len);
+    }
     return (int)n;
 }
 
@@ -381,6 +389,16 @@ int strata_wire_decode_join(const uint8_t *buf, size_t buflen, strata_msg_join *
         return STRATA_ERR_RANGE;
     m->region = get_bytes(&r, m->region_len);
     m->priority = get_u8(&r);
+    if (!r.err && r.p != r.end) {
+        /* A token follows; its length is never 0, so that a JOIN without
+         * one has one encoding, the one without the field. */
+        m->token_len = get_u8(&r);
+        if (r.err)
+            return r.err;
+        if (m->token_len == 0 || m->token_len > STRATA_WIRE_MAX_TOKEN_BYTES)
+            return STRATA_ERR_RANGE;
+        m->token = get_bytes(&r, m->token_len);
+    }
     err = close_message(&r, buflen);
     if (err < 0)
         return err;

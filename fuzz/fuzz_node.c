@@ -253,6 +253,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nc.groups = (conf & 64) != 0;
     nc.group_wait_ms = 500;
     nc.control_center = (conf & 128) ? &cc : NULL;
+    /* Combinations of the bits above switch on the anti-amplification
+     * rule and the control center's tokens and JOIN rate. */
+    nc.verify_addresses = (conf & 5) == 5;
+    cc.require_tokens = (conf & 10) == 10;
+    cc.join_rate_per_s = (conf & 3) == 3 ? 5 : 0;
     strata_node *node = strata_node_new(&nc, NULL, NULL, now);
     if (!node)
         return 0;

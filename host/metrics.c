@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "escape.h"
+#include "status_file.h"
 
 typedef struct mwriter {
     char *buf;
@@ -60,12 +61,49 @@ static void gauge(mwriter *w, const char *name, const char *help, double v)
  * reason. */
 static const char *drop_reason(size_t slot)
 {
-    static const char *const names[] = {"unknown", "short", "long",       "magic",
-                                        "version", "type",  "range",      "unexpected",
-                                        "forged",  "unverified"};
+    static const char *const names[] = {"unknown", "short", "long",       "magic",  "version",
+                                        "type",    "range", "unexpected", "forged", "unverified",
+                                        "sender",  "limit", "denied"};
     if (slot < sizeof names / sizeof names[0])
         return names[slot];
     return "other";
+}
+
+/* Slots with a name of their own (drop_reason); the rest is "other". */
+enum { NAMED_DROP_REASONS = 13 };
+
+/* Sums n counter sets (NULL ones skipped) by reason into by[16]. */
+static void sum_drops(const strata_drop_counters *const *sets, size_t n, uint64_t *by)
+{
+    enum { SLOTS = sizeof sets[0]->by_reason / sizeof sets[0]->by_reason[0] };
+    for (size_t i = 0; i < SLOTS; i++)
+        by[i] = 0;
+    for (size_t k = 0; k < n; k++)
+        for (size_t i = 0; sets[k] && i < SLOTS; i++)
+            by[i] += sets[k]->by_reason[i];
+}
+
+void host_json_drops(char *buf, size_t buflen, size_t *off, const strata_drop_counters *const *sets,
+                     size_t n)
+{
+    uint64_t by[16];
+    sum_drops(sets, n, by);
+    uint64_t other = 0;
+    for (size_t i = NAMED_DROP_REASONS; i < 16; i++)
+        other += by[i];
+    host_status_appendf(buf, buflen, off, "{");
+    for (size_t i = 1; i < NAMED_DROP_REASONS; i++)
+        host_status_appendf(buf, buflen, off, "\"%s\":%" PRIu64 ",", drop_reason(i), by[i]);
+    host_status_appendf(buf, buflen, off, "\"other\":%" PRIu64 "}", other + by[0]);
+}
+
+void host_json_refusals(char *buf, size_t buflen, size_t *off, const strata_control_status *st)
+{
+    host_status_appendf(buf, buflen, off, "{");
+    for (int i = 0; i < STRATA_REFUSAL_REASONS; i++)
+        host_status_appendf(buf, buflen, off, "%s\"%s\":%" PRIu64, i ? "," : "",
+                            strata_refusal_name(i), st->refused[i]);
+    host_status_appendf(buf, buflen, off, "}");
 }
 
 /* One family of drops by reason, summed over n counter sets; every reason
@@ -75,13 +113,11 @@ static void drops(mwriter *w, const char *name, const char *help,
                   const strata_drop_counters *const *sets, size_t n)
 {
     enum { SLOTS = sizeof sets[0]->by_reason / sizeof sets[0]->by_reason[0] };
-    uint64_t by[SLOTS] = {0};
-    for (size_t k = 0; k < n; k++)
-        for (size_t i = 0; sets[k] && i < SLOTS; i++)
-            by[i] += sets[k]->by_reason[i];
-    /* Slots 10..14 are unused today (no input error between -10 and
+    uint64_t by[SLOTS];
+    sum_drops(sets, n, by);
+    /* Slots 13..14 are unused today (no input error between -13 and
      * -14): fold them into "other" with the last one. */
-    enum { NAMED = 10 };
+    enum { NAMED = NAMED_DROP_REASONS };
     uint64_t other = 0;
     for (size_t i = NAMED; i < SLOTS; i++)
         other += by[i];
@@ -228,6 +264,13 @@ size_t host_metrics_control(char *buf, size_t buflen, const strata_control_statu
             "Members that joined again under another region.", st->region_moves);
     counter(&w, "strata_control_heartbeats_received_total",
             "HEARTBEAT datagrams taken from peers and sources.", heartbeats);
+    family(&w, "strata_control_join_refusals_total", "counter",
+           "JOINs refused, by reason: over their prefix's rate, or without a valid access token.");
+    for (int i = 0; i < STRATA_REFUSAL_REASONS; i++)
+        put(&w, "strata_control_join_refusals_total{reason=\"%s\"} %" PRIu64 "\n",
+            strata_refusal_name(i), st->refused[i]);
+    counter(&w, "strata_control_token_signatures_checked_total",
+            "Access tokens whose signature was checked (each about 45 us).", st->token_checks);
     const strata_drop_counters *sets[] = {&st->drops, groups ? &groups->drops : NULL};
     drops(&w, "strata_control_dropped_datagrams_total",
           "Datagrams rejected by the control center and its group table, by reason.", sets, 2);
@@ -310,6 +353,12 @@ size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *c
          "Joins again after the control center no longer knew this peer.", F(rejoins)},
         {"strata_peer_region_changes_total", "Joins again under a new region label.",
          F(region_changes)},
+        {"strata_peer_joins_forbidden_total",
+         "JOINs the control center answered FORBIDDEN: no valid access token.", F(joins_forbidden)},
+        {"strata_peer_send_time_outliers_total",
+         "Send times kept out of the playout clock (they would have moved it by more than the "
+         "playout delay).",
+         F(send_time_outliers)},
         /* The erasure-coded cluster (EC_TREE, protocol.md 3.1.1): 0 elsewhere. */
         {"strata_peer_rebuilt_packets_total",
          "Packets rebuilt from a group's parity symbols, taken as received (among received "
@@ -423,4 +472,42 @@ size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *
     drops(&w, "strata_source_dropped_datagrams_total",
           "Datagrams rejected by the source, by reason.", sets, 1);
     return finish(&w);
+}
+
+size_t host_metrics_append_node(char *buf, size_t buflen, size_t len, const char *role,
+                                const strata_node_stats *ns)
+{
+    if (len == 0 || len >= buflen)
+        return 0;
+    mwriter w = {buf, buflen, len, 0};
+    char name[96];
+    snprintf(name, sizeof name, "strata_%s_addresses_verified_total", role);
+    counter(&w, name, "Addresses that echoed an anti-amplification challenge.",
+            ns->addresses_verified);
+    snprintf(name, sizeof name, "strata_%s_challenges_sent_total", role);
+    counter(&w, name, "Challenges (PROBEs) sent to addresses that had not shown they receive.",
+            ns->challenges_sent);
+    snprintf(name, sizeof name, "strata_%s_joins_held_total", role);
+    counter(&w, name, "JOINs held until their address echoed a challenge.", ns->joins_held);
+    snprintf(name, sizeof name, "strata_%s_answers_withheld_total", role);
+    family(&w, name, "counter",
+           "Answers not sent: over 3 x the bytes an unverified address sent, by the request.");
+    put(&w, "%s{request=\"repair_request\"} %" PRIu64 "\n", name,
+        ns->withheld[STRATA_MSG_REPAIR_REQUEST]);
+    put(&w, "%s{request=\"manifest_request\"} %" PRIu64 "\n", name,
+        ns->withheld[STRATA_MSG_MANIFEST_REQUEST]);
+    snprintf(name, sizeof name, "strata_%s_answers_withheld_bytes_total", role);
+    counter(&w, name, "Bytes of the answers withheld.", ns->withheld_bytes);
+    return finish(&w);
+}
+
+void host_json_amplification(char *buf, size_t buflen, size_t *off, const strata_node_stats *ns)
+{
+    host_status_appendf(
+        buf, buflen, off,
+        "{\"addresses_verified\":%" PRIu64 ",\"challenges_sent\":%" PRIu64
+        ",\"joins_held\":%" PRIu64 ",\"withheld_bytes\":%" PRIu64
+        ",\"withheld\":{\"repair_request\":%" PRIu64 ",\"manifest_request\":%" PRIu64 "}}",
+        ns->addresses_verified, ns->challenges_sent, ns->joins_held, ns->withheld_bytes,
+        ns->withheld[STRATA_MSG_REPAIR_REQUEST], ns->withheld[STRATA_MSG_MANIFEST_REQUEST]);
 }

@@ -16,6 +16,7 @@
 
 #include "strata/control.h"
 #include "strata/control_groups.h"
+#include "strata/node.h"
 #include "strata/peer.h"
 #include "strata/source.h"
 
@@ -48,5 +49,23 @@ typedef struct host_metrics_channel {
 size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *ch, size_t nch,
                          const strata_drop_counters *node_drops, size_t http_clients);
 size_t host_metrics_source(char *buf, size_t buflen, const strata_source_stats *st);
+
+/* Appends the node's anti-amplification counters (docs/security.md,
+ * "Amplification") to a page of len bytes already in buf, as
+ * strata_<role>_...: addresses verified, challenges sent, JOINs held (the
+ * control center's), answers withheld by the request type they answered
+ * and their bytes. Returns the new length, or 0 when it does not fit. */
+size_t host_metrics_append_node(char *buf, size_t buflen, size_t len, const char *role,
+                                const strata_node_stats *ns);
+
+/* For the JSON status (host_status_appendf's rules for buf, buflen and
+ * *off): the drops of n counter sets (NULL ones skipped) summed by reason,
+ * as an object {"short":N, ..., "other":N} with the reasons of /metrics;
+ * and the control center's JOIN refusals by reason. */
+void host_json_drops(char *buf, size_t buflen, size_t *off, const strata_drop_counters *const *sets,
+                     size_t n);
+void host_json_refusals(char *buf, size_t buflen, size_t *off, const strata_control_status *st);
+/* The node's anti-amplification counters as an object. */
+void host_json_amplification(char *buf, size_t buflen, size_t *off, const strata_node_stats *ns);
 
 #endif

@@ -27,6 +27,9 @@ enum strata_err {
     STRATA_ERR_UNEXPECTED = -7, /* well-formed but not valid in this state */
     STRATA_ERR_FORGED = -8,     /* a signature or a signed hash does not match (P3) */
     STRATA_ERR_UNVERIFIED = -9, /* no signed manifest vouched for it in time (P3) */
+    STRATA_ERR_SENDER = -10,    /* not from a node this one takes it from (issue 13, item 4) */
+    STRATA_ERR_LIMIT = -11,     /* over a rate limit (JOINs per address prefix) */
+    STRATA_ERR_DENIED = -12,    /* a JOIN without a valid access token (strata/token.h) */
     /* -100..-199: state and usage errors */
     STRATA_ERR_INVAL = -100,   /* bad argument from the caller */
     STRATA_ERR_NOSPACE = -101, /* output buffer or table too small */

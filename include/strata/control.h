@@ -66,7 +66,36 @@ typedef struct strata_control_config {
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
+    /* Channel access (docs/security.md, "Channel access"): nonzero makes
+     * every channel need a token signed by this operator key in its JOINs
+     * (strata/token.h), and turns recruiting off (a recruited relay holds
+     * no token for the channel it is asked to relay). The Unix time is
+     * unix_ns_at_zero + now: the host says where its clock starts. */
+    int require_tokens;
+    uint8_t operator_pk[32];
+    uint64_t unix_ns_at_zero;
+    /* JOINs a second from one address prefix (/join_prefix_bits, 0 = 24),
+     * with a burst of join_burst (0 = 4 x the rate); 0 = no limit. */
+    uint32_t join_rate_per_s;
+    uint32_t join_burst;
+    uint8_t join_prefix_bits;
 } strata_control_config;
+
+/* Why a JOIN was refused (strata_control_status.refused). */
+enum strata_refusal {
+    STRATA_REFUSAL_JOIN_RATE = 0, /* its address prefix is over its JOIN rate (not answered) */
+    STRATA_REFUSAL_NO_TOKEN = 1,  /* the channel needs a token and the JOIN has none */
+    STRATA_REFUSAL_TOKEN_MALFORMED = 2,
+    STRATA_REFUSAL_TOKEN_CHANNEL = 3, /* a token for another channel */
+    STRATA_REFUSAL_TOKEN_NODE = 4,    /* a token for another node */
+    STRATA_REFUSAL_TOKEN_EXPIRED = 5,
+    STRATA_REFUSAL_TOKEN_RIGHTS = 6, /* lacks the right the role needs (a source without publish) */
+    STRATA_REFUSAL_TOKEN_SIGNATURE = 7, /* not signed by the operator key */
+    STRATA_REFUSAL_REASONS = 8,
+};
+/* "join_rate", "no_token", "token_malformed", ...: the label metrics and
+ * status output use. */
+const char *strata_refusal_name(int reason);
 
 enum strata_control_defaults {
     STRATA_CONTROL_DEFAULT_K = 4,
@@ -101,6 +130,9 @@ typedef struct strata_control_status {
      * sent back to their region's trees by an evaluation */
     uint64_t promotions, demotions;
     uint64_t recruits_sent, releases_sent;
+    /* JOINs refused by reason (enum strata_refusal) and tokens checked. */
+    uint64_t refused[STRATA_REFUSAL_REASONS];
+    uint64_t token_checks;
     strata_drop_counters drops;
 } strata_control_status;
 

@@ -82,6 +82,16 @@ typedef struct strata_node_config {
      * outbox and log are the node's), and its group directory. */
     const strata_control_config *control_center;
     const strata_cgroups_config *cgroups; /* NULL = defaults */
+    /* Anti-amplification (docs/security.md, "Amplification"): nonzero
+     * makes the node answer REPAIR_REQUEST and MANIFEST_REQUEST from an
+     * address it has no reason to trust with at most 3 times the bytes it
+     * received from it, until the address echoes a PROBE; and the control
+     * center takes a JOIN only from an address that did. The daemons set
+     * it; the simulator, whose addresses cannot be forged, does not.
+     * verify_key keys the challenges: a secret the host draws (0 = one
+     * derived from seed, which tests and the simulator fix). */
+    int verify_addresses;
+    uint64_t verify_key;
 } strata_node_config;
 
 typedef struct strata_node_callbacks {
@@ -98,6 +108,12 @@ typedef struct strata_node_callbacks {
 typedef struct strata_node_stats {
     uint64_t rx_datagrams;
     uint64_t probes_answered;
+    /* Anti-amplification (verify_addresses): addresses that echoed a
+     * challenge, challenges sent, JOINs held until their address did,
+     * answers withheld (datagrams by the type they answered, and bytes). */
+    uint64_t addresses_verified, challenges_sent, joins_held;
+    uint64_t withheld[STRATA_MSG_TYPE_MAX + 1];
+    uint64_t withheld_bytes;
     uint64_t recruits, releases; /* relay sessions the control center started and ended */
     size_t channels;
     strata_drop_counters drops; /* datagrams no role of this node takes */

@@ -103,6 +103,11 @@ typedef struct strata_peer_config {
     int verify;
     uint8_t channel_pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES];
     uint32_t verify_wait_ms;
+    /* Channel access (strata/token.h): the token every JOIN carries
+     * (borrowed: it must outlive the peer, as the node's copy does;
+     * token_len 0 = none, at most STRATA_WIRE_MAX_TOKEN_BYTES). */
+    const uint8_t *token;
+    size_t token_len;
 } strata_peer_config;
 
 enum strata_peer_defaults {
@@ -157,8 +162,12 @@ typedef struct strata_peer_stats {
     uint64_t repair_requests_sent, repair_requests_served;
     uint64_t repair_requests_refused; /* answered only in part or not at all: over budget */
     uint64_t instructions_applied;
-    uint64_t rejoins;        /* joins again after the control center said it did not know us */
-    uint64_t region_changes; /* joins again under a new region label */
+    uint64_t rejoins;         /* joins again after the control center said it did not know us */
+    uint64_t joins_forbidden; /* JOINs refused for want of a valid access token */
+    /* Send times not taken into the playout clock: they would have moved
+     * its offset by more than the playout delay at once (playout.h). */
+    uint64_t send_time_outliers;
+    uint64_t region_changes;  /* joins again under a new region label */
     /* Signed channels (docs/security.md): new manifests taken (signature
      * checked when keyed) and their copies relayed; parity hash lists
      * taken; requests for them sent and answered; packets vouched for,
@@ -195,6 +204,11 @@ void strata_peer_leave(strata_peer *p, uint64_t now);
 int strata_peer_set_region(strata_peer *p, const char *region, uint64_t now);
 
 strata_outbox *strata_peer_outbox(strata_peer *p);
+/* 1 when the peer's instructions name addr (a parent, a child or the
+ * source of any of its trees): an address the control center vouched for.
+ * The node answers such an address without an anti-amplification budget
+ * (docs/security.md, "Amplification"). */
+int strata_peer_knows(const strata_peer *p, strata_addr addr);
 void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st);
 
 #endif

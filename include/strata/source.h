@@ -53,6 +53,11 @@ typedef struct strata_source_config {
     uint8_t channel_sk[STRATA_MANIFEST_SECRET_KEY_BYTES];
     uint8_t sign_parity;
     uint32_t batch_ms;
+    /* Channel access (strata/token.h): the token every JOIN carries, which
+     * must give the right to publish (borrowed: it must outlive the
+     * source; token_len 0 = none). */
+    const uint8_t *token;
+    size_t token_len;
 } strata_source_config;
 
 enum strata_source_defaults {

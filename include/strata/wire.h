@@ -31,6 +31,7 @@ enum strata_wire_limits {
     STRATA_WIRE_MAX_HB_CHILDREN = 64,       /* child entries in one heartbeat */
     STRATA_WIRE_MAX_NAME_BYTES = 64,        /* channel name */
     STRATA_WIRE_MAX_REGION_BYTES = 32,      /* region label */
+    STRATA_WIRE_MAX_TOKEN_BYTES = 128,      /* access token in a JOIN (strata/token.h: 90) */
     STRATA_WIRE_REPAIR_SPAN = 64,           /* packets one repair request can name */
     STRATA_WIRE_MAX_BOOTSTRAP_LEADERS = 8,  /* leaders in one GROUP_BOOTSTRAP_REPLY */
 };
@@ -158,14 +159,17 @@ typedef struct strata_msg_join {
     uint8_t region_len;      /* 0..STRATA_WIRE_MAX_REGION_BYTES; 0 = let the control decide */
     const uint8_t *region;
     uint8_t priority;        /* among the node's channels: 0 first, then 1, ... (C12) */
+    uint8_t token_len;       /* 0..STRATA_WIRE_MAX_TOKEN_BYTES; 0 = none (no field) */
+    const uint8_t *token;    /* opaque here; strata/token.h reads it */
 } strata_msg_join;
 
 enum strata_join_status {
     STRATA_JOIN_OK = 0,
     STRATA_JOIN_REFUSED = 1,       /* e.g. a second source for a channel */
     STRATA_JOIN_OVERLOADED = 2,
-    STRATA_JOIN_UNKNOWN = 3, /* answer to a HEARTBEAT from a node the control does not know */
-    STRATA_JOIN_STATUS_MAX = 3,
+    STRATA_JOIN_UNKNOWN = 3,   /* answer to a HEARTBEAT from a node the control does not know */
+    STRATA_JOIN_FORBIDDEN = 4, /* the channel needs an access token this JOIN lacks */
+    STRATA_JOIN_STATUS_MAX = 4,
 };
 typedef struct strata_msg_join_reply {
     strata_node_id node;     /* echo of the join */

@@ -68,7 +68,7 @@ pass "the systemd units pass systemd-analyze verify"
 MAN=$PREFIX/share/man/man1/strata.1
 groff -man -ww -z "$MAN" >"$WORK/groff.log" 2>&1 || fail "groff failed: $(cat "$WORK/groff.log")"
 [ ! -s "$WORK/groff.log" ] || fail "groff warns about strata.1: $(cat "$WORK/groff.log")"
-for sub in control peer source sim keygen; do
+for sub in control peer source sim keygen token; do
     "$STRATA" $sub --help | grep -oE '^  (-[a-z], )?--[a-z-]+' | grep -oE -- '--[a-z-]+' | sort -u >"$WORK/help.$sub"
     awk -v sec="strata $sub" '/^\.SS /{ on = index($0, "\"" sec "\"") > 0; next } /^\.SH /{ on = 0 }
         on && prev == ".TP" { print } { prev = $0 }' "$MAN" \

@@ -5,8 +5,11 @@
 # forger (forge.py, from its own address) sends one peer DATA packets with
 # garbage payloads and old send times, and end-of-stream markers, around
 # the live edge. Every output must be byte-identical to the input, the
-# victim must have counted forged packets and relayed none of them, and a
-# peer given a wrong key must play nothing and count what it dropped.
+# victim must have counted the forgeries and relayed none of them, and a
+# peer given a wrong key must play nothing and count what it dropped. The
+# forger sends from an address that is none of the victim's parents, so
+# the sender checks drop its packets (counted "sender") before the
+# verifier would (test_peer_sign has a forger that spoofs the source).
 . "$(dirname "$0")/lib.sh"
 
 PEERS=4
@@ -52,9 +55,11 @@ for ((i = 0; i < PEERS; i++)); do
 done
 # The status file of a peer that exits is its last word (rewritten at exit).
 forged=$(json_field "$WORK/peer0.json" forged_packets)
+sender=$(json_field "$WORK/peer0.json" sender)
 verified=$(json_field "$WORK/peer0.json" verified_packets)
-echo "victim: $forged forged packets dropped, $verified verified"
-[ "${forged:-0}" -gt 0 ] || fail "the victim counted no forged packet: $(cat "$WORK/peer0.json")"
+echo "victim: $forged forged packets and $sender from a stranger dropped, $verified verified"
+[ $((${forged:-0} + ${sender:-0})) -gt 0 ] \
+    || fail "the victim counted no forgery: $(cat "$WORK/peer0.json")"
 for ((i = 1; i < PEERS; i++)); do
     f=$(json_field "$WORK/peer$i.json" forged_packets)
     [ "${f:-0}" = 0 ] || fail "peer$i was sent $f forged packets: the victim relayed them"
@@ -70,4 +75,4 @@ wrong_unverified=$(json_field "$WORK/wrongkey.json" unverified_packets)
 [ -s "$WORK/wrongkey.ts" ] && fail "the peer with the wrong key wrote output"
 kill -TERM "$WRONG_PID"
 wait_exit "$SOURCE_PID" 30 || fail "source did not leave after its linger time"
-pass "$PEERS signed outputs byte-identical; $forged forged packets counted at the victim, none relayed; a wrong key plays nothing ($wrong_unverified dropped unverified)"
+pass "$PEERS signed outputs byte-identical; $forged forged packets and $sender from a stranger counted at the victim, none relayed; a wrong key plays nothing ($wrong_unverified dropped unverified)"

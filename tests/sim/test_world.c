@@ -169,7 +169,12 @@ static void test_determinism(void)
  * message prints the new ones). Last changed when a DCM's root budget
  * began to change in place (strata_mtree_set_source_upload) instead of
  * rebuilding its trees, and HEARTBEAT grew a level byte (protocol.md
- * 3.2). */
+ * 3.2); "failure" again when a packet's send time stopped moving the
+ * playout point (its deadline kept within [arrival + delay / 2, arrival +
+ * delay], playout.h): in that scenario (uplinks cut to 300 kbit/s) some
+ * packets arrive more than half the delay late, and the runs before them
+ * are skipped later (delivery over 30 s, seeds 7, 8, 12: 0.98293, 0.91890,
+ * 0.98318 before, 0.98484, 0.91519, 0.98659 after). */
 static void test_pinned(void)
 {
     struct {
@@ -178,7 +183,7 @@ static void test_pinned(void)
     } pins[] = {
         {"direct", 0x614fc32041d27d57ull},
         {"churn", 0x25a48a7163f02adbull},
-        {"failure", 0x8a6de443bf3d8e57ull},
+        {"failure", 0xb7d79ca6c01f9219ull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);

@@ -56,6 +56,26 @@ static int reply(strata_node *n, const char *channel, uint64_t now)
     return reply_from(n, CONTROL, channel, now);
 }
 
+/* INSTRUCTIONs from the control center naming OTHER the parent of both
+ * substreams of channel (k = 2): data from OTHER passes the sender checks. */
+static void adopt_other(strata_node *n, const char *channel, uint64_t now)
+{
+    for (uint8_t sub = 0; sub < 2; sub++) {
+        strata_msg_instruction in;
+        memset(&in, 0, sizeof in);
+        in.dcm.v = 1;
+        in.channel = strata_channel_id_from_name(channel, strlen(channel));
+        in.node = ME;
+        in.epoch = 1;
+        in.k = 2;
+        in.substream = sub;
+        in.algorithm = STRATA_ALG_TREE;
+        in.parent = (strata_peer_ref){{0x0e7}, OTHER};
+        uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+        CHECK_EQ_INT(feed(n, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &in), now), 0);
+    }
+}
+
 static int data(strata_node *n, const char *channel, uint64_t seq, uint64_t now)
 {
     uint8_t payload[10];
@@ -174,6 +194,8 @@ static void test_two_channels(sent_list *out)
     CHECK_EQ_U64(count_type(out, STRATA_MSG_JOIN), 2);
     CHECK_EQ_INT(reply(n, "news", MS(1)), 0);
     CHECK_EQ_INT(reply(n, "film", MS(1)), 0);
+    adopt_other(n, "news", MS(1));
+    adopt_other(n, "film", MS(1));
     for (uint64_t s = 0; s < 4; s++)
         CHECK_EQ_INT(data(n, "news", s, MS(2)), 0);
     CHECK_EQ_INT(data(n, "film", 0, MS(2)), 0);
@@ -361,6 +383,7 @@ static void test_recruit(sent_list *out)
     CHECK_EQ_INT(relay_joins, 1);
     /* it relays but plays nothing */
     CHECK_EQ_INT(reply(n, "film", MS(3)), 0);
+    adopt_other(n, "film", MS(3));
     CHECK_EQ_INT(data(n, "film", 0, MS(4)), 0);
     strata_peer_stats ps;
     strata_peer_get_stats(info.peer, &ps);

@@ -162,6 +162,14 @@ static int feed_data(strata_peer *p, strata_addr from, uint64_t seq, uint8_t k, 
     return feed_data_ts(p, from, seq, k, flags, MS(seq * 10), now);
 }
 
+/* Instructions with parents 1..4 for substreams 0..3 and no children: the
+ * nodes a test feeds data from pass the sender checks (peer_senders.c). */
+static void adopt_parents(strata_peer *p, uint64_t now)
+{
+    for (uint8_t s = 0; s < 4; s++)
+        feed_instr(p, 1, 4, s, ref_of(1u + s), NULL, 0, now);
+}
+
 /* A member with k = 4, parents 1..4 for substreams 0..3, children 10 and 11
  * in substream 1, playing from 0. */
 static strata_peer *member(played *pl, uint64_t now)
@@ -346,8 +354,18 @@ static void test_relay_and_duplicates(sent_list *out)
     CHECK_EQ_U64(out->n, 0);
     CHECK_EQ_U64(pl.len, 8);
     /* duplicates are counted and dropped, not relayed again */
-    CHECK_EQ_INT(feed_data(p, addr_of(5), 1, 4, 0, MS(12)), 0);
-    CHECK_EQ_INT(feed_data(p, addr_of(5), 0, 4, 0, MS(12)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(3), 1, 4, 0, MS(12)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(4), 0, 4, 0, MS(12)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(out->n, 0);
+    /* sender checks: data from a node that is no parent, a child's data
+     * that is no repair answer, and a repair answer from a node that is
+     * none of its repair targets (parents, source, children) are dropped
+     * and counted */
+    CHECK_EQ_INT(feed_data(p, addr_of(5), 6, 4, 0, MS(12)), STRATA_ERR_SENDER);
+    CHECK_EQ_INT(feed_data(p, addr_of(11), 5, 4, 0, MS(12)), STRATA_ERR_SENDER);
+    CHECK_EQ_INT(feed_data(p, addr_of(5), 5, 4, STRATA_DATA_FLAG_REPAIR, MS(12)),
+                 STRATA_ERR_SENDER);
     drain(p, out);
     CHECK_EQ_U64(out->n, 0);
     /* a packet that came as a repair is relayed too, without the flag,
@@ -369,7 +387,8 @@ static void test_relay_and_duplicates(sent_list *out)
     CHECK_EQ_U64(st.rx_repairs, 1);
     CHECK_EQ_U64(st.tx_data_packets, 3);
     CHECK_EQ_U64(st.played_packets, 2);
-    CHECK_EQ_U64(st.drops.total, 0);
+    CHECK_EQ_U64(st.drops.total, 3);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_SENDER], 3);
     sent_clear(out);
     strata_peer_del(p);
 }
@@ -559,7 +578,8 @@ static void test_repair_budget(void)
          6},
         /* 250 B/s, bucket 4 x 1472 B */
         {8, {{0, 5888, 1}, {999, 250, 0}, {1000, 250, 1}}, 3},
-        {0, {{0, 1000000000, 1}, {0, 1000000000, 1}}, 2},
+        /* upload 0: still a budget, 4 packets of 1472 B a second */
+        {0, {{0, 5888, 1}, {0, 1, 0}, {500, 2944, 1}, {500, 1, 0}, {1500, 5888, 1}}, 5},
     };
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         strata_repair_budget b;
@@ -610,10 +630,11 @@ static void test_repair_budget_follows_trees(void)
     CHECK_EQ_U64(b.tokens, 25000); /* earned at the old rate before the change */
     CHECK_EQ_INT(strata_repair_budget_take(&b, 25001, MS(100)), 0);
     CHECK_EQ_INT(strata_repair_budget_take(&b, 35000, MS(200)), 1);
-    /* Unlimited stays unlimited. */
+    /* Upload 0 keeps its small budget whatever its trees (it has none). */
     strata_repair_budget_init(&b, 0, 0, 0);
     strata_repair_budget_set_tree_kbps(&b, 5000, 0);
-    CHECK_EQ_INT(strata_repair_budget_take(&b, 1000000000, 0), 1);
+    CHECK_EQ_U64(b.rate_bytes_per_s, 4 * 1472);
+    CHECK_EQ_INT(strata_repair_budget_take(&b, 1000000000, 0), 0);
 }
 
 /* Repairs answered from a full store by a peer of 8000 kbps, each answer
@@ -673,6 +694,7 @@ static void test_repair_refused(sent_list *out)
     strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
     strata_peer_handle_timeout(p, 0);
     feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0);
+    adopt_parents(p, 0);
     for (uint64_t s = 0; s < 64; s++)
         feed_data(p, addr_of(1), s, 4, 0, MS(1));
     drain(p, out);
@@ -919,11 +941,13 @@ static void test_heartbeat(sent_list *out)
     played pl;
     memset(&pl, 0, sizeof pl);
     strata_peer *p = member(&pl, 0);
-    /* 0, 1 from their parents; 3 from parent 4; 5 from a stranger */
+    /* 0, 1 from their parents; 3 from parent 4; 5 from parent 3, which is
+     * not substream 1's; a stranger's packet is dropped (sender checks) */
     feed_data(p, addr_of(1), 0, 4, 0, MS(100));
     feed_data(p, addr_of(2), 1, 4, 0, MS(110));
     feed_data(p, addr_of(4), 3, 4, 0, MS(130));
-    feed_data(p, addr_of(60), 5, 4, 0, MS(150));
+    CHECK_EQ_INT(feed_data(p, addr_of(60), 6, 4, 0, MS(140)), STRATA_ERR_SENDER);
+    feed_data(p, addr_of(3), 5, 4, 0, MS(150));
     drain(p, out);
     strata_msg_heartbeat hb;
     hb_epoch(p, out, MS(1000), &hb);
@@ -953,7 +977,7 @@ static void test_heartbeat(sent_list *out)
     CHECK_EQ_INT(hb.parents[3].buffer_packets, 1);
     CHECK_EQ_U64(hb.parents[0].last_rx_ts_ns, MS(100));
     CHECK_EQ_U64(hb.parents[0].last_rx_seq, 0);
-    CHECK_EQ_U64(hb.parents[1].last_rx_ts_ns, MS(110)); /* 5 came from a stranger */
+    CHECK_EQ_U64(hb.parents[1].last_rx_ts_ns, MS(110)); /* 5 came from another parent */
     CHECK_EQ_U64(hb.parents[1].last_rx_seq, 1);
     CHECK_EQ_U64(hb.parents[2].last_rx_ts_ns, 0);
     CHECK_EQ_U64(hb.parents[3].last_rx_seq, 3);
@@ -1124,11 +1148,13 @@ static void test_bad_input(sent_list *out)
     int n = encode_data(b, sizeof b, 0, 4, 0, 0);
     CHECK_EQ_INT(strata_peer_handle_datagram(p, addr_of(70), b, (size_t)n - 1, MS(6)),
                  STRATA_ERR_SHORT);
-    /* wrong substream for the seq */
+    /* wrong substream for the seq (from a parent: a stranger's is
+     * dropped before it is looked at) */
     n = encode_data(b, sizeof b, 5, 3, 0, 0);
-    CHECK_EQ_INT(feed(p, addr_of(70), b, n, MS(6)), STRATA_ERR_RANGE);
+    CHECK_EQ_INT(feed(p, addr_of(70), b, n, MS(6)), STRATA_ERR_SENDER);
+    CHECK_EQ_INT(feed(p, addr_of(1), b, n, MS(6)), STRATA_ERR_RANGE);
     /* out of window */
-    CHECK_EQ_INT(feed_data(p, addr_of(70), STRATA_PEER_DEFAULT_STORE_PACKETS + 4, 4, 0, MS(6)),
+    CHECK_EQ_INT(feed_data(p, addr_of(1), STRATA_PEER_DEFAULT_STORE_PACKETS + 4, 4, 0, MS(6)),
                  STRATA_ERR_RANGE);
     /* another channel */
     strata_msg_data d;
@@ -1142,7 +1168,8 @@ static void test_bad_input(sent_list *out)
                  STRATA_ERR_UNEXPECTED);
     strata_peer_stats st;
     strata_peer_get_stats(p, &st);
-    CHECK_EQ_U64(st.drops.total, 8);
+    CHECK_EQ_U64(st.drops.total, 9);
+    CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_SENDER], 1);
     CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_SHORT], 2);
     CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_MAGIC], 1);
     CHECK_EQ_U64(st.drops.by_reason[-STRATA_ERR_RANGE], 2);
@@ -1186,6 +1213,7 @@ static void test_late_join(sent_list *out)
     /* data before the reply is not taken */
     CHECK_EQ_INT(feed_data(p, addr_of(1), 104, 4, 0, MS(1)), STRATA_ERR_UNEXPECTED);
     feed_reply(p, STRATA_JOIN_OK, 4, 800, 100, MS(2));
+    adopt_parents(p, MS(2));
     /* the first packet is 105: start at max(100, 105 - 3) = 102 */
     CHECK_EQ_INT(feed_data(p, addr_of(2), 105, 4, 0, MS(3)), 0);
     CHECK_EQ_U64(pl.len, 0);
@@ -1204,6 +1232,7 @@ static void test_late_join(sent_list *out)
     p = strata_peer_new(&cfg, &cb, NULL, 0);
     strata_peer_handle_timeout(p, 0);
     feed_reply(p, STRATA_JOIN_OK, 4, 800, 0, MS(2));
+    adopt_parents(p, MS(2));
     CHECK_EQ_INT(feed_data(p, addr_of(2), 105, 4, 0, MS(3)), 0);
     CHECK_EQ_INT(feed_data(p, addr_of(1), 101, 4, 0, MS(4)), STRATA_ERR_RANGE);
     CHECK_EQ_INT(feed_data(p, addr_of(3), 102, 4, 0, MS(4)), 0);
@@ -1216,6 +1245,7 @@ static void test_late_join(sent_list *out)
     p = strata_peer_new(&cfg, &cb, NULL, 0);
     strata_peer_handle_timeout(p, 0);
     feed_reply(p, STRATA_JOIN_OK, 4, 800, 500, MS(2));
+    adopt_parents(p, MS(2));
     CHECK_EQ_INT(feed_data(p, addr_of(1), 498, 4, 0, MS(3)), STRATA_ERR_RANGE);
     CHECK_EQ_INT(feed_data(p, addr_of(1), 500, 4, 0, MS(3)), 0);
     CHECK_EQ_U64(pl.len, 4);
@@ -1237,6 +1267,7 @@ static void test_stall_resync(sent_list *out)
     strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
     strata_peer_handle_timeout(p, 0);
     feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0);
+    adopt_parents(p, 0);
     uint64_t seq = 10000;
     int last = 0;
     for (uint64_t t = 0; t <= MS(1100); t += MS(100))

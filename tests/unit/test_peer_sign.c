@@ -230,7 +230,12 @@ static void forge(net *n, uint32_t i, uint64_t seq, uint8_t flags, uint64_t send
     m.payload = m.payload_len ? pay : NULL;
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     int len = strata_wire_encode_data(b, sizeof b, &m);
-    strata_peer_handle_datagram(n->peer[i], FORGER, b, (size_t)len, n->now);
+    /* From a stranger's address the sender checks stop it before the
+     * verifier sees it; from the source's (spoofed), only the signature
+     * can. */
+    CHECK_EQ_INT(strata_peer_handle_datagram(n->peer[i], FORGER, b, (size_t)len, n->now),
+                 STRATA_ERR_SENDER);
+    strata_peer_handle_datagram(n->peer[i], addr_of(0), b, (size_t)len, n->now);
 }
 
 /* Forgeries at A from another address, before the stream, during it and

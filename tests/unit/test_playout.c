@@ -155,6 +155,17 @@ static const pcase cases[] = {
     {"nothing after end", 16, 100, 0, "E0 p 1 p", "X", "1[P]"},
     {"jump", 16, 100, 0, "0 p 5 J4 p", "a---", "4[.P]"},
     {"jump beyond", 8, 100, 0, "0 1 J10 10 p", "----------k", "11[]"},
+    /* A forged send time never moves the playout point (issue 13, item
+     * 4): a packet far ahead with an old send time (deadline 100 ms, long
+     * past) skips nothing before arrival + delay / 2 ... */
+    {"old send time: no skip at once", 16, 100, 0, "t0 0 t10 1 p t500 9@0 p t549 p", "ab",
+     "2[.......P]"},
+    {"old send time: skip at arrival + delay/2", 16, 100, 0, "t0 0 t10 1 p t500 9@0 p t550 p",
+     "ab-------j", "10[]"},
+    /* ... and one with a send time 100 s ahead neither drags the offset
+     * (an outlier) nor holds the packets before it past arrival + delay. */
+    {"future send time: at most the delay", 16, 100, 0, "t0 0 t10 2@100000 t109 p t110 p", "a-c",
+     "3[]"},
 };
 
 static void test_table(void)
@@ -224,6 +235,25 @@ static void test_deadline_and_slots(void)
     strata_playout_free(&po);
 }
 
+/* An observation that would lower the offset by more than the delay (a
+ * send time far ahead) is ignored and counted; a smaller drop is taken. */
+static void test_offset_outlier(void)
+{
+    strata_playout po;
+    ctx c;
+    memset(&c, 0, sizeof c);
+    c.po = &po;
+    CHECK_EQ_INT(strata_playout_init(&po, NULL, 16, STRATA_MS(100)), 0);
+    strata_playout_start(&po, 0);
+    run_script(&c, "t0 0 t10 2@100000");
+    CHECK_EQ_U64(po.offset_outliers, 1);
+    CHECK(po.offset_ns == 0);
+    run_script(&c, "t20 3@70");
+    CHECK_EQ_U64(po.offset_outliers, 1);
+    CHECK(po.offset_ns == -(int64_t)STRATA_MS(50));
+    strata_playout_free(&po);
+}
+
 /* Property: random arrival order with random losses and random poll
  * times; played seqs strictly increase, every seq below next is played
  * or missed exactly once, and nothing leaks (ASan). */
@@ -277,6 +307,7 @@ int main(void)
     test_table();
     test_end_once();
     test_deadline_and_slots();
+    test_offset_outlier();
     test_random();
     test_alloc_fail();
     return test_summary("test_playout");

@@ -816,10 +816,13 @@ static int encode_symbol(uint8_t *b, size_t cap, uint64_t first, unsigned i, uin
     return strata_wire_encode_data(b, cap, &m);
 }
 
+/* Symbol i of the group at first, from the parent of data tree 0: a node
+ * this one takes data from whatever its parity trees are, so that the
+ * tree checks judge the symbol, not the sender checks. */
 static int solo_symbol(solo *s, uint64_t first, unsigned i, uint64_t now)
 {
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    return solo_feed(s, addr_of(20u + K + i), b,
+    return solo_feed(s, addr_of(20u), b,
                      encode_symbol(b, sizeof b, first, i, (uint8_t)(K + i), first, 0, 0), now);
 }
 

@@ -376,14 +376,15 @@ static void test_heartbeat_round_robin(sent_list *out)
 }
 
 /* A source with a slow uplink answers repairs up to 25% of it (a bucket of
- * at least 4 full datagrams) and counts the requests it refused; an
- * unlimited one (upload 0) answers everything. */
+ * at least 4 full datagrams) and counts the requests it refused; one of
+ * upload 0 has a budget too (4 datagrams a second: pktstore.h); a fast one
+ * answers everything. */
 static void test_repair_budget(sent_list *out)
 {
     static const struct {
         uint32_t upload_kbps;
         int want_refused;
-    } cases[] = {{40, 1}, {0, 0}};
+    } cases[] = {{40, 1}, {0, 1}, {100000, 0}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         strata_source_config cfg = base_cfg();
         cfg.upload_kbps = cases[c].upload_kbps;

@@ -97,7 +97,8 @@ static int eq_join(const anymsg *x, const anymsg *y)
     return a->node.v == b->node.v && a->role == b->role && a->upload_kbps == b->upload_kbps &&
            a->rate_kbps == b->rate_kbps && a->name_len == b->name_len &&
            a->region_len == b->region_len && bytes_eq(a->name, b->name, a->name_len) &&
-           bytes_eq(a->region, b->region, a->region_len) && a->priority == b->priority;
+           bytes_eq(a->region, b->region, a->region_len) && a->priority == b->priority &&
+           a->token_len == b->token_len && bytes_eq(a->token, b->token, a->token_len);
 }
 
 static int eq_join_reply(const anymsg *x, const anymsg *y)
@@ -448,9 +449,11 @@ static void rand_join(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->rate_kbps = m->role == STRATA_ROLE_SOURCE ? rnd_u32(r) : 0;
     m->name_len = (uint8_t)(1 + rnd_len(r, STRATA_WIRE_MAX_NAME_BYTES - 1));
     m->region_len = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_REGION_BYTES);
-    rnd_bytes(r, scratch, (size_t)m->name_len + m->region_len);
+    m->token_len = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_TOKEN_BYTES);
+    rnd_bytes(r, scratch, (size_t)m->name_len + m->region_len + m->token_len);
     m->name = scratch;
     m->region = scratch + m->name_len;
+    m->token = scratch + m->name_len + m->region_len;
     m->priority = (uint8_t)rnd(r, 256);
 }
 
@@ -976,6 +979,8 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->region = pattern + 100;
         m->region_len = STRATA_WIRE_MAX_REGION_BYTES;
         m->priority = 255;
+        m->token = pattern + 200;
+        m->token_len = STRATA_WIRE_MAX_TOKEN_BYTES;
         break;
     }
     case S_JOIN_REPLY: {
@@ -1208,7 +1213,7 @@ static const sample_info samples[N_SAMPLES] = {
     [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 79},
     [S_HB_EC] = {"ec", STRATA_MSG_HEARTBEAT, 79 + 24 * 28 + 28 * 25},
     [S_JOIN] = {"typical", STRATA_MSG_JOIN, 24 + 4 + 7},
-    [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 24 + 64 + 32},
+    [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 24 + 64 + 32 + 1 + 128},
     [S_JOIN_REPLY] = {"typical", STRATA_MSG_JOIN_REPLY, 42},
     [S_INSTR] = {"typical", STRATA_MSG_INSTRUCTION, 62 + 3 * 14},
     [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 62 + 64 * 14},
@@ -1346,16 +1351,26 @@ static void test_samples(void)
         if (exact) {
             memcpy(exact, buf, len);
             CHECK_EQ_INT(c->dec(exact, len, &d), (long long)len);
+            /* JOIN's token is the one field that is there only when
+             * set (protocol.md 3.3.1): cut just before it, a JOIN with
+             * a token is a valid JOIN without one. */
+            size_t tokenless = c->type == STRATA_MSG_JOIN && d.join.token_len
+                                   ? len - 1u - d.join.token_len
+                                   : SIZE_MAX;
             for (size_t n = 0; n < len; n++)
-                CHECK_EQ_INT(c->dec(exact, n, &d), STRATA_ERR_SHORT);
+                CHECK_EQ_INT(c->dec(exact, n, &d),
+                             n == tokenless ? (long long)n : STRATA_ERR_SHORT);
             free(exact);
         }
 
-        /* one extra byte */
+        /* one extra byte (after a JOIN without a token, a token_len of 0
+         * or 255: out of range) */
+        int extra = c->type == STRATA_MSG_JOIN && m.join.token_len == 0 ? STRATA_ERR_RANGE
+                                                                        : STRATA_ERR_LONG;
         buf[len] = 0;
-        CHECK_EQ_INT(c->dec(buf, len + 1, &d), STRATA_ERR_LONG);
+        CHECK_EQ_INT(c->dec(buf, len + 1, &d), extra);
         buf[len] = 0xff;
-        CHECK_EQ_INT(c->dec(buf, len + 1, &d), STRATA_ERR_LONG);
+        CHECK_EQ_INT(c->dec(buf, len + 1, &d), extra);
 
         /* header damage */
         for (size_t i = 0; i < 2; i++) {
@@ -1596,9 +1611,15 @@ static const patch patches[] = {
     {S_JOIN_MAX, 22 + 64, 1, 33, STRATA_ERR_RANGE, "join: region_len 33"},
     {S_JOIN, 22 + 4, 1, 255, STRATA_ERR_RANGE, "join: region_len 255"},
     {S_JOIN, 22 + 4, 1, 8, STRATA_ERR_SHORT, "join: region one byte longer than sent"},
+    {S_JOIN_MAX, 22 + 64 + 1 + 32 + 1, 1, 129, STRATA_ERR_RANGE, "join: token_len 129"},
+    {S_JOIN_MAX, 22 + 64 + 1 + 32 + 1, 1, 255, STRATA_ERR_RANGE, "join: token_len 255"},
+    {S_JOIN_MAX, 22 + 64 + 1 + 32 + 1, 1, 0, STRATA_ERR_RANGE,
+     "join: token field with token_len 0"},
+    {S_JOIN_MAX, 22 + 64 + 1 + 32 + 1, 1, 127, STRATA_ERR_LONG,
+     "join: token one byte shorter than sent"},
     {S_JOIN_REPLY, 4, 8, 0, STRATA_ERR_RANGE, "join_reply: zero node"},
     {S_JOIN_REPLY, 12, 8, 0, STRATA_ERR_RANGE, "join_reply: zero channel"},
-    {S_JOIN_REPLY, 20, 1, 4, STRATA_ERR_RANGE, "join_reply: status 4"},
+    {S_JOIN_REPLY, 20, 1, 5, STRATA_ERR_RANGE, "join_reply: status 5"},
     {S_JOIN_REPLY, 21, 1, 0, STRATA_ERR_RANGE, "join_reply: k 0"},
     {S_JOIN_REPLY, 21, 1, 17, STRATA_ERR_RANGE, "join_reply: k 17"},
     {S_JOIN_REPLY, 30, 4, 0, STRATA_ERR_RANGE, "join_reply: heartbeat_ms 0"},
@@ -1900,7 +1921,7 @@ static const edit edits[] = {
     {S_JOIN, edit_join_null_region, "join: NULL region"},
     {S_JOIN_REPLY, edit_jr_node, "join_reply: zero node"},
     {S_JOIN_REPLY, edit_jr_channel, "join_reply: zero channel"},
-    {S_JOIN_REPLY, edit_jr_status, "join_reply: status 4"},
+    {S_JOIN_REPLY, edit_jr_status, "join_reply: status 5"},
     {S_JOIN_REPLY, edit_jr_k0, "join_reply: k 0"},
     {S_JOIN_REPLY, edit_jr_k17, "join_reply: k 17"},
     {S_JOIN_REPLY, edit_jr_hb, "join_reply: heartbeat_ms 0"},
