@@ -489,6 +489,20 @@ static int join_source(strata_control *c, const strata_msg_join *j, strata_chann
     ctl_push_roots(c, ch, now);
     if (rate_changed)
         reshare_channel(c, ch, now);
+    if (ch->backbone && !c->recover_until) {
+        /* Regions whose members came before the source had no mesh to
+         * feed a head (the source feeds a head that no member can): they
+         * take their heads now, as they would have at a join. */
+        int moved = 0;
+        for (size_t i = 0; i < ch->ndcms; i++) {
+            int m = 0;
+            if (!ctl_has_heads(c, ch->dcms[i]))
+                ctl_region_take_heads(c, ch, ch->dcms[i], now, &m);
+            moved |= m;
+        }
+        if (moved)
+            ctl_push_roots(c, ch, now);
+    }
     send_join_reply(c, from, j, ch_id, ch, STRATA_JOIN_OK, (strata_dcm_id){0});
     ctl_mark_resend(c, rec);
     ctl_flush_channel(c, ch, now);

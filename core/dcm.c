@@ -849,6 +849,8 @@ static int set_mesh_source(strata_dcm *d, strata_node_id source, uint32_t rate_k
     d->rate_kbps = rate_kbps;
     if (new_rate)
         dcm_mesh_rate_changed(d);
+    else
+        dcm_mesh_source_changed(d); /* the leaves it feeds take their part of the budget */
     pull_tree_dirty(d);
     return 0;
 }
@@ -1133,7 +1135,8 @@ strata_node_id strata_dcm_parent_id(const strata_dcm *d, strata_node_id node, ui
 {
     if (d->mesh) {
         const dcm_member *m = dcm_member_get(d, node);
-        return m ? m->leaf_of : (strata_node_id){0}; /* a leaf's feeder; flooding: none */
+        /* A leaf's feeder (the source by its id); flooding: none. */
+        return m ? reported_parent(d, m->leaf_of, 0) : (strata_node_id){0};
     }
     return reported_parent(d, strata_mtree_parent(d->tree, node, s), s);
 }
@@ -1146,7 +1149,7 @@ int strata_dcm_parent_ids(const strata_dcm *d, strata_node_id node, strata_node_
         if (max < d->trees || !m)
             return 0;
         for (uint8_t s = 0; s < d->trees; s++)
-            out[s] = m->leaf_of; /* a leaf's feeder; flooding: no parent */
+            out[s] = reported_parent(d, m->leaf_of, s); /* a leaf's feeder; flooding: none */
         return d->trees;
     }
     if (max < d->trees || strata_mtree_parents(d->tree, node, p, STRATA_WIRE_MAX_TREES) == 0)

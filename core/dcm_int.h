@@ -64,6 +64,7 @@ struct strata_dcm {
 
     strata_node_id *dirty; /* FIFO of possibly dirty member ids */
     size_t dirty_head, dirty_len, dirty_cap;
+    uint32_t source_leaves; /* a mesh: leaves the source feeds itself (dcm_mesh.c) */
 };
 
 enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
@@ -106,6 +107,8 @@ int dcm_mesh_fed(const strata_dcm *d, const dcm_member *m);
 size_t dcm_mesh_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs);
 /* The rate changed: what a leaf costs its feeder with it. */
 void dcm_mesh_rate_changed(strata_dcm *d);
+/* The source's budget or id changed: the leaves it feeds follow. */
+void dcm_mesh_source_changed(strata_dcm *d);
 /* strata_dcm_instructions_subs of a mesh. */
 int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t subs, uint32_t epoch,
                           strata_msg_instruction *out, size_t max);

@@ -18,7 +18,12 @@
  * instructions list the leaf in every substream; the leaf's name it as
  * parent), near it first (same region), and the mesh is told that feeder's
  * upload less what its leaves take, so its links never exceed its upload.
- * A leaf sends nothing back. When its feeder goes, it is attached again. */
+ * A leaf sends nothing back. When its feeder goes, it is attached again.
+ * Where no member has room (no node can carry c links, so the mesh has no
+ * core: its preferred nodes need about 7 times the rate, half of it kept
+ * for their regions), the source feeds the leaf itself out of the budget
+ * its mesh links do not use (leaf_of is then STRATA_MTREE_SOURCE): the top
+ * level is a star under the source, as the backbone's tree would be. */
 
 /* What one link (or one leaf) of the mesh costs its sender, kbit/s. */
 static uint32_t mesh_link_kbps(const strata_dcm *d)
@@ -43,6 +48,41 @@ uint32_t dcm_mesh_member_upload(const strata_dcm *d, uint32_t upload_kbps)
     return strata_mesh_degree_cap(d->mesh, upload_kbps) >= d->mesh_c ? upload_kbps : 0;
 }
 
+/* The source's upload as the mesh sees it: its budget less what the
+ * leaves it feeds take (0: unlimited). */
+static uint32_t source_mesh_upload(const strata_dcm *d, uint32_t budget_kbps)
+{
+    if (budget_kbps == 0)
+        return 0;
+    uint64_t used = (uint64_t)d->source_leaves * mesh_link_kbps(d);
+    return used >= budget_kbps ? 1 : (uint32_t)(budget_kbps - used);
+}
+
+/* Leaves the source may still take on: the links its budget carries less
+ * its mesh links (the core comes first: a leaf under a member costs the
+ * source nothing). */
+static uint32_t source_spare(const strata_dcm *d)
+{
+    if (!d->source.node.v || d->source_leaves >= STRATA_WIRE_MAX_CHILDREN)
+        return 0;
+    strata_node_id nb[STRATA_MESH_MAX_DEGREE];
+    size_t links = strata_mesh_neighbours(d->mesh, d->source.node, nb, STRATA_MESH_MAX_DEGREE);
+    uint32_t cap =
+        d->source_upload_kbps == 0
+            ? STRATA_WIRE_MAX_CHILDREN
+            : strata_mesh_degree_cap(d->mesh, source_mesh_upload(d, d->source_upload_kbps));
+    uint32_t left = STRATA_WIRE_MAX_CHILDREN - d->source_leaves;
+    uint32_t spare = cap > links ? cap - (uint32_t)links : 0;
+    return spare < left ? spare : left;
+}
+
+/* The source's mesh upload follows its leaves. */
+static void source_leaves_changed(strata_dcm *d)
+{
+    strata_mesh_set_upload(d->mesh, d->source.node, source_mesh_upload(d, d->source_upload_kbps));
+    dcm_mark(d, STRATA_MTREE_SOURCE);
+}
+
 /* Leaves a member may still take on: its cap less its links, and less the
  * c links a core member keeps (a leaf must not make it weak). */
 static uint32_t mesh_spare(const strata_dcm *d, const dcm_member *m)
@@ -63,7 +103,7 @@ static uint32_t mesh_spare(const strata_dcm *d, const dcm_member *m)
 
 /* Finds leaf m a feeder with room (its region first, then the most room;
  * ties: the smaller id) and attaches it. Returns 1 when attached. */
-static int leaf_attach(strata_dcm *d, dcm_member *m)
+static dcm_member *member_feeder(strata_dcm *d, const dcm_member *m)
 {
     dcm_member *best = NULL;
     uint32_t best_spare = 0;
@@ -82,8 +122,23 @@ static int leaf_attach(strata_dcm *d, dcm_member *m)
             best_spare = spare;
         }
     }
-    if (!best)
-        return 0;
+    return best;
+}
+
+/* Finds leaf m a feeder (member_feeder, else the source when it has
+ * room) and attaches it. Returns 1 when attached. */
+static int leaf_attach(strata_dcm *d, dcm_member *m)
+{
+    dcm_member *best = member_feeder(d, m);
+    if (!best) {
+        if (source_spare(d) == 0)
+            return 0;
+        m->leaf_of = STRATA_MTREE_SOURCE;
+        d->source_leaves++;
+        source_leaves_changed(d);
+        dcm_mark(d, m->id);
+        return 1;
+    }
     m->leaf_of = best->id;
     best->leaves++;
     strata_mesh_set_upload(d->mesh, best->id, mesh_upload(d, best));
@@ -95,6 +150,10 @@ static int leaf_attach(strata_dcm *d, dcm_member *m)
 /* Leaf m no longer needs its feeder, which gets the room back. */
 static void leaf_detach(strata_dcm *d, dcm_member *m)
 {
+    if (m->leaf_of.v == STRATA_MTREE_SOURCE.v && d->source_leaves) {
+        d->source_leaves--;
+        source_leaves_changed(d);
+    }
     dcm_member *p = dcm_member_get(d, m->leaf_of);
     if (p && p->leaves) {
         p->leaves--;
@@ -120,16 +179,28 @@ void dcm_mesh_leaves_attach_all(strata_dcm *d)
     for (size_t i = 0; i < d->count; i++) {
         dcm_member *m = &d->members[i];
         int linked = mesh_linked(d, m);
-        if (!m->leaf_of.v && !linked)
+        if (!m->leaf_of.v && !linked) {
             leaf_attach(d, m);
-        else if (m->leaf_of.v && linked && !m->leaves)
+        } else if (m->leaf_of.v && linked && !m->leaves) {
             leaf_detach(d, m);
+        } else if (m->leaf_of.v == STRATA_MTREE_SOURCE.v && member_feeder(d, m)) {
+            leaf_detach(d, m); /* a member has room now: the source's goes back */
+            leaf_attach(d, m);
+        }
     }
 }
 
 int dcm_mesh_leaf_restore(strata_dcm *d, strata_node_id leaf, strata_node_id feeder)
 {
     dcm_member *m = dcm_member_get(d, leaf), *p = dcm_member_get(d, feeder);
+    if (m && d->source.node.v && feeder.v == d->source.node.v && !m->leaf_of.v &&
+        !mesh_linked(d, m) && source_spare(d) > 0) {
+        m->leaf_of = STRATA_MTREE_SOURCE; /* the source fed it */
+        d->source_leaves++;
+        source_leaves_changed(d);
+        dcm_mark(d, m->id);
+        return 1;
+    }
     if (!m || !p || m == p || m->leaf_of.v || p->leaf_of.v || mesh_linked(d, m) ||
         !mesh_linked(d, p) || mesh_spare(d, p) == 0)
         return 0;
@@ -205,6 +276,23 @@ void dcm_mesh_rate_changed(strata_dcm *d)
     for (size_t i = 0; i < d->count; i++)
         if (d->members[i].leaves) /* what a leaf costs its feeder changed */
             strata_mesh_set_upload(d->mesh, d->members[i].id, mesh_upload(d, &d->members[i]));
+    dcm_mesh_source_changed(d);
+}
+
+void dcm_mesh_source_changed(strata_dcm *d)
+{
+    /* Leaves the source's budget no longer carries go elsewhere (or wait):
+     * it keeps one link into the core when there is one. */
+    int core = 0;
+    for (size_t i = 0; i < d->count && !core; i++)
+        core = strata_mesh_role(d->mesh, d->members[i].id) == STRATA_MESH_CORE;
+    uint32_t cap = d->source_upload_kbps ? strata_mesh_degree_cap(d->mesh, d->source_upload_kbps)
+                                         : STRATA_WIRE_MAX_CHILDREN;
+    for (size_t i = 0; i < d->count && d->source_leaves + (uint32_t)core > cap; i++)
+        if (d->members[i].leaf_of.v == STRATA_MTREE_SOURCE.v)
+            leaf_detach(d, &d->members[i]);
+    if (d->source_leaves)
+        source_leaves_changed(d);
     dcm_mesh_leaves_attach_all(d);
 }
 
@@ -232,6 +320,9 @@ int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t sub
     }
     for (size_t i = 0; self && self->leaves && i < d->count; i++)
         if (d->members[i].leaf_of.v == node.v && nc < STRATA_WIRE_MAX_CHILDREN)
+            kids[nc++] = dcm_ref_of(d, d->members[i].id);
+    for (size_t i = 0; is_source && d->source_leaves && i < d->count; i++)
+        if (d->members[i].leaf_of.v == STRATA_MTREE_SOURCE.v && nc < STRATA_WIRE_MAX_CHILDREN)
             kids[nc++] = dcm_ref_of(d, d->members[i].id);
     strata_peer_ref parent = {{0}, {0, 0}};
     if (self && self->leaf_of.v)

@@ -876,12 +876,27 @@ static void test_mesh_leaves(void)
         return;
     strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 8 * RATE);
     strata_node_id dirty[64];
-    /* Four members of exactly c links: no room for a leaf. */
+    /* Four members of exactly c links: no room for a leaf, so the source
+     * feeds it out of what its links leave of its budget. */
     for (uint64_t id = 1; id <= 4; id++)
         CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 4000), 0);
     CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){50}, addr_of(50, 0), 500), 0);
-    CHECK(!strata_dcm_fed(d, (strata_node_id){50}));
+    CHECK(strata_dcm_fed(d, (strata_node_id){50}));
+    CHECK_EQ_U64(strata_dcm_parent_id(d, (strata_node_id){50}, 0).v, 999);
     CHECK(strata_dcm_fed(d, (strata_node_id){1}));
+    {
+        strata_msg_instruction sin[K];
+        drain(d, dirty, 64);
+        CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 1, sin, K), K);
+        for (int s = 0; s < K; s++)
+            CHECK(lists(&sin[s], 50));
+    }
+    /* A source without budget to spare feeds no leaf. */
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){50}), 0);
+    strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 2 * RATE);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){50}, addr_of(50, 0), 500), 0);
+    CHECK(!strata_dcm_fed(d, (strata_node_id){50}));
+    strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 8 * RATE);
     /* Two with room for several: the leaf goes to one of them. */
     CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){5}, addr_of(5, 0), 9000), 0);
     CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){6}, addr_of(6, 0), 9000), 0);
@@ -910,8 +925,13 @@ static void test_mesh_leaves(void)
     strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K);
     uint64_t other = feeder == 5 ? 6 : 5;
     CHECK_EQ_U64(in[0].parent.node.v, other);
-    /* And when that one goes too, there is no room left: not fed. */
+    /* And when that one goes too, no member has room: the source feeds it
+     * again, and with a budget its links use up, nobody does. */
     CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){other}), 0);
+    CHECK(strata_dcm_fed(d, (strata_node_id){50}));
+    strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K);
+    CHECK_EQ_U64(in[0].parent.node.v, 999);
+    strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 2 * RATE);
     CHECK(!strata_dcm_fed(d, (strata_node_id){50}));
     strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K);
     CHECK_EQ_U64(in[0].parent.node.v, 0);
