@@ -839,7 +839,9 @@ static int set_mesh_source(strata_dcm *d, strata_node_id source, uint32_t rate_k
 {
     if (dcm_member_get(d, source))
         return STRATA_ERR_INVAL; /* a member cannot be its own source */
-    int err = strata_mesh_set_source(d->mesh, source, source_upload_kbps, 0);
+    /* Its mesh links get what the leaves it feeds leave of the budget. */
+    int err =
+        strata_mesh_set_source(d->mesh, source, dcm_mesh_source_upload(d, source_upload_kbps), 0);
     int new_rate = !err && rate_kbps != d->rate_kbps;
     if (new_rate)
         err = strata_mesh_set_rate(d->mesh, rate_kbps);

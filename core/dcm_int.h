@@ -107,6 +107,9 @@ int dcm_mesh_fed(const strata_dcm *d, const dcm_member *m);
 size_t dcm_mesh_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs);
 /* The rate changed: what a leaf costs its feeder with it. */
 void dcm_mesh_rate_changed(strata_dcm *d);
+/* The source's upload as the mesh sees it: budget_kbps less what the
+ * leaves it feeds take (0: unlimited). */
+uint32_t dcm_mesh_source_upload(const strata_dcm *d, uint32_t budget_kbps);
 /* The source's budget or id changed: the leaves it feeds follow. */
 void dcm_mesh_source_changed(strata_dcm *d);
 /* strata_dcm_instructions_subs of a mesh. */

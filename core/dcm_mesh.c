@@ -50,7 +50,7 @@ uint32_t dcm_mesh_member_upload(const strata_dcm *d, uint32_t upload_kbps)
 
 /* The source's upload as the mesh sees it: its budget less what the
  * leaves it feeds take (0: unlimited). */
-static uint32_t source_mesh_upload(const strata_dcm *d, uint32_t budget_kbps)
+uint32_t dcm_mesh_source_upload(const strata_dcm *d, uint32_t budget_kbps)
 {
     if (budget_kbps == 0)
         return 0;
@@ -70,7 +70,7 @@ static uint32_t source_spare(const strata_dcm *d)
     uint32_t cap =
         d->source_upload_kbps == 0
             ? STRATA_WIRE_MAX_CHILDREN
-            : strata_mesh_degree_cap(d->mesh, source_mesh_upload(d, d->source_upload_kbps));
+            : strata_mesh_degree_cap(d->mesh, dcm_mesh_source_upload(d, d->source_upload_kbps));
     uint32_t left = STRATA_WIRE_MAX_CHILDREN - d->source_leaves;
     uint32_t spare = cap > links ? cap - (uint32_t)links : 0;
     return spare < left ? spare : left;
@@ -79,7 +79,8 @@ static uint32_t source_spare(const strata_dcm *d)
 /* The source's mesh upload follows its leaves. */
 static void source_leaves_changed(strata_dcm *d)
 {
-    strata_mesh_set_upload(d->mesh, d->source.node, source_mesh_upload(d, d->source_upload_kbps));
+    strata_mesh_set_upload(d->mesh, d->source.node,
+                           dcm_mesh_source_upload(d, d->source_upload_kbps));
     dcm_mark(d, STRATA_MTREE_SOURCE);
 }
 
@@ -276,6 +277,8 @@ void dcm_mesh_rate_changed(strata_dcm *d)
     for (size_t i = 0; i < d->count; i++)
         if (d->members[i].leaves) /* what a leaf costs its feeder changed */
             strata_mesh_set_upload(d->mesh, d->members[i].id, mesh_upload(d, &d->members[i]));
+    if (d->source_leaves)
+        source_leaves_changed(d); /* the source's too */
     dcm_mesh_source_changed(d);
 }
 
@@ -291,8 +294,6 @@ void dcm_mesh_source_changed(strata_dcm *d)
     for (size_t i = 0; i < d->count && d->source_leaves + (uint32_t)core > cap; i++)
         if (d->members[i].leaf_of.v == STRATA_MTREE_SOURCE.v)
             leaf_detach(d, &d->members[i]);
-    if (d->source_leaves)
-        source_leaves_changed(d);
     dcm_mesh_leaves_attach_all(d);
 }
 

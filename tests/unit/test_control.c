@@ -1919,6 +1919,20 @@ static size_t hierarchy_lines(strata_control *c, char (*lines)[160], size_t cap)
  * common trees. Every membership comes back in the same DCM, at the same
  * level, with the same parents, the preferred nodes feeding the same
  * trees; the nodes join again in the reverse order. */
+/* How many of the n hierarchy lines are the same before and after a
+ * restart (STRATA_TEST_VERBOSE prints the others, after label). */
+static size_t same_lines(char (*before)[160], char (*after)[160], size_t n, const char *label)
+{
+    size_t same = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (strcmp(before[i], after[i]) == 0)
+            same++;
+        else if (getenv("STRATA_TEST_VERBOSE"))
+            fprintf(stderr, "  %s: %s -> %s\n", label, before[i], after[i]);
+    }
+    return same;
+}
+
 static void test_restart_keeps_levels(void)
 {
     static const uint8_t modes[] = {STRATA_LEVELS_BACKBONE, STRATA_LEVELS_MESH, STRATA_LEVELS_EC,
@@ -1978,14 +1992,9 @@ static void test_restart_keeps_levels(void)
         CHECK_EQ_U64(st.restored_members, (uint64_t)n);
         size_t na = hierarchy_lines(t->c, after, MAXN);
         CHECK_EQ_U64(na, nb);
-        size_t same = 0;
-        for (size_t i = 0; i < na && i < nb; i++) {
-            if (strcmp(before[i], after[i]) == 0)
-                same++;
-            else if (getenv("STRATA_TEST_VERBOSE"))
-                fprintf(stderr, "  levels %u: %s -> %s\n", (unsigned)modes[mi], before[i],
-                        after[i]);
-        }
+        char label[32];
+        snprintf(label, sizeof label, "levels %u", (unsigned)modes[mi]);
+        size_t same = same_lines(before, after, na < nb ? na : nb, label);
         fprintf(stderr,
                 "  levels %u: %zu of %zu memberships as before, %llu of %llu edges, "
                 "detached pairs %llu -> %llu\n",
@@ -2060,13 +2069,7 @@ static void test_restart_source_budget(void)
     CHECK_EQ_U64(st.restored_members, (uint64_t)N);
     size_t na = hierarchy_lines(t->c, after, MAXN);
     CHECK_EQ_U64(na, nb);
-    size_t same = 0;
-    for (size_t i = 0; i < na && i < nb; i++) {
-        if (strcmp(before[i], after[i]) == 0)
-            same++;
-        else if (getenv("STRATA_TEST_VERBOSE"))
-            fprintf(stderr, "  %s -> %s\n", before[i], after[i]);
-    }
+    size_t same = same_lines(before, after, na < nb ? na : nb, "source 4 x the rate");
     fprintf(stderr,
             "  source 4 x the rate, peers first: %zu of %zu memberships as before, %llu of %llu "
             "edges, detached pairs %llu -> %llu\n",
@@ -2131,13 +2134,7 @@ static void test_restart_keeps_two_channels(void)
     }
     size_t na = hierarchy_lines(t->c, after, MAXN);
     CHECK_EQ_U64(na, nb);
-    size_t same = 0;
-    for (size_t i = 0; i < na && i < nb; i++) {
-        if (strcmp(before[i], after[i]) == 0)
-            same++;
-        else if (getenv("STRATA_TEST_VERBOSE"))
-            fprintf(stderr, "  two channels: %s -> %s\n", before[i], after[i]);
-    }
+    size_t same = same_lines(before, after, na < nb ? na : nb, "two channels");
     fprintf(stderr,
             "  two channels, levels 3: %zu of %zu memberships as before, %llu of %llu edges\n",
             same, nb, (unsigned long long)st.restored_edges, (unsigned long long)st.reported_edges);
