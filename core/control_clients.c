@@ -144,17 +144,19 @@ static void compute_shares(const strata_control *c, const ctl_host *h, uint32_t 
 }
 
 /* Applies compute_shares to every membership of h but skip (whose share
- * its caller set): a plain member whose share changed leaves its trees and
- * joins them again with the new share, so its children find parents that
- * can carry them. A region's head keeps its share until it stops heading
- * (the backbone has no way yet to resize a member in place). */
+ * its caller set): a plain member whose share changed, or whose share of
+ * it its cluster takes (a relay member's depends on the rate), leaves its
+ * trees and joins them again with the new share, so its children find
+ * parents that can carry them. A region's head keeps its share until it
+ * stops heading (the backbone has no way yet to resize a member in
+ * place). */
 static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, uint64_t now)
 {
     uint32_t want[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
     compute_shares(c, h, want);
     for (uint8_t i = 0; i < h->n_members; i++) {
         ctl_node *m = h->members[i];
-        if (m == skip || !in_trees(m) || m->roots || want[i] == m->upload_kbps)
+        if (m == skip || !in_trees(m) || m->roots)
             continue;
         if (m->restoring) {
             m->upload_kbps = want[i]; /* its tree is built with it */
@@ -162,6 +164,9 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
         }
         strata_dcm *d = m->dcm;
         uint32_t rate = m->ch->rate_kbps;
+        if (!d || (want[i] == m->upload_kbps &&
+                   strata_dcm_member_kbps(d, m->id) == ctl_cluster_kbps(c, d, want[i], rate)))
+            continue;
         if (strata_dcm_remove(d, m->id) == 0 &&
             strata_dcm_add(d, m->id, h->addr, ctl_cluster_kbps(c, d, want[i], rate)) == 0) {
             m->upload_kbps = want[i];
@@ -177,14 +182,23 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
 }
 
 /* The channel's rate changed (its source announced it): what its trees can
- * use of a node changed too, so every node in it and another channel
- * shares its upload again. */
-static void reshare_channel(strata_control *c, const ctl_channel *ch, uint64_t now)
+ * use of a node changed too (its share when it is in other channels, the
+ * part a relay member keeps for common trees), so every node in it shares
+ * its upload again; with levels 3 a region whose relay members no longer
+ * have twice the rate becomes one cluster again (ctl_relays_top_up), as
+ * it would have had the rate been known when they joined. */
+static void reshare_channel(strata_control *c, ctl_channel *ch, uint64_t now)
 {
     for (size_t i = 0; i < c->nodes.count; i++) {
         ctl_node *rec = c->nodes.items[i];
-        if (rec->ch == ch && in_trees(rec) && rec->host->n_members > 1)
+        if (rec->ch == ch && in_trees(rec))
             share_uploads(c, rec->host, NULL, now);
+    }
+    if (c->levels == STRATA_LEVELS_THREE && !c->recover_until) {
+        for (size_t i = 0; i < ch->ndcms; i++)
+            ctl_relays_top_up(c, ch, ch->dcms[i], now);
+        ctl_push_roots(c, ch, now);
+        ctl_flush_channel(c, ch, now);
     }
 }
 

@@ -420,6 +420,12 @@ int strata_dcm_has(const strata_dcm *d, strata_node_id node)
     return dcm_member_get(d, node) != NULL;
 }
 
+uint32_t strata_dcm_member_kbps(const strata_dcm *d, strata_node_id node)
+{
+    const dcm_member *m = dcm_member_get(d, node);
+    return m ? m->upload_kbps : 0;
+}
+
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)
 {
     const dcm_member *best = NULL;

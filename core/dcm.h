@@ -89,6 +89,8 @@ size_t strata_dcm_count(const strata_dcm *d);
  * a leave reorders them. */
 strata_node_id strata_dcm_member_at(const strata_dcm *d, size_t i);
 int strata_dcm_has(const strata_dcm *d, strata_node_id node);
+/* The upload member node gives this DCM (0 when it is no member). */
+uint32_t strata_dcm_member_kbps(const strata_dcm *d, strata_node_id node);
 /* The member with the largest declared upload of at least min_kbps (ties:
  * the smallest id), or the zero id if none has that much. */
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps);

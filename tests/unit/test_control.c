@@ -2682,6 +2682,62 @@ static void test_three_levels(void)
     net_del(t);
 }
 
+/* levels = 3, peers before the source (the shape of
+ * tests/e2e/test_control_restart.sh): at their JOINs the rate is not
+ * known (0), so every one of them looks strong enough to feed common
+ * trees. When the source announces the rate, the region where nobody has
+ * twice the rate becomes one cluster, as if the source had come first (a
+ * relay member's share, kept from rate 0, once made it look strong for
+ * good, and a restart then merged the region). */
+static void test_three_levels_rate_after_peers(void)
+{
+    enum { STRONG = 10, WEAK = 10 };
+    static const uint32_t weak_ups[WEAK] = {3000, 0, 500, 3000, 0, 500, 3000, 0, 500, 3000};
+    int levels[2][WEAK];
+    for (int source_first = 0; source_first < 2; source_first++) {
+        strata_control_config cfg = base_cfg();
+        cfg.levels = STRATA_LEVELS_THREE;
+        net *t = net_new(&cfg);
+        fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 8000, NULL);
+        src->rate_kbps = 2000;
+        if (source_first)
+            send_join(t, src);
+        fnode *eu[STRONG], *us[WEAK];
+        uint64_t id = 1;
+        for (int i = 0; i < WEAK; i++) {
+            if (i < STRONG) {
+                eu[i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, 40000, "eu");
+                send_join(t, eu[i]);
+                id++;
+            }
+            us[i] =
+                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, weak_ups[i], "us");
+            send_join(t, us[i]);
+            id++;
+        }
+        if (!source_first)
+            send_join(t, src);
+        for (int i = 0; i < 2 * 10 + 1; i++)
+            tick_delivering(t, NULL);
+        for (int i = 0; i < WEAK; i++)
+            levels[source_first][i] = member_level(us[i]);
+        /* us is one erasure-coded cluster under its preferred nodes. */
+        for (int i = 0; i < WEAK; i++)
+            for (int tr = 0; !is_head(us[i]) && tr < K + 2; tr++) {
+                const strata_msg_instruction *in = latest(us[i], 0, tr);
+                CHECK(in && in->level == 2 && in->algorithm == STRATA_ALG_EC_TREE && in->n == 2 &&
+                      in->parent.node.v != 0);
+            }
+        strata_control_status st;
+        strata_control_get_status(t->c, &st);
+        CHECK_EQ_U64(st.detached_pairs, 0);
+        CHECK_EQ_U64(t->stray, 0);
+        net_del(t);
+    }
+    for (int i = 0; i < WEAK; i++)
+        CHECK_EQ_INT(levels[0][i], levels[1][i]);
+}
+
 static void test_ec_levels(void)
 {
     enum { REGIONS = 4, PARITY = 2 };
@@ -2783,6 +2839,7 @@ int main(void)
     test_mesh_levels();
     test_ec_levels();
     test_three_levels();
+    test_three_levels_rate_after_peers();
     test_mesh_churn_property();
     test_direct_region_budget();
     test_region_move();
