@@ -38,7 +38,9 @@ SOURCE_PID=$LAST_PID
 wait_for_line "$WORK/source.out" '^strata source ' 10 || fail "source not ready"
 sleep $((SECONDS_OF_STREAM / 2))
 mkdir "$WORK/half"
-cp "$WORK"/peer*.json "$WORK/half/"
+# cat, not cp: the peers replace their status files (a rename) every
+# second, and cp refuses a file replaced while it copies it.
+for f in "$WORK"/peer*.json; do cat "$f" >"$WORK/half/${f##*/}"; done
 for i in "${KILLED[@]}"; do kill -KILL "${peer_pids[i]}"; done
 
 played=0 missed=0 tx=0 rx=0
