@@ -64,11 +64,15 @@ static void usage(void)
         "                         rooted at another preferred node) or 3 (the mesh, per\n"
         "                         region an erasure-coded relay cluster of its high-\n"
         "                         capacity nodes and below it a common cluster of plain\n"
-        "                         trees fed by the relay nodes; default backbone)\n"
+        "                         trees fed by the relay nodes; the default)\n"
         "  --preferred N          preferred nodes per region with --levels mesh, ec or 3,\n"
         "                         1..16 (default 2)\n"
         "  --parity N             parity trees per (relay) cluster with --levels ec or 3,\n"
         "                         1..8 (default 2)\n"
+        "  --split-members N      --levels 3: a region splits into relay and common\n"
+        "                         clusters from N members on, and is one erasure-coded\n"
+        "                         cluster again below N / 2; 1 splits whenever a member\n"
+        "                         can feed common trees (default 32)\n"
         "  --operator-key HEX|FILE\n"
         "                         the operator's public key (strata token keygen): every\n"
         "                         channel then needs a token it signed in each JOIN, and\n"
@@ -277,6 +281,7 @@ int cmd_control(int argc, char **argv)
         {"recruit", required_argument, NULL, 'R'},
         {"levels", required_argument, NULL, 'L'},
         {"parity", required_argument, NULL, 'Y'},
+        {"split-members", required_argument, NULL, 'M'},
         {"preferred", required_argument, NULL, 'P'},
         {"operator-key", required_argument, NULL, 'O'},
         {"join-rate", required_argument, NULL, 'J'},
@@ -290,7 +295,7 @@ int cmd_control(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     control_daemon d;
     memset(&d, 0, sizeof d);
-    strata_control_config cfg = {0};
+    strata_control_config cfg = {.levels = STRATA_LEVELS_THREE};
     uint32_t bootstrap_leaders = 0;
     uint64_t groups_seed = 0;
     int have_groups_seed = 0;
@@ -375,6 +380,9 @@ int cmd_control(int argc, char **argv)
             break;
         case 'Y':
             cfg.parity = (uint8_t)cmd_parse_u32(SUB, "--parity", optarg, 1, STRATA_WIRE_MAX_PARITY);
+            break;
+        case 'M':
+            cfg.split_members = cmd_parse_u32(SUB, "--split-members", optarg, 1, 1000000);
             break;
         case 'P':
             cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);

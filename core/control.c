@@ -194,6 +194,8 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
      * at most c - 1 trees (docs/hierarchy.md). */
     uint8_t mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
     c->parity = cfg->parity ? cfg->parity : (mesh_c > 2 ? (uint8_t)(mesh_c - 1) : 1);
+    c->split_members =
+        cfg->split_members ? cfg->split_members : STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS;
     c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
     c->hb_ns = STRATA_MS(c->heartbeat_ms);
     c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;

@@ -582,10 +582,17 @@ static int join_peer(strata_control *c, const strata_msg_join *j, strata_channel
         goto fail_node;
     /* With levels 3, the region's relay cluster or its common one. */
     strata_dcm *into = d;
+    int split = 0;
     if (!ctl_joins_relay(c, ch, d, rec->upload_kbps)) {
+        split = !c->recover_until && !ctl_common_of(c, d);
         into = ctl_common_for(c, ch, d, (strata_dcm_id){0});
         if (!into)
             goto fail_common;
+    }
+    if (split) {
+        ctl_region_split(c, ch, d, into);
+        ctl_flush_dcm(c, d, now);
+        ctl_flush_dcm(c, into, now);
     }
     if (c->recover_until) {
         /* In a recovery window without room for a report: a member of

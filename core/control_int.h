@@ -137,7 +137,8 @@ struct strata_control {
     uint8_t levels;           /* enum strata_levels */
     uint8_t heads_per_region; /* 1 with the backbone; the preferred nodes per region with a mesh */
     uint8_t mesh_c;
-    uint8_t parity; /* levels = ec: n */
+    uint8_t parity;         /* levels = ec: n */
+    uint32_t split_members; /* levels 3: see strata_control_config */
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
@@ -314,6 +315,8 @@ void ctl_drop_feeds(ctl_node *f);
 void ctl_forget_feeders_of(strata_control *c, strata_dcm *cm);
 int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d);
 int ctl_relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now);
+void ctl_relay_reshare(strata_control *c, ctl_channel *ch, strata_dcm *d);
+void ctl_region_split(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_dcm *cm);
 int ctl_common_assign_channel(strata_control *c, ctl_channel *ch);
 void ctl_retire_common(strata_control *c, strata_dcm *cm, uint64_t now);
 

@@ -21,13 +21,39 @@ int ctl_is_relay_cluster(const strata_control *c, const strata_dcm *d)
 }
 
 /* The upload a member with this channel share gives cluster d: in a relay
- * cluster what feeding common trees leaves, elsewhere all of it. */
+ * cluster above a common one what feeding common trees leaves, elsewhere
+ * (a region that is one cluster included) all of it. */
 uint32_t ctl_cluster_kbps(const strata_control *c, const strata_dcm *d, uint32_t upload_kbps,
                           uint32_t rate_kbps)
 {
-    if (!ctl_is_relay_cluster(c, d))
+    if (!ctl_is_relay_cluster(c, d) || !ctl_common_of(c, d))
         return upload_kbps;
     return upload_kbps - ctl_head_region_kbps(upload_kbps, rate_kbps);
+}
+
+/* Region d's common cluster came or went: its relay members give d the
+ * share ctl_cluster_kbps says now (they leave d's trees and join them
+ * again with it; members of a recovery window are placed with it when it
+ * closes). Before, a region that was one cluster kept half the upload of
+ * its members for common trees it did not have. The caller flushes d. */
+void ctl_relay_reshare(strata_control *c, ctl_channel *ch, strata_dcm *d)
+{
+    size_t n = strata_dcm_count(d);
+    strata_node_id *ids = n ? strata_mem_calloc(c->alloc, n, sizeof *ids) : NULL;
+    for (size_t i = 0; ids && i < n; i++)
+        ids[i] = strata_dcm_member_at(d, i);
+    for (size_t i = 0; ids && i < n; i++) {
+        ctl_node *m = ctl_member_get(c, ids[i], ch->id);
+        if (!m || m->restoring || m->dcm != d)
+            continue;
+        uint32_t want = ctl_cluster_kbps(c, d, m->upload_kbps, ch->rate_kbps);
+        uint32_t was = strata_dcm_member_kbps(d, m->id);
+        if (was == want)
+            continue;
+        if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, m->host->addr, want) != 0)
+            strata_dcm_add(d, m->id, m->host->addr, was); /* no memory: as it was, or UNKNOWN */
+    }
+    strata_mem_free(c->alloc, ids);
 }
 
 static uint32_t relay_min_kbps(const ctl_channel *ch)
@@ -52,6 +78,21 @@ static int has_strong_feeder(strata_control *c, const ctl_channel *ch, strata_dc
     return 0;
 }
 
+/* Members of region d's clusters (its preferred nodes are the mesh's).
+ * Below split_members a region is one erasure-coded cluster: a common
+ * cluster's trees each hang under one feeder, so a region of a few dozen
+ * members gains little from it, and loses a k-th of the stream at every
+ * member for as long as the control center takes to see a feeder die (two
+ * feeders of the 6 strongest peers among 20, SIGKILLed together, left
+ * peers short of a second of the stream after every repair; one cluster
+ * keeps its root children at the source). Half of it merges the clusters
+ * again, so that a region near the size does not split and merge by
+ * turns. */
+static size_t region_members(const strata_dcm *d, const strata_dcm *cm)
+{
+    return strata_dcm_count(d) + (cm ? strata_dcm_count(cm) : 0);
+}
+
 /* A node with this upload joining region d goes to its relay cluster when
  * it has twice the rate and the cluster has fewer than k + n members (one
  * interior per tree), and whatever its upload while the region has no
@@ -65,6 +106,8 @@ int ctl_joins_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d, uin
 {
     if (c->levels != STRATA_LEVELS_THREE)
         return 1;
+    if (!ctl_common_of(c, d) && strata_dcm_count(d) + 1 < c->split_members)
+        return 1; /* a small region stays one cluster (see region_members) */
     if (upload_kbps >= relay_min_kbps(ch) && strata_dcm_count(d) < strata_dcm_trees(d))
         return 1;
     return !has_strong_feeder(c, ch, d);
@@ -202,6 +245,29 @@ static int move_to_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d
     return 1;
 }
 
+/* Region d splits (its first common member joined): its k + n strongest
+ * members stay in the relay cluster, the others move to the common one
+ * (they were in the one cluster because the region was small), and the
+ * relay members keep part of their upload for the common trees from now
+ * on. The caller flushes both clusters. */
+void ctl_region_split(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_dcm *cm)
+{
+    size_t n = strata_dcm_count(d), keep = strata_dcm_trees(d);
+    strata_node_id *ids = n > keep ? strata_mem_calloc(c->alloc, n, sizeof *ids) : NULL;
+    size_t got = ids ? strata_dcm_top_members(d, 0, ids, n) : 0;
+    for (size_t i = keep; i < got; i++) {
+        ctl_node *m = ctl_member_get(c, ids[i], ch->id);
+        if (!m || m->restoring || m->dcm != d || m->feeds)
+            continue;
+        if (strata_dcm_add(cm, m->id, m->host->addr, m->upload_kbps) != 0)
+            break; /* no memory: the rest stay relay members */
+        strata_dcm_remove(d, m->id);
+        m->dcm = cm;
+    }
+    strata_mem_free(c->alloc, ids);
+    ctl_relay_reshare(c, ch, d);
+}
+
 /* Region d's relay cluster short of k + n members takes the best common
  * members with twice the rate: after promotions took relay members to the
  * top (the evaluations) and after a relay member or preferred node left.
@@ -220,7 +286,7 @@ int ctl_relays_top_up(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_
             break;
         moved = 1;
     }
-    if (cm && !has_strong_feeder(c, ch, d)) {
+    if (cm && (!has_strong_feeder(c, ch, d) || region_members(d, cm) < c->split_members / 2)) {
         strata_node_id ids[64];
         size_t n;
         while ((n = strata_dcm_top_members(cm, 0, ids, 64)) > 0) {
@@ -250,7 +316,13 @@ int ctl_common_assign_channel(strata_control *c, ctl_channel *ch)
 
 void ctl_retire_common(strata_control *c, strata_dcm *cm, uint64_t now)
 {
+    strata_dcm *relay = ctl_home_of(c, cm);
+    ctl_channel *ch = ctl_channel_get(c, strata_dcm_channel(cm));
     strata_dcm_mark_dirty(cm, STRATA_MTREE_SOURCE);
     ctl_flush_dcm(c, cm, now);
     ctl_dcm_destroy(c, cm);
+    if (relay && relay != cm && ch) {
+        ctl_relay_reshare(c, ch, relay); /* the region is one cluster again */
+        ctl_flush_dcm(c, relay, now);
+    }
 }

@@ -313,10 +313,14 @@ static void source_shares(const strata_mtree *t, uint32_t *share)
  * each other, whatever the order of arrival. */
 static int8_t pick_interior(const strata_mtree *t)
 {
-    unsigned best = 0;
-    for (unsigned s = 1; s < t->k; s++)
-        if (t->sub[s].interior_slots < t->sub[best].interior_slots)
-            best = s;
+    /* An idle tree carries nothing: slots there would be lost (a third of
+     * a source-fed cluster's upload with k = 4, n = 2). */
+    uint32_t skip = (t->idle & ((1u << t->k) - 1u)) == (1u << t->k) - 1u ? 0 : t->idle;
+    int best = -1;
+    for (unsigned s = 0; s < t->k; s++)
+        if (!((skip >> s) & 1u) &&
+            (best < 0 || t->sub[s].interior_slots < t->sub[best].interior_slots))
+            best = (int)s;
     return (int8_t)best;
 }
 
@@ -925,11 +929,74 @@ void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps
     strata_mtree_settle(t);
 }
 
+/* Node v becomes interior in tree s: it leaves the trees and comes back
+ * (its children elsewhere find other parents, as at a departure). 0 when
+ * it could not (no memory: it cannot happen after the remove, which frees
+ * what the add takes). */
+static int move_interior(strata_mtree *t, uint32_t v, unsigned s)
+{
+    strata_node_id id = {t->nodes[v].id};
+    uint32_t upload = t->nodes[v].upload_kbps;
+    if (strata_mtree_remove(t, id) != 0)
+        return 0;
+    return add_node(t, id, upload, 1, (int)s) == 0;
+}
+
+/* Interior places follow the active trees (pick_interior). A tree going
+ * idle gives its interior nodes to the others; one becoming active takes
+ * interior nodes, the fewest children first, from the trees with the most
+ * interior capacity until it has about its share. Only the moved nodes and
+ * their children change parents (a rebuild of the whole cluster at every
+ * switch cost a 2,000-peer simulation 0.0002 of its delivery). */
+static void follow_idle(strata_mtree *t, unsigned s)
+{
+    uint32_t active = ~t->idle & ((1u << t->k) - 1u);
+    if (!active)
+        return;
+    if ((t->idle >> s) & 1u) {
+        for (uint32_t v = 0; v < t->used; v++)
+            if (t->nodes[v].id && t->nodes[v].interior == (int8_t)s)
+                move_interior(t, v, (unsigned)pick_interior(t));
+        return;
+    }
+    for (;;) {
+        uint64_t total = 0;
+        unsigned n_active = 0;
+        for (unsigned x = 0; x < t->k; x++) {
+            if ((active >> x) & 1u) {
+                total += t->sub[x].interior_slots;
+                n_active++;
+            }
+        }
+        uint64_t share = total / n_active;
+        if (t->sub[s].interior_slots >= share)
+            return;
+        /* From a tree above its share that still holds all its nodes
+         * without this one's slots. */
+        uint32_t best = NIL;
+        for (uint32_t v = 0; v < t->used; v++) {
+            const struct tnode *nd = &t->nodes[v];
+            if (!nd->id || nd->interior < 0 || (unsigned)nd->interior == s)
+                continue;
+            const struct sub *from = &t->sub[nd->interior];
+            if (from->interior_slots <= share ||
+                from->interior_slots - nd->slots + from->src_slots < t->count)
+                continue;
+            if (best == NIL || nd->nchildren < t->nodes[best].nchildren ||
+                (nd->nchildren == t->nodes[best].nchildren && nd->id < t->nodes[best].id))
+                best = v;
+        }
+        if (best == NIL || !move_interior(t, best, s))
+            return;
+    }
+}
+
 void strata_mtree_set_idle(strata_mtree *t, uint8_t s, int idle)
 {
     if (s >= t->k || ((t->idle >> s) & 1u) == (idle != 0))
         return;
     t->idle ^= 1u << s;
+    follow_idle(t, s);
     strata_mtree_settle(t);
 }
 

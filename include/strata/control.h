@@ -63,6 +63,9 @@ typedef struct strata_control_config {
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
     uint8_t parity;               /* EC and THREE: n, parity trees per relay cluster; 0 = mesh_c - 1
                                      (at least 1) */
+    uint32_t split_members;       /* THREE: a region splits into relay and common clusters from this
+                                     many members on, and is one again below half of it; 0 =
+                                     STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS, 1 = whenever it can */
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
@@ -103,7 +106,8 @@ enum strata_control_defaults {
     STRATA_CONTROL_DEFAULT_PREFIX_BITS = 24,
     STRATA_CONTROL_DEFAULT_MAX_NODES = 1000000, /* memberships (node, channel) */
     STRATA_CONTROL_MAX_CHANNELS_PER_NODE = 16,
-    STRATA_CONTROL_DEFAULT_PREFERRED = 2, /* preferred nodes per region (levels mesh and ec) */
+    STRATA_CONTROL_DEFAULT_PREFERRED = 2,      /* preferred nodes per region (levels mesh and ec) */
+    STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS = 32, /* levels 3: see split_members */
 };
 
 typedef struct strata_control_status {
@@ -114,7 +118,7 @@ typedef struct strata_control_status {
     size_t dcms;
     size_t dcms_with_members; /* a region whose members all head its trees has an empty
                                  DCM, as has a relay cluster above a common one */
-    size_t detached_pairs; /* (node, substream) pairs without a parent */
+    size_t detached_pairs;    /* (node, substream) pairs without a parent */
     int max_depth;
     uint64_t played_packets,
         missed_packets; /* latest heartbeat of every node, departed ones included */

@@ -40,8 +40,10 @@ head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
 # twin, whose control center has the same host.)
 # Heartbeats every 250 ms: the preferred nodes are chosen (an evaluation
 # every ten heartbeats, once the source is in) well before half-way.
+# Regions of 8 split into relay and common clusters (--split-members 1;
+# by default a region that small stays one cluster).
 start control control --latency "$MATRIX" --host-index 0 --listen 0.0.0.0:0 \
-    --heartbeat-ms 250 --status-file "$WORK/control.json" \
+    --heartbeat-ms 250 --status-file "$WORK/control.json" --split-members 1 \
     --levels "$LEVELS" --regions label --topology-file "$WORK/topology.txt"
 wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control not ready"
 CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")

@@ -2592,6 +2592,7 @@ static void test_three_levels(void)
     enum { PARITY = 2, STRONG = 16, WEAK = 3 };
     strata_control_config cfg = base_cfg();
     cfg.levels = STRATA_LEVELS_THREE;
+    cfg.split_members = 1; /* regions of a few members split (see test_three_levels_split_size) */
     net *t = net_new(&cfg);
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
     send_join(t, src);
@@ -2738,6 +2739,55 @@ static void test_three_levels_rate_after_peers(void)
         CHECK_EQ_INT(levels[0][i], levels[1][i]);
 }
 
+/* levels = 3: a region stays one erasure-coded cluster below
+ * split_members, splits into relay and common clusters at that size, and
+ * becomes one again below half of it (the evaluations merge it). */
+static void test_three_levels_split_size(void)
+{
+    enum { SPLIT = 12, N = 16 };
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_THREE;
+    cfg.split_members = SPLIT;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 8000, NULL);
+    send_join(t, src);
+    /* Two regions, so that a mesh feeds them; eu's first two members
+     * (16 Mbit/s) are its preferred nodes and feed common trees. */
+    fnode *us = add_node(t, 500, 0x0b000001u, STRATA_ROLE_PEER, 16000, "us");
+    send_join(t, us);
+    fnode *eu[N];
+    int common = 0;
+    for (int i = 0; i < N; i++) {
+        eu[i] = add_node(t, (uint64_t)i + 1, 0x0a000000u + (uint32_t)i + 1, STRATA_ROLE_PEER,
+                         i < 2 ? 16000 : 1500, "eu");
+        send_join(t, eu[i]);
+        for (int j = 0; j < 2 * 4; j++)
+            tick_delivering(t, NULL);
+        common = 0;
+        for (int j = 0; j <= i; j++)
+            common += member_level(eu[j]) == 3;
+        if (i + 1 < SPLIT - 2)
+            CHECK_EQ_INT(common, 0); /* two of them head the region, in the mesh */
+    }
+    CHECK(common > 0);
+    check_three_region(t, eu, N, 2);
+    /* Leaves down to fewer than SPLIT / 2 in the region's clusters: one
+     * cluster again. */
+    for (int i = N - 1; i >= 6; i--) {
+        send_leave(t, eu[i]);
+        eu[i]->alive = 0;
+    }
+    for (int j = 0; j < 2 * 10 + 1; j++)
+        tick_delivering(t, NULL);
+    for (int i = 0; i < 6; i++)
+        CHECK(member_level(eu[i]) == 2 || is_head(eu[i]));
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    CHECK_EQ_U64(t->stray, 0);
+    net_del(t);
+}
+
 static void test_ec_levels(void)
 {
     enum { REGIONS = 4, PARITY = 2 };
@@ -2840,6 +2890,7 @@ int main(void)
     test_ec_levels();
     test_three_levels();
     test_three_levels_rate_after_peers();
+    test_three_levels_split_size();
     test_mesh_churn_property();
     test_direct_region_budget();
     test_region_move();

@@ -69,8 +69,8 @@ static int cmp_str(const void *a, const void *b)
 }
 
 /* Appends "name:child,child" for one parent, children sorted. */
-static void dump_children(const struct harness *h, strata_node_id id, const char *label,
-                          unsigned s, char *buf, size_t len, int *first)
+static void dump_children(const struct harness *h, strata_node_id id, const char *label, unsigned s,
+                          char *buf, size_t len, int *first)
 {
     strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
     const char *kn[STRATA_WIRE_MAX_CHILDREN];
@@ -205,8 +205,12 @@ static int apply_ops(struct harness *h, const char *ops)
         int err = 0;
         char name[8] = {0};
         switch (tok[0]) {
-        case '+': err = add_token(h, tok + 1, len - 1, 1); break;
-        case '=': err = add_token(h, tok + 1, len - 1, 0); break;
+        case '+':
+            err = add_token(h, tok + 1, len - 1, 1);
+            break;
+        case '=':
+            err = add_token(h, tok + 1, len - 1, 0);
+            break;
         case '-': {
             strata_node_id id = {name_id(h, tok + 1, len - 1, 0)};
             err = strata_mtree_remove(h->t, id);
@@ -224,9 +228,14 @@ static int apply_ops(struct harness *h, const char *ops)
                 CHECK(strata_mtree_parent(h->t, id, (uint8_t)atoi(slash + 1)).v != before.v);
             break;
         }
-        case '!': err = strata_mtree_rebuild(h->t); break;
-        case 'R': err = strata_mtree_set_rate(h->t, (uint32_t)atol(tok + 1)); break;
-        default: return -1;
+        case '!':
+            err = strata_mtree_rebuild(h->t);
+            break;
+        case 'R':
+            err = strata_mtree_set_rate(h->t, (uint32_t)atol(tok + 1));
+            break;
+        default:
+            return -1;
         }
         memcpy(name, tok, len < sizeof name - 1 ? len : sizeof name - 1);
         if (err) {
@@ -250,14 +259,12 @@ struct tcase {
 
 static const struct tcase cases[] = {
     {"interior trees spread capacity, leaves fill breadth-first",
-     "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "",
-     "t0[S:a,b a:c,d] t1[S:a,b b:c,d]", NULL, 0},
-    {"incremental add builds the same trees",
-     "k=2 rate=1000 src=2000 inc | a:2000 b:1000 c:0 d:0", "",
-     "t0[S:a,b a:c,d] t1[S:a,b b:c,d]", NULL, 0},
-    {"zero capacity: leaves everywhere, fed by the source",
-     "k=3 rate=900 src=0 | a:0 b:0 c:299", "", "t0[S:a,b,c] t1[S:a,b,c] t2[S:a,b,c]", NULL,
+     "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "", "t0[S:a,b a:c,d] t1[S:a,b b:c,d]", NULL,
      0},
+    {"incremental add builds the same trees", "k=2 rate=1000 src=2000 inc | a:2000 b:1000 c:0 d:0",
+     "", "t0[S:a,b a:c,d] t1[S:a,b b:c,d]", NULL, 0},
+    {"zero capacity: leaves everywhere, fed by the source", "k=3 rate=900 src=0 | a:0 b:0 c:299",
+     "", "t0[S:a,b,c] t1[S:a,b,c] t2[S:a,b,c]", NULL, 0},
     {"source feeds what peers cannot", "k=2 rate=1000 src=3000 | a:400 b:400 c:0", "",
      "t0[S:a,b,c] t1[S:a,b,c]", NULL, 0},
     {"source full: the rest stays detached", "k=2 rate=1000 src=1000 | a:0 b:0 c:0", "",
@@ -271,11 +278,9 @@ static const struct tcase cases[] = {
      "k=1 rate=1000 src=1000 max=2 | d:0 e:0 f:0 c:1000 a:5000 b:5000", "-a",
      "t0[S:b b:c,d c:f -:e]", "S,b,c,e", 1},
     {"remove interior: orphans re-attach under a sibling orphan",
-     "k=1 rate=1000 src=1000 max=3 | a:3000 b:2000 c:0 d:0", "-a", "t0[S:b b:c,d]",
-     "S,b,c,d", 0},
-    {"remove a leaf: only its parents change",
-     "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "-c", "t0[S:a,b a:d] t1[S:a,b b:d]",
-     "a,b", 0},
+     "k=1 rate=1000 src=1000 max=3 | a:3000 b:2000 c:0 d:0", "-a", "t0[S:b b:c,d]", "S,b,c,d", 0},
+    {"remove a leaf: only its parents change", "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0",
+     "-c", "t0[S:a,b a:d] t1[S:a,b b:d]", "a,b", 0},
     {"add: min-depth spare slot, detached where the tree is full",
      "k=2 rate=1000 src=1000 | a:2000 b:1000 c:0", "+d:0", "t0[S:a a:b,c,d] t1[S:b b:a,c -:d]",
      "a,d", 1},
@@ -290,13 +295,12 @@ static const struct tcase cases[] = {
     {"reparent avoids the old parent", "k=1 rate=1000 src=2000 | a:2000 b:2000 c:0", "~c/0",
      "t0[S:a,b b:c]", "a,b,c", 0},
     {"reparent never hangs a node under its own subtree",
-     "k=1 rate=1000 src=1000 max=2 | a:2000 b:2000 c:0", "~a/0", "t0[S:b b:a,c]",
-     "S,a,b,c", 0},
+     "k=1 rate=1000 src=1000 max=2 | a:2000 b:2000 c:0", "~a/0", "t0[S:b b:a,c]", "S,a,b,c", 0},
     {"reparent of a leaf in a full tree swaps with another leaf",
      "k=1 rate=1000 src=2000 max=2 | a:1000 b:0 c:0", "~c/0", "t0[S:a,c a:b]", "S,a,b,c", 0},
     {"rebuild after the avoided parent: same trees, nothing dirty",
-     "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "!", "t0[S:a,b a:c,d] t1[S:a,b b:c,d]",
-     "", 0},
+     "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0", "!", "t0[S:a,b a:c,d] t1[S:a,b b:c,d]", "",
+     0},
     {"add_detached waits for rebuild", "k=2 rate=1000 src=2000 | a:2000 b:1000", "=c:0 =d:0",
      "t0[S:a,b -:c,d] t1[S:a,b -:c,d]", "c,d", 4},
     {"set_rate recomputes capacity", "k=1 rate=1000 src=2000 | a:1000 b:0 c:0", "R2000",
@@ -322,8 +326,8 @@ static const struct tcase cases[] = {
     {"source short of the needs: water-filled, lowest-numbered trees first",
      "k=4 rate=1000 src=1500 | a:3000 b:0 c:0", "",
      "t0[S:a a:b,c] t1[S:a,b -:c] t2[S:a,b -:c] t3[S:a -:b,c]", NULL, 4},
-    {"a node alone", "k=4 rate=1000 src=0 | a:5000", "",
-     "t0[S:a] t1[S:a] t2[S:a] t3[S:a]", NULL, 0},
+    {"a node alone", "k=4 rate=1000 src=0 | a:5000", "", "t0[S:a] t1[S:a] t2[S:a] t3[S:a]", NULL,
+     0},
     {"remove the last node", "k=2 rate=1000 src=0 | a:5000", "-a", "t0[] t1[]", "S", 0},
 };
 
@@ -505,13 +509,77 @@ static void test_k_plus_n_trees(void)
     strata_mtree_del(t);
 }
 
+/* Idle trees (a source-fed EC cluster's parity trees) get no interior
+ * node: slots there would carry nothing. Nodes that came before a tree went
+ * idle stay where they are; once it is active again, newcomers fill it.
+ * With every tree idle the nodes are spread as usual. */
+static void test_idle_interior(void)
+{
+    enum { K = 4, TREES = 6, N = 30 };
+    strata_mtree_config cfg = {.k = TREES, .rate_kbps = 2000, .source_upload_kbps = 8000};
+    strata_mtree *t = strata_mtree_new(NULL, &cfg);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    strata_mtree_set_idle(t, K, 1);
+    strata_mtree_set_idle(t, K + 1, 1);
+    for (uint64_t i = 1; i <= N; i++)
+        CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){i}, 500 + (uint32_t)(i % 4) * 1000), 0);
+    int per_tree[TREES] = {0};
+    for (uint64_t i = 1; i <= N; i++) {
+        int s = strata_mtree_interior_tree(t, (strata_node_id){i});
+        if (s >= 0)
+            per_tree[s]++;
+    }
+    CHECK_EQ_INT(per_tree[K], 0);
+    CHECK_EQ_INT(per_tree[K + 1], 0);
+    for (int s = 0; s < K; s++)
+        CHECK(per_tree[s] >= N / K - 2);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0); /* the data trees hold everyone */
+    CHECK_EQ_INT(check_ok(t, "idle trees"), 0);
+    /* Tree K becomes active: nodes move there from the others until it
+     * has about its share, and it holds everyone; idle again, it gives
+     * them back. */
+    strata_mtree_set_idle(t, K, 0);
+    int moved = 0;
+    for (uint64_t i = 1; i <= N; i++)
+        moved += strata_mtree_interior_tree(t, (strata_node_id){i}) == K;
+    CHECK(moved > 0 && moved < N / 2);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    CHECK_EQ_INT(check_ok(t, "idle trees, one active again"), 0);
+    strata_mtree_set_idle(t, K, 1);
+    for (uint64_t i = 1; i <= N; i++)
+        CHECK(strata_mtree_interior_tree(t, (strata_node_id){i}) != K);
+    CHECK_EQ_U64(strata_mtree_detached(t), 0);
+    CHECK_EQ_INT(check_ok(t, "idle again"), 0);
+    strata_mtree_del(t);
+
+    /* Every tree idle: spread over all of them. */
+    cfg.k = 2;
+    t = strata_mtree_new(NULL, &cfg);
+    CHECK(t != NULL);
+    if (!t)
+        return;
+    strata_mtree_set_idle(t, 0, 1);
+    strata_mtree_set_idle(t, 1, 1);
+    int in[2] = {0};
+    for (uint64_t i = 1; i <= 8; i++) {
+        CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){i}, 3000), 0);
+        int s = strata_mtree_interior_tree(t, (strata_node_id){i});
+        if (s >= 0)
+            in[s]++;
+    }
+    CHECK(in[0] > 0 && in[1] > 0);
+    strata_mtree_del(t);
+}
+
 /* Orphans of a removed node never end up under their own descendants, and
  * every removal keeps the structure valid: a deep chain (one slot each) is
  * torn down from the top. */
 static void test_chain_removal(void)
 {
-    strata_mtree_config cfg = {.k = 1, .rate_kbps = 1000, .source_upload_kbps = 1000,
-                               .max_children = 1};
+    strata_mtree_config cfg = {
+        .k = 1, .rate_kbps = 1000, .source_upload_kbps = 1000, .max_children = 1};
     strata_mtree *t = strata_mtree_new(NULL, &cfg);
     for (uint64_t i = 1; i <= 200; i++)
         CHECK_EQ_INT(strata_mtree_add(t, (strata_node_id){i}, 1000), 0);
@@ -859,8 +927,7 @@ static void test_restore(void)
             for (size_t j = 0; j < n; j++)
                 for (uint8_t s = 0; s < K; s++) {
                     strata_node_id p = par[order[j]][s];
-                    if (p.v == 0 ||
-                        strata_mtree_parent(b, (strata_node_id){order[j]}, s).v != 0)
+                    if (p.v == 0 || strata_mtree_parent(b, (strata_node_id){order[j]}, s).v != 0)
                         continue;
                     if (strata_mtree_adopt(b, (strata_node_id){order[j]}, s, p) == 0)
                         adopted++;
@@ -873,8 +940,8 @@ static void test_restore(void)
         for (size_t j = 0; j < n; j++)
             for (uint8_t s = 0; s < K; s++) {
                 pairs++;
-                same += strata_mtree_parent(b, (strata_node_id){order[j]}, s).v ==
-                        par[order[j]][s].v;
+                same +=
+                    strata_mtree_parent(b, (strata_node_id){order[j]}, s).v == par[order[j]][s].v;
             }
         CHECK_EQ_U64(same, pairs);
         /* a connected pair, a parent not interior there, a full one */
@@ -914,6 +981,7 @@ int main(void)
     test_errors();
     test_dirty_drain();
     test_k_plus_n_trees();
+    test_idle_interior();
     test_chain_removal();
     test_tiny_region();
     test_alloc_failures();
