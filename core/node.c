@@ -20,6 +20,7 @@
  */
 #include "strata/node.h"
 
+#include "auth.h"
 #include "mix.h"
 #include "reach.h"
 
@@ -77,6 +78,9 @@ struct strata_node {
     strata_node_stats st;
 
     int verify; /* strata_node_config.verify_addresses */
+    strata_auth_node *authn; /* authenticate, a peer or source: its keys (auth.h) */
+    int center_auth;         /* authenticate, the control process */
+    uint8_t center_pk[STRATA_AUTH_KEY_BYTES];
     strata_reach reach;
     struct held_request {
         strata_addr from;
@@ -289,6 +293,23 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         if (!(n->held = strata_mem_calloc(a, HELD_REQUESTS, sizeof *n->held)))
             goto fail_roles;
     }
+    uint8_t auth_seed[STRATA_AUTH_KEY_BYTES];
+    if (cfg->authenticate) {
+        if (cfg->auth_seed) {
+            memcpy(auth_seed, cfg->auth_seed, sizeof auth_seed);
+        } else {
+            /* Tests fix the seed; the daemons give a secret of their own. */
+            for (size_t i = 0; i < sizeof auth_seed; i += 8) {
+                uint64_t v = strata_mix64(cfg->seed ^ (0x61757468ull + i));
+                memcpy(auth_seed + i, &v, 8);
+            }
+        }
+    }
+    if (cfg->authenticate && !cfg->control_center) {
+        if (!(n->authn = strata_mem_calloc(a, 1, sizeof *n->authn)))
+            goto fail_roles;
+        strata_auth_node_init(n->authn, auth_seed, cfg->control_pk);
+    }
     if (cfg->control_center) {
         strata_control_config cc = *cfg->control_center;
         cc.outbox = &n->outbox;
@@ -304,6 +325,12 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         n->cgroups = strata_cgroups_new(&gc, a, now);
         if (!n->center || !n->cgroups)
             goto fail_roles;
+        if (cfg->authenticate) {
+            if (strata_control_authenticate(n->center, cfg->control_key_seed, auth_seed,
+                                            n->center_pk) != 0)
+                goto fail_roles;
+            n->center_auth = 1;
+        }
     }
     return n;
 
@@ -332,6 +359,7 @@ void strata_node_del(strata_node *n)
     strata_control_del(n->center);
     strata_reach_free(&n->reach);
     strata_mem_free(n->alloc, n->held);
+    strata_mem_free(n->alloc, n->authn);
     strata_outbox_free(&n->outbox);
     strata_mem_free(n->alloc, n);
 }
@@ -391,6 +419,7 @@ int strata_node_watch(strata_node *n, const strata_peer_config *cfg, const strat
     if (cfg->token_len)
         memcpy(ch->token, cfg->token, cfg->token_len);
     ch->pcfg.token = ch->token; /* a held viewer starts later: the node keeps it */
+    ch->pcfg.auth = n->authn;
     if (cb)
         ch->pcb = *cb;
     if (cfg->region && cfg->region[0])
@@ -420,6 +449,7 @@ int strata_node_publish(strata_node *n, const strata_source_config *cfg, uint64_
     sc.control = n->control;
     sc.outbox = &n->outbox;
     sc.log = n->log;
+    sc.auth = n->authn;
     ch->kind = CH_SOURCE;
     ch->source = strata_source_new(&sc, n->alloc, now);
     if (!ch->source) {
@@ -566,6 +596,15 @@ static int to_channel(strata_node *n, strata_addr from, const uint8_t *buf, size
     return STRATA_ERR_UNEXPECTED; /* a channel this node does not have (yet) */
 }
 
+/* A JOIN_REPLY, INSTRUCTION or RECRUIT sealed by the control center
+ * (auth.h): the length of the message inside, or the reason to drop it. */
+static int from_control(strata_node *n, strata_addr from, const uint8_t *buf, size_t len)
+{
+    if (!strata_addr_eq(from, n->control))
+        return STRATA_ERR_UNEXPECTED;
+    return strata_auth_node_open(n->authn, buf, len);
+}
+
 /* Returns the role's verdict, or a node-level error (*mine set) that the
  * node counts itself. */
 static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *buf, size_t len,
@@ -578,6 +617,12 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
         return answer_probe(n, rx->from, buf, len);
     case STRATA_MSG_RECRUIT:
         *mine = 1;
+        if (n->authn) {
+            int body = from_control(n, rx->from, buf, len);
+            if (body < 0)
+                return body;
+            len = (size_t)body;
+        }
         return recruited(n, rx->from, buf, len, now);
     case STRATA_MSG_JOIN_REPLY:
     case STRATA_MSG_INSTRUCTION:
@@ -587,6 +632,16 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
              * relay the stream to an address of the sender's choosing. */
             *mine = 1;
             return STRATA_ERR_UNEXPECTED;
+        }
+        if (n->authn) {
+            /* And only what its tag proves (auth.h): from its address, a
+             * forger (spoofing it, or on the path) is refused here. */
+            int body = from_control(n, rx->from, buf, len);
+            if (body < 0) {
+                *mine = 1;
+                return body;
+            }
+            len = (size_t)body;
         }
         /* fall through */
     case STRATA_MSG_DATA:
@@ -694,7 +749,13 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
         !strata_reach_is_verified(&n->reach, rx->from, now)) {
         /* A malformed JOIN is a drop, as it would be without the rule. */
         strata_msg_join j;
-        int err = strata_wire_decode_join(buf, len, &j);
+        size_t body = len;
+        strata_auth_trailer t;
+        int err = 0;
+        if (n->center_auth && (err = strata_auth_decode(buf, len, &t)) >= 0)
+            body = t.body_len;
+        if (err >= 0)
+            err = strata_wire_decode_join(buf, body, &j);
         *mine = 1;
         if (err < 0)
             return err;
@@ -854,4 +915,23 @@ void strata_node_get_stats(const strata_node *n, strata_node_stats *st)
     st->challenges_sent = n->reach.st.challenges;
     memcpy(st->withheld, n->reach.st.withheld, sizeof st->withheld);
     st->withheld_bytes = n->reach.st.withheld_bytes;
+    if (n->authn) {
+        st->auth_sessions = n->authn->st.sessions;
+        st->auth_key_changes = n->authn->st.key_changes;
+        st->auth_unknowns = n->authn->st.unknowns;
+        st->auth_dropped = n->authn->st.dropped;
+    }
+}
+
+int strata_node_control_key(const strata_node *n, uint8_t *pk)
+{
+    if (n->center_auth) {
+        memcpy(pk, n->center_pk, STRATA_AUTH_KEY_BYTES);
+        return 1;
+    }
+    if (n->authn && n->authn->have_center) {
+        memcpy(pk, n->authn->center_pk, STRATA_AUTH_KEY_BYTES);
+        return 1;
+    }
+    return 0;
 }
