@@ -59,6 +59,8 @@ static ctl_host *host_for(strata_control *c, strata_node_id id, strata_addr addr
     h->id = id;
     h->addr = addr;
     h->upload_kbps = upload_kbps;
+    if (c->auth && c->auth->join_valid)
+        h->auth = c->auth->join; /* the session its JOIN's reply names (auth.h) */
     ctl_ptab_put(&c->hosts, id.v, h);
     return h;
 }
@@ -714,15 +716,11 @@ int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, siz
             c->auth->join_valid = 0;
         return ctl_drop(c, from, STRATA_ERR_DENIED, strata_refusal_name(refusal), now);
     }
+    /* A node placed for the first time keeps the session its reply names
+     * (host_for), before any INSTRUCTION is sealed for it. */
     rc = place_join(c, &j, ch_id, region, region_len, from, now);
-    if (c->auth) {
-        /* A node placed for the first time keeps the session its reply
-         * named. */
-        ctl_host *h = ctl_ptab_get(&c->hosts, j.node.v);
-        if (h && !h->auth.set && c->auth->join_valid)
-            h->auth = c->auth->join;
+    if (c->auth)
         c->auth->join_valid = 0;
-    }
     return rc;
 }
 
