@@ -53,6 +53,11 @@ enum strata_auth_sizes {
     STRATA_AUTH_WINDOW = 64, /* sequence numbers accepted out of order */
 };
 
+/* The highest instruction epoch (exclusive) a control center that
+ * authenticates adopts from an unauthenticated heartbeat of a node from
+ * before a restart (docs/design.md, "A control center that restarts"). */
+#define STRATA_AUTH_ADOPT_EPOCH_LIMIT 0x80000000u
+
 /* --- the trailer (protocol.md 3.12) ---------------------------------------- */
 
 typedef struct strata_auth_trailer {

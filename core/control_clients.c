@@ -771,8 +771,13 @@ int ctl_handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf
             return ctl_drop(c, from, STRATA_ERR_AUTH, "HEARTBEAT (not the node's key)", now);
     }
     /* An epoch above any this control center gave: from before a restart
-     * (a node it declared dead can only report its own epochs). */
-    int from_before = now < c->adopt_epochs_until && hb->instr_epoch > c->epoch;
+     * (a node it declared dead can only report its own epochs). A node
+     * from before a restart cannot prove it to a control center without
+     * its keys, so with authentication an epoch of 2^31 or more is never
+     * adopted: a forger would make the counter wrap, and every node ignore
+     * the instructions after it (docs/security.md). */
+    int from_before = now < c->adopt_epochs_until && hb->instr_epoch > c->epoch &&
+                      (!c->auth || hb->instr_epoch < STRATA_AUTH_ADOPT_EPOCH_LIMIT);
     if (from_before)
         c->epoch = hb->instr_epoch; /* outrank what the nodes follow */
     ctl_node *rec = ctl_member_get(c, hb->node, hb->channel);

@@ -80,6 +80,7 @@ struct strata_node {
     int verify; /* strata_node_config.verify_addresses */
     strata_auth_node *authn; /* authenticate, a peer or source: its keys (auth.h) */
     int center_auth;         /* authenticate, the control process */
+    uint64_t probe_key;      /* authenticate: keys the PROBE pseudonyms (answer_probe) */
     uint8_t center_pk[STRATA_AUTH_KEY_BYTES];
     strata_reach reach;
     struct held_request {
@@ -305,6 +306,8 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
             }
         }
     }
+    if (cfg->authenticate)
+        memcpy(&n->probe_key, auth_seed + 24, sizeof n->probe_key);
     if (cfg->authenticate && !cfg->control_center) {
         if (!(n->authn = strata_mem_calloc(a, 1, sizeof *n->authn)))
             goto fail_roles;
@@ -565,15 +568,23 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
 }
 
 /* PROBE (protocol.md 3.5): answered once for the whole node, whatever
- * roles it has, naming the node. */
+ * roles it has, naming the node. A node that authenticates and runs no
+ * group agent (a source, a control center, a peer without groups) names
+ * itself by a pseudonym per prober instead: nobody needs its id there
+ * (the address challenge checks the echo), and a PROBE should reveal no
+ * more than it must, though an id alone no longer lets anyone speak for
+ * the node. */
 static int answer_probe(strata_node *n, strata_addr from, const uint8_t *buf, size_t len)
 {
     strata_msg_probe m;
     int err = strata_wire_decode_probe(buf, len, &m);
     if (err < 0)
         return err;
+    strata_node_id responder = n->id;
+    if ((n->authn || n->center_auth) && !n->gnode)
+        responder.v = strata_mix64(n->probe_key ^ ((uint64_t)from.ipv4 << 16 | from.port)) | 1u;
     strata_msg_probe_reply r = {
-        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = n->id};
+        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = responder};
     uint8_t out[64];
     strata_outbox_push_bytes(&n->outbox, from, out,
                              strata_wire_encode_probe_reply(out, sizeof out, &r));

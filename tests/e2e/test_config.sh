@@ -37,7 +37,7 @@ expect_rc 2 'strata peer: --upload needs a number' peer --control 127.0.0.1:1 --
 expect_rc 1 'cannot read the config file' control --config "$WORK/nonexistent.conf"
 expect_rc 2 'needs a value' source --config
 for sub in control peer source; do
-    "$STRATA" $sub --help | grep -q -- "--config FILE" || fail "strata $sub --help lacks --config"
+    "$STRATA" $sub --help | grep -- "--config FILE" >/dev/null || fail "strata $sub --help lacks --config"
 done
 EXAMPLE=$(dirname "$0")/../../docs/strata.conf
 for sub in control peer source; do
