@@ -332,8 +332,8 @@ int strata_auth_node_open(strata_auth_node *a, const uint8_t *buf, size_t len)
 {
     strata_auth_trailer t;
     int rc = strata_auth_decode(buf, len, &t);
-    if (rc < 0)
-        return rc == STRATA_ERR_TYPE ? STRATA_ERR_UNEXPECTED : node_drop(a);
+    if (rc < 0) /* too short for a trailer: a malformed datagram, counted as such */
+        return rc == STRATA_ERR_TYPE ? STRATA_ERR_UNEXPECTED : rc;
     int type = buf[3];
     if (type == STRATA_MSG_JOIN_REPLY) {
         if (!t.tag) {
