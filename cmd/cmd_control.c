@@ -504,7 +504,8 @@ int cmd_control(int argc, char **argv)
     if (strata_node_control_key(d.core, pk)) {
         cmd_hex(pk, sizeof pk, pk_hex, sizeof pk_hex);
         strata_logf(&d.log, STRATA_LOG_INFO, "control key %s (%s; nodes pin it with --control-key)",
-                    pk_hex, key_path ? key_path : "this process only: start with --key FILE to keep it");
+                    pk_hex,
+                    key_path ? key_path : "this process only: start with --key FILE to keep it");
     }
     char a[32], h[32];
     if (have_http)

@@ -196,8 +196,9 @@ void strata_auth_keypair(uint8_t pk[STRATA_AUTH_KEY_BYTES], uint8_t sk[STRATA_AU
 
 /* One direction's MAC key: the exchange's key for it, keyed by the session
  * id, so that the same two key pairs make new keys in a new session. */
-static void direction_key(uint8_t out[STRATA_AUTH_KEY_BYTES], const uint8_t kx[STRATA_AUTH_KEY_BYTES],
-                          const char *label, size_t label_len, uint64_t session)
+static void direction_key(uint8_t out[STRATA_AUTH_KEY_BYTES],
+                          const uint8_t kx[STRATA_AUTH_KEY_BYTES], const char *label,
+                          size_t label_len, uint64_t session)
 {
     uint8_t msg[32];
     memcpy(msg, label, label_len);
@@ -349,8 +350,8 @@ int strata_auth_node_open(strata_auth_node *a, const uint8_t *buf, size_t len)
         return open_reply(a, buf, len, &t);
     }
     /* INSTRUCTION, RECRUIT: of our session, fresh, and tagged by it. */
-    if (!a->have_session || t.session != a->keys.session || !strata_auth_window_fresh(&a->rx, t.seq) ||
-        !strata_auth_tag_ok(buf, len, a->keys.down))
+    if (!a->have_session || t.session != a->keys.session ||
+        !strata_auth_window_fresh(&a->rx, t.seq) || !strata_auth_tag_ok(buf, len, a->keys.down))
         return node_drop(a);
     strata_auth_window_take(&a->rx, t.seq);
     return (int)t.body_len;
@@ -373,9 +374,8 @@ void strata_auth_center_init(strata_auth_center *ac, const uint8_t *key_seed,
     sodium_memzero(s, sizeof s);
 }
 
-int strata_auth_center_join(strata_auth_center *ac, strata_auth_peer *known,
-                            strata_addr known_addr, const uint8_t *buf, size_t len,
-                            strata_addr from, int *proven)
+int strata_auth_center_join(strata_auth_center *ac, strata_auth_peer *known, strata_addr known_addr,
+                            const uint8_t *buf, size_t len, strata_addr from, int *proven)
 {
     strata_auth_trailer t;
     *proven = 0;
@@ -387,7 +387,8 @@ int strata_auth_center_join(strata_auth_center *ac, strata_auth_peer *known,
         /* A node id is bound to the key it was registered with. */
         if (memcmp(t.key, known->pk, STRATA_AUTH_KEY_BYTES) != 0)
             return STRATA_ERR_AUTH;
-        if (strata_auth_window_fresh(&known->rx, t.seq) && strata_auth_tag_ok(buf, len, known->keys.up))
+        if (strata_auth_window_fresh(&known->rx, t.seq) &&
+            strata_auth_tag_ok(buf, len, known->keys.up))
             *proven = 1;
         else if (known->proven || !strata_addr_eq(from, known_addr))
             /* A retry of a first JOIN, sent before the node knew our key,
@@ -414,8 +415,7 @@ int strata_auth_center_join(strata_auth_center *ac, strata_auth_peer *known,
     return 0;
 }
 
-int strata_auth_center_seal_reply(strata_auth_center *ac, uint8_t *buf, size_t cap,
-                                  size_t body_len)
+int strata_auth_center_seal_reply(strata_auth_center *ac, uint8_t *buf, size_t cap, size_t body_len)
 {
     if (body_len > 20 && buf[20] == STRATA_JOIN_UNKNOWN)
         return (int)body_len;
@@ -433,7 +433,8 @@ int strata_auth_center_open(strata_auth_peer *p, const uint8_t *buf, size_t len)
     strata_auth_trailer t;
     if (strata_auth_decode(buf, len, &t) < 0 || !t.tag || t.key)
         return STRATA_ERR_AUTH;
-    if (!p->set || !strata_auth_window_fresh(&p->rx, t.seq) || !strata_auth_tag_ok(buf, len, p->keys.up))
+    if (!p->set || !strata_auth_window_fresh(&p->rx, t.seq) ||
+        !strata_auth_tag_ok(buf, len, p->keys.up))
         return STRATA_ERR_AUTH;
     strata_auth_window_take(&p->rx, t.seq);
     p->proven = 1;
@@ -444,7 +445,8 @@ int strata_auth_center_seal(strata_auth_peer *p, uint8_t *buf, size_t cap, size_
 {
     if (!p->set)
         return STRATA_ERR_INVAL;
-    strata_auth_trailer t = {.body_len = body_len, .session = p->keys.session, .seq = p->tx_seq + 1};
+    strata_auth_trailer t = {
+        .body_len = body_len, .session = p->keys.session, .seq = p->tx_seq + 1};
     int n = strata_auth_encode(buf, cap, &t, p->keys.down);
     if (n >= 0)
         p->tx_seq++;

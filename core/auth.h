@@ -43,11 +43,11 @@
 #include <stdint.h>
 
 enum strata_auth_sizes {
-    STRATA_AUTH_KEY_BYTES = 32,  /* X25519 public and secret keys, MAC keys, seeds */
-    STRATA_AUTH_TAG_BYTES = 16,  /* keyed BLAKE2b, truncated */
-    STRATA_AUTH_UP_BYTES = 20,   /* HEARTBEAT, LEAVE: seq u32, tag */
-    STRATA_AUTH_JOIN_BYTES = 52, /* JOIN: node key, seq u32, tag */
-    STRATA_AUTH_DOWN_BYTES = 28, /* INSTRUCTION, RECRUIT: session u64, seq u32, tag */
+    STRATA_AUTH_KEY_BYTES = 32,   /* X25519 public and secret keys, MAC keys, seeds */
+    STRATA_AUTH_TAG_BYTES = 16,   /* keyed BLAKE2b, truncated */
+    STRATA_AUTH_UP_BYTES = 20,    /* HEARTBEAT, LEAVE: seq u32, tag */
+    STRATA_AUTH_JOIN_BYTES = 52,  /* JOIN: node key, seq u32, tag */
+    STRATA_AUTH_DOWN_BYTES = 28,  /* INSTRUCTION, RECRUIT: session u64, seq u32, tag */
     STRATA_AUTH_REPLY_BYTES = 60, /* JOIN_REPLY: center key, session u64, echo u32, tag */
     STRATA_AUTH_MAX_TRAILER_BYTES = 60,
     STRATA_AUTH_WINDOW = 64, /* sequence numbers accepted out of order */
@@ -126,10 +126,10 @@ int strata_auth_center_keys(strata_auth_keys *k, const uint8_t center_pk[STRATA_
 /* --- the node's side ------------------------------------------------------- */
 
 typedef struct strata_auth_node_stats {
-    uint64_t key_changes;  /* a first-use key replaced after an UNKNOWN */
-    uint64_t sessions;     /* sessions installed (joins at a control center incarnation) */
-    uint64_t dropped;      /* datagrams from the center's address refused */
-    uint64_t unknowns;     /* untagged UNKNOWNs taken */
+    uint64_t key_changes; /* a first-use key replaced after an UNKNOWN */
+    uint64_t sessions;    /* sessions installed (joins at a control center incarnation) */
+    uint64_t dropped;     /* datagrams from the center's address refused */
+    uint64_t unknowns;    /* untagged UNKNOWNs taken */
 } strata_auth_node_stats;
 
 typedef struct strata_auth_node {
@@ -200,9 +200,8 @@ void strata_auth_center_init(strata_auth_center *ac, const uint8_t *key_seed,
  * (with ac->join set for the reply, and the record a new node gets: keys
  * of a new session) and *proven set when it proved the node's key (only a
  * proven JOIN may move a known node's address), else STRATA_ERR_AUTH. */
-int strata_auth_center_join(strata_auth_center *ac, strata_auth_peer *known,
-                            strata_addr known_addr, const uint8_t *buf, size_t len,
-                            strata_addr from, int *proven);
+int strata_auth_center_join(strata_auth_center *ac, strata_auth_peer *known, strata_addr known_addr,
+                            const uint8_t *buf, size_t len, strata_addr from, int *proven);
 /* Seals a JOIN_REPLY with the keys of the JOIN under way (an UNKNOWN,
  * which answers a HEARTBEAT, is never sealed). Returns the length. */
 int strata_auth_center_seal_reply(strata_auth_center *ac, uint8_t *buf, size_t cap,

@@ -670,8 +670,8 @@ static int auth_body(const strata_control *c, const uint8_t *buf, size_t buflen,
 /* A JOIN's proof (auth.h): a node id is bound to the key it was first
  * registered with; a JOIN for a known node that does not prove that key is
  * refused (and, from another address, would move nothing anyway). */
-static int auth_join(strata_control *c, const strata_msg_join *j, const uint8_t *buf,
-                     size_t buflen, strata_addr from)
+static int auth_join(strata_control *c, const strata_msg_join *j, const uint8_t *buf, size_t buflen,
+                     strata_addr from)
 {
     ctl_host *h = ctl_ptab_get(&c->hosts, j->node.v);
     int proven;

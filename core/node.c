@@ -77,7 +77,7 @@ struct strata_node {
     uint64_t now_ns; /* of the entry call under way: for the roles' callbacks */
     strata_node_stats st;
 
-    int verify; /* strata_node_config.verify_addresses */
+    int verify;              /* strata_node_config.verify_addresses */
     strata_auth_node *authn; /* authenticate, a peer or source: its keys (auth.h) */
     int center_auth;         /* authenticate, the control process */
     uint64_t probe_key;      /* authenticate: keys the PROBE pseudonyms (answer_probe) */

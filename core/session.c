@@ -120,7 +120,8 @@ size_t strata_session_hb_max_children(const strata_session *s, uint8_t n_parents
         return room;
     /* protocol.md 3.2: 79 + 28 NP + 25 NC bytes, and the trailer. */
     size_t fixed = 79u + 28u * n_parents;
-    size_t fit = fixed < STRATA_AUTH_HB_MAX_BODY_BYTES ? (STRATA_AUTH_HB_MAX_BODY_BYTES - fixed) / 25u : 0;
+    size_t fit =
+        fixed < STRATA_AUTH_HB_MAX_BODY_BYTES ? (STRATA_AUTH_HB_MAX_BODY_BYTES - fixed) / 25u : 0;
     return fit < room ? fit : room;
 }
 

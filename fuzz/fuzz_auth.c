@@ -76,7 +76,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (strata_auth_center_join(&center, &known, at, data, size, from, &proven) == 0)
             abort(); /* a proven node's JOIN from elsewhere without its tag */
     }
-    if (strata_auth_center_open(&known, data, size) == 0 && !strata_auth_tag_ok(data, size, known.keys.up))
+    if (strata_auth_center_open(&known, data, size) == 0 &&
+        !strata_auth_tag_ok(data, size, known.keys.up))
         abort();
     return 0;
 }

@@ -223,7 +223,7 @@ static int decode_any(const uint8_t *b, size_t n, uint32_t *bootstrap_request)
     default:
         break;
     }
-return rc;
+    return rc;
 }
 
 /* Every datagram the node queues must decode as its own type (sealed

@@ -7,8 +7,10 @@
 # peer and a source; from the control center's address (spoofed) it sends
 # the peers INSTRUCTIONs with a higher epoch naming itself as their child,
 # and UNKNOWNs. Every honest output must be byte-identical to its input,
-# every forgery counted ("auth" in the status JSON's drops), nothing moved
-# (the members' addresses stay theirs), and no DATA reach the forger.
+# every forgery counted ("auth" in the status JSON's drops), and no DATA
+# reach the forger (nothing was redirected to it). a1 pins the control
+# center's key (--control-key, from the status of a control center started
+# with --key); the others trust it on first use. About 7 s.
 . "$(dirname "$0")/lib.sh"
 
 RATE_KBPS=2000

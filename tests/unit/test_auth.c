@@ -31,9 +31,9 @@ static void test_window(void)
     strata_auth_window_take(&w, 4);
     CHECK(!strata_auth_window_fresh(&w, 4));
     strata_auth_window_take(&w, 5 + STRATA_AUTH_WINDOW);
-    CHECK(!strata_auth_window_fresh(&w, 5));  /* too old now */
+    CHECK(!strata_auth_window_fresh(&w, 5)); /* too old now */
     CHECK(strata_auth_window_fresh(&w, 6 + STRATA_AUTH_WINDOW));
-    CHECK(strata_auth_window_fresh(&w, 6));   /* the oldest place left, never taken */
+    CHECK(strata_auth_window_fresh(&w, 6)); /* the oldest place left, never taken */
     strata_auth_window_take(&w, 1000000);
     CHECK(!strata_auth_window_fresh(&w, 1000000 - STRATA_AUTH_WINDOW));
     CHECK(strata_auth_window_fresh(&w, 1000000 - STRATA_AUTH_WINDOW + 1));
@@ -67,13 +67,13 @@ static void test_codec(void)
     uint8_t key[32], pk[32];
     seed_of(key, 3);
     seed_of(pk, 4);
-    const uint8_t types[] = {STRATA_MSG_HEARTBEAT, STRATA_MSG_LEAVE, STRATA_MSG_JOIN,
+    const uint8_t types[] = {STRATA_MSG_HEARTBEAT,   STRATA_MSG_LEAVE,   STRATA_MSG_JOIN,
                              STRATA_MSG_INSTRUCTION, STRATA_MSG_RECRUIT, STRATA_MSG_JOIN_REPLY};
     for (size_t i = 0; i < sizeof types; i++) {
         uint8_t buf[200] = {0x53, 0x54, 0x01, types[i]};
         size_t body = 42; /* any body; a JOIN_REPLY's is 42 */
-        strata_auth_trailer t = {.body_len = body, .key = pk, .session = 0x1122334455667788ull,
-                                 .seq = 77, .echo = 9};
+        strata_auth_trailer t = {
+            .body_len = body, .key = pk, .session = 0x1122334455667788ull, .seq = 77, .echo = 9};
         int n = strata_auth_encode(buf, sizeof buf, &t, key);
         CHECK(n > (int)body);
         CHECK_EQ_INT(strata_auth_encode(buf, body + 3, &t, key), STRATA_ERR_NOSPACE);
@@ -461,8 +461,11 @@ static void test_forgeries_and_restart(void)
     CHECK_EQ_U64(control_auth_drops(&w), 2);
     CHECK(member(&w, 0xa1, "live"));
     uint8_t name[] = "live";
-    strata_msg_join j = {.node = {0xa1}, .role = STRATA_ROLE_PEER, .upload_kbps = 10000,
-                         .name_len = 4, .name = name};
+    strata_msg_join j = {.node = {0xa1},
+                         .role = STRATA_ROLE_PEER,
+                         .upload_kbps = 10000,
+                         .name_len = 4,
+                         .name = name};
     n = strata_wire_encode_join(b, sizeof b, &j);
     forge(&w, EVIL, CONTROL, b, strata_auth_node_seal(&evil, b, sizeof b, (size_t)n));
     CHECK_EQ_U64(control_auth_drops(&w), 3);
