@@ -432,7 +432,12 @@ static void test_forgeries_and_restart(void)
     watch(&w, 3, "live");
     watch(&w, 3, "film"); /* B is in two channels */
     watch(&w, 4, "live");
-    run(&w, 1500);
+    /* A newcomer's first INSTRUCTIONs go out with its JOIN_REPLY, sealed
+     * under the session the reply names (not at the next heartbeat's
+     * resend): within a few ticks the peer knows the source. */
+    run(&w, 30);
+    CHECK(strata_peer_knows(strata_node_peer(w.n[2], 0), SRC));
+    run(&w, 1470);
     CHECK(member(&w, 0x50, "live") && member(&w, 0xa1, "live") && member(&w, 0xb2, "live") &&
           member(&w, 0xb2, "film") && member(&w, 0xcc, "live"));
     CHECK(w.played[2] > 0 && w.played[3] > 0 && w.played[4] > 0);
