@@ -289,6 +289,11 @@ static int node_drop(strata_auth_node *a)
     return STRATA_ERR_AUTH;
 }
 
+void strata_auth_node_count(strata_auth_node *a)
+{
+    a->st.dropped++;
+}
+
 /* A tagged JOIN_REPLY: the control center's key against the pin, the echo
  * against the JOINs sent, the tag under the session it names; an OK reply
  * of another session than ours installs it. */
@@ -300,8 +305,15 @@ static int open_reply(strata_auth_node *a, const uint8_t *buf, size_t len,
         return node_drop(a);
     if (t->echo == 0 || t->echo > a->tx_seq)
         return node_drop(a); /* answers no JOIN of ours */
-    if (a->have_session && same_key && t->session == a->keys.session)
-        return strata_auth_tag_ok(buf, len, a->keys.down) ? (int)t->body_len : node_drop(a);
+    if (a->have_session && same_key && t->session == a->keys.session) {
+        if (!strata_auth_tag_ok(buf, len, a->keys.down))
+            return node_drop(a);
+        /* The control center still knows us: no restart, whatever an
+         * UNKNOWN said. */
+        a->after_unknown = 0;
+        a->st.replies++;
+        return (int)t->body_len;
+    }
     /* Another session: it must answer a JOIN sent since ours began (an
      * older reply is a replay), and prove the key it names. */
     if (a->have_session && t->echo <= a->install_seq)
@@ -326,12 +338,14 @@ static int open_reply(strata_auth_node *a, const uint8_t *buf, size_t len,
         a->st.sessions++;
     }
     sodium_memzero(&k, sizeof k);
+    a->st.replies++;
     return (int)t->body_len;
 }
 
 int strata_auth_node_open(strata_auth_node *a, const uint8_t *buf, size_t len)
 {
     strata_auth_trailer t;
+    a->other_session = 0;
     int rc = strata_auth_decode(buf, len, &t);
     if (rc < 0) /* too short for a trailer: a malformed datagram, counted as such */
         return rc == STRATA_ERR_TYPE ? STRATA_ERR_UNEXPECTED : rc;
@@ -349,9 +363,19 @@ int strata_auth_node_open(strata_auth_node *a, const uint8_t *buf, size_t len)
         }
         return open_reply(a, buf, len, &t);
     }
-    /* INSTRUCTION, RECRUIT: of our session, fresh, and tagged by it. */
-    if (!a->have_session || t.session != a->keys.session ||
-        !strata_auth_window_fresh(&a->rx, t.seq) || !strata_auth_tag_ok(buf, len, a->keys.down))
+    /* INSTRUCTION, RECRUIT: of our session, fresh, and tagged by it. One
+     * of another session may have overtaken the JOIN_REPLY that starts
+     * it (a control center sends a newcomer's instructions beside its
+     * reply): the caller may hold it until a reply installs a session. */
+    if (!a->have_session || t.session != a->keys.session) {
+        /* Held only while a new session is awaited: before the first, or
+         * after an UNKNOWN (a restart); else it is refused at once. */
+        if (a->have_session && !a->after_unknown)
+            return node_drop(a);
+        a->other_session = 1;
+        return STRATA_ERR_AUTH; /* counted by the caller, once it gives up on it */
+    }
+    if (!strata_auth_window_fresh(&a->rx, t.seq) || !strata_auth_tag_ok(buf, len, a->keys.down))
         return node_drop(a);
     strata_auth_window_take(&a->rx, t.seq);
     return (int)t.body_len;

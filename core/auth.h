@@ -130,6 +130,7 @@ typedef struct strata_auth_node_stats {
     uint64_t sessions;    /* sessions installed (joins at a control center incarnation) */
     uint64_t dropped;     /* datagrams from the center's address refused */
     uint64_t unknowns;    /* untagged UNKNOWNs taken */
+    uint64_t replies;     /* tagged JOIN_REPLYs taken */
 } strata_auth_node_stats;
 
 typedef struct strata_auth_node {
@@ -143,6 +144,11 @@ typedef struct strata_auth_node {
     uint32_t tx_seq;
     uint32_t install_seq; /* tx_seq when the session was installed */
     strata_auth_window rx;
+    /* Set by strata_auth_node_open when it refused an INSTRUCTION or
+     * RECRUIT of another session than ours while a new one is awaited
+     * (before the first, or after an UNKNOWN): not counted in st.dropped,
+     * since it may have overtaken the reply that installs it. */
+    uint8_t other_session;
     strata_auth_node_stats st;
 } strata_auth_node;
 
@@ -160,8 +166,13 @@ int strata_auth_node_seal(strata_auth_node *a, uint8_t *buf, size_t cap, size_t 
  * echo, the tag; an INSTRUCTION's session, sequence and tag) and returns
  * the body length to decode, or STRATA_ERR_AUTH (counted in st.dropped)
  * or a decoding error. An OK JOIN_REPLY of another session installs it;
- * an untagged UNKNOWN is passed on and lets a first-use key change. */
+ * an untagged UNKNOWN is passed on and lets a first-use key change. An
+ * INSTRUCTION or RECRUIT of another session sets a->other_session and is
+ * not counted: the caller holds it or counts it (strata_auth_node_count). */
 int strata_auth_node_open(strata_auth_node *a, const uint8_t *buf, size_t len);
+
+/* Counts one refused datagram the caller held and gave up on. */
+void strata_auth_node_count(strata_auth_node *a);
 
 /* Largest heartbeat body the trailer leaves room for. */
 enum { STRATA_AUTH_HB_MAX_BODY_BYTES = 1472 - STRATA_AUTH_UP_BYTES };

@@ -35,6 +35,9 @@ enum node_limits {
     REACH_NODE_ADDRESSES = 1024,
     REACH_CONTROL_ADDRESSES = 1 << 16,
     HELD_REQUESTS = 64, /* JOINs, and requests answered in part, waiting for their address */
+    /* INSTRUCTIONs and RECRUITs of a session not installed yet (auth.h):
+     * a newcomer's k + n instructions can overtake its JOIN_REPLY. */
+    EARLY_DATAGRAMS = STRATA_WIRE_MAX_TREES,
     REGION_LABEL_BYTES = STRATA_WIRE_MAX_REGION_BYTES + 1,
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
@@ -81,6 +84,11 @@ struct strata_node {
     strata_auth_node *authn; /* authenticate, a peer or source: its keys (auth.h) */
     int center_auth;         /* authenticate, the control process */
     uint64_t probe_key;      /* authenticate: keys the PROBE pseudonyms (answer_probe) */
+    struct early_datagram {
+        uint16_t len; /* 0: free */
+        uint8_t bytes[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    } * early; /* EARLY_DATAGRAMS, a ring from early_next; with authn */
+    size_t early_next;
     uint8_t center_pk[STRATA_AUTH_KEY_BYTES];
     strata_reach reach;
     struct held_request {
@@ -309,7 +317,8 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
     if (cfg->authenticate)
         memcpy(&n->probe_key, auth_seed + 24, sizeof n->probe_key);
     if (cfg->authenticate && !cfg->control_center) {
-        if (!(n->authn = strata_mem_calloc(a, 1, sizeof *n->authn)))
+        if (!(n->authn = strata_mem_calloc(a, 1, sizeof *n->authn)) ||
+            !(n->early = strata_mem_calloc(a, EARLY_DATAGRAMS, sizeof *n->early)))
             goto fail_roles;
         strata_auth_node_init(n->authn, auth_seed, cfg->control_pk);
     }
@@ -363,6 +372,7 @@ void strata_node_del(strata_node *n)
     strata_reach_free(&n->reach);
     strata_mem_free(n->alloc, n->held);
     strata_mem_free(n->alloc, n->authn);
+    strata_mem_free(n->alloc, n->early);
     strata_outbox_free(&n->outbox);
     strata_mem_free(n->alloc, n);
 }
@@ -608,12 +618,23 @@ static int to_channel(strata_node *n, strata_addr from, const uint8_t *buf, size
 }
 
 /* A JOIN_REPLY, INSTRUCTION or RECRUIT sealed by the control center
- * (auth.h): the length of the message inside, or the reason to drop it. */
+ * (auth.h): the length of the message inside, or the reason to drop it;
+ * 0 when it is held (one of a session a JOIN_REPLY it overtook will
+ * install: see replay_early). */
 static int from_control(strata_node *n, strata_addr from, const uint8_t *buf, size_t len)
 {
     if (!strata_addr_eq(from, n->control))
         return STRATA_ERR_UNEXPECTED;
-    return strata_auth_node_open(n->authn, buf, len);
+    int body = strata_auth_node_open(n->authn, buf, len);
+    if (body >= 0 || !n->authn->other_session)
+        return body;
+    struct early_datagram *e = &n->early[n->early_next];
+    if (e->len)
+        strata_auth_node_count(n->authn); /* the oldest held one is given up */
+    n->early_next = (n->early_next + 1) % EARLY_DATAGRAMS;
+    memcpy(e->bytes, buf, len);
+    e->len = (uint16_t)len;
+    return 0;
 }
 
 /* Returns the role's verdict, or a node-level error (*mine set) that the
@@ -630,8 +651,8 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
         *mine = 1;
         if (n->authn) {
             int body = from_control(n, rx->from, buf, len);
-            if (body < 0)
-                return body;
+            if (body <= 0)
+                return body; /* refused, or held */
             len = (size_t)body;
         }
         return recruited(n, rx->from, buf, len, now);
@@ -648,9 +669,9 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
             /* And only what its tag proves (auth.h): from its address, a
              * forger (spoofing it, or on the path) is refused here. */
             int body = from_control(n, rx->from, buf, len);
-            if (body < 0) {
+            if (body <= 0) {
                 *mine = 1;
-                return body;
+                return body; /* refused, or held */
             }
             len = (size_t)body;
         }
@@ -788,6 +809,27 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
     return route(n, rx, type, buf, len, now, mine);
 }
 
+/* A JOIN_REPLY came: the INSTRUCTIONs and RECRUITs held while a session
+ * was awaited are taken now, in the order they came, if they are of the
+ * session we have; the rest are counted as refused. */
+static void replay_early(strata_node *n, uint64_t now)
+{
+    strata_rx rx = {n->control, -1};
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    for (size_t i = 0; i < EARLY_DATAGRAMS; i++) {
+        struct early_datagram *e = &n->early[(n->early_next + i) % EARLY_DATAGRAMS];
+        if (!e->len)
+            continue;
+        size_t len = e->len;
+        memcpy(buf, e->bytes, len);
+        e->len = 0;
+        int mine, type = strata_wire_peek_type(buf, len);
+        int err = route(n, &rx, type, buf, len, now, &mine);
+        if (err < 0 && mine && strata_err_is_input(err))
+            drop(n, err, type, rx.from, now);
+    }
+}
+
 int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8_t *buf,
                                 size_t buflen, uint64_t now)
 {
@@ -800,8 +842,11 @@ int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8
         err = STRATA_ERR_LONG;
     else {
         n->now_ns = now;
+        uint64_t replies = n->authn ? n->authn->st.replies : 0;
         err = n->verify ? guarded_route(n, rx, type, buf, buflen, now, &mine)
                         : route(n, rx, type, buf, buflen, now, &mine);
+        if (n->authn && n->authn->st.replies != replies)
+            replay_early(n, now);
     }
     if (err < 0 && mine && strata_err_is_input(err))
         drop(n, err, type, rx->from, now);

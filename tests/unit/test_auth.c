@@ -242,6 +242,7 @@ static const strata_addr SRC = {0x0a000002u, 7001};
 static const strata_addr PEER_A = {0x0a000003u, 7002};
 static const strata_addr PEER_B = {0x0a000004u, 7003};
 static const strata_addr PEER_P = {0x0a000005u, 7004};
+static const strata_addr PEER_D = {0x0a000006u, 7005};
 static const strata_addr EVIL = {0x0a000009u, 6666};
 
 typedef struct world {
@@ -404,6 +405,42 @@ static void forge(world *w, strata_addr from, strata_addr to, const uint8_t *buf
     pump(w);
 }
 
+/* Node i's JOIN reaches the control center, whose INSTRUCTIONs for it
+ * then arrive before its JOIN_REPLY (UDP may reorder them; a control
+ * center may also send them first). */
+static void join_reordered(world *w, size_t i)
+{
+    strata_node_handle_timeout(w->n[i], w->now);
+    strata_datagram dg;
+    while (strata_outbox_pop(strata_node_outbox(w->n[i]), &dg)) {
+        strata_rx rx = {w->at[i], -1};
+        if (strata_addr_eq(dg.to, CONTROL))
+            strata_node_handle_datagram(w->n[0], &rx, dg.buf->data, dg.buf->len, w->now);
+        strata_buf_unref(dg.buf);
+    }
+    strata_datagram later[64];
+    size_t n = 0;
+    while (strata_outbox_pop(strata_node_outbox(w->n[0]), &dg)) {
+        strata_rx rx = {CONTROL, -1};
+        int type = strata_wire_peek_type(dg.buf->data, dg.buf->len);
+        if (strata_addr_eq(dg.to, w->at[i]) && type == STRATA_MSG_JOIN_REPLY && n < 64) {
+            later[n++] = dg;
+            continue;
+        }
+        strata_node *to = node_at(w, dg.to);
+        if (to)
+            strata_node_handle_datagram(to, &rx, dg.buf->data, dg.buf->len, w->now);
+        strata_buf_unref(dg.buf);
+    }
+    CHECK(n > 0);
+    for (size_t j = 0; j < n; j++) {
+        strata_rx rx = {CONTROL, -1};
+        strata_node_handle_datagram(w->n[i], &rx, later[j].buf->data, later[j].buf->len, w->now);
+        strata_buf_unref(later[j].buf);
+    }
+    pump(w);
+}
+
 static void test_forgeries_and_restart(void)
 {
     static world w;
@@ -443,6 +480,17 @@ static void test_forgeries_and_restart(void)
     CHECK(w.played[2] > 0 && w.played[3] > 0 && w.played[4] > 0);
     CHECK(w.hb_len > 0);
     CHECK_EQ_U64(control_auth_drops(&w), 0);
+
+    /* A newcomer whose INSTRUCTIONs overtake its JOIN_REPLY holds them
+     * and takes them once the reply installs its session. */
+    w.n[5] = make_node(0xdd, PEER_D, NULL);
+    w.at[5] = PEER_D;
+    w.count = 6;
+    watch(&w, 5, "live");
+    join_reordered(&w, 5);
+    CHECK(member(&w, 0xdd, "live"));
+    CHECK(strata_peer_knows(strata_node_peer(w.n[5], 0), SRC));
+    CHECK_EQ_U64(node_auth_drops(&w, 5), 0);
 
     /* Forgeries against the control center, from the forger's address,
      * naming peer A (the id PROBE or a GROUP_INFO gives away). */
