@@ -77,6 +77,7 @@ static void usage(void)
         "                         the operator's public key (strata token keygen): every\n"
         "                         channel then needs a token it signed in each JOIN, and\n"
         "                         nodes are not recruited (default: open channels)\n"
+        "  --key FILE             keep the node-authentication key in FILE (made if absent)\n"
         "  --join-rate N          JOINs a second taken from one /24, 0 = no limit\n"
         "                         (default 20)\n"
         "  --join-burst N         JOINs one /24 may send at once (default 5 x "
@@ -152,6 +153,12 @@ static size_t status_json(void *user, char *buf, size_t buflen)
     host_json_drops(buf, buflen, &off, sets, 3);
     host_status_appendf(buf, buflen, &off, ",\"amplification\":");
     host_json_amplification(buf, buflen, &off, &ns);
+    uint8_t pk[32];
+    char pk_hex[65];
+    if (strata_node_control_key(d->core, pk)) { /* node authentication: what nodes pin */
+        cmd_hex(pk, sizeof pk, pk_hex, sizeof pk_hex);
+        host_status_appendf(buf, buflen, &off, ",\"control_key\":\"%s\"", pk_hex);
+    }
     host_status_appendf(buf, buflen, &off, "}\n");
     return off < buflen ? off : 0;
 }
@@ -286,6 +293,7 @@ int cmd_control(int argc, char **argv)
         {"operator-key", required_argument, NULL, 'O'},
         {"join-rate", required_argument, NULL, 'J'},
         {"join-burst", required_argument, NULL, 'U'},
+        {"key", required_argument, NULL, 'K'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
         {"http", required_argument, NULL, 'H'},
@@ -302,6 +310,7 @@ int cmd_control(int argc, char **argv)
     cfg.region_mode = STRATA_REGION_LOCALITY;
     cfg.join_rate_per_s = CONTROL_DEFAULT_JOIN_RATE;
     int have_join_burst = 0;
+    const char *key_path = NULL; /* --key: the long-term key of node authentication */
     strata_addr listen = {0x7f000001u, 7000};
     strata_addr http_addr = {0};
     int have_http = 0, level = STRATA_LOG_INFO;
@@ -395,6 +404,9 @@ int cmd_control(int argc, char **argv)
             cfg.require_tokens = 1;
             break;
         }
+        case 'K':
+            key_path = optarg;
+            break;
         case 'J':
             cfg.join_rate_per_s = cmd_parse_u32(SUB, "--join-rate", optarg, 0, 1000000);
             break;
@@ -438,10 +450,25 @@ int cmd_control(int argc, char **argv)
     d.loop = uv_default_loop();
     strata_cgroups_config gcfg = {.bootstrap_leaders = bootstrap_leaders,
                                   .seed = have_groups_seed ? groups_seed : host_random_u64()};
+    /* Node authentication (docs/security.md, "No node speaks for another"):
+     * always on in the daemon; --key keeps the key pair across restarts. */
+    uint8_t auth_seed[32], key_seed[32], key_pk[32];
+    cmd_random_bytes(auth_seed, sizeof auth_seed);
+    if (key_path) {
+        char err[512];
+        int created = 0;
+        if (cmd_control_key(key_path, key_seed, key_pk, &created, err, sizeof err) != 0)
+            cmd_value_error(SUB, "--key", key_path, "%s", err);
+        if (created)
+            fprintf(stderr, "strata control: made a new key in %s\n", key_path);
+    }
     strata_node_config ncfg = {.id = {host_random_u64() | 1u},
                                .seed = host_random_u64(),
                                .verify_addresses = 1,
                                .verify_key = host_random_u64(),
+                               .authenticate = 1,
+                               .auth_seed = auth_seed,
+                               .control_key_seed = key_path ? key_seed : NULL,
                                .log = &d.log,
                                .control_center = &cfg,
                                .cgroups = &gcfg};
@@ -480,6 +507,14 @@ int cmd_control(int argc, char **argv)
         uv_timer_start(&d.topology_timer, on_topology_timer, 1000, 1000);
     }
     host_signals_start(&d.signals, d.loop, on_signal, &d);
+    uint8_t pk[32];
+    char pk_hex[65];
+    if (strata_node_control_key(d.core, pk)) {
+        cmd_hex(pk, sizeof pk, pk_hex, sizeof pk_hex);
+        strata_logf(&d.log, STRATA_LOG_INFO, "control key %s (%s; nodes pin it with --control-key)",
+                    pk_hex,
+                    key_path ? key_path : "this process only: start with --key FILE to keep it");
+    }
     char a[32], h[32];
     if (have_http)
         printf("strata control listening on udp %s http http://%s/\n",

@@ -60,6 +60,7 @@ static void usage(void)
            "                          one is dropped; the i-th --channel-key is the i-th\n"
            "                          channel's, - for none (default: none, nothing is\n"
            "                          verified)\n"
+           "  --control-key HEX|FILE  pin the control center's key (default: the first met)\n"
            "  --token HEX|FILE|-      the channel's access token (strata token issue), 180\n"
            "                          hex digits or a file holding them, for a control\n"
            "                          center that requires one; the i-th --token is the\n"
@@ -401,6 +402,7 @@ int cmd_peer(int argc, char **argv)
         {"upload", required_argument, NULL, 'u'},
         {"channel-key", required_argument, NULL, 'k'},
         {"token", required_argument, NULL, 'A'},
+        {"control-key", required_argument, NULL, CMD_OPT_CONTROL_KEY},
         {"region", required_argument, NULL, 'r'},
         {"listen", required_argument, NULL, 'l'},
         {"playout-delay-ms", required_argument, NULL, 'd'},
@@ -427,6 +429,8 @@ int cmd_peer(int argc, char **argv)
     uint32_t group_wait_ms = STRATA_NODE_DEFAULT_GROUP_WAIT_MS;
     uint64_t group_seed = 0;
     int have_group_seed = 0, with_groups = 1;
+    uint8_t control_pk[32], auth_seed[32]; /* node authentication: the pin, our secret */
+    int have_control_pk = 0;
     strata_addr listen = {0, 0}, http_addr = {0};
     int have_control = 0, have_http = 0, level = STRATA_LOG_INFO;
     const char *outputs[STRATA_NODE_MAX_CHANNELS];
@@ -467,6 +471,13 @@ int cmd_peer(int argc, char **argv)
                                 2 * STRATA_MANIFEST_PUBLIC_KEY_BYTES, optarg);
             keys[nkeys++] = optarg;
             break;
+        case CMD_OPT_CONTROL_KEY: {
+            char err[512];
+            if (cmd_read_hex_arg(optarg, control_pk, sizeof control_pk, err, sizeof err) != 0)
+                cmd_value_error(SUB, "--control-key", optarg, "%s", err);
+            have_control_pk = 1;
+            break;
+        }
         case 'A':
             if (ntokens == STRATA_NODE_MAX_CHANNELS)
                 cmd_usage_error(SUB, "at most %d --token", STRATA_NODE_MAX_CHANNELS);
@@ -617,9 +628,13 @@ int cmd_peer(int argc, char **argv)
     }
     /* Others reach the node at the address it advertises: the bound one,
      * or for 0.0.0.0 the one the kernel sends from toward the control. */
+    cmd_random_bytes(auth_seed, sizeof auth_seed);
     strata_node_config ncfg = {.id = d.id,
                                .verify_addresses = 1,
                                .verify_key = host_random_u64(),
+                               .authenticate = 1,
+                               .auth_seed = auth_seed,
+                               .control_pk = have_control_pk ? control_pk : NULL,
                                .addr = d.node.bound,
                                .control = cfg.control,
                                .seed = have_group_seed ? group_seed : host_random_u64(),

@@ -50,6 +50,7 @@ static void usage(void)
         "                        for (default: an unsigned channel)\n"
         "  --sign-parity N       parity symbols signed per group of k, 0 to 8 (default 8:\n"
         "                        every one an erasure-coded cluster can make)\n"
+        "  --control-key HEX|FILE pin the control center's key (default: the first met)\n"
         "  --token HEX|FILE      the channel's access token (strata token issue) with the\n"
         "                        publish right, for a control center that requires one\n"
         "  --node-id HEX         this node's id, up to 16 hex digits (default: random; a\n"
@@ -181,6 +182,7 @@ int cmd_source(int argc, char **argv)
         {"channel-key-file", required_argument, NULL, 'K'},
         {"sign-parity", required_argument, NULL, 'P'},
         {"token", required_argument, NULL, 'A'},
+        {"control-key", required_argument, NULL, CMD_OPT_CONTROL_KEY},
         {"node-id", required_argument, NULL, 'N'},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
@@ -191,6 +193,8 @@ int cmd_source(int argc, char **argv)
     strata_source_config cfg = {0};
     const char *key_file = NULL;
     uint8_t token[STRATA_TOKEN_BYTES];
+    uint8_t control_pk[32], auth_seed[32]; /* node authentication: the pin, our secret */
+    int have_control_pk = 0;
     strata_node_id node_id = {0};
     cfg.sign_parity = STRATA_WIRE_MAX_PARITY;
     strata_addr listen = {0, 0};
@@ -240,6 +244,13 @@ int cmd_source(int argc, char **argv)
             cfg.sign_parity =
                 (uint8_t)cmd_parse_u32(SUB, "--sign-parity", optarg, 0, STRATA_WIRE_MAX_PARITY);
             break;
+        case CMD_OPT_CONTROL_KEY: {
+            char err[512];
+            if (cmd_read_hex_arg(optarg, control_pk, sizeof control_pk, err, sizeof err) != 0)
+                cmd_value_error(SUB, "--control-key", optarg, "%s", err);
+            have_control_pk = 1;
+            break;
+        }
         case 'A': {
             char err[512];
             if (cmd_read_hex_arg(optarg, token, sizeof token, err, sizeof err) != 0)
@@ -311,12 +322,16 @@ int cmd_source(int argc, char **argv)
         cfg.node.v--;
     cfg.seed = host_random_u64();
     d.loop = uv_default_loop();
+    cmd_random_bytes(auth_seed, sizeof auth_seed);
     strata_node_config ncfg = {.id = cfg.node,
                                .control = cfg.control,
                                .seed = host_random_u64(),
                                .log = &d.log,
                                .verify_addresses = 1,
-                               .verify_key = host_random_u64()};
+                               .verify_key = host_random_u64(),
+                               .authenticate = 1,
+                               .auth_seed = auth_seed,
+                               .control_pk = have_control_pk ? control_pk : NULL};
     d.core = strata_node_new(&ncfg, NULL, NULL, host_now_ns());
     d.channel = d.core ? strata_node_publish(d.core, &cfg, host_now_ns()) : -1;
     if (d.channel < 0) {

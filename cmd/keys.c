@@ -174,3 +174,49 @@ int cmd_keygen(int argc, char **argv)
 {
     return cmd_keygen_as(SUB, usage, argc, argv);
 }
+
+int cmd_control_key(const char *path, uint8_t seed[STRATA_CMD_AUTH_KEY_BYTES],
+                    uint8_t pk[STRATA_CMD_AUTH_KEY_BYTES], int *created, char *err, size_t errlen)
+{
+    uint8_t sk[crypto_kx_SECRETKEYBYTES];
+    char text[256];
+    *created = 0;
+    if (read_trimmed(path, text, sizeof text) == 0) {
+        if (cmd_parse_key_hex(text, seed, STRATA_CMD_AUTH_KEY_BYTES) != 0) {
+            snprintf(err, errlen, "%s does not hold a control key: %d hex digits expected", path,
+                     2 * STRATA_CMD_AUTH_KEY_BYTES);
+            sodium_memzero(text, sizeof text);
+            return -1;
+        }
+    } else if (errno == ENOENT) {
+        /* A first start: the key is made here and kept, so that nodes
+         * that pin it (--control-key) follow this control center across
+         * restarts. */
+        randombytes_buf(seed, STRATA_CMD_AUTH_KEY_BYTES);
+        sodium_bin2hex(text, sizeof text, seed, STRATA_CMD_AUTH_KEY_BYTES);
+        strcat(text, "\n");
+        if (write_new("control", path, text, 0600) != 0) {
+            snprintf(err, errlen, "cannot create %s", path);
+            sodium_memzero(text, sizeof text);
+            return -1;
+        }
+        *created = 1;
+    } else {
+        snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+        return -1;
+    }
+    sodium_memzero(text, sizeof text);
+    crypto_kx_seed_keypair(pk, sk, seed);
+    sodium_memzero(sk, sizeof sk);
+    return 0;
+}
+
+void cmd_random_bytes(uint8_t *out, size_t n)
+{
+    randombytes_buf(out, n);
+}
+
+void cmd_hex(const uint8_t *bytes, size_t n, char *out, size_t outlen)
+{
+    sodium_bin2hex(out, outlen, bytes, n);
+}

@@ -26,6 +26,17 @@ int cmd_make_key_pair(const char *sub, const char *out);
 int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t errlen);
 /* strata keygen; and its option parsing for a subcommand sub with its own
  * help (strata token keygen). */
+enum { STRATA_CMD_AUTH_KEY_BYTES = 32 };
+/* The control center's long-term key seed (strata control --key FILE):
+ * read from path, or made there (mode 0600; *created set) when path does
+ * not exist; pk gets its public half. Returns 0, or -1 with err set. */
+int cmd_control_key(const char *path, uint8_t seed[STRATA_CMD_AUTH_KEY_BYTES],
+                    uint8_t pk[STRATA_CMD_AUTH_KEY_BYTES], int *created, char *err, size_t errlen);
+/* n secret random bytes (libsodium's randombytes_buf: the kernel's). */
+void cmd_random_bytes(uint8_t *out, size_t n);
+/* n bytes as 2n lower-case hex digits (outlen >= 2n + 1). */
+void cmd_hex(const uint8_t *bytes, size_t n, char *out, size_t outlen);
+
 int cmd_keygen(int argc, char **argv);
 int cmd_keygen_as(const char *sub, void (*help)(void), int argc, char **argv);
 /* strata token (cmd/cmd_token.c). */

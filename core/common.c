@@ -39,6 +39,8 @@ const char *strata_strerror(int err)
         return "over a rate limit";
     case STRATA_ERR_DENIED:
         return "no valid access token";
+    case STRATA_ERR_AUTH:
+        return "not proven by the sender's session key";
     case STRATA_ERR_INVAL:
         return "invalid argument";
     case STRATA_ERR_NOSPACE:

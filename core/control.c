@@ -246,6 +246,7 @@ void strata_control_del(strata_control *c)
     for (size_t i = 0; i < c->hosts.count; i++)
         strata_mem_free(c->alloc, c->hosts.items[i]);
     ctl_ptab_free(&c->hosts, c->alloc);
+    strata_mem_free(c->alloc, c->auth);
     for (size_t i = 0; i < c->reports.count; i++)
         strata_mem_free(c->alloc, c->reports.items[i]);
     ctl_ptab_free(&c->reports, c->alloc);
@@ -435,4 +436,14 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     memcpy(st->refused, c->adm.refused, sizeof st->refused);
     st->token_checks = c->adm.token_checks;
     st->drops = c->drops;
+}
+int strata_control_authenticate(strata_control *c, const uint8_t *key_seed, const uint8_t *seed,
+                                uint8_t *pk_out)
+{
+    if (!c->auth && !(c->auth = strata_mem_calloc(c->alloc, 1, sizeof *c->auth)))
+        return STRATA_ERR_NOMEM;
+    strata_auth_center_init(c->auth, key_seed, seed);
+    if (pk_out)
+        memcpy(pk_out, c->auth->pk, STRATA_AUTH_KEY_BYTES);
+    return 0;
 }

@@ -59,6 +59,8 @@ static ctl_host *host_for(strata_control *c, strata_node_id id, strata_addr addr
     h->id = id;
     h->addr = addr;
     h->upload_kbps = upload_kbps;
+    if (c->auth && c->auth->join_valid)
+        h->auth = c->auth->join; /* the session its JOIN's reply names (auth.h) */
     ctl_ptab_put(&c->hosts, id.v, h);
     return h;
 }
@@ -361,8 +363,10 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
     r.heartbeat_ms = c->heartbeat_ms;
     r.start_seq = ch ? ch->start_seq : 0;
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(c->outbox, to, enc,
-                             strata_wire_encode_join_reply(enc, sizeof enc, &r));
+    int n = strata_wire_encode_join_reply(enc, sizeof enc, &r);
+    if (n > 0 && c->auth) /* the JOIN's session tags it; an UNKNOWN stays bare (auth.h) */
+        n = strata_auth_center_seal_reply(c->auth, enc, sizeof enc, (size_t)n);
+    strata_outbox_push_bytes(c->outbox, to, enc, n);
 }
 
 /* protocol.md 7.8: "group:" and 16 lower-case hex digits. */
@@ -655,6 +659,36 @@ fail_full:
     return 0;
 }
 
+/* The bytes of a sealed message before its trailer (auth.h); buflen
+ * when the control center does not authenticate. */
+static int auth_body(const strata_control *c, const uint8_t *buf, size_t buflen, size_t *body)
+{
+    *body = buflen;
+    if (!c->auth)
+        return 0;
+    strata_auth_trailer t;
+    int rc = strata_auth_decode(buf, buflen, &t);
+    if (rc < 0)
+        return rc;
+    *body = t.body_len;
+    return 0;
+}
+
+/* A JOIN's proof (auth.h): a node id is bound to the key it was first
+ * registered with; a JOIN for a known node that does not prove that key is
+ * refused (and, from another address, would move nothing anyway). */
+static int auth_join(strata_control *c, const strata_msg_join *j, const uint8_t *buf, size_t buflen,
+                     strata_addr from)
+{
+    ctl_host *h = ctl_ptab_get(&c->hosts, j->node.v);
+    int proven;
+    return strata_auth_center_join(c->auth, h ? &h->auth : NULL, h ? h->addr : from, buf, buflen,
+                                   from, &proven);
+}
+
+static int place_join(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
+                      const char *region, size_t region_len, strata_addr from, uint64_t now);
+
 int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                     uint64_t now)
 {
@@ -663,7 +697,10 @@ int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, siz
     if (!strata_admission_rate_ok(&c->adm, from, now))
         return ctl_drop(c, from, STRATA_ERR_LIMIT, "JOIN (its prefix's rate)", now);
     strata_msg_join j;
-    int rc = strata_wire_decode_join(buf, buflen, &j);
+    size_t body;
+    int rc = auth_body(c, buf, buflen, &body);
+    if (rc >= 0)
+        rc = strata_wire_decode_join(buf, body, &j);
     if (rc < 0)
         return ctl_drop(c, from, rc, "JOIN", now);
     if (j.node.v == 0 || j.node.v == STRATA_MTREE_SOURCE.v)
@@ -676,13 +713,28 @@ int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, siz
     if (rc < 0)
         return ctl_drop(c, from, rc, "JOIN (region label)", now);
     strata_channel_id ch_id = strata_channel_id_from_name((const char *)j.name, j.name_len);
+    if (c->auth && auth_join(c, &j, buf, buflen, from) < 0)
+        return ctl_drop(c, from, STRATA_ERR_AUTH, "JOIN (a known node id without its key)", now);
     int refusal = strata_admission_check(&c->adm, &j, ch_id, now);
     if (refusal >= 0) {
         /* Never placed: it gets no instruction, so no channel data. */
         send_join_reply(c, from, &j, ch_id, NULL, STRATA_JOIN_FORBIDDEN, (strata_dcm_id){0});
+        if (c->auth)
+            c->auth->join_valid = 0;
         return ctl_drop(c, from, STRATA_ERR_DENIED, strata_refusal_name(refusal), now);
     }
+    /* A node placed for the first time keeps the session its reply names
+     * (host_for), before any INSTRUCTION is sealed for it. */
+    rc = place_join(c, &j, ch_id, region, region_len, from, now);
+    if (c->auth)
+        c->auth->join_valid = 0;
+    return rc;
+}
 
+static int place_join(strata_control *c, const strata_msg_join *jp, strata_channel_id ch_id,
+                      const char *region, size_t region_len, strata_addr from, uint64_t now)
+{
+    strata_msg_join j = *jp;
     ctl_node *rec = ctl_member_get(c, j.node, ch_id);
     if (rec && rec->role != j.role) {
         /* Same node and channel, another role: the old membership is over. */
@@ -711,12 +763,28 @@ int ctl_handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf
                          uint64_t now)
 {
     strata_msg_heartbeat *hb = &c->hb;
-    int rc = strata_wire_decode_heartbeat(buf, buflen, hb);
+    size_t body;
+    int rc = auth_body(c, buf, buflen, &body);
+    if (rc >= 0)
+        rc = strata_wire_decode_heartbeat(buf, body, hb);
     if (rc < 0)
         return ctl_drop(c, from, rc, "HEARTBEAT", now);
+    if (c->auth) {
+        /* A known node's heartbeat proves its key before it moves, reports
+         * or counts anything (auth.h); an unknown one's is answered
+         * UNKNOWN, as a restarted control center must (it has no keys). */
+        ctl_host *h = ctl_ptab_get(&c->hosts, hb->node.v);
+        if (h && h->auth.set && strata_auth_center_open(&h->auth, buf, buflen) < 0)
+            return ctl_drop(c, from, STRATA_ERR_AUTH, "HEARTBEAT (not the node's key)", now);
+    }
     /* An epoch above any this control center gave: from before a restart
-     * (a node it declared dead can only report its own epochs). */
-    int from_before = now < c->adopt_epochs_until && hb->instr_epoch > c->epoch;
+     * (a node it declared dead can only report its own epochs). A node
+     * from before a restart cannot prove it to a control center without
+     * its keys, so with authentication an epoch of 2^31 or more is never
+     * adopted: a forger would make the counter wrap, and every node ignore
+     * the instructions after it (docs/security.md). */
+    int from_before = now < c->adopt_epochs_until && hb->instr_epoch > c->epoch &&
+                      (!c->auth || hb->instr_epoch < STRATA_AUTH_ADOPT_EPOCH_LIMIT);
     if (from_before)
         c->epoch = hb->instr_epoch; /* outrank what the nodes follow */
     ctl_node *rec = ctl_member_get(c, hb->node, hb->channel);
@@ -798,12 +866,17 @@ int ctl_handle_leave(strata_control *c, strata_addr from, const uint8_t *buf, si
                      uint64_t now)
 {
     strata_msg_leave m;
-    int rc = strata_wire_decode_leave(buf, buflen, &m);
+    size_t body;
+    int rc = auth_body(c, buf, buflen, &body);
+    if (rc >= 0)
+        rc = strata_wire_decode_leave(buf, body, &m);
     if (rc < 0)
         return ctl_drop(c, from, rc, "LEAVE", now);
     ctl_node *rec = ctl_member_get(c, m.node, m.channel);
     if (!rec)
         return ctl_drop(c, from, STRATA_ERR_UNEXPECTED, "LEAVE from unknown node", now);
+    if (c->auth && strata_auth_center_open(&rec->host->auth, buf, buflen) < 0)
+        return ctl_drop(c, from, STRATA_ERR_AUTH, "LEAVE (not the node's key)", now);
     c->leaves++;
     if (ctl_log_allowed(c, STRATA_LOG_DEBUG, now))
         strata_logf(c->log, STRATA_LOG_DEBUG, "control: node %016llx left",

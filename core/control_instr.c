@@ -15,6 +15,8 @@ static void send_encoded(strata_control *c, ctl_node *rec, int n, uint32_t epoch
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     for (int i = 0; i < n; i++) {
         int len = strata_wire_encode_instruction(enc, sizeof enc, &c->instr[i]);
+        if (len > 0 && c->auth) /* tagged with the node's session (auth.h) */
+            len = strata_auth_center_seal(&rec->host->auth, enc, sizeof enc, (size_t)len);
         if (strata_outbox_push_bytes(c->outbox, rec->host->addr, enc, len) == 0)
             c->instructions_sent++;
     }

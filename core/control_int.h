@@ -10,6 +10,7 @@
 #include "strata/control.h"
 
 #include "admission.h"
+#include "auth.h"
 #include "dcm.h"
 #include "directory.h"
 #include "idmap.h"
@@ -96,6 +97,7 @@ typedef struct ctl_host {
     uint64_t recruited_ns; /* when it was last asked to relay a channel (see ctl_recruit_scan) */
     uint8_t n_members;
     ctl_node *members[STRATA_CONTROL_MAX_CHANNELS_PER_NODE];
+    strata_auth_peer auth; /* its session key (auth.h), when the control center authenticates */
 } ctl_host;
 
 /* A mesh of preferred nodes above the regions (levels mesh and ec). */
@@ -143,6 +145,7 @@ struct strata_control {
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
     strata_admission adm; /* who may join: JOIN rate, access tokens */
+    strata_auth_center *auth; /* node authentication (auth.h); NULL = off */
 
     strata_outbox own_outbox; /* used when the config names none */
     strata_outbox *outbox;    /* the node's, or own_outbox */

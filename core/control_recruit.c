@@ -5,13 +5,15 @@
  */
 #include "control_int.h"
 
-static void send_recruit(strata_control *c, const ctl_host *h, const ctl_channel *ch, uint8_t flags)
+static void send_recruit(strata_control *c, ctl_host *h, const ctl_channel *ch, uint8_t flags)
 {
     strata_msg_recruit m = {
         .node = h->id, .flags = flags, .name_len = ch->name_len, .name = ch->name};
     uint8_t enc[STRATA_WIRE_MAX_DATAGRAM_BYTES];
-    strata_outbox_push_bytes(c->outbox, h->addr, enc,
-                             strata_wire_encode_recruit(enc, sizeof enc, &m));
+    int n = strata_wire_encode_recruit(enc, sizeof enc, &m);
+    if (n > 0 && c->auth) /* tagged with the node's session (auth.h) */
+        n = strata_auth_center_seal(&h->auth, enc, sizeof enc, (size_t)n);
+    strata_outbox_push_bytes(c->outbox, h->addr, enc, n);
 }
 
 /* Upload node h has beyond what its channels' trees can use (0 if none). */

@@ -20,6 +20,7 @@
  */
 #include "strata/node.h"
 
+#include "auth.h"
 #include "mix.h"
 #include "reach.h"
 
@@ -34,6 +35,9 @@ enum node_limits {
     REACH_NODE_ADDRESSES = 1024,
     REACH_CONTROL_ADDRESSES = 1 << 16,
     HELD_REQUESTS = 64, /* JOINs, and requests answered in part, waiting for their address */
+    /* INSTRUCTIONs and RECRUITs of a session not installed yet (auth.h):
+     * a newcomer's k + n instructions can overtake its JOIN_REPLY. */
+    EARLY_DATAGRAMS = STRATA_WIRE_MAX_TREES,
     REGION_LABEL_BYTES = STRATA_WIRE_MAX_REGION_BYTES + 1,
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
@@ -76,7 +80,16 @@ struct strata_node {
     uint64_t now_ns; /* of the entry call under way: for the roles' callbacks */
     strata_node_stats st;
 
-    int verify; /* strata_node_config.verify_addresses */
+    int verify;              /* strata_node_config.verify_addresses */
+    strata_auth_node *authn; /* authenticate, a peer or source: its keys (auth.h) */
+    int center_auth;         /* authenticate, the control process */
+    uint64_t probe_key;      /* authenticate: keys the PROBE pseudonyms (answer_probe) */
+    struct early_datagram {
+        uint16_t len; /* 0: free */
+        uint8_t bytes[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    } * early; /* EARLY_DATAGRAMS, a ring from early_next; with authn */
+    size_t early_next;
+    uint8_t center_pk[STRATA_AUTH_KEY_BYTES];
     strata_reach reach;
     struct held_request {
         strata_addr from;
@@ -289,6 +302,26 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         if (!(n->held = strata_mem_calloc(a, HELD_REQUESTS, sizeof *n->held)))
             goto fail_roles;
     }
+    uint8_t auth_seed[STRATA_AUTH_KEY_BYTES];
+    if (cfg->authenticate) {
+        if (cfg->auth_seed) {
+            memcpy(auth_seed, cfg->auth_seed, sizeof auth_seed);
+        } else {
+            /* Tests fix the seed; the daemons give a secret of their own. */
+            for (size_t i = 0; i < sizeof auth_seed; i += 8) {
+                uint64_t v = strata_mix64(cfg->seed ^ (0x61757468ull + i));
+                memcpy(auth_seed + i, &v, 8);
+            }
+        }
+    }
+    if (cfg->authenticate)
+        memcpy(&n->probe_key, auth_seed + 24, sizeof n->probe_key);
+    if (cfg->authenticate && !cfg->control_center) {
+        if (!(n->authn = strata_mem_calloc(a, 1, sizeof *n->authn)) ||
+            !(n->early = strata_mem_calloc(a, EARLY_DATAGRAMS, sizeof *n->early)))
+            goto fail_roles;
+        strata_auth_node_init(n->authn, auth_seed, cfg->control_pk);
+    }
     if (cfg->control_center) {
         strata_control_config cc = *cfg->control_center;
         cc.outbox = &n->outbox;
@@ -304,6 +337,12 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         n->cgroups = strata_cgroups_new(&gc, a, now);
         if (!n->center || !n->cgroups)
             goto fail_roles;
+        if (cfg->authenticate) {
+            if (strata_control_authenticate(n->center, cfg->control_key_seed, auth_seed,
+                                            n->center_pk) != 0)
+                goto fail_roles;
+            n->center_auth = 1;
+        }
     }
     return n;
 
@@ -332,6 +371,8 @@ void strata_node_del(strata_node *n)
     strata_control_del(n->center);
     strata_reach_free(&n->reach);
     strata_mem_free(n->alloc, n->held);
+    strata_mem_free(n->alloc, n->authn);
+    strata_mem_free(n->alloc, n->early);
     strata_outbox_free(&n->outbox);
     strata_mem_free(n->alloc, n);
 }
@@ -391,6 +432,7 @@ int strata_node_watch(strata_node *n, const strata_peer_config *cfg, const strat
     if (cfg->token_len)
         memcpy(ch->token, cfg->token, cfg->token_len);
     ch->pcfg.token = ch->token; /* a held viewer starts later: the node keeps it */
+    ch->pcfg.auth = n->authn;
     if (cb)
         ch->pcb = *cb;
     if (cfg->region && cfg->region[0])
@@ -420,6 +462,7 @@ int strata_node_publish(strata_node *n, const strata_source_config *cfg, uint64_
     sc.control = n->control;
     sc.outbox = &n->outbox;
     sc.log = n->log;
+    sc.auth = n->authn;
     ch->kind = CH_SOURCE;
     ch->source = strata_source_new(&sc, n->alloc, now);
     if (!ch->source) {
@@ -535,15 +578,23 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
 }
 
 /* PROBE (protocol.md 3.5): answered once for the whole node, whatever
- * roles it has, naming the node. */
+ * roles it has, naming the node. A node that authenticates and runs no
+ * group agent (a source, a control center, a peer without groups) names
+ * itself by a pseudonym per prober instead: nobody needs its id there
+ * (the address challenge checks the echo), and a PROBE should reveal no
+ * more than it must, though an id alone no longer lets anyone speak for
+ * the node. */
 static int answer_probe(strata_node *n, strata_addr from, const uint8_t *buf, size_t len)
 {
     strata_msg_probe m;
     int err = strata_wire_decode_probe(buf, len, &m);
     if (err < 0)
         return err;
+    strata_node_id responder = n->id;
+    if ((n->authn || n->center_auth) && !n->gnode)
+        responder.v = strata_mix64(n->probe_key ^ ((uint64_t)from.ipv4 << 16 | from.port)) | 1u;
     strata_msg_probe_reply r = {
-        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = n->id};
+        .node = m.node, .probe_id = m.probe_id, .send_ts_ns = m.send_ts_ns, .responder = responder};
     uint8_t out[64];
     strata_outbox_push_bytes(&n->outbox, from, out,
                              strata_wire_encode_probe_reply(out, sizeof out, &r));
@@ -566,6 +617,26 @@ static int to_channel(strata_node *n, strata_addr from, const uint8_t *buf, size
     return STRATA_ERR_UNEXPECTED; /* a channel this node does not have (yet) */
 }
 
+/* A JOIN_REPLY, INSTRUCTION or RECRUIT sealed by the control center
+ * (auth.h): the length of the message inside, or the reason to drop it;
+ * 0 when it is held (one of a session a JOIN_REPLY it overtook will
+ * install: see replay_early). */
+static int from_control(strata_node *n, strata_addr from, const uint8_t *buf, size_t len)
+{
+    if (!strata_addr_eq(from, n->control))
+        return STRATA_ERR_UNEXPECTED;
+    int body = strata_auth_node_open(n->authn, buf, len);
+    if (body >= 0 || !n->authn->other_session)
+        return body;
+    struct early_datagram *e = &n->early[n->early_next];
+    if (e->len)
+        strata_auth_node_count(n->authn); /* the oldest held one is given up */
+    n->early_next = (n->early_next + 1) % EARLY_DATAGRAMS;
+    memcpy(e->bytes, buf, len);
+    e->len = (uint16_t)len;
+    return 0;
+}
+
 /* Returns the role's verdict, or a node-level error (*mine set) that the
  * node counts itself. */
 static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *buf, size_t len,
@@ -578,6 +649,12 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
         return answer_probe(n, rx->from, buf, len);
     case STRATA_MSG_RECRUIT:
         *mine = 1;
+        if (n->authn) {
+            int body = from_control(n, rx->from, buf, len);
+            if (body <= 0)
+                return body; /* refused, or held */
+            len = (size_t)body;
+        }
         return recruited(n, rx->from, buf, len, now);
     case STRATA_MSG_JOIN_REPLY:
     case STRATA_MSG_INSTRUCTION:
@@ -587,6 +664,16 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
              * relay the stream to an address of the sender's choosing. */
             *mine = 1;
             return STRATA_ERR_UNEXPECTED;
+        }
+        if (n->authn) {
+            /* And only what its tag proves (auth.h): from its address, a
+             * forger (spoofing it, or on the path) is refused here. */
+            int body = from_control(n, rx->from, buf, len);
+            if (body <= 0) {
+                *mine = 1;
+                return body; /* refused, or held */
+            }
+            len = (size_t)body;
         }
         /* fall through */
     case STRATA_MSG_DATA:
@@ -694,7 +781,13 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
         !strata_reach_is_verified(&n->reach, rx->from, now)) {
         /* A malformed JOIN is a drop, as it would be without the rule. */
         strata_msg_join j;
-        int err = strata_wire_decode_join(buf, len, &j);
+        size_t body = len;
+        strata_auth_trailer t;
+        int err = 0;
+        if (n->center_auth && (err = strata_auth_decode(buf, len, &t)) >= 0)
+            body = t.body_len;
+        if (err >= 0)
+            err = strata_wire_decode_join(buf, body, &j);
         *mine = 1;
         if (err < 0)
             return err;
@@ -716,6 +809,27 @@ static int guarded_route(strata_node *n, const strata_rx *rx, int type, const ui
     return route(n, rx, type, buf, len, now, mine);
 }
 
+/* A JOIN_REPLY came: the INSTRUCTIONs and RECRUITs held while a session
+ * was awaited are taken now, in the order they came, if they are of the
+ * session we have; the rest are counted as refused. */
+static void replay_early(strata_node *n, uint64_t now)
+{
+    strata_rx rx = {n->control, -1};
+    uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    for (size_t i = 0; i < EARLY_DATAGRAMS; i++) {
+        struct early_datagram *e = &n->early[(n->early_next + i) % EARLY_DATAGRAMS];
+        if (!e->len)
+            continue;
+        size_t len = e->len;
+        memcpy(buf, e->bytes, len);
+        e->len = 0;
+        int mine, type = strata_wire_peek_type(buf, len);
+        int err = route(n, &rx, type, buf, len, now, &mine);
+        if (err < 0 && mine && strata_err_is_input(err))
+            drop(n, err, type, rx.from, now);
+    }
+}
+
 int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8_t *buf,
                                 size_t buflen, uint64_t now)
 {
@@ -728,8 +842,11 @@ int strata_node_handle_datagram(strata_node *n, const strata_rx *rx, const uint8
         err = STRATA_ERR_LONG;
     else {
         n->now_ns = now;
+        uint64_t replies = n->authn ? n->authn->st.replies : 0;
         err = n->verify ? guarded_route(n, rx, type, buf, buflen, now, &mine)
                         : route(n, rx, type, buf, buflen, now, &mine);
+        if (n->authn && n->authn->st.replies != replies)
+            replay_early(n, now);
     }
     if (err < 0 && mine && strata_err_is_input(err))
         drop(n, err, type, rx->from, now);
@@ -854,4 +971,23 @@ void strata_node_get_stats(const strata_node *n, strata_node_stats *st)
     st->challenges_sent = n->reach.st.challenges;
     memcpy(st->withheld, n->reach.st.withheld, sizeof st->withheld);
     st->withheld_bytes = n->reach.st.withheld_bytes;
+    if (n->authn) {
+        st->auth_sessions = n->authn->st.sessions;
+        st->auth_key_changes = n->authn->st.key_changes;
+        st->auth_unknowns = n->authn->st.unknowns;
+        st->auth_dropped = n->authn->st.dropped;
+    }
+}
+
+int strata_node_control_key(const strata_node *n, uint8_t *pk)
+{
+    if (n->center_auth) {
+        memcpy(pk, n->center_pk, STRATA_AUTH_KEY_BYTES);
+        return 1;
+    }
+    if (n->authn && n->authn->have_center) {
+        memcpy(pk, n->authn->center_pk, STRATA_AUTH_KEY_BYTES);
+        return 1;
+    }
+    return 0;
 }

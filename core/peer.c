@@ -270,6 +270,7 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
                         p->outbox, p->log, "peer", now);
     if (strata_session_set_token(&p->ses, cfg->token, cfg->token_len) != 0)
         goto fail_token;
+    p->ses.auth = cfg->auth;
     p->repair_at = STRATA_NEVER;
     p->tail_at = STRATA_NEVER;
     p->log_window_ns = now;
@@ -514,7 +515,7 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
      * them this heartbeat has room for (see "Heartbeat children" above).
      * Link t lands at entry (t - first) mod links. */
     size_t links = strata_relay_links(&p->relay);
-    size_t room = strata_wire_hb_max_children((uint8_t)trees);
+    size_t room = strata_session_hb_max_children(&p->ses, (uint8_t)trees);
     size_t first = 0, nc = links;
     if (links > room) {
         first = p->hb_child_next % links;

@@ -3,6 +3,8 @@
  */
 #include "session.h"
 
+#include "auth.h"
+
 #include <string.h>
 
 static uint64_t add_ns(uint64_t a, uint64_t b)
@@ -101,7 +103,26 @@ int strata_session_join_due(const strata_session *s, uint64_t now)
 
 int strata_session_send(strata_session *s, const uint8_t *buf, int n)
 {
-    return strata_outbox_push_bytes(s->outbox, s->control, buf, n);
+    if (!s->auth || n <= 0)
+        return strata_outbox_push_bytes(s->outbox, s->control, buf, n);
+    uint8_t sealed[STRATA_WIRE_MAX_DATAGRAM_BYTES + STRATA_AUTH_MAX_TRAILER_BYTES];
+    memcpy(sealed, buf, (size_t)n);
+    int len = strata_auth_node_seal(s->auth, sealed, sizeof sealed, (size_t)n);
+    if (len > STRATA_WIRE_MAX_DATAGRAM_BYTES)
+        return STRATA_ERR_INVAL; /* a heartbeat sized without the trailer */
+    return strata_outbox_push_bytes(s->outbox, s->control, sealed, len);
+}
+
+size_t strata_session_hb_max_children(const strata_session *s, uint8_t n_parents)
+{
+    size_t room = strata_wire_hb_max_children(n_parents);
+    if (!s->auth)
+        return room;
+    /* protocol.md 3.2: 79 + 28 NP + 25 NC bytes, and the trailer. */
+    size_t fixed = 79u + 28u * n_parents;
+    size_t fit =
+        fixed < STRATA_AUTH_HB_MAX_BODY_BYTES ? (STRATA_AUTH_HB_MAX_BODY_BYTES - fixed) / 25u : 0;
+    return fit < room ? fit : room;
 }
 
 void strata_session_send_join(strata_session *s, const strata_msg_join *m, uint64_t now)

@@ -25,6 +25,8 @@
 #include "strata/common.h"
 #include "strata/wire.h"
 
+struct strata_auth_node;
+
 enum strata_session_state {
     STRATA_SESSION_JOINING = 0,
     STRATA_SESSION_MEMBER = 1,
@@ -57,6 +59,9 @@ typedef struct strata_session {
      * the role's config, whose owner keeps it); 0 = none. */
     uint8_t token_len;
     const uint8_t *token;
+    /* Node authentication (auth.h; borrowed from the node, NULL = off):
+     * every JOIN, HEARTBEAT and LEAVE is sealed with its session key. */
+    struct strata_auth_node *auth;
 } strata_session;
 
 /* Starts JOINING: the first JOIN goes at the first timeout. join_retry_ms
@@ -95,8 +100,12 @@ void strata_session_heartbeat_header(strata_session *s, strata_msg_heartbeat *hb
 void strata_session_heartbeat_sent(strata_session *s, uint64_t now);
 
 /* Queues n encoded bytes (or returns n when it is an encoder's error) to
- * the control center. */
+ * the control center, sealed when the session authenticates. */
 int strata_session_send(strata_session *s, const uint8_t *buf, int n);
+
+/* Child entries a heartbeat with n_parents parent entries has room for,
+ * the trailer of an authenticated session counted (protocol.md 3.2, 3.12). */
+size_t strata_session_hb_max_children(const strata_session *s, uint8_t n_parents);
 
 /* Sends LEAVE and stops. */
 void strata_session_leave(strata_session *s);

@@ -210,6 +210,7 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
                         "source", now);
     if (strata_session_set_token(&s->ses, cfg->token, cfg->token_len) != 0)
         goto fail_token;
+    s->ses.auth = cfg->auth;
     s->log_window_ns = now;
     return s;
 
@@ -562,7 +563,7 @@ static void send_heartbeat(strata_source *s, uint64_t now)
     size_t links = 0;
     for (unsigned i = 0; i < s->k; i++)
         links += s->lists[i].n;
-    size_t room = strata_wire_hb_max_children(0);
+    size_t room = strata_session_hb_max_children(&s->ses, 0);
     size_t first = 0, nc = links;
     if (links > room) {
         first = s->hb_child_next % links;

@@ -27,6 +27,8 @@
  *      fuzzed range, parity digests of their canonical symbols, EOS or not
  *  15  PARITY_HASHES of the last manifest op 14 made (or corrupted)
  *  16  MANIFEST_REQUEST
+ * Some configurations authenticate (core/auth.h): the node seals its
+ * control messages, and refuses the fuzzer's unsealed ones.
  * Structured messages are built from fuzzed fields around plausible
  * values and then optionally corrupted at one fuzzed offset.
  *
@@ -34,6 +36,7 @@
  * decode with the decoder of its own type: the node never sends what a
  * receiver would drop. It must never crash, trip a sanitizer, or leak.
  */
+#include "auth.h"
 #include "strata/fec.h"
 #include "strata/manifest.h"
 #include "strata/node.h"
@@ -165,61 +168,78 @@ static void on_play(void *user, const uint8_t *buf, size_t len)
         break;                                                                                     \
     }
 
-/* Every datagram the node queues must decode as its own type; the
- * bootstrap client's request id is kept for opcode 8. */
+/* The node authenticates (core/auth.h): its control messages carry a
+ * trailer, which comes off before the message is decoded. */
+static int sealed_outbox;
+
+/* The decoder of the datagram's own type over its first n bytes. */
+static int decode_any(const uint8_t *b, size_t n, uint32_t *bootstrap_request)
+{
+    int rc = -1;
+    switch (strata_wire_peek_type(b, n)) {
+        DECODES(STRATA_MSG_DATA, data)
+        DECODES(STRATA_MSG_HEARTBEAT, heartbeat)
+        DECODES(STRATA_MSG_JOIN, join)
+        DECODES(STRATA_MSG_JOIN_REPLY, join_reply)
+        DECODES(STRATA_MSG_INSTRUCTION, instruction)
+        DECODES(STRATA_MSG_PROBE, probe)
+        DECODES(STRATA_MSG_PROBE_REPLY, probe_reply)
+        DECODES(STRATA_MSG_LEAVE, leave)
+        DECODES(STRATA_MSG_REPAIR_REQUEST, repair)
+        DECODES(STRATA_MSG_GROUP_QUERY, group_query)
+        DECODES(STRATA_MSG_GROUP_INFO, group_info)
+        DECODES(STRATA_MSG_GROUP_JOIN, group_join)
+        DECODES(STRATA_MSG_GROUP_STATE, group_state)
+        DECODES(STRATA_MSG_GROUP_KEEPALIVE, group_keepalive)
+        DECODES(STRATA_MSG_GROUP_LEAVE, group_leave)
+        DECODES(STRATA_MSG_GROUP_LINK, group_link)
+        DECODES(STRATA_MSG_GROUP_PING, group_ping)
+        DECODES(STRATA_MSG_GROUP_PONG, group_pong)
+        DECODES(STRATA_MSG_GROUP_REPORT, group_report)
+        DECODES(STRATA_MSG_GROUP_BOOTSTRAP_REPLY, group_bootstrap_reply)
+        DECODES(STRATA_MSG_RECRUIT, recruit)
+    case STRATA_MSG_MANIFEST: {
+        strata_msg_manifest m;
+        rc = strata_manifest_decode(b, n, &m);
+        break;
+    }
+    case STRATA_MSG_MANIFEST_REQUEST: {
+        strata_msg_manifest_request m;
+        rc = strata_manifest_decode_request(b, n, &m);
+        break;
+    }
+    case STRATA_MSG_PARITY_HASHES: {
+        strata_msg_parity_hashes m;
+        rc = strata_manifest_decode_parity(b, n, &m);
+        break;
+    }
+    case STRATA_MSG_GROUP_BOOTSTRAP: {
+        strata_msg_group_bootstrap m;
+        rc = strata_wire_decode_group_bootstrap(b, n, &m);
+        if (rc > 0)
+            *bootstrap_request = m.request_id;
+        break;
+    }
+    default:
+        break;
+    }
+    return rc;
+}
+
+/* Every datagram the node queues must decode as its own type (sealed
+ * ones once their trailer is off); the bootstrap client's request id is
+ * kept for opcode 8. */
 static void check_outbox(strata_node *node, uint32_t *bootstrap_request)
 {
     strata_datagram d;
     while (strata_outbox_pop(strata_node_outbox(node), &d)) {
         const uint8_t *b = d.buf->data;
         size_t n = d.buf->len;
-        int rc = -1;
-        switch (strata_wire_peek_type(b, n)) {
-            DECODES(STRATA_MSG_DATA, data)
-            DECODES(STRATA_MSG_HEARTBEAT, heartbeat)
-            DECODES(STRATA_MSG_JOIN, join)
-            DECODES(STRATA_MSG_JOIN_REPLY, join_reply)
-            DECODES(STRATA_MSG_INSTRUCTION, instruction)
-            DECODES(STRATA_MSG_PROBE, probe)
-            DECODES(STRATA_MSG_PROBE_REPLY, probe_reply)
-            DECODES(STRATA_MSG_LEAVE, leave)
-            DECODES(STRATA_MSG_REPAIR_REQUEST, repair)
-            DECODES(STRATA_MSG_GROUP_QUERY, group_query)
-            DECODES(STRATA_MSG_GROUP_INFO, group_info)
-            DECODES(STRATA_MSG_GROUP_JOIN, group_join)
-            DECODES(STRATA_MSG_GROUP_STATE, group_state)
-            DECODES(STRATA_MSG_GROUP_KEEPALIVE, group_keepalive)
-            DECODES(STRATA_MSG_GROUP_LEAVE, group_leave)
-            DECODES(STRATA_MSG_GROUP_LINK, group_link)
-            DECODES(STRATA_MSG_GROUP_PING, group_ping)
-            DECODES(STRATA_MSG_GROUP_PONG, group_pong)
-            DECODES(STRATA_MSG_GROUP_REPORT, group_report)
-            DECODES(STRATA_MSG_GROUP_BOOTSTRAP_REPLY, group_bootstrap_reply)
-            DECODES(STRATA_MSG_RECRUIT, recruit)
-        case STRATA_MSG_MANIFEST: {
-            strata_msg_manifest m;
-            rc = strata_manifest_decode(b, n, &m);
-            break;
-        }
-        case STRATA_MSG_MANIFEST_REQUEST: {
-            strata_msg_manifest_request m;
-            rc = strata_manifest_decode_request(b, n, &m);
-            break;
-        }
-        case STRATA_MSG_PARITY_HASHES: {
-            strata_msg_parity_hashes m;
-            rc = strata_manifest_decode_parity(b, n, &m);
-            break;
-        }
-        case STRATA_MSG_GROUP_BOOTSTRAP: {
-            strata_msg_group_bootstrap m;
-            rc = strata_wire_decode_group_bootstrap(b, n, &m);
-            if (rc > 0)
-                *bootstrap_request = m.request_id;
-            break;
-        }
-        default:
-            break;
+        int rc = decode_any(b, n, bootstrap_request);
+        strata_auth_trailer t;
+        if ((rc < 0 || (size_t)rc != n) && sealed_outbox && strata_auth_decode(b, n, &t) >= 0) {
+            n = t.body_len;
+            rc = decode_any(b, n, bootstrap_request);
         }
         if (rc < 0 || (size_t)rc != n)
             abort();
@@ -258,6 +278,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     nc.verify_addresses = (conf & 5) == 5;
     cc.require_tokens = (conf & 10) == 10;
     cc.join_rate_per_s = (conf & 3) == 3 ? 5 : 0;
+    /* And node authentication: the fuzzer's control messages then carry no
+     * valid tag, and every one is refused (counted) at the entry point. */
+    nc.authenticate = (conf & 12) == 12;
+    sealed_outbox = nc.authenticate;
     strata_node *node = strata_node_new(&nc, NULL, NULL, now);
     if (!node)
         return 0;

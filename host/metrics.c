@@ -63,14 +63,14 @@ static const char *drop_reason(size_t slot)
 {
     static const char *const names[] = {"unknown", "short", "long",       "magic",  "version",
                                         "type",    "range", "unexpected", "forged", "unverified",
-                                        "sender",  "limit", "denied"};
+                                        "sender",  "limit", "denied",     "auth"};
     if (slot < sizeof names / sizeof names[0])
         return names[slot];
     return "other";
 }
 
 /* Slots with a name of their own (drop_reason); the rest is "other". */
-enum { NAMED_DROP_REASONS = 13 };
+enum { NAMED_DROP_REASONS = 14 };
 
 /* Sums n counter sets (NULL ones skipped) by reason into by[16]. */
 static void sum_drops(const strata_drop_counters *const *sets, size_t n, uint64_t *by)

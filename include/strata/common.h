@@ -30,6 +30,7 @@ enum strata_err {
     STRATA_ERR_SENDER = -10,    /* not from a node this one takes it from (issue 13, item 4) */
     STRATA_ERR_LIMIT = -11,     /* over a rate limit (JOINs per address prefix) */
     STRATA_ERR_DENIED = -12,    /* a JOIN without a valid access token (strata/token.h) */
+    STRATA_ERR_AUTH = -13,      /* not proven by the sender's session key, or a replay (core/auth.h) */
     /* -100..-199: state and usage errors */
     STRATA_ERR_INVAL = -100,   /* bad argument from the caller */
     STRATA_ERR_NOSPACE = -101, /* output buffer or table too small */

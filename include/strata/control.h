@@ -193,4 +193,14 @@ int strata_control_member_of(const strata_control *c, strata_node_id node, strat
                              strata_control_member *out);
 void strata_control_get_status(const strata_control *c, strata_control_status *st);
 
+/* Node authentication (core/auth.h, protocol.md 3.12): from now on every
+ * JOIN, HEARTBEAT and LEAVE must carry the node's session tag, and every
+ * JOIN_REPLY, INSTRUCTION and RECRUIT carries the control center's.
+ * key_seed (32 bytes) makes its long-term key pair, which nodes may pin;
+ * NULL: a key pair of this process only (from seed). seed: 32 secret
+ * bytes the host drew, which also give the incarnation. Writes the public
+ * key to pk_out (32 bytes) when not NULL. Returns 0 or STRATA_ERR_NOMEM. */
+int strata_control_authenticate(strata_control *c, const uint8_t *key_seed, const uint8_t *seed,
+                                uint8_t *pk_out);
+
 #endif

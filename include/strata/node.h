@@ -92,6 +92,20 @@ typedef struct strata_node_config {
      * derived from seed, which tests and the simulator fix). */
     int verify_addresses;
     uint64_t verify_key;
+    /* Node authentication (core/auth.h, docs/security.md "No node speaks
+     * for another"): nonzero seals every JOIN, HEARTBEAT and LEAVE with a
+     * session key the JOIN establishes and takes JOIN_REPLY, INSTRUCTION
+     * and RECRUIT only when the control center's tag proves them; a
+     * control process requires the same of its nodes. The daemons set it;
+     * the simulator does not. auth_seed: 32 secret bytes the host drew
+     * (NULL = derived from seed). control_pk: the control center's public
+     * key, pinned (NULL = trusted on first use). control_key_seed: the
+     * control process's long-term key (32 bytes; NULL = one of this
+     * process only). */
+    int authenticate;
+    const uint8_t *auth_seed;
+    const uint8_t *control_pk;
+    const uint8_t *control_key_seed;
 } strata_node_config;
 
 typedef struct strata_node_callbacks {
@@ -115,6 +129,10 @@ typedef struct strata_node_stats {
     uint64_t withheld[STRATA_MSG_TYPE_MAX + 1];
     uint64_t withheld_bytes;
     uint64_t recruits, releases; /* relay sessions the control center started and ended */
+    /* Node authentication (authenticate): sessions installed, a key met
+     * first replaced after an UNKNOWN, untagged UNKNOWNs taken, datagrams
+     * from the control center's address refused (also in drops, "auth"). */
+    uint64_t auth_sessions, auth_key_changes, auth_unknowns, auth_dropped;
     size_t channels;
     strata_drop_counters drops; /* datagrams no role of this node takes */
 } strata_node_stats;
@@ -180,5 +198,10 @@ const strata_gclient *strata_node_gclient(const strata_node *n);
 const strata_control *strata_node_control(const strata_node *n);
 const strata_cgroups *strata_node_cgroups(const strata_node *n);
 void strata_node_get_stats(const strata_node *n, strata_node_stats *st);
+
+/* The control center's public key as this node knows it (its own, in a
+ * control process; pinned or met first, in a node): copies it to pk (32
+ * bytes) and returns 1, or returns 0 (no authentication, or not met yet). */
+int strata_node_control_key(const strata_node *n, uint8_t *pk);
 
 #endif

@@ -108,6 +108,9 @@ typedef struct strata_peer_config {
      * token_len 0 = none, at most STRATA_WIRE_MAX_TOKEN_BYTES). */
     const uint8_t *token;
     size_t token_len;
+    /* Node authentication (core/auth.h): the node's key state, borrowed;
+     * the node object sets it (NULL = the control messages go bare). */
+    struct strata_auth_node *auth;
 } strata_peer_config;
 
 enum strata_peer_defaults {

@@ -58,6 +58,9 @@ typedef struct strata_source_config {
      * source; token_len 0 = none). */
     const uint8_t *token;
     size_t token_len;
+    /* Node authentication (core/auth.h): the node's key state, borrowed;
+     * the node object sets it (NULL = the control messages go bare). */
+    struct strata_auth_node *auth;
 } strata_source_config;
 
 enum strata_source_defaults {

@@ -24,6 +24,8 @@ expect_rc 2 peer --control 127.0.0.1:1 --channel x --latency "$MATRIX" --host-in
 expect_rc 1 control --latency "$MATRIX" --host-index 490
 expect_rc 1 control --latency "$WORK/nonexistent" --host-index 0
 for sub in control source peer; do
+    # grep without -q reads it all: a help longer than a pipe write would
+    # otherwise die of SIGPIPE under pipefail
     "$STRATA" $sub --help | grep -- "--host-index I" >/dev/null || fail "strata $sub --help lacks --host-index"
 done
 pass "delay flags: both or neither, index checked against the matrix"
