@@ -169,16 +169,12 @@ static void share_uploads(strata_control *c, ctl_host *h, const ctl_node *skip, 
         if (!d || (want[i] == m->upload_kbps &&
                    strata_dcm_member_kbps(d, m->id) == ctl_cluster_kbps(c, d, want[i], rate)))
             continue;
-        if (strata_dcm_remove(d, m->id) == 0 &&
-            strata_dcm_add(d, m->id, h->addr, ctl_cluster_kbps(c, d, want[i], rate)) == 0) {
-            m->upload_kbps = want[i];
-        } else if (!strata_dcm_has(d, m->id) &&
-                   strata_dcm_add(d, m->id, h->addr,
-                                  ctl_cluster_kbps(c, d, m->upload_kbps, rate)) != 0) {
-            /* Out of memory with the member out of its trees: it is told
-             * so at its next heartbeat (UNKNOWN) and joins again. */
+        int r = ctl_dcm_resize_member(d, m, ctl_cluster_kbps(c, d, want[i], rate),
+                                      ctl_cluster_kbps(c, d, m->upload_kbps, rate));
+        if (r < 0)
             continue;
-        }
+        if (r == 0)
+            m->upload_kbps = want[i];
         ctl_flush_dcm(c, d, now);
     }
 }

@@ -183,6 +183,19 @@ strata_dcm *ctl_common_for(strata_control *c, ctl_channel *ch, strata_dcm *d, st
     return cm;
 }
 
+/* Member m of d leaves d's trees and joins them again giving them kbps, so
+ * that its children find parents that can carry them. 0 when it did; 1
+ * when, out of memory, it is back giving back_kbps; negative when it is
+ * out of the trees (told UNKNOWN at its next heartbeat, it joins again). */
+int ctl_dcm_resize_member(strata_dcm *d, const ctl_node *m, uint32_t kbps, uint32_t back_kbps)
+{
+    if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, m->host->addr, kbps) == 0)
+        return 0;
+    if (strata_dcm_has(d, m->id) || strata_dcm_add(d, m->id, m->host->addr, back_kbps) == 0)
+        return 1;
+    return STRATA_ERR_NOMEM;
+}
+
 void ctl_dcm_destroy(strata_control *c, strata_dcm *d)
 {
     if (is_common(c, d)) {

@@ -144,7 +144,7 @@ struct strata_control {
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
-    strata_admission adm; /* who may join: JOIN rate, access tokens */
+    strata_admission adm;     /* who may join: JOIN rate, access tokens */
     strata_auth_center *auth; /* node authentication (auth.h); NULL = off */
 
     strata_outbox own_outbox; /* used when the config names none */
@@ -285,6 +285,7 @@ strata_dcm *ctl_dcm_for(strata_control *c, ctl_channel *ch, const char *region, 
 strata_dcm *ctl_common_of(const strata_control *c, const strata_dcm *d);
 strata_dcm *ctl_home_of(const strata_control *c, strata_dcm *d);
 strata_dcm *ctl_common_for(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_dcm_id want);
+int ctl_dcm_resize_member(strata_dcm *d, const ctl_node *m, uint32_t kbps, uint32_t back_kbps);
 void ctl_dcm_destroy(strata_control *c, strata_dcm *d);
 int ctl_dcm_unused(strata_control *c, strata_dcm *d);
 

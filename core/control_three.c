@@ -48,10 +48,8 @@ void ctl_relay_reshare(strata_control *c, ctl_channel *ch, strata_dcm *d)
             continue;
         uint32_t want = ctl_cluster_kbps(c, d, m->upload_kbps, ch->rate_kbps);
         uint32_t was = strata_dcm_member_kbps(d, m->id);
-        if (was == want)
-            continue;
-        if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, m->host->addr, want) != 0)
-            strata_dcm_add(d, m->id, m->host->addr, was); /* no memory: as it was, or UNKNOWN */
+        if (was != want)
+            ctl_dcm_resize_member(d, m, want, was);
     }
     strata_mem_free(c->alloc, ids);
 }

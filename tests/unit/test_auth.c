@@ -179,8 +179,8 @@ static void test_handshake(void)
                  STRATA_ERR_AUTH); /* that JOIN again: a replay */
 
     /* Too short for a trailer: malformed, not a failed proof. */
-    uint8_t stub[20] = {0x53, 0x54, 0x01, STRATA_MSG_INSTRUCTION};
-    CHECK_EQ_INT(strata_auth_node_open(&node, stub, sizeof stub), STRATA_ERR_SHORT);
+    uint8_t too_short[20] = {0x53, 0x54, 0x01, STRATA_MSG_INSTRUCTION};
+    CHECK_EQ_INT(strata_auth_node_open(&node, too_short, sizeof too_short), STRATA_ERR_SHORT);
     /* Instructions: taken once, of our session only. */
     uint8_t in[200] = {0x53, 0x54, 0x01, STRATA_MSG_INSTRUCTION};
     int i1 = strata_auth_center_seal(&rec, in, sizeof in, 62);
