@@ -38,7 +38,12 @@ strata_addr cmd_parse_addr(const char *sub, const char *opt, const char *value);
 int cmd_write_file_atomic(const char *path, const char *data, size_t len);
 
 /* Long options without a short form, shared by the daemons. */
-enum { CMD_OPT_LATENCY = 0x100, CMD_OPT_HOST_INDEX = 0x101, CMD_OPT_CONTROL_KEY = 0x102 };
+enum {
+    CMD_OPT_LATENCY = 0x100,
+    CMD_OPT_HOST_INDEX = 0x101,
+    CMD_OPT_CONTROL_KEY = 0x102,
+    CMD_OPT_WAYPOINT = 0x103,
+};
 
 /* Delay emulation flags (--latency PATH --host-index I, host/delay.h). */
 typedef struct cmd_delay_opts {

@@ -146,6 +146,11 @@ static size_t status_json(void *user, char *buf, size_t buflen)
      * node. The object above ends with "}\n": these go inside it. */
     size_t off = (size_t)n - 2;
     host_status_appendf(buf, buflen, &off,
+                        ",\"waypoints\":%zu,\"waypoints_placed\":%" PRIu64
+                        ",\"waypoint_standbys\":%" PRIu64 ",\"waypoint_releases\":%" PRIu64,
+                        st.waypoints, st.waypoints_placed, st.waypoint_standbys,
+                        st.waypoint_releases);
+    host_status_appendf(buf, buflen, &off,
                         ",\"token_checks\":%" PRIu64 ",\"join_refusals\":", st.token_checks);
     host_json_refusals(buf, buflen, &off, &st);
     const strata_drop_counters *sets[] = {&st.drops, &gs.drops, &ns.drops};
@@ -201,6 +206,8 @@ static void write_topology(control_daemon *d)
             snprintf(p + off, (size_t)(400 - off), " (source)");
         else if (e[i].role == STRATA_ROLE_RELAY)
             snprintf(p + off, (size_t)(400 - off), " (relay)");
+        else if (e[i].role == STRATA_ROLE_WAYPOINT)
+            snprintf(p + off, (size_t)(400 - off), " (waypoint)");
     }
     if (n > 1)
         qsort(lines, n, sizeof *lines, cmp_line);

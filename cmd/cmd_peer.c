@@ -67,6 +67,11 @@ static void usage(void)
            "                          i-th channel's, - for none (default: none)\n"
            "  --upload KBPS           upload capacity offered to the overlay (default 2000)\n"
            "  --region LABEL          region label (default: the node's locality group)\n"
+           "  --waypoint              run as a waypoint server: an operator's relay that\n"
+           "                          watches nothing. It offers itself for each --channel\n"
+           "                          and the control center places it only in a region\n"
+           "                          that lacks nodes able to carry the stream, takes it\n"
+           "                          back when the region has its own (no --output)\n"
            "  --listen ADDR:PORT      UDP address for the overlay (default 0.0.0.0:0)\n"
            "  --playout-delay-ms MS   how long a missing packet may be waited for (default 3000)\n"
            "  --exit-on-end           exit once the end of every stream has been played\n"
@@ -118,6 +123,7 @@ typedef struct peer_daemon {
     host_signals signals;
     host_http *http;
     int exit_on_end, stopping;
+    int waypoint; /* --waypoint: offers itself for its channels, plays nothing */
     host_status_file status_file;
     strata_log log;
     host_logger logger;
@@ -255,14 +261,16 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         host_status_appendf(buf, buflen, &off, "%s{\"name\":", first ? "" : ",");
         host_json_string(buf, buflen, &off, info.name);
         host_status_appendf(buf, buflen, &off,
-                            ",\"relay\":%s,\"priority\":%u,\"state\":%d,"
+                            ",\"relay\":%s,\"waypoint\":%s,\"joins_standby\":%" PRIu64
+                            ",\"priority\":%u,\"state\":%d,"
                             "\"rx_data_packets\":%" PRIu64 ",\"rx_data_bytes\":%" PRIu64
                             ",\"rx_source_bytes\":%" PRIu64 ",\"rx_peer_bytes\":%" PRIu64
                             ",\"rx_repair_bytes\":%" PRIu64 ",\"rx_duplicates\":%" PRIu64
                             ",\"rx_late\":%" PRIu64 ",\"tx_data_bytes\":%" PRIu64
                             ",\"played_packets\":%" PRIu64 ",\"played_bytes\":%" PRIu64
                             ",\"missed_packets\":%" PRIu64 ",\"playout_lag_s\":%.9f,\"ended\":%d",
-                            info.relay ? "true" : "false", pc ? (unsigned)pc->priority : 255u,
+                            info.relay ? "true" : "false", d->waypoint ? "true" : "false",
+                            ci.joins_standby, pc ? (unsigned)pc->priority : 255u,
                             ci.state, ci.rx_data_packets, ci.rx_data_bytes, ci.rx_source_bytes,
                             ci.rx_peer_bytes, ci.rx_repair_bytes, ci.rx_duplicates, ci.rx_late,
                             ci.tx_data_bytes, ci.played_packets, ci.played_bytes, ci.missed_packets,
@@ -407,6 +415,7 @@ int cmd_peer(int argc, char **argv)
         {"listen", required_argument, NULL, 'l'},
         {"playout-delay-ms", required_argument, NULL, 'd'},
         {"exit-on-end", no_argument, NULL, 'e'},
+        {"waypoint", no_argument, NULL, CMD_OPT_WAYPOINT},
         {"status-file", required_argument, NULL, 's'},
         {"latency", required_argument, NULL, CMD_OPT_LATENCY},
         {"host-index", required_argument, NULL, CMD_OPT_HOST_INDEX},
@@ -451,6 +460,9 @@ int cmd_peer(int argc, char **argv)
         case 'c':
             cfg.control = cmd_parse_addr(SUB, "--control", optarg);
             have_control = 1;
+            break;
+        case CMD_OPT_WAYPOINT:
+            cfg.waypoint = 1;
             break;
         case 'n':
             if (d.nch == STRATA_NODE_MAX_CHANNELS)
@@ -560,6 +572,8 @@ int cmd_peer(int argc, char **argv)
         cmd_usage_error(SUB, "--channel NAME is required (1 to 64 bytes)");
     if (noutputs > d.nch)
         cmd_usage_error(SUB, "more --output than --channel");
+    if (cfg.waypoint && noutputs > 0)
+        cmd_usage_error(SUB, "a --waypoint plays nothing: no --output");
     if (nkeys > d.nch)
         cmd_usage_error(SUB, "more --channel-key than --channel");
     if (ntokens > d.nch)

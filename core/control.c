@@ -12,6 +12,7 @@
  *   control_preferred.c  preferred nodes chosen from their history
  *   control_restart.c    the recovery window after a restart
  *   control_recruit.c    relays recruited for channels nobody there watches
+ *   control_waypoints.c  waypoint servers placed where regions lack capable nodes
  * with the content directory (directory.c) and the DCMs (dcm.c).
  *
  * Timer: every heartbeat interval, nodes not heard for dead_after are
@@ -331,6 +332,9 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
     if (mesh_levels(c) && !c->recover_until && now >= c->next_eval_ns) {
         c->next_eval_ns = deadline(now, c->hb_ns * PREF_EVAL_HEARTBEATS);
         ctl_evaluate_preferred(c, now);
+        ctl_waypoints_release(c, now);
+    } else if (!mesh_levels(c) && !c->recover_until) {
+        ctl_waypoints_release(c, now); /* the backbone has no evaluations */
     }
 }
 
@@ -429,6 +433,10 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->demotions = c->demotions;
     st->recruits_sent = c->recruits_sent;
     st->releases_sent = c->releases_sent;
+    st->waypoints = c->nwaypoints;
+    st->waypoints_placed = c->waypoints_placed;
+    st->waypoint_standbys = c->waypoint_standbys;
+    st->waypoint_releases = c->waypoint_releases;
     st->recovering = c->recover_until != 0;
     st->restored_members = c->restored_members;
     st->restored_edges = c->restored_edges;

@@ -78,6 +78,7 @@ static void member_insert(strata_control *c, ctl_node *rec)
 {
     if (rec->role == STRATA_ROLE_RELAY)
         c->relays++;
+    ctl_waypoint_track(c, rec, 1);
     ctl_ptab_put(&c->nodes, ctl_member_key(c, rec->id, rec->ch->id), rec);
     rec->ch->members++;
     rec->host->members[rec->host->n_members++] = rec;
@@ -208,6 +209,7 @@ void ctl_remove_node(strata_control *c, ctl_node *rec, uint64_t now)
     ctl_host *host = rec->host;
     if (rec->role == STRATA_ROLE_RELAY)
         c->relays--;
+    ctl_waypoint_track(c, rec, 0);
     /* Its counters stay in the sums: status figures cover the whole run. */
     ctl_ptab_del(&c->nodes, ctl_member_key(c, rec->id, ch->id));
     ch->members--;
@@ -752,6 +754,21 @@ static int place_join(strata_control *c, const strata_msg_join *jp, strata_chann
         return rejoin(c, rec, &j, from, now);
     if (j.role == STRATA_ROLE_SOURCE)
         return join_source(c, &j, ch_id, from, now);
+    if (j.role == STRATA_ROLE_WAYPOINT) {
+        /* An offer (protocol.md 3.3.4): placed where a region lacks capable
+         * nodes, else not kept at all. */
+        if (!ctl_waypoint_admit(c, &j, ch_id, region, region_len, now)) {
+            c->waypoint_standbys++;
+            send_join_reply(c, from, &j, ch_id, ctl_channel_get(c, ch_id), STRATA_JOIN_STANDBY,
+                            (strata_dcm_id){0});
+            return 0;
+        }
+        int rc = join_peer(c, &j, ch_id, region, region_len, from, now);
+        ctl_node *w = ctl_member_get(c, j.node, ch_id);
+        if (w)
+            ctl_waypoint_placed(c, w, now);
+        return rc;
+    }
     return join_peer(c, &j, ch_id, region, region_len, from, now);
 }
 

@@ -33,6 +33,8 @@ enum control_limits {
     RECRUIT_RETRY_MS = 5000,             /* a node asked to relay is not asked again before */
     RECRUIT_SCAN_HOSTS = 512,            /* candidates looked at per region and scan */
     RELEASE_SCAN_REGIONS = 64,           /* regions with relays looked at per scan */
+    CONTROL_MAX_WAYPOINTS = 64,          /* waypoints placed at once (control_waypoints.c) */
+    WAYPOINT_SCAN_MEMBERS = 16,          /* a region's best members counted for capacity */
     CONTROL_MAX_AWAY_TREES = 4,          /* other regions' trees one preferred node roots */
 };
 
@@ -174,6 +176,9 @@ struct strata_control {
     int recruit;           /* see ctl_recruit_scan */
     size_t recruit_cursor; /* where the next candidate search starts */
     uint64_t recruits_sent, releases_sent;
+    ctl_node *waypoints[CONTROL_MAX_WAYPOINTS]; /* placed waypoints (control_waypoints.c) */
+    size_t nwaypoints;
+    uint64_t waypoints_placed, waypoint_standbys, waypoint_releases;
     uint64_t played_sum, missed_sum, peer_tx_sum, source_tx_sum;
     uint64_t joins, leaves, deaths, reparents, instructions_sent, region_moves;
     uint64_t restored_members, restored_edges, reported_edges;
@@ -339,6 +344,7 @@ int ctl_ec_assign_channel(strata_control *c, ctl_channel *ch);
 /* control_preferred.c: choosing preferred nodes from their history */
 int ctl_drop_unfed_heads(strata_control *c, ctl_channel *ch, uint64_t now);
 void ctl_evaluate_preferred(strata_control *c, uint64_t now);
+int ctl_evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now);
 
 /* control_clients.c: the node table, upload shares, JOIN, HEARTBEAT and LEAVE */
 uint32_t ctl_channel_demand_kbps(const strata_control *c, const ctl_channel *ch);
@@ -353,6 +359,18 @@ int ctl_handle_leave(strata_control *c, strata_addr from, const uint8_t *buf, si
 
 /* control_recruit.c: recruiting relays for channels nobody there watches */
 void ctl_recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now);
+void ctl_send_recruit(strata_control *c, ctl_host *h, const ctl_channel *ch, uint8_t flags);
+
+/* control_waypoints.c: waypoint servers (SPEC C5) */
+/* 1 when the offer j of a waypoint should be placed now (its region lacks
+ * capable nodes); 0: answer STANDBY. */
+int ctl_waypoint_admit(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
+                       const char *region, size_t region_len, uint64_t now);
+/* A waypoint's membership was just placed in its region's trees. */
+void ctl_waypoint_placed(strata_control *c, ctl_node *rec, uint64_t now);
+/* Keeps the list of placed waypoints: rec goes in (in != 0) or out. */
+void ctl_waypoint_track(strata_control *c, ctl_node *rec, int in);
+void ctl_waypoints_release(strata_control *c, uint64_t now);
 void ctl_recruit_scan(strata_control *c, uint64_t now);
 
 /* control_restart.c: rebuilding from heartbeats after a restart */

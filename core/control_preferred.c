@@ -37,6 +37,10 @@ static void fill_candidate(const ctl_node *rec, const ctl_channel *ch, uint64_t 
     out->expected_kbps = asked_kbps(rec, ch);
     out->delivered_kbps = rec->delivered_kbps;
     out->uptime_ns = elapsed(now, rec->joined_ns);
+    /* An operator's waypoint (control_waypoints.c) is placed because its
+     * region lacks capable members: it serves at once, without probation. */
+    if (rec->role == STRATA_ROLE_WAYPOINT && out->uptime_ns < STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS))
+        out->uptime_ns = STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS);
     out->stalls = rec->stalls;
     out->preferred = rec->roots != NULL;
     out->held_ns = rec->roots ? elapsed(now, rec->preferred_since_ns) : 0;
@@ -219,6 +223,30 @@ static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
     return 1;
 }
 
+static strata_pref_config pref_config(const strata_control *c, const ctl_channel *ch)
+{
+    strata_pref_config pc = {
+        .rate_kbps = ch->rate_kbps,
+        .min_upload_kbps = ctl_head_min_kbps(ch),
+        .per_region = c->heads_per_region,
+        .probation_ns = STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS),
+        .hysteresis_pct = STRATA_PREF_DEFAULT_HYSTERESIS_PCT,
+        .min_hold_ns = STRATA_MS(STRATA_PREF_DEFAULT_MIN_HOLD_MS),
+    };
+    return pc;
+}
+
+/* One region at once, outside the periodic evaluations (a waypoint just
+ * placed there). Returns 1 when its heads changed; the caller pushes the
+ * roots and flushes. */
+int ctl_evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now)
+{
+    if (!ch->backbone || !ch->source.v || !ch->rate_kbps)
+        return 0;
+    strata_pref_config pc = pref_config(c, ch);
+    return evaluate_region(c, ch, d, &pc, now) | ctl_relays_top_up(c, ch, d, now);
+}
+
 /* Every region of every channel with a mesh, every PREF_EVAL_HEARTBEATS
  * heartbeat intervals. */
 void ctl_evaluate_preferred(strata_control *c, uint64_t now)
@@ -227,14 +255,7 @@ void ctl_evaluate_preferred(strata_control *c, uint64_t now)
         ctl_channel *ch = c->channels.items[i];
         if (!ch->backbone || !ch->source.v)
             continue;
-        strata_pref_config pc = {
-            .rate_kbps = ch->rate_kbps,
-            .min_upload_kbps = ctl_head_min_kbps(ch),
-            .per_region = c->heads_per_region,
-            .probation_ns = STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS),
-            .hysteresis_pct = STRATA_PREF_DEFAULT_HYSTERESIS_PCT,
-            .min_hold_ns = STRATA_MS(STRATA_PREF_DEFAULT_MIN_HOLD_MS),
-        };
+        strata_pref_config pc = pref_config(c, ch);
         int changed = 0;
         for (size_t j = 0; j < ch->ndcms; j++) {
             changed |= evaluate_region(c, ch, ch->dcms[j], &pc, now);

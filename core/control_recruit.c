@@ -5,7 +5,7 @@
  */
 #include "control_int.h"
 
-static void send_recruit(strata_control *c, ctl_host *h, const ctl_channel *ch, uint8_t flags)
+void ctl_send_recruit(strata_control *c, ctl_host *h, const ctl_channel *ch, uint8_t flags)
 {
     strata_msg_recruit m = {
         .node = h->id, .flags = flags, .name_len = ch->name_len, .name = ch->name};
@@ -74,7 +74,7 @@ static int recruit_for(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64
         return 0;
     best->recruited_ns = now;
     c->recruits_sent++;
-    send_recruit(c, best, ch, 0);
+    ctl_send_recruit(c, best, ch, 0);
     if (ctl_log_allowed(c, STRATA_LOG_INFO, now))
         strata_logf(c->log, STRATA_LOG_INFO,
                     "control: recruiting node %016llx (%llu kbps spare) to relay channel %.*s",
@@ -111,7 +111,7 @@ static void release_idle_relays(strata_control *c)
         const ctl_node *m = c->nodes.items[i];
         for (size_t j = 0; m->role == STRATA_ROLE_RELAY && j < n; j++) {
             if (idle[j] == ctl_region_dcm(c, m)) {
-                send_recruit(c, m->host, m->ch, STRATA_RECRUIT_RELEASE);
+                ctl_send_recruit(c, m->host, m->ch, STRATA_RECRUIT_RELEASE);
                 c->releases_sent++;
                 break;
             }

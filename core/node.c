@@ -518,6 +518,24 @@ int strata_node_bootstrap(strata_node *n, const strata_peer_ref *refs, size_t co
 
 /* --- datagrams ------------------------------------------------------------------- */
 
+/* A waypoint's region no longer needs it (protocol.md 3.3.4): the control
+ * center has taken it out of the trees already, so it sends no LEAVE; a
+ * fresh session offers the waypoint again, and is answered STANDBY until
+ * some region needs it. */
+static int waypoint_released(strata_node *n, node_channel *ch, uint64_t now)
+{
+    if (!ch->peer)
+        return 0; /* held for a group: not placed anywhere yet */
+    strata_peer_del(ch->peer);
+    ch->peer = NULL;
+    n->st.releases++;
+    strata_logf(n->log, STRATA_LOG_INFO, "waypoint released from channel %s: on standby",
+                ch->name);
+    if (ch->follows_group)
+        return 0; /* sync_roles starts it again under the node's group */
+    return start_viewer(n, ch, now);
+}
+
 /* RECRUIT (protocol.md 3.10): the control center, and only it, asks the
  * node to relay a channel it does not watch, or releases it. A relay
  * session is a viewer session that joins as a RELAY and plays nothing,
@@ -536,6 +554,8 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
     memcpy(name, m.name, m.name_len);
     name[m.name_len] = '\0';
     node_channel *ch = channel_by_id(n, strata_channel_id_from_name(name, m.name_len));
+    if ((m.flags & STRATA_RECRUIT_RELEASE) && ch && ch->kind == CH_VIEWER && ch->pcfg.waypoint)
+        return waypoint_released(n, ch, now);
     if (m.flags & STRATA_RECRUIT_RELEASE) {
         if (!ch || ch->kind != CH_RELAY)
             return STRATA_ERR_UNEXPECTED;
@@ -553,8 +573,8 @@ static int recruited(strata_node *n, strata_addr from, const uint8_t *buf, size_
         return 0; /* watched or relayed already (a repeated RECRUIT) */
     const node_channel *tmpl = NULL;
     for (size_t i = 0; i < n->nchans && !tmpl; i++)
-        if (n->chans[i]->kind == CH_VIEWER)
-            tmpl = n->chans[i];
+        if (n->chans[i]->kind == CH_VIEWER && !n->chans[i]->pcfg.waypoint)
+            tmpl = n->chans[i]; /* a waypoint serves the channels its operator named */
     if (!tmpl)
         return STRATA_ERR_UNEXPECTED;
     strata_peer_config pc = tmpl->pcfg;

@@ -222,7 +222,8 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     p->region_len = (uint8_t)region_len;
     p->upload_kbps = cfg->upload_kbps;
     p->priority = cfg->priority;
-    p->relay_only = cfg->relay_only != 0;
+    p->waypoint = cfg->waypoint != 0;
+    p->relay_only = cfg->relay_only != 0 || p->waypoint;
     p->repair_after_ns = STRATA_MS(cfg->repair_after_ms ? cfg->repair_after_ms
                                                         : STRATA_PEER_DEFAULT_REPAIR_AFTER_MS);
     p->repair_retry_ns = STRATA_MS(cfg->repair_retry_ms ? cfg->repair_retry_ms
@@ -332,7 +333,9 @@ static void send_join(strata_peer *p, uint64_t now)
 {
     strata_msg_join m = {
         .node = p->node,
-        .role = p->relay_only ? STRATA_ROLE_RELAY : STRATA_ROLE_PEER,
+        .role = p->waypoint     ? STRATA_ROLE_WAYPOINT
+                : p->relay_only ? STRATA_ROLE_RELAY
+                                : STRATA_ROLE_PEER,
         .upload_kbps = p->upload_kbps,
         .rate_kbps = 0,
         .name_len = p->name_len,
@@ -1023,5 +1026,6 @@ void strata_peer_get_stats(const strata_peer *p, strata_peer_stats *st)
     st->missed_packets = p->po.missed_packets;
     st->verify_waiting = p->has_ver ? p->ver.n : 0;
     st->joins_forbidden = p->ses.forbidden;
+    st->joins_standby = p->ses.standbys;
     st->send_time_outliers = p->po.offset_outliers;
 }

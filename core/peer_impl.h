@@ -54,6 +54,7 @@ struct strata_peer {
     uint8_t region_len;
     uint8_t priority;
     uint8_t relay_only;
+    uint8_t waypoint; /* joins as a WAYPOINT (protocol.md 3.3.4) */
     uint32_t upload_kbps;
     uint64_t repair_after_ns, repair_retry_ns, tail_idle_ns;
     uint64_t skew_ns; /* estimated lateness between substreams, see "Repair timing" */

@@ -58,6 +58,19 @@ int strata_session_on_join_reply(strata_session *s, const strata_msg_join_reply 
     }
     if (s->state != STRATA_SESSION_JOINING && !s->rejoining)
         return 0; /* an answer to a retried JOIN: harmless */
+    if (m->status == STRATA_JOIN_STANDBY) {
+        /* A waypoint no region needs now (protocol.md 3.3.4): it offers
+         * itself again soon, so that a region that comes to need it gets
+         * it within a few retries; said once per wait, not per offer. */
+        if (!s->standby)
+            strata_logf(s->log, STRATA_LOG_INFO,
+                        "%s %016llx: on standby: no region needs this waypoint now", s->role,
+                        (unsigned long long)s->node.v);
+        s->standby = 1;
+        s->standbys++;
+        s->join_at = add_ns(now, s->join_retry_ns * (uint64_t)STRATA_SESSION_STANDBY_RETRY_FACTOR);
+        return 0;
+    }
     if (m->status == STRATA_JOIN_FORBIDDEN) {
         /* Retried as slowly as a refusal: the operator may issue a token
          * meanwhile, but a JOIN without one is no better next time. */
@@ -80,6 +93,7 @@ int strata_session_on_join_reply(strata_session *s, const strata_msg_join_reply 
 void strata_session_accept(strata_session *s, const strata_msg_join_reply *m, uint64_t now)
 {
     s->state = STRATA_SESSION_MEMBER;
+    s->standby = 0;
     s->rejoining = 0;
     s->dcm = m->dcm;
     s->heartbeat_ns = STRATA_MS(m->heartbeat_ms);

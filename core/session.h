@@ -4,7 +4,7 @@
  * center, written once.
  *
  * States: JOINING (a JOIN every join_retry until a JOIN_REPLY with status
- * OK; a refusal waits eight retries) -> MEMBER (a HEARTBEAT every interval
+ * OK; a refusal waits eight retries, a waypoint's STANDBY two) -> MEMBER (a HEARTBEAT every interval
  * the reply asked for) -> LEFT (after a LEAVE). A MEMBER joins again, at
  * once and playing on meanwhile, when the control center answers a
  * heartbeat with UNKNOWN (it forgot the node: it restarted, or declared it
@@ -36,6 +36,7 @@ enum strata_session_state {
 enum strata_session_defaults {
     STRATA_SESSION_DEFAULT_JOIN_RETRY_MS = 500,
     STRATA_SESSION_REFUSED_RETRY_FACTOR = 8,
+    STRATA_SESSION_STANDBY_RETRY_FACTOR = 2, /* a waypoint's next offer after STANDBY */
 };
 
 typedef struct strata_session {
@@ -55,6 +56,8 @@ typedef struct strata_session {
     strata_dcm_id dcm;
     uint64_t rejoins;   /* joins again after an UNKNOWN */
     uint64_t forbidden; /* JOIN_REPLYs FORBIDDEN: the channel needs a token we lack */
+    uint64_t standbys;  /* JOIN_REPLYs STANDBY: a waypoint no region needs now */
+    uint8_t standby;    /* the last reply was STANDBY */
     /* The access token every JOIN carries (strata/token.h; borrowed from
      * the role's config, whose owner keeps it); 0 = none. */
     uint8_t token_len;

@@ -100,6 +100,7 @@ uint8_t strata_token_right_for_role(uint8_t role)
     case STRATA_ROLE_SOURCE:
         return STRATA_TOKEN_PUBLISH;
     case STRATA_ROLE_RELAY:
+    case STRATA_ROLE_WAYPOINT:
         return STRATA_TOKEN_RELAY;
     default:
         return STRATA_TOKEN_WATCH;

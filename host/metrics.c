@@ -157,7 +157,9 @@ static unsigned tier_of(const strata_control_entry *e)
         return TIER_SOURCE;
     if (e->dcm.v != e->region_dcm.v)
         return TIER_HEAD; /* in the backbone's trees (as the topology page) */
-    return e->role == STRATA_ROLE_RELAY ? TIER_RELAY : TIER_MEMBER;
+    /* A waypoint in the trees relays what nobody there could: a relay. */
+    return e->role == STRATA_ROLE_RELAY || e->role == STRATA_ROLE_WAYPOINT ? TIER_RELAY
+                                                                            : TIER_MEMBER;
 }
 
 static int cmp_row(const void *a, const void *b)

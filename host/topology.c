@@ -40,6 +40,8 @@ static const char *role_name(uint8_t role)
         return "source";
     case STRATA_ROLE_RELAY:
         return "relay";
+    case STRATA_ROLE_WAYPOINT:
+        return "waypoint";
     default:
         return "peer";
     }

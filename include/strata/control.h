@@ -134,6 +134,10 @@ typedef struct strata_control_status {
      * sent back to their region's trees by an evaluation */
     uint64_t promotions, demotions;
     uint64_t recruits_sent, releases_sent;
+    /* Waypoint servers (SPEC C5): placed now, placed in all, offers answered
+     * STANDBY, and taken back because their regions no longer needed them. */
+    size_t waypoints;
+    uint64_t waypoints_placed, waypoint_standbys, waypoint_releases;
     /* JOINs refused by reason (enum strata_refusal) and tokens checked. */
     uint64_t refused[STRATA_REFUSAL_REASONS];
     uint64_t token_checks;

@@ -68,6 +68,8 @@ typedef struct strata_peer_config {
     const char *region;        /* label, or NULL/"" to let the control decide */
     uint8_t priority;          /* rank among the node's channels, 0 first (protocol.md 3.3.1) */
     int relay_only;            /* joins as a RELAY: receives and forwards, never plays */
+    int waypoint;              /* joins as a WAYPOINT (implies relay_only): an operator's
+                                  relay, placed only where a region needs it */
     uint32_t playout_delay_ms; /* 0 = default */
     uint32_t join_retry_ms;    /* 0 = default */
     uint32_t repair_after_ms;  /* 0 = default */
@@ -167,6 +169,7 @@ typedef struct strata_peer_stats {
     uint64_t instructions_applied;
     uint64_t rejoins;         /* joins again after the control center said it did not know us */
     uint64_t joins_forbidden; /* JOINs refused for want of a valid access token */
+    uint64_t joins_standby;   /* a waypoint's offers answered STANDBY (not needed now) */
     /* Send times not taken into the playout clock: they would have moved
      * its offset by more than the playout delay at once (playout.h). */
     uint64_t send_time_outliers;

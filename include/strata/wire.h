@@ -142,12 +142,16 @@ typedef struct strata_msg_heartbeat {
 
 /* --- JOIN and JOIN_REPLY (protocol.md 3.3) ----------------------------- */
 /* A RELAY is a peer that receives and forwards a channel it does not play
- * (recruited by the control center, SPEC C5/C12, protocol.md 3.10). */
+ * (recruited by the control center, SPEC C12, protocol.md 3.10). A
+ * WAYPOINT is an operator-run relay (SPEC C5, protocol.md 3.3.3): it offers
+ * itself for a channel and is placed only where a region lacks
+ * high-capacity nodes; elsewhere its JOIN is answered STANDBY. */
 enum strata_role {
     STRATA_ROLE_PEER = 0,
     STRATA_ROLE_SOURCE = 1,
     STRATA_ROLE_RELAY = 2,
-    STRATA_ROLE_MAX = 2,
+    STRATA_ROLE_WAYPOINT = 3,
+    STRATA_ROLE_MAX = 3,
 };
 typedef struct strata_msg_join {
     strata_node_id node;     /* chosen at random by the node, never zero */
@@ -169,7 +173,8 @@ enum strata_join_status {
     STRATA_JOIN_OVERLOADED = 2,
     STRATA_JOIN_UNKNOWN = 3,   /* answer to a HEARTBEAT from a node the control does not know */
     STRATA_JOIN_FORBIDDEN = 4, /* the channel needs an access token this JOIN lacks */
-    STRATA_JOIN_STATUS_MAX = 4,
+    STRATA_JOIN_STANDBY = 5,   /* a waypoint no region needs now: offer again later */
+    STRATA_JOIN_STATUS_MAX = 5,
 };
 typedef struct strata_msg_join_reply {
     strata_node_id node;     /* echo of the join */

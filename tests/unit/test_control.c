@@ -7,6 +7,7 @@
  */
 #include "strata/control.h"
 #include "strata/tree.h"
+#include "preferred.h" /* the probation a waypoint's replacements serve */
 #include "testutil.h"
 
 #include <stdio.h>
@@ -118,6 +119,13 @@ static fnode *by_id(net *t, uint64_t id)
     return NULL;
 }
 
+/* A peer, or a waypoint placed in the trees: follows the newest epoch
+ * whatever DCM names it (strata_peer). */
+static int in_trees_as_peer(const fnode *f)
+{
+    return f->role == STRATA_ROLE_PEER || f->role == STRATA_ROLE_WAYPOINT;
+}
+
 static fdcm *dcm_slot(fnode *f, uint32_t dcm, int create)
 {
     for (int i = 0; i < f->nd; i++)
@@ -136,7 +144,7 @@ static fdcm *dcm_slot(fnode *f, uint32_t dcm, int create)
  * region's head gets its instructions in the backbone's name). */
 static const strata_msg_instruction *latest(fnode *f, uint32_t dcm, int s)
 {
-    if (f->role == STRATA_ROLE_PEER) {
+    if (in_trees_as_peer(f)) {
         const strata_msg_instruction *best = NULL;
         for (int i = 0; i < f->nd; i++)
             if (f->d[i].have[s] && (!best || f->d[i].in[s].epoch > best->epoch))
@@ -152,7 +160,7 @@ static const strata_msg_instruction *latest(fnode *f, uint32_t dcm, int s)
 static int is_head(fnode *f)
 {
     const strata_msg_instruction *in = latest(f, 0, 0);
-    return f->role == STRATA_ROLE_PEER && in && in->level == 1;
+    return in_trees_as_peer(f) && in && in->level == 1;
 }
 
 static void deliver(net *t, fnode *f, const uint8_t *buf, size_t len)
@@ -292,7 +300,7 @@ static int send_hb(net *t, fnode *f)
     hb.played_packets = f->played;
     hb.missed_packets = f->missed;
     hb.tx_data_bytes = f->tx_bytes;
-    if (f->role == STRATA_ROLE_PEER) {
+    if (in_trees_as_peer(f)) {
         /* As strata_peer: the DCM and level of the newest instruction. */
         for (int i = 0; i < f->nd; i++)
             for (int s = 0; s < T; s++)
@@ -961,7 +969,7 @@ static void tick_delivering(net *t, const fnode *idle)
 {
     for (int i = 0; i < MAXN; i++) {
         fnode *f = &t->n[i];
-        if (f->used && f->alive && f->role == STRATA_ROLE_PEER && f != idle)
+        if (f->used && f->alive && in_trees_as_peer(f) && f != idle)
             f->tx_bytes += 1000000;
     }
     tick(t);
@@ -2881,6 +2889,125 @@ static void test_ec_levels(void)
     net_del(t);
 }
 
+
+/* Waypoint servers (SPEC C5): offered for a channel, placed only in a
+ * region without capable members of its own, where it heads the region at
+ * once; taken back when the region has its own, or nobody to serve. */
+static void test_waypoints(void)
+{
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_THREE;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    fnode *w = add_node(t, 7000, 0xc0a80100u, STRATA_ROLE_WAYPOINT, 20000, "as");
+    fnode *w2 = add_node(t, 7001, 0xc0a80101u, STRATA_ROLE_WAYPOINT, 20000, "eu");
+    /* Before any source, nobody can say who is capable: standby. */
+    send_join(t, w);
+    CHECK_EQ_INT(w->reply.status, STRATA_JOIN_STANDBY);
+    send_join(t, src);
+    fnode *eu[6], *as[6];
+    for (int i = 0; i < 6; i++) {
+        eu[i] = add_node(t, 100 + (uint64_t)i, 0x0a000100u + (uint32_t)i, STRATA_ROLE_PEER, 5000,
+                         "eu");
+        as[i] = add_node(t, 200 + (uint64_t)i, 0x0a000200u + (uint32_t)i, STRATA_ROLE_PEER, 600,
+                         "as");
+        send_join(t, eu[i]);
+        send_join(t, as[i]);
+    }
+    for (int i = 0; i < 4; i++)
+        tick_delivering(t, NULL);
+    /* eu has capable members: w2 stays on standby, and is no member. */
+    send_join(t, w2);
+    CHECK_EQ_INT(w2->reply.status, STRATA_JOIN_STANDBY);
+    w2->alive = 0;
+    strata_control_member m;
+    CHECK(!strata_control_member_of(t->c, w2->id, chan(w2), &m));
+    /* as has none: w is placed and heads it at once. */
+    send_join(t, w);
+    CHECK_EQ_INT(w->reply.status, STRATA_JOIN_OK);
+    CHECK(is_head(w));
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.waypoints, 1);
+    CHECK_EQ_U64(st.waypoints_placed, 1);
+    CHECK_EQ_U64(st.waypoint_standbys, 2);
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    CHECK(is_head(w));
+    CHECK_EQ_INT(w->releases, 0);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    check_three_region(t, as, 6, 2);
+    check_three_region(t, eu, 6, 2);
+    /* Every as member gets the stream below w: each data tree of its
+     * region names w above it somewhere (w is its only head). */
+    for (int tr = 0; tr < K; tr++) {
+        int under_w = 0;
+        for (int i = 0; i < 6; i++) {
+            const strata_msg_instruction *in = latest(as[i], 0, tr);
+            CHECK(in && in->parent.node.v != 0);
+            under_w += in && in->parent.node.v == w->id.v;
+        }
+        const strata_msg_instruction *wi = latest(w, 0, tr);
+        CHECK(under_w > 0 || (wi && wi->n_children == 0));
+    }
+
+    /* Two capable members come to as: once past their probation, w is
+     * taken back (RELEASE) and its trees go to them. */
+    fnode *strong[2];
+    for (int i = 0; i < 2; i++) {
+        strong[i] = add_node(t, 300 + (uint64_t)i, 0x0a000300u + (uint32_t)i, STRATA_ROLE_PEER,
+                             5000, "as");
+        send_join(t, strong[i]);
+    }
+    int ticks = 0;
+    while (!w->releases && ticks++ < 60)
+        tick_delivering(t, NULL);
+    CHECK_EQ_INT(w->releases, 1);
+    CHECK(ticks * HB_MS >= STRATA_PREF_DEFAULT_PROBATION_MS); /* not before their probation */
+    w->alive = 0; /* released: it offers itself again, and is told to wait */
+    CHECK(!strata_control_member_of(t->c, w->id, chan(w), &m));
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    CHECK(is_head(strong[0]) && is_head(strong[1]));
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    CHECK_EQ_INT(st.waypoints, 0);
+    CHECK_EQ_U64(st.waypoint_releases, 1);
+    fnode *region_as[8] = {as[0], as[1], as[2], as[3], as[4], as[5], strong[0], strong[1]};
+    check_three_region(t, region_as, 8, 2);
+    for (int i = 0; i < 6; i++)
+        for (int tr = 0; tr < K; tr++) {
+            const strata_msg_instruction *in = latest(as[i], 0, tr);
+            CHECK(in && in->parent.node.v != w->id.v);
+        }
+    send_join(t, w);
+    CHECK_EQ_INT(w->reply.status, STRATA_JOIN_STANDBY);
+
+    /* The capable ones leave: the next offer is placed again. */
+    for (int i = 0; i < 2; i++)
+        send_leave(t, strong[i]);
+    for (int i = 0; i < 2; i++)
+        tick_delivering(t, NULL);
+    send_join(t, w);
+    CHECK_EQ_INT(w->reply.status, STRATA_JOIN_OK);
+    for (int i = 0; i < 2; i++)
+        tick_delivering(t, NULL);
+    CHECK(is_head(w));
+    /* Everyone it served leaves: it is taken back at the next evaluation. */
+    for (int i = 0; i < 6; i++)
+        send_leave(t, as[i]);
+    ticks = 0;
+    while (w->releases < 2 && ticks++ < 2 * 10 + 1)
+        tick_delivering(t, NULL);
+    CHECK_EQ_INT(w->releases, 2);
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_INT(st.waypoints, 0);
+    CHECK_EQ_U64(t->stray, 0);
+    CHECK_EQ_U64(t->bad_instr, 0);
+    net_del(t);
+}
+
 int main(void)
 {
     test_topology_and_churn();
@@ -2904,6 +3031,7 @@ int main(void)
     test_restart_source_budget();
     test_restart_keeps_two_channels();
     test_recruit();
+    test_waypoints();
     test_bad_input();
     test_all_dead();
     test_churn_property();
