@@ -574,6 +574,7 @@ int cmd_peer(int argc, char **argv)
         cmd_usage_error(SUB, "more --output than --channel");
     if (cfg.waypoint && noutputs > 0)
         cmd_usage_error(SUB, "a --waypoint plays nothing: no --output");
+    d.waypoint = cfg.waypoint;
     if (nkeys > d.nch)
         cmd_usage_error(SUB, "more --channel-key than --channel");
     if (ntokens > d.nch)

@@ -20,9 +20,17 @@
 # no member of twice the rate but the two that become its preferred nodes,
 # which then feed its common trees themselves. The member killed a quarter
 # of the way in is a relay member that feeds a common tree.
+#
+# With WAYPOINT=1 as well (test_levels_three.sh, 20 peers a region), no
+# member of region 2 can carry the stream (990 kbit/s each, below the
+# rate) and a waypoint server (strata peer --waypoint, SPEC C5) offers
+# itself for the channel in region 2: the control center must place it
+# there, make it one of the region's preferred nodes, and leave it there;
+# it relays and writes nothing.
 . "$(dirname "$0")/lib.sh"
 
 LEVELS=${LEVELS:-ec}
+WAYPOINT=${WAYPOINT:-0}
 
 DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
@@ -60,6 +68,7 @@ for r in 0 1 2; do
         if [ "$LEVELS" = 3 ]; then
             [ "$i" -ge 6 ] && up=1000
             [ "$r" = 2 ] && [ "$i" -ge 2 ] && up=1000
+            [ "$r" = 2 ] && [ "$WAYPOINT" = 1 ] && up=990
         fi
         start "$name" peer --control "$CONTROL" --channel test --latency "$MATRIX" \
             --host-index $((10 + 20 * r + i)) --region "region$r" --upload "$up" \
@@ -72,6 +81,17 @@ for r in 0 1 2; do
     done
 done
 wait_for_members $((3 * PER_REGION))
+if [ "$WAYPOINT" = 1 ]; then
+    start waypoint peer --waypoint --control "$CONTROL" --channel test --latency "$MATRIX" \
+        --host-index 75 --region region2 --upload 20000 --status-file "$WORK/waypoint.json"
+    wait_for_line "$WORK/waypoint.out" '^strata peer [0-9a-f]+ listening on udp ' 10 \
+        || fail "waypoint not ready"
+    WAYPOINT_PID=$LAST_PID
+    WAYPOINT_ID=$(sed -n 's/^strata peer \([0-9a-f]*\) listening.*/\1/p' "$WORK/waypoint.out")
+    # No source yet, so nobody can say who is capable: it waits.
+    wait_for_line "$WORK/waypoint.json" '"joins_standby":[1-9]' 10 \
+        || fail "the waypoint was not told to wait: $(cat "$WORK/waypoint.json")"
+fi
 start source source --control "$CONTROL" --channel test --input "$WORK/input.bin" \
     --rate "$RATE_KBPS" --latency "$MATRIX" --host-index 5 --linger-ms 5000
 SOURCE_PID=$LAST_PID
@@ -115,15 +135,26 @@ for ((i = 2; i < PER_REGION; i++)); do # region 0's members
 done
 [ -n "$victim" ] || fail "no member of region 0 to kill: $(cat "$WORK/topology.txt")"
 if [ "$LEVELS" = 3 ]; then
-    # The shape: two common members in regions 0 and 1.
+    # The shape: in regions 0 and 1, all but the six strongest are common.
     for r in 0 1; do
         commons=0
         for ((i = r * PER_REGION; i < (r + 1) * PER_REGION; i++)); do
             [ "$(level_of "$i")" = 3 ] && commons=$((commons + 1))
         done
-        [ "$commons" = 2 ] \
-            || fail "region $r has $commons common members, want 2: $(cat "$WORK/topology.txt")"
+        [ "$commons" = $((PER_REGION - 6)) ] \
+            || fail "region $r has $commons common members, want $((PER_REGION - 6)): $(cat "$WORK/topology.txt")"
     done
+fi
+if [ "$WAYPOINT" = 1 ]; then
+    # Placed in region 2 and one of its preferred nodes (it floods: its
+    # data trees name no parent).
+    wline=$(grep -i "^0*$WAYPOINT_ID " "$WORK/topology.txt" || true)
+    echo "$wline" | grep -q '(waypoint)' \
+        || fail "the waypoint is not placed: $(cat "$WORK/topology.txt")"
+    echo "$wline" | awk '{ for (i = 4; i <= 7; i++) if ($i != "-") exit 1; exit NF < 4 }' \
+        || fail "the waypoint is not a preferred node: $wline"
+    wait_for_line "$WORK/control.json" '"waypoints":1,' 5 \
+        || fail "the control center does not count one waypoint: $(cat "$WORK/control.json")"
 fi
 kill -KILL "${pids[victim]}"
 echo "killed the second-level node ${names[victim]} (level $LEVELS) a quarter of the way in"
@@ -136,6 +167,14 @@ done
 [ ${#heads[@]} -eq 2 ] || fail "region 1 has ${#heads[@]} preferred nodes, want 2: $(cat "$WORK/topology.txt")"
 kill -KILL "${pids[heads[0]]}" "${pids[heads[1]]}"
 echo "killed ${names[heads[0]]} and ${names[heads[1]]}, both preferred nodes of region 1, half-way"
+if [ "$WAYPOINT" = 1 ]; then
+    # Half-way it has relayed (its counters are its session's: once the
+    # viewers are gone at the end, it is taken back and starts a new one).
+    wtx=$(sed -n 's/.*"channels":\[{[^]]*"tx_data_bytes":\([0-9]*\).*/\1/p' "$WORK/waypoint.json")
+    [ "${wtx:-0}" -gt $((SIZE_BYTES / 4)) ] \
+        || fail "the waypoint relayed ${wtx:-0} bytes by half-way: $(cat "$WORK/waypoint.json")"
+    grep -q '"waypoint":true' "$WORK/waypoint.json" || fail "the waypoint's status does not say so"
+fi
 
 ok=0 rebuilt=0 repaired=0
 for ((i = 0; i < ${#pids[@]}; i++)); do
@@ -151,5 +190,17 @@ for ((i = 0; i < ${#pids[@]}; i++)); do
 done
 wait_exit "$SOURCE_PID" 30 || fail "source did not leave after its linger time"
 [ "$rebuilt" -gt 0 ] || fail "no packet was rebuilt from parity"
+if [ "$WAYPOINT" = 1 ]; then
+    # It played none of the stream; once the viewers are gone it is taken
+    # back (nobody left to serve) and waits again.
+    wplayed=$(json_field "$WORK/waypoint.json" played_bytes)
+    [ "${wplayed:-x}" = 0 ] || fail "the waypoint played ${wplayed:-?} bytes"
+    wait_for_line "$WORK/control.json" '"waypoint_releases":1,' 15 \
+        || fail "the waypoint was not taken back at the end: $(cat "$WORK/control.json")"
+    wait_for_line "$WORK/waypoint.json" '"state":0,' 5 \
+        || fail "the released waypoint does not offer itself again: $(cat "$WORK/waypoint.json")"
+    kill "$WAYPOINT_PID"
+    echo "the waypoint relayed $wtx bytes by half-way, played none, and was taken back at the end"
+fi
 echo "control status: $(cat "$WORK/control.json")"
 pass "$ok peers byte-identical, none missed a packet, with a second-level node and two preferred nodes of one region killed ($rebuilt packets rebuilt from parity, about $repaired repaired)"
