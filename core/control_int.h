@@ -298,6 +298,7 @@ int ctl_dcm_unused(strata_control *c, strata_dcm *d);
 ctl_node *ctl_sub_head(strata_control *c, strata_dcm *d, uint8_t s);
 ctl_node *ctl_tree_feeder(strata_control *c, strata_dcm *d, uint8_t s);
 int ctl_has_heads(strata_control *c, strata_dcm *d);
+size_t ctl_region_heads(strata_control *c, strata_dcm *d, ctl_node **out, size_t cap);
 void ctl_drop_away(ctl_node *h);
 void ctl_forget_away_into(strata_control *c, const strata_dcm *d);
 uint32_t ctl_head_region_kbps(uint32_t upload_kbps, uint32_t rate_kbps);

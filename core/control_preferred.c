@@ -182,15 +182,9 @@ static int evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d,
     ctl_node *recs[PREF_MAX_HEADS + PREF_CANDIDATES];
     strata_pref_candidate cand[PREF_MAX_HEADS + PREF_CANDIDATES];
     uint8_t want[PREF_MAX_HEADS + PREF_CANDIDATES];
-    size_t n = 0;
-    uint32_t seen = 0;
-    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
-        ctl_node *h = ctl_sub_head(c, d, s);
-        if (h && !(h->root_subs & seen) && n < PREF_MAX_HEADS) {
-            seen |= h->root_subs;
-            recs[n++] = h;
-        }
-    }
+    size_t n = ctl_region_heads(c, d, recs, PREF_MAX_HEADS);
+    if (n > PREF_MAX_HEADS)
+        n = PREF_MAX_HEADS;
     strata_node_id top[PREF_CANDIDATES];
     size_t nt = strata_dcm_top_members(d, ctl_head_min_in(c, ch, d), top, PREF_CANDIDATES);
     for (size_t i = 0; i < nt; i++) {

@@ -359,19 +359,28 @@ ctl_node *ctl_make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, strat
     return h;
 }
 
-/* The distinct heads feeding d's trees. */
-static unsigned head_count(strata_control *c, strata_dcm *d)
+/* Region d's own heads (those feeding its trees in the source's place),
+ * each once: up to cap of them into out (may be NULL); returns how many
+ * there are. */
+size_t ctl_region_heads(strata_control *c, strata_dcm *d, ctl_node **out, size_t cap)
 {
-    unsigned n = 0;
+    size_t n = 0;
     uint32_t seen = 0;
     for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
         ctl_node *h = ctl_sub_head(c, d, s);
         if (!h || (h->root_subs & seen))
             continue;
         seen |= h->root_subs;
+        if (out && n < cap)
+            out[n] = h;
         n++;
     }
     return n;
+}
+
+static unsigned head_count(strata_control *c, strata_dcm *d)
+{
+    return (unsigned)ctl_region_heads(c, d, NULL, 0);
 }
 
 /* Gives regional DCM d (of a channel with a backbone) a head for each of

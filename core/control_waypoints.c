@@ -29,13 +29,10 @@ static capable_count count_capable(strata_control *c, const ctl_channel *ch, str
 {
     capable_count n = {0, 0, 0};
     uint64_t probation = STRATA_MS(STRATA_PREF_DEFAULT_PROBATION_MS);
-    uint32_t seen = 0;
-    for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
-        ctl_node *h = ctl_sub_head(c, d, s);
-        if (!h || (h->root_subs & seen))
-            continue;
-        seen |= h->root_subs;
-        n.heads++;
+    ctl_node *heads[PREF_MAX_HEADS];
+    n.heads = ctl_region_heads(c, d, heads, PREF_MAX_HEADS);
+    for (size_t i = 0; i < n.heads && i < PREF_MAX_HEADS; i++) {
+        const ctl_node *h = heads[i];
         if (h->role == STRATA_ROLE_WAYPOINT)
             n.waypoints++;
         else if (!seasoned_only || elapsed(now, h->joined_ns) >= probation)
