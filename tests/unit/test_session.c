@@ -143,9 +143,51 @@ static void test_unknown_rejoin_and_leave(void)
     strata_outbox_free(&ob);
 }
 
+/* A waypoint's offer answered STANDBY (protocol.md 3.3.4): offered again
+ * two retries later, again and again, until an OK makes it a member. */
+static void test_waypoint_standby(void)
+{
+    strata_outbox ob;
+    CHECK_EQ_INT(strata_outbox_init(&ob, NULL, 64), 0);
+    sent_list *out = calloc(1, sizeof *out);
+    strata_session s;
+    strata_session_init(&s, (strata_node_id){42}, (strata_channel_id){7}, CONTROL, 0, &ob, NULL,
+                        "peer", MS(0));
+    uint64_t now = 0;
+    for (int round = 1; round <= 3; round++) {
+        join_if_due(&s, now);
+        strata_msg_join_reply r = reply(STRATA_JOIN_STANDBY, 0);
+        CHECK_EQ_INT(strata_session_on_join_reply(&s, &r, now + MS(10)), 0);
+        CHECK_EQ_INT(s.state, STRATA_SESSION_JOINING);
+        CHECK_EQ_U64(s.standbys, (uint64_t)round);
+        CHECK_EQ_INT(s.standby, 1);
+        uint64_t next = now + MS(10) + 2 * MS(STRATA_SESSION_DEFAULT_JOIN_RETRY_MS);
+        CHECK_EQ_U64(strata_session_next_timeout(&s), next);
+        CHECK(!strata_session_join_due(&s, next - 1));
+        now = next;
+    }
+    capture_outbox(&ob, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_JOIN), 3);
+    join_if_due(&s, now);
+    strata_msg_join_reply ok = reply(STRATA_JOIN_OK, 5);
+    CHECK_EQ_INT(strata_session_on_join_reply(&s, &ok, now + MS(10)), 1);
+    strata_session_accept(&s, &ok, now + MS(10));
+    CHECK_EQ_INT(s.state, STRATA_SESSION_MEMBER);
+    CHECK_EQ_INT(s.standby, 0);
+    /* a STANDBY that comes late (to a retried offer) changes nothing */
+    strata_msg_join_reply late = reply(STRATA_JOIN_STANDBY, 0);
+    CHECK_EQ_INT(strata_session_on_join_reply(&s, &late, now + MS(20)), 0);
+    CHECK_EQ_INT(s.state, STRATA_SESSION_MEMBER);
+    CHECK(!strata_session_join_due(&s, now + MS(5000)));
+    sent_clear(out);
+    free(out);
+    strata_outbox_free(&ob);
+}
+
 int main(void)
 {
     test_join_retry_refuse_accept();
     test_unknown_rejoin_and_leave();
+    test_waypoint_standby();
     return test_summary("test_session");
 }
