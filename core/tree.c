@@ -929,6 +929,75 @@ void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps
     strata_mtree_settle(t);
 }
 
+/* The child of v in its interior tree s that is cheapest to move: a leaf
+ * of the tree if there is one, else the one with the smallest subtree (the
+ * first in the list on ties), as for the source's children. */
+static uint32_t cheapest_child(const strata_mtree *t, unsigned s, uint32_t v)
+{
+    uint32_t best = NIL, best_cost = UINT32_MAX;
+    for (uint32_t c = t->nodes[v].first_child; c != NIL; c = at(t, c, s)->next) {
+        if (!is_interior(&t->nodes[c], s))
+            return c;
+        uint32_t cost = 1;
+        for (uint32_t w = c; w != NIL && cost < best_cost; w = preorder_next(t, s, c, w))
+            cost++;
+        if (cost < best_cost) {
+            best = c;
+            best_cost = cost;
+        }
+    }
+    return best;
+}
+
+int strata_mtree_set_upload(strata_mtree *t, strata_node_id id, uint32_t upload_kbps)
+{
+    uint32_t v;
+    if (!lookup(t, id, &v))
+        return STRATA_ERR_NOTFOUND;
+    struct tnode *n = &t->nodes[v];
+    uint8_t slots = slots_for(t, upload_kbps);
+    n->upload_kbps = upload_kbps;
+    if (slots == n->slots)
+        return 0;
+    if (n->interior < 0) {
+        /* A leaf everywhere becomes interior where capacity is lowest, in
+         * place: it keeps its parent there, and its slots fill from repair. */
+        int8_t s = pick_interior(t);
+        if (s < 0)
+            return 0;
+        idx_remove(t, (unsigned)s, v);
+        n->interior = s;
+        n->slots = slots;
+        t->sub[s].interior_slots += slots;
+        idx_insert(t, (unsigned)s, v);
+    } else {
+        unsigned s = (unsigned)n->interior;
+        t->sub[s].interior_slots -= n->slots;
+        t->sub[s].interior_slots += slots;
+        n->slots = slots;
+        /* Over its new slots, the cheapest children move elsewhere in the
+         * tree, as the source's do when its share shrinks; v is full, so
+         * none comes back under it but in the place of a leaf it displaces. */
+        while (n->nchildren > n->slots) {
+            uint32_t c = cheapest_child(t, s, v);
+            cut(t, s, c);
+            place_root(t, s, c, 0);
+        }
+        if (slots == 0) {
+            /* No slot left: a pure leaf, which add would have made it. */
+            idx_remove(t, s, v);
+            n->interior = -1;
+            idx_insert(t, s, v);
+        } else {
+            idx_refresh_parent(t, s, v);
+        }
+    }
+    reshare_source(t);
+    for (unsigned s = 0; s < t->k; s++)
+        repair(t, s);
+    return 0;
+}
+
 /* Node v becomes interior in tree s: it leaves the trees and comes back
  * (its children elsewhere find other parents, as at a departure). 0 when
  * it could not (no memory: it cannot happen after the remove, which frees
