@@ -184,6 +184,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     /* A recruited relay holds no token for the channel it is asked to
      * relay: with tokens, nobody is recruited. */
     c->recruit = !cfg->no_recruit && !cfg->require_tokens;
+    c->check_capacity = !cfg->no_capacity_check;
     c->levels = cfg->levels;
     c->heads_per_region = cfg->levels != STRATA_LEVELS_BACKBONE
                               ? (cfg->preferred_per_region ? cfg->preferred_per_region
@@ -426,6 +427,9 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->region_moves = c->region_moves;
     st->relays = c->relays;
     st->promotions = c->promotions;
+    st->capacity_promotions = c->capacity_promotions;
+    st->capacity_demotions = c->capacity_demotions;
+    st->capacity_strikes = c->capacity_strikes;
     st->demotions = c->demotions;
     st->recruits_sent = c->recruits_sent;
     st->releases_sent = c->releases_sent;
