@@ -76,7 +76,7 @@ typedef struct strata_dcm_config {
  * of its slots, doubles it, up to the declared upload; one in which it
  * delivered less than half sets it to what it delivered; a child that
  * stalls under it while it had the packets (children's reports) halves it.
- * A credit below one slot strikes the member: it is a leaf for
+ * A credit that gives no slot strikes the member: it is a leaf for
  * STRATA_DCM_HOLD_S << (strikes - 1) seconds, then on probation again. */
 enum strata_dcm_capacity {
     STRATA_DCM_PROBATION_RATES = 2,

@@ -31,8 +31,8 @@
  * reports are the check on that: a node whose children starve loses half
  * its credit per stalled child, whatever its counters say.
  *
- * A credit below one slot (rate / k) strikes the member: it is a pure
- * leaf, and for STRATA_DCM_HOLD_S << (strikes - 1) seconds (at most
+ * A credit that gives no slot at the trees' share strikes the member: it
+ * is a pure leaf, and for STRATA_DCM_HOLD_S << (strikes - 1) seconds (at most
  * STRATA_DCM_HOLD_MAX_S) nothing promotes it; then it starts a probation
  * again. A strike is forgiven after STRATA_DCM_FORGIVE_S without one. A
  * credit change moves the member's slots in place (strata_mtree_set_upload):
@@ -52,13 +52,6 @@ static uint32_t probation_kbps(const strata_dcm *d)
 {
     uint64_t c = (uint64_t)d->rate_kbps * STRATA_DCM_PROBATION_RATES;
     return c < UINT32_MAX ? (uint32_t)c : UINT32_MAX - 1u;
-}
-
-/* The upload one slot of one tree takes: a k-th of the rate. */
-static uint32_t slot_kbps(const strata_dcm *d)
-{
-    uint32_t s = d->rate_kbps / d->k;
-    return s ? s : 1u;
 }
 
 strata_dcm_trust dcm_trust_new(const strata_dcm *d)
@@ -85,7 +78,9 @@ static void demote(strata_dcm *d, dcm_member *m, uint64_t to_kbps, uint64_t now,
     strata_dcm_trust *t = &m->trust;
     out->demoted = 1;
     t->demoted = 1;
-    if (to_kbps < slot_kbps(d)) {
+    /* No slot left at the share the trees use: nothing more can be seen of
+     * it, so it is held before another probation. */
+    if (to_kbps * d->share_percent / 100u * d->k / d->rate_kbps == 0) {
         if (t->strikes < CAP_MAX_STRIKES)
             t->strikes++;
         t->last_strike_ns = now;

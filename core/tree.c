@@ -687,13 +687,14 @@ static void repair(strata_mtree *t, unsigned s)
     }
 }
 
-/* The source child of tree s that is cheapest to move: a leaf of the tree
- * (nothing hangs under it) if there is one, else the interior child with
- * the smallest subtree; the first in the list on ties. */
-static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
+/* The child of a list in tree s (the siblings from first on) that is
+ * cheapest to move: a leaf of the tree (nothing hangs under it) if there is
+ * one, else the interior child with the smallest subtree; the first in the
+ * list on ties. For the source's children and a node's. */
+static uint32_t cheapest_of(const strata_mtree *t, unsigned s, uint32_t first)
 {
     uint32_t best = NIL, best_cost = UINT32_MAX;
-    for (uint32_t c = t->sub[s].src_first; c != NIL; c = at(t, c, s)->next) {
+    for (uint32_t c = first; c != NIL; c = at(t, c, s)->next) {
         if (!is_interior(&t->nodes[c], s))
             return c;
         uint32_t cost = 1; /* an interior node, however small, costs more than a leaf */
@@ -705,6 +706,11 @@ static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
         }
     }
     return best;
+}
+
+static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
+{
+    return cheapest_of(t, s, t->sub[s].src_first);
 }
 
 /* Gives every tree its current source share (source_shares). Where a share
@@ -929,26 +935,6 @@ void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps
     strata_mtree_settle(t);
 }
 
-/* The child of v in its interior tree s that is cheapest to move: a leaf
- * of the tree if there is one, else the one with the smallest subtree (the
- * first in the list on ties), as for the source's children. */
-static uint32_t cheapest_child(const strata_mtree *t, unsigned s, uint32_t v)
-{
-    uint32_t best = NIL, best_cost = UINT32_MAX;
-    for (uint32_t c = t->nodes[v].first_child; c != NIL; c = at(t, c, s)->next) {
-        if (!is_interior(&t->nodes[c], s))
-            return c;
-        uint32_t cost = 1;
-        for (uint32_t w = c; w != NIL && cost < best_cost; w = preorder_next(t, s, c, w))
-            cost++;
-        if (cost < best_cost) {
-            best = c;
-            best_cost = cost;
-        }
-    }
-    return best;
-}
-
 int strata_mtree_set_upload(strata_mtree *t, strata_node_id id, uint32_t upload_kbps)
 {
     uint32_t v;
@@ -979,7 +965,7 @@ int strata_mtree_set_upload(strata_mtree *t, strata_node_id id, uint32_t upload_
          * tree, as the source's do when its share shrinks; v is full, so
          * none comes back under it but in the place of a leaf it displaces. */
         while (n->nchildren > n->slots) {
-            uint32_t c = cheapest_child(t, s, v);
+            uint32_t c = cheapest_of(t, s, n->first_child);
             cut(t, s, c);
             place_root(t, s, c, 0);
         }
