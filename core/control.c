@@ -357,9 +357,15 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
         e->channel = rec->ch->id;
         e->role = rec->role;
         e->k = c->k;
+        e->credit_kbps = UINT32_MAX;
         if (rec->dcm) {
+            strata_dcm_trust tr;
             e->dcm = strata_dcm_id_of(rec->dcm);
             strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_TREES);
+            if (strata_dcm_trust_of(rec->dcm, rec->id, &tr) == 0) {
+                e->credit_kbps = tr.credit_kbps;
+                e->strikes = tr.strikes;
+            }
         }
         const strata_dcm *rd = ctl_region_dcm(c, rec);
         if (ec_levels(c)) /* the levels that name one (mesh and backbone say 0) */

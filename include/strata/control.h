@@ -186,6 +186,11 @@ typedef struct strata_control_entry {
     strata_addr addr;
     uint32_t upload_kbps;
     uint64_t played, missed, tx_bytes;
+    /* The capacity check's credit in its DCM (UINT32_MAX: its declared
+     * upload is believed; a source's, and a head's in the mesh, are) and
+     * its strikes (strata_dcm_trust). */
+    uint32_t credit_kbps;
+    uint8_t strikes;
 } strata_control_entry;
 
 /* Writes up to cap memberships (in no particular order); returns how many
