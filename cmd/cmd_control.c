@@ -131,14 +131,16 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ",\"recovering\":%d,\"restored_members\":%" PRIu64 ",\"restored_edges\":%" PRIu64
         ",\"reported_edges\":%" PRIu64 ",\"relays\":%zu,\"recruits_sent\":%" PRIu64
         ",\"releases_sent\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"promotions\":%" PRIu64
-        ",\"demotions\":%" PRIu64 "}\n",
+        ",\"demotions\":%" PRIu64 ",\"capacity_promotions\":%" PRIu64
+        ",\"capacity_demotions\":%" PRIu64 ",\"capacity_strikes\":%" PRIu64 "}\n",
         st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
         st.joins, st.leaves, st.deaths, st.reparents, st.instructions_sent,
         st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
         st.recovering, st.restored_members, st.restored_edges, st.reported_edges, st.relays,
-        st.recruits_sent, st.releases_sent, d->node.rx_heartbeats, st.promotions, st.demotions);
+        st.recruits_sent, st.releases_sent, d->node.rx_heartbeats, st.promotions, st.demotions,
+        st.capacity_promotions, st.capacity_demotions, st.capacity_strikes);
     if (n < 0 || (size_t)n >= buflen)
         return 0;
     /* Every rejection by reason (issue 13, item 6): the JOINs refused, and

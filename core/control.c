@@ -185,6 +185,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     /* A recruited relay holds no token for the channel it is asked to
      * relay: with tokens, nobody is recruited. */
     c->recruit = !cfg->no_recruit && !cfg->require_tokens;
+    c->check_capacity = !cfg->no_capacity_check;
     c->levels = cfg->levels;
     c->heads_per_region = cfg->levels != STRATA_LEVELS_BACKBONE
                               ? (cfg->preferred_per_region ? cfg->preferred_per_region
@@ -360,9 +361,15 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
         e->channel = rec->ch->id;
         e->role = rec->role;
         e->k = c->k;
+        e->credit_kbps = UINT32_MAX;
         if (rec->dcm) {
+            strata_dcm_trust tr;
             e->dcm = strata_dcm_id_of(rec->dcm);
             strata_dcm_parent_ids(rec->dcm, rec->id, e->parents, STRATA_WIRE_MAX_TREES);
+            if (strata_dcm_trust_of(rec->dcm, rec->id, &tr) == 0) {
+                e->credit_kbps = tr.credit_kbps;
+                e->strikes = tr.strikes;
+            }
         }
         const strata_dcm *rd = ctl_region_dcm(c, rec);
         if (ec_levels(c)) /* the levels that name one (mesh and backbone say 0) */
@@ -430,6 +437,9 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->region_moves = c->region_moves;
     st->relays = c->relays;
     st->promotions = c->promotions;
+    st->capacity_promotions = c->capacity_promotions;
+    st->capacity_demotions = c->capacity_demotions;
+    st->capacity_strikes = c->capacity_strikes;
     st->demotions = c->demotions;
     st->recruits_sent = c->recruits_sent;
     st->releases_sent = c->releases_sent;

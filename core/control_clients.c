@@ -853,6 +853,9 @@ int ctl_handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf
         if (strata_dcm_heartbeat(rec->dcm, hb, now, &heard) == 0) {
             resend |= heard.resend;
             c->reparents += heard.reparented;
+            c->capacity_promotions += heard.promoted;
+            c->capacity_demotions += heard.demoted;
+            c->capacity_strikes += heard.struck;
             for (uint8_t s = 0; heard.reparented && s < strata_dcm_trees(rec->dcm); s++) {
                 ctl_node *p =
                     heard.stalled[s].v ? ctl_member_get(c, heard.stalled[s], rec->ch->id) : NULL;

@@ -86,6 +86,9 @@ strata_dcm *ctl_dcm_make(strata_control *c, ctl_channel *ch, enum dcm_kind kind,
         .region_len = region_len,
         .seed = c->seed ^ id.v,
         .stall_ns = c->stall_ns,
+        /* Declared uploads are checked against delivered ones over two
+         * stall periods (dcm_capacity.c), unless the operator turned it off. */
+        .capacity_ns = c->check_capacity ? c->stall_ns * 2 : 0,
         /* The level above the regions: the backbone's tree, or the mesh of
          * preferred nodes; below it a region's trees, erasure-coded with
          * levels ec and 3; with levels 3 a common cluster of plain trees
@@ -189,11 +192,26 @@ strata_dcm *ctl_common_for(strata_control *c, ctl_channel *ch, strata_dcm *d, st
  * out of the trees (told UNKNOWN at its next heartbeat, it joins again). */
 int ctl_dcm_resize_member(strata_dcm *d, const ctl_node *m, uint32_t kbps, uint32_t back_kbps)
 {
-    if (strata_dcm_remove(d, m->id) == 0 && strata_dcm_add(d, m->id, m->host->addr, kbps) == 0)
+    strata_dcm_trust t; /* what the capacity check knows of it stays */
+    const strata_dcm_trust *tp = strata_dcm_trust_of(d, m->id, &t) == 0 ? &t : NULL;
+    if (strata_dcm_remove(d, m->id) == 0 &&
+        strata_dcm_add_trusted(d, m->id, m->host->addr, kbps, tp) == 0)
         return 0;
-    if (strata_dcm_has(d, m->id) || strata_dcm_add(d, m->id, m->host->addr, back_kbps) == 0)
+    if (strata_dcm_has(d, m->id) ||
+        strata_dcm_add_trusted(d, m->id, m->host->addr, back_kbps, tp) == 0)
         return 1;
     return STRATA_ERR_NOMEM;
+}
+
+int ctl_dcm_move_member(strata_dcm *from, strata_dcm *to, const ctl_node *m, uint32_t kbps)
+{
+    strata_dcm_trust t;
+    const strata_dcm_trust *tp = strata_dcm_trust_of(from, m->id, &t) == 0 ? &t : NULL;
+    int err = strata_dcm_add_trusted(to, m->id, m->host->addr, kbps, tp);
+    if (err)
+        return err;
+    strata_dcm_remove(from, m->id);
+    return 0;
 }
 
 void ctl_dcm_destroy(strata_control *c, strata_dcm *d)

@@ -173,7 +173,9 @@ struct strata_control {
     uint64_t promotions, demotions;
 
     size_t peers, sources, relays;
-    int recruit;           /* see ctl_recruit_scan */
+    int recruit;        /* see ctl_recruit_scan */
+    int check_capacity; /* declared uploads checked against delivered (dcm_capacity.c) */
+    uint64_t capacity_promotions, capacity_demotions, capacity_strikes;
     size_t recruit_cursor; /* where the next candidate search starts */
     uint64_t recruits_sent, releases_sent;
     ctl_node *waypoints[CONTROL_MAX_WAYPOINTS]; /* placed waypoints (control_waypoints.c) */
@@ -291,6 +293,10 @@ strata_dcm *ctl_common_of(const strata_control *c, const strata_dcm *d);
 strata_dcm *ctl_home_of(const strata_control *c, strata_dcm *d);
 strata_dcm *ctl_common_for(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_dcm_id want);
 int ctl_dcm_resize_member(strata_dcm *d, const ctl_node *m, uint32_t kbps, uint32_t back_kbps);
+/* Member m leaves DCM from for to, giving it kbps, with what the capacity
+ * check knew of it in from (strata_dcm_trust). 0, or an error of
+ * strata_dcm_add (it stays in from). */
+int ctl_dcm_move_member(strata_dcm *from, strata_dcm *to, const ctl_node *m, uint32_t kbps);
 void ctl_dcm_destroy(strata_control *c, strata_dcm *d);
 int ctl_dcm_unused(strata_control *c, strata_dcm *d);
 

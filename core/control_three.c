@@ -235,10 +235,8 @@ int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
 static int move_to_relay(strata_control *c, const ctl_channel *ch, strata_dcm *d, strata_dcm *cm,
                          ctl_node *rec)
 {
-    if (strata_dcm_add(d, rec->id, rec->host->addr,
-                       ctl_cluster_kbps(c, d, rec->upload_kbps, ch->rate_kbps)))
+    if (ctl_dcm_move_member(cm, d, rec, ctl_cluster_kbps(c, d, rec->upload_kbps, ch->rate_kbps)))
         return 0;
-    strata_dcm_remove(cm, rec->id);
     rec->dcm = d;
     return 1;
 }
@@ -257,9 +255,8 @@ void ctl_region_split(strata_control *c, ctl_channel *ch, strata_dcm *d, strata_
         ctl_node *m = ctl_member_get(c, ids[i], ch->id);
         if (!m || m->restoring || m->dcm != d || m->feeds)
             continue;
-        if (strata_dcm_add(cm, m->id, m->host->addr, m->upload_kbps) != 0)
+        if (ctl_dcm_move_member(d, cm, m, m->upload_kbps) != 0)
             break; /* no memory: the rest stay relay members */
-        strata_dcm_remove(d, m->id);
         m->dcm = cm;
     }
     strata_mem_free(c->alloc, ids);

@@ -253,6 +253,8 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->rate_kbps = cfg->rate_kbps;
     d->source_upload_kbps = cfg->source_upload_kbps;
     d->stall_ns = cfg->stall_ns;
+    /* A mesh's members are chosen from their history (preferred.c). */
+    d->capacity_ns = cfg->algorithm == STRATA_ALG_FLOOD ? 0 : cfg->capacity_ns;
     d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
     d->region_len = (uint8_t)cfg->region_len;
     if (cfg->region_len)
@@ -431,7 +433,7 @@ strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)
     const dcm_member *best = NULL;
     for (size_t i = 0; i < d->count; i++) {
         const dcm_member *m = &d->members[i];
-        if (m->upload_kbps < min_kbps)
+        if (m->upload_kbps < min_kbps || (min_kbps && m->trust.demoted))
             continue;
         if (!best || m->upload_kbps > best->upload_kbps ||
             (m->upload_kbps == best->upload_kbps && m->id.v < best->id.v))
@@ -447,7 +449,7 @@ size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_nod
     size_t n = 0;
     for (size_t i = 0; i < d->count && max > 0; i++) {
         const dcm_member *m = &d->members[i];
-        if (m->upload_kbps < min_kbps)
+        if (m->upload_kbps < min_kbps || (min_kbps && m->trust.demoted))
             continue;
         size_t at = n;
         while (at > 0) {
@@ -522,13 +524,37 @@ static int members_reserve(strata_dcm *d, size_t n)
     return 0;
 }
 
+static int add_member(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps,
+                      uint32_t region, const strata_dcm_trust *trust);
+
 int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps)
 {
-    return strata_dcm_add_in_region(d, node, addr, upload_kbps, 0);
+    return add_member(d, node, addr, upload_kbps, 0, NULL);
 }
 
 int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr addr,
                              uint32_t upload_kbps, uint32_t region)
+{
+    return add_member(d, node, addr, upload_kbps, region, NULL);
+}
+
+int strata_dcm_add_trusted(strata_dcm *d, strata_node_id node, strata_addr addr,
+                           uint32_t upload_kbps, const strata_dcm_trust *trust)
+{
+    return add_member(d, node, addr, upload_kbps, 0, trust);
+}
+
+int strata_dcm_trust_of(const strata_dcm *d, strata_node_id node, strata_dcm_trust *out)
+{
+    const dcm_member *m = dcm_member_get(d, node);
+    if (!m)
+        return STRATA_ERR_NOTFOUND;
+    *out = m->trust;
+    return 0;
+}
+
+static int add_member(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_t upload_kbps,
+                      uint32_t region, const strata_dcm_trust *trust)
 {
     int err;
     if (node.v == 0 || node.v == STRATA_MTREE_SOURCE.v)
@@ -546,24 +572,27 @@ int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr add
     err = strata_idmap_reserve(&d->index, d->count + 1);
     if (err)
         goto fail_reserve;
+    dcm_member nm;
+    memset(&nm, 0, sizeof nm);
+    nm.upload_kbps = upload_kbps;
+    nm.trust = trust && d->capacity_ns ? *trust : dcm_trust_new(d);
     if (d->mesh)
         err = node.v == d->source.node.v
                   ? STRATA_ERR_EXISTS
                   : strata_mesh_add(d->mesh, node, dcm_mesh_member_upload(d, upload_kbps), region);
     else
-        err = strata_mtree_add(d->tree, node, tree_upload(d, upload_kbps));
+        err = strata_mtree_add(d->tree, node, tree_upload(d, dcm_member_kbps(&nm)));
     if (err)
         goto fail_tree;
     dcm_member *m = &d->members[d->count];
-    memset(m, 0, sizeof *m);
+    *m = nm;
     m->id = node;
     m->addr = addr;
-    m->upload_kbps = upload_kbps;
     m->region = region;
     m->leaf_of = (strata_node_id){0};
     strata_idmap_put(&d->index, node.v, (uint32_t)d->count);
     d->count++;
-    d->scaled_slots += member_slots(d, upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    d->scaled_slots += member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
     pull_tree_dirty(d);
     dcm_mark(d, node);
     if (d->mesh)
@@ -584,7 +613,7 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
     if (d->mesh)
         dcm_mesh_leaves_release(d, node);
     int err = d->mesh ? strata_mesh_remove(d->mesh, node) : strata_mtree_remove(d->tree, node);
-    d->scaled_slots -= member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    d->scaled_slots -= member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
     /* Unlink before pulling so that the removed node itself is never reported
      * dirty; a stale id left in the FIFO is skipped when drained. */
     member_unlink(d, node);
@@ -618,7 +647,7 @@ static int rebuild_fresh(strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
         return STRATA_ERR_NOMEM;
     for (size_t i = 0; i < d->count && !err; i++)
         err = strata_mtree_add_detached(t, d->members[i].id,
-                                        tree_upload(d, d->members[i].upload_kbps));
+                                        tree_upload(d, dcm_member_kbps(&d->members[i])));
     if (!err)
         err = strata_mtree_rebuild(t);
     if (err) {
@@ -687,6 +716,10 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
         m->addr = r[i].addr;
         m->upload_kbps = r[i].upload_kbps;
         m->region = r[i].region;
+        /* A control center that restarted has no history: the places the
+         * members report keep the uploads they had (docs/security.md). */
+        m->trust = dcm_trust_new(d);
+        m->trust.credit_kbps = UINT32_MAX;
         strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
         d->count++;
         d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
@@ -792,7 +825,7 @@ static void recount_slots(strata_dcm *d)
     d->scaled_slots = 0;
     for (size_t i = 0; i < d->count; i++)
         d->scaled_slots +=
-            member_slots(d, d->members[i].upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+            member_slots(d, dcm_member_kbps(&d->members[i]), STRATA_DCM_UPLOAD_SHARE_PERCENT);
 }
 
 /* The trees' capacity at the scaled share: the source's slots plus the
@@ -837,6 +870,32 @@ static void choose_share(strata_dcm *d)
     d->share_percent = DCM_FULL_SHARE_PERCENT;
     if (rebuild_fresh(d, d->rate_kbps, d->source_upload_kbps) != 0)
         d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
+}
+
+void dcm_choose_share(strata_dcm *d)
+{
+    choose_share(d);
+}
+
+void dcm_set_credit(strata_dcm *d, dcm_member *m, uint32_t credit_kbps)
+{
+    uint32_t was = dcm_member_kbps(m);
+    m->trust.credit_kbps = credit_kbps;
+    uint32_t now_kbps = dcm_member_kbps(m);
+    if (now_kbps == was || d->mesh)
+        return;
+    d->scaled_slots -= member_slots(d, was, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    d->scaled_slots += member_slots(d, now_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    size_t detached = strata_mtree_detached(d->tree);
+    strata_mtree_set_upload(d->tree, m->id, tree_upload(d, now_kbps));
+    pull_tree_dirty(d);
+    if (strata_mtree_detached(d->tree) > detached) {
+        /* The slots it lost were its tree's last: the interior places are
+         * spread again over the trees (a demotion is rare, and a tree
+         * short of slots starves its pairs until the next rebuild). */
+        rebuild_fresh(d, d->rate_kbps, d->source_upload_kbps);
+    }
+    choose_share(d);
 }
 
 /* The source is a node of the mesh, linked to c members. */
@@ -891,6 +950,17 @@ int strata_dcm_set_source(strata_dcm *d, strata_node_id source, strata_addr addr
         pull_tree_dirty(d);
     }
     if (rate != d->rate_kbps) {
+        /* Credits are in kbit/s of the old rate (a provisional one, most
+         * often): they keep their slots at the new one. The tree's uploads
+         * follow before set_rate rebuilds it from them. */
+        for (size_t i = 0; d->capacity_ns && i < d->count; i++) {
+            dcm_member *m = &d->members[i];
+            if (m->trust.credit_kbps == UINT32_MAX)
+                continue;
+            uint64_t c = (uint64_t)m->trust.credit_kbps * rate / d->rate_kbps;
+            m->trust.credit_kbps = c < UINT32_MAX ? (uint32_t)c : UINT32_MAX - 1u;
+            strata_mtree_set_upload(d->tree, m->id, tree_upload(d, dcm_member_kbps(m)));
+        }
         /* set_rate recomputes every slot count and rebuilds the trees. */
         int err = strata_mtree_set_rate(d->tree, tree_rate_kbps(d, rate));
         if (err)
@@ -963,6 +1033,10 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
             out->reparented++;
             out->stalled[s] = tp[s];
         }
+        uint32_t pi;
+        if (d->capacity_ns && strata_idmap_get(&d->index, tp[s].v, &pi))
+            dcm_capacity_stalled(d, &d->members[pi], s, d->stall[(size_t)pi * d->trees + s].seq,
+                                 seq, now, out);
         pull_tree_dirty(d);
         st->since_ns = now;
         st->other_base = other;
@@ -995,6 +1069,7 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
      * way; two in a row mean they were lost. */
     out->resend = m->mismatch_streak >= 2;
     stall_check(d, m, &d->stall[(size_t)i * d->trees], tp, hb, now, out);
+    dcm_capacity_heartbeat(d, m, hb, now, out);
     return 0;
 }
 

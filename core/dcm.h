@@ -64,7 +64,37 @@ typedef struct strata_dcm_config {
     uint8_t mesh_c;              /* FLOOD: the mesh's connectivity, 0 = STRATA_MESH_DEFAULT_C */
     uint8_t parity;              /* EC_TREE: n, 1..STRATA_WIRE_MAX_PARITY; ignored otherwise */
     uint8_t level;               /* the level its instructions name, 0..STRATA_WIRE_MAX_LEVEL */
+    uint64_t capacity_ns;        /* tree DCMs: the window of the capacity check (below);
+                                    0 = declared uploads are believed */
 } strata_dcm_config;
+
+/* Capacity check (issue 13 item 5; dcm_capacity.c has the model). With
+ * capacity_ns set, a tree DCM gives a member's trees no more upload than
+ * its credit: a newcomer's is STRATA_DCM_PROBATION_RATES times the rate;
+ * a window of capacity_ns in which it delivered (its heartbeats' transmit
+ * counter) at least 3/4 of what its child links ask, using at least half
+ * of its slots, doubles it, up to the declared upload; one in which it
+ * delivered less than half sets it to what it delivered; a child that
+ * stalls under it while it had the packets (children's reports) halves it.
+ * A credit that gives no slot strikes the member: it is a leaf for
+ * STRATA_DCM_HOLD_S << (strikes - 1) seconds, then on probation again. */
+enum strata_dcm_capacity {
+    STRATA_DCM_PROBATION_RATES = 2,
+    STRATA_DCM_HOLD_S = 30,
+    STRATA_DCM_HOLD_MAX_S = 1920, /* 32 minutes */
+    STRATA_DCM_FORGIVE_S = 600,   /* a strike is forgiven after this long without one */
+    STRATA_DCM_MIN_RX_SHARE = 8,  /* no judgement while it receives under rate / this */
+};
+
+/* What the capacity check holds of one member; the control center carries
+ * it when it moves a member between DCMs or into them again. */
+typedef struct strata_dcm_trust {
+    uint32_t credit_kbps; /* the most its trees are given (UINT32_MAX: unchecked) */
+    uint8_t strikes;      /* credit lost below one slot, forgiven one per STRATA_DCM_FORGIVE_S */
+    uint8_t demoted;      /* its credit was cut by evidence and has not come back */
+    uint64_t retry_ns;    /* struck: on probation again from then (0: not held) */
+    uint64_t last_strike_ns;
+} strata_dcm_trust;
 
 /* Creates an empty DCM; NULL on a bad config or no memory. */
 strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg);
@@ -92,7 +122,9 @@ int strata_dcm_has(const strata_dcm *d, strata_node_id node);
 /* The upload member node gives this DCM (0 when it is no member). */
 uint32_t strata_dcm_member_kbps(const strata_dcm *d, strata_node_id node);
 /* The member with the largest declared upload of at least min_kbps (ties:
- * the smallest id), or the zero id if none has that much. */
+ * the smallest id), or the zero id if none has that much. With min_kbps > 0
+ * a member the capacity check demoted (strata_dcm_trust) is not chosen,
+ * here nor in top_members: its declared upload is not what it delivers. */
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps);
 /* Up to max members with at least min_kbps of declared upload, the largest
  * first (ties: the smaller id); returns how many were written. */
@@ -129,6 +161,14 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
  * refuses the source's id (STRATA_ERR_EXISTS). */
 int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr addr,
                              uint32_t upload_kbps, uint32_t region);
+/* strata_dcm_add with the capacity check's state of a member that was in
+ * a DCM of the control center before (strata_dcm_trust_of), instead of a
+ * newcomer's probation; trust NULL: a newcomer. */
+int strata_dcm_add_trusted(strata_dcm *d, strata_node_id node, strata_addr addr,
+                           uint32_t upload_kbps, const strata_dcm_trust *trust);
+/* The capacity check's state of member node. Returns 0 or
+ * STRATA_ERR_NOTFOUND. */
+int strata_dcm_trust_of(const strata_dcm *d, strata_node_id node, strata_dcm_trust *out);
 
 /* What a member reports of its place in the trees (SPEC C13, C14): a
  * restarted control center rebuilds a DCM from these, with no state
@@ -196,6 +236,9 @@ typedef struct strata_dcm_heard {
     uint8_t resend;     /* its reported parents differed twice in a row: send again */
     uint8_t reparented; /* substreams moved to another parent because theirs stalled */
     strata_node_id stalled[STRATA_WIRE_MAX_TREES]; /* per tree: that parent, or 0 */
+    uint8_t promoted; /* the capacity check raised a member's credit (this one's) */
+    uint8_t demoted;  /* ... cut one (this one's, or a stalled parent's) */
+    uint8_t struck;   /* ... cut one below a slot */
 } strata_dcm_heard;
 
 /* A heartbeat of a member (hb->node), checked against its trees (SPEC C13):

@@ -21,6 +21,10 @@ typedef struct dcm_member {
     uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
     uint32_t dirty_subs;     /* the trees whose instruction it needs again */
+    strata_dcm_trust trust;  /* the upload its trees believe (see "Capacity", dcm_capacity.c) */
+    uint16_t cap_links_min;  /* the fewest child links it had in the current window */
+    uint64_t cap_since_ns;   /* the window's start (0: none yet) */
+    uint64_t cap_tx, cap_rx; /* its heartbeat counters then */
 } dcm_member;
 
 /* Stall detection state of one substream of one member (SPEC C13). */
@@ -65,6 +69,7 @@ struct strata_dcm {
     strata_node_id *dirty; /* FIFO of possibly dirty member ids */
     size_t dirty_head, dirty_len, dirty_cap;
     uint32_t source_leaves; /* a mesh: leaves the source feeds itself (dcm_mesh.c) */
+    uint64_t capacity_ns;   /* the capacity check's window; 0 = declared uploads believed */
 };
 
 enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
@@ -85,6 +90,30 @@ strata_peer_ref dcm_ref_of(const strata_dcm *d, strata_node_id id);
 strata_msg_instruction *dcm_begin_instruction(const strata_dcm *d, strata_node_id node, uint8_t s,
                                               uint32_t epoch, strata_msg_instruction *out,
                                               size_t max, int *n_out);
+
+/* The upload member m gives the topology: its declared upload, or less
+ * while the capacity check has not seen it deliver that much. */
+static inline uint32_t dcm_member_kbps(const dcm_member *m)
+{
+    return m->upload_kbps < m->trust.credit_kbps ? m->upload_kbps : m->trust.credit_kbps;
+}
+/* Member m's credit becomes credit_kbps: its slots in the trees follow in
+ * place (strata_mtree_set_upload) and the share is chosen again. */
+void dcm_set_credit(strata_dcm *d, dcm_member *m, uint32_t credit_kbps);
+/* Picks the share the trees use now (see "Upload headroom"). */
+void dcm_choose_share(strata_dcm *d);
+
+/* --- dcm_capacity.c: declared against delivered upload ------------------ */
+
+/* What a newcomer starts with (credit unlimited with the check off). */
+strata_dcm_trust dcm_trust_new(const strata_dcm *d);
+/* Member m's heartbeat: counters against the child links it was given. */
+void dcm_capacity_heartbeat(strata_dcm *d, dcm_member *m, const strata_msg_heartbeat *hb,
+                            uint64_t now, strata_dcm_heard *out);
+/* Child `child` stalled in tree s under member p, whose own progress there
+ * its last heartbeat reported as p_seq against the child's child_seq. */
+void dcm_capacity_stalled(strata_dcm *d, dcm_member *p, uint8_t s, uint64_t p_seq,
+                          uint64_t child_seq, uint64_t now, strata_dcm_heard *out);
 
 /* --- dcm_mesh.c: the FLOOD topology ---------------------------------------- */
 

@@ -687,13 +687,14 @@ static void repair(strata_mtree *t, unsigned s)
     }
 }
 
-/* The source child of tree s that is cheapest to move: a leaf of the tree
- * (nothing hangs under it) if there is one, else the interior child with
- * the smallest subtree; the first in the list on ties. */
-static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
+/* The child of a list in tree s (the siblings from first on) that is
+ * cheapest to move: a leaf of the tree (nothing hangs under it) if there is
+ * one, else the interior child with the smallest subtree; the first in the
+ * list on ties. For the source's children and a node's. */
+static uint32_t cheapest_of(const strata_mtree *t, unsigned s, uint32_t first)
 {
     uint32_t best = NIL, best_cost = UINT32_MAX;
-    for (uint32_t c = t->sub[s].src_first; c != NIL; c = at(t, c, s)->next) {
+    for (uint32_t c = first; c != NIL; c = at(t, c, s)->next) {
         if (!is_interior(&t->nodes[c], s))
             return c;
         uint32_t cost = 1; /* an interior node, however small, costs more than a leaf */
@@ -705,6 +706,11 @@ static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
         }
     }
     return best;
+}
+
+static uint32_t cheapest_source_child(const strata_mtree *t, unsigned s)
+{
+    return cheapest_of(t, s, t->sub[s].src_first);
 }
 
 /* Gives every tree its current source share (source_shares). Where a share
@@ -927,6 +933,55 @@ void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps
 {
     t->source_upload_kbps = source_upload_kbps;
     strata_mtree_settle(t);
+}
+
+int strata_mtree_set_upload(strata_mtree *t, strata_node_id id, uint32_t upload_kbps)
+{
+    uint32_t v;
+    if (!lookup(t, id, &v))
+        return STRATA_ERR_NOTFOUND;
+    struct tnode *n = &t->nodes[v];
+    uint8_t slots = slots_for(t, upload_kbps);
+    n->upload_kbps = upload_kbps;
+    if (slots == n->slots)
+        return 0;
+    if (n->interior < 0) {
+        /* A leaf everywhere becomes interior where capacity is lowest, in
+         * place: it keeps its parent there, and its slots fill from repair. */
+        int8_t s = pick_interior(t);
+        if (s < 0)
+            return 0;
+        idx_remove(t, (unsigned)s, v);
+        n->interior = s;
+        n->slots = slots;
+        t->sub[s].interior_slots += slots;
+        idx_insert(t, (unsigned)s, v);
+    } else {
+        unsigned s = (unsigned)n->interior;
+        t->sub[s].interior_slots -= n->slots;
+        t->sub[s].interior_slots += slots;
+        n->slots = slots;
+        /* Over its new slots, the cheapest children move elsewhere in the
+         * tree, as the source's do when its share shrinks; v is full, so
+         * none comes back under it but in the place of a leaf it displaces. */
+        while (n->nchildren > n->slots) {
+            uint32_t c = cheapest_of(t, s, n->first_child);
+            cut(t, s, c);
+            place_root(t, s, c, 0);
+        }
+        if (slots == 0) {
+            /* No slot left: a pure leaf, which add would have made it. */
+            idx_remove(t, s, v);
+            n->interior = -1;
+            idx_insert(t, s, v);
+        } else {
+            idx_refresh_parent(t, s, v);
+        }
+    }
+    reshare_source(t);
+    for (unsigned s = 0; s < t->k; s++)
+        repair(t, s);
+    return 0;
 }
 
 /* Node v becomes interior in tree s: it leaves the trees and comes back

@@ -838,6 +838,16 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
     put_u64(j, "parity_sent_packets", r->parity_sent_packets);
     if (r->preferred_killed)
         put_u64(j, "preferred_killed", r->preferred_killed);
+    if (r->liars) {
+        put_u64(j, "liars", r->liars);
+        put_u64(j, "liar_sessions", r->liar_sessions);
+        put_u64(j, "liar_sessions_struck", r->liar_struck);
+        put_num(j, "liar_struck_s_p50", r->liar_struck_p50);
+        put_num(j, "liar_struck_s_p95", r->liar_struck_p95);
+        put_num(j, "liar_struck_s_max", r->liar_struck_max);
+        put_num(j, "liar_child_pairs_mean", r->liar_pairs_mean);
+        put_u64(j, "liar_dropped_packets", r->liar_dropped);
+    }
     if (r->nregional)
         put_regional(j, r);
     put_u64(j, "events", r->events);

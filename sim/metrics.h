@@ -228,6 +228,14 @@ typedef struct strata_simresult {
      * (levels = ec), parity symbols sent. */
     uint64_t repaired_packets, parity_rebuilt_packets, parity_sent_packets;
     uint64_t preferred_killed; /* by kill-preferred events */
+    /* Liars (scenario liar_share; delivery and the other figures leave them
+     * out): slots, sessions, sessions the control center struck (credit
+     * below one slot) and seconds from a session's start to that (p50, p95,
+     * max; -1 none), DATA they dropped, (child, tree) pairs under them per
+     * sample. */
+    uint32_t liars;
+    uint64_t liar_sessions, liar_struck, liar_dropped;
+    double liar_struck_p50, liar_struck_p95, liar_struck_max, liar_pairs_mean;
     /* The first kill-preferred events' regional series. */
     size_t nregional;
     strata_simm_regional regional[STRATA_SIMM_REGIONAL_MAX];

@@ -66,6 +66,8 @@ void strata_scenario_default(strata_scenario *s)
     s->group_cache_entries = 32;
     s->group_wait_ms = 1; /* as `strata peer`: join at once, follow the group when found */
     s->k = 4;
+    s->capacity_check = 1;
+    s->liar_upload_kbps = 20000;
     s->heartbeat_ms = STRATA_CONTROL_DEFAULT_HEARTBEAT_MS; /* what the daemons use */
     s->playout_delay_ms = 3000;
     s->store_packets = 0;
@@ -168,6 +170,10 @@ static const key_desc KEYS[] = {
     {"playout_delay_ms", K_U32, OFF(playout_delay_ms), 10, 600000, NULL},
     {"repair_after_ms", K_U32, OFF(repair_after_ms), 0, 600000, NULL},
     {"store_packets", K_U32, OFF(store_packets), 0, 1u << 20, NULL},
+    {"capacity_check", K_BOOL, OFF(capacity_check), 0, 0, NULL},
+    {"liar_share", K_DOUBLE, OFF(liar_share), 0, 1, NULL},
+    {"liar_upload_kbps", K_U32, OFF(liar_upload_kbps), 1, 4000000000.0, NULL},
+    {"liar_forward", K_DOUBLE, OFF(liar_forward), 0, 1, NULL},
     {"join", K_ENUM, OFF(join), 0, 0, JOIN_NAMES},
     {"join_window_s", K_SECONDS, OFF(join_window_ns), 0, 864000, NULL},
     {"flash_at_s", K_SECONDS, OFF(flash_at_ns), 0, 864000, NULL},

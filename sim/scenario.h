@@ -143,6 +143,15 @@ typedef struct strata_scenario {
     uint32_t playout_delay_ms;
     uint32_t repair_after_ms; /* 0 = auto: the peer's default scaled to packet_bytes */
     uint32_t store_packets;   /* 0 = auto: enough for the playout delay at the packet rate */
+    uint8_t capacity_check;   /* the control center checks declared uploads (docs/security.md) */
+
+    /* Peers that lie about their upload (issue 13): this share of the peer
+     * slots declares liar_upload_kbps and lets only liar_forward of the
+     * DATA it sends (relayed, repairs) through; it counts what it sent, so
+     * its heartbeats claim it all. Their own playback is not measured. */
+    double liar_share;
+    uint32_t liar_upload_kbps;
+    double liar_forward;
 
     /* Arrivals. */
     uint8_t join;            /* enum strata_scn_join */

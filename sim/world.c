@@ -36,6 +36,7 @@ enum world_event {
 
 enum world_limits {
     STREAM_NODE_ID = STRATA_SIM_STREAM_USER + 100,
+    STREAM_LIAR = STRATA_SIM_STREAM_USER + 101, /* which slots lie about their upload */
     FLIGHT_CHUNK = 4096,
     PROGRESS_EVERY = 1 << 18,
     TIMER_SPIN_NS = 1000, /* a node whose deadline does not move is woken this much later */
@@ -80,6 +81,9 @@ typedef struct wnode {
     uint16_t port;      /* current session's port */
     uint8_t online;
     uint8_t graceful; /* how the current session ends */
+    uint8_t liar;     /* declares liar_upload_kbps, forwards liar_forward of its DATA */
+    uint8_t struck;   /* a liar: the control center struck it this session */
+    uint64_t up_ns;   /* when the current session started */
 } wnode;
 
 struct strata_world {
@@ -109,6 +113,14 @@ struct strata_world {
     flight_chunk *chunks;
     uint64_t undeliverable, timer_spins;
     uint64_t preferred_killed; /* by kill-preferred events */
+    /* Liars (scenario liar_share): slots, sessions, sessions struck and
+     * the seconds from each session's start to its strike, DATA they
+     * dropped, and the (child, tree) pairs under them summed over samples. */
+    uint32_t nliars;
+    uint64_t liar_sessions, liar_struck, liar_dropped, liar_pairs_sum, liar_samples;
+    float *liar_struck_s;
+    size_t nliar_struck_s, capliar_struck_s;
+    strata_rng liar_rng;
     strata_world_progress_fn progress;
     void *progress_user;
     /* region = groups */
@@ -254,6 +266,11 @@ uint64_t strata_world_node_seed(const strata_world *w, uint32_t node)
                                   STRATA_SIM_STREAM_PROTOCOL ^ ((uint64_t)session << 32));
 }
 
+int strata_world_is_liar(const strata_world *w, uint32_t node)
+{
+    return node < w->nodes && w->node[node].liar;
+}
+
 uint32_t strata_world_upload_kbps(const strata_world *w, uint32_t node)
 {
     return strata_simnet_upload_kbps(&w->net, node);
@@ -281,6 +298,8 @@ void strata_world_on_play(strata_world *w, uint32_t node, const uint8_t *buf, si
 {
     if (len < STRATA_WORLD_PAYLOAD_BYTES)
         return;
+    if (node < w->nodes && w->node[node].liar)
+        return; /* honest peers' delivery is what a liar harms */
     strata_simmetrics_play(&w->m, node, get_be64(buf), get_be64(buf + 8), w->now);
 }
 
@@ -325,6 +344,13 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         return;
     }
     int data = pk_ok && pk->data;
+    if (data && w->node[from].liar &&
+        (w->scn.liar_forward <= 0 || strata_rng_unit(&w->liar_rng) >= w->scn.liar_forward)) {
+        /* A liar keeps what it claims to relay (its counters say sent). */
+        w->liar_dropped++;
+        strata_buf_unref(d->buf);
+        return;
+    }
     uint64_t size = d->buf->len;
     if (data && pk->has_payload && size >= STRATA_WORLD_PAYLOAD_BYTES) {
         /* Charge the simulated payload instead of the real one. */
@@ -468,7 +494,8 @@ static void on_deliver(strata_world *w, uint32_t to, flight *f)
         if (f->seq + 1 > w->hi_seq[i]) {
             w->hi_seq[i] = f->seq + 1;
             w->path_us[i] = f->path_us;
-            strata_simmetrics_path(&w->m, to, f->path_us);
+            if (!n->liar)
+                strata_simmetrics_path(&w->m, to, f->path_us);
         }
     }
     strata_addr from = {STRATA_WORLD_BASE_IPV4 + f->from,
@@ -538,7 +565,12 @@ static void on_join(strata_world *w, uint32_t idx)
     n->graceful = (uint8_t)graceful;
     memset(&w->hi_seq[(size_t)idx * MAX_SUBSTREAMS], 0, MAX_SUBSTREAMS * sizeof *w->hi_seq);
     memset(&w->path_us[(size_t)idx * MAX_SUBSTREAMS], 0, MAX_SUBSTREAMS * sizeof *w->path_us);
-    strata_simmetrics_session_start(&w->m, idx, w->now, end > w->end_ns ? STRATA_NEVER : end);
+    n->up_ns = w->now;
+    n->struck = 0;
+    if (n->liar)
+        w->liar_sessions++;
+    else
+        strata_simmetrics_session_start(&w->m, idx, w->now, end > w->end_ns ? STRATA_NEVER : end);
     int rc = w->alg->node_up(w->alg_state, idx, w->now);
     if (rc == STRATA_ERR_NOMEM)
         w->fatal = rc;
@@ -560,7 +592,8 @@ static void on_depart(strata_world *w, uint32_t idx, uint32_t session)
     n->timer = STRATA_SIMQ_NONE;
     n->timer_at = STRATA_NEVER;
     n->online = 0;
-    strata_simmetrics_session_end(&w->m, idx, n->graceful, w->now);
+    if (!n->liar)
+        strata_simmetrics_session_end(&w->m, idx, n->graceful, w->now);
     n->session++;
     uint64_t off = strata_scenario_rejoin_ns(&w->scn, idx - STRATA_WORLD_FIRST_PEER, session);
     if (off != STRATA_NEVER)
@@ -703,8 +736,12 @@ static uint32_t count_group_regions(strata_world *w)
     return n;
 }
 
+static void liar_sample(strata_world *w);
+
 static void on_sample(strata_world *w)
 {
+    if (w->nliars)
+        liar_sample(w);
     if (w->groups) {
         uint32_t r = count_group_regions(w);
         if (r) {
@@ -805,6 +842,19 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         x->net_losses = tot.drop_loss_pkts;
         x->undeliverable = w->undeliverable;
         x->preferred_killed = w->preferred_killed;
+        x->liars = w->nliars;
+        x->liar_sessions = w->liar_sessions;
+        x->liar_struck = w->liar_struck;
+        x->liar_dropped = w->liar_dropped;
+        x->liar_pairs_mean =
+            w->liar_samples ? (double)w->liar_pairs_sum / (double)w->liar_samples : 0;
+        x->liar_struck_p50 = x->liar_struck_p95 = x->liar_struck_max = -1;
+        if (w->nliar_struck_s) {
+            x->liar_struck_p50 = strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 0.5);
+            x->liar_struck_p95 =
+                strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 0.95);
+            x->liar_struck_max = strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 1);
+        }
         if (w->alg->counters)
             w->alg->counters(w->alg_state, x);
         w->finished = 1;
@@ -1028,6 +1078,14 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
         goto fail;
     }
     w->have_metrics = 1;
+    strata_rng_seed(&w->liar_rng, strata_sim_stream_seed(s->seed, 0, STREAM_LIAR));
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes && s->liar_share > 0; i++) {
+        uint64_t v = strata_sim_stream_seed(s->seed, i, STREAM_LIAR);
+        if ((double)(v >> 11) / 9007199254740992.0 < s->liar_share) {
+            w->node[i].liar = 1;
+            w->nliars++;
+        }
+    }
     for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
         strata_simmetrics_set_direct(&w->m, i,
                                      strata_simnet_delay_ns(&w->net, STRATA_WORLD_SOURCE, i));
@@ -1110,6 +1168,7 @@ void strata_world_del(strata_world *w)
     strata_mem_free(w->alloc, w->labels);
     strata_mem_free(w->alloc, w->rkey);
     strata_mem_free(w->alloc, w->scratch);
+    strata_mem_free(w->alloc, w->liar_struck_s);
     strata_mem_free(w->alloc, w->node);
     strata_mem_free(w->alloc, w->path_us);
     strata_mem_free(w->alloc, w->hi_seq);
@@ -1253,6 +1312,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
                     : scn->levels == STRATA_SCN_LEVELS_THREE ? STRATA_LEVELS_THREE
                                                              : STRATA_LEVELS_BACKBONE;
         cc.preferred_per_region = scn->preferred_per_region;
+        cc.no_capacity_check = !scn->capacity_check;
         if (groups) {
             /* The group directory answers the bootstrap requests. */
             memset(&cg, 0, sizeof cg);
@@ -1294,8 +1354,10 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         pc.channel = SIM_CHANNEL;
         uint32_t up = strata_world_upload_kbps(w, node);
         /* An unlimited uplink is offered as a very fast one; the tree caps
-         * children per node anyway. */
+         * children per node anyway. A liar declares what the scenario says. */
         pc.upload_kbps = up ? up : 1000000;
+        if (strata_world_is_liar(w, node))
+            pc.upload_kbps = scn->liar_upload_kbps;
         /* With groups the channel follows the node's group. */
         pc.region = groups ? NULL : strata_world_region(w, node);
         pc.playout_delay_ms = scn->playout_delay_ms;
@@ -1529,25 +1591,82 @@ static void region_peers(const strata_world *w, const strata_control_entry *e, s
     strata_mem_free(w->alloc, ids);
 }
 
+/* The control center's memberships (strata_control_topology) in an array
+ * the caller frees, their count in *n; NULL (and *n 0) when the algorithm
+ * is not strata, there is no control center now, or no memory. */
+static strata_control_entry *control_entries(const strata_world *w, size_t *n)
+{
+    *n = 0;
+    if (w->alg != &strata_simalg_strata || !w->alg_state)
+        return NULL;
+    const strata_alg *s = w->alg_state;
+    const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
+    const strata_control *c = ctl ? strata_node_control(ctl) : NULL;
+    size_t cap = c ? strata_control_topology(c, NULL, 0) : 0;
+    strata_control_entry *e = cap ? strata_mem_alloc(w->alloc, cap * sizeof *e) : NULL;
+    if (e)
+        *n = strata_control_topology(c, e, cap);
+    return e;
+}
+
+/* Liars at a sample: the control center's view of each online one (its
+ * credit, from the capacity check) and the (child, tree) pairs under them.
+ * A session is struck the first time its credit is below one slot. */
+static void liar_sample(strata_world *w)
+{
+    size_t n = 0;
+    strata_control_entry *e = control_entries(w, &n);
+    uint64_t *ids = n ? strata_mem_alloc(w->alloc, n * sizeof *ids) : NULL;
+    if (!e || !ids)
+        goto done;
+    size_t nids = 0;
+    uint32_t slot_kbps = w->scn.rate_kbps / (w->scn.k ? w->scn.k : 1);
+    for (size_t i = 0; i < n; i++) {
+        uint32_t idx = strata_world_node_of(e[i].addr);
+        if (idx >= w->nodes || !w->node[idx].liar || !w->node[idx].online)
+            continue;
+        ids[nids++] = e[i].node.v;
+        if (w->node[idx].struck || e[i].credit_kbps >= slot_kbps)
+            continue;
+        w->node[idx].struck = 1;
+        w->liar_struck++;
+        if (w->nliar_struck_s == w->capliar_struck_s) {
+            size_t cap = w->capliar_struck_s ? w->capliar_struck_s * 2 : 64;
+            float *p = strata_mem_realloc(w->alloc, w->liar_struck_s, cap * sizeof *p);
+            if (p) {
+                w->liar_struck_s = p;
+                w->capliar_struck_s = cap;
+            }
+        }
+        if (w->nliar_struck_s < w->capliar_struck_s)
+            w->liar_struck_s[w->nliar_struck_s++] =
+                (float)((double)(w->now - w->node[idx].up_ns) / 1e9);
+    }
+    qsort(ids, nids, sizeof *ids, cmp_u64);
+    for (size_t i = 0; i < n && nids; i++)
+        for (uint8_t t = 0; t < STRATA_WIRE_MAX_TREES; t++)
+            if (e[i].parents[t].v && bsearch(&e[i].parents[t].v, ids, nids, sizeof *ids, cmp_u64))
+                w->liar_pairs_sum++;
+    w->liar_samples++;
+done:
+    strata_mem_free(w->alloc, e);
+    strata_mem_free(w->alloc, ids);
+}
+
 /* The world indexes of the preferred nodes (a region's heads, in the mesh)
  * of the `regions` regions with the most members that have any, into
  * t->victims, and of those regions' other peers, into t->peers. */
 static void preferred_of_largest(const strata_world *w, uint32_t regions, kp_targets *t)
 {
-    if (w->alg != &strata_simalg_strata || !w->alg_state)
-        return;
+    size_t n = 0;
+    strata_control_entry *e = control_entries(w, &n);
     const strata_alg *s = w->alg_state;
-    const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
-    const strata_control *c = ctl ? strata_node_control(ctl) : NULL;
-    size_t n = c ? strata_control_topology(c, NULL, 0) : 0;
-    strata_control_entry *e = n ? strata_mem_alloc(w->alloc, n * sizeof *e) : NULL;
     region_count *rc = n ? strata_mem_calloc(w->alloc, n, sizeof *rc) : NULL;
     uint64_t *picked = n ? strata_mem_alloc(w->alloc, n * sizeof *picked) : NULL;
     size_t nr = 0, got = 0, max = w->nodes;
     uint32_t *out = t->victims;
     if (!e || !rc || !picked)
         goto done;
-    n = strata_control_topology(c, e, n);
     for (size_t i = 0; i < n; i++) {
         if (e[i].role != STRATA_ROLE_PEER || !e[i].region_dcm.v)
             continue;

@@ -58,6 +58,7 @@ typedef struct strata_control_config {
     uint8_t prefix_bits;     /* 0 = 24 */
     uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
     int no_recruit;          /* nonzero: never ask a node to relay a channel it does not watch */
+    int no_capacity_check;   /* nonzero: trees believe declared uploads (docs/security.md) */
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
@@ -133,6 +134,10 @@ typedef struct strata_control_status {
     /* nodes made a region's head (a preferred node with a mesh), and heads
      * sent back to their region's trees by an evaluation */
     uint64_t promotions, demotions;
+    /* The capacity check (docs/security.md, "Declared capacity"): tree
+     * members whose credit rose, was cut, and was cut below one slot (a
+     * strike: a leaf for a while). */
+    uint64_t capacity_promotions, capacity_demotions, capacity_strikes;
     uint64_t recruits_sent, releases_sent;
     /* Waypoint servers (SPEC C5): placed now, placed in all, offers answered
      * STANDBY, and taken back because their regions no longer needed them. */
@@ -185,6 +190,11 @@ typedef struct strata_control_entry {
     strata_addr addr;
     uint32_t upload_kbps;
     uint64_t played, missed, tx_bytes;
+    /* The capacity check's credit in its DCM (UINT32_MAX: its declared
+     * upload is believed; a source's, and a head's in the mesh, are) and
+     * its strikes (strata_dcm_trust). */
+    uint32_t credit_kbps;
+    uint8_t strikes;
 } strata_control_entry;
 
 /* Writes up to cap memberships (in no particular order); returns how many

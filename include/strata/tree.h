@@ -98,6 +98,16 @@ void strata_mtree_set_source_upload(strata_mtree *t, uint32_t source_upload_kbps
  * shares say, only the nodes that moved become dirty. Allocates nothing. */
 void strata_mtree_set_idle(strata_mtree *t, uint8_t s, int idle);
 
+/* Gives node id another upload in place (a control center checking
+ * declared capacity against delivered, see dcm.c "Capacity"): its slots
+ * follow. With fewer slots than children, the cheapest children (leaves of
+ * the tree first, then the smallest subtrees) move elsewhere in the tree,
+ * and with no slot left it becomes a pure leaf; a pure leaf given slots
+ * becomes interior, in place, in the tree with the least interior capacity.
+ * Nothing else moves; the moved nodes become dirty. Allocates nothing.
+ * Returns 0 or STRATA_ERR_NOTFOUND. */
+int strata_mtree_set_upload(strata_mtree *t, strata_node_id id, uint32_t upload_kbps);
+
 /* Removes a node; its children in its interior tree are re-attached
  * elsewhere (never under their own descendants). STRATA_ERR_NOTFOUND. */
 int strata_mtree_remove(strata_mtree *t, strata_node_id id);

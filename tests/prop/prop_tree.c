@@ -1,8 +1,8 @@
 /*
  * Property test of the bottom-level multi-tree: many random populations and
- * random sequences of add, add_detached, remove, reparent, rebuild and
- * set_rate; after every step the structure's own check passes and the
- * public queries agree with an independent model of what must hold.
+ * random sequences of add, add_detached, remove, reparent, set_upload,
+ * rebuild and set_rate; after every step the structure's own check passes
+ * and the public queries agree with an independent model of what must hold.
  *
  * When must nobody be detached? Tree s can feed at most its capacity
  * C_s = source slots of s + the slots of the nodes interior in s, so
@@ -57,7 +57,7 @@ struct model {
     strata_idmap byid;          /* id -> index in nodes */
     uint64_t next_id;
     int reparented[MAXK];       /* reparent in tree s since the last rebuild */
-    int interior_left;          /* a node with slots left since the last rebuild */
+    int interior_left;          /* a node with slots left, or changed, since the last rebuild */
     int pending;                /* add_detached nodes await a rebuild */
     int src_dirty;
     uint32_t src_dirty_subs;
@@ -484,6 +484,19 @@ static void run_round(uint64_t round, size_t *steps_done)
                     PFAIL("reparent of %llu in %u kept parent %llu", (unsigned long long)id.v,
                           s, (unsigned long long)before.v);
             }
+        } else if (what < 89) {
+            /* The capacity check's promotions and demotions (dcm_capacity.c):
+             * slots change in place, the assignment is no longer the
+             * least-loaded one, so the bound waits for a rebuild. */
+            op = "set_upload";
+            struct pnode *p = &m.nodes[m.live[below(m.nlive)]];
+            uint32_t up = below(3) == 0 ? 0 : draw_upload(mix, m.rate);
+            if (slots_of(&m, up) != slots_of(&m, p->up))
+                m.interior_left = 1;
+            p->up = up;
+            int err = strata_mtree_set_upload(m.t, (strata_node_id){p->id}, up);
+            if (err)
+                PFAIL("set_upload: %s", strata_strerror(err));
         } else if (what < 92) {
             op = "rebuild";
             if (strata_mtree_rebuild(m.t))

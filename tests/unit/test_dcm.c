@@ -678,6 +678,178 @@ static void test_heartbeats(void)
     strata_dcm_del(d);
 }
 
+/* Capacity check (dcm_capacity.c): a DCM of 20 members of 1000 kbit/s, one
+ * of 8000 that delivers and one of 10000 that forwards nothing; the
+ * source has one stream's worth of copies, so the trees use the big ones'
+ * slots. */
+static strata_dcm *capacity_dcm(uint64_t window_ns)
+{
+    strata_dcm_config cfg = {.id = {7},
+                             .channel = {9},
+                             .k = K,
+                             .rate_kbps = RATE,
+                             .source_upload_kbps = RATE,
+                             .seed = 5,
+                             .stall_ns = STRATA_MS(3000),
+                             .capacity_ns = window_ns};
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE, RATE), 0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){21}, addr_of(21, 0), 8000), 0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){22}, addr_of(22, 0), 10000), 0);
+    for (uint64_t id = 1; id <= 20; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 1000), 0);
+    return d;
+}
+
+/* A heartbeat of member id with its counters: it received rx_kbps and sent
+ * tx_kbps since the start (now_ms in), its substreams at seq. */
+static void hb_counted(const strata_dcm *d, uint64_t id, uint64_t now_ms, uint64_t rx_kbps,
+                       uint64_t tx_kbps, const uint64_t *seq, strata_msg_heartbeat *hb)
+{
+    hb_of(d, id, seq, hb);
+    hb->rx_data_bytes = rx_kbps * now_ms / 8u;
+    hb->tx_data_bytes = tx_kbps * now_ms / 8u;
+}
+
+static void test_capacity(void)
+{
+    const uint64_t WINDOW = STRATA_MS(3000), HB = 500;
+    /* Believed: without the check the liar takes as many children as its
+     * declared upload gives; with it, no more than its probation credit
+     * (twice the rate: 6 slots at the 85 % share, 8 at the full one). */
+    strata_dcm *d = capacity_dcm(0);
+    size_t believed = child_links(d, 22);
+    strata_dcm_del(d);
+    d = capacity_dcm(WINDOW);
+    size_t probation = child_links(d, 22);
+    CHECK(believed > 8);
+    CHECK(probation >= 1 && probation <= 8);
+    strata_dcm_trust tr;
+    CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){22}, &tr), 0);
+    CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE);
+    CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){99}, &tr), STRATA_ERR_NOTFOUND);
+
+    /* Heartbeats every 500 ms: the stream flows (each member receives the
+     * rate); 21 sends what its children ask, 22 nothing. */
+    strata_msg_heartbeat hb;
+    strata_dcm_heard heard;
+    uint64_t seq[K] = {0};
+    int promoted = 0, struck_at = -1;
+    uint32_t credit21 = STRATA_DCM_PROBATION_RATES * RATE;
+    for (int beat = 1; beat <= 40; beat++) {
+        uint64_t ms = 10000 + (uint64_t)beat * HB;
+        size_t links21 = child_links(d, 21);
+        hb_counted(d, 21, ms, RATE, links21 * RATE / K + 50, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_MS(ms), &heard), 0);
+        if (heard.promoted) {
+            promoted++;
+            CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){21}, &tr), 0);
+            CHECK(tr.credit_kbps > credit21);
+            credit21 = tr.credit_kbps;
+        }
+        CHECK(!heard.demoted);
+        hb_counted(d, 22, ms, RATE, 0, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_MS(ms), &heard), 0);
+        if (heard.struck && struck_at < 0)
+            struck_at = beat;
+    }
+    /* 21 doubled its credit window by window up to its declared 8000 (from
+     * 2000: 4000, then proven) and now has more children than probation
+     * allowed; 22 was struck at its first window's end (beat 7: the window
+     * starts at the first heartbeat), is a pure leaf and held. */
+    CHECK_EQ_INT(promoted, 2);
+    CHECK_EQ_U64(credit21, UINT32_MAX);
+    CHECK(child_links(d, 21) > 8);
+    CHECK_EQ_INT(struck_at, 7);
+    CHECK_EQ_U64(child_links(d, 22), 0);
+    CHECK_EQ_INT(strata_mtree_interior_tree(strata_dcm_tree(d), (strata_node_id){22}), -1);
+    CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){22}, &tr), 0);
+    CHECK_EQ_U64(tr.credit_kbps, 0);
+    CHECK_EQ_INT(tr.strikes, 1);
+    CHECK(tr.demoted);
+    CHECK_EQ_U64(tr.retry_ns, STRATA_MS(10000 + 7 * HB) + STRATA_DCM_HOLD_S * 1000000000ull);
+    CHECK_EQ_U64(strata_mtree_detached(strata_dcm_tree(d)), 0);
+    /* A demoted member is no head nor relay candidate. */
+    CHECK(strata_dcm_best_member(d, 9000).v == 0);
+    CHECK_EQ_U64(strata_dcm_best_member(d, 0).v, 22); /* ... unless anyone will do */
+    /* After its hold it is on probation again, and a second strike holds
+     * it twice as long. */
+    uint64_t ms = tr.retry_ns / 1000000u;
+    hb_counted(d, 22, ms, RATE, 0, seq, &hb);
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_MS(ms), &heard), 0);
+    CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){22}, &tr), 0);
+    CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE);
+    CHECK(child_links(d, 22) >= 1);
+    for (int beat = 1; beat <= 7; beat++) {
+        hb_counted(d, 22, ms + (uint64_t)beat * HB, RATE, 0, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_MS(ms + (uint64_t)beat * HB), &heard), 0);
+    }
+    CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){22}, &tr), 0);
+    CHECK_EQ_INT(tr.strikes, 2);
+    CHECK_EQ_U64(tr.retry_ns, STRATA_MS(ms + 6 * HB) + 2 * STRATA_DCM_HOLD_S * 1000000000ull);
+    /* Nothing flowing (no source yet, say) is no evidence: a member that
+     * receives nothing and sends nothing keeps its credit. */
+    strata_dcm_del(d);
+    d = capacity_dcm(WINDOW);
+    for (int beat = 1; beat <= 20; beat++) {
+        hb_counted(d, 22, (uint64_t)beat * HB, 0, 0, seq, &hb);
+        CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, STRATA_MS((uint64_t)beat * HB), &heard), 0);
+        CHECK(!heard.demoted && !heard.promoted);
+    }
+    strata_dcm_del(d);
+}
+
+/* Children's reports: a member whose counters claim what its children ask
+ * (a liar's can) but whose child stalls in its tree while the member's own
+ * heartbeat shows it held the packets loses half its credit; a parent that
+ * lacked the packets itself is not blamed. */
+static void test_capacity_stalls(void)
+{
+    for (int had = 0; had <= 1; had++) {
+        strata_dcm *d = capacity_dcm(STRATA_MS(60000)); /* counters never judged here */
+        int s0 = strata_mtree_interior_tree(strata_dcm_tree(d), (strata_node_id){22});
+        strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+        size_t nk = s0 < 0 ? 0
+                           : strata_mtree_children(strata_dcm_tree(d), (strata_node_id){22},
+                                                   (uint8_t)s0, kids, STRATA_WIRE_MAX_CHILDREN);
+        CHECK(nk >= 1);
+        if (nk < 1) {
+            strata_dcm_del(d);
+            return;
+        }
+        uint64_t child = kids[0].v;
+        uint64_t cseq[K] = {0}, pseq[K] = {0};
+        strata_msg_heartbeat hb;
+        strata_dcm_heard heard;
+        int demoted = 0;
+        for (int beat = 1; beat <= 8; beat++) {
+            uint64_t now = STRATA_MS(10000 + (uint64_t)beat * 1000);
+            for (int s = 0; s < K; s++) {
+                pseq[s] += had || s != s0 ? 2 * K : 0;
+                if (s != s0)
+                    cseq[s] += 2 * K;
+            }
+            hb_of(d, 22, pseq, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+            hb_of(d, child, cseq, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+            demoted |= heard.demoted;
+        }
+        strata_dcm_trust tr;
+        CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){22}, &tr), 0);
+        if (had) {
+            CHECK(demoted);
+            CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE / 2);
+            CHECK(tr.demoted && tr.strikes == 0);
+            CHECK(strata_dcm_parent_id(d, (strata_node_id){child}, (uint8_t)s0).v != 22);
+        } else {
+            CHECK(!demoted);
+            CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE);
+        }
+        strata_dcm_del(d);
+    }
+}
+
 /* A DCM restored at the full share (a member reports 4 children where the
  * scaled share gives it 3) keeps its trees through the set_source that
  * follows every restore, as the DCM before it would have: no rebuild. */
@@ -1102,6 +1274,8 @@ int main(void)
     test_dirty_property();
     test_alloc_failures();
     test_heartbeats();
+    test_capacity();
+    test_capacity_stalls();
     test_restore_keeps_full_share();
     test_mesh();
     test_mesh_leaves();

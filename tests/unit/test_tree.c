@@ -8,7 +8,7 @@
  *           (add_detached + rebuild) unless "inc" asks for one add each;
  *   ops     applied after the setup: "+e:500" add, "=e:500" add_detached,
  *           "-a" remove, "~c/0" reparent c in tree 0, "!" rebuild,
- *           "R2000" set the rate;
+ *           "R2000" set the rate, "*a:500" set a's upload in place;
  *   expect  the trees, one "tN[...]" per tree: "S:a,b" lists the source's
  *           children, "a:c,d" those of a, "-:e" the detached nodes; names
  *           sorted, childless parents omitted;
@@ -228,6 +228,14 @@ static int apply_ops(struct harness *h, const char *ops)
                 CHECK(strata_mtree_parent(h->t, id, (uint8_t)atoi(slash + 1)).v != before.v);
             break;
         }
+        case '*': {
+            const char *colon = memchr(tok, ':', len);
+            if (!colon)
+                return -1;
+            strata_node_id id = {name_id(h, tok + 1, (size_t)(colon - tok - 1), 0)};
+            err = strata_mtree_set_upload(h->t, id, (uint32_t)atol(colon + 1));
+            break;
+        }
         case '!':
             err = strata_mtree_rebuild(h->t);
             break;
@@ -329,6 +337,17 @@ static const struct tcase cases[] = {
     {"a node alone", "k=4 rate=1000 src=0 | a:5000", "", "t0[S:a] t1[S:a] t2[S:a] t3[S:a]", NULL,
      0},
     {"remove the last node", "k=2 rate=1000 src=0 | a:5000", "-a", "t0[] t1[]", "S", 0},
+    {"set_upload lower: the cheapest children move (leaves of the tree first), nothing else",
+     "k=1 rate=1000 src=1000 max=4 | a:4000 b:1000 c:0 d:0 e:0", "*a:2000", "t0[S:a a:b,c b:e -:d]",
+     "a,b,d,e", 1},
+    {"set_upload to nothing: a pure leaf, its children elsewhere or detached",
+     "k=2 rate=1000 src=2000 | a:4000 b:2000 c:0 d:0 e:0", "*a:0",
+     "t0[S:a,b,e -:c,d] t1[S:b b:a,c,d,e]", "S,a,b,c,d,e", 2},
+    {"set_upload of a pure leaf: interior in place, where capacity is lowest",
+     "k=2 rate=1000 src=1000 | a:2000 b:0 c:0 d:0", "*b:2000", "t0[S:a a:b,c,d] t1[S:b b:a,c,d]",
+     "S,a,b,c,d", 0},
+    {"set_upload to the same slots moves nothing", "k=2 rate=1000 src=2000 | a:2000 b:1000 c:0 d:0",
+     "*a:2400", "t0[S:a,b a:c,d] t1[S:a,b b:c,d]", "", 0},
 };
 
 static void run_case(const struct tcase *c)
