@@ -57,6 +57,11 @@ static void usage(void)
         "                         ec or 3)\n"
         "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
         "                         do not watch where its viewers lack upload (default on)\n"
+        "  --capacity-check on|off\n"
+        "                         check each member's declared upload against what its\n"
+        "                         heartbeats and its children show it delivers before it\n"
+        "                         gets children: newcomers start at twice the rate, liars\n"
+        "                         become leaves (default off; docs/security.md)\n"
         "  --levels MODE          what carries a channel above its regions: backbone (one\n"
         "                         head per region, fed by a multi-tree), mesh (preferred\n"
         "                         nodes flooding over a 3-connected mesh; also '2'), ec\n"
@@ -295,6 +300,7 @@ int cmd_control(int argc, char **argv)
         {"status-file", required_argument, NULL, 's'},
         {"topology-file", required_argument, NULL, 'T'},
         {"recruit", required_argument, NULL, 'R'},
+        {"capacity-check", required_argument, NULL, 'C'},
         {"levels", required_argument, NULL, 'L'},
         {"parity", required_argument, NULL, 'Y'},
         {"split-members", required_argument, NULL, 'M'},
@@ -381,6 +387,15 @@ int cmd_control(int argc, char **argv)
             else
                 cmd_value_error(SUB, "--recruit", optarg, "must be 'on' or 'off', got '%s'",
                                 optarg);
+            break;
+        case 'C':
+            if (strcmp(optarg, "on") == 0)
+                cfg.capacity_check = 1;
+            else if (strcmp(optarg, "off") == 0)
+                cfg.capacity_check = 0;
+            else
+                cmd_value_error(SUB, "--capacity-check", optarg,
+                                "must be 'on' or 'off', got '%s'", optarg);
             break;
         case 'L':
             if (strcmp(optarg, "backbone") == 0)

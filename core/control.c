@@ -185,7 +185,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     /* A recruited relay holds no token for the channel it is asked to
      * relay: with tokens, nobody is recruited. */
     c->recruit = !cfg->no_recruit && !cfg->require_tokens;
-    c->check_capacity = !cfg->no_capacity_check;
+    c->check_capacity = cfg->capacity_check != 0;
     c->levels = cfg->levels;
     c->heads_per_region = cfg->levels != STRATA_LEVELS_BACKBONE
                               ? (cfg->preferred_per_region ? cfg->preferred_per_region

@@ -1312,7 +1312,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
                     : scn->levels == STRATA_SCN_LEVELS_THREE ? STRATA_LEVELS_THREE
                                                              : STRATA_LEVELS_BACKBONE;
         cc.preferred_per_region = scn->preferred_per_region;
-        cc.no_capacity_check = !scn->capacity_check;
+        cc.capacity_check = scn->capacity_check;
         if (groups) {
             /* The group directory answers the bootstrap requests. */
             memset(&cg, 0, sizeof cg);

@@ -58,7 +58,10 @@ typedef struct strata_control_config {
     uint8_t prefix_bits;     /* 0 = 24 */
     uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
     int no_recruit;          /* nonzero: never ask a node to relay a channel it does not watch */
-    int no_capacity_check;   /* nonzero: trees believe declared uploads (docs/security.md) */
+    /* nonzero: declared uploads are checked against delivered ones before a
+     * member gets child slots (docs/security.md, "Declared capacity"); 0,
+     * the default for now: the trees believe declared uploads. */
+    int capacity_check;
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */

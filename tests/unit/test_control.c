@@ -2295,9 +2295,9 @@ static void test_restart(void)
 static void test_recruit(void)
 {
     strata_control_config cfg = base_cfg();
-    /* The fake nodes send no counters, so a relay could not prove its
-     * upload: believed here (the capacity check has tests of its own). */
-    cfg.no_capacity_check = 1;
+    /* Declared uploads believed (the default; the fake nodes send no
+     * counters, so a relay could not prove its upload: the capacity check
+     * has tests of its own). */
     net *t = net_new(&cfg);
     fnode *s1 = add_node(t, 1, 0x0a000001u, STRATA_ROLE_SOURCE, 4000, NULL);
     fnode *s2 = add_node(t, 2, 0x0a000002u, STRATA_ROLE_SOURCE, 1000, NULL);
