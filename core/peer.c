@@ -302,6 +302,7 @@ void strata_peer_del(strata_peer *p)
     strata_pktstore_free(&p->store);
     set_trees(p, 0, 0); /* cannot fail: frees only */
     strata_relay_free(&p->relay);
+    strata_mem_free(p->alloc, p->old_neighbours);
     strata_mem_free(p->alloc, p);
 }
 
@@ -415,6 +416,29 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
     return 0;
 }
 
+/* Before tree `sub`'s children are replaced: if it floods, its neighbours
+ * now are remembered for PARENT_GRACE_MS (see old_neighbours). */
+static void keep_old_neighbours(strata_peer *p, unsigned sub, uint64_t now)
+{
+    const strata_relay_tree *t = &p->relay.trees[sub];
+    if (t->algorithm != STRATA_ALG_FLOOD || t->n_children == 0)
+        return;
+    if (!p->old_neighbours &&
+        !(p->old_neighbours = strata_mem_alloc(p->alloc, OLD_NEIGHBOURS * sizeof(strata_addr))))
+        return; /* without memory, no grace: they are repaired as strangers' losses are */
+    if (now >= p->old_neighbours_until)
+        p->n_old_neighbours = 0;
+    for (unsigned j = 0; j < t->n_children; j++) {
+        strata_addr a = t->children[j].ref.addr;
+        unsigned i = 0;
+        while (i < p->n_old_neighbours && !strata_addr_eq(p->old_neighbours[i], a))
+            i++;
+        if (i == p->n_old_neighbours && i < OLD_NEIGHBOURS)
+            p->old_neighbours[p->n_old_neighbours++] = a;
+    }
+    p->old_neighbours_until = add_ns(now, STRATA_MS(PARENT_GRACE_MS));
+}
+
 static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, uint64_t now)
 {
     strata_msg_instruction m;
@@ -451,6 +475,7 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
     substream_state *s = &p->subs[m.substream];
     if (s->have && m.epoch <= s->epoch)
         return 0; /* older or the same: nothing new */
+    keep_old_neighbours(p, m.substream, now);
     err = strata_relay_set_tree(&p->relay, m.substream, m.algorithm, m.children, m.n_children);
     if (err)
         return err;

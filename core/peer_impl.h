@@ -27,6 +27,7 @@ enum peer_limits {
     REPAIR_SCAN_MIN_GAP_MS = 10,  /* batches asks and bounds scan work */
     SILENT_LAG_PER_SUBSTREAM = 4, /* a parent this many of its packets behind is silent */
     PARENT_GRACE_MS = 2000,       /* a replaced parent's packets still in flight are taken */
+    OLD_NEIGHBOURS = 16,          /* replaced mesh neighbours kept for the same grace */
     HB_BUF_BYTES = STRATA_WIRE_MAX_DATAGRAM_BYTES,
 };
 
@@ -78,6 +79,15 @@ struct strata_peer {
     uint32_t member_epoch;
     substream_state *subs;  /* k + n entries (see set_trees); NULL while k is 0 */
     strata_relay relay;     /* the trees' children and strategies (relay.h) */
+    /* Mesh neighbours (FLOOD children) an instruction replaced: their
+     * packets are taken until old_neighbours_until, as a replaced parent's
+     * (peer_senders.c). When the mesh is rebuilt (a restart), every
+     * preferred node changes neighbours at once, and each hears from the
+     * old ones until they too have their new instructions. Allocated at
+     * the first change (preferred nodes only: the peer stays small). */
+    strata_addr *old_neighbours; /* OLD_NEIGHBOURS entries, or NULL */
+    uint8_t n_old_neighbours;
+    uint64_t old_neighbours_until;
     strata_peer_ref source; /* zero node until an instruction names it */
     uint32_t source_epoch;  /* epoch of the instruction it came from */
 

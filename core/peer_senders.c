@@ -8,7 +8,9 @@
  *    that packets already in flight from it are not lost;
  *  - the channel's source (its instructions name it);
  *  - a mesh neighbour: a child of one of its FLOOD trees (every neighbour
- *    may send any packet, protocol.md 3.4);
+ *    may send any packet, protocol.md 3.4), or one an instruction replaced,
+ *    for PARENT_GRACE_MS after (a rebuilt mesh changes every preferred
+ *    node's neighbours at once);
  *  - with the REPAIR flag, a node it asks for repairs: those are its
  *    parents, the source and its children in any tree (repair.h), so a
  *    child's answer is taken too.
@@ -26,6 +28,10 @@ int strata_peer_check_sender(const strata_peer *p, strata_addr from, const strat
     if (p->source.node.v != 0 && strata_addr_eq(from, p->source.addr))
         return 0;
     int repair = (m->flags & STRATA_DATA_FLAG_REPAIR) != 0;
+    if (now < p->old_neighbours_until)
+        for (unsigned i = 0; i < p->n_old_neighbours; i++)
+            if (strata_addr_eq(from, p->old_neighbours[i]))
+                return 0;
     unsigned trees = (unsigned)p->k + p->n;
     for (unsigned i = 0; i < trees; i++) {
         const substream_state *s = &p->subs[i];

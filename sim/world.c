@@ -1710,15 +1710,29 @@ done:
     strata_mem_free(w->alloc, picked);
 }
 
-static int control_status(const strata_world *w, strata_control_status *st)
+const strata_node *strata_world_node(const strata_world *w, uint32_t node)
+{
+    if (w->alg != &strata_simalg_strata || !w->alg_state || node >= w->nodes)
+        return NULL;
+    const strata_alg *s = w->alg_state;
+    return s->node[node];
+}
+
+const strata_control *strata_world_control(const strata_world *w)
 {
     if (w->alg != &strata_simalg_strata || !w->alg_state)
-        return -1;
+        return NULL;
     const strata_alg *s = w->alg_state;
     const strata_node *ctl = s->node[STRATA_WORLD_CONTROL];
-    if (!ctl || !strata_node_control(ctl))
+    return ctl ? strata_node_control(ctl) : NULL;
+}
+
+static int control_status(const strata_world *w, strata_control_status *st)
+{
+    const strata_control *c = strata_world_control(w);
+    if (!c)
         return -1;
-    strata_control_get_status(strata_node_control(ctl), st);
+    strata_control_get_status(c, st);
     return 0;
 }
 

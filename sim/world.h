@@ -69,6 +69,7 @@
 #include "net.h"
 #include "scenario.h"
 #include "strata/common.h"
+#include "strata/control.h"
 
 typedef struct strata_world strata_world;
 
@@ -210,6 +211,12 @@ void strata_world_on_play(strata_world *w, uint32_t node, const uint8_t *buf, si
 int strata_world_node_online(const strata_world *w, uint32_t node);
 /* The algorithm's state (for tests that look inside). */
 void *strata_world_alg_state(const strata_world *w);
+/* The control center of a run of strata (NULL with a baseline, or while it
+ * is down): its topology and status, for tests and figures. */
+const strata_control *strata_world_control(const strata_world *w);
+/* Node `node`'s object in a run of strata (NULL with a baseline, or while
+ * it is offline). */
+const struct strata_node *strata_world_node(const strata_world *w, uint32_t node);
 
 /* --- the strata algorithm's own view, for tests and extra output ------------- */
 

@@ -1058,6 +1058,50 @@ static void test_heartbeat_names_dcm(sent_list *out)
     strata_peer_del(p);
 }
 
+/* A preferred node's mesh neighbours change (a rebuilt mesh): packets from
+ * the replaced ones are still taken for the grace a replaced parent gets
+ * (they flood on their old instructions until their new ones arrive), and
+ * dropped as from strangers after it. */
+static void test_old_neighbours_grace(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer *p = member(&pl, 0);
+    strata_msg_instruction m;
+    memset(&m, 0, sizeof m);
+    m.channel = chan();
+    m.node = ME;
+    m.k = 4;
+    m.dcm.v = 7;
+    m.level = 1;
+    m.algorithm = STRATA_ALG_FLOOD;
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    for (int round = 0; round < 2; round++) {
+        /* neighbours 20, 21 first; then 30, 31 */
+        m.epoch = (uint32_t)(9 + round);
+        m.n_children = 2;
+        m.children[0] = ref_of(20u + 10u * (uint32_t)round);
+        m.children[1] = ref_of(21u + 10u * (uint32_t)round);
+        for (uint8_t s = 0; s < 4; s++) {
+            m.substream = s;
+            CHECK_EQ_INT(feed(p, CONTROL, b, strata_wire_encode_instruction(b, sizeof b, &m),
+                              MS(1000 + 1000 * (uint64_t)round)),
+                         0);
+        }
+    }
+    /* the new neighbours, and the old ones within the grace */
+    CHECK_EQ_INT(feed_data(p, addr_of(30), 100, 4, 0, MS(2100)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(20), 101, 4, 0, MS(2100)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(21), 102, 4, 0, MS(3999)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(22), 103, 4, 0, MS(2100)), STRATA_ERR_SENDER);
+    /* after it, strangers again */
+    CHECK_EQ_INT(feed_data(p, addr_of(20), 104, 4, 0, MS(4000)), STRATA_ERR_SENDER);
+    CHECK_EQ_INT(feed_data(p, addr_of(31), 105, 4, 0, MS(4000)), 0);
+    drain(p, out);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
 /* A peer with more child links than a heartbeat holds reports each of them
  * within ceil(links / room) heartbeats, every window of that many
  * heartbeats in a row, however the links are spread over substreams. */
@@ -1669,6 +1713,7 @@ int main(void)
     test_answer_repairs(out);
     test_heartbeat(out);
     test_heartbeat_names_dcm(out);
+    test_old_neighbours_grace(out);
     test_heartbeat_round_robin(out);
     test_bad_input(out);
     test_late_join(out);
