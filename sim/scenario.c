@@ -62,6 +62,7 @@ void strata_scenario_default(strata_scenario *s)
     s->queue_bytes = 0;
     s->loss = 0;
     s->region_mode = STRATA_SCN_REGION_ONE;
+    s->levels = STRATA_SCN_LEVELS_THREE; /* as `strata control` */
     s->group_max_members = 256;
     s->group_cache_entries = 32;
     s->group_wait_ms = 1; /* as `strata peer`: join at once, follow the group when found */

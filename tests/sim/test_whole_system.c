@@ -17,12 +17,14 @@
  * 64 KiB simulated packets (as bench/bench_sim.sh's 100,000-peer run) and
  * a 1 s heartbeat keep the run cheap.
  *
- * What is asserted is what the run reaches today, with a margin. The
- * issue's delivery goal of 0.999 is NOT met: the 10,000-peer run delivers
- * 0.961 (0.980 at 1,000 peers; the same scenario in one region 0.987,
- * docs/simulator.md "Figures of session 6" has the table and the causes:
- * the groups are many and small, and a control restart with many regions
- * rebuilds few of the trees' edges).
+ * It runs the default levels, 3 (preferred nodes flooding over a mesh,
+ * erasure-coded relay clusters, common clusters; the backbone until
+ * session 13). What is asserted is what the run reaches today, with a
+ * margin. The issue's delivery goal of 0.999 is NOT met: the 10,000-peer
+ * run delivers 0.984 (the backbone: 0.961), 0.986 at 1,000 peers; the
+ * restart's worst second 0.976 (0.899 at 1,000). With 64 KiB packets a
+ * packet is half a second of the stream, so every loss weighs heavily;
+ * docs/simulator.md has the packet-level figures.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +107,7 @@ int main(void)
     CHECK(r.cross_region_bytes_ratio < 3);
 
     /* The channel streams over those regions. */
-    CHECK(r.delivery_ratio >= 0.95);
+    CHECK(r.delivery_ratio >= 0.97);
     CHECK(r.p2p_share > 0.9);
 
     /* The control center crashed at 60 s and a fresh one rebuilt every DCM
@@ -117,13 +119,19 @@ int main(void)
     CHECK(r.dcms_rebuilt >= r.dcms_before * 9 / 10);
     CHECK(r.reported_edges > 0);
     /* Trees come back as they were, those the regions' preferred nodes
-     * feed too (91 % of the reported parents kept at 10,000 peers; 3 %
-     * before preferred nodes and feeders were restored). */
-    CHECK(r.restored_edges >= r.reported_edges * 85 / 100);
-    /* The dip: reported, and delivery comes back. */
-    CHECK(r.delivery_min_row >= 0.75 && r.delivery_min_row <= r.delivery_after);
-    CHECK(r.delivery_after >= 0.9);
-    CHECK(r.delivery_before >= 0.95);
+     * feed too: 86 % of the reported parents kept at 10,000 peers, 83 % at
+     * 1,000 (the backbone: 91 %; 3 % before preferred nodes and feeders
+     * were restored). The relay clusters' trees are the ones that move:
+     * they move without a restart too (at 1,000 peers, a fifth of their
+     * edges in 10 s of churn). */
+    CHECK(r.restored_edges >= r.reported_edges * 80 / 100);
+    /* The dip: reported, and delivery comes back. Preferred nodes take
+     * their old mesh neighbours' packets while the rebuilt mesh's
+     * instructions spread (peer_senders.c): without that the worst second
+     * was 0.36. */
+    CHECK(r.delivery_min_row >= 0.85 && r.delivery_min_row <= r.delivery_after);
+    CHECK(r.delivery_after >= 0.97);
+    CHECK(r.delivery_before >= 0.97);
 
     strata_world_del(w);
     return test_summary("test_whole_system");
