@@ -392,6 +392,10 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
     uint64_t rejoins = p->ses.rejoins;
     int apply = strata_session_on_join_reply(&p->ses, &m, now);
     p->st.rejoins += p->ses.rejoins - rejoins;
+    if (!apply && p->ses.standby && p->k)
+        set_trees(p, 0, 0); /* a waypoint no region needs (a restarted control center that
+                               did not keep it): it relays nothing on its old instructions.
+                               Cannot fail: it frees only. */
     if (!apply)
         return 0;
     /* Instructions kept from before the reply that name substreams beyond

@@ -68,6 +68,9 @@ int strata_session_on_join_reply(strata_session *s, const strata_msg_join_reply 
                         (unsigned long long)s->node.v);
         s->standby = 1;
         s->standbys++;
+        s->state = STRATA_SESSION_JOINING; /* a placed waypoint that joined again: no
+                                              member now, no heartbeats */
+        s->rejoining = 0;
         s->join_at = add_ns(now, s->join_retry_ns * (uint64_t)STRATA_SESSION_STANDBY_RETRY_FACTOR);
         return 0;
     }

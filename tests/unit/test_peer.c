@@ -1102,6 +1102,54 @@ static void test_old_neighbours_grace(sent_list *out)
     strata_peer_del(p);
 }
 
+/* A waypoint (protocol.md 3.3.4): its JOINs say WAYPOINT, it plays
+ * nothing, relays what it is told; answered STANDBY after a restarted
+ * control center forgot it, it drops its old instructions and relays
+ * nothing more. */
+static void test_waypoint(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.waypoint = 1;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    strata_peer_handle_timeout(p, 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_JOIN), 1);
+    if (out->n >= 1) {
+        strata_msg_join j;
+        CHECK(strata_wire_decode_join(out->items[0].buf->data, out->items[0].buf->len, &j) > 0);
+        CHECK_EQ_INT(j.role, STRATA_ROLE_WAYPOINT);
+    }
+    sent_clear(out);
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_STANDBY, 4, 0, 0, MS(10)), 0);
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, MS(1100)), 0);
+    strata_peer_ref kids[2] = {ref_of(10), ref_of(11)};
+    for (uint8_t s = 0; s < 4; s++)
+        feed_instr(p, 1, 4, s, ref_of(1u + s), kids, 2, MS(1100));
+    CHECK_EQ_INT(feed_data(p, addr_of(1), 0, 4, 0, MS(1200)), 0);
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 2); /* relayed */
+    CHECK_EQ_U64(pl.len, 0);                            /* played nothing */
+    sent_clear(out);
+    /* forgotten, then told to wait */
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_UNKNOWN, 4, 0, 0, MS(1300)), 0);
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_STANDBY, 4, 0, 0, MS(1400)), 0);
+    CHECK(feed_data(p, addr_of(2), 1, 4, 0, MS(1500)) < 0); /* no trees: dropped */
+    drain(p, out);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 0);
+    CHECK_EQ_U64(count_type(out, STRATA_MSG_HEARTBEAT), 0);
+    strata_peer_stats st;
+    strata_peer_get_stats(p, &st);
+    CHECK_EQ_U64(st.joins_standby, 2);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
 /* A peer with more child links than a heartbeat holds reports each of them
  * within ceil(links / room) heartbeats, every window of that many
  * heartbeats in a row, however the links are spread over substreams. */
@@ -1714,6 +1762,7 @@ int main(void)
     test_heartbeat(out);
     test_heartbeat_names_dcm(out);
     test_old_neighbours_grace(out);
+    test_waypoint(out);
     test_heartbeat_round_robin(out);
     test_bad_input(out);
     test_late_join(out);

@@ -179,6 +179,18 @@ static void test_waypoint_standby(void)
     CHECK_EQ_INT(strata_session_on_join_reply(&s, &late, now + MS(20)), 0);
     CHECK_EQ_INT(s.state, STRATA_SESSION_MEMBER);
     CHECK(!strata_session_join_due(&s, now + MS(5000)));
+    /* A restarted control center forgets it (UNKNOWN) and, needing it
+     * nowhere, answers its JOIN STANDBY: no member any more, so no
+     * heartbeats, and offered again two retries later. */
+    strata_msg_join_reply unknown = reply(STRATA_JOIN_UNKNOWN, 0);
+    CHECK_EQ_INT(strata_session_on_join_reply(&s, &unknown, now + MS(100)), 0);
+    CHECK(s.rejoining);
+    CHECK_EQ_INT(strata_session_on_join_reply(&s, &late, now + MS(150)), 0);
+    CHECK_EQ_INT(s.state, STRATA_SESSION_JOINING);
+    CHECK(!s.rejoining);
+    CHECK(!strata_session_heartbeat_due(&s, now + MS(10000)));
+    CHECK_EQ_U64(strata_session_next_timeout(&s),
+                 now + MS(150) + 2 * MS(STRATA_SESSION_DEFAULT_JOIN_RETRY_MS));
     sent_clear(out);
     free(out);
     strata_outbox_free(&ob);
