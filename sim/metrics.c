@@ -838,6 +838,13 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
     put_u64(j, "parity_sent_packets", r->parity_sent_packets);
     if (r->preferred_killed)
         put_u64(j, "preferred_killed", r->preferred_killed);
+    if (r->waypoint_slots) {
+        put_u64(j, "waypoint_slots", r->waypoint_slots);
+        put_u64(j, "waypoints_end", r->waypoints_end);
+        put_u64(j, "waypoints_placed", r->waypoints_placed);
+        put_u64(j, "waypoint_standbys", r->waypoint_standbys);
+        put_u64(j, "waypoint_releases", r->waypoint_releases);
+    }
     if (r->liars) {
         put_u64(j, "liars", r->liars);
         put_u64(j, "liar_sessions", r->liar_sessions);

@@ -235,6 +235,11 @@ typedef struct strata_simresult {
      * sample. */
     uint32_t liars;
     uint64_t liar_sessions, liar_struck, liar_dropped;
+    /* Waypoint servers (scenario waypoint_share): slots, and from the
+     * control center at the end: placed now, placed in all, offers answered
+     * STANDBY, taken back. */
+    uint32_t waypoint_slots, waypoints_end;
+    uint64_t waypoints_placed, waypoint_standbys, waypoint_releases;
     double liar_struck_p50, liar_struck_p95, liar_struck_max, liar_pairs_mean;
     /* The first kill-preferred events' regional series. */
     size_t nregional;

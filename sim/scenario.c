@@ -69,6 +69,7 @@ void strata_scenario_default(strata_scenario *s)
     s->k = 4;
     s->capacity_check = 0; /* as `strata control` (--capacity-check) */
     s->liar_upload_kbps = 20000;
+    s->waypoint_upload_kbps = 20000;
     s->heartbeat_ms = STRATA_CONTROL_DEFAULT_HEARTBEAT_MS; /* what the daemons use */
     s->playout_delay_ms = 3000;
     s->store_packets = 0;
@@ -175,6 +176,8 @@ static const key_desc KEYS[] = {
     {"liar_share", K_DOUBLE, OFF(liar_share), 0, 1, NULL},
     {"liar_upload_kbps", K_U32, OFF(liar_upload_kbps), 1, 4000000000.0, NULL},
     {"liar_forward", K_DOUBLE, OFF(liar_forward), 0, 1, NULL},
+    {"waypoint_share", K_DOUBLE, OFF(waypoint_share), 0, 1, NULL},
+    {"waypoint_upload_kbps", K_U32, OFF(waypoint_upload_kbps), 1, 4000000000.0, NULL},
     {"join", K_ENUM, OFF(join), 0, 0, JOIN_NAMES},
     {"join_window_s", K_SECONDS, OFF(join_window_ns), 0, 864000, NULL},
     {"flash_at_s", K_SECONDS, OFF(flash_at_ns), 0, 864000, NULL},

@@ -153,6 +153,14 @@ typedef struct strata_scenario {
     uint32_t liar_upload_kbps;
     double liar_forward;
 
+    /* Waypoint servers (SPEC C5, `strata peer --waypoint`): this share of
+     * the peer slots are operators' relays of waypoint_upload_kbps (their
+     * uplink and what they declare), which offer themselves for the
+     * channel, watch nothing and stay for the whole run. Their playback is
+     * not measured (they have none). */
+    double waypoint_share;
+    uint32_t waypoint_upload_kbps;
+
     /* Arrivals. */
     uint8_t join;            /* enum strata_scn_join */
     uint64_t join_window_ns; /* all: arrivals uniform over it; poisson: mean span */

@@ -37,6 +37,7 @@ enum world_event {
 enum world_limits {
     STREAM_NODE_ID = STRATA_SIM_STREAM_USER + 100,
     STREAM_LIAR = STRATA_SIM_STREAM_USER + 101, /* which slots lie about their upload */
+    STREAM_WAYPOINT = STRATA_SIM_STREAM_USER + 102, /* which slots are waypoint servers */
     FLIGHT_CHUNK = 4096,
     PROGRESS_EVERY = 1 << 18,
     TIMER_SPIN_NS = 1000, /* a node whose deadline does not move is woken this much later */
@@ -82,9 +83,17 @@ typedef struct wnode {
     uint8_t online;
     uint8_t graceful; /* how the current session ends */
     uint8_t liar;     /* declares liar_upload_kbps, forwards liar_forward of its DATA */
+    uint8_t waypoint; /* a waypoint server (waypoint_share): never leaves, plays nothing */
     uint8_t struck;   /* a liar: the control center struck it this session */
     uint64_t up_ns;   /* when the current session started */
 } wnode;
+
+/* Whose playback the figures count: viewers, not liars (whose harm is
+ * what is measured) nor waypoints (which play nothing). */
+static inline int measured(const wnode *n)
+{
+    return !n->liar && !n->waypoint;
+}
 
 struct strata_world {
     const strata_alloc *alloc;
@@ -117,6 +126,7 @@ struct strata_world {
      * the seconds from each session's start to its strike, DATA they
      * dropped, and the (child, tree) pairs under them summed over samples. */
     uint32_t nliars;
+    uint32_t nwaypoints; /* waypoint slots (scenario waypoint_share) */
     uint64_t liar_sessions, liar_struck, liar_dropped, liar_pairs_sum, liar_samples;
     float *liar_struck_s;
     size_t nliar_struck_s, capliar_struck_s;
@@ -298,8 +308,8 @@ void strata_world_on_play(strata_world *w, uint32_t node, const uint8_t *buf, si
 {
     if (len < STRATA_WORLD_PAYLOAD_BYTES)
         return;
-    if (node < w->nodes && w->node[node].liar)
-        return; /* honest peers' delivery is what a liar harms */
+    if (node < w->nodes && !measured(&w->node[node]))
+        return; /* honest viewers' delivery is what is measured */
     strata_simmetrics_play(&w->m, node, get_be64(buf), get_be64(buf + 8), w->now);
 }
 
@@ -494,7 +504,7 @@ static void on_deliver(strata_world *w, uint32_t to, flight *f)
         if (f->seq + 1 > w->hi_seq[i]) {
             w->hi_seq[i] = f->seq + 1;
             w->path_us[i] = f->path_us;
-            if (!n->liar)
+            if (measured(n))
                 strata_simmetrics_path(&w->m, to, f->path_us);
         }
     }
@@ -541,11 +551,12 @@ static void on_join(strata_world *w, uint32_t idx)
     const strata_scenario *s = &w->scn;
     uint32_t session = n->session;
     uint64_t len = strata_scenario_session_ns(s, idx - STRATA_WORLD_FIRST_PEER, session);
-    uint64_t end = add_sat(w->now, len);
+    /* An operator's waypoint stays, whatever the viewers do. */
+    uint64_t end = n->waypoint ? STRATA_NEVER : add_sat(w->now, len);
     int graceful = strata_scenario_graceful(s, idx - STRATA_WORLD_FIRST_PEER, session);
     /* The first correlated failure or mass leave after the join that hits
      * this node ends the session then (scenario.h). */
-    for (size_t e = 0; e < s->nevents; e++) {
+    for (size_t e = 0; e < s->nevents && !n->waypoint; e++) {
         const strata_scn_event *ev = &s->events[e];
         if (ev->at_ns <= w->now || ev->at_ns >= end)
             continue;
@@ -569,7 +580,7 @@ static void on_join(strata_world *w, uint32_t idx)
     n->struck = 0;
     if (n->liar)
         w->liar_sessions++;
-    else
+    if (measured(n))
         strata_simmetrics_session_start(&w->m, idx, w->now, end > w->end_ns ? STRATA_NEVER : end);
     int rc = w->alg->node_up(w->alg_state, idx, w->now);
     if (rc == STRATA_ERR_NOMEM)
@@ -592,7 +603,7 @@ static void on_depart(strata_world *w, uint32_t idx, uint32_t session)
     n->timer = STRATA_SIMQ_NONE;
     n->timer_at = STRATA_NEVER;
     n->online = 0;
-    if (!n->liar)
+    if (measured(n))
         strata_simmetrics_session_end(&w->m, idx, n->graceful, w->now);
     n->session++;
     uint64_t off = strata_scenario_rejoin_ns(&w->scn, idx - STRATA_WORLD_FIRST_PEER, session);
@@ -843,6 +854,14 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         x->undeliverable = w->undeliverable;
         x->preferred_killed = w->preferred_killed;
         x->liars = w->nliars;
+        x->waypoint_slots = w->nwaypoints;
+        strata_control_status cs;
+        if (w->nwaypoints && control_status(w, &cs) == 0) {
+            x->waypoints_end = (uint32_t)cs.waypoints;
+            x->waypoints_placed = cs.waypoints_placed;
+            x->waypoint_standbys = cs.waypoint_standbys;
+            x->waypoint_releases = cs.waypoint_releases;
+        }
         x->liar_sessions = w->liar_sessions;
         x->liar_struck = w->liar_struck;
         x->liar_dropped = w->liar_dropped;
@@ -1084,6 +1103,14 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
         if ((double)(v >> 11) / 9007199254740992.0 < s->liar_share) {
             w->node[i].liar = 1;
             w->nliars++;
+        }
+    }
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes && s->waypoint_share > 0; i++) {
+        uint64_t v = strata_sim_stream_seed(s->seed, i, STREAM_WAYPOINT);
+        if (!w->node[i].liar && (double)(v >> 11) / 9007199254740992.0 < s->waypoint_share) {
+            w->node[i].waypoint = 1;
+            w->nwaypoints++;
+            strata_simnet_set_upload_kbps(&w->net, i, s->waypoint_upload_kbps);
         }
     }
     for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
@@ -1358,6 +1385,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         pc.upload_kbps = up ? up : 1000000;
         if (strata_world_is_liar(w, node))
             pc.upload_kbps = scn->liar_upload_kbps;
+        pc.waypoint = w->node[node].waypoint; /* its uplink is waypoint_upload_kbps */
         /* With groups the channel follows the node's group. */
         pc.region = groups ? NULL : strata_world_region(w, node);
         pc.playout_delay_ms = scn->playout_delay_ms;
