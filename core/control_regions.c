@@ -187,9 +187,14 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
         return share; /* unlimited */
     uint64_t want = source_need_kbps(ch, d);
     if (needs > ch->source_upload_kbps) {
+        /* Over the source's upload: shares of what the backbone leaves, by
+         * need, without the floor (a floor for each of many regions would
+         * promise more than the uplink carries, and its queue would then
+         * drop packets of every tree, the backbone's too). */
         uint64_t bb = backbone_need_kbps(ch);
         uint64_t left = ch->source_upload_kbps > bb ? ch->source_upload_kbps - bb : 0;
         want = want * left / (needs - bb); /* needs - bb >= d's need > 0 */
+        return (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want);
     }
     return want > share ? (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want) : share;
 }

@@ -1321,6 +1321,55 @@ static void test_direct_region_budget(void)
     net_del(t);
 }
 
+/* What the source's instructions make it send (kbit/s): a stream's k-th
+ * per child link, over every DCM that names it. */
+static uint64_t source_committed_kbps(fnode *src, uint32_t rate)
+{
+    uint64_t links = 0;
+    for (int i = 0; i < src->nd; i++)
+        for (int sub = 0; sub < K; sub++)
+            if (src->d[i].have[sub])
+                links += src->d[i].in[sub].n_children;
+    return links * rate / K;
+}
+
+/* Many regions whose only members cannot carry the stream, all fed by the
+ * source: their shares of its upload add up to no more than it has (a
+ * floor of 5/4 of the rate for each once promised 7,500 kbit/s of a
+ * 4,000 kbit/s uplink, whose queue then dropped every tree's packets, the
+ * backbone's too). */
+static void test_direct_regions_overcommit(void)
+{
+    strata_control_config cfg = base_cfg();
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 4000, NULL);
+    send_join(t, src);
+    fnode *eu = add_node(t, 1, 0x0a010201u, STRATA_ROLE_PEER, 4000, "eu");
+    send_join(t, eu);
+    static const char *const labels[6] = {"w0", "w1", "w2", "w3", "w4", "w5"};
+    fnode *weak[6];
+    for (int i = 0; i < 6; i++) {
+        weak[i] = add_node(t, 10 + (uint64_t)i, 0x0a010210u + (uint32_t)i, STRATA_ROLE_PEER, 0,
+                           labels[i]);
+        send_join(t, weak[i]);
+    }
+    for (int i = 0; i < 3; i++)
+        tick(t);
+    uint64_t committed = source_committed_kbps(src, 1000);
+    CHECK(committed > 0);
+    CHECK(committed <= 4000);
+    /* With room (one weak region), the 5/4 floor still holds for it. */
+    for (int i = 1; i < 6; i++)
+        send_leave(t, weak[i]);
+    for (int i = 0; i < 3; i++)
+        tick(t);
+    CHECK(source_committed_kbps(src, 1000) <= 4000);
+    size_t detached = 0;
+    check_topology_ex(t, src, 1000, &detached);
+    CHECK_EQ_U64(detached, 0);
+    net_del(t);
+}
+
 /* A member that joins again under another label moves to that region (its
  * locality group merged into another); the same label moves no one; a
  * head that moves hands its region to the next best. */
@@ -3023,6 +3072,7 @@ int main(void)
     test_three_levels_split_size();
     test_mesh_churn_property();
     test_direct_region_budget();
+    test_direct_regions_overcommit();
     test_region_move();
     test_rejoin_and_resend();
     test_source_rate();
