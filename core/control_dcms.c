@@ -195,10 +195,10 @@ int ctl_dcm_resize_member(strata_dcm *d, const ctl_node *m, uint32_t kbps, uint3
     strata_dcm_trust t; /* what the capacity check knows of it stays */
     const strata_dcm_trust *tp = strata_dcm_trust_of(d, m->id, &t) == 0 ? &t : NULL;
     if (strata_dcm_remove(d, m->id) == 0 &&
-        strata_dcm_add_trusted(d, m->id, m->host->addr, kbps, tp) == 0)
+        strata_dcm_add_trusted(d, m->id, m->host->addr, kbps, 0, tp) == 0)
         return 0;
     if (strata_dcm_has(d, m->id) ||
-        strata_dcm_add_trusted(d, m->id, m->host->addr, back_kbps, tp) == 0)
+        strata_dcm_add_trusted(d, m->id, m->host->addr, back_kbps, 0, tp) == 0)
         return 1;
     return STRATA_ERR_NOMEM;
 }
@@ -207,7 +207,7 @@ int ctl_dcm_move_member(strata_dcm *from, strata_dcm *to, const ctl_node *m, uin
 {
     strata_dcm_trust t;
     const strata_dcm_trust *tp = strata_dcm_trust_of(from, m->id, &t) == 0 ? &t : NULL;
-    int err = strata_dcm_add_trusted(to, m->id, m->host->addr, kbps, tp);
+    int err = strata_dcm_add_trusted(to, m->id, m->host->addr, kbps, 0, tp);
     if (err)
         return err;
     strata_dcm_remove(from, m->id);

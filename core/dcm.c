@@ -253,8 +253,10 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->rate_kbps = cfg->rate_kbps;
     d->source_upload_kbps = cfg->source_upload_kbps;
     d->stall_ns = cfg->stall_ns;
-    /* A mesh's members are chosen from their history (preferred.c). */
-    d->capacity_ns = cfg->algorithm == STRATA_ALG_FLOOD ? 0 : cfg->capacity_ns;
+    /* A mesh keeps its members' credits (carried from their regions' trees
+     * and cut by their root children's stalls, strata_dcm_feeder_stalled)
+     * without applying them: its members are chosen by them (preferred.c). */
+    d->capacity_ns = cfg->capacity_ns;
     d->share_percent = STRATA_DCM_UPLOAD_SHARE_PERCENT;
     d->region_len = (uint8_t)cfg->region_len;
     if (cfg->region_len)
@@ -428,15 +430,31 @@ uint32_t strata_dcm_member_kbps(const strata_dcm *d, strata_node_id node)
     return m ? m->upload_kbps : 0;
 }
 
+uint32_t strata_dcm_member_believed_kbps(const strata_dcm *d, strata_node_id node)
+{
+    const dcm_member *m = dcm_member_get(d, node);
+    return m ? dcm_member_kbps(m) : 0;
+}
+
+/* A member best_member and top_members may choose. */
+static int eligible(const dcm_member *m, uint32_t min_kbps)
+{
+    return dcm_member_kbps(m) >= min_kbps && !(min_kbps && m->trust.demoted);
+}
+
+/* 1 when a goes before b: the larger believed upload, then the smaller id. */
+static int believed_before(const dcm_member *a, const dcm_member *b)
+{
+    uint32_t ua = dcm_member_kbps(a), ub = dcm_member_kbps(b);
+    return ua > ub || (ua == ub && a->id.v < b->id.v);
+}
+
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)
 {
     const dcm_member *best = NULL;
     for (size_t i = 0; i < d->count; i++) {
         const dcm_member *m = &d->members[i];
-        if (m->upload_kbps < min_kbps || (min_kbps && m->trust.demoted))
-            continue;
-        if (!best || m->upload_kbps > best->upload_kbps ||
-            (m->upload_kbps == best->upload_kbps && m->id.v < best->id.v))
+        if (eligible(m, min_kbps) && (!best || believed_before(m, best)))
             best = m;
     }
     return best ? best->id : (strata_node_id){0};
@@ -449,16 +467,11 @@ size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_nod
     size_t n = 0;
     for (size_t i = 0; i < d->count && max > 0; i++) {
         const dcm_member *m = &d->members[i];
-        if (m->upload_kbps < min_kbps || (min_kbps && m->trust.demoted))
+        if (!eligible(m, min_kbps))
             continue;
         size_t at = n;
-        while (at > 0) {
-            const dcm_member *o = dcm_member_get(d, out[at - 1]);
-            if (o->upload_kbps > m->upload_kbps ||
-                (o->upload_kbps == m->upload_kbps && o->id.v < m->id.v))
-                break;
+        while (at > 0 && !believed_before(dcm_member_get(d, out[at - 1]), m))
             at--;
-        }
         if (at == max)
             continue;
         size_t last = n < max ? n : max - 1;
@@ -539,9 +552,9 @@ int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr add
 }
 
 int strata_dcm_add_trusted(strata_dcm *d, strata_node_id node, strata_addr addr,
-                           uint32_t upload_kbps, const strata_dcm_trust *trust)
+                           uint32_t upload_kbps, uint32_t region, const strata_dcm_trust *trust)
 {
-    return add_member(d, node, addr, upload_kbps, 0, trust);
+    return add_member(d, node, addr, upload_kbps, region, trust);
 }
 
 int strata_dcm_trust_of(const strata_dcm *d, strata_node_id node, strata_dcm_trust *out)
@@ -590,6 +603,8 @@ static int add_member(strata_dcm *d, strata_node_id node, strata_addr addr, uint
     m->addr = addr;
     m->region = region;
     m->leaf_of = (strata_node_id){0};
+    /* No progress known yet: nothing to judge it by (strata_dcm_feeder_stalled). */
+    memset(&d->stall[(size_t)d->count * d->trees], 0, d->trees * sizeof *d->stall);
     strata_idmap_put(&d->index, node.v, (uint32_t)d->count);
     d->count++;
     d->scaled_slots += member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
@@ -720,6 +735,7 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
          * members report keep the uploads they had (docs/security.md). */
         m->trust = dcm_trust_new(d);
         m->trust.credit_kbps = UINT32_MAX;
+        memset(&d->stall[(size_t)d->count * d->trees], 0, d->trees * sizeof *d->stall);
         strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
         d->count++;
         d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
@@ -882,10 +898,12 @@ void dcm_set_credit(strata_dcm *d, dcm_member *m, uint32_t credit_kbps)
     uint32_t was = dcm_member_kbps(m);
     m->trust.credit_kbps = credit_kbps;
     uint32_t now_kbps = dcm_member_kbps(m);
-    if (now_kbps == was || d->mesh)
+    if (now_kbps == was)
         return;
     d->scaled_slots -= member_slots(d, was, STRATA_DCM_UPLOAD_SHARE_PERCENT);
     d->scaled_slots += member_slots(d, now_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
+    if (d->mesh)
+        return; /* the mesh is built from declared uploads (see strata_dcm_feeder_stalled) */
     size_t detached = strata_mtree_detached(d->tree);
     strata_mtree_set_upload(d->tree, m->id, tree_upload(d, now_kbps));
     pull_tree_dirty(d);
@@ -996,8 +1014,15 @@ int strata_dcm_reparent(strata_dcm *d, strata_node_id node, uint8_t s)
 static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const strata_node_id *tp,
                         const strata_msg_heartbeat *hb, uint64_t now, strata_dcm_heard *out)
 {
+    if (d->mesh && hb->n_parents >= d->trees) {
+        /* A flooding node has no parent that could stall; what it holds is
+         * kept to judge it by when a tree it feeds below stalls. */
+        for (uint8_t s = 0; s < d->trees; s++)
+            stall[s].seq = hb->parents[s].last_rx_seq;
+        return;
+    }
     if (d->trees < 2 || hb->n_parents != d->trees || d->stall_ns == 0 || d->mesh)
-        return; /* a flooding node has no parent that could stall */
+        return;
     uint64_t top1 = 0, top2 = 0;
     int top1_s = -1;
     for (int s = 0; s < d->trees; s++) {
@@ -1034,9 +1059,13 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
             out->stalled[s] = tp[s];
         }
         uint32_t pi;
-        if (d->capacity_ns && strata_idmap_get(&d->index, tp[s].v, &pi))
+        if (d->capacity_ns && strata_idmap_get(&d->index, tp[s].v, &pi)) {
             dcm_capacity_stalled(d, &d->members[pi], s, d->stall[(size_t)pi * d->trees + s].seq,
                                  seq, now, out);
+        } else if (tp[s].v != d->source.node.v) {
+            out->feeder[s] = tp[s]; /* judged in its own DCM */
+            out->feeder_child_seq[s] = seq;
+        }
         pull_tree_dirty(d);
         st->since_ns = now;
         st->other_base = other;
@@ -1070,6 +1099,26 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
     out->resend = m->mismatch_streak >= 2;
     stall_check(d, m, &d->stall[(size_t)i * d->trees], tp, hb, now, out);
     dcm_capacity_heartbeat(d, m, hb, now, out);
+    return 0;
+}
+
+int strata_dcm_feeder_stalled(strata_dcm *d, strata_node_id parent, uint8_t s, uint64_t child_seq,
+                              uint64_t now, strata_dcm_heard *out)
+{
+    memset(out, 0, sizeof *out);
+    uint32_t pi;
+    if (!strata_idmap_get(&d->index, parent.v, &pi))
+        return STRATA_ERR_NOTFOUND;
+    const dcm_stall *st = &d->stall[(size_t)pi * d->trees];
+    uint64_t p_seq = 0;
+    if (s < d->trees) {
+        p_seq = st[s].seq;
+    } else {
+        /* A parity tree below: its symbols are made from the whole stream. */
+        for (uint8_t t = 0; t < d->trees; t++)
+            p_seq = st[t].seq > p_seq ? st[t].seq : p_seq;
+    }
+    dcm_capacity_stalled(d, &d->members[pi], s, p_seq, child_seq, now, out);
     return 0;
 }
 

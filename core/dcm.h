@@ -121,12 +121,19 @@ strata_node_id strata_dcm_member_at(const strata_dcm *d, size_t i);
 int strata_dcm_has(const strata_dcm *d, strata_node_id node);
 /* The upload member node gives this DCM (0 when it is no member). */
 uint32_t strata_dcm_member_kbps(const strata_dcm *d, strata_node_id node);
-/* The member with the largest declared upload of at least min_kbps (ties:
- * the smallest id), or the zero id if none has that much. With min_kbps > 0
- * a member the capacity check demoted (strata_dcm_trust) is not chosen,
- * here nor in top_members: its declared upload is not what it delivers. */
+/* The upload member node is believed to have (the capacity check):
+ * min(declared, credit), the declared one with the check off; 0 when it is
+ * no member. */
+uint32_t strata_dcm_member_believed_kbps(const strata_dcm *d, strata_node_id node);
+/* The member with the largest believed upload (above) of at least min_kbps
+ * (ties: the smallest id), or the zero id if none has that much: with the
+ * capacity check a newcomer's declared 10 Mbit/s counts as its probation's
+ * credit until it delivers more, so it heads no region ahead of members
+ * that have shown their upload. With min_kbps > 0 a member the capacity
+ * check demoted (strata_dcm_trust) is not chosen, here nor in
+ * top_members: its declared upload is not what it delivers. */
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps);
-/* Up to max members with at least min_kbps of declared upload, the largest
+/* Up to max members with at least min_kbps of believed upload, the largest
  * first (ties: the smaller id); returns how many were written. */
 size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_node_id *out,
                               size_t max);
@@ -161,11 +168,11 @@ int strata_dcm_add(strata_dcm *d, strata_node_id node, strata_addr addr, uint32_
  * refuses the source's id (STRATA_ERR_EXISTS). */
 int strata_dcm_add_in_region(strata_dcm *d, strata_node_id node, strata_addr addr,
                              uint32_t upload_kbps, uint32_t region);
-/* strata_dcm_add with the capacity check's state of a member that was in
- * a DCM of the control center before (strata_dcm_trust_of), instead of a
- * newcomer's probation; trust NULL: a newcomer. */
+/* strata_dcm_add_in_region with the capacity check's state of a member
+ * that was in a DCM of the control center before (strata_dcm_trust_of),
+ * instead of a newcomer's probation; trust NULL: a newcomer. */
 int strata_dcm_add_trusted(strata_dcm *d, strata_node_id node, strata_addr addr,
-                           uint32_t upload_kbps, const strata_dcm_trust *trust);
+                           uint32_t upload_kbps, uint32_t region, const strata_dcm_trust *trust);
 /* The capacity check's state of member node. Returns 0 or
  * STRATA_ERR_NOTFOUND. */
 int strata_dcm_trust_of(const strata_dcm *d, strata_node_id node, strata_dcm_trust *out);
@@ -239,6 +246,14 @@ typedef struct strata_dcm_heard {
     uint8_t promoted; /* the capacity check raised a member's credit (this one's) */
     uint8_t demoted;  /* ... cut one (this one's, or a stalled parent's) */
     uint8_t struck;   /* ... cut one below a slot */
+    /* Per tree: a parent that stalled and is no member here but feeds the
+     * tree in the source's place (a preferred node, a relay member feeding
+     * a common cluster; not the source), or 0, with the member's
+     * last_rx_seq there: the control center has it judged in its own DCM
+     * (strata_dcm_feeder_stalled). Set whether or not the member could be
+     * moved to another parent. */
+    strata_node_id feeder[STRATA_WIRE_MAX_TREES];
+    uint64_t feeder_child_seq[STRATA_WIRE_MAX_TREES];
 } strata_dcm_heard;
 
 /* A heartbeat of a member (hb->node), checked against its trees (SPEC C13):
@@ -249,6 +264,17 @@ typedef struct strata_dcm_heard {
  * nodes become dirty). Returns 0 or STRATA_ERR_NOTFOUND. */
 int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t now,
                          strata_dcm_heard *out);
+/* A child in another DCM stalled in its tree s under member parent of d,
+ * which feeds that tree in the source's place (strata_dcm_heard's feeder;
+ * s may be a parity tree there, beyond d's trees): the capacity check
+ * judges parent as it judges a stalled parent in d's own trees, against
+ * what parent's last heartbeat to d reported of that substream (of the
+ * whole stream for a parity tree), child_seq being the child's. A mesh's
+ * members are judged so too: their credit is kept, not applied to the
+ * mesh, and the control center chooses preferred nodes by it. Fills *out
+ * (promoted, demoted, struck). Returns 0, or STRATA_ERR_NOTFOUND. */
+int strata_dcm_feeder_stalled(strata_dcm *d, strata_node_id parent, uint8_t s, uint64_t child_seq,
+                              uint64_t now, strata_dcm_heard *out);
 /* The member was sent its instructions: a mismatch seen so far is answered. */
 void strata_dcm_instructions_sent(strata_dcm *d, strata_node_id node);
 

@@ -164,7 +164,7 @@ void dcm_capacity_stalled(strata_dcm *d, dcm_member *p, uint8_t s, uint64_t p_se
                           uint64_t child_seq, uint64_t now, strata_dcm_heard *out)
 {
     (void)s;
-    if (!d->capacity_ns || d->mesh || p_seq < child_seq + 2u * d->k)
+    if (!d->capacity_ns || p_seq < child_seq + 2u * d->k)
         return; /* it lacked the packets itself */
     demote(d, p, dcm_member_kbps(p) / 2u, now, out);
 }

@@ -728,6 +728,19 @@ static void test_capacity(void)
     CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){22}, &tr), 0);
     CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE);
     CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){99}, &tr), STRATA_ERR_NOTFOUND);
+    /* Candidates for a head or a relay go by believed upload: on probation
+     * both big ones count as twice the rate, so the smaller id wins where
+     * the declared 10000 won before; a 1000 is believed in full. */
+    CHECK_EQ_U64(strata_dcm_member_believed_kbps(d, (strata_node_id){22}),
+                 STRATA_DCM_PROBATION_RATES * RATE);
+    CHECK_EQ_U64(strata_dcm_member_believed_kbps(d, (strata_node_id){1}), 1000);
+    CHECK_EQ_U64(strata_dcm_member_believed_kbps(d, (strata_node_id){99}), 0);
+    CHECK_EQ_U64(strata_dcm_best_member(d, RATE).v, 21);
+    strata_node_id top[3];
+    CHECK_EQ_U64(strata_dcm_top_members(d, RATE, top, 3), 3);
+    CHECK_EQ_U64(top[0].v, 21);
+    CHECK_EQ_U64(top[1].v, 22);
+    CHECK_EQ_U64(top[2].v, 1);
 
     /* Heartbeats every 500 ms: the stream flows (each member receives the
      * rate); 21 sends what its children ask, 22 nothing. */
@@ -769,9 +782,11 @@ static void test_capacity(void)
     CHECK(tr.demoted);
     CHECK_EQ_U64(tr.retry_ns, STRATA_MS(10000 + 7 * HB) + STRATA_DCM_HOLD_S * 1000000000ull);
     CHECK_EQ_U64(strata_mtree_detached(strata_dcm_tree(d)), 0);
-    /* A demoted member is no head nor relay candidate. */
+    /* A demoted member is no head nor relay candidate, and a struck one
+     * (believed 0) is the last when anyone will do. */
     CHECK(strata_dcm_best_member(d, 9000).v == 0);
-    CHECK_EQ_U64(strata_dcm_best_member(d, 0).v, 22); /* ... unless anyone will do */
+    CHECK_EQ_U64(strata_dcm_best_member(d, 0).v, 21);
+    CHECK_EQ_U64(strata_dcm_best_member(d, 8000).v, 21);
     /* After its hold it is on probation again, and a second strike holds
      * it twice as long. */
     uint64_t ms = tr.retry_ns / 1000000u;
@@ -1265,6 +1280,126 @@ static void test_ec_cluster(void)
     strata_dcm_del(d);
 }
 
+/* A tree fed in the source's place by a node of another DCM (a region's
+ * preferred node, in the mesh): a root child that stalls there names that
+ * feeder (heard.feeder) and blames nobody in its own DCM; the mesh, where
+ * the feeder's credit is kept (carried with strata_dcm_add_trusted),
+ * halves it when the feeder's own heartbeat shows it held the packets (and
+ * further stalls down to a strike), and leaves it alone when it lacked
+ * them. The mesh's links keep the declared upload. */
+static void test_capacity_feeders(void)
+{
+    const uint64_t HEAD = 500, WINDOW = STRATA_MS(3000);
+    strata_dcm_config mc = mesh_config();
+    mc.capacity_ns = WINDOW;
+    for (int had = 0; had <= 1; had++) {
+        strata_dcm *region = capacity_dcm(WINDOW), *mesh = strata_dcm_new(NULL, &mc);
+        CHECK(mesh != NULL);
+        if (!mesh) {
+            strata_dcm_del(region);
+            return;
+        }
+        CHECK_EQ_INT(strata_dcm_set_source(mesh, (strata_node_id){1000}, addr_of(1000, 0), RATE,
+                                           8 * RATE),
+                     0);
+        for (uint64_t id = 600; id < 606; id++)
+            CHECK_EQ_INT(strata_dcm_add_in_region(mesh, (strata_node_id){id}, addr_of(id, 0),
+                                                  6 * RATE, (uint32_t)(id % 3)),
+                         0);
+        strata_dcm_trust probation = {.credit_kbps = STRATA_DCM_PROBATION_RATES * RATE};
+        CHECK_EQ_INT(strata_dcm_add_trusted(mesh, (strata_node_id){HEAD}, addr_of(HEAD, 0),
+                                            20 * RATE, 1, &probation),
+                     0);
+        size_t links = strata_dcm_child_links(mesh, (strata_node_id){HEAD}, 1u);
+        CHECK(links >= 3);
+        CHECK_EQ_U64(strata_dcm_member_believed_kbps(mesh, (strata_node_id){HEAD}),
+                     STRATA_DCM_PROBATION_RATES * RATE);
+        const uint8_t s0 = 1;
+        CHECK_EQ_INT(strata_dcm_set_substream_root(region, s0,
+                                                   (strata_peer_ref){{HEAD}, addr_of(HEAD, 0)}),
+                     0);
+        strata_node_id kids[STRATA_WIRE_MAX_CHILDREN];
+        size_t nk = strata_mtree_children(strata_dcm_tree(region), STRATA_MTREE_SOURCE, s0, kids,
+                                          STRATA_WIRE_MAX_CHILDREN);
+        CHECK(nk >= 1);
+        uint64_t child = nk ? kids[0].v : 1;
+        CHECK_EQ_U64(strata_dcm_parent_id(region, (strata_node_id){child}, s0).v, HEAD);
+        uint64_t cseq[K] = {0}, hseq[K] = {0};
+        strata_msg_heartbeat hb;
+        strata_dcm_heard heard, judged;
+        int named = 0, demoted = 0, struck = 0;
+        uint64_t now = 0;
+        for (int beat = 1; beat <= 10 && !named; beat++) {
+            now = STRATA_MS(10000 + (uint64_t)beat * 1000);
+            for (int s = 0; s < K; s++) {
+                hseq[s] += had || s != s0 ? 2 * K : 0;
+                if (s != s0)
+                    cseq[s] += 2 * K;
+            }
+            hb_of(mesh, HEAD, hseq, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(mesh, &hb, now, &heard), 0);
+            CHECK(!heard.demoted && !heard.promoted);
+            hb_of(region, child, cseq, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(region, &hb, now, &heard), 0);
+            CHECK(!heard.demoted);
+            for (uint8_t s = 0; s < K; s++)
+                CHECK(heard.feeder[s].v == 0 || (s == s0 && heard.feeder[s].v == HEAD));
+            if (heard.feeder[s0].v != HEAD)
+                continue;
+            named++;
+            CHECK_EQ_U64(heard.feeder_child_seq[s0], cseq[s0]);
+            CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, heard.feeder[s0], s0,
+                                                   heard.feeder_child_seq[s0], now, &judged),
+                         0);
+            demoted += judged.demoted;
+            struck += judged.struck;
+        }
+        CHECK_EQ_INT(named, 1);
+        CHECK_EQ_INT(demoted, had);
+        /* The child moved to another parent in s0; two more root children
+         * stalling as it did: 1000 -> 500 -> 250, below a slot at the
+         * share. */
+        for (int more = 0; more < 2; more++) {
+            CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, (strata_node_id){HEAD}, s0, cseq[s0],
+                                                   now, &judged),
+                         0);
+            demoted += judged.demoted;
+            struck += judged.struck;
+        }
+        strata_dcm_trust tr;
+        CHECK_EQ_INT(strata_dcm_trust_of(mesh, (strata_node_id){HEAD}, &tr), 0);
+        if (had) {
+            CHECK_EQ_INT(demoted, 3);
+            CHECK_EQ_INT(struck, 1);
+            CHECK_EQ_U64(tr.credit_kbps, 0);
+            CHECK_EQ_INT(tr.strikes, 1);
+            CHECK_EQ_U64(strata_dcm_member_believed_kbps(mesh, (strata_node_id){HEAD}), 0);
+        } else {
+            CHECK_EQ_INT(demoted, 0);
+            CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE);
+        }
+        CHECK_EQ_U64(strata_dcm_child_links(mesh, (strata_node_id){HEAD}, 1u), links);
+        /* A parity tree below (s >= the mesh's k) is judged against the
+         * whole stream: a child at the head's furthest substream is not
+         * behind, one 2k behind it is. A node that is no member is not
+         * found. */
+        uint64_t top = hseq[0] > hseq[s0] ? hseq[0] : hseq[s0];
+        CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, (strata_node_id){HEAD}, K + 1, top, now,
+                                               &judged),
+                     0);
+        CHECK(!judged.demoted);
+        CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, (strata_node_id){HEAD}, K + 1, top - 2 * K,
+                                               now, &judged),
+                     0);
+        CHECK(judged.demoted);
+        CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, (strata_node_id){99}, 0, 0, STRATA_MS(60000),
+                                               &judged),
+                     STRATA_ERR_NOTFOUND);
+        strata_dcm_del(mesh);
+        strata_dcm_del(region);
+    }
+}
+
 int main(void)
 {
     test_config();
@@ -1276,6 +1411,7 @@ int main(void)
     test_heartbeats();
     test_capacity();
     test_capacity_stalls();
+    test_capacity_feeders();
     test_restore_keeps_full_share();
     test_mesh();
     test_mesh_leaves();
