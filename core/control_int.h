@@ -349,6 +349,9 @@ int64_t ctl_away_room(const ctl_node *h, uint32_t rate_kbps);
 int ctl_ec_assign_channel(strata_control *c, ctl_channel *ch);
 
 /* control_preferred.c: choosing preferred nodes from their history */
+uint32_t ctl_believed_kbps(const ctl_node *rec);
+void ctl_judge_feeders(strata_control *c, ctl_node *rec, const strata_dcm_heard *heard,
+                       uint64_t now);
 int ctl_drop_unfed_heads(strata_control *c, ctl_channel *ch, uint64_t now);
 void ctl_evaluate_preferred(strata_control *c, uint64_t now);
 int ctl_evaluate_region(strata_control *c, ctl_channel *ch, strata_dcm *d, uint64_t now);

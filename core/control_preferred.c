@@ -28,12 +28,54 @@ static uint32_t asked_kbps(const ctl_node *rec, const ctl_channel *ch)
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;
 }
 
+/* The upload of membership rec (this channel's share) that the capacity
+ * check believes: at most its credit in the DCM it is in (the mesh keeps a
+ * preferred node's, carried from its region's trees). */
+uint32_t ctl_believed_kbps(const ctl_node *rec)
+{
+    strata_dcm_trust t;
+    if (!rec->dcm || strata_dcm_trust_of(rec->dcm, rec->id, &t) != 0)
+        return rec->upload_kbps;
+    return rec->upload_kbps < t.credit_kbps ? rec->upload_kbps : t.credit_kbps;
+}
+
+/* Member rec's heartbeat showed that a tree of its stalled under a feeder
+ * from another DCM (heard->feeder: a preferred node of its region or of
+ * another, a relay member feeding its common cluster): the capacity check
+ * judges that feeder where its credit is kept (strata_dcm_feeder_stalled).
+ * A preferred node whose credit falls below a head's minimum has its
+ * region evaluated at once, so that it stops heading now rather than at the
+ * next evaluation. */
+void ctl_judge_feeders(strata_control *c, ctl_node *rec, const strata_dcm_heard *heard,
+                       uint64_t now)
+{
+    ctl_channel *ch = rec->ch;
+    for (uint8_t s = 0; s < STRATA_WIRE_MAX_TREES; s++) {
+        ctl_node *f = heard->feeder[s].v ? ctl_member_get(c, heard->feeder[s], ch->id) : NULL;
+        strata_dcm_heard h;
+        if (!f || f->restoring || !f->dcm ||
+            strata_dcm_feeder_stalled(f->dcm, f->id, s, heard->feeder_child_seq[s], now, &h))
+            continue;
+        c->capacity_demotions += h.demoted;
+        c->capacity_strikes += h.struck;
+        if (h.demoted && f->roots && ch->backbone && ch->source.v && ch->rate_kbps &&
+            ctl_believed_kbps(f) < ctl_head_min_kbps(ch) && ctl_evaluate_region(c, ch, f->roots, now)) {
+            ctl_push_roots(c, ch, now);
+            ctl_flush_channel(c, ch, now);
+        }
+    }
+}
+
 static void fill_candidate(const ctl_node *rec, const ctl_channel *ch, uint64_t now,
                            strata_pref_candidate *out)
 {
     memset(out, 0, sizeof *out);
     out->node = rec->id;
-    out->upload_kbps = rec->upload_kbps;
+    /* What it has shown, not what it declares: a newcomer counts with its
+     * probation's credit, a preferred node whose root children starved
+     * with what is left of its own (no more than it was given with the
+     * capacity check off). */
+    out->upload_kbps = ctl_believed_kbps(rec);
     out->expected_kbps = asked_kbps(rec, ch);
     out->delivered_kbps = rec->delivered_kbps;
     out->uptime_ns = elapsed(now, rec->joined_ns);
@@ -52,10 +94,11 @@ static void fill_candidate(const ctl_node *rec, const ctl_channel *ch, uint64_t 
 static int unmake_head(strata_control *c, ctl_channel *ch, ctl_node *h, uint64_t now)
 {
     strata_dcm *d = h->roots;
-    if (strata_dcm_add(d, h->id, h->host->addr,
-                       ctl_cluster_kbps(c, d, h->upload_kbps, ch->rate_kbps)))
+    /* With the credit the mesh kept (a liar struck as a preferred node is
+     * no newcomer to its region's trees). */
+    if (ctl_dcm_move_member(ch->backbone, d, h,
+                            ctl_cluster_kbps(c, d, h->upload_kbps, ch->rate_kbps)))
         return STRATA_ERR_NOMEM;
-    strata_dcm_remove(ch->backbone, h->id);
     h->dcm = d;
     h->roots = NULL;
     for (uint8_t s = 0; s < strata_dcm_trees(d); s++)

@@ -343,8 +343,12 @@ ctl_node *ctl_make_head(strata_control *c, ctl_channel *ch, strata_dcm *d, strat
     if (!h)
         return NULL;
     uint32_t backbone_kbps = h->upload_kbps - ctl_head_region_kbps(h->upload_kbps, ch->rate_kbps);
-    if (strata_dcm_add_in_region(ch->backbone, h->id, h->host->addr, backbone_kbps,
-                                 strata_dcm_id_of(d).v))
+    /* Its credit goes with it: the mesh keeps it, its root children's
+     * stalls cut it there, and it comes back with it (unmake_head). */
+    strata_dcm_trust t;
+    const strata_dcm_trust *tp = strata_dcm_trust_of(d, h->id, &t) == 0 ? &t : NULL;
+    if (strata_dcm_add_trusted(ch->backbone, h->id, h->host->addr, backbone_kbps,
+                               strata_dcm_id_of(d).v, tp))
         return NULL;
     if (!strata_dcm_fed(ch->backbone, h->id)) {
         /* A mesh without room for it: it would head a region and receive
