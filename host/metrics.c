@@ -260,6 +260,17 @@ size_t host_metrics_control(char *buf, size_t buflen, const strata_control_statu
             st->deaths);
     counter(&w, "strata_control_reparents_total", "Tree positions changed by the DCMs.",
             st->reparents);
+    /* Three counters, not one family with a label: a strike is a demotion
+     * too, so a sum over such a label would count it twice. */
+    counter(&w, "strata_control_capacity_promotions_total",
+            "Capacity check: members whose credit rose after they delivered it.",
+            st->capacity_promotions);
+    counter(&w, "strata_control_capacity_demotions_total",
+            "Capacity check: members whose credit was cut (counters or children's stalls).",
+            st->capacity_demotions);
+    counter(&w, "strata_control_capacity_strikes_total",
+            "Capacity check: demotions below one slot, which make the member a leaf for a while.",
+            st->capacity_strikes);
     counter(&w, "strata_control_instructions_sent_total", "INSTRUCTION datagrams sent.",
             st->instructions_sent);
     counter(&w, "strata_control_region_moves_total",

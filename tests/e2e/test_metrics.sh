@@ -109,6 +109,9 @@ for metric, field in [('strata_control_played_packets_total', 'played_packets'),
                       ('strata_control_missed_packets_total', 'missed_packets'),
                       ('strata_control_dcms', 'dcms'), ('strata_control_channels', 'channels'),
                       ('strata_control_joins_total', 'joins'),
+                      ('strata_control_capacity_promotions_total', 'capacity_promotions'),
+                      ('strata_control_capacity_demotions_total', 'capacity_demotions'),
+                      ('strata_control_capacity_strikes_total', 'capacity_strikes'),
                       ('strata_control_instructions_sent_total', 'instructions_sent'),
                       ('strata_control_delivery_ratio', 'delivery')]:
     want(metric, one(metric, control), c[field])
