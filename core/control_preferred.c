@@ -39,13 +39,25 @@ uint32_t ctl_believed_kbps(const ctl_node *rec)
     return rec->upload_kbps < t.credit_kbps ? rec->upload_kbps : t.credit_kbps;
 }
 
+/* Preferred node f's credit was cut: when it no longer qualifies as a
+ * head, its region is evaluated at once, so that it stops heading now
+ * rather than at the next evaluation. */
+static void head_cut(strata_control *c, ctl_channel *ch, ctl_node *f, uint64_t now)
+{
+    if (f->roots && ch->backbone && ch->source.v && ch->rate_kbps &&
+        ctl_believed_kbps(f) < ctl_head_min_kbps(ch) && ctl_evaluate_region(c, ch, f->roots, now)) {
+        ctl_push_roots(c, ch, now);
+        ctl_flush_channel(c, ch, now);
+    }
+}
+
 /* Member rec's heartbeat showed that a tree of its stalled under a feeder
  * from another DCM (heard->feeder: a preferred node of its region or of
  * another, a relay member feeding its common cluster): the capacity check
  * judges that feeder where its credit is kept (strata_dcm_feeder_stalled).
- * A preferred node whose credit falls below a head's minimum has its
- * region evaluated at once, so that it stops heading now rather than at the
- * next evaluation. */
+ * In the mesh, the neighbours that failed rec were judged already
+ * (heard->cut). A preferred node cut below a head's minimum stops heading
+ * (head_cut). */
 void ctl_judge_feeders(strata_control *c, ctl_node *rec, const strata_dcm_heard *heard,
                        uint64_t now)
 {
@@ -58,11 +70,13 @@ void ctl_judge_feeders(strata_control *c, ctl_node *rec, const strata_dcm_heard 
             continue;
         c->capacity_demotions += h.demoted;
         c->capacity_strikes += h.struck;
-        if (h.demoted && f->roots && ch->backbone && ch->source.v && ch->rate_kbps &&
-            ctl_believed_kbps(f) < ctl_head_min_kbps(ch) && ctl_evaluate_region(c, ch, f->roots, now)) {
-            ctl_push_roots(c, ch, now);
-            ctl_flush_channel(c, ch, now);
-        }
+        if (h.demoted)
+            head_cut(c, ch, f, now);
+    }
+    for (uint8_t i = 0; i < heard->n_cut && i < STRATA_DCM_MAX_CUT; i++) {
+        ctl_node *f = ctl_member_get(c, heard->cut[i], ch->id);
+        if (f && !f->restoring)
+            head_cut(c, ch, f, now);
     }
 }
 

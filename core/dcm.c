@@ -1019,6 +1019,7 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
          * kept to judge it by when a tree it feeds below stalls. */
         for (uint8_t s = 0; s < d->trees; s++)
             stall[s].seq = hb->parents[s].last_rx_seq;
+        dcm_mesh_stall_check(d, m, stall, now, out);
         return;
     }
     if (d->trees < 2 || hb->n_parents != d->trees || d->stall_ns == 0 || d->mesh)

@@ -84,6 +84,7 @@ enum strata_dcm_capacity {
     STRATA_DCM_HOLD_MAX_S = 1920, /* 32 minutes */
     STRATA_DCM_FORGIVE_S = 600,   /* a strike is forgiven after this long without one */
     STRATA_DCM_MIN_RX_SHARE = 8,  /* no judgement while it receives under rate / this */
+    STRATA_DCM_MAX_CUT = 8,       /* strata_dcm_heard's cut[] */
 };
 
 /* What the capacity check holds of one member; the control center carries
@@ -244,8 +245,8 @@ typedef struct strata_dcm_heard {
     uint8_t reparented; /* substreams moved to another parent because theirs stalled */
     strata_node_id stalled[STRATA_WIRE_MAX_TREES]; /* per tree: that parent, or 0 */
     uint8_t promoted; /* the capacity check raised a member's credit (this one's) */
-    uint8_t demoted;  /* ... cut one (this one's, or a stalled parent's) */
-    uint8_t struck;   /* ... cut one below a slot */
+    uint8_t demoted;  /* ... cut one (this one's, or a stalled parent's; a mesh: how many) */
+    uint8_t struck;   /* ... cut one below a slot (a mesh: how many) */
     /* Per tree: a parent that stalled and is no member here but feeds the
      * tree in the source's place (a preferred node, a relay member feeding
      * a common cluster; not the source), or 0, with the member's
@@ -254,6 +255,11 @@ typedef struct strata_dcm_heard {
      * moved to another parent. */
     strata_node_id feeder[STRATA_WIRE_MAX_TREES];
     uint64_t feeder_child_seq[STRATA_WIRE_MAX_TREES];
+    /* A mesh: the members whose credit this heartbeat cut (neighbours, or
+     * the feeder of a leaf, that held packets and did not pass them on:
+     * dcm_mesh.c, "Stalls"), the first STRATA_DCM_MAX_CUT of n_cut. */
+    strata_node_id cut[STRATA_DCM_MAX_CUT];
+    uint8_t n_cut;
 } strata_dcm_heard;
 
 /* A heartbeat of a member (hb->node), checked against its trees (SPEC C13):

@@ -166,5 +166,9 @@ void dcm_capacity_stalled(strata_dcm *d, dcm_member *p, uint8_t s, uint64_t p_se
     (void)s;
     if (!d->capacity_ns || p_seq < child_seq + 2u * d->k)
         return; /* it lacked the packets itself */
+    if (p->trust.retry_ns && now < p->trust.retry_ns)
+        return; /* struck and held already: a preferred node stays in the
+                   mesh until the control center drops it, and its other
+                   neighbours' reports are the same evidence */
     demote(d, p, dcm_member_kbps(p) / 2u, now, out);
 }

@@ -130,6 +130,12 @@ int dcm_mesh_leaf_restore(strata_dcm *d, strata_node_id leaf, strata_node_id fee
 void dcm_mesh_leaves_release(strata_dcm *d, strata_node_id id);
 /* Marks id's neighbours, its feeder and its leaves: their refs name it. */
 void dcm_mesh_mark_neighbours(strata_dcm *d, strata_node_id id);
+/* Member m of a mesh reported its progress (st: its stall entries, each
+ * substream's last_rx_seq already recorded): when it stood still for
+ * stall_ns, the neighbours and feeder that held more are judged (the
+ * capacity check). */
+void dcm_mesh_stall_check(strata_dcm *d, dcm_member *m, dcm_stall *st, uint64_t now,
+                          strata_dcm_heard *out);
 /* 1 when member m has a link or a feeder. */
 int dcm_mesh_fed(const strata_dcm *d, const dcm_member *m);
 /* strata_dcm_child_links of a mesh. */

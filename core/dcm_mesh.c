@@ -165,6 +165,65 @@ static void leaf_detach(strata_dcm *d, dcm_member *m)
     dcm_mark(d, m->id);
 }
 
+/* Stalls. A flooding member has no parent to replace, but every neighbour
+ * passes it each packet it stores first (but the sender), and a leaf's
+ * feeder passes it all: a member whose progress (its furthest substream)
+ * stood still for stall_ns while a neighbour or its feeder reported at
+ * least 2k packets more was failed by that one, which held them and did not
+ * pass them on. The capacity check halves that one's credit
+ * (dcm_capacity_stalled); the mesh itself is built from declared uploads,
+ * and the control center drops a preferred node whose credit no longer
+ * qualifies it. The member is judged again a stall period later. A member
+ * that claims to stand still can blame its neighbours, as a child can blame
+ * its tree parent (docs/security.md). Uses st[0]'s since_ns and other_base
+ * for the member's furthest sequence and when it last moved. */
+static uint64_t furthest(const strata_dcm *d, const dcm_stall *st)
+{
+    uint64_t top = 0;
+    for (uint8_t s = 0; s < d->trees; s++)
+        top = st[s].seq > top ? st[s].seq : top;
+    return top;
+}
+
+void dcm_mesh_stall_check(strata_dcm *d, dcm_member *m, dcm_stall *st, uint64_t now,
+                          strata_dcm_heard *out)
+{
+    uint64_t top = furthest(d, st);
+    if (!m->stall_init || top != st[0].other_base || now < st[0].since_ns) {
+        st[0].other_base = top;
+        st[0].since_ns = now;
+        m->stall_init = 1;
+        return;
+    }
+    if (!d->capacity_ns || d->stall_ns == 0 || now - st[0].since_ns < d->stall_ns)
+        return;
+    st[0].since_ns = now;
+    strata_node_id nb[STRATA_MESH_MAX_DEGREE + 1];
+    size_t n = strata_mesh_neighbours(d->mesh, m->id, nb, STRATA_MESH_MAX_DEGREE);
+    if (m->leaf_of.v)
+        nb[n++] = m->leaf_of;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t pi;
+        if (!strata_idmap_get(&d->index, nb[i].v, &pi))
+            continue; /* the source */
+        dcm_member *p = &d->members[pi];
+        strata_dcm_heard h;
+        memset(&h, 0, sizeof h);
+        dcm_capacity_stalled(d, p, 0, furthest(d, &d->stall[(size_t)pi * d->trees]), top, now,
+                             &h);
+        if (!h.demoted)
+            continue;
+        if (out->demoted < UINT8_MAX)
+            out->demoted++;
+        if (out->struck < UINT8_MAX)
+            out->struck = (uint8_t)(out->struck + h.struck);
+        if (out->n_cut < STRATA_DCM_MAX_CUT)
+            out->cut[out->n_cut] = p->id;
+        if (out->n_cut < UINT8_MAX)
+            out->n_cut++;
+    }
+}
+
 /* 1 when member m has a link to another member or to the source. */
 static int mesh_linked(const strata_dcm *d, const dcm_member *m)
 {

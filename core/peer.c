@@ -491,6 +491,7 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
         s->old_parent_until = add_ns(now, STRATA_MS(PARENT_GRACE_MS));
     }
     s->have = 1;
+    s->flood = m.algorithm == STRATA_ALG_FLOOD;
     s->epoch = m.epoch;
     s->parent = m.parent;
     if (m.epoch > p->max_epoch)
@@ -541,7 +542,7 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
         hb.parents[i].buffer_packets =
             i < p->k ? counts[i] : strata_relay_ec_held(p->relay.ec, i - p->k);
         hb.parents[i].last_rx_ts_ns = s->last_rx_ts_ns;
-        hb.parents[i].last_rx_seq = s->last_rx_seq;
+        hb.parents[i].last_rx_seq = s->flood && !s->parent.node.v ? s->any_rx_seq : s->last_rx_seq;
     }
     /* The child links in a fixed order (tree by tree), and the window of
      * them this heartbeat has room for (see "Heartbeat children" above).
@@ -815,6 +816,8 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
     unsigned sub = m->substream;
     int repair = (m->flags & STRATA_DATA_FLAG_REPAIR) != 0;
     substream_state *s = &p->subs[sub];
+    if (!repair && m->seq > s->any_rx_seq)
+        s->any_rx_seq = m->seq;
     if (!repair && s->have && strata_addr_eq(from, s->parent.addr)) {
         s->last_rx_ts_ns = now;
         if (m->seq > s->last_rx_seq)

@@ -40,6 +40,11 @@ typedef struct substream_state {
     uint64_t old_parent_until;
     uint64_t last_rx_ts_ns; /* last packet from the parent */
     uint64_t last_rx_seq;
+    /* The last packet (not a repair) from any sender: a flooding node's
+     * progress, which its heartbeat reports in place of last_rx_seq (it
+     * has no parent; dcm_mesh.c, "Stalls"). */
+    uint64_t any_rx_seq;
+    uint8_t flood; /* its newest instruction is FLOOD */
     uint64_t rx_next; /* seq expected next on this substream (highest + k); 0 = none yet */
 } substream_state;
 

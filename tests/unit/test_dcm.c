@@ -1391,12 +1391,99 @@ static void test_capacity_feeders(void)
         CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, (strata_node_id){HEAD}, K + 1, top - 2 * K,
                                                now, &judged),
                      0);
-        CHECK(judged.demoted);
+        CHECK_EQ_INT(judged.demoted, !had); /* a struck head is held: nothing more */
         CHECK_EQ_INT(strata_dcm_feeder_stalled(mesh, (strata_node_id){99}, 0, 0, STRATA_MS(60000),
                                                &judged),
                      STRATA_ERR_NOTFOUND);
         strata_dcm_del(mesh);
         strata_dcm_del(region);
+    }
+}
+
+/* Stalls in the mesh (dcm_mesh.c): a member whose progress stands still
+ * for stall_ns while a neighbour reports 2k packets more has that
+ * neighbour's credit halved (heard.cut names it), judged again a stall
+ * period later; neighbours no further than it, nothing; a member that
+ * advances, nothing; with the check off, nothing. Here one member receives
+ * and passes nothing on; every other stands still, and each of its
+ * neighbours blames it. */
+static void test_capacity_mesh_stalls(void)
+{
+    const uint64_t LIAR = 700;
+    for (int check = 0; check <= 1; check++) {
+        strata_dcm_config mc = mesh_config();
+        mc.stall_ns = STRATA_MS(3000);
+        mc.capacity_ns = check ? STRATA_MS(6000) : 0;
+        strata_dcm *d = strata_dcm_new(NULL, &mc);
+        CHECK(d != NULL);
+        if (!d)
+            return;
+        CHECK_EQ_INT(
+            strata_dcm_set_source(d, (strata_node_id){1000}, addr_of(1000, 0), RATE, 8 * RATE), 0);
+        for (uint64_t id = 600; id < 608; id++)
+            CHECK_EQ_INT(strata_dcm_add_in_region(d, (strata_node_id){id}, addr_of(id, 0),
+                                                  6 * RATE, (uint32_t)(id % 3)),
+                         0);
+        CHECK_EQ_INT(strata_dcm_add_in_region(d, (strata_node_id){LIAR}, addr_of(LIAR, 0),
+                                              20 * RATE, 1),
+                     0);
+        strata_node_id nb[STRATA_MESH_MAX_DEGREE];
+        size_t n = strata_mesh_neighbours(strata_dcm_mesh(d), (strata_node_id){LIAR}, nb,
+                                          STRATA_MESH_MAX_DEGREE);
+        uint64_t victim = 0;
+        for (size_t i = 0; i < n && !victim; i++)
+            victim = nb[i].v != 1000 ? nb[i].v : 0;
+        CHECK(victim != 0);
+        uint64_t still[K] = {40, 41, 42, 43}, ahead[K] = {40, 41, 42, 43};
+        strata_msg_heartbeat hb;
+        strata_dcm_heard heard;
+        int cuts = 0, others = 0;
+        for (int beat = 0; beat <= 12; beat++) {
+            uint64_t now = STRATA_MS(10000 + (uint64_t)beat * 500);
+            for (int s = 0; s < K; s++)
+                ahead[s] += 2 * K; /* the liar receives; the others stand still */
+            for (uint64_t id = 600; id < 608; id++) {
+                if (id == victim)
+                    continue;
+                hb_of(d, id, still, &hb);
+                CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+                CHECK(heard.n_cut == 0 || (heard.n_cut == 1 && heard.cut[0].v == LIAR));
+                others += heard.n_cut;
+            }
+            hb_of(d, LIAR, ahead, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+            CHECK_EQ_INT(heard.n_cut, 0); /* nobody is ahead of it */
+            hb_of(d, victim, still, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+            /* Judged at 3 s and 6 s of standing still: beats 6 and 12. */
+            CHECK(heard.n_cut <= (check && (beat == 6 || beat == 12)));
+            if (heard.n_cut) {
+                CHECK_EQ_U64(heard.cut[0].v, LIAR);
+                CHECK_EQ_INT(heard.demoted, 1);
+                cuts++;
+            }
+        }
+        strata_dcm_trust tr;
+        CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){LIAR}, &tr), 0);
+        /* 2000, halved by each cut: the third leaves no slot, a strike,
+         * and a member struck and held is cut no more. */
+        CHECK_EQ_INT(cuts + others, check ? 3 : 0);
+        CHECK_EQ_U64(tr.credit_kbps, (check ? 0u : UINT32_MAX));
+        CHECK_EQ_INT(tr.strikes, check);
+        /* The victim advances: no more cuts. */
+        for (int beat = 13; check && beat <= 24; beat++) {
+            uint64_t now = STRATA_MS(10000 + (uint64_t)beat * 500);
+            for (int s = 0; s < K; s++) {
+                ahead[s] += 2 * K;
+                still[s] += 2 * K;
+            }
+            hb_of(d, LIAR, ahead, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+            hb_of(d, victim, still, &hb);
+            CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, &heard), 0);
+            CHECK_EQ_INT(heard.n_cut, 0);
+        }
+        strata_dcm_del(d);
     }
 }
 
@@ -1412,6 +1499,7 @@ int main(void)
     test_capacity();
     test_capacity_stalls();
     test_capacity_feeders();
+    test_capacity_mesh_stalls();
     test_restore_keeps_full_share();
     test_mesh();
     test_mesh_leaves();
