@@ -72,6 +72,8 @@ void ctl_judge_feeders(strata_control *c, ctl_node *rec, const strata_dcm_heard 
         c->capacity_strikes += h.struck;
         if (h.demoted)
             head_cut(c, ch, f, now);
+        if (h.demoted && f->feeds && ch->source.v)
+            ctl_push_roots(c, ch, now); /* its common trees go to others (ctl_common_assign) */
     }
     for (uint8_t i = 0; i < heard->n_cut && i < STRATA_DCM_MAX_CUT; i++) {
         ctl_node *f = ctl_member_get(c, heard->cut[i], ch->id);

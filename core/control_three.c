@@ -154,9 +154,29 @@ static ctl_node *better_feeder(ctl_node *a, ctl_node *b, uint32_t rate_kbps)
     return a->id.v < b->id.v ? a : b;
 }
 
+/* 1 when the capacity check cut f's credit (in the DCM it is in) and it
+ * has not proven it back: a common tree hangs under one feeder, and one
+ * that starved its root children feeds none. */
+static int feeder_demoted(const ctl_node *f)
+{
+    strata_dcm_trust t;
+    return f->dcm && strata_dcm_trust_of(f->dcm, f->id, &t) == 0 && t.demoted;
+}
+
+/* Feeder f stops feeding common tree s. */
+static void stop_feeding(ctl_node *f, uint8_t s)
+{
+    f->feed_subs &= ~(1u << s);
+    if (!f->feed_subs)
+        f->feeds = NULL;
+    strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending tree s */
+}
+
 /* Gives every tree of region d's common cluster a feeder (see above), and
  * moves a tree off a feeder of several, or off a preferred node, to a
- * relay member feeding none. Returns 1 when a feeder changed. */
+ * relay member feeding none, and off a feeder the capacity check demoted
+ * (to the source when nobody else can take it). Returns 1 when a feeder
+ * changed. */
 int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
 {
     strata_dcm *cm = ctl_common_of(c, d);
@@ -168,12 +188,12 @@ int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
     size_t m = strata_dcm_top_members(d, 0, ids, RELAY_CANDIDATES);
     for (size_t i = 0; i < m; i++) {
         ctl_node *r = ctl_member_get(c, ids[i], ch->id);
-        if (r && !r->restoring && (!r->feeds || r->feeds == cm))
+        if (r && !r->restoring && (!r->feeds || r->feeds == cm) && !feeder_demoted(r))
             cands[n++] = r;
     }
     for (uint8_t s = 0; s < strata_dcm_trees(d); s++) {
         ctl_node *h = ctl_sub_head(c, d, s);
-        int seen = !h || (h->feeds && h->feeds != cm);
+        int seen = !h || (h->feeds && h->feeds != cm) || feeder_demoted(h);
         for (size_t i = 0; i < n && !seen; i++)
             seen = cands[i] == h;
         if (!seen)
@@ -184,7 +204,8 @@ int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
     int changed = 0;
     for (uint8_t s = 0; s < strata_dcm_k(cm); s++) {
         ctl_node *f = ctl_tree_feeder(c, cm, s);
-        if (f && f->roots == NULL && popcount32(f->feed_subs) == 1)
+        int bad = f && feeder_demoted(f);
+        if (f && !bad && f->roots == NULL && popcount32(f->feed_subs) == 1)
             continue; /* a relay member feeding this tree alone */
         ctl_node *best = NULL, *head = NULL;
         int64_t need = (int64_t)ctl_tree_root_kbps(cm, s, rate);
@@ -203,21 +224,22 @@ int ctl_common_assign(strata_control *c, ctl_channel *ch, strata_dcm *d)
                 head; /* its own region's first: it gives other regions' trees back (shed_away) */
         /* A feeder keeps its tree unless a relay member can take it off a
          * preferred node, or off a relay member of two more trees. */
-        if (f &&
+        if (f && !bad &&
             !(best && best->roots == NULL &&
               (f->roots != NULL || popcount32(best->feed_subs) + 1 < popcount32(f->feed_subs))))
             continue;
+        if (bad) {
+            stop_feeding(f, s);
+            f = NULL;
+            changed = 1;
+        }
         if (!best) {
             if (strata_dcm_substream_root(cm, s).node.v)
                 strata_dcm_set_substream_root(cm, s, (strata_peer_ref){{0}, {0, 0}});
             continue; /* the source feeds it */
         }
-        if (f) {
-            f->feed_subs &= ~(1u << s);
-            if (!f->feed_subs)
-                f->feeds = NULL;
-            strata_dcm_mark_dirty(f->dcm, f->id); /* it stops sending tree s */
-        }
+        if (f)
+            stop_feeding(f, s);
         best->feeds = cm;
         best->feed_subs |= 1u << s;
         strata_dcm_set_substream_root(cm, s, (strata_peer_ref){best->id, best->host->addr});
