@@ -60,8 +60,9 @@ static void usage(void)
         "  --capacity-check on|off\n"
         "                         check each member's declared upload against what its\n"
         "                         heartbeats and its children show it delivers before it\n"
-        "                         gets children: newcomers start at twice the rate, liars\n"
-        "                         become leaves (default off; docs/security.md)\n"
+        "                         gets children or becomes a preferred node: newcomers\n"
+        "                         start at twice the rate, liars become leaves (default\n"
+        "                         on; docs/security.md)\n"
         "  --levels MODE          what carries a channel above its regions: backbone (one\n"
         "                         head per region, fed by a multi-tree), mesh (preferred\n"
         "                         nodes flooding over a 3-connected mesh; also '2'), ec\n"
@@ -318,7 +319,9 @@ int cmd_control(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     control_daemon d;
     memset(&d, 0, sizeof d);
-    strata_control_config cfg = {.levels = STRATA_LEVELS_THREE};
+    /* The capacity check is on unless the operator turns it off
+     * (docs/security.md, "Declared capacity"). */
+    strata_control_config cfg = {.levels = STRATA_LEVELS_THREE, .capacity_check = 1};
     uint32_t bootstrap_leaders = 0;
     uint64_t groups_seed = 0;
     int have_groups_seed = 0;

@@ -67,7 +67,7 @@ void strata_scenario_default(strata_scenario *s)
     s->group_cache_entries = 32;
     s->group_wait_ms = 1; /* as `strata peer`: join at once, follow the group when found */
     s->k = 4;
-    s->capacity_check = 0; /* as `strata control` (--capacity-check) */
+    s->capacity_check = 1; /* as `strata control` (--capacity-check) */
     s->liar_upload_kbps = 20000;
     s->waypoint_upload_kbps = 20000;
     s->heartbeat_ms = STRATA_CONTROL_DEFAULT_HEARTBEAT_MS; /* what the daemons use */

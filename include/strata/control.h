@@ -59,8 +59,10 @@ typedef struct strata_control_config {
     uint32_t max_nodes;      /* 0 = default; joins beyond are refused */
     int no_recruit;          /* nonzero: never ask a node to relay a channel it does not watch */
     /* nonzero: declared uploads are checked against delivered ones before a
-     * member gets child slots (docs/security.md, "Declared capacity"); 0,
-     * the default for now: the trees believe declared uploads. */
+     * member gets child slots or becomes a preferred node (docs/security.md,
+     * "Declared capacity"), as `strata control` and the simulator do unless
+     * told otherwise; 0: the trees and the evaluations believe declared
+     * uploads. */
     int capacity_check;
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
