@@ -3060,12 +3060,78 @@ static void test_waypoints(void)
     net_del(t);
 }
 
+/* The capacity check and preferred nodes (docs/security.md, "Declared
+ * capacity"): on probation every member counts as twice the rate, so the
+ * region's first member heads it, not the one declaring most; the members
+ * its trees hang under stand still in one substream while it advances, so
+ * their stalls cut its credit in the mesh until it no longer qualifies,
+ * and it stops heading at once, its trees going to another head. */
+static void test_capacity_heads(void)
+{
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_MESH;
+    cfg.capacity_check = 1;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const char *const regions[] = {"eu", "us", "as"};
+    fnode *peers[3][6];
+    uint64_t id = 1;
+    for (int r = 0; r < 3; r++)
+        for (int i = 0; i < 6; i++) {
+            static const uint32_t ups[6] = {9000, 20000, 9000, 2000, 1000, 1000};
+            peers[r][i] = add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i],
+                                   regions[r]);
+            id++;
+            send_join(t, peers[r][i]);
+            CHECK_EQ_INT(peers[r][i]->reply.status, STRATA_JOIN_OK);
+        }
+    for (int i = 0; i < 4; i++)
+        tick(t);
+    fnode *h = peers[1][0];
+    CHECK(is_head(h));
+    CHECK(!is_head(peers[1][1])); /* 20000 declared, 2000 believed: a tie, the first id */
+    const strata_control_entry *e = entry_of(t, h);
+    CHECK(e && e->credit_kbps == 2000); /* its region's credit, kept by the mesh */
+    /* Every member of region 1 stands still in substream 1 from now on;
+     * those under h blame it (the others lacked the packets themselves). */
+    for (int i = 1; i < 6; i++)
+        peers[1][i]->freeze_rx = 1;
+    strata_control_status st;
+    int gone_at = -1;
+    for (int i = 0; i < 30 && gone_at < 0; i++) {
+        tick(t);
+        if (!is_head(h))
+            gone_at = i;
+    }
+    strata_control_get_status(t->c, &st);
+    CHECK(st.capacity_demotions >= 2);
+    CHECK(st.capacity_strikes >= 1 || gone_at >= 0);
+    CHECK(gone_at >= 0); /* well before an evaluation's 60 s hold */
+    e = entry_of(t, h);
+    CHECK(e && e->credit_kbps < 1000);
+    /* Back in its region's trees with the credit it has left (an
+     * evaluation's demotion, not a departure), and the region has another
+     * head. */
+    CHECK(st.demotions >= 1);
+    CHECK(e && e->level != 1 && e->dcm.v == e->region_dcm.v);
+    int heads = 0;
+    for (int i = 1; i < 6; i++)
+        heads += is_head(peers[1][i]);
+    CHECK(heads >= 1);
+    fprintf(stderr, "capacity heads: head cut out after %d heartbeats, %llu demotions, %llu strikes\n",
+            gone_at + 1, (unsigned long long)st.capacity_demotions,
+            (unsigned long long)st.capacity_strikes);
+    net_del(t);
+}
+
 int main(void)
 {
     test_topology_and_churn();
     test_stall_reparent();
     test_regions();
     test_mesh_levels();
+    test_capacity_heads();
     test_ec_levels();
     test_three_levels();
     test_three_levels_rate_after_peers();
