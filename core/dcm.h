@@ -77,7 +77,10 @@ typedef struct strata_dcm_config {
  * delivered less than half sets it to what it delivered; a child that
  * stalls under it while it had the packets (children's reports) halves it.
  * A credit that gives no slot strikes the member: it is a leaf for
- * STRATA_DCM_HOLD_S << (strikes - 1) seconds, then on probation again. */
+ * STRATA_DCM_HOLD_S << (strikes - 1) seconds, then on probation again.
+ * A mesh DCM keeps its members' credits without applying them: only
+ * reports cut them there (strata_dcm_feeder_stalled, dcm_mesh.c "Stalls"),
+ * and the control center chooses preferred nodes by them. */
 enum strata_dcm_capacity {
     STRATA_DCM_PROBATION_RATES = 2,
     STRATA_DCM_HOLD_S = 30,

@@ -9,7 +9,8 @@
  *
  *   score = capacity x reliability x stability / (1 + stalls)
  *
- * - capacity: the declared upload (this channel's share), capped at
+ * - capacity: the declared upload (this channel's share; the control
+ *   center passes the upload the capacity check believes), capped at
  *   STRATA_PREF_CAPACITY_CAP_RATES stream rates: beyond that a node is no
  *   better a feeder, only a larger one;
  * - reliability: the upload it actually delivered over the last
@@ -51,7 +52,7 @@ enum strata_pref_defaults {
 /* What the control center knows of one member of the region. */
 typedef struct strata_pref_candidate {
     strata_node_id node;
-    uint32_t upload_kbps;    /* declared, this channel's share */
+    uint32_t upload_kbps;    /* declared (or believed), this channel's share */
     uint32_t expected_kbps;  /* what its place asked of it over the last window */
     uint32_t delivered_kbps; /* what it sent over the last window */
     uint64_t uptime_ns;      /* since it joined the channel */

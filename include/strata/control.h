@@ -196,8 +196,8 @@ typedef struct strata_control_entry {
     uint32_t upload_kbps;
     uint64_t played, missed, tx_bytes;
     /* The capacity check's credit in its DCM (UINT32_MAX: its declared
-     * upload is believed; a source's, and a head's in the mesh, are) and
-     * its strikes (strata_dcm_trust). */
+     * upload is believed, as a source's is; a head's is the one the mesh
+     * keeps for it) and its strikes (strata_dcm_trust). */
     uint32_t credit_kbps;
     uint8_t strikes;
 } strata_control_entry;
