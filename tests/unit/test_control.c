@@ -3125,6 +3125,86 @@ static void test_capacity_heads(void)
     net_del(t);
 }
 
+/* The relay member feeding a common tree (levels 3) that its root children
+ * find standing still while it holds the stream has its credit cut in the
+ * relay cluster and loses the tree at once: another feeder (or the source)
+ * takes it, and it is given no common tree while demoted. */
+static void test_capacity_relay_feeders(void)
+{
+    enum { N = 16 };
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_THREE;
+    cfg.split_members = 1;
+    cfg.capacity_check = 1;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const uint32_t ups[N] = {16000, 12000, 5000, 5000, 5000, 5000, 5000, 5000,
+                                    5000,  1000,  1000, 1000, 1000, 1000, 1000, 500};
+    fnode *eu[N];
+    for (int i = 0; i < N; i++) {
+        eu[i] = add_node(t, (uint64_t)i + 1, 0x0a000001u + (uint32_t)i, STRATA_ROLE_PEER, ups[i],
+                         "eu");
+        send_join(t, eu[i]);
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    /* A common tree s and the relay member f feeding it. */
+    fnode *f = NULL;
+    int s0 = -1;
+    for (int i = 0; i < N && !f; i++)
+        for (int s = 0; s < K && !f && member_level(eu[i]) == 3; s++) {
+            const strata_msg_instruction *in = latest(eu[i], 0, s);
+            fnode *p = in ? by_id(t, in->parent.node.v) : NULL;
+            if (p && member_level(p) == 2)
+                f = p, s0 = s;
+        }
+    CHECK(f != NULL);
+    if (!f) {
+        net_del(t);
+        return;
+    }
+    /* The common members stand still in s0 while f advances. */
+    for (int i = 0; i < N; i++)
+        if (member_level(eu[i]) == 3)
+            eu[i]->freeze_rx = s0;
+    int named = 1;
+    for (int i = 0; i < 12 && named; i++) {
+        tick_delivering(t, NULL);
+        named = 0;
+        for (int j = 0; j < N; j++) {
+            const strata_msg_instruction *in =
+                member_level(eu[j]) == 3 ? latest(eu[j], 0, s0) : NULL;
+            named |= in && in->parent.node.v == f->id.v;
+        }
+    }
+    CHECK(!named);
+    const strata_control_entry *e = entry_of(t, f);
+    CHECK(e && e->credit_kbps < 2000);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK(st.capacity_demotions >= 1);
+    /* Standing still no more: f feeds no common tree while demoted. */
+    for (int i = 0; i < N; i++)
+        eu[i]->freeze_rx = -1;
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    int fed = 0;
+    for (int j = 0; j < N; j++)
+        for (int s = 0; s < K && member_level(eu[j]) == 3; s++) {
+            const strata_msg_instruction *in = latest(eu[j], 0, s);
+            CHECK(!in || in->parent.node.v != f->id.v);
+            fnode *p = in && s == s0 ? by_id(t, in->parent.node.v) : NULL;
+            fed |= p == src || (p && member_level(p) == 2);
+        }
+    CHECK(fed); /* tree s0 has root children under another feeder */
+    /* (Kept under f, the tree's root children went to other parents in
+     * it, and with f feeding nobody, pairs stayed detached.) */
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    net_del(t);
+}
+
 int main(void)
 {
     test_topology_and_churn();
@@ -3132,6 +3212,7 @@ int main(void)
     test_regions();
     test_mesh_levels();
     test_capacity_heads();
+    test_capacity_relay_feeders();
     test_ec_levels();
     test_three_levels();
     test_three_levels_rate_after_peers();
