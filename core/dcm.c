@@ -442,11 +442,19 @@ static int eligible(const dcm_member *m, uint32_t min_kbps)
     return dcm_member_kbps(m) >= min_kbps && !(min_kbps && m->trust.demoted);
 }
 
-/* 1 when a goes before b: the larger believed upload, then the smaller id. */
+/* 1 when a goes before b: the larger believed upload, then the larger
+ * declared one (among newcomers on probation, who all count as twice the
+ * rate, the one that says it has more is the better bet: a region that
+ * splits keeps its strongest in the relay cluster, liars or not, and the
+ * checks find the liars there), then the smaller id. */
 static int believed_before(const dcm_member *a, const dcm_member *b)
 {
     uint32_t ua = dcm_member_kbps(a), ub = dcm_member_kbps(b);
-    return ua > ub || (ua == ub && a->id.v < b->id.v);
+    if (ua != ub)
+        return ua > ub;
+    if (a->upload_kbps != b->upload_kbps)
+        return a->upload_kbps > b->upload_kbps;
+    return a->id.v < b->id.v;
 }
 
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps)

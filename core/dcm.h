@@ -130,7 +130,8 @@ uint32_t strata_dcm_member_kbps(const strata_dcm *d, strata_node_id node);
  * no member. */
 uint32_t strata_dcm_member_believed_kbps(const strata_dcm *d, strata_node_id node);
 /* The member with the largest believed upload (above) of at least min_kbps
- * (ties: the smallest id), or the zero id if none has that much: with the
+ * (ties: the larger declared upload, then the smallest id), or the zero id
+ * if none has that much: with the
  * capacity check a newcomer's declared 10 Mbit/s counts as its probation's
  * credit until it delivers more, so it heads no region ahead of members
  * that have shown their upload. With min_kbps > 0 a member the capacity
@@ -138,7 +139,7 @@ uint32_t strata_dcm_member_believed_kbps(const strata_dcm *d, strata_node_id nod
  * top_members: its declared upload is not what it delivers. */
 strata_node_id strata_dcm_best_member(const strata_dcm *d, uint32_t min_kbps);
 /* Up to max members with at least min_kbps of believed upload, the largest
- * first (ties: the smaller id); returns how many were written. */
+ * first (ties as best_member); returns how many were written. */
 size_t strata_dcm_top_members(const strata_dcm *d, uint32_t min_kbps, strata_node_id *out,
                               size_t max);
 /* 1 when member node receives the stream from this DCM's topology: always

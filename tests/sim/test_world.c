@@ -188,8 +188,8 @@ static void test_pinned(void)
         uint64_t want;
     } pins[] = {
         {"direct", 0x9909b516899ac2feull},
-        {"churn", 0xe39ca92aef7bb55eull},
-        {"failure", 0x51bbd56d6d14d0efull},
+        {"churn", 0xe68e6f00dbb9b065ull},
+        {"failure", 0x834f1fcb9fd902a7ull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);
@@ -217,32 +217,44 @@ static void test_pinned(void)
 }
 
 /* Liars (scenario liar_share): a share of the slots declares a large
- * upload and forwards nothing. Their own playback is left out of delivery;
- * with the capacity check the control center strikes some (their credit
- * below one slot), without it none, and fewer pairs hang under them. */
+ * upload and forwards nothing. Their own playback is left out of delivery.
+ * With the capacity check fewer pairs hang under them and the honest
+ * peers' delivery rises; with the backbone the control center strikes some
+ * (their credit below one slot), without the check none. (With levels 3
+ * this region of 60 splits, the liars rank among the strongest by what
+ * they declare and are cut in the relay cluster and the mesh, not always
+ * below a slot within 30 s: 0 struck, delivery 0.8242 -> 0.9804.) */
 static void test_liars(void)
 {
-    strata_simresult r[2];
-    for (int check = 0; check <= 1; check++) {
-        strata_scenario s;
-        small(&s, 60, 30);
-        set(&s, "liar_share", "0.2");
-        set(&s, "capacity_check", check ? "yes" : "no");
-        run(&s, &r[check], NULL, NULL);
-        CHECK(r[check].liars > 0 && r[check].liars < 30);
-        CHECK(r[check].liar_sessions >= r[check].liars);
-        CHECK(r[check].liar_dropped > 0);
+    static const char *const levels[] = {"backbone", "3"};
+    for (int l = 0; l < 2; l++) {
+        strata_simresult r[2];
+        for (int check = 0; check <= 1; check++) {
+            strata_scenario s;
+            small(&s, 60, 30);
+            set(&s, "levels", levels[l]);
+            set(&s, "liar_share", "0.2");
+            set(&s, "capacity_check", check ? "yes" : "no");
+            run(&s, &r[check], NULL, NULL);
+            CHECK(r[check].liars > 0 && r[check].liars < 30);
+            CHECK(r[check].liar_sessions >= r[check].liars);
+            CHECK(r[check].liar_dropped > 0);
+        }
+        CHECK_EQ_U64(r[0].liar_struck, 0);
+        if (l == 0) {
+            CHECK(r[1].liar_struck > 0);
+            CHECK(r[1].liar_struck_p50 > 0 && r[1].liar_struck_p50 < 30);
+        }
+        CHECK(r[1].liar_pairs_mean < r[0].liar_pairs_mean);
+        CHECK(r[1].delivery_ratio > r[0].delivery_ratio);
+        fprintf(stderr,
+                "liars, levels %s: %u, struck %llu of %llu sessions (p50 %.1f s), pairs under "
+                "liars %.1f -> %.1f, delivery %.4f -> %.4f\n",
+                levels[l], r[1].liars, (unsigned long long)r[1].liar_struck,
+                (unsigned long long)r[1].liar_sessions, r[1].liar_struck_p50,
+                r[0].liar_pairs_mean, r[1].liar_pairs_mean, r[0].delivery_ratio,
+                r[1].delivery_ratio);
     }
-    CHECK_EQ_U64(r[0].liar_struck, 0);
-    CHECK(r[1].liar_struck > 0);
-    CHECK(r[1].liar_struck_p50 > 0 && r[1].liar_struck_p50 < 30);
-    CHECK(r[1].liar_pairs_mean < r[0].liar_pairs_mean);
-    fprintf(stderr,
-            "liars: %u, struck %llu of %llu sessions (p50 %.1f s), pairs under liars %.1f -> %.1f, "
-            "delivery %.4f -> %.4f\n",
-            r[1].liars, (unsigned long long)r[1].liar_struck,
-            (unsigned long long)r[1].liar_sessions, r[1].liar_struck_p50, r[0].liar_pairs_mean,
-            r[1].liar_pairs_mean, r[0].delivery_ratio, r[1].delivery_ratio);
 }
 
 /* Total upload below N x rate: delivery falls short and never beats the

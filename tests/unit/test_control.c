@@ -3061,11 +3061,11 @@ static void test_waypoints(void)
 }
 
 /* The capacity check and preferred nodes (docs/security.md, "Declared
- * capacity"): on probation every member counts as twice the rate, so the
- * region's first member heads it, not the one declaring most; the members
- * its trees hang under stand still in one substream while it advances, so
- * their stalls cut its credit in the mesh until it no longer qualifies,
- * and it stops heading at once, its trees going to another head. */
+ * capacity"): a region's first capable member heads it, with its
+ * probation's credit, which the mesh keeps; the members its trees hang
+ * under stand still in one substream while it advances, so their stalls
+ * cut its credit in the mesh until it no longer qualifies, and it stops
+ * heading at once, its trees going to another head. */
 static void test_capacity_heads(void)
 {
     strata_control_config cfg = base_cfg();
@@ -3090,7 +3090,7 @@ static void test_capacity_heads(void)
         tick(t);
     fnode *h = peers[1][0];
     CHECK(is_head(h));
-    CHECK(!is_head(peers[1][1])); /* 20000 declared, 2000 believed: a tie, the first id */
+    CHECK(!is_head(peers[1][1])); /* the second place waits for an evaluation */
     const strata_control_entry *e = entry_of(t, h);
     CHECK(e && e->credit_kbps == 2000); /* its region's credit, kept by the mesh */
     /* Every member of region 1 stands still in substream 1 from now on;

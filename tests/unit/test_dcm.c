@@ -729,17 +729,18 @@ static void test_capacity(void)
     CHECK_EQ_U64(tr.credit_kbps, STRATA_DCM_PROBATION_RATES * RATE);
     CHECK_EQ_INT(strata_dcm_trust_of(d, (strata_node_id){99}, &tr), STRATA_ERR_NOTFOUND);
     /* Candidates for a head or a relay go by believed upload: on probation
-     * both big ones count as twice the rate, so the smaller id wins where
-     * the declared 10000 won before; a 1000 is believed in full. */
+     * both big ones count as twice the rate, ahead of a 1000 believed in
+     * full, and what they declare breaks the tie. */
     CHECK_EQ_U64(strata_dcm_member_believed_kbps(d, (strata_node_id){22}),
                  STRATA_DCM_PROBATION_RATES * RATE);
     CHECK_EQ_U64(strata_dcm_member_believed_kbps(d, (strata_node_id){1}), 1000);
     CHECK_EQ_U64(strata_dcm_member_believed_kbps(d, (strata_node_id){99}), 0);
-    CHECK_EQ_U64(strata_dcm_best_member(d, RATE).v, 21);
+    CHECK_EQ_U64(strata_dcm_best_member(d, RATE).v, 22);
+    CHECK_EQ_U64(strata_dcm_best_member(d, 3 * RATE).v, 0); /* nobody is believed that much */
     strata_node_id top[3];
     CHECK_EQ_U64(strata_dcm_top_members(d, RATE, top, 3), 3);
-    CHECK_EQ_U64(top[0].v, 21);
-    CHECK_EQ_U64(top[1].v, 22);
+    CHECK_EQ_U64(top[0].v, 22);
+    CHECK_EQ_U64(top[1].v, 21);
     CHECK_EQ_U64(top[2].v, 1);
 
     /* Heartbeats every 500 ms: the stream flows (each member receives the
@@ -783,7 +784,7 @@ static void test_capacity(void)
     CHECK_EQ_U64(tr.retry_ns, STRATA_MS(10000 + 7 * HB) + STRATA_DCM_HOLD_S * 1000000000ull);
     CHECK_EQ_U64(strata_mtree_detached(strata_dcm_tree(d)), 0);
     /* A demoted member is no head nor relay candidate, and a struck one
-     * (believed 0) is the last when anyone will do. */
+     * (believed 0) comes after the proven 8000 when anyone will do. */
     CHECK(strata_dcm_best_member(d, 9000).v == 0);
     CHECK_EQ_U64(strata_dcm_best_member(d, 0).v, 21);
     CHECK_EQ_U64(strata_dcm_best_member(d, 8000).v, 21);
