@@ -165,6 +165,9 @@ for ((i = PER_REGION; i < 2 * PER_REGION; i++)); do # region 1's preferred nodes
     is_head "$i" && heads+=("$i")
 done
 [ ${#heads[@]} -eq 2 ] || fail "region 1 has ${#heads[@]} preferred nodes, want 2: $(cat "$WORK/topology.txt")"
+# Who fed whom when they died, for a failure's post-mortem (the work
+# directory is kept then). cat, not cp: the file is renamed over every second.
+cat "$WORK/topology.txt" >"$WORK/topology_at_kill.txt"
 kill -KILL "${pids[heads[0]]}" "${pids[heads[1]]}"
 echo "killed ${names[heads[0]]} and ${names[heads[1]]}, both preferred nodes of region 1, half-way"
 if [ "$WAYPOINT" = 1 ]; then
@@ -181,7 +184,7 @@ for ((i = 0; i < ${#pids[@]}; i++)); do
     [ "$i" = "$victim" ] || [ "$i" = "${heads[0]}" ] || [ "$i" = "${heads[1]}" ] && continue
     wait_exit "${pids[i]}" $((duration + 60)) || fail "${names[i]} did not reach the end of the stream"
     cmp -s "$WORK/input.bin" "$WORK/${names[i]}.ts" \
-        || fail "${names[i]} output differs ($(stat -c %s "$WORK/${names[i]}.ts") bytes)"
+        || fail "${names[i]} output differs ($(stat -c %s "$WORK/${names[i]}.ts") bytes; id ${ids[i]}): $(cat "$WORK/${names[i]}.json")"
     missed=$(json_field "$WORK/${names[i]}.json" missed_packets)
     [ "${missed:-x}" = 0 ] || fail "${names[i]} missed ${missed:-?} packets: $(cat "$WORK/${names[i]}.json")"
     rebuilt=$((rebuilt + $(json_field "$WORK/${names[i]}.json" parity_rebuilt_packets)))
