@@ -423,14 +423,10 @@ int cmd_control(int argc, char **argv)
         case 'P':
             cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);
             break;
-        case 'O': {
-            char err[512];
-            if (cmd_read_hex_arg(optarg, cfg.operator_pk, sizeof cfg.operator_pk, err,
-                                 sizeof err) != 0)
-                cmd_value_error(SUB, "--operator-key", optarg, "%s", err);
+        case 'O':
+            cmd_hex_arg(SUB, "--operator-key", optarg, cfg.operator_pk, sizeof cfg.operator_pk);
             cfg.require_tokens = 1;
             break;
-        }
         case 'K':
             key_path = optarg;
             break;

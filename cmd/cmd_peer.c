@@ -483,13 +483,10 @@ int cmd_peer(int argc, char **argv)
                                 2 * STRATA_MANIFEST_PUBLIC_KEY_BYTES, optarg);
             keys[nkeys++] = optarg;
             break;
-        case CMD_OPT_CONTROL_KEY: {
-            char err[512];
-            if (cmd_read_hex_arg(optarg, control_pk, sizeof control_pk, err, sizeof err) != 0)
-                cmd_value_error(SUB, "--control-key", optarg, "%s", err);
+        case CMD_OPT_CONTROL_KEY:
+            cmd_hex_arg(SUB, "--control-key", optarg, control_pk, sizeof control_pk);
             have_control_pk = 1;
             break;
-        }
         case 'A':
             if (ntokens == STRATA_NODE_MAX_CHANNELS)
                 cmd_usage_error(SUB, "at most %d --token", STRATA_NODE_MAX_CHANNELS);
@@ -580,11 +577,9 @@ int cmd_peer(int argc, char **argv)
     if (ntokens > d.nch)
         cmd_usage_error(SUB, "more --token than --channel");
     for (int i = 0; i < ntokens; i++) {
-        char err[512];
         if (strcmp(tokens[i], "-") == 0)
             continue;
-        if (cmd_read_hex_arg(tokens[i], d.ch[i].token, sizeof d.ch[i].token, err, sizeof err) != 0)
-            cmd_value_error(SUB, "--token", tokens[i], "%s", err);
+        cmd_hex_arg(SUB, "--token", tokens[i], d.ch[i].token, sizeof d.ch[i].token);
         d.ch[i].token_len = sizeof d.ch[i].token;
     }
     for (int i = 0; i < d.nch; i++)

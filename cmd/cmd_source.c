@@ -244,21 +244,15 @@ int cmd_source(int argc, char **argv)
             cfg.sign_parity =
                 (uint8_t)cmd_parse_u32(SUB, "--sign-parity", optarg, 0, STRATA_WIRE_MAX_PARITY);
             break;
-        case CMD_OPT_CONTROL_KEY: {
-            char err[512];
-            if (cmd_read_hex_arg(optarg, control_pk, sizeof control_pk, err, sizeof err) != 0)
-                cmd_value_error(SUB, "--control-key", optarg, "%s", err);
+        case CMD_OPT_CONTROL_KEY:
+            cmd_hex_arg(SUB, "--control-key", optarg, control_pk, sizeof control_pk);
             have_control_pk = 1;
             break;
-        }
-        case 'A': {
-            char err[512];
-            if (cmd_read_hex_arg(optarg, token, sizeof token, err, sizeof err) != 0)
-                cmd_value_error(SUB, "--token", optarg, "%s", err);
+        case 'A':
+            cmd_hex_arg(SUB, "--token", optarg, token, sizeof token);
             cfg.token = token;
             cfg.token_len = sizeof token;
             break;
-        }
         case 'N':
             node_id.v = cmd_parse_u64(SUB, "--node-id", optarg, 16);
             if (node_id.v == 0 || node_id.v == UINT64_MAX)

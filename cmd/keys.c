@@ -124,7 +124,7 @@ int cmd_make_key_pair(const char *sub, const char *out)
     return CMD_EXIT_OK;
 }
 
-int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t errlen)
+static int read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t errlen)
 {
     if (cmd_parse_key_hex(arg, out, n) == 0)
         return 0;
@@ -138,6 +138,13 @@ int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t 
         return -1;
     }
     return 0;
+}
+
+void cmd_hex_arg(const char *sub, const char *opt, const char *arg, uint8_t *out, size_t n)
+{
+    char err[512];
+    if (read_hex_arg(arg, out, n, err, sizeof err) != 0)
+        cmd_value_error(sub, opt, arg, "%s", err);
 }
 
 int cmd_keygen_as(const char *sub, void (*help)(void), int argc, char **argv)

@@ -21,9 +21,11 @@ int cmd_read_channel_key(const char *path, uint8_t sk[STRATA_MANIFEST_SECRET_KEY
  * (mode 0600), the public key to out.pub, and prints the public key.
  * Refuses to overwrite either. Returns an exit status. */
 int cmd_make_key_pair(const char *sub, const char *out);
-/* Reads n bytes given as 2n hex digits, or from a file holding them (an
- * access token, an operator's public key): 0, or -1 with a message. */
-int cmd_read_hex_arg(const char *arg, uint8_t *out, size_t n, char *err, size_t errlen);
+/* Reads n bytes given to option opt of subcommand sub as 2n hex digits,
+ * or from a file holding them (an access token, an operator's or the
+ * control center's public key); a value that is neither is a usage error
+ * (exit 2, cmd_value_error). */
+void cmd_hex_arg(const char *sub, const char *opt, const char *arg, uint8_t *out, size_t n);
 /* strata keygen; and its option parsing for a subcommand sub with its own
  * help (strata token keygen). */
 enum { STRATA_CMD_AUTH_KEY_BYTES = 32 };
