@@ -65,7 +65,7 @@ int ctl_waypoint_admit(strata_control *c, const strata_msg_join *j, strata_chann
         strata_directory_lookup(c->dir, ch_id, region, region_len, &id) != 0)
         return 0; /* no viewers there, or nobody knows yet who is capable */
     strata_dcm *d = ctl_ptab_get(&c->dcms, id.v);
-    if (!d || strata_dcm_count(d) + (ctl_common_of(c, d) ? 1u : 0u) == 0)
+    if (!d || (strata_dcm_count(d) == 0 && !ctl_common_of(c, d)))
         return 0;
     capable_count n = count_capable(c, ch, d, 0, now);
     return n.own + n.waypoints < c->heads_per_region;
@@ -105,19 +105,19 @@ void ctl_waypoint_track(strata_control *c, ctl_node *rec, int in)
     }
 }
 
-/* 1 when waypoint w's region no longer needs it. */
-static int not_needed(strata_control *c, ctl_node *w, uint64_t now)
+/* Why waypoint w's region no longer needs it, or NULL while it does. */
+static const char *not_needed(strata_control *c, ctl_node *w, uint64_t now)
 {
     strata_dcm *d = ctl_region_dcm(c, w);
     if (!d || w->restoring)
-        return 0;
+        return NULL;
     capable_count n = count_capable(c, w->ch, d, 1, now);
     if (n.own >= c->heads_per_region)
-        return 1;
+        return "has capable nodes of its own";
     /* Nobody to serve: the region holds waypoints alone. */
     strata_dcm *cm = ctl_common_of(c, d);
     size_t members = strata_dcm_count(d) + (cm ? strata_dcm_count(cm) : 0u) + n.heads;
-    return members <= n.waypoints;
+    return members <= n.waypoints ? "has nobody else left" : NULL;
 }
 
 /* Every evaluation of the preferred nodes: waypoints whose regions no
@@ -127,7 +127,8 @@ void ctl_waypoints_release(strata_control *c, uint64_t now)
 {
     for (size_t i = 0; i < c->nwaypoints;) {
         ctl_node *w = c->waypoints[i];
-        if (!not_needed(c, w, now)) {
+        const char *why = not_needed(c, w, now);
+        if (!why) {
             i++;
             continue;
         }
@@ -135,9 +136,9 @@ void ctl_waypoints_release(strata_control *c, uint64_t now)
         ctl_host *h = w->host;
         if (ctl_log_allowed(c, STRATA_LOG_INFO, now))
             strata_logf(c->log, STRATA_LOG_INFO,
-                        "control: waypoint %016llx released: its region of channel %.*s has "
-                        "capable nodes of its own",
-                        (unsigned long long)w->id.v, (int)ch->name_len, (const char *)ch->name);
+                        "control: waypoint %016llx released: its region of channel %.*s %s",
+                        (unsigned long long)w->id.v, (int)ch->name_len, (const char *)ch->name,
+                        why);
         ctl_send_recruit(c, h, ch, STRATA_RECRUIT_RELEASE);
         c->waypoint_releases++;
         ctl_remove_node(c, w, now); /* takes it off the list: i now names the next */

@@ -1738,14 +1738,6 @@ done:
     strata_mem_free(w->alloc, picked);
 }
 
-const strata_node *strata_world_node(const strata_world *w, uint32_t node)
-{
-    if (w->alg != &strata_simalg_strata || !w->alg_state || node >= w->nodes)
-        return NULL;
-    const strata_alg *s = w->alg_state;
-    return s->node[node];
-}
-
 const strata_control *strata_world_control(const strata_world *w)
 {
     if (w->alg != &strata_simalg_strata || !w->alg_state)

@@ -214,9 +214,6 @@ void *strata_world_alg_state(const strata_world *w);
 /* The control center of a run of strata (NULL with a baseline, or while it
  * is down): its topology and status, for tests and figures. */
 const strata_control *strata_world_control(const strata_world *w);
-/* Node `node`'s object in a run of strata (NULL with a baseline, or while
- * it is offline). */
-const struct strata_node *strata_world_node(const strata_world *w, uint32_t node);
 
 /* --- the strata algorithm's own view, for tests and extra output ------------- */
 
