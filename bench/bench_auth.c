@@ -38,7 +38,7 @@ int main(int argc, char **argv)
     (void)argv;
     if (sodium_init() < 0)
         return 1;
-    enum { N = 200000, HB_BODY = 79 + 28 * 4 + 25 * 8, INSTR_BODY = 62 + 14 * 8 };
+    enum { N = 200000, HB_BODY = 87 + 28 * 4 + 25 * 8, INSTR_BODY = 62 + 14 * 8 };
     uint8_t seed[32], cseed[32];
     memset(seed, 1, sizeof seed);
     memset(cseed, 2, sizeof cseed);

@@ -529,6 +529,7 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
     hb.missed_packets = p->po.missed_packets;
     hb.rx_data_bytes = p->st.rx_data_bytes;
     hb.tx_data_bytes = p->st.tx_data_bytes;
+    hb.recovered_packets = p->st.rx_repairs + p->st.parity_rebuilt_packets;
     /* k entries, and n more (parity tree i at k + i) while the node has
      * parity trees (protocol.md 3.2); a parity tree's buffer is the
      * symbols held for it. */

@@ -135,8 +135,8 @@ size_t strata_session_hb_max_children(const strata_session *s, uint8_t n_parents
     size_t room = strata_wire_hb_max_children(n_parents);
     if (!s->auth)
         return room;
-    /* protocol.md 3.2: 79 + 28 NP + 25 NC bytes, and the trailer. */
-    size_t fixed = 79u + 28u * n_parents;
+    /* protocol.md 3.2: 87 + 28 NP + 25 NC bytes, and the trailer. */
+    size_t fixed = 87u + 28u * n_parents;
     size_t fit =
         fixed < STRATA_AUTH_HB_MAX_BODY_BYTES ? (STRATA_AUTH_HB_MAX_BODY_BYTES - fixed) / 25u : 0;
     return fit < room ? fit : room;

@@ -32,7 +32,7 @@
 /* Fixed sizes of each message, header included (protocol.md 3.x tables). */
 enum wire_sizes {
     DATA_FIXED_BYTES = 34,
-    HB_FIXED_BYTES = 79,
+    HB_FIXED_BYTES = 87,
     HB_PARENT_BYTES = 28,
     HB_CHILD_BYTES = 25,
     JOIN_FIXED_BYTES = 24, /* with both length bytes and the priority, without the strings */
@@ -244,6 +244,7 @@ int strata_wire_encode_heartbeat(uint8_t *buf, size_t buflen, const strata_msg_h
     p = put_u64(p, m->missed_packets);
     p = put_u64(p, m->rx_data_bytes);
     p = put_u64(p, m->tx_data_bytes);
+    p = put_u64(p, m->recovered_packets);
     p = put_u8(p, m->n_parents);
     p = put_u8(p, m->n_children);
     p = put_u8(p, m->level);
@@ -285,6 +286,7 @@ int strata_wire_decode_heartbeat(const uint8_t *buf, size_t buflen, strata_msg_h
     m->missed_packets = get_u64(&r);
     m->rx_data_bytes = get_u64(&r);
     m->tx_data_bytes = get_u64(&r);
+    m->recovered_packets = get_u64(&r);
     m->n_parents = get_u8(&r);
     m->n_children = get_u8(&r);
     m->level = get_u8(&r);

@@ -48,8 +48,8 @@ def up_trailer(seq: int) -> bytes:  # HEARTBEAT, LEAVE: seq, tag
 
 def heartbeat(node: int, channel: int, seq: int) -> bytes:
     # protocol.md 3.2 with no parents and no children
-    body = hdr(2) + struct.pack(">QQIIQIIQQQQBBB", node, channel, 0, seq, 1, 0xFFFFFFF0, 10000,
-                                0, 0, 0, 0, 0, 0, 0)
+    body = hdr(2) + struct.pack(">QQIIQIIQQQQQBBB", node, channel, 0, seq, 1, 0xFFFFFFF0, 10000,
+                                0, 0, 0, 0, 0, 0, 0, 0)
     return body + up_trailer(seq)
 
 

@@ -74,6 +74,7 @@ static int eq_heartbeat(const anymsg *x, const anymsg *y)
         a->instr_epoch != b->instr_epoch || a->upload_kbps != b->upload_kbps ||
         a->played_packets != b->played_packets || a->missed_packets != b->missed_packets ||
         a->rx_data_bytes != b->rx_data_bytes || a->tx_data_bytes != b->tx_data_bytes ||
+        a->recovered_packets != b->recovered_packets ||
         a->n_parents != b->n_parents || a->n_children != b->n_children || a->level != b->level)
         return 0;
     for (size_t i = 0; i < a->n_parents && i < STRATA_WIRE_MAX_SUBSTREAMS; i++) {
@@ -415,11 +416,12 @@ static void rand_heartbeat(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->upload_kbps = rnd_u32(r);
     m->played_packets = rnd_u64(r);
     m->missed_packets = rnd_u64(r);
+    m->recovered_packets = rnd_u64(r);
     m->rx_data_bytes = rnd_u64(r);
     m->tx_data_bytes = rnd_u64(r);
     m->n_parents = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_SUBSTREAMS);
     m->level = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_LEVEL);
-    size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 79 - 28 * (size_t)m->n_parents) / 25;
+    size_t room = (STRATA_WIRE_MAX_DATAGRAM_BYTES - 87 - 28 * (size_t)m->n_parents) / 25;
     if (room > STRATA_WIRE_MAX_HB_CHILDREN)
         room = STRATA_WIRE_MAX_HB_CHILDREN;
     m->n_children = (uint8_t)rnd_len(r, room);
@@ -919,8 +921,9 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->missed_packets = max ? UINT64_MAX : 3;
         m->rx_data_bytes = max ? UINT64_MAX : 1234567;
         m->tx_data_bytes = max ? UINT64_MAX : 7654321;
+        m->recovered_packets = max ? UINT64_MAX : 17;
         m->level = max ? STRATA_WIRE_MAX_LEVEL : 2;
-        /* 16 parents leave room for 37 children: (1472 - 79 - 16*28) / 25. */
+        /* 16 parents leave room for 37 children: (1472 - 87 - 16*28) / 25. */
         m->n_parents = max ? STRATA_WIRE_MAX_SUBSTREAMS : 4;
         m->n_children = max ? 37 : 3;
         for (size_t i = 0; i < m->n_parents; i++) {
@@ -948,7 +951,7 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->node.v = 5;
         m->channel.v = 6;
         m->n_parents = STRATA_WIRE_MAX_TREES;
-        m->n_children = 28; /* (1472 - 79 - 24*28) / 25 */
+        m->n_children = 28; /* (1472 - 87 - 24*28) / 25 */
         for (size_t i = 0; i < m->n_parents; i++)
             m->parents[i].parent.v = 300 + i;
         for (size_t i = 0; i < m->n_children; i++) {
@@ -1208,10 +1211,10 @@ static const sample_info samples[N_SAMPLES] = {
     [S_DATA_TAG] = {"max_tag", STRATA_MSG_DATA, 1472},
     [S_DATA_EOS] = {"eos", STRATA_MSG_DATA, 34},
     [S_DATA_PARITY] = {"parity", STRATA_MSG_DATA, 34 + 1402},
-    [S_HB] = {"typical", STRATA_MSG_HEARTBEAT, 79 + 4 * 28 + 3 * 25},
-    [S_HB_MAX] = {"max", STRATA_MSG_HEARTBEAT, 79 + 16 * 28 + 37 * 25},
-    [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 79},
-    [S_HB_EC] = {"ec", STRATA_MSG_HEARTBEAT, 79 + 24 * 28 + 28 * 25},
+    [S_HB] = {"typical", STRATA_MSG_HEARTBEAT, 87 + 4 * 28 + 3 * 25},
+    [S_HB_MAX] = {"max", STRATA_MSG_HEARTBEAT, 87 + 16 * 28 + 37 * 25},
+    [S_HB_MIN] = {"min", STRATA_MSG_HEARTBEAT, 87},
+    [S_HB_EC] = {"ec", STRATA_MSG_HEARTBEAT, 87 + 24 * 28 + 28 * 25},
     [S_JOIN] = {"typical", STRATA_MSG_JOIN, 24 + 4 + 7},
     [S_JOIN_MAX] = {"max", STRATA_MSG_JOIN, 24 + 64 + 32 + 1 + 128},
     [S_JOIN_REPLY] = {"typical", STRATA_MSG_JOIN_REPLY, 42},
@@ -1269,17 +1272,17 @@ static void test_sizes_fit(void)
      * instruction does; the maximal heartbeat (16 parents, 64 children)
      * does not, so the datagram limit caps its children (protocol.md 3.2). */
     CHECK(62 + 64 * 14 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 24 * 28 + 28 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 24 * 28 + 29 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 24 * 28 + 28 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 24 * 28 + 29 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(34 + 1402 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 16 * 28 + 64 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 16 * 28 + 37 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 16 * 28 + 38 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 0 * 28 + 55 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
-    CHECK(79 + 0 * 28 + 56 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 16 * 28 + 64 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 16 * 28 + 37 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 16 * 28 + 38 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 0 * 28 + 55 * 25 <= STRATA_WIRE_MAX_DATAGRAM_BYTES);
+    CHECK(87 + 0 * 28 + 56 * 25 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK(34 + 1400 + 64 > STRATA_WIRE_MAX_DATAGRAM_BYTES);
     CHECK_EQ_INT(strata_wire_hb_max_children(16), 37);
-    CHECK_EQ_INT(strata_wire_hb_max_children(4), 51);
+    CHECK_EQ_INT(strata_wire_hb_max_children(4), 50);
     CHECK_EQ_INT(strata_wire_hb_max_children(0), 55);
     CHECK_EQ_INT(strata_wire_hb_max_children(24), 28);
     CHECK_EQ_INT(strata_wire_hb_max_children(25), 0);
@@ -1319,7 +1322,7 @@ static void test_sizes_fit(void)
     m.heartbeat.n_children = 55;
     for (size_t i = 0; i < 55; i++)
         m.heartbeat.children[i].substream = 15;
-    CHECK_EQ_INT(strata_wire_encode_heartbeat(buf, sizeof buf, &m.heartbeat), 79 + 55 * 25);
+    CHECK_EQ_INT(strata_wire_encode_heartbeat(buf, sizeof buf, &m.heartbeat), 87 + 55 * 25);
     m.heartbeat.n_children = 56;
     CHECK_EQ_INT(strata_wire_encode_heartbeat(buf, sizeof buf, &m.heartbeat), STRATA_ERR_INVAL);
 }
@@ -1559,8 +1562,8 @@ typedef struct patch {
     const char *what;
 } patch;
 
-/* Offsets of heartbeat entries: parents at 79, children after them. */
-#define HB_CHILD(np, i) (79 + 28 * (np) + 25 * (i))
+/* Offsets of heartbeat entries: parents at 87, children after them. */
+#define HB_CHILD(np, i) (87 + 28 * (np) + 25 * (i))
 
 static const patch patches[] = {
     {S_DATA, 4, 8, 0, STRATA_ERR_RANGE, "data: zero channel"},
@@ -1586,21 +1589,21 @@ static const patch patches[] = {
     {S_DATA, 30, 2, 187, STRATA_ERR_LONG, "data: payload_len one less than sent"},
     {S_HB, 4, 8, 0, STRATA_ERR_RANGE, "heartbeat: zero node"},
     {S_HB, 12, 8, 0, STRATA_ERR_RANGE, "heartbeat: zero channel"},
-    {S_HB, 76, 1, 25, STRATA_ERR_RANGE, "heartbeat: 25 parents"},
-    {S_HB_EC, 77, 1, 29, STRATA_ERR_RANGE, "heartbeat: 24 parents + 29 children > 1472"},
-    {S_HB, 76, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 parents"},
-    {S_HB, 77, 1, 65, STRATA_ERR_RANGE, "heartbeat: 65 children"},
-    {S_HB, 77, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 children"},
-    {S_HB, 78, 1, 5, STRATA_ERR_RANGE, "heartbeat: level 5"},
-    {S_HB, 78, 1, 255, STRATA_ERR_RANGE, "heartbeat: level 255"},
-    {S_HB_MAX, 77, 1, 38, STRATA_ERR_RANGE, "heartbeat: 16 parents + 38 children > 1472"},
-    {S_HB_MIN, 77, 1, 56, STRATA_ERR_RANGE, "heartbeat: 56 children > 1472"},
+    {S_HB, 84, 1, 25, STRATA_ERR_RANGE, "heartbeat: 25 parents"},
+    {S_HB_EC, 85, 1, 29, STRATA_ERR_RANGE, "heartbeat: 24 parents + 29 children > 1472"},
+    {S_HB, 84, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 parents"},
+    {S_HB, 85, 1, 65, STRATA_ERR_RANGE, "heartbeat: 65 children"},
+    {S_HB, 85, 1, 255, STRATA_ERR_RANGE, "heartbeat: 255 children"},
+    {S_HB, 86, 1, 5, STRATA_ERR_RANGE, "heartbeat: level 5"},
+    {S_HB, 86, 1, 255, STRATA_ERR_RANGE, "heartbeat: level 255"},
+    {S_HB_MAX, 85, 1, 38, STRATA_ERR_RANGE, "heartbeat: 16 parents + 38 children > 1472"},
+    {S_HB_MIN, 85, 1, 56, STRATA_ERR_RANGE, "heartbeat: 56 children > 1472"},
     {S_HB, HB_CHILD(4, 1), 8, 0, STRATA_ERR_RANGE, "heartbeat: zero child"},
     {S_HB, HB_CHILD(4, 2) + 8, 1, 4, STRATA_ERR_RANGE, "heartbeat: child substream == k"},
     {S_HB_MAX, HB_CHILD(16, 0) + 8, 1, 16, STRATA_ERR_RANGE, "heartbeat: child substream 16"},
     {S_HB_MAX, HB_CHILD(16, 36) + 8, 1, 200, STRATA_ERR_RANGE, "heartbeat: child substream 200"},
-    {S_HB, 77, 1, 4, STRATA_ERR_SHORT, "heartbeat: one child more than sent"},
-    {S_HB, 77, 1, 2, STRATA_ERR_LONG, "heartbeat: one child less than sent"},
+    {S_HB, 85, 1, 4, STRATA_ERR_SHORT, "heartbeat: one child more than sent"},
+    {S_HB, 85, 1, 2, STRATA_ERR_LONG, "heartbeat: one child less than sent"},
     {S_JOIN, 4, 8, 0, STRATA_ERR_RANGE, "join: zero node"},
     {S_JOIN, 12, 1, 4, STRATA_ERR_RANGE, "join: role 4"},
     {S_JOIN, 12, 1, 255, STRATA_ERR_RANGE, "join: role 255"},
