@@ -74,7 +74,10 @@ static void usage(void)
         "  --preferred N          preferred nodes per region with --levels mesh, ec or 3,\n"
         "                         1..16 (default 2)\n"
         "  --parity N             parity trees per (relay) cluster with --levels ec or 3,\n"
-        "                         1..8 (default 2)\n"
+        "                         1..8 (default 2): the fewest it has\n"
+        "  --parity-max N         the most a cluster takes as the loss its members\n"
+        "                         report grows, --parity..8 (default twice --parity);\n"
+        "                         equal to --parity: a fixed number\n"
         "  --split-members N      --levels 3: a region splits into relay and common\n"
         "                         clusters from N members on, and is one erasure-coded\n"
         "                         cluster again below N / 2; 1 splits whenever a member\n"
@@ -138,7 +141,8 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         ",\"reported_edges\":%" PRIu64 ",\"relays\":%zu,\"recruits_sent\":%" PRIu64
         ",\"releases_sent\":%" PRIu64 ",\"heartbeats\":%" PRIu64 ",\"promotions\":%" PRIu64
         ",\"demotions\":%" PRIu64 ",\"capacity_promotions\":%" PRIu64
-        ",\"capacity_demotions\":%" PRIu64 ",\"capacity_strikes\":%" PRIu64 "}\n",
+        ",\"capacity_demotions\":%" PRIu64 ",\"capacity_strikes\":%" PRIu64
+        ",\"parity_raises\":%" PRIu64 ",\"parity_lowers\":%" PRIu64 "}\n",
         st.nodes, st.peers, st.sources, st.channels, st.dcms, st.detached_pairs, st.max_depth,
         st.played_packets, st.missed_packets, due ? (double)st.played_packets / (double)due : 1.0,
         st.peer_tx_bytes, st.source_tx_bytes, up ? (double)st.peer_tx_bytes / (double)up : 0.0,
@@ -146,7 +150,8 @@ static size_t status_json(void *user, char *buf, size_t buflen)
         st.drops.total + gs.drops.total + ns.drops.total, gs.groups, gs.reports, gs.bootstraps,
         st.recovering, st.restored_members, st.restored_edges, st.reported_edges, st.relays,
         st.recruits_sent, st.releases_sent, d->node.rx_heartbeats, st.promotions, st.demotions,
-        st.capacity_promotions, st.capacity_demotions, st.capacity_strikes);
+        st.capacity_promotions, st.capacity_demotions, st.capacity_strikes, st.parity_raises,
+        st.parity_lowers);
     if (n < 0 || (size_t)n >= buflen)
         return 0;
     /* Every rejection by reason (issue 13, item 6): the JOINs refused, and
@@ -304,6 +309,7 @@ int cmd_control(int argc, char **argv)
         {"capacity-check", required_argument, NULL, 'C'},
         {"levels", required_argument, NULL, 'L'},
         {"parity", required_argument, NULL, 'Y'},
+        {"parity-max", required_argument, NULL, 'X'},
         {"split-members", required_argument, NULL, 'M'},
         {"preferred", required_argument, NULL, 'P'},
         {"operator-key", required_argument, NULL, 'O'},
@@ -417,6 +423,10 @@ int cmd_control(int argc, char **argv)
         case 'Y':
             cfg.parity = (uint8_t)cmd_parse_u32(SUB, "--parity", optarg, 1, STRATA_WIRE_MAX_PARITY);
             break;
+        case 'X':
+            cfg.parity_max =
+                (uint8_t)cmd_parse_u32(SUB, "--parity-max", optarg, 1, STRATA_WIRE_MAX_PARITY);
+            break;
         case 'M':
             cfg.split_members = cmd_parse_u32(SUB, "--split-members", optarg, 1, 1000000);
             break;
@@ -458,6 +468,10 @@ int cmd_control(int argc, char **argv)
     }
     if (optind < argc)
         cmd_usage_error(SUB, "unexpected argument '%s'", argv[optind]);
+    /* --parity's default is 2 (--help). */
+    if (cfg.parity_max && cfg.parity_max < (cfg.parity ? cfg.parity : 2))
+        cmd_usage_error(SUB, "--parity-max %u is below --parity %u", (unsigned)cfg.parity_max,
+                        (unsigned)(cfg.parity ? cfg.parity : 2));
 
     if (!have_join_burst)
         cfg.join_burst = cfg.join_rate_per_s * CONTROL_DEFAULT_JOIN_BURST_FACTOR;

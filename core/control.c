@@ -196,6 +196,12 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
      * at most c - 1 trees (docs/hierarchy.md). */
     uint8_t mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
     c->parity = cfg->parity ? cfg->parity : (mesh_c > 2 ? (uint8_t)(mesh_c - 1) : 1);
+    /* Up to twice that as a cluster's loss asks (dcm.h, "Parity from loss"). */
+    if (cfg->parity_max && (cfg->parity_max < c->parity || cfg->parity_max > STRATA_WIRE_MAX_PARITY))
+        goto fail_parity;
+    c->parity_max = cfg->parity_max ? cfg->parity_max
+                    : 2 * c->parity < STRATA_WIRE_MAX_PARITY ? (uint8_t)(2 * c->parity)
+                                                             : STRATA_WIRE_MAX_PARITY;
     c->split_members =
         cfg->split_members ? cfg->split_members : STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS;
     c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
@@ -233,6 +239,7 @@ fail_admission:
 fail_directory:
     strata_outbox_free(&c->own_outbox);
 fail_outbox:
+fail_parity:
     strata_mem_free(a, c);
 fail_control:
 fail_config:
@@ -440,6 +447,8 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->capacity_promotions = c->capacity_promotions;
     st->capacity_demotions = c->capacity_demotions;
     st->capacity_strikes = c->capacity_strikes;
+    st->parity_raises = c->parity_raises;
+    st->parity_lowers = c->parity_lowers;
     st->demotions = c->demotions;
     st->recruits_sent = c->recruits_sent;
     st->releases_sent = c->releases_sent;

@@ -857,6 +857,8 @@ int ctl_handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf
             c->capacity_demotions += heard.demoted;
             c->capacity_strikes += heard.struck;
             ctl_judge_feeders(c, rec, &heard, now);
+            if (heard.parity_changed)
+                ctl_ec_parity_changed(c, rec->ch, rec->dcm, heard.parity_changed, now);
             for (uint8_t s = 0; heard.reparented && s < strata_dcm_trees(rec->dcm); s++) {
                 ctl_node *p =
                     heard.stalled[s].v ? ctl_member_get(c, heard.stalled[s], rec->ch->id) : NULL;

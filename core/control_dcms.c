@@ -98,6 +98,8 @@ strata_dcm *ctl_dcm_make(strata_control *c, ctl_channel *ch, enum dcm_kind kind,
                                                                                 : STRATA_ALG_TREE),
         .mesh_c = c->mesh_c,
         .parity = c->parity,
+        .parity_max = c->parity_max,
+        .parity_window_ns = c->hb_ns * CONTROL_PARITY_WINDOW_HEARTBEATS,
         /* Every mode names levels: a restarted control center tells a
          * head's report from a member's by it (control_restart.c). */
         .level = kind == DCM_BACKBONE ? 1

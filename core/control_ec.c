@@ -165,3 +165,48 @@ int ctl_ec_assign_channel(strata_control *c, ctl_channel *ch)
         changed |= ec_assign(c, ch, ch->dcms[i], c->away_cands, n);
     return changed;
 }
+void ctl_ec_parity_changed(strata_control *c, ctl_channel *ch, strata_dcm *d, uint8_t how,
+                           uint64_t now)
+{
+    uint8_t trees = strata_dcm_trees(d);
+    uint32_t in_use = (1u << trees) - 1u;
+    /* The DCM dropped the feeders of the trees that stopped; the preferred
+     * nodes that fed them stop sending, and every preferred node feeding
+     * d holds another n (control_instr.c, head_parity): their
+     * instructions say so. */
+    for (size_t i = 0; ch->backbone && i < strata_dcm_count(ch->backbone); i++) {
+        ctl_node *h = ctl_member_get(c, strata_dcm_member_at(ch->backbone, i), ch->id);
+        if (!h)
+            continue;
+        int feeds = h->roots == d;
+        if (feeds)
+            h->root_subs &= in_use;
+        for (uint8_t j = 0; j < h->naway;) {
+            feeds |= h->away[j].d == d;
+            if (h->away[j].d == d && h->away[j].tree >= trees)
+                h->away[j] = h->away[--h->naway];
+            else
+                j++;
+        }
+        if (feeds)
+            strata_dcm_mark_dirty(h->dcm, h->id);
+    }
+    if (how == STRATA_DCM_PARITY_RAISED)
+        c->parity_raises++;
+    else
+        c->parity_lowers++;
+    strata_dcm_loss loss;
+    strata_dcm_loss_stats(d, &loss);
+    if (ctl_log_allowed(c, STRATA_LOG_INFO, now)) {
+        size_t len;
+        const char *region = strata_dcm_region(d, &len);
+        strata_logf(c->log, STRATA_LOG_INFO,
+                    "control: dcm %u (%.*s): loss %.2f %% over the last window, %u parity trees",
+                    (unsigned)strata_dcm_id_of(d).v, (int)len, region, loss.last_ppm / 1e4,
+                    (unsigned)strata_dcm_parity(d));
+    }
+    /* New trees get feeders as trees without one do (ec_assign), and every
+     * member's new instructions go out. */
+    ctl_push_roots(c, ch, now);
+    ctl_flush_channel(c, ch, now);
+}

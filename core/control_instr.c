@@ -40,6 +40,20 @@ static void send_instructions(strata_control *c, strata_dcm *d, strata_node_id w
     send_encoded(c, rec, n, epoch, now);
 }
 
+/* The parity trees preferred node rec holds (n of its instructions): the
+ * most of the clusters whose trees it roots, the control center's fewest
+ * when it roots none. */
+static uint8_t head_parity(const strata_control *c, const ctl_node *rec)
+{
+    uint8_t n = c->parity;
+    if (rec->roots && strata_dcm_parity(rec->roots) > n)
+        n = strata_dcm_parity(rec->roots);
+    for (uint8_t i = 0; i < rec->naway; i++)
+        if (strata_dcm_parity(rec->away[i].d) > n)
+            n = strata_dcm_parity(rec->away[i].d);
+    return n;
+}
+
 /* A region's head gets one instruction per substream, in the backbone's
  * name: its parent and children in the backbone's trees, plus, for each
  * substream it heads, the root children of its region's tree. The two sets
@@ -70,6 +84,11 @@ static void add_root_children(strata_control *c, ctl_node *rec, int *n, strata_d
             in->level = c->instr[0].level;
             in->node = rec->id;
             in->n_children = 0;
+            /* Clusters differ in n (parity from loss) and a node holds one
+             * n: the largest of the clusters it feeds (a symbol depends on
+             * its index, not on n: fec.h). */
+            if (in->algorithm == STRATA_ALG_EC_TREE)
+                in->n = head_parity(c, rec);
         }
         for (uint8_t j = 0; j < r->n_children && in->n_children < STRATA_WIRE_MAX_CHILDREN; j++)
             in->children[in->n_children++] = r->children[j];
@@ -78,11 +97,12 @@ static void add_root_children(strata_control *c, ctl_node *rec, int *n, strata_d
 
 /* Every parity tree a head does not root gets an instruction without
  * children: a node keeps a substream's instruction until a newer one
- * names it, and would go on sending symbols to a tree it no longer roots. */
-static void add_idle_parity(strata_control *c, int *n)
+ * names it, and would go on sending symbols to a tree it no longer roots.
+ * A tree beyond its n goes with the n (the node drops its state). */
+static void add_idle_parity(strata_control *c, const ctl_node *rec, int *n)
 {
-    uint8_t k = c->instr[0].k;
-    for (uint8_t t = k; t < k + c->parity && *n < STRATA_WIRE_MAX_TREES; t++) {
+    uint8_t k = c->instr[0].k, parity = head_parity(c, rec);
+    for (uint8_t t = k; t < k + parity && *n < STRATA_WIRE_MAX_TREES; t++) {
         int have = 0;
         for (int i = 0; i < *n && !have; i++)
             have = c->instr[i].substream == t;
@@ -92,7 +112,7 @@ static void add_idle_parity(strata_control *c, int *n)
         *in = c->instr[0];
         in->substream = t;
         in->algorithm = STRATA_ALG_EC_TREE;
-        in->n = c->parity;
+        in->n = parity;
         in->parent = (strata_peer_ref){{0}, {0, 0}};
         in->n_children = 0;
     }
@@ -110,7 +130,7 @@ static void send_head_instructions(strata_control *c, ctl_node *rec, uint32_t ep
     if (rec->feeds)
         add_root_children(c, rec, &n, rec->feeds, rec->feed_subs, epoch);
     if (ec_levels(c))
-        add_idle_parity(c, &n);
+        add_idle_parity(c, rec, &n);
     send_encoded(c, rec, n, epoch, now);
 }
 

@@ -36,6 +36,9 @@ enum control_limits {
     CONTROL_MAX_WAYPOINTS = 64,          /* waypoints placed at once (control_waypoints.c) */
     WAYPOINT_SCAN_MEMBERS = 16,          /* a region's best members counted for capacity */
     CONTROL_MAX_AWAY_TREES = 4,          /* other regions' trees one preferred node roots */
+    /* A cluster's loss window (dcm.h, "Parity from loss"): 20 s at the
+     * default interval, where one departure's gap weighs little. */
+    CONTROL_PARITY_WINDOW_HEARTBEATS = 40,
 };
 
 struct ctl_channel;
@@ -141,7 +144,8 @@ struct strata_control {
     uint8_t levels;           /* enum strata_levels */
     uint8_t heads_per_region; /* 1 with the backbone; the preferred nodes per region with a mesh */
     uint8_t mesh_c;
-    uint8_t parity;         /* levels = ec: n */
+    uint8_t parity;         /* levels ec and 3: n, the fewest a cluster has */
+    uint8_t parity_max;     /* ... and the most its loss may bring */
     uint32_t split_members; /* levels 3: see strata_control_config */
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
@@ -176,6 +180,7 @@ struct strata_control {
     int recruit;        /* see ctl_recruit_scan */
     int check_capacity; /* declared uploads checked against delivered (dcm_capacity.c) */
     uint64_t capacity_promotions, capacity_demotions, capacity_strikes;
+    uint64_t parity_raises, parity_lowers;
     size_t recruit_cursor; /* where the next candidate search starts */
     uint64_t recruits_sent, releases_sent;
     ctl_node *waypoints[CONTROL_MAX_WAYPOINTS]; /* placed waypoints (control_waypoints.c) */
@@ -347,6 +352,12 @@ uint64_t ctl_root_links(const ctl_node *h);
 uint64_t ctl_tree_root_kbps(const strata_dcm *d, uint8_t s, uint32_t rate_kbps);
 int64_t ctl_away_room(const ctl_node *h, uint32_t rate_kbps);
 int ctl_ec_assign_channel(strata_control *c, ctl_channel *ch);
+/* Cluster d took another number of parity trees (dcm.h, "Parity from
+ * loss"; how: strata_dcm_heard's parity_changed): the feeders of trees
+ * that stopped let them go, new ones get
+ * feeders as trees without one do, and the changes go out. */
+void ctl_ec_parity_changed(strata_control *c, ctl_channel *ch, strata_dcm *d, uint8_t how,
+                           uint64_t now);
 
 /* control_preferred.c: choosing preferred nodes from their history */
 uint32_t ctl_believed_kbps(const ctl_node *rec);

@@ -204,6 +204,26 @@ static int take_feeder(strata_control *c, strata_dcm *d, uint8_t s, ctl_node *f)
     return 1;
 }
 
+/* An erasure-coded cluster's n is state no DCM keeps across a restart:
+ * its members report it (k + n parent entries). The most any of them
+ * reports wins, as a raise applies at once and a member may not have
+ * heard it yet; never outside the cluster's range (strata_dcm_set_parity
+ * refuses it). */
+static void restore_parity(strata_control *c, ctl_channel *ch)
+{
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        if (m->ch != ch || !m->restoring || !m->dcm ||
+            strata_dcm_algorithm(m->dcm) != STRATA_ALG_EC_TREE)
+            continue;
+        const ctl_report *r = report_of(c, m->id, ch->id);
+        uint8_t k = strata_dcm_k(m->dcm);
+        if (r && r->level == strata_dcm_level(m->dcm) &&
+            r->n_parents > k + strata_dcm_parity(m->dcm))
+            strata_dcm_set_parity(m->dcm, (uint8_t)(r->n_parents - k));
+    }
+}
+
 /* Gives each tree of ch's restored DCMs the feeder its root children name
  * (see above). Without memory the trees go to the source and to the heads
  * as after a join. */
@@ -288,6 +308,7 @@ void ctl_finish_recovery(strata_control *c, uint64_t now)
     size_t restored = 0, kept = 0, edges = 0;
     for (size_t i = 0; i < c->channels.count; i++) {
         place_members(c, c->channels.items[i], now);
+        restore_parity(c, c->channels.items[i]);
         restore_feeders(c, c->channels.items[i]);
     }
     for (size_t i = 0; i < c->dcms.count; i++) {

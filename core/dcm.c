@@ -71,8 +71,8 @@ static void member_unlink(strata_dcm *d, strata_node_id id)
     size_t last = d->count - 1;
     if (i != last) {
         d->members[i] = d->members[last];
-        memcpy(&d->stall[(size_t)i * d->trees], &d->stall[last * d->trees],
-               d->trees * sizeof *d->stall);
+        memcpy(&d->stall[(size_t)i * d->tree_cap], &d->stall[last * d->tree_cap],
+               d->tree_cap * sizeof *d->stall);
         strata_idmap_put(&d->index, d->members[i].id.v, i); /* replaces: cannot fail */
     }
     d->count--;
@@ -199,32 +199,34 @@ static void mark_neighbours(strata_dcm *d, strata_node_id id)
 
 /* --- lifecycle ---------------------------------------------------------------- */
 
-/* The multi-tree's rate: each of its k + n trees carries a k-th of the
- * stream, so the trees of an EC cluster carry (k + n) / k of it, and a
- * node's slots per tree (upload * trees / tree rate) stay upload * k / rate. */
+/* The multi-tree's rate: each of its k + n_max trees carries a k-th of
+ * the stream, so the trees of an EC cluster carry (k + n) / k of it (the
+ * idle ones nothing), and a node's slots per tree (upload * trees / tree
+ * rate) stay upload * k / rate. */
 static uint32_t tree_rate_kbps(const strata_dcm *d, uint32_t rate_kbps)
 {
-    uint64_t r = (uint64_t)rate_kbps * d->trees / d->k;
+    uint64_t r = (uint64_t)rate_kbps * d->tree_cap / d->k;
     return r > UINT32_MAX ? UINT32_MAX : (uint32_t)r;
 }
 
 /* 1 when tree s carries nothing: a parity tree nobody feeds (the source
- * sends no parity), whose members get no source copy and no parent. */
+ * sends no parity), or one beyond the n in use, whose members get no
+ * source copy and no parent. */
 static int tree_idle(const strata_dcm *d, uint8_t s)
 {
-    return s >= d->k && d->sub_root[s].node.v == 0;
+    return s >= d->k && (s >= d->trees || d->sub_root[s].node.v == 0);
 }
 
 static strata_mtree *make_tree(const strata_dcm *d, uint32_t rate_kbps, uint32_t src_upload)
 {
     strata_mtree_config tc = {
-        .k = d->trees,
+        .k = d->tree_cap,
         .rate_kbps = tree_rate_kbps(d, rate_kbps),
         .source_upload_kbps = tree_upload(d, src_upload),
         .max_children = 0,
     };
     strata_mtree *t = strata_mtree_new(d->alloc, &tc);
-    for (uint8_t s = 0; t && s < d->trees; s++)
+    for (uint8_t s = 0; t && s < d->tree_cap; s++)
         strata_mtree_set_idle(t, s, tree_idle(d, s));
     return t;
 }
@@ -237,7 +239,11 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
         (cfg->algorithm != 0 && cfg->algorithm != STRATA_ALG_TREE &&
          cfg->algorithm != STRATA_ALG_FLOOD && cfg->algorithm != STRATA_ALG_EC_TREE) ||
         (cfg->algorithm == STRATA_ALG_EC_TREE &&
-         (cfg->parity == 0 || cfg->parity > STRATA_WIRE_MAX_PARITY)) ||
+         (cfg->parity == 0 || cfg->parity > STRATA_WIRE_MAX_PARITY ||
+          (cfg->parity_max && (cfg->parity_max < cfg->parity ||
+                               cfg->parity_max > STRATA_WIRE_MAX_PARITY)) ||
+          cfg->k + (cfg->parity_max > cfg->parity ? cfg->parity_max : cfg->parity) >
+              STRATA_WIRE_MAX_TREES)) ||
         cfg->level > STRATA_WIRE_MAX_LEVEL || cfg->mesh_c > STRATA_MESH_MAX_C)
         goto fail_config;
     strata_dcm *d = strata_mem_calloc(a, 1, sizeof *d);
@@ -249,6 +255,11 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->k = cfg->k;
     d->n = cfg->algorithm == STRATA_ALG_EC_TREE ? cfg->parity : 0;
     d->trees = (uint8_t)(d->k + d->n);
+    d->n_min = d->n;
+    d->n_max = d->n && cfg->parity_max > d->n ? cfg->parity_max : d->n;
+    d->tree_cap = (uint8_t)(d->k + d->n_max);
+    d->parity_window_ns =
+        cfg->parity_window_ns ? cfg->parity_window_ns : STRATA_S(STRATA_DCM_PARITY_WINDOW_S);
     d->level = cfg->level;
     d->rate_kbps = cfg->rate_kbps;
     d->source_upload_kbps = cfg->source_upload_kbps;
@@ -312,6 +323,47 @@ uint8_t strata_dcm_trees(const strata_dcm *d)
 {
     return d->trees;
 }
+uint8_t strata_dcm_parity(const strata_dcm *d)
+{
+    return d->n;
+}
+uint8_t strata_dcm_parity_max(const strata_dcm *d)
+{
+    return d->n_max;
+}
+
+void strata_dcm_loss_stats(const strata_dcm *d, strata_dcm_loss *out)
+{
+    *out = d->loss;
+}
+
+int strata_dcm_set_parity(strata_dcm *d, uint8_t n)
+{
+    if (d->algorithm != STRATA_ALG_EC_TREE)
+        return STRATA_ERR_INVAL;
+    if (n < d->n_min || n > d->n_max)
+        return STRATA_ERR_RANGE;
+    if (n == d->n)
+        return 0;
+    uint8_t was = d->trees, now = (uint8_t)(d->k + n);
+    d->n = n;
+    d->trees = now;
+    uint8_t lo = was < now ? was : now, hi = was < now ? now : was;
+    for (uint8_t s = lo; s < hi; s++) {
+        if (s >= now)
+            d->sub_root[s] = (strata_peer_ref){{0}, {0, 0}}; /* it stops: no feeder */
+        for (size_t i = 0; i < d->count; i++)
+            memset(&d->stall[i * d->tree_cap + s], 0, sizeof *d->stall);
+        strata_mtree_set_idle(d->tree, s, tree_idle(d, s));
+    }
+    pull_tree_dirty(d);
+    /* Every instruction names n. */
+    for (size_t i = 0; i < d->count; i++)
+        dcm_mark(d, d->members[i].id);
+    mark_subs(d, STRATA_MTREE_SOURCE, DCM_ALL_SUBS);
+    return 0;
+}
+
 uint32_t strata_dcm_source_need_kbps(const strata_dcm *d)
 {
     if (d->mesh) {
@@ -535,9 +587,9 @@ static int members_reserve(strata_dcm *d, size_t n)
     if (!p)
         return STRATA_ERR_NOMEM;
     d->members = p;
-    if (cap > SIZE_MAX / (d->trees * sizeof *d->stall))
+    if (cap > SIZE_MAX / (d->tree_cap * sizeof *d->stall))
         return STRATA_ERR_NOMEM;
-    dcm_stall *st = strata_mem_realloc(d->alloc, d->stall, cap * d->trees * sizeof *st);
+    dcm_stall *st = strata_mem_realloc(d->alloc, d->stall, cap * d->tree_cap * sizeof *st);
     if (!st)
         return STRATA_ERR_NOMEM; /* members grew, which is harmless */
     d->stall = st;
@@ -612,7 +664,7 @@ static int add_member(strata_dcm *d, strata_node_id node, strata_addr addr, uint
     m->region = region;
     m->leaf_of = (strata_node_id){0};
     /* No progress known yet: nothing to judge it by (strata_dcm_feeder_stalled). */
-    memset(&d->stall[(size_t)d->count * d->trees], 0, d->trees * sizeof *d->stall);
+    memset(&d->stall[(size_t)d->count * d->tree_cap], 0, d->tree_cap * sizeof *d->stall);
     strata_idmap_put(&d->index, node.v, (uint32_t)d->count);
     d->count++;
     d->scaled_slots += member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
@@ -743,7 +795,7 @@ static void restore_members(strata_dcm *d, const strata_dcm_report *r, size_t n)
          * members report keep the uploads they had (docs/security.md). */
         m->trust = dcm_trust_new(d);
         m->trust.credit_kbps = UINT32_MAX;
-        memset(&d->stall[(size_t)d->count * d->trees], 0, d->trees * sizeof *d->stall);
+        memset(&d->stall[(size_t)d->count * d->tree_cap], 0, d->tree_cap * sizeof *d->stall);
         strata_idmap_put(&d->index, m->id.v, (uint32_t)d->count);
         d->count++;
         d->scaled_slots += member_slots(d, m->upload_kbps, STRATA_DCM_UPLOAD_SHARE_PERCENT);
@@ -868,6 +920,11 @@ static uint64_t capacity_slots_scaled(const strata_dcm *d)
         total = n < cap * d->trees ? n : cap * d->trees;
     }
     return total + d->scaled_slots;
+}
+
+int dcm_parity_fits(const strata_dcm *d, uint8_t n)
+{
+    return capacity_slots_scaled(d) >= ((uint64_t)d->k + n) * d->count;
 }
 
 /* Picks the share the trees should use now and rebuilds them when it
@@ -1069,7 +1126,7 @@ static void stall_check(strata_dcm *d, dcm_member *m, dcm_stall *stall, const st
         }
         uint32_t pi;
         if (d->capacity_ns && strata_idmap_get(&d->index, tp[s].v, &pi)) {
-            dcm_capacity_stalled(d, &d->members[pi], s, d->stall[(size_t)pi * d->trees + s].seq,
+            dcm_capacity_stalled(d, &d->members[pi], s, d->stall[(size_t)pi * d->tree_cap + s].seq,
                                  seq, now, out);
         } else if (tp[s].v != d->source.node.v) {
             out->feeder[s] = tp[s]; /* judged in its own DCM */
@@ -1106,8 +1163,9 @@ int strata_dcm_heartbeat(strata_dcm *d, const strata_msg_heartbeat *hb, uint64_t
     /* One differing heartbeat may have crossed the instructions on the
      * way; two in a row mean they were lost. */
     out->resend = m->mismatch_streak >= 2;
-    stall_check(d, m, &d->stall[(size_t)i * d->trees], tp, hb, now, out);
+    stall_check(d, m, &d->stall[(size_t)i * d->tree_cap], tp, hb, now, out);
     dcm_capacity_heartbeat(d, m, hb, now, out);
+    dcm_parity_heartbeat(d, m, hb, now, out);
     return 0;
 }
 
@@ -1118,7 +1176,7 @@ int strata_dcm_feeder_stalled(strata_dcm *d, strata_node_id parent, uint8_t s, u
     uint32_t pi;
     if (!strata_idmap_get(&d->index, parent.v, &pi))
         return STRATA_ERR_NOTFOUND;
-    const dcm_stall *st = &d->stall[(size_t)pi * d->trees];
+    const dcm_stall *st = &d->stall[(size_t)pi * d->tree_cap];
     uint64_t p_seq = 0;
     if (s < d->trees) {
         p_seq = st[s].seq;

@@ -62,7 +62,12 @@ typedef struct strata_dcm_config {
     uint8_t algorithm;           /* 0 or STRATA_ALG_TREE: multi-tree; STRATA_ALG_FLOOD: mesh;
                                     STRATA_ALG_EC_TREE: multi-tree of k data and n parity trees */
     uint8_t mesh_c;              /* FLOOD: the mesh's connectivity, 0 = STRATA_MESH_DEFAULT_C */
-    uint8_t parity;              /* EC_TREE: n, 1..STRATA_WIRE_MAX_PARITY; ignored otherwise */
+    uint8_t parity;              /* EC_TREE: n, 1..STRATA_WIRE_MAX_PARITY; ignored otherwise.
+                                    With parity_max, the fewest n the loss may bring */
+    uint8_t parity_max;          /* EC_TREE: the most parity trees the loss may bring
+                                    (parity..STRATA_WIRE_MAX_PARITY, k + parity_max <=
+                                    STRATA_WIRE_MAX_TREES); 0 = n stays parity */
+    uint64_t parity_window_ns;   /* the loss window (below); 0 = STRATA_DCM_PARITY_WINDOW_S */
     uint8_t level;               /* the level its instructions name, 0..STRATA_WIRE_MAX_LEVEL */
     uint64_t capacity_ns;        /* tree DCMs: the window of the capacity check (below);
                                     0 = declared uploads are believed */
@@ -99,6 +104,42 @@ typedef struct strata_dcm_trust {
     uint64_t retry_ns;    /* struck: on probation again from then (0: not held) */
     uint64_t last_strike_ns;
 } strata_dcm_trust;
+
+/* Parity from loss (SPEC C6: "the redundancy n is chosen per cluster
+ * from its network quality"; dcm_parity.c has the model). An EC_TREE DCM
+ * with parity_max > parity sums its members' heartbeats over a window:
+ * the packets they missed or recovered (repairs, rebuilt from parity:
+ * HEARTBEAT recovered_packets) against those due, the loss their links see
+ * before recovery. At the window's end it takes the fewest n >= parity
+ * with which a group of k + n symbols, each lost with that probability,
+ * keeps more than n with probability at most STRATA_DCM_PARITY_TARGET_PPM
+ * per million, and at most parity_max (and what the members' upload can
+ * carry: k + n trees for each). More parity applies at once; less only
+ * after STRATA_DCM_PARITY_CALM_WINDOWS windows in a row wanted less, one
+ * tree at a time. The multi-tree holds k + parity_max trees from the
+ * start, those beyond k + n idle (tree.h), so a change moves only the
+ * nodes interior in a tree that starts or stops, and every member gets its
+ * instructions again (they name n). A tree that starts has no feeder yet:
+ * the control center gives it one (strata_dcm_heard's parity_changed). */
+enum strata_dcm_parity_limits {
+    STRATA_DCM_PARITY_WINDOW_S = 20,
+    STRATA_DCM_PARITY_MIN_PACKETS = 2000, /* due in a window before it decides */
+    STRATA_DCM_PARITY_TARGET_PPM = 1000,  /* groups that lose more than n */
+    STRATA_DCM_PARITY_CALM_WINDOWS = 3,
+};
+enum strata_dcm_parity_change { STRATA_DCM_PARITY_RAISED = 1, STRATA_DCM_PARITY_LOWERED = 2 };
+typedef struct strata_dcm_loss {
+    uint32_t last_ppm;     /* the last window's loss, parts per million */
+    uint64_t windows;      /* windows decided */
+    uint64_t raises, lowers; /* changes of n */
+} strata_dcm_loss;
+
+/* The fewest n in [n_min, n_max] with which a group of k data and n parity
+ * symbols, each lost with probability loss_ppm per million independently,
+ * loses more than n with probability at most target_ppm per million;
+ * n_max when none does. */
+uint8_t strata_dcm_parity_for_loss(uint8_t k, uint32_t loss_ppm, uint8_t n_min, uint8_t n_max,
+                                   uint32_t target_ppm);
 
 /* Creates an empty DCM; NULL on a bad config or no memory. */
 strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg);
@@ -153,6 +194,19 @@ size_t strata_dcm_unfed(const strata_dcm *d, strata_node_id *out, size_t max);
  * whose bit is set in subs; in a mesh, its neighbours (not the source)
  * times the substreams in subs, as each carries every substream. */
 size_t strata_dcm_child_links(const strata_dcm *d, strata_node_id node, uint32_t subs);
+
+/* EC_TREE: the parity trees in use (n), and the range the loss moves it
+ * in; 0 otherwise. */
+uint8_t strata_dcm_parity(const strata_dcm *d);
+uint8_t strata_dcm_parity_max(const strata_dcm *d);
+/* Puts n parity trees in use (the control center restoring what its
+ * members report after a restart; tests). Trees that stop lose their
+ * feeder; every member and the source become dirty. Returns 0 (also when
+ * n is already in use), STRATA_ERR_INVAL (not an EC_TREE DCM) or
+ * STRATA_ERR_RANGE (n outside [parity, max(parity, parity_max)]). */
+int strata_dcm_set_parity(strata_dcm *d, uint8_t n);
+/* What the loss windows saw and did. */
+void strata_dcm_loss_stats(const strata_dcm *d, strata_dcm_loss *out);
 
 /* The multi-tree (NULL for a mesh DCM), for queries, stats and invariant
  * checks. */
@@ -264,6 +318,10 @@ typedef struct strata_dcm_heard {
      * dcm_mesh.c, "Stalls"), the first STRATA_DCM_MAX_CUT of n_cut. */
     strata_node_id cut[STRATA_DCM_MAX_CUT];
     uint8_t n_cut;
+    /* The heartbeat closed a loss window that changed n (see "Parity from
+     * loss"): STRATA_DCM_PARITY_RAISED (new trees need feeders) or
+     * STRATA_DCM_PARITY_LOWERED (trees k + n .. lost theirs); 0: no change. */
+    uint8_t parity_changed;
 } strata_dcm_heard;
 
 /* A heartbeat of a member (hb->node), checked against its trees (SPEC C13):

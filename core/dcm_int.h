@@ -25,6 +25,9 @@ typedef struct dcm_member {
     uint16_t cap_links_min;  /* the fewest child links it had in the current window */
     uint64_t cap_since_ns;   /* the window's start (0: none yet) */
     uint64_t cap_tx, cap_rx; /* its heartbeat counters then */
+    /* Its loss counters as last heard (see "Parity from loss", dcm_parity.c). */
+    uint8_t loss_seen;
+    uint64_t seen_played, seen_missed, seen_recovered;
 } dcm_member;
 
 /* Stall detection state of one substream of one member (SPEC C13). */
@@ -40,8 +43,12 @@ struct strata_dcm {
     strata_dcm_id id;
     strata_channel_id channel;
     uint8_t k;     /* data substreams */
-    uint8_t n;     /* parity trees (EC_TREE), else 0 */
-    uint8_t trees; /* k + n: the multi-tree's trees */
+    uint8_t n;     /* parity trees in use (EC_TREE), else 0 */
+    uint8_t trees; /* k + n: the trees in use, those instructions and heartbeats name */
+    /* EC_TREE: n moves between these with the loss heard (dcm_parity.c);
+     * the multi-tree holds k + n_max trees, those from k + n up idle. */
+    uint8_t n_min, n_max;
+    uint8_t tree_cap; /* k + n_max: the multi-tree's trees, the stall entries per member */
     uint8_t level; /* stamped into instructions (0: not said) */
     uint8_t region_len;
     char region[STRATA_WIRE_MAX_REGION_BYTES];
@@ -70,6 +77,12 @@ struct strata_dcm {
     size_t dirty_head, dirty_len, dirty_cap;
     uint32_t source_leaves; /* a mesh: leaves the source feeds itself (dcm_mesh.c) */
     uint64_t capacity_ns;   /* the capacity check's window; 0 = declared uploads believed */
+    /* Parity from loss (dcm_parity.c): the window being summed. */
+    uint64_t parity_window_ns;
+    uint64_t loss_since_ns; /* 0: no window open */
+    uint64_t loss_lost, loss_total;
+    uint8_t loss_calm; /* windows in a row that wanted fewer parity trees */
+    strata_dcm_loss loss;
 };
 
 enum { DCM_MIN_MEMBERS = 16, DCM_DIRTY_CHUNK = 64 };
@@ -102,6 +115,14 @@ static inline uint32_t dcm_member_kbps(const dcm_member *m)
 void dcm_set_credit(strata_dcm *d, dcm_member *m, uint32_t credit_kbps);
 /* Picks the share the trees use now (see "Upload headroom"). */
 void dcm_choose_share(strata_dcm *d);
+
+/* --- dcm_parity.c: parity from loss ------------------------------------- */
+
+/* A member's heartbeat summed into the loss window. */
+void dcm_parity_heartbeat(strata_dcm *d, dcm_member *m, const strata_msg_heartbeat *hb,
+                          uint64_t now, strata_dcm_heard *out);
+/* dcm.c: 1 when the trees' capacity holds k + n trees for every member. */
+int dcm_parity_fits(const strata_dcm *d, uint8_t n);
 
 /* --- dcm_capacity.c: declared against delivered upload ------------------ */
 

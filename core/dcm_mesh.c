@@ -209,7 +209,7 @@ void dcm_mesh_stall_check(strata_dcm *d, dcm_member *m, dcm_stall *st, uint64_t 
         dcm_member *p = &d->members[pi];
         strata_dcm_heard h;
         memset(&h, 0, sizeof h);
-        dcm_capacity_stalled(d, p, 0, furthest(d, &d->stall[(size_t)pi * d->trees]), top, now,
+        dcm_capacity_stalled(d, p, 0, furthest(d, &d->stall[(size_t)pi * d->tree_cap]), top, now,
                              &h);
         if (!h.demoted)
             continue;

@@ -529,7 +529,7 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
     hb.missed_packets = p->po.missed_packets;
     hb.rx_data_bytes = p->st.rx_data_bytes;
     hb.tx_data_bytes = p->st.tx_data_bytes;
-    hb.recovered_packets = p->st.rx_repairs + p->st.parity_rebuilt_packets;
+    hb.recovered_packets = p->store.lost_recovered;
     /* k entries, and n more (parity tree i at k + i) while the node has
      * parity trees (protocol.md 3.2); a parity tree's buffer is the
      * symbols held for it. */
@@ -699,6 +699,8 @@ static int take_packet(strata_peer *p, const strata_msg_data *m, strata_addr fro
         strata_playout_slot *slot = strata_playout_slot_at(&p->po, m->seq);
         if (slot)
             slot->early_ok = 1;
+        /* Lost, unless its own copy still comes down the trees. */
+        strata_pktstore_set_recovered(&p->store, m->seq, 1);
     }
     p->ahead_since = 0;
     if (origin == TAKE_REBUILT)
@@ -830,6 +832,10 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
 
     if (strata_pktstore_get(&p->store, m->seq)) {
         p->st.rx_duplicates++;
+        /* Rebuilt or repaired before its own copy came down the trees: it
+         * was late, not lost (the loss parity is chosen by). */
+        if (!repair)
+            strata_pktstore_set_recovered(&p->store, m->seq, 0);
         return 0;
     }
     if (!strata_playout_in_window(&p->po, m->seq) &&

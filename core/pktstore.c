@@ -42,6 +42,15 @@ const strata_pktstore_entry *strata_pktstore_get(const strata_pktstore *ps, uint
 }
 
 /* Encodes m into a new buffer of exactly the encoded size. */
+void strata_pktstore_set_recovered(strata_pktstore *ps, uint64_t seq, int recovered)
+{
+    if (!ps->cap)
+        return;
+    strata_pktstore_entry *e = &ps->slots[seq % ps->cap];
+    if (e->buf && e->seq == seq)
+        e->recovered = recovered != 0;
+}
+
 static strata_buf *encode_data_buf(const strata_alloc *a, const strata_msg_data *m, int *err)
 {
     uint8_t tmp[STRATA_WIRE_MAX_DATAGRAM_BYTES];
@@ -83,10 +92,13 @@ int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
         return STRATA_ERR_INVAL;
     }
 
-    if (e->buf)
+    if (e->buf) {
+        ps->lost_recovered += e->recovered;
         strata_buf_unref(e->buf);
-    else
+    } else {
         ps->count++;
+    }
+    e->recovered = 0;
     e->seq = m->seq;
     e->send_ts_ns = m->send_ts_ns;
     e->buf = b;

@@ -29,12 +29,16 @@ typedef struct strata_pktstore_entry {
     uint16_t payload_len;
     uint8_t substream;
     uint8_t flags; /* STRATA_DATA_FLAG_EOS or 0 */
+    uint8_t recovered; /* rebuilt or repaired, and no copy came down the trees since */
 } strata_pktstore_entry;
 
 typedef struct strata_pktstore {
     strata_pktstore_entry *slots;
     size_t cap;
     size_t count; /* occupied slots */
+    /* Entries that left the store still marked recovered: packets the
+     * node's trees never brought while it held them (lost, not late). */
+    uint64_t lost_recovered;
     const strata_alloc *alloc;
 } strata_pktstore;
 
@@ -54,6 +58,11 @@ const strata_pktstore_entry *strata_pktstore_get(const strata_pktstore *ps, uint
  * STRATA_ERR_NOMEM. */
 int strata_pktstore_put_data(strata_pktstore *ps, const strata_msg_data *m,
                              const strata_pktstore_entry **out);
+
+/* Marks the entry of seq recovered (it was rebuilt or came as a repair)
+ * or not (its copy came down the trees after all). Nothing when seq is
+ * not stored. */
+void strata_pktstore_set_recovered(strata_pktstore *ps, uint64_t seq, int recovered);
 
 /* Answers a repair request from the store: queues one DATA packet flagged
  * REPAIR for every named seq that is stored, to the address to. At most

@@ -271,6 +271,12 @@ size_t host_metrics_control(char *buf, size_t buflen, const strata_control_statu
     counter(&w, "strata_control_capacity_strikes_total",
             "Capacity check: demotions below one slot, which make the member a leaf for a while.",
             st->capacity_strikes);
+    counter(&w, "strata_control_parity_raises_total",
+            "Parity from loss: erasure-coded clusters that took more parity trees.",
+            st->parity_raises);
+    counter(&w, "strata_control_parity_lowers_total",
+            "Parity from loss: erasure-coded clusters that went back to fewer parity trees.",
+            st->parity_lowers);
     counter(&w, "strata_control_instructions_sent_total", "INSTRUCTION datagrams sent.",
             st->instructions_sent);
     counter(&w, "strata_control_region_moves_total",

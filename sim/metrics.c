@@ -845,6 +845,10 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
         put_u64(j, "waypoint_standbys", r->waypoint_standbys);
         put_u64(j, "waypoint_releases", r->waypoint_releases);
     }
+    if (r->parity_raises || r->parity_lowers) {
+        put_u64(j, "parity_raises", r->parity_raises);
+        put_u64(j, "parity_lowers", r->parity_lowers);
+    }
     if (r->liars) {
         put_u64(j, "liars", r->liars);
         put_u64(j, "liar_sessions", r->liar_sessions);

@@ -240,6 +240,9 @@ typedef struct strata_simresult {
      * STANDBY, taken back. */
     uint32_t waypoint_slots, waypoints_end;
     uint64_t waypoints_placed, waypoint_standbys, waypoint_releases;
+    /* Parity from loss (levels ec and 3): clusters that took more parity
+     * trees, and fewer, in the whole run. */
+    uint64_t parity_raises, parity_lowers;
     double liar_struck_p50, liar_struck_p95, liar_struck_max, liar_pairs_mean;
     /* The first kill-preferred events' regional series. */
     size_t nregional;

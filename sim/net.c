@@ -343,6 +343,11 @@ int strata_simnet_send(strata_simnet *net, uint32_t from, uint32_t to, uint32_t 
         nd->c.drop_loss_pkts++;
         return STRATA_SIM_DROP_LOSS;
     }
+    strata_simnet_node *rx = &net->node[to];
+    if (rx->rx_loss > 0 && strata_rng_unit(&rx->rng) < rx->rx_loss) {
+        nd->c.drop_loss_pkts++;
+        return STRATA_SIM_DROP_LOSS;
+    }
     uint64_t delay = strata_simnet_delay_ns(net, from, to);
     *arrival_ns = delay > UINT64_MAX - depart ? STRATA_NEVER : depart + delay;
     return STRATA_SIM_DELIVER;
@@ -361,6 +366,14 @@ int strata_simnet_set_loss(strata_simnet *net, uint32_t node, double loss)
     if (node >= net->nodes || !(loss >= 0 && loss <= 1))
         return STRATA_ERR_INVAL;
     net->node[node].loss = loss;
+    return 0;
+}
+
+int strata_simnet_set_rx_loss(strata_simnet *net, uint32_t node, double loss)
+{
+    if (node >= net->nodes || !(loss >= 0 && loss <= 1))
+        return STRATA_ERR_INVAL;
+    net->node[node].rx_loss = loss;
     return 0;
 }
 

@@ -11,7 +11,8 @@
  *     departure = max(now, link_free(a)) + s / upload(a);  link_free(a) = departure
  *     arrival   = departure + one_way_delay(a, b)
  *     lost in flight (STRATA_SIM_DROP_LOSS) with a's loss probability, drawn
- *         from a's own seeded stream; a lost packet did use a's uplink.
+ *         from a's own seeded stream, then with b's receive loss probability,
+ *         drawn from b's; a lost packet did use a's uplink.
  * An unlimited uplink (0 kbit/s) sends at once and never queues. Nothing
  * models the receiver's downlink: the bottleneck of a live-streaming overlay
  * is the upload of the peers that relay. A rate change applies to packets
@@ -56,7 +57,7 @@
  * shuffled exact split) keep every node's class fixed as nodes are added;
  * the shares hold to within sampling error (+-0.5 % at 100,000 nodes).
  *
- * Per-node state is one 120-byte record; 100,000 nodes take under 12 MB.
+ * Per-node state is one 128-byte record; 100,000 nodes take under 13 MB.
  */
 #ifndef STRATA_SIM_NET_H
 #define STRATA_SIM_NET_H
@@ -111,7 +112,8 @@ typedef struct strata_simnet_node {
     uint64_t burst_at_ns;  /* now of the current burst of sends (trains) */
     uint64_t burst_head_ns; /* departure of the latest train head in that burst */
     uint64_t heads_free_ns; /* trains: departure of the latest head or datagram-sized send */
-    double loss;           /* loss probability */
+    double loss;           /* loss probability of what it sends */
+    double rx_loss;        /* ... and of what it receives (a lossy access link) */
     strata_rng rng;        /* loss draws */
     strata_simnet_counters c;
     uint32_t upload_kbps;
@@ -173,6 +175,8 @@ uint64_t strata_simnet_tx_ns(uint64_t bytes, uint32_t kbps);
 /* Setters for scenarios (link changes). Return 0 or STRATA_ERR_INVAL. */
 int strata_simnet_set_upload_kbps(strata_simnet *net, uint32_t node, uint32_t kbps);
 int strata_simnet_set_loss(strata_simnet *net, uint32_t node, double loss);
+/* The loss probability of what node receives, [0, 1] (0 at the start). */
+int strata_simnet_set_rx_loss(strata_simnet *net, uint32_t node, double loss);
 int strata_simnet_set_queue_limit(strata_simnet *net, uint32_t node, uint32_t bytes);
 
 /* Getters; node out of range gives 0 / NULL. */

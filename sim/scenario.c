@@ -173,6 +173,8 @@ static const key_desc KEYS[] = {
     {"repair_after_ms", K_U32, OFF(repair_after_ms), 0, 600000, NULL},
     {"store_packets", K_U32, OFF(store_packets), 0, 1u << 20, NULL},
     {"capacity_check", K_BOOL, OFF(capacity_check), 0, 0, NULL},
+    {"parity", K_U8, OFF(parity), 0, STRATA_WIRE_MAX_PARITY, NULL},
+    {"parity_max", K_U8, OFF(parity_max), 0, STRATA_WIRE_MAX_PARITY, NULL},
     {"liar_share", K_DOUBLE, OFF(liar_share), 0, 1, NULL},
     {"liar_upload_kbps", K_U32, OFF(liar_upload_kbps), 1, 4000000000.0, NULL},
     {"liar_forward", K_DOUBLE, OFF(liar_forward), 0, 1, NULL},
@@ -386,8 +388,21 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
             ev.regions = (uint32_t)n;
             continue;
         }
-        if (!v || ev.action == STRATA_SCN_LOSS || ev.action == STRATA_SCN_CONTROL_RESTART ||
-            ev.action == STRATA_SCN_KILL_PREFERRED) {
+        if (v && ev.action == STRATA_SCN_LOSS && strcmp(arg, "side") == 0) {
+            if (strcmp(v, "send") == 0) {
+                ev.side = STRATA_SCN_LOSS_SEND;
+            } else if (strcmp(v, "receive") == 0) {
+                ev.side = STRATA_SCN_LOSS_RECEIVE;
+            } else if (strcmp(v, "both") == 0) {
+                ev.side = STRATA_SCN_LOSS_BOTH;
+            } else {
+                set_err(err, errlen, "side needs send, receive or both, got '%s'", v);
+                return STRATA_ERR_RANGE;
+            }
+            continue;
+        }
+        if (!v || ev.action == STRATA_SCN_CONTROL_RESTART || ev.action == STRATA_SCN_KILL_PREFERRED ||
+            (ev.action == STRATA_SCN_LOSS && strcmp(arg, "region") != 0)) {
             set_err(err, errlen, "unexpected '%s' after '%s'", arg, action);
             return STRATA_ERR_RANGE;
         }
@@ -424,6 +439,8 @@ int strata_scenario_add_event(strata_scenario *s, const char *at_s, const char *
             set_err(err, errlen, "'%s' needs exactly one of share=P or region=LABEL", action);
             return STRATA_ERR_RANGE;
         }
+        ev.by_region = (uint8_t)have_region;
+    } else if (ev.action == STRATA_SCN_LOSS) {
         ev.by_region = (uint8_t)have_region;
     } else if (ev.action == STRATA_SCN_UPLOAD && (!have_share || !have_kbps)) {
         set_err(err, errlen, "'upload' needs share=P and kbps=K");
@@ -664,7 +681,12 @@ size_t strata_scenario_format(const strata_scenario *s, char *buf, size_t buflen
             PUT("at %.9f upload share=%.17g kbps=%u\n", at, e->share, e->kbps);
             break;
         case STRATA_SCN_LOSS:
-            PUT("at %.9f loss %.17g\n", at, e->loss);
+            PUT("at %.9f loss %.17g", at, e->loss);
+            if (e->by_region)
+                PUT(" region=%s", e->region);
+            if (e->side != STRATA_SCN_LOSS_SEND)
+                PUT(" side=%s", e->side == STRATA_SCN_LOSS_RECEIVE ? "receive" : "both");
+            PUT("\n");
             break;
         case STRATA_SCN_CONTROL_RESTART:
             PUT("at %.9f control-restart down=%.9f\n", at, (double)e->down_ns / 1e9);
@@ -831,8 +853,10 @@ int strata_scenario_event_hits(const strata_scenario *s, size_t ev, uint32_t slo
     if (ev >= s->nevents)
         return 0;
     const strata_scn_event *e = &s->events[ev];
-    if (e->action == STRATA_SCN_LOSS || e->action == STRATA_SCN_KILL_PREFERRED)
-        return 0; /* everyone, or chosen when it happens */
+    if (e->action == STRATA_SCN_KILL_PREFERRED)
+        return 0; /* chosen when it happens */
+    if (e->action == STRATA_SCN_LOSS && !e->by_region)
+        return 1; /* everyone */
     if (e->by_region)
         return region && strcmp(region, e->region) == 0;
     /* The stream is named by the event's time and action, not its index, so

@@ -15,6 +15,10 @@
  *     at 90 leave share=0.1       the same, but the peers leave gracefully
  *     at 60 upload share=0.5 kbps=300   a share of the peers get a new uplink
  *     at 30 loss 0.02             every node's loss probability becomes 0.02
+ *     at 30 loss 0.05 region=h2 side=both   the peers of region h2 lose 5 %
+ *                                 of what they receive and of what they send
+ *                                 (side=send, the default: what they send;
+ *                                 side=receive: what they receive)
  *     at 60 control-restart down=2   the control center crashes (its node
  *                                 object and all its state are destroyed) and
  *                                 a fresh one starts on the same address 2 s
@@ -88,11 +92,18 @@ enum strata_scn_attach {
     STRATA_SCN_ATTACH_RANDOM = 1,
 };
 
+/* Which of a node's traffic a loss event's probability applies to. */
+enum strata_scn_loss_side {
+    STRATA_SCN_LOSS_SEND = 0,
+    STRATA_SCN_LOSS_RECEIVE = 1,
+    STRATA_SCN_LOSS_BOTH = 2,
+};
+
 enum strata_scn_action {
     STRATA_SCN_KILL = 1,            /* silent failure: no LEAVE */
     STRATA_SCN_LEAVE = 2,           /* graceful departure */
     STRATA_SCN_UPLOAD = 3,          /* uplink capacity change */
-    STRATA_SCN_LOSS = 4,            /* loss probability change, all nodes */
+    STRATA_SCN_LOSS = 4,            /* loss probability change, all nodes or a region's */
     STRATA_SCN_CONTROL_RESTART = 5, /* the control center crashes, a fresh one starts */
     STRATA_SCN_KILL_PREFERRED = 6,  /* every preferred node of the largest regions fails */
 };
@@ -100,9 +111,10 @@ enum strata_scn_action {
 typedef struct strata_scn_event {
     uint64_t at_ns;
     uint8_t action;    /* enum strata_scn_action */
-    uint8_t by_region; /* kill/leave: region instead of share */
+    uint8_t by_region; /* kill/leave/loss: region instead of share (loss: instead of all) */
+    uint8_t side;      /* loss: enum strata_scn_loss_side */
     double share;      /* kill/leave/upload: probability that an online peer is hit */
-    char region[STRATA_SCN_NAME_BYTES]; /* kill/leave with by_region */
+    char region[STRATA_SCN_NAME_BYTES]; /* kill/leave/loss with by_region */
     uint32_t kbps;                      /* upload: new capacity, 0 = unlimited */
     double loss;                        /* loss */
     uint64_t down_ns;                   /* control-restart: time until the fresh one starts */
@@ -144,6 +156,8 @@ typedef struct strata_scenario {
     uint32_t repair_after_ms; /* 0 = auto: the peer's default scaled to packet_bytes */
     uint32_t store_packets;   /* 0 = auto: enough for the playout delay at the packet rate */
     uint8_t capacity_check;   /* the control center checks declared uploads (docs/security.md) */
+    uint8_t parity, parity_max; /* levels ec and 3: `strata control --parity`, `--parity-max`;
+                                   0 = the control center's defaults */
 
     /* Peers that lie about their upload (issue 13): this share of the peer
      * slots declares liar_upload_kbps and lets only liar_forward of the

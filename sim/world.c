@@ -713,8 +713,17 @@ static void on_timeline(strata_world *w, size_t e)
     } else if (ev->action == STRATA_SCN_KILL_PREFERRED) {
         kill_preferred(w, ev);
     } else if (ev->action == STRATA_SCN_LOSS) {
-        for (uint32_t i = 0; i < w->nodes; i++)
-            strata_simnet_set_loss(&w->net, i, ev->loss);
+        for (uint32_t i = 0; i < w->nodes; i++) {
+            if (ev->by_region &&
+                (i < STRATA_WORLD_FIRST_PEER ||
+                 !strata_scenario_event_hits(&w->scn, e, i - STRATA_WORLD_FIRST_PEER,
+                                             w->labels[w->node[i].region])))
+                continue;
+            if (ev->side != STRATA_SCN_LOSS_RECEIVE)
+                strata_simnet_set_loss(&w->net, i, ev->loss);
+            if (ev->side != STRATA_SCN_LOSS_SEND)
+                strata_simnet_set_rx_loss(&w->net, i, ev->loss);
+        }
     } else if (ev->action == STRATA_SCN_UPLOAD) {
         for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++) {
             if (!strata_scenario_event_hits(&w->scn, e, i - STRATA_WORLD_FIRST_PEER,
@@ -861,6 +870,11 @@ void strata_world_result(strata_world *w, strata_simresult *r)
             x->waypoints_placed = cs.waypoints_placed;
             x->waypoint_standbys = cs.waypoint_standbys;
             x->waypoint_releases = cs.waypoint_releases;
+        }
+        if ((w->scn.levels == STRATA_SCN_LEVELS_EC || w->scn.levels == STRATA_SCN_LEVELS_THREE) &&
+            control_status(w, &cs) == 0) {
+            x->parity_raises = cs.parity_raises;
+            x->parity_lowers = cs.parity_lowers;
         }
         x->liar_sessions = w->liar_sessions;
         x->liar_struck = w->liar_struck;
@@ -1340,6 +1354,8 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
                                                              : STRATA_LEVELS_BACKBONE;
         cc.preferred_per_region = scn->preferred_per_region;
         cc.capacity_check = scn->capacity_check;
+        cc.parity = scn->parity;
+        cc.parity_max = scn->parity_max;
         if (groups) {
             /* The group directory answers the bootstrap requests. */
             memset(&cg, 0, sizeof cg);

@@ -68,7 +68,10 @@ typedef struct strata_control_config {
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
     uint8_t parity;               /* EC and THREE: n, parity trees per relay cluster; 0 = mesh_c - 1
-                                     (at least 1) */
+                                     (at least 1). With parity_max above it, the fewest */
+    uint8_t parity_max;           /* EC and THREE: the most parity trees a cluster's loss may
+                                     bring (docs/hierarchy.md, "Parity from loss"); 0 = twice
+                                     parity (at most STRATA_WIRE_MAX_PARITY); parity = fixed */
     uint32_t split_members;       /* THREE: a region splits into relay and common clusters from this
                                      many members on, and is one again below half of it; 0 =
                                      STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS, 1 = whenever it can */
@@ -143,6 +146,8 @@ typedef struct strata_control_status {
      * members whose credit rose, was cut, and was cut below one slot (a
      * strike: a leaf for a while). */
     uint64_t capacity_promotions, capacity_demotions, capacity_strikes;
+    /* Parity from loss: clusters that took more parity trees, and fewer. */
+    uint64_t parity_raises, parity_lowers;
     uint64_t recruits_sent, releases_sent;
     /* Waypoint servers (SPEC C5): placed now, placed in all, offers answered
      * STANDBY, and taken back because their regions no longer needed them. */

@@ -133,10 +133,12 @@ typedef struct strata_msg_heartbeat {
     uint64_t missed_packets;
     uint64_t rx_data_bytes;
     uint64_t tx_data_bytes;
-    /* Packets taken since join that did not come down the node's trees:
-     * answers to its repair requests and packets rebuilt from parity. With
-     * missed_packets, the loss its links see before recovery: an
-     * erasure-coded cluster's DCM chooses its parity from it (dcm.h). */
+    /* Packets played since join that did not come down the node's trees
+     * before they played: answers to its repair requests and packets
+     * rebuilt from parity whose own copy never came (one that came late
+     * was not lost). With missed_packets, the loss its links see before
+     * recovery: an erasure-coded cluster's DCM chooses its parity from it
+     * (dcm.h). */
     uint64_t recovered_packets;
     uint8_t n_parents;       /* k, or k + n in an EC cluster; <= STRATA_WIRE_MAX_TREES */
     uint8_t n_children;      /* <= STRATA_WIRE_MAX_HB_CHILDREN */

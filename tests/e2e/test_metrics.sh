@@ -112,6 +112,8 @@ for metric, field in [('strata_control_played_packets_total', 'played_packets'),
                       ('strata_control_capacity_promotions_total', 'capacity_promotions'),
                       ('strata_control_capacity_demotions_total', 'capacity_demotions'),
                       ('strata_control_capacity_strikes_total', 'capacity_strikes'),
+                      ('strata_control_parity_raises_total', 'parity_raises'),
+                      ('strata_control_parity_lowers_total', 'parity_lowers'),
                       ('strata_control_instructions_sent_total', 'instructions_sent'),
                       ('strata_control_delivery_ratio', 'delivery')]:
     want(metric, one(metric, control), c[field])

@@ -122,7 +122,9 @@ static void test_parse_text(void)
                                "at 5 leave region=one\n"
                                "at 7.5 upload share=0.5 kbps=300\n"
                                "at 9 loss 0.01\n"
-                               "at 5 kill share=0.1\n";
+                               "at 5 kill share=0.1\n"
+                               "at 15 loss 0.05 region=h2 side=both\n"
+                               "at 16 loss 0.03 side=receive\n";
     strata_scenario s;
     char err[256] = "";
     CHECK_EQ_INT(parse(&s, text, err, sizeof err), 0);
@@ -132,7 +134,7 @@ static void test_parse_text(void)
     CHECK_EQ_U64(s.duration_ns, STRATA_S(20));
     CHECK_EQ_INT(s.rate_kbps, 800);
     CHECK_EQ_INT(s.join, STRATA_SCN_JOIN_POISSON);
-    CHECK_EQ_INT((int)s.nevents, 5);
+    CHECK_EQ_INT((int)s.nevents, 7);
     CHECK_EQ_INT(strata_scenario_validate(&s, err, sizeof err), 0);
     /* Sorted by time, written order kept at equal times. */
     CHECK_EQ_U64(s.events[0].at_ns, STRATA_S(5));
@@ -148,8 +150,19 @@ static void test_parse_text(void)
     CHECK_EQ_INT(s.events[2].kbps, 300);
     CHECK_EQ_INT(s.events[3].action, STRATA_SCN_LOSS);
     CHECK(s.events[3].loss == 0.01);
+    CHECK_EQ_INT(s.events[3].by_region, 0);
+    CHECK_EQ_INT(s.events[3].side, STRATA_SCN_LOSS_SEND);
     CHECK_EQ_INT(s.events[4].action, STRATA_SCN_KILL);
     CHECK(s.events[4].share == 0.25);
+    /* A region's loss hits its peers only; without a region, everyone. */
+    CHECK_EQ_INT(s.events[5].action, STRATA_SCN_LOSS);
+    CHECK_EQ_INT(s.events[5].by_region, 1);
+    CHECK(strcmp(s.events[5].region, "h2") == 0);
+    CHECK_EQ_INT(s.events[5].side, STRATA_SCN_LOSS_BOTH);
+    CHECK(strata_scenario_event_hits(&s, 5, 3, "h2"));
+    CHECK(!strata_scenario_event_hits(&s, 5, 3, "h1"));
+    CHECK_EQ_INT(s.events[6].side, STRATA_SCN_LOSS_RECEIVE);
+    CHECK(strata_scenario_event_hits(&s, 6, 3, "h1"));
 }
 
 /* Each bad line and the message (with its line number) it must produce. */
@@ -172,6 +185,8 @@ static void test_parse_errors(void)
         {"at 10 kill share\n", "t.scn:1: unexpected 'share'"},
         {"at 10 kill kbps=5\n", "does not take 'kbps='"},
         {"at 10 upload share=0.5\n", "'upload' needs share=P and kbps=K"},
+        {"at 10 loss 0.1 side=up\n", "side needs send, receive or both"},
+        {"at 10 loss 0.1 share=0.5\n", "unexpected 'share'"},
         {"at 10 upload share=0.5 kbps=-1\n", "kbps needs a whole number"},
         {"at 10 loss\n", "'loss' needs a probability"},
         {"at 10 loss 0.1 extra=1\n", "unexpected"},
@@ -419,7 +434,7 @@ static void test_event_hits(void)
     CHECK_EQ_INT(strata_scenario_event_hits(&s, 1, 7, "h3"), 1);
     CHECK_EQ_INT(strata_scenario_event_hits(&s, 1, 7, "h33"), 0);
     CHECK_EQ_INT(strata_scenario_event_hits(&s, 1, 7, NULL), 0);
-    CHECK_EQ_INT(strata_scenario_event_hits(&s, 2, 7, "h3"), 0); /* loss hits no one */
+    CHECK_EQ_INT(strata_scenario_event_hits(&s, 2, 7, "h3"), 1); /* a loss without a region: all */
     CHECK_EQ_INT(strata_scenario_event_hits(&s, 99, 7, "h3"), 0);
 
     /* Adding an event elsewhere does not change who a failure hits. */

@@ -9,6 +9,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "testutil.h"
 #include "world.h"
@@ -180,16 +181,18 @@ static void test_determinism(void)
  * "churn" and "failure" again when the capacity check (dcm_capacity.c)
  * became the default once it covered preferred nodes: newcomers' trees get
  * twice the rate of their upload until their heartbeats show more, and
- * preferred nodes are chosen by the upload it believes. */
+ * preferred nodes are chosen by the upload it believes. Then, all three,
+ * when HEARTBEAT grew recovered_packets (8 bytes on every heartbeat,
+ * session 14: parity from loss). */
 static void test_pinned(void)
 {
     struct {
         const char *name;
         uint64_t want;
     } pins[] = {
-        {"direct", 0x9909b516899ac2feull},
-        {"churn", 0xe68e6f00dbb9b065ull},
-        {"failure", 0x834f1fcb9fd902a7ull},
+        {"direct", 0xbdd27e6ae22ee4e1ull},
+        {"churn", 0x6c5ed95ce17842f6ull},
+        {"failure", 0xb33ee3438a1e10cbull},
     };
     strata_scenario s[3];
     small(&s[0], 10, 5);
@@ -355,6 +358,49 @@ static void test_loss(void)
  * playback is not measured. What they do to delivery is not asserted: the
  * slots they take are viewers fewer, and the figures move either way by a
  * percent (docs/hierarchy.md, "Built: waypoint servers"). */
+/* Parity from loss (dcm.h): three regions of one host each; from 10 s on
+ * region h1's peers lose 8 % of what they send and of what they receive.
+ * Its relay cluster takes more parity trees, the others keep theirs, and
+ * nothing moves with parity_max = parity or without the loss. */
+static void test_parity_from_loss(void)
+{
+    char lat[] = "/tmp/strata-test-lat3-XXXXXX";
+    int fd = mkstemp(lat);
+    CHECK(fd >= 0);
+    if (fd < 0)
+        return;
+    static const char matrix[] = "0 40 80\n40 0 60\n80 60 0\n";
+    CHECK(write(fd, matrix, sizeof matrix - 1) == (ssize_t)(sizeof matrix - 1));
+    close(fd);
+    strata_simresult r[3];
+    for (int i = 0; i < 3; i++) {
+        strata_scenario s;
+        small(&s, 150, 60);
+        set(&s, "latency", lat);
+        set(&s, "region", "host");
+        set(&s, "attach", "round_robin");
+        set(&s, "capacity_mix", "dsl:0.2:900,cable:0.5:5000,fibre:0.3:20000");
+        set(&s, "parity_max", i == 1 ? "2" : "4");
+        if (i < 2)
+            add_event(&s, "10", "loss 0.08 region=h1 side=both");
+        run(&s, &r[i], NULL, NULL);
+    }
+    unlink(lat);
+    CHECK(r[0].parity_raises >= 1);
+    CHECK_EQ_U64(r[0].parity_lowers, 0);
+    CHECK_EQ_U64(r[1].parity_raises, 0);
+    CHECK_EQ_U64(r[2].parity_raises, 0);
+    CHECK(r[0].net_losses > 0 && r[2].net_losses == 0);
+    CHECK(r[0].delivery_ratio >= 0.999);
+    fprintf(stderr,
+            "parity from loss: raises %llu; delivery %.6f (parity_max 4) %.6f (2); repaired %llu, "
+            "%llu; rebuilt %llu, %llu\n",
+            (unsigned long long)r[0].parity_raises, r[0].delivery_ratio, r[1].delivery_ratio,
+            (unsigned long long)r[0].repaired_packets, (unsigned long long)r[1].repaired_packets,
+            (unsigned long long)r[0].parity_rebuilt_packets,
+            (unsigned long long)r[1].parity_rebuilt_packets);
+}
+
 static void test_waypoints(void)
 {
     char path[1024];
@@ -580,6 +626,7 @@ int main(void)
     test_relaying();
     test_determinism();
     test_pinned();
+    test_parity_from_loss();
     test_liars();
     test_capacity();
     test_churn();

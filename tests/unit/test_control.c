@@ -46,7 +46,7 @@ typedef struct fnode {
     uint32_t hb_seq;
     uint64_t rx_seq[T];
     int freeze_rx; /* substream whose rx_seq stops advancing, or -1 */
-    uint64_t tx_seq, played, missed, tx_bytes;
+    uint64_t tx_seq, played, missed, tx_bytes, recovered;
     /* heartbeat overrides for specific tests */
     int lie_parents;
     int recruits, releases; /* RECRUITs received, with and without RELEASE */
@@ -299,6 +299,7 @@ static int send_hb(net *t, fnode *f)
     hb.upload_kbps = f->upload_kbps;
     hb.played_packets = f->played;
     hb.missed_packets = f->missed;
+    hb.recovered_packets = f->recovered;
     hb.tx_data_bytes = f->tx_bytes;
     if (in_trees_as_peer(f)) {
         /* As strata_peer: the DCM and level of the newest instruction. */
@@ -2848,6 +2849,116 @@ static void test_three_levels_split_size(void)
     net_del(t);
 }
 
+/* Every member of one region's cluster follows n parity trees: its
+ * instructions name n, and each of the k + n trees has a parent, the
+ * parity ones a preferred node of another region or a member below one. */
+static void check_region_parity(net *t, fnode **members, int n_members, int n)
+{
+    for (int i = 0; i < n_members; i++) {
+        fnode *f = members[i];
+        if (!f->alive || is_head(f))
+            continue;
+        for (int tr = 0; tr < K + n; tr++) {
+            const strata_msg_instruction *in = latest(f, 0, tr);
+            CHECK(in && in->n == n && in->parent.node.v != 0);
+            if (in && (in->n != n || !in->parent.node.v))
+                fprintf(stderr, "node %llu tree %d: n %u parent %llu (want n %d)\n",
+                        (unsigned long long)f->id.v, tr, in->n,
+                        (unsigned long long)in->parent.node.v, n);
+        }
+    }
+    for (int tr = K; tr < K + n; tr++)
+        CHECK(ec_tree_feeder(t, members, n_members, tr) > 0);
+}
+
+/* Parity from loss (dcm.h): a region whose members report 15 % of their
+ * packets recovered takes more parity trees after one loss window, up to
+ * --parity-max, each new tree with a feeder of its own; the other regions
+ * keep theirs; the preferred nodes feeding it take its n. When the loss
+ * stops, the region steps back one tree per three quiet windows, and its
+ * feeders with it. */
+static void test_parity_from_loss(void)
+{
+    enum { REGIONS = 4, PARITY = 2, MAXP = 4, WINDOW = 40 };
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_EC;
+    cfg.parity_max = MAXP;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const char *const regions[] = {"eu", "us", "as", "sa"};
+    fnode *peers[REGIONS][6];
+    uint64_t id = 1;
+    for (int r = 0; r < REGIONS; r++) {
+        for (int i = 0; i < 6; i++) {
+            static const uint32_t ups[6] = {9000, 12000, 8000, 8000, 6000, 6000};
+            peers[r][i] =
+                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], regions[r]);
+            id++;
+            send_join(t, peers[r][i]);
+        }
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    check_region_parity(t, peers[0], 6, PARITY);
+    /* A loss window with 15 % of region eu's packets recovered. */
+    for (int i = 0; i < WINDOW + 2; i++) {
+        for (int r = 0; r < REGIONS; r++)
+            for (int j = 0; j < 6; j++) {
+                peers[r][j]->played += 500;
+                peers[r][j]->recovered += r == 0 ? 75 : 0;
+            }
+        tick_delivering(t, NULL);
+    }
+    tick_delivering(t, NULL);
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.parity_raises, 1);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    check_region_parity(t, peers[0], 6, MAXP);
+    for (int r = 1; r < REGIONS; r++)
+        check_region_parity(t, peers[r], 6, PARITY);
+    /* A preferred node holds the n of the largest cluster it feeds. */
+    for (int tr = 0; tr < K + MAXP; tr++) {
+        fnode *h = by_id(t, (uint64_t)ec_tree_feeder(t, peers[0], 6, tr));
+        const strata_msg_instruction *hi = h ? latest(h, 0, K) : NULL;
+        CHECK(hi && hi->n == MAXP);
+    }
+    /* Quiet: back to 3 three windows after the last lossy one (which
+     * ended within a window of the loss), to 2 three windows later. */
+    for (int i = 0; i < 4 * WINDOW + 2; i++) {
+        for (int r = 0; r < REGIONS; r++)
+            for (int j = 0; j < 6; j++)
+                peers[r][j]->played += 500;
+        tick_delivering(t, NULL);
+    }
+    check_region_parity(t, peers[0], 6, MAXP - 1);
+    for (int i = 0; i < 3 * WINDOW + 2; i++) {
+        for (int r = 0; r < REGIONS; r++)
+            for (int j = 0; j < 6; j++)
+                peers[r][j]->played += 500;
+        tick_delivering(t, NULL);
+    }
+    check_region_parity(t, peers[0], 6, PARITY);
+    for (int tr = 0; tr < K + PARITY; tr++) {
+        fnode *h = by_id(t, (uint64_t)ec_tree_feeder(t, peers[0], 6, tr));
+        const strata_msg_instruction *hi = h ? latest(h, 0, K) : NULL;
+        CHECK(hi && hi->n == PARITY);
+    }
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.parity_lowers, 2);
+    CHECK_EQ_U64(st.detached_pairs, 0);
+    CHECK_EQ_U64(t->stray, 0);
+    net_del(t);
+
+    /* parity_max below parity is refused. */
+    cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_EC;
+    cfg.parity = 3;
+    cfg.parity_max = 2;
+    CHECK(strata_control_new(&cfg, NULL, 0) == NULL);
+}
+
 static void test_ec_levels(void)
 {
     enum { REGIONS = 4, PARITY = 2 };
@@ -3214,6 +3325,7 @@ int main(void)
     test_capacity_heads();
     test_capacity_relay_feeders();
     test_ec_levels();
+    test_parity_from_loss();
     test_three_levels();
     test_three_levels_rate_after_peers();
     test_three_levels_split_size();

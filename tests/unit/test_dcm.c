@@ -1488,6 +1488,191 @@ static void test_capacity_mesh_stalls(void)
     }
 }
 
+/* The parity a loss asks for: none extra without loss, more as it grows,
+ * never outside [n_min, n_max], the binomial tail at the target. */
+static void test_parity_for_loss(void)
+{
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 0, 2, 6, 1000), 2);
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 1000, 2, 6, 1000), 2);
+    /* 5 %: 6 symbols lose 3 or more with 2.1e-3, 7 lose 4 or more with 1.9e-4. */
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 50000, 2, 6, 1000), 3);
+    /* 10 %: n = 3 leaves 2.7e-3, n = 4 leaves 4.3e-4. */
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 100000, 2, 6, 1000), 4);
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 100000, 2, 3, 1000), 3);
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 1000000, 2, 8, 1000), 8);
+    CHECK_EQ_INT(strata_dcm_parity_for_loss(4, 2000000, 1, 8, 1000), 8);
+    /* Monotone in the loss, for every k. */
+    for (uint8_t k = 1; k <= 16; k++) {
+        uint8_t prev = 0;
+        for (uint32_t ppm = 0; ppm <= 400000; ppm += 5000) {
+            uint8_t n = strata_dcm_parity_for_loss(k, ppm, 1, 8, 1000);
+            CHECK(n >= prev && n >= 1 && n <= 8);
+            prev = n;
+        }
+    }
+}
+
+/* A heartbeat of member id with its tree parents and the loss counters. */
+static void loss_heartbeat(strata_dcm *d, uint64_t id, uint64_t played, uint64_t missed,
+                           uint64_t recovered, uint64_t now, strata_dcm_heard *heard)
+{
+    strata_msg_heartbeat hb;
+    memset(&hb, 0, sizeof hb);
+    hb.node.v = id;
+    hb.n_parents = strata_dcm_trees(d);
+    strata_node_id tp[STRATA_WIRE_MAX_TREES];
+    strata_dcm_parent_ids(d, hb.node, tp, STRATA_WIRE_MAX_TREES);
+    for (int s = 0; s < hb.n_parents; s++)
+        hb.parents[s].parent = tp[s];
+    hb.played_packets = played;
+    hb.missed_packets = missed;
+    hb.recovered_packets = recovered;
+    CHECK_EQ_INT(strata_dcm_heartbeat(d, &hb, now, heard), 0);
+}
+
+/* Every member's instructions name n and hold k + n trees; a fed tree
+ * reaches every member, an unfed one nobody; the trees keep their
+ * invariants. */
+static void check_parity_shape(strata_dcm *d, unsigned members, uint8_t n)
+{
+    uint8_t trees = (uint8_t)(K + n);
+    CHECK_EQ_INT(strata_dcm_parity(d), n);
+    CHECK_EQ_INT(strata_dcm_trees(d), trees);
+    for (uint64_t id = 1; id <= members; id++) {
+        strata_msg_instruction in[STRATA_WIRE_MAX_TREES];
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 1, in, STRATA_WIRE_MAX_TREES),
+                     trees);
+        for (int s = 0; s < trees; s++) {
+            CHECK_EQ_INT(in[s].n, n);
+            int fed = s < K || strata_dcm_substream_root(d, (uint8_t)s).node.v != 0;
+            CHECK(fed ? in[s].parent.node.v != 0 : in[s].parent.node.v == 0);
+        }
+    }
+    char why[128];
+    CHECK_EQ_INT(strata_mtree_check(strata_dcm_tree(d), why, sizeof why), 0);
+    CHECK_EQ_U64(strata_mtree_detached(strata_dcm_tree(d)), 0);
+}
+
+/* Parity from loss (dcm.h): a lossy window raises n at once, to what the
+ * loss asks; quiet windows lower it one tree per three; a member that
+ * joined again (counters back at zero) adds nothing; a fixed n never
+ * moves; new trees start unfed, and fed they reach every member. */
+static void test_parity_from_loss(void)
+{
+    enum { N = 24, SRC = 1000, ROOT = 3000, WIN_S = 10 };
+    strata_dcm_config cfg = {.id = {8},
+                             .channel = {9},
+                             .k = K,
+                             .rate_kbps = RATE,
+                             .algorithm = STRATA_ALG_EC_TREE,
+                             .parity = 2,
+                             .parity_max = 5,
+                             .parity_window_ns = STRATA_S(WIN_S),
+                             .level = 2,
+                             .seed = 5};
+    strata_dcm_config bad = cfg;
+    bad.parity_max = 1;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad.parity_max = STRATA_WIRE_MAX_PARITY + 1;
+    CHECK(strata_dcm_new(NULL, &bad) == NULL);
+    bad = cfg;
+    bad.k = STRATA_WIRE_MAX_SUBSTREAMS;
+    bad.parity_max = STRATA_WIRE_MAX_PARITY + 0; /* 16 + 8 = 24 trees: fits */
+    strata_dcm *wide = strata_dcm_new(NULL, &bad);
+    CHECK(wide != NULL);
+    strata_dcm_del(wide);
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK_EQ_INT(strata_dcm_parity_max(d), 5);
+    CHECK_EQ_INT(strata_dcm_set_source(d, (strata_node_id){SRC}, addr_of(SRC, 0), RATE, 4 * RATE),
+                 0);
+    for (uint64_t id = 1; id <= N; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 3 * RATE), 0);
+    for (uint8_t s = K; s < K + 2; s++)
+        strata_dcm_set_substream_root(d, s, (strata_peer_ref){{ROOT + s}, addr_of(ROOT + s, 0)});
+    check_parity_shape(d, N, 2);
+    CHECK_EQ_INT(strata_dcm_set_parity(d, 1), STRATA_ERR_RANGE);
+    CHECK_EQ_INT(strata_dcm_set_parity(d, 6), STRATA_ERR_RANGE);
+
+    /* Heartbeats every second, 100 packets due per member and second. A
+     * loss of 10 % asks for 4 parity trees. */
+    uint64_t played[N + 1] = {0}, missed[N + 1] = {0}, recovered[N + 1] = {0};
+    strata_dcm_heard heard;
+    uint64_t t = 0;
+    int changes = 0;
+    for (; t <= STRATA_S(WIN_S + 1) && strata_dcm_parity(d) == 2; t += STRATA_S(1)) {
+        for (uint64_t id = 1; id <= N; id++) {
+            played[id] += 99;
+            missed[id] += 1;
+            recovered[id] += 9;
+            loss_heartbeat(d, id, played[id], missed[id], recovered[id], t, &heard);
+            changes += heard.parity_changed;
+        }
+    }
+    CHECK_EQ_INT(changes, 1);
+    strata_dcm_loss loss;
+    strata_dcm_loss_stats(d, &loss);
+    CHECK_EQ_U64(loss.last_ppm, 100000);
+    CHECK_EQ_U64(loss.raises, 1);
+    CHECK_EQ_INT(strata_dcm_parity(d), 4);
+    /* The new trees start unfed; every member is dirty (its instructions
+     * name n), the source too. */
+    strata_node_id dirty[N + 2];
+    CHECK_EQ_INT((int)strata_dcm_take_dirty(d, dirty, N + 2), N + 1);
+    check_parity_shape(d, N, 4);
+    for (uint8_t s = K + 2; s < K + 4; s++)
+        strata_dcm_set_substream_root(d, s, (strata_peer_ref){{ROOT + s}, addr_of(ROOT + s, 0)});
+    check_parity_shape(d, N, 4);
+
+    /* A member whose counters start over (it joined again) and one whose
+     * heartbeats say nothing new add no loss. Quiet windows: n goes down
+     * by one after three of them, again after three more, and stops at 2. */
+    played[1] = missed[1] = recovered[1] = 0;
+    uint64_t quiet = t, until = t + STRATA_S(8 * WIN_S), at[8] = {0};
+    for (; t <= until; t += STRATA_S(1)) {
+        for (uint64_t id = 1; id <= N; id++) {
+            played[id] += 100;
+            loss_heartbeat(d, id, played[id], missed[id], recovered[id], t, &heard);
+        }
+        uint8_t n = strata_dcm_parity(d);
+        if (!at[n])
+            at[n] = t;
+    }
+    /* Three whole windows after the raise (its window closed at the last
+     * heartbeats before `quiet`) before each step down. */
+    CHECK_EQ_U64(at[3], quiet - STRATA_S(1) + STRATA_S(3 * WIN_S));
+    CHECK_EQ_U64(at[2], at[3] + STRATA_S(3 * WIN_S));
+    strata_dcm_loss_stats(d, &loss);
+    CHECK_EQ_U64(loss.last_ppm, 0);
+    CHECK_EQ_U64(loss.lowers, 2);
+    check_parity_shape(d, N, 2);
+    /* A tree that stopped lost its feeder. */
+    CHECK_EQ_U64(strata_dcm_substream_root(d, K + 2).node.v, 0);
+    strata_dcm_del(d);
+
+    /* Without parity_max, n stays. */
+    cfg.parity_max = 0;
+    d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    strata_dcm_set_source(d, (strata_node_id){SRC}, addr_of(SRC, 0), RATE, 4 * RATE);
+    for (uint64_t id = 1; id <= N; id++)
+        strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 3 * RATE);
+    memset(played, 0, sizeof played);
+    for (t = 0; t <= STRATA_S(3 * WIN_S); t += STRATA_S(1))
+        for (uint64_t id = 1; id <= N; id++) {
+            played[id] += 50;
+            loss_heartbeat(d, id, played[id], 0, played[id], t, &heard);
+            CHECK_EQ_INT(heard.parity_changed, 0);
+        }
+    CHECK_EQ_INT(strata_dcm_parity(d), 2);
+    CHECK_EQ_INT(strata_dcm_set_parity(d, 3), STRATA_ERR_RANGE);
+    strata_dcm_del(d);
+}
+
 int main(void)
 {
     test_config();
@@ -1505,5 +1690,7 @@ int main(void)
     test_mesh();
     test_mesh_leaves();
     test_ec_cluster();
+    test_parity_for_loss();
+    test_parity_from_loss();
     return test_summary("test_dcm");
 }

@@ -393,6 +393,38 @@ static void test_relay_and_duplicates(sent_list *out)
     strata_peer_del(p);
 }
 
+/* HEARTBEAT recovered_packets: a packet taken from a repair counts as lost
+ * once it leaves the store, unless its own copy came down its tree before
+ * that (late, not lost). */
+static void test_recovered_packets(sent_list *out)
+{
+    played pl;
+    memset(&pl, 0, sizeof pl);
+    strata_peer_config cfg = base_cfg();
+    cfg.store_packets = 64;
+    strata_peer_callbacks cb = {on_play, on_end, &pl};
+    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
+    strata_peer_handle_timeout(p, 0);
+    CHECK_EQ_INT(feed_reply(p, STRATA_JOIN_OK, 4, 0, 0, 0), 0);
+    strata_peer_ref kids[2] = {ref_of(10), ref_of(11)};
+    for (uint8_t s = 0; s < 4; s++)
+        feed_instr(p, 1, 4, s, ref_of(1u + s), kids, s == 1 ? 2 : 0, 0);
+    drain(p, out);
+    for (uint64_t q = 0; q < 4; q++)
+        CHECK_EQ_INT(feed_data(p, addr_of(1 + q % 4), q, 4, 0, MS(q * 10 + 5)), 0);
+    /* 4 and 5 come as repairs; 5's own copy follows from its parent. */
+    CHECK_EQ_INT(feed_data(p, addr_of(11), 4, 4, STRATA_DATA_FLAG_REPAIR, MS(45)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(11), 5, 4, STRATA_DATA_FLAG_REPAIR, MS(55)), 0);
+    CHECK_EQ_INT(feed_data(p, addr_of(2), 5, 4, 0, MS(56)), 0);
+    for (uint64_t q = 6; q < 80; q++)
+        CHECK_EQ_INT(feed_data(p, addr_of(1 + q % 4), q, 4, 0, MS(q * 10 + 5)), 0);
+    strata_msg_heartbeat hb;
+    hb_epoch(p, out, MS(2000), &hb);
+    CHECK_EQ_U64(hb.recovered_packets, 1);
+    sent_clear(out);
+    strata_peer_del(p);
+}
+
 /* Like drain, but leaves out tail probes (requests naming the
  * STRATA_PEER_TAIL_PROBE_PACKETS seqs after the highest held), which tests
  * of gap repair do not look at. */
@@ -1748,6 +1780,7 @@ int main(void)
     test_join(out);
     test_instructions(out);
     test_relay_and_duplicates(out);
+    test_recovered_packets(out);
     test_repair_sequence(out);
     test_repair_silent_parent(out);
     test_repair_timing(out);
