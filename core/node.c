@@ -367,6 +367,8 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         gc.outbox = &n->outbox;
         gc.log = cfg->log;
         n->cgroups = strata_cgroups_new(&gc, a, now);
+        if (n->center && n->cgroups)
+            strata_control_set_groups(n->center, n->cgroups); /* regions by policy */
         if (!n->center || !n->cgroups)
             goto fail_roles;
         if (cfg->authenticate) {
