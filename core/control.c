@@ -397,6 +397,10 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
             if (r && len)
                 memcpy(e->region, r, len < sizeof e->region ? len : sizeof e->region - 1);
         }
+        /* Regions by policy: the node's own group when another group's
+         * region serves it. */
+        if (rec->group && ctl_policy_host_of(c, rec) != rec->group)
+            e->folded_group = rec->group;
         memcpy(e->channel_name, rec->ch->name, rec->ch->name_len);
         e->addr = rec->host->addr;
         e->upload_kbps = rec->upload_kbps;

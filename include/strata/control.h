@@ -206,6 +206,8 @@ typedef struct strata_control_entry {
      * the node's address, this channel's share of its upload, and its
      * latest heartbeat's counters. */
     strata_dcm_id region_dcm;
+    uint64_t folded_group; /* its locality group, when the region serving it is another
+                              group's (regions by policy); 0 otherwise */
     uint8_t level; /* levels ec and 3: 1 a preferred node, 2 relay cluster, 3 common cluster;
                       0 for a source and with the other levels */
     char region[STRATA_WIRE_MAX_REGION_BYTES + 1];
