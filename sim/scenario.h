@@ -136,6 +136,10 @@ typedef struct strata_scenario {
      * measurement cache (memory per peer), and how long a channel waits
      * for the node's group before joining without one. */
     uint32_t group_max_members, group_cache_entries, group_wait_ms;
+    /* Regions by policy (region = groups; strata_control_config): nonzero
+     * turns it off, every group a region of its own. No --set key yet
+     * (scenario.c): tests set it. */
+    uint8_t no_region_policy;
 
     /* Protocol (strata). */
     uint8_t k;
