@@ -50,7 +50,7 @@ static void usage(void)
         "                         to carry its own trees is served by the nearest region\n"
         "                         that can (by the distances its leader reports), and\n"
         "                         gets its own region back once capable for a while\n"
-        "                         (default on)\n"
+        "                         (default off)\n"
         "  --region-min-members N the members a group needs in a channel to be a region\n"
         "                         of its own (default k + parity with --levels ec or 3,\n"
         "                         k otherwise)\n"
@@ -442,9 +442,9 @@ int cmd_control(int argc, char **argv)
             break;
         case 'E':
             if (strcmp(optarg, "on") == 0)
-                cfg.no_region_policy = 0;
+                cfg.region_policy = 1;
             else if (strcmp(optarg, "off") == 0)
-                cfg.no_region_policy = 1;
+                cfg.region_policy = 0;
             else
                 cmd_value_error(SUB, "--region-policy", optarg, "must be 'on' or 'off', got '%s'",
                                 optarg);

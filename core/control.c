@@ -198,7 +198,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
     c->parity = cfg->parity ? cfg->parity : (mesh_c > 2 ? (uint8_t)(mesh_c - 1) : 1);
     c->split_members =
         cfg->split_members ? cfg->split_members : STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS;
-    c->policy = !cfg->no_region_policy;
+    c->policy = cfg->region_policy != 0;
     /* A cluster needs one interior member per tree: k + n for an
      * erasure-coded one, k for plain trees. */
     c->region_min_members = cfg->region_min_members

@@ -137,9 +137,9 @@ typedef struct strata_scenario {
      * for the node's group before joining without one. */
     uint32_t group_max_members, group_cache_entries, group_wait_ms;
     /* Regions by policy (region = groups; strata_control_config): nonzero
-     * turns it off, every group a region of its own. No --set key yet
+     * turns it on (off: every group a region of its own). No --set key yet
      * (scenario.c): tests set it. */
-    uint8_t no_region_policy;
+    uint8_t region_policy;
 
     /* Protocol (strata). */
     uint8_t k;

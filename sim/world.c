@@ -1340,7 +1340,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
                                                              : STRATA_LEVELS_BACKBONE;
         cc.preferred_per_region = scn->preferred_per_region;
         cc.capacity_check = scn->capacity_check;
-        cc.no_region_policy = scn->no_region_policy;
+        cc.region_policy = scn->region_policy;
         if (groups) {
             /* The group directory answers the bootstrap requests. */
             memset(&cg, 0, sizeof cg);

@@ -76,10 +76,11 @@ typedef struct strata_control_config {
      * group records (strata_control_set_groups), a locality group with
      * fewer members in a channel than region_min_members (0 = k + n with
      * levels ec and 3, k otherwise), or too weak to carry its trees, is
-     * served by the nearest region that can. no_region_policy: every
-     * group is a region of its own, as before. */
+     * served by the nearest region that can, when region_policy is
+     * nonzero; 0: every group is a region of its own, as before (the
+     * default until a move costs nothing: docs/hierarchy.md). */
     uint32_t region_min_members;
-    int no_region_policy;
+    int region_policy;
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;

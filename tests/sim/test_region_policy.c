@@ -54,7 +54,7 @@ static void run(const char *lat, uint32_t nodes, int policy, outcome *o)
     set(&s, "join", "all");
     set(&s, "join_window_s", "20");
     set(&s, "seed", "1");
-    s.no_region_policy = !policy;
+    s.region_policy = (uint8_t)policy;
     char err[512] = "";
     strata_world *w = strata_world_new(&s, NULL, err, sizeof err);
     CHECK(w != NULL);

@@ -135,7 +135,7 @@ static world *world_new(int policy)
     strata_control_config cfg = {.heartbeat_ms = HB_MS,
                                  .region_mode = STRATA_REGION_LOCALITY,
                                  .levels = STRATA_LEVELS_THREE,
-                                 .no_region_policy = !policy,
+                                 .region_policy = policy,
                                  .seed = 7};
     w->c = strata_control_new(&cfg, NULL, w->now);
     w->cg = strata_cgroups_new(NULL, NULL, w->now);
