@@ -46,6 +46,14 @@ static void usage(void)
         "  --regions MODE         locality (a node's locality group, else its prefix),\n"
         "                         label (a node's --region, else its prefix) or prefix\n"
         "                         (default locality)\n"
+        "  --region-policy on|off with locality regions, a group too small or too weak\n"
+        "                         to carry its own trees is served by the nearest region\n"
+        "                         that can (by the distances its leader reports), and\n"
+        "                         gets its own region back once capable for a while\n"
+        "                         (default off)\n"
+        "  --region-min-members N the members a group needs in a channel to be a region\n"
+        "                         of its own (default k + parity with --levels ec or 3,\n"
+        "                         k otherwise)\n"
         "  --prefix-bits N        address prefix length for prefix regions (default 24)\n"
         "  --bootstrap-leaders N  group leaders handed to a newcomer, 1..8 (default 3)\n"
         "  --groups-seed N        seed of those draws (default: random; strata sim\n"
@@ -54,7 +62,8 @@ static void usage(void)
         "  --topology-file PATH   rewrite PATH every second with each membership's parents,\n"
         "                         one sorted line each: node channel dcm parent...\n"
         "                         [level=N] (1 preferred, 2 relay, 3 common; with --levels\n"
-        "                         ec or 3)\n"
+        "                         ec or 3) [folded=group:G>group:H] (its group G served\n"
+        "                         by group H's region)\n"
         "  --recruit on|off       ask nodes with upload to spare to relay a channel they\n"
         "                         do not watch where its viewers lack upload (default on)\n"
         "  --capacity-check on|off\n"
@@ -164,6 +173,12 @@ static size_t status_json(void *user, char *buf, size_t buflen)
                         st.waypoints, st.waypoints_placed, st.waypoint_standbys,
                         st.waypoint_releases);
     host_status_appendf(buf, buflen, &off,
+                        ",\"region_moves\":%" PRIu64 ",\"folded_groups\":%zu"
+                        ",\"policy_folds\":%" PRIu64 ",\"policy_unfolds\":%" PRIu64
+                        ",\"policy_moves\":%" PRIu64,
+                        st.region_moves, st.folded_groups, st.policy_folds, st.policy_unfolds,
+                        st.policy_moves);
+    host_status_appendf(buf, buflen, &off,
                         ",\"token_checks\":%" PRIu64 ",\"join_refusals\":", st.token_checks);
     host_json_refusals(buf, buflen, &off, &st);
     const strata_drop_counters *sets[] = {&st.drops, &gs.drops, &ns.drops};
@@ -215,6 +230,9 @@ static void write_topology(control_daemon *d)
         }
         if (e[i].level)
             off += snprintf(p + off, (size_t)(400 - off), " level=%u", (unsigned)e[i].level);
+        if (e[i].folded_group) /* regions by policy: served by another group's region */
+            off += snprintf(p + off, (size_t)(400 - off), " folded=group:%016" PRIx64 ">%s",
+                            e[i].folded_group, e[i].region);
         if (e[i].role == STRATA_ROLE_SOURCE)
             snprintf(p + off, (size_t)(400 - off), " (source)");
         else if (e[i].role == STRATA_ROLE_RELAY)
@@ -311,6 +329,8 @@ int cmd_control(int argc, char **argv)
         {"parity", required_argument, NULL, 'Y'},
         {"parity-max", required_argument, NULL, 'X'},
         {"split-members", required_argument, NULL, 'M'},
+        {"region-policy", required_argument, NULL, 'E'},
+        {"region-min-members", required_argument, NULL, 'N'},
         {"preferred", required_argument, NULL, 'P'},
         {"operator-key", required_argument, NULL, 'O'},
         {"join-rate", required_argument, NULL, 'J'},
@@ -429,6 +449,18 @@ int cmd_control(int argc, char **argv)
             break;
         case 'M':
             cfg.split_members = cmd_parse_u32(SUB, "--split-members", optarg, 1, 1000000);
+            break;
+        case 'E':
+            if (strcmp(optarg, "on") == 0)
+                cfg.region_policy = 1;
+            else if (strcmp(optarg, "off") == 0)
+                cfg.region_policy = 0;
+            else
+                cmd_value_error(SUB, "--region-policy", optarg, "must be 'on' or 'off', got '%s'",
+                                optarg);
+            break;
+        case 'N':
+            cfg.region_min_members = cmd_parse_u32(SUB, "--region-min-members", optarg, 1, 1000000);
             break;
         case 'P':
             cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);

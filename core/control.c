@@ -204,6 +204,12 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
                                                              : STRATA_WIRE_MAX_PARITY;
     c->split_members =
         cfg->split_members ? cfg->split_members : STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS;
+    c->policy = cfg->region_policy != 0;
+    /* A cluster needs one interior member per tree: k + n for an
+     * erasure-coded one, k for plain trees. */
+    c->region_min_members = cfg->region_min_members
+                                ? cfg->region_min_members
+                                : (uint32_t)c->k + (ec_levels(c) ? c->parity : 0u);
     c->max_nodes = cfg->max_nodes ? cfg->max_nodes : STRATA_CONTROL_DEFAULT_MAX_NODES;
     c->hb_ns = STRATA_MS(c->heartbeat_ms);
     c->dead_ns = cfg->dead_after_ms ? STRATA_MS(cfg->dead_after_ms) : c->hb_ns * 7 / 2;
@@ -263,6 +269,7 @@ void strata_control_del(strata_control *c)
         strata_dcm_del(c->dcms.items[i]);
     for (size_t i = 0; i < c->channels.count; i++) {
         ctl_channel *ch = c->channels.items[i];
+        ctl_policy_free(c, ch);
         strata_mem_free(c->alloc, ch->dcms);
         strata_mem_free(c->alloc, ch);
     }
@@ -337,8 +344,12 @@ void strata_control_handle_timeout(strata_control *c, uint64_t now)
         }
     } while (n == CONTROL_SCAN_CHUNK);
     ctl_recruit_scan(c, now);
-    if (mesh_levels(c) && !c->recover_until && now >= c->next_eval_ns) {
+    int eval = !c->recover_until && now >= c->next_eval_ns;
+    if (eval) {
         c->next_eval_ns = deadline(now, c->hb_ns * PREF_EVAL_HEARTBEATS);
+        ctl_policy_evaluate(c, now); /* regions first: the preferred nodes are chosen in them */
+    }
+    if (mesh_levels(c) && eval) {
         ctl_evaluate_preferred(c, now);
         ctl_waypoints_release(c, now);
     } else if (!mesh_levels(c) && !c->recover_until) {
@@ -351,6 +362,11 @@ uint64_t strata_control_next_timeout(const strata_control *c)
     if (c->recover_until && c->recover_until < c->next_scan_ns)
         return c->recover_until;
     return c->next_scan_ns;
+}
+
+void strata_control_set_groups(strata_control *c, const strata_cgroups *cg)
+{
+    c->cgroups = cg;
 }
 
 strata_outbox *strata_control_outbox(strata_control *c)
@@ -388,6 +404,10 @@ size_t strata_control_topology(const strata_control *c, strata_control_entry *ou
             if (r && len)
                 memcpy(e->region, r, len < sizeof e->region ? len : sizeof e->region - 1);
         }
+        /* Regions by policy: the node's own group when another group's
+         * region serves it. */
+        if (rec->group && ctl_policy_host_of(c, rec) != rec->group)
+            e->folded_group = rec->group;
         memcpy(e->channel_name, rec->ch->name, rec->ch->name_len);
         e->addr = rec->host->addr;
         e->upload_kbps = rec->upload_kbps;
@@ -442,6 +462,10 @@ void strata_control_get_status(const strata_control *c, strata_control_status *s
     st->reparents = c->reparents;
     st->instructions_sent = c->instructions_sent;
     st->region_moves = c->region_moves;
+    st->policy_folds = c->policy_folds;
+    st->policy_unfolds = c->policy_unfolds;
+    st->policy_moves = c->policy_moves;
+    st->folded_groups = ctl_policy_folded(c);
     st->relays = c->relays;
     st->promotions = c->promotions;
     st->capacity_promotions = c->capacity_promotions;

@@ -67,7 +67,7 @@ static ctl_host *host_for(strata_control *c, strata_node_id id, strata_addr addr
 
 static void host_release_if_empty(strata_control *c, ctl_host *h)
 {
-    if (h->n_members)
+    if (h->n_members || h == c->keep_host)
         return;
     ctl_ptab_del(&c->hosts, h->id.v);
     strata_mem_free(c->alloc, h);
@@ -350,6 +350,8 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
                             strata_channel_id ch_id, const ctl_channel *ch, uint8_t status,
                             strata_dcm_id dcm)
 {
+    if (c->quiet_join)
+        return; /* a move by the policy: the node sent no JOIN */
     strata_msg_join_reply r;
     memset(&r, 0, sizeof r);
     r.node = j->node;
@@ -686,6 +688,8 @@ static int auth_join(strata_control *c, const strata_msg_join *j, const uint8_t 
 
 static int place_join(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
                       const char *region, size_t region_len, strata_addr from, uint64_t now);
+static int place_member(strata_control *c, const strata_msg_join *jp, strata_channel_id ch_id,
+                        const char *region, size_t region_len, strata_addr from, uint64_t now);
 
 int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                     uint64_t now)
@@ -732,6 +736,22 @@ int ctl_handle_join(strata_control *c, strata_addr from, const uint8_t *buf, siz
 static int place_join(strata_control *c, const strata_msg_join *jp, strata_channel_id ch_id,
                       const char *region, size_t region_len, strata_addr from, uint64_t now)
 {
+    /* A peer's group may be served by another group's region (regions by
+     * policy): it joins, or stays in, that one. */
+    char mapped[CONTROL_REGION_BUF];
+    uint64_t group = 0;
+    if (jp->role == STRATA_ROLE_PEER || jp->role == STRATA_ROLE_RELAY)
+        group = ctl_policy_region(c, ch_id, &region, &region_len, mapped, now);
+    int rc = place_member(c, jp, ch_id, region, region_len, from, now);
+    ctl_node *rec = group ? ctl_member_get(c, jp->node, ch_id) : NULL;
+    if (rec && in_trees(rec))
+        rec->group = group;
+    return rc;
+}
+
+static int place_member(strata_control *c, const strata_msg_join *jp, strata_channel_id ch_id,
+                        const char *region, size_t region_len, strata_addr from, uint64_t now)
+{
     strata_msg_join j = *jp;
     ctl_node *rec = ctl_member_get(c, j.node, ch_id);
     if (rec && rec->role != j.role) {
@@ -770,6 +790,46 @@ static int place_join(strata_control *c, const strata_msg_join *jp, strata_chann
         return rc;
     }
     return join_peer(c, &j, ch_id, region, region_len, from, now);
+}
+
+int ctl_rejoin_region(strata_control *c, ctl_node *rec, const char *region, size_t region_len,
+                      uint64_t now)
+{
+    /* The JOIN it would send: what its membership was placed with. */
+    strata_msg_join j;
+    memset(&j, 0, sizeof j);
+    j.node = rec->id;
+    j.role = rec->role;
+    j.priority = rec->priority;
+    j.upload_kbps = rec->host->upload_kbps;
+    j.name_len = rec->ch->name_len;
+    j.name = rec->ch->name; /* what node_new may keep a copy of */
+    strata_channel_id ch_id = rec->ch->id;
+    ctl_host *h = rec->host;
+    uint64_t group = rec->group;
+    /* Its heartbeats' counters (the status sums keep what they gave) and
+     * its history go with it: the node is the same. */
+    ctl_node was = *rec;
+    c->keep_host = h; /* its session key and address stay */
+    ctl_remove_node(c, rec, now);
+    c->region_moves++;
+    c->quiet_join = 1;
+    int rc = join_peer(c, &j, ch_id, region, region_len, h->addr, now);
+    c->quiet_join = 0;
+    c->keep_host = NULL;
+    ctl_node *moved = ctl_member_get(c, j.node, ch_id);
+    if (moved) {
+        moved->group = group;
+        moved->played = was.played;
+        moved->missed = was.missed;
+        moved->tx_bytes = was.tx_bytes;
+        moved->joined_ns = was.joined_ns;
+        moved->tx_sample_ns = was.tx_sample_ns;
+        moved->tx_sample_bytes = was.tx_sample_bytes;
+        moved->delivered_kbps = was.delivered_kbps;
+    } else
+        host_release_if_empty(c, h);
+    return moved ? rc : STRATA_ERR_NOMEM;
 }
 
 int ctl_handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,

@@ -32,6 +32,7 @@ ctl_channel *ctl_channel_get_or_create(strata_control *c, strata_channel_id id)
         return NULL;
     ch->id = id;
     ch->rate_kbps = CONTROL_PROVISIONAL_RATE_KBPS;
+    ctl_policy_init(c, ch);
     ctl_ptab_put(&c->channels, id.v, ch);
     return ch;
 }
@@ -41,6 +42,7 @@ void ctl_channel_maybe_release(strata_control *c, ctl_channel *ch)
     if (ch->source_live || ch->ndcms > 0 || ch->backbone || ch->members > 0)
         return;
     ctl_ptab_del(&c->channels, ch->id.v);
+    ctl_policy_free(c, ch);
     strata_mem_free(c->alloc, ch->dcms);
     strata_mem_free(c->alloc, ch);
 }

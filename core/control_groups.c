@@ -134,6 +134,8 @@ static int handle_report(strata_cgroups *cg, strata_addr from, const uint8_t *bu
     r->term = m.term;
     r->n_members = m.n_members;
     r->reported_at_ns = now;
+    r->n_near = m.n_near;
+    memcpy(r->near, m.near, m.n_near * sizeof *m.near);
     return 0;
 }
 
@@ -287,6 +289,29 @@ size_t strata_cgroups_list(const strata_cgroups *cg, strata_cgroups_group *out, 
     for (size_t i = 0; i < cg->count && i < cap; i++)
         out[i] = cg->recs[i];
     return cg->count;
+}
+
+/* What record r says of its distance to group g: 1 and *d, or 0. */
+static int near_of(const strata_cgroups_group *r, strata_group_id g, uint32_t *d)
+{
+    for (uint8_t i = 0; i < r->n_near; i++)
+        if (r->near[i].group.v == g.v && r->near[i].distance != STRATA_GROUP_DISTANCE_UNKNOWN) {
+            *d = r->near[i].distance;
+            return 1;
+        }
+    return 0;
+}
+
+int strata_cgroups_distance(const strata_cgroups *cg, strata_group_id a, strata_group_id b,
+                            uint32_t *distance)
+{
+    const strata_cgroups_group *ra = find(cg, a), *rb = find(cg, b);
+    uint32_t da = 0, db = 0;
+    int ha = ra && near_of(ra, b, &da), hb = rb && near_of(rb, a, &db);
+    if (!ha && !hb)
+        return 0;
+    *distance = !hb || (ha && da < db) ? da : db;
+    return 1;
 }
 
 void strata_cgroups_get_stats(const strata_cgroups *cg, strata_cgroups_stats *st)

@@ -15,6 +15,7 @@
 #include "directory.h"
 #include "idmap.h"
 #include "preferred.h"
+#include "strata/control_groups.h"
 #include "strata/tree.h"
 
 #include <string.h>
@@ -68,6 +69,7 @@ typedef struct ctl_node {
     strata_dcm *feeds;
     uint32_t feed_subs;
     uint32_t upload_kbps; /* this channel's share of the node's upload */
+    uint64_t group;       /* its locality group (its JOIN's "group:" label), 0 none */
     uint64_t joined_seq;  /* join order: ties of priority go to the earlier */
     uint64_t last_seen_ns;
     uint32_t last_epoch_sent;
@@ -113,6 +115,18 @@ static inline int in_trees(const ctl_node *rec)
     return rec->role != STRATA_ROLE_SOURCE;
 }
 
+/* Regions by policy (control_policy.c): which region serves a locality
+ * group of a channel, and what the evaluations counted of it. */
+typedef struct ctl_pgroup {
+    uint64_t group;
+    uint64_t host;     /* the group whose region serves it: itself, or the one it is folded into */
+    uint64_t since_ns; /* when its region became weak, or (folded) it became capable; 0 */
+    uint32_t members, upload_max;          /* its members in the channel, their largest upload */
+    uint64_t upload;                       /* ... and their upload in all (kbit/s) */
+    uint32_t region_members, region_max;   /* as a host: its region's, guests included */
+    uint64_t region_upload;
+} ctl_pgroup;
+
 typedef struct ctl_channel {
     strata_channel_id id;
     uint8_t source_live;
@@ -127,6 +141,9 @@ typedef struct ctl_channel {
     size_t members;       /* memberships (a window's wait in no DCM, see control_restart.c) */
     uint8_t name_len;     /* from the first JOIN: RECRUIT names the channel */
     uint8_t name[STRATA_WIRE_MAX_NAME_BYTES];
+    ctl_pgroup *pg; /* regions by policy: one per locality group with members */
+    size_t npg, cappg;
+    strata_idmap pg_index; /* group -> position in pg */
 } ctl_channel;
 
 /* A dense array of pointers with an id index; swap-remove on delete. */
@@ -147,6 +164,12 @@ struct strata_control {
     uint8_t parity;         /* levels ec and 3: n, the fewest a cluster has */
     uint8_t parity_max;     /* ... and the most its loss may bring */
     uint32_t split_members; /* levels 3: see strata_control_config */
+    int policy;                  /* regions by policy (control_policy.c) */
+    uint32_t region_min_members; /* ... a group with fewer members is folded */
+    const strata_cgroups *cgroups; /* the group records, for their distances; NULL none */
+    uint64_t policy_folds, policy_unfolds, policy_moves;
+    int quiet_join;            /* a member moved by the policy: no JOIN to answer */
+    struct ctl_host *keep_host; /* ... whose node record stays while it has no membership */
     uint32_t heartbeat_ms, max_nodes;
     uint64_t hb_ns, dead_ns, stall_ns;
     uint64_t seed;
@@ -377,6 +400,11 @@ int ctl_handle_heartbeat(strata_control *c, strata_addr from, const uint8_t *buf
                          uint64_t now);
 int ctl_handle_leave(strata_control *c, strata_addr from, const uint8_t *buf, size_t buflen,
                      uint64_t now);
+/* Moves member rec to the region labelled region: a leave from its
+ * region's trees and a join to the other's, as at a JOIN under another
+ * label, without a JOIN to answer. 0, or an error (it may then be gone). */
+int ctl_rejoin_region(strata_control *c, ctl_node *rec, const char *region, size_t region_len,
+                      uint64_t now);
 
 /* control_recruit.c: recruiting relays for channels nobody there watches */
 void ctl_recruit_channel(strata_control *c, ctl_channel *ch, uint64_t now);
@@ -393,6 +421,21 @@ void ctl_waypoint_placed(strata_control *c, ctl_node *rec, uint64_t now);
 void ctl_waypoint_track(strata_control *c, ctl_node *rec, int in);
 void ctl_waypoints_release(strata_control *c, uint64_t now);
 void ctl_recruit_scan(strata_control *c, uint64_t now);
+
+/* control_policy.c: regions by policy (SPEC C2, C8) */
+void ctl_policy_init(strata_control *c, ctl_channel *ch);
+void ctl_policy_free(strata_control *c, ctl_channel *ch);
+/* A JOIN in ch_id under *region: the group it names (0: not a group
+ * label), and *region / *region_len point at the label of the region that
+ * serves that group now (buf, CONTROL_REGION_BUF bytes, when it is
+ * another). */
+uint64_t ctl_policy_region(strata_control *c, strata_channel_id ch_id, const char **region,
+                           size_t *region_len, char *buf, uint64_t now);
+void ctl_policy_evaluate(strata_control *c, uint64_t now);
+/* The group whose region serves rec's group (rec's own when not folded;
+ * 0 without a group). */
+uint64_t ctl_policy_host_of(const strata_control *c, const ctl_node *rec);
+size_t ctl_policy_folded(const strata_control *c);
 
 /* control_restart.c: rebuilding from heartbeats after a restart */
 ctl_report *ctl_window_report(strata_control *c, strata_node_id node, strata_channel_id ch);

@@ -20,6 +20,8 @@ struct strata_gclient {
     int leading;
     strata_group_id group;
     uint32_t term, n_members;
+    uint8_t n_near; /* the leader's nearest groups, sent with every report */
+    strata_group_near near[STRATA_WIRE_MAX_REPORT_NEAR];
     uint64_t next_report_ns;
     strata_outbox own_outbox; /* used when the config names none */
     strata_outbox *outbox;    /* the node's, or own_outbox */
@@ -39,7 +41,10 @@ static void send_request(strata_gclient *gc, uint64_t now)
 static void send_report(strata_gclient *gc, strata_group_id group, uint32_t term,
                         uint32_t n_members)
 {
-    strata_msg_group_report m = {gc->node, group, term, n_members};
+    strata_msg_group_report m = {gc->node, group, term, n_members, 0, {{{0}, 0}}};
+    for (uint8_t i = 0; n_members && i < gc->n_near; i++)
+        if (gc->near[i].group.v != group.v) /* 3.9.1: not the group led */
+            m.near[m.n_near++] = gc->near[i];
     uint8_t out[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     strata_outbox_push_bytes(gc->outbox, gc->control, out,
                              strata_wire_encode_group_report(out, sizeof out, &m));
@@ -176,6 +181,16 @@ void strata_gclient_update(strata_gclient *gc, int leading, strata_group_id grou
     if (changed) {
         send_report(gc, group, term, n_members);
         gc->next_report_ns = now + gc->report_ns;
+    }
+}
+
+void strata_gclient_set_near(strata_gclient *gc, const strata_group_near *near, size_t n)
+{
+    gc->n_near = 0;
+    for (size_t i = 0; i < n && gc->n_near < STRATA_WIRE_MAX_REPORT_NEAR; i++) {
+        if (near[i].group.v == 0) /* what the wire allows (3.9.1) */
+            continue;
+        gc->near[gc->n_near++] = near[i];
     }
 }
 

@@ -39,6 +39,7 @@ enum node_limits {
      * a newcomer's k + n instructions can overtake its JOIN_REPLY. */
     EARLY_DATAGRAMS = STRATA_WIRE_MAX_TREES,
     REGION_LABEL_BYTES = STRATA_WIRE_MAX_REGION_BYTES + 1,
+    NODE_NEAR_SCAN = 32, /* a leader's links looked at for its report's nearest groups */
     NAME_BYTES = STRATA_WIRE_MAX_NAME_BYTES + 1,
 };
 
@@ -190,6 +191,35 @@ static int start_viewer(strata_node *n, node_channel *ch, uint64_t now)
     return 0;
 }
 
+/* A leader reports its nearest linked groups with its distances to them
+ * (protocol.md 3.9.1), nearest first, unmeasured ones left out. */
+static void report_near(strata_node *n)
+{
+    strata_gnode_neighbour nb[NODE_NEAR_SCAN];
+    size_t got = strata_gnode_neighbours(n->gnode, nb, NODE_NEAR_SCAN);
+    if (got > NODE_NEAR_SCAN)
+        got = NODE_NEAR_SCAN;
+    strata_group_near near[STRATA_WIRE_MAX_REPORT_NEAR];
+    size_t m = 0;
+    for (size_t i = 0; i < got; i++) {
+        if (nb[i].distance == STRATA_GROUP_DISTANCE_UNKNOWN || nb[i].group.v == 0)
+            continue;
+        /* Insertion into the nearest STRATA_WIRE_MAX_REPORT_NEAR. */
+        size_t j = m < STRATA_WIRE_MAX_REPORT_NEAR ? m++ : m;
+        if (j == STRATA_WIRE_MAX_REPORT_NEAR) {
+            if (nb[i].distance >= near[j - 1].distance)
+                continue;
+            j--;
+        }
+        while (j > 0 && near[j - 1].distance > nb[i].distance) {
+            near[j] = near[j - 1];
+            j--;
+        }
+        near[j] = (strata_group_near){nb[i].group, nb[i].distance};
+    }
+    strata_gclient_set_near(n->gclient, near, m);
+}
+
 /* What one role learnt for another (see the model above). */
 static void sync_roles(strata_node *n, uint64_t now)
 {
@@ -199,6 +229,8 @@ static void sync_roles(strata_node *n, uint64_t now)
         if (n->gclient) {
             int leading = strata_gnode_state(n->gnode) == STRATA_GNODE_LEADER;
             size_t members = leading ? strata_gnode_members(n->gnode, NULL, 0) : 0;
+            if (leading)
+                report_near(n);
             strata_gclient_update(n->gclient, leading, g, strata_gnode_term(n->gnode),
                                   members > UINT32_MAX ? UINT32_MAX : (uint32_t)members, now);
         }
@@ -335,6 +367,8 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
         gc.outbox = &n->outbox;
         gc.log = cfg->log;
         n->cgroups = strata_cgroups_new(&gc, a, now);
+        if (n->center && n->cgroups)
+            strata_control_set_groups(n->center, n->cgroups); /* regions by policy */
         if (!n->center || !n->cgroups)
             goto fail_roles;
         if (cfg->authenticate) {

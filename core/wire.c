@@ -53,7 +53,8 @@ enum wire_sizes {
     GROUP_LINK_BYTES = 37,
     GROUP_PING_BYTES = 24,
     GROUP_PONG_BYTES = 40,
-    GROUP_REPORT_BYTES = 28,
+    GROUP_REPORT_FIXED_BYTES = 29,
+    GROUP_NEAR_ENTRY_BYTES = 12,
     GROUP_BOOTSTRAP_BYTES = 16,
     GROUP_BOOT_REPLY_FIXED_BYTES = 17,
     GROUP_LEADER_ENTRY_BYTES = 26,
@@ -1307,24 +1308,40 @@ size_t strata_wire_hb_max_children(uint8_t n_parents) /* protocol.md 3.2 */
 
 /* --- GROUP_REPORT (protocol.md 3.9.1) -------------------------------------- */
 
+static size_t group_report_bytes(size_t n_near)
+{
+    return (size_t)GROUP_REPORT_FIXED_BYTES + n_near * GROUP_NEAR_ENTRY_BYTES;
+}
+
 static int group_report_valid(const strata_msg_group_report *m)
 {
-    return m->node.v != 0 && m->group.v != 0;
+    if (m->node.v == 0 || m->group.v == 0 || m->n_near > STRATA_WIRE_MAX_REPORT_NEAR)
+        return 0;
+    for (size_t i = 0; i < m->n_near; i++)
+        if (m->near[i].group.v == 0 || m->near[i].group.v == m->group.v)
+            return 0;
+    return 1;
 }
 
 int strata_wire_encode_group_report(uint8_t *buf, size_t buflen, const strata_msg_group_report *m)
 {
     if (!m)
         return STRATA_ERR_INVAL;
-    int err = encode_prelude(buf, buflen, group_report_valid(m), GROUP_REPORT_BYTES);
+    size_t n = group_report_bytes(m->n_near);
+    int err = encode_prelude(buf, buflen, group_report_valid(m), n);
     if (err)
         return err;
     uint8_t *p = put_header(buf, STRATA_MSG_GROUP_REPORT);
     p = put_u64(p, m->node.v);
     p = put_u64(p, m->group.v);
     p = put_u32(p, m->term);
-    put_u32(p, m->n_members);
-    return GROUP_REPORT_BYTES;
+    p = put_u32(p, m->n_members);
+    p = put_u8(p, m->n_near);
+    for (size_t i = 0; i < m->n_near; i++) {
+        p = put_u64(p, m->near[i].group.v);
+        p = put_u32(p, m->near[i].distance);
+    }
+    return (int)n;
 }
 
 int strata_wire_decode_group_report(const uint8_t *buf, size_t buflen, strata_msg_group_report *m)
@@ -1340,6 +1357,16 @@ int strata_wire_decode_group_report(const uint8_t *buf, size_t buflen, strata_ms
     m->group.v = get_u64(&r);
     m->term = get_u32(&r);
     m->n_members = get_u32(&r);
+    m->n_near = get_u8(&r);
+    if (r.err)
+        return r.err;
+    /* The count bounds the writes into near[]. */
+    if (m->n_near > STRATA_WIRE_MAX_REPORT_NEAR)
+        return STRATA_ERR_RANGE;
+    for (size_t i = 0; i < m->n_near; i++) {
+        m->near[i].group.v = get_u64(&r);
+        m->near[i].distance = get_u32(&r);
+    }
     err = close_message(&r, buflen);
     if (err < 0)
         return err;

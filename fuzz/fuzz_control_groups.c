@@ -93,6 +93,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             strata_msg_group_report m = {
                 {1u + data[i] % 8}, {1u + data[i + 1] % 12}, data[i + 2] % 4u, data[i + 2] / 64u};
             i += 3;
+            /* Its nearest groups, some of them unknown ones. */
+            for (; m.n_near < (data[i - 1] & 3u) && i < size; m.n_near++, i++)
+                m.near[m.n_near] = (strata_group_near){{1u + (m.group.v + data[i] % 11u) % 12u},
+                                                        data[i] == 0xff ? UINT32_MAX : data[i] * 1000u};
             int n = strata_wire_encode_group_report(buf, sizeof buf, &m);
             if (n < 0)
                 abort();

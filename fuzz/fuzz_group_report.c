@@ -17,8 +17,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int same(const strata_msg_group_report *a, const strata_msg_group_report *b)
 {
-    return a->node.v == b->node.v && a->group.v == b->group.v && a->term == b->term &&
-           a->n_members == b->n_members;
+    if (a->node.v != b->node.v || a->group.v != b->group.v || a->term != b->term ||
+        a->n_members != b->n_members || a->n_near != b->n_near)
+        return 0;
+    for (size_t i = 0; i < a->n_near; i++)
+        if (a->near[i].group.v != b->near[i].group.v || a->near[i].distance != b->near[i].distance)
+            return 0;
+    return 1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

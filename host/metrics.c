@@ -281,6 +281,16 @@ size_t host_metrics_control(char *buf, size_t buflen, const strata_control_statu
             st->instructions_sent);
     counter(&w, "strata_control_region_moves_total",
             "Members that joined again under another region.", st->region_moves);
+    gauge(&w, "strata_control_folded_groups",
+          "Locality groups served by another group's region now (regions by policy).",
+          (double)st->folded_groups);
+    counter(&w, "strata_control_policy_folds_total",
+            "Groups folded into the nearest capable region (too small or too weak).",
+            st->policy_folds);
+    counter(&w, "strata_control_policy_unfolds_total",
+            "Folded groups given their own region back once capable.", st->policy_unfolds);
+    counter(&w, "strata_control_policy_moves_total",
+            "Members moved between regions by the policy.", st->policy_moves);
     counter(&w, "strata_control_heartbeats_received_total",
             "HEARTBEAT datagrams taken from peers and sources.", heartbeats);
     family(&w, "strata_control_join_refusals_total", "counter",

@@ -16,9 +16,9 @@
 #include "strata/tree.h"
 
 enum {
-    /* A member's object at most: fixed fields (~300 bytes), 16 parents of
+    /* A member's object at most: fixed fields (~340 bytes), 16 parents of
      * 19 bytes, a channel name and a region label escaped (6 bytes a byte). */
-    TOPOLOGY_MEMBER_MAX_BYTES = 320 + STRATA_WIRE_MAX_SUBSTREAMS * 20 +
+    TOPOLOGY_MEMBER_MAX_BYTES = 360 + STRATA_WIRE_MAX_SUBSTREAMS * 20 +
                                 6 * (STRATA_WIRE_MAX_NAME_BYTES + STRATA_WIRE_MAX_REGION_BYTES),
 };
 
@@ -74,6 +74,9 @@ char *host_topology_json(const strata_control *c, const char *status_json, size_
             role_name(e[i].role), (unsigned)e[i].dcm.v, (unsigned)e[i].region_dcm.v,
             (unsigned)e[i].level);
         host_json_string(buf, cap, &off, e[i].region);
+        if (e[i].folded_group) /* regions by policy: its group, served by another's region */
+            host_status_appendf(buf, cap, &off, ",\"folded_group\":\"group:%016" PRIx64 "\"",
+                                e[i].folded_group);
         host_status_appendf(buf, cap, &off,
                             ",\"addr\":\"%s\",\"upload_kbps\":%" PRIu32 ",\"played\":%" PRIu64
                             ",\"missed\":%" PRIu64 ",\"tx_bytes\":%" PRIu64 ",\"parents\":[",

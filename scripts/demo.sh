@@ -18,6 +18,8 @@
 #   DEMO_HOSTS="I J ..."  the matrix hosts peer 0, 1, ... play, in turn (default
 #                    with the shipped matrix: 8 hosts from each of four clusters,
 #                    interleaved; with another matrix: 0 1 2 ...)
+#   DEMO_CONTROL_ARGS="..."  more options for strata control (e.g.
+#                    "--region-policy off" to see every group a region)
 #   DEMO_HTTP=ADDR:PORT  where the control center serves the live topology page
 #                    (default 127.0.0.1:0, a free port; the URL is printed first)
 #
@@ -109,8 +111,9 @@ echo "== strata demo: $PEERS peers, ${SECONDS_TOTAL}s of live video; work dir $W
 # Eight bootstrap leaders (not 3): a newcomer then hears of every group of
 # the four clusters; with 3 drawn among 4 or more, one in four misses its
 # own cluster's, finds no group near enough and founds a group of one.
+# shellcheck disable=SC2086 # DEMO_CONTROL_ARGS: options, word-split on purpose
 "$STRATA" control --listen 127.0.0.1:0 --status-file "$WORK/control.json" --bootstrap-leaders 8 \
-    --http "${DEMO_HTTP:-127.0.0.1:0}" >"$WORK/control.out" 2>"$WORK/control.log" &
+    --http "${DEMO_HTTP:-127.0.0.1:0}" ${DEMO_CONTROL_ARGS:-} >"$WORK/control.out" 2>"$WORK/control.log" &
 PIDS+=($!)
 wait_for_line "$WORK/control.out" 'listening' 10
 CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")

@@ -164,6 +164,7 @@ static const key_desc KEYS[] = {
     {"region", K_ENUM, OFF(region_mode), 0, 0, REGION_NAMES},
     {"levels", K_ENUM, OFF(levels), 0, 0, LEVELS_NAMES},
     {"preferred_per_region", K_U8, OFF(preferred_per_region), 0, 16, NULL},
+    {"region_policy", K_BOOL, OFF(region_policy), 0, 0, NULL},
     {"group_max_members", K_U32, OFF(group_max_members), 2, 1u << 20, NULL},
     {"group_cache_entries", K_U32, OFF(group_cache_entries), 1, 1u << 20, NULL},
     {"group_wait_ms", K_U32, OFF(group_wait_ms), 1, 600000, NULL},

@@ -148,6 +148,11 @@ typedef struct strata_scenario {
      * measurement cache (memory per peer), and how long a channel waits
      * for the node's group before joining without one. */
     uint32_t group_max_members, group_cache_entries, group_wait_ms;
+    /* Regions by policy (region = groups; strata_control_config,
+     * `strata control --region-policy`): on, a group too small or too weak
+     * for its own trees is served by the nearest capable region; off (the
+     * default): every group a region of its own. */
+    uint8_t region_policy;
 
     /* Protocol (strata). */
     uint8_t k;

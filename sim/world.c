@@ -1356,6 +1356,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         cc.capacity_check = scn->capacity_check;
         cc.parity = scn->parity;
         cc.parity_max = scn->parity_max;
+        cc.region_policy = scn->region_policy;
         if (groups) {
             /* The group directory answers the bootstrap requests. */
             memset(&cg, 0, sizeof cg);

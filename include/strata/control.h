@@ -75,6 +75,15 @@ typedef struct strata_control_config {
     uint32_t split_members;       /* THREE: a region splits into relay and common clusters from this
                                      many members on, and is one again below half of it; 0 =
                                      STRATA_CONTROL_DEFAULT_SPLIT_MEMBERS, 1 = whenever it can */
+    /* Regions by policy (docs/hierarchy.md): with locality regions and the
+     * group records (strata_control_set_groups), a locality group with
+     * fewer members in a channel than region_min_members (0 = k + n with
+     * levels ec and 3, k otherwise), or too weak to carry its trees, is
+     * served by the nearest region that can, when region_policy is
+     * nonzero; 0: every group is a region of its own, as before (the
+     * default until a move costs nothing: docs/hierarchy.md). */
+    uint32_t region_min_members;
+    int region_policy;
     uint64_t seed;
     strata_outbox *outbox; /* the node's (borrowed); NULL = one of its own */
     const strata_log *log;
@@ -134,6 +143,10 @@ typedef struct strata_control_status {
     uint64_t peer_tx_bytes, source_tx_bytes; /* data bytes uploaded, likewise over the whole run */
     uint64_t joins, leaves, deaths, reparents, instructions_sent;
     uint64_t region_moves; /* members that joined again under another region */
+    /* Regions by policy: groups folded into another region and given their
+     * own back (decisions), members moved by them, groups folded now. */
+    uint64_t policy_folds, policy_unfolds, policy_moves;
+    size_t folded_groups;
     /* A restart (SPEC C14): a recovery window is open; members rebuilt
      * from heartbeats, and of the parents they reported, those kept. */
     int recovering;
@@ -170,6 +183,12 @@ uint64_t strata_control_next_timeout(const strata_control *c);
 
 strata_outbox *strata_control_outbox(strata_control *c);
 
+/* The group records (strata/control_groups.h) whose distances regions by
+ * policy weigh; borrowed, NULL none (every group is its own region). The
+ * node object sets it when it runs both. */
+struct strata_cgroups;
+void strata_control_set_groups(strata_control *c, const struct strata_cgroups *cg);
+
 /* One node's membership of one channel, as the control center sees it. */
 typedef struct strata_control_member {
     uint8_t role;         /* enum strata_role */
@@ -193,6 +212,8 @@ typedef struct strata_control_entry {
      * the node's address, this channel's share of its upload, and its
      * latest heartbeat's counters. */
     strata_dcm_id region_dcm;
+    uint64_t folded_group; /* its locality group, when the region serving it is another
+                              group's (regions by policy); 0 otherwise */
     uint8_t level; /* levels ec and 3: 1 a preferred node, 2 relay cluster, 3 common cluster;
                       0 for a source and with the other levels */
     char region[STRATA_WIRE_MAX_REGION_BYTES + 1];

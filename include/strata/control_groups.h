@@ -10,7 +10,8 @@
  * here), so that the client manager does not grow.
  *
  * State: one record per group (group, leader, term, member count, time of
- * the last report), a dense array with an id index, bounded by max_groups.
+ * the last report, the leader's nearest groups with its distances to
+ * them), a dense array with an id index, bounded by max_groups.
  * A report for a known group from another leader wins with a better claim
  * (higher term, then lower node id: protocol.md 7.5) or over a stale
  * record. A withdrawal (n_members 0) from the recorded leader removes the
@@ -49,6 +50,9 @@ typedef struct strata_cgroups_group {
     strata_peer_ref leader;
     uint32_t term, n_members;
     uint64_t reported_at_ns;
+    /* The leader's nearest groups, as its latest report named them. */
+    uint8_t n_near;
+    strata_group_near near[STRATA_WIRE_MAX_REPORT_NEAR];
 } strata_cgroups_group;
 
 typedef struct strata_cgroups_stats {
@@ -78,6 +82,12 @@ int strata_cgroups_lookup(const strata_cgroups *cg, strata_group_id group,
 /* Writes up to cap records (in no particular order); returns how many
  * there are. */
 size_t strata_cgroups_list(const strata_cgroups *cg, strata_cgroups_group *out, size_t cap);
+/* The distance between groups a and b as their leaders report it (each
+ * names its nearest groups): the smaller of the two when both do. Returns
+ * 1 and writes *distance (the deployment's metric units), or 0 when
+ * neither report names the other group. */
+int strata_cgroups_distance(const strata_cgroups *cg, strata_group_id a, strata_group_id b,
+                            uint32_t *distance);
 void strata_cgroups_get_stats(const strata_cgroups *cg, strata_cgroups_stats *st);
 
 #endif

@@ -81,6 +81,11 @@ strata_outbox *strata_gclient_outbox(strata_gclient *gc);
 void strata_gclient_update(strata_gclient *gc, int leading, strata_group_id group, uint32_t term,
                            uint32_t n_members, uint64_t now);
 
+/* The leader's nearest groups and its distances to them (its links,
+ * protocol.md 7.6), sent with every report from now on (3.9.1: the
+ * control center's regions by policy weigh them). Up to
+ * STRATA_WIRE_MAX_REPORT_NEAR are kept; zero ids are skipped. */
+void strata_gclient_set_near(strata_gclient *gc, const strata_group_near *near, size_t n);
 void strata_gclient_get_stats(const strata_gclient *gc, strata_gclient_stats *st);
 
 #endif

@@ -34,6 +34,7 @@ enum strata_wire_limits {
     STRATA_WIRE_MAX_TOKEN_BYTES = 128,      /* access token in a JOIN (strata/token.h: 90) */
     STRATA_WIRE_REPAIR_SPAN = 64,           /* packets one repair request can name */
     STRATA_WIRE_MAX_BOOTSTRAP_LEADERS = 8,  /* leaders in one GROUP_BOOTSTRAP_REPLY */
+    STRATA_WIRE_MAX_REPORT_NEAR = 8,        /* nearest groups in one GROUP_REPORT */
 };
 
 enum strata_msg_type {
@@ -454,6 +455,12 @@ int strata_wire_decode_group_pong(const uint8_t *buf, size_t buflen, strata_msg_
 
 /* --- Group bootstrap (protocol.md 3.9) ----------------------------------- */
 
+/* A group near the reporting leader's: nonzero, not its own. */
+typedef struct strata_group_near {
+    strata_group_id group;
+    uint32_t distance; /* metric units; 0xFFFFFFFF unknown */
+} strata_group_near;
+
 /* GROUP_REPORT (3.9.1): a leader tells the control center which group it
  * leads; n_members 0 withdraws the report (it no longer leads it). Its
  * address is the datagram's source address. */
@@ -462,6 +469,11 @@ typedef struct strata_msg_group_report {
     strata_group_id group; /* nonzero */
     uint32_t term;
     uint32_t n_members; /* leader included; 0 = withdrawn */
+    /* The leader's nearest linked groups (7.6) and its distance to each,
+     * in the deployment's metric (3.8): what the control center's regions
+     * by policy weigh (7.8). */
+    uint8_t n_near; /* <= STRATA_WIRE_MAX_REPORT_NEAR */
+    strata_group_near near[STRATA_WIRE_MAX_REPORT_NEAR];
 } strata_msg_group_report;
 
 /* GROUP_BOOTSTRAP (3.9.2): a newcomer asks the control center for group

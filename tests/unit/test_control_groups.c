@@ -25,7 +25,7 @@ static int feed(strata_cgroups *cg, strata_addr from, const uint8_t *buf, int n,
 static int report(strata_cgroups *cg, uint64_t node, uint64_t group, uint32_t term,
                   uint32_t members, uint64_t now)
 {
-    strata_msg_group_report m = {{node}, {group}, term, members};
+    strata_msg_group_report m = {.node = {node}, .group = {group}, .term = term, .n_members = members};
     uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
     return feed(cg, addr_of((uint32_t)node), b, strata_wire_encode_group_report(b, sizeof b, &m),
                 now);
@@ -319,6 +319,71 @@ static void test_client(void)
     strata_cgroups_del(cg);
 }
 
+/* Leaders report their nearest groups (protocol.md 3.9.1); the control
+ * center keeps the latest list per group and answers the distance between
+ * two groups with the smaller of the two leaders' figures. */
+static void test_near_groups(void)
+{
+    strata_cgroups *cg = strata_cgroups_new(NULL, NULL, 0);
+    strata_gclient_config ca = {.node = {0xa}, .control = CONTROL, .seed = 1};
+    strata_gclient *a = strata_gclient_new(&ca, NULL, NULL, 0);
+    strata_datagram d;
+    CHECK(strata_outbox_pop(strata_gclient_outbox(a), &d)); /* its bootstrap request */
+    strata_buf_unref(d.buf);
+
+    /* Nine near groups given, a zero id among them: the first eight
+     * nonzero kept; the group it leads is never sent as its own near. */
+    strata_group_near near[10];
+    for (int i = 0; i < 10; i++)
+        near[i] = (strata_group_near){{(uint64_t)(0x100 + i)}, 1000u * (uint32_t)(i + 1)};
+    near[1].group.v = 0;
+    near[2].group.v = 0x6a;
+    strata_gclient_set_near(a, near, 10);
+    strata_gclient_update(a, 1, (strata_group_id){0x6a}, 1, 3, STRATA_MS(100));
+    CHECK_EQ_INT(pump(a, addr_of(0xa), cg, STRATA_MS(100), NULL), 1);
+    strata_cgroups_group g;
+    CHECK(strata_cgroups_lookup(cg, (strata_group_id){0x6a}, &g));
+    CHECK_EQ_INT(g.n_near, 7); /* 8 kept, the own group dropped when sent */
+    CHECK_EQ_U64(g.near[0].group.v, 0x100);
+    CHECK_EQ_U64(g.near[1].group.v, 0x103);
+    uint32_t dist = 0;
+    CHECK(strata_cgroups_distance(cg, (strata_group_id){0x6a}, (strata_group_id){0x103}, &dist));
+    CHECK_EQ_U64(dist, 4000);
+    /* Unknown group 0x103: a's figure either way round. */
+    CHECK(strata_cgroups_distance(cg, (strata_group_id){0x103}, (strata_group_id){0x6a}, &dist));
+    CHECK_EQ_U64(dist, 4000);
+    CHECK(!strata_cgroups_distance(cg, (strata_group_id){0x6a}, (strata_group_id){0x101}, &dist));
+    CHECK(!strata_cgroups_distance(cg, (strata_group_id){0x6a}, (strata_group_id){0x109}, &dist));
+
+    /* 0x103's leader measures it nearer: the smaller figure wins. */
+    strata_msg_group_report m = {.node = {0xb}, .group = {0x103}, .term = 1, .n_members = 2,
+                                 .n_near = 1};
+    m.near[0] = (strata_group_near){{0x6a}, 2500};
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    CHECK_EQ_INT(feed(cg, addr_of(0xb), b, strata_wire_encode_group_report(b, sizeof b, &m),
+                      STRATA_MS(150)),
+                 0);
+    CHECK(strata_cgroups_distance(cg, (strata_group_id){0x6a}, (strata_group_id){0x103}, &dist));
+    CHECK_EQ_U64(dist, 2500);
+
+    /* A new list replaces the old one with the next report. */
+    strata_gclient_set_near(a, near, 1);
+    strata_gclient_handle_timeout(a, STRATA_MS(1100));
+    int reports = 0;
+    pump(a, addr_of(0xa), cg, STRATA_MS(1100), &reports); /* and its unanswered request again */
+    CHECK_EQ_INT(reports, 1);
+    CHECK(strata_cgroups_lookup(cg, (strata_group_id){0x6a}, &g));
+    CHECK_EQ_INT(g.n_near, 1);
+    /* The withdrawal carries none. */
+    strata_gclient_update(a, 0, (strata_group_id){0}, 0, 0, STRATA_MS(1200));
+    CHECK_EQ_INT(pump(a, addr_of(0xa), cg, STRATA_MS(1200), NULL), 1);
+    CHECK(!strata_cgroups_lookup(cg, (strata_group_id){0x6a}, NULL));
+    CHECK(strata_cgroups_distance(cg, (strata_group_id){0x6a}, (strata_group_id){0x103}, &dist));
+    CHECK_EQ_U64(dist, 2500); /* 0x103's own figure remains */
+    strata_gclient_del(a);
+    strata_cgroups_del(cg);
+}
+
 int main(void)
 {
     test_reports();
@@ -326,5 +391,6 @@ int main(void)
     test_rng_pick();
     test_bootstrap_seeded();
     test_client();
+    test_near_groups();
     return test_summary("test_control_groups");
 }

@@ -251,8 +251,13 @@ static int eq_group_pong(const anymsg *x, const anymsg *y)
 static int eq_group_report(const anymsg *x, const anymsg *y)
 {
     const strata_msg_group_report *a = &x->group_report, *b = &y->group_report;
-    return a->node.v == b->node.v && a->group.v == b->group.v && a->term == b->term &&
-           a->n_members == b->n_members;
+    if (a->node.v != b->node.v || a->group.v != b->group.v || a->term != b->term ||
+        a->n_members != b->n_members || a->n_near != b->n_near)
+        return 0;
+    for (size_t i = 0; i < a->n_near; i++)
+        if (a->near[i].group.v != b->near[i].group.v || a->near[i].distance != b->near[i].distance)
+            return 0;
+    return 1;
 }
 
 static int eq_recruit(const anymsg *x, const anymsg *y)
@@ -707,6 +712,14 @@ static void rand_group_report(strata_rng *r, anymsg *am, uint8_t *scratch)
     am->group_report.group.v = rnd_nonzero(r);
     am->group_report.term = rnd_u32(r);
     am->group_report.n_members = rnd_u32(r);
+    am->group_report.n_near = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_REPORT_NEAR);
+    for (size_t i = 0; i < am->group_report.n_near; i++) {
+        uint64_t g = rnd_nonzero(r);
+        am->group_report.near[i].group.v = g == am->group_report.group.v ? g + 1 : g;
+        if (am->group_report.near[i].group.v == 0)
+            am->group_report.near[i].group.v = 1;
+        am->group_report.near[i].distance = rnd_u32(r);
+    }
     (void)scratch;
 }
 
@@ -841,6 +854,7 @@ enum sample_id {
     S_GPING,
     S_GPONG,
     S_GREPORT,
+    S_GREPORT_MAX,
     S_GREPORT_WITHDRAW,
     S_GBOOT,
     S_GBOOT_REPLY,
@@ -1167,10 +1181,23 @@ static void build_sample(enum sample_id id, anymsg *am)
             (strata_msg_group_pong){{0x11}, 0xabcdef01u, STRATA_S(3), {0x10}, STRATA_S(3) + 7};
         break;
     case S_GREPORT:
-        am->group_report = (strata_msg_group_report){{0x10}, {0x6a}, 2, 12};
+        am->group_report = (strata_msg_group_report){
+            .node = {0x10}, .group = {0x6a}, .term = 2, .n_members = 12, .n_near = 2};
+        am->group_report.near[0] = (strata_group_near){{0x70}, 31900};
+        am->group_report.near[1] = (strata_group_near){{0x71}, UINT32_MAX};
+        break;
+    case S_GREPORT_MAX:
+        am->group_report = (strata_msg_group_report){.node = {UINT64_MAX},
+                                                     .group = {0x6a},
+                                                     .term = UINT32_MAX,
+                                                     .n_members = UINT32_MAX,
+                                                     .n_near = STRATA_WIRE_MAX_REPORT_NEAR};
+        for (uint8_t i = 0; i < STRATA_WIRE_MAX_REPORT_NEAR; i++)
+            am->group_report.near[i] = (strata_group_near){{0x100u + i}, 1000u * i};
         break;
     case S_GREPORT_WITHDRAW:
-        am->group_report = (strata_msg_group_report){{0x10}, {0x6a}, 3, 0};
+        am->group_report =
+            (strata_msg_group_report){.node = {0x10}, .group = {0x6a}, .term = 3, .n_members = 0};
         break;
     case S_GBOOT:
         am->group_bootstrap = (strata_msg_group_bootstrap){{0x5eed}, 0x01020304u};
@@ -1243,8 +1270,9 @@ static const sample_info samples[N_SAMPLES] = {
     [S_GLINK] = {"typical", STRATA_MSG_GROUP_LINK, 37},
     [S_GPING] = {"typical", STRATA_MSG_GROUP_PING, 24},
     [S_GPONG] = {"typical", STRATA_MSG_GROUP_PONG, 40},
-    [S_GREPORT] = {"typical", STRATA_MSG_GROUP_REPORT, 28},
-    [S_GREPORT_WITHDRAW] = {"withdraw", STRATA_MSG_GROUP_REPORT, 28},
+    [S_GREPORT] = {"typical", STRATA_MSG_GROUP_REPORT, 29 + 2 * 12},
+    [S_GREPORT_MAX] = {"max", STRATA_MSG_GROUP_REPORT, 29 + 8 * 12},
+    [S_GREPORT_WITHDRAW] = {"withdraw", STRATA_MSG_GROUP_REPORT, 29},
     [S_GBOOT] = {"typical", STRATA_MSG_GROUP_BOOTSTRAP, 16},
     [S_GBOOT_REPLY] = {"typical", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17 + 3 * 26},
     [S_GBOOT_REPLY_MAX] = {"max", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17 + 8 * 26},
@@ -1661,6 +1689,12 @@ static const patch patches[] = {
     {S_GINFO, 4, 8, 0, STRATA_ERR_RANGE, "group_info: zero node"},
     {S_GREPORT, 4, 8, 0, STRATA_ERR_RANGE, "group_report: zero node"},
     {S_GREPORT, 12, 8, 0, STRATA_ERR_RANGE, "group_report: zero group"},
+    {S_GREPORT, 28, 1, 9, STRATA_ERR_RANGE, "group_report: 9 near groups"},
+    {S_GREPORT, 28, 1, 255, STRATA_ERR_RANGE, "group_report: 255 near groups"},
+    {S_GREPORT, 28, 1, 3, STRATA_ERR_SHORT, "group_report: one near group more"},
+    {S_GREPORT, 28, 1, 1, STRATA_ERR_LONG, "group_report: one near group less"},
+    {S_GREPORT, 29, 8, 0, STRATA_ERR_RANGE, "group_report: zero near group"},
+    {S_GREPORT, 41, 8, 0x6a, STRATA_ERR_RANGE, "group_report: its own group as near"},
     {S_GBOOT, 4, 8, 0, STRATA_ERR_RANGE, "group_bootstrap: zero node"},
     {S_GBOOT_REPLY, 4, 8, 0, STRATA_ERR_RANGE, "group_bootstrap_reply: zero node"},
     {S_GBOOT_REPLY, 16, 1, 9, STRATA_ERR_RANGE, "group_bootstrap_reply: 9 leaders"},
