@@ -369,18 +369,6 @@ static void send_join_reply(strata_control *c, strata_addr to, const strata_msg_
     strata_outbox_push_bytes(c->outbox, to, enc, n);
 }
 
-/* protocol.md 7.8: "group:" and 16 lower-case hex digits. */
-static int is_group_label(const uint8_t *s, size_t len)
-{
-    static const char prefix[] = "group:";
-    if (len != sizeof prefix - 1 + 16 || memcmp(s, prefix, sizeof prefix - 1) != 0)
-        return 0;
-    for (size_t i = sizeof prefix - 1; i < len; i++)
-        if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-            return 0;
-    return 1;
-}
-
 /* The region of a joining node: its label when it gives one and the mode
  * allows (in LOCALITY mode, a group label only), else its address prefix
  * ("10.1.2.0/24"). */
@@ -390,7 +378,8 @@ static int region_of(const strata_control *c, const strata_msg_join *j, strata_a
     int take_label =
         j->region_len > 0 &&
         (c->region_mode == STRATA_REGION_LABEL_OR_PREFIX ||
-         (c->region_mode == STRATA_REGION_LOCALITY && is_group_label(j->region, j->region_len)));
+         (c->region_mode == STRATA_REGION_LOCALITY &&
+          ctl_label_group((const char *)j->region, j->region_len) != 0));
     if (take_label) {
         /* Labels end up in logs and status pages: printable ASCII only. */
         for (size_t i = 0; i < j->region_len; i++)

@@ -423,6 +423,9 @@ void ctl_waypoints_release(strata_control *c, uint64_t now);
 void ctl_recruit_scan(strata_control *c, uint64_t now);
 
 /* control_policy.c: regions by policy (SPEC C2, C8) */
+/* The group id of a "group:<16 lower-case hex>" label (protocol.md 7.8),
+ * or 0 when s is no such label. */
+uint64_t ctl_label_group(const char *s, size_t len);
 void ctl_policy_init(strata_control *c, ctl_channel *ch);
 void ctl_policy_free(strata_control *c, ctl_channel *ch);
 /* A JOIN in ch_id under *region: the group it names (0: not a group

@@ -36,8 +36,7 @@ enum {
 
 static const char group_prefix[] = "group:";
 
-/* The group id of a "group:<16 hex>" label, or 0. */
-static uint64_t label_group(const char *s, size_t len)
+uint64_t ctl_label_group(const char *s, size_t len)
 {
     size_t p = sizeof group_prefix - 1;
     if (len != p + 16 || memcmp(s, group_prefix, p) != 0)
@@ -189,7 +188,7 @@ static uint64_t nearest_host(strata_control *c, ctl_channel *ch, uint64_t g)
 uint64_t ctl_policy_region(strata_control *c, strata_channel_id ch_id, const char **region,
                            size_t *region_len, char *buf, uint64_t now)
 {
-    uint64_t g = label_group(*region, *region_len);
+    uint64_t g = ctl_label_group(*region, *region_len);
     ctl_channel *ch = g && policy_on(c) ? ctl_channel_get(c, ch_id) : NULL;
     if (!ch)
         return g;
