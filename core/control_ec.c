@@ -6,8 +6,8 @@
  * its n >= c - 1 parity trees make up (docs/hierarchy.md). The region's
  * own heads keep one tree each, the lowest (data trees first); the other
  * trees go to other regions' heads with room for the tree's root children,
- * the nearest first (by the group distances their leaders report), then
- * the one with the most upload left; a head whose root children came to
+ * the one with the most upload left first (nearest first once group
+ * distances reach the control center); a head whose root children came to
  * take more than its share gives one back. Without enough heads a region's own share trees
  * (spread_trees) or the source feeds them; a region with no capable member of its own is fed by
  * other regions' heads alone.
@@ -52,33 +52,14 @@ int64_t ctl_away_room(const ctl_node *h, uint32_t rate_kbps)
            (int64_t)root_load_kbps(h, rate_kbps);
 }
 
-/* The distance between the regions of DCMs a and b as their groups'
- * leaders report it (GROUP_REPORT, protocol.md 3.9.1): 1 and *out, or 0
- * when it is not known (no locality regions, or neither leader names the
- * other group among its nearest). */
-static int region_distance(const strata_control *c, const strata_dcm *a, const strata_dcm *b,
-                           uint32_t *out)
-{
-    if (!c->cgroups)
-        return 0;
-    size_t la, lb;
-    const char *ra = strata_dcm_region(a, &la), *rb = strata_dcm_region(b, &lb);
-    uint64_t ga = ctl_label_group(ra, la), gb = ctl_label_group(rb, lb);
-    return ga && gb &&
-           strata_cgroups_distance(c->cgroups, (strata_group_id){ga}, (strata_group_id){gb}, out);
-}
-
 /* The best head of cands[0..n-1] for tree s of d: not of d's region, not
  * feeding d already, with room for the tree's root children (one at
- * least) left; the nearest first (a region whose distance to d's is
- * known before one whose is not), then the most room; NULL if none. */
-static ctl_node *away_candidate(const strata_control *c, ctl_node **cands, size_t n,
-                                const strata_dcm *d, uint8_t s, uint32_t rate_kbps)
+ * least) left; the most room first; NULL if none. */
+static ctl_node *away_candidate(ctl_node **cands, size_t n, const strata_dcm *d, uint8_t s,
+                                uint32_t rate_kbps)
 {
     ctl_node *best = NULL;
     int64_t best_room = 0;
-    int best_known = 0;
-    uint32_t best_dist = 0;
     uint64_t need = ctl_tree_root_kbps(d, s, rate_kbps);
     uint64_t one = rate_kbps / strata_dcm_k(d);
     if (need < one)
@@ -95,20 +76,9 @@ static ctl_node *away_candidate(const strata_control *c, ctl_node **cands, size_
         int64_t room = ctl_away_room(h, rate_kbps);
         if (room < (int64_t)need)
             continue;
-        uint32_t dist = 0;
-        int known = region_distance(c, d, h->roots, &dist);
-        int better;
-        if (!best || known != best_known)
-            better = !best || known > best_known;
-        else if (known && dist != best_dist)
-            better = dist < best_dist;
-        else
-            better = room > best_room || (room == best_room && h->id.v < best->id.v);
-        if (better) {
+        if (!best || room > best_room || (room == best_room && h->id.v < best->id.v)) {
             best = h;
             best_room = room;
-            best_known = known;
-            best_dist = dist;
         }
     }
     return best;
@@ -150,7 +120,7 @@ static int ec_assign(strata_control *c, ctl_channel *ch, strata_dcm *d, ctl_node
         int shared = f && f->roots == d && popcount32(f->root_subs) > 1;
         if (f && !shared)
             continue;
-        ctl_node *g = away_candidate(c, cands, n, d, (uint8_t)s, ch->rate_kbps);
+        ctl_node *g = away_candidate(cands, n, d, (uint8_t)s, ch->rate_kbps);
         if (!g)
             return changed; /* everyone is full, or every head is d's */
         if (shared) {

@@ -439,6 +439,19 @@ void ctl_policy_evaluate(strata_control *c, uint64_t now);
  * 0 without a group). */
 uint64_t ctl_policy_host_of(const strata_control *c, const ctl_node *rec);
 size_t ctl_policy_folded(const strata_control *c);
+/* After a restart (control_restart.c): each restoring member's group, and
+ * the logical DCM and level it reports. The group with the most members
+ * in a cluster is its region's; any other group found there was folded
+ * into it, and is again (no member moves). Sorts r. */
+typedef struct ctl_placed {
+    uint64_t dcm;
+    uint64_t group;
+    uint8_t level;
+} ctl_placed;
+void ctl_policy_restore(strata_control *c, ctl_channel *ch, ctl_placed *r, size_t n);
+/* A group label becomes that of the region serving the group (*region
+ * and *region_len point into buf, CONTROL_REGION_BUF bytes), if another. */
+void ctl_policy_label(ctl_channel *ch, const char **region, size_t *region_len, char *buf);
 
 /* control_restart.c: rebuilding from heartbeats after a restart */
 ctl_report *ctl_window_report(strata_control *c, strata_node_id node, strata_channel_id ch);

@@ -26,6 +26,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 enum {
     POLICY_FOLD_EVALS = 2,   /* evaluations a region stays weak before it is folded */
@@ -366,6 +367,71 @@ uint64_t ctl_policy_host_of(const strata_control *c, const ctl_node *rec)
     ctl_pgroup *p = pg_find(rec->ch, rec->group);
     (void)c;
     return p ? p->host : rec->group;
+}
+
+/* Restoring folds: reports sorted by cluster, then group. */
+static int placed_cmp(const void *a, const void *b)
+{
+    const ctl_placed *x = a, *y = b;
+    if (x->level != y->level)
+        return x->level < y->level ? -1 : 1;
+    if (x->dcm != y->dcm)
+        return x->dcm < y->dcm ? -1 : 1;
+    return x->group < y->group ? -1 : x->group > y->group;
+}
+
+/* The group with the most members in run r[0..n-1] of one cluster (ties:
+ * the lowest id). */
+static uint64_t majority(const ctl_placed *r, size_t n)
+{
+    uint64_t best = 0;
+    size_t best_n = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && r[j].group == r[i].group)
+            j++;
+        if (j - i > best_n) {
+            best = r[i].group;
+            best_n = j - i;
+        }
+        i = j;
+    }
+    return best;
+}
+
+void ctl_policy_restore(strata_control *c, ctl_channel *ch, ctl_placed *r, size_t n)
+{
+    if (!c->policy || n == 0)
+        return;
+    qsort(r, n, sizeof *r, placed_cmp);
+    /* Two passes: a group that is the majority of some cluster has a
+     * region of its own; the others found in a cluster are its guests. */
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n;) {
+            size_t j = i;
+            while (j < n && r[j].level == r[i].level && r[j].dcm == r[i].dcm)
+                j++;
+            uint64_t host = majority(&r[i], j - i);
+            for (size_t q = i; q < j; q++) {
+                uint64_t g = r[q].group;
+                ctl_pgroup *p = pg_find(ch, g);
+                if (pass == 0 && g == host && !p)
+                    pg_add(c, ch, g);
+                if (pass == 1 && g != host && !p && (p = pg_add(c, ch, g)) != NULL)
+                    p->host = host;
+            }
+            i = j;
+        }
+    }
+}
+
+void ctl_policy_label(ctl_channel *ch, const char **region, size_t *region_len, char *buf)
+{
+    const ctl_pgroup *p = pg_find(ch, ctl_label_group(*region, *region_len));
+    if (p && p->host != p->group) {
+        *region_len = group_label(p->host, buf);
+        *region = buf;
+    }
 }
 
 size_t ctl_policy_folded(const strata_control *c)

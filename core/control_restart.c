@@ -124,15 +124,58 @@ static strata_dcm *placed_in(strata_control *c, ctl_channel *ch, strata_dcm *d, 
 /* Places the members of ch that joined in the window (one without memory
  * for its DCM stays unplaced: forgotten when the window closes, it joins
  * again). */
+/* Regions by policy: which groups were folded into which regions, from
+ * the clusters the members report (ctl_policy_restore), so that a group
+ * served by another region goes back there, not to a region of its own
+ * that the first evaluations would fold again, moving every member. */
+static void restore_folds(strata_control *c, ctl_channel *ch)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        n += m->ch == ch && m->restoring && !m->dcm;
+    }
+    ctl_placed *v = n ? strata_mem_calloc(c->alloc, n, sizeof *v) : NULL;
+    if (!v)
+        return; /* no memory: every group its own region, as before */
+    n = 0;
+    for (size_t i = 0; i < c->nodes.count; i++) {
+        const ctl_node *m = c->nodes.items[i];
+        const ctl_report *r =
+            m->ch == ch && m->restoring && !m->dcm ? report_of(c, m->id, ch->id) : NULL;
+        uint64_t g = r ? ctl_label_group(r->region, r->region_len) : 0;
+        if (g && (r->level == 2 || r->level == 3))
+            v[n++] = (ctl_placed){.dcm = r->dcm.v, .group = g, .level = r->level};
+    }
+    ctl_policy_restore(c, ch, v, n);
+    strata_mem_free(c->alloc, v);
+}
+
+/* The region label member report r goes back to: its own, or that of the
+ * region its group was folded into (buf: CONTROL_REGION_BUF bytes). */
+static const char *region_back(ctl_channel *ch, const ctl_report *r, size_t *len, char *buf)
+{
+    const char *region = r->region;
+    *len = r->region_len;
+    ctl_policy_label(ch, &region, len, buf);
+    return region;
+}
+
 static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
 {
+    char buf[CONTROL_REGION_BUF];
+    size_t len;
+    if (c->policy)
+        restore_folds(c, ch);
     /* Regions' clusters first, under the id their members (level 2) name. */
     for (size_t i = 0; i < c->nodes.count; i++) {
         ctl_node *m = c->nodes.items[i];
         const ctl_report *r =
             m->ch == ch && m->restoring && !m->dcm ? report_of(c, m->id, ch->id) : NULL;
-        if (r && r->region_len && r->level == 2)
-            ctl_dcm_for(c, ch, r->region, r->region_len, r->dcm);
+        if (r && r->region_len && r->level == 2) {
+            const char *region = region_back(ch, r, &len, buf);
+            ctl_dcm_for(c, ch, region, len, r->dcm);
+        }
     }
     /* The level above, under the id its members (level 1) name. */
     for (size_t i = 0; i < c->nodes.count && !ch->backbone; i++) {
@@ -147,9 +190,9 @@ static void place_members(strata_control *c, ctl_channel *ch, uint64_t now)
         if (m->ch != ch || !m->restoring || m->dcm)
             continue;
         const ctl_report *r = report_of(c, m->id, ch->id);
-        strata_dcm *d = r && r->region_len
-                            ? ctl_dcm_for(c, ch, r->region, r->region_len, (strata_dcm_id){0})
-                            : NULL;
+        const char *region = r ? region_back(ch, r, &len, buf) : NULL;
+        strata_dcm *d =
+            r && r->region_len ? ctl_dcm_for(c, ch, region, len, (strata_dcm_id){0}) : NULL;
         if (!d)
             continue; /* no memory: it is told UNKNOWN at its next heartbeat and joins again */
         if (r->level == 1 && ch->backbone && m->upload_kbps >= ctl_head_min_kbps(ch)) {

@@ -52,6 +52,28 @@ static capable_count count_capable(strata_control *c, const ctl_channel *ch, str
     return n;
 }
 
+/* 1 when region d holds anyone a waypoint could serve: a member of its
+ * clusters or a head of it that is no waypoint. */
+static int has_others(strata_control *c, strata_dcm *d)
+{
+    strata_dcm *cm = ctl_common_of(c, d);
+    if (strata_dcm_count(d) + (cm ? strata_dcm_count(cm) : 0u) > 0) {
+        for (size_t i = 0; i < strata_dcm_count(d); i++) {
+            const ctl_node *m = ctl_member_get(c, strata_dcm_member_at(d, i), strata_dcm_channel(d));
+            if (!m || m->role != STRATA_ROLE_WAYPOINT)
+                return 1;
+        }
+        if (cm && strata_dcm_count(cm) > 0)
+            return 1;
+    }
+    ctl_node *heads[PREF_MAX_HEADS];
+    size_t nh = ctl_region_heads(c, d, heads, PREF_MAX_HEADS);
+    for (size_t i = 0; i < nh && i < PREF_MAX_HEADS; i++)
+        if (heads[i]->role != STRATA_ROLE_WAYPOINT)
+            return 1;
+    return 0;
+}
+
 int ctl_waypoint_admit(strata_control *c, const strata_msg_join *j, strata_channel_id ch_id,
                        const char *region, size_t region_len, uint64_t now)
 {
@@ -65,8 +87,8 @@ int ctl_waypoint_admit(strata_control *c, const strata_msg_join *j, strata_chann
         strata_directory_lookup(c->dir, ch_id, region, region_len, &id) != 0)
         return 0; /* no viewers there, or nobody knows yet who is capable */
     strata_dcm *d = ctl_ptab_get(&c->dcms, id.v);
-    if (!d || (strata_dcm_count(d) == 0 && !ctl_common_of(c, d)))
-        return 0;
+    if (!d || !has_others(c, d))
+        return 0; /* nobody to serve: it would be taken back at the next evaluation */
     capable_count n = count_capable(c, ch, d, 0, now);
     return n.own + n.waypoints < c->heads_per_region;
 }
@@ -115,9 +137,7 @@ static const char *not_needed(strata_control *c, ctl_node *w, uint64_t now)
     if (n.own >= c->heads_per_region)
         return "has capable nodes of its own";
     /* Nobody to serve: the region holds waypoints alone. */
-    strata_dcm *cm = ctl_common_of(c, d);
-    size_t members = strata_dcm_count(d) + (cm ? strata_dcm_count(cm) : 0u) + n.heads;
-    return members <= n.waypoints ? "has nobody else left" : NULL;
+    return has_others(c, d) ? NULL : "has nobody else left";
 }
 
 /* Every evaluation of the preferred nodes: waypoints whose regions no

@@ -39,7 +39,7 @@ static int cmp_u64(const void *x, const void *y)
     return a < b ? -1 : a > b;
 }
 
-static void run(const char *lat, uint32_t nodes, int policy, outcome *o)
+static void run(const char *lat, uint32_t nodes, int policy, int restart, outcome *o)
 {
     strata_scenario s;
     strata_scenario_default(&s);
@@ -56,6 +56,10 @@ static void run(const char *lat, uint32_t nodes, int policy, outcome *o)
     set(&s, "seed", "1");
     s.region_policy = (uint8_t)policy;
     char err[512] = "";
+    if (restart)
+        CHECK_EQ_INT(strata_scenario_add_event(&s, "40", "control-restart down=1", 0, err,
+                                               sizeof err),
+                     0);
     strata_world *w = strata_world_new(&s, NULL, err, sizeof err);
     CHECK(w != NULL);
     if (!w) {
@@ -83,11 +87,17 @@ static void run(const char *lat, uint32_t nodes, int policy, outcome *o)
     free(e);
     free(ids);
     fprintf(stderr,
-            "policy %s: %zu regions for %u groups (%zu folded), %zu detached pairs, delivery "
-            "%.6f, cross-region ratio %.3f, %llu members moved\n",
-            policy ? "on" : "off", o->regions, o->r.regions_end, o->st.folded_groups, o->detached,
-            o->r.delivery_ratio, o->r.cross_region_bytes_ratio,
-            (unsigned long long)o->st.policy_moves);
+            "policy %s%s: %zu regions for %u groups (%zu folded), %zu detached pairs, delivery "
+            "%.6f, cross-region ratio %.3f, %llu members moved",
+            policy ? "on" : "off", restart ? " with a control restart" : "", o->regions,
+            o->r.regions_end, o->st.folded_groups, o->detached, o->r.delivery_ratio,
+            o->r.cross_region_bytes_ratio, (unsigned long long)o->st.policy_moves);
+    if (restart)
+        fprintf(stderr, "; after the restart %.4f (worst second %.4f), %llu of %llu edges kept",
+                o->r.delivery_after, o->r.delivery_min_row,
+                (unsigned long long)o->r.restored_edges,
+                (unsigned long long)o->r.reported_edges);
+    fprintf(stderr, "\n");
     strata_world_del(w);
 }
 
@@ -104,9 +114,10 @@ int main(void)
     if (env && atoi(env) > 0)
         nodes = (uint32_t)atoi(env);
 
-    static outcome off, on;
-    run(lat, nodes, 0, &off);
-    run(lat, nodes, 1, &on);
+    static outcome off, on, again;
+    run(lat, nodes, 0, 0, &off);
+    run(lat, nodes, 1, 0, &on);
+    run(lat, nodes, 1, 1, &again);
 
     /* Off: every group with members is a region of its own. */
     CHECK_EQ_U64(off.st.folded_groups, 0);
@@ -125,5 +136,12 @@ int main(void)
      * what their new trees had sent (docs/hierarchy.md, "Regions by
      * policy": left to do). */
     CHECK(on.r.delivery_ratio >= 0.985);
+    /* A control center restarted mid-stream takes the folds back from the
+     * clusters its members report (control_restart.c, restore_folds):
+     * groups stay folded, few members move, most edges are kept. */
+    CHECK(again.st.folded_groups > 0);
+    CHECK(again.st.policy_moves < nodes / 10);
+    CHECK(again.r.restored_edges * 2 > again.r.reported_edges);
+    CHECK(again.r.delivery_after >= 0.95);
     return test_summary("test_region_policy");
 }

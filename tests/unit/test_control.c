@@ -3166,6 +3166,18 @@ static void test_waypoints(void)
     CHECK_EQ_INT(w->releases, 2);
     strata_control_get_status(t->c, &st);
     CHECK_EQ_INT(st.waypoints, 0);
+    /* Offered again while the source still streams: nobody is left to
+     * serve (the region's clusters may stay, empty), so it waits, and is
+     * not placed and taken back again at every evaluation. */
+    uint64_t placed = st.waypoints_placed;
+    for (int i = 0; i < 2 * 10 + 1; i++) {
+        send_join(t, w);
+        CHECK_EQ_INT(w->reply.status, STRATA_JOIN_STANDBY);
+        tick_delivering(t, NULL);
+    }
+    strata_control_get_status(t->c, &st);
+    CHECK_EQ_U64(st.waypoints_placed, placed);
+    CHECK_EQ_INT(w->releases, 2);
     CHECK_EQ_U64(t->stray, 0);
     CHECK_EQ_U64(t->bad_instr, 0);
     net_del(t);

@@ -369,64 +369,10 @@ static void test_random_churn(void)
             (unsigned long long)unfolds);
 }
 
-/* The group of the region node id is in ("" regions: 0). */
-static uint64_t group_of_node(size_t n, strata_node_id id)
-{
-    for (size_t i = 0; i < n; i++) {
-        unsigned long long g = 0;
-        if (entries[i].node.v == id.v && sscanf(entries[i].region, "group:%llx", &g) == 1)
-            return g;
-    }
-    return 0;
-}
-
-/* A region's trees that its own preferred nodes cannot root go to other
- * regions' preferred nodes, the nearest by the group distances first
- * (control_ec.c): A is 10 ms from D, 50 from C, 90 from B, so its cluster
- * is fed from D and C, not from B, though B's preferred nodes joined first
- * (the lowest ids: with equal room, the choice without distances). */
-static void test_nearest_feeders(void)
-{
-    world *w = world_new(0);
-    join(w, STRATA_ROLE_SOURCE, 20000, 0);
-    const uint64_t others[3] = {GB, GC, GD};
-    for (int g = 0; g < 3; g++)
-        for (int i = 0; i < 8; i++)
-            join(w, STRATA_ROLE_PEER, i < 2 ? 20000 : 3000, others[g]);
-    report(w, GA, (uint64_t[]){GD, GC, GB}, (uint32_t[]){10, 50, 90}, 3);
-    report(w, GB, (uint64_t[]){GA, GC, GD}, (uint32_t[]){90, 40, 80}, 3);
-    report(w, GC, (uint64_t[]){GA, GB, GD}, (uint32_t[]){50, 40, 30}, 3);
-    report(w, GD, (uint64_t[]){GA, GB, GC}, (uint32_t[]){10, 80, 30}, 3);
-    run(w, 25); /* B, C and D have their preferred nodes */
-    for (int i = 0; i < 8; i++)
-        join(w, STRATA_ROLE_PEER, i < 2 ? 20000 : 3000, GA);
-    run(w, 25);
-    size_t n = strata_control_topology(w->c, entries, MAXN);
-    int from[16] = {0}, away = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned long long g = 0;
-        if (sscanf(entries[i].region, "group:%llx", &g) != 1 || g != GA || entries[i].level != 2)
-            continue;
-        for (int s = 0; s < entries[i].k + 2; s++) {
-            uint64_t pg = group_of_node(n, entries[i].parents[s]);
-            if (pg && pg != GA) {
-                from[pg & 15]++;
-                away++;
-            }
-        }
-    }
-    CHECK(away > 0);
-    CHECK(from[GD] > 0);
-    CHECK_EQ_INT(from[GB], 0);
-    CHECK_EQ_U64(detached(w), 0);
-    world_del(w);
-}
-
 int main(void)
 {
     test_fold_and_unfold();
     test_policy_off();
     test_random_churn();
-    test_nearest_feeders();
     return test_summary("test_control_policy");
 }
