@@ -192,16 +192,29 @@ void host_node_kick(host_node *n)
     rearm(n);
 }
 
+enum {
+    HOST_RX_BATCH = 64,           /* datagrams read per readiness callback */
+    HOST_RX_BEFORE_TIMER = 4096,  /* ... at most before the deadlines run (a bound, not a goal) */
+};
+
+static void receive_pending(host_node *n, int max);
+
 static void on_timer(uv_timer_t *t)
 {
     host_node *n = t->data;
+    /* libuv runs due timers before it polls for input: after the process
+     * was not scheduled for a while, the deadlines would judge the silence
+     * of nodes whose heartbeats wait unread in the socket (a busy control
+     * center declared its peers dead). What arrived is taken first. */
+    receive_pending(n, HOST_RX_BEFORE_TIMER);
+    if (n->closing || !n->core)
+        return;
     strata_node_handle_timeout(n->core, host_now_ns());
     host_node_kick(n);
 }
 
 /* --- receiving ------------------------------------------------------------------- */
 
-enum { HOST_RX_BATCH = 64 }; /* datagrams read per readiness callback */
 
 static int received_ttl(struct msghdr *msg)
 {
@@ -216,12 +229,10 @@ static int received_ttl(struct msghdr *msg)
     return -1;
 }
 
-static void on_readable(uv_poll_t *p, int status, int events)
+/* Reads and handles up to max datagrams waiting on the socket. */
+static void receive_pending(host_node *n, int max)
 {
-    host_node *n = p->data;
-    if (status < 0 || !(events & UV_READABLE) || n->closing)
-        return;
-    for (int i = 0; i < HOST_RX_BATCH && !n->closing && n->core; i++) {
+    for (int i = 0; i < max && !n->closing && n->core; i++) {
         struct sockaddr_in sin;
         struct iovec iov = {n->rxbuf, sizeof n->rxbuf};
         union {
@@ -253,6 +264,14 @@ static void on_readable(uv_poll_t *p, int status, int events)
             n->rx_heartbeats++;
         host_node_kick(n);
     }
+}
+
+static void on_readable(uv_poll_t *p, int status, int events)
+{
+    host_node *n = p->data;
+    if (status < 0 || !(events & UV_READABLE) || n->closing)
+        return;
+    receive_pending(n, HOST_RX_BATCH);
 }
 
 /* --- life cycle ------------------------------------------------------------------- */
