@@ -2849,6 +2849,23 @@ static void test_three_levels_split_size(void)
     net_del(t);
 }
 
+/* Four regions (eu, us, as, sa) of six peers each, uploads ups[0..5] in
+ * every region, ids from 1; each joins and is placed. */
+static void join_four_regions(net *t, fnode *peers[4][6], const uint32_t ups[6])
+{
+    static const char *const regions[] = {"eu", "us", "as", "sa"};
+    uint64_t id = 1;
+    for (int r = 0; r < 4; r++) {
+        for (int i = 0; i < 6; i++) {
+            peers[r][i] =
+                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], regions[r]);
+            id++;
+            send_join(t, peers[r][i]);
+            CHECK_EQ_INT(peers[r][i]->reply.status, STRATA_JOIN_OK);
+        }
+    }
+}
+
 /* Every member of one region's cluster follows n parity trees: its
  * instructions name n, and each of the k + n trees has a parent, the
  * parity ones a preferred node of another region or a member below one. */
@@ -2886,18 +2903,8 @@ static void test_parity_from_loss(void)
     net *t = net_new(&cfg);
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
     send_join(t, src);
-    static const char *const regions[] = {"eu", "us", "as", "sa"};
     fnode *peers[REGIONS][6];
-    uint64_t id = 1;
-    for (int r = 0; r < REGIONS; r++) {
-        for (int i = 0; i < 6; i++) {
-            static const uint32_t ups[6] = {9000, 12000, 8000, 8000, 6000, 6000};
-            peers[r][i] =
-                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], regions[r]);
-            id++;
-            send_join(t, peers[r][i]);
-        }
-    }
+    join_four_regions(t, peers, (const uint32_t[6]){9000, 12000, 8000, 8000, 6000, 6000});
     for (int i = 0; i < 2 * 10 + 1; i++)
         tick_delivering(t, NULL);
     check_region_parity(t, peers[0], 6, PARITY);
@@ -2967,19 +2974,8 @@ static void test_ec_levels(void)
     net *t = net_new(&cfg);
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
     send_join(t, src);
-    static const char *const regions[] = {"eu", "us", "as", "sa"};
     fnode *peers[REGIONS][6];
-    uint64_t id = 1;
-    for (int r = 0; r < REGIONS; r++) {
-        for (int i = 0; i < 6; i++) {
-            static const uint32_t ups[6] = {9000, 12000, 2000, 1500, 1000, 1000};
-            peers[r][i] =
-                add_node(t, id, 0x0a000000u + (uint32_t)id, STRATA_ROLE_PEER, ups[i], regions[r]);
-            id++;
-            send_join(t, peers[r][i]);
-            CHECK_EQ_INT(peers[r][i]->reply.status, STRATA_JOIN_OK);
-        }
-    }
+    join_four_regions(t, peers, (const uint32_t[6]){9000, 12000, 2000, 1500, 1000, 1000});
     for (int i = 0; i < 2 * 10 + 1; i++)
         tick_delivering(t, NULL);
     for (int r = 0; r < REGIONS; r++)
