@@ -779,7 +779,7 @@ static int handle_parity(strata_peer *p, strata_addr from, const strata_msg_data
     if (m->seq > UINT64_MAX - (p->k - 1u) || !group_not_ahead(p, m->seq))
         return STRATA_ERR_RANGE;
     substream_state *s = &p->subs[m->substream];
-    if (s->have && strata_addr_eq(from, s->parent.addr)) {
+    if (s->have && strata_addr_eq(from, s->parent.addr) && s->distrusted != s->parent.node.v) {
         s->last_rx_ts_ns = now;
         if (m->seq > s->last_rx_seq)
             s->last_rx_seq = m->seq;
@@ -821,7 +821,8 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
     substream_state *s = &p->subs[sub];
     if (!repair && m->seq > s->any_rx_seq)
         s->any_rx_seq = m->seq;
-    if (!repair && s->have && strata_addr_eq(from, s->parent.addr)) {
+    if (!repair && s->have && strata_addr_eq(from, s->parent.addr) &&
+        s->distrusted != s->parent.node.v) {
         s->last_rx_ts_ns = now;
         if (m->seq > s->last_rx_seq)
             s->last_rx_seq = m->seq;

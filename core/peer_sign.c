@@ -20,6 +20,40 @@
 
 #include <string.h>
 
+/* Forged packets from a parent. A packet a manifest contradicts is
+ * dropped wherever it came from; when it came down a tree from the node's
+ * parent there, that parent sent what the source did not sign (an honest
+ * keyed parent never relays such a packet; a keyless one relays only what
+ * it was sent, so its own parent is the forger or passed it on). The node
+ * then reports no progress from that parent: its heartbeat's last_rx_seq
+ * for the tree stands still while the other trees advance, and the DCM's
+ * stall detection (dcm.c, stall_check) moves the node to another parent
+ * after a stall period, and blames the parent (halving its credit, down
+ * to a strike) when the parent's own heartbeat shows it held the packets.
+ * Packets from that parent are still taken when they verify. */
+void strata_peer_forged_from(strata_peer *p, const strata_msg_data *m, strata_addr from)
+{
+    if (!p->subs || m->substream >= (unsigned)p->k + p->n)
+        return;
+    substream_state *s = &p->subs[m->substream];
+    if (!s->have || s->parent.node.v == 0 || !strata_addr_eq(from, s->parent.addr) ||
+        s->distrusted == s->parent.node.v)
+        return;
+    s->distrusted = s->parent.node.v;
+    p->st.forged_parents++;
+    strata_logf(p->log, STRATA_LOG_INFO,
+                "peer %016llx: parent %016llx of tree %u sent a forged packet (seq %llu): "
+                "distrusted",
+                (unsigned long long)p->node.v, (unsigned long long)s->parent.node.v,
+                (unsigned)m->substream, (unsigned long long)m->seq);
+}
+
+/* strata_verify_release's report of a waiting packet found forged. */
+static void forged_waiting(void *user, const strata_msg_data *m, strata_addr from)
+{
+    strata_peer_forged_from(user, m, from);
+}
+
 static int ensure_verifier(strata_peer *p, const uint8_t *pk)
 {
     if (p->has_ver)
@@ -32,6 +66,8 @@ static int ensure_verifier(strata_peer *p, const uint8_t *pk)
                                  p->repair_retry_ns);
     if (err)
         return err;
+    p->ver.forged_fn = forged_waiting;
+    p->ver.forged_user = p;
     p->has_ver = 1;
     return 0;
 }
@@ -86,6 +122,7 @@ int strata_peer_sign_check(strata_peer *p, const strata_msg_data *m, const uint8
         return 0;
     case STRATA_ERR_FORGED:
         p->st.forged_packets++;
+        strata_peer_forged_from(p, m, from);
         return r;
     case STRATA_ERR_UNVERIFIED:
         p->st.unverified_packets++;
