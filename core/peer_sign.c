@@ -30,7 +30,12 @@
  * stall detection (dcm.c, stall_check) moves the node to another parent
  * after a stall period, and blames the parent (halving its credit, down
  * to a strike) when the parent's own heartbeat shows it held the packets.
- * Packets from that parent are still taken when they verify. */
+ * Packets from that parent are still taken when they verify.
+ *
+ * The price: UDP source addresses can be spoofed, so whoever can send a
+ * packet with the parent's address can have an honest parent left and
+ * blamed, one datagram per child and stall period (the source, which
+ * signs everything, is never distrusted). docs/security.md weighs it. */
 void strata_peer_forged_from(strata_peer *p, const strata_msg_data *m, strata_addr from)
 {
     if (!p->subs || m->substream >= (unsigned)p->k + p->n)
@@ -38,6 +43,10 @@ void strata_peer_forged_from(strata_peer *p, const strata_msg_data *m, strata_ad
     substream_state *s = &p->subs[m->substream];
     if (!s->have || s->parent.node.v == 0 || !strata_addr_eq(from, s->parent.addr) ||
         s->distrusted == s->parent.node.v)
+        return;
+    /* The source signs all it sends: a forgery from its address was
+     * spoofed by someone else, and moving off the source helps nobody. */
+    if (s->parent.node.v == p->source.node.v)
         return;
     s->distrusted = s->parent.node.v;
     p->st.forged_parents++;
