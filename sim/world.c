@@ -145,8 +145,7 @@ struct strata_world {
     uint32_t nliars;
     uint32_t nwaypoints; /* waypoint slots (scenario waypoint_share) */
     uint64_t liar_sessions, liar_struck, liar_dropped, liar_pairs_sum, liar_samples;
-    float *liar_struck_s;
-    size_t nliar_struck_s, capliar_struck_s;
+    times_s liar_struck_s;
     strata_rng liar_rng;
     /* Polluters (scenario polluter_share): their acts, sessions, sessions
      * struck and cut off (no child in any tree at the samples from some
@@ -240,6 +239,17 @@ static void times_add(strata_world *w, times_s *t, double s)
         t->cap = cap;
     }
     t->v[t->n++] = (float)s;
+}
+
+/* p50, p95 and max of t; -1 each when it is empty. */
+static void percentiles(const times_s *t, double *p50, double *p95, double *max)
+{
+    *p50 = *p95 = *max = -1;
+    if (!t->n)
+        return;
+    *p50 = strata_simm_percentile_f(t->v, t->n, 0.5);
+    *p95 = strata_simm_percentile_f(t->v, t->n, 0.95);
+    *max = strata_simm_percentile_f(t->v, t->n, 1);
 }
 
 /* --- accessors -------------------------------------------------------------------- */
@@ -982,29 +992,14 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         x->liar_dropped = w->liar_dropped;
         x->liar_pairs_mean =
             w->liar_samples ? (double)w->liar_pairs_sum / (double)w->liar_samples : 0;
-        x->liar_struck_p50 = x->liar_struck_p95 = x->liar_struck_max = -1;
-        if (w->nliar_struck_s) {
-            x->liar_struck_p50 = strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 0.5);
-            x->liar_struck_p95 =
-                strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 0.95);
-            x->liar_struck_max = strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 1);
-        }
+        percentiles(&w->liar_struck_s, &x->liar_struck_p50, &x->liar_struck_p95,
+                    &x->liar_struck_max);
         polluter_figures(w, x);
         if (w->alg->counters)
             w->alg->counters(w->alg_state, x);
         w->finished = 1;
     }
     *r = w->result;
-}
-
-static void percentiles(const times_s *t, double *p50, double *p95, double *max)
-{
-    *p50 = *p95 = *max = -1;
-    if (!t->n)
-        return;
-    *p50 = strata_simm_percentile_f(t->v, t->n, 0.5);
-    *p95 = strata_simm_percentile_f(t->v, t->n, 0.95);
-    *max = strata_simm_percentile_f(t->v, t->n, 1);
 }
 
 /* The figures of signed streams and polluters (metrics.h); the polluters
@@ -1366,7 +1361,7 @@ void strata_world_del(strata_world *w)
     strata_mem_free(w->alloc, w->labels);
     strata_mem_free(w->alloc, w->rkey);
     strata_mem_free(w->alloc, w->scratch);
-    strata_mem_free(w->alloc, w->liar_struck_s);
+    strata_mem_free(w->alloc, w->liar_struck_s.v);
     strata_mem_free(w->alloc, w->pol_struck_s.v);
     strata_mem_free(w->alloc, w->pol_cut_s.v);
     if (w->have_pol)
@@ -1392,6 +1387,12 @@ enum { SIM_FEC_DECODE_PATTERNS = 32 };
 
 typedef struct strata_alg strata_alg;
 
+/* What the peers counted (sa_count): repairs, parity, verification. */
+typedef struct sa_sums {
+    uint64_t repaired, rebuilt, parity_sent;
+    uint64_t verified, forged, unverified, forged_manifests;
+} sa_sums;
+
 typedef struct play_ctx {
     strata_alg *a;
     uint32_t node;
@@ -1399,7 +1400,7 @@ typedef struct play_ctx {
 
 struct strata_alg {
     strata_world *w;
-    uint64_t repaired, rebuilt, parity_sent; /* of the peers freed so far */
+    sa_sums freed; /* the counts of the peers freed so far */
     const strata_alloc *alloc;
     /* The group coder's tables, one pair for every peer of the world
      * (strata_peer_config): they depend on k, the symbol index and the loss
@@ -1415,8 +1416,6 @@ struct strata_alg {
     /* signed: the channel's key pair, drawn from the run's seed */
     uint8_t channel_pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES];
     uint8_t channel_sk[STRATA_MANIFEST_SECRET_KEY_BYTES];
-    /* the verification counters of the peers freed so far */
-    uint64_t verified, forged, unverified, forged_manifests;
 };
 
 static void sa_on_play(void *user, const uint8_t *buf, size_t len)
@@ -1618,12 +1617,6 @@ static void sa_node_down(void *state, uint32_t node, int graceful, uint64_t now)
         strata_node_leave(s->node[node], now);
 }
 
-/* What sa_count adds up. */
-typedef struct sa_sums {
-    uint64_t repaired, rebuilt, parity_sent;
-    uint64_t verified, forged, unverified, forged_manifests;
-} sa_sums;
-
 /* Adds a peer's repair, parity and verification counts to the run's. */
 static void sa_count(const strata_node *n, sa_sums *c)
 {
@@ -1644,8 +1637,7 @@ static void sa_count(const strata_node *n, sa_sums *c)
 static void sa_counters(void *state, strata_simresult *out)
 {
     strata_alg *s = state;
-    sa_sums c = {s->repaired, s->rebuilt,    s->parity_sent,     s->verified,
-                 s->forged,   s->unverified, s->forged_manifests};
+    sa_sums c = s->freed;
     for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < s->nodes; i++)
         sa_count(s->node[i], &c);
     out->repaired_packets = c.repaired;
@@ -1660,18 +1652,8 @@ static void sa_counters(void *state, strata_simresult *out)
 static void sa_node_free(void *state, uint32_t node)
 {
     strata_alg *s = state;
-    if (node >= STRATA_WORLD_FIRST_PEER && node < s->nodes) {
-        sa_sums c = {s->repaired, s->rebuilt,    s->parity_sent,     s->verified,
-                     s->forged,   s->unverified, s->forged_manifests};
-        sa_count(s->node[node], &c);
-        s->repaired = c.repaired;
-        s->rebuilt = c.rebuilt;
-        s->parity_sent = c.parity_sent;
-        s->verified = c.verified;
-        s->forged = c.forged;
-        s->unverified = c.unverified;
-        s->forged_manifests = c.forged_manifests;
-    }
+    if (node >= STRATA_WORLD_FIRST_PEER && node < s->nodes)
+        sa_count(s->node[node], &s->freed);
     if (node < s->nodes) {
         strata_node_del(s->node[node]);
         s->node[node] = NULL;
@@ -1890,16 +1872,7 @@ static void liar_sample(strata_world *w)
         double after_s = (double)(w->now - w->node[idx].up_ns) / 1e9;
         if (w->node[idx].liar) {
             w->liar_struck++;
-            if (w->nliar_struck_s == w->capliar_struck_s) {
-                size_t cap = w->capliar_struck_s ? w->capliar_struck_s * 2 : 64;
-                float *p = strata_mem_realloc(w->alloc, w->liar_struck_s, cap * sizeof *p);
-                if (p) {
-                    w->liar_struck_s = p;
-                    w->capliar_struck_s = cap;
-                }
-            }
-            if (w->nliar_struck_s < w->capliar_struck_s)
-                w->liar_struck_s[w->nliar_struck_s++] = (float)after_s;
+            times_add(w, &w->liar_struck_s, after_s);
         } else {
             w->pol_struck++;
             times_add(w, &w->pol_struck_s, after_s);
