@@ -544,6 +544,12 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
             i < p->k ? counts[i] : strata_relay_ec_held(p->relay.ec, i - p->k);
         hb.parents[i].last_rx_ts_ns = s->last_rx_ts_ns;
         hb.parents[i].last_rx_seq = s->flood && !s->parent.node.v ? s->any_rx_seq : s->last_rx_seq;
+        if (s->distrusted && s->distrusted == s->parent.node.v) {
+            /* A parent that sent a forged packet: no progress of its is
+             * reported from then on (peer_sign.c, "Forged packets"). */
+            hb.parents[i].last_rx_ts_ns = s->distrust_ts_ns;
+            hb.parents[i].last_rx_seq = s->distrust_seq;
+        }
     }
     /* The child links in a fixed order (tree by tree), and the window of
      * them this heartbeat has room for (see "Heartbeat children" above).
@@ -779,7 +785,7 @@ static int handle_parity(strata_peer *p, strata_addr from, const strata_msg_data
     if (m->seq > UINT64_MAX - (p->k - 1u) || !group_not_ahead(p, m->seq))
         return STRATA_ERR_RANGE;
     substream_state *s = &p->subs[m->substream];
-    if (s->have && strata_addr_eq(from, s->parent.addr) && s->distrusted != s->parent.node.v) {
+    if (s->have && strata_addr_eq(from, s->parent.addr)) {
         s->last_rx_ts_ns = now;
         if (m->seq > s->last_rx_seq)
             s->last_rx_seq = m->seq;
@@ -821,8 +827,7 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
     substream_state *s = &p->subs[sub];
     if (!repair && m->seq > s->any_rx_seq)
         s->any_rx_seq = m->seq;
-    if (!repair && s->have && strata_addr_eq(from, s->parent.addr) &&
-        s->distrusted != s->parent.node.v) {
+    if (!repair && s->have && strata_addr_eq(from, s->parent.addr)) {
         s->last_rx_ts_ns = now;
         if (m->seq > s->last_rx_seq)
             s->last_rx_seq = m->seq;

@@ -42,8 +42,11 @@ typedef struct substream_state {
     uint64_t last_rx_seq;
     /* The node id of a parent that sent this tree a packet a manifest
      * contradicted (peer_sign.c, "Forged packets from a parent"): while it
-     * is the parent, what it sends is no progress of its (0 = none). */
+     * is the parent, the heartbeat reports the progress it had made then,
+     * distrust_seq and distrust_ts_ns, and no more (0 = none). The node's
+     * own repairs go by what it really received. */
     uint64_t distrusted;
+    uint64_t distrust_seq, distrust_ts_ns;
     /* The last packet (not a repair) from any sender: a flooding node's
      * progress, which its heartbeat reports in place of last_rx_seq (it
      * has no parent; dcm_mesh.c, "Stalls"). */

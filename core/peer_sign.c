@@ -26,7 +26,10 @@
  * keyed parent never relays such a packet; a keyless one relays only what
  * it was sent, so its own parent is the forger or passed it on). The node
  * then reports no progress from that parent: its heartbeat's last_rx_seq
- * for the tree stands still while the other trees advance, and the DCM's
+ * for the tree stands still while the other trees advance (its own repair
+ * logic still goes by what the parent really delivers: with the parent
+ * treated as silent, the node asked the source first, which loaded the
+ * source's uplink more in the simulator's signed runs), and the DCM's
  * stall detection (dcm.c, stall_check) moves the node to another parent
  * after a stall period, and blames the parent (halving its credit, down
  * to a strike) when the parent's own heartbeat shows it held the packets.
@@ -49,6 +52,8 @@ void strata_peer_forged_from(strata_peer *p, const strata_msg_data *m, strata_ad
     if (s->parent.node.v == p->source.node.v)
         return;
     s->distrusted = s->parent.node.v;
+    s->distrust_seq = s->last_rx_seq;
+    s->distrust_ts_ns = s->last_rx_ts_ns;
     p->st.forged_parents++;
     strata_logf(p->log, STRATA_LOG_INFO,
                 "peer %016llx: parent %016llx of tree %u sent a forged packet (seq %llu): "

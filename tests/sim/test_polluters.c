@@ -249,10 +249,11 @@ static void test_runs(void)
     /* Signed with polluters of every kind: nothing bad played, at both
      * levels. Their children distrust them and are moved, so most
      * polluters that had children lose them all for good within the run
-     * (before the children reported them: 3 of 26 with backbone levels, 0
-     * of 33 at levels 3 without lie). With backbone levels delivery is
-     * whole; at levels 3 polluters that also lie about their upload cost
-     * a few per cent (docs/security.md, "Polluters in the simulator"). */
+     * (before the children reported them, the same runs: 1 of 39 with
+     * backbone levels, 3 of 32 at levels 3, 0 of 33 at levels 3 without
+     * lie). With backbone levels delivery is whole; at levels 3 polluters
+     * that also lie about their upload cost a few per cent
+     * (docs/security.md, "Polluters in the simulator"). */
     base(&s, 1, "0.2");
     set(&s, "levels", "backbone");
     run(&s, &r);
