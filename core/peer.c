@@ -544,6 +544,12 @@ static void send_heartbeat(strata_peer *p, uint64_t now)
             i < p->k ? counts[i] : strata_relay_ec_held(p->relay.ec, i - p->k);
         hb.parents[i].last_rx_ts_ns = s->last_rx_ts_ns;
         hb.parents[i].last_rx_seq = s->flood && !s->parent.node.v ? s->any_rx_seq : s->last_rx_seq;
+        if (s->distrusted && s->distrusted == s->parent.node.v) {
+            /* A parent that sent a forged packet: no progress of its is
+             * reported from then on (peer_sign.c, "Forged packets"). */
+            hb.parents[i].last_rx_ts_ns = s->distrust_ts_ns;
+            hb.parents[i].last_rx_seq = s->distrust_seq;
+        }
     }
     /* The child links in a fixed order (tree by tree), and the window of
      * them this heartbeat has room for (see "Heartbeat children" above).

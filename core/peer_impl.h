@@ -40,6 +40,13 @@ typedef struct substream_state {
     uint64_t old_parent_until;
     uint64_t last_rx_ts_ns; /* last packet from the parent */
     uint64_t last_rx_seq;
+    /* The node id of a parent that sent this tree a packet a manifest
+     * contradicted (peer_sign.c, "Forged packets from a parent"): while it
+     * is the parent, the heartbeat reports the progress it had made then,
+     * distrust_seq and distrust_ts_ns, and no more (0 = none). The node's
+     * own repairs go by what it really received. */
+    uint64_t distrusted;
+    uint64_t distrust_seq, distrust_ts_ns;
     /* The last packet (not a repair) from any sender: a flooding node's
      * progress, which its heartbeat reports in place of last_rx_seq (it
      * has no parent; dcm_mesh.c, "Stalls"). */
@@ -149,6 +156,10 @@ int strata_peer_sign_init(strata_peer *p, const strata_peer_config *cfg);
 void strata_peer_sign_free(strata_peer *p);
 /* Judges DATA m before it is taken: 1 take it, 0 it waits (or waits
  * already), or the negative reason to drop it. */
+/* A packet of tree m->substream that a manifest contradicts came from
+ * `from`: if that is the tree's parent, it is distrusted (see
+ * substream_state.distrusted). */
+void strata_peer_forged_from(strata_peer *p, const strata_msg_data *m, strata_addr from);
 int strata_peer_sign_check(strata_peer *p, const strata_msg_data *m, const uint8_t *buf,
                            size_t len, strata_addr from, uint64_t now);
 /* 0 when a packet the coder rebuilt is vouched for (or the channel is not

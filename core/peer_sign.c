@@ -20,6 +20,54 @@
 
 #include <string.h>
 
+/* Forged packets from a parent. A packet a manifest contradicts is
+ * dropped wherever it came from; when it came down a tree from the node's
+ * parent there, that parent sent what the source did not sign (an honest
+ * keyed parent never relays such a packet; a keyless one relays only what
+ * it was sent, so its own parent is the forger or passed it on). The node
+ * then reports no progress from that parent: its heartbeat's last_rx_seq
+ * for the tree stands still while the other trees advance (its own repair
+ * logic still goes by what the parent really delivers: with the parent
+ * treated as silent, the node asked the source first, which loaded the
+ * source's uplink more in the simulator's signed runs), and the DCM's
+ * stall detection (dcm.c, stall_check) moves the node to another parent
+ * after a stall period, and blames the parent (halving its credit, down
+ * to a strike) when the parent's own heartbeat shows it held the packets.
+ * Packets from that parent are still taken when they verify.
+ *
+ * The price: UDP source addresses can be spoofed, so whoever can send a
+ * packet with the parent's address can have an honest parent left and
+ * blamed, one datagram per child and stall period (the source, which
+ * signs everything, is never distrusted). docs/security.md weighs it. */
+void strata_peer_forged_from(strata_peer *p, const strata_msg_data *m, strata_addr from)
+{
+    if (!p->subs || m->substream >= (unsigned)p->k + p->n)
+        return;
+    substream_state *s = &p->subs[m->substream];
+    if (!s->have || s->parent.node.v == 0 || !strata_addr_eq(from, s->parent.addr) ||
+        s->distrusted == s->parent.node.v)
+        return;
+    /* The source signs all it sends: a forgery from its address was
+     * spoofed by someone else, and moving off the source helps nobody. */
+    if (s->parent.node.v == p->source.node.v)
+        return;
+    s->distrusted = s->parent.node.v;
+    s->distrust_seq = s->last_rx_seq;
+    s->distrust_ts_ns = s->last_rx_ts_ns;
+    p->st.forged_parents++;
+    strata_logf(p->log, STRATA_LOG_INFO,
+                "peer %016llx: parent %016llx of tree %u sent a forged packet (seq %llu): "
+                "distrusted",
+                (unsigned long long)p->node.v, (unsigned long long)s->parent.node.v,
+                (unsigned)m->substream, (unsigned long long)m->seq);
+}
+
+/* strata_verify_release's report of a waiting packet found forged. */
+static void forged_waiting(void *user, const strata_msg_data *m, strata_addr from)
+{
+    strata_peer_forged_from(user, m, from);
+}
+
 static int ensure_verifier(strata_peer *p, const uint8_t *pk)
 {
     if (p->has_ver)
@@ -32,6 +80,8 @@ static int ensure_verifier(strata_peer *p, const uint8_t *pk)
                                  p->repair_retry_ns);
     if (err)
         return err;
+    p->ver.forged_fn = forged_waiting;
+    p->ver.forged_user = p;
     p->has_ver = 1;
     return 0;
 }
@@ -86,6 +136,7 @@ int strata_peer_sign_check(strata_peer *p, const strata_msg_data *m, const uint8
         return 0;
     case STRATA_ERR_FORGED:
         p->st.forged_packets++;
+        strata_peer_forged_from(p, m, from);
         return r;
     case STRATA_ERR_UNVERIFIED:
         p->st.unverified_packets++;

@@ -220,6 +220,8 @@ size_t strata_verify_release(strata_verify *v, unsigned k, strata_verify_take_fn
             taken++;
         } else if (verdict < 0) {
             (*forged)++;
+            if (v->forged_fn)
+                v->forged_fn(v->forged_user, &m, w.from);
         } else {
             w.part = part_of(verdict, &m, k);
             v->items[kept++] = w;

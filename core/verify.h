@@ -76,6 +76,10 @@ typedef struct strata_verify {
     uint64_t wait_ns, ask_after_ns, retry_ns;
     strata_verify_early early[STRATA_VERIFY_EARLY_LISTS]; /* a ring, oldest replaced */
     size_t early_next;
+    /* Told of each waiting packet strata_verify_release finds forged, with
+     * its sender (NULL: only counted). Must not call into the verifier. */
+    void (*forged_fn)(void *user, const strata_msg_data *m, strata_addr from);
+    void *forged_user;
 } strata_verify;
 
 /* Prepares a verifier: pk (NULL: a keyless node that only keeps

@@ -496,6 +496,11 @@ void strata_simmetrics_session_end(strata_simmetrics *m, uint32_t node, int grac
     close_session(m, node, graceful ? 1 : 2, now);
 }
 
+uint64_t strata_simmetrics_sent_ns(const strata_simmetrics *m, uint64_t seq)
+{
+    return seq < m->seqs ? m->send_ns[seq] : UINT64_MAX;
+}
+
 void strata_simmetrics_play(strata_simmetrics *m, uint32_t node, uint64_t seq, uint64_t send_ns,
                             uint64_t now)
 {
@@ -858,6 +863,35 @@ int strata_simresult_write_json_nested(const strata_simresult *r, FILE *f, int i
         put_num(j, "liar_struck_s_max", r->liar_struck_max);
         put_num(j, "liar_child_pairs_mean", r->liar_pairs_mean);
         put_u64(j, "liar_dropped_packets", r->liar_dropped);
+    }
+    if (r->signed_stream || r->polluters) {
+        put_u64(j, "signed", (uint64_t)r->signed_stream);
+        put_u64(j, "bad_plays", r->bad_plays);
+        put_u64(j, "bad_bytes", r->bad_bytes);
+        put_u64(j, "verified_packets", r->verified_packets);
+        put_u64(j, "forged_packets", r->forged_packets);
+        put_u64(j, "unverified_packets", r->unverified_packets);
+        put_u64(j, "forged_manifests", r->forged_manifests);
+    }
+    if (r->polluters) {
+        char key[48];
+        put_u64(j, "polluters", r->polluters);
+        for (unsigned a = 0; a < STRATA_SIMPOL_PACKET_KINDS; a++) {
+            snprintf(key, sizeof key, "polluter_%s_packets", strata_simpol_kind_names[a]);
+            put_u64(j, key, r->polluter_acts[a]);
+        }
+        put_u64(j, "polluter_sessions", r->polluter_sessions);
+        put_u64(j, "polluter_sessions_interior", r->polluter_interior);
+        put_u64(j, "polluter_sessions_cut", r->polluter_cut);
+        put_u64(j, "polluter_sessions_kept", r->polluter_kept);
+        put_num(j, "polluter_cut_s_p50", r->polluter_cut_p50);
+        put_num(j, "polluter_cut_s_p95", r->polluter_cut_p95);
+        put_num(j, "polluter_cut_s_max", r->polluter_cut_max);
+        put_u64(j, "polluter_sessions_struck", r->polluter_struck);
+        put_num(j, "polluter_struck_s_p50", r->polluter_struck_p50);
+        put_num(j, "polluter_struck_s_p95", r->polluter_struck_p95);
+        put_num(j, "polluter_struck_s_max", r->polluter_struck_max);
+        put_num(j, "polluter_child_pairs_mean", r->polluter_pairs_mean);
     }
     if (r->nregional)
         put_regional(j, r);

@@ -54,6 +54,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "pollute.h"
 #include "strata/common.h"
 
 enum {
@@ -244,6 +245,26 @@ typedef struct strata_simresult {
      * trees, and fewer, in the whole run. */
     uint64_t parity_raises, parity_lowers;
     double liar_struck_p50, liar_struck_p95, liar_struck_max, liar_pairs_mean;
+    /* Signed streams and polluters (scenario signed, polluter_share;
+     * docs/security.md): whether the channel was signed; packets honest
+     * viewers played that were not the source's or not in order, and their
+     * bytes at the simulated size (in every run; in the JSON when signed or
+     * with polluters); the peers' verification counters summed over every
+     * peer session (strata_peer_stats: packets vouched for, dropped as
+     * forged, as unverified, forged manifests); polluter slots, their
+     * datagrams altered by kind (pollute.h order), sessions, sessions with
+     * children at a sample, those cut off (none from some sample to the
+     * session's end) and after how long from the session's start (p50, p95,
+     * max; -1 none), those that kept children to their end, sessions struck
+     * and after how long, (child, tree) pairs under polluters per sample. */
+    int signed_stream;
+    uint64_t bad_plays, bad_bytes;
+    uint64_t verified_packets, forged_packets, unverified_packets, forged_manifests;
+    uint32_t polluters;
+    uint64_t polluter_acts[STRATA_SIMPOL_KINDS];
+    uint64_t polluter_sessions, polluter_interior, polluter_cut, polluter_kept, polluter_struck;
+    double polluter_cut_p50, polluter_cut_p95, polluter_cut_max;
+    double polluter_struck_p50, polluter_struck_p95, polluter_struck_max, polluter_pairs_mean;
     /* The first kill-preferred events' regional series. */
     size_t nregional;
     strata_simm_regional regional[STRATA_SIMM_REGIONAL_MAX];
@@ -290,6 +311,10 @@ void strata_simmetrics_session_start(strata_simmetrics *m, uint32_t node, uint64
  * earlier than planned shortens the due window, but plays already counted
  * stay counted. */
 void strata_simmetrics_session_end(strata_simmetrics *m, uint32_t node, int graceful, uint64_t now);
+
+/* The send time the source recorded for seq (strata_simmetrics_source_packet),
+ * UINT64_MAX if none. */
+uint64_t strata_simmetrics_sent_ns(const strata_simmetrics *m, uint64_t seq);
 
 /* node played stream packet seq, sent at send_ns. */
 void strata_simmetrics_play(strata_simmetrics *m, uint32_t node, uint64_t seq, uint64_t send_ns,

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "eventq.h"
+#include "pollute.h"
 #include "strata/control.h"
 #include "strata/peer.h"
 #include "strata/source.h"
@@ -69,6 +70,9 @@ void strata_scenario_default(strata_scenario *s)
     s->k = 4;
     s->capacity_check = 1; /* as `strata control` (--capacity-check) */
     s->liar_upload_kbps = 20000;
+    snprintf(s->polluter_kinds, sizeof s->polluter_kinds, "all");
+    s->polluter_rate = 0.5;
+    s->polluter_hold_ms = 1000;
     s->waypoint_upload_kbps = 20000;
     s->heartbeat_ms = STRATA_CONTROL_DEFAULT_HEARTBEAT_MS; /* what the daemons use */
     s->playout_delay_ms = 3000;
@@ -181,6 +185,11 @@ static const key_desc KEYS[] = {
     {"liar_forward", K_DOUBLE, OFF(liar_forward), 0, 1, NULL},
     {"waypoint_share", K_DOUBLE, OFF(waypoint_share), 0, 1, NULL},
     {"waypoint_upload_kbps", K_U32, OFF(waypoint_upload_kbps), 1, 4000000000.0, NULL},
+    {"signed", K_BOOL, OFF(signed_stream), 0, 0, NULL},
+    {"polluter_share", K_DOUBLE, OFF(polluter_share), 0, 1, NULL},
+    {"polluter_kinds", K_STRING, OFF(polluter_kinds), 0, STRATA_SCN_KINDS_BYTES, NULL},
+    {"polluter_rate", K_DOUBLE, OFF(polluter_rate), 0, 1, NULL},
+    {"polluter_hold_ms", K_U32, OFF(polluter_hold_ms), 1, 600000, NULL},
     {"join", K_ENUM, OFF(join), 0, 0, JOIN_NAMES},
     {"join_window_s", K_SECONDS, OFF(join_window_ns), 0, 864000, NULL},
     {"flash_at_s", K_SECONDS, OFF(flash_at_ns), 0, 864000, NULL},
@@ -604,6 +613,13 @@ int strata_scenario_validate(strata_scenario *s, char *err, size_t errlen)
     }
     if (s->join == STRATA_SCN_JOIN_POISSON && s->join_window_ns == 0) {
         set_err(err, errlen, "join = poisson needs join_window_s > 0 (nodes arrive over it)");
+        return STRATA_ERR_RANGE;
+    }
+    if (strata_simpol_parse_kinds(s->polluter_kinds, &s->polluter_mask) < 0) {
+        set_err(err, errlen,
+                "polluter_kinds is a comma list of forge, seq, corrupt, replay, reorder, eos, "
+                "drop, lie or all; got '%s'",
+                s->polluter_kinds);
         return STRATA_ERR_RANGE;
     }
     /* Line numbers order simultaneous events; give the ones added without a

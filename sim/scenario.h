@@ -53,6 +53,7 @@ enum {
     STRATA_SCN_PATH_BYTES = 1024,
     STRATA_SCN_MIX_BYTES = 512,
     STRATA_SCN_NAME_BYTES = 32,
+    STRATA_SCN_KINDS_BYTES = 64, /* polluter_kinds */
     STRATA_SCN_MAX_NODES = 4000000,
     STRATA_SCN_MAX_LINE_BYTES = 4096,
     STRATA_SCN_MAX_FILE_BYTES = 1 << 20,
@@ -179,6 +180,24 @@ typedef struct strata_scenario {
      * not measured (they have none). */
     double waypoint_share;
     uint32_t waypoint_upload_kbps;
+
+    /* Signed streams (docs/security.md): the source signs with a key drawn
+     * from the run's seed (`strata source --channel-key-file`), every peer
+     * verifies with its public half (`strata peer --channel-key`). */
+    uint8_t signed_stream;
+
+    /* Polluting peers (issue 13, sim/pollute.h): this share of the peer
+     * slots (none of them liars) alter polluter_rate of the DATA they send
+     * (relayed, repairs, parity) in the ways polluter_kinds names (a comma
+     * list of forge, seq, corrupt, replay, reorder, eos, drop, lie, or
+     * all; polluter_mask is its bits, set by validate), holding a
+     * reordered packet up to polluter_hold_ms. With lie they declare
+     * liar_upload_kbps. Their own playback is not measured. */
+    double polluter_share;
+    char polluter_kinds[STRATA_SCN_KINDS_BYTES];
+    uint32_t polluter_mask;
+    double polluter_rate;
+    uint32_t polluter_hold_ms;
 
     /* Arrivals. */
     uint8_t join;            /* enum strata_scn_join */

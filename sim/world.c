@@ -20,6 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
+#include "pollute.h"
+#include "strata/manifest.h"
 #include "strata/node.h"
 #include "strata/wire.h"
 
@@ -36,8 +40,10 @@ enum world_event {
 
 enum world_limits {
     STREAM_NODE_ID = STRATA_SIM_STREAM_USER + 100,
-    STREAM_LIAR = STRATA_SIM_STREAM_USER + 101, /* which slots lie about their upload */
-    STREAM_WAYPOINT = STRATA_SIM_STREAM_USER + 102, /* which slots are waypoint servers */
+    STREAM_LIAR = STRATA_SIM_STREAM_USER + 101,        /* which slots lie about their upload */
+    STREAM_WAYPOINT = STRATA_SIM_STREAM_USER + 102,    /* which slots are waypoint servers */
+    STREAM_POLLUTER = STRATA_SIM_STREAM_USER + 103,    /* which slots pollute, and what they do */
+    STREAM_CHANNEL_KEY = STRATA_SIM_STREAM_USER + 104, /* the signed channel's key */
     FLIGHT_CHUNK = 4096,
     PROGRESS_EVERY = 1 << 18,
     TIMER_SPIN_NS = 1000, /* a node whose deadline does not move is woken this much later */
@@ -66,6 +72,7 @@ typedef struct flight {
     uint32_t path_us;
     uint16_t from_port, to_port;
     uint8_t data, repair, sub;
+    uint8_t polluted; /* altered by a polluter: not a step of a path */
 } flight;
 
 typedef struct flight_chunk {
@@ -81,19 +88,29 @@ typedef struct wnode {
     uint32_t region;    /* index into the world's labels */
     uint16_t port;      /* current session's port */
     uint8_t online;
-    uint8_t graceful; /* how the current session ends */
-    uint8_t liar;     /* declares liar_upload_kbps, forwards liar_forward of its DATA */
-    uint8_t waypoint; /* a waypoint server (waypoint_share): never leaves, plays nothing */
-    uint8_t struck;   /* a liar: the control center struck it this session */
-    uint64_t up_ns;   /* when the current session started */
+    uint8_t graceful;      /* how the current session ends */
+    uint8_t liar;          /* declares liar_upload_kbps, forwards liar_forward of its DATA */
+    uint8_t waypoint;      /* a waypoint server (waypoint_share): never leaves, plays nothing */
+    uint8_t struck;        /* a liar or polluter: the control center struck it this session */
+    uint8_t polluter;      /* alters its DATA (sim/pollute.h) */
+    uint8_t had_children;  /* a polluter: had children in a tree at a sample this session */
+    uint64_t up_ns;        /* when the current session started */
+    uint64_t childless_ns; /* a polluter: first sample since its last child; 0 = has some */
+    uint64_t play_hi;      /* a viewer: 1 + the highest seq it played this session */
 } wnode;
 
-/* Whose playback the figures count: viewers, not liars (whose harm is
- * what is measured) nor waypoints (which play nothing). */
+/* Whose playback the figures count: viewers, not liars nor polluters
+ * (whose harm is what is measured) nor waypoints (which play nothing). */
 static inline int measured(const wnode *n)
 {
-    return !n->liar && !n->waypoint;
+    return !n->liar && !n->waypoint && !n->polluter;
 }
+
+/* Seconds from a session's start to an event of it, for percentiles. */
+typedef struct times_s {
+    float *v;
+    size_t n, cap;
+} times_s;
 
 struct strata_world {
     const strata_alloc *alloc;
@@ -128,9 +145,23 @@ struct strata_world {
     uint32_t nliars;
     uint32_t nwaypoints; /* waypoint slots (scenario waypoint_share) */
     uint64_t liar_sessions, liar_struck, liar_dropped, liar_pairs_sum, liar_samples;
-    float *liar_struck_s;
-    size_t nliar_struck_s, capliar_struck_s;
+    times_s liar_struck_s;
     strata_rng liar_rng;
+    /* Polluters (scenario polluter_share): their acts, sessions, sessions
+     * struck and cut off (no child in any tree at the samples from some
+     * point to the session's end) and when, those that kept children to
+     * their end, the (child, tree) pairs under them summed over samples.
+     * Bad plays: packets honest viewers played that are not the source's
+     * (payload not what it sent for that seq) or not in order (a seq not
+     * above every one played before in the session), and their bytes at
+     * the simulated size. */
+    strata_simpol pol;
+    int have_pol;
+    uint32_t npolluters;
+    uint64_t pol_sessions, pol_struck, pol_cut, pol_kept, pol_interior;
+    uint64_t pol_pairs_sum, pol_samples;
+    times_s pol_struck_s, pol_cut_s;
+    uint64_t bad_plays, bad_bytes;
     strata_world_progress_fn progress;
     void *progress_user;
     /* region = groups */
@@ -195,6 +226,30 @@ static void flight_put(strata_world *w, flight *f)
 {
     f->u.next_free = w->free_flights;
     w->free_flights = f;
+}
+
+static void times_add(strata_world *w, times_s *t, double s)
+{
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? t->cap * 2 : 64;
+        float *p = strata_mem_realloc(w->alloc, t->v, cap * sizeof *p);
+        if (!p)
+            return; /* the figure then misses this one */
+        t->v = p;
+        t->cap = cap;
+    }
+    t->v[t->n++] = (float)s;
+}
+
+/* p50, p95 and max of t; -1 each when it is empty. */
+static void percentiles(const times_s *t, double *p50, double *p95, double *max)
+{
+    *p50 = *p95 = *max = -1;
+    if (!t->n)
+        return;
+    *p50 = strata_simm_percentile_f(t->v, t->n, 0.5);
+    *p95 = strata_simm_percentile_f(t->v, t->n, 0.95);
+    *max = strata_simm_percentile_f(t->v, t->n, 1);
 }
 
 /* --- accessors -------------------------------------------------------------------- */
@@ -281,6 +336,11 @@ int strata_world_is_liar(const strata_world *w, uint32_t node)
     return node < w->nodes && w->node[node].liar;
 }
 
+int strata_world_is_polluter(const strata_world *w, uint32_t node)
+{
+    return node < w->nodes && w->node[node].polluter;
+}
+
 uint32_t strata_world_upload_kbps(const strata_world *w, uint32_t node)
 {
     return strata_simnet_upload_kbps(&w->net, node);
@@ -306,11 +366,22 @@ void strata_world_set_progress(strata_world *w, strata_world_progress_fn fn, voi
 
 void strata_world_on_play(strata_world *w, uint32_t node, const uint8_t *buf, size_t len)
 {
-    if (len < STRATA_WORLD_PAYLOAD_BYTES)
-        return;
-    if (node < w->nodes && !measured(&w->node[node]))
+    if (node >= w->nodes || !measured(&w->node[node]))
         return; /* honest viewers' delivery is what is measured */
-    strata_simmetrics_play(&w->m, node, get_be64(buf), get_be64(buf + 8), w->now);
+    /* What the source sent is a payload of (seq, send time) per seq, played
+     * in order: anything else an honest viewer plays is bad (a forged or
+     * corrupted payload, an old packet again, a packet where another
+     * belongs), and is not delivery. */
+    wnode *n = &w->node[node];
+    uint64_t seq = len == STRATA_WORLD_PAYLOAD_BYTES ? get_be64(buf) : UINT64_MAX;
+    if (len != STRATA_WORLD_PAYLOAD_BYTES || seq < n->play_hi ||
+        strata_simmetrics_sent_ns(&w->m, seq) != get_be64(buf + 8)) {
+        w->bad_plays++;
+        w->bad_bytes += w->scn.packet_bytes;
+        return;
+    }
+    n->play_hi = seq + 1;
+    strata_simmetrics_play(&w->m, node, seq, get_be64(buf + 8), w->now);
 }
 
 const strata_simalg *strata_simalg_find(const char *name)
@@ -354,6 +425,18 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         return;
     }
     int data = pk_ok && pk->data;
+    uint64_t hold_ns = 0;
+    int polluted = 0;
+    if (data && w->node[from].polluter) {
+        int kind;
+        d->buf = strata_simpol_alter(&w->pol, from, d->buf, &hold_ns, &kind);
+        if (!d->buf) {
+            if (kind < 0)
+                w->fatal = STRATA_ERR_NOMEM;
+            return; /* withheld (drop) */
+        }
+        polluted = kind >= 0;
+    }
     if (data && w->node[from].liar &&
         (w->scn.liar_forward <= 0 || strata_rng_unit(&w->liar_rng) >= w->scn.liar_forward)) {
         /* A liar keeps what it claims to relay (its counters say sent). */
@@ -373,6 +456,7 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
         strata_buf_unref(d->buf);
         return;
     }
+    arrival = add_sat(arrival, hold_ns); /* a polluter holding it back */
     int cross =
         w->groups ? w->rkey[from] != w->rkey[to] : w->node[from].region != w->node[to].region;
     strata_simmetrics_transfer(&w->m, from, to, charged, data, cross, rc == STRATA_SIM_DELIVER,
@@ -399,6 +483,7 @@ static void send_one(strata_world *w, uint32_t from, strata_datagram *d, const s
     f->from = from;
     f->from_port = (uint16_t)(w->node[from].port - STRATA_WORLD_BASE_PORT);
     f->to_port = (uint16_t)(d->to.port - STRATA_WORLD_BASE_PORT);
+    f->polluted = (uint8_t)polluted;
     if (data && pk->substream < MAX_SUBSTREAMS) {
         f->data = 1;
         f->repair = pk->repair;
@@ -450,6 +535,8 @@ static int control_status(const strata_world *w, strata_control_status *st);
 static void group_census(const strata_world *w, uint32_t *online, uint32_t *in_group);
 /* The figures of the first control restart (strata_simresult). */
 static void restart_figures(strata_world *w, strata_simresult *x);
+/* The figures of signed streams and polluters. */
+static void polluter_figures(strata_world *w, strata_simresult *x);
 
 /* After a control restart: the first time the fresh control center's
  * recovery window has closed with members restored, every DCM is rebuilt. */
@@ -499,7 +586,7 @@ static void on_deliver(strata_world *w, uint32_t to, flight *f)
         w->undeliverable++;
         goto done;
     }
-    if (f->data && !f->repair && to >= STRATA_WORLD_FIRST_PEER) {
+    if (f->data && !f->repair && !f->polluted && to >= STRATA_WORLD_FIRST_PEER) {
         size_t i = (size_t)to * MAX_SUBSTREAMS + f->sub;
         if (f->seq + 1 > w->hi_seq[i]) {
             w->hi_seq[i] = f->seq + 1;
@@ -578,8 +665,13 @@ static void on_join(strata_world *w, uint32_t idx)
     memset(&w->path_us[(size_t)idx * MAX_SUBSTREAMS], 0, MAX_SUBSTREAMS * sizeof *w->path_us);
     n->up_ns = w->now;
     n->struck = 0;
+    n->had_children = 0;
+    n->childless_ns = 0;
+    n->play_hi = 0;
     if (n->liar)
         w->liar_sessions++;
+    if (n->polluter)
+        w->pol_sessions++;
     if (measured(n))
         strata_simmetrics_session_start(&w->m, idx, w->now, end > w->end_ns ? STRATA_NEVER : end);
     int rc = w->alg->node_up(w->alg_state, idx, w->now);
@@ -590,6 +682,21 @@ static void on_join(strata_world *w, uint32_t idx)
     push_event(w, end, EV_DEPART, idx, session);
 }
 
+/* A polluter's session ends (or the run does): cut off if it had children
+ * at some sample and none from some sample on. */
+static void polluter_session_end(strata_world *w, wnode *n)
+{
+    if (!n->had_children)
+        return;
+    if (n->childless_ns) {
+        w->pol_cut++;
+        times_add(w, &w->pol_cut_s, (double)(n->childless_ns - n->up_ns) / 1e9);
+    } else {
+        w->pol_kept++;
+    }
+    n->had_children = 0;
+}
+
 static void on_depart(strata_world *w, uint32_t idx, uint32_t session)
 {
     wnode *n = &w->node[idx];
@@ -598,11 +705,15 @@ static void on_depart(strata_world *w, uint32_t idx, uint32_t session)
     w->alg->node_down(w->alg_state, idx, n->graceful, w->now);
     drain(w, idx);
     w->alg->node_free(w->alg_state, idx);
+    if (w->have_pol)
+        strata_simpol_reset(&w->pol, idx);
     if (n->timer != STRATA_SIMQ_NONE)
         strata_simq_cancel(&w->q, n->timer);
     n->timer = STRATA_SIMQ_NONE;
     n->timer_at = STRATA_NEVER;
     n->online = 0;
+    if (n->polluter)
+        polluter_session_end(w, n);
     if (measured(n))
         strata_simmetrics_session_end(&w->m, idx, n->graceful, w->now);
     n->session++;
@@ -760,7 +871,7 @@ static void liar_sample(strata_world *w);
 
 static void on_sample(strata_world *w)
 {
-    if (w->nliars)
+    if (w->nliars || w->npolluters)
         liar_sample(w);
     if (w->groups) {
         uint32_t r = count_group_regions(w);
@@ -881,18 +992,38 @@ void strata_world_result(strata_world *w, strata_simresult *r)
         x->liar_dropped = w->liar_dropped;
         x->liar_pairs_mean =
             w->liar_samples ? (double)w->liar_pairs_sum / (double)w->liar_samples : 0;
-        x->liar_struck_p50 = x->liar_struck_p95 = x->liar_struck_max = -1;
-        if (w->nliar_struck_s) {
-            x->liar_struck_p50 = strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 0.5);
-            x->liar_struck_p95 =
-                strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 0.95);
-            x->liar_struck_max = strata_simm_percentile_f(w->liar_struck_s, w->nliar_struck_s, 1);
-        }
+        percentiles(&w->liar_struck_s, &x->liar_struck_p50, &x->liar_struck_p95,
+                    &x->liar_struck_max);
+        polluter_figures(w, x);
         if (w->alg->counters)
             w->alg->counters(w->alg_state, x);
         w->finished = 1;
     }
     *r = w->result;
+}
+
+/* The figures of signed streams and polluters (metrics.h); the polluters
+ * online at the end close their sessions' count here. */
+static void polluter_figures(strata_world *w, strata_simresult *x)
+{
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes; i++)
+        if (w->node[i].polluter && w->node[i].online)
+            polluter_session_end(w, &w->node[i]);
+    x->signed_stream = w->scn.signed_stream;
+    x->bad_plays = w->bad_plays;
+    x->bad_bytes = w->bad_bytes;
+    x->polluters = w->npolluters;
+    if (w->have_pol)
+        memcpy(x->polluter_acts, w->pol.acts, sizeof x->polluter_acts);
+    x->polluter_sessions = w->pol_sessions;
+    x->polluter_interior = w->pol_interior;
+    x->polluter_cut = w->pol_cut;
+    x->polluter_kept = w->pol_kept;
+    x->polluter_struck = w->pol_struck;
+    percentiles(&w->pol_cut_s, &x->polluter_cut_p50, &x->polluter_cut_p95, &x->polluter_cut_max);
+    percentiles(&w->pol_struck_s, &x->polluter_struck_p50, &x->polluter_struck_p95,
+                &x->polluter_struck_max);
+    x->polluter_pairs_mean = w->pol_samples ? (double)w->pol_pairs_sum / (double)w->pol_samples : 0;
 }
 
 static void restart_figures(strata_world *w, strata_simresult *x)
@@ -1119,9 +1250,30 @@ strata_world *strata_world_new(const strata_scenario *scn, const strata_alloc *a
             w->nliars++;
         }
     }
+    if (s->polluter_share > 0) {
+        if (strata_simpol_init(&w->pol, a, w->nodes, s->polluter_mask, s->polluter_rate,
+                               STRATA_MS(s->polluter_hold_ms), s->k,
+                               strata_sim_stream_seed(s->seed, 0, STREAM_POLLUTER)) < 0) {
+            set_err(err, errlen, "out of memory");
+            goto fail;
+        }
+        w->have_pol = 1;
+    }
+    for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes && s->polluter_share > 0; i++) {
+        uint64_t v = strata_sim_stream_seed(s->seed, i, STREAM_POLLUTER);
+        if (!w->node[i].liar && (double)(v >> 11) / 9007199254740992.0 < s->polluter_share) {
+            if (strata_simpol_add(&w->pol, i) < 0) {
+                set_err(err, errlen, "out of memory");
+                goto fail;
+            }
+            w->node[i].polluter = 1;
+            w->npolluters++;
+        }
+    }
     for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < w->nodes && s->waypoint_share > 0; i++) {
         uint64_t v = strata_sim_stream_seed(s->seed, i, STREAM_WAYPOINT);
-        if (!w->node[i].liar && (double)(v >> 11) / 9007199254740992.0 < s->waypoint_share) {
+        if (!w->node[i].liar && !w->node[i].polluter &&
+            (double)(v >> 11) / 9007199254740992.0 < s->waypoint_share) {
             w->node[i].waypoint = 1;
             w->nwaypoints++;
             strata_simnet_set_upload_kbps(&w->net, i, s->waypoint_upload_kbps);
@@ -1209,7 +1361,11 @@ void strata_world_del(strata_world *w)
     strata_mem_free(w->alloc, w->labels);
     strata_mem_free(w->alloc, w->rkey);
     strata_mem_free(w->alloc, w->scratch);
-    strata_mem_free(w->alloc, w->liar_struck_s);
+    strata_mem_free(w->alloc, w->liar_struck_s.v);
+    strata_mem_free(w->alloc, w->pol_struck_s.v);
+    strata_mem_free(w->alloc, w->pol_cut_s.v);
+    if (w->have_pol)
+        strata_simpol_free(&w->pol);
     strata_mem_free(w->alloc, w->node);
     strata_mem_free(w->alloc, w->path_us);
     strata_mem_free(w->alloc, w->hi_seq);
@@ -1231,6 +1387,12 @@ enum { SIM_FEC_DECODE_PATTERNS = 32 };
 
 typedef struct strata_alg strata_alg;
 
+/* What the peers counted (sa_count): repairs, parity, verification. */
+typedef struct sa_sums {
+    uint64_t repaired, rebuilt, parity_sent;
+    uint64_t verified, forged, unverified, forged_manifests;
+} sa_sums;
+
 typedef struct play_ctx {
     strata_alg *a;
     uint32_t node;
@@ -1238,7 +1400,7 @@ typedef struct play_ctx {
 
 struct strata_alg {
     strata_world *w;
-    uint64_t repaired, rebuilt, parity_sent; /* of the peers freed so far */
+    sa_sums freed; /* the counts of the peers freed so far */
     const strata_alloc *alloc;
     /* The group coder's tables, one pair for every peer of the world
      * (strata_peer_config): they depend on k, the symbol index and the loss
@@ -1251,6 +1413,9 @@ struct strata_alg {
     play_ctx *ctx;
     uint32_t nodes;
     uint32_t store;
+    /* signed: the channel's key pair, drawn from the run's seed */
+    uint8_t channel_pk[STRATA_MANIFEST_PUBLIC_KEY_BYTES];
+    uint8_t channel_sk[STRATA_MANIFEST_SECRET_KEY_BYTES];
 };
 
 static void sa_on_play(void *user, const uint8_t *buf, size_t len)
@@ -1296,6 +1461,14 @@ static int sa_init(strata_world *w, void **state)
     for (uint32_t i = 0; i < s->nodes; i++) {
         s->ctx[i].a = s;
         s->ctx[i].node = i;
+    }
+    if (strata_world_scenario(w)->signed_stream) {
+        /* As `strata keygen` makes one, from 32 seed bytes (the run's). */
+        uint8_t seed[crypto_sign_SEEDBYTES];
+        for (size_t i = 0; i < sizeof seed; i += 8)
+            put_be64(seed + i,
+                     strata_sim_stream_seed(strata_world_scenario(w)->seed, i, STREAM_CHANNEL_KEY));
+        crypto_sign_seed_keypair(s->channel_pk, s->channel_sk, seed);
     }
     *state = s;
     return 0;
@@ -1391,6 +1564,12 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         sc.payload_bytes = STRATA_WORLD_PAYLOAD_BYTES;
         sc.repair_charge_bytes = scn->packet_bytes;
         sc.seed = nc.seed;
+        if (scn->signed_stream) {
+            /* `strata source --channel-key-file`: every parity index signed */
+            sc.sign = 1;
+            memcpy(sc.channel_sk, s->channel_sk, sizeof sc.channel_sk);
+            sc.sign_parity = STRATA_WIRE_MAX_PARITY;
+        }
         rc = s->source_channel = strata_node_publish(n, &sc, now);
     } else if (node != STRATA_WORLD_CONTROL) {
         strata_peer_config pc;
@@ -1400,8 +1579,14 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         /* An unlimited uplink is offered as a very fast one; the tree caps
          * children per node anyway. A liar declares what the scenario says. */
         pc.upload_kbps = up ? up : 1000000;
-        if (strata_world_is_liar(w, node))
+        if (strata_world_is_liar(w, node) ||
+            (strata_world_is_polluter(w, node) && (scn->polluter_mask & (1u << STRATA_SIMPOL_LIE))))
             pc.upload_kbps = scn->liar_upload_kbps;
+        if (scn->signed_stream) {
+            /* `strata peer --channel-key HEX` */
+            pc.verify = 1;
+            memcpy(pc.channel_pk, s->channel_pk, sizeof pc.channel_pk);
+        }
         pc.waypoint = w->node[node].waypoint; /* its uplink is waypoint_upload_kbps */
         /* With groups the channel follows the node's group. */
         pc.region = groups ? NULL : strata_world_region(w, node);
@@ -1432,36 +1617,43 @@ static void sa_node_down(void *state, uint32_t node, int graceful, uint64_t now)
         strata_node_leave(s->node[node], now);
 }
 
-/* Adds a peer's repair and parity counts to the run's. */
-static void sa_count(const strata_node *n, uint64_t *repaired, uint64_t *rebuilt,
-                     uint64_t *parity_sent)
+/* Adds a peer's repair, parity and verification counts to the run's. */
+static void sa_count(const strata_node *n, sa_sums *c)
 {
     const strata_peer *p = n ? strata_node_peer(n, 0) : NULL;
     if (!p)
         return;
     strata_peer_stats st;
     strata_peer_get_stats(p, &st);
-    *repaired += st.rx_repairs;
-    *rebuilt += st.parity_rebuilt_packets;
-    *parity_sent += st.parity_sent_packets;
+    c->repaired += st.rx_repairs;
+    c->rebuilt += st.parity_rebuilt_packets;
+    c->parity_sent += st.parity_sent_packets;
+    c->verified += st.verified_packets;
+    c->forged += st.forged_packets;
+    c->unverified += st.unverified_packets;
+    c->forged_manifests += st.forged_manifests;
 }
 
 static void sa_counters(void *state, strata_simresult *out)
 {
     strata_alg *s = state;
-    out->repaired_packets = s->repaired;
-    out->parity_rebuilt_packets = s->rebuilt;
-    out->parity_sent_packets = s->parity_sent;
+    sa_sums c = s->freed;
     for (uint32_t i = STRATA_WORLD_FIRST_PEER; i < s->nodes; i++)
-        sa_count(s->node[i], &out->repaired_packets, &out->parity_rebuilt_packets,
-                 &out->parity_sent_packets);
+        sa_count(s->node[i], &c);
+    out->repaired_packets = c.repaired;
+    out->parity_rebuilt_packets = c.rebuilt;
+    out->parity_sent_packets = c.parity_sent;
+    out->verified_packets = c.verified;
+    out->forged_packets = c.forged;
+    out->unverified_packets = c.unverified;
+    out->forged_manifests = c.forged_manifests;
 }
 
 static void sa_node_free(void *state, uint32_t node)
 {
     strata_alg *s = state;
     if (node >= STRATA_WORLD_FIRST_PEER && node < s->nodes)
-        sa_count(s->node[node], &s->repaired, &s->rebuilt, &s->parity_sent);
+        sa_count(s->node[node], &s->freed);
     if (node < s->nodes) {
         strata_node_del(s->node[node]);
         s->node[node] = NULL;
@@ -1654,48 +1846,72 @@ static strata_control_entry *control_entries(const strata_world *w, size_t *n)
     return e;
 }
 
-/* Liars at a sample: the control center's view of each online one (its
- * credit, from the capacity check) and the (child, tree) pairs under them.
- * A session is struck the first time its credit is below one slot. */
+/* Liars and polluters at a sample: the control center's view of each
+ * online one (its credit, from the capacity check) and the (child, tree)
+ * pairs under them. A session is struck the first time its credit is below
+ * one slot; a polluter's children are counted for its cut-off. */
 static void liar_sample(strata_world *w)
 {
     size_t n = 0;
     strata_control_entry *e = control_entries(w, &n);
-    uint64_t *ids = n ? strata_mem_alloc(w->alloc, n * sizeof *ids) : NULL;
-    if (!e || !ids)
+    id_index *ids = n ? strata_mem_alloc(w->alloc, n * sizeof *ids) : NULL;
+    uint32_t *children = n ? strata_mem_calloc(w->alloc, n, sizeof *children) : NULL;
+    if (!e || !ids || !children)
         goto done;
     size_t nids = 0;
     uint32_t slot_kbps = w->scn.rate_kbps / (w->scn.k ? w->scn.k : 1);
     for (size_t i = 0; i < n; i++) {
         uint32_t idx = strata_world_node_of(e[i].addr);
-        if (idx >= w->nodes || !w->node[idx].liar || !w->node[idx].online)
+        if (idx >= w->nodes || !(w->node[idx].liar || w->node[idx].polluter) ||
+            !w->node[idx].online)
             continue;
-        ids[nids++] = e[i].node.v;
+        ids[nids++] = (id_index){e[i].node.v, idx};
         if (w->node[idx].struck || e[i].credit_kbps >= slot_kbps)
             continue;
         w->node[idx].struck = 1;
-        w->liar_struck++;
-        if (w->nliar_struck_s == w->capliar_struck_s) {
-            size_t cap = w->capliar_struck_s ? w->capliar_struck_s * 2 : 64;
-            float *p = strata_mem_realloc(w->alloc, w->liar_struck_s, cap * sizeof *p);
-            if (p) {
-                w->liar_struck_s = p;
-                w->capliar_struck_s = cap;
-            }
+        double after_s = (double)(w->now - w->node[idx].up_ns) / 1e9;
+        if (w->node[idx].liar) {
+            w->liar_struck++;
+            times_add(w, &w->liar_struck_s, after_s);
+        } else {
+            w->pol_struck++;
+            times_add(w, &w->pol_struck_s, after_s);
         }
-        if (w->nliar_struck_s < w->capliar_struck_s)
-            w->liar_struck_s[w->nliar_struck_s++] =
-                (float)((double)(w->now - w->node[idx].up_ns) / 1e9);
     }
-    qsort(ids, nids, sizeof *ids, cmp_u64);
+    qsort(ids, nids, sizeof *ids, by_id);
     for (size_t i = 0; i < n && nids; i++)
-        for (uint8_t t = 0; t < STRATA_WIRE_MAX_TREES; t++)
-            if (e[i].parents[t].v && bsearch(&e[i].parents[t].v, ids, nids, sizeof *ids, cmp_u64))
+        for (uint8_t t = 0; t < STRATA_WIRE_MAX_TREES; t++) {
+            const id_index key = {e[i].parents[t].v, 0};
+            const id_index *hit = key.id ? bsearch(&key, ids, nids, sizeof *ids, by_id) : NULL;
+            if (!hit)
+                continue;
+            children[hit - ids]++;
+            if (w->node[hit->idx].liar)
                 w->liar_pairs_sum++;
-    w->liar_samples++;
+            else
+                w->pol_pairs_sum++;
+        }
+    for (size_t j = 0; j < nids; j++) {
+        wnode *nd = &w->node[ids[j].idx];
+        if (!nd->polluter)
+            continue;
+        if (children[j]) {
+            if (!nd->had_children)
+                w->pol_interior++;
+            nd->had_children = 1;
+            nd->childless_ns = 0;
+        } else if (nd->had_children && !nd->childless_ns) {
+            nd->childless_ns = w->now;
+        }
+    }
+    if (w->nliars)
+        w->liar_samples++;
+    if (w->npolluters)
+        w->pol_samples++;
 done:
     strata_mem_free(w->alloc, e);
     strata_mem_free(w->alloc, ids);
+    strata_mem_free(w->alloc, children);
 }
 
 /* The world indexes of the preferred nodes (a region's heads, in the mesh)

@@ -202,6 +202,8 @@ uint64_t strata_world_node_seed(const strata_world *w, uint32_t node);
 uint32_t strata_world_upload_kbps(const strata_world *w, uint32_t node);
 /* 1 when node's slot lies about its upload (scenario liar_share). */
 int strata_world_is_liar(const strata_world *w, uint32_t node);
+/* 1 when node's slot pollutes what it sends (scenario polluter_share). */
+int strata_world_is_polluter(const strata_world *w, uint32_t node);
 const char *strata_world_region(const strata_world *w, uint32_t node);
 /* Simulated packet rate and size, from the scenario. */
 uint64_t strata_world_packet_interval_ns(const strata_world *w);

@@ -184,6 +184,10 @@ typedef struct strata_peer_stats {
     uint64_t manifests_rx, manifests_tx, parity_lists_rx;
     uint64_t manifest_requests_sent, manifest_requests_served;
     uint64_t verified_packets, forged_packets, forged_manifests, unverified_packets;
+    /* Tree parents that sent a packet a manifest contradicted, distrusted
+     * from then on: their packets no longer count as their progress in
+     * the heartbeat, so that stall detection moves this node off them. */
+    uint64_t forged_parents;
     uint64_t verify_waiting;
     strata_drop_counters drops;
 } strata_peer_stats;

@@ -51,7 +51,8 @@ typedef struct net {
     played out[NPEERS + 1];
     uint64_t now;
     sent_list cap;
-    size_t to_forger; /* datagrams addressed to the forger */
+    size_t to_forger;                    /* datagrams addressed to the forger */
+    strata_msg_heartbeat hb[NPEERS + 1]; /* the last heartbeat of each peer */
 } net;
 
 static void on_play(void *user, const uint8_t *buf, size_t len)
@@ -71,6 +72,13 @@ static void deliver(net *n, strata_addr to, strata_addr from, const strata_buf *
 {
     if (strata_addr_eq(to, FORGER))
         n->to_forger++;
+    strata_msg_heartbeat hb;
+    if (strata_addr_eq(to, CONTROL) &&
+        strata_wire_peek_type(b->data, b->len) == STRATA_MSG_HEARTBEAT &&
+        strata_wire_decode_heartbeat(b->data, b->len, &hb) > 0)
+        for (uint32_t i = 1; i <= NPEERS; i++)
+            if (strata_addr_eq(from, addr_of(i)))
+                n->hb[i] = hb;
     if (strata_addr_eq(to, addr_of(0)) && n->src)
         strata_source_handle_datagram(n->src, from, b->data, b->len, n->now);
     for (uint32_t i = 1; i <= NPEERS; i++)
@@ -290,6 +298,68 @@ static void test_forgeries(void)
     net_free(&n);
 }
 
+/* Sends peer i a forged DATA of seq from address `from`. */
+static void forge_from(net *n, uint32_t i, strata_addr from, uint64_t seq)
+{
+    uint8_t pay[PAYLOAD];
+    memset(pay, 0xee, sizeof pay);
+    strata_msg_data m = {.channel = chan(),
+                         .seq = seq,
+                         .substream = (uint8_t)(seq % K),
+                         .send_ts_ns = n->now,
+                         .payload_len = sizeof pay,
+                         .payload = pay};
+    uint8_t b[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+    int len = strata_wire_encode_data(b, sizeof b, &m);
+    strata_peer_handle_datagram(n->peer[i], from, b, (size_t)len, n->now);
+}
+
+/* A parent that sends a forged packet is distrusted by its child: B's
+ * heartbeat stops reporting progress from A in that tree, while the other
+ * tree advances, so that stall detection moves B (docs/security.md,
+ * "Polluters in the simulator"); B still takes and plays A's good packets.
+ * A forgery from the source's address distrusts no one. */
+static void test_forging_parent(void)
+{
+    static net n;
+    memset(&n, 0, sizeof n);
+    control_to_source(&n, 1);
+    add_peer(&n, 1, 1, 0, 2, 0);
+    add_peer(&n, 2, 1, 1, 0, 0);
+    static uint8_t in[400 * PAYLOAD];
+    input_of(in, sizeof in);
+    stream_input(&n, in, sizeof in / 4, 300);
+    strata_peer_stats a, b;
+    strata_peer_get_stats(n.peer[2], &b);
+    uint64_t next = b.rx_data_packets;
+    uint64_t seq0 = next + 6 - (next + 6) % K; /* ahead, of substream 0 */
+    forge_from(&n, 2, addr_of(1), seq0);       /* from B's parent, A */
+    forge_from(&n, 1, addr_of(0), seq0 + 1);   /* from A's parent, the source */
+    stream_input(&n, in + sizeof in / 4, sizeof in / 4, 300);
+    strata_peer_get_stats(n.peer[2], &b);
+    strata_peer_get_stats(n.peer[1], &a);
+    CHECK_EQ_U64(b.forged_packets, 1);
+    CHECK_EQ_U64(b.forged_parents, 1);
+    CHECK_EQ_U64(a.forged_packets, 1);
+    CHECK_EQ_U64(a.forged_parents, 0);
+    run(&n, n.now + MS(1100)); /* a heartbeat */
+    strata_msg_heartbeat before = n.hb[2];
+    CHECK_EQ_INT(before.n_parents, K);
+    stream_input(&n, in + sizeof in / 2, sizeof in / 2, 600);
+    CHECK_EQ_INT(strata_source_finish(n.src, n.now), 0);
+    run(&n, n.now + MS(2500));
+    strata_msg_heartbeat after = n.hb[2];
+    CHECK_EQ_INT(after.n_parents, K);
+    CHECK(before.parents[0].last_rx_seq < seq0);
+    CHECK_EQ_U64(after.parents[0].last_rx_seq, before.parents[0].last_rx_seq);
+    CHECK(after.parents[1].last_rx_seq > before.parents[1].last_rx_seq + 100);
+    for (uint32_t i = 1; i <= 2; i++) {
+        CHECK_EQ_U64(n.out[i].len, sizeof in);
+        CHECK_EQ_MEM(n.out[i].bytes, in, sizeof in);
+    }
+    net_free(&n);
+}
+
 /* A keyed peer refuses an unsigned stream: every packet waits its bounded
  * time and is dropped as unverified; nothing is played or relayed. */
 static void test_unsigned_refused(void)
@@ -390,5 +460,6 @@ int main(void)
     test_unsigned_refused();
     test_late_joiner();
     test_forged_manifest();
+    test_forging_parent();
     return test_summary("test_peer_sign");
 }
