@@ -183,11 +183,14 @@ static void run(const strata_scenario *s, strata_simresult *r)
     strata_world_del(w);
 }
 
-/* 250 peers for 40 s on 20 ms links, joining over the first 5 s, levels 3. */
+/* 250 peers for 40 s on 20 ms links, joining over the first 5 s, levels 3
+ * (under ASan 200: the seven runs took 80 s there with 250, 60 s with 200;
+ * with 150 for 30 s levels 3 without liars delivered 0.975). */
+enum { PEERS = UNDER_ASAN ? 200 : 250 };
 static void base(strata_scenario *s, int signed_stream, const char *share)
 {
     strata_scenario_default(s);
-    s->nodes = 250;
+    s->nodes = PEERS;
     s->duration_ns = STRATA_S(40);
     s->seed = 3;
     set(s, "signed", signed_stream ? "yes" : "no");
@@ -233,7 +236,7 @@ static void test_runs(void)
     base(&s, 0, "0.2");
     run(&s, &r);
     report("unsigned, 20 % polluters", &r);
-    CHECK(r.polluters > 30 && r.polluters < 70);
+    CHECK(r.polluters > PEERS / 8 && r.polluters < PEERS * 2 / 7); /* 20 % of the slots */
     CHECK(r.bad_plays > 0);
     CHECK_EQ_U64(r.bad_bytes, r.bad_plays * s.packet_bytes);
     CHECK(r.delivery_ratio < 0.9);
