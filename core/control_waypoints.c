@@ -57,13 +57,11 @@ static capable_count count_capable(strata_control *c, const ctl_channel *ch, str
 static int has_others(strata_control *c, strata_dcm *d)
 {
     strata_dcm *cm = ctl_common_of(c, d);
-    if (strata_dcm_count(d) + (cm ? strata_dcm_count(cm) : 0u) > 0) {
-        for (size_t i = 0; i < strata_dcm_count(d); i++) {
-            const ctl_node *m = ctl_member_get(c, strata_dcm_member_at(d, i), strata_dcm_channel(d));
-            if (!m || m->role != STRATA_ROLE_WAYPOINT)
-                return 1;
-        }
-        if (cm && strata_dcm_count(cm) > 0)
+    if (cm && strata_dcm_count(cm) > 0)
+        return 1;
+    for (size_t i = 0; i < strata_dcm_count(d); i++) {
+        const ctl_node *m = ctl_member_get(c, strata_dcm_member_at(d, i), strata_dcm_channel(d));
+        if (!m || m->role != STRATA_ROLE_WAYPOINT)
             return 1;
     }
     ctl_node *heads[PREF_MAX_HEADS];
