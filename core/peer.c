@@ -795,6 +795,15 @@ static int handle_parity(strata_peer *p, strata_addr from, const strata_msg_data
     return err;
 }
 
+void strata_peer_take_unvouched_parity(strata_peer *p, const strata_msg_data *m, const uint8_t *buf,
+                                       size_t len, uint64_t now)
+{
+    if (m->seq > UINT64_MAX - (p->k - 1u) || !group_not_ahead(p, m->seq))
+        return;
+    strata_relay_parity_unvouched(&p->relay, m, buf, len, now);
+    play_due(p, now); /* what it rebuilt may be due */
+}
+
 static int handle_data(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
                        uint64_t now)
 {

@@ -131,6 +131,13 @@ int strata_peer_sign_check(strata_peer *p, const strata_msg_data *m, const uint8
         return 1;
     case STRATA_VERIFY_WAITING:
         return 0;
+    case STRATA_VERIFY_WAITING_LIST:
+        /* Its list comes once the root of its tree holds the whole batch,
+         * up to a batch after the data (the source sends the manifest
+         * first): meanwhile it may rebuild what the group lacks, each
+         * packet checked against the manifest as it is taken. */
+        strata_peer_take_unvouched_parity(p, m, buf, len, now);
+        return 0;
     case STRATA_VERIFY_DUPLICATE:
         p->st.rx_duplicates++;
         return 0;

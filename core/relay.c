@@ -156,8 +156,8 @@ int strata_relay_parity_fits(const strata_relay *r, const strata_msg_data *m)
     return 0;
 }
 
-int strata_relay_parity(strata_relay *r, const strata_msg_data *m, const uint8_t *buf, size_t len,
-                        strata_addr from, uint64_t now)
+static int to_strategy(strata_relay *r, const strata_msg_data *m, const uint8_t *buf, size_t len,
+                       strata_addr from, int vouched, uint64_t now)
 {
     int err = strata_relay_parity_fits(r, m);
     if (err)
@@ -165,7 +165,20 @@ int strata_relay_parity(strata_relay *r, const strata_msg_data *m, const uint8_t
     strata_relay_tree *t = &r->trees[m->substream];
     if (!r->ops[t->algorithm].parity)
         return STRATA_ERR_UNEXPECTED;
-    return r->ops[t->algorithm].parity(r, m->substream, m, buf, len, from, now);
+    return r->ops[t->algorithm].parity(r, m->substream, m, buf, len, from, vouched, now);
+}
+
+int strata_relay_parity(strata_relay *r, const strata_msg_data *m, const uint8_t *buf, size_t len,
+                        strata_addr from, uint64_t now)
+{
+    return to_strategy(r, m, buf, len, from, 1, now);
+}
+
+int strata_relay_parity_unvouched(strata_relay *r, const strata_msg_data *m, const uint8_t *buf,
+                                  size_t len, uint64_t now)
+{
+    const strata_addr nobody = {0, 0};
+    return to_strategy(r, m, buf, len, nobody, 0, now);
 }
 
 void strata_relay_window(strata_relay *r, uint64_t first_seq)

@@ -89,11 +89,12 @@ typedef struct strata_relay_ops {
      * the first time and received from `from` (zero when rebuilt). */
     void (*forward)(strata_relay *r, strata_relay_tree *t, const strata_pktstore_entry *e,
                     strata_addr from, uint64_t now);
-    /* A parity symbol m (its datagram buf, len bytes) on parity tree t;
+    /* A parity symbol m (its datagram buf, len bytes) on parity tree t,
+     * vouched for by its hash list or not (strata_relay_parity_unvouched);
      * returns 0 or the reason it was dropped. NULL: the algorithm carries
      * no parity (STRATA_ERR_UNEXPECTED). */
     int (*parity)(strata_relay *r, unsigned t, const strata_msg_data *m, const uint8_t *buf,
-                  size_t len, strata_addr from, uint64_t now);
+                  size_t len, strata_addr from, int vouched, uint64_t now);
 } strata_relay_ops;
 
 struct strata_relay {
@@ -147,6 +148,15 @@ int strata_relay_parity_fits(const strata_relay *r, const strata_msg_data *m);
  * it. Returns 0 or the reason it was dropped. */
 int strata_relay_parity(strata_relay *r, const strata_msg_data *m, const uint8_t *buf, size_t len,
                         strata_addr from, uint64_t now);
+
+/* A parity symbol of a signed channel whose hash list has not come yet
+ * (its manifest has): the coder may rebuild the group's missing packets
+ * with it, and the peer takes each only if its manifest vouches for it.
+ * It is never relayed: parity owed to children is made from the whole
+ * group instead, and its vouched copy, when the list comes, goes through
+ * strata_relay_parity. Returns 0 or the reason it was not kept. */
+int strata_relay_parity_unvouched(strata_relay *r, const strata_msg_data *m, const uint8_t *buf,
+                                  size_t len, uint64_t now);
 
 /* The playout window now starts at first_seq: the coder forgets the
  * groups wholly before it. */

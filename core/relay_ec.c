@@ -15,6 +15,7 @@ typedef struct ec_group {
     uint16_t symbol_bytes;                    /* every symbol of the group has this length */
     uint32_t held;                            /* bit i: symbol i is in sym[i] */
     uint32_t sent;                            /* bit i: symbol i went to tree k + i's children */
+    uint32_t unvouched; /* bit i: sym[i] came before its hash list: decodes, is never sent */
     uint8_t used;
     uint8_t failed; /* its symbols did not decode: it takes no more */
 } ec_group;
@@ -218,7 +219,7 @@ static void send_owed(strata_relay *r, uint64_t first_seq, const ec_group *g, co
         uint32_t bit = 1u << i;
         if (!t->n_children || (g && (g->sent & bit)))
             continue;
-        if (g && (g->held & bit)) {
+        if (g && (g->held & bit) && !(g->unvouched & bit)) {
             count_parity_sent(r, strata_relay_send(r, t, g->sym[i], first_seq, nobody, now),
                               g->sym[i]);
             continue;
@@ -350,7 +351,7 @@ void strata_relay_ec_data(strata_relay *r, uint64_t seq, uint64_t now)
 /* The EC strategy's parity entry (relay.h): relay.c has checked the seq
  * and the tree against the node's instructions. */
 static int take_symbol(strata_relay *r, unsigned t, const strata_msg_data *m, const uint8_t *buf,
-                       size_t len, strata_addr from, uint64_t now)
+                       size_t len, strata_addr from, int vouched, uint64_t now)
 {
     strata_relay_ec *ec = r->ec;
     unsigned i = t - r->k;
@@ -364,14 +365,29 @@ static int take_symbol(strata_relay *r, unsigned t, const strata_msg_data *m, co
     ec_group *g = v.present == r->k ? NULL : group_find(ec, m->seq, 1);
     if (v.present < r->k && !g)
         return STRATA_ERR_RANGE; /* before the window */
-    if (g && (g->held & bit)) {
+    if (!vouched && (!g || g->failed))
+        return 0; /* nothing to rebuild, or trusting nothing */
+    /* The vouched copy of a symbol held unvouched takes its place (and
+     * may be relayed now). */
+    int replaces = g && (g->held & bit) && vouched && (g->unvouched & bit);
+    if (g && (g->held & bit) && !replaces) {
         r->peer.st->rx_duplicates++;
         return 0;
     }
-    if (g && g->held && m->payload_len != g->symbol_bytes)
+    if (g && (g->held & ~(replaces ? bit : 0u)) && m->payload_len != g->symbol_bytes)
         return STRATA_ERR_RANGE; /* not a symbol of the same group */
-    r->peer.st->rx_parity_packets++;
-    r->peer.st->rx_parity_bytes += len;
+    if (replaces) {
+        strata_buf_unref(g->sym[i]);
+        g->sym[i] = NULL;
+        g->held &= ~bit;
+        g->unvouched &= ~bit;
+        ec->held_count[i]--;
+    }
+    /* Counted once vouched for (an unvouched symbol's copy comes later). */
+    if (vouched) {
+        r->peer.st->rx_parity_packets++;
+        r->peer.st->rx_parity_bytes += len;
+    }
     /* A whole group sent what it owed when it became whole; a failed one
      * trusts no symbol. */
     if (!g || g->failed)
@@ -380,7 +396,7 @@ static int take_symbol(strata_relay *r, unsigned t, const strata_msg_data *m, co
     if (!b)
         return STRATA_ERR_NOMEM;
     strata_relay_tree *tree = &r->trees[t];
-    if (!(g->sent & bit) && tree->n_children) {
+    if (vouched && !(g->sent & bit) && tree->n_children) {
         count_parity_sent(r, strata_relay_send(r, tree, b, m->seq, from, now), b);
         g->sent |= bit;
     }
@@ -389,6 +405,8 @@ static int take_symbol(strata_relay *r, unsigned t, const strata_msg_data *m, co
     g->symbol_bytes = m->payload_len;
     g->send_ts_ns = m->send_ts_ns;
     g->held |= bit;
+    if (!vouched)
+        g->unvouched |= bit;
     ec->held_count[i]++;
     progress(r, m->seq, g, &v, now);
     return 0;

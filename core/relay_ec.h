@@ -9,7 +9,10 @@
  *
  *  - a symbol i that arrives is relayed at once to the children of parity
  *    tree k + i, unless the node already sent that symbol, and kept while
- *    its group lacks data;
+ *    its group lacks data; on a signed channel a symbol that came before
+ *    its hash list (unvouched) is kept and may decode, but is not relayed
+ *    (the peer checks every packet it rebuilds against its manifest), and
+ *    its vouched copy replaces it when the list comes;
  *  - once the node holds k of the group's k + n symbols while data is
  *    missing, it rebuilds the missing packets (strata_fec_decode) and
  *    hands them to the peer, which takes them as received;

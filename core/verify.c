@@ -102,7 +102,7 @@ int strata_verify_packet(strata_verify *v, const strata_msg_data *m, unsigned k,
         .since_ns = now,
         .ask_ns = add_ns(now, v->ask_after_ns),
     };
-    return STRATA_VERIFY_WAITING;
+    return verdict == STRATA_MANIFEST_NO_LIST ? STRATA_VERIFY_WAITING_LIST : STRATA_VERIFY_WAITING;
 }
 
 int strata_verify_manifest(strata_verify *v, const uint8_t *buf, size_t len,

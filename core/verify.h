@@ -45,6 +45,9 @@ enum strata_verify_result {
     STRATA_VERIFY_OK = 0,        /* vouched for: take it now */
     STRATA_VERIFY_WAITING = 1,   /* kept until a manifest says */
     STRATA_VERIFY_DUPLICATE = 2, /* the same datagram waits already */
+    /* A parity symbol kept until its hash list comes; its manifest is
+     * held, so what it rebuilds can be checked already (peer_sign.c). */
+    STRATA_VERIFY_WAITING_LIST = 3,
 };
 
 typedef struct strata_verify_pending {

@@ -12,10 +12,13 @@
  * peers use (core/session.h).
  *
  * With a channel key it also signs the stream (SPEC P3): a MANIFEST per
- * batch of packets (core/signer.h), sent after the batch's last packet to
- * the roots of that packet's substream, kept to answer MANIFEST_REQUESTs.
+ * batch of packets (core/signer.h), sent when the batch closes to the
+ * roots of the substream of its last packet, kept to answer
+ * MANIFEST_REQUESTs. Each packet of a signed stream goes to the roots
+ * batch_ms after its push, so that its manifest travels ahead of it.
  *
- * Timers: join retry, heartbeat, the open batch's close.
+ * Timers: join retry, heartbeat, the open batch's close, the oldest held
+ * packet.
  */
 #ifndef STRATA_SOURCE_H
 #define STRATA_SOURCE_H

@@ -393,10 +393,10 @@ static void test_parity(void)
     CHECK(pn > 0);
     strata_addr from = {1, 2};
     /* The manifest is held, its list of index 1 not yet: the symbol waits
-     * for it, and asks for part 2. */
+     * for it (saying so: it may rebuild already), and asks for part 2. */
     CHECK_EQ_INT(strata_manifest_store_judge(&v.store, &pm, K), STRATA_MANIFEST_NO_LIST);
     CHECK_EQ_INT(strata_verify_packet(&v, &pm, K, pb, (size_t)pn, from, MS(10)),
-                 STRATA_VERIFY_WAITING);
+                 STRATA_VERIFY_WAITING_LIST);
     CHECK_EQ_INT(v.items[0].part, 2);
     /* The signer kept the lists; a wrong one is forged, the right one
      * releases the symbol. */

@@ -130,7 +130,8 @@ typedef struct cluster {
     strata_fec_encoder *fec_encoder;
     strata_fec_decoder *fec_decoder;
     int sign; /* a signed channel: the source signs, every peer verifies */
-    int cut[NODES][NODES]; /* a link whose datagrams are lost */
+    int cut[NODES][NODES];     /* a link whose datagrams are lost */
+    int corrupt[NODES][NODES]; /* a link that flips a byte of each parity symbol */
     flight *air;           /* datagrams on their way, unordered */
     size_t n_air, cap_air;
     uint64_t order;
@@ -194,6 +195,17 @@ static void drain(cluster *c, unsigned i)
         if (c->n_air == c->cap_air) {
             c->cap_air = c->cap_air ? 2 * c->cap_air : 256;
             c->air = realloc(c->air, c->cap_air * sizeof *c->air);
+        }
+        if (c->corrupt[i][to] && d.buf->len > 0) {
+            strata_msg_data m;
+            if (strata_wire_peek_type(d.buf->data, d.buf->len) == STRATA_MSG_DATA &&
+                strata_wire_decode_data(d.buf->data, d.buf->len, &m) > 0 &&
+                (m.flags & STRATA_DATA_FLAG_PARITY)) {
+                strata_buf *copy = strata_buf_copy(NULL, d.buf->data, d.buf->len);
+                strata_buf_unref(d.buf);
+                d.buf = copy;
+                d.buf->data[d.buf->len - 1] ^= 0x5a;
+            }
         }
         uint64_t latency = MS(1 + (i * 7 + to * 13) % 5);
         c->air[c->n_air++] = (flight){c->now + latency, c->order++, i, to, d.buf};
@@ -533,17 +545,26 @@ static void test_killed_relays(const uint8_t *input)
 
 /* Signed: whole, two trees cut at the root (data 1, parity 0), and the
  * first relays of data tree 1 and parity tree 1 killed: everything played,
- * every symbol checked against its list before use, nothing dropped. */
+ * nothing repaired, every symbol checked against its list before it is
+ * relayed, every packet it rebuilds against its manifest before it is
+ * taken (the lists come up to a batch after the data: the source sends
+ * each manifest ahead of its batch). Then data tree 1 cut and parity tree
+ * 1 corrupted at the root: its first relay rebuilds garbage it refuses,
+ * counts the forgeries and relays none; repairs fill the gap. */
 static void test_signed_cluster(const uint8_t *input)
 {
     cluster *c = calloc(1, sizeof *c);
-    for (int scenario = 0; scenario < 3; scenario++) {
+    for (int scenario = 0; scenario < 4; scenario++) {
         c->sign = 1;
         cluster_init(c, input);
         if (scenario == 1)
             c->cut[ROOT][member(1)] = c->cut[ROOT][member(K)] = 1;
         if (scenario == 2)
             c->nodes[member(1)].muted = c->nodes[member(K + 1)].muted = 1;
+        if (scenario == 3) {
+            c->cut[ROOT][member(1)] = 1;
+            c->corrupt[ROOT][member(K + 1)] = 1;
+        }
         cluster_run(c);
         uint64_t lists = 0, verified_parity = 0;
         for (unsigned i = ROOT; i < NODES; i++) {
@@ -555,14 +576,19 @@ static void test_signed_cluster(const uint8_t *input)
             CHECK_EQ_INT(n->ends, 1);
             strata_peer_stats st = stats_of(c, i);
             CHECK_EQ_U64(st.missed_packets, 0);
-            CHECK_EQ_U64(st.forged_packets, 0);
+            if (scenario == 3 && i == member(K + 1))
+                CHECK(st.forged_packets >= GROUPS); /* each symbol, when its list came */
+            else
+                CHECK_EQ_U64(st.forged_packets, 0); /* nobody relayed a forged symbol */
+            if (scenario < 3)
+                CHECK_EQ_U64(st.rx_repairs, 0); /* parity came in time */
             CHECK_EQ_U64(st.forged_manifests, 0);
             CHECK_EQ_U64(st.unverified_packets, 0);
             CHECK(st.manifests_rx > 0);
             if (i >= FIRST_MEMBER && i < FIRST_COMMON) {
                 lists += st.parity_lists_rx;
                 verified_parity += st.rx_parity_packets;
-                if (scenario > 0)
+                if (scenario == 1 || scenario == 2)
                     CHECK(st.parity_rebuilt_packets >= GROUPS);
             }
         }

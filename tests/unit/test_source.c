@@ -9,6 +9,8 @@
 #include "strata/source.h"
 #include "strata/wire.h"
 
+#include <sodium.h>
+
 #define MS(x) STRATA_MS(x)
 
 static const strata_addr CONTROL = {0x0a000001, 7000};
@@ -636,6 +638,68 @@ static void test_parity_tree_instruction(sent_list *out)
     strata_source_del(s);
 }
 
+/* A signed stream goes out manifest first: each packet is held batch_ms
+ * after its push (its stamp stays the push time), and the manifest of
+ * its batch is sent before it; the packets keep their pace. */
+static void test_signed_manifest_first(sent_list *out)
+{
+    strata_source_config cfg = base_cfg();
+    uint8_t pk[crypto_sign_PUBLICKEYBYTES];
+    crypto_sign_keypair(pk, cfg.channel_sk);
+    cfg.sign = 1;
+    cfg.batch_ms = 100;
+    strata_source *s = strata_source_new(&cfg, NULL, 0);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    strata_source_handle_timeout(s, 0);
+    CHECK_EQ_INT(feed_reply(s, STRATA_JOIN_OK, 2, 0), 0);
+    uint32_t k0[] = {1}, k1[] = {2};
+    CHECK_EQ_INT(feed_instr(s, 1, 1, 2, 0, k0, 1, 0), 0);
+    CHECK_EQ_INT(feed_instr(s, 1, 1, 2, 1, k1, 1, 0), 0);
+    drain(s, out);
+    uint8_t input[1000];
+    memset(input, 0x42, sizeof input);
+    /* seqs 0..7 pushed 20 ms apart from 1000 ms: the batch of 0..4 closes
+     * at 1100 ms (batch_ms after its first packet), 5..7 open the next */
+    uint64_t first_data_at[8] = {0}, manifest_at[2] = {0};
+    size_t manifests = 0;
+    for (uint64_t now = MS(1000); now <= MS(1400); now += MS(1)) {
+        uint64_t seq = (now - MS(1000)) / MS(20);
+        if (strata_source_next_timeout(s) <= now)
+            strata_source_handle_timeout(s, now);
+        if ((now - MS(1000)) % MS(20) == 0 && seq < 8)
+            CHECK_EQ_INT(strata_source_push(s, input, sizeof input, now), 0);
+        drain(s, out);
+        for (size_t i = 0; i < out->n; i++) {
+            const strata_buf *b = out->items[i].buf;
+            if (out->items[i].type == STRATA_MSG_MANIFEST && manifests < 2) {
+                manifest_at[manifests++] = now;
+            } else if (out->items[i].type == STRATA_MSG_DATA) {
+                strata_msg_data m;
+                CHECK(strata_wire_decode_data(b->data, b->len, &m) > 0);
+                if (m.seq < 8 && !first_data_at[m.seq]) {
+                    first_data_at[m.seq] = now;
+                    CHECK_EQ_U64(m.send_ts_ns, MS(1000) + m.seq * MS(20));
+                }
+            }
+        }
+    }
+    CHECK_EQ_U64(manifests, 2);
+    CHECK_EQ_U64(manifest_at[0], MS(1100));
+    CHECK_EQ_U64(manifest_at[1], MS(1200));
+    for (uint64_t seq = 0; seq < 8; seq++) {
+        CHECK_EQ_U64(first_data_at[seq], MS(1100) + seq * MS(20));
+        CHECK(first_data_at[seq] >= manifest_at[seq < 5 ? 0 : 1]);
+    }
+    strata_source_stats st;
+    strata_source_get_stats(s, &st);
+    CHECK_EQ_U64(st.tx_data_packets, 8);
+    CHECK_EQ_U64(st.manifests_signed, 2);
+    sent_clear(out);
+    strata_source_del(s);
+}
+
 static void scenario(const strata_alloc *a, sent_list *out)
 {
     strata_source_config cfg = base_cfg();
@@ -688,6 +752,7 @@ int main(void)
     test_dcm_empty_first_substream(out);
     test_config();
     test_parity_tree_instruction(out);
+    test_signed_manifest_first(out);
     test_alloc_failure(out);
     sent_clear(out);
     free(out);
