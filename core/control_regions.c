@@ -199,6 +199,46 @@ static uint32_t direct_region_kbps(const ctl_channel *ch, strata_dcm *d, uint64_
     return want > share ? (uint32_t)(want > UINT32_MAX ? UINT32_MAX : want) : share;
 }
 
+/* Trees of d whose root the source holds itself (nobody feeds them in
+ * its place); none for an empty cluster, which takes nothing. */
+static unsigned source_fed_trees_of(strata_control *c, strata_dcm *d)
+{
+    unsigned n = 0;
+    for (uint8_t s = 0; strata_dcm_count(d) && s < strata_dcm_trees(d); s++)
+        if (!ctl_tree_feeder(c, d, s))
+            n++;
+    return n;
+}
+
+/* The most cluster d may take of the source (0 = no bound) in a channel
+ * of one region (no backbone): its trees' even share of the source's
+ * upload among every tree of the channel the source feeds itself, when d
+ * has such a tree. A common cluster whose feeders went (a relay member
+ * demoted, or gone) has its trees back at the source; under the budget
+ * its feeders had earned (or what its weak members need to leave no pair
+ * detached) the source was handed four times its upload in a signed run
+ * with polluters, and its queue then dropped packets of every tree. With
+ * a backbone the regions the source feeds share it by need
+ * (direct_region_kbps); a headed region whose trees went back to the
+ * source is not bounded there yet (capping it by trees left pairs
+ * detached in e2e_test_levels_three, whose source has no real uplink
+ * limit). */
+static uint32_t source_cap_kbps(strata_control *c, const ctl_channel *ch, strata_dcm *d)
+{
+    unsigned mine = source_fed_trees_of(c, d);
+    if (ch->source_upload_kbps == 0 || mine == 0 || ch->backbone)
+        return 0;
+    unsigned all = 0;
+    for (size_t i = 0; i < ch->ndcms; i++) {
+        strata_dcm *cm = ctl_common_of(c, ch->dcms[i]);
+        all += source_fed_trees_of(c, ch->dcms[i]) + (cm ? source_fed_trees_of(c, cm) : 0);
+    }
+    if (all < mine)
+        all = mine; /* d is not among the channel's: only its own trees count */
+    uint64_t cap = (uint64_t)ch->source_upload_kbps * strata_dcm_trees(d) / all;
+    return cap == 0 ? 1 : cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap;
+}
+
 /* The root budget of cluster d fed by preferred nodes or relay members:
  * what they can give (headed_region_kbps); with levels 3 a region's own
  * clusters come first: at least what their trees need to leave no pair
@@ -216,7 +256,10 @@ uint32_t ctl_headed_budget_kbps(strata_control *c, const ctl_channel *ch, strata
         if (budget > aim)
             budget = aim;
     }
-    return budget < need ? need : budget;
+    if (budget < need)
+        budget = need;
+    uint32_t cap = source_cap_kbps(c, ch, d);
+    return cap && budget > cap ? cap : budget;
 }
 
 /* The root budget of cluster d (a region's, or its common cluster): what
@@ -229,7 +272,8 @@ static uint32_t cluster_budget_kbps(strata_control *c, ctl_channel *ch, strata_d
         return ctl_headed_budget_kbps(c, ch, d);
     if (ch->backbone)
         return direct_region_kbps(ch, d, needs);
-    return ch->source_upload_kbps;
+    uint32_t cap = source_cap_kbps(c, ch, d);
+    return cap ? cap : ch->source_upload_kbps;
 }
 
 /* The budget cluster d restores under: the one above, with room for the

@@ -3324,6 +3324,64 @@ static void test_capacity_relay_feeders(void)
     net_del(t);
 }
 
+/* What the source's instructions make it send (kbit/s) in every tree,
+ * parity trees included. */
+static uint64_t source_committed_all_kbps(fnode *src, uint32_t rate)
+{
+    uint64_t links = 0;
+    for (int i = 0; i < src->nd; i++)
+        for (int sub = 0; sub < STRATA_WIRE_MAX_TREES; sub++)
+            if (src->d[i].have[sub])
+                links += src->d[i].in[sub].n_children;
+    return links * rate / K;
+}
+
+/* levels 3, one region (no mesh above it): the source feeds the relay
+ * cluster itself, and a common tree whose feeder the capacity check
+ * demoted when no other relay member has room. The clusters share the
+ * source's upload by the trees it feeds (a common cluster kept the budget
+ * its feeders had earned, or what its weak members need, for the trees the
+ * source took back: four times the source's upload in a signed run with
+ * polluters, and the source's queue then dropped packets of every tree). */
+static void test_source_share_levels3(void)
+{
+    enum { RELAYS = 8, COMMONS = 36, UP = 3000 };
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_THREE;
+    cfg.split_members = 1;
+    cfg.capacity_check = 1;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, UP, NULL);
+    send_join(t, src);
+    fnode *nodes[RELAYS + COMMONS];
+    for (int i = 0; i < RELAYS + COMMONS; i++) {
+        nodes[i] = add_node(t, (uint64_t)i + 1, 0x0a000001u + (uint32_t)i, STRATA_ROLE_PEER,
+                            i < RELAYS ? 2500 : 300, "eu");
+        send_join(t, nodes[i]);
+    }
+    for (int i = 0; i < 2 * 10 + 1; i++)
+        tick_delivering(t, NULL);
+    int commons = 0;
+    for (int i = 0; i < RELAYS + COMMONS; i++)
+        commons += member_level(nodes[i]) == 3;
+    CHECK(commons > 0);
+    CHECK(source_committed_all_kbps(src, 1000) <= UP);
+    /* The common members stand still in each tree in turn: its feeder is
+     * demoted, and the tree goes to another or back to the source. */
+    for (int s0 = 0; s0 < K; s0++) {
+        for (int i = 0; i < RELAYS + COMMONS; i++)
+            nodes[i]->freeze_rx = member_level(nodes[i]) == 3 ? s0 : -1;
+        for (int i = 0; i < 12; i++) {
+            tick_delivering(t, NULL);
+            CHECK(source_committed_all_kbps(src, 1000) <= UP);
+        }
+    }
+    strata_control_status st;
+    strata_control_get_status(t->c, &st);
+    CHECK(st.capacity_demotions >= 1);
+    net_del(t);
+}
+
 int main(void)
 {
     test_topology_and_churn();
@@ -3332,6 +3390,7 @@ int main(void)
     test_mesh_levels();
     test_capacity_heads();
     test_capacity_relay_feeders();
+    test_source_share_levels3();
     test_ec_levels();
     test_parity_from_loss();
     test_three_levels();
