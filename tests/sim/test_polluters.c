@@ -274,10 +274,13 @@ static void test_runs(void)
     report("signed, 20 % polluters, levels 3", &r);
     CHECK_EQ_U64(r.bad_plays, 0);
     CHECK(r.forged_packets > 0);
-    CHECK(r.delivery_ratio > 0.95);
+    /* 0.966 before the manifest went ahead of its batch (session 15):
+     * nodes held each batch and relayed it in a burst their queues
+     * dropped. */
+    CHECK(r.delivery_ratio > 0.999);
     CHECK(r.polluter_interior > 10);
-    CHECK(r.polluter_cut * 10 >= r.polluter_interior * 6);
-    CHECK(r.polluter_cut_p50 > 0 && r.polluter_cut_p50 < 15);
+    CHECK(r.polluter_cut * 10 >= r.polluter_interior * 7);
+    CHECK(r.polluter_cut_p50 > 0 && r.polluter_cut_p50 < 10);
 
     set(&s, "polluter_kinds", "forge,seq,corrupt,replay,reorder,eos,drop");
     run(&s, &r);
