@@ -18,16 +18,21 @@
  * finish() sends the partial chunk, then EOS (no payload, seq one past the
  * last). After finish, push is refused.
  *
- * Manifest first. On a signed channel each packet is held batch_ms before
- * it goes to the roots (still stamped with the time of its push), so that
- * its batch's manifest, sent when the batch closes (batch_ms after its
- * first packet at the latest), travels ahead of it and every node can
- * verify it on arrival. The stream keeps its pace, one batch_ms later.
- * Sent after its batch instead, the manifest made every node hold a
- * batch until it came and then relay it at once: bursts of a batch times
- * the node's children, which its uplink queue dropped, and the repairs
- * of those losses loaded the uplinks more (a "repair storm": 50
- * simulated peers sent 30,000 repairs instead of 400).
+ * Manifest first. On a signed channel each packet is held
+ * MANIFEST_LEAD_BATCHES batch times before it goes to the roots (still
+ * stamped with the time of its push), so that its batch's manifest, sent
+ * when the batch closes (batch_ms after its first packet at the latest),
+ * travels ahead of it and every node can verify it on arrival. The first
+ * batch time lets the batch close; the second is the manifest's lead over
+ * the batch's last packet, for a manifest goes down one tree and may take
+ * a longer path to a node than the packet took down its own. The stream
+ * keeps its pace, that much later. Sent after its batch instead, the
+ * manifest made every node hold a batch until it came and then relay it
+ * at once: bursts of a batch times the node's children, which its uplink
+ * queue dropped, and the repairs of those losses loaded the uplinks more
+ * (a "repair storm": 50 simulated peers sent 30,000 repairs instead of
+ * 400). With one batch time of lead, 10,000 simulated peers with 20 %
+ * polluters delivered 0.99895 to the honest ones; with two, 0.99985.
  *
  * Instructions are kept per (DCM, substream), newest epoch wins. From them
  * the source derives, per substream, one send list of distinct children
@@ -63,6 +68,8 @@
 #include <string.h>
 
 enum source_limits {
+    /* Batch times a signed stream's packet is held (see "Manifest first"). */
+    MANIFEST_LEAD_BATCHES = 2,
     /* DCMs that instruct the source at once. The table grows as they come
      * and an entry goes when its DCM leaves the source no child: regions
      * come and go with the locality groups, and a restarted control
@@ -637,9 +644,10 @@ static uint64_t held_due(const strata_source *s)
     if (s->unsent_seq >= s->next_seq)
         return STRATA_NEVER;
     const strata_pktstore_entry *e = strata_pktstore_get(&s->store, s->unsent_seq);
-    if (!e || e->send_ts_ns > UINT64_MAX - s->signer.batch_ns)
+    uint64_t hold = MANIFEST_LEAD_BATCHES * s->signer.batch_ns;
+    if (!e || e->send_ts_ns > UINT64_MAX - hold)
         return 0; /* gone from the store: skipped at once */
-    return e->send_ts_ns + s->signer.batch_ns;
+    return e->send_ts_ns + hold;
 }
 
 /* Sends the held packets due by now, in order. */

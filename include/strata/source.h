@@ -15,7 +15,8 @@
  * batch of packets (core/signer.h), sent when the batch closes to the
  * roots of the substream of its last packet, kept to answer
  * MANIFEST_REQUESTs. Each packet of a signed stream goes to the roots
- * batch_ms after its push, so that its manifest travels ahead of it.
+ * two batch times (2 x batch_ms) after its push, so that its manifest
+ * travels ahead of it.
  *
  * Timers: join retry, heartbeat, the open batch's close, the oldest held
  * packet.

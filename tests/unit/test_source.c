@@ -638,9 +638,9 @@ static void test_parity_tree_instruction(sent_list *out)
     strata_source_del(s);
 }
 
-/* A signed stream goes out manifest first: each packet is held batch_ms
- * after its push (its stamp stays the push time), and the manifest of
- * its batch is sent before it; the packets keep their pace. */
+/* A signed stream goes out manifest first: each packet is held two batch
+ * times after its push (its stamp stays the push time), and the manifest
+ * of its batch is sent before it; the packets keep their pace. */
 static void test_signed_manifest_first(sent_list *out)
 {
     strata_source_config cfg = base_cfg();
@@ -664,7 +664,7 @@ static void test_signed_manifest_first(sent_list *out)
      * at 1100 ms (batch_ms after its first packet), 5..7 open the next */
     uint64_t first_data_at[8] = {0}, manifest_at[2] = {0};
     size_t manifests = 0;
-    for (uint64_t now = MS(1000); now <= MS(1400); now += MS(1)) {
+    for (uint64_t now = MS(1000); now <= MS(1500); now += MS(1)) {
         uint64_t seq = (now - MS(1000)) / MS(20);
         if (strata_source_next_timeout(s) <= now)
             strata_source_handle_timeout(s, now);
@@ -689,7 +689,7 @@ static void test_signed_manifest_first(sent_list *out)
     CHECK_EQ_U64(manifest_at[0], MS(1100));
     CHECK_EQ_U64(manifest_at[1], MS(1200));
     for (uint64_t seq = 0; seq < 8; seq++) {
-        CHECK_EQ_U64(first_data_at[seq], MS(1100) + seq * MS(20));
+        CHECK_EQ_U64(first_data_at[seq], MS(1200) + seq * MS(20));
         CHECK(first_data_at[seq] >= manifest_at[seq < 5 ? 0 : 1]);
     }
     strata_source_stats st;
