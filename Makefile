@@ -32,13 +32,16 @@ test-san:
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure -j $(JOBS)
 
-# Long fuzzing runs: FUZZ_SECONDS per target (default 60).
+# Long fuzzing runs: FUZZ_SECONDS per target (default 60); FUZZ_RUNS stops
+# each after that many executions instead (FUZZ_SECONDS=0: no time bound);
+# FUZZ_ONLY picks targets by name (scripts/fuzz.sh).
 FUZZ_SECONDS ?= 60
+FUZZ_RUNS ?=
 fuzz:
 	@scripts/install-deps.sh test
 	CC=clang cmake -S . -B $(SAN_BUILD) -DSTRATA_SANITIZE=ON -DSTRATA_FUZZ=ON >/dev/null
 	cmake --build $(SAN_BUILD) -j $(JOBS)
-	scripts/fuzz.sh $(SAN_BUILD) $(FUZZ_SECONDS)
+	scripts/fuzz.sh $(SAN_BUILD) $(FUZZ_SECONDS) $(FUZZ_RUNS)
 
 # PREFIX (default /usr/local) and DESTDIR as usual: the units and strata.pc
 # name PREFIX's paths, so a build configured for one prefix installs there.
