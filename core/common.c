@@ -89,6 +89,8 @@ void *strata_mem_calloc(const strata_alloc *a, size_t n, size_t size)
 {
     if (size && n > SIZE_MAX / size)
         return NULL;
+    if (!a)
+        return calloc(n, size); /* fresh pages of a large block are not touched */
     void *p = strata_mem_alloc(a, n * size);
     if (p)
         memset(p, 0, n * size);
