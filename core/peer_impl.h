@@ -136,12 +136,13 @@ struct strata_peer {
 
 /* peer.c: counts and logs a dropped datagram; returns err. */
 int strata_peer_drop(strata_peer *p, uint64_t now, int err, int type, strata_addr from);
+/* peer.c: a parity symbol whose hash list has not come (its manifest
+ * has): see strata_relay_parity_unvouched. */
+void strata_peer_take_unvouched_parity(strata_peer *p, const strata_msg_data *m, const uint8_t *buf,
+                                       size_t len, uint64_t now);
 /* peer.c: a DATA packet (or parity symbol) m, its datagram buf of len
  * bytes, that needs no more checking: stored, played, relayed. Returns 0
  * or why it was dropped. */
-/* A parity symbol whose hash list has not come: see strata_relay_parity_unvouched. */
-void strata_peer_take_unvouched_parity(strata_peer *p, const strata_msg_data *m, const uint8_t *buf,
-                                       size_t len, uint64_t now);
 int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_data *m,
                           const uint8_t *buf, size_t len, uint64_t now);
 /* peer.c: the repair targets for seq in the order they are asked
