@@ -330,9 +330,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         case 1: {
             size_t len = u8(&r);
+            /* The TTL byte first: read after the clip, it moved the
+             * datagram one byte past the input (a crash of this harness
+             * that ASan reported in the DATA decoder, which read no further
+             * than the length it was given). */
+            strata_rx rx = {from, (int)u8(&r) - 1};
             if (len > (size_t)(r.end - r.p))
                 len = (size_t)(r.end - r.p);
-            strata_rx rx = {from, (int)u8(&r) - 1};
             strata_node_handle_datagram(node, &rx, r.p, len, now);
             r.p += len;
             break;
