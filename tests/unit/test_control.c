@@ -1322,16 +1322,22 @@ static void test_direct_region_budget(void)
     net_del(t);
 }
 
-/* What the source's instructions make it send (kbit/s): a stream's k-th
- * per child link, over every DCM that names it. */
-static uint64_t source_committed_kbps(fnode *src, uint32_t rate)
+/* What the source's instructions for its first `trees` trees make it send
+ * (kbit/s): a stream's k-th per child link, over every DCM that names it. */
+static uint64_t source_committed_trees_kbps(fnode *src, uint32_t rate, int trees)
 {
     uint64_t links = 0;
     for (int i = 0; i < src->nd; i++)
-        for (int sub = 0; sub < K; sub++)
+        for (int sub = 0; sub < trees; sub++)
             if (src->d[i].have[sub])
                 links += src->d[i].in[sub].n_children;
     return links * rate / K;
+}
+
+/* The same in the data trees. */
+static uint64_t source_committed_kbps(fnode *src, uint32_t rate)
+{
+    return source_committed_trees_kbps(src, rate, K);
 }
 
 /* Many regions whose only members cannot carry the stream, all fed by the
@@ -3324,16 +3330,10 @@ static void test_capacity_relay_feeders(void)
     net_del(t);
 }
 
-/* What the source's instructions make it send (kbit/s) in every tree,
- * parity trees included. */
+/* The same in every tree, parity trees included. */
 static uint64_t source_committed_all_kbps(fnode *src, uint32_t rate)
 {
-    uint64_t links = 0;
-    for (int i = 0; i < src->nd; i++)
-        for (int sub = 0; sub < STRATA_WIRE_MAX_TREES; sub++)
-            if (src->d[i].have[sub])
-                links += src->d[i].in[sub].n_children;
-    return links * rate / K;
+    return source_committed_trees_kbps(src, rate, STRATA_WIRE_MAX_TREES);
 }
 
 /* levels 3, one region (no mesh above it): the source feeds the relay
