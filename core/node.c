@@ -327,7 +327,9 @@ strata_node *strata_node_new(const strata_node_config *cfg, const strata_node_ca
     }
     n->verify = cfg->verify_addresses != 0;
     if (n->verify) {
-        size_t table = cfg->control_center ? REACH_CONTROL_ADDRESSES : REACH_NODE_ADDRESSES;
+        size_t table = cfg->verify_table      ? cfg->verify_table
+                       : cfg->control_center ? REACH_CONTROL_ADDRESSES
+                                             : REACH_NODE_ADDRESSES;
         uint64_t key = cfg->verify_key ? cfg->verify_key : cfg->seed;
         if (strata_reach_init(&n->reach, n->id, key, table, table, a) != 0)
             goto fail_roles;

@@ -4,12 +4,19 @@
  *
  * The input is a small program. Its first byte picks the algorithm (mesh,
  * tree, splitstream) and the scenario (k, capacities, loss); the world
- * then runs a second (a 200 kbit/s stream, so that runs stay short) so
- * that the tracker, the source and six peers are in their usual states. Each step starts with an
- * opcode byte: 0  run the world on by a fuzzed number of milliseconds 1  a raw datagram of fuzzed
- * bytes 2  a well-formed message of a fuzzed type with fuzzed fields, then optionally corrupted at
- * one fuzzed offset Datagrams go to a fuzzed node (tracker, source or peer), from a fuzzed node and
- * session. classify must agree with decode on every input.
+ * then runs 300 ms, by when the tracker, the source and all six peers are
+ * in their usual states (every peer attached in every stripe). Each step
+ * starts with an opcode byte:
+ *   0  run the world on by a fuzzed number of milliseconds (2 s in all at
+ *      most; with the 500 ms run after the last step, the baselines'
+ *      longest timers, 2 s, can fire)
+ *   1  a raw datagram of fuzzed bytes
+ *   2  a well-formed message of a fuzzed type with fuzzed fields, then
+ *      optionally corrupted at one fuzzed offset
+ * Datagrams go to a fuzzed node (tracker, source or peer), from a fuzzed
+ * node and session. classify must agree with decode on every input.
+ * Simulated time is what an input costs, so it is kept short: a 32 kbit/s
+ * stream and 2.8 s at most (about 1,000 inputs a second under ASan).
  *
  * After every injected datagram the target node's outbox is drained here
  * and every queued datagram must decode, to its full length, and classify:
@@ -127,8 +134,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strata_scenario_default(&s);
     s.nodes = PEERS;
     s.duration_ns = STRATA_S(20);
-    s.rate_kbps = 200; /* a packet every 53 ms: runs stay short */
-    s.join_window_ns = STRATA_MS(500);
+    s.rate_kbps = 32;
+    s.join_window_ns = STRATA_MS(100);
     s.seed = 1 + (conf >> 5);
     s.k = (uint8_t)(1 + (conf >> 2 & 3));
     snprintf(s.algorithm, sizeof s.algorithm, "%s", algs[conf % 3]);
@@ -140,13 +147,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     const strata_simalg *alg = strata_simalg_find(s.algorithm);
     void *st = strata_world_alg_state(w);
-    if (strata_world_run_until(w, STRATA_S(1)) != 0)
+    if (strata_world_run_until(w, STRATA_MS(300)) != 0)
         abort();
     uint8_t buf[STRATA_SIMBL_MAX_MSG_BYTES + 16], bits[STRATA_SIMBL_MAX_MAP_BITS / 8];
+    uint64_t until = strata_world_now(w) + STRATA_S(2);
     for (int steps = 0; more(&r) && steps < 512; steps++) {
         uint8_t op = u8(&r) % 3;
         if (op == 0) {
             uint64_t t = strata_world_now(w) + STRATA_MS(u8(&r)) * 4;
+            if (t > until)
+                t = until;
             if (strata_world_run_until(w, t) != 0)
                 abort();
             continue;
@@ -185,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     strata_simbl_tree_stats ts;
     if (strata_simbl_tree_stats_of(w, &ts) == 0 && ts.tracker_violations != 0)
         abort();
-    if (strata_world_run_until(w, strata_world_now(w) + STRATA_S(2)) != 0)
+    if (strata_world_run_until(w, strata_world_now(w) + STRATA_MS(500)) != 0)
         abort();
     strata_world_del(w);
     return 0;

@@ -276,6 +276,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* Combinations of the bits above switch on the anti-amplification
      * rule and the control center's tokens and JOIN rate. */
     nc.verify_addresses = (conf & 5) == 5;
+    nc.verify_table = 64; /* small: a full table's evictions are reached, and no input pays
+                           * for zeroing the control process's 3 MiB default */
     cc.require_tokens = (conf & 10) == 10;
     cc.join_rate_per_s = (conf & 3) == 3 ? 5 : 0;
     /* And node authentication: the fuzzer's control messages then carry no

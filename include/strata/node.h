@@ -92,6 +92,10 @@ typedef struct strata_node_config {
      * derived from seed, which tests and the simulator fix). */
     int verify_addresses;
     uint64_t verify_key;
+    /* Addresses each anti-amplification table holds (verified ones, and
+     * the bytes owed to unverified ones); 0 = 1,024, or 65,536 in a
+     * control process, which hears from every joining node. */
+    uint32_t verify_table;
     /* Node authentication (core/auth.h, docs/security.md "No node speaks
      * for another"): nonzero seals every JOIN, HEARTBEAT and LEAVE with a
      * session key the JOIN establishes and takes JOIN_REPLY, INSTRUCTION
