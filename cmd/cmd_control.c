@@ -82,6 +82,10 @@ static void usage(void)
         "                         trees fed by the relay nodes; the default)\n"
         "  --preferred N          preferred nodes per region with --levels mesh, ec or 3,\n"
         "                         1..16 (default 2)\n"
+        "  --top ALGORITHM        how the mesh of preferred nodes carries the stream:\n"
+        "                         flood (every packet over every link; the default) or\n"
+        "                         tree (each node takes each substream from two of its\n"
+        "                         neighbours, and from others when those fall behind)\n"
         "  --parity N             parity trees per (relay) cluster with --levels ec or 3,\n"
         "                         1..8 (default 2): the fewest it has\n"
         "  --parity-max N         the most a cluster takes as the loss its members\n"
@@ -332,6 +336,7 @@ int cmd_control(int argc, char **argv)
         {"region-policy", required_argument, NULL, 'E'},
         {"region-min-members", required_argument, NULL, 'N'},
         {"preferred", required_argument, NULL, 'P'},
+        {"top", required_argument, NULL, 'A'},
         {"operator-key", required_argument, NULL, 'O'},
         {"join-rate", required_argument, NULL, 'J'},
         {"join-burst", required_argument, NULL, 'U'},
@@ -464,6 +469,15 @@ int cmd_control(int argc, char **argv)
             break;
         case 'P':
             cfg.preferred_per_region = (uint8_t)cmd_parse_u32(SUB, "--preferred", optarg, 1, 16);
+            break;
+        case 'A':
+            if (strcmp(optarg, "flood") == 0)
+                cfg.top_algorithm = STRATA_ALG_FLOOD;
+            else if (strcmp(optarg, "tree") == 0)
+                cfg.top_algorithm = STRATA_ALG_MESH_TREE;
+            else
+                cmd_value_error(SUB, "--top", optarg, "must be 'flood' or 'tree', got '%s'",
+                                optarg);
             break;
         case 'O':
             cmd_hex_arg(SUB, "--operator-key", optarg, cfg.operator_pk, sizeof cfg.operator_pk);

@@ -171,7 +171,9 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
         (cfg->levels != STRATA_LEVELS_BACKBONE && cfg->levels != STRATA_LEVELS_MESH &&
          cfg->levels != STRATA_LEVELS_EC && cfg->levels != STRATA_LEVELS_THREE) ||
         cfg->parity > STRATA_WIRE_MAX_PARITY ||
-        cfg->preferred_per_region > STRATA_WIRE_MAX_SUBSTREAMS || cfg->mesh_c > STRATA_MESH_MAX_C)
+        cfg->preferred_per_region > STRATA_WIRE_MAX_SUBSTREAMS || cfg->mesh_c > STRATA_MESH_MAX_C ||
+        (cfg->top_algorithm != 0 && cfg->top_algorithm != STRATA_ALG_FLOOD &&
+         cfg->top_algorithm != STRATA_ALG_MESH_TREE))
         goto fail_config;
     strata_control *c = strata_mem_calloc(a, 1, sizeof *c);
     if (!c)
@@ -192,6 +194,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
                                                            : STRATA_CONTROL_DEFAULT_PREFERRED)
                               : CONTROL_HEADS_PER_REGION;
     c->mesh_c = cfg->mesh_c;
+    c->top_algorithm = cfg->top_algorithm ? cfg->top_algorithm : STRATA_ALG_FLOOD;
     /* n >= c - 1 parity trees: any c - 1 preferred nodes lost cost a cluster
      * at most c - 1 trees (docs/hierarchy.md). */
     uint8_t mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;

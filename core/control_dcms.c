@@ -99,6 +99,7 @@ strata_dcm *ctl_dcm_make(strata_control *c, ctl_channel *ch, enum dcm_kind kind,
                                           : (kind == DCM_REGION && ec_levels(c) ? STRATA_ALG_EC_TREE
                                                                                 : STRATA_ALG_TREE),
         .mesh_c = c->mesh_c,
+        .mesh_tree = c->top_algorithm == STRATA_ALG_MESH_TREE,
         .parity = c->parity,
         .parity_max = c->parity_max,
         .parity_window_ns = c->hb_ns * CONTROL_PARITY_WINDOW_HEARTBEATS,

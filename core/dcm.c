@@ -275,6 +275,7 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     strata_idmap_init(&d->index, a, cfg->seed);
     d->algorithm = cfg->algorithm ? cfg->algorithm : STRATA_ALG_TREE;
     d->mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
+    d->mesh_tree = cfg->mesh_tree != 0;
     if (d->algorithm == STRATA_ALG_FLOOD) {
         strata_mesh_config mc = {.c = d->mesh_c, .rate_kbps = d->rate_kbps, .seed = cfg->seed};
         d->mesh = strata_mesh_new(a, &mc);

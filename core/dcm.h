@@ -62,6 +62,8 @@ typedef struct strata_dcm_config {
     uint8_t algorithm;           /* 0 or STRATA_ALG_TREE: multi-tree; STRATA_ALG_FLOOD: mesh;
                                     STRATA_ALG_EC_TREE: multi-tree of k data and n parity trees */
     uint8_t mesh_c;              /* FLOOD: the mesh's connectivity, 0 = STRATA_MESH_DEFAULT_C */
+    uint8_t mesh_tree;           /* FLOOD: nonzero instructs MESH_TREE (a tree per substream
+                                    inside the mesh) instead of FLOOD */
     uint8_t parity;              /* EC_TREE: n, 1..STRATA_WIRE_MAX_PARITY; ignored otherwise.
                                     With parity_max, the fewest n the loss may bring */
     uint8_t parity_max;          /* EC_TREE: the most parity trees the loss may bring

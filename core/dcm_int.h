@@ -63,6 +63,7 @@ struct strata_dcm {
     uint32_t source_dirty; /* the trees whose instruction the source needs again */
     uint8_t algorithm;     /* TREE or EC_TREE: the multi-tree; FLOOD: the mesh */
     uint8_t mesh_c;
+    uint8_t mesh_tree; /* the mesh's instructions say MESH_TREE, not FLOOD */
     strata_mtree *tree; /* the topology: one of these two */
     strata_mesh *mesh;
 

@@ -356,9 +356,9 @@ void dcm_mesh_source_changed(strata_dcm *d)
     dcm_mesh_leaves_attach_all(d);
 }
 
-/* A mesh node's instructions (SPEC C4): FLOOD, no parent, its neighbours
- * as children in every substream, the source left out of a member's list
- * (nothing flows back to it). */
+/* A mesh node's instructions (SPEC C4): FLOOD (or MESH_TREE), no parent,
+ * its neighbours as children in every substream, the source left out of a
+ * member's list (nothing flows back to it), then the leaves it feeds. */
 int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t subs, uint32_t epoch,
                           strata_msg_instruction *out, size_t max)
 {
@@ -378,6 +378,7 @@ int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t sub
         if (r.node.v != 0)
             kids[nc++] = r;
     }
+    uint8_t n_neighbours = nc;
     for (size_t i = 0; self && self->leaves && i < d->count; i++)
         if (d->members[i].leaf_of.v == node.v && nc < STRATA_WIRE_MAX_CHILDREN)
             kids[nc++] = dcm_ref_of(d, d->members[i].id);
@@ -394,7 +395,10 @@ int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t sub
         strata_msg_instruction *in = dcm_begin_instruction(d, node, s, epoch, out, max, &n_out);
         if (!in)
             return STRATA_ERR_NOSPACE;
-        in->algorithm = parent.node.v ? STRATA_ALG_TREE : STRATA_ALG_FLOOD;
+        in->algorithm = parent.node.v ? STRATA_ALG_TREE
+                        : d->mesh_tree ? STRATA_ALG_MESH_TREE
+                                       : STRATA_ALG_FLOOD;
+        in->n_neighbours = in->algorithm == STRATA_ALG_MESH_TREE ? n_neighbours : 0;
         in->parent = parent;
         in->n_children = nc;
         memcpy(in->children, kids, nc * sizeof *kids);

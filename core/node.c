@@ -736,7 +736,8 @@ static int route(strata_node *n, const strata_rx *rx, int type, const uint8_t *b
     case STRATA_MSG_REPAIR_REQUEST:
     case STRATA_MSG_MANIFEST:
     case STRATA_MSG_MANIFEST_REQUEST:
-    case STRATA_MSG_PARITY_HASHES: {
+    case STRATA_MSG_PARITY_HASHES:
+    case STRATA_MSG_MESH_STATE: {
         int err = to_channel(n, rx->from, buf, len, now);
         *mine = err == STRATA_ERR_UNEXPECTED || err == STRATA_ERR_SHORT;
         return err;

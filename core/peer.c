@@ -297,6 +297,7 @@ void strata_peer_del(strata_peer *p)
     if (!p)
         return;
     strata_peer_sign_free(p);
+    strata_peer_mesh_free(p);
     strata_outbox_free(&p->own_outbox);
     strata_playout_free(&p->po);
     strata_pktstore_free(&p->store);
@@ -373,8 +374,10 @@ static int set_trees(strata_peer *p, uint8_t k, uint8_t n)
     for (unsigned i = 0; i < keep; i++)
         next[i] = p->subs[i];
     strata_mem_free(p->alloc, p->subs);
-    if (k != p->k)
-        p->n_epoch = 0; /* parity trees of another k said nothing of these */
+    if (k != p->k) {
+        p->n_epoch = 0;          /* parity trees of another k said nothing of these */
+        strata_peer_mesh_free(p); /* nor did its substreams' upstreams */
+    }
     p->subs = next;
     p->k = k;
     p->n = n;
@@ -425,7 +428,8 @@ static int handle_join_reply(strata_peer *p, const uint8_t *buf, size_t len, uin
 static void keep_old_neighbours(strata_peer *p, unsigned sub, uint64_t now)
 {
     const strata_relay_tree *t = &p->relay.trees[sub];
-    if (t->algorithm != STRATA_ALG_FLOOD || t->n_children == 0)
+    if ((t->algorithm != STRATA_ALG_FLOOD && t->algorithm != STRATA_ALG_MESH_TREE) ||
+        t->n_children == 0)
         return;
     if (!p->old_neighbours &&
         !(p->old_neighbours = strata_mem_alloc(p->alloc, OLD_NEIGHBOURS * sizeof(strata_addr))))
@@ -480,7 +484,8 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
     if (s->have && m.epoch <= s->epoch)
         return 0; /* older or the same: nothing new */
     keep_old_neighbours(p, m.substream, now);
-    err = strata_relay_set_tree(&p->relay, m.substream, m.algorithm, m.children, m.n_children);
+    err = strata_relay_set_tree(&p->relay, m.substream, m.algorithm, m.children, m.n_children,
+                                m.n_neighbours);
     if (err)
         return err;
     update_repair_budget(p, now);
@@ -491,7 +496,7 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
         s->old_parent_until = add_ns(now, STRATA_MS(PARENT_GRACE_MS));
     }
     s->have = 1;
-    s->flood = m.algorithm == STRATA_ALG_FLOOD;
+    s->flood = m.algorithm == STRATA_ALG_FLOOD || m.algorithm == STRATA_ALG_MESH_TREE;
     s->epoch = m.epoch;
     s->parent = m.parent;
     if (m.epoch > p->max_epoch)
@@ -506,6 +511,9 @@ static int handle_instruction(strata_peer *p, const uint8_t *buf, size_t len, ui
         p->source_epoch = m.epoch;
     }
     p->st.instructions_applied++;
+    /* Without memory for MESH_TREE's state the node sends no MESH_STATE:
+     * its neighbours then push it everything, as in FLOOD. */
+    (void)strata_peer_mesh_applied(p, now);
     strata_logf(p->log, STRATA_LOG_DEBUG,
                 "peer %016llx: sub %u epoch %u algorithm %u n %u parent %016llx, %u children",
                 (unsigned long long)p->node.v, (unsigned)m.substream, (unsigned)m.epoch,
@@ -673,6 +681,9 @@ static int mark_gaps(strata_peer *p, unsigned sub, uint64_t seq, uint64_t now)
         strata_playout_slot *m = strata_playout_slot_at(&p->po, q);
         if (m && m->state == STRATA_PLAYOUT_MISSING && m->gap_since_ns == 0) {
             m->gap_since_ns = now ? now : 1;
+            uint64_t hold = strata_peer_mesh_repair_hold(p, sub, now);
+            if (hold > m->next_ask_ns)
+                m->next_ask_ns = hold;
             marked = 1;
         }
     }
@@ -847,6 +858,8 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
 
     if (strata_pktstore_get(&p->store, m->seq)) {
         p->st.rx_duplicates++;
+        if (!repair)
+            strata_peer_mesh_copy(p, sub, from, 0);
         /* Rebuilt or repaired before its own copy came down the trees: it
          * was late, not lost (the loss parity is chosen by). */
         if (!repair)
@@ -859,6 +872,8 @@ int strata_peer_take_data(strata_peer *p, strata_addr from, const strata_msg_dat
             p->st.rx_late++;
         return STRATA_ERR_RANGE;
     }
+    if (!repair)
+        strata_peer_mesh_copy(p, sub, from, 1);
     const strata_playout_slot *was = strata_playout_slot_at(&p->po, m->seq);
     if (!repair && was && was->state == STRATA_PLAYOUT_MISSING && now >= was->missing_since_ns)
         observe_skew(p, now - was->missing_since_ns);
@@ -924,6 +939,9 @@ int strata_peer_handle_datagram(strata_peer *p, strata_addr from, const uint8_t 
         break;
     case STRATA_MSG_MANIFEST_REQUEST:
         err = strata_peer_sign_request(p, from, buf, buflen, now);
+        break;
+    case STRATA_MSG_MESH_STATE:
+        err = strata_peer_mesh_state(p, from, buf, buflen, now);
         break;
     default:
         err = STRATA_ERR_UNEXPECTED;
@@ -1049,6 +1067,7 @@ void strata_peer_handle_timeout(strata_peer *p, uint64_t now)
             tail_probe(p, now);
     }
     strata_peer_sign_timeout(p, now);
+    strata_peer_mesh_timeout(p, now);
 }
 
 uint64_t strata_peer_next_timeout(const strata_peer *p)
@@ -1059,6 +1078,7 @@ uint64_t strata_peer_next_timeout(const strata_peer *p)
     t = min_ns(t, p->repair_at);
     t = min_ns(t, p->po.ended ? STRATA_NEVER : p->tail_at);
     t = min_ns(t, strata_peer_sign_next_timeout(p));
+    t = min_ns(t, strata_peer_mesh_next_timeout(p));
     return min_ns(t, strata_playout_deadline(&p->po));
 }
 

@@ -100,6 +100,9 @@ struct strata_peer {
     strata_addr *old_neighbours; /* OLD_NEIGHBOURS entries, or NULL */
     uint8_t n_old_neighbours;
     uint64_t old_neighbours_until;
+    /* MESH_TREE's upstream side (peer_mesh.c): whom each substream is
+     * taken from and what the neighbours said; NULL without MESH_TREE. */
+    struct peer_mesh *mesh;
     strata_peer_ref source; /* zero node until an instruction names it */
     uint32_t source_epoch;  /* epoch of the instruction it came from */
 
@@ -154,6 +157,23 @@ size_t strata_peer_repair_targets(void *user, uint64_t seq, strata_addr *out);
  * this one takes stream data from, else STRATA_ERR_SENDER. */
 int strata_peer_check_sender(const strata_peer *p, strata_addr from, const strata_msg_data *m,
                              uint64_t now);
+
+/* peer_mesh.c: MESH_TREE's upstream side. After an instruction was
+ * applied: sets the state up, syncs its neighbours, or frees it when no
+ * tree is MESH_TREE any more (0 or STRATA_ERR_NOMEM). */
+int strata_peer_mesh_applied(strata_peer *p, uint64_t now);
+void strata_peer_mesh_free(strata_peer *p);
+/* A copy of a packet of substream s (not a repair) came from `from`, the
+ * first one (first) or a duplicate: an upstream of s when a slot is free. */
+void strata_peer_mesh_copy(strata_peer *p, unsigned s, strata_addr from, int first);
+/* A MESH_STATE datagram; 0 or why it was dropped. */
+int strata_peer_mesh_state(strata_peer *p, strata_addr from, const uint8_t *buf, size_t len,
+                           uint64_t now);
+void strata_peer_mesh_timeout(strata_peer *p, uint64_t now);
+/* The earliest time a gap in substream s seen now may be asked for: the
+ * tree inside the mesh mends itself first (0 outside MESH_TREE). */
+uint64_t strata_peer_mesh_repair_hold(const strata_peer *p, unsigned s, uint64_t now);
+uint64_t strata_peer_mesh_next_timeout(const strata_peer *p);
 
 /* peer_sign.c: the signed channel (see strata/peer.h). */
 int strata_peer_sign_init(strata_peer *p, const strata_peer_config *cfg);

@@ -7,7 +7,7 @@
  *    parity), or the one before it for PARENT_GRACE_MS after a change, so
  *    that packets already in flight from it are not lost;
  *  - the channel's source (its instructions name it);
- *  - a mesh neighbour: a child of one of its FLOOD trees (every neighbour
+ *  - a mesh neighbour: a child of one of its FLOOD or MESH_TREE trees (every neighbour
  *    may send any packet, protocol.md 3.4), or one an instruction replaced,
  *    for PARENT_GRACE_MS after (a rebuilt mesh changes every preferred
  *    node's neighbours at once);
@@ -40,7 +40,7 @@ int strata_peer_check_sender(const strata_peer *p, strata_addr from, const strat
         if (now < s->old_parent_until && strata_addr_eq(from, s->old_parent))
             return 0;
         const strata_relay_tree *t = &p->relay.trees[i];
-        if (t->algorithm != STRATA_ALG_FLOOD && !repair)
+        if (t->algorithm != STRATA_ALG_FLOOD && t->algorithm != STRATA_ALG_MESH_TREE && !repair)
             continue;
         for (unsigned j = 0; j < t->n_children; j++)
             if (strata_addr_eq(from, t->children[j].ref.addr))

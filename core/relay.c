@@ -21,6 +21,7 @@ void strata_relay_init(strata_relay *r, const strata_alloc *a, const strata_rela
     strata_relay_tree_ops(&r->ops[STRATA_ALG_TREE]);
     strata_relay_tree_ops(&r->ops[STRATA_ALG_FLOOD]);
     strata_relay_ec_ops(&r->ops[STRATA_ALG_EC_TREE]);
+    strata_relay_mesh_ops(&r->ops[STRATA_ALG_MESH_TREE]);
 }
 
 static void tree_clear(strata_relay *r, strata_relay_tree *t)
@@ -82,9 +83,11 @@ int strata_relay_resize(strata_relay *r, uint8_t k, uint8_t n, size_t keep)
 }
 
 int strata_relay_set_tree(strata_relay *r, unsigned t, uint8_t algorithm,
-                          const strata_peer_ref *children, uint8_t n_children)
+                          const strata_peer_ref *children, uint8_t n_children,
+                          uint8_t n_neighbours)
 {
-    if (t >= (unsigned)r->k + r->n || algorithm == 0 || algorithm > STRATA_ALG_MAX)
+    if (t >= (unsigned)r->k + r->n || algorithm == 0 || algorithm > STRATA_ALG_MAX ||
+        n_neighbours > n_children)
         return STRATA_ERR_RANGE;
     strata_relay_tree *tree = &r->trees[t];
     strata_relay_child *next = NULL;
@@ -99,12 +102,16 @@ int strata_relay_set_tree(strata_relay *r, unsigned t, uint8_t algorithm,
             if (tree->children[j].ref.node.v == children[i].node.v) {
                 next[i].last_tx_ts_ns = tree->children[j].last_tx_ts_ns;
                 next[i].last_tx_seq = tree->children[j].last_tx_seq;
+                next[i].lazy = tree->children[j].lazy && i < n_neighbours;
                 break;
             }
         }
     }
     strata_mem_free(r->alloc, tree->children);
-    *tree = (strata_relay_tree){.algorithm = algorithm, .n_children = n_children, .children = next};
+    *tree = (strata_relay_tree){.algorithm = algorithm,
+                                .n_children = n_children,
+                                .n_neighbours = n_neighbours,
+                                .children = next};
     return 0;
 }
 
@@ -116,23 +123,27 @@ size_t strata_relay_links(const strata_relay *r)
     return links;
 }
 
+int strata_relay_send_child(strata_relay *r, strata_relay_child *c, strata_buf *buf,
+                            uint64_t seq, strata_addr from, uint64_t now)
+{
+    if (c->ref.node.v == r->peer.self.v || strata_addr_is_zero(c->ref.addr) ||
+        strata_addr_eq(c->ref.addr, from))
+        return 0;
+    if (strata_outbox_push(r->peer.outbox, c->ref.addr, buf) != 0)
+        return 0;
+    c->last_tx_ts_ns = now;
+    c->last_tx_seq = seq;
+    r->peer.st->tx_data_packets++;
+    r->peer.st->tx_data_bytes += buf->len;
+    return 1;
+}
+
 size_t strata_relay_send(strata_relay *r, strata_relay_tree *t, strata_buf *buf, uint64_t seq,
                          strata_addr from, uint64_t now)
 {
     size_t sent = 0;
-    for (unsigned i = 0; i < t->n_children; i++) {
-        strata_relay_child *c = &t->children[i];
-        if (c->ref.node.v == r->peer.self.v || strata_addr_is_zero(c->ref.addr) ||
-            strata_addr_eq(c->ref.addr, from))
-            continue;
-        if (strata_outbox_push(r->peer.outbox, c->ref.addr, buf) != 0)
-            continue;
-        c->last_tx_ts_ns = now;
-        c->last_tx_seq = seq;
-        r->peer.st->tx_data_packets++;
-        r->peer.st->tx_data_bytes += buf->len;
-        sent++;
-    }
+    for (unsigned i = 0; i < t->n_children; i++)
+        sent += (size_t)strata_relay_send_child(r, &t->children[i], buf, seq, from, now);
     return sent;
 }
 

@@ -18,6 +18,9 @@
  *    children, mesh neighbours), which is the DCM's business, and a
  *    duplicate never reaches them (the peer drops it by its seq).
  *  - EC_TREE (relay_ec.c) forwards data as TREE does and takes parity.
+ *  - MESH_TREE (relay_mesh.c) is FLOOD but for the neighbours that said
+ *    they take the substream from another (lazy): a tree per substream
+ *    inside the mesh, which the peer's side (peer_mesh.c) keeps whole.
  *
  * The coder. While the node has parity trees (n > 0) every stored data
  * packet is also shown to the group coder (relay_ec.h), whatever the
@@ -47,12 +50,16 @@ typedef struct strata_relay_child {
     strata_peer_ref ref;
     uint64_t last_tx_ts_ns;
     uint64_t last_tx_seq;
+    /* MESH_TREE: a mesh neighbour that takes the substream from another
+     * (its MESH_STATE said so); nothing is pushed to it. */
+    uint8_t lazy;
 } strata_relay_child;
 
 /* The downstream side of one tree. */
 typedef struct strata_relay_tree {
     uint8_t algorithm; /* enum strata_algorithm; 0 = no instruction yet (no children) */
     uint8_t n_children;
+    uint8_t n_neighbours;         /* MESH_TREE: children[0 .. n_neighbours) are mesh neighbours */
     strata_relay_child *children; /* n_children entries, allocated per instruction */
 } strata_relay_tree;
 
@@ -122,11 +129,14 @@ void strata_relay_free(strata_relay *r);
 int strata_relay_resize(strata_relay *r, uint8_t k, uint8_t n, size_t keep);
 
 /* Applies an instruction's children and algorithm to tree t (< k + n),
- * carrying the transmit history of children that stay. Returns 0,
- * STRATA_ERR_RANGE (t out of range, an unknown algorithm) or
- * STRATA_ERR_NOMEM, which changes nothing. */
+ * carrying the transmit history (and laziness) of children that stay; the
+ * first n_neighbours children are mesh neighbours (MESH_TREE, else 0).
+ * Returns 0, STRATA_ERR_RANGE (t out of range, an unknown algorithm,
+ * n_neighbours above n_children) or STRATA_ERR_NOMEM, which changes
+ * nothing. */
 int strata_relay_set_tree(strata_relay *r, unsigned t, uint8_t algorithm,
-                          const strata_peer_ref *children, uint8_t n_children);
+                          const strata_peer_ref *children, uint8_t n_children,
+                          uint8_t n_neighbours);
 
 /* Child links over every tree (each carries a k-th of the stream). */
 size_t strata_relay_links(const strata_relay *r);
@@ -162,14 +172,18 @@ int strata_relay_parity_unvouched(strata_relay *r, const strata_msg_data *m, con
  * groups wholly before it. */
 void strata_relay_window(strata_relay *r, uint64_t first_seq);
 
-/* Sends e (one reference-counted buffer, seq) to every child of t but the
- * sender and the node itself, and counts it as sent: the one way the
- * strategies send. Returns the number of children it was queued for. */
+/* Sends buf (one reference-counted buffer, seq) to child c and counts it
+ * as sent, unless c is the node itself, has no address or is `from`: the
+ * one way the strategies send. Returns 1 when queued, else 0. */
+int strata_relay_send_child(strata_relay *r, strata_relay_child *c, strata_buf *buf,
+                            uint64_t seq, strata_addr from, uint64_t now);
+/* strata_relay_send_child to every child of t; returns how many took it. */
 size_t strata_relay_send(strata_relay *r, strata_relay_tree *t, strata_buf *buf, uint64_t seq,
                          strata_addr from, uint64_t now);
 
-/* The strategies' tables (relay_tree.c, relay_ec.c). */
+/* The strategies' tables (relay_tree.c, relay_ec.c, relay_mesh.c). */
 void strata_relay_tree_ops(strata_relay_ops *ops);
 void strata_relay_ec_ops(strata_relay_ops *ops);
+void strata_relay_mesh_ops(strata_relay_ops *ops);
 
 #endif

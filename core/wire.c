@@ -85,6 +85,7 @@ int strata_wire_peek_channel(const uint8_t *buf, size_t buflen, strata_channel_i
     case STRATA_MSG_DATA:          /* 3.1 */
     case STRATA_MSG_MANIFEST:      /* 3.11.1 */
     case STRATA_MSG_PARITY_HASHES: /* 3.11.3 */
+    case STRATA_MSG_MESH_STATE:    /* 3.13 */
         off = 4;
         break;
     case STRATA_MSG_INSTRUCTION: /* 3.4 */
@@ -480,8 +481,12 @@ static int instruction_valid(const strata_msg_instruction *m)
         return 0;
     if (m->algorithm == 0 || m->algorithm > STRATA_ALG_MAX || m->level > STRATA_WIRE_MAX_LEVEL)
         return 0;
-    /* Parity trees exist only in an erasure-coded cluster. */
+    /* Parity trees exist only in an erasure-coded cluster; mesh neighbours
+     * are named only to a tree inside the mesh (the two share a byte). */
     if (m->n > STRATA_WIRE_MAX_PARITY || (m->n != 0 && m->algorithm != STRATA_ALG_EC_TREE))
+        return 0;
+    if (m->n_neighbours > m->n_children ||
+        (m->n_neighbours != 0 && m->algorithm != STRATA_ALG_MESH_TREE))
         return 0;
     /* An unknown source is the all-zero reference: an address without a
      * node id would be half a ref that no receiver could act on. */
@@ -513,7 +518,7 @@ int strata_wire_encode_instruction(uint8_t *buf, size_t buflen, const strata_msg
     p = put_u8(p, m->k);
     p = put_u8(p, m->substream);
     p = put_u8(p, m->algorithm);
-    p = put_u8(p, m->n);
+    p = put_u8(p, m->algorithm == STRATA_ALG_MESH_TREE ? m->n_neighbours : m->n);
     p = put_u8(p, m->level);
     p = put_peer_ref(p, &m->parent);
     p = put_peer_ref(p, &m->source);
@@ -540,7 +545,10 @@ int strata_wire_decode_instruction(const uint8_t *buf, size_t buflen, strata_msg
     m->k = get_u8(&r);
     m->substream = get_u8(&r);
     m->algorithm = get_u8(&r);
-    m->n = get_u8(&r);
+    if (m->algorithm == STRATA_ALG_MESH_TREE)
+        m->n_neighbours = get_u8(&r);
+    else
+        m->n = get_u8(&r);
     m->level = get_u8(&r);
     get_peer_ref(&r, &m->parent);
     get_peer_ref(&r, &m->source);
@@ -732,6 +740,60 @@ int strata_wire_decode_repair(const uint8_t *buf, size_t buflen, strata_msg_repa
     if (err < 0)
         return err;
     return repair_valid(m) ? err : STRATA_ERR_RANGE;
+}
+
+/* --- MESH_STATE (protocol.md 3.13) ---------------------------------------- */
+
+static int mesh_state_valid(const strata_msg_mesh_state *m)
+{
+    return m->channel.v != 0 && m->node.v != 0 && m->k != 0 &&
+           m->k <= STRATA_WIRE_MAX_SUBSTREAMS && (m->want >> m->k) == 0;
+}
+
+int strata_wire_encode_mesh_state(uint8_t *buf, size_t buflen, const strata_msg_mesh_state *m)
+{
+    if (!m)
+        return STRATA_ERR_INVAL;
+    size_t n = (size_t)STRATA_WIRE_MESH_STATE_FIXED_BYTES + 2u * m->k;
+    int err = encode_prelude(buf, buflen, mesh_state_valid(m), n);
+    if (err)
+        return err;
+    uint8_t *p = put_header(buf, STRATA_MSG_MESH_STATE);
+    p = put_u64(p, m->channel.v);
+    p = put_u64(p, m->node.v);
+    p = put_u8(p, m->k);
+    p = put_u32(p, m->want);
+    p = put_u64(p, m->top);
+    for (unsigned s = 0; s < m->k; s++)
+        p = put_u16(p, m->behind[s]);
+    return (int)n;
+}
+
+int strata_wire_decode_mesh_state(const uint8_t *buf, size_t buflen, strata_msg_mesh_state *m)
+{
+    reader r;
+    if (!m)
+        return STRATA_ERR_INVAL;
+    memset(m, 0, sizeof *m);
+    int err = open_message(&r, buf, buflen, STRATA_MSG_MESH_STATE);
+    if (err)
+        return err;
+    m->channel.v = get_u64(&r);
+    m->node.v = get_u64(&r);
+    m->k = get_u8(&r);
+    m->want = get_u32(&r);
+    m->top = get_u64(&r);
+    if (r.err)
+        return r.err;
+    /* k bounds the writes into behind[]. */
+    if (m->k == 0 || m->k > STRATA_WIRE_MAX_SUBSTREAMS)
+        return STRATA_ERR_RANGE;
+    for (unsigned s = 0; s < m->k; s++)
+        m->behind[s] = get_u16(&r);
+    err = close_message(&r, buflen);
+    if (err < 0)
+        return err;
+    return mesh_state_valid(m) ? err : STRATA_ERR_RANGE;
 }
 
 /* --- Locality groups (protocol.md 3.8) ----------------------------------- */

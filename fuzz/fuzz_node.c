@@ -12,7 +12,8 @@
  *   1  a raw datagram of fuzzed bytes
  *   2  JOIN_REPLY     3  INSTRUCTION    4  DATA    5  REPAIR_REQUEST
  *      (each for channel "fz" or "fz2", or one the node lacks; an
- *      INSTRUCTION of any algorithm, EC_TREE with n parity trees)
+ *      INSTRUCTION of any algorithm, EC_TREE with n parity trees,
+ *      MESH_TREE with some of its children as neighbours)
  *   6  PROBE          7  leave (when the next byte is odd)
  *   8  GROUP_BOOTSTRAP_REPLY to the node's own last request
  *   9  a group message: a valid header of a fuzzed group type, fuzzed body
@@ -27,6 +28,8 @@
  *      fuzzed range, parity digests of their canonical symbols, EOS or not
  *  15  PARITY_HASHES of the last manifest op 14 made (or corrupted)
  *  16  MANIFEST_REQUEST
+ *  17  MESH_STATE from one of op 3's child addresses (a neighbour when op 3
+ *      made a MESH_TREE instruction), with its node id or another
  * Some configurations authenticate (core/auth.h): the node seals its
  * control messages, and refuses the fuzzer's unsealed ones.
  * Structured messages are built from fuzzed fields around plausible
@@ -198,6 +201,7 @@ static int decode_any(const uint8_t *b, size_t n, uint32_t *bootstrap_request)
         DECODES(STRATA_MSG_GROUP_REPORT, group_report)
         DECODES(STRATA_MSG_GROUP_BOOTSTRAP_REPLY, group_bootstrap_reply)
         DECODES(STRATA_MSG_RECRUIT, recruit)
+        DECODES(STRATA_MSG_MESH_STATE, mesh_state)
     case STRATA_MSG_MANIFEST: {
         strata_msg_manifest m;
         rc = strata_manifest_decode(b, n, &m);
@@ -317,7 +321,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_outbox(node, &bootstrap_request);
 
     for (int steps = 0; more(&r) && steps < 4096; steps++) {
-        uint8_t op = u8(&r) % 17;
+        uint8_t op = u8(&r) % 18;
         int n = -1;
         strata_addr from = addr_of(u8(&r));
         const char *name = CHANNELS[u8(&r) % 3];
@@ -382,6 +386,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             m.n_children = u8(&r) % 6;
             for (uint8_t i = 0; i < m.n_children; i++)
                 m.children[i] = ref_of(u8(&r));
+            if (m.algorithm == STRATA_ALG_MESH_TREE)
+                m.n_neighbours = (uint8_t)((alg >> 2) % (m.n_children + 1u));
             n = strata_wire_encode_instruction(buf, sizeof buf, &m);
             from = CONTROL;
             break;
@@ -448,6 +454,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             i = (uint8_t)(i % n_lists);
             n = lists_len[i];
             memcpy(buf, lists[i], (size_t)n);
+            break;
+        }
+        case 17: {
+            /* From one of the addresses op 3's children use (a neighbour
+             * of a MESH_TREE instruction, with its node id, or not). */
+            uint8_t who = u8(&r);
+            strata_msg_mesh_state m;
+            memset(&m, 0, sizeof m);
+            m.channel = ch;
+            m.node = (who & 0x80) ? (strata_node_id){0x400u + who} : ref_of(who).node;
+            m.k = (who & 0x40) ? (uint8_t)(1 + u8(&r) % STRATA_WIRE_MAX_SUBSTREAMS) : k;
+            m.want = u32(&r) & ((1u << m.k) - 1u);
+            m.top = (u8(&r) & 1) ? u64(&r) : seq_base + u16(&r);
+            for (unsigned i = 0; i < m.k; i++)
+                m.behind[i] = (u8(&r) & 1) ? STRATA_MESH_STATE_BEHIND_NONE : u8(&r);
+            from = addr_of(who);
+            n = strata_wire_encode_mesh_state(buf, sizeof buf, &m);
             break;
         }
         case 16: {

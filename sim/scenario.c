@@ -145,6 +145,7 @@ static const char *const JOIN_NAMES[] = {"all", "poisson", "flash", NULL};
 static const char *const SESSION_NAMES[] = {"none", "exp", "lognormal", NULL};
 static const char *const REGION_NAMES[] = {"one", "host", "groups", NULL};
 static const char *const LEVELS_NAMES[] = {"backbone", "mesh", "ec", "3", NULL};
+static const char *const TOP_NAMES[] = {"flood", "tree", NULL};
 static const char *const ATTACH_NAMES[] = {"round_robin", "random", NULL};
 
 #define OFF(f) offsetof(strata_scenario, f)
@@ -168,6 +169,7 @@ static const key_desc KEYS[] = {
     {"region", K_ENUM, OFF(region_mode), 0, 0, REGION_NAMES},
     {"levels", K_ENUM, OFF(levels), 0, 0, LEVELS_NAMES},
     {"preferred_per_region", K_U8, OFF(preferred_per_region), 0, 16, NULL},
+    {"top", K_ENUM, OFF(top), 0, 0, TOP_NAMES},
     {"region_policy", K_BOOL, OFF(region_policy), 0, 0, NULL},
     {"group_max_members", K_U32, OFF(group_max_members), 2, 1u << 20, NULL},
     {"group_cache_entries", K_U32, OFF(group_cache_entries), 1, 1u << 20, NULL},

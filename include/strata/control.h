@@ -67,6 +67,12 @@ typedef struct strata_control_config {
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
+    /* How the mesh carries the stream (SPEC C4, C9; protocol.md 3.4):
+     * STRATA_ALG_FLOOD (0 = this) sends every packet over every link;
+     * STRATA_ALG_MESH_TREE keeps a tree per substream inside the mesh
+     * (each member takes each substream from one neighbour and moves it
+     * to another when it falls behind: protocol.md 3.13). */
+    uint8_t top_algorithm;
     uint8_t parity;               /* EC and THREE: n, parity trees per relay cluster; 0 = mesh_c - 1
                                      (at least 1). With parity_max above it, the fewest */
     uint8_t parity_max;           /* EC and THREE: the most parity trees a cluster's loss may

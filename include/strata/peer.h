@@ -189,6 +189,10 @@ typedef struct strata_peer_stats {
      * the heartbeat, so that stall detection moves this node off them. */
     uint64_t forged_parents;
     uint64_t verify_waiting;
+    /* MESH_TREE (protocol.md 3.13): MESH_STATEs sent and taken; substreams
+     * moved to another neighbour because theirs fell behind; packets sent
+     * to a neighbour that had just chosen this node. */
+    uint64_t mesh_states_tx, mesh_states_rx, mesh_upstream_moves, mesh_backfill_packets;
     strata_drop_counters drops;
 } strata_peer_stats;
 

@@ -66,7 +66,9 @@ enum strata_msg_type {
     STRATA_MSG_MANIFEST = 23,
     STRATA_MSG_MANIFEST_REQUEST = 24,
     STRATA_MSG_PARITY_HASHES = 25,
-    STRATA_MSG_TYPE_MAX = 25,
+    /* The top level's tree inside its mesh (protocol.md 3.13) */
+    STRATA_MSG_MESH_STATE = 26,
+    STRATA_MSG_TYPE_MAX = 26,
 };
 
 /* How many child entries a heartbeat with n_parents parent entries can
@@ -80,7 +82,7 @@ int strata_wire_peek_type(const uint8_t *buf, size_t buflen);
 
 /* Reads the channel id of a message that belongs to one channel's session
  * (DATA, JOIN_REPLY, INSTRUCTION, REPAIR_REQUEST, MANIFEST,
- * MANIFEST_REQUEST, PARITY_HASHES) without decoding the
+ * MANIFEST_REQUEST, PARITY_HASHES, MESH_STATE) without decoding the
  * rest: a node routes the datagram by it, and the session decodes it in
  * full. Returns the message type, or a header error, STRATA_ERR_TYPE for
  * another type, STRATA_ERR_SHORT when the id does not fit. */
@@ -203,7 +205,8 @@ enum strata_algorithm {
     STRATA_ALG_TREE = 1,       /* push along a tree (C7) */
     STRATA_ALG_FLOOD = 2,      /* mesh flooding (C4) */
     STRATA_ALG_EC_TREE = 3,    /* erasure-coded multi-tree (C6): k data and n parity trees */
-    STRATA_ALG_MAX = 3,
+    STRATA_ALG_MESH_TREE = 4,  /* a tree per substream inside the mesh, self-repairing (C4, C9) */
+    STRATA_ALG_MAX = 4,
 };
 typedef struct strata_peer_ref {
     strata_node_id node;
@@ -219,6 +222,8 @@ typedef struct strata_msg_instruction {
     uint8_t substream;       /* < k, or < k + n with EC_TREE (k + i: parity tree i) */
     uint8_t algorithm;       /* enum strata_algorithm */
     uint8_t n;               /* parity trees, <= STRATA_WIRE_MAX_PARITY; 0 but with EC_TREE */
+    uint8_t n_neighbours;    /* MESH_TREE: the first n_neighbours children are mesh
+                                neighbours (<= n_children); 0 with other algorithms */
     uint8_t level;           /* the node's level in the channel, 1..STRATA_WIRE_MAX_LEVEL; 0 = none */
     strata_peer_ref parent;  /* zero node = none yet */
     strata_peer_ref source;  /* the channel's source; all zero = not known yet */
@@ -408,6 +413,27 @@ typedef struct strata_msg_group_pong {
     uint64_t rx_ts_ns;       /* responder's clock when the ping arrived */
 } strata_msg_group_pong;
 
+/* --- MESH_STATE (protocol.md 3.13) ---------------------------------------
+ * What a member of the top level's mesh tells each neighbour, a few times
+ * a second, in a channel whose mesh runs MESH_TREE: which substreams it
+ * wants pushed by that neighbour, and how far it has each. */
+enum {
+    STRATA_MESH_STATE_BEHIND_NONE = 0xffff, /* nothing of the substream, or that far behind */
+    STRATA_WIRE_MESH_STATE_FIXED_BYTES = 33,
+    STRATA_WIRE_MESH_STATE_MAX_BYTES =
+        STRATA_WIRE_MESH_STATE_FIXED_BYTES + 2 * STRATA_WIRE_MAX_SUBSTREAMS,
+};
+typedef struct strata_msg_mesh_state {
+    strata_channel_id channel;
+    strata_node_id node;     /* the sender */
+    uint8_t k;               /* 1..STRATA_WIRE_MAX_SUBSTREAMS */
+    uint32_t want;           /* bit s: push substream s to me; no bit at or above k */
+    uint64_t top;            /* the highest seq the sender holds; 0 = none yet */
+    /* top - the highest seq of substream s it holds, capped at
+     * STRATA_MESH_STATE_BEHIND_NONE (also: none of s yet) */
+    uint16_t behind[STRATA_WIRE_MAX_SUBSTREAMS];
+} strata_msg_mesh_state;
+
 /* Encoders write one complete datagram into buf and return its length, or
  * STRATA_ERR_NOSPACE if buflen is too small, or STRATA_ERR_INVAL if the
  * struct breaks a limit (the encoder never writes what the decoder rejects).
@@ -431,6 +457,8 @@ int strata_wire_encode_leave(uint8_t *buf, size_t buflen, const strata_msg_leave
 int strata_wire_decode_leave(const uint8_t *buf, size_t buflen, strata_msg_leave *m);
 int strata_wire_encode_repair(uint8_t *buf, size_t buflen, const strata_msg_repair *m);
 int strata_wire_decode_repair(const uint8_t *buf, size_t buflen, strata_msg_repair *m);
+int strata_wire_encode_mesh_state(uint8_t *buf, size_t buflen, const strata_msg_mesh_state *m);
+int strata_wire_decode_mesh_state(const uint8_t *buf, size_t buflen, strata_msg_mesh_state *m);
 
 int strata_wire_encode_group_query(uint8_t *buf, size_t buflen, const strata_msg_group_query *m);
 int strata_wire_decode_group_query(const uint8_t *buf, size_t buflen, strata_msg_group_query *m);

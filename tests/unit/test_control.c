@@ -934,7 +934,8 @@ static void test_regions(void)
 static const strata_msg_instruction *head_instruction(fnode *f, int s)
 {
     const strata_msg_instruction *in = latest(f, 0, s);
-    return in && in->algorithm == STRATA_ALG_FLOOD ? in : NULL;
+    return in && (in->algorithm == STRATA_ALG_FLOOD || in->algorithm == STRATA_ALG_MESH_TREE) ? in
+                                                                                             : NULL;
 }
 
 /* The heads the source reaches over head-to-head links, avoiding two. */
@@ -1124,12 +1125,14 @@ static void test_mesh_levels(void)
 
 /* levels = mesh under churn: random joins, leaves, silent deaths, moves
  * and time (evaluations every 10 intervals); after each round every live
- * peer's instructions hold together: a FLOOD node is a head, its mesh
- * links are mutual and its other children name it as parent; a TREE node's
+ * peer's instructions hold together: a FLOOD (or MESH_TREE) node is a head,
+ * its mesh links are mutual and its other children name it as parent (with
+ * MESH_TREE, exactly its first n_neighbours children are the mesh links); a TREE node's
  * parent lists it and its parent chain ends at the source or at a head
  * that floods; no region has more than P heads; the source reaches every
  * flooding head over the mesh; nobody names a peer that is gone. */
-static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t mesh_dcm, int trees)
+static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t mesh_dcm, int trees,
+                            uint8_t top)
 {
     int bad = 0;
     for (int i = 0; i < n; i++) {
@@ -1147,18 +1150,28 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
                 bad++;
                 continue;
             }
-            if (in->algorithm == STRATA_ALG_FLOOD) {
-                bad += !is_head(p) || in->parent.node.v != 0;
+            if (in->algorithm == STRATA_ALG_FLOOD || in->algorithm == STRATA_ALG_MESH_TREE) {
+                if (!is_head(p) || in->parent.node.v != 0 || in->algorithm != top) {
+                    fprintf(stderr, "%llu floods (algorithm %d), head %d, parent %llu\n",
+                            (unsigned long long)p->id.v, in->algorithm, is_head(p),
+                            (unsigned long long)in->parent.node.v);
+                    bad++;
+                }
                 for (int c = 0; c < in->n_children; c++) {
                     fnode *ch = by_id(t, in->children[c].node.v);
                     const strata_msg_instruction *ci = ch ? latest(ch, 0, s) : NULL;
+                    /* MESH_TREE names its mesh neighbours first, and only them;
+                     * FLOOD's are told apart by their own instructions */
+                    int neighbour = in->algorithm == STRATA_ALG_FLOOD
+                                        ? ci && ci->algorithm == top
+                                        : c < in->n_neighbours;
                     if (!ch || !ch->alive || !ci) {
                         fprintf(stderr, "flood %llu lists a gone or idle %llu\n",
                                 (unsigned long long)p->id.v,
                                 (unsigned long long)in->children[c].node.v);
                         bad++;
-                    } else if (ci->algorithm == STRATA_ALG_FLOOD ? !ref_lists(ci, p->id.v)
-                                                                 : ci->parent.node.v != p->id.v) {
+                    } else if (ci->algorithm == top ? !neighbour || !ref_lists(ci, p->id.v)
+                                                    : neighbour || ci->parent.node.v != p->id.v) {
                         fprintf(stderr, "flood %llu and %llu disagree\n",
                                 (unsigned long long)p->id.v, (unsigned long long)ch->id.v);
                         bad++;
@@ -1171,7 +1184,7 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
             int hops = 0;
             while (q && q != src && hops <= MAXN) {
                 const strata_msg_instruction *qi = latest(q, 0, s);
-                if (qi && (qi->algorithm == STRATA_ALG_FLOOD ||
+                if (qi && (qi->algorithm == top ||
                            (s >= K && qi->parent.node.v == 0 && is_head(q))))
                     break; /* the mesh, or a head rooting a parity tree */
                 fnode *par = qi && qi->parent.node.v ? by_id_in(t, qi->parent.node.v, src) : NULL;
@@ -1207,7 +1220,7 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
     }
     for (int i = 0; i < n; i++) {
         const strata_msg_instruction *in = peers[i]->alive ? latest(peers[i], 0, 0) : NULL;
-        flooding += in && in->algorithm == STRATA_ALG_FLOOD;
+        flooding += in && in->algorithm == top;
     }
     /* mesh_reach counts the leaf heads flooding heads list, too. */
     int got = flooding ? mesh_reach(t, src, mesh_dcm, 0, 0) : 0;
@@ -1223,7 +1236,7 @@ static int check_mesh_round(net *t, fnode *src, fnode **peers, int n, uint32_t m
     return bad;
 }
 
-static void levels_churn_property(uint8_t levels)
+static void levels_churn_property(uint8_t levels, uint8_t top)
 {
     enum { PEERS = 40, ROUNDS = 30 };
     int trees = levels == STRATA_LEVELS_EC || levels == STRATA_LEVELS_THREE ? K + 2 : K;
@@ -1233,6 +1246,7 @@ static void levels_churn_property(uint8_t levels)
     strata_rng_seed(&rng, test_seed(0x3e5u));
     strata_control_config cfg = base_cfg();
     cfg.levels = levels;
+    cfg.top_algorithm = top;
     net *t = net_new(&cfg);
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
     send_join(t, src);
@@ -1271,10 +1285,10 @@ static void levels_churn_property(uint8_t levels)
             tick_delivering(t, NULL);
         for (int i = 0; i < PEERS && !mesh_dcm; i++) {
             const strata_msg_instruction *in = peers[i]->alive ? latest(peers[i], 0, 0) : NULL;
-            if (in && in->algorithm == STRATA_ALG_FLOOD)
+            if (in && in->algorithm == top)
                 mesh_dcm = in->dcm.v;
         }
-        int b = check_mesh_round(t, src, peers, PEERS, mesh_dcm, trees);
+        int b = check_mesh_round(t, src, peers, PEERS, mesh_dcm, trees, top);
         if (b)
             fprintf(stderr, "round %d: %d problems\n", round, b);
         bad += b;
@@ -1289,10 +1303,15 @@ static void levels_churn_property(uint8_t levels)
 
 static void test_mesh_churn_property(void)
 {
-    levels_churn_property(STRATA_LEVELS_MESH);
-    levels_churn_property(STRATA_LEVELS_EC); /* the same, with k + n trees below the mesh */
+    levels_churn_property(STRATA_LEVELS_MESH, STRATA_ALG_FLOOD);
+    /* the same, with k + n trees below the mesh */
+    levels_churn_property(STRATA_LEVELS_EC, STRATA_ALG_FLOOD);
     /* Relay clusters of k + n trees, common clusters of k below them. */
-    levels_churn_property(STRATA_LEVELS_THREE);
+    levels_churn_property(STRATA_LEVELS_THREE, STRATA_ALG_FLOOD);
+    /* A tree per substream inside the mesh (--top tree): its neighbours
+     * first, counted, then the roots and leaves it feeds. */
+    levels_churn_property(STRATA_LEVELS_MESH, STRATA_ALG_MESH_TREE);
+    levels_churn_property(STRATA_LEVELS_THREE, STRATA_ALG_MESH_TREE);
 }
 
 static void test_direct_region_budget(void)

@@ -1126,6 +1126,64 @@ static void test_mesh_leaves(void)
     strata_dcm_del(d);
 }
 
+/* MESH_TREE (protocol.md 3.4): the same mesh, with the members told to
+ * keep a tree per substream inside it. A member's instructions say
+ * MESH_TREE and count its mesh neighbours, which come first in its list
+ * (the symmetric links of FLOOD); a leaf it feeds comes after them and is
+ * not counted; the leaf's own instructions stay TREE. */
+static void test_mesh_tree(void)
+{
+    strata_dcm_config cfg = mesh_config();
+    cfg.mesh_tree = 1;
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    CHECK_EQ_INT(strata_dcm_algorithm(d), STRATA_ALG_FLOOD); /* the topology is the mesh's */
+    strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 2 * RATE);
+    for (uint64_t id = 1; id <= 6; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), id <= 4 ? 4000 : 9000),
+                     0);
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){50}, addr_of(50, 0), 500), 0);
+    CHECK(strata_dcm_fed(d, (strata_node_id){50}));
+    strata_node_id dirty[64];
+    drain(d, dirty, 64);
+    strata_msg_instruction in[K], other[K];
+    int leaves_listed = 0;
+    for (uint64_t id = 1; id <= 6; id++) {
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 1, in, K), K);
+        for (int s = 0; s < K; s++) {
+            CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_MESH_TREE);
+            CHECK_EQ_U64(in[s].parent.node.v, 0);
+            CHECK_EQ_INT(in[s].n_neighbours, in[0].n_neighbours);
+            CHECK_EQ_INT(in[s].n, 0);
+        }
+        CHECK(in[0].n_neighbours >= 3);
+        for (unsigned j = 0; j < in[0].n_children; j++) {
+            uint64_t nb = in[0].children[j].node.v;
+            int is_leaf = nb == 50;
+            CHECK_EQ_INT(is_leaf, j >= in[0].n_neighbours);
+            leaves_listed += is_leaf;
+            if (!is_leaf) { /* the links are symmetric */
+                CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){nb}, 1, other, K), K);
+                CHECK(lists(&other[0], id) && in[0].children[j].node.v != 999);
+            }
+        }
+        uint8_t buf[STRATA_WIRE_MAX_DATAGRAM_BYTES];
+        strata_msg_instruction back;
+        int n = strata_wire_encode_instruction(buf, sizeof buf, &in[1]);
+        CHECK(n > 0 && strata_wire_decode_instruction(buf, (size_t)n, &back) == n);
+        CHECK_EQ_INT(back.n_neighbours, in[1].n_neighbours);
+    }
+    CHECK_EQ_INT(leaves_listed, 1);
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K), K);
+    for (int s = 0; s < K; s++) {
+        CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_TREE);
+        CHECK_EQ_INT(in[s].n_neighbours, 0);
+    }
+    strata_dcm_del(d);
+}
+
 /* An erasure-coded cluster (SPEC C6): k data and n parity trees, each member
  * interior in at most one of the k + n, every member in every tree, its
  * instructions EC_TREE with n and the level for all k + n, a parity tree's
@@ -1689,6 +1747,7 @@ int main(void)
     test_restore_keeps_full_share();
     test_mesh();
     test_mesh_leaves();
+    test_mesh_tree();
     test_ec_cluster();
     test_parity_for_loss();
     test_parity_from_loss();

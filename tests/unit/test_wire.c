@@ -43,6 +43,7 @@ typedef union anymsg {
     strata_msg_group_bootstrap group_bootstrap;
     strata_msg_recruit recruit;
     strata_msg_group_bootstrap_reply group_bootstrap_reply;
+    strata_msg_mesh_state mesh_state;
 } anymsg;
 
 /* Room for any datagram plus slack to detect writes past the end. */
@@ -120,7 +121,8 @@ static int eq_instruction(const anymsg *x, const anymsg *y)
     const strata_msg_instruction *a = &x->instruction, *b = &y->instruction;
     if (a->dcm.v != b->dcm.v || a->channel.v != b->channel.v || a->node.v != b->node.v ||
         a->epoch != b->epoch || a->k != b->k || a->substream != b->substream ||
-        a->algorithm != b->algorithm || a->n != b->n || a->level != b->level ||
+        a->algorithm != b->algorithm || a->n != b->n || a->n_neighbours != b->n_neighbours ||
+        a->level != b->level ||
         !peer_ref_eq(&a->parent, &b->parent) || !peer_ref_eq(&a->source, &b->source) ||
         a->n_children != b->n_children)
         return 0;
@@ -148,6 +150,18 @@ static int eq_leave(const anymsg *x, const anymsg *y)
 {
     const strata_msg_leave *a = &x->leave, *b = &y->leave;
     return a->node.v == b->node.v && a->channel.v == b->channel.v && a->dcm.v == b->dcm.v;
+}
+
+static int eq_mesh_state(const anymsg *x, const anymsg *y)
+{
+    const strata_msg_mesh_state *a = &x->mesh_state, *b = &y->mesh_state;
+    if (a->channel.v != b->channel.v || a->node.v != b->node.v || a->k != b->k ||
+        a->want != b->want || a->top != b->top)
+        return 0;
+    for (unsigned i = 0; i < a->k && i < STRATA_WIRE_MAX_SUBSTREAMS; i++)
+        if (a->behind[i] != b->behind[i])
+            return 0;
+    return 1;
 }
 
 static int eq_repair(const anymsg *x, const anymsg *y)
@@ -322,6 +336,7 @@ WRAP(group_report)
 WRAP(group_bootstrap)
 WRAP(group_bootstrap_reply)
 WRAP(recruit)
+WRAP(mesh_state)
 #undef WRAP
 
 /* ------------------------------------------------------------------------ */
@@ -507,6 +522,8 @@ static void rand_instruction(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->n_children = (uint8_t)rnd_len(r, STRATA_WIRE_MAX_CHILDREN);
     for (size_t i = 0; i < m->n_children; i++)
         rand_peer_ref(r, &m->children[i], 1);
+    if (m->algorithm == STRATA_ALG_MESH_TREE)
+        m->n_neighbours = (uint8_t)rnd(r, (uint64_t)m->n_children + 1);
     (void)scratch;
 }
 
@@ -734,6 +751,20 @@ static void rand_recruit(strata_rng *r, anymsg *am, uint8_t *scratch)
     m->name = scratch;
 }
 
+static void rand_mesh_state(strata_rng *r, anymsg *am, uint8_t *scratch)
+{
+    strata_msg_mesh_state *m = &am->mesh_state;
+    memset(m, 0, sizeof *m);
+    m->channel.v = rnd_nonzero(r);
+    m->node.v = rnd_nonzero(r);
+    m->k = (uint8_t)(1 + rnd(r, STRATA_WIRE_MAX_SUBSTREAMS));
+    m->want = rnd_u32(r) & (uint32_t)((1u << m->k) - 1u);
+    m->top = rnd_u64(r);
+    for (unsigned i = 0; i < m->k; i++)
+        m->behind[i] = (uint16_t)rnd(r, 65536);
+    (void)scratch;
+}
+
 static void rand_group_bootstrap(strata_rng *r, anymsg *am, uint8_t *scratch)
 {
     memset(&am->group_bootstrap, 0, sizeof am->group_bootstrap);
@@ -797,6 +828,7 @@ static const codec codecs[] = {
     CODEC(group_bootstrap, STRATA_MSG_GROUP_BOOTSTRAP),
     CODEC(group_bootstrap_reply, STRATA_MSG_GROUP_BOOTSTRAP_REPLY),
     CODEC(recruit, STRATA_MSG_RECRUIT),
+    CODEC(mesh_state, STRATA_MSG_MESH_STATE),
 };
 #undef CODEC
 enum { N_CODECS = sizeof codecs / sizeof codecs[0] };
@@ -832,6 +864,7 @@ enum sample_id {
     S_INSTR_MAX,
     S_INSTR_MIN,
     S_INSTR_EC,
+    S_INSTR_MESH,
     S_PROBE,
     S_PROBE_REPLY,
     S_LEAVE,
@@ -860,6 +893,8 @@ enum sample_id {
     S_GBOOT_REPLY,
     S_GBOOT_REPLY_MAX,
     S_GBOOT_REPLY_EMPTY,
+    S_MESH_STATE,
+    S_MESH_STATE_MAX,
     N_SAMPLES
 };
 
@@ -1048,6 +1083,35 @@ static void build_sample(enum sample_id id, anymsg *am)
         m->parent.node.v = 2;
         m->n_children = 1;
         m->children[0].node.v = 3;
+        break;
+    }
+    case S_INSTR_MESH: { /* a tree inside the mesh: 2 neighbours, then a root it feeds */
+        strata_msg_instruction *m = &am->instruction;
+        m->channel.v = 1;
+        m->node.v = 1;
+        m->k = 4;
+        m->substream = 1;
+        m->algorithm = STRATA_ALG_MESH_TREE;
+        m->n_neighbours = 2;
+        m->level = 1;
+        m->n_children = 3;
+        for (size_t i = 0; i < 3; i++)
+            m->children[i].node.v = 10 + i;
+        break;
+    }
+    case S_MESH_STATE:
+        am->mesh_state = (strata_msg_mesh_state){
+            {0x1122334455667788ull}, {0x5eed}, 4, 0x5, 1000, {0, 3, 1, STRATA_MESH_STATE_BEHIND_NONE}};
+        break;
+    case S_MESH_STATE_MAX: {
+        strata_msg_mesh_state *m = &am->mesh_state;
+        m->channel.v = UINT64_MAX;
+        m->node.v = UINT64_MAX;
+        m->k = STRATA_WIRE_MAX_SUBSTREAMS;
+        m->want = 0xffff;
+        m->top = UINT64_MAX;
+        for (unsigned i = 0; i < m->k; i++)
+            m->behind[i] = (uint16_t)(UINT16_MAX - i);
         break;
     }
     case S_INSTR_MIN: { /* no parent, no children, source not known yet */
@@ -1249,6 +1313,7 @@ static const sample_info samples[N_SAMPLES] = {
     [S_INSTR_MAX] = {"max", STRATA_MSG_INSTRUCTION, 62 + 64 * 14},
     [S_INSTR_MIN] = {"min", STRATA_MSG_INSTRUCTION, 62},
     [S_INSTR_EC] = {"ec", STRATA_MSG_INSTRUCTION, 62 + 14},
+    [S_INSTR_MESH] = {"mesh_tree", STRATA_MSG_INSTRUCTION, 62 + 3 * 14},
     [S_PROBE] = {"typical", STRATA_MSG_PROBE, 24},
     [S_PROBE_REPLY] = {"typical", STRATA_MSG_PROBE_REPLY, 32},
     [S_LEAVE] = {"typical", STRATA_MSG_LEAVE, 24},
@@ -1277,6 +1342,8 @@ static const sample_info samples[N_SAMPLES] = {
     [S_GBOOT_REPLY] = {"typical", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17 + 3 * 26},
     [S_GBOOT_REPLY_MAX] = {"max", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17 + 8 * 26},
     [S_GBOOT_REPLY_EMPTY] = {"empty", STRATA_MSG_GROUP_BOOTSTRAP_REPLY, 17},
+    [S_MESH_STATE] = {"typical", STRATA_MSG_MESH_STATE, 33 + 4 * 2},
+    [S_MESH_STATE_MAX] = {"max", STRATA_MSG_MESH_STATE, 33 + 16 * 2},
 };
 
 /* Encodes sample id into buf; returns its length (checked against the
@@ -1467,6 +1534,21 @@ static void test_exact_bytes(void)
     build_sample(S_PROBE, &m);
     CHECK_EQ_INT(strata_wire_encode_probe(buf, sizeof buf, &m.probe), (long long)sizeof probe);
     CHECK_EQ_MEM(buf, probe, sizeof probe);
+
+    /* protocol.md 3.13 */
+    static const uint8_t mesh_state[] = {
+        0x53, 0x54, 0x01, 0x1a,                         /* "ST", v1, MESH_STATE */
+        0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, /* channel */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x5e, 0xed, /* node */
+        0x04,                                           /* k */
+        0x00, 0x00, 0x00, 0x05,                         /* want: substreams 0 and 2 */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x03, 0xe8, /* top 1000 */
+        0x00, 0x00, 0x00, 0x03, 0x00, 0x01, 0xff, 0xff, /* behind 0, 3, 1, none */
+    };
+    build_sample(S_MESH_STATE, &m);
+    CHECK_EQ_INT(strata_wire_encode_mesh_state(buf, sizeof buf, &m.mesh_state),
+                 (long long)sizeof mesh_state);
+    CHECK_EQ_MEM(buf, mesh_state, sizeof mesh_state);
 
     /* protocol.md 3.9.3 */
     static const uint8_t boot_reply[] = {
@@ -1662,7 +1744,9 @@ static const patch patches[] = {
     {S_INSTR, 29, 1, 5, STRATA_ERR_RANGE, "instruction: substream > k"},
     {S_INSTR_MAX, 29, 1, 16, STRATA_ERR_RANGE, "instruction: substream 16"},
     {S_INSTR, 30, 1, 0, STRATA_ERR_RANGE, "instruction: algorithm 0"},
-    {S_INSTR, 30, 1, 4, STRATA_ERR_RANGE, "instruction: algorithm 4"},
+    {S_INSTR, 30, 1, 5, STRATA_ERR_RANGE, "instruction: algorithm 5"},
+    {S_INSTR_MESH, 31, 1, 4, STRATA_ERR_RANGE, "instruction: 4 neighbours of 3 children"},
+    {S_INSTR_MESH, 30, 1, STRATA_ALG_TREE, STRATA_ERR_RANGE, "instruction: MESH_TREE's neighbour count read as TREE's n"},
     {S_INSTR, 31, 1, 1, STRATA_ERR_RANGE, "instruction: parity trees with TREE"},
     {S_INSTR_EC, 31, 1, 9, STRATA_ERR_RANGE, "instruction: n 9"},
     {S_INSTR_EC, 31, 1, 7, STRATA_ERR_RANGE, "instruction: substream == k + n"},
@@ -1696,6 +1780,13 @@ static const patch patches[] = {
     {S_GREPORT, 29, 8, 0, STRATA_ERR_RANGE, "group_report: zero near group"},
     {S_GREPORT, 41, 8, 0x6a, STRATA_ERR_RANGE, "group_report: its own group as near"},
     {S_GBOOT, 4, 8, 0, STRATA_ERR_RANGE, "group_bootstrap: zero node"},
+    {S_MESH_STATE, 4, 8, 0, STRATA_ERR_RANGE, "mesh_state: zero channel"},
+    {S_MESH_STATE, 12, 8, 0, STRATA_ERR_RANGE, "mesh_state: zero node"},
+    {S_MESH_STATE, 20, 1, 0, STRATA_ERR_RANGE, "mesh_state: k 0"},
+    {S_MESH_STATE, 20, 1, 17, STRATA_ERR_RANGE, "mesh_state: k 17"},
+    {S_MESH_STATE, 20, 1, 5, STRATA_ERR_SHORT, "mesh_state: one substream more than sent"},
+    {S_MESH_STATE, 20, 1, 3, STRATA_ERR_LONG, "mesh_state: one substream less than sent"},
+    {S_MESH_STATE, 21, 4, 0x10, STRATA_ERR_RANGE, "mesh_state: want bit 4 of k 4"},
     {S_GBOOT_REPLY, 4, 8, 0, STRATA_ERR_RANGE, "group_bootstrap_reply: zero node"},
     {S_GBOOT_REPLY, 16, 1, 9, STRATA_ERR_RANGE, "group_bootstrap_reply: 9 leaders"},
     {S_GBOOT_REPLY, 16, 1, 255, STRATA_ERR_RANGE, "group_bootstrap_reply: 255 leaders"},
@@ -1846,7 +1937,14 @@ EDIT(in_k0, m->instruction.k = 0; m->instruction.substream = 0)
 EDIT(in_k17, m->instruction.k = STRATA_WIRE_MAX_SUBSTREAMS + 1)
 EDIT(in_substream, m->instruction.substream = m->instruction.k)
 EDIT(in_alg0, m->instruction.algorithm = 0)
-EDIT(in_alg4, m->instruction.algorithm = STRATA_ALG_MAX + 1)
+EDIT(in_alg5, m->instruction.algorithm = STRATA_ALG_MAX + 1)
+EDIT(in_nb_over, m->instruction.n_neighbours = (uint8_t)(m->instruction.n_children + 1))
+EDIT(in_nb_tree, m->instruction.algorithm = STRATA_ALG_FLOOD)
+EDIT(ms_channel, m->mesh_state.channel.v = 0)
+EDIT(ms_node, m->mesh_state.node.v = 0)
+EDIT(ms_k0, m->mesh_state.k = 0)
+EDIT(ms_k17, m->mesh_state.k = STRATA_WIRE_MAX_SUBSTREAMS + 1)
+EDIT(ms_want, m->mesh_state.want |= 1u << m->mesh_state.k)
 EDIT(in_n_tree, m->instruction.n = 1)
 EDIT(in_n9, m->instruction.n = STRATA_WIRE_MAX_PARITY + 1)
 EDIT(in_ec_substream, m->instruction.substream = STRATA_WIRE_MAX_TREES)
@@ -1968,7 +2066,9 @@ static const edit edits[] = {
     {S_INSTR_MAX, edit_in_k17, "instruction: k 17"},
     {S_INSTR, edit_in_substream, "instruction: substream == k"},
     {S_INSTR, edit_in_alg0, "instruction: algorithm 0"},
-    {S_INSTR, edit_in_alg4, "instruction: algorithm 4"},
+    {S_INSTR, edit_in_alg5, "instruction: algorithm 5"},
+    {S_INSTR_MESH, edit_in_nb_over, "instruction: more neighbours than children"},
+    {S_INSTR_MESH, edit_in_nb_tree, "instruction: neighbours with FLOOD"},
     {S_INSTR, edit_in_n_tree, "instruction: parity trees with TREE"},
     {S_INSTR_EC, edit_in_n9, "instruction: n 9"},
     {S_INSTR_EC, edit_in_ec_substream, "instruction: substream 24"},
@@ -2046,6 +2146,11 @@ static const edit edits[] = {
     {S_GBOOT_REPLY, edit_gbr_group, "group_bootstrap_reply: zero group"},
     {S_GBOOT_REPLY, edit_gbr_leader, "group_bootstrap_reply: zero leader"},
     {S_GBOOT_REPLY, edit_gbr_members, "group_bootstrap_reply: no members"},
+    {S_MESH_STATE, edit_ms_channel, "mesh_state: zero channel"},
+    {S_MESH_STATE, edit_ms_node, "mesh_state: zero node"},
+    {S_MESH_STATE, edit_ms_k0, "mesh_state: k 0"},
+    {S_MESH_STATE_MAX, edit_ms_k17, "mesh_state: k 17"},
+    {S_MESH_STATE, edit_ms_want, "mesh_state: want bit k"},
 };
 
 static void test_edits(void)
