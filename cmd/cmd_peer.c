@@ -287,6 +287,13 @@ static size_t status_json(void *user, char *buf, size_t buflen)
             ci.parity_rebuilt_packets, ci.parity_rebuilt_bytes, ci.rx_parity_packets,
             ci.rx_parity_bytes, ci.parity_sent_packets, ci.parity_sent_bytes,
             ci.parity_encoded_symbols, ci.parity_decode_failures);
+        /* MESH_TREE (protocol.md 3.13): a preferred node's tree inside the mesh. */
+        host_status_appendf(buf, buflen, &off,
+                            ",\"mesh_states_tx\":%" PRIu64 ",\"mesh_states_rx\":%" PRIu64
+                            ",\"mesh_upstream_moves\":%" PRIu64
+                            ",\"mesh_backfill_packets\":%" PRIu64,
+                            ci.mesh_states_tx, ci.mesh_states_rx, ci.mesh_upstream_moves,
+                            ci.mesh_backfill_packets);
         /* Signed channels (docs/security.md): what the manifests vouched
          * for, and what was dropped as forged or unverified. */
         host_status_appendf(

@@ -388,6 +388,17 @@ size_t host_metrics_peer(char *buf, size_t buflen, const host_metrics_channel *c
          "Send times kept out of the playout clock (they would have moved it by more than the "
          "playout delay).",
          F(send_time_outliers)},
+        /* The tree inside the mesh (MESH_TREE, protocol.md 3.13): 0 elsewhere. */
+        {"strata_peer_mesh_states_sent_total", "MESH_STATE messages sent to mesh neighbours.",
+         F(mesh_states_tx)},
+        {"strata_peer_mesh_states_received_total", "MESH_STATE messages taken from mesh neighbours.",
+         F(mesh_states_rx)},
+        {"strata_peer_mesh_upstream_moves_total",
+         "Substreams moved to another mesh neighbour: theirs went silent, stalled or was slower.",
+         F(mesh_upstream_moves)},
+        {"strata_peer_mesh_backfill_packets_total",
+         "Packets sent to a mesh neighbour that had just chosen this node, past where it was.",
+         F(mesh_backfill_packets)},
         /* The erasure-coded cluster (EC_TREE, protocol.md 3.1.1): 0 elsewhere. */
         {"strata_peer_rebuilt_packets_total",
          "Packets rebuilt from a group's parity symbols, taken as received (among received "

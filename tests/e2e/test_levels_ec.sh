@@ -31,6 +31,10 @@
 
 LEVELS=${LEVELS:-ec}
 WAYPOINT=${WAYPOINT:-0}
+# How the mesh carries the stream (strata control --top): the ctest entry
+# of this script (levels ec) runs it with TOP=tree, test_levels_three.sh
+# with the default, flood.
+TOP=${TOP:-flood}
 
 DATA=${STRATA_DATA_DIR:-$(dirname "$0")/../../data}
 MATRIX=$DATA/latency/planetlab490/planetlab490_median_rtt_ms.txt
@@ -52,7 +56,7 @@ head -c "$SIZE_BYTES" /dev/urandom >"$WORK/input.bin"
 # by default a region that small stays one cluster).
 start control control --latency "$MATRIX" --host-index 0 --listen 0.0.0.0:0 \
     --heartbeat-ms 250 --status-file "$WORK/control.json" --split-members 1 \
-    --levels "$LEVELS" --regions label --topology-file "$WORK/topology.txt"
+    --levels "$LEVELS" --top "$TOP" --regions label --topology-file "$WORK/topology.txt"
 wait_for_line "$WORK/control.out" '^strata control listening on udp ' 10 || fail "control not ready"
 CONTROL=$(sed -n 's/^strata control listening on udp \([0-9.:]*\).*/\1/p' "$WORK/control.out")
 
@@ -179,7 +183,7 @@ if [ "$WAYPOINT" = 1 ]; then
     grep -q '"waypoint":true' "$WORK/waypoint.json" || fail "the waypoint's status does not say so"
 fi
 
-ok=0 rebuilt=0 repaired=0
+ok=0 rebuilt=0 repaired=0 states=0 moves=0
 for ((i = 0; i < ${#pids[@]}; i++)); do
     [ "$i" = "$victim" ] || [ "$i" = "${heads[0]}" ] || [ "$i" = "${heads[1]}" ] && continue
     wait_exit "${pids[i]}" $((duration + 60)) || fail "${names[i]} did not reach the end of the stream"
@@ -189,10 +193,19 @@ for ((i = 0; i < ${#pids[@]}; i++)); do
     [ "${missed:-x}" = 0 ] || fail "${names[i]} missed ${missed:-?} packets: $(cat "$WORK/${names[i]}.json")"
     rebuilt=$((rebuilt + $(json_field "$WORK/${names[i]}.json" parity_rebuilt_packets)))
     repaired=$((repaired + $(json_field "$WORK/${names[i]}.json" rx_repair_bytes) / 1350))
+    states=$((states + $(json_field "$WORK/${names[i]}.json" mesh_states_tx)))
+    moves=$((moves + $(json_field "$WORK/${names[i]}.json" mesh_upstream_moves)))
     ok=$((ok + 1))
 done
 wait_exit "$SOURCE_PID" 30 || fail "source did not leave after its linger time"
 [ "$rebuilt" -gt 0 ] || fail "no packet was rebuilt from parity"
+if [ "$TOP" = tree ]; then
+    # The surviving preferred nodes kept a tree inside the mesh.
+    [ "$states" -gt 0 ] || fail "--top tree, but no preferred node sent a MESH_STATE"
+    echo "--top tree: the survivors sent $states MESH_STATEs and moved $moves substreams"
+else
+    [ "$states" = 0 ] || fail "--top flood, but $states MESH_STATEs were sent"
+fi
 if [ "$WAYPOINT" = 1 ]; then
     # It played none of the stream; once the viewers are gone it is taken
     # back (nobody left to serve) and waits again.
