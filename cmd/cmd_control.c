@@ -86,6 +86,8 @@ static void usage(void)
         "                         flood (every packet over every link; the default) or\n"
         "                         tree (each node takes each substream from two of its\n"
         "                         neighbours, and from others when those fall behind)\n"
+        "                         or auto (flood until no preferred node has joined or\n"
+        "                         left the mesh for 60 s, then tree until the next change)\n"
         "  --parity N             parity trees per (relay) cluster with --levels ec or 3,\n"
         "                         1..8 (default 2): the fewest it has\n"
         "  --parity-max N         the most a cluster takes as the loss its members\n"
@@ -472,12 +474,14 @@ int cmd_control(int argc, char **argv)
             break;
         case 'A':
             if (strcmp(optarg, "flood") == 0)
-                cfg.top_algorithm = STRATA_ALG_FLOOD;
+                cfg.top = STRATA_TOP_FLOOD;
             else if (strcmp(optarg, "tree") == 0)
-                cfg.top_algorithm = STRATA_ALG_MESH_TREE;
+                cfg.top = STRATA_TOP_TREE;
+            else if (strcmp(optarg, "auto") == 0)
+                cfg.top = STRATA_TOP_AUTO;
             else
-                cmd_value_error(SUB, "--top", optarg, "must be 'flood' or 'tree', got '%s'",
-                                optarg);
+                cmd_value_error(SUB, "--top", optarg,
+                                "must be 'flood', 'tree' or 'auto', got '%s'", optarg);
             break;
         case 'O':
             cmd_hex_arg(SUB, "--operator-key", optarg, cfg.operator_pk, sizeof cfg.operator_pk);

@@ -172,8 +172,7 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
          cfg->levels != STRATA_LEVELS_EC && cfg->levels != STRATA_LEVELS_THREE) ||
         cfg->parity > STRATA_WIRE_MAX_PARITY ||
         cfg->preferred_per_region > STRATA_WIRE_MAX_SUBSTREAMS || cfg->mesh_c > STRATA_MESH_MAX_C ||
-        (cfg->top_algorithm != 0 && cfg->top_algorithm != STRATA_ALG_FLOOD &&
-         cfg->top_algorithm != STRATA_ALG_MESH_TREE))
+        cfg->top > STRATA_TOP_AUTO)
         goto fail_config;
     strata_control *c = strata_mem_calloc(a, 1, sizeof *c);
     if (!c)
@@ -194,7 +193,12 @@ strata_control *strata_control_new(const strata_control_config *cfg, const strat
                                                            : STRATA_CONTROL_DEFAULT_PREFERRED)
                               : CONTROL_HEADS_PER_REGION;
     c->mesh_c = cfg->mesh_c;
-    c->top_algorithm = cfg->top_algorithm ? cfg->top_algorithm : STRATA_ALG_FLOOD;
+    /* The DCM's enum is the public one (strata/control.h). */
+    _Static_assert(STRATA_DCM_TOP_AUTO == (int)STRATA_TOP_AUTO &&
+                       STRATA_DCM_TOP_TREE == (int)STRATA_TOP_TREE,
+                   "strata_top and strata_dcm_mesh_top agree");
+    c->top = cfg->top;
+    c->top_stable_ns = STRATA_MS(cfg->top_stable_ms);
     /* n >= c - 1 parity trees: any c - 1 preferred nodes lost cost a cluster
      * at most c - 1 trees (docs/hierarchy.md). */
     uint8_t mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;

@@ -161,7 +161,8 @@ struct strata_control {
     uint8_t levels;           /* enum strata_levels */
     uint8_t heads_per_region; /* 1 with the backbone; the preferred nodes per region with a mesh */
     uint8_t mesh_c;
-    uint8_t top_algorithm; /* STRATA_ALG_FLOOD or STRATA_ALG_MESH_TREE */
+    uint8_t top;            /* enum strata_dcm_mesh_top: strata_control_config.top */
+    uint64_t top_stable_ns; /* AUTO: strata_control_config.top_stable_ms */
     uint8_t parity;         /* levels ec and 3: n, the fewest a cluster has */
     uint8_t parity_max;     /* ... and the most its loss may bring */
     uint32_t split_members; /* levels 3: see strata_control_config */

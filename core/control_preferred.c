@@ -315,6 +315,8 @@ void ctl_evaluate_preferred(strata_control *c, uint64_t now)
             changed |= ctl_relays_top_up(c, ch, ch->dcms[j], now);
         }
         changed |= ctl_drop_unfed_heads(c, ch, now);
+        /* --top auto: a tree inside the mesh while it has been stable. */
+        changed |= strata_dcm_mesh_choose(ch->backbone, now);
         /* Stalls count for the last few evaluations, not for good. */
         for (size_t j = 0; j < c->nodes.count; j++) {
             ctl_node *rec = c->nodes.items[j];

@@ -244,7 +244,8 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
                                cfg->parity_max > STRATA_WIRE_MAX_PARITY)) ||
           cfg->k + (cfg->parity_max > cfg->parity ? cfg->parity_max : cfg->parity) >
               STRATA_WIRE_MAX_TREES)) ||
-        cfg->level > STRATA_WIRE_MAX_LEVEL || cfg->mesh_c > STRATA_MESH_MAX_C)
+        cfg->level > STRATA_WIRE_MAX_LEVEL || cfg->mesh_c > STRATA_MESH_MAX_C ||
+        cfg->mesh_top > STRATA_DCM_TOP_AUTO)
         goto fail_config;
     strata_dcm *d = strata_mem_calloc(a, 1, sizeof *d);
     if (!d)
@@ -275,7 +276,9 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     strata_idmap_init(&d->index, a, cfg->seed);
     d->algorithm = cfg->algorithm ? cfg->algorithm : STRATA_ALG_TREE;
     d->mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
-    d->mesh_tree = cfg->mesh_tree != 0;
+    d->mesh_top = cfg->mesh_top;
+    d->mesh_tree = cfg->mesh_top == STRATA_DCM_TOP_TREE;
+    d->mesh_stable_ns = cfg->mesh_stable_ns ? cfg->mesh_stable_ns : STRATA_S(STRATA_DCM_MESH_STABLE_S);
     if (d->algorithm == STRATA_ALG_FLOOD) {
         strata_mesh_config mc = {.c = d->mesh_c, .rate_kbps = d->rate_kbps, .seed = cfg->seed};
         d->mesh = strata_mesh_new(a, &mc);
@@ -671,8 +674,10 @@ static int add_member(strata_dcm *d, strata_node_id node, strata_addr addr, uint
     d->scaled_slots += member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
     pull_tree_dirty(d);
     dcm_mark(d, node);
-    if (d->mesh)
+    if (d->mesh) {
+        d->mesh_changes++;
         dcm_mesh_leaves_attach_all(d); /* the newcomer, or leaves it has room for */
+    }
     choose_share(d);
     return 0;
 
@@ -686,8 +691,10 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
     dcm_member *m = dcm_member_get(d, node);
     if (!m)
         return STRATA_ERR_NOTFOUND;
-    if (d->mesh)
+    if (d->mesh) {
+        d->mesh_changes++;
         dcm_mesh_leaves_release(d, node);
+    }
     int err = d->mesh ? strata_mesh_remove(d->mesh, node) : strata_mtree_remove(d->tree, node);
     d->scaled_slots -= member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
     /* Unlink before pulling so that the removed node itself is never reported

@@ -62,8 +62,11 @@ typedef struct strata_dcm_config {
     uint8_t algorithm;           /* 0 or STRATA_ALG_TREE: multi-tree; STRATA_ALG_FLOOD: mesh;
                                     STRATA_ALG_EC_TREE: multi-tree of k data and n parity trees */
     uint8_t mesh_c;              /* FLOOD: the mesh's connectivity, 0 = STRATA_MESH_DEFAULT_C */
-    uint8_t mesh_tree;           /* FLOOD: nonzero instructs MESH_TREE (a tree per substream
-                                    inside the mesh) instead of FLOOD */
+    uint8_t mesh_top;            /* FLOOD: what the mesh's instructions say (enum
+                                    strata_dcm_mesh_top): FLOOD, MESH_TREE (a tree per
+                                    substream inside the mesh), or MESH_TREE while the
+                                    mesh has been stable (strata_dcm_mesh_choose) */
+    uint64_t mesh_stable_ns;     /* AUTO: how long; 0 = STRATA_DCM_MESH_STABLE_S */
     uint8_t parity;              /* EC_TREE: n, 1..STRATA_WIRE_MAX_PARITY; ignored otherwise.
                                     With parity_max, the fewest n the loss may bring */
     uint8_t parity_max;          /* EC_TREE: the most parity trees the loss may bring
@@ -123,6 +126,22 @@ typedef struct strata_dcm_trust {
  * nodes interior in a tree that starts or stops, and every member gets its
  * instructions again (they name n). A tree that starts has no feeder yet:
  * the control center gives it one (strata_dcm_heard's parity_changed). */
+/* How a mesh carries the stream (SPEC C4, C9; docs/hierarchy.md, "A tree
+ * inside the mesh"). AUTO chooses, from the mesh's membership history:
+ * MESH_TREE once no member has joined or left the mesh for
+ * mesh_stable_ns (the seed's "a plain tree when the nodes are stable"),
+ * FLOOD again at the first change, when the mesh is rebuilt around it. */
+enum strata_dcm_mesh_top { STRATA_DCM_TOP_FLOOD = 0, STRATA_DCM_TOP_TREE = 1, STRATA_DCM_TOP_AUTO = 2 };
+enum { STRATA_DCM_MESH_STABLE_S = 60 };
+
+/* AUTO: decides at now whether the mesh is stable (see
+ * strata_dcm_mesh_top); when the choice changes, every member (and the
+ * source) is dirty and 1 is returned, else 0. Call it periodically (the
+ * control center does at every evaluation of the preferred nodes). */
+int strata_dcm_mesh_choose(strata_dcm *d, uint64_t now);
+/* Whether the mesh's instructions now say MESH_TREE. */
+int strata_dcm_mesh_tree(const strata_dcm *d);
+
 enum strata_dcm_parity_limits {
     STRATA_DCM_PARITY_WINDOW_S = 20,
     STRATA_DCM_PARITY_MIN_PACKETS = 2000, /* due in a window before it decides */

@@ -63,7 +63,11 @@ struct strata_dcm {
     uint32_t source_dirty; /* the trees whose instruction the source needs again */
     uint8_t algorithm;     /* TREE or EC_TREE: the multi-tree; FLOOD: the mesh */
     uint8_t mesh_c;
-    uint8_t mesh_tree; /* the mesh's instructions say MESH_TREE, not FLOOD */
+    uint8_t mesh_top;  /* enum strata_dcm_mesh_top */
+    uint8_t mesh_tree; /* the mesh's instructions say MESH_TREE now, not FLOOD */
+    /* AUTO: membership changes counted by add and remove, the count the
+     * last choice saw, and since when it has not moved. */
+    uint64_t mesh_changes, mesh_changes_seen, mesh_stable_since_ns, mesh_stable_ns;
     strata_mtree *tree; /* the topology: one of these two */
     strata_mesh *mesh;
 

@@ -405,3 +405,26 @@ int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t sub
     }
     return n_out;
 }
+
+int strata_dcm_mesh_choose(strata_dcm *d, uint64_t now)
+{
+    if (!d || !d->mesh || d->mesh_top != STRATA_DCM_TOP_AUTO)
+        return 0;
+    if (d->mesh_changes != d->mesh_changes_seen || !d->mesh_stable_since_ns) {
+        d->mesh_changes_seen = d->mesh_changes;
+        d->mesh_stable_since_ns = now ? now : 1;
+    }
+    uint8_t tree = now - d->mesh_stable_since_ns >= d->mesh_stable_ns;
+    if (tree == d->mesh_tree)
+        return 0;
+    d->mesh_tree = tree;
+    for (size_t i = 0; i < d->count; i++)
+        dcm_mark(d, d->members[i].id);
+    dcm_mark(d, STRATA_MTREE_SOURCE);
+    return 1;
+}
+
+int strata_dcm_mesh_tree(const strata_dcm *d)
+{
+    return d && d->mesh && d->mesh_tree;
+}

@@ -145,7 +145,7 @@ static const char *const JOIN_NAMES[] = {"all", "poisson", "flash", NULL};
 static const char *const SESSION_NAMES[] = {"none", "exp", "lognormal", NULL};
 static const char *const REGION_NAMES[] = {"one", "host", "groups", NULL};
 static const char *const LEVELS_NAMES[] = {"backbone", "mesh", "ec", "3", NULL};
-static const char *const TOP_NAMES[] = {"flood", "tree", NULL};
+static const char *const TOP_NAMES[] = {"flood", "tree", "auto", NULL};
 static const char *const ATTACH_NAMES[] = {"round_robin", "random", NULL};
 
 #define OFF(f) offsetof(strata_scenario, f)

@@ -145,7 +145,7 @@ typedef struct strata_scenario {
     uint8_t region_mode;                     /* enum strata_scn_region */
     uint8_t levels;                          /* enum strata_scn_levels */
     uint8_t preferred_per_region;            /* levels = mesh; 0 = default */
-    uint8_t top; /* how the mesh carries the stream, `strata control --top`: 0 flood, 1 tree */
+    uint8_t top; /* how the mesh carries the stream, `strata control --top` (enum strata_top) */
     /* Locality groups (region = groups): the agents' member table and
      * measurement cache (memory per peer), and how long a channel waits
      * for the node's group before joining without one. */

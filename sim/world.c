@@ -1526,7 +1526,7 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
                     : scn->levels == STRATA_SCN_LEVELS_THREE ? STRATA_LEVELS_THREE
                                                              : STRATA_LEVELS_BACKBONE;
         cc.preferred_per_region = scn->preferred_per_region;
-        cc.top_algorithm = scn->top ? STRATA_ALG_MESH_TREE : STRATA_ALG_FLOOD;
+        cc.top = scn->top; /* flood, tree, auto: the same order */
         cc.capacity_check = scn->capacity_check;
         cc.parity = scn->parity;
         cc.parity_max = scn->parity_max;

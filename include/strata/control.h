@@ -49,6 +49,8 @@ enum strata_levels {
                                 common cluster of plain trees, each tree fed by a relay member */
 };
 
+enum strata_top { STRATA_TOP_FLOOD = 0, STRATA_TOP_TREE = 1, STRATA_TOP_AUTO = 2 };
+
 typedef struct strata_control_config {
     uint8_t k;               /* 0 = default 4 */
     uint32_t heartbeat_ms;   /* 0 = default */
@@ -67,12 +69,16 @@ typedef struct strata_control_config {
     uint8_t levels;          /* enum strata_levels */
     uint8_t preferred_per_region; /* STRATA_LEVELS_MESH: 0 = STRATA_CONTROL_DEFAULT_PREFERRED */
     uint8_t mesh_c;               /* MESH and EC: 0 = 3 (strata/mesh.h) */
-    /* How the mesh carries the stream (SPEC C4, C9; protocol.md 3.4):
-     * STRATA_ALG_FLOOD (0 = this) sends every packet over every link;
-     * STRATA_ALG_MESH_TREE keeps a tree per substream inside the mesh
-     * (each member takes each substream from one neighbour and moves it
-     * to another when it falls behind: protocol.md 3.13). */
-    uint8_t top_algorithm;
+    /* How the mesh carries the stream (SPEC C4, C9; protocol.md 3.4,
+     * docs/hierarchy.md "A tree inside the mesh"), enum strata_top:
+     * FLOOD sends every packet over every link; TREE keeps a tree per
+     * substream inside the mesh (each member takes each substream from
+     * two neighbours and moves it when they fall behind: protocol.md
+     * 3.13); AUTO floods until no preferred node has joined or left the
+     * mesh for top_stable_ms (0 = 60 s), then keeps the tree until the
+     * next change. */
+    uint8_t top;
+    uint32_t top_stable_ms;
     uint8_t parity;               /* EC and THREE: n, parity trees per relay cluster; 0 = mesh_c - 1
                                      (at least 1). With parity_max above it, the fewest */
     uint8_t parity_max;           /* EC and THREE: the most parity trees a cluster's loss may

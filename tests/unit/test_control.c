@@ -1246,7 +1246,7 @@ static void levels_churn_property(uint8_t levels, uint8_t top)
     strata_rng_seed(&rng, test_seed(0x3e5u));
     strata_control_config cfg = base_cfg();
     cfg.levels = levels;
-    cfg.top_algorithm = top;
+    cfg.top = top == STRATA_ALG_MESH_TREE ? STRATA_TOP_TREE : STRATA_TOP_FLOOD;
     net *t = net_new(&cfg);
     fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
     send_join(t, src);
@@ -1312,6 +1312,70 @@ static void test_mesh_churn_property(void)
      * first, counted, then the roots and leaves it feeds. */
     levels_churn_property(STRATA_LEVELS_MESH, STRATA_ALG_MESH_TREE);
     levels_churn_property(STRATA_LEVELS_THREE, STRATA_ALG_MESH_TREE);
+}
+
+/* --top auto (SPEC C9): the preferred nodes flood while the mesh changes
+ * and keep a tree inside it once it has been stable for top_stable_ms;
+ * a preferred node leaving brings the flood back at the next evaluation. */
+static int heads_say(fnode **peers, int n, uint8_t algorithm)
+{
+    int members = 0, saying = 0;
+    for (int i = 0; i < n; i++) {
+        const strata_msg_instruction *first = peers[i]->alive ? latest(peers[i], 0, 0) : NULL;
+        if (!is_head(peers[i]) || !first ||
+            (first->algorithm != STRATA_ALG_FLOOD && first->algorithm != STRATA_ALG_MESH_TREE))
+            continue; /* not in the mesh (a head below it is a leaf: TREE) */
+        members++;
+        for (int s = 0; s < K; s++) {
+            const strata_msg_instruction *in = latest(peers[i], 0, s);
+            saying += in && in->algorithm == algorithm;
+        }
+    }
+    return members >= 3 && saying == members * K;
+}
+
+static void test_top_auto(void)
+{
+    strata_control_config cfg = base_cfg();
+    cfg.levels = STRATA_LEVELS_MESH;
+    cfg.top = STRATA_TOP_AUTO;
+    cfg.top_stable_ms = 40 * HB_MS;
+    net *t = net_new(&cfg);
+    fnode *src = add_node(t, 9000, 0xc0a80001u, STRATA_ROLE_SOURCE, 0, NULL);
+    send_join(t, src);
+    static const char *const regions[] = {"eu", "us", "as"};
+    fnode *peers[9];
+    for (int i = 0; i < 9; i++) {
+        peers[i] = add_node(t, 1 + (uint64_t)i, 0x0a000001u + (uint32_t)i, STRATA_ROLE_PEER,
+                            i % 3 == 2 ? 1000 : 9000, regions[i / 3]);
+        send_join(t, peers[i]);
+    }
+    int ticks = 0;
+    for (; ticks < 30; ticks++)
+        tick_delivering(t, NULL);
+    CHECK(heads_say(peers, 9, STRATA_ALG_FLOOD));
+    for (; ticks < 200 && !heads_say(peers, 9, STRATA_ALG_MESH_TREE); ticks++)
+        tick_delivering(t, NULL);
+    CHECK(heads_say(peers, 9, STRATA_ALG_MESH_TREE));
+    CHECK(ticks >= 40);
+    /* the source's instructions say it too (it treats it as FLOOD) */
+    uint32_t mesh_dcm = 0;
+    for (int i = 0; i < 9 && !mesh_dcm; i++)
+        if (is_head(peers[i]))
+            mesh_dcm = latest(peers[i], 0, 0)->dcm.v;
+    const strata_msg_instruction *si = latest(src, mesh_dcm, 0);
+    CHECK(si && si->algorithm == STRATA_ALG_MESH_TREE);
+    /* a preferred node leaves: flooding again within an evaluation */
+    fnode *gone = NULL;
+    for (int i = 0; i < 9 && !gone; i++)
+        if (is_head(peers[i]))
+            gone = peers[i];
+    send_leave(t, gone);
+    for (int i = 0; i < 11; i++)
+        tick_delivering(t, NULL);
+    CHECK(heads_say(peers, 9, STRATA_ALG_FLOOD));
+    CHECK_EQ_U64(t->stray, 0);
+    net_del(t);
 }
 
 static void test_direct_region_budget(void)
@@ -3416,6 +3480,7 @@ int main(void)
     test_three_levels_rate_after_peers();
     test_three_levels_split_size();
     test_mesh_churn_property();
+    test_top_auto();
     test_direct_region_budget();
     test_direct_regions_overcommit();
     test_region_move();

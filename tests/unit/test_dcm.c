@@ -1134,7 +1134,7 @@ static void test_mesh_leaves(void)
 static void test_mesh_tree(void)
 {
     strata_dcm_config cfg = mesh_config();
-    cfg.mesh_tree = 1;
+    cfg.mesh_top = STRATA_DCM_TOP_TREE;
     strata_dcm *d = strata_dcm_new(NULL, &cfg);
     CHECK(d != NULL);
     if (!d)
@@ -1182,6 +1182,68 @@ static void test_mesh_tree(void)
         CHECK_EQ_INT(in[s].n_neighbours, 0);
     }
     strata_dcm_del(d);
+}
+
+/* --top auto (SPEC C9): a mesh floods until its membership has not
+ * changed for mesh_stable_ns, then says MESH_TREE (every member and the
+ * source dirty once), and floods again at the next change. */
+static void test_mesh_auto(void)
+{
+    strata_dcm_config cfg = mesh_config();
+    cfg.mesh_top = STRATA_DCM_TOP_AUTO;
+    cfg.mesh_stable_ns = STRATA_S(10);
+    strata_dcm *d = strata_dcm_new(NULL, &cfg);
+    CHECK(d != NULL);
+    if (!d)
+        return;
+    strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 8 * RATE);
+    for (uint64_t id = 1; id <= 6; id++)
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 4000), 0);
+    strata_node_id dirty[64];
+    strata_msg_instruction in[K];
+    drain(d, dirty, 64);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(1)), 0); /* stable from now */
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(10)), 0);
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){3}, 1, in, K), K);
+    CHECK_EQ_INT(in[0].algorithm, STRATA_ALG_FLOOD);
+    CHECK(!strata_dcm_mesh_tree(d));
+    /* 10 s without a change: the tree, and everyone is told */
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(11)), 1);
+    CHECK(strata_dcm_mesh_tree(d));
+    size_t nd = drain(d, dirty, 64);
+    CHECK_EQ_U64(nd, 7); /* six members and the source */
+    CHECK(has_id(dirty, nd, STRATA_MTREE_SOURCE.v));
+    for (uint64_t id = 1; id <= 6; id++) {
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 1, in, K), K);
+        for (int s = 0; s < K; s++) {
+            CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_MESH_TREE);
+            CHECK_EQ_INT(in[s].n_neighbours, in[s].n_children);
+        }
+    }
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(12)), 0);
+    /* A member leaves: flooding again at the next choice */
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){6}), 0);
+    drain(d, dirty, 64);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(13)), 1);
+    CHECK(!strata_dcm_mesh_tree(d));
+    CHECK_EQ_U64(drain(d, dirty, 64), 6);
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){1}, 1, in, K), K);
+    CHECK_EQ_INT(in[0].algorithm, STRATA_ALG_FLOOD);
+    CHECK_EQ_INT(in[0].n_neighbours, 0);
+    /* a join restarts the clock */
+    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){7}, addr_of(7, 0), 4000), 0);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(20)), 0);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(29)), 0);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(30)), 1);
+    CHECK(strata_dcm_mesh_tree(d));
+    strata_dcm_del(d);
+    /* TREE and FLOOD never change; a tree DCM has no mesh to choose for */
+    cfg.mesh_top = STRATA_DCM_TOP_TREE;
+    d = strata_dcm_new(NULL, &cfg);
+    CHECK(d && strata_dcm_mesh_tree(d) && strata_dcm_mesh_choose(d, STRATA_S(100)) == 0);
+    strata_dcm_del(d);
+    cfg.mesh_top = STRATA_DCM_TOP_AUTO + 1;
+    CHECK(strata_dcm_new(NULL, &cfg) == NULL);
 }
 
 /* An erasure-coded cluster (SPEC C6): k data and n parity trees, each member
@@ -1748,6 +1810,7 @@ int main(void)
     test_mesh();
     test_mesh_leaves();
     test_mesh_tree();
+    test_mesh_auto();
     test_ec_cluster();
     test_parity_for_loss();
     test_parity_from_loss();
