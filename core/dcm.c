@@ -162,9 +162,13 @@ static void pull_tree_dirty(strata_dcm *d)
          * mesh knows the source by its id, the DCM by the tree's marker. */
         do {
             n = strata_mesh_take_dirty(d->mesh, chunk, DCM_DIRTY_CHUNK);
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
+                dcm_member *m = dcm_member_get(d, chunk[i]);
+                if (m)
+                    m->links_since_ns = 0; /* its links changed: --top auto's clock */
                 mark_subs(d, chunk[i].v == d->source.node.v ? STRATA_MTREE_SOURCE : chunk[i],
                           DCM_ALL_SUBS);
+            }
         } while (n == DCM_DIRTY_CHUNK);
         return;
     }
@@ -277,7 +281,6 @@ strata_dcm *strata_dcm_new(const strata_alloc *a, const strata_dcm_config *cfg)
     d->algorithm = cfg->algorithm ? cfg->algorithm : STRATA_ALG_TREE;
     d->mesh_c = cfg->mesh_c ? cfg->mesh_c : STRATA_MESH_DEFAULT_C;
     d->mesh_top = cfg->mesh_top;
-    d->mesh_tree = cfg->mesh_top == STRATA_DCM_TOP_TREE;
     d->mesh_stable_ns = cfg->mesh_stable_ns ? cfg->mesh_stable_ns : STRATA_S(STRATA_DCM_MESH_STABLE_S);
     if (d->algorithm == STRATA_ALG_FLOOD) {
         strata_mesh_config mc = {.c = d->mesh_c, .rate_kbps = d->rate_kbps, .seed = cfg->seed};
@@ -674,10 +677,8 @@ static int add_member(strata_dcm *d, strata_node_id node, strata_addr addr, uint
     d->scaled_slots += member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
     pull_tree_dirty(d);
     dcm_mark(d, node);
-    if (d->mesh) {
-        d->mesh_changes++;
+    if (d->mesh)
         dcm_mesh_leaves_attach_all(d); /* the newcomer, or leaves it has room for */
-    }
     choose_share(d);
     return 0;
 
@@ -691,10 +692,8 @@ int strata_dcm_remove(strata_dcm *d, strata_node_id node)
     dcm_member *m = dcm_member_get(d, node);
     if (!m)
         return STRATA_ERR_NOTFOUND;
-    if (d->mesh) {
-        d->mesh_changes++;
+    if (d->mesh)
         dcm_mesh_leaves_release(d, node);
-    }
     int err = d->mesh ? strata_mesh_remove(d->mesh, node) : strata_mtree_remove(d->tree, node);
     d->scaled_slots -= member_slots(d, dcm_member_kbps(m), STRATA_DCM_UPLOAD_SHARE_PERCENT);
     /* Unlink before pulling so that the removed node itself is never reported

@@ -127,20 +127,22 @@ typedef struct strata_dcm_trust {
  * instructions again (they name n). A tree that starts has no feeder yet:
  * the control center gives it one (strata_dcm_heard's parity_changed). */
 /* How a mesh carries the stream (SPEC C4, C9; docs/hierarchy.md, "A tree
- * inside the mesh"). AUTO chooses, from the mesh's membership history:
- * MESH_TREE once no member has joined or left the mesh for
+ * inside the mesh"). AUTO chooses per member, from the mesh's history:
+ * MESH_TREE for a member whose mesh links have not changed for
  * mesh_stable_ns (the seed's "a plain tree when the nodes are stable"),
- * FLOOD again at the first change, when the mesh is rebuilt around it. */
+ * FLOOD again when they change (a neighbour joined, left or moved). The
+ * two kinds interoperate: a FLOOD member sends no MESH_STATE, so its
+ * MESH_TREE neighbours push it everything. */
 enum strata_dcm_mesh_top { STRATA_DCM_TOP_FLOOD = 0, STRATA_DCM_TOP_TREE = 1, STRATA_DCM_TOP_AUTO = 2 };
 enum { STRATA_DCM_MESH_STABLE_S = 60 };
 
-/* AUTO: decides at now whether the mesh is stable (see
- * strata_dcm_mesh_top); when the choice changes, every member (and the
- * source) is dirty and 1 is returned, else 0. Call it periodically (the
- * control center does at every evaluation of the preferred nodes). */
+/* AUTO: decides at now, member by member, whether its links have been
+ * stable long enough (see strata_dcm_mesh_top); a member whose choice
+ * changes is dirty. Returns 1 when any did, else 0. Call it periodically
+ * (the control center does at every evaluation of the preferred nodes). */
 int strata_dcm_mesh_choose(strata_dcm *d, uint64_t now);
-/* Whether the mesh's instructions now say MESH_TREE. */
-int strata_dcm_mesh_tree(const strata_dcm *d);
+/* Whether member node's mesh instructions say MESH_TREE now. */
+int strata_dcm_mesh_tree(const strata_dcm *d, strata_node_id node);
 
 enum strata_dcm_parity_limits {
     STRATA_DCM_PARITY_WINDOW_S = 20,

@@ -17,6 +17,10 @@ typedef struct dcm_member {
     uint32_t region;        /* a mesh's members: which region they are of (strata_mesh_add) */
     strata_node_id leaf_of; /* a mesh's leaf: the member feeding it (see "Leaves"); 0 = none */
     uint16_t leaves;        /* a mesh member: the leaves it feeds */
+    /* --top auto (strata_dcm_mesh_choose): since when its mesh links have
+     * not changed (0: they just did), and whether it is told MESH_TREE. */
+    uint64_t links_since_ns;
+    uint8_t mesh_tree;
     uint8_t dirty;
     uint8_t stall_init;      /* its stall baselines are set (see "Stalls") */
     uint8_t mismatch_streak; /* consecutive heartbeats whose parents differ from the trees */
@@ -64,10 +68,7 @@ struct strata_dcm {
     uint8_t algorithm;     /* TREE or EC_TREE: the multi-tree; FLOOD: the mesh */
     uint8_t mesh_c;
     uint8_t mesh_top;  /* enum strata_dcm_mesh_top */
-    uint8_t mesh_tree; /* the mesh's instructions say MESH_TREE now, not FLOOD */
-    /* AUTO: membership changes counted by add and remove, the count the
-     * last choice saw, and since when it has not moved. */
-    uint64_t mesh_changes, mesh_changes_seen, mesh_stable_since_ns, mesh_stable_ns;
+    uint64_t mesh_stable_ns; /* AUTO: how long a member's links must not change */
     strata_mtree *tree; /* the topology: one of these two */
     strata_mesh *mesh;
 

@@ -395,9 +395,9 @@ int dcm_mesh_instructions(const strata_dcm *d, strata_node_id node, uint32_t sub
         strata_msg_instruction *in = dcm_begin_instruction(d, node, s, epoch, out, max, &n_out);
         if (!in)
             return STRATA_ERR_NOSPACE;
-        in->algorithm = parent.node.v ? STRATA_ALG_TREE
-                        : d->mesh_tree ? STRATA_ALG_MESH_TREE
-                                       : STRATA_ALG_FLOOD;
+        in->algorithm = parent.node.v                      ? STRATA_ALG_TREE
+                        : is_source || !strata_dcm_mesh_tree(d, node) ? STRATA_ALG_FLOOD
+                                                                      : STRATA_ALG_MESH_TREE;
         in->n_neighbours = in->algorithm == STRATA_ALG_MESH_TREE ? n_neighbours : 0;
         in->parent = parent;
         in->n_children = nc;
@@ -410,21 +410,27 @@ int strata_dcm_mesh_choose(strata_dcm *d, uint64_t now)
 {
     if (!d || !d->mesh || d->mesh_top != STRATA_DCM_TOP_AUTO)
         return 0;
-    if (d->mesh_changes != d->mesh_changes_seen || !d->mesh_stable_since_ns) {
-        d->mesh_changes_seen = d->mesh_changes;
-        d->mesh_stable_since_ns = now ? now : 1;
+    int changed = 0;
+    for (size_t i = 0; i < d->count; i++) {
+        dcm_member *m = &d->members[i];
+        if (!m->links_since_ns)
+            m->links_since_ns = now ? now : 1;
+        uint8_t tree = now - m->links_since_ns >= d->mesh_stable_ns;
+        if (tree != m->mesh_tree) {
+            m->mesh_tree = tree;
+            dcm_mark(d, m->id);
+            changed = 1;
+        }
     }
-    uint8_t tree = now - d->mesh_stable_since_ns >= d->mesh_stable_ns;
-    if (tree == d->mesh_tree)
-        return 0;
-    d->mesh_tree = tree;
-    for (size_t i = 0; i < d->count; i++)
-        dcm_mark(d, d->members[i].id);
-    dcm_mark(d, STRATA_MTREE_SOURCE);
-    return 1;
+    return changed;
 }
 
-int strata_dcm_mesh_tree(const strata_dcm *d)
+int strata_dcm_mesh_tree(const strata_dcm *d, strata_node_id node)
 {
-    return d && d->mesh && d->mesh_tree;
+    if (!d || !d->mesh)
+        return 0;
+    if (d->mesh_top != STRATA_DCM_TOP_AUTO)
+        return d->mesh_top == STRATA_DCM_TOP_TREE;
+    const dcm_member *m = dcm_member_get(d, node);
+    return m && m->mesh_tree;
 }

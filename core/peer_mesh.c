@@ -243,7 +243,19 @@ int strata_peer_mesh_state(strata_peer *p, strata_addr from, const uint8_t *buf,
     int err = strata_wire_decode_mesh_state(buf, len, &ms);
     if (err < 0)
         return err;
-    if (!p->mesh || ms.channel.v != p->channel.v || ms.k != p->k)
+    if (!p->mesh) {
+        /* A FLOOD member pushes its neighbours everything whatever they
+         * want: with --top auto its neighbours may run MESH_TREE, and
+         * their states are no error here. */
+        for (unsigned s = 0; s < p->k && p->relay.trees; s++) {
+            const strata_relay_tree *t = &p->relay.trees[s];
+            for (unsigned i = 0; t->algorithm == STRATA_ALG_FLOOD && i < t->n_children; i++)
+                if (strata_addr_eq(t->children[i].ref.addr, from))
+                    return 0;
+        }
+        return STRATA_ERR_UNEXPECTED;
+    }
+    if (ms.channel.v != p->channel.v || ms.k != p->k)
         return STRATA_ERR_UNEXPECTED;
     peer_mesh_nb *nb = nb_of(p->mesh, from);
     if (!nb || nb->ref.node.v != ms.node.v)

@@ -1184,9 +1184,10 @@ static void test_mesh_tree(void)
     strata_dcm_del(d);
 }
 
-/* --top auto (SPEC C9): a mesh floods until its membership has not
- * changed for mesh_stable_ns, then says MESH_TREE (every member and the
- * source dirty once), and floods again at the next change. */
+/* --top auto (SPEC C9): a member floods until its mesh links have not
+ * changed for mesh_stable_ns, then is told MESH_TREE (dirty once), and
+ * floods again when they change; members whose links stayed keep the
+ * tree. The source is told FLOOD (it treats both alike). */
 static void test_mesh_auto(void)
 {
     strata_dcm_config cfg = mesh_config();
@@ -1197,50 +1198,66 @@ static void test_mesh_auto(void)
     if (!d)
         return;
     strata_dcm_set_source(d, (strata_node_id){999}, addr_of(999, 0), RATE, 8 * RATE);
-    for (uint64_t id = 1; id <= 6; id++)
+    for (uint64_t id = 1; id <= 8; id++)
         CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){id}, addr_of(id, 0), 4000), 0);
     strata_node_id dirty[64];
     strata_msg_instruction in[K];
     drain(d, dirty, 64);
-    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(1)), 0); /* stable from now */
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(1)), 0); /* every clock starts */
     CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(10)), 0);
     CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){3}, 1, in, K), K);
     CHECK_EQ_INT(in[0].algorithm, STRATA_ALG_FLOOD);
-    CHECK(!strata_dcm_mesh_tree(d));
-    /* 10 s without a change: the tree, and everyone is told */
+    CHECK(!strata_dcm_mesh_tree(d, (strata_node_id){3}));
+    /* 10 s without a change: the tree, each member told once */
     CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(11)), 1);
-    CHECK(strata_dcm_mesh_tree(d));
     size_t nd = drain(d, dirty, 64);
-    CHECK_EQ_U64(nd, 7); /* six members and the source */
-    CHECK(has_id(dirty, nd, STRATA_MTREE_SOURCE.v));
-    for (uint64_t id = 1; id <= 6; id++) {
+    CHECK_EQ_U64(nd, 8);
+    for (uint64_t id = 1; id <= 8; id++) {
+        CHECK(strata_dcm_mesh_tree(d, (strata_node_id){id}));
         CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 1, in, K), K);
         for (int s = 0; s < K; s++) {
             CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_MESH_TREE);
             CHECK_EQ_INT(in[s].n_neighbours, in[s].n_children);
         }
     }
-    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(12)), 0);
-    /* A member leaves: flooding again at the next choice */
-    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){6}), 0);
-    drain(d, dirty, 64);
-    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(13)), 1);
-    CHECK(!strata_dcm_mesh_tree(d));
-    CHECK_EQ_U64(drain(d, dirty, 64), 6);
-    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){1}, 1, in, K), K);
+    CHECK_EQ_INT(strata_dcm_instructions(d, STRATA_MTREE_SOURCE, 1, in, K), K);
     CHECK_EQ_INT(in[0].algorithm, STRATA_ALG_FLOOD);
-    CHECK_EQ_INT(in[0].n_neighbours, 0);
-    /* a join restarts the clock */
-    CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){7}, addr_of(7, 0), 4000), 0);
-    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(20)), 0);
-    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(29)), 0);
-    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(30)), 1);
-    CHECK(strata_dcm_mesh_tree(d));
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(12)), 0);
+    /* Member 8 leaves: the members whose links changed flood again, the
+     * others keep the tree. */
+    CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){8}, 1, in, K), K);
+    uint8_t was_nb[9] = {0};
+    for (unsigned j = 0; j < in[0].n_children; j++)
+        if (in[0].children[j].node.v <= 8)
+            was_nb[in[0].children[j].node.v] = 1;
+    CHECK_EQ_INT(strata_dcm_remove(d, (strata_node_id){8}), 0);
+    nd = drain(d, dirty, 64);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(13)), 1);
+    int flooding = 0, kept = 0;
+    for (uint64_t id = 1; id <= 7; id++) {
+        int tree = strata_dcm_mesh_tree(d, (strata_node_id){id});
+        CHECK(tree == !has_id(dirty, nd, id)); /* changed links: flood */
+        if (was_nb[id])
+            CHECK(!tree);
+        flooding += !tree;
+        kept += tree;
+    }
+    CHECK(flooding >= 3 && kept >= 1);
+    /* and the tree again 10 s after their last change */
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(22)), 0);
+    CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(23)), 1);
+    for (uint64_t id = 1; id <= 7; id++)
+        CHECK(strata_dcm_mesh_tree(d, (strata_node_id){id}));
     strata_dcm_del(d);
-    /* TREE and FLOOD never change; a tree DCM has no mesh to choose for */
+    /* TREE and FLOOD never change */
     cfg.mesh_top = STRATA_DCM_TOP_TREE;
     d = strata_dcm_new(NULL, &cfg);
-    CHECK(d && strata_dcm_mesh_tree(d) && strata_dcm_mesh_choose(d, STRATA_S(100)) == 0);
+    CHECK(d != NULL);
+    if (d) {
+        CHECK_EQ_INT(strata_dcm_add(d, (strata_node_id){1}, addr_of(1, 0), 4000), 0);
+        CHECK(strata_dcm_mesh_tree(d, (strata_node_id){1}));
+        CHECK_EQ_INT(strata_dcm_mesh_choose(d, STRATA_S(100)), 0);
+    }
     strata_dcm_del(d);
     cfg.mesh_top = STRATA_DCM_TOP_AUTO + 1;
     CHECK(strata_dcm_new(NULL, &cfg) == NULL);
