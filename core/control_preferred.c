@@ -21,8 +21,14 @@
  * children it feeds. */
 static uint32_t asked_kbps(const ctl_node *rec, const ctl_channel *ch)
 {
+    /* A mesh member floods to every neighbour but the one each packet came
+     * from; counting that one too made every preferred node look a quarter
+     * less reliable than a member of its region, which then replaced it as
+     * soon as it could, and was replaced in turn (strata_dcm_mesh_expected_links). */
     uint64_t links =
-        strata_dcm_child_links(rec->dcm, rec->id, (1u << strata_dcm_trees(rec->dcm)) - 1u) +
+        (strata_dcm_mesh(rec->dcm)
+             ? strata_dcm_mesh_expected_links(rec->dcm, rec->id)
+             : strata_dcm_child_links(rec->dcm, rec->id, (1u << strata_dcm_trees(rec->dcm)) - 1u)) +
         ctl_root_links(rec);
     uint64_t kbps = links * ch->rate_kbps / strata_dcm_k(rec->dcm);
     return kbps > UINT32_MAX ? UINT32_MAX : (uint32_t)kbps;

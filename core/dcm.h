@@ -143,6 +143,12 @@ enum { STRATA_DCM_MESH_STABLE_S = 60 };
 int strata_dcm_mesh_choose(strata_dcm *d, uint64_t now);
 /* Whether member node's mesh instructions say MESH_TREE now. */
 int strata_dcm_mesh_tree(const strata_dcm *d, strata_node_id node);
+/* The child links (a k-th of the rate each) mesh member node can be
+ * expected to serve, which its delivered upload is judged against
+ * (preferred.h's reliability): FLOOD sends each packet to every neighbour
+ * but the one it came from; MESH_TREE to those that want it, which only
+ * they know, so only its leaves count. 0 for a DCM without a mesh. */
+size_t strata_dcm_mesh_expected_links(const strata_dcm *d, strata_node_id node);
 
 enum strata_dcm_parity_limits {
     STRATA_DCM_PARITY_WINDOW_S = 20,

@@ -331,6 +331,27 @@ size_t dcm_mesh_child_links(const strata_dcm *d, strata_node_id node, uint32_t s
     return n * bits;
 }
 
+size_t strata_dcm_mesh_expected_links(const strata_dcm *d, strata_node_id node)
+{
+    if (!d || !d->mesh)
+        return 0;
+    const dcm_member *self = dcm_member_get(d, node);
+    if (!self)
+        return 0;
+    size_t nb_links = 0;
+    strata_node_id nb[STRATA_WIRE_MAX_CHILDREN];
+    size_t m = strata_mesh_neighbours(d->mesh, node, nb, STRATA_WIRE_MAX_CHILDREN);
+    for (size_t i = 0; i < m && i < STRATA_WIRE_MAX_CHILDREN; i++)
+        nb_links += nb[i].v != d->source.node.v;
+    /* FLOOD: every neighbour but the one each packet came from. MESH_TREE:
+     * what its neighbours want of it, which the DCM does not know. */
+    if (strata_dcm_mesh_tree(d, node) || nb_links == 0)
+        nb_links = 0;
+    else
+        nb_links--;
+    return (nb_links + self->leaves) * d->trees;
+}
+
 void dcm_mesh_rate_changed(strata_dcm *d)
 {
     for (size_t i = 0; i < d->count; i++)

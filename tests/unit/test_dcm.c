@@ -1176,6 +1176,35 @@ static void test_mesh_tree(void)
         CHECK_EQ_INT(back.n_neighbours, in[1].n_neighbours);
     }
     CHECK_EQ_INT(leaves_listed, 1);
+    /* What a member is judged against (preferred.h's reliability): with
+     * MESH_TREE only its leaves; with FLOOD every neighbour but the one a
+     * packet came from, and its leaves. */
+    for (uint64_t id = 1; id <= 6; id++) {
+        CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){id}, 1, in, K), K);
+        size_t leaves = (size_t)(in[0].n_children - in[0].n_neighbours);
+        CHECK_EQ_U64(strata_dcm_mesh_expected_links(d, (strata_node_id){id}), leaves * K);
+    }
+    strata_dcm_config fc = mesh_config();
+    strata_dcm *f = strata_dcm_new(NULL, &fc);
+    CHECK(f != NULL);
+    if (f) {
+        strata_dcm_set_source(f, (strata_node_id){999}, addr_of(999, 0), RATE, 2 * RATE);
+        for (uint64_t id = 1; id <= 6; id++)
+            strata_dcm_add(f, (strata_node_id){id}, addr_of(id, 0), id <= 4 ? 4000 : 9000);
+        strata_dcm_add(f, (strata_node_id){50}, addr_of(50, 0), 500);
+        for (uint64_t id = 1; id <= 6; id++) {
+            CHECK_EQ_INT(strata_dcm_instructions(f, (strata_node_id){id}, 1, in, K), K);
+            size_t nb = 0, leaves = 0;
+            for (unsigned j = 0; j < in[0].n_children; j++) {
+                nb += in[0].children[j].node.v != 50;
+                leaves += in[0].children[j].node.v == 50;
+            }
+            CHECK_EQ_U64(strata_dcm_mesh_expected_links(f, (strata_node_id){id}),
+                         (nb - 1 + leaves) * K);
+        }
+        CHECK_EQ_U64(strata_dcm_mesh_expected_links(f, (strata_node_id){50}), 0);
+    }
+    strata_dcm_del(f);
     CHECK_EQ_INT(strata_dcm_instructions(d, (strata_node_id){50}, 1, in, K), K);
     for (int s = 0; s < K; s++) {
         CHECK_EQ_INT(in[s].algorithm, STRATA_ALG_TREE);
