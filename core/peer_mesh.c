@@ -5,34 +5,41 @@
  *
  * Why. Flooding sends every packet over every mesh link, so each member
  * hears it from all its neighbours: c copies or more, most of them from
- * other regions. Here each member takes substream s from one neighbour,
- * its upstream in s, and tells every neighbour a few times a second
- * (MESH_STATE) which substreams it wants from it and how far it has each.
- * A neighbour pushes s only to the members that want s from it
- * (relay_mesh.c), so each packet crosses about one link per member.
+ * other regions. Here each member takes substream s from MESH_UPSTREAMS
+ * (two) neighbours, its upstreams in s, and tells every neighbour ten
+ * times a second (MESH_STATE) which substreams it wants from it and how
+ * far it has each. A neighbour pushes s only to the members that want s
+ * from it (relay_mesh.c), so each packet crosses two links per member
+ * instead of c or more. Two, not one: with one, every queue drop and every
+ * departure stalls the substream below it until the tree mends, and
+ * repairs rose by half (docs/hierarchy.md, "A tree inside the mesh").
  *
- * Choice. A member with no upstream in s wants s from every neighbour
- * (it floods, as FLOOD does), and the neighbour whose copy of a packet of
- * s comes first becomes its upstream: the fastest path, usually the
- * nearest. Its next MESH_STATE makes the others stop (the pruning of
- * epidemic broadcast trees, where the first copy's link stays eager).
+ * Choice. While s has a free slot the member wants s from every neighbour
+ * (it floods, as FLOOD does); the neighbour whose copy of a packet of s
+ * comes first takes a slot, the one whose duplicate comes next the other:
+ * the fastest paths, usually the nearest. Its next MESH_STATE makes the
+ * others stop (the pruning of epidemic broadcast trees, where the first
+ * copy's link stays eager).
  *
- * Repair of the tree. When s has not advanced for MESH_BEHIND_ROUNDS
- * rounds while a neighbour reports holding MESH_LAG_PACKETS of s beyond
- * ours, the member takes s from the neighbour furthest ahead. That
- * neighbour sees the new want bit and first sends what it holds of s past
- * the point the member reported (backfill), then pushes as before. A dead
- * upstream therefore costs a substream about MESH_BEHIND_ROUNDS rounds of
- * delay (under half a second), which the playout delay absorbs: nothing
- * is missed, where a tree would wait for the control center.
+ * Repair of the tree. An upstream that has said nothing for MESH_GONE_MS
+ * left or died: its slot is freed. When s has not advanced for
+ * MESH_BEHIND_ROUNDS rounds while a neighbour reports holding
+ * MESH_LAG_PACKETS of s beyond ours, the upstream that brought the fewest
+ * first copies gives way to the neighbour furthest ahead. That neighbour
+ * sees the new want bit and first sends what it holds of s past the point
+ * the member reported (backfill), then pushes as before. A dead upstream
+ * therefore costs a substream well under half a second, which the playout
+ * delay absorbs, where a tree would wait for the control center; gaps
+ * wait MESH_REPAIR_HOLD_MS before repairs are asked.
  *
- * A faster path. The first copy picks the fastest path once; paths change
- * (members leave, links load). A neighbour's MESH_STATE is already old
- * when it arrives, so one that still shows MESH_LAG_PACKETS of s beyond
- * ours gets s sooner than we do by more than the way between us: when
- * the same neighbour does so MESH_FASTER_ROUNDS rounds in a row, the
- * member takes s from it. This is the shortest-path rule of distance
- * vectors, and it settles: the new path is strictly faster.
+ * A faster path. The first copies pick the fastest paths once; paths
+ * change (members leave, links load). A neighbour's MESH_STATE is already
+ * old when it arrives, so one that still shows MESH_LAG_PACKETS of s
+ * beyond ours gets s sooner than we do by more than the way between us:
+ * when the same neighbour does so MESH_FASTER_ROUNDS rounds in a row, it
+ * takes the slot of the upstream that brought the fewest first copies.
+ * This is the shortest-path rule of distance vectors, and it settles: the
+ * new path is strictly faster.
  *
  * Only what the instruction lists is believed: a MESH_STATE counts only
  * from a neighbour's address with its node id, and it can only change

@@ -74,9 +74,9 @@ typedef struct strata_control_config {
      * FLOOD sends every packet over every link; TREE keeps a tree per
      * substream inside the mesh (each member takes each substream from
      * two neighbours and moves it when they fall behind: protocol.md
-     * 3.13); AUTO floods until no preferred node has joined or left the
-     * mesh for top_stable_ms (0 = 60 s), then keeps the tree until the
-     * next change. */
+     * 3.13); AUTO: each preferred node floods until its mesh links have
+     * not changed for top_stable_ms (0 = 60 s), then keeps the tree until
+     * they change. */
     uint8_t top;
     uint32_t top_stable_ms;
     uint8_t parity;               /* EC and THREE: n, parity trees per relay cluster; 0 = mesh_c - 1
