@@ -254,7 +254,6 @@ strata_peer *strata_peer_new(const strata_peer_config *cfg, const strata_peer_ca
     p->po_cb.on_end = po_end;
     p->po_cb.user = p;
     strata_relay_peer rp = {.self = p->node,
-                            .data_charge_bytes = cfg->data_charge_bytes,
                             .channel = p->channel,
                             .outbox = p->outbox,
                             .store = &p->store,
@@ -723,7 +722,6 @@ static int take_packet(strata_peer *p, const strata_msg_data *m, strata_addr fro
     p->ahead_since = 0;
     if (origin == TAKE_REBUILT)
         len = e->buf->len;
-    len = (size_t)strata_relay_counted(&p->relay, len);
     p->st.rx_data_packets++;
     p->st.rx_data_bytes += len;
     if (origin == TAKE_REPAIR) {
@@ -907,9 +905,7 @@ static int handle_repair_request(strata_peer *p, strata_addr from, const uint8_t
                 (unsigned long long)refused);
     p->st.tx_repairs += packets;
     p->st.tx_data_packets += packets;
-    p->st.tx_data_bytes += bytes < packets * p->relay.peer.data_charge_bytes
-                               ? packets * p->relay.peer.data_charge_bytes
-                               : bytes;
+    p->st.tx_data_bytes += bytes;
     return err == STRATA_ERR_NOMEM ? err : 0;
 }
 

@@ -134,7 +134,7 @@ int strata_relay_send_child(strata_relay *r, strata_relay_child *c, strata_buf *
     c->last_tx_ts_ns = now;
     c->last_tx_seq = seq;
     r->peer.st->tx_data_packets++;
-    r->peer.st->tx_data_bytes += strata_relay_counted(r, buf->len);
+    r->peer.st->tx_data_bytes += buf->len;
     return 1;
 }
 

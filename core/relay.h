@@ -72,7 +72,6 @@ enum strata_relay_origin {
 /* What the relay uses of its peer; borrowed, set once at init. */
 typedef struct strata_relay_peer {
     strata_node_id self;
-    uint32_t data_charge_bytes; /* strata_peer_config's: the least a datagram counts */
     strata_channel_id channel;
     strata_outbox *outbox;
     const strata_pktstore *store; /* the data packets held, for coding */
@@ -178,11 +177,6 @@ void strata_relay_window(strata_relay *r, uint64_t first_seq);
  * one way the strategies send. Returns 1 when queued, else 0. */
 int strata_relay_send_child(strata_relay *r, strata_relay_child *c, strata_buf *buf,
                             uint64_t seq, strata_addr from, uint64_t now);
-/* The bytes a DATA datagram of len bytes counts in r's statistics. */
-static inline uint64_t strata_relay_counted(const strata_relay *r, size_t len)
-{
-    return len < r->peer.data_charge_bytes ? r->peer.data_charge_bytes : len;
-}
 /* strata_relay_send_child to every child of t; returns how many took it. */
 size_t strata_relay_send(strata_relay *r, strata_relay_tree *t, strata_buf *buf, uint64_t seq,
                          strata_addr from, uint64_t now);

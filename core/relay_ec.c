@@ -205,7 +205,7 @@ static strata_buf *make_symbol(strata_relay *r, uint64_t first_seq, const group_
 static void count_parity_sent(strata_relay *r, size_t children, const strata_buf *b)
 {
     r->peer.st->parity_sent_packets += children;
-    r->peer.st->parity_sent_bytes += children * strata_relay_counted(r, b->len);
+    r->peer.st->parity_sent_bytes += children * b->len;
 }
 
 /* The group is whole: each parity child gets the symbol it is owed and has
@@ -386,7 +386,7 @@ static int take_symbol(strata_relay *r, unsigned t, const strata_msg_data *m, co
     /* Counted once vouched for (an unvouched symbol's copy comes later). */
     if (vouched) {
         r->peer.st->rx_parity_packets++;
-        r->peer.st->rx_parity_bytes += strata_relay_counted(r, len);
+        r->peer.st->rx_parity_bytes += len;
     }
     /* A whole group sent what it owed when it became whole; a failed one
      * trusts no symbol. */

@@ -114,7 +114,6 @@ struct strata_source {
     uint8_t name_len;
     uint32_t rate_kbps;
     uint32_t upload_kbps;
-    uint32_t data_charge_bytes; /* strata_source_config's */
     size_t payload_bytes;
     strata_rng rng;
 
@@ -206,7 +205,6 @@ strata_source *strata_source_new(const strata_source_config *cfg, const strata_a
     s->name_len = (uint8_t)name_len;
     s->rate_kbps = cfg->rate_kbps;
     s->upload_kbps = cfg->upload_kbps;
-    s->data_charge_bytes = cfg->data_charge_bytes;
     s->payload_bytes = payload;
     strata_rng_seed(&s->rng, cfg->seed);
     s->chunk = strata_mem_alloc(a, payload);
@@ -636,7 +634,7 @@ static void send_to_roots(strata_source *s, const strata_pktstore_entry *e, uint
         c->last_tx_ts_ns = now;
         c->last_tx_seq = e->seq;
         s->st.tx_data_packets++;
-        s->st.tx_data_bytes += e->buf->len < s->data_charge_bytes ? s->data_charge_bytes : e->buf->len;
+        s->st.tx_data_bytes += e->buf->len;
     }
 }
 
@@ -788,8 +786,7 @@ static int handle_repair_request(strata_source *s, strata_addr from, const uint8
     if (refused)
         s->st.repair_requests_refused++;
     s->st.tx_data_packets += packets;
-    s->st.tx_data_bytes +=
-        bytes < packets * s->data_charge_bytes ? packets * s->data_charge_bytes : bytes;
+    s->st.tx_data_bytes += bytes;
     return err;
 }
 

@@ -1564,7 +1564,6 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         sc.upload_kbps = scn->source_upload_kbps;
         sc.payload_bytes = STRATA_WORLD_PAYLOAD_BYTES;
         sc.repair_charge_bytes = scn->packet_bytes;
-        sc.data_charge_bytes = scn->packet_bytes;
         sc.seed = nc.seed;
         if (scn->signed_stream) {
             /* `strata source --channel-key-file`: every parity index signed */
@@ -1598,7 +1597,6 @@ static int sa_node_up(void *state, uint32_t node, uint64_t now)
         pc.tail_idle_ms = scaled_peer_ms(scn, STRATA_PEER_DEFAULT_TAIL_IDLE_MS);
         pc.store_packets = s->store;
         pc.repair_charge_bytes = scn->packet_bytes;
-        pc.data_charge_bytes = scn->packet_bytes;
         pc.fec_encoder = s->fec_encoder;
         pc.fec_decoder = s->fec_decoder;
         pc.seed = nc.seed;

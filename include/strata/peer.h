@@ -85,12 +85,6 @@ typedef struct strata_peer_config {
      * repair budget (pktstore.h); 0 = their real size. The simulator sets
      * the packet size its network charges. */
     uint32_t repair_charge_bytes;
-    /* DATA datagrams (packets, repair answers, parity symbols) count at
-     * least this many bytes in the byte counters: the statistics and the
-     * heartbeats, by which the control center judges what a node delivers
-     * against the rate; 0 = their real size. The simulator, whose payloads
-     * are 16-byte stand-ins, sets the packet size its network charges. */
-    uint32_t data_charge_bytes;
     /* The group coder's encoder and decoder (erasure-coded clusters,
      * fec.h), owned by the caller and shared by the peers it drives: NULL
      * (what a daemon, one peer per process, leaves) lets the peer make its

@@ -42,12 +42,6 @@ typedef struct strata_source_config {
      * repair budget (pktstore.h); 0 = their real size. The simulator sets
      * the packet size its network charges. */
     uint32_t repair_charge_bytes;
-    /* DATA datagrams (packets, repair answers, parity symbols) count at
-     * least this many bytes in the byte counters: the statistics and the
-     * heartbeats, by which the control center judges what a node delivers
-     * against the rate; 0 = their real size. The simulator, whose payloads
-     * are 16-byte stand-ins, sets the packet size its network charges. */
-    uint32_t data_charge_bytes;
     uint64_t seed;
     /* The node's outbox to queue into (borrowed, must outlive the source);
      * NULL = one of its own. */

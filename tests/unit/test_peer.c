@@ -1634,42 +1634,6 @@ static void test_memory(sent_list *out)
     strata_peer_del(p);
 }
 
-/* data_charge_bytes (the simulator's): a DATA datagram counts at least
- * that many bytes, received, relayed or answered as a repair; a larger one
- * its own size. */
-static void test_data_charge(sent_list *out)
-{
-    played pl;
-    memset(&pl, 0, sizeof pl);
-    strata_peer_config cfg = base_cfg();
-    cfg.data_charge_bytes = 1316;
-    strata_peer_callbacks cb = {on_play, on_end, &pl};
-    strata_peer *p = strata_peer_new(&cfg, &cb, NULL, 0);
-    CHECK(p != NULL);
-    if (!p)
-        return;
-    strata_peer_handle_timeout(p, 0);
-    feed_reply(p, STRATA_JOIN_OK, 2, 0, 0, 0);
-    strata_peer_ref kids[2] = {ref_of(10), ref_of(11)};
-    feed_instr(p, 1, 2, 0, ref_of(1), kids, 2, 0);
-    feed_instr(p, 1, 2, 1, ref_of(2), NULL, 0, 0);
-    CHECK_EQ_INT(feed_data(p, addr_of(1), 0, 2, 0, 0), 0);
-    drain(p, out);
-    CHECK_EQ_U64(count_type(out, STRATA_MSG_DATA), 2);
-    strata_peer_stats st;
-    strata_peer_get_stats(p, &st);
-    CHECK_EQ_U64(st.rx_data_bytes, 1316);
-    CHECK_EQ_U64(st.tx_data_bytes, 2 * 1316);
-    /* a repair answer */
-    strata_msg_repair m = {{0x1000u + 10}, chan(), 0, 1};
-    uint8_t b[64];
-    CHECK_EQ_INT(feed(p, addr_of(10), b, strata_wire_encode_repair(b, sizeof b, &m), MS(10)), 0);
-    strata_peer_get_stats(p, &st);
-    CHECK_EQ_U64(st.tx_data_bytes, 3 * 1316);
-    sent_clear(out);
-    strata_peer_del(p);
-}
-
 /* A scenario touching every allocating path; returns allocations made. */
 static int scenario(const strata_alloc *a, sent_list *out)
 {
@@ -1841,7 +1805,6 @@ int main(void)
     test_forgotten_rejoins(out);
     test_repair_helpers();
     test_memory(out);
-    test_data_charge(out);
     test_alloc_failure(out);
     sent_clear(out);
     free(out);
