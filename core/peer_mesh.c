@@ -101,6 +101,16 @@ static uint64_t high_of(const strata_peer *p, unsigned s, int *none)
     return next >= p->k ? next - p->k : 0;
 }
 
+/* The highest seq of a substream a MESH_STATE's top and behind entry say
+ * the sender holds, into *high; 0 when it holds none of it. */
+static int held_of(uint64_t top, uint16_t behind, uint64_t *high)
+{
+    if (top == 0 || behind == STRATA_MESH_STATE_BEHIND_NONE || top < behind)
+        return 0;
+    *high = top - behind;
+    return 1;
+}
+
 static peer_mesh_nb *nb_of(struct peer_mesh *m, strata_addr a)
 {
     for (unsigned i = 0; i < m->n_nb; i++)
@@ -279,10 +289,9 @@ int strata_peer_mesh_state(strata_peer *p, strata_addr from, const uint8_t *buf,
             strata_relay_child *c = &t->children[i];
             if (!strata_addr_eq(c->ref.addr, from))
                 continue;
-            int has = ms.top != 0 && ms.behind[s] != STRATA_MESH_STATE_BEHIND_NONE &&
-                      ms.top >= ms.behind[s];
-            if (want && c->lazy && has)
-                backfill(p, c, s, ms.top - ms.behind[s], now);
+            uint64_t theirs;
+            if (want && c->lazy && held_of(ms.top, ms.behind[s], &theirs))
+                backfill(p, c, s, theirs, now);
             c->lazy = (uint8_t)!want;
         }
     }
@@ -300,11 +309,10 @@ static const peer_mesh_nb *furthest(const strata_peer *p, unsigned s, uint64_t n
     uint64_t stale = (uint64_t)MESH_HEARD_ROUNDS * STRATA_MS(MESH_STATE_MS);
     for (unsigned i = 0; i < m->n_nb; i++) {
         const peer_mesh_nb *nb = &m->nb[i];
-        if (!nb->heard_ns || now - nb->heard_ns > stale || nb->top == 0 ||
-            nb->behind[s] == STRATA_MESH_STATE_BEHIND_NONE || nb->top < nb->behind[s] ||
+        uint64_t h;
+        if (!nb->heard_ns || now - nb->heard_ns > stale || !held_of(nb->top, nb->behind[s], &h) ||
             slot_of(&m->sub[s], nb->ref.addr) >= 0)
             continue;
-        uint64_t h = nb->top - nb->behind[s];
         if (!best || h > *high) {
             best = nb;
             *high = h;
